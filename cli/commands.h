@@ -1,0 +1,17 @@
+/*
+ * commands.h - the subcommands of the `slipway` binary.
+ *
+ * Each subcommand lives in its own cli/cmd_<name>.c and gets argv with
+ * argv[0] set to the subcommand's name. It returns the process exit status:
+ * 0 success, 1 failure (message already printed), 2 usage error.
+ */
+#ifndef SW_CLI_COMMANDS_H
+#define SW_CLI_COMMANDS_H
+
+int cmd_serve(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_dockerfile(int argc, char **argv);
+
+#endif

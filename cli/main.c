@@ -1,0 +1,60 @@
+/*
+ * main.c - the `slipway` binary: global options and subcommand dispatch.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    { "serve", cmd_serve, "run the registry, web UI and build workers" },
+    { "import", cmd_import, "import an image into the store (tar:, oci:, oci-archive:, docker-archive:)" },
+    { "export", cmd_export, "export an image from the store (oci:, oci-archive:, docker-archive:)" },
+    { "gc", cmd_gc, "remove unreferenced blobs and untagged manifests" },
+    { "dockerfile", cmd_dockerfile, "inspect Dockerfiles: dump, check, expand, words" },
+    { NULL, NULL, NULL },
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: slipway <command> [options]\n"
+            "\n"
+            "Slipway builds container images from Git pushes and serves them\n"
+            "from its built-in OCI registry.\n"
+            "\n"
+            "commands:\n");
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(out, "  %-11s %s\n", c->name, c->summary);
+    fprintf(out, "  %-11s %s\n", "version", "print the version");
+    fprintf(out, "\nRun 'slipway <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
+        strcmp(name, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
+        printf("slipway %s\n", SLIPWAY_VERSION);
+        return 0;
+    }
+    for (const struct command *c = commands; c->name; c++) {
+        if (strcmp(c->name, name) == 0)
+            return c->run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "slipway: unknown command '%s'\n\n", name);
+    print_usage(stderr);
+    return 2;
+}

@@ -1,0 +1,871 @@
+/*
+ * config.c - loading and validating the service configuration.
+ *
+ * Both YAML and JSON go through libyaml (JSON is YAML's flow style), which
+ * gives every node a source line for error messages. Plain scalars are typed
+ * the YAML way (true/false, integers, null); quoted scalars stay strings.
+ */
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "core/fs.h"
+
+/* ---- node → line map ---------------------------------------------------- */
+
+struct line_entry {
+    const json_t *node;
+    int line;
+};
+
+struct line_map {
+    struct line_entry *entries;
+    size_t len, cap;
+};
+
+static void line_map_add(struct line_map *map, const json_t *node, int line)
+{
+    if (map->len == map->cap) {
+        size_t cap = map->cap ? map->cap * 2 : 64;
+        struct line_entry *e = realloc(map->entries, cap * sizeof(*e));
+        if (e == NULL)
+            return; /* lines are a nicety; lose them rather than fail */
+        map->entries = e;
+        map->cap = cap;
+    }
+    map->entries[map->len].node = node;
+    map->entries[map->len].line = line;
+    map->len++;
+}
+
+int sw_config_line(const struct sw_config *cfg, const json_t *node)
+{
+    const struct line_map *map = cfg ? cfg->lines : NULL;
+    if (map == NULL || node == NULL)
+        return 0;
+    for (size_t i = 0; i < map->len; i++)
+        if (map->entries[i].node == node)
+            return map->entries[i].line;
+    return 0;
+}
+
+/* ---- YAML → JSON ------------------------------------------------------- */
+
+struct yaml_reader {
+    yaml_parser_t parser;
+    const char *path;
+    struct line_map *lines;
+};
+
+static json_t *scalar_to_json(const yaml_event_t *ev)
+{
+    const char *v = (const char *)ev->data.scalar.value;
+    size_t len = ev->data.scalar.length;
+    if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return json_stringn(v, len);
+    if (strcmp(v, "true") == 0 || strcmp(v, "True") == 0 || strcmp(v, "TRUE") == 0)
+        return json_true();
+    if (strcmp(v, "false") == 0 || strcmp(v, "False") == 0 || strcmp(v, "FALSE") == 0)
+        return json_false();
+    if (len == 0 || strcmp(v, "null") == 0 || strcmp(v, "~") == 0)
+        return json_null();
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno == 0 && end && *end == '\0' && (isdigit((unsigned char)v[0]) || v[0] == '-'))
+        return json_integer(n);
+    return json_stringn(v, len);
+}
+
+static int yaml_next(struct yaml_reader *r, yaml_event_t *ev, sw_error **err)
+{
+    if (!yaml_parser_parse(&r->parser, ev))
+        return sw_error_set(err, SW_EINVAL, "%s:%zu: %s%s%s", r->path,
+                            r->parser.problem_mark.line + 1,
+                            r->parser.problem ? r->parser.problem : "syntax error",
+                            r->parser.context ? " " : "",
+                            r->parser.context ? r->parser.context : "");
+    return 0;
+}
+
+/* Reads the node that starts with `ev` (already consumed). */
+static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out,
+                          sw_error **err)
+{
+    int line = (int)ev->start_mark.line + 1;
+    json_t *node = NULL;
+    int rc = 0;
+    yaml_event_t child;
+
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        node = scalar_to_json(ev);
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+        node = json_array();
+        for (;;) {
+            if ((rc = yaml_next(r, &child, err)) != 0)
+                goto cleanup;
+            if (child.type == YAML_SEQUENCE_END_EVENT) {
+                yaml_event_delete(&child);
+                break;
+            }
+            json_t *item = NULL;
+            rc = yaml_read_node(r, &child, &item, err);
+            yaml_event_delete(&child);
+            if (rc != 0)
+                goto cleanup;
+            json_array_append_new(node, item);
+        }
+        break;
+    case YAML_MAPPING_START_EVENT:
+        node = json_object();
+        for (;;) {
+            if ((rc = yaml_next(r, &child, err)) != 0)
+                goto cleanup;
+            if (child.type == YAML_MAPPING_END_EVENT) {
+                yaml_event_delete(&child);
+                break;
+            }
+            if (child.type != YAML_SCALAR_EVENT) {
+                rc = sw_error_set(err, SW_EINVAL, "%s:%zu: mapping keys must be plain strings",
+                                  r->path, child.start_mark.line + 1);
+                yaml_event_delete(&child);
+                goto cleanup;
+            }
+            char *key = strdup((const char *)child.data.scalar.value);
+            int key_line = (int)child.start_mark.line + 1;
+            yaml_event_delete(&child);
+            if (key == NULL) {
+                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            if ((rc = yaml_next(r, &child, err)) != 0) {
+                free(key);
+                goto cleanup;
+            }
+            json_t *value = NULL;
+            rc = yaml_read_node(r, &child, &value, err);
+            yaml_event_delete(&child);
+            if (rc != 0) {
+                free(key);
+                goto cleanup;
+            }
+            if (json_object_get(node, key) != NULL) {
+                rc = sw_error_set(err, SW_EINVAL, "%s:%d: key '%s' appears twice",
+                                  r->path, key_line, key);
+                json_decref(value);
+                free(key);
+                goto cleanup;
+            }
+            json_object_set_new(node, key, value);
+            free(key);
+        }
+        break;
+    case YAML_ALIAS_EVENT:
+        rc = sw_error_set(err, SW_EINVAL, "%s:%d: YAML aliases are not supported",
+                          r->path, line);
+        goto cleanup;
+    default:
+        rc = sw_error_set(err, SW_EINVAL, "%s:%d: unexpected YAML event", r->path, line);
+        goto cleanup;
+    }
+    if (node == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    line_map_add(r->lines, node, line);
+    *out = node;
+    node = NULL;
+cleanup:
+    json_decref(node);
+    return rc;
+}
+
+static int parse_document(const char *path, const char *text, size_t len,
+                          struct line_map *lines, json_t **out, sw_error **err)
+{
+    struct yaml_reader r = { .path = path, .lines = lines };
+    yaml_event_t ev;
+    int rc = 0;
+    json_t *doc = NULL;
+
+    if (!yaml_parser_initialize(&r.parser))
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
+    for (;;) {
+        if ((rc = yaml_next(&r, &ev, err)) != 0)
+            goto cleanup;
+        yaml_event_type_t type = ev.type;
+        if (type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        if (type == YAML_STREAM_START_EVENT || type == YAML_DOCUMENT_START_EVENT ||
+            type == YAML_DOCUMENT_END_EVENT) {
+            yaml_event_delete(&ev);
+            continue;
+        }
+        if (doc != NULL) {
+            rc = sw_error_set(err, SW_EINVAL, "%s: more than one document", path);
+            yaml_event_delete(&ev);
+            goto cleanup;
+        }
+        rc = yaml_read_node(&r, &ev, &doc, err);
+        yaml_event_delete(&ev);
+        if (rc != 0)
+            goto cleanup;
+    }
+    if (doc == NULL)
+        doc = json_object();
+    if (!json_is_object(doc)) {
+        rc = sw_error_set(err, SW_EINVAL, "%s: the top level must be a mapping", path);
+        goto cleanup;
+    }
+    *out = doc;
+    doc = NULL;
+cleanup:
+    json_decref(doc);
+    yaml_parser_delete(&r.parser);
+    return rc;
+}
+
+/* ---- typed access with errors ------------------------------------------ */
+
+int sw_config_error(const struct sw_config *cfg, const json_t *node,
+                    const char *key, sw_error **err, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    int line = sw_config_line(cfg, node);
+    const char *path = cfg && cfg->path ? cfg->path : "config";
+    if (line > 0)
+        return sw_error_set(err, SW_EINVAL, "%s:%d: %s: %s", path, line, key, msg);
+    return sw_error_set(err, SW_EINVAL, "%s: %s: %s", path, key, msg);
+}
+
+static const char *json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "a number";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+/* Checks that every key of `obj` is in the NULL-terminated `known` list. */
+static int check_keys(const struct sw_config *cfg, json_t *obj, const char *section,
+                      const char *const *known, sw_error **err)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach(obj, key, value) {
+        int found = 0;
+        for (const char *const *k = known; *k; k++)
+            if (strcmp(*k, key) == 0)
+                found = 1;
+        if (!found) {
+            char full[256];
+            snprintf(full, sizeof(full), "%s%s%s", section, *section ? "." : "", key);
+            return sw_config_error(cfg, value, full, err, "unknown key");
+        }
+    }
+    return 0;
+}
+
+static int get_section(const struct sw_config *cfg, json_t *parent, const char *key,
+                       const char *full, json_t **out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return sw_config_error(cfg, v, full, err, "expected a mapping, got %s", json_kind(v));
+    *out = v;
+    return 0;
+}
+
+static int get_string(const struct sw_config *cfg, json_t *parent, const char *key,
+                      const char *full, char **out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return sw_config_error(cfg, v, full, err, "expected a string, got %s", json_kind(v));
+    char *s = strdup(json_string_value(v));
+    if (s == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    free(*out);
+    *out = s;
+    return 0;
+}
+
+static int get_bool(const struct sw_config *cfg, json_t *parent, const char *key,
+                    const char *full, int *out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v)) {
+        if (json_is_string(v))
+            return sw_config_error(cfg, v, full, err, "expected true or false, got \"%s\"",
+                                   json_string_value(v));
+        return sw_config_error(cfg, v, full, err, "expected true or false, got %s",
+                               json_kind(v));
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_int(const struct sw_config *cfg, json_t *parent, const char *key,
+                   const char *full, long long min, long long max, int *out,
+                   sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v))
+        return sw_config_error(cfg, v, full, err, "expected a whole number, got %s",
+                               json_kind(v));
+    long long n = json_integer_value(v);
+    if (n < min || n > max)
+        return sw_config_error(cfg, v, full, err, "expected a number from %lld to %lld, got %lld",
+                               min, max, n);
+    *out = (int)n;
+    return 0;
+}
+
+static int get_string_list(const struct sw_config *cfg, json_t *parent, const char *key,
+                           const char *full, char ***out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_string(v)) {
+        /* a single string is accepted as a one-element list */
+        char **list = calloc(2, sizeof(char *));
+        if (list == NULL || (list[0] = strdup(json_string_value(v))) == NULL) {
+            free(list);
+            return sw_error_set(err, SW_ENOMEM, "out of memory");
+        }
+        *out = list;
+        return 0;
+    }
+    if (!json_is_array(v))
+        return sw_config_error(cfg, v, full, err, "expected a list of strings, got %s",
+                               json_kind(v));
+    size_t n = json_array_size(v);
+    char **list = calloc(n + 1, sizeof(char *));
+    if (list == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(v, i);
+        if (!json_is_string(item)) {
+            for (size_t j = 0; j < i; j++)
+                free(list[j]);
+            free(list);
+            char where[256];
+            snprintf(where, sizeof(where), "%s[%zu]", full, i);
+            return sw_config_error(cfg, item, where, err, "expected a string, got %s",
+                                   json_kind(item));
+        }
+        list[i] = strdup(json_string_value(item));
+    }
+    *out = list;
+    return 0;
+}
+
+static void free_string_list(char **list)
+{
+    if (list == NULL)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}
+
+static int make_absolute(char **path, sw_error **err)
+{
+    if (*path == NULL || (*path)[0] == '/')
+        return 0;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        return sw_error_sys(err, SW_EIO, errno, "getcwd");
+    const char *rel = *path;
+    if (rel[0] == '.' && rel[1] == '/')
+        rel += 2;
+    char *abs = (strcmp(rel, ".") == 0) ? strdup(cwd) : sw_path_join(cwd, rel);
+    if (abs == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    free(*path);
+    *path = abs;
+    return 0;
+}
+
+int64_t sw_parse_duration(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    int64_t total = 0;
+    const char *p = s;
+    int any_unit = 0;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(p, &end, 10);
+        if (errno != 0 || n < 0)
+            return -1;
+        p = end;
+        int64_t mult;
+        if (*p == 'h') { mult = 3600; p++; }
+        else if (*p == 'm' && p[1] == 's') { return -1; }
+        else if (*p == 'm') { mult = 60; p++; }
+        else if (*p == 's') { mult = 1; p++; }
+        else if (*p == '\0' && !any_unit) { mult = 1; }
+        else return -1;
+        any_unit = 1;
+        if (n > INT64_MAX / mult - total)
+            return -1;
+        total += n * mult;
+    }
+    return total;
+}
+
+int64_t sw_parse_size(const char *s)
+{
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    if (errno != 0 || n < 0)
+        return -1;
+    static const struct { const char *suffix; int64_t mult; } units[] = {
+        { "", 1 }, { "B", 1 },
+        { "KiB", 1024LL }, { "MiB", 1024LL * 1024 }, { "GiB", 1024LL * 1024 * 1024 },
+        { "KB", 1000LL }, { "MB", 1000LL * 1000 }, { "GB", 1000LL * 1000 * 1000 },
+        { "k", 1024LL }, { "K", 1024LL }, { "M", 1024LL * 1024 }, { "G", 1024LL * 1024 * 1024 },
+    };
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            if (n > INT64_MAX / units[i].mult)
+                return -1;
+            return n * units[i].mult;
+        }
+    }
+    return -1;
+}
+
+int sw_config_secret(const char *spec, char **out, sw_error **err)
+{
+    const char *value = spec;
+    if (strncmp(spec, "env:", 4) == 0) {
+        value = getenv(spec + 4);
+        if (value == NULL)
+            return sw_error_set(err, SW_ENOTFOUND, "environment variable %s is not set",
+                                spec + 4);
+    }
+    *out = strdup(value);
+    return *out ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+}
+
+static int get_duration(const struct sw_config *cfg, json_t *parent, const char *key,
+                        const char *full, int64_t *out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    int64_t d = json_is_string(v) ? sw_parse_duration(json_string_value(v)) : -1;
+    if (d < 0)
+        return sw_config_error(cfg, v, full, err,
+                               "expected a duration such as \"30s\", \"10m\" or \"1h\"");
+    *out = d;
+    return 0;
+}
+
+static int get_size(const struct sw_config *cfg, json_t *parent, const char *key,
+                    const char *full, int64_t *out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_integer(v) && json_integer_value(v) > 0) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    int64_t d = json_is_string(v) ? sw_parse_size(json_string_value(v)) : -1;
+    if (d <= 0)
+        return sw_config_error(cfg, v, full, err, "expected a size such as \"4MiB\"");
+    *out = d;
+    return 0;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static int load_server(struct sw_config *cfg, sw_error **err)
+{
+    static const char *const known[] = { "listen", "public_url", "data_dir", "tls", NULL };
+    json_t *server = NULL, *tls = NULL;
+    int rc;
+    if ((rc = get_section(cfg, cfg->root, "server", "server", &server, err)) != 0 || !server)
+        return rc;
+    if ((rc = check_keys(cfg, server, "server", known, err)) != 0)
+        return rc;
+
+    json_t *listen = json_object_get(server, "listen");
+    if (listen && !json_is_null(listen)) {
+        const char *s = json_is_string(listen) ? json_string_value(listen) : NULL;
+        const char *colon = s ? strrchr(s, ':') : NULL;
+        char *end = NULL;
+        long port = colon ? strtol(colon + 1, &end, 10) : -1;
+        if (!s || !colon || !end || *end != '\0' || port < 0 || port > 65535 || colon == s)
+            return sw_config_error(cfg, listen, "server.listen", err,
+                                   "expected host:port such as \"127.0.0.1:8080\"");
+        free(cfg->listen_host);
+        const char *host = s;
+        size_t host_len = (size_t)(colon - s);
+        if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
+            host++;
+            host_len -= 2;
+        }
+        cfg->listen_host = strndup(host, host_len);
+        cfg->listen_port = (int)port;
+    }
+    if ((rc = get_string(cfg, server, "public_url", "server.public_url", &cfg->public_url, err)) ||
+        (rc = get_string(cfg, server, "data_dir", "server.data_dir", &cfg->data_dir, err)))
+        return rc;
+    if ((rc = get_section(cfg, server, "tls", "server.tls", &tls, err)) != 0)
+        return rc;
+    if (tls) {
+        static const char *const tls_known[] = { "cert", "key", NULL };
+        if ((rc = check_keys(cfg, tls, "server.tls", tls_known, err)) ||
+            (rc = get_string(cfg, tls, "cert", "server.tls.cert", &cfg->tls_cert, err)) ||
+            (rc = get_string(cfg, tls, "key", "server.tls.key", &cfg->tls_key, err)))
+            return rc;
+        if (!cfg->tls_cert || !cfg->tls_key)
+            return sw_config_error(cfg, tls, "server.tls", err, "needs both cert and key");
+        if ((rc = make_absolute(&cfg->tls_cert, err)) || (rc = make_absolute(&cfg->tls_key, err)))
+            return rc;
+    }
+    return 0;
+}
+
+static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
+{
+    if (!json_is_array(rules))
+        return sw_config_error(cfg, rules, "registry.auth.rules", err,
+                               "expected a list of rules, got %s", json_kind(rules));
+    size_t n = json_array_size(rules);
+    cfg->rules = calloc(n ? n : 1, sizeof(*cfg->rules));
+    if (cfg->rules == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        static const char *const known[] = { "repo", "users", "access", NULL };
+        json_t *r = json_array_get(rules, i);
+        char where[64];
+        snprintf(where, sizeof(where), "registry.auth.rules[%zu]", i);
+        struct sw_access_rule *rule = &cfg->rules[i];
+        cfg->n_rules = i + 1;
+        int rc;
+        if (!json_is_object(r))
+            return sw_config_error(cfg, r, where, err, "expected a mapping");
+        if ((rc = check_keys(cfg, r, where, known, err)))
+            return rc;
+        char key[96];
+        snprintf(key, sizeof(key), "%s.repo", where);
+        if ((rc = get_string(cfg, r, "repo", key, &rule->repo_pattern, err)))
+            return rc;
+        if (rule->repo_pattern == NULL)
+            return sw_config_error(cfg, r, key, err, "missing (a repository pattern such as \"team/*\")");
+        snprintf(key, sizeof(key), "%s.users", where);
+        if ((rc = get_string_list(cfg, r, "users", key, &rule->users, err)))
+            return rc;
+        if (rule->users == NULL)
+            return sw_config_error(cfg, r, key, err, "missing (a list of user names, or \"*\")");
+        char **access = NULL;
+        snprintf(key, sizeof(key), "%s.access", where);
+        if ((rc = get_string_list(cfg, r, "access", key, &access, err)))
+            return rc;
+        if (access == NULL)
+            return sw_config_error(cfg, r, key, err, "missing (a list of pull, push)");
+        for (char **a = access; *a; a++) {
+            if (strcmp(*a, "pull") == 0)
+                rule->can_pull = 1;
+            else if (strcmp(*a, "push") == 0)
+                rule->can_push = 1;
+            else {
+                rc = sw_config_error(cfg, json_object_get(r, "access"), key, err,
+                                     "expected pull or push, got \"%s\"", *a);
+                free_string_list(access);
+                return rc;
+            }
+        }
+        free_string_list(access);
+    }
+    return 0;
+}
+
+static int load_registry(struct sw_config *cfg, sw_error **err)
+{
+    static const char *const known[] = { "delete", "local_hosts", "auth", "mirrors", "gc",
+                                          "pagination_max", "max_manifest_size", NULL };
+    json_t *reg = NULL, *auth = NULL, *mirrors = NULL, *gc = NULL;
+    int rc;
+    if ((rc = get_section(cfg, cfg->root, "registry", "registry", &reg, err)) != 0 || !reg)
+        return rc;
+    if ((rc = check_keys(cfg, reg, "registry", known, err)) ||
+        (rc = get_bool(cfg, reg, "delete", "registry.delete", &cfg->delete_enabled, err)) ||
+        (rc = get_string_list(cfg, reg, "local_hosts", "registry.local_hosts",
+                              &cfg->local_hosts, err)) ||
+        (rc = get_int(cfg, reg, "pagination_max", "registry.pagination_max", 1, 1000000,
+                      &cfg->max_page_size, err)) ||
+        (rc = get_size(cfg, reg, "max_manifest_size", "registry.max_manifest_size",
+                       &cfg->max_manifest_size, err)))
+        return rc;
+
+    if ((rc = get_section(cfg, reg, "auth", "registry.auth", &auth, err)) != 0)
+        return rc;
+    if (auth) {
+        static const char *const auth_known[] = { "htpasswd", "anonymous_pull", "realm",
+                                                  "rules", NULL };
+        if ((rc = check_keys(cfg, auth, "registry.auth", auth_known, err)) ||
+            (rc = get_string(cfg, auth, "htpasswd", "registry.auth.htpasswd", &cfg->htpasswd, err)) ||
+            (rc = get_bool(cfg, auth, "anonymous_pull", "registry.auth.anonymous_pull",
+                           &cfg->anonymous_pull, err)) ||
+            (rc = get_string(cfg, auth, "realm", "registry.auth.realm", &cfg->auth_realm, err)))
+            return rc;
+        if (cfg->htpasswd == NULL)
+            return sw_config_error(cfg, auth, "registry.auth.htpasswd", err,
+                                   "missing (the path of an htpasswd file with bcrypt entries)");
+        if ((rc = make_absolute(&cfg->htpasswd, err)))
+            return rc;
+        json_t *rules = json_object_get(auth, "rules");
+        if (rules && !json_is_null(rules) && (rc = load_rules(cfg, rules, err)))
+            return rc;
+    }
+
+    if ((rc = get_section(cfg, reg, "mirrors", "registry.mirrors", &mirrors, err)) != 0)
+        return rc;
+    if (mirrors) {
+        size_t n = json_object_size(mirrors), i = 0;
+        cfg->mirrors = calloc(n ? n : 1, sizeof(*cfg->mirrors));
+        if (cfg->mirrors == NULL)
+            return sw_error_set(err, SW_ENOMEM, "out of memory");
+        const char *host;
+        json_t *v;
+        json_object_foreach(mirrors, host, v) {
+            char key[300];
+            snprintf(key, sizeof(key), "registry.mirrors.%s", host);
+            cfg->mirrors[i].host = strdup(host);
+            cfg->n_mirrors = ++i;
+            if ((rc = get_string_list(cfg, mirrors, host, key, &cfg->mirrors[i - 1].endpoints, err)))
+                return rc;
+        }
+    }
+
+    if ((rc = get_section(cfg, reg, "gc", "registry.gc", &gc, err)) != 0)
+        return rc;
+    if (gc) {
+        static const char *const gc_known[] = { "untagged_manifests", NULL };
+        char *policy = NULL;
+        if ((rc = check_keys(cfg, gc, "registry.gc", gc_known, err)) ||
+            (rc = get_string(cfg, gc, "untagged_manifests", "registry.gc.untagged_manifests",
+                             &policy, err)))
+            return rc;
+        if (policy) {
+            if (strcmp(policy, "delete") == 0)
+                cfg->gc_delete_untagged = 1;
+            else if (strcmp(policy, "keep") == 0)
+                cfg->gc_delete_untagged = 0;
+            else
+                rc = sw_config_error(cfg, json_object_get(gc, "untagged_manifests"),
+                                     "registry.gc.untagged_manifests", err,
+                                     "expected delete or keep, got \"%s\"", policy);
+            free(policy);
+        }
+    }
+    return rc;
+}
+
+static int load_builder(struct sw_config *cfg, sw_error **err)
+{
+    static const char *const known[] = { "runtime", "network", "compression", "step_timeout",
+                                          NULL };
+    json_t *b = NULL;
+    int rc;
+    if ((rc = get_section(cfg, cfg->root, "builder", "builder", &b, err)) != 0 || !b)
+        return rc;
+    if ((rc = check_keys(cfg, b, "builder", known, err)) ||
+        (rc = get_string(cfg, b, "runtime", "builder.runtime", &cfg->runtime, err)) ||
+        (rc = get_string(cfg, b, "network", "builder.network", &cfg->network, err)) ||
+        (rc = get_string(cfg, b, "compression", "builder.compression", &cfg->compression, err)) ||
+        (rc = get_duration(cfg, b, "step_timeout", "builder.step_timeout", &cfg->step_timeout_s,
+                           err)))
+        return rc;
+    if (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0)
+        return sw_config_error(cfg, json_object_get(b, "network"), "builder.network", err,
+                               "expected none or host, got \"%s\"", cfg->network);
+    if (strcmp(cfg->compression, "gzip") != 0 && strcmp(cfg->compression, "zstd") != 0)
+        return sw_config_error(cfg, json_object_get(b, "compression"), "builder.compression",
+                               err, "expected gzip or zstd, got \"%s\"", cfg->compression);
+    return 0;
+}
+
+static int set_defaults(struct sw_config *cfg)
+{
+    cfg->listen_host = strdup("127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->data_dir = strdup("./var");
+    cfg->delete_enabled = 0;
+    cfg->anonymous_pull = 0;
+    cfg->gc_delete_untagged = 0;
+    cfg->max_page_size = 10000;
+    cfg->max_manifest_size = 4 * 1024 * 1024;
+    cfg->runtime = strdup("runc");
+    cfg->network = strdup("none");
+    cfg->compression = strdup("gzip");
+    cfg->step_timeout_s = 30 * 60;
+    cfg->workers = 2;
+    return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network &&
+            cfg->compression) ? 0 : -1;
+}
+
+static int finish(struct sw_config *cfg, sw_error **err)
+{
+    int rc;
+    if ((rc = make_absolute(&cfg->data_dir, err)))
+        return rc;
+    if (cfg->public_url == NULL) {
+        const char *scheme = cfg->tls_cert ? "https" : "http";
+        const char *host = strcmp(cfg->listen_host, "0.0.0.0") == 0 || cfg->listen_host[0] == '\0'
+                               ? "localhost" : cfg->listen_host;
+        if (asprintf(&cfg->public_url, "%s://%s:%d", scheme, host, cfg->listen_port) < 0) {
+            cfg->public_url = NULL;
+            return sw_error_set(err, SW_ENOMEM, "out of memory");
+        }
+    }
+    size_t n = strlen(cfg->public_url);
+    while (n > 0 && cfg->public_url[n - 1] == '/')
+        cfg->public_url[--n] = '\0';
+    if (cfg->auth_realm == NULL && (cfg->auth_realm = strdup("slipway")) == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    return 0;
+}
+
+int sw_config_defaults(struct sw_config **out, sw_error **err)
+{
+    struct sw_config *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL || set_defaults(cfg) != 0) {
+        sw_config_free(cfg);
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    }
+    cfg->root = json_object();
+    int rc = finish(cfg, err);
+    if (rc != 0) {
+        sw_config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return 0;
+}
+
+int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
+{
+    static const char *const known[] = { "server", "registry", "builder", "workers", "repos",
+                                         "runs", NULL };
+    char *text = NULL;
+    size_t len = 0;
+    int rc;
+    struct sw_config *cfg = calloc(1, sizeof(*cfg));
+    struct line_map *lines = calloc(1, sizeof(*lines));
+    if (cfg == NULL || lines == NULL || set_defaults(cfg) != 0) {
+        free(lines);
+        sw_config_free(cfg);
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    }
+    cfg->lines = lines;
+    cfg->path = strdup(path);
+
+    if ((rc = sw_read_file(path, 16 * 1024 * 1024, &text, &len, err)) != 0) {
+        sw_error_prefix(err, "reading config");
+        goto cleanup;
+    }
+    if ((rc = parse_document(path, text, len, lines, &cfg->root, err)) != 0)
+        goto cleanup;
+    if ((rc = check_keys(cfg, cfg->root, "", known, err)) ||
+        (rc = load_server(cfg, err)) || (rc = load_registry(cfg, err)) ||
+        (rc = load_builder(cfg, err)) ||
+        (rc = get_int(cfg, cfg->root, "workers", "workers", 0, 64, &cfg->workers, err)) ||
+        (rc = finish(cfg, err)))
+        goto cleanup;
+    *out = cfg;
+    cfg = NULL;
+cleanup:
+    free(text);
+    sw_config_free(cfg);
+    return rc;
+}
+
+json_t *sw_config_section(const struct sw_config *cfg, const char *key)
+{
+    return cfg && cfg->root ? json_object_get(cfg->root, key) : NULL;
+}
+
+void sw_config_free(struct sw_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->path);
+    free(cfg->listen_host);
+    free(cfg->public_url);
+    free(cfg->data_dir);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free_string_list(cfg->local_hosts);
+    free(cfg->htpasswd);
+    free(cfg->auth_realm);
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        free(cfg->rules[i].repo_pattern);
+        free_string_list(cfg->rules[i].users);
+    }
+    free(cfg->rules);
+    for (size_t i = 0; i < cfg->n_mirrors; i++) {
+        free(cfg->mirrors[i].host);
+        free_string_list(cfg->mirrors[i].endpoints);
+    }
+    free(cfg->mirrors);
+    free(cfg->runtime);
+    free(cfg->network);
+    free(cfg->compression);
+    json_decref(cfg->root);
+    if (cfg->lines) {
+        free(((struct line_map *)cfg->lines)->entries);
+        free(cfg->lines);
+    }
+    free(cfg);
+}

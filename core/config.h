@@ -1,0 +1,104 @@
+/*
+ * config.h - the service configuration (YAML or JSON; see docs/config.md).
+ *
+ * The file is read into a JSON tree (YAML through libyaml, JSON through
+ * jansson), remembering the source line of every node, then the known
+ * sections are checked and copied into struct sw_config. Errors name the
+ * file, the line, the key and what was expected:
+ *
+ *   slipway.yaml:7: registry.delete: expected true or false, got "maybe"
+ *
+ * Unknown keys are errors too: a typo must not silently change behaviour.
+ * Sections other modules own (e.g. `repos`) stay available as JSON through
+ * sw_config_section() with the same error reporting via sw_config_error().
+ */
+#ifndef SW_CONFIG_H
+#define SW_CONFIG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+struct sw_access_rule {
+    char *repo_pattern;   /* glob such as team/<star> or <star> */
+    char **users;         /* NULL-terminated; "*" means any authenticated user */
+    int can_pull;
+    int can_push;
+};
+
+struct sw_mirror {
+    char *host;           /* registry host, e.g. docker.io */
+    char **endpoints;     /* NULL-terminated URLs, tried in order */
+};
+
+struct sw_config {
+    char *path;           /* the file it was loaded from */
+
+    /* server */
+    char *listen_host;    /* "127.0.0.1" */
+    int listen_port;      /* 8080 */
+    char *public_url;     /* "http://localhost:8080" */
+    char *data_dir;       /* absolute */
+    char *tls_cert;       /* NULL when TLS is off */
+    char *tls_key;
+
+    /* registry */
+    int delete_enabled;
+    char **local_hosts;   /* NULL-terminated */
+    char *htpasswd;       /* NULL = no auth */
+    int anonymous_pull;
+    char *auth_realm;
+    struct sw_access_rule *rules;
+    size_t n_rules;
+    struct sw_mirror *mirrors;
+    size_t n_mirrors;
+    int gc_delete_untagged; /* registry.gc.untagged_manifests: delete|keep */
+    int max_page_size;      /* registry.pagination_max, default 10000 */
+    int64_t max_manifest_size; /* registry.max_manifest_size, default 4MiB */
+
+    /* builder */
+    char *runtime;        /* "runc" */
+    char *network;        /* "none" | "host" */
+    char *compression;    /* "gzip" | "zstd" */
+    int64_t step_timeout_s;
+
+    int workers;
+
+    json_t *root;         /* the whole document, for sections others own */
+    void *lines;          /* private: node -> source line */
+};
+
+/* Loads and validates a config file. *out is owned by the caller (free with
+ * sw_config_free). Relative paths in the file are resolved against the
+ * current working directory, and made absolute. */
+int sw_config_load(const char *path, struct sw_config **out, sw_error **err);
+
+/* The built-in defaults, for commands run without --config. */
+int sw_config_defaults(struct sw_config **out, sw_error **err);
+
+void sw_config_free(struct sw_config *cfg);
+
+/* A top-level section as JSON (borrowed), or NULL when absent. */
+json_t *sw_config_section(const struct sw_config *cfg, const char *key);
+
+/* Source line of a node of cfg->root (0 when unknown). */
+int sw_config_line(const struct sw_config *cfg, const json_t *node);
+
+/* Formats a config error "FILE:LINE: KEY: MESSAGE" for `node`; returns
+ * SW_EINVAL. For modules that validate their own sections. */
+int sw_config_error(const struct sw_config *cfg, const json_t *node,
+                    const char *key, sw_error **err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Parses "30s", "10m", "2h", "1h30m", "45" (seconds); -1 on error. */
+int64_t sw_parse_duration(const char *s);
+
+/* Parses "4MiB", "512KiB", "1GB", "100" (bytes); -1 on error. */
+int64_t sw_parse_size(const char *s);
+
+/* Resolves a secret given as a literal or as "env:NAME". The result is
+ * malloc'd; SW_ENOTFOUND when the variable is unset. Never log the value. */
+int sw_config_secret(const char *spec, char **out, sw_error **err);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * fs.h - filesystem helpers with crash-safe semantics.
+ *
+ * "Atomic" here means: written to a temporary name in the same directory,
+ * fsynced, renamed over the target, and the directory fsynced, so after a
+ * crash the target holds either the old or the new content, never a mix.
+ */
+#ifndef SW_FS_H
+#define SW_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+
+/* mkdir -p with the given mode for created directories. */
+int sw_mkdir_p(const char *path, mode_t mode, sw_error **err);
+
+/* fsync(2) on a directory, making renames and unlinks inside it durable. */
+int sw_fsync_dir(const char *dir, sw_error **err);
+
+/* Reads a whole (small) file. *out is NUL-terminated, owned by the caller.
+ * Files larger than max_size fail with SW_ETOOBIG. */
+int sw_read_file(const char *path, size_t max_size, char **out, size_t *len,
+                 sw_error **err);
+
+/* Writes data to path atomically (see above). */
+int sw_write_file_atomic(const char *path, const void *data, size_t len,
+                         mode_t mode, sw_error **err);
+
+/* Writes all of buf to fd, retrying on EINTR and short writes. */
+int sw_write_all(int fd, const void *buf, size_t len, sw_error **err);
+
+/* rm -rf; a missing path is not an error. Does not follow symlinks. */
+int sw_rm_rf(const char *path, sw_error **err);
+
+/* Returns a malloc'd "a/b" (one slash between); NULL on allocation failure. */
+char *sw_path_join(const char *a, const char *b);
+
+/* Returns 1 if path exists (lstat), 0 otherwise. */
+int sw_path_exists(const char *path);
+
+#endif

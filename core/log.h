@@ -1,0 +1,24 @@
+/*
+ * log.h - leveled logging to standard error, safe from any thread.
+ *
+ * Lines look like `2026-11-24T19:20:01Z info  server: listening on ...`.
+ * Secrets (webhook secrets, passwords, tokens) must never be passed here.
+ */
+#ifndef SW_LOG_H
+#define SW_LOG_H
+
+enum sw_log_level { SW_LOG_DEBUG = 0, SW_LOG_INFO, SW_LOG_WARN, SW_LOG_ERROR };
+
+/* Messages below `level` are dropped. Default: SW_LOG_INFO, or the value
+ * of SLIPWAY_LOG (debug|info|warn|error) when set. */
+void sw_log_set_level(enum sw_log_level level);
+
+void sw_log(enum sw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define sw_debug(...) sw_log(SW_LOG_DEBUG, __VA_ARGS__)
+#define sw_info(...) sw_log(SW_LOG_INFO, __VA_ARGS__)
+#define sw_warn(...) sw_log(SW_LOG_WARN, __VA_ARGS__)
+#define sw_err(...) sw_log(SW_LOG_ERROR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * manifest.h - manifests, tags, the catalog and referrers.
+ *
+ * Accepted media types: OCI image manifest and index, Docker schema 2
+ * manifest and manifest list (and any artifact manifest following the OCI
+ * manifest schema with an artifactType). A PUT validates the JSON, the
+ * media type (Content-Type must match a mediaType field when present), that
+ * every referenced blob is linked to the repository (MANIFEST_BLOB_UNKNOWN)
+ * and every child manifest of an index exists there (MANIFEST_UNKNOWN is
+ * reported as MANIFEST_BLOB_UNKNOWN, as Distribution does); the manifest,
+ * its references and its tag change in one transaction.
+ */
+#ifndef REG_MANIFEST_H
+#define REG_MANIFEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/hash.h"
+#include "registry/store.h"
+
+#define REG_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define REG_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define REG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define REG_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+
+struct reg_manifest {
+    char digest[SW_DIGEST_MAX];
+    char *media_type;   /* malloc'd */
+    char *body;         /* malloc'd, NUL-terminated; NULL after a stat */
+    size_t size;
+};
+
+/* Stores a manifest under repo, tagged with reference when it is a tag (a
+ * digest reference must match the body's digest: REG_E_DIGEST_INVALID).
+ * digest_out receives its digest; subject_out (may be NULL) the digest of
+ * its subject or "" when it has none. */
+int reg_manifest_put(reg_store *store, const char *repo, const char *reference,
+                     const char *content_type, const void *body, size_t len,
+                     char digest_out[SW_DIGEST_MAX], char subject_out[SW_DIGEST_MAX],
+                     sw_error **err);
+
+/* Looks up by tag or digest. With want_body == 0 only digest, media type
+ * and size are filled (HEAD). Release with reg_manifest_release.
+ * REG_E_MANIFEST_UNKNOWN / REG_E_NAME_UNKNOWN when absent. */
+int reg_manifest_get(reg_store *store, const char *repo, const char *reference,
+                     int want_body, struct reg_manifest *out, sw_error **err);
+void reg_manifest_release(struct reg_manifest *m);
+
+/* By digest: removes the manifest and every tag pointing at it. By tag:
+ * removes the tag only. REG_E_UNSUPPORTED when delete is disabled. */
+int reg_manifest_delete(reg_store *store, const char *repo, const char *reference,
+                        sw_error **err);
+
+/* Tags of repo in lexical order, after `last` (NULL: from the start), at
+ * most n (n < 0: all). *tags is a malloc'd array of malloc'd strings;
+ * *more is set when further tags exist. REG_E_NAME_UNKNOWN for an unknown
+ * repository. Free with reg_string_list_free. */
+int reg_tags_list(reg_store *store, const char *repo, const char *last, int n,
+                  char ***tags, size_t *count, int *more, sw_error **err);
+
+/* Repository names, the same way. */
+int reg_catalog_list(reg_store *store, const char *last, int n, char ***names,
+                     size_t *count, int *more, sw_error **err);
+
+void reg_string_list_free(char **list, size_t count);
+
+/* The referrers of digest in repo as an OCI image index (application/
+ * vnd.oci.image.index.v1+json) with one descriptor per referring manifest
+ * (mediaType, digest, size, artifactType, annotations), filtered by
+ * artifact_type when not NULL. An unknown digest gives an empty index.
+ * *index is owned by the caller. */
+int reg_referrers(reg_store *store, const char *repo, const char *digest,
+                  const char *artifact_type, json_t **index, sw_error **err);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * store.h - the registry store: a data directory with content-addressed
+ * blobs on the filesystem and metadata in SQLite (see DESIGN.md §3).
+ *
+ *   <data_dir>/slipway.db        metadata (migrations applied at open)
+ *   <data_dir>/blobs/sha256/ab/<hex>   blob bytes, written once
+ *   <data_dir>/uploads/<uuid>    in-progress uploads
+ *   <data_dir>/tmp/              scratch for writers (same filesystem)
+ *
+ * A reg_store is shared by all threads of a process; each thread gets its
+ * own SQLite connection lazily (reg_store_db). Several processes (serve,
+ * import, gc, worker) may open the same data dir at once: every change is
+ * a SQLite transaction, and filesystem steps that must agree with the
+ * database (renaming a blob into place, removing one) happen while that
+ * transaction holds the write lock.
+ */
+#ifndef REG_STORE_H
+#define REG_STORE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "registry/errors.h"
+
+typedef struct reg_store reg_store;
+
+struct reg_options {
+    int delete_enabled;        /* blob/manifest DELETE allowed */
+    int64_t max_manifest_size; /* bytes; 0 = 4 MiB */
+};
+
+/* Opens the store at data_dir, creating its directories and database and
+ * recovering from a crash (leftover temporary files). *out is owned by the
+ * caller; close with reg_store_close after every thread is done with it. */
+int reg_store_open(const char *data_dir, const struct reg_options *opts,
+                   reg_store **out, sw_error **err);
+
+void reg_store_close(reg_store *store);
+
+const char *reg_store_data_dir(const reg_store *store);
+const struct reg_options *reg_store_options(const reg_store *store);
+
+/* The calling thread's database connection (opened on first use, closed
+ * when the thread exits or the store closes). Borrowed. */
+int reg_store_db(reg_store *store, sqlite3 **db, sw_error **err);
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs what is missing, builds Slipway and starts it with the example
+# config on 127.0.0.1:8080, data under ./var. Run from the project root.
+set -eu
+cd "$(dirname "$0")/.."
+
+sh scripts/install-deps.sh --run
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
+
+# A first image to pull: busybox from Debian's busybox-static, imported offline.
+if [ ! -e var/.example-imported ]; then
+    tmp=$(mktemp -d)
+    mkdir -p "$tmp/rootfs/bin" var
+    cp /bin/busybox "$tmp/rootfs/bin/busybox"
+    for app in sh ls cat echo; do ln -s busybox "$tmp/rootfs/bin/$app"; done
+    tar -C "$tmp/rootfs" --numeric-owner --owner=0 --group=0 -cf "$tmp/rootfs.tar" .
+    ./build/cli/slipway import --config examples/slipway.yaml --cmd /bin/sh \
+        "tar:$tmp/rootfs.tar" library/busybox:latest && touch var/.example-imported
+    rm -rf "$tmp"
+fi
+
+cat <<'MSG'
+
+Slipway is starting on http://127.0.0.1:8080 (data in ./var). Try, in another shell:
+
+  curl -s http://127.0.0.1:8080/v2/_catalog
+  skopeo inspect --tls-verify=false docker://127.0.0.1:8080/library/busybox:latest
+  skopeo copy --src-tls-verify=false docker://127.0.0.1:8080/library/busybox:latest oci:/tmp/busybox:latest
+  skopeo copy --dest-tls-verify=false oci:/tmp/busybox:latest docker://127.0.0.1:8080/demo/busybox:1
+
+Stop with Ctrl-C.
+MSG
+exec ./build/cli/slipway serve --config examples/slipway.yaml

@@ -1,0 +1,229 @@
+/*
+ * test_config.c - core/config.c: YAML and JSON, defaults, and error
+ * messages that name the file, the line, the key and what was expected.
+ */
+#include "core/config.h"
+#include "core/fs.h"
+#include "tests/unit/core/scratch.h"
+#include "tests/unit/test.h"
+
+static char *dir;
+
+static char *write_config(const char *name, const char *text)
+{
+    char *path = sw_path_join(dir, name);
+    sw_write_file_atomic(path, text, strlen(text), 0644, NULL);
+    return path;
+}
+
+/* Loads text and returns the error message ("" when it loaded). */
+static char *load_error(const char *text)
+{
+    static char msg[1024];
+    char *path = write_config("c.yaml", text);
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    msg[0] = '\0';
+    if (sw_config_load(path, &cfg, &err) != 0)
+        snprintf(msg, sizeof(msg), "%s", sw_error_message(err));
+    sw_error_clear(&err);
+    sw_config_free(cfg);
+    free(path);
+    return msg;
+}
+
+static void test_full_yaml(void)
+{
+    char *path = write_config("full.yaml",
+        "server:\n"
+        "  listen: 127.0.0.1:9090\n"
+        "  public_url: http://reg.example:9090/\n"
+        "  data_dir: /srv/slipway\n"
+        "registry:\n"
+        "  delete: true\n"
+        "  local_hosts: [localhost:9090]\n"
+        "  pagination_max: 50\n"
+        "  max_manifest_size: 1MiB\n"
+        "  auth:\n"
+        "    htpasswd: /etc/slipway/htpasswd\n"
+        "    anonymous_pull: true\n"
+        "    rules:\n"
+        "      - { repo: \"team/*\", users: [alice, bob], access: [pull, push] }\n"
+        "      - repo: \"*\"\n"
+        "        users: \"*\"\n"
+        "        access: [pull]\n"
+        "  mirrors:\n"
+        "    docker.io: [http://127.0.0.1:5000]\n"
+        "  gc: { untagged_manifests: delete }\n"
+        "builder:\n"
+        "  runtime: /usr/sbin/runc\n"
+        "  network: host\n"
+        "  compression: zstd\n"
+        "  step_timeout: 1h30m\n"
+        "workers: 3\n"
+        "repos: []\n");
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, &err), 0);
+    if (cfg == NULL) {
+        fprintf(stderr, "  %s\n", sw_error_message(err));
+        sw_error_clear(&err);
+        free(path);
+        return;
+    }
+    CHECK_STR_EQ(cfg->listen_host, "127.0.0.1");
+    CHECK_INT_EQ(cfg->listen_port, 9090);
+    CHECK_STR_EQ(cfg->public_url, "http://reg.example:9090");
+    CHECK_STR_EQ(cfg->data_dir, "/srv/slipway");
+    CHECK_INT_EQ(cfg->delete_enabled, 1);
+    CHECK_STR_EQ(cfg->local_hosts[0], "localhost:9090");
+    CHECK(cfg->local_hosts[1] == NULL);
+    CHECK_INT_EQ(cfg->max_page_size, 50);
+    CHECK_INT_EQ(cfg->max_manifest_size, 1024 * 1024);
+    CHECK_STR_EQ(cfg->htpasswd, "/etc/slipway/htpasswd");
+    CHECK_INT_EQ(cfg->anonymous_pull, 1);
+    CHECK_INT_EQ(cfg->n_rules, 2);
+    CHECK_STR_EQ(cfg->rules[0].repo_pattern, "team/*");
+    CHECK_STR_EQ(cfg->rules[0].users[1], "bob");
+    CHECK(cfg->rules[0].can_pull && cfg->rules[0].can_push);
+    CHECK_STR_EQ(cfg->rules[1].users[0], "*");
+    CHECK(cfg->rules[1].can_pull && !cfg->rules[1].can_push);
+    CHECK_INT_EQ(cfg->n_mirrors, 1);
+    CHECK_STR_EQ(cfg->mirrors[0].host, "docker.io");
+    CHECK_STR_EQ(cfg->mirrors[0].endpoints[0], "http://127.0.0.1:5000");
+    CHECK_INT_EQ(cfg->gc_delete_untagged, 1);
+    CHECK_STR_EQ(cfg->runtime, "/usr/sbin/runc");
+    CHECK_STR_EQ(cfg->network, "host");
+    CHECK_STR_EQ(cfg->compression, "zstd");
+    CHECK_INT_EQ(cfg->step_timeout_s, 5400);
+    CHECK_INT_EQ(cfg->workers, 3);
+    CHECK(json_is_array(sw_config_section(cfg, "repos")));
+    sw_config_free(cfg);
+    free(path);
+}
+
+static void test_json_is_accepted(void)
+{
+    char *path = write_config("c.json",
+        "{\"server\": {\"listen\": \"127.0.0.1:7000\", \"data_dir\": \"/d\"},\n"
+        " \"registry\": {\"delete\": false}}\n");
+    struct sw_config *cfg = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+    CHECK(cfg && cfg->listen_port == 7000 && cfg->delete_enabled == 0);
+    CHECK(cfg && strcmp(cfg->public_url, "http://127.0.0.1:7000") == 0);
+    sw_config_free(cfg);
+    free(path);
+}
+
+static void test_defaults_and_relative_paths(void)
+{
+    char *path = write_config("min.yaml", "server:\n  data_dir: ./var\n");
+    struct sw_config *cfg = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+    if (cfg) {
+        CHECK_INT_EQ(cfg->listen_port, 8080);
+        CHECK(cfg->data_dir[0] == '/');
+        CHECK(strstr(cfg->data_dir, "/var") != NULL);
+        CHECK_STR_EQ(cfg->runtime, "runc");
+        CHECK_STR_EQ(cfg->network, "none");
+        CHECK_INT_EQ(cfg->max_manifest_size, 4 * 1024 * 1024);
+        CHECK(cfg->htpasswd == NULL);
+    }
+    sw_config_free(cfg);
+    free(path);
+}
+
+static void test_errors_name_file_line_key(void)
+{
+    const char *msg = load_error("registry:\n  delete: maybe\n");
+    CHECK(strstr(msg, "c.yaml:2: registry.delete: expected true or false, got \"maybe\"") != NULL);
+
+    msg = load_error("server:\n  listen: 8080\n");
+    CHECK(strstr(msg, "c.yaml:2: server.listen: expected host:port") != NULL);
+
+    msg = load_error("server:\n  lsten: 1.2.3.4:5\n");
+    CHECK(strstr(msg, "server.lsten: unknown key") != NULL);
+
+    msg = load_error("builder:\n  network: bridge\n");
+    CHECK(strstr(msg, "builder.network: expected none or host, got \"bridge\"") != NULL);
+
+    msg = load_error("builder:\n  step_timeout: soon\n");
+    CHECK(strstr(msg, "builder.step_timeout: expected a duration") != NULL);
+
+    msg = load_error("registry:\n  auth:\n    anonymous_pull: true\n");
+    CHECK(strstr(msg, "registry.auth.htpasswd: missing") != NULL);
+
+    msg = load_error("registry:\n  auth:\n    htpasswd: /x\n    rules:\n      - { repo: a, users: [x], access: [read] }\n");
+    CHECK(strstr(msg, "registry.auth.rules[0].access: expected pull or push, got \"read\"") != NULL);
+
+    msg = load_error("server: [1, 2]\n");
+    CHECK(strstr(msg, "server: expected a mapping, got a list") != NULL);
+
+    msg = load_error("server:\n  listen: \"127.0.0.1:80\n");
+    CHECK(strstr(msg, "c.yaml:") != NULL); /* YAML syntax errors carry a line */
+
+    msg = load_error("workers: 1000\n");
+    CHECK(strstr(msg, "workers: expected a number from 0 to 64, got 1000") != NULL);
+
+    msg = load_error("registry:\n  delete: true\n  delete: false\n");
+    CHECK(strstr(msg, "c.yaml:3: key 'delete' appears twice") != NULL);
+}
+
+static void test_missing_file(void)
+{
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    CHECK(sw_config_load("/nonexistent/slipway.yaml", &cfg, &err) != 0);
+    CHECK(strstr(sw_error_message(err), "/nonexistent/slipway.yaml") != NULL);
+    sw_error_clear(&err);
+}
+
+static void test_durations_and_sizes(void)
+{
+    CHECK_INT_EQ(sw_parse_duration("30s"), 30);
+    CHECK_INT_EQ(sw_parse_duration("10m"), 600);
+    CHECK_INT_EQ(sw_parse_duration("1h30m"), 5400);
+    CHECK_INT_EQ(sw_parse_duration("45"), 45);
+    CHECK_INT_EQ(sw_parse_duration("0s"), 0);
+    CHECK_INT_EQ(sw_parse_duration("5x"), -1);
+    CHECK_INT_EQ(sw_parse_duration(""), -1);
+    CHECK_INT_EQ(sw_parse_duration("-5s"), -1);
+    CHECK_INT_EQ(sw_parse_size("4MiB"), 4 * 1024 * 1024);
+    CHECK_INT_EQ(sw_parse_size("512KiB"), 512 * 1024);
+    CHECK_INT_EQ(sw_parse_size("1GB"), 1000000000);
+    CHECK_INT_EQ(sw_parse_size("100"), 100);
+    CHECK_INT_EQ(sw_parse_size("4 MiB"), -1);
+    CHECK_INT_EQ(sw_parse_size("MiB"), -1);
+}
+
+static void test_secret_from_env(void)
+{
+    char *value = NULL;
+    sw_error *err = NULL;
+    setenv("SW_TEST_SECRET", "s3cret", 1);
+    CHECK_INT_EQ(sw_config_secret("env:SW_TEST_SECRET", &value, &err), 0);
+    CHECK_STR_EQ(value, "s3cret");
+    free(value);
+    CHECK_INT_EQ(sw_config_secret("literal", &value, &err), 0);
+    CHECK_STR_EQ(value, "literal");
+    free(value);
+    unsetenv("SW_TEST_SECRET");
+    CHECK_INT_EQ(sw_config_secret("env:SW_TEST_SECRET", &value, &err), SW_ENOTFOUND);
+    CHECK(strstr(sw_error_message(err), "SW_TEST_SECRET is not set") != NULL);
+    sw_error_clear(&err);
+}
+
+int main(void)
+{
+    dir = scratch_dir("test_config");
+    RUN(test_full_yaml);
+    RUN(test_json_is_accepted);
+    RUN(test_defaults_and_relative_paths);
+    RUN(test_errors_name_file_line_key);
+    RUN(test_missing_file);
+    RUN(test_durations_and_sizes);
+    RUN(test_secret_from_env);
+    sw_rm_rf(dir, NULL);
+    free(dir);
+    return TEST_EXIT();
+}

@@ -1,0 +1,98 @@
+/*
+ * test_db.c - core/db.c: WAL mode, migrations applied once and recorded,
+ * a database from a newer slipway refused with a clear message.
+ */
+#include "core/db.h"
+#include "core/fs.h"
+#include "tests/unit/core/scratch.h"
+#include "tests/unit/test.h"
+
+static char *dir;
+
+static void test_fresh_database_is_migrated(void)
+{
+    char *path = sw_path_join(dir, "fresh.db");
+    sqlite3 *db = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
+    int version = -1;
+    CHECK_INT_EQ(sw_db_version(db, &version, &err), 0);
+    CHECK_INT_EQ(version, sw_db_latest_version());
+    CHECK(version >= 1);
+
+    sqlite3_stmt *stmt = NULL;
+    CHECK_INT_EQ(sw_db_prepare(db, "PRAGMA journal_mode", &stmt, &err), 0);
+    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), "wal");
+    sqlite3_finalize(stmt);
+
+    /* the registry tables exist */
+    CHECK_INT_EQ(sw_db_exec(db, "SELECT COUNT(*) FROM repositories", &err), 0);
+    sw_db_close(db);
+
+    /* reopening applies nothing twice */
+    CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
+    CHECK_INT_EQ(sw_db_prepare(db, "SELECT COUNT(*) FROM schema_version", &stmt, &err), 0);
+    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_INT_EQ(sqlite3_column_int(stmt, 0), sw_db_latest_version());
+    sqlite3_finalize(stmt);
+    sw_db_close(db);
+    free(path);
+}
+
+static void test_newer_database_is_refused(void)
+{
+    char *path = sw_path_join(dir, "newer.db");
+    sqlite3 *db = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
+    CHECK_INT_EQ(sw_db_exec(db, "INSERT INTO schema_version VALUES (9999, '9999_future.sql', 0)",
+                            &err), 0);
+    sw_db_close(db);
+    db = NULL;
+    CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), SW_EUNSUPPORTED);
+    CHECK(db == NULL);
+    CHECK(err && strstr(err->message, "schema version 9999") != NULL);
+    CHECK(err && strstr(err->message, "newer slipway") != NULL);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(sw_db_open(path, 0, &db, &err), SW_EUNSUPPORTED);
+    sw_error_clear(&err);
+    free(path);
+}
+
+static void test_transactions(void)
+{
+    char *path = sw_path_join(dir, "tx.db");
+    sqlite3 *db = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
+    CHECK_INT_EQ(sw_db_exec(db, "CREATE TABLE t (x INTEGER)", &err), 0);
+    CHECK_INT_EQ(sw_db_begin(db, &err), 0);
+    CHECK_INT_EQ(sw_db_exec(db, "INSERT INTO t VALUES (1)", &err), 0);
+    sw_db_rollback(db);
+    sw_db_rollback(db); /* a second rollback is harmless */
+    CHECK_INT_EQ(sw_db_begin(db, &err), 0);
+    CHECK_INT_EQ(sw_db_exec(db, "INSERT INTO t VALUES (2)", &err), 0);
+    CHECK_INT_EQ(sw_db_commit(db, &err), 0);
+    sqlite3_stmt *stmt = NULL;
+    sw_db_prepare(db, "SELECT group_concat(x) FROM t", &stmt, &err);
+    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+    CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), "2");
+    sqlite3_finalize(stmt);
+    CHECK(sw_db_exec(db, "INSERT INTO nosuch VALUES (1)", &err) == SW_EDB);
+    CHECK(err && strstr(err->message, "nosuch") != NULL);
+    sw_error_clear(&err);
+    sw_db_close(db);
+    free(path);
+}
+
+int main(void)
+{
+    dir = scratch_dir("test_db");
+    RUN(test_fresh_database_is_migrated);
+    RUN(test_newer_database_is_refused);
+    RUN(test_transactions);
+    sw_rm_rf(dir, NULL);
+    free(dir);
+    return TEST_EXIT();
+}

@@ -10,6 +10,8 @@
  */
 #include "builder/sandbox.h"
 
+#include "builder/overlay.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -17,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -134,42 +135,6 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
                      "readonlyPaths", string_array(readonly_paths));
 }
 
-static int mount_overlay(const struct bld_sandbox_spec *spec, const char *rootfs,
-                         const char *work, const char *empty, sw_error **err)
-{
-    sw_strbuf opts = SW_STRBUF_INIT;
-    int rc = 0;
-    sw_strbuf_puts(&opts, "lowerdir=");
-    if (spec->n_lower == 0) {
-        sw_strbuf_puts(&opts, empty);
-    }
-    for (size_t i = spec->n_lower; i-- > 0;) { /* overlay lists the top first */
-        if (strpbrk(spec->lower_dirs[i], ":,") != NULL) {
-            rc = sw_error_set(err, SW_EINVAL, "layer path %s contains ':' or ','",
-                              spec->lower_dirs[i]);
-            goto cleanup;
-        }
-        sw_strbuf_puts(&opts, spec->lower_dirs[i]);
-        if (i > 0)
-            sw_strbuf_putc(&opts, ':');
-    }
-    sw_strbuf_printf(&opts, ",upperdir=%s,workdir=%s,index=off", spec->upper_dir, work);
-    if (opts.failed) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
-    if (opts.len >= 4096) {
-        rc = sw_error_set(err, SW_EUNSUPPORTED,
-                          "%zu layers make the overlay mount options too long", spec->n_lower);
-        goto cleanup;
-    }
-    if (mount("overlay", rootfs, "overlay", 0, opts.data) != 0)
-        rc = sw_error_sys(err, SW_EIO, errno, "mounting overlay at %s", rootfs);
-cleanup:
-    sw_strbuf_free(&opts);
-    return rc;
-}
-
 static int write_text(const char *dir, const char *name, const char *text, char **path_out,
                       sw_error **err)
 {
@@ -259,7 +224,8 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     if ((rc = sw_mkdir_p(rootfs, 0755, err)) || (rc = sw_mkdir_p(work, 0700, err)) ||
         (rc = sw_mkdir_p(empty, 0755, err)))
         goto cleanup;
-    if ((rc = mount_overlay(spec, rootfs, work, empty, err)) != 0)
+    if ((rc = bld_overlay_mount(spec->lower_dirs, spec->n_lower, spec->upper_dir, work, empty,
+                                rootfs, err)) != 0)
         goto cleanup;
     mounted = 1;
 
@@ -349,8 +315,8 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
 cleanup:
     if (started)
         runtime_cmd(spec->runtime, "delete", id, "--force");
-    if (mounted && umount2(rootfs, MNT_DETACH) != 0 && rc == 0)
-        rc = sw_error_sys(err, SW_EIO, errno, "unmounting %s", rootfs);
+    if (mounted && bld_overlay_unmount(rootfs, rc == 0 ? err : NULL) != 0 && rc == 0)
+        rc = SW_EIO;
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
     if (bundle)

@@ -409,27 +409,18 @@ static void apply_dir_times(struct unpack *u)
     }
 }
 
-int bld_unpack_fd(int fd, const char *dest_dir, const struct bld_unpack_options *opts,
-                  sw_error **err)
+/* Reads entries from an opened archive into dest_dir. */
+static int unpack_archive(struct archive *ar, const char *dest_dir,
+                          const struct bld_unpack_options *opts, sw_error **err)
 {
     static const struct bld_unpack_options defaults = { .convert_whiteouts = 1 };
     struct unpack u = { .root_fd = -1, .root_path = dest_dir, .opts = opts ? opts : &defaults };
-    struct archive *ar = archive_read_new();
     struct archive_entry *entry;
     int rc = 0;
 
-    if (ar == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
     u.root_fd = open(dest_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (u.root_fd < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "opening %s", dest_dir);
-        goto cleanup;
-    }
-    archive_read_support_filter_all(ar);
-    archive_read_support_format_tar(ar);
-    archive_read_support_format_gnutar(ar);
-    if (archive_read_open_fd(ar, fd, 64 * 1024) != ARCHIVE_OK) {
-        rc = sw_error_set(err, SW_EINVAL, "not a tar archive: %s", archive_error_string(ar));
         goto cleanup;
     }
     for (;;) {
@@ -452,7 +443,82 @@ cleanup:
     free(u.dirs);
     if (u.root_fd >= 0)
         close(u.root_fd);
+    return rc;
+}
+
+static struct archive *new_tar_reader(int with_filters)
+{
+    struct archive *ar = archive_read_new();
+    if (ar == NULL)
+        return NULL;
+    if (with_filters)
+        archive_read_support_filter_all(ar);
+    archive_read_support_format_tar(ar);
+    archive_read_support_format_gnutar(ar);
+    return ar;
+}
+
+int bld_unpack_fd(int fd, const char *dest_dir, const struct bld_unpack_options *opts,
+                  sw_error **err)
+{
+    struct archive *ar = new_tar_reader(1);
+    int rc;
+    if (ar == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    if (archive_read_open_fd(ar, fd, 64 * 1024) != ARCHIVE_OK)
+        rc = sw_error_set(err, SW_EINVAL, "unpacking into %s: not a tar archive: %s", dest_dir,
+                          archive_error_string(ar));
+    else
+        rc = unpack_archive(ar, dest_dir, opts, err);
     archive_read_free(ar);
+    return rc;
+}
+
+struct source_reader {
+    sw_source_fn source;
+    void *ctx;
+    sw_error **err;
+    int failed;
+    char buf[64 * 1024];
+};
+
+static la_ssize_t source_read_cb(struct archive *ar, void *ctx, const void **out)
+{
+    struct source_reader *r = ctx;
+    size_t got = 0;
+    if (r->source(r->ctx, r->buf, sizeof(r->buf), &got, r->err) != 0) {
+        r->failed = 1;
+        archive_set_error(ar, EIO, "%s", sw_error_message(*r->err));
+        return -1;
+    }
+    *out = r->buf;
+    return (la_ssize_t)got;
+}
+
+int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_dir,
+                      const struct bld_unpack_options *opts, sw_error **err)
+{
+    struct archive *ar = new_tar_reader(0);
+    struct source_reader *reader = calloc(1, sizeof(*reader));
+    int rc;
+    if (ar == NULL || reader == NULL) {
+        archive_read_free(ar);
+        free(reader);
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    }
+    reader->source = source;
+    reader->ctx = source_ctx;
+    reader->err = err;
+    if (archive_read_open(ar, reader, NULL, source_read_cb, NULL) != ARCHIVE_OK)
+        rc = reader->failed ? sw_error_code(*err)
+                            : sw_error_set(err, SW_EINVAL, "unpacking into %s: not a tar "
+                                           "archive: %s", dest_dir, archive_error_string(ar));
+    else
+        rc = unpack_archive(ar, dest_dir, opts, err);
+    if (rc != 0 && reader->failed && sw_error_code(*err) == 0)
+        rc = SW_EIO;
+    archive_read_free(ar);
+    free(reader);
     return rc;
 }
 

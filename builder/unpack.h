@@ -11,6 +11,7 @@
 #ifndef BLD_UNPACK_H
 #define BLD_UNPACK_H
 
+#include "core/compress.h"
 #include "core/error.h"
 
 struct bld_unpack_options {
@@ -29,6 +30,13 @@ struct bld_unpack_options {
  * place only on success. */
 int bld_unpack_fd(int fd, const char *dest_dir, const struct bld_unpack_options *opts,
                   sw_error **err);
+
+/* Like bld_unpack_fd for an uncompressed tar stream pulled from source
+ * (e.g. a decompressor that hashes what it returns, to verify a diff ID).
+ * Reading stops at the tar end marker: a caller that hashes the stream
+ * reads the rest (padding) from the source itself. */
+int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_dir,
+                      const struct bld_unpack_options *opts, sw_error **err);
 
 /* Like bld_unpack_fd for a file. */
 int bld_unpack_file(const char *path, const char *dest_dir,

@@ -1,0 +1,851 @@
+/*
+ * copy.c - COPY and ADD semantics (see copy.h).
+ *
+ * Sources are opened relative to their root with RESOLVE_IN_ROOT (symlinks
+ * resolve as if the root were "/"); the destination likewise in the image's
+ * root. Entries below a copied directory are walked with *at() calls and
+ * never followed: symlinks are copied as symlinks.
+ */
+#include "builder/copy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "builder/unpack.h"
+#include "core/compress.h"
+#include "core/strbuf.h"
+
+struct copier {
+    const struct bld_copy_spec *spec;
+    int src_root_fd;
+    int dest_root_fd;
+    const char *verb; /* "COPY" or "ADD", for messages */
+};
+
+static int open_in_root(int root_fd, const char *path, int flags, int follow_last)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    if (!follow_last)
+        how.flags |= O_NOFOLLOW;
+    while (*path == '/')
+        path++;
+    if (*path == '\0')
+        path = ".";
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
+/* ---- Go's path.Match ------------------------------------------------- */
+
+/* Matches one character class at *pp against c; advances *pp past ']'.
+ * Returns 1/0, or -1 for a malformed class. */
+static int match_class(const char **pp, char c)
+{
+    const char *p = *pp;
+    int negate = 0, matched = 0, first = 1;
+    if (*p == '^') {
+        negate = 1;
+        p++;
+    }
+    for (;;) {
+        if (*p == '\0')
+            return -1;
+        if (*p == ']' && !first)
+            break;
+        first = 0;
+        char lo = *p, hi;
+        if (lo == '\\') {
+            p++;
+            if (*p == '\0')
+                return -1;
+            lo = *p;
+        }
+        p++;
+        hi = lo;
+        if (*p == '-' && p[1] != ']') {
+            p++;
+            hi = *p;
+            if (hi == '\\') {
+                p++;
+                hi = *p;
+            }
+            if (hi == '\0')
+                return -1;
+            p++;
+        }
+        if (lo <= c && c <= hi)
+            matched = 1;
+    }
+    *pp = p + 1;
+    return matched != negate;
+}
+
+int bld_path_match(const char *pattern, const char *name)
+{
+    const char *p = pattern, *n = name;
+    const char *star_p = NULL, *star_n = NULL;
+    while (*n) {
+        if (*p == '*') {
+            while (*p == '*')
+                p++;
+            star_p = p;
+            star_n = n;
+            continue;
+        }
+        if (*p == '?' && *n != '/') {
+            p++;
+            n++;
+            continue;
+        }
+        if (*p == '[' && *n != '/') {
+            const char *q = p + 1;
+            int m = match_class(&q, *n);
+            if (m < 0)
+                return -1;
+            if (m) {
+                p = q;
+                n++;
+                continue;
+            }
+        } else if (*p == '\\' && p[1] && p[1] == *n) {
+            p += 2;
+            n++;
+            continue;
+        } else if (*p != '\0' && *p != '[' && *p != '?' && *p != '\\' && *p == *n) {
+            p++;
+            n++;
+            continue;
+        }
+        /* mismatch: let the last star swallow one more char, never a '/' */
+        if (star_p && *star_n != '/') {
+            star_n++;
+            n = star_n;
+            p = star_p;
+            continue;
+        }
+        return 0;
+    }
+    while (*p == '*')
+        p++;
+    return *p == '\0';
+}
+
+static int has_wildcard(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* ---- source expansion -------------------------------------------------- */
+
+struct path_list {
+    char **items;
+    size_t n, cap;
+};
+
+static int path_list_add(struct path_list *l, const char *path)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        char **bigger = realloc(l->items, cap * sizeof(*bigger));
+        if (bigger == NULL)
+            return -1;
+        l->items = bigger;
+        l->cap = cap;
+    }
+    if ((l->items[l->n] = strdup(path)) == NULL)
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void path_list_free(struct path_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Strips leading "/" and "./", trailing "/", collapses "//" into out. */
+static void clean_rel(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    while (*in == '/' || (in[0] == '.' && (in[1] == '/' || in[1] == '\0'))) {
+        in += (*in == '/') ? 1 : (in[1] ? 2 : 1);
+    }
+    for (; *in && o + 1 < size; in++) {
+        if (*in == '/' && (o == 0 || out[o - 1] == '/'))
+            continue;
+        out[o++] = *in;
+    }
+    while (o > 0 && out[o - 1] == '/')
+        o--;
+    out[o] = '\0';
+}
+
+/* Walks dir `rel` (relative to root) collecting paths that match the
+ * pattern components from `depth` on. */
+static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_parts,
+                     size_t depth, struct path_list *out)
+{
+    int fd = open_in_root(c->src_root_fd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY, 1);
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return 0;
+    }
+    struct path_list names = { 0 };
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        int m = bld_path_match(parts[depth], de->d_name);
+        if (m < 0) {
+            rc = -2;
+            break;
+        }
+        if (m && path_list_add(&names, de->d_name) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    closedir(d);
+    qsort(names.items, names.n, sizeof(char *), cmp_str);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
+        if (depth + 1 == n_parts)
+            rc = path_list_add(out, path);
+        else
+            rc = glob_walk(c, path, parts, n_parts, depth + 1, out);
+    }
+    path_list_free(&names);
+    return rc;
+}
+
+static int expand_source(struct copier *c, const char *source, struct path_list *out,
+                         sw_error **err)
+{
+    char clean[4096];
+    clean_rel(source, clean, sizeof(clean));
+    if (!has_wildcard(clean)) {
+        if (path_list_add(out, clean) != 0)
+            return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return 0;
+    }
+    char *copy = strdup(clean);
+    char *parts[256];
+    size_t n = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, "/", &save); tok && n < 256;
+         tok = strtok_r(NULL, "/", &save))
+        parts[n++] = tok;
+    /* literal leading components need no matching, but matching them is
+     * equivalent and keeps one code path */
+    size_t before = out->n;
+    int rc = n ? glob_walk(c, "", parts, n, 0, out) : 0;
+    free(copy);
+    if (rc == -2)
+        return sw_error_set(err, SW_EINVAL, "%s: bad pattern '%s'", c->verb, source);
+    if (rc != 0)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    /* drop matches excluded by .dockerignore */
+    size_t kept = before;
+    for (size_t i = before; i < out->n; i++) {
+        struct stat st;
+        int is_dir = fstatat(c->src_root_fd, out->items[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                     S_ISDIR(st.st_mode);
+        if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, out->items[i], is_dir))
+            free(out->items[i]);
+        else
+            out->items[kept++] = out->items[i];
+    }
+    out->n = kept;
+    return 0;
+}
+
+/* ---- destination ------------------------------------------------------- */
+
+static void owner_for(const struct copier *c, const struct stat *st, uid_t *uid, gid_t *gid)
+{
+    if (c->spec->has_chown) {
+        *uid = c->spec->uid;
+        *gid = c->spec->gid;
+    } else if (c->spec->from_context) {
+        *uid = 0;
+        *gid = 0;
+    } else {
+        *uid = st->st_uid;
+        *gid = st->st_gid;
+    }
+}
+
+static mode_t mode_for(const struct copier *c, const struct stat *st)
+{
+    return c->spec->has_chmod ? c->spec->mode : (st->st_mode & 07777);
+}
+
+/* Opens directory `path` in the image root, creating missing components
+ * (0755, owned by the --chown user or root). Symlinks on the way resolve
+ * inside the root, as they would in a container, and dangling ones get
+ * their target created, as Docker does. */
+static int open_dest_dir_depth(struct copier *c, const char *path, int depth, int *out,
+                               sw_error **err)
+{
+    char clean[4096];
+    clean_rel(path, clean, sizeof(clean));
+    int fd = open_in_root(c->dest_root_fd, clean, O_RDONLY | O_DIRECTORY, 1);
+    if (fd >= 0) {
+        *out = fd;
+        return 0;
+    }
+    if (errno != ENOENT)
+        return sw_error_sys(err, SW_EIO, errno, "%s: destination /%s", c->verb, clean);
+    if (depth > 40)
+        return sw_error_set(err, SW_EINVAL, "%s: too many symlinks resolving /%s", c->verb,
+                            clean);
+    int parent = open_in_root(c->dest_root_fd, ".", O_RDONLY | O_DIRECTORY, 1);
+    if (parent < 0)
+        return sw_error_sys(err, SW_EIO, errno, "%s: opening the image root", c->verb);
+    size_t done = 0; /* clean[0..done) is resolved, as a prefix */
+    while (clean[done]) {
+        char *comp = clean + done;
+        char *slash = strchr(comp, '/');
+        size_t comp_len = slash ? (size_t)(slash - comp) : strlen(comp);
+        char name[256];
+        if (comp_len >= sizeof(name)) {
+            close(parent);
+            return sw_error_set(err, SW_EINVAL, "%s: path component too long", c->verb);
+        }
+        memcpy(name, comp, comp_len);
+        name[comp_len] = '\0';
+        int next = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT) {
+            if (mkdirat(parent, name, 0755) != 0 && errno != EEXIST) {
+                int saved = errno;
+                close(parent);
+                return sw_error_sys(err, SW_EIO, saved, "%s: creating directory /%.*s", c->verb,
+                                    (int)(done + comp_len), clean);
+            }
+            uid_t uid = c->spec->has_chown ? c->spec->uid : 0;
+            gid_t gid = c->spec->has_chown ? c->spec->gid : 0;
+            fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+            next = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        struct stat link_st;
+        if (next < 0 && (errno == ELOOP || errno == ENOTDIR) &&
+            fstatat(parent, name, &link_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISLNK(link_st.st_mode)) {
+            /* a symlink: continue from its target, inside the root */
+            char target[4096];
+            ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+            close(parent);
+            if (n < 0)
+                return sw_error_sys(err, SW_EIO, errno, "%s: reading link /%.*s", c->verb,
+                                    (int)(done + comp_len), clean);
+            target[n] = '\0';
+            char rest[4096];
+            snprintf(rest, sizeof(rest), "%s", slash ? slash + 1 : "");
+            char resolved[8192 + 16];
+            if (target[0] == '/')
+                snprintf(resolved, sizeof(resolved), "%s/%s", target, rest);
+            else
+                snprintf(resolved, sizeof(resolved), "%.*s%s/%s", (int)done, clean, target, rest);
+            return open_dest_dir_depth(c, resolved, depth + 1, out, err);
+        }
+        close(parent);
+        if (next < 0)
+            return sw_error_sys(err, SW_EIO, errno, "%s: /%.*s is not a directory", c->verb,
+                                (int)(done + comp_len), clean);
+        parent = next;
+        done += comp_len + (slash ? 1 : 0);
+    }
+    *out = parent;
+    return 0;
+}
+
+static int open_dest_dir(struct copier *c, const char *path, int *out, sw_error **err)
+{
+    return open_dest_dir_depth(c, path, 0, out, err);
+}
+
+static int clear_dest(int dir_fd, const char *name, int keep_dir, sw_error **err)
+{
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    if (S_ISDIR(st.st_mode)) {
+        if (keep_dir)
+            return 0;
+        /* replacing a directory with a file: Docker refuses too */
+        return sw_error_set(err, SW_EEXIST, "cannot replace directory %s with a file", name);
+    }
+    if (unlinkat(dir_fd, name, 0) != 0)
+        return sw_error_sys(err, SW_EIO, errno, "replacing %s", name);
+    return 0;
+}
+
+static void copy_xattrs(int src_fd, int dst_fd)
+{
+    char list[4096];
+    ssize_t len = flistxattr(src_fd, list, sizeof(list));
+    for (char *p = list; len > 0 && p < list + len; p += strlen(p) + 1) {
+        if (strncmp(p, "user.", 5) != 0 && strcmp(p, "security.capability") != 0)
+            continue;
+        char value[65536];
+        ssize_t v = fgetxattr(src_fd, p, value, sizeof(value));
+        if (v >= 0)
+            fsetxattr(dst_fd, p, value, (size_t)v, 0);
+    }
+}
+
+static int copy_data(int in, int out, const char *name, sw_error **err)
+{
+    for (;;) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+        if (n == 0)
+            return 0;
+        if (n > 0)
+            continue;
+        if (errno == EINTR)
+            continue;
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+            return sw_error_sys(err, SW_EIO, errno, "copying %s", name);
+        break;
+    }
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return sw_error_sys(err, SW_EIO, errno, "reading %s", name);
+        if (n == 0)
+            return 0;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return sw_error_sys(err, SW_EIO, errno, "writing %s", name);
+            off += w;
+        }
+    }
+}
+
+/* Copies the open source file to dst_dir/name. */
+static int copy_file(struct copier *c, int src_fd, const struct stat *st, int dst_dir,
+                     const char *name, const char *label, sw_error **err)
+{
+    int rc = clear_dest(dst_dir, name, 0, err);
+    if (rc != 0)
+        return rc;
+    int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0)
+        return sw_error_sys(err, SW_EIO, errno, "%s: creating %s", c->verb, label);
+    uid_t uid;
+    gid_t gid;
+    owner_for(c, st, &uid, &gid);
+    struct timespec times[2] = { st->st_atim, st->st_mtim };
+    if ((rc = copy_data(src_fd, out, label, err)) == 0) {
+        copy_xattrs(src_fd, out);
+        if (fchown(out, uid, gid) != 0 || fchmod(out, mode_for(c, st)) != 0 ||
+            futimens(out, times) != 0)
+            rc = sw_error_sys(err, SW_EIO, errno, "%s: setting owner/mode of %s", c->verb,
+                              label);
+    }
+    close(out);
+    return rc;
+}
+
+static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel,
+                     sw_error **err);
+
+/* Copies entry `name` of src_dir (not following symlinks) into dst_dir. */
+static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *name,
+                      const char *rel, sw_error **err)
+{
+    struct stat st;
+    int rc = 0, fd = -1, sub = -1;
+    if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return sw_error_sys(err, SW_EIO, errno, "%s: stat of %s", c->verb, rel);
+    if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, rel, S_ISDIR(st.st_mode)))
+        return 0;
+    uid_t uid;
+    gid_t gid;
+    owner_for(c, &st, &uid, &gid);
+    struct timespec times[2] = { st.st_atim, st.st_mtim };
+
+    if (S_ISDIR(st.st_mode)) {
+        if ((rc = clear_dest(dst_dir, name, 1, err)) != 0)
+            return rc;
+        if (mkdirat(dst_dir, name, 0700) != 0 && errno != EEXIST)
+            return sw_error_sys(err, SW_EIO, errno, "%s: creating %s", c->verb, rel);
+        fd = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        sub = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || sub < 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c->verb, rel);
+            goto cleanup;
+        }
+        if ((rc = copy_tree(c, fd, sub, rel, err)) != 0)
+            goto cleanup;
+        if (fchown(sub, uid, gid) != 0 || fchmod(sub, mode_for(c, &st)) != 0 ||
+            futimens(sub, times) != 0)
+            rc = sw_error_sys(err, SW_EIO, errno, "%s: setting owner/mode of %s", c->verb, rel);
+    } else if (S_ISREG(st.st_mode)) {
+        fd = openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c->verb, rel);
+        rc = copy_file(c, fd, &st, dst_dir, name, rel, err);
+    } else if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
+        if (n < 0)
+            return sw_error_sys(err, SW_EIO, errno, "%s: reading link %s", c->verb, rel);
+        target[n] = '\0';
+        if ((rc = clear_dest(dst_dir, name, 0, err)) != 0)
+            return rc;
+        if (symlinkat(target, dst_dir, name) != 0 ||
+            fchownat(dst_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0 ||
+            utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW) != 0)
+            rc = sw_error_sys(err, SW_EIO, errno, "%s: creating link %s", c->verb, rel);
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        if (c->spec->from_context)
+            return 0; /* device nodes in a checkout are not copied */
+        if ((rc = clear_dest(dst_dir, name, 0, err)) != 0)
+            return rc;
+        if (mknodat(dst_dir, name, st.st_mode, st.st_rdev) != 0 ||
+            fchownat(dst_dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+            rc = sw_error_sys(err, SW_EIO, errno, "%s: creating node %s", c->verb, rel);
+    }
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (sub >= 0)
+        close(sub);
+    return rc;
+}
+
+static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel,
+                     sw_error **err)
+{
+    int fd = dup(src_dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return sw_error_sys(err, SW_EIO, errno, "%s: reading %s", c->verb, rel[0] ? rel : ".");
+    }
+    struct path_list names = { 0 };
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (path_list_add(&names, de->d_name) != 0) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    closedir(d);
+    qsort(names.items, names.n, sizeof(char *), cmp_str);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        char child[4096];
+        snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
+        rc = copy_entry(c, src_dir, dst_dir, names.items[i], child, err);
+    }
+    path_list_free(&names);
+    return rc;
+}
+
+/* 1 when the open file is a tar archive, possibly compressed. */
+static int is_tar_archive(int fd)
+{
+    sw_decompressor *d = NULL;
+    char block[512];
+    size_t total = 0, got = 0;
+    int is_tar = 0;
+    if (sw_decompress_open_fd(fd, "ADD source", &d, NULL) != 0)
+        goto cleanup;
+    while (total < sizeof(block)) {
+        if (sw_decompress_read(d, block + total, sizeof(block) - total, &got, NULL) != 0 ||
+            got == 0)
+            break;
+        total += got;
+    }
+    is_tar = total == sizeof(block) && memcmp(block + 257, "ustar", 5) == 0;
+cleanup:
+    sw_decompress_close(d);
+    lseek(fd, 0, SEEK_SET);
+    return is_tar;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, sw_error **err)
+{
+    const struct bld_copy_spec *spec = c->spec;
+    int fd = -1, dst = -1, rc = 0;
+    struct stat st;
+
+    if (spec->excluded && src[0] && spec->excluded(spec->excluded_ctx, src, 0) &&
+        spec->excluded(spec->excluded_ctx, src, 1)) {
+        return sw_error_set(err, SW_ENOTFOUND, "%s failed: file not found in build context "
+                            "or excluded by .dockerignore: %s", c->verb, src);
+    }
+    fd = open_in_root(c->src_root_fd, src, O_RDONLY, 1);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "%s failed: file not found in %s: %s", c->verb,
+                          spec->from_context ? "build context" : "source", src[0] ? src : ".");
+        goto cleanup;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if ((rc = open_dest_dir(c, spec->dest, &dst, err)) != 0)
+            goto cleanup;
+        rc = copy_tree(c, fd, dst, src, err);
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = sw_error_set(err, SW_EINVAL, "%s: %s is not a regular file or directory", c->verb,
+                          src);
+        goto cleanup;
+    }
+    if (spec->is_add && is_tar_archive(fd)) {
+        if ((rc = open_dest_dir(c, spec->dest, &dst, err)) != 0)
+            goto cleanup;
+        char proc[64];
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dst);
+        struct bld_unpack_options keep = { .convert_whiteouts = 0 };
+        rc = bld_unpack_fd(fd, proc, &keep, err);
+        if (rc != 0)
+            sw_error_prefix(err, "ADD: extracting %s", src);
+        goto cleanup;
+    }
+
+    /* a file: into the directory, or as the destination path itself */
+    char dest_clean[4096];
+    clean_rel(spec->dest, dest_clean, sizeof(dest_clean));
+    int probe = open_in_root(c->dest_root_fd, dest_clean, O_RDONLY | O_DIRECTORY, 1);
+    if (probe >= 0) {
+        dest_is_dir = 1;
+        close(probe);
+    }
+    if (dest_is_dir || dest_clean[0] == '\0') {
+        if ((rc = open_dest_dir(c, dest_clean, &dst, err)) != 0)
+            goto cleanup;
+        rc = copy_file(c, fd, &st, dst, base_name(src), src, err);
+    } else {
+        char parent[4096];
+        const char *slash = strrchr(dest_clean, '/');
+        size_t len = slash ? (size_t)(slash - dest_clean) : 0;
+        memcpy(parent, dest_clean, len);
+        parent[len] = '\0';
+        if ((rc = open_dest_dir(c, parent, &dst, err)) != 0)
+            goto cleanup;
+        rc = copy_file(c, fd, &st, dst, base_name(dest_clean), src, err);
+    }
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (dst >= 0)
+        close(dst);
+    return rc;
+}
+
+/* ---- content digest for the cache -------------------------------------- */
+
+static void hash_meta(sw_hash *h, const char *rel, const struct stat *st, int with_owner)
+{
+    char line[4096 + 128];
+    int n = snprintf(line, sizeof(line), "%s\n%o %lld", rel, (unsigned)st->st_mode,
+                     S_ISREG(st->st_mode) ? (long long)st->st_size : 0LL);
+    if (with_owner)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %u:%u", (unsigned)st->st_uid,
+                      (unsigned)st->st_gid);
+    sw_hash_update(h, line, (size_t)n + 1);
+}
+
+static int hash_file(sw_hash *h, int fd, const char *rel, sw_error **err)
+{
+    char buf[64 * 1024];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return sw_error_sys(err, SW_EIO, errno, "reading %s", rel);
+        if (n == 0)
+            return 0;
+        sw_hash_update(h, buf, (size_t)n);
+    }
+}
+
+static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err);
+
+static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name,
+                      const char *rel, sw_error **err)
+{
+    struct stat st;
+    int rc = 0, fd = -1;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return sw_error_sys(err, SW_EIO, errno, "stat of %s", rel);
+    if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, rel, S_ISDIR(st.st_mode)))
+        return 0;
+    hash_meta(h, rel, &st, !c->spec->from_context);
+    if (S_ISDIR(st.st_mode)) {
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
+                    : hash_tree(c, h, fd, rel, err);
+    } else if (S_ISREG(st.st_mode)) {
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
+                    : hash_file(h, fd, rel, err);
+    } else if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlinkat(dir_fd, name, target, sizeof(target));
+        if (n >= 0)
+            sw_hash_update(h, target, (size_t)n);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err)
+{
+    int fd = dup(dir_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return sw_error_sys(err, SW_EIO, errno, "reading %s", rel[0] ? rel : ".");
+    }
+    struct path_list names = { 0 };
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (path_list_add(&names, de->d_name) != 0) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    closedir(d);
+    qsort(names.items, names.n, sizeof(char *), cmp_str);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        char child[4096];
+        snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
+        rc = hash_entry(c, h, dir_fd, names.items[i], child, err);
+    }
+    path_list_free(&names);
+    return rc;
+}
+
+int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], sw_error **err)
+{
+    struct copier c = { .spec = spec, .src_root_fd = -1, .dest_root_fd = -1,
+                        .verb = spec->is_add ? "ADD" : "COPY" };
+    struct path_list sources = { 0 };
+    sw_hash *h = sw_hash_new(SW_HASH_SHA256);
+    int rc = 0;
+    if (h == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    c.src_root_fd = open(spec->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c.src_root_fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb, spec->src_root);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < spec->n_sources && rc == 0; i++)
+        rc = expand_source(&c, spec->sources[i], &sources, err);
+    for (size_t i = 0; i < sources.n && rc == 0; i++) {
+        const char *src = sources.items[i];
+        int fd = open_in_root(c.src_root_fd, src, O_RDONLY, 1);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+            /* the copy itself will report it; the digest just records it */
+            sw_hash_update(h, "missing:", 8);
+            sw_hash_update(h, src, strlen(src) + 1);
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        hash_meta(h, src, &st, !spec->from_context);
+        rc = S_ISDIR(st.st_mode) ? hash_tree(&c, h, fd, src, err) : hash_file(h, fd, src, err);
+        close(fd);
+    }
+    if (rc == 0)
+        sw_hash_digest(h, out);
+cleanup:
+    sw_hash_free(h);
+    path_list_free(&sources);
+    if (c.src_root_fd >= 0)
+        close(c.src_root_fd);
+    return rc;
+}
+
+int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
+{
+    struct copier c = { .spec = spec, .src_root_fd = -1, .dest_root_fd = -1,
+                        .verb = spec->is_add ? "ADD" : "COPY" };
+    struct path_list sources = { 0 };
+    int rc = 0, any_wildcard = 0;
+
+    if (spec->n_sources == 0)
+        return sw_error_set(err, SW_EINVAL, "%s: no source files were specified", c.verb);
+    c.src_root_fd = open(spec->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    c.dest_root_fd = open(spec->dest_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c.src_root_fd < 0 || c.dest_root_fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb,
+                          c.src_root_fd < 0 ? spec->src_root : spec->dest_root);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < spec->n_sources; i++) {
+        any_wildcard |= has_wildcard(spec->sources[i]);
+        if ((rc = expand_source(&c, spec->sources[i], &sources, err)) != 0)
+            goto cleanup;
+    }
+    if (sources.n == 0) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "%s failed: no source files were specified "
+                          "(no file matches %s)", c.verb, spec->sources[0]);
+        goto cleanup;
+    }
+    size_t dest_len = strlen(spec->dest);
+    int dest_is_dir = dest_len > 0 && spec->dest[dest_len - 1] == '/';
+    if ((sources.n > 1 || spec->n_sources > 1) && !dest_is_dir) {
+        rc = sw_error_set(err, SW_EINVAL, "When using %s with more than one source file, the "
+                          "destination must be a directory and end with a /", c.verb);
+        goto cleanup;
+    }
+    (void)any_wildcard;
+    for (size_t i = 0; i < sources.n && rc == 0; i++)
+        rc = copy_one_source(&c, sources.items[i], dest_is_dir, err);
+cleanup:
+    path_list_free(&sources);
+    if (c.src_root_fd >= 0)
+        close(c.src_root_fd);
+    if (c.dest_root_fd >= 0)
+        close(c.dest_root_fd);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * copy.h - COPY and ADD: files from the build context, another stage or an
+ * image into the root filesystem a step is building.
+ *
+ * Semantics follow Docker's: wildcards (path.Match syntax) in sources; a
+ * directory source copies its contents; several sources (or a wildcard)
+ * need a destination directory ending in '/'; a file copied to a path
+ * ending in '/' or to an existing directory keeps its name; missing
+ * destination directories are created; permissions and mtimes are kept;
+ * owners become 0:0 (or --chown) when copying from the context and are
+ * kept from another stage (or --chown); --chmod overrides modes; ADD
+ * extracts local tar archives (plain, gzip, bzip2, xz, zstd).
+ *
+ * Paths are never trusted: sources are resolved inside their root with
+ * openat2(RESOLVE_IN_ROOT), so a symlink in a Git checkout cannot reach the
+ * host's files, and the destination is resolved inside the image's root,
+ * so the image's own symlinks resolve as they would in a container.
+ */
+#ifndef BLD_COPY_H
+#define BLD_COPY_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+#include "core/hash.h"
+
+/* Returns 1 when a context path (relative, '/'-separated) is excluded by
+ * .dockerignore; the copier then skips it (and, for a directory, anything
+ * below it that the callback also reports as excluded). */
+typedef int (*bld_exclude_fn)(void *ctx, const char *rel_path, int is_dir);
+
+struct bld_copy_spec {
+    const char *src_root;         /* the context, or a stage's root filesystem */
+    const char *const *sources;   /* relative to src_root; may contain wildcards */
+    size_t n_sources;
+    const char *dest;             /* absolute path in the image; a trailing '/'
+                                     means "a directory" */
+    const char *dest_root;        /* the root filesystem being built (mounted) */
+    int from_context;             /* owners become 0:0 unless chown is set */
+    int has_chown;
+    uid_t uid;
+    gid_t gid;
+    int has_chmod;
+    mode_t mode;
+    int is_add;                   /* extract local archives */
+    bld_exclude_fn excluded;      /* NULL: nothing excluded */
+    void *excluded_ctx;
+};
+
+/* Performs the copy. Errors name the source or destination, e.g.
+ * "COPY: no source files were specified" or
+ * "COPY failed: file not found in build context: missing.txt". */
+int bld_copy(const struct bld_copy_spec *spec, sw_error **err);
+
+/* A digest of everything bld_copy would read for spec: the matched paths,
+ * their types, modes, contents and link targets (and owners when not from
+ * the context). dest_root is not used. For the build cache. */
+int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], sw_error **err);
+
+/* path.Match as Go implements it ('*', '?', '[...]', '\\' escapes; '*'
+ * does not cross '/'). Returns 1 on a match, 0 on none, -1 for a bad
+ * pattern. Exposed for tests and for the cache's source hashing. */
+int bld_path_match(const char *pattern, const char *name);
+
+#endif

@@ -1,0 +1,345 @@
+/*
+ * test_copy.c - builder/copy.c: Docker's COPY/ADD semantics, and that
+ * neither a checkout's symlinks nor the image's own can reach host files.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/copy.h"
+#include "core/fs.h"
+#include "tests/unit/core/scratch.h"
+#include "tests/unit/test.h"
+
+static char *dir;
+static char *ctx;
+
+static void put(const char *root, const char *rel, const char *text, mode_t mode)
+{
+    char *p = sw_path_join(root, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    sw_mkdir_p(p, 0755, NULL);
+    *slash = '/';
+    sw_write_file_atomic(p, text, strlen(text), mode, NULL);
+    chmod(p, mode);
+    free(p);
+}
+
+static char *get(const char *root, const char *rel)
+{
+    char *p = sw_path_join(root, rel);
+    char *data = NULL;
+    if (sw_read_file(p, 1 << 20, &data, NULL, NULL) != 0)
+        data = NULL;
+    free(p);
+    return data;
+}
+
+static int exists(const char *root, const char *rel)
+{
+    char *p = sw_path_join(root, rel);
+    int e = sw_path_exists(p);
+    free(p);
+    return e;
+}
+
+static char *fresh_root(const char *name)
+{
+    char *r = sw_path_join(dir, name);
+    sw_rm_rf(r, NULL);
+    sw_mkdir_p(r, 0755, NULL);
+    return r;
+}
+
+/* Runs one COPY from the context; returns the rc and fills msg. */
+static int copy(const char *root, const char *const *sources, size_t n, const char *dest,
+                int is_add, char *msg, size_t msg_size)
+{
+    struct bld_copy_spec spec = { .src_root = ctx, .sources = sources, .n_sources = n,
+                                  .dest = dest, .dest_root = root, .from_context = 1,
+                                  .is_add = is_add };
+    sw_error *err = NULL;
+    int rc = bld_copy(&spec, &err);
+    if (msg)
+        snprintf(msg, msg_size, "%s", rc ? sw_error_message(err) : "");
+    sw_error_clear(&err);
+    return rc;
+}
+
+static void test_path_match(void)
+{
+    CHECK_INT_EQ(bld_path_match("*.txt", "a.txt"), 1);
+    CHECK_INT_EQ(bld_path_match("*.txt", "dir/a.txt"), 0); /* '*' does not cross '/' */
+    CHECK_INT_EQ(bld_path_match("*/a.txt", "dir/a.txt"), 1);
+    CHECK_INT_EQ(bld_path_match("a?c", "abc"), 1);
+    CHECK_INT_EQ(bld_path_match("a?c", "a/c"), 0);
+    CHECK_INT_EQ(bld_path_match("[a-c]x", "bx"), 1);
+    CHECK_INT_EQ(bld_path_match("[^a-c]x", "bx"), 0);
+    CHECK_INT_EQ(bld_path_match("[^a-c]x", "dx"), 1);
+    CHECK_INT_EQ(bld_path_match("\\*", "*"), 1);
+    CHECK_INT_EQ(bld_path_match("\\*", "x"), 0);
+    CHECK_INT_EQ(bld_path_match("*", ""), 1);
+    CHECK_INT_EQ(bld_path_match("a*b*c", "aXXbYYc"), 1);
+    CHECK_INT_EQ(bld_path_match("a*b*c", "aXXbYY"), 0);
+    CHECK_INT_EQ(bld_path_match("[", "a"), -1);
+}
+
+static void test_files_and_directories(void)
+{
+    char *root = fresh_root("files");
+    char msg[512];
+    const char *one[] = { "hello.txt" };
+    CHECK_INT_EQ(copy(root, one, 1, "/app/", 0, msg, sizeof(msg)), 0);
+    char *t = get(root, "app/hello.txt");
+    CHECK_STR_EQ(t, "hello\n");
+    free(t);
+
+    /* no trailing slash and no existing directory: the file is renamed */
+    CHECK_INT_EQ(copy(root, one, 1, "/etc/greeting", 0, msg, sizeof(msg)), 0);
+    t = get(root, "etc/greeting");
+    CHECK_STR_EQ(t, "hello\n");
+    free(t);
+
+    /* an existing directory receives the file under its own name */
+    CHECK_INT_EQ(copy(root, one, 1, "/app", 0, msg, sizeof(msg)), 0);
+    CHECK(exists(root, "app/hello.txt"));
+
+    /* a directory source copies its contents, not itself */
+    const char *src[] = { "src" };
+    CHECK_INT_EQ(copy(root, src, 1, "/code", 0, msg, sizeof(msg)), 0);
+    t = get(root, "code/lib/util.c");
+    CHECK_STR_EQ(t, "int util;\n");
+    free(t);
+    CHECK(!exists(root, "code/src"));
+    struct stat st;
+    char *p = sw_path_join(root, "code/run.sh");
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755 && st.st_uid == 0);
+    free(p);
+    char link[64] = { 0 };
+    p = sw_path_join(root, "code/current");
+    CHECK(readlink(p, link, sizeof(link) - 1) > 0);
+    CHECK_STR_EQ(link, "lib"); /* symlinks inside directories stay symlinks */
+    free(p);
+
+    /* the whole context */
+    const char *dot[] = { "." };
+    char *all = fresh_root("all");
+    CHECK_INT_EQ(copy(all, dot, 1, "/", 0, msg, sizeof(msg)), 0);
+    CHECK(exists(all, "hello.txt") && exists(all, "src/lib/util.c"));
+    free(all);
+    free(root);
+}
+
+static void test_wildcards_and_errors(void)
+{
+    char *root = fresh_root("wild");
+    char msg[512];
+    const char *txt[] = { "*.txt" };
+    CHECK_INT_EQ(copy(root, txt, 1, "/docs/", 0, msg, sizeof(msg)), 0);
+    CHECK(exists(root, "docs/hello.txt") && exists(root, "docs/notes.txt"));
+    CHECK(!exists(root, "docs/run.sh"));
+
+    /* several files need a directory destination ending in '/' */
+    CHECK(copy(root, txt, 1, "/docs", 0, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "destination must be a directory and end with a /") != NULL);
+    const char *two[] = { "hello.txt", "notes.txt" };
+    CHECK(copy(root, two, 2, "/x", 0, msg, sizeof(msg)) != 0);
+
+    const char *missing[] = { "missing.txt" };
+    CHECK(copy(root, missing, 1, "/", 0, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "file not found in build context") != NULL);
+    CHECK(strstr(msg, "missing.txt") != NULL);
+    const char *nomatch[] = { "*.nothing" };
+    CHECK(copy(root, nomatch, 1, "/", 0, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "no source files were specified") != NULL);
+
+    /* wildcards inside paths */
+    const char *deep[] = { "src/*/*.c" };
+    CHECK_INT_EQ(copy(root, deep, 1, "/c/", 0, msg, sizeof(msg)), 0);
+    CHECK(exists(root, "c/util.c"));
+    free(root);
+}
+
+static void test_chown_chmod_and_owners(void)
+{
+    char *root = fresh_root("own");
+    const char *one[] = { "src" };
+    struct bld_copy_spec spec = { .src_root = ctx, .sources = one, .n_sources = 1,
+                                  .dest = "/srv/app/", .dest_root = root, .from_context = 1,
+                                  .has_chown = 1, .uid = 1000, .gid = 100, .has_chmod = 1,
+                                  .mode = 0640 };
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    sw_error_clear(&err);
+    struct stat st;
+    char *p = sw_path_join(root, "srv/app/lib/util.c");
+    CHECK(stat(p, &st) == 0 && st.st_uid == 1000 && st.st_gid == 100 &&
+          (st.st_mode & 07777) == 0640);
+    free(p);
+    p = sw_path_join(root, "srv/app"); /* created destination dirs get the owner too */
+    CHECK(stat(p, &st) == 0 && st.st_uid == 1000 && st.st_gid == 100);
+    free(p);
+    free(root);
+}
+
+static void test_symlinks_cannot_escape(void)
+{
+    char *root = fresh_root("escape");
+    char *outside = sw_path_join(dir, "host-secret");
+    sw_write_file_atomic(outside, "host secret\n", 12, 0600, NULL);
+    char msg[512];
+
+    /* a checkout symlink to a host file resolves inside the context */
+    char *l = sw_path_join(ctx, "leak");
+    symlink(outside, l);
+    free(l);
+    const char *leak[] = { "leak" };
+    CHECK(copy(root, leak, 1, "/leak", 0, msg, sizeof(msg)) != 0);
+    char *t = get(root, "leak");
+    CHECK(t == NULL);
+    free(t);
+
+    /* "../" in a source stays at the context root, as in Docker */
+    const char *up[] = { "../host-secret" };
+    CHECK(copy(root, up, 1, "/x", 0, msg, sizeof(msg)) != 0);
+
+    /* the image's own absolute symlink resolves inside the image root */
+    char *hostdir = sw_path_join(dir, "hostdir");
+    sw_mkdir_p(hostdir, 0755, NULL);
+    char *app = sw_path_join(root, "app");
+    symlink(hostdir, app); /* /app -> <absolute host path> inside the image */
+    const char *one[] = { "hello.txt" };
+    CHECK_INT_EQ(copy(root, one, 1, "/app/", 0, msg, sizeof(msg)), 0);
+    char *host_file = sw_path_join(hostdir, "hello.txt");
+    CHECK(!sw_path_exists(host_file)); /* nothing written on the host */
+    free(host_file);
+    char *inside = sw_path_join(root, hostdir + 1);
+    char *inside_file = sw_path_join(inside, "hello.txt");
+    CHECK(sw_path_exists(inside_file)); /* it went where the container would see it */
+    free(inside_file);
+    free(inside);
+    free(app);
+    free(hostdir);
+    free(outside);
+    free(root);
+}
+
+static void test_add_extracts_archives(void)
+{
+    char *tarpath = sw_path_join(ctx, "bundle.tar.gz");
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_add_filter_gzip(a);
+    archive_write_open_filename(a, tarpath);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "pkg/VERSION");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, 4);
+    archive_write_header(a, e);
+    archive_write_data(a, "1.2\n", 4);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+
+    char *root = fresh_root("add");
+    char msg[512];
+    const char *src[] = { "bundle.tar.gz" };
+    CHECK_INT_EQ(copy(root, src, 1, "/opt/", 1, msg, sizeof(msg)), 0);
+    char *t = get(root, "opt/pkg/VERSION");
+    CHECK_STR_EQ(t, "1.2\n");
+    free(t);
+    CHECK(!exists(root, "opt/bundle.tar.gz"));
+
+    /* COPY does not extract */
+    CHECK_INT_EQ(copy(root, src, 1, "/copy/", 0, msg, sizeof(msg)), 0);
+    CHECK(exists(root, "copy/bundle.tar.gz"));
+
+    /* a .gz that is not a tar is copied as it is */
+    put(ctx, "data.gz", "not really gzip", 0644);
+    const char *gz[] = { "data.gz" };
+    CHECK_INT_EQ(copy(root, gz, 1, "/d/", 1, msg, sizeof(msg)), 0);
+    CHECK(exists(root, "d/data.gz"));
+    free(root);
+    free(tarpath);
+}
+
+static int exclude_logs(void *c, const char *rel, int is_dir)
+{
+    size_t n = strlen(rel);
+    return n > 4 && strcmp(rel + n - 4, ".log") == 0;
+}
+
+static void test_exclusions(void)
+{
+    put(ctx, "src/debug.log", "noise", 0644);
+    char *root = fresh_root("excl");
+    const char *src[] = { "src" };
+    struct bld_copy_spec spec = { .src_root = ctx, .sources = src, .n_sources = 1,
+                                  .dest = "/s/", .dest_root = root, .from_context = 1,
+                                  .excluded = exclude_logs };
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    CHECK(exists(root, "s/run.sh"));
+    CHECK(!exists(root, "s/debug.log"));
+    const char *log[] = { "src/debug.log" };
+    spec.sources = log;
+    CHECK(bld_copy(&spec, &err) != 0);
+    CHECK(err && strstr(sw_error_message(err), "excluded by .dockerignore") != NULL);
+    sw_error_clear(&err);
+    free(root);
+}
+
+static void test_digest_follows_content(void)
+{
+    const char *src[] = { "src" };
+    struct bld_copy_spec spec = { .src_root = ctx, .sources = src, .n_sources = 1,
+                                  .dest = "/", .from_context = 1 };
+    char a[SW_DIGEST_MAX], b[SW_DIGEST_MAX], c2[SW_DIGEST_MAX], d[SW_DIGEST_MAX];
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_copy_digest(&spec, a, &err), 0);
+    CHECK_INT_EQ(bld_copy_digest(&spec, b, &err), 0);
+    CHECK_STR_EQ(a, b);
+    put(ctx, "src/lib/util.c", "int util2;\n", 0644); /* content changes */
+    CHECK_INT_EQ(bld_copy_digest(&spec, c2, &err), 0);
+    CHECK(strcmp(a, c2) != 0);
+    char *p = sw_path_join(ctx, "src/run.sh");
+    chmod(p, 0700); /* mode changes */
+    CHECK_INT_EQ(bld_copy_digest(&spec, d, &err), 0);
+    CHECK(strcmp(c2, d) != 0);
+    chmod(p, 0755);
+    free(p);
+    put(ctx, "src/lib/util.c", "int util;\n", 0644);
+    /* a file outside the sources does not matter */
+    put(ctx, "unrelated.txt", "x", 0644);
+    CHECK_INT_EQ(bld_copy_digest(&spec, b, &err), 0);
+    CHECK_STR_EQ(a, b);
+    sw_error_clear(&err);
+}
+
+int main(void)
+{
+    dir = scratch_dir("test_copy");
+    ctx = sw_path_join(dir, "context");
+    put(ctx, "hello.txt", "hello\n", 0644);
+    put(ctx, "notes.txt", "notes\n", 0600);
+    put(ctx, "src/run.sh", "#!/bin/sh\n", 0755);
+    put(ctx, "src/lib/util.c", "int util;\n", 0644);
+    char *l = sw_path_join(ctx, "src/current");
+    symlink("lib", l);
+    free(l);
+    RUN(test_path_match);
+    RUN(test_files_and_directories);
+    RUN(test_wildcards_and_errors);
+    RUN(test_chown_chmod_and_owners);
+    RUN(test_symlinks_cannot_escape);
+    RUN(test_add_extracts_archives);
+    RUN(test_exclusions);
+    RUN(test_digest_follows_content);
+    sw_rm_rf(dir, NULL);
+    free(ctx);
+    free(dir);
+    return TEST_EXIT();
+}

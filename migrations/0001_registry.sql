@@ -39,6 +39,8 @@ CREATE TABLE manifests (
     PRIMARY KEY (repo_id, digest)
 );
 CREATE INDEX manifests_subject ON manifests(repo_id, subject);
+-- Garbage collection asks "does any repository have this manifest?".
+CREATE INDEX manifests_digest ON manifests(digest);
 
 -- What a manifest references: its config and layers (kind 'blob') or child
 -- manifests of an index (kind 'manifest').

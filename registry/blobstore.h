@@ -50,6 +50,11 @@ char *reg_blob_path(const reg_store *store, const char *digest);
 typedef struct reg_blob_writer reg_blob_writer;
 
 int reg_blob_writer_new(reg_store *store, reg_blob_writer **out, sw_error **err);
+/* Like reg_blob_writer_new, hashing with algo (for sha512 content; a
+ * commit whose expected digest names another algorithm re-reads the file
+ * once to hash it that way). */
+int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo,
+                             reg_blob_writer **out, sw_error **err);
 int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len,
                           sw_error **err);
 int64_t reg_blob_writer_size(const reg_blob_writer *w);

@@ -1,0 +1,534 @@
+/*
+ * blobstore.c - content-addressed blob files and their links to
+ * repositories.
+ *
+ * Writing a blob: bytes go to tmp/blob-<random> (O_EXCL, flocked so crash
+ * recovery in another process leaves it alone) through a fixed buffer and
+ * the running hash; nothing is ever read back. At commit the file is
+ * fsynced and the digest compared, then, while holding SQLite's write lock
+ * (BEGIN IMMEDIATE), renamed to blobs/<algo>/<2 hex>/<hex>, the directory
+ * fsynced, and the rows written. Garbage collection removes blob files
+ * under the same lock, so a commit and a removal of the same digest never
+ * interleave; two commits of the same digest are serialised too, and the
+ * second just drops its temporary file.
+ *
+ * Upload sessions and manifest PUT reuse these steps (meta.h: finish,
+ * publish, free; adopt) so there is one way a blob becomes visible.
+ */
+#include "registry/blobstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/db.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "registry/meta.h"
+#include "registry/names.h"
+
+#define WRITER_BUFFER_SIZE (128 * 1024)
+/* A HEAD or GET refreshes a link's touched_at at most this often, so a busy
+ * pull does not turn every request into a database write. */
+#define TOUCH_INTERVAL 60
+
+struct reg_blob_writer {
+    reg_store *store;
+    char *path; /* the bytes until published */
+    int fd;
+    sw_hash *hash;
+    enum sw_hash_algo algo;
+    int64_t size; /* bytes hashed, buffered or not */
+    unsigned char *buffer;
+    size_t buffered;
+    int is_adopted;   /* an upload session's file: keep it unless published */
+    int is_published; /* path no longer holds our file */
+    int has_failed;   /* a write failed: the content is incomplete */
+    char digest[SW_DIGEST_MAX];
+};
+
+enum sw_hash_algo reg_digest_algo(const char *digest)
+{
+    return strncmp(digest, "sha512:", 7) == 0 ? SW_HASH_SHA512 : SW_HASH_SHA256;
+}
+
+int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, size_t size,
+                      sw_error **err)
+{
+    if (!reg_digest_valid(digest))
+        return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", digest);
+    const char *hex = digest + 7;
+    int n = snprintf(buf, size, "%s/blobs/%.6s/%.2s/%s", reg_store_data_dir(store), digest,
+                     hex, hex);
+    if (n < 0 || (size_t)n >= size)
+        return sw_error_set(err, SW_EINVAL, "path of blob %s is too long", digest);
+    return 0;
+}
+
+char *reg_blob_path(const reg_store *store, const char *digest)
+{
+    char buf[4096];
+    if (reg_blob_path_buf(store, digest, buf, sizeof(buf), NULL) != 0)
+        return NULL;
+    return strdup(buf);
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static int writer_alloc(reg_store *store, enum sw_hash_algo algo, reg_blob_writer **out,
+                        sw_error **err)
+{
+    reg_blob_writer *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+    w->store = store;
+    w->fd = -1;
+    w->algo = algo;
+    w->buffer = malloc(WRITER_BUFFER_SIZE);
+    if (w->buffer == NULL) {
+        free(w);
+        return sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+    }
+    *out = w;
+    return 0;
+}
+
+int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_writer **out,
+                             sw_error **err)
+{
+    reg_blob_writer *w = NULL;
+    unsigned char random[12];
+    char hex[sizeof(random) * 2 + 1];
+    int rc = writer_alloc(store, algo, &w, err);
+    if (rc != 0)
+        return rc;
+    if ((w->hash = sw_hash_new(algo)) == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+        goto cleanup;
+    }
+    if ((rc = sw_random_bytes(random, sizeof(random), err)) != 0)
+        goto cleanup;
+    sw_hex_encode(random, sizeof(random), hex);
+    if (asprintf(&w->path, "%s/blob-%s", reg_store_tmp_dir(store), hex) < 0) {
+        w->path = NULL;
+        rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+        goto cleanup;
+    }
+    w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->path);
+        free(w->path);
+        w->path = NULL;
+        goto cleanup;
+    }
+    /* Tells crash recovery (any process) that this file is alive. */
+    flock(w->fd, LOCK_EX);
+    *out = w;
+    w = NULL;
+cleanup:
+    reg_blob_writer_free(w);
+    return rc;
+}
+
+int reg_blob_writer_new(reg_store *store, reg_blob_writer **out, sw_error **err)
+{
+    return reg_blob_writer_new_algo(store, SW_HASH_SHA256, out, err);
+}
+
+int reg_blob_writer_adopt(reg_store *store, const char *path, int fd, sw_hash *hash,
+                          enum sw_hash_algo algo, int64_t size, reg_blob_writer **out,
+                          sw_error **err)
+{
+    reg_blob_writer *w = NULL;
+    int rc = writer_alloc(store, algo, &w, err);
+    if (rc != 0) {
+        close(fd);
+        sw_hash_free(hash);
+        return rc;
+    }
+    w->fd = fd;
+    w->hash = hash;
+    w->size = size;
+    w->is_adopted = 1;
+    if ((w->path = strdup(path)) == NULL) {
+        reg_blob_writer_free(w);
+        return sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+    }
+    *out = w;
+    return 0;
+}
+
+static int writer_flush(reg_blob_writer *w, sw_error **err)
+{
+    if (w->buffered == 0)
+        return 0;
+    int rc = sw_write_all(w->fd, w->buffer, w->buffered, err);
+    w->buffered = 0;
+    if (rc != 0) {
+        w->has_failed = 1;
+        sw_error_prefix(err, "writing %s", w->path);
+    }
+    return rc;
+}
+
+int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len, sw_error **err)
+{
+    if (w->has_failed)
+        return sw_error_set(err, SW_EIO, "writing %s: an earlier write failed", w->path);
+    sw_hash_update(w->hash, data, len);
+    w->size += (int64_t)len;
+    if (w->buffered + len > WRITER_BUFFER_SIZE) {
+        int rc = writer_flush(w, err);
+        if (rc != 0)
+            return rc;
+    }
+    if (len >= WRITER_BUFFER_SIZE) {
+        /* large chunks skip the copy */
+        int rc = sw_write_all(w->fd, data, len, err);
+        if (rc != 0) {
+            w->has_failed = 1;
+            sw_error_prefix(err, "writing %s", w->path);
+        }
+        return rc;
+    }
+    memcpy(w->buffer + w->buffered, data, len);
+    w->buffered += len;
+    return 0;
+}
+
+int64_t reg_blob_writer_size(const reg_blob_writer *w)
+{
+    return w->size;
+}
+
+void reg_blob_writer_digest(const reg_blob_writer *w, char out[SW_DIGEST_MAX])
+{
+    sw_hash_digest(w->hash, out);
+}
+
+int reg_blob_writer_finish(reg_blob_writer *w, const char *expected,
+                           char digest_out[SW_DIGEST_MAX], sw_error **err)
+{
+    int rc = 0;
+    if (expected && !reg_digest_valid(expected))
+        return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", expected);
+    if (w->has_failed)
+        return sw_error_set(err, SW_EIO, "blob %s is incomplete: a write failed", w->path);
+    if ((rc = writer_flush(w, err)) != 0)
+        return rc;
+    if (fsync(w->fd) != 0)
+        return sw_error_sys(err, SW_EIO, errno, "fsync of %s", w->path);
+    if (expected && reg_digest_algo(expected) != w->algo) {
+        /* The one place a blob is read back: the client named another
+         * algorithm than the one we hashed with while writing. */
+        if ((rc = sw_hash_file(w->path, reg_digest_algo(expected), w->digest, err)) != 0)
+            return rc;
+    } else {
+        sw_hash_digest(w->hash, w->digest);
+    }
+    if (expected && strcmp(expected, w->digest) != 0)
+        return sw_error_set(err, REG_E_DIGEST_INVALID,
+                            "digest mismatch: the content is %s, not %s", w->digest,
+                            expected);
+    if (digest_out)
+        memcpy(digest_out, w->digest, SW_DIGEST_MAX);
+    return 0;
+}
+
+/* Creates blobs/<algo>/<2 hex>/ if needed, making the new entries durable. */
+static int ensure_blob_dir(const char *blob_path, sw_error **err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", blob_path);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return 0;
+    int rc = sw_mkdir_p(dir, 0755, err);
+    if (rc != 0)
+        return rc;
+    /* fsync blobs/<algo> and blobs, parents of the new directories */
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        slash = strrchr(dir, '/');
+        *slash = '\0';
+        rc = sw_fsync_dir(dir, err);
+    }
+    return rc;
+}
+
+int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id, sw_error **err)
+{
+    char target[4096], dir[4096];
+    int rc = reg_blob_path_buf(w->store, w->digest, target, sizeof(target), err);
+    if (rc != 0)
+        return rc;
+    if ((rc = ensure_blob_dir(target, err)) != 0)
+        return rc;
+    struct stat st;
+    if (stat(target, &st) == 0 && st.st_size == w->size) {
+        /* Same digest, same size, already there: content-addressed, keep it. */
+        unlink(w->path);
+    } else {
+        if (rename(w->path, target) != 0)
+            return sw_error_sys(err, SW_EIO, errno, "moving %s to %s", w->path, target);
+        snprintf(dir, sizeof(dir), "%s", target);
+        *strrchr(dir, '/') = '\0';
+        if ((rc = sw_fsync_dir(dir, err)) != 0)
+            return rc;
+    }
+    w->is_published = 1;
+    int64_t now = reg_meta_now();
+    if ((rc = reg_meta_blob_insert(db, w->digest, w->size, now, err)) != 0)
+        return rc;
+    if (repo_id > 0 && (rc = reg_meta_blob_link(db, repo_id, w->digest, now, err)) != 0)
+        return rc;
+    return 0;
+}
+
+void reg_blob_writer_free(reg_blob_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->path && !w->is_published && !w->is_adopted)
+        unlink(w->path);
+    if (w->fd >= 0)
+        close(w->fd);
+    sw_hash_free(w->hash);
+    free(w->buffer);
+    free(w->path);
+    free(w);
+}
+
+void reg_blob_writer_abort(reg_blob_writer *w)
+{
+    reg_blob_writer_free(w);
+}
+
+int reg_blob_writer_commit(reg_blob_writer *w, const char *repo, const char *expected,
+                           char digest_out[SW_DIGEST_MAX], sw_error **err)
+{
+    sqlite3 *db = NULL;
+    int64_t repo_id = 0;
+    int rc, in_tx = 0;
+    if (repo && !reg_name_valid(repo)) {
+        rc = sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
+        goto cleanup;
+    }
+    if ((rc = reg_blob_writer_finish(w, expected, digest_out, err)) != 0)
+        goto cleanup;
+    if ((rc = reg_store_db(w->store, &db, err)) != 0)
+        goto cleanup;
+    if ((rc = sw_db_begin(db, err)) != 0)
+        goto cleanup;
+    in_tx = 1;
+    if (repo && (rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
+        goto cleanup;
+    if ((rc = reg_blob_writer_publish(w, db, repo_id, err)) != 0)
+        goto cleanup;
+    rc = sw_db_commit(db, err);
+cleanup:
+    if (rc != 0) {
+        if (in_tx)
+            sw_db_rollback(db);
+        sw_error_prefix(err, "storing blob%s%s", repo ? " in " : "", repo ? repo : "");
+    }
+    reg_blob_writer_free(w);
+    return rc;
+}
+
+int reg_blob_put_buffer(reg_store *store, const char *repo, const void *data, size_t len,
+                        char digest_out[SW_DIGEST_MAX], sw_error **err)
+{
+    reg_blob_writer *w = NULL;
+    int rc = reg_blob_writer_new(store, &w, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_blob_writer_write(w, data, len, err)) != 0) {
+        reg_blob_writer_abort(w);
+        return rc;
+    }
+    return reg_blob_writer_commit(w, repo, NULL, digest_out, err);
+}
+
+/* ---- reading and linking ----------------------------------------------- */
+
+/* Validates what every per-repository blob call receives. */
+static int check_repo_digest(const char *repo, const char *digest, sw_error **err)
+{
+    if (!reg_name_valid(repo))
+        return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
+    if (!reg_digest_valid(digest))
+        return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", digest);
+    return 0;
+}
+
+/* Finds the link, opens the file (fd_out NULL: only checks it exists) and
+ * refreshes touched_at when it is older than TOUCH_INTERVAL. */
+static int linked_blob(reg_store *store, const char *repo, const char *digest, int *fd_out,
+                       int64_t *size, sw_error **err)
+{
+    sqlite3 *db = NULL;
+    char path[4096];
+    int64_t repo_id = 0, touched_at = 0, row_size = 0;
+    int rc = check_repo_digest(repo, digest, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_store_db(store, &db, err)) != 0)
+        return rc;
+    if ((rc = reg_meta_blob_linked(db, repo, digest, &repo_id, &row_size, &touched_at, err)) !=
+        0)
+        return rc;
+    if ((rc = reg_blob_path_buf(store, digest, path, sizeof(path), err)) != 0)
+        return rc;
+    if (fd_out) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return sw_error_sys(err, errno == ENOENT ? REG_E_BLOB_UNKNOWN : SW_EIO, errno,
+                                "opening blob %s of %s", digest, repo);
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "reading blob %s of %s", digest, repo);
+            close(fd);
+            return rc;
+        }
+        row_size = st.st_size;
+        *fd_out = fd;
+    } else if (!sw_path_exists(path)) {
+        return sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s of %s is missing from the store",
+                            digest, repo);
+    }
+    *size = row_size;
+    int64_t now = reg_meta_now();
+    if (touched_at < now - TOUCH_INTERVAL) {
+        sw_error *touch_err = NULL;
+        /* A read that cannot record its use still succeeds; GC only loses
+         * a hint it would have had within the grace period. */
+        if (reg_meta_blob_touch(db, repo_id, digest, now, &touch_err) != 0)
+            sw_warn("blob %s of %s: %s", digest, repo, sw_error_message(touch_err));
+        sw_error_clear(&touch_err);
+    }
+    return 0;
+}
+
+int reg_blob_stat(reg_store *store, const char *repo, const char *digest, int64_t *size,
+                  sw_error **err)
+{
+    return linked_blob(store, repo, digest, NULL, size, err);
+}
+
+int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *fd,
+                  int64_t *size, sw_error **err)
+{
+    return linked_blob(store, repo, digest, fd, size, err);
+}
+
+/* Links digest into repo inside one write transaction, provided the store
+ * still has the blob (row and file): GC removes both under the same lock,
+ * so a link made here never points at a blob being removed. */
+static int link_existing(reg_store *store, sqlite3 *db, const char *repo, const char *digest,
+                         sw_error **err)
+{
+    char path[4096];
+    int64_t size = 0, repo_id = 0;
+    int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
+    if (rc != 0)
+        return rc;
+    if ((rc = sw_db_begin(db, err)) != 0)
+        return rc;
+    if ((rc = reg_meta_blob_size(db, digest, &size, err)) != 0)
+        goto cleanup;
+    if (!sw_path_exists(path)) {
+        rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is missing from the store", digest);
+        goto cleanup;
+    }
+    if ((rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
+        goto cleanup;
+    if ((rc = reg_meta_blob_link(db, repo_id, digest, reg_meta_now(), err)) != 0)
+        goto cleanup;
+    rc = sw_db_commit(db, err);
+cleanup:
+    if (rc != 0)
+        sw_db_rollback(db);
+    return rc;
+}
+
+int reg_blob_mount(reg_store *store, const char *repo, const char *from, const char *digest,
+                   sw_error **err)
+{
+    sqlite3 *db = NULL;
+    int64_t from_id = 0, size = 0, touched_at = 0;
+    int rc = check_repo_digest(repo, digest, err);
+    if (rc != 0)
+        return rc;
+    if (!reg_name_valid(from))
+        return sw_error_set(err, REG_E_BLOB_UNKNOWN, "invalid mount source '%s'", from);
+    if ((rc = reg_store_db(store, &db, err)) != 0)
+        return rc;
+    if ((rc = reg_meta_blob_linked(db, from, digest, &from_id, &size, &touched_at, err)) != 0)
+        return rc;
+    if ((rc = link_existing(store, db, repo, digest, err)) != 0)
+        sw_error_prefix(err, "mounting %s from %s into %s", digest, from, repo);
+    return rc;
+}
+
+int reg_blob_link(reg_store *store, const char *repo, const char *digest, sw_error **err)
+{
+    sqlite3 *db = NULL;
+    int rc = check_repo_digest(repo, digest, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_store_db(store, &db, err)) != 0)
+        return rc;
+    if ((rc = link_existing(store, db, repo, digest, err)) != 0)
+        sw_error_prefix(err, "linking %s into %s", digest, repo);
+    return rc;
+}
+
+int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_error **err)
+{
+    sqlite3 *db = NULL;
+    int64_t repo_id = 0;
+    int removed = 0;
+    if (!reg_store_options(store)->delete_enabled)
+        return sw_error_set(err, REG_E_UNSUPPORTED, "deleting blobs is disabled");
+    int rc = check_repo_digest(repo, digest, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_store_db(store, &db, err)) != 0)
+        return rc;
+    rc = reg_meta_repo_find(db, repo, &repo_id, err);
+    if (rc == REG_E_NAME_UNKNOWN) {
+        sw_error_clear(err);
+        return sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in repository %s", digest,
+                            repo);
+    }
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_meta_blob_unlink(db, repo_id, digest, &removed, err)) != 0)
+        return rc;
+    if (!removed)
+        return sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in repository %s", digest,
+                            repo);
+    return 0;
+}
+
+int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out,
+                      size_t *len, sw_error **err)
+{
+    char path[4096];
+    int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
+    if (rc != 0)
+        return rc;
+    rc = sw_read_file(path, max, out, len, err);
+    if (rc == SW_ENOTFOUND) {
+        sw_error_clear(err);
+        rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in the store", digest);
+    }
+    return rc;
+}

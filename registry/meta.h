@@ -1,0 +1,207 @@
+/*
+ * meta.h - registry-internal: the data-access module (every SQL statement
+ * of the registry lives in meta.c) and the few internals the registry's
+ * own files share (writer commit steps, upload state table, paths).
+ *
+ * Nothing outside registry/ includes this header. The SQL is portable
+ * (ON CONFLICT upserts, bound parameters, no SQLite-only functions) so a
+ * PostgreSQL implementation of these functions can replace meta.c.
+ *
+ * Lookups that find nothing return the module error the caller would
+ * report (REG_E_NAME_UNKNOWN, REG_E_BLOB_UNKNOWN, ...), with a message
+ * naming the repository and digest; other failures are SW_EDB.
+ */
+#ifndef REG_META_H
+#define REG_META_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/hash.h"
+#include "registry/blobstore.h"
+#include "registry/store.h"
+
+/* ---- time -------------------------------------------------------------- */
+
+/* Seconds since the epoch; every timestamp column holds these. */
+int64_t reg_meta_now(void);
+
+/* ---- repositories ------------------------------------------------------ */
+
+/* REG_E_NAME_UNKNOWN when there is no such repository. */
+int reg_meta_repo_find(sqlite3 *db, const char *name, int64_t *repo_id, sw_error **err);
+/* Finds or creates. */
+int reg_meta_repo_ensure(sqlite3 *db, const char *name, int64_t *repo_id, sw_error **err);
+/* Every repository as (id, name). */
+int reg_meta_repo_each(sqlite3 *db, int (*fn)(void *ctx, int64_t repo_id, const char *name),
+                       void *ctx, sw_error **err);
+
+/* ---- blobs and links --------------------------------------------------- */
+
+int reg_meta_blob_insert(sqlite3 *db, const char *digest, int64_t size, int64_t now,
+                         sw_error **err);
+/* REG_E_BLOB_UNKNOWN when the store has no row for digest. */
+int reg_meta_blob_size(sqlite3 *db, const char *digest, int64_t *size, sw_error **err);
+/* Creates the link or refreshes its touched_at. */
+int reg_meta_blob_link(sqlite3 *db, int64_t repo_id, const char *digest, int64_t now,
+                       sw_error **err);
+/* The link of digest to repository `repo` (by name). REG_E_BLOB_UNKNOWN
+ * when not linked. */
+int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest,
+                         int64_t *repo_id, int64_t *size, int64_t *touched_at,
+                         sw_error **err);
+/* 1 in *linked when repo_id links digest. */
+int reg_meta_blob_is_linked(sqlite3 *db, int64_t repo_id, const char *digest, int *linked,
+                            sw_error **err);
+int reg_meta_blob_touch(sqlite3 *db, int64_t repo_id, const char *digest, int64_t now,
+                        sw_error **err);
+/* *removed is 1 when a link was removed. */
+int reg_meta_blob_unlink(sqlite3 *db, int64_t repo_id, const char *digest, int *removed,
+                         sw_error **err);
+
+/* ---- upload sessions --------------------------------------------------- */
+
+int reg_meta_upload_insert(sqlite3 *db, const char *uuid, int64_t repo_id, int64_t now,
+                           sw_error **err);
+/* REG_E_BLOB_UPLOAD_UNKNOWN unless session uuid exists and belongs to the
+ * repository named repo. */
+int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_t *repo_id,
+                         sw_error **err);
+int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error **err);
+int reg_meta_upload_delete(sqlite3 *db, const char *uuid, sw_error **err);
+/* Calls fn for each session last updated at or before `before`. */
+int reg_meta_upload_each_stale(sqlite3 *db, int64_t before,
+                               int (*fn)(void *ctx, const char *uuid), void *ctx,
+                               sw_error **err);
+
+/* ---- manifests, references, tags --------------------------------------- */
+
+struct reg_meta_manifest_row {
+    int64_t repo_id;
+    const char *digest;
+    const char *media_type;
+    int64_t size;
+    const char *artifact_type; /* may be NULL */
+    const char *subject;       /* may be NULL */
+    const char *annotations;   /* JSON object text, may be NULL */
+    int64_t created_at;
+};
+
+/* Inserts, or refreshes created_at of an identical existing manifest. */
+int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *row,
+                             sw_error **err);
+/* kind is "blob" or "manifest"; duplicates are ignored. */
+int reg_meta_manifest_ref_insert(sqlite3 *db, int64_t repo_id, const char *manifest_digest,
+                                 const char *child_digest, const char *kind, sw_error **err);
+int reg_meta_manifest_exists(sqlite3 *db, int64_t repo_id, const char *digest, int *exists,
+                             sw_error **err);
+/* By repository name and digest; *media_type is malloc'd.
+ * REG_E_MANIFEST_UNKNOWN when absent. */
+int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest,
+                           char **media_type, int64_t *size, sw_error **err);
+/* The manifest a tag points at (digest_out SW_DIGEST_MAX bytes);
+ * REG_E_MANIFEST_UNKNOWN when no such tag. */
+int reg_meta_tag_resolve(sqlite3 *db, const char *repo, const char *tag,
+                         char digest_out[SW_DIGEST_MAX], sw_error **err);
+int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *digest,
+                     int64_t now, sw_error **err);
+int reg_meta_tag_delete(sqlite3 *db, int64_t repo_id, const char *tag, int *removed,
+                        sw_error **err);
+/* Removes the manifest, its references and every tag on it. */
+int reg_meta_manifest_delete(sqlite3 *db, int64_t repo_id, const char *digest, int *removed,
+                             sw_error **err);
+
+/* A page of names in byte order after `last` (NULL: from the start), at
+ * most n (n < 0: all); *more says whether any follow. */
+int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n,
+                       char ***names, size_t *count, int *more, sw_error **err);
+int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names,
+                          size_t *count, int *more, sw_error **err);
+
+/* Calls fn for each manifest of repo_id whose subject is `subject`
+ * (and whose artifact type is artifact_type, unless NULL), by digest. */
+int reg_meta_referrers_each(sqlite3 *db, int64_t repo_id, const char *subject,
+                            const char *artifact_type,
+                            int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
+                            void *ctx, sw_error **err);
+
+/* ---- garbage collection ------------------------------------------------ */
+
+/* Every manifest (digest, subject, created_at filled). */
+int reg_meta_manifest_each(sqlite3 *db,
+                           int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
+                           void *ctx, sw_error **err);
+/* Every tag as (repo_id, digest). */
+int reg_meta_tag_each(sqlite3 *db,
+                      int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx,
+                      sw_error **err);
+/* Every reference as (repo_id, parent manifest, child, kind). */
+int reg_meta_ref_each(sqlite3 *db,
+                      int (*fn)(void *ctx, int64_t repo_id, const char *parent,
+                                const char *child, const char *kind),
+                      void *ctx, sw_error **err);
+/* Every link as (digest, touched_at). */
+int reg_meta_link_each(sqlite3 *db,
+                       int (*fn)(void *ctx, const char *digest, int64_t touched_at),
+                       void *ctx, sw_error **err);
+/* Every blob row as (digest, size, created_at). */
+int reg_meta_blob_each(sqlite3 *db,
+                       int (*fn)(void *ctx, const char *digest, int64_t size,
+                                 int64_t created_at),
+                       void *ctx, sw_error **err);
+/* Re-check, inside the sweep's write transaction, that nothing keeps the
+ * manifest alive any more: no tag, no parent index, no subject present in
+ * the repository, pushed at or before cutoff. */
+int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *digest,
+                                  int64_t cutoff, int *unreachable, sw_error **err);
+/* Re-check that no manifest references the blob (as config, layer or as
+ * its body) and no link was touched, nor the blob created, after cutoff. */
+int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff,
+                               int *unreferenced, sw_error **err);
+/* Removes the blob's row and every link to it. */
+int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err);
+
+/* ---- store internals shared by registry files --------------------------- */
+
+/* Directories of the store (borrowed). */
+const char *reg_store_tmp_dir(const reg_store *store);
+const char *reg_store_uploads_dir(const reg_store *store);
+
+/* The store's table of upload sessions' running hash state (upload.c). */
+struct reg_upload_table;
+struct reg_upload_table *reg_store_upload_table(reg_store *store);
+struct reg_upload_table *reg_upload_table_new(void);
+void reg_upload_table_free(struct reg_upload_table *table);
+
+/* Writer steps, split so that a caller can make a blob visible inside its
+ * own transaction (manifest PUT stores its body and its rows at once):
+ *
+ *   finish   flush, fsync, digest, compare with expected (outside any
+ *            transaction: it may be slow)
+ *   publish  rename into place, fsync the directory, record the blob and
+ *            link it (repo_id 0: no link); must run inside BEGIN IMMEDIATE
+ *   free     drop the writer and any temporary file left
+ *
+ * reg_blob_writer_commit is finish + BEGIN + publish + COMMIT + free. */
+int reg_blob_writer_finish(reg_blob_writer *w, const char *expected,
+                           char digest_out[SW_DIGEST_MAX], sw_error **err);
+int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id,
+                            sw_error **err);
+void reg_blob_writer_free(reg_blob_writer *w);
+
+/* A writer over an existing file (an upload session's bytes): fd and the
+ * running hash (of the file's first `size` bytes) are taken over; the
+ * file at path is left in place if the writer is freed without publishing. */
+int reg_blob_writer_adopt(reg_store *store, const char *path, int fd, sw_hash *hash,
+                          enum sw_hash_algo algo, int64_t size, reg_blob_writer **out,
+                          sw_error **err);
+
+/* Algorithm named by a valid digest. */
+enum sw_hash_algo reg_digest_algo(const char *digest);
+
+/* Blob path of a digest, in a caller buffer; 0 or REG_E_DIGEST_INVALID. */
+int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, size_t size,
+                      sw_error **err);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * cmd_export.c - `slipway export`: write an image of the store to a file
+ * or directory (oci:, oci-archive:, docker-archive:), offline, safe to run
+ * next to `slipway serve` on the same data dir (registry/transfer.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/commands.h"
+#include "registry/transfer.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: slipway export (--config FILE | --data-dir DIR) REPO[:TAG|@DIGEST] DEST\n"
+            "\n"
+            "Writes an image of the store to DEST, one of:\n"
+            "  oci:DIR[:TAG]              an OCI image layout directory (created or extended;\n"
+            "                             TAG defaults to the image's tag)\n"
+            "  oci-archive:FILE[:TAG]     a tar of an OCI image layout\n"
+            "  docker-archive:FILE[:NAME:TAG]  a docker save tarball (uncompressed layers;\n"
+            "                             NAME:TAG defaults to REPO:TAG)\n"
+            "\n"
+            "options:\n"
+            "  --config FILE        the service config (its server.data_dir is the store)\n"
+            "  --data-dir DIR       the store's data directory (overrides the config's)\n"
+            "  -h, --help           this text\n");
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "data-dir", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = NULL, *data_dir = NULL;
+    char *repo = NULL, *reference = NULL;
+    reg_store *store = NULL;
+    sw_error *err = NULL;
+    struct reg_transfer_result result;
+    int status = 2, opt;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto cleanup;
+        default:
+            usage(stderr);
+            goto cleanup;
+        }
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "slipway export: expected REPO[:TAG] and DEST\n\n");
+        usage(stderr);
+        goto cleanup;
+    }
+    if (config_path == NULL && data_dir == NULL) {
+        fprintf(stderr, "slipway export: no store given: use --config FILE or --data-dir DIR\n\n");
+        usage(stderr);
+        goto cleanup;
+    }
+    if (reg_parse_image_ref(argv[optind], &repo, &reference, &err) != 0) {
+        fprintf(stderr, "slipway export: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    status = 1;
+    if (reg_transfer_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
+        reg_export(store, repo, reference, argv[optind + 1], &result, &err) != 0) {
+        fprintf(stderr, "slipway export: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    printf("exported %s %s to %s (%llu blobs, %llu bytes)\n", argv[optind], result.digest,
+           argv[optind + 1], (unsigned long long)result.blobs,
+           (unsigned long long)result.bytes);
+    status = 0;
+cleanup:
+    reg_store_close(store);
+    sw_error_clear(&err);
+    free(repo);
+    free(reference);
+    return status;
+}

@@ -1,0 +1,76 @@
+/*
+ * cache.c - the build cache table (see cache.h).
+ */
+#include "builder/cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/db.h"
+#include "core/fs.h"
+#include "registry/blobstore.h"
+
+int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, sw_error **err)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int rc = reg_store_db(store, &db, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = sw_db_prepare(db, "SELECT diff_id, digest, size, media_type FROM build_cache"
+                                " WHERE cache_key = ?", &stmt, err)) != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE) {
+        rc = SW_ENOTFOUND; /* a miss is not worth an error message */
+        goto cleanup;
+    }
+    if (step != SQLITE_ROW) {
+        rc = sw_db_error(db, err, "reading the build cache");
+        goto cleanup;
+    }
+    memset(out, 0, sizeof(*out));
+    snprintf(out->diff_id, sizeof(out->diff_id), "%s", sqlite3_column_text(stmt, 0));
+    snprintf(out->digest, sizeof(out->digest), "%s", sqlite3_column_text(stmt, 1));
+    out->size = sqlite3_column_int64(stmt, 2);
+    snprintf(out->media_type, sizeof(out->media_type), "%s", sqlite3_column_text(stmt, 3));
+    char *blob = reg_blob_path(store, out->digest);
+    if (blob == NULL || !sw_path_exists(blob))
+        rc = SW_ENOTFOUND;
+    free(blob);
+cleanup:
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *layer,
+                  sw_error **err)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int rc = reg_store_db(store, &db, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = sw_db_prepare(db, "INSERT INTO build_cache (cache_key, diff_id, digest, size,"
+                                " media_type, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                                " ON CONFLICT (cache_key) DO UPDATE SET diff_id = excluded.diff_id,"
+                                " digest = excluded.digest, size = excluded.size,"
+                                " media_type = excluded.media_type, used_at = excluded.used_at",
+                            &stmt, err)) != 0)
+        return rc;
+    int64_t now = (int64_t)time(NULL);
+    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, layer->diff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, layer->digest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, layer->size);
+    sqlite3_bind_text(stmt, 5, layer->media_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 6, now);
+    sqlite3_bind_int64(stmt, 7, now);
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+        rc = sw_db_error(db, err, "writing the build cache");
+    sqlite3_finalize(stmt);
+    return rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * layers.c - unpacking layer blobs into cached directories and turning
+ * step results into layer blobs (see layers.h).
+ */
+#include "builder/layers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builder/tarwriter.h"
+#include "builder/unpack.h"
+#include "core/fs.h"
+#include "registry/blobstore.h"
+
+static const char *digest_hex(const char *digest)
+{
+    const char *colon = strchr(digest, ':');
+    return colon ? colon + 1 : digest;
+}
+
+static char *data_path(reg_store *store, const char *rel)
+{
+    return sw_path_join(reg_store_data_dir(store), rel);
+}
+
+char *bld_layer_dir(reg_store *store, const char *diff_id)
+{
+    char rel[SW_DIGEST_MAX + 16];
+    snprintf(rel, sizeof(rel), "layers/%s", digest_hex(diff_id));
+    return data_path(store, rel);
+}
+
+int bld_scratch_dir(reg_store *store, const char *prefix, char **out, sw_error **err)
+{
+    char *tmp = data_path(store, "tmp");
+    char *path = NULL;
+    int rc = 0;
+    if (tmp == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    if ((rc = sw_mkdir_p(tmp, 0700, err)) != 0)
+        goto cleanup;
+    if (asprintf(&path, "%s/%s-XXXXXX", tmp, prefix) < 0) {
+        path = NULL;
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (mkdtemp(path) == NULL) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating a scratch directory in %s", tmp);
+        goto cleanup;
+    }
+    *out = path;
+    path = NULL;
+cleanup:
+    free(path);
+    free(tmp);
+    return rc;
+}
+
+static int ensure_layers_root(reg_store *store, sw_error **err)
+{
+    char *root = data_path(store, "layers");
+    if (root == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    int rc = sw_mkdir_p(root, 0700, err);
+    free(root);
+    return rc;
+}
+
+/* Moves a finished directory into the cache; when another build got there
+ * first, ours is removed (both have the same content by construction). */
+static int install_dir(const char *from, const char *to, sw_error **err)
+{
+    if (rename(from, to) == 0)
+        return 0;
+    if (errno == EEXIST || errno == ENOTEMPTY)
+        return sw_rm_rf(from, err);
+    return sw_error_sys(err, SW_EIO, errno, "moving %s to %s", from, to);
+}
+
+/* A source for the unpacker: decompressed bytes, hashed on the way. */
+struct hashing_source {
+    sw_decompressor *decompressor;
+    sw_hash *hash;
+};
+
+static int hashing_read(void *ctx, void *buf, size_t len, size_t *got, sw_error **err)
+{
+    struct hashing_source *src = ctx;
+    int rc = sw_decompress_read(src->decompressor, buf, len, got, err);
+    if (rc == 0)
+        sw_hash_update(src->hash, buf, *got);
+    return rc;
+}
+
+int bld_layer_unpacked(reg_store *store, const struct bld_layer *layer, char **dir_out,
+                       sw_error **err)
+{
+    char *dir = bld_layer_dir(store, layer->diff_id);
+    char *blob = NULL, *scratch = NULL;
+    struct hashing_source src = { 0 };
+    int fd = -1, rc = 0;
+
+    if (dir == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    if (sw_path_exists(dir)) {
+        *dir_out = dir;
+        return 0;
+    }
+    if ((rc = ensure_layers_root(store, err)) != 0 ||
+        (rc = bld_scratch_dir(store, "unpack", &scratch, err)) != 0)
+        goto cleanup;
+    blob = reg_blob_path(store, layer->digest);
+    fd = blob ? open(blob, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        rc = sw_error_sys(err, SW_ENOTFOUND, errno, "layer blob %s", layer->digest);
+        goto cleanup;
+    }
+    src.hash = sw_hash_new(SW_HASH_SHA256);
+    if (src.hash == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = sw_decompress_open_fd(fd, layer->digest, &src.decompressor, err)) != 0 ||
+        (rc = bld_unpack_source(hashing_read, &src, scratch, NULL, err)) != 0)
+        goto cleanup;
+    /* hash whatever follows the tar end marker too: the diff ID covers it */
+    char rest[16 * 1024];
+    size_t got;
+    do {
+        if ((rc = hashing_read(&src, rest, sizeof(rest), &got, err)) != 0)
+            goto cleanup;
+    } while (got > 0);
+    char actual[SW_DIGEST_MAX];
+    sw_hash_digest(src.hash, actual);
+    if (strcmp(actual, layer->diff_id) != 0) {
+        rc = sw_error_set(err, SW_EINVAL, "layer %s: its content has diff ID %s, the image "
+                          "config says %s", layer->digest, actual, layer->diff_id);
+        goto cleanup;
+    }
+    if ((rc = install_dir(scratch, dir, err)) != 0)
+        goto cleanup;
+    free(scratch);
+    scratch = NULL;
+    *dir_out = dir;
+    dir = NULL;
+cleanup:
+    if (scratch) {
+        sw_rm_rf(scratch, NULL);
+        free(scratch);
+    }
+    if (rc != 0)
+        sw_error_prefix(err, "unpacking layer %s", layer->digest);
+    sw_decompress_close(src.decompressor);
+    sw_hash_free(src.hash);
+    if (fd >= 0)
+        close(fd);
+    free(blob);
+    free(dir);
+    return rc;
+}
+
+static int blob_sink(void *ctx, const void *buf, size_t len, sw_error **err)
+{
+    return reg_blob_writer_write(ctx, buf, len, err);
+}
+
+static int compressor_sink(void *ctx, const void *buf, size_t len, sw_error **err)
+{
+    return sw_compress_write(ctx, buf, len, err);
+}
+
+int bld_layer_commit_dir(reg_store *store, const char *dir, enum sw_compression compression,
+                         int64_t clamp_mtime, struct bld_layer *out, sw_error **err)
+{
+    reg_blob_writer *writer = NULL;
+    sw_compressor *compressor = NULL;
+    struct sw_compress_result result;
+    char *target = NULL;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = ensure_layers_root(store, err)) != 0 ||
+        (rc = reg_blob_writer_new(store, &writer, err)) != 0 ||
+        (rc = sw_compress_new(compression, 0, blob_sink, writer, &compressor, err)) != 0)
+        goto cleanup;
+    struct bld_tar_options opts = { .clamp_mtime = clamp_mtime, .overlay_whiteouts = 1 };
+    if ((rc = bld_tar_dir(dir, &opts, compressor_sink, compressor, err)) != 0 ||
+        (rc = sw_compress_finish(compressor, &result, err)) != 0)
+        goto cleanup;
+    rc = reg_blob_writer_commit(writer, NULL, result.digest, out->digest, err);
+    writer = NULL; /* freed by commit in every case */
+    if (rc != 0)
+        goto cleanup;
+    memcpy(out->diff_id, result.diff_id, sizeof(out->diff_id));
+    out->size = result.compressed_size;
+    snprintf(out->media_type, sizeof(out->media_type), "%s",
+             sw_compression_oci_media_type(compression));
+    target = bld_layer_dir(store, out->diff_id);
+    if (target == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    rc = install_dir(dir, target, err);
+cleanup:
+    if (rc != 0)
+        sw_error_prefix(err, "making a layer of %s", dir);
+    sw_compress_free(compressor);
+    reg_blob_writer_abort(writer);
+    free(target);
+    return rc;
+}

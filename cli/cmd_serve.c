@@ -1,0 +1,188 @@
+/*
+ * cmd_serve.c - `slipway serve`: open the store and run the HTTP server
+ * (registry API, web UI) until SIGTERM or SIGINT, then shut down
+ * gracefully: stop accepting, let requests in flight finish, close the
+ * store.
+ *
+ * The signals are blocked before any thread starts, so every server
+ * thread inherits the mask and the main thread alone takes them with
+ * sigwait(): no async-signal-safety puzzles in handlers.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "registry/store.h"
+#include "server/server.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: slipway serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
+            "\n"
+            "Runs the registry (OCI Distribution API under /v2/) and the web UI.\n"
+            "Stops cleanly on SIGTERM or SIGINT.\n"
+            "\n"
+            "options:\n"
+            "  --config FILE        the service config (YAML or JSON; docs/config.md);\n"
+            "                       without it, built-in defaults\n"
+            "  --data-dir DIR       the data directory (overrides server.data_dir)\n"
+            "  --listen HOST:PORT   the address to listen on (overrides server.listen;\n"
+            "                       port 0 picks a free port, printed at start)\n"
+            "  -h, --help           this text\n");
+}
+
+/* "host:port" or "[v6]:port" into a malloc'd host and a port; -1 if bad. */
+static int parse_listen(const char *text, char **host, int *port)
+{
+    const char *colon;
+    const char *host_start = text;
+    size_t host_len;
+
+    if (text[0] == '[') {
+        const char *close_bracket = strchr(text, ']');
+        if (close_bracket == NULL || close_bracket[1] != ':')
+            return -1;
+        host_start = text + 1;
+        host_len = (size_t)(close_bracket - host_start);
+        colon = close_bracket + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL)
+            return -1;
+        host_len = (size_t)(colon - text);
+    }
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end != '\0' || value < 0 || value > 65535)
+        return -1;
+    *host = strndup(host_start, host_len);
+    if (*host == NULL)
+        return -1;
+    *port = (int)value;
+    return 0;
+}
+
+/* An absolute copy of path (relative to the current directory). */
+static char *absolute_path(const char *path)
+{
+    char cwd[4096];
+    if (path[0] == '/')
+        return strdup(path);
+    if (getcwd(cwd, sizeof cwd) == NULL)
+        return NULL;
+    return sw_path_join(cwd, path);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "data-dir", required_argument, NULL, 'd' },
+        { "listen", required_argument, NULL, 'l' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = NULL, *data_dir = NULL, *listen = NULL;
+    struct sw_config *cfg = NULL;
+    reg_store *store = NULL;
+    srv_server *srv = NULL;
+    sw_error *err = NULL;
+    sigset_t signals;
+    int status = 2, opt, signal_number = 0;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 'd': data_dir = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto cleanup;
+        default:
+            usage(stderr);
+            goto cleanup;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "slipway serve: unexpected argument '%s'\n\n", argv[optind]);
+        usage(stderr);
+        goto cleanup;
+    }
+    status = 1;
+    if ((config_path ? sw_config_load(config_path, &cfg, &err)
+                     : sw_config_defaults(&cfg, &err)) != 0) {
+        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    if (listen) {
+        char *host = NULL;
+        int port = 0;
+        if (parse_listen(listen, &host, &port) != 0) {
+            fprintf(stderr, "slipway serve: --listen '%s': expected HOST:PORT\n", listen);
+            status = 2;
+            goto cleanup;
+        }
+        free(cfg->listen_host);
+        cfg->listen_host = host;
+        cfg->listen_port = port;
+    }
+    if (data_dir) {
+        char *absolute = absolute_path(data_dir);
+        if (absolute == NULL) {
+            fprintf(stderr, "slipway serve: --data-dir '%s': %s\n", data_dir, strerror(errno));
+            goto cleanup;
+        }
+        free(cfg->data_dir);
+        cfg->data_dir = absolute;
+    }
+
+    struct reg_options store_options = {
+        .delete_enabled = cfg->delete_enabled,
+        .max_manifest_size = cfg->max_manifest_size,
+    };
+    if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
+        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (srv_start(cfg, store, &srv, &err) != 0) {
+        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    int is_v6 = strchr(cfg->listen_host, ':') != NULL;
+    sw_info("server: listening on %s://%s%s%s:%d (data in %s)", cfg->tls_cert ? "https" : "http",
+            is_v6 ? "[" : "", cfg->listen_host[0] ? cfg->listen_host : "0.0.0.0",
+            is_v6 ? "]" : "", srv_port(srv), cfg->data_dir);
+
+    while (sigwait(&signals, &signal_number) != 0)
+        ;
+    sw_info("server: %s received, shutting down", strsignal(signal_number));
+    srv_stop(srv);
+    srv = NULL;
+    sw_info("server: stopped");
+    status = 0;
+cleanup:
+    srv_stop(srv);
+    reg_store_close(store);
+    sw_config_free(cfg);
+    sw_error_clear(&err);
+    return status;
+}

@@ -1,0 +1,403 @@
+/*
+ * auth.c - Basic auth against an htpasswd file of bcrypt entries, the
+ * verification cache, and the per-repository access rules.
+ *
+ * Only bcrypt lines ($2y$, $2b$, $2a$, as `htpasswd -B` writes) are
+ * accepted; other hash kinds are skipped with a warning at load, because
+ * the weaker ones (MD5, SHA1, plain crypt) should not guard a registry.
+ * An unknown user still costs one bcrypt run against a fixed hash, so the
+ * response time does not tell which user names exist.
+ */
+#include "server/auth.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "server/http.h"
+
+#define CACHE_SLOTS 64
+#define CACHE_SECONDS 60
+#define HTPASSWD_MAX (4 * 1024 * 1024)
+#define CREDENTIALS_MAX 1024
+
+/* bcrypt of a random string: verified against when the user is unknown. */
+static const char dummy_hash[] =
+    "$2y$05$WfhV6djAoDzZQGflV5G2qeYkXuhEzysm1hrx/fglWeFOqlEcAKabO";
+
+struct htpasswd_entry {
+    char *user;
+    char *hash;
+};
+
+struct cache_slot {
+    char key[SW_SHA256_HEX_LEN + 1];
+    time_t expires;
+};
+
+struct srv_auth {
+    const struct sw_config *cfg;
+    pthread_mutex_t lock;           /* guards entries, file identity, cache */
+    struct htpasswd_entry *entries;
+    size_t n_entries;
+    int is_loaded;
+    struct stat file_stat;          /* identity of the file last loaded */
+    unsigned char cache_key[32];    /* HMAC key of the cache, random per process */
+    struct cache_slot cache[CACHE_SLOTS];
+    size_t cache_next;
+};
+
+static void free_entries(struct htpasswd_entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(entries[i].user);
+        free(entries[i].hash);
+    }
+    free(entries);
+}
+
+static int is_bcrypt(const char *hash)
+{
+    return strncmp(hash, "$2y$", 4) == 0 || strncmp(hash, "$2b$", 4) == 0 ||
+           strncmp(hash, "$2a$", 4) == 0;
+}
+
+/* Parses htpasswd text into entries: "user:hash" per line, blank lines and
+ * '#' comments ignored. */
+static int parse_htpasswd(const char *path, char *text, struct htpasswd_entry **out,
+                          size_t *count, sw_error **err)
+{
+    struct htpasswd_entry *entries = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0, line_no = 0;
+    char *save = NULL;
+
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        size_t len = strlen(line);
+        while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        char *colon = strchr(line, ':');
+        if (colon == NULL || colon == line) {
+            rc = sw_error_set(err, SW_EINVAL, "%s:%d: expected user:hash", path, line_no);
+            goto cleanup;
+        }
+        *colon = '\0';
+        const char *hash = colon + 1;
+        if (!is_bcrypt(hash)) {
+            sw_warn("auth: %s:%d: user %s: not a bcrypt hash (use htpasswd -B); ignored",
+                    path, line_no, line);
+            continue;
+        }
+        if (n == cap) {
+            size_t new_cap = cap ? cap * 2 : 16;
+            struct htpasswd_entry *grown = realloc(entries, new_cap * sizeof *grown);
+            if (grown == NULL) {
+                rc = sw_error_set(err, SW_ENOMEM, "reading %s: out of memory", path);
+                goto cleanup;
+            }
+            entries = grown;
+            cap = new_cap;
+        }
+        entries[n].user = strdup(line);
+        entries[n].hash = strdup(hash);
+        n++;
+        if (entries[n - 1].user == NULL || entries[n - 1].hash == NULL) {
+            rc = sw_error_set(err, SW_ENOMEM, "reading %s: out of memory", path);
+            goto cleanup;
+        }
+    }
+    *out = entries;
+    *count = n;
+    entries = NULL;
+    n = 0;
+cleanup:
+    free_entries(entries, n);
+    return rc;
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Loads the file if it changed since the last load. Called with the lock
+ * held. A file that became unreadable keeps the last good entries. */
+static int reload_if_changed(srv_auth *auth, sw_error **err)
+{
+    const char *path = auth->cfg->htpasswd;
+    struct stat st;
+    char *text = NULL;
+    struct htpasswd_entry *entries = NULL;
+    size_t n = 0, len = 0;
+    int rc = 0;
+
+    if (stat(path, &st) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "htpasswd file %s", path);
+        goto cleanup;
+    }
+    if (auth->is_loaded && same_file(&st, &auth->file_stat))
+        goto cleanup;
+    if ((rc = sw_read_file(path, HTPASSWD_MAX, &text, &len, err)) != 0 ||
+        (rc = parse_htpasswd(path, text, &entries, &n, err)) != 0)
+        goto cleanup;
+    free_entries(auth->entries, auth->n_entries);
+    auth->entries = entries;
+    auth->n_entries = n;
+    auth->file_stat = st;
+    auth->is_loaded = 1;
+    memset(auth->cache, 0, sizeof auth->cache);
+    if (n == 0)
+        sw_warn("auth: %s has no bcrypt users: nobody can log in", path);
+    else
+        sw_info("auth: loaded %zu user%s from %s", n, n == 1 ? "" : "s", path);
+cleanup:
+    if (text) {
+        memset(text, 0, len);
+        free(text);
+    }
+    return rc;
+}
+
+int srv_auth_new(const struct sw_config *cfg, srv_auth **out, sw_error **err)
+{
+    srv_auth *auth = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if (cfg->htpasswd == NULL)
+        return 0;
+    auth = calloc(1, sizeof *auth);
+    if (auth == NULL)
+        return sw_error_set(err, SW_ENOMEM, "auth: out of memory");
+    auth->cfg = cfg;
+    pthread_mutex_init(&auth->lock, NULL);
+    if ((rc = sw_random_bytes(auth->cache_key, sizeof auth->cache_key, err)) != 0 ||
+        (rc = reload_if_changed(auth, err)) != 0)
+        goto cleanup;
+    *out = auth;
+    auth = NULL;
+cleanup:
+    srv_auth_free(auth);
+    return rc;
+}
+
+void srv_auth_free(srv_auth *auth)
+{
+    if (auth == NULL)
+        return;
+    free_entries(auth->entries, auth->n_entries);
+    pthread_mutex_destroy(&auth->lock);
+    memset(auth, 0, sizeof *auth);
+    free(auth);
+}
+
+const char *srv_auth_realm(const srv_auth *auth)
+{
+    return auth && auth->cfg->auth_realm ? auth->cfg->auth_realm : "slipway";
+}
+
+static int base64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes standard base64 (padding optional) into out (NUL-terminated);
+ * -1 on a malformed input or when it does not fit. */
+static int base64_decode(const char *in, char *out, size_t out_size)
+{
+    size_t n = 0;
+    unsigned bits = 0, acc = 0;
+
+    for (; *in && *in != '='; in++) {
+        int v = base64_value(*in);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n + 1 >= out_size)
+                return -1;
+            out[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    for (; *in == '='; in++)
+        ;
+    if (*in != '\0')
+        return -1;
+    out[n] = '\0';
+    return memchr(out, '\0', n) ? -1 : 0;
+}
+
+static void cache_key_for(const srv_auth *auth, const char *user, const char *password,
+                          const char *hash, char out[SW_SHA256_HEX_LEN + 1])
+{
+    /* The stored hash is part of the key, so a changed password is never
+     * answered from the cache even before the file reload notices. */
+    size_t ulen = strlen(user), plen = strlen(password), hlen = strlen(hash);
+    size_t len = ulen + 1 + plen + 1 + hlen;
+    char *data = malloc(len);
+    if (data == NULL) {
+        memset(out, 0, SW_SHA256_HEX_LEN + 1);
+        return;
+    }
+    memcpy(data, user, ulen);
+    data[ulen] = '\0';
+    memcpy(data + ulen + 1, password, plen);
+    data[ulen + 1 + plen] = '\0';
+    memcpy(data + ulen + 1 + plen + 1, hash, hlen);
+    sw_hmac_sha256_hex(auth->cache_key, sizeof auth->cache_key, data, len, out);
+    memset(data, 0, len);
+    free(data);
+}
+
+static int bcrypt_verify(const char *password, const char *hash)
+{
+    struct crypt_data *data = calloc(1, sizeof *data);
+    int ok = 0;
+
+    if (data == NULL)
+        return 0;
+    const char *result = crypt_r(password, hash, data);
+    if (result != NULL && result[0] != '*')
+        ok = sw_ct_equal(result, strlen(result), hash, strlen(hash));
+    memset(data, 0, sizeof *data);
+    free(data);
+    return ok;
+}
+
+int srv_auth_check(srv_auth *auth, const char *authorization, char **user, sw_error **err)
+{
+    char decoded[CREDENTIALS_MAX];
+    char *hash = NULL, *name = NULL;
+    char key[SW_SHA256_HEX_LEN + 1] = "";
+    int rc = 0, cached = 0;
+
+    *user = NULL;
+    if (auth == NULL || authorization == NULL)
+        return 0;
+    if (strncasecmp(authorization, "Basic ", 6) != 0)
+        return sw_error_set(err, SRV_E_UNAUTHORIZED, "only Basic authentication is supported");
+    const char *b64 = authorization + 6;
+    while (*b64 == ' ')
+        b64++;
+    if (base64_decode(b64, decoded, sizeof decoded) != 0)
+        return sw_error_set(err, SRV_E_UNAUTHORIZED, "malformed Basic credentials");
+    char *colon = strchr(decoded, ':');
+    if (colon == NULL) {
+        rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "malformed Basic credentials");
+        goto cleanup;
+    }
+    *colon = '\0';
+    const char *password = colon + 1;
+    if (decoded[0] == '\0')
+        goto cleanup; /* clients send ":" when they have no credentials */
+
+    pthread_mutex_lock(&auth->lock);
+    sw_error *reload_err = NULL;
+    if (reload_if_changed(auth, &reload_err) != 0) {
+        sw_warn("auth: %s (keeping the users loaded before)", sw_error_message(reload_err));
+        sw_error_clear(&reload_err);
+    }
+    for (size_t i = 0; i < auth->n_entries; i++) {
+        if (strcmp(auth->entries[i].user, decoded) == 0) {
+            hash = strdup(auth->entries[i].hash);
+            break;
+        }
+    }
+    if (hash) {
+        cache_key_for(auth, decoded, password, hash, key);
+        time_t now = time(NULL);
+        for (size_t i = 0; i < CACHE_SLOTS && key[0]; i++) {
+            if (auth->cache[i].expires > now &&
+                sw_ct_equal(auth->cache[i].key, SW_SHA256_HEX_LEN, key, SW_SHA256_HEX_LEN)) {
+                cached = 1;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&auth->lock);
+
+    if (!cached) {
+        /* bcrypt runs outside the lock: it takes tens of milliseconds. */
+        int ok = bcrypt_verify(password, hash ? hash : dummy_hash);
+        if (!ok || hash == NULL) {
+            rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "invalid user name or password");
+            goto cleanup;
+        }
+        if (key[0]) {
+            pthread_mutex_lock(&auth->lock);
+            struct cache_slot *slot = &auth->cache[auth->cache_next++ % CACHE_SLOTS];
+            memcpy(slot->key, key, sizeof slot->key);
+            slot->expires = time(NULL) + CACHE_SECONDS;
+            pthread_mutex_unlock(&auth->lock);
+        }
+    }
+    name = strdup(decoded);
+    if (name == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "auth: out of memory");
+        goto cleanup;
+    }
+    *user = name;
+cleanup:
+    memset(decoded, 0, sizeof decoded);
+    free(hash);
+    return rc;
+}
+
+static int rule_names_user(const struct sw_access_rule *rule, const char *user)
+{
+    for (char **u = rule->users; u && *u; u++) {
+        if (strcmp(*u, "*") == 0 || strcmp(*u, user) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+unsigned srv_auth_access_for(const srv_auth *auth, const char *user, const char *repo)
+{
+    unsigned access = 0;
+
+    if (auth == NULL)
+        return SRV_AUTH_PULL | SRV_AUTH_PUSH;
+    if (user == NULL)
+        return auth->cfg->anonymous_pull ? SRV_AUTH_PULL : 0;
+    if (auth->cfg->n_rules == 0)
+        return SRV_AUTH_PULL | SRV_AUTH_PUSH;
+    for (size_t i = 0; i < auth->cfg->n_rules; i++) {
+        const struct sw_access_rule *rule = &auth->cfg->rules[i];
+        if (repo == NULL || fnmatch(rule->repo_pattern, repo, 0) != 0 ||
+            !rule_names_user(rule, user))
+            continue;
+        if (rule->can_pull)
+            access |= SRV_AUTH_PULL;
+        if (rule->can_push)
+            access |= SRV_AUTH_PUSH;
+    }
+    if (auth->cfg->anonymous_pull)
+        access |= SRV_AUTH_PULL;
+    return access;
+}

@@ -1,0 +1,441 @@
+/*
+ * server.c - the libmicrohttpd daemon of `slipway serve`: start and
+ * graceful stop, the dispatch of MHD's callbacks to routes (routing,
+ * authentication and authorization, body streaming), the access log and
+ * the embedded web assets.
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION).
+ * Handlers block on disk and SQLite; a thread each keeps a slow upload
+ * from holding up anyone else, and each thread gets its own SQLite
+ * connection through reg_store_db.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "registry/errors.h"
+#include "server/internal.h"
+
+#define MAX_CONNECTIONS 256          /* beyond this, requests get 429 */
+#define MHD_CONNECTION_SLACK 32      /* room to answer those with 429 */
+#define CONNECTION_TIMEOUT_S 120     /* idle seconds before a connection drops */
+#define CONNECTION_MEMORY 131072     /* per-connection buffer for headers and body pieces */
+#define THREAD_STACK 1048576
+#define STOP_GRACE_S 30
+#define TLS_FILE_MAX (1024 * 1024)
+
+/* Generated from web/ by cmake/EmbedRun.cmake. */
+extern const struct {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+} srv_web_assets[];
+
+/* ---- web assets --------------------------------------------------------- */
+
+static void web_asset_end(srv_request *req)
+{
+    const char *name = srv_request_param(req, "asset");
+    if (name == NULL)
+        name = "index.html";
+    for (size_t i = 0; srv_web_assets[i].name; i++) {
+        if (strcmp(srv_web_assets[i].name, name) == 0) {
+            srv_header(req, "Cache-Control", "no-cache");
+            srv_respond(req, 200, srv_content_type_for(name), srv_web_assets[i].data,
+                        srv_web_assets[i].size);
+            return;
+        }
+    }
+    srv_respond_error(req, SRV_E_NOT_FOUND, "no such page");
+}
+
+static const struct srv_route web_routes[] = {
+    { "GET", "/", SRV_ACCESS_NONE, NULL, NULL, web_asset_end, NULL },
+    { "GET", "/*asset", SRV_ACCESS_NONE, NULL, NULL, web_asset_end, NULL },
+    { NULL, NULL, 0, NULL, NULL, NULL, NULL },
+};
+
+/* ---- routing ------------------------------------------------------------ */
+
+int srv_route_add(srv_server *srv, const struct srv_route *routes, sw_error **err)
+{
+    int rc = 0;
+
+    pthread_rwlock_wrlock(&srv->routes_lock);
+    if (srv->n_tables == SRV_MAX_ROUTE_TABLES)
+        rc = sw_error_set(err, SW_EINVAL, "too many route tables (at most %d)",
+                          SRV_MAX_ROUTE_TABLES);
+    else
+        srv->tables[srv->n_tables++] = routes;
+    pthread_rwlock_unlock(&srv->routes_lock);
+    return rc;
+}
+
+enum route_pass { PASS_EXACT, PASS_HEAD_AS_GET, PASS_ANY_METHOD, PASS_FALLBACK };
+
+static const struct srv_route *find_in_pass(srv_server *srv, enum route_pass pass,
+                                            const char *method, const char *path,
+                                            struct srv_params *params)
+{
+    for (size_t t = 0; t < srv->n_tables; t++) {
+        for (const struct srv_route *r = srv->tables[t]; r->pattern; r++) {
+            int wanted;
+            switch (pass) {
+            case PASS_EXACT: wanted = r->method && strcmp(r->method, method) == 0; break;
+            case PASS_HEAD_AS_GET: wanted = r->method && strcmp(r->method, "GET") == 0; break;
+            case PASS_ANY_METHOD: wanted = r->method != NULL; break;
+            default: wanted = r->method == NULL; break;
+            }
+            if (wanted && srv_path_match(r->pattern, path, params))
+                return r;
+        }
+    }
+    return NULL;
+}
+
+/* The route for method + path; *code is SRV_E_METHOD or SRV_E_NOT_FOUND
+ * when there is none. */
+static const struct srv_route *find_route(srv_server *srv, const char *method,
+                                          const char *path, struct srv_params *params,
+                                          int *code)
+{
+    const struct srv_route *route = NULL;
+
+    pthread_rwlock_rdlock(&srv->routes_lock);
+    route = find_in_pass(srv, PASS_EXACT, method, path, params);
+    if (route == NULL && strcmp(method, "HEAD") == 0)
+        route = find_in_pass(srv, PASS_HEAD_AS_GET, method, path, params);
+    if (route == NULL) {
+        if (find_in_pass(srv, PASS_ANY_METHOD, method, path, params)) {
+            srv_params_clear(params);
+            *code = SRV_E_METHOD;
+        } else {
+            route = find_in_pass(srv, PASS_FALLBACK, method, path, params);
+            *code = SRV_E_NOT_FOUND;
+        }
+    }
+    pthread_rwlock_unlock(&srv->routes_lock);
+    return route;
+}
+
+/* Authentication and the route's access requirement; 0 or an error
+ * response already set. */
+static int authorize(srv_request *req)
+{
+    srv_server *srv = req->srv;
+    sw_error *err = NULL;
+    int rc = 0;
+
+    if (req->route->access == SRV_ACCESS_NONE || srv->auth == NULL)
+        return 0;
+    if (srv_auth_check(srv->auth, srv_request_header(req, "Authorization"), &req->user,
+                       &err) != 0) {
+        srv_respond_sw_error(req, err);
+        rc = -1;
+        goto cleanup;
+    }
+    int is_allowed;
+    switch (req->route->access) {
+    case SRV_ACCESS_LOGIN:
+        is_allowed = req->user != NULL;
+        break;
+    case SRV_ACCESS_ANY_PULL:
+        is_allowed = req->user != NULL || srv->cfg->anonymous_pull;
+        break;
+    default: {
+        const char *repo = srv_request_param(req, "name");
+        int is_read = strcmp(req->method, "GET") == 0 || req->is_head;
+        is_allowed = srv_request_allowed(req, repo, is_read ? SRV_AUTH_PULL : SRV_AUTH_PUSH);
+        break;
+    }
+    }
+    if (!is_allowed) {
+        if (req->user == NULL)
+            srv_respond_error(req, SRV_E_UNAUTHORIZED, "authentication required");
+        else
+            srv_respond_error(req, SRV_E_DENIED, "requested access to the resource is denied");
+        rc = -1;
+    }
+cleanup:
+    sw_error_clear(&err);
+    return rc;
+}
+
+static void request_begin(srv_request *req)
+{
+    srv_server *srv = req->srv;
+    int code = 0;
+
+    if (atomic_load(&srv->connections) > srv->max_connections) {
+        srv_header(req, "Connection", "close");
+        srv_header(req, "Retry-After", "1");
+        srv_respond_error(req, SRV_E_TOO_MANY, "too many connections, retry later");
+        goto answered;
+    }
+    if (!srv_path_safe(req->path)) {
+        srv_respond_error(req, SRV_E_NOT_FOUND, "invalid path");
+        goto answered;
+    }
+    req->route = find_route(srv, req->method, req->path, &req->params, &code);
+    if (req->route == NULL) {
+        srv_respond_error(req, code,
+                          code == SRV_E_METHOD ? "method not allowed here" : "not found");
+        goto answered;
+    }
+    if (authorize(req) != 0)
+        goto answered;
+    if (req->route->on_headers && req->route->on_headers(req) != 0)
+        goto answered;
+    return;
+answered:
+    req->is_body_ignored = 1;
+}
+
+static void request_data(srv_request *req, const char *data, size_t len)
+{
+    if (req->is_body_ignored)
+        return;
+    if (req->is_buffering) {
+        if (req->body.len + len > req->body_max) {
+            srv_respond_error(req, REG_E_TOO_LARGE, "request body too large");
+            req->is_body_ignored = 1;
+            sw_strbuf_free(&req->body);
+            return;
+        }
+        sw_strbuf_append(&req->body, data, len);
+        if (req->body.failed) {
+            srv_respond_error(req, SW_ENOMEM, "buffering the request body: out of memory");
+            req->is_body_ignored = 1;
+        }
+        return;
+    }
+    if (req->route->on_data && req->route->on_data(req, data, len) != 0)
+        req->is_body_ignored = 1;
+}
+
+static void request_end(srv_request *req)
+{
+    if (!req->is_body_ignored && !srv_responded(req))
+        req->route->on_end(req);
+    if (!srv_responded(req))
+        srv_respond_error(req, SW_EIO, "the handler gave no response");
+}
+
+static srv_request *request_new(srv_server *srv, struct MHD_Connection *conn,
+                                const char *method, const char *url)
+{
+    srv_request *req = calloc(1, sizeof *req);
+    if (req == NULL)
+        return NULL;
+    req->srv = srv;
+    req->conn = conn;
+    req->method = strdup(method);
+    req->path = strdup(url);
+    clock_gettime(CLOCK_MONOTONIC, &req->started);
+    if (req->method == NULL || req->path == NULL) {
+        srv_request_free(req);
+        return NULL;
+    }
+    req->is_head = strcmp(method, "HEAD") == 0;
+    return req;
+}
+
+/* MHD's access handler: called once for the headers, once per body piece,
+ * and a last time with no data, when the response is queued. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    srv_server *srv = cls;
+    srv_request *req = *con_cls;
+
+    if (req == NULL) {
+        req = request_new(srv, conn, method, url);
+        if (req == NULL)
+            return MHD_NO;
+        *con_cls = req;
+        atomic_fetch_add(&srv->in_flight, 1);
+        request_begin(req);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        request_data(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    request_end(req);
+    return srv_request_queue(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    srv_server *srv = cls;
+    srv_request *req = *con_cls;
+    struct timespec now;
+
+    if (req == NULL)
+        return;
+    *con_cls = NULL;
+    if (req->route && req->route->on_cleanup)
+        req->route->on_cleanup(req);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
+                   (now.tv_nsec - req->started.tv_nsec) / 1000000;
+    sw_info("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path, req->status,
+            req->response_bytes, ms, req->user ? " user=" : "", req->user ? req->user : "",
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    srv_request_free(req);
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv_server *srv = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&srv->connections, 1);
+    else
+        atomic_fetch_sub(&srv->connections, 1);
+}
+
+/* MHD's own messages. Once running they are mostly about broken clients
+ * (a TLS hello on the plain port: skopeo tries https first), so they go to
+ * debug; while starting they explain why the daemon did not come up. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    srv_server *srv = cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t len = strlen(line);
+    while (len > 0 && line[len - 1] == '\n')
+        line[--len] = '\0';
+    sw_log(atomic_load(&srv->is_running) ? SW_LOG_DEBUG : SW_LOG_WARN, "http: %s", line);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void free_server(srv_server *srv)
+{
+    if (srv == NULL)
+        return;
+    srv_auth_free(srv->auth);
+    pthread_rwlock_destroy(&srv->routes_lock);
+    if (srv->tls_key) {
+        memset(srv->tls_key, 0, strlen(srv->tls_key));
+        free(srv->tls_key);
+    }
+    free(srv->tls_cert);
+    free(srv);
+}
+
+int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, sw_error **err)
+{
+    srv_server *srv = NULL;
+    struct addrinfo hints = { 0 }, *addr = NULL;
+    char port[16];
+    size_t len = 0;
+    int rc = 0;
+
+    *out = NULL;
+    srv = calloc(1, sizeof *srv);
+    if (srv == NULL)
+        return sw_error_set(err, SW_ENOMEM, "server: out of memory");
+    srv->cfg = cfg;
+    srv->store = store;
+    srv->max_connections = MAX_CONNECTIONS;
+    pthread_rwlock_init(&srv->routes_lock, NULL);
+    if ((rc = srv_auth_new(cfg, &srv->auth, err)) != 0 ||
+        (rc = srv_route_add(srv, srv_oci_routes, err)) != 0 ||
+        (rc = srv_route_add(srv, web_routes, err)) != 0)
+        goto cleanup;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%d", cfg->listen_port);
+    const char *host = cfg->listen_host && cfg->listen_host[0] ? cfg->listen_host : NULL;
+    int gai = getaddrinfo(host, port, &hints, &addr);
+    if (gai != 0) {
+        rc = sw_error_set(err, SW_EINVAL, "listen address %s:%d: %s", host ? host : "*",
+                          cfg->listen_port, gai_strerror(gai));
+        goto cleanup;
+    }
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (addr->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert) {
+        if ((rc = sw_read_file(cfg->tls_cert, TLS_FILE_MAX, &srv->tls_cert, &len, err)) != 0 ||
+            (rc = sw_read_file(cfg->tls_key, TLS_FILE_MAX, &srv->tls_key, &len, err)) != 0) {
+            sw_error_prefix(err, "server.tls");
+            goto cleanup;
+        }
+        flags |= MHD_USE_TLS;
+    }
+
+    struct MHD_OptionItem tls_options[] = {
+        { srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert },
+        { srv->tls_key ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_SOCK_ADDR, addr->ai_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(MAX_CONNECTIONS + MHD_CONNECTION_SLACK),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+        MHD_OPTION_ARRAY, tls_options,
+        MHD_OPTION_END);
+    if (srv->daemon == NULL) {
+        rc = sw_error_set(err, SW_EIO, "cannot listen on %s:%d (in use, or not an address of "
+                          "this host?)", host ? host : "*", cfg->listen_port);
+        goto cleanup;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info && info->port ? info->port : cfg->listen_port;
+    atomic_store(&srv->is_running, 1);
+    *out = srv;
+    srv = NULL;
+cleanup:
+    if (addr)
+        freeaddrinfo(addr);
+    free_server(srv);
+    return rc;
+}
+
+int srv_port(const srv_server *srv)
+{
+    return srv->port;
+}
+
+void srv_stop(srv_server *srv)
+{
+    if (srv == NULL)
+        return;
+    MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
+    for (int waited_ms = 0; atomic_load(&srv->in_flight) > 0 && waited_ms < STOP_GRACE_S * 1000;
+         waited_ms += 20)
+        usleep(20 * 1000);
+    if (atomic_load(&srv->in_flight) > 0)
+        sw_warn("server: %d request(s) still running after %ds; closing them",
+                atomic_load(&srv->in_flight), STOP_GRACE_S);
+    MHD_stop_daemon(srv->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    free_server(srv);
+}

@@ -1,0 +1,1068 @@
+/*
+ * dockerfile.c - the Dockerfile parser (see dockerfile.h).
+ *
+ * Lines are read one at a time; parser directives are recognised only
+ * before anything else; comment lines are dropped (also inside
+ * continuations); a line ending in the escape token continues on the next
+ * line; heredoc bodies of RUN/COPY/ADD are read after their instruction
+ * line. Every instruction line is split into command, leading --flags and
+ * the rest, and the rest goes to the argument parser of that instruction.
+ */
+#include "builder/dockerfile.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fs.h"
+#include "core/strbuf.h"
+
+#define MAX_DOCKERFILE_SIZE (64 * 1024 * 1024)
+
+/* [\t\v\f\r ] as in BuildKit's whitespace regexps */
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* unicode.IsSpace for ASCII, which is what the parsers test */
+static int is_space(char c)
+{
+    return is_ws(c) || c == '\n' || (unsigned char)c == 0x85 || (unsigned char)c == 0xa0;
+}
+
+/* ---- nodes --------------------------------------------------------------- */
+
+static bld_node *node_new(const char *value, size_t len)
+{
+    bld_node *n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    n->value = strndup(value ? value : "", value ? len : 0);
+    if (n->value == NULL) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void bld_node_free(bld_node *node)
+{
+    while (node) {
+        bld_node *next = node->next;
+        for (size_t i = 0; i < node->n_children; i++)
+            bld_node_free(node->children[i]);
+        free(node->children);
+        for (size_t i = 0; i < node->n_heredocs; i++) {
+            free(node->heredocs[i].name);
+            free(node->heredocs[i].content);
+        }
+        free(node->heredocs);
+        for (size_t i = 0; i < node->n_flags; i++)
+            free(node->flags[i]);
+        free(node->flags);
+        free(node->value);
+        free(node->original);
+        free(node);
+        node = next;
+    }
+}
+
+static int node_add_child(bld_node *parent, bld_node *child)
+{
+    bld_node **bigger = realloc(parent->children, (parent->n_children + 1) * sizeof(*bigger));
+    if (bigger == NULL)
+        return -1;
+    parent->children = bigger;
+    parent->children[parent->n_children++] = child;
+    return 0;
+}
+
+/* A chain builder: appends nodes to a next-list. */
+struct chain {
+    bld_node *head, *tail;
+    int failed;
+};
+
+static void chain_add(struct chain *c, const char *value, size_t len)
+{
+    bld_node *n = node_new(value, len);
+    if (n == NULL) {
+        c->failed = 1;
+        return;
+    }
+    if (c->tail)
+        c->tail->next = n;
+    else
+        c->head = n;
+    c->tail = n;
+}
+
+/* ---- argument parsers (BuildKit's line_parsers.go) ----------------------- */
+
+/* Splits on runs of [\t\v\f\r ] (regexp Split semantics: empty fields at
+ * the ends are kept, e.g. a leading separator gives a "" first word). */
+static void split_ws(struct chain *c, const char *rest)
+{
+    const char *p = rest;
+    for (;;) {
+        const char *start = p;
+        while (*p && !is_ws(*p))
+            p++;
+        chain_add(c, start, (size_t)(p - start));
+        if (*p == '\0')
+            break;
+        while (is_ws(*p))
+            p++;
+    }
+}
+
+/* parseWords: words split on unquoted whitespace, quotes and escapes kept
+ * (they are removed later by the shell lexer). */
+static int parse_words(const char *rest, char escape, char ***words_out, size_t *n_out)
+{
+    sw_strbuf word = SW_STRBUF_INIT;
+    char **words = NULL;
+    size_t n = 0;
+    enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
+    char quote = 0;
+    int blank_ok = 0;
+    size_t len = strlen(rest);
+    for (size_t pos = 0; pos <= len; pos++) {
+        char ch = pos < len ? rest[pos] : 0;
+        if (phase == IN_SPACES) {
+            if (pos == len)
+                break;
+            if (is_space(ch))
+                continue;
+            phase = IN_WORD;
+        }
+        if ((phase == IN_WORD || phase == IN_QUOTE) && pos == len) {
+            if (blank_ok || word.len > 0) {
+                char **bigger = realloc(words, (n + 1) * sizeof(char *));
+                if (bigger == NULL)
+                    goto fail;
+                words = bigger;
+                words[n++] = sw_strbuf_detach(&word);
+            }
+            break;
+        }
+        if (phase == IN_WORD) {
+            if (is_space(ch)) {
+                phase = IN_SPACES;
+                if (blank_ok || word.len > 0) {
+                    char **bigger = realloc(words, (n + 1) * sizeof(char *));
+                    if (bigger == NULL)
+                        goto fail;
+                    words = bigger;
+                    words[n++] = sw_strbuf_detach(&word);
+                }
+                sw_strbuf_reset(&word);
+                blank_ok = 0;
+                continue;
+            }
+            if (ch == '\'' || ch == '"') {
+                quote = ch;
+                blank_ok = 1;
+                phase = IN_QUOTE;
+            }
+            if (ch == escape) {
+                if (pos + 1 == len)
+                    continue; /* an escape at the end is dropped */
+                sw_strbuf_putc(&word, ch);
+                pos++;
+                ch = rest[pos];
+            }
+            sw_strbuf_putc(&word, ch);
+            continue;
+        }
+        /* IN_QUOTE */
+        if (ch == quote)
+            phase = IN_WORD;
+        if (ch == escape && quote != '\'') {
+            if (pos + 1 == len) {
+                phase = IN_WORD;
+                continue;
+            }
+            pos++;
+            sw_strbuf_putc(&word, ch);
+            ch = rest[pos];
+        }
+        sw_strbuf_putc(&word, ch);
+    }
+    sw_strbuf_free(&word);
+    *words_out = words;
+    *n_out = n;
+    return 0;
+fail:
+    for (size_t i = 0; i < n; i++)
+        free(words[i]);
+    free(words);
+    sw_strbuf_free(&word);
+    return -1;
+}
+
+static void free_words(char **words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(words[i]);
+    free(words);
+}
+
+/* ENV and LABEL: key value sep triples. */
+static int parse_name_val(const char *rest, const char *keyword, char escape, struct chain *c,
+                          sw_error **err)
+{
+    char **words = NULL;
+    size_t n = 0;
+    if (parse_words(rest, escape, &words, &n) != 0)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    int rc = 0;
+    if (n == 0)
+        goto cleanup;
+    if (strchr(words[0], '=') == NULL) {
+        /* legacy form: KEY value-with-spaces */
+        const char *p = rest;
+        while (*p && !is_ws(*p))
+            p++;
+        if (*p == '\0') {
+            rc = sw_error_set(err, SW_EINVAL, "%s must have two arguments", keyword);
+            goto cleanup;
+        }
+        chain_add(c, rest, (size_t)(p - rest));
+        while (is_ws(*p))
+            p++;
+        chain_add(c, p, strlen(p));
+        chain_add(c, "", 0);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *eq = strchr(words[i], '=');
+        if (eq == NULL) {
+            rc = sw_error_set(err, SW_EINVAL, "Syntax error - can't find = in \"%s\". Must be "
+                              "of the form: name=value", words[i]);
+            goto cleanup;
+        }
+        chain_add(c, words[i], (size_t)(eq - words[i]));
+        chain_add(c, eq + 1, strlen(eq + 1));
+        chain_add(c, "=", 1);
+    }
+cleanup:
+    free_words(words, n);
+    return rc;
+}
+
+/* JSON array of strings; 1 when rest is one, 0 when it is not JSON, -1
+ * (with err) when it is JSON with a non-string element. */
+static int parse_json(const char *rest, struct chain *c, sw_error **err)
+{
+    while (is_space(*rest))
+        rest++;
+    if (*rest != '[')
+        return 0;
+    json_t *doc = json_loads(rest, JSON_DECODE_ANY, NULL);
+    if (!json_is_array(doc)) {
+        json_decref(doc);
+        return 0;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(doc, i, item) {
+        if (!json_is_string(item)) {
+            json_decref(doc);
+            sw_error_set(err, SW_EINVAL, "when using JSON array syntax, arrays must be "
+                         "comprised of strings only");
+            return -1;
+        }
+    }
+    json_array_foreach(doc, i, item)
+        chain_add(c, json_string_value(item), json_string_length(item));
+    json_decref(doc);
+    return 1;
+}
+
+static int parse_maybe_json(const char *rest, struct chain *c, int *is_json, sw_error **err)
+{
+    if (*rest == '\0')
+        return 0;
+    int r = parse_json(rest, c, err);
+    if (r < 0)
+        return SW_EINVAL;
+    if (r == 1) {
+        *is_json = 1;
+        return 0;
+    }
+    chain_add(c, rest, strlen(rest));
+    return 0;
+}
+
+static int parse_maybe_json_to_list(const char *rest, struct chain *c, int *is_json,
+                                    sw_error **err)
+{
+    int r = parse_json(rest, c, err);
+    if (r < 0)
+        return SW_EINVAL;
+    if (r == 1) {
+        *is_json = 1;
+        return 0;
+    }
+    if (*rest)
+        split_ws(c, rest);
+    return 0;
+}
+
+/* ---- splitting a line into command, flags, arguments ------------------- */
+
+/* Leading "--flag" words (quotes and backslashes processed), as BuildKit's
+ * extractBuilderFlags; *rest_out points into line after them. */
+static int extract_flags(const char *line, bld_node *node, const char **rest_out)
+{
+    sw_strbuf word = SW_STRBUF_INIT;
+    enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
+    char quote = 0;
+    int blank_ok = 0;
+    size_t len = strlen(line);
+    *rest_out = line + len;
+    for (size_t pos = 0; pos <= len; pos++) {
+        char ch = pos < len ? line[pos] : 0;
+        if (phase == IN_SPACES) {
+            if (pos == len)
+                break;
+            if (is_space(ch))
+                continue;
+            if (ch != '-' || pos + 1 == len || line[pos + 1] != '-') {
+                *rest_out = line + pos;
+                break;
+            }
+            phase = IN_WORD;
+        }
+        if ((phase == IN_WORD || phase == IN_QUOTE) && pos == len) {
+            if (!(word.len == 2 && strcmp(word.data, "--") == 0) && (blank_ok || word.len > 0)) {
+                char **bigger = realloc(node->flags, (node->n_flags + 1) * sizeof(char *));
+                if (bigger == NULL)
+                    goto fail;
+                node->flags = bigger;
+                node->flags[node->n_flags++] = sw_strbuf_detach(&word);
+            }
+            break;
+        }
+        if (phase == IN_WORD) {
+            if (is_space(ch)) {
+                phase = IN_SPACES;
+                if (word.len == 2 && strcmp(word.data, "--") == 0) {
+                    *rest_out = line + pos;
+                    break;
+                }
+                if (blank_ok || word.len > 0) {
+                    char **bigger = realloc(node->flags, (node->n_flags + 1) * sizeof(char *));
+                    if (bigger == NULL)
+                        goto fail;
+                    node->flags = bigger;
+                    node->flags[node->n_flags++] = sw_strbuf_detach(&word);
+                }
+                sw_strbuf_reset(&word);
+                blank_ok = 0;
+                continue;
+            }
+            if (ch == '\'' || ch == '"') {
+                quote = ch;
+                blank_ok = 1;
+                phase = IN_QUOTE;
+                continue;
+            }
+            if (ch == '\\') {
+                if (pos + 1 == len)
+                    continue;
+                pos++;
+                ch = line[pos];
+            }
+            sw_strbuf_putc(&word, ch);
+            continue;
+        }
+        if (ch == quote) {
+            phase = IN_WORD;
+            continue;
+        }
+        if (ch == '\\') {
+            if (pos + 1 == len) {
+                phase = IN_WORD;
+                continue;
+            }
+            pos++;
+            ch = line[pos];
+        }
+        sw_strbuf_putc(&word, ch);
+    }
+    sw_strbuf_free(&word);
+    return 0;
+fail:
+    sw_strbuf_free(&word);
+    return -1;
+}
+
+static char *trim_copy(const char *s)
+{
+    while (is_space(*s))
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && is_space(s[len - 1]))
+        len--;
+    return strndup(s, len);
+}
+
+static int node_from_line(const char *line, char escape, bld_node **out, sw_error **err);
+
+/* Builds the node for one instruction line (without heredocs). */
+static int node_from_line(const char *line, char escape, bld_node **out, sw_error **err)
+{
+    char *trimmed = trim_copy(line);
+    bld_node *node = NULL;
+    struct chain args = { 0 };
+    int rc = 0;
+    if (trimmed == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    const char *p = trimmed;
+    while (*p && !is_ws(*p))
+        p++;
+    node = node_new(trimmed, (size_t)(p - trimmed));
+    if (node == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (char *c = node->value; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    node->original = strdup(line);
+    while (is_ws(*p))
+        p++;
+    const char *rest_start = p;
+    char *rest = NULL;
+    if (*rest_start) {
+        const char *after_flags = NULL;
+        if (extract_flags(rest_start, node, &after_flags) != 0) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        rest = trim_copy(after_flags);
+    } else {
+        rest = strdup("");
+    }
+    if (rest == NULL || node->original == NULL) {
+        free(rest);
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+
+    const char *v = node->value;
+    if (strcmp(v, "add") == 0 || strcmp(v, "copy") == 0 || strcmp(v, "volume") == 0) {
+        rc = parse_maybe_json_to_list(rest, &args, &node->is_json, err);
+    } else if (strcmp(v, "run") == 0 || strcmp(v, "cmd") == 0 || strcmp(v, "entrypoint") == 0 ||
+               strcmp(v, "shell") == 0) {
+        rc = parse_maybe_json(rest, &args, &node->is_json, err);
+    } else if (strcmp(v, "arg") == 0) {
+        char **words = NULL;
+        size_t n = 0;
+        if (parse_words(rest, escape, &words, &n) != 0)
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            chain_add(&args, words[i], strlen(words[i]));
+        free_words(words, n);
+    } else if (strcmp(v, "env") == 0) {
+        rc = parse_name_val(rest, "ENV", escape, &args, err);
+    } else if (strcmp(v, "label") == 0) {
+        rc = parse_name_val(rest, "LABEL", escape, &args, err);
+    } else if (strcmp(v, "expose") == 0 || strcmp(v, "from") == 0) {
+        if (*rest)
+            split_ws(&args, rest);
+    } else if (strcmp(v, "maintainer") == 0 || strcmp(v, "stopsignal") == 0 ||
+               strcmp(v, "user") == 0 || strcmp(v, "workdir") == 0) {
+        if (*rest)
+            chain_add(&args, rest, strlen(rest));
+    } else if (strcmp(v, "healthcheck") == 0) {
+        const char *q = rest;
+        while (*q && !is_space(*q))
+            q++;
+        if (q != rest) {
+            chain_add(&args, rest, (size_t)(q - rest));
+            while (is_space(*q))
+                q++;
+            struct chain cmd = { 0 };
+            rc = parse_maybe_json(q, &cmd, &node->is_json, err);
+            if (args.tail)
+                args.tail->next = cmd.head;
+            args.failed |= cmd.failed;
+        }
+    } else if (strcmp(v, "onbuild") == 0) {
+        if (*rest) {
+            bld_node *child = NULL;
+            rc = node_from_line(rest, escape, &child, err);
+            if (rc == 0) {
+                bld_node *holder = node_new("", 0);
+                if (holder == NULL || node_add_child(holder, child) != 0) {
+                    bld_node_free(holder);
+                    bld_node_free(child);
+                    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                } else {
+                    args.head = args.tail = holder;
+                }
+            }
+        }
+    } else {
+        /* unknown instructions keep one empty argument node, as BuildKit's
+         * parseIgnore does; `dockerfile check` reports them */
+        chain_add(&args, "", 0);
+    }
+    free(rest);
+    if (args.failed && rc == 0)
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+    node->next = args.head;
+    args.head = NULL;
+    if (rc != 0)
+        goto cleanup;
+    *out = node;
+    node = NULL;
+cleanup:
+    bld_node_free(args.head);
+    bld_node_free(node);
+    free(trimmed);
+    return rc;
+}
+
+int bld_dockerfile_parse_line(const char *line, char escape, bld_node **out, sw_error **err)
+{
+    return node_from_line(line, escape, out, err);
+}
+
+/* ---- heredocs ------------------------------------------------------------ */
+
+static int can_contain_heredoc(const bld_node *node)
+{
+    if (strcmp(node->value, "onbuild") == 0 && node->next && node->next->n_children > 0)
+        node = node->next->children[0];
+    if (strcmp(node->value, "run") != 0 && strcmp(node->value, "copy") != 0 &&
+        strcmp(node->value, "add") != 0)
+        return 0;
+    return !node->is_json;
+}
+
+/* The heredocs named on a line: words of the form [N]<<[-]WORD, where a
+ * quoted WORD (or one with quoted parts) disables expansion. */
+static int heredocs_from_line(const char *line, bld_node *node)
+{
+    char **words = NULL;
+    size_t n = 0;
+    if (parse_words(line, '\\', &words, &n) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *w = words[i];
+        const char *p = w;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (p[0] != '<' || p[1] != '<')
+            continue;
+        unsigned fd = (unsigned)strtoul(w, NULL, 10);
+        p += 2;
+        int chomp = 0;
+        if (*p == '-') {
+            chomp = 1;
+            p++;
+        }
+        if (*p == '\0' || strchr(p, '<'))
+            continue;
+        sw_strbuf name = SW_STRBUF_INIT;
+        int quoted = 0;
+        char quote = 0;
+        for (const char *q = p; *q; q++) {
+            if (quote) {
+                if (*q == quote)
+                    quote = 0;
+                else
+                    sw_strbuf_putc(&name, *q);
+            } else if (*q == '"' || *q == '\'') {
+                quote = *q;
+                quoted = 1;
+            } else if (*q == '\\' && q[1]) {
+                sw_strbuf_putc(&name, *++q);
+            } else {
+                sw_strbuf_putc(&name, *q);
+            }
+        }
+        if (name.len == 0) {
+            sw_strbuf_free(&name);
+            continue;
+        }
+        struct bld_heredoc *bigger =
+            realloc(node->heredocs, (node->n_heredocs + 1) * sizeof(*bigger));
+        if (bigger == NULL) {
+            sw_strbuf_free(&name);
+            rc = -1;
+            break;
+        }
+        node->heredocs = bigger;
+        struct bld_heredoc *h = &node->heredocs[node->n_heredocs++];
+        h->name = sw_strbuf_detach(&name);
+        h->fd = fd;
+        h->expand = !quoted;
+        h->chomp = chomp;
+        h->content = strdup("");
+    }
+    free_words(words, n);
+    return rc;
+}
+
+/* ---- the file ------------------------------------------------------------ */
+
+struct reader {
+    const char *text;
+    size_t len, pos;
+    int line_no;      /* lines consumed so far */
+    const char *name;
+};
+
+/* Next physical line without its newline ("\r\n" or "\n"); NULL at the end.
+ * *with_nl_len covers the line including its newline. */
+static const char *next_line(struct reader *r, size_t *len, size_t *with_nl_len)
+{
+    if (r->pos >= r->len)
+        return NULL;
+    const char *start = r->text + r->pos;
+    const char *nl = memchr(start, '\n', r->len - r->pos);
+    size_t full = nl ? (size_t)(nl - start) + 1 : r->len - r->pos;
+    size_t l = nl ? (size_t)(nl - start) : full;
+    if (l > 0 && start[l - 1] == '\r')
+        l--;
+    r->pos += full;
+    r->line_no++;
+    *len = l;
+    if (with_nl_len)
+        *with_nl_len = full;
+    return start;
+}
+
+static const char *skip_ws_n(const char *s, size_t *len)
+{
+    while (*len > 0 && is_space(*s)) {
+        s++;
+        (*len)--;
+    }
+    return s;
+}
+
+static int is_comment_line(const char *s, size_t len)
+{
+    s = skip_ws_n(s, &len);
+    return len > 0 && *s == '#';
+}
+
+/* Parser directives: "# key = value" before anything else. 1 when the
+ * line was a directive, 0 when directives are over. */
+static int directive(struct bld_dockerfile *df, const char *s, size_t len, int *done,
+                     struct reader *r, sw_error **err)
+{
+    if (*done)
+        return 0;
+    char buf[1024];
+    if (len >= sizeof(buf) || len == 0 || s[0] != '#') {
+        *done = 1;
+        return 0;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *p = buf + 1;
+    while (isspace((unsigned char)*p))
+        p++;
+    char *key = p;
+    if (!isalpha((unsigned char)*p)) {
+        *done = 1;
+        return 0;
+    }
+    while (isalnum((unsigned char)*p))
+        p++;
+    char *key_end = p;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (*p != '=') {
+        *done = 1;
+        return 0;
+    }
+    *key_end = '\0';
+    p++;
+    while (isspace((unsigned char)*p))
+        p++;
+    char *value = p;
+    size_t vlen = strlen(value);
+    while (vlen > 0 && isspace((unsigned char)value[vlen - 1]))
+        value[--vlen] = '\0';
+    if (vlen == 0) {
+        *done = 1;
+        return 0;
+    }
+    for (char *c = key; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    char **slot = NULL;
+    if (strcmp(key, "escape") == 0) {
+        if (df->escape != 0)
+            return sw_error_set(err, SW_EINVAL, "%s:%d: only one escape parser directive can "
+                                "be used", r->name, r->line_no);
+        if (strcmp(value, "\\") != 0 && strcmp(value, "`") != 0)
+            return sw_error_set(err, SW_EINVAL, "%s:%d: invalid escape token '%s' does not "
+                                "match ` or \\", r->name, r->line_no, value);
+        df->escape = value[0];
+        return 1;
+    }
+    if (strcmp(key, "syntax") == 0)
+        slot = &df->syntax;
+    else if (strcmp(key, "check") == 0)
+        slot = &df->check;
+    else {
+        *done = 1;
+        return 0;
+    }
+    if (*slot)
+        return sw_error_set(err, SW_EINVAL, "%s:%d: only one %s parser directive can be used",
+                            r->name, r->line_no, key);
+    *slot = strdup(value);
+    return 1;
+}
+
+/* If line ends with the escape token (then only blanks), removes it and
+ * returns 1: the instruction continues. An escaped escape token does not
+ * continue (BuildKit's regexp requires a non-escape char before it). */
+static int trim_continuation(sw_strbuf *line, size_t from, char escape)
+{
+    size_t n = line->len;
+    while (n > from && (line->data[n - 1] == ' ' || line->data[n - 1] == '\t'))
+        n--;
+    if (n == from || line->data[n - 1] != escape)
+        return 0;
+    if (n - 1 > from && line->data[n - 2] == escape)
+        return 0;
+    line->len = n - 1;
+    line->data[line->len] = '\0';
+    return 1;
+}
+
+static int add_warning(struct bld_dockerfile *df, const char *text)
+{
+    char **bigger = realloc(df->warnings, (df->n_warnings + 1) * sizeof(char *));
+    if (bigger == NULL)
+        return -1;
+    df->warnings = bigger;
+    df->warnings[df->n_warnings] = strdup(text);
+    return df->warnings[df->n_warnings++] ? 0 : -1;
+}
+
+int bld_dockerfile_parse(const char *text, size_t len, const char *name,
+                         struct bld_dockerfile **out, sw_error **err)
+{
+    struct bld_dockerfile *df = calloc(1, sizeof(*df));
+    struct reader r = { .text = text, .len = len, .name = name ? name : "Dockerfile" };
+    sw_strbuf line = SW_STRBUF_INIT;
+    int rc = 0, directives_done = 0, empty_continuation_warned = 0;
+    const char *s;
+    size_t slen;
+
+    if (df == NULL || (df->root = node_new("", 0)) == NULL) {
+        free(df);
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    }
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+        r.pos = 3;
+    while ((s = next_line(&r, &slen, NULL)) != NULL) {
+        if (memchr(s, '\0', slen) != NULL) {
+            rc = sw_error_set(err, SW_EINVAL, "%s:%d: the Dockerfile contains a NUL byte",
+                              r.name, r.line_no);
+            goto cleanup;
+        }
+        size_t trimmed_len = slen;
+        const char *trimmed = skip_ws_n(s, &trimmed_len);
+        int d = directive(df, trimmed, trimmed_len, &directives_done, &r, err);
+        if (d < 0) {
+            rc = d;
+            goto cleanup;
+        }
+        if (d == 1)
+            continue;
+        char escape = df->escape ? df->escape : '\\';
+        if (trimmed_len > 0 && trimmed[0] == '#')
+            continue; /* a comment */
+        int start_line = r.line_no;
+        sw_strbuf_reset(&line);
+        sw_strbuf_append(&line, trimmed, trimmed_len);
+        int continues = trim_continuation(&line, 0, escape);
+        if (!continues && line.len == 0)
+            continue;
+        int has_empty_continuation = 0;
+        while (continues) {
+            const char *c = next_line(&r, &slen, NULL);
+            if (c == NULL)
+                break;
+            if (is_comment_line(c, slen))
+                continue;
+            size_t blank_len = slen;
+            skip_ws_n(c, &blank_len);
+            if (blank_len == 0) {
+                has_empty_continuation = 1;
+                continue;
+            }
+            size_t from = line.len;
+            sw_strbuf_append(&line, c, slen);
+            continues = trim_continuation(&line, from, escape);
+        }
+        if (line.failed) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        if (has_empty_continuation) {
+            char *w = NULL;
+            if (asprintf(&w, "[WARNING]: Empty continuation line found in:\n    %s", line.data) >= 0)
+                add_warning(df, w);
+            free(w);
+            empty_continuation_warned = 1;
+        }
+        bld_node *child = NULL;
+        if ((rc = node_from_line(line.data, escape, &child, err)) != 0) {
+            sw_error_prefix(err, "%s:%d", r.name, start_line);
+            goto cleanup;
+        }
+        if (can_contain_heredoc(child)) {
+            bld_node *target = child;
+            if (strcmp(child->value, "onbuild") == 0)
+                target = child->next->children[0];
+            if (heredocs_from_line(line.data, target) != 0) {
+                bld_node_free(child);
+                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            for (size_t i = 0; i < target->n_heredocs; i++) {
+                struct bld_heredoc *h = &target->heredocs[i];
+                sw_strbuf content = SW_STRBUF_INIT;
+                int terminated = 0;
+                size_t full;
+                const char *c;
+                while ((c = next_line(&r, &slen, &full)) != NULL) {
+                    const char *term = c;
+                    size_t term_len = slen;
+                    if (h->chomp)
+                        while (term_len > 0 && *term == '\t') {
+                            term++;
+                            term_len--;
+                        }
+                    if (term_len == strlen(h->name) && memcmp(term, h->name, term_len) == 0) {
+                        terminated = 1;
+                        break;
+                    }
+                    sw_strbuf_append(&content, c, full);
+                }
+                free(h->content);
+                h->content = sw_strbuf_detach(&content);
+                if (!terminated) {
+                    bld_node_free(child);
+                    rc = sw_error_set(err, SW_EINVAL, "%s:%d: unterminated heredoc", r.name,
+                                      start_line);
+                    goto cleanup;
+                }
+            }
+        }
+        child->start_line = start_line;
+        child->end_line = r.line_no;
+        if (node_add_child(df->root, child) != 0) {
+            bld_node_free(child);
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+    }
+    if (empty_continuation_warned)
+        add_warning(df, "[WARNING]: Empty continuation lines will become errors in a future "
+                        "release.");
+    if (df->root->n_children == 0) {
+        rc = sw_error_set(err, SW_EINVAL, "%s:%d: file with no instructions", r.name,
+                          r.line_no);
+        goto cleanup;
+    }
+    if (df->escape == 0)
+        df->escape = '\\';
+    *out = df;
+    df = NULL;
+cleanup:
+    sw_strbuf_free(&line);
+    bld_dockerfile_free(df);
+    return rc;
+}
+
+int bld_dockerfile_parse_file(const char *path, struct bld_dockerfile **out, sw_error **err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = sw_read_file(path, MAX_DOCKERFILE_SIZE, &text, &len, err);
+    if (rc != 0)
+        return rc;
+    rc = bld_dockerfile_parse(text, len, path, out, err);
+    free(text);
+    return rc;
+}
+
+void bld_dockerfile_free(struct bld_dockerfile *df)
+{
+    if (df == NULL)
+        return;
+    bld_node_free(df->root);
+    free(df->syntax);
+    free(df->check);
+    for (size_t i = 0; i < df->n_warnings; i++)
+        free(df->warnings[i]);
+    free(df->warnings);
+    free(df);
+}
+
+/* ---- Dump ------------------------------------------------------------------ */
+
+/* Go's unicode.IsPrint, closely enough for the dump: graphic characters
+ * and the ASCII space, not controls, formats, surrogates, private use,
+ * non-characters, nor the line/paragraph separators. */
+static int go_is_print(unsigned r)
+{
+    if (r < 0x20 || (r >= 0x7f && r <= 0xa0) || r == 0xad)
+        return 0;
+    /* space separators other than the ASCII space are not "print" in Go */
+    if (r == 0x1680 || (r >= 0x2000 && r <= 0x200a) || r == 0x202f || r == 0x205f ||
+        r == 0x3000)
+        return 0;
+    if (r == 0x2028 || r == 0x2029 || (r >= 0x200b && r <= 0x200f) ||
+        (r >= 0x202a && r <= 0x202e) || (r >= 0x2060 && r <= 0x206f) || r == 0xfeff)
+        return 0;
+    if ((r >= 0xd800 && r <= 0xdfff) || (r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000)
+        return 0;
+    if ((r & 0xfffe) == 0xfffe || (r >= 0xfdd0 && r <= 0xfdef) || (r >= 0xfff9 && r <= 0xfffb))
+        return 0;
+    return 1;
+}
+
+/* Decodes one UTF-8 rune; returns its length, or 0 for an invalid byte. */
+static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *rune)
+{
+    if (s[0] < 0x80) {
+        *rune = s[0];
+        return 1;
+    }
+    size_t n;
+    unsigned min;
+    if ((s[0] & 0xe0) == 0xc0) { n = 2; *rune = s[0] & 0x1f; min = 0x80; }
+    else if ((s[0] & 0xf0) == 0xe0) { n = 3; *rune = s[0] & 0x0f; min = 0x800; }
+    else if ((s[0] & 0xf8) == 0xf0) { n = 4; *rune = s[0] & 0x07; min = 0x10000; }
+    else return 0;
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        *rune = (*rune << 6) | (s[i] & 0x3f);
+    }
+    if (*rune < min || *rune > 0x10ffff || (*rune >= 0xd800 && *rune <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void go_quote_into(sw_strbuf *sb, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    sw_strbuf_putc(sb, '"');
+    for (size_t i = 0; i < len;) {
+        unsigned r;
+        size_t n = utf8_decode(p + i, len - i, &r);
+        if (n == 0) {
+            sw_strbuf_printf(sb, "\\x%02x", p[i]);
+            i++;
+            continue;
+        }
+        if (r == '"' || r == '\\') {
+            sw_strbuf_putc(sb, '\\');
+            sw_strbuf_putc(sb, (char)r);
+        } else if (go_is_print(r)) {
+            sw_strbuf_append(sb, p + i, n);
+        } else {
+            switch (r) {
+            case '\a': sw_strbuf_puts(sb, "\\a"); break;
+            case '\b': sw_strbuf_puts(sb, "\\b"); break;
+            case '\f': sw_strbuf_puts(sb, "\\f"); break;
+            case '\n': sw_strbuf_puts(sb, "\\n"); break;
+            case '\r': sw_strbuf_puts(sb, "\\r"); break;
+            case '\t': sw_strbuf_puts(sb, "\\t"); break;
+            case '\v': sw_strbuf_puts(sb, "\\v"); break;
+            default:
+                if (r < ' ' || r == 0x7f)
+                    sw_strbuf_printf(sb, "\\x%02x", r);
+                else if (r < 0x10000)
+                    sw_strbuf_printf(sb, "\\u%04x", r);
+                else
+                    sw_strbuf_printf(sb, "\\U%08x", r);
+            }
+        }
+        i += n;
+    }
+    sw_strbuf_putc(sb, '"');
+}
+
+char *bld_go_quote(const char *s, size_t len)
+{
+    sw_strbuf sb = SW_STRBUF_INIT;
+    go_quote_into(&sb, s, len);
+    return sw_strbuf_detach(&sb);
+}
+
+static void dump_into(sw_strbuf *sb, const bld_node *node)
+{
+    size_t start = sb->len;
+    for (const char *c = node->value; *c; c++)
+        sw_strbuf_putc(sb, (char)tolower((unsigned char)*c));
+    if (node->n_flags > 0) {
+        sw_strbuf_puts(sb, " [");
+        for (size_t i = 0; i < node->n_flags; i++) {
+            if (i)
+                sw_strbuf_putc(sb, ' ');
+            go_quote_into(sb, node->flags[i], strlen(node->flags[i]));
+        }
+        sw_strbuf_putc(sb, ']');
+    }
+    for (size_t i = 0; i < node->n_children; i++) {
+        sw_strbuf_putc(sb, '(');
+        dump_into(sb, node->children[i]);
+        sw_strbuf_puts(sb, ")\n");
+    }
+    for (const bld_node *n = node->next; n; n = n->next) {
+        sw_strbuf_putc(sb, ' ');
+        if (n->n_children > 0)
+            dump_into(sb, n);
+        else
+            go_quote_into(sb, n->value, strlen(n->value));
+    }
+    /* strings.TrimSpace of this node's text */
+    if (sb->failed)
+        return;
+    size_t a = start;
+    while (a < sb->len && isspace((unsigned char)sb->data[a]))
+        a++;
+    size_t b = sb->len;
+    while (b > a && isspace((unsigned char)sb->data[b - 1]))
+        b--;
+    memmove(sb->data + start, sb->data + a, b - a);
+    sb->len = start + (b - a);
+    sb->data[sb->len] = '\0';
+}
+
+char *bld_node_dump(const bld_node *node)
+{
+    sw_strbuf sb = SW_STRBUF_INIT;
+    dump_into(&sb, node);
+    return sw_strbuf_detach(&sb);
+}
+
+char *bld_dockerfile_dump(const struct bld_dockerfile *df)
+{
+    sw_strbuf sb = SW_STRBUF_INIT;
+    dump_into(&sb, df->root);
+    sw_strbuf_putc(&sb, '\n');
+    return sw_strbuf_detach(&sb);
+}

@@ -543,29 +543,37 @@ cleanup:
     return rc;
 }
 
-static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel,
-                     sw_error **err)
+/* The entries of a directory (without . and ..), sorted by name. */
+static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
+                           sw_error **err)
 {
-    int fd = dup(src_dir);
+    int fd = dup(dir_fd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d == NULL) {
         if (fd >= 0)
             close(fd);
-        return sw_error_sys(err, SW_EIO, errno, "%s: reading %s", c->verb, rel[0] ? rel : ".");
+        return sw_error_sys(err, SW_EIO, errno, "reading %s", rel[0] ? rel : ".");
     }
-    struct path_list names = { 0 };
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (path_list_add(&names, de->d_name) != 0) {
+        if (path_list_add(names, de->d_name) != 0) {
             rc = sw_error_set(err, SW_ENOMEM, "out of memory");
             break;
         }
     }
     closedir(d);
-    qsort(names.items, names.n, sizeof(char *), cmp_str);
+    qsort(names->items, names->n, sizeof(char *), cmp_str);
+    return rc;
+}
+
+static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel,
+                     sw_error **err)
+{
+    struct path_list names = { 0 };
+    int rc = read_dir_sorted(src_dir, rel, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         char child[4096];
         snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
@@ -734,26 +742,8 @@ static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name
 
 static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err)
 {
-    int fd = dup(dir_fd);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (d == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return sw_error_sys(err, SW_EIO, errno, "reading %s", rel[0] ? rel : ".");
-    }
     struct path_list names = { 0 };
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (path_list_add(&names, de->d_name) != 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    closedir(d);
-    qsort(names.items, names.n, sizeof(char *), cmp_str);
+    int rc = read_dir_sorted(dir_fd, rel, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         char child[4096];
         snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -128,9 +129,29 @@ int bld_overlay_mount(const char *const *lower_dirs, size_t n_lower, const char 
                       const char *work_dir, const char *empty_dir, const char *target,
                       sw_error **err)
 {
-    if (mount_new_api(lower_dirs, n_lower, upper_dir, work_dir, empty_dir, target) == 0)
-        return 0;
-    return mount_classic(lower_dirs, n_lower, upper_dir, work_dir, empty_dir, target, err);
+    /* The same layer directory twice (two steps with identical diffs, e.g.
+     * two RUNs that changed nothing) would make overlayfs refuse the mount
+     * (ELOOP, overlapping layers). Keeping only the upper copy gives the
+     * same view: whatever the lower copy shows, the upper copy shows again
+     * above everything in between. */
+    const char **unique = calloc(n_lower + 1, sizeof(char *));
+    size_t n = 0;
+    int rc;
+    if (unique == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n_lower; i++) {
+        int again_above = 0;
+        for (size_t j = i + 1; j < n_lower && !again_above; j++)
+            again_above = strcmp(lower_dirs[i], lower_dirs[j]) == 0;
+        if (!again_above)
+            unique[n++] = lower_dirs[i];
+    }
+    if (mount_new_api(unique, n, upper_dir, work_dir, empty_dir, target) == 0)
+        rc = 0;
+    else
+        rc = mount_classic(unique, n, upper_dir, work_dir, empty_dir, target, err);
+    free(unique);
+    return rc;
 }
 
 int bld_overlay_unmount(const char *target, sw_error **err)

@@ -14,8 +14,10 @@ static const struct command {
     { "serve", cmd_serve, "run the registry, web UI and build workers" },
     { "import", cmd_import, "import an image into the store (tar:, oci:, oci-archive:, docker-archive:)" },
     { "export", cmd_export, "export an image from the store (oci:, oci-archive:, docker-archive:)" },
+    { "pull", cmd_pull, "pull an image from a remote registry into the store" },
     { "gc", cmd_gc, "remove unreferenced blobs and untagged manifests" },
     { "dockerfile", cmd_dockerfile, "inspect Dockerfiles: dump, check, expand, words" },
+    { "build", cmd_build, "build an image from a Dockerfile into the store" },
     { NULL, NULL, NULL },
 };
 

@@ -630,10 +630,60 @@ static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
     return 0;
 }
 
+/* registry.credentials: [{host, username, password}] for remote registries
+ * (base images); passwords may be env:NAME. */
+static int load_credentials(struct sw_config *cfg, json_t *list, sw_error **err)
+{
+    if (!json_is_array(list))
+        return sw_config_error(cfg, list, "registry.credentials", err,
+                               "expected a list of {host, username, password}, got %s",
+                               json_kind(list));
+    size_t n = json_array_size(list);
+    cfg->credentials = calloc(n ? n : 1, sizeof(*cfg->credentials));
+    if (cfg->credentials == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        static const char *const known[] = { "host", "username", "password", NULL };
+        json_t *c = json_array_get(list, i);
+        struct sw_registry_credential *cred = &cfg->credentials[i];
+        char where[64], key[96];
+        int rc;
+        cfg->n_credentials = i + 1;
+        snprintf(where, sizeof(where), "registry.credentials[%zu]", i);
+        if (!json_is_object(c))
+            return sw_config_error(cfg, c, where, err, "expected a mapping");
+        if ((rc = check_keys(cfg, c, where, known, err)))
+            return rc;
+        char *password = NULL;
+        snprintf(key, sizeof(key), "%s.host", where);
+        if ((rc = get_string(cfg, c, "host", key, &cred->host, err)))
+            return rc;
+        snprintf(key, sizeof(key), "%s.username", where);
+        if ((rc = get_string(cfg, c, "username", key, &cred->username, err)))
+            return rc;
+        snprintf(key, sizeof(key), "%s.password", where);
+        if ((rc = get_string(cfg, c, "password", key, &password, err)))
+            return rc;
+        if (!cred->host || !cred->username || !password) {
+            free(password);
+            return sw_config_error(cfg, c, where, err, "needs host, username and password");
+        }
+        rc = sw_config_secret(password, &cred->password, err);
+        free(password);
+        if (rc != 0) {
+            int line = sw_config_line(cfg, json_object_get(c, "password"));
+            sw_error_prefix(err, "%s:%d: %s", cfg->path, line, key);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int load_registry(struct sw_config *cfg, sw_error **err)
 {
     static const char *const known[] = { "delete", "local_hosts", "auth", "mirrors", "gc",
-                                          "pagination_max", "max_manifest_size", NULL };
+                                          "pagination_max", "max_manifest_size", "insecure",
+                                          "credentials", NULL };
     json_t *reg = NULL, *auth = NULL, *mirrors = NULL, *gc = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "registry", "registry", &reg, err)) != 0 || !reg)
@@ -642,6 +692,8 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
         (rc = get_bool(cfg, reg, "delete", "registry.delete", &cfg->delete_enabled, err)) ||
         (rc = get_string_list(cfg, reg, "local_hosts", "registry.local_hosts",
                               &cfg->local_hosts, err)) ||
+        (rc = get_string_list(cfg, reg, "insecure", "registry.insecure", &cfg->insecure_hosts,
+                              err)) ||
         (rc = get_int(cfg, reg, "pagination_max", "registry.pagination_max", 1, 1000000,
                       &cfg->max_page_size, err)) ||
         (rc = get_size(cfg, reg, "max_manifest_size", "registry.max_manifest_size",
@@ -687,6 +739,10 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
                 return rc;
         }
     }
+
+    json_t *creds = json_object_get(reg, "credentials");
+    if (creds && !json_is_null(creds) && (rc = load_credentials(cfg, creds, err)) != 0)
+        return rc;
 
     if ((rc = get_section(cfg, reg, "gc", "registry.gc", &gc, err)) != 0)
         return rc;
@@ -859,6 +915,16 @@ void sw_config_free(struct sw_config *cfg)
         free_string_list(cfg->mirrors[i].endpoints);
     }
     free(cfg->mirrors);
+    free_string_list(cfg->insecure_hosts);
+    for (size_t i = 0; i < cfg->n_credentials; i++) {
+        free(cfg->credentials[i].host);
+        free(cfg->credentials[i].username);
+        if (cfg->credentials[i].password) {
+            explicit_bzero(cfg->credentials[i].password, strlen(cfg->credentials[i].password));
+            free(cfg->credentials[i].password);
+        }
+    }
+    free(cfg->credentials);
     free(cfg->runtime);
     free(cfg->network);
     free(cfg->compression);

@@ -32,6 +32,12 @@ struct sw_mirror {
     char **endpoints;     /* NULL-terminated URLs, tried in order */
 };
 
+struct sw_registry_credential {
+    char *host;           /* registry host[:port] as written in image references */
+    char *username;
+    char *password;       /* resolved from a literal or env:NAME; never logged */
+};
+
 struct sw_config {
     char *path;           /* the file it was loaded from */
 
@@ -53,6 +59,9 @@ struct sw_config {
     size_t n_rules;
     struct sw_mirror *mirrors;
     size_t n_mirrors;
+    char **insecure_hosts;  /* registries spoken to over plain HTTP; NULL-terminated */
+    struct sw_registry_credential *credentials; /* for pulling base images */
+    size_t n_credentials;
     int gc_delete_untagged; /* registry.gc.untagged_manifests: delete|keep */
     int max_page_size;      /* registry.pagination_max, default 10000 */
     int64_t max_manifest_size; /* registry.max_manifest_size, default 4MiB */

@@ -118,6 +118,36 @@ static void test_read_only_and_scratch(void)
     free(target);
 }
 
+static void test_same_layer_twice(void)
+{
+    char *a = layer_with("dup-a", "f", "a");
+    char *b = layer_with("dup-b", "g", "b");
+    char *upper = sw_path_join(dir, "dup-u"), *work = sw_path_join(dir, "dup-w");
+    char *empty = sw_path_join(dir, "dup-e"), *target = sw_path_join(dir, "dup-m");
+    sw_mkdir_p(upper, 0755, NULL);
+    sw_mkdir_p(work, 0755, NULL);
+    sw_mkdir_p(empty, 0755, NULL);
+    sw_mkdir_p(target, 0755, NULL);
+    const char *lowers[] = { a, b, a }; /* two steps with the same (empty) diff */
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_overlay_mount(lowers, 3, upper, work, empty, target, &err), 0);
+    if (err)
+        fprintf(stderr, "  %s\n", sw_error_message(err));
+    sw_error_clear(&err);
+    char *f = read_in(target, "f"), *g = read_in(target, "g");
+    CHECK_STR_EQ(f, "a");
+    CHECK_STR_EQ(g, "b");
+    free(f);
+    free(g);
+    bld_overlay_unmount(target, NULL);
+    free(a);
+    free(b);
+    free(upper);
+    free(work);
+    free(empty);
+    free(target);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -127,6 +157,7 @@ int main(void)
     dir = scratch_dir("test_overlay");
     RUN(test_many_layers_top_wins);
     RUN(test_read_only_and_scratch);
+    RUN(test_same_layer_twice);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

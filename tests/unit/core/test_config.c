@@ -169,6 +169,33 @@ static void test_errors_name_file_line_key(void)
     CHECK(strstr(msg, "c.yaml:3: key 'delete' appears twice") != NULL);
 }
 
+static void test_registry_credentials(void)
+{
+    setenv("SW_TEST_REG_PASS", "hunter2", 1);
+    char *path = write_config("creds.yaml",
+        "registry:\n"
+        "  insecure: [\"127.0.0.1:5000\"]\n"
+        "  credentials:\n"
+        "    - { host: \"127.0.0.1:5000\", username: alice, password: env:SW_TEST_REG_PASS }\n");
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, &err), 0);
+    if (cfg) {
+        CHECK_STR_EQ(cfg->insecure_hosts[0], "127.0.0.1:5000");
+        CHECK_INT_EQ(cfg->n_credentials, 1);
+        CHECK_STR_EQ(cfg->credentials[0].username, "alice");
+        CHECK_STR_EQ(cfg->credentials[0].password, "hunter2");
+    }
+    sw_config_free(cfg);
+    free(path);
+    const char *msg = load_error("registry:\n  credentials:\n    - { host: h, username: u, password: env:SW_TEST_UNSET_VAR }\n");
+    CHECK(strstr(msg, "registry.credentials[0].password") != NULL);
+    CHECK(strstr(msg, "SW_TEST_UNSET_VAR is not set") != NULL);
+    CHECK(strstr(msg, "hunter2") == NULL);
+    msg = load_error("registry:\n  credentials:\n    - { host: h }\n");
+    CHECK(strstr(msg, "needs host, username and password") != NULL);
+}
+
 static void test_missing_file(void)
 {
     struct sw_config *cfg = NULL;
@@ -220,6 +247,7 @@ int main(void)
     RUN(test_json_is_accepted);
     RUN(test_defaults_and_relative_paths);
     RUN(test_errors_name_file_line_key);
+    RUN(test_registry_credentials);
     RUN(test_missing_file);
     RUN(test_durations_and_sizes);
     RUN(test_secret_from_env);

@@ -1,0 +1,63 @@
+/*
+ * build.h - the image builder: a Dockerfile and a context become an image
+ * in the store (what `docker build` + `docker push` do).
+ *
+ * Stages are built in order, only those the target needs. FROM resolves an
+ * earlier stage, an image in our store, or pulls one through the registry
+ * client; RUN runs in runc on an overlay of the layer directories; COPY
+ * and ADD write into a fresh upper directory; every other instruction
+ * changes the image config. Each step that makes a layer is looked up in
+ * the build cache first. With a source date epoch the result is
+ * reproducible: the same inputs give the same manifest digest.
+ */
+#ifndef BLD_BUILD_H
+#define BLD_BUILD_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/compress.h"
+#include "core/config.h"
+#include "core/hash.h"
+#include "registry/store.h"
+
+struct bld_build_options {
+    const char *context_dir;          /* required */
+    const char *dockerfile;           /* NULL: <context>/Dockerfile */
+    const char *const *tags;          /* "repo:tag" or "repo" (latest) */
+    size_t n_tags;
+    const char *const *build_args;    /* "K=V", or "K" to take it from the environment */
+    size_t n_build_args;
+    const char *target;               /* stage name; NULL: the last stage */
+    int no_cache;
+    int network_host;                 /* RUN with the host network */
+    const char *platform;             /* NULL: the host's */
+    enum sw_compression compression;
+    int64_t source_date_epoch;        /* < 0: none (times are "now") */
+    const char *runtime;              /* NULL: "runc" */
+    int64_t step_timeout_s;           /* 0: none */
+    const struct sw_config *config;   /* local_hosts, mirrors; may be NULL */
+    int progress_fd;                  /* step lines and container output */
+    volatile int *cancel;             /* set from another thread to stop */
+    json_t *labels;                   /* extra labels for the final image (borrowed) */
+};
+
+struct bld_build_result {
+    char digest[SW_DIGEST_MAX];       /* the final image manifest */
+    char repo[256];                   /* the repository it was first stored in */
+    int steps;                        /* steps run or taken from the cache */
+    int cached_steps;
+    json_t *base_images;              /* ["repo:tag", ...] the final stage's
+                                         base images, for rebuild triggers */
+};
+
+/* Runs a build. Errors name the Dockerfile line and the step, e.g.
+ * "Dockerfile:7: RUN make: exited with code 2". Nothing is tagged unless
+ * every step succeeded. Release the result with bld_build_result_release. */
+int bld_build(reg_store *store, const struct bld_build_options *opts,
+              struct bld_build_result *result, sw_error **err);
+
+void bld_build_result_release(struct bld_build_result *result);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * cmd_build.c - `slipway build`: a Dockerfile and a context become an image
+ * in the store (like `docker build` followed by a push), or an archive.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builder/build.h"
+#include "cli/commands.h"
+#include "core/fs.h"
+#include "registry/transfer.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: slipway build [options] CONTEXT\n"
+            "\n"
+            "Builds the Dockerfile in CONTEXT into the store (or an archive).\n"
+            "\n"
+            "options:\n"
+            "  --config FILE          the service config (data_dir, builder, registry)\n"
+            "  --data-dir DIR         the data directory (overrides the config's)\n"
+            "  -f, --file FILE        the Dockerfile (default: CONTEXT/Dockerfile)\n"
+            "  -t, --tag REPO[:TAG]   tag the result (repeatable)\n"
+            "  --build-arg K=V        set a build argument (repeatable; K alone takes it\n"
+            "                         from the environment)\n"
+            "  --target STAGE         build up to this stage\n"
+            "  --no-cache             do not use the build cache\n"
+            "  --network none|host    network for RUN steps (default: config, else none)\n"
+            "  --platform OS/ARCH     the platform to build for (default: this machine's)\n"
+            "  --compression ALGO     gzip or zstd (default: config, else gzip)\n"
+            "  --timestamp EPOCH      fixed time for reproducible images\n"
+            "                         (default: $SOURCE_DATE_EPOCH when set)\n"
+            "  --output DEST          also write the image to oci-archive:FILE, oci:DIR or\n"
+            "                         docker-archive:FILE\n"
+            "  --digest-file FILE     write the image digest to FILE\n");
+}
+
+int cmd_build(int argc, char **argv)
+{
+    enum { OPT_CONFIG = 256, OPT_DATA_DIR, OPT_BUILD_ARG, OPT_TARGET, OPT_NO_CACHE,
+           OPT_NETWORK, OPT_PLATFORM, OPT_COMPRESSION, OPT_TIMESTAMP, OPT_OUTPUT,
+           OPT_DIGEST_FILE, OPT_HELP };
+    static const struct option long_opts[] = {
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "data-dir", required_argument, NULL, OPT_DATA_DIR },
+        { "file", required_argument, NULL, 'f' },
+        { "tag", required_argument, NULL, 't' },
+        { "build-arg", required_argument, NULL, OPT_BUILD_ARG },
+        { "target", required_argument, NULL, OPT_TARGET },
+        { "no-cache", no_argument, NULL, OPT_NO_CACHE },
+        { "network", required_argument, NULL, OPT_NETWORK },
+        { "platform", required_argument, NULL, OPT_PLATFORM },
+        { "compression", required_argument, NULL, OPT_COMPRESSION },
+        { "timestamp", required_argument, NULL, OPT_TIMESTAMP },
+        { "output", required_argument, NULL, OPT_OUTPUT },
+        { "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = NULL, *data_dir = NULL, *network = NULL, *compression = NULL;
+    const char *timestamp = NULL, *output = NULL, *digest_file = NULL;
+    const char **tags = calloc((size_t)argc, sizeof(char *));
+    const char **build_args = calloc((size_t)argc, sizeof(char *));
+    struct bld_build_options opts = { .progress_fd = STDOUT_FILENO, .source_date_epoch = -1 };
+    struct sw_config *cfg = NULL;
+    reg_store *store = NULL;
+    struct bld_build_result result = { 0 };
+    sw_error *err = NULL;
+    int status = 1, c;
+
+    if (tags == NULL || build_args == NULL) {
+        fprintf(stderr, "slipway build: out of memory\n");
+        goto cleanup;
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:t:", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONFIG: config_path = optarg; break;
+        case OPT_DATA_DIR: data_dir = optarg; break;
+        case 'f': opts.dockerfile = optarg; break;
+        case 't': tags[opts.n_tags++] = optarg; break;
+        case OPT_BUILD_ARG: build_args[opts.n_build_args++] = optarg; break;
+        case OPT_TARGET: opts.target = optarg; break;
+        case OPT_NO_CACHE: opts.no_cache = 1; break;
+        case OPT_NETWORK: network = optarg; break;
+        case OPT_PLATFORM: opts.platform = optarg; break;
+        case OPT_COMPRESSION: compression = optarg; break;
+        case OPT_TIMESTAMP: timestamp = optarg; break;
+        case OPT_OUTPUT: output = optarg; break;
+        case OPT_DIGEST_FILE: digest_file = optarg; break;
+        case OPT_HELP:
+            usage(stdout);
+            status = 0;
+            goto cleanup;
+        default:
+            usage(stderr);
+            status = 2;
+            goto cleanup;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "slipway build: expected exactly one CONTEXT directory\n\n");
+        usage(stderr);
+        status = 2;
+        goto cleanup;
+    }
+    opts.context_dir = argv[optind];
+    opts.tags = tags;
+    opts.build_args = build_args;
+    if (!sw_path_exists(opts.context_dir)) {
+        fprintf(stderr, "slipway build: context %s does not exist\n", opts.context_dir);
+        goto cleanup;
+    }
+    if (reg_transfer_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
+        fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    opts.config = cfg;
+    opts.runtime = cfg->runtime;
+    opts.step_timeout_s = cfg->step_timeout_s;
+    if (network == NULL)
+        network = cfg->network;
+    if (strcmp(network, "host") == 0) {
+        opts.network_host = 1;
+    } else if (strcmp(network, "none") != 0) {
+        fprintf(stderr, "slipway build: --network must be none or host, not '%s'\n", network);
+        status = 2;
+        goto cleanup;
+    }
+    int algo = sw_compression_parse(compression ? compression : cfg->compression);
+    if (algo != SW_COMPRESSION_GZIP && algo != SW_COMPRESSION_ZSTD) {
+        fprintf(stderr, "slipway build: --compression must be gzip or zstd\n");
+        status = 2;
+        goto cleanup;
+    }
+    opts.compression = (enum sw_compression)algo;
+    if (timestamp == NULL)
+        timestamp = getenv("SOURCE_DATE_EPOCH");
+    if (timestamp && *timestamp) {
+        char *end = NULL;
+        long long t = strtoll(timestamp, &end, 10);
+        if (*end != '\0' || t < 0) {
+            fprintf(stderr, "slipway build: timestamp '%s' is not seconds since the epoch\n",
+                    timestamp);
+            status = 2;
+            goto cleanup;
+        }
+        opts.source_date_epoch = t;
+    }
+
+    if (bld_build(store, &opts, &result, &err) != 0) {
+        fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    for (size_t i = 0; i < opts.n_tags; i++)
+        printf("Tagged %s\n", tags[i]);
+    if (output) {
+        struct reg_transfer_result exported;
+        if (reg_export(store, result.repo, result.digest, output, &exported, &err) != 0) {
+            fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+            goto cleanup;
+        }
+        printf("Wrote %s\n", output);
+    }
+    if (digest_file) {
+        char line[SW_DIGEST_MAX + 2];
+        snprintf(line, sizeof(line), "%s\n", result.digest);
+        if (sw_write_file_atomic(digest_file, line, strlen(line), 0644, &err) != 0) {
+            fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+            goto cleanup;
+        }
+    }
+    status = 0;
+cleanup:
+    bld_build_result_release(&result);
+    sw_error_clear(&err);
+    if (store)
+        reg_store_close(store);
+    sw_config_free(cfg);
+    free(tags);
+    free(build_args);
+    return status;
+}

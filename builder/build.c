@@ -923,8 +923,8 @@ static struct stage *find_stage(struct build *b, const char *name, size_t before
     return NULL;
 }
 
-static int load_base_image(struct build *b, const char *ref, struct bld_image *out,
-                           char **stored_ref, sw_error **err);
+static int load_base_image(struct build *b, const char *ref, const char *platform,
+                           struct bld_image *out, char **stored_ref, sw_error **err);
 
 static int exclude_cb(void *ctx, const char *rel, int is_dir);
 
@@ -985,7 +985,8 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         struct stage *src = find_stage(b, from, (size_t)(st - b->stages));
         if (src == NULL) {
             char *stored = NULL;
-            if ((rc = load_base_image(b, from, &from_image.image, &stored, err)) != 0) {
+            if ((rc = load_base_image(b, from, b->opts->platform, &from_image.image, &stored,
+                                      err)) != 0) {
                 sw_error_prefix(err, "%s:%d: %s: --from=%s", b->dockerfile, in->line,
                                 in->original, from);
                 goto cleanup;
@@ -1642,8 +1643,8 @@ static int host_is_local(const struct build *b, const char *domain)
 /* Loads an image for FROM or COPY --from: our own store first (a host in
  * local_hosts always means our store), else pulled through the registry
  * client and kept in the store, so the next build needs no network. */
-static int load_base_image(struct build *b, const char *ref_text, struct bld_image *out,
-                           char **stored_ref, sw_error **err)
+static int load_base_image(struct build *b, const char *ref_text, const char *platform,
+                           struct bld_image *out, char **stored_ref, sw_error **err)
 {
     struct reg_ref ref = { 0 };
     int rc = reg_ref_parse(ref_text, &ref, err);
@@ -1651,7 +1652,7 @@ static int load_base_image(struct build *b, const char *ref_text, struct bld_ima
         return rc;
     const char *reference = ref.digest ? ref.digest : ref.tag;
     int local_only = host_is_local(b, ref.domain);
-    rc = bld_image_load(b->store, ref.path, reference, b->opts->platform, out, err);
+    rc = bld_image_load(b->store, ref.path, reference, platform, out, err);
     if (rc == 0 || local_only)
         goto done;
     if (rc != REG_E_MANIFEST_UNKNOWN && rc != REG_E_NAME_UNKNOWN)
@@ -1678,13 +1679,12 @@ static int load_base_image(struct build *b, const char *ref_text, struct bld_ima
         .n_mirrors = cfg ? cfg->n_mirrors : 0,
     };
     struct reg_pull_result pulled;
-    rc = reg_client_pull(b->store, &client, ref_text, b->opts->platform, ref.path,
+    rc = reg_client_pull(b->store, &client, ref_text, platform, ref.path,
                          ref.digest ? NULL : ref.tag, &pulled, err);
     free(creds);
     if (rc != 0)
         goto done;
-    rc = bld_image_load(b->store, ref.path, pulled.manifest_digest, b->opts->platform, out,
-                        err);
+    rc = bld_image_load(b->store, ref.path, pulled.manifest_digest, platform, out, err);
 done:
     if (rc == 0 && stored_ref) {
         *stored_ref = NULL;
@@ -1708,6 +1708,16 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         return rc;
     }
+    /* FROM --platform=...: this stage's base for that platform */
+    char *platform = NULL;
+    const char *platform_flag = flag_value(in, "platform");
+    if (platform_flag && *platform_flag &&
+        (rc = expand_word(b, &b->meta_args, platform_flag, &platform, err)) != 0) {
+        free(base);
+        sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
+        return rc;
+    }
+    const char *stage_platform = platform ? platform : b->opts->platform;
     struct stage *earlier = find_stage(b, base, (size_t)(st - b->stages));
     if (earlier && earlier != st && !is_number(base)) {
         rc = bld_image_copy(&earlier->image, &st->image, err);
@@ -1715,17 +1725,18 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
         if (rc == 0 && earlier->base_ref)
             st->base_ref = strdup(earlier->base_ref);
     } else if (strcasecmp(base, "scratch") == 0) {
-        rc = bld_image_scratch(b->opts->platform, &st->image, err);
+        rc = bld_image_scratch(stage_platform, &st->image, err);
         snprintf(st->key, sizeof(st->key), "scratch:%s",
-                 b->opts->platform ? b->opts->platform : bld_platform_host());
+                 stage_platform ? stage_platform : bld_platform_host());
     } else {
-        rc = load_base_image(b, base, &st->image, &st->base_ref, err);
+        rc = load_base_image(b, base, stage_platform, &st->image, &st->base_ref, err);
         if (rc == 0)
             snprintf(st->key, sizeof(st->key), "%s", st->image.digest);
         if (rc != 0)
             sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
     }
     free(base);
+    free(platform);
     if (rc != 0)
         return rc;
     /* layers made with another compression are other blobs: not the same cache */

@@ -196,6 +196,37 @@ c=$(skopeo inspect --raw "oci:$work/layout:img")
 check "--compression zstd writes zstd layers" test \
     "$(jq -r '.layers[-1].mediaType' <<< "$c")" = "application/vnd.oci.image.layer.v1.tar+zstd"
 
+# ADD from a URL (a web server on 127.0.0.1), with --checksum
+www=$(sw_tmpdir)
+echo "downloaded content" > "$www/file.txt"
+sum=$(sha256sum "$www/file.txt" | cut -d' ' -f1)
+web_port=$(sw_free_port)
+python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$www" > /dev/null 2>&1 &
+SW_CLEANUP_CMDS+=("kill $!")
+sw_wait_http "http://127.0.0.1:$web_port/file.txt" 10
+ctx5=$(sw_tmpdir)
+printf 'FROM test/busybox:1\nADD --checksum=sha256:%s http://127.0.0.1:%s/file.txt /dl/\nADD http://127.0.0.1:%s/file.txt /renamed.txt\n' \
+    "$sum" "$web_port" "$web_port" > "$ctx5/Dockerfile"
+if build "$ctx5" -t demo/url:1 --network host; then
+    unpack demo/url:1 "$work/u1"
+    check "ADD downloads a URL into a directory" test "$(cat "$work/u1/rootfs/dl/file.txt")" = "downloaded content"
+    check "ADD of a URL to a file name" test "$(cat "$work/u1/rootfs/renamed.txt")" = "downloaded content"
+    check "a downloaded file gets mode 0600" test "$(stat -c %a "$work/u1/rootfs/dl/file.txt")" = 600
+else
+    fail "ADD URL build: $(tail -3 "$work/build.log")"
+fi
+printf 'FROM test/busybox:1\nADD --checksum=sha256:%064d http://127.0.0.1:%s/file.txt /dl/\n' 0 "$web_port" > "$ctx5/Dockerfile"
+set +e
+build "$ctx5" -t demo/url:2; rc=$?
+set -e
+[[ $rc -ne 0 ]] && grep -q "checksum mismatch" "$work/build.log" \
+    && ok "ADD --checksum with a wrong sum fails the build" || fail "wrong checksum: rc=$rc $(tail -2 "$work/build.log")"
+
+# FROM --platform picks that platform of the base (an image for another
+# platform is not in the store, and the error says so)
+printf 'FROM --platform=linux/amd64 test/busybox:1\nRUN true\n' > "$ctx5/Dockerfile"
+build "$ctx5" && ok "FROM --platform=linux/amd64 uses the amd64 base" || fail "FROM --platform: $(tail -2 "$work/build.log")"
+
 # --output oci-archive
 build "$ctx4" --output "oci-archive:$work/out.tar"
 check "--output oci-archive: is readable by skopeo" skopeo inspect "oci-archive:$work/out.tar"

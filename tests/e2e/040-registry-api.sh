@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The Distribution API with curl: uploads (monolithic, POST+PUT, chunked,
+# resumed, out of order, canceled), cross-repository mounts, ranges,
+# manifests of all four media types, referrers, pagination, and the error
+# code of every failure a client can cause.
+source "$(dirname "$0")/lib.sh"
+
+work=$(sw_tmpdir)
+port=$(sw_free_port)
+cfg=$(sw_write_config "$work" "$port" "registry: { delete: true, pagination_max: 50 }")
+sw_start_server "$cfg"
+r=http://127.0.0.1:$port/v2
+
+sha() { printf 'sha256:%s' "$(sha256sum "$1" | cut -d' ' -f1)"; }
+hdr() { grep -i "^$1:" "$work/h" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+req() { curl -s -D "$work/h" -o "$work/b" -w '%{http_code}' "$@"; }
+
+head -c 100000 /dev/urandom > "$work/blob"
+d=$(sha "$work/blob")
+
+# --- ping ----------------------------------------------------------------
+code=$(req "$r/")
+check "GET /v2/ -> 200 with the API version header" test "$code:$(hdr Docker-Distribution-API-Version)" = "200:registry/2.0"
+
+# --- monolithic and POST + PUT ---------------------------------------------
+code=$(req -X POST -H 'Content-Type: application/octet-stream' --data-binary @"$work/blob" "$r/t/mono/blobs/uploads/?digest=$d")
+check "monolithic POST ?digest= -> 201 with Location and digest" test "$code:$(hdr Docker-Content-Digest)" = "201:$d"
+code=$(req -I "$r/t/mono/blobs/$d")
+check "HEAD of the blob -> 200 with its length" test "$code:$(hdr Content-Length)" = "200:100000"
+code=$(req -X POST "$r/t/twostep/blobs/uploads/")
+loc=$(hdr Location)
+check "POST starts an upload: 202 + Location + Docker-Upload-UUID" test "$code" = 202 -a -n "$loc" -a -n "$(hdr Docker-Upload-UUID)"
+[[ $loc == http* ]] || loc=http://127.0.0.1:$port$loc
+sep='?'; [[ $loc == *\?* ]] && sep='&'
+code=$(req -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$work/blob" "$loc${sep}digest=$d")
+check "PUT completes it -> 201" test "$code" = 201
+
+# --- chunked, status, resume, out of order, cancel ----------------------------
+head -c 40000 "$work/blob" > "$work/c1"; tail -c +40001 "$work/blob" | head -c 30000 > "$work/c2"; tail -c +70001 "$work/blob" > "$work/c3"
+code=$(req -X POST "$r/t/chunked/blobs/uploads/"); loc=$(hdr Location); [[ $loc == http* ]] || loc=http://127.0.0.1:$port$loc
+code=$(req -X PATCH -H 'Content-Type: application/octet-stream' -H 'Content-Range: 0-39999' --data-binary @"$work/c1" "$loc")
+check "PATCH chunk 1 -> 202, Range 0-39999" test "$code:$(hdr Range)" = "202:0-39999"
+loc=$(hdr Location); [[ $loc == http* ]] || loc=http://127.0.0.1:$port$loc
+code=$(req "$loc")
+check "GET upload status -> 204, Range 0-39999 (where to resume)" test "$code:$(hdr Range)" = "204:0-39999"
+code=$(req -X PATCH -H 'Content-Type: application/octet-stream' -H 'Content-Range: 50000-79999' --data-binary @"$work/c2" "$loc")
+check "an out-of-order chunk -> 416" test "$code" = 416
+code=$(req -X PATCH -H 'Content-Type: application/octet-stream' -H 'Content-Range: 40000-69999' --data-binary @"$work/c2" "$loc")
+check "resuming at the reported offset -> 202, Range 0-69999" test "$code:$(hdr Range)" = "202:0-69999"
+loc=$(hdr Location); [[ $loc == http* ]] || loc=http://127.0.0.1:$port$loc
+sep='?'; [[ $loc == *\?* ]] && sep='&'
+code=$(req -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$work/c3" "$loc${sep}digest=$d")
+check "the last chunk with PUT -> 201" test "$code" = 201
+curl -s "$r/t/chunked/blobs/$d" -o "$work/got"
+check "the chunked blob reads back byte for byte" cmp -s "$work/got" "$work/blob"
+code=$(req -X POST "$r/t/cancel/blobs/uploads/"); loc=$(hdr Location); [[ $loc == http* ]] || loc=http://127.0.0.1:$port$loc
+code=$(req -X DELETE "$loc")
+check "DELETE of an upload -> 204" test "$code" = 204
+expect_error_code GET "$loc" 404 BLOB_UPLOAD_UNKNOWN
+
+# --- mount --------------------------------------------------------------------
+code=$(req -X POST "$r/t/mounted/blobs/uploads/?mount=$d&from=t/mono")
+check "cross-repository mount -> 201" test "$code" = 201
+check "the mounted blob reads in the new repository" test "$(curl -s "$r/t/mounted/blobs/$d" | sha256sum | cut -d' ' -f1)" = "${d#sha256:}"
+absent=sha256:$(printf nothing | sha256sum | cut -d' ' -f1)
+code=$(req -X POST "$r/t/mounted/blobs/uploads/?mount=$absent&from=t/mono")
+check "mount of an absent blob falls back to an upload session (202)" test "$code" = 202
+
+# --- ranges ---------------------------------------------------------------------
+code=$(req -H 'Range: bytes=10-19' "$r/t/mono/blobs/$d")
+check "Range -> 206 with Content-Range" test "$code:$(hdr Content-Range)" = "206:bytes 10-19/100000"
+check "... and exactly those bytes" cmp -s "$work/b" <(tail -c +11 "$work/blob" | head -c 10)
+code=$(req -H 'Range: bytes=200000-' "$r/t/mono/blobs/$d")
+check "an unsatisfiable Range -> 416" test "$code" = 416
+
+# --- manifests: four media types -----------------------------------------------
+printf '{}' > "$work/config"; cd_=$(sha "$work/config")
+curl -s -o /dev/null -X POST --data-binary @"$work/config" "$r/t/m/blobs/uploads/?digest=$cd_"
+curl -s -o /dev/null -X POST "$r/t/m/blobs/uploads/?mount=$d&from=t/mono"
+put_manifest() { # FILE MEDIATYPE REF
+    req -X PUT -H "Content-Type: $2" --data-binary @"$1" "$r/t/m/manifests/$3"
+}
+for kind in oci docker; do
+    if [ $kind = oci ]; then mt=application/vnd.oci.image.manifest.v1+json; cmt=application/vnd.oci.image.config.v1+json; lmt=application/vnd.oci.image.layer.v1.tar+gzip
+    else mt=application/vnd.docker.distribution.manifest.v2+json; cmt=application/vnd.docker.container.image.v1+json; lmt=application/vnd.docker.image.rootfs.diff.tar.gzip; fi
+    jq -cn --arg mt "$mt" --arg c "$cd_" --arg cmt "$cmt" --arg l "$d" --arg lmt "$lmt" \
+        '{schemaVersion: 2, mediaType: $mt, config: {mediaType: $cmt, digest: $c, size: 2}, layers: [{mediaType: $lmt, digest: $l, size: 100000}]}' > "$work/$kind.json"
+    md=$(sha "$work/$kind.json")
+    code=$(put_manifest "$work/$kind.json" "$mt" "$kind")
+    check "PUT $kind manifest -> 201 with its digest" test "$code:$(hdr Docker-Content-Digest)" = "201:$md"
+    code=$(req -H "Accept: $mt" "$r/t/m/manifests/$kind")
+    check "GET $kind by tag: its media type and bytes" test "$code:$(hdr Content-Type):$(sha "$work/b")" = "200:$mt:$md"
+    code=$(req -I "$r/t/m/manifests/$md")
+    check "HEAD $kind by digest" test "$code:$(hdr Docker-Content-Digest):$(hdr Content-Length)" = "200:$md:$(wc -c < "$work/$kind.json")"
+    eval "${kind}_digest=$md; ${kind}_size=$(wc -c < "$work/$kind.json")"
+done
+for kind in ocindex dlist; do
+    if [ $kind = ocindex ]; then mt=application/vnd.oci.image.index.v1+json; child=application/vnd.oci.image.manifest.v1+json; cd2=$oci_digest; cs=$oci_size
+    else mt=application/vnd.docker.distribution.manifest.list.v2+json; child=application/vnd.docker.distribution.manifest.v2+json; cd2=$docker_digest; cs=$docker_size; fi
+    jq -cn --arg mt "$mt" --arg c "$child" --arg d "$cd2" --argjson s "$cs" \
+        '{schemaVersion: 2, mediaType: $mt, manifests: [{mediaType: $c, digest: $d, size: $s, platform: {os: "linux", architecture: "amd64"}}]}' > "$work/$kind.json"
+    code=$(put_manifest "$work/$kind.json" "$mt" "$kind")
+    check "PUT $kind -> 201" test "$code" = 201
+    code=$(req "$r/t/m/manifests/$kind")
+    check "GET $kind returns its media type" test "$code:$(hdr Content-Type)" = "200:$mt"
+done
+
+# --- referrers ----------------------------------------------------------------------
+for at in application/vnd.example.sbom application/vnd.example.sig; do
+    jq -cn --arg c "$cd_" --arg s "$oci_digest" --argjson n "$oci_size" --arg at "$at" \
+        '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: $at,
+          config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $c, size: 2},
+          layers: [{mediaType: "application/vnd.oci.empty.v1+json", digest: $c, size: 2}],
+          subject: {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $s, size: $n}}' > "$work/ref.json"
+    code=$(req -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$work/ref.json" "$r/t/m/manifests/$(sha "$work/ref.json")")
+    check "PUT a manifest with a subject -> 201 + OCI-Subject" test "$code:$(hdr OCI-Subject)" = "201:$oci_digest"
+done
+code=$(req "$r/t/m/referrers/$oci_digest")
+check "referrers lists both" test "$code:$(jq '.manifests | length' "$work/b"):$(hdr Content-Type)" = "200:2:application/vnd.oci.image.index.v1+json"
+code=$(req "$r/t/m/referrers/$oci_digest?artifactType=application/vnd.example.sbom")
+check "referrers filtered by artifactType" test "$code:$(jq -r '.manifests | map(.artifactType) | join(",")' "$work/b"):$(hdr OCI-Filters-Applied)" = "200:application/vnd.example.sbom:artifactType"
+expect_error_code GET "$r/t/m/referrers/sha256:xyz" 400 DIGEST_INVALID
+
+# --- pagination ---------------------------------------------------------------------
+for i in 1 2 3 4 5; do curl -s -o /dev/null -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary @"$work/oci.json" "$r/t/m/manifests/p$i"; done
+code=$(req "$r/t/m/tags/list?n=2")
+check "tags/list n=2: two tags and a Link" test "$code:$(jq '.tags | length' "$work/b")" = "200:2" -a -n "$(hdr Link)"
+first_two=$(jq -r '.tags | join(",")' "$work/b")
+code=$(req "$r/t/m/tags/list?n=2&last=$(jq -r '.tags[1]' "$work/b")")
+check "tags/list with last continues after it" test "$(jq -r '.tags[0]' "$work/b")" \> "${first_two##*,}"
+code=$(req "$r/t/m/tags/list?n=0")
+check "tags/list n=0 is an empty list" test "$code:$(jq '.tags | length' "$work/b")" = "200:0"
+expect_error_code GET "$r/t/m/tags/list?n=51" 400 PAGINATION_NUMBER_INVALID
+code=$(req "$r/_catalog?n=2")
+check "_catalog n=2 with a Link" test "$code:$(jq '.repositories | length' "$work/b")" = "200:2" -a -n "$(hdr Link)"
+code=$(req "$r/_catalog")
+check "_catalog lists the repositories" test "$(jq -r '.repositories | index("t/m") != null' "$work/b")" = true
+
+# --- every error a client can cause ---------------------------------------------------
+expect_error_code GET "$r/t/m/blobs/$absent" 404 BLOB_UNKNOWN
+upload=$r/t/m/blobs/uploads/$(curl -s -D - -o /dev/null -X POST "$r/t/m/blobs/uploads/" | grep -i '^Docker-Upload-UUID' | cut -d' ' -f2 | tr -d '\r')
+# as Distribution does, a malformed or mismatched Content-Range is a 416
+expect_error_code PATCH "$upload" 416 BLOB_UPLOAD_INVALID -H 'Content-Range: bytes=garbage' --data-binary 'abc'
+expect_error_code PATCH "$upload" 416 BLOB_UPLOAD_INVALID -H 'Content-Range: 0-9' --data-binary 'abc'
+expect_error_code PUT "$r/t/m/blobs/uploads/00000000-0000-0000-0000-000000000000?digest=$d" 404 BLOB_UPLOAD_UNKNOWN
+expect_error_code POST "$r/t/m/blobs/uploads/?digest=$absent" 400 DIGEST_INVALID --data-binary 'not what the digest says'
+expect_error_code POST "$r/t/m/blobs/uploads/?digest=sha256:nothex" 400 DIGEST_INVALID --data-binary 'x'
+jq -cn --arg c "$cd_" --arg l "$absent" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: 2}, layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l, size: 7}]}' > "$work/missing.json"
+expect_error_code PUT "$r/t/m/manifests/missing" 400 MANIFEST_BLOB_UNKNOWN -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$work/missing.json"
+expect_error_code PUT "$r/t/m/manifests/bad" 400 MANIFEST_INVALID -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary '{not json'
+expect_error_code GET "$r/t/m/manifests/nosuchtag" 404 MANIFEST_UNKNOWN
+expect_error_code GET "$r/UPPER/case/tags/list" 400 NAME_INVALID
+code=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "$r/t/../etc/tags/list")
+check "a path-like name (../) is refused" test "$code" -ge 400 -a "$code" -lt 500
+expect_error_code GET "$r/no/such/repo/tags/list" 404 NAME_UNKNOWN
+head -c $((4 * 1024 * 1024 + 10)) /dev/zero | tr '\0' ' ' > "$work/huge.json"
+expect_error_code PUT "$r/t/m/manifests/huge" 413 SIZE_INVALID -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' --data-binary @"$work/huge.json"
+code=$(req -X DELETE "$r/t/mono/blobs/$d")
+check "blob DELETE -> 202" test "$code" = 202
+expect_error_code GET "$r/t/mono/blobs/$d" 404 BLOB_UNKNOWN
+
+# TOOMANYREQUESTS: beyond 256 open connections the server answers 429
+python3 - "$port" <<'PY' > "$work/429"
+import socket, sys, time, urllib.request, urllib.error
+port = int(sys.argv[1])
+held = []
+for _ in range(270):
+    s = socket.create_connection(("127.0.0.1", port)); held.append(s)
+time.sleep(0.5)
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=5); print("200")
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+except Exception as e:
+    print("error", e)
+for s in held: s.close()
+PY
+grep -q '^429.*TOOMANYREQUESTS' "$work/429" && ok "429 TOOMANYREQUESTS above the connection limit" || fail "no 429: $(cat "$work/429")"
+sleep 1
+code=$(req "$r/")
+check "... and 200 again once they are closed" test "$code" = 200
+
+sw_finish

@@ -140,6 +140,9 @@ struct stage {
     char key[SW_DIGEST_MAX]; /* cache key of the last step */
     char *base_ref;        /* "repo:tag" of a stored base image, or NULL */
     int cmd_set;           /* CMD was set in this stage (ENTRYPOINT keeps it) */
+    int64_t last_time;     /* time of the stage's latest step: a cached step
+                              keeps its first time, so a rebuild from cache
+                              gives the same image */
 };
 
 struct build {
@@ -201,6 +204,15 @@ static double now_s(void)
 static int64_t build_time(const struct build *b)
 {
     return b->opts->source_date_epoch >= 0 ? b->opts->source_date_epoch : (int64_t)time(NULL);
+}
+
+/* The time for a metadata step: that of the step before it (so an
+ * identical rebuild repeats every time), or now at the start of a stage. */
+static int64_t step_time(const struct build *b, const struct stage *st)
+{
+    if (b->opts->source_date_epoch >= 0)
+        return b->opts->source_date_epoch;
+    return st->last_time > 0 ? st->last_time : (int64_t)time(NULL);
 }
 
 /* An error about an instruction: "Dockerfile:7: RUN make: <message>". */
@@ -555,9 +567,14 @@ static char *args_state(struct stage *st)
 static int try_cache(struct build *b, struct stage *st, const char *created_by, double started)
 {
     struct bld_layer layer;
-    if (b->opts->no_cache || bld_cache_get(b->store, st->key, &layer, NULL) != 0)
+    int64_t made = 0;
+    if (b->opts->no_cache || bld_cache_get(b->store, st->key, &layer, &made, NULL) != 0)
         return 0;
-    if (bld_image_add_layer(&st->image, &layer, created_by, build_time(b), NULL) != 0)
+    if (b->opts->source_date_epoch < 0 && made > 0)
+        st->last_time = made;
+    else
+        st->last_time = build_time(b);
+    if (bld_image_add_layer(&st->image, &layer, created_by, st->last_time, NULL) != 0)
         return 0;
     b->cached_steps++;
     progress(b, "CACHED %.1fs\n", now_s() - started);
@@ -576,7 +593,8 @@ static int commit_layer(struct build *b, struct stage *st, struct step_area *a,
     /* the upper dir now lives in layers/ (or was removed as a duplicate) */
     free(a->upper);
     a->upper = NULL;
-    if ((rc = bld_image_add_layer(&st->image, &layer, created_by, build_time(b), err)) != 0)
+    st->last_time = build_time(b);
+    if ((rc = bld_image_add_layer(&st->image, &layer, created_by, st->last_time, err)) != 0)
         return rc;
     bld_cache_put(b->store, st->key, &layer, NULL); /* the cache is best effort */
     return 0;
@@ -1204,7 +1222,7 @@ static int add_history(struct build *b, struct stage *st, const char *text, sw_e
     char *created_by = NULL;
     if (asprintf(&created_by, "%s # buildkit", text) < 0)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
-    int rc = bld_image_add_history(&st->image, created_by, build_time(b), err);
+    int rc = bld_image_add_history(&st->image, created_by, step_time(b, st), err);
     free(created_by);
     const char *parts[] = { text };
     chain_key(st, "meta", parts, 1);
@@ -1640,24 +1658,105 @@ static int host_is_local(const struct build *b, const char *domain)
     return 0;
 }
 
-/* Loads an image for FROM or COPY --from: our own store first (a host in
- * local_hosts always means our store), else pulled through the registry
- * client and kept in the store, so the next build needs no network. */
+/* The repository a pulled image is kept under: its registry host (made a
+ * valid name component) and its path, e.g. docker.io/library/busybox or
+ * 127.0.0.1-5000/base/busybox, so that the same path on two registries
+ * never mixes. malloc'd. */
+static char *pulled_repo_name(const struct reg_ref *ref)
+{
+    char *out = NULL;
+    if (asprintf(&out, "%s/%s", ref->domain, ref->path) < 0)
+        return NULL;
+    size_t host_len = strlen(ref->domain);
+    for (size_t i = 0; i < host_len; i++) {
+        char c = (char)tolower((unsigned char)out[i]);
+        out[i] = (isalnum((unsigned char)c) || c == '.') ? c : '-';
+    }
+    /* no separator at the ends of the host component */
+    while (host_len > 0 && (out[0] == '-' || out[0] == '.')) {
+        memmove(out, out + 1, strlen(out));
+        host_len--;
+    }
+    return out;
+}
+
+/* 1 when the reference names its registry host itself (not docker.io by
+ * default): its first component has a '.' or ':' or is localhost. */
+static int has_explicit_host(const char *ref_text)
+{
+    const char *slash = strchr(ref_text, '/');
+    if (slash == NULL)
+        return 0;
+    size_t len = (size_t)(slash - ref_text);
+    return memchr(ref_text, '.', len) || memchr(ref_text, ':', len) ||
+           (len == 9 && strncmp(ref_text, "localhost", 9) == 0);
+}
+
+/* 1 when a loaded image is for `platform` (NULL: the host's). */
+static int image_is_for(const struct bld_image *img, const char *platform)
+{
+    char os[32], arch[32], variant[32];
+    if (bld_platform_parse(platform ? platform : bld_platform_host(), os, arch, variant, NULL) != 0)
+        return 0;
+    const char *img_os = json_string_value(json_object_get(img->config, "os"));
+    const char *img_arch = json_string_value(json_object_get(img->config, "architecture"));
+    return img_os && img_arch && strcmp(img_os, os) == 0 && strcmp(img_arch, arch) == 0;
+}
+
+/* Tries repo:reference in our store for the platform; 0 when found. */
+static int try_local(struct build *b, const char *repo, const char *reference,
+                     const char *platform, struct bld_image *out)
+{
+    if (!reg_name_valid(repo))
+        return -1;
+    if (bld_image_load(b->store, repo, reference, platform, out, NULL) != 0)
+        return -1;
+    if (image_is_for(out, platform))
+        return 0;
+    bld_image_release(out);
+    return -1;
+}
+
+/* Loads an image for FROM or COPY --from. A host in registry.local_hosts
+ * means our own store. Otherwise a copy pulled before (kept under
+ * <host>/<path>) is used, then, for references without an explicit host,
+ * an image of that name in our store (imported or built here), and only
+ * then is the image pulled through the registry client and kept, so the
+ * next build needs no network. */
 static int load_base_image(struct build *b, const char *ref_text, const char *platform,
                            struct bld_image *out, char **stored_ref, sw_error **err)
 {
     struct reg_ref ref = { 0 };
+    char *pulled_repo = NULL;
+    const char *used_repo = NULL;
     int rc = reg_ref_parse(ref_text, &ref, err);
     if (rc != 0)
         return rc;
     const char *reference = ref.digest ? ref.digest : ref.tag;
-    int local_only = host_is_local(b, ref.domain);
-    rc = bld_image_load(b->store, ref.path, reference, platform, out, err);
-    if (rc == 0 || local_only)
+    memset(out, 0, sizeof(*out));
+    if (host_is_local(b, ref.domain)) {
+        rc = bld_image_load(b->store, ref.path, reference, platform, out, err);
+        if (rc == 0 && !image_is_for(out, platform)) {
+            bld_image_release(out);
+            rc = sw_error_set(err, SW_ENOTFOUND, "%s is not an image for %s", ref_text,
+                              platform ? platform : bld_platform_host());
+        }
+        used_repo = ref.path;
         goto done;
-    if (rc != REG_E_MANIFEST_UNKNOWN && rc != REG_E_NAME_UNKNOWN)
+    }
+    pulled_repo = pulled_repo_name(&ref);
+    if (pulled_repo == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto done;
-    sw_error_clear(err);
+    }
+    if (try_local(b, pulled_repo, reference, platform, out) == 0) {
+        used_repo = pulled_repo;
+        goto done;
+    }
+    if (!has_explicit_host(ref_text) && try_local(b, ref.path, reference, platform, out) == 0) {
+        used_repo = ref.path;
+        goto done;
+    }
     progress(b, "       pulling %s\n", ref_text);
     const struct sw_config *cfg = b->opts->config;
     size_t n_creds = cfg ? cfg->n_credentials : 0;
@@ -1679,20 +1778,22 @@ static int load_base_image(struct build *b, const char *ref_text, const char *pl
         .n_mirrors = cfg ? cfg->n_mirrors : 0,
     };
     struct reg_pull_result pulled;
-    rc = reg_client_pull(b->store, &client, ref_text, platform, ref.path,
+    rc = reg_client_pull(b->store, &client, ref_text, platform, pulled_repo,
                          ref.digest ? NULL : ref.tag, &pulled, err);
     free(creds);
     if (rc != 0)
         goto done;
-    rc = bld_image_load(b->store, ref.path, pulled.manifest_digest, platform, out, err);
+    rc = bld_image_load(b->store, pulled_repo, pulled.manifest_digest, platform, out, err);
+    used_repo = pulled_repo;
 done:
     if (rc == 0 && stored_ref) {
         *stored_ref = NULL;
-        if (ref.digest == NULL && asprintf(stored_ref, "%s:%s", ref.path, ref.tag) < 0)
+        if (ref.digest == NULL && asprintf(stored_ref, "%s:%s", used_repo, ref.tag) < 0)
             *stored_ref = NULL;
     }
     if (rc != 0)
         sw_error_prefix(err, "loading image %s", ref_text);
+    free(pulled_repo);
     reg_ref_release(&ref);
     return rc;
 }
@@ -1739,9 +1840,20 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
     free(platform);
     if (rc != 0)
         return rc;
-    /* layers made with another compression are other blobs: not the same cache */
-    const char *compression[] = { sw_compression_oci_media_type(b->opts->compression) };
-    chain_key(st, "compression", compression, 1);
+    /* metadata steps before the first layer step take the base's time,
+     * so that a rebuild from cache repeats them */
+    const char *base_created = json_string_value(json_object_get(st->image.config, "created"));
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    if (base_created && strptime(base_created, "%Y-%m-%dT%H:%M:%S", &tm) != NULL)
+        st->last_time = (int64_t)timegm(&tm);
+
+    /* layers made with another compression, or with mtimes clamped to
+     * another epoch, are other blobs: not the same cache */
+    char epoch[32];
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)b->opts->source_date_epoch);
+    const char *layer_format[] = { sw_compression_oci_media_type(b->opts->compression), epoch };
+    chain_key(st, "layer-format", layer_format, 2);
 
     /* ONBUILD triggers of the base run now, and are not inherited */
     json_t *cfg = bld_image_runconfig(&st->image);
@@ -1999,8 +2111,7 @@ static int split_tag(const char *spec, char **repo, char **tag, sw_error **err)
 static int store_result(struct build *b, struct stage *st, struct bld_build_result *result,
                         sw_error **err)
 {
-    int64_t created = build_time(b);
-    bld_image_set_created(&st->image, created);
+    bld_image_set_created(&st->image, step_time(b, st));
     json_object_del(st->image.config, "container_config");
     if (b->opts->labels && json_object_size(b->opts->labels) > 0) {
         json_t *cfg = bld_image_runconfig(&st->image);
@@ -2311,7 +2422,8 @@ static int parse_trigger(struct build *b, const char *text, int line, struct ins
 static int load_ignore(struct build *b, sw_error **err)
 {
     bld_ignore *ig = NULL;
-    int rc = bld_ignore_load(b->opts->context_dir, b->opts->dockerfile, &ig, err);
+    /* the resolved Dockerfile path: <context>/Dockerfile.dockerignore counts too */
+    int rc = bld_ignore_load(b->opts->context_dir, b->dockerfile, &ig, err);
     if (rc == 0)
         b->ignore = ig;
     return rc;

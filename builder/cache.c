@@ -12,14 +12,15 @@
 #include "core/fs.h"
 #include "registry/blobstore.h"
 
-int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, sw_error **err)
+int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out,
+                  int64_t *created_at, sw_error **err)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc != 0)
         return rc;
-    if ((rc = sw_db_prepare(db, "SELECT diff_id, digest, size, media_type FROM build_cache"
+    if ((rc = sw_db_prepare(db, "SELECT diff_id, digest, size, media_type, created_at FROM build_cache"
                                 " WHERE cache_key = ?", &stmt, err)) != 0)
         return rc;
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
@@ -37,6 +38,8 @@ int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, sw_e
     snprintf(out->digest, sizeof(out->digest), "%s", sqlite3_column_text(stmt, 1));
     out->size = sqlite3_column_int64(stmt, 2);
     snprintf(out->media_type, sizeof(out->media_type), "%s", sqlite3_column_text(stmt, 3));
+    if (created_at)
+        *created_at = sqlite3_column_int64(stmt, 4);
     char *blob = reg_blob_path(store, out->digest);
     if (blob == NULL || !sw_path_exists(blob))
         rc = SW_ENOTFOUND;
@@ -58,7 +61,8 @@ int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *lay
                                 " media_type, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
                                 " ON CONFLICT (cache_key) DO UPDATE SET diff_id = excluded.diff_id,"
                                 " digest = excluded.digest, size = excluded.size,"
-                                " media_type = excluded.media_type, used_at = excluded.used_at",
+                                " media_type = excluded.media_type, created_at ="
+                                " excluded.created_at, used_at = excluded.used_at",
                             &stmt, err)) != 0)
         return rc;
     int64_t now = (int64_t)time(NULL);

@@ -161,9 +161,9 @@ static void test_cache(void)
 {
     struct bld_layer got;
     sw_error *err = NULL;
-    CHECK_INT_EQ(bld_cache_get(store, "sha256:key1", &got, &err), SW_ENOTFOUND);
+    CHECK_INT_EQ(bld_cache_get(store, "sha256:key1", &got, NULL, &err), SW_ENOTFOUND);
     CHECK_INT_EQ(bld_cache_put(store, "sha256:key1", &layer_a, &err), 0);
-    CHECK_INT_EQ(bld_cache_get(store, "sha256:key1", &got, &err), 0);
+    CHECK_INT_EQ(bld_cache_get(store, "sha256:key1", &got, NULL, &err), 0);
     CHECK_STR_EQ(got.digest, layer_a.digest);
     CHECK_STR_EQ(got.diff_id, layer_a.diff_id);
     CHECK_INT_EQ(got.size, layer_a.size);
@@ -172,7 +172,7 @@ static void test_cache(void)
     snprintf(ghost.digest, sizeof(ghost.digest),
              "sha256:1111111111111111111111111111111111111111111111111111111111111111");
     CHECK_INT_EQ(bld_cache_put(store, "sha256:key2", &ghost, &err), 0);
-    CHECK_INT_EQ(bld_cache_get(store, "sha256:key2", &got, &err), SW_ENOTFOUND);
+    CHECK_INT_EQ(bld_cache_get(store, "sha256:key2", &got, NULL, &err), SW_ENOTFOUND);
     sw_error_clear(&err);
 }
 

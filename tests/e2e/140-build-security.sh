@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# The image builder's isolation: what a RUN step must not see or do (host
+# files, the data dir, host processes, the network with --network none,
+# more than Docker's default capabilities, mounts, /proc/sys writes, time
+# without end), and hostile inputs that must not write or read outside
+# their place: ADD archives with '..' entries, symlink and hardlink escapes,
+# context symlinks pointing out of the context, and a base image whose
+# layer tries to escape. Every victim path is checked on the host.
+set -euo pipefail
+source "$(dirname "$0")/build-lib.sh"
+
+bt_init "builder: { network: none, step_timeout: 4s }"
+ctx=$(sw_tmpdir)
+
+# a listener on the host for the network checks
+web_port=$(sw_free_port)
+python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$ctx" > /dev/null 2>&1 &
+SW_CLEANUP_CMDS+=("kill $!")
+sw_wait_http "http://127.0.0.1:$web_port/" 10
+
+# every probe is its own RUN so a failure names the property that broke;
+# --no-cache so each run really executes.
+probe() { # WHAT SHELL-COMMAND [build args...]
+    local what=$1 cmd=$2; shift 2
+    printf 'FROM test/busybox:1\nRUN %s\n' "$cmd" > "$ctx/Dockerfile"
+    if bt_build "$ctx" --no-cache "$@"; then ok "$what"
+    else fail "$what: $(grep -v '^\[' "$BT_LOG" | tail -n 3 | tr '\n' '|')"; fi
+}
+
+# --- what a RUN sees ----------------------------------------------------------
+probe "RUN cannot see the host's files (/etc/debian_version)" 'test ! -e /etc/debian_version'
+probe "RUN cannot see the data dir ($BT_DATA)" "test ! -e '$BT_DATA' && test ! -e '$SW_SCRATCH'"
+probe "RUN cannot see the host's disks in /dev" 'test ! -e /dev/vda -a ! -e /dev/sda -a ! -e /dev/nvme0n1 -a ! -e /dev/mem'
+probe "RUN sees only its own processes (at most 3 PIDs in /proc)" \
+    'set -- /proc/[0-9]*; echo "pids: $*"; test $# -le 3'
+probe "RUN has its own PID namespace: PID 1 is not the host's init" \
+    'c=$(cat /proc/1/comm); echo "pid1: $c"; test "$c" != systemd -a "$c" != init'
+probe "RUN has Docker's default capability set (CapEff 00000000a80425fb)" \
+    'grep CapEff /proc/self/status; grep -q "^CapEff:[[:space:]]*00000000a80425fb$" /proc/self/status'
+probe "RUN has no_new_privs set" 'grep -q "^NoNewPrivs:[[:space:]]*1$" /proc/self/status'
+probe "RUN cannot mount (no CAP_SYS_ADMIN)" '! busybox mount -t tmpfs none /mnt 2>/dev/null'
+probe "RUN cannot write /proc/sys" '! sh -c "echo pwned > /proc/sys/kernel/hostname" 2>/dev/null'
+probe "RUN cannot read the host's kernel log / kcore" '! cat /proc/kcore > /dev/null 2>&1'
+
+# --- the network ------------------------------------------------------------------
+# (not wget -T: Debian's busybox 1.35 wget segfaults with -T, which would make
+# a '! wget' pass for the wrong reason; exit 1 is "could not connect")
+probe "--network none: RUN cannot reach a listener on the host's 127.0.0.1" \
+    "busybox timeout 10 wget -q -O /dev/null http://127.0.0.1:$web_port/; rc=\$?; echo wget-rc=\$rc; test \$rc -eq 1"
+probe "--network none: only the loopback device" 'test "$(grep -c : /proc/net/dev)" -eq 1'
+probe "--network host: the same wget reaches it (so the check above means something)" \
+    "busybox timeout 10 wget -q -O /dev/null http://127.0.0.1:$web_port/" --network host
+
+# --- the step timeout ---------------------------------------------------------------
+printf 'FROM test/busybox:1\nRUN sleep 60\n' > "$ctx/Dockerfile"
+start=$(date +%s)
+check_build_fails "a RUN longer than builder.step_timeout (4s) fails naming the step" \
+    'Dockerfile:2: RUN sleep 60:.*(longer than 4s|time)' "$ctx" --no-cache
+took=$(( $(date +%s) - start ))
+check "... and it was stopped in time (${took}s)" test "$took" -lt 30
+check "... leaving no process of it running" bash -c "! ps -eo args | grep -qx 'sleep 60'"
+
+# --- hostile ADD archives -------------------------------------------------------------
+victim=/tmp/slipway-pwned-$$-$RANDOM
+hl_target=/tmp/slipway-hltarget-$$-$RANDOM
+echo "host file, must stay intact" > "$hl_target"
+SW_CLEANUP_CMDS+=("rm -rf '$victim'* '$hl_target' /tmp/slipway-pwned2-$$ /tmp/slipway-pwned3-$$")
+python3 - "$ctx" "$victim" "$hl_target" "$$" <<'PY'
+import io, sys, tarfile
+ctx, victim, hl_target, pid = sys.argv[1:]
+up = "../" * 24
+def add(t, name, data=b"pwned\n", **kw):
+    info = tarfile.TarInfo(name)
+    for k, v in kw.items(): setattr(info, k, v)
+    if info.type == tarfile.REGTYPE:
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    else:
+        t.addfile(info)
+with tarfile.open(f"{ctx}/dotdot.tar.gz", "w:gz") as t:
+    add(t, "ok.txt", b"fine\n")
+    add(t, up + victim.lstrip("/"))
+with tarfile.open(f"{ctx}/abs.tar", "w") as t:
+    add(t, victim + "-abs")
+with tarfile.open(f"{ctx}/symlink.tar", "w") as t:
+    add(t, "link", type=tarfile.SYMTYPE, linkname="/tmp")
+    add(t, f"link/slipway-pwned2-{pid}")
+with tarfile.open(f"{ctx}/relsymlink.tar", "w") as t:
+    add(t, "rlink", type=tarfile.SYMTYPE, linkname=up + "tmp")
+    add(t, f"rlink/slipway-pwned3-{pid}")
+with tarfile.open(f"{ctx}/hardlink.tar", "w") as t:
+    add(t, "hl", type=tarfile.LNKTYPE, linkname=up + hl_target.lstrip("/"))
+PY
+hostile_add() { # WHAT ARCHIVE VICTIM...
+    local what=$1 archive=$2 rc=0 v leaked=""; shift 2
+    printf 'FROM test/busybox:1\nADD %s /x/\nRUN echo appended >> /x/hl 2>/dev/null || true\n' "$archive" > "$ctx/Dockerfile"
+    bt_build "$ctx" -t demo/hostile:1 || rc=$?
+    for v in "$@"; do [ -e "$v" ] && leaked="$leaked $v"; done
+    check_eq "$what: nothing written outside (build exit $rc)" "$leaked" ""
+}
+hostile_add "ADD of a tar.gz with a ../../ entry" dotdot.tar.gz "$victim"
+hostile_add "ADD of a tar with an absolute /tmp path" abs.tar "$victim-abs"
+hostile_add "ADD of a tar with link -> /tmp then link/file" symlink.tar "/tmp/slipway-pwned2-$$"
+hostile_add "ADD of a tar with rlink -> ../../tmp then rlink/file" relsymlink.tar "/tmp/slipway-pwned3-$$"
+hostile_add "ADD of a tar with a hardlink to a host file" hardlink.tar
+check_eq "the hardlinked host file is untouched (content)" "$(cat "$hl_target")" "host file, must stay intact"
+check_eq "... and has no new links" "$(stat -c %h "$hl_target")" 1
+
+# where the build did succeed, the archive's escaping entries stayed inside
+printf 'FROM test/busybox:1\nADD symlink.tar /x/\n' > "$ctx/Dockerfile"
+if bt_build "$ctx" -t demo/hostile:sym && bt_unpack demo/hostile:sym "$BT_WORK/hs"; then
+    r=$BT_WORK/hs/rootfs
+    check "a symlink-escape archive that was accepted kept its file inside the image" \
+        test -e "$r/tmp/slipway-pwned2-$$" -o -e "$r/x/link/slipway-pwned2-$$" -o ! -e "$r/x/link"
+else
+    ok "the symlink-escape archive was refused: $(tail -n 1 "$BT_ERR")"
+fi
+
+# --- the context cannot be escaped through symlinks ---------------------------------------
+secret_dir=$(sw_tmpdir)
+echo "host secret" > "$secret_dir/hostsecret"
+mkdir -p "$ctx/sub"
+ln -sfn "$secret_dir" "$ctx/hostdir"
+ln -sfn "$secret_dir/hostsecret" "$ctx/sub/leak"
+ln -sfn ../../../../../../../../.. "$ctx/up"
+printf 'FROM test/busybox:1\nCOPY hostdir/hostsecret /stolen\n' > "$ctx/Dockerfile"
+rc=0; bt_build "$ctx" -t demo/steal:1 || rc=$?
+if [ "$rc" -eq 0 ] && bt_unpack demo/steal:1 "$BT_WORK/st1" && grep -q "host secret" "$BT_WORK/st1/rootfs/stolen" 2>/dev/null; then
+    fail "COPY through a context symlink to a host dir read the host file"
+else
+    ok "COPY through a context symlink to a host dir does not read the host file (exit $rc)"
+fi
+printf 'FROM test/busybox:1\nCOPY sub/ /copied/\n' > "$ctx/Dockerfile"
+if bt_build "$ctx" -t demo/steal:2 && bt_unpack demo/steal:2 "$BT_WORK/st2"; then
+    check_eq "COPY of a context symlink copies the link, not the host file" \
+        "$(readlink "$BT_WORK/st2/rootfs/copied/leak" 2>&1)" "$secret_dir/hostsecret"
+    check "... no host content in the image" bash -c "! grep -rqs 'host secret' '$BT_WORK/st2/rootfs/copied'"
+else
+    fail "COPY of a dir with a symlink: $(bt_tail 3)"
+fi
+printf 'FROM test/busybox:1\nCOPY up/etc/debian_version /stolen\n' > "$ctx/Dockerfile"
+rc=0; bt_build "$ctx" -t demo/steal:3 || rc=$?
+if [ "$rc" -eq 0 ] && bt_unpack demo/steal:3 "$BT_WORK/st3" && [ -s "$BT_WORK/st3/rootfs/stolen" ]; then
+    fail "COPY through a ../../.. context symlink read the host's /etc/debian_version"
+else
+    ok "COPY through a ../../.. context symlink stays in the context (exit $rc)"
+fi
+rm -f "$ctx/hostdir" "$ctx/sub/leak" "$ctx/up"
+
+# --- a base image with a hostile layer -------------------------------------------------------
+layer_victim=/tmp/slipway-pwned-layer-$$-$RANDOM
+SW_CLEANUP_CMDS+=("rm -rf '$layer_victim'*")
+python3 - "$SW_SCRATCH/hostile-rootfs.tar" "$layer_victim" "$SW_SCRATCH/busybox-rootfs.tar" <<'PY'
+import io, sys, tarfile
+out, victim, base = sys.argv[1:]
+with tarfile.open(base) as src, tarfile.open(out, "w") as t:
+    for m in src.getmembers():   # a working rootfs, so RUN could start
+        t.addfile(m, src.extractfile(m) if m.isfile() else None)
+    data = b"pwned by a layer\n"
+    info = tarfile.TarInfo("../" * 24 + victim.lstrip("/") + "-dotdot"); info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+    link = tarfile.TarInfo("esc"); link.type = tarfile.SYMTYPE; link.linkname = "/tmp"
+    t.addfile(link)
+    info = tarfile.TarInfo("esc/" + victim.split("/")[-1] + "-symlink"); info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+PY
+printf 'FROM test/hostile:1\nRUN echo on-hostile-base > /proof\nCOPY Dockerfile /copied\n' > "$ctx/Dockerfile"
+build_on_hostile() { # HOW
+    local rc=0
+    bt_build "$ctx" -t demo/on-hostile:1 --no-cache || rc=$?
+    check_eq "building FROM a hostile base ($1) writes nothing outside (build exit $rc)" \
+        "$(ls -d "$layer_victim"* 2>/dev/null)" ""
+}
+if "$SLIPWAY_BIN" import --config "$BT_CFG" "tar:$SW_SCRATCH/hostile-rootfs.tar" test/hostile:1 > "$BT_WORK/imp.log" 2>&1; then
+    check_eq "importing the hostile rootfs tar wrote nothing outside" "$(ls -d "$layer_victim"* 2>/dev/null)" ""
+    build_on_hostile "tar import"
+else
+    ok "slipway import tar: refuses a rootfs with escaping entries: $(tail -n 1 "$BT_WORK/imp.log")"
+fi
+
+# the same layer, stored verbatim: an OCI layout made by hand
+layout=$SW_SCRATCH/hostile-layout
+python3 - "$layout" "$SW_SCRATCH/hostile-rootfs.tar" <<'PY'
+import gzip, hashlib, json, os, sys
+layout, tar_path = sys.argv[1:]
+os.makedirs(f"{layout}/blobs/sha256", exist_ok=True)
+def blob(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(f"{layout}/blobs/sha256/{d}", "wb").write(data)
+    return "sha256:" + d, len(data)
+tar = open(tar_path, "rb").read()
+layer, lsize = blob(gzip.compress(tar, mtime=0))
+config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(tar).hexdigest()]},
+                     "history": [{"created_by": "hostile"}]}).encode()
+cdig, csize = blob(config)
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cdig, "size": csize},
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": lsize}]}).encode()
+mdig, msize = blob(manifest)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": mdig, "size": msize, "annotations": {"org.opencontainers.image.ref.name": "1"}}]},
+    open(f"{layout}/index.json", "w"))
+open(f"{layout}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+if "$SLIPWAY_BIN" import --config "$BT_CFG" "oci:$layout:1" test/hostile:1 > "$BT_WORK/imp.log" 2>&1; then
+    check_eq "importing the hand-made hostile layout wrote nothing outside" "$(ls -d "$layer_victim"* 2>/dev/null)" ""
+    build_on_hostile "OCI layout import"
+    check "nothing escaped into the data dir's parent either" \
+        test ! -e "$(dirname "$BT_DATA")/$(basename "$layer_victim")-dotdot"
+else
+    ok "slipway import oci: refuses the hostile layer: $(tail -n 1 "$BT_WORK/imp.log")"
+fi
+
+sw_finish

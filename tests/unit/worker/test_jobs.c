@@ -1,0 +1,234 @@
+/*
+ * test_jobs.c - worker/jobs.c: the run queue's states, leases, retries,
+ * deduplication, superseding, and that concurrent workers never claim the
+ * same run.
+ */
+#include <pthread.h>
+
+#include "core/db.h"
+#include "core/fs.h"
+#include "tests/unit/core/scratch.h"
+#include "tests/unit/test.h"
+#include "worker/jobs.h"
+
+static char *dir;
+static char *db_path;
+
+static sqlite3 *open_db(void)
+{
+    sqlite3 *db = NULL;
+    sw_error *err = NULL;
+    if (sw_db_open(db_path, 1, &db, &err) != 0) {
+        fprintf(stderr, "%s\n", sw_error_message(err));
+        abort();
+    }
+    return db;
+}
+
+static void push(sqlite3 *db, const char *branch, const char *delivery, char run_id[WRK_RUN_ID_MAX],
+                 int *created)
+{
+    struct wrk_run_request req = { .repo = "demo/app", .trigger = "push",
+                                   .source_type = "branch", .source_ref = branch,
+                                   .commit_sha = "0123456789012345678901234567890123456789",
+                                   .commit_message = "a change", .delivery_id = delivery,
+                                   .id_prefix = "ca" };
+    sw_error *err = NULL;
+    CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, run_id, created, &err), 0);
+    sw_error_clear(&err);
+}
+
+static void test_enqueue_dedup_and_supersede(void)
+{
+    sqlite3 *db = open_db();
+    char a[WRK_RUN_ID_MAX], b[WRK_RUN_ID_MAX], c[WRK_RUN_ID_MAX], d[WRK_RUN_ID_MAX];
+    int created = 0;
+    push(db, "main", "delivery-1", a, &created);
+    CHECK_INT_EQ(created, 1);
+    CHECK_STR_EQ(a, "ca1");
+    push(db, "main", "delivery-1", b, &created); /* a redelivery */
+    CHECK_INT_EQ(created, 0);
+    CHECK_STR_EQ(b, "ca1");
+    push(db, "dev", "delivery-2", c, &created);
+    CHECK_STR_EQ(c, "ca2");
+    push(db, "main", "delivery-3", d, &created); /* supersedes ca1, not ca2 */
+    CHECK_STR_EQ(d, "ca3");
+    struct wrk_run run;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(wrk_jobs_get(db, "ca1", &run, &err), 0);
+    CHECK_STR_EQ(run.status, "superseded");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_get(db, "ca2", &run, &err), 0);
+    CHECK_STR_EQ(run.status, "queued");
+    CHECK_STR_EQ(run.source_ref, "dev");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_get(db, "nope", &run, &err), SW_ENOTFOUND);
+    CHECK(strstr(sw_error_message(err), "run nope does not exist") != NULL);
+    sw_error_clear(&err);
+    int queued = -1, running = -1;
+    CHECK_INT_EQ(wrk_jobs_counts(db, &queued, &running, &err), 0);
+    CHECK_INT_EQ(queued, 2);
+    CHECK_INT_EQ(running, 0);
+    sw_db_close(db);
+}
+
+static void test_claim_lease_finish(void)
+{
+    sqlite3 *db = open_db();
+    struct wrk_run run;
+    sw_error *err = NULL;
+    /* oldest first: ca2 (dev), then ca3 (main) */
+    CHECK_INT_EQ(wrk_jobs_claim(db, "w1", 60, 3, &run, &err), 0);
+    CHECK_STR_EQ(run.run_id, "ca2");
+    CHECK_STR_EQ(run.status, "running");
+    CHECK_INT_EQ(run.attempts, 1);
+    wrk_run_release(&run);
+    int cancel = -1;
+    CHECK_INT_EQ(wrk_jobs_renew(db, "ca2", "w1", 60, &cancel, &err), 0);
+    CHECK_INT_EQ(cancel, 0);
+    CHECK_INT_EQ(wrk_jobs_renew(db, "ca2", "w2", 60, &cancel, &err), SW_ECONFLICT);
+    sw_error_clear(&err);
+    json_t *tags = json_pack("[s, s]", "latest", "ca2");
+    CHECK_INT_EQ(wrk_jobs_finish(db, "ca2", "w1", "succeeded", "sha256:abc", tags, NULL, &err),
+                 0);
+    json_decref(tags);
+    CHECK_INT_EQ(wrk_jobs_get(db, "ca2", &run, &err), 0);
+    CHECK_STR_EQ(run.status, "succeeded");
+    CHECK_STR_EQ(run.digest, "sha256:abc");
+    CHECK_INT_EQ(json_array_size(run.tags), 2);
+    CHECK(run.finished_at >= run.started_at && run.started_at >= run.queued_at);
+    wrk_run_release(&run);
+    /* finishing twice is refused */
+    CHECK_INT_EQ(wrk_jobs_finish(db, "ca2", "w1", "failed", NULL, NULL, "x", &err), SW_ECONFLICT);
+    sw_error_clear(&err);
+    sw_db_close(db);
+}
+
+static void test_expired_lease_is_retried_then_failed(void)
+{
+    sqlite3 *db = open_db();
+    struct wrk_run run;
+    sw_error *err = NULL;
+    /* a lease of -1 s has expired at once: the worker "died" */
+    CHECK_INT_EQ(wrk_jobs_claim(db, "dying", -1, 2, &run, &err), 0);
+    CHECK_STR_EQ(run.run_id, "ca3");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_claim(db, "second", -1, 2, &run, &err), 0);
+    CHECK_STR_EQ(run.run_id, "ca3"); /* taken again */
+    CHECK_INT_EQ(run.attempts, 2);
+    wrk_run_release(&run);
+    int cancel = 0;
+    CHECK_INT_EQ(wrk_jobs_renew(db, "ca3", "dying", 60, &cancel, &err), SW_ECONFLICT);
+    sw_error_clear(&err);
+    /* two attempts used up: the next claim fails it and finds nothing */
+    CHECK_INT_EQ(wrk_jobs_claim(db, "third", 60, 2, &run, &err), SW_ENOTFOUND);
+    CHECK_INT_EQ(wrk_jobs_get(db, "ca3", &run, &err), 0);
+    CHECK_STR_EQ(run.status, "failed");
+    CHECK(run.error && strstr(run.error, "stopped responding 2 times") != NULL);
+    wrk_run_release(&run);
+    sw_db_close(db);
+}
+
+static void test_cancel(void)
+{
+    sqlite3 *db = open_db();
+    char id[WRK_RUN_ID_MAX], id2[WRK_RUN_ID_MAX];
+    int created;
+    sw_error *err = NULL;
+    push(db, "c1", NULL, id, &created);
+    push(db, "c2", NULL, id2, &created);
+    CHECK_INT_EQ(wrk_jobs_cancel(db, id, &err), 0);
+    struct wrk_run run;
+    CHECK_INT_EQ(wrk_jobs_get(db, id, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "canceled");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_claim(db, "w", 60, 3, &run, &err), 0);
+    CHECK_STR_EQ(run.run_id, id2); /* the canceled one is skipped */
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_cancel(db, id2, &err), 0);
+    int cancel = 0;
+    CHECK_INT_EQ(wrk_jobs_renew(db, id2, "w", 60, &cancel, &err), 0);
+    CHECK_INT_EQ(cancel, 1); /* the worker learns it should stop */
+    CHECK_INT_EQ(wrk_jobs_finish(db, id2, "w", "canceled", NULL, NULL, "canceled", &err), 0);
+    CHECK_INT_EQ(wrk_jobs_cancel(db, id2, &err), SW_ECONFLICT);
+    sw_error_clear(&err);
+    struct wrk_run *runs = NULL;
+    size_t n = 0;
+    CHECK_INT_EQ(wrk_jobs_list(db, "demo/app", "canceled", 10, &runs, &n, &err), 0);
+    CHECK_INT_EQ(n, 2);
+    if (n == 2)
+        CHECK_STR_EQ(runs[0].run_id, id2); /* newest first */
+    for (size_t i = 0; i < n; i++)
+        wrk_run_release(&runs[i]);
+    free(runs);
+    sw_db_close(db);
+}
+
+#define THREADS 4
+#define RUNS 40
+
+static void *claimer(void *arg)
+{
+    int *claimed = arg;
+    sqlite3 *db = open_db();
+    char owner[16];
+    snprintf(owner, sizeof(owner), "t%p", arg);
+    for (;;) {
+        struct wrk_run run;
+        sw_error *err = NULL;
+        int rc = wrk_jobs_claim(db, owner, 60, 3, &run, &err);
+        sw_error_clear(&err);
+        if (rc == SW_ENOTFOUND)
+            break;
+        if (rc != 0)
+            continue;
+        int id = (int)strtol(run.run_id + 2, NULL, 32); /* base 32 digits 0-9a-v */
+        if (id >= 0 && id < 1000)
+            __atomic_add_fetch(&claimed[id], 1, __ATOMIC_SEQ_CST);
+        wrk_jobs_finish(db, run.run_id, owner, "succeeded", "sha256:x", NULL, NULL, NULL);
+        wrk_run_release(&run);
+    }
+    sw_db_close(db);
+    return NULL;
+}
+
+static void test_concurrent_claims_are_exclusive(void)
+{
+    sqlite3 *db = open_db();
+    char id[WRK_RUN_ID_MAX];
+    int created;
+    for (int i = 0; i < RUNS; i++) {
+        char branch[16];
+        snprintf(branch, sizeof(branch), "b%d", i);
+        push(db, branch, NULL, id, &created);
+    }
+    sw_db_close(db);
+    static int claimed[1000];
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&threads[i], NULL, claimer, claimed);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(threads[i], NULL);
+    int total = 0, doubles = 0;
+    for (int i = 0; i < 1000; i++) {
+        total += claimed[i];
+        doubles += claimed[i] > 1;
+    }
+    CHECK_INT_EQ(total, RUNS);
+    CHECK_INT_EQ(doubles, 0);
+}
+
+int main(void)
+{
+    dir = scratch_dir("test_jobs");
+    db_path = sw_path_join(dir, "slipway.db");
+    RUN(test_enqueue_dedup_and_supersede);
+    RUN(test_claim_lease_finish);
+    RUN(test_expired_lease_is_retried_then_failed);
+    RUN(test_cancel);
+    RUN(test_concurrent_claims_are_exclusive);
+    sw_rm_rf(dir, NULL);
+    free(db_path);
+    free(dir);
+    return TEST_EXIT();
+}

@@ -1,0 +1,406 @@
+/*
+ * jobs.c - the run queue in SQLite (see jobs.h).
+ *
+ * Every state change is one IMMEDIATE transaction, so two workers (threads
+ * or processes) can never claim the same run: the claim's SELECT and
+ * UPDATE happen under the database's write lock.
+ */
+#include "worker/jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/db.h"
+#include "worker/runid.h"
+
+#define RUN_COLUMNS                                                                       \
+    "run_id, repo, trigger, source_type, source_ref, commit_sha, commit_message, status, " \
+    "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error"
+
+static int64_t now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    return text ? strdup((const char *)text) : NULL;
+}
+
+static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
+{
+    memset(run, 0, sizeof(*run));
+    snprintf(run->run_id, sizeof(run->run_id), "%s", sqlite3_column_text(stmt, 0));
+    run->repo = column_dup(stmt, 1);
+    run->trigger = column_dup(stmt, 2);
+    run->source_type = column_dup(stmt, 3);
+    run->source_ref = column_dup(stmt, 4);
+    run->commit_sha = column_dup(stmt, 5);
+    run->commit_message = column_dup(stmt, 6);
+    run->status = column_dup(stmt, 7);
+    run->attempts = sqlite3_column_int(stmt, 8);
+    run->cancel_requested = sqlite3_column_int(stmt, 9);
+    run->queued_at = sqlite3_column_int64(stmt, 10);
+    run->started_at = sqlite3_column_int64(stmt, 11);
+    run->finished_at = sqlite3_column_int64(stmt, 12);
+    run->digest = column_dup(stmt, 13);
+    const unsigned char *tags = sqlite3_column_text(stmt, 14);
+    run->tags = tags ? json_loads((const char *)tags, 0, NULL) : NULL;
+    run->error = column_dup(stmt, 15);
+}
+
+void wrk_run_release(struct wrk_run *run)
+{
+    if (run == NULL)
+        return;
+    free(run->repo);
+    free(run->trigger);
+    free(run->source_type);
+    free(run->source_ref);
+    free(run->commit_sha);
+    free(run->commit_message);
+    free(run->status);
+    free(run->digest);
+    json_decref(run->tags);
+    free(run->error);
+    memset(run, 0, sizeof(*run));
+}
+
+/* Runs one statement to completion; SW_EDB with context on failure. */
+static int step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *what, sw_error **err)
+{
+    int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : sw_db_error(db, err, what);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
+                     char run_id[WRK_RUN_ID_MAX], int *created, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+    *created = 0;
+    if ((rc = sw_db_begin(db, err)) != 0)
+        return rc;
+
+    if (req->delivery_id) {
+        if ((rc = sw_db_prepare(db, "SELECT run_id FROM runs WHERE delivery_id = ?", &stmt,
+                                err)) != 0)
+            goto cleanup;
+        sqlite3_bind_text(stmt, 1, req->delivery_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(stmt) == SQLITE_ROW) {
+            snprintf(run_id, WRK_RUN_ID_MAX, "%s", sqlite3_column_text(stmt, 0));
+            sqlite3_finalize(stmt);
+            stmt = NULL;
+            rc = sw_db_commit(db, err);
+            goto cleanup;
+        }
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+    }
+
+    /* a newer push to the same branch makes queued older ones pointless */
+    if (strcmp(req->source_type, "branch") == 0) {
+        if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'superseded', finished_at = ?"
+                                    " WHERE status = 'queued' AND repo = ? AND"
+                                    " source_type = 'branch' AND source_ref = ?",
+                                &stmt, err)) != 0)
+            goto cleanup;
+        sqlite3_bind_int64(stmt, 1, now());
+        sqlite3_bind_text(stmt, 2, req->repo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, req->source_ref, -1, SQLITE_STATIC);
+        rc = step_done(db, stmt, "superseding queued runs", err);
+        stmt = NULL;
+        if (rc != 0)
+            goto cleanup;
+    }
+
+    /* the run id comes from the row id, known only after the insert */
+    if ((rc = sw_db_prepare(db, "INSERT INTO runs (run_id, repo, trigger, source_type,"
+                                " source_ref, commit_sha, commit_message, delivery_id, status,"
+                                " queued_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                            &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_text(stmt, 1, req->repo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, req->trigger, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, req->source_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, req->source_ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, req->commit_sha, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, req->commit_message, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, req->delivery_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 8, now());
+    rc = step_done(db, stmt, "queueing a run", err);
+    stmt = NULL;
+    if (rc != 0)
+        goto cleanup;
+    int64_t id = sqlite3_last_insert_rowid(db);
+    wrk_run_id_format(req->id_prefix ? req->id_prefix : "ca", (uint64_t)id, run_id);
+    if ((rc = sw_db_prepare(db, "UPDATE runs SET run_id = ? WHERE id = ?", &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, id);
+    rc = step_done(db, stmt, "naming a run", err);
+    stmt = NULL;
+    if (rc == 0 && (rc = sw_db_commit(db, err)) == 0)
+        *created = 1;
+cleanup:
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        sw_db_rollback(db);
+    return rc;
+}
+
+int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts,
+                   struct wrk_run *out, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+    int64_t t = now();
+    if ((rc = sw_db_begin(db, err)) != 0)
+        return rc;
+
+    /* runs whose worker died too often: give up on them */
+    if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'failed', finished_at = ?,"
+                                " error = 'the worker running it stopped responding ' ||"
+                                " attempts || ' times', lease_owner = NULL"
+                                " WHERE status = 'running' AND lease_expires_at < ? AND"
+                                " attempts >= ?",
+                            &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_int64(stmt, 1, t);
+    sqlite3_bind_int64(stmt, 2, t);
+    sqlite3_bind_int(stmt, 3, max_attempts);
+    rc = step_done(db, stmt, "failing abandoned runs", err);
+    stmt = NULL;
+    if (rc != 0)
+        goto cleanup;
+
+    if ((rc = sw_db_prepare(db, "SELECT id FROM runs WHERE (status = 'queued' AND"
+                                " cancel_requested = 0) OR (status = 'running' AND"
+                                " lease_expires_at < ?) ORDER BY id LIMIT 1",
+                            &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_int64(stmt, 1, t);
+    int step = sqlite3_step(stmt);
+    if (step != SQLITE_ROW) {
+        rc = step == SQLITE_DONE ? SW_ENOTFOUND : sw_db_error(db, err, "claiming a run");
+        if (rc == SW_ENOTFOUND)
+            rc = sw_db_commit(db, err) == 0 ? SW_ENOTFOUND : SW_EDB;
+        goto cleanup;
+    }
+    int64_t id = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'running', lease_owner = ?,"
+                                " lease_expires_at = ?, attempts = attempts + 1,"
+                                " started_at = COALESCE(started_at, ?) WHERE id = ?",
+                            &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, t + lease_s);
+    sqlite3_bind_int64(stmt, 3, t);
+    sqlite3_bind_int64(stmt, 4, id);
+    rc = step_done(db, stmt, "claiming a run", err);
+    stmt = NULL;
+    if (rc != 0)
+        goto cleanup;
+    if ((rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", &stmt,
+                            err)) != 0)
+        goto cleanup;
+    sqlite3_bind_int64(stmt, 1, id);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = sw_db_error(db, err, "reading the claimed run");
+        goto cleanup;
+    }
+    read_run(stmt, out);
+    rc = sw_db_commit(db, err);
+    if (rc != 0)
+        wrk_run_release(out);
+cleanup:
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        sw_db_rollback(db);
+    return rc;
+}
+
+int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s,
+                   int *cancel, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND"
+                               " lease_owner = ? AND status = 'running'"
+                               " RETURNING cancel_requested",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, now() + lease_s);
+    sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, owner, -1, SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW) {
+        *cancel = sqlite3_column_int(stmt, 0);
+        step = sqlite3_step(stmt);
+    } else if (step == SQLITE_DONE) {
+        rc = sw_error_set(err, SW_ECONFLICT, "run %s is no longer held by %s", run_id, owner);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sw_db_error(db, err, "renewing a lease");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const char *status,
+                    const char *digest, json_t *tags, const char *error, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+    int rc = sw_db_prepare(db, "UPDATE runs SET status = ?, finished_at = ?, digest = ?,"
+                               " tags = ?, error = ?, lease_owner = NULL"
+                               " WHERE run_id = ? AND lease_owner = ? AND status = 'running'",
+                           &stmt, err);
+    if (rc != 0) {
+        free(tags_text);
+        return rc;
+    }
+    sqlite3_bind_text(stmt, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now());
+    sqlite3_bind_text(stmt, 3, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, tags_text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, error, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, owner, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) != SQLITE_DONE)
+        rc = sw_db_error(db, err, "finishing a run");
+    else if (sqlite3_changes(db) == 0)
+        rc = sw_error_set(err, SW_ECONFLICT, "run %s is no longer held by %s", run_id, owner);
+    sqlite3_finalize(stmt);
+    free(tags_text);
+    return rc;
+}
+
+int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_begin(db, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = sw_db_prepare(db, "SELECT status FROM runs WHERE run_id = ?", &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(stmt) != SQLITE_ROW) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "run %s does not exist", run_id);
+        goto cleanup;
+    }
+    char status[16];
+    snprintf(status, sizeof(status), "%s", sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    const char *sql;
+    if (strcmp(status, "queued") == 0)
+        sql = "UPDATE runs SET status = 'canceled', finished_at = ? WHERE run_id = ?";
+    else if (strcmp(status, "running") == 0)
+        sql = "UPDATE runs SET cancel_requested = 1 WHERE run_id = ?";
+    else {
+        rc = sw_error_set(err, SW_ECONFLICT, "run %s has already finished (%s)", run_id, status);
+        goto cleanup;
+    }
+    if ((rc = sw_db_prepare(db, sql, &stmt, err)) != 0)
+        goto cleanup;
+    if (strcmp(status, "queued") == 0) {
+        sqlite3_bind_int64(stmt, 1, now());
+        sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    }
+    rc = step_done(db, stmt, "canceling a run", err);
+    stmt = NULL;
+    if (rc == 0)
+        rc = sw_db_commit(db, err);
+cleanup:
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        sw_db_rollback(db);
+    return rc;
+}
+
+int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE run_id = ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW)
+        read_run(stmt, out);
+    else if (step == SQLITE_DONE)
+        rc = sw_error_set(err, SW_ENOTFOUND, "run %s does not exist", run_id);
+    else
+        rc = sw_db_error(db, err, "reading a run");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int limit,
+                  struct wrk_run **runs, size_t *n, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct wrk_run *list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE (? IS NULL OR repo = ?)"
+                               " AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, repo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 5, limit > 0 ? limit : 50);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            struct wrk_run *bigger = realloc(list, cap * sizeof(*bigger));
+            if (bigger == NULL) {
+                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                break;
+            }
+            list = bigger;
+        }
+        read_run(stmt, &list[count++]);
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sw_db_error(db, err, "listing runs");
+    sqlite3_finalize(stmt);
+    if (rc != 0) {
+        for (size_t i = 0; i < count; i++)
+            wrk_run_release(&list[i]);
+        free(list);
+        return rc;
+    }
+    *runs = list;
+    *n = count;
+    return 0;
+}
+
+int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT COALESCE(SUM(status = 'queued'), 0),"
+                               " COALESCE(SUM(status = 'running'), 0) FROM runs",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        *queued = sqlite3_column_int(stmt, 0);
+        *running = sqlite3_column_int(stmt, 1);
+    } else {
+        rc = sw_db_error(db, err, "counting runs");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}

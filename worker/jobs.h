@@ -1,0 +1,89 @@
+/*
+ * jobs.h - the durable build queue: runs in SQLite, claimed by workers
+ * with a lease they renew.
+ *
+ * States: queued -> running -> succeeded | failed | canceled; a queued run
+ * becomes superseded when a newer push to the same branch of the same
+ * repository is queued. A running run whose lease expired (its worker
+ * died) is claimed again, up to max_attempts; after that it fails.
+ *
+ * This file is the worker's data-access module for runs: all of that SQL
+ * lives in jobs.c.
+ */
+#ifndef WRK_JOBS_H
+#define WRK_JOBS_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#define WRK_RUN_ID_MAX 32
+
+struct wrk_run_request {
+    const char *repo;           /* image repository name from the config */
+    const char *trigger;        /* "push", "manual", "base-image" */
+    const char *source_type;    /* "branch", "tag", "commit" */
+    const char *source_ref;     /* branch or tag name (or the sha for "commit") */
+    const char *commit_sha;     /* may be NULL (resolved by the worker) */
+    const char *commit_message; /* may be NULL */
+    const char *delivery_id;    /* webhook delivery id for deduplication, or NULL */
+    const char *id_prefix;      /* run id prefix, e.g. "ca" */
+};
+
+struct wrk_run {
+    char run_id[WRK_RUN_ID_MAX];
+    char *repo, *trigger, *source_type, *source_ref, *commit_sha, *commit_message;
+    char *status;
+    int attempts;
+    int cancel_requested;
+    int64_t queued_at, started_at, finished_at; /* 0 when not yet */
+    char *digest;               /* NULL until succeeded */
+    json_t *tags;               /* array, or NULL */
+    char *error;                /* NULL unless failed */
+};
+
+void wrk_run_release(struct wrk_run *run);
+
+/* Queues a run in one transaction (a delivery id seen before queues
+ * nothing: *created = 0 and run_id gets the existing run's id). Queued
+ * runs of the same repository and branch become superseded. */
+int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
+                     char run_id[WRK_RUN_ID_MAX], int *created, sw_error **err);
+
+/* Claims the oldest claimable run for worker `owner` with a lease of
+ * lease_s seconds: a queued one, or a running one whose lease expired.
+ * SW_ENOTFOUND when there is none. Runs whose lease expired after
+ * max_attempts attempts are failed on the way. */
+int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts,
+                   struct wrk_run *out, sw_error **err);
+
+/* Extends the lease; *cancel is set when a cancel was requested.
+ * SW_ECONFLICT when the lease is no longer ours (it expired and another
+ * worker took the run): the caller must stop. */
+int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s,
+                   int *cancel, sw_error **err);
+
+/* Records the end of a run we hold: status "succeeded", "failed" or
+ * "canceled"; digest and tags (a JSON array) on success; error otherwise. */
+int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const char *status,
+                    const char *digest, json_t *tags, const char *error, sw_error **err);
+
+/* Cancels a run: a queued one at once, a running one by request (its
+ * worker stops the container). SW_ENOTFOUND for an unknown run;
+ * SW_ECONFLICT when it has finished already. */
+int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err);
+
+int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error **err);
+
+/* Runs newest first, optionally of one repository and/or one status,
+ * at most limit. *runs is an array of *n runs; free each with
+ * wrk_run_release and the array with free. */
+int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int limit,
+                  struct wrk_run **runs, size_t *n, sw_error **err);
+
+/* Number of queued runs, and of running ones. */
+int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err);
+
+#endif

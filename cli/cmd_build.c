@@ -3,6 +3,7 @@
  * in the store (like `docker build` followed by a push), or an archive.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,15 @@
 #include "cli/commands.h"
 #include "core/fs.h"
 #include "registry/transfer.h"
+
+/* Set by SIGTERM/SIGINT: the build stops its running step (the container
+ * is killed, mounts are undone) instead of dying with them in place. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
 
 static void usage(FILE *out)
 {
@@ -152,8 +162,16 @@ int cmd_build(int argc, char **argv)
         opts.source_date_epoch = t;
     }
 
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    opts.cancel = (volatile int *)&stop_signal;
     if (bld_build(store, &opts, &result, &err) != 0) {
         fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+        if (stop_signal)
+            status = 128 + stop_signal; /* as if the signal had ended us */
         goto cleanup;
     }
     for (size_t i = 0; i < opts.n_tags; i++)

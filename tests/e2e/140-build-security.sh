@@ -52,13 +52,46 @@ probe "--network host: the same wget reaches it (so the check above means someth
     "busybox timeout 10 wget -q -O /dev/null http://127.0.0.1:$web_port/" --network host
 
 # --- the step timeout ---------------------------------------------------------------
-printf 'FROM test/busybox:1\nRUN sleep 60\n' > "$ctx/Dockerfile"
+nap=$((86400 + $$))   # a sleep length no other process on this machine uses
+printf 'FROM test/busybox:1\nRUN sleep %s\n' "$nap" > "$ctx/Dockerfile"
 start=$(date +%s)
 check_build_fails "a RUN longer than builder.step_timeout (4s) fails naming the step" \
-    'Dockerfile:2: RUN sleep 60:.*(longer than 4s|time)' "$ctx" --no-cache
+    "Dockerfile:2: RUN sleep $nap:.*(longer than 4s|time)" "$ctx" --no-cache
 took=$(( $(date +%s) - start ))
 check "... and it was stopped in time (${took}s)" test "$took" -lt 30
-check "... leaving no process of it running" bash -c "! ps -eo args | grep -qx 'sleep 60'"
+lingering() { ps -eo args | grep -qx "sleep $nap"; }
+for _ in $(seq 20); do lingering || break; sleep 0.25; done
+check "... leaving no process of it running" bash -c "! { ps -eo args | grep -qx 'sleep $nap'; }"
+
+# an interrupted build (^C, a canceled job: SIGINT/SIGTERM) stops its step
+# and unmounts its overlay. In a store with a long step timeout, so the
+# timeout cannot do the work; SIGINT reset to default (bash ignores it in
+# background jobs).
+timeout_store=$BT_WORK
+bt_init "builder: { network: none, step_timeout: 10m }"
+for sig in INT TERM; do
+    nap=$((90000 + $$ + ${#sig}))
+    printf 'FROM test/busybox:1\nRUN sleep %s\n' "$nap" > "$ctx/Dockerfile"
+    python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+        "$SLIPWAY_BIN" build --config "$BT_CFG" --no-cache "$ctx" > "$BT_WORK/sig.log" 2>&1 &
+    build_pid=$!
+    for _ in $(seq 100); do ps -eo args | grep -qx "sleep $nap" && break; sleep 0.1; done
+    kill -"$sig" "$build_pid"
+    for _ in $(seq 100); do kill -0 "$build_pid" 2> /dev/null || break; sleep 0.1; done
+    if kill -0 "$build_pid" 2> /dev/null; then
+        fail "SIG$sig: slipway build still runs 10s later"
+        kill -KILL "$build_pid"
+    fi
+    rc=0; wait "$build_pid" || rc=$?
+    for _ in $(seq 20); do ps -eo args | grep -qx "sleep $nap" || break; sleep 0.25; done
+    left=$(ps -eo pid,args | awk -v a="sleep $nap" '{p=$1; $1=""; sub(/^ /, "")} $0 == a {print p}')
+    check_eq "SIG$sig to slipway build stops the running step (build exit $rc)" "$left" ""
+    # shellcheck disable=SC2086
+    [ -z "$left" ] || kill -KILL $left 2> /dev/null || true   # our own leftover
+    check_eq "... and leaves no mount in the data dir" "$(awk -v d="$BT_DATA/" 'index($2, d) == 1' /proc/mounts | wc -l)" 0
+    check "... and exits non-zero" test "$rc" -ne 0
+done
+bt_use "$timeout_store"
 
 # --- hostile ADD archives -------------------------------------------------------------
 victim=/tmp/slipway-pwned-$$-$RANDOM

@@ -101,11 +101,9 @@ check_eq "... with the first value's file" "$(cat "$BT_WORK/a3/rootfs/v" 2>&1)" 
 # stores hold the very same base manifest).
 base_layout=$BT_WORK/base
 "$SLIPWAY_BIN" export --config "$BT_CFG" test/busybox:1 "oci:$base_layout:1" > /dev/null
-used_work=$BT_WORK used_cfg=$BT_CFG used_data=$BT_DATA
-fresh_store() { # sets BT_* to a new, empty store holding only test/busybox:1
-    BT_WORK=$(sw_tmpdir)
-    BT_CFG=$(sw_write_config "$BT_WORK" "$(sw_free_port)") BT_DATA=$BT_WORK/data
-    BT_OUT=$BT_WORK/build.out BT_ERR=$BT_WORK/build.err BT_LOG=$BT_WORK/build.log
+used_store=$BT_WORK
+fresh_store() { # a new store holding only test/busybox:1, the very same manifest
+    bt_new_store
     "$SLIPWAY_BIN" import --config "$BT_CFG" "oci:$base_layout:1" test/busybox:1 > /dev/null
 }
 fresh_store
@@ -142,8 +140,7 @@ check "a different --timestamp gives a different digest" test "$(bt_built_digest
 
 # The first store has cached these steps from builds without a timestamp:
 # a --timestamp build there must not reuse their unclamped layers.
-BT_WORK=$used_work BT_CFG=$used_cfg BT_DATA=$used_data
-BT_OUT=$BT_WORK/build.out BT_ERR=$BT_WORK/build.err BT_LOG=$BT_WORK/build.log
+bt_use "$used_store"
 bt_build "$ctx" -t demo/repro:1 --timestamp 1700000000 || fail "--timestamp in the used store: $(bt_tail 3)"
 check_eq "--timestamp in a store with a warm cache still gives the reproducible digest" "$(bt_built_digest)" "$repro_a"
 bt_export demo/repro:1

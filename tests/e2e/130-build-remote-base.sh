@@ -12,6 +12,7 @@ source "$(dirname "$0")/build-lib.sh"
 
 bt_init    # the seed store: makes the images we push
 
+declare -A reg_pid
 start_distribution() { # NAME PORT [AUTH_YAML]: a Distribution registry in the background
     local name=$1 port=$2 auth=${3:-}
     cat > "$SW_SCRATCH/$name.yml" <<YML
@@ -23,7 +24,7 @@ $auth
 YML
     /usr/bin/docker-registry serve "$SW_SCRATCH/$name.yml" > "$SW_SCRATCH/$name.log" 2>&1 &
     SW_CLEANUP_CMDS+=("kill $! 2>/dev/null")
-    eval "${name}_pid=$!"
+    reg_pid[$name]=$!
     sw_wait_http "http://127.0.0.1:$port/v2/" 20
 }
 
@@ -91,27 +92,22 @@ builder: { network: none, step_timeout: 2m }"
 no_creds="registry:
   insecure: [\"127.0.0.1:$auth_port\", \"127.0.0.1:$anon_port\"]
 builder: { network: none, step_timeout: 2m }"
-use_store() { # YAML: a fresh, empty store (no base imported)
-    BT_WORK=$(sw_tmpdir)
-    BT_CFG=$(sw_write_config "$BT_WORK" "$(sw_free_port)" "$1") BT_DATA=$BT_WORK/data
-    BT_OUT=$BT_WORK/build.out BT_ERR=$BT_WORK/build.err BT_LOG=$BT_WORK/build.log
-}
 ctx=$(sw_tmpdir)
 
 # without credentials: a clear 401
-use_store "$no_creds"
+bt_new_store "$no_creds"
 printf 'FROM 127.0.0.1:%s/base/busybox:1\nRUN echo built-on-remote-base > /proof\n' "$auth_port" > "$ctx/Dockerfile"
 check_build_fails "FROM an authenticated registry without credentials fails: line 1, 401" \
     'Dockerfile:1: FROM.*(401|[Uu]nauthori[sz]ed|authentication)' "$ctx"
 
 # wrong password: also 401, and the password is not printed
-use_store "${with_creds/env:E2E_REG_PASSWORD/wrong-pw-value}"
+bt_new_store "${with_creds/env:E2E_REG_PASSWORD/wrong-pw-value}"
 check_build_fails "FROM with a wrong password fails with 401" 'Dockerfile:1: FROM.*(401|[Uu]nauthori[sz]ed|authentication)' "$ctx"
 check "the wrong password is not printed" bash -c "! grep -q wrong-pw-value '$BT_LOG'"
 
 # with credentials from the config (password from the environment)
-use_store "$with_creds"
-creds_work=$BT_WORK creds_cfg=$BT_CFG
+bt_new_store "$with_creds"
+creds_store=$BT_WORK
 if bt_build "$ctx" -t demo/remote:1; then ok "FROM 127.0.0.1:PORT/base/busybox:1 with configured credentials builds"
 else fail "remote FROM with credentials: $(bt_tail 5)"; fi
 check "the password is not printed" bash -c "! grep -q s3cret-pw '$BT_LOG'"
@@ -122,7 +118,7 @@ check "... and the remote base's files" test -x "$BT_WORK/r1/rootfs/bin/busybox"
 check_eq "its first layer is the remote base's layer" "$(bt_manifest demo/remote:1 | jq -r '.layers[0].digest')" "$remote_layer"
 
 # anonymous registry, directly
-use_store "$no_creds"
+bt_new_store "$no_creds"
 printf 'FROM 127.0.0.1:%s/base/busybox:1\nRUN echo anonymous > /proof\n' "$anon_port" > "$ctx/Dockerfile"
 if bt_build "$ctx" -t demo/anon:1 && bt_unpack demo/anon:1 "$BT_WORK/a1"; then
     check_eq "FROM an anonymous registry builds" "$(cat "$BT_WORK/a1/rootfs/proof" 2>&1)" anonymous
@@ -144,7 +140,7 @@ if bt_build "$ctx" -t demo/multi:arm64 --platform linux/arm64 && bt_unpack demo/
 else
     fail "--platform linux/arm64 from an index: $(bt_tail 4)"
 fi
-use_store "$no_creds"
+bt_new_store "$no_creds"
 if bt_build "$ctx" -t demo/multi:arm64 --platform linux/arm64 && bt_unpack demo/multi:arm64 "$BT_WORK/p3"; then
     check_eq "--platform linux/arm64 in a fresh store picks the arm64 entry" "$(cat "$BT_WORK/p3/rootfs/seen.txt" 2>&1)" arm64
 else
@@ -154,10 +150,10 @@ fi
 # through a mirror: mirror.invalid never resolves, its mirror entry serves it
 # (the first endpoint is dead: endpoints are tried in order)
 dead_port=$(sw_free_port)
-use_store "registry:
+bt_new_store "registry:
   mirrors: { \"mirror.invalid\": [\"http://127.0.0.1:$dead_port\", \"http://127.0.0.1:$anon_port\"] }
 builder: { network: none, step_timeout: 2m }"
-mirror_cfg=$BT_CFG mirror_work=$BT_WORK
+mirror_store=$BT_WORK
 printf 'FROM mirror.invalid/base/busybox:1\nRUN echo via-mirror > /proof\n' > "$ctx/Dockerfile"
 if bt_build "$ctx" -t demo/mirrored:1 && bt_unpack demo/mirrored:1 "$BT_WORK/mi"; then
     check_eq "FROM mirror.invalid/... is served by its mirror entry" "$(cat "$BT_WORK/mi/rootfs/proof" 2>&1)" via-mirror
@@ -172,7 +168,7 @@ printf 'FROM other-host.invalid/base/busybox:1\nRUN true\n' > "$ctx/Dockerfile"
 check_build_fails "a base pulled from one host does not satisfy FROM another-host/same/path" 'Dockerfile:1: FROM' "$ctx"
 
 # registry.local_hosts: FROM <our own host>/repo:tag is our store, no network
-use_store "registry: { local_hosts: [\"registry.local.invalid:5000\"] }"
+bt_new_store "registry: { local_hosts: [\"registry.local.invalid:5000\"] }"
 "$SLIPWAY_BIN" import --config "$BT_CFG" "oci:$SW_SCRATCH/base:1" team/base:1 > /dev/null
 printf 'FROM registry.local.invalid:5000/team/base:1\nRUN echo local-host > /proof\n' > "$ctx/Dockerfile"
 if bt_build "$ctx" -t demo/localhost:1 && bt_unpack demo/localhost:1 "$BT_WORK/lh"; then
@@ -182,12 +178,11 @@ else
 fi
 
 # --- the registries stop; the bases are stored -------------------------------------
-kill "$authreg_pid" "$anonreg_pid"
-wait "$authreg_pid" "$anonreg_pid" 2> /dev/null || true
+kill "${reg_pid[authreg]}" "${reg_pid[anonreg]}"
+wait "${reg_pid[authreg]}" "${reg_pid[anonreg]}" 2> /dev/null || true
 check "the registries are down" bash -c "! curl -s -o /dev/null http://127.0.0.1:$auth_port/v2/ && ! curl -s -o /dev/null http://127.0.0.1:$anon_port/v2/"
 
-BT_WORK=$creds_work BT_CFG=$creds_cfg BT_DATA=$BT_WORK/data
-BT_OUT=$BT_WORK/build.out BT_ERR=$BT_WORK/build.err BT_LOG=$BT_WORK/build.log
+bt_use "$creds_store"
 printf 'FROM 127.0.0.1:%s/base/busybox:1\nRUN echo offline > /proof\n' "$auth_port" > "$ctx/Dockerfile"
 if bt_build "$ctx" -t demo/offline:1 && bt_unpack demo/offline:1 "$BT_WORK/o1"; then
     check_eq "a second build with the registry stopped uses the stored base" "$(cat "$BT_WORK/o1/rootfs/proof" 2>&1)" offline
@@ -195,8 +190,7 @@ else
     fail "offline rebuild: $(bt_tail 4)"
 fi
 
-BT_WORK=$mirror_work BT_CFG=$mirror_cfg BT_DATA=$BT_WORK/data
-BT_OUT=$BT_WORK/build.out BT_ERR=$BT_WORK/build.err BT_LOG=$BT_WORK/build.log
+bt_use "$mirror_store"
 printf 'FROM mirror.invalid/base/busybox:1\nRUN echo offline-mirror > /proof\n' > "$ctx/Dockerfile"
 if bt_build "$ctx" -t demo/offline:2 && bt_unpack demo/offline:2 "$BT_WORK/o2"; then
     check_eq "... and so does one whose base came through the mirror" "$(cat "$BT_WORK/o2/rootfs/proof" 2>&1)" offline-mirror

@@ -90,6 +90,7 @@ for sig in INT TERM; do
     [ -z "$left" ] || kill -KILL $left 2> /dev/null || true   # our own leftover
     check_eq "... and leaves no mount in the data dir" "$(awk -v d="$BT_DATA/" 'index($2, d) == 1' /proc/mounts | wc -l)" 0
     check "... and exits non-zero" test "$rc" -ne 0
+    bt_unmount_scratch   # so the next round's count is its own
 done
 bt_use "$timeout_store"
 

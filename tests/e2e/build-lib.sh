@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # build-lib.sh - helpers for the image builder's end-to-end tests
 # (tests/e2e/1[0-4]0-build-*.sh). Sourced after, and on top of, lib.sh: the
 # builder tests all need the same offline busybox base in a fresh store, a
@@ -5,8 +6,10 @@
 # of the result (an OCI layout unpacked with umoci, the config as skopeo
 # reads it, the image run with runc).
 #
-#   bt_init [EXTRA_YAML]      fresh data dir + config ($BT_CFG, $BT_DATA) with
-#                             test/busybox:1 imported from busybox-static
+#   bt_init [EXTRA_YAML]      fresh data dir + config ($BT_CFG, $BT_DATA, $BT_PORT)
+#                             with test/busybox:1 imported from busybox-static
+#   bt_new_store [EXTRA_YAML] the same without the base
+#   bt_use WORK               switch back to the store of an earlier $BT_WORK
 #   bt_build CTX [ARGS...]    slipway build; stdout in $BT_OUT, stderr in
 #                             $BT_ERR, both in $BT_LOG; returns its status
 #   bt_built_digest           the digest of the last "Built sha256:..." line
@@ -44,8 +47,8 @@ else
         python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
     }
     sw_wait_http() {
-        local url=$1 limit=${2:-20} i
-        for i in $(seq $((limit * 10))); do curl -s -o /dev/null "$url" && return 0; sleep 0.1; done
+        local url=$1 limit=${2:-20}
+        for _ in $(seq $((limit * 10))); do curl -s -o /dev/null "$url" && return 0; sleep 0.1; done
         return 1
     }
     sw_write_config() {
@@ -71,19 +74,36 @@ else
     }
 fi
 
+# A build interrupted mid-RUN (a timeout, ^C) can leave its overlay mounted
+# inside the scratch dir: unmount before it is removed.
+bt_unmount_scratch() {
+    awk -v root="$SW_SCRATCH/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r |
+        while read -r mnt; do umount -l "$mnt" 2> /dev/null || true; done
+}
+SW_CLEANUP_CMDS+=("bt_unmount_scratch")
+
 # skopeo and umoci want a writable HOME for their policy and caches; keep
 # them out of the real one.
 export HOME=$SW_SCRATCH XDG_RUNTIME_DIR=$SW_SCRATCH
 mkdir -p "$HOME/.config/containers"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$HOME/.config/containers/policy.json"
 
-bt_init() { # [EXTRA_YAML]
-    BT_WORK=$(sw_tmpdir)
-    BT_PORT=$(sw_free_port)
+bt_use() { # WORK: makes the store in WORK (from bt_new_store) the current one
+    BT_WORK=$1 BT_CFG=$1/slipway.yaml BT_DATA=$1/data
+    BT_PORT=$(sed -n 's/^ *listen: *127\.0\.0\.1://p' "$BT_CFG" | head -1)
+    BT_OUT=$1/build.out BT_ERR=$1/build.err BT_LOG=$1/build.log
+}
+
+bt_new_store() { # [EXTRA_YAML]: a fresh, empty store, made current
+    local work
+    work=$(sw_tmpdir)
+    sw_write_config "$work" "$(sw_free_port)" "${1:-}" > /dev/null
+    bt_use "$work"
+}
+
+bt_init() { # [EXTRA_YAML]: a fresh store holding test/busybox:1, made current
     local default_yaml='builder: { network: none, step_timeout: 2m }'
-    BT_CFG=$(sw_write_config "$BT_WORK" "$BT_PORT" "${1:-$default_yaml}")
-    BT_DATA=$BT_WORK/data
-    BT_OUT=$BT_WORK/build.out BT_ERR=$BT_WORK/build.err BT_LOG=$BT_WORK/build.log
+    bt_new_store "${1:-$default_yaml}"
     [ -f "$SW_SCRATCH/busybox-rootfs.tar" ] || sw_busybox_tar "$SW_SCRATCH/busybox-rootfs.tar"
     if ! "$SLIPWAY_BIN" import --config "$BT_CFG" "tar:$SW_SCRATCH/busybox-rootfs.tar" test/busybox:1 \
             > "$BT_WORK/import.log" 2>&1; then
@@ -166,5 +186,6 @@ check_build_fails() { # WHAT REGEX CTX [ARGS...]
 # BT_KEEP=1 keeps the scratch directory for a post-mortem (servers are
 # still stopped).
 if [ -n "${BT_KEEP:-}" ]; then
-    trap 'bt_kept=$SW_SCRATCH; SW_SCRATCH=$SW_SCRATCH/.gone; sw_cleanup; echo "kept $bt_kept" >&2' EXIT
+    bt_kept=$SW_SCRATCH
+    trap 'SW_SCRATCH=$bt_kept/.gone; sw_cleanup; echo "kept $bt_kept" >&2' EXIT
 fi

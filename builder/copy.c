@@ -228,7 +228,8 @@ static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_p
         }
     }
     closedir(d);
-    qsort(names.items, names.n, sizeof(char *), cmp_str);
+    if (names.n > 1)
+        qsort(names.items, names.n, sizeof(char *), cmp_str);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
@@ -565,7 +566,8 @@ static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
         }
     }
     closedir(d);
-    qsort(names->items, names->n, sizeof(char *), cmp_str);
+    if (names->n > 1)
+        qsort(names->items, names->n, sizeof(char *), cmp_str);
     return rc;
 }
 

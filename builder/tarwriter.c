@@ -39,15 +39,24 @@ struct tar_state {
     size_t n_links, cap_links;
 };
 
+/* A failing sink is remembered and its later data dropped, but libarchive
+ * is told the write succeeded: in its fatal state libarchive would not free
+ * its buffers at archive_write_free. The tar walk checks sink_failed after
+ * every call and stops with the sink's error. */
 static la_ssize_t tar_write_cb(struct archive *ar, void *ctx, const void *buf, size_t len)
 {
     struct tar_state *st = ctx;
-    if (st->sink(st->sink_ctx, buf, len, st->err) != 0) {
+    (void)ar;
+    if (!st->sink_failed && st->sink(st->sink_ctx, buf, len, st->err) != 0)
         st->sink_failed = 1;
-        archive_set_error(ar, EIO, "layer sink failed");
-        return -1;
-    }
     return (la_ssize_t)len;
+}
+
+/* The sink's error code, when it has failed. */
+static int sink_error(const struct tar_state *st)
+{
+    int code = sw_error_code(*st->err);
+    return code ? code : SW_EIO;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -96,7 +105,8 @@ static int list_dir(int dir_fd, const char *rel, char ***names_out, size_t *n_ou
         free(names);
         return rc;
     }
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_names);
     *names_out = names;
     *n_out = n;
     return 0;
@@ -164,13 +174,10 @@ static const char *remember_hardlink(struct tar_state *st, const struct stat *s,
 
 static int write_header(struct tar_state *st, struct archive_entry *entry, const char *path)
 {
-    if (archive_write_header(st->ar, entry) != ARCHIVE_OK) {
-        if (st->sink_failed)
-            return sw_error_code(*st->err) ? sw_error_code(*st->err) : SW_EIO;
+    if (archive_write_header(st->ar, entry) != ARCHIVE_OK)
         return sw_error_set(st->err, SW_EIO, "writing tar header for '%s': %s", path,
                             archive_error_string(st->ar));
-    }
-    return 0;
+    return st->sink_failed ? sink_error(st) : 0;
 }
 
 static void set_common(struct tar_state *st, struct archive_entry *entry, const char *path,
@@ -223,12 +230,11 @@ static int copy_file_data(struct tar_state *st, int fd, const char *path)
             return sw_error_sys(st->err, SW_EIO, errno, "reading '%s'", path);
         if (n == 0)
             return 0;
-        if (archive_write_data(st->ar, buf, (size_t)n) != n) {
-            if (st->sink_failed)
-                return sw_error_code(*st->err) ? sw_error_code(*st->err) : SW_EIO;
+        if (archive_write_data(st->ar, buf, (size_t)n) != n)
             return sw_error_set(st->err, SW_EIO, "writing '%s' to tar: %s", path,
                                 archive_error_string(st->ar));
-        }
+        if (st->sink_failed)
+            return sink_error(st);
     }
 }
 
@@ -369,14 +375,14 @@ int bld_tar_dir(const char *dir, const struct bld_tar_options *opts,
         rc = sw_error_set(err, SW_EIO, "starting tar: %s", archive_error_string(st.ar));
         goto cleanup;
     }
-    if ((rc = tar_dir(&st, root_fd, "")) != 0)
+    rc = tar_dir(&st, root_fd, "");
+    /* close in every case, so libarchive releases what it holds */
+    if (archive_write_close(st.ar) != ARCHIVE_OK && rc == 0)
+        rc = sw_error_set(err, SW_EIO, "finishing tar: %s", archive_error_string(st.ar));
+    if (rc == 0 && st.sink_failed)
+        rc = sink_error(&st);
+    if (rc != 0)
         goto cleanup;
-    if (archive_write_close(st.ar) != ARCHIVE_OK) {
-        rc = st.sink_failed ? (sw_error_code(*err) ? sw_error_code(*err) : SW_EIO)
-                            : sw_error_set(err, SW_EIO, "finishing tar: %s",
-                                           archive_error_string(st.ar));
-        goto cleanup;
-    }
 cleanup:
     if (rc != 0)
         sw_error_prefix(err, "writing layer from %s", dir);

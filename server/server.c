@@ -181,7 +181,12 @@ static void request_begin(srv_request *req)
         goto answered;
     }
     if (!srv_path_safe(req->path)) {
-        srv_respond_error(req, SRV_E_NOT_FOUND, "invalid path");
+        /* under /v2/ the path holds a repository name: answer as the spec
+         * says for a bad name, not with a code it does not define */
+        if (strncmp(req->path, "/v2/", 4) == 0)
+            srv_respond_error(req, REG_E_NAME_INVALID, "invalid repository name in the path");
+        else
+            srv_respond_error(req, SRV_E_NOT_FOUND, "invalid path");
         goto answered;
     }
     req->route = find_route(srv, req->method, req->path, &req->params, &code);

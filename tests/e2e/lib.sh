@@ -4,14 +4,26 @@
 # directory, and cleans up on exit (servers stopped, scratch removed).
 #   ok "what"           records a passing check and prints "ok - what"
 #   fail "what"         records a failing check ("not ok - what")
-#   sw_finish           prints "N passed, N failed" and exits non-zero on failure
+#   check "what" CMD... ok when CMD succeeds
+#   refused "what" REGEX CMD...  ok when CMD fails with output matching REGEX
+#                       (SW_VERBOSE=1 in the environment shows that output)
+#   quiet CMD...        CMD with its output discarded
+#   sk ARGS...          skopeo --insecure-policy, HOME in the scratch dir
+#   sw_finish           stops the servers (a sanitizer report in a server's log
+#                       is a failure), prints "N passed, N failed", and
+#                       returns non-zero on failure
+#   sw_time_limit SECONDS  ends the script (and all it started) as failed
+#                       if it runs longer
 #   sw_tmpdir           a new directory inside the scratch dir
 #   sw_free_port        a free TCP port on 127.0.0.1
 #   sw_write_config DIR PORT [EXTRA_YAML]  writes DIR/slipway.yaml, prints its path
 #   sw_start_server CONFIG  starts `slipway serve`, waits for /v2/, sets SW_SERVER_PID
-#   sw_stop_server      SIGTERM, then SIGKILL after 10 s
+#   sw_stop_server      SIGTERM, then SIGKILL after 10 s; the exit status in
+#                       SW_SERVER_STATUS (137 when it had to be killed)
 #   sw_make_busybox_rootfs DIR  a root filesystem from Debian's busybox-static
 #   sw_busybox_tar FILE     that rootfs as a tarball
+#   sw_import_busybox CONFIG REPO:TAG [import args]  that tarball imported
+#                       as an image with `slipway import` into CONFIG's store
 #   expect_status METHOD URL STATUS [curl args...]
 #   expect_error_code METHOD URL STATUS CODE [curl args...]
 set -euo pipefail
@@ -26,20 +38,58 @@ SW_SERVER_PID=
 SW_SERVER_PIDS=()
 SW_CLEANUP_CMDS=()
 
-sw_cleanup() {
-    local pid
+sw_stop_all_servers() {
+    # only servers that are still our unreaped children: the PID of one
+    # already stopped (and waited for) may belong to someone else by now
+    local pid live=() jobs_now
+    jobs_now=" $(jobs -p | tr '\n' ' ') "
     for pid in "${SW_SERVER_PIDS[@]}"; do
+        [[ $jobs_now == *" $pid "* ]] && live+=("$pid")
+    done
+    for pid in "${live[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for pid in "${SW_SERVER_PIDS[@]}"; do
+    for pid in "${live[@]}"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
+    SW_SERVER_PID=
+}
+
+sw_cleanup() {
+    [ -z "${SW_WATCHDOG_PID:-}" ] || kill "$SW_WATCHDOG_PID" 2>/dev/null || true
+    sw_stop_all_servers
     local cmd
     for cmd in "${SW_CLEANUP_CMDS[@]}"; do eval "$cmd" || true; done
     rm -rf "$SW_SCRATCH"
 }
 trap sw_cleanup EXIT
+
+# Every process this script started, children first found, by PID.
+sw_descendants() { # PID
+    local child
+    for child in $(pgrep -P "$1" || true); do echo "$child"; sw_descendants "$child"; done
+}
+
+# sw_time_limit SECONDS: if the script is still running after SECONDS (a
+# hung server or client), end everything it started, count a failure and
+# exit, so no test can hang the suite or leave a server behind. The watchdog
+# waits with `read -t` on a FIFO nobody writes: no sleep process to leak.
+sw_time_limit() {
+    local limit=$1 main=$$ fifo=$SW_SCRATCH/watchdog.fifo
+    mkfifo "$fifo"
+    (
+        read -r -t "$limit" _ <> "$fifo" || true
+        echo "not ok - the script ran past its time limit of ${limit}s" >&2
+        for pid in $(sw_descendants "$main"); do
+            [ "$pid" = "$BASHPID" ] || kill -TERM "$pid" 2>/dev/null || true
+        done
+        kill -TERM "$main"
+    ) &
+    SW_WATCHDOG_PID=$!
+    trap 'SW_WATCHDOG_PID=; SW_FAILED=$((SW_FAILED + 1)); echo "$SW_PASSED passed, $SW_FAILED failed"; exit 124' TERM
+}
 
 ok() { SW_PASSED=$((SW_PASSED + 1)); echo "ok - $*"; }
 fail() { SW_FAILED=$((SW_FAILED + 1)); echo "not ok - $*"; }
@@ -47,8 +97,41 @@ check() { # check "description" command...
     local what=$1; shift
     if "$@"; then ok "$what"; else fail "$what"; fi
 }
+# quiet CMD...: CMD with its output discarded (for check and if)
+quiet() { "$@" > /dev/null 2>&1; }
+
+# sk ARGS...: skopeo with no signature policy file needed, and its auth
+# files and caches in the scratch dir, never in the real home
+sk() { HOME=$SW_SCRATCH XDG_RUNTIME_DIR=$SW_SCRATCH skopeo --insecure-policy "$@"; }
+
+# refused "description" REGEX command...: passes when the command fails and
+# its output (stdout + stderr) matches REGEX (grep -E, any case): refused
+# for the right reason, not just failing
+refused() {
+    local what=$1 pattern=$2 out; shift 2
+    out=$(mktemp "$SW_SCRATCH/refused.XXXXXX")
+    if "$@" > "$out" 2>&1; then fail "$what: the command succeeded"
+    elif grep -qiE "$pattern" "$out"; then ok "$what"
+    else fail "$what: failed, but not with /$pattern/: $(tail -c 400 "$out")"; fi
+    [ -z "${SW_VERBOSE:-}" ] || sed 's/^/#   /' "$out"
+}
+
+# A server built with sanitizers (cmake -DCMAKE_BUILD_TYPE=Asan) reports
+# memory errors, leaks and undefined behaviour in its log, mostly at exit:
+# stop the servers first, then every such report is a failed check.
+sw_check_server_logs() {
+    local log
+    sw_stop_all_servers
+    for log in "$SW_SCRATCH"/serve.*.log; do
+        [ -e "$log" ] || continue
+        if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$log"; then
+            fail "sanitizer report in the server log $(basename "$log"): $(grep -m3 -E 'Sanitizer|runtime error:|#[0-9] ' "$log" | tr '\n' ' ' | cut -c1-600)"
+        fi
+    done
+}
 
 sw_finish() {
+    sw_check_server_logs
     echo "$SW_PASSED passed, $SW_FAILED failed"
     [ "$SW_FAILED" -eq 0 ]
 }
@@ -104,7 +187,8 @@ sw_stop_server() {
     kill -TERM "$SW_SERVER_PID" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$SW_SERVER_PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SW_SERVER_PID" 2>/dev/null || true
-    wait "$SW_SERVER_PID" 2>/dev/null || true
+    SW_SERVER_STATUS=0
+    wait "$SW_SERVER_PID" 2>/dev/null || SW_SERVER_STATUS=$?
     SW_SERVER_PID=
 }
 
@@ -128,6 +212,12 @@ sw_busybox_tar() { # FILE
     root=$(sw_tmpdir)
     sw_make_busybox_rootfs "$root"
     tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$file" .
+}
+
+sw_import_busybox() { # CONFIG REPO:TAG [extra import args, e.g. --cmd JSON]
+    local cfg=$1 ref=$2; shift 2
+    [ -s "$SW_SCRATCH/busybox.tar" ] || sw_busybox_tar "$SW_SCRATCH/busybox.tar"
+    "$SLIPWAY_BIN" import --config "$cfg" "$@" "tar:$SW_SCRATCH/busybox.tar" "$ref"
 }
 
 expect_status() { # METHOD URL STATUS [curl args]

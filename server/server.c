@@ -41,6 +41,18 @@ extern const struct {
 
 /* ---- web assets --------------------------------------------------------- */
 
+/* 1 for a path the web UI's router handles. */
+static int page_path(const char *name)
+{
+    static const char *const prefixes[] = { "repos", "runs", "images", NULL };
+    for (size_t i = 0; prefixes[i]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(name, prefixes[i], n) == 0 && (name[n] == '\0' || name[n] == '/'))
+            return 1;
+    }
+    return 0;
+}
+
 static void web_asset_end(srv_request *req)
 {
     const char *name = srv_request_param(req, "asset");
@@ -52,6 +64,19 @@ static void web_asset_end(srv_request *req)
             srv_respond(req, 200, srv_content_type_for(name), srv_web_assets[i].data,
                         srv_web_assets[i].size);
             return;
+        }
+    }
+    /* The web UI's pages (/repos/..., /runs/..., /images/...) are routes of
+     * the single-page app: they get index.html, which reads the path. API
+     * and registry paths never reach here (their routes come first). */
+    if (page_path(name)) {
+        for (size_t i = 0; srv_web_assets[i].name; i++) {
+            if (strcmp(srv_web_assets[i].name, "index.html") == 0) {
+                srv_header(req, "Cache-Control", "no-cache");
+                srv_respond(req, 200, "text/html; charset=utf-8", srv_web_assets[i].data,
+                            srv_web_assets[i].size);
+                return;
+            }
         }
     }
     srv_respond_error(req, SRV_E_NOT_FOUND, "no such page");

@@ -577,7 +577,8 @@ static int try_cache(struct build *b, struct stage *st, const char *created_by, 
     if (bld_image_add_layer(&st->image, &layer, created_by, st->last_time, NULL) != 0)
         return 0;
     b->cached_steps++;
-    progress(b, "CACHED %.1fs\n", now_s() - started);
+    if (b->opts->on_step == NULL)
+        progress(b, "CACHED %.1fs\n", now_s() - started);
     return 1;
 }
 
@@ -2071,17 +2072,29 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
         if (b->opts->cancel && *b->opts->cancel)
             return sw_error_set(err, SW_ECANCELED, "build canceled");
         b->step++;
-        progress(b, "[%d/%d] %s\n", b->step, b->total_steps, in->original);
+        if (b->opts->on_step == NULL)
+            progress(b, "[%d/%d] %s\n", b->step, b->total_steps, in->original);
+        struct bld_step_event ev = { .index = b->step, .total = b->total_steps,
+                                     .instruction = in->original, .line = in->line };
+        if (b->opts->on_step)
+            b->opts->on_step(b->opts->step_ctx, &ev);
         double started = now_s();
         int cached_before = b->cached_steps;
         if (i == st->first)
             rc = do_from(b, st, in, err);
         else
             rc = run_instruction(b, st, in, err);
-        if (rc == 0 && b->cached_steps == cached_before && (strcmp(in->keyword, "run") == 0 ||
-                                                            strcmp(in->keyword, "copy") == 0 ||
-                                                            strcmp(in->keyword, "add") == 0))
+        if (rc == 0 && b->cached_steps == cached_before && b->opts->on_step == NULL &&
+            (strcmp(in->keyword, "run") == 0 || strcmp(in->keyword, "copy") == 0 ||
+             strcmp(in->keyword, "add") == 0))
             progress(b, "DONE %.1fs\n", now_s() - started);
+        if (b->opts->on_step) {
+            ev.done = 1;
+            ev.cached = b->cached_steps != cached_before;
+            ev.failed = rc != 0;
+            ev.error = rc != 0 && err && *err ? sw_error_message(*err) : NULL;
+            b->opts->on_step(b->opts->step_ctx, &ev);
+        }
     }
     if (rc == 0)
         st->built = 1;
@@ -2123,9 +2136,9 @@ static int store_result(struct build *b, struct stage *st, struct bld_build_resu
         json_object_update(labels, b->opts->labels);
     }
     if (b->opts->n_tags == 0) {
-        snprintf(result->repo, sizeof(result->repo), "%s", UNTAGGED_REPO);
-        return bld_image_write(b->store, &st->image, UNTAGGED_REPO, NULL, 0, NULL,
-                               result->digest, err);
+        const char *repo = b->opts->repo ? b->opts->repo : UNTAGGED_REPO;
+        snprintf(result->repo, sizeof(result->repo), "%s", repo);
+        return bld_image_write(b->store, &st->image, repo, NULL, 0, NULL, result->digest, err);
     }
     int rc = 0;
     for (size_t i = 0; i < b->opts->n_tags && rc == 0; i++) {

@@ -22,6 +22,19 @@
 #include "core/hash.h"
 #include "registry/store.h"
 
+/* A step starting (done == 0) or ending (done == 1), for callers that show
+ * per-step progress (the build service's run page). */
+struct bld_step_event {
+    int index;                        /* 1-based, over the stages built */
+    int total;
+    const char *instruction;          /* as written in the Dockerfile */
+    int line;                         /* its Dockerfile line */
+    int done;
+    int cached;                       /* done: taken from the build cache */
+    int failed;                       /* done: the step failed */
+    const char *error;                /* failed: the message, or NULL */
+};
+
 struct bld_build_options {
     const char *context_dir;          /* required */
     const char *dockerfile;           /* NULL: <context>/Dockerfile */
@@ -41,6 +54,12 @@ struct bld_build_options {
     int progress_fd;                  /* step lines and container output */
     volatile int *cancel;             /* set from another thread to stop */
     json_t *labels;                   /* extra labels for the final image (borrowed) */
+    const char *repo;                 /* with no tags: store the image, untagged,
+                                         in this repository (NULL: an internal one) */
+    /* may be NULL; when set, the step header and DONE/CACHED lines are
+     * left to it instead of being written to progress_fd */
+    void (*on_step)(void *ctx, const struct bld_step_event *ev);
+    void *step_ctx;
 };
 
 struct bld_build_result {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -262,6 +263,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     if ((rc = sw_write_file_atomic(config_path, config_text, strlen(config_text), 0600, err)))
         goto cleanup;
 
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "fork");
@@ -273,6 +275,10 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         dup2(spec->output_fd, 1);
         dup2(spec->output_fd, 2);
         setpgid(0, 0);
+        /* a worker killed with SIGKILL must not leave its build running */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(137);
         execlp(spec->runtime, spec->runtime, "run", "--bundle", bundle, id, (char *)NULL);
         dprintf(2, "slipway: cannot run %s: %s\n", spec->runtime, strerror(errno));
         _exit(127);

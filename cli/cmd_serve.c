@@ -22,13 +22,17 @@
 #include "core/log.h"
 #include "registry/store.h"
 #include "server/server.h"
+#include "worker/repos.h"
+#include "worker/service.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: slipway serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
             "\n"
-            "Runs the registry (OCI Distribution API under /v2/) and the web UI.\n"
+            "Runs the registry (OCI Distribution API under /v2/), the web UI, the\n"
+            "webhook receivers and JSON API of the build service, and `workers: N`\n"
+            "build workers.\n"
             "Stops cleanly on SIGTERM or SIGINT.\n"
             "\n"
             "options:\n"
@@ -96,6 +100,8 @@ int cmd_serve(int argc, char **argv)
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     srv_server *srv = NULL;
+    struct wrk_repos *repos = NULL;
+    wrk_service *workers = NULL;
     sw_error *err = NULL;
     sigset_t signals;
     int status = 2, opt, signal_number = 0;
@@ -148,6 +154,11 @@ int cmd_serve(int argc, char **argv)
         cfg->data_dir = absolute;
     }
 
+    if (wrk_repos_load(cfg, &repos, &err) != 0) {
+        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+
     struct reg_options store_options = {
         .delete_enabled = cfg->delete_enabled,
         .max_manifest_size = cfg->max_manifest_size,
@@ -167,6 +178,18 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;
     }
+    if (cfg->workers > 0) {
+        char name[64];
+        snprintf(name, sizeof(name), "serve-%d", (int)getpid());
+        struct wrk_service_options wopts = {
+            .config = cfg, .repos = repos, .store = store, .threads = cfg->workers, .name = name,
+        };
+        if (wrk_service_start(&wopts, &workers, &err) != 0) {
+            fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+            goto cleanup;
+        }
+    }
+    srv_set_build_service(srv, repos, workers, wrk_service_threads(workers));
     int is_v6 = strchr(cfg->listen_host, ':') != NULL;
     sw_info("server: listening on %s://%s%s%s:%d (data in %s)", cfg->tls_cert ? "https" : "http",
             is_v6 ? "[" : "", cfg->listen_host[0] ? cfg->listen_host : "0.0.0.0",
@@ -177,10 +200,14 @@ int cmd_serve(int argc, char **argv)
     sw_info("server: %s received, shutting down", strsignal(signal_number));
     srv_stop(srv);
     srv = NULL;
+    wrk_service_stop(workers);
+    workers = NULL;
     sw_info("server: stopped");
     status = 0;
 cleanup:
     srv_stop(srv);
+    wrk_service_stop(workers);
+    wrk_repos_free(repos);
     reg_store_close(store);
     sw_config_free(cfg);
     sw_error_clear(&err);

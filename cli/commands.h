@@ -15,5 +15,9 @@ int cmd_gc(int argc, char **argv);
 int cmd_dockerfile(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

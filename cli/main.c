@@ -18,6 +18,10 @@ static const struct command {
     { "gc", cmd_gc, "remove unreferenced blobs and untagged manifests" },
     { "dockerfile", cmd_dockerfile, "inspect Dockerfiles: dump, check, expand, words" },
     { "build", cmd_build, "build an image from a Dockerfile into the store" },
+    { "worker", cmd_worker, "run build workers in their own process (same data dir)" },
+    { "runs", cmd_runs, "list build runs of a running server" },
+    { "logs", cmd_logs, "print (or follow) a run's log" },
+    { "run", cmd_run, "start a manual run of a repository's build rule" },
     { NULL, NULL, NULL },
 };
 

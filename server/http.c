@@ -158,6 +158,59 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
     set_response(req, status, response, content_type, length);
 }
 
+struct stream {
+    srv_server *srv;
+    srv_stream_fn fn;
+    void *ctx;
+    void (*free_ctx)(void *);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *s = cls;
+    /* thread-per-connection: this thread may wait, MHD must never see 0 */
+    while (!atomic_load(&s->srv->stopping)) {
+        long n = s->fn(s->ctx, pos, buf, max);
+        if (n > 0)
+            return (ssize_t)n;
+        if (n == -1)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n < -1)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *s = cls;
+    if (s->free_ctx)
+        s->free_ctx(s->ctx);
+    free(s);
+}
+
+void srv_respond_stream(srv_request *req, unsigned status, const char *content_type,
+                        srv_stream_fn fn, void *ctx, void (*free_ctx)(void *))
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        if (free_ctx)
+            free_ctx(ctx);
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        return;
+    }
+    *s = (struct stream){ .srv = req->srv, .fn = fn, .ctx = ctx, .free_ctx = free_ctx };
+    struct MHD_Response *response =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s,
+                                          stream_free);
+    if (response == NULL) {
+        stream_free(s);
+        srv_respond_error(req, SW_ENOMEM, "creating the stream response failed");
+        return;
+    }
+    set_response(req, status, response, content_type, 0);
+}
+
 int srv_responded(const srv_request *req)
 {
     return req->response != NULL;

@@ -115,6 +115,16 @@ void srv_respond_json(srv_request *req, unsigned status, const char *content_typ
 /* length bytes of fd from offset, sent with sendfile; takes over fd. */
 void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
                     int fd, uint64_t offset, uint64_t length);
+/* A body made as the client reads it (a followed log, Server-Sent Events),
+ * sent chunked. fn fills buf with up to max bytes at stream position pos
+ * and returns how many; 0 when nothing is there yet (it should have waited
+ * a little, up to a second, first: it is called again at once); -1 at the
+ * end; -2 on an error. The stream also ends when the server stops.
+ * free_ctx (may be NULL) releases ctx when the response is done. */
+typedef long (*srv_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
+void srv_respond_stream(srv_request *req, unsigned status, const char *content_type,
+                        srv_stream_fn fn, void *ctx, void (*free_ctx)(void *));
+
 /* 1 once a response has been set. */
 int srv_responded(const srv_request *req);
 

@@ -55,6 +55,7 @@ struct srv_server {
     struct MHD_Daemon *daemon;
     int port;
     atomic_int is_running;   /* the daemon is up (MHD messages go to debug) */
+    atomic_int stopping;     /* srv_stop was called: streams end */
 
     pthread_rwlock_t routes_lock;
     const struct srv_route *tables[SRV_MAX_ROUTE_TABLES];
@@ -64,6 +65,11 @@ struct srv_server {
     atomic_int in_flight;    /* requests between first call and completion */
     int max_connections;     /* above this, requests get 429 */
 
+    /* the build service (NULL when none is configured) */
+    const struct wrk_repos *repos;
+    struct wrk_service *workers;
+    int n_workers;           /* worker threads in this process */
+
     char *tls_cert;          /* PEM text, alive as long as the daemon */
     char *tls_key;
 };
@@ -72,7 +78,22 @@ struct srv_server {
 enum MHD_Result srv_request_queue(srv_request *req);
 void srv_request_free(srv_request *req);
 
-/* Built-in route tables (server/oci.c, server/server.c). */
+/* Built-in route tables (server/oci.c, server/server.c, server/api.c,
+ * server/hooks.c). */
 extern const struct srv_route srv_oci_routes[];
+extern const struct srv_route srv_api_routes[];
+extern const struct srv_route srv_hook_routes[];
+
+/* ---- the JSON API's conventions (server/api.c) ---------------------------- */
+
+/* Responds {"error": {"code", "message"}} with the status for code (an
+ * SW_E* or module code). Internal errors are logged, not shown. */
+void srv_api_error(srv_request *req, int code, const char *message);
+void srv_api_sw_error(srv_request *req, const sw_error *err);
+
+/* Authenticates an API request: reads need pull access (anonymous when
+ * anonymous pull is on), writes need a logged-in user with push access to
+ * repo (NULL: any logged-in user). 0, or an error response already set. */
+int srv_api_authorize(srv_request *req, int is_write, const char *repo);
 
 #endif

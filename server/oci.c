@@ -23,6 +23,8 @@
 #include "registry/names.h"
 #include "registry/upload.h"
 #include "server/internal.h"
+#include "worker/service.h"
+#include "worker/triggers.h"
 
 #define DEFAULT_MANIFEST_MAX (4 * 1024 * 1024)
 
@@ -537,6 +539,16 @@ static void manifest_put_end(srv_request *req)
     if (subject[0])
         srv_header(req, "OCI-Subject", "%s", subject);
     srv_respond(req, 201, NULL, "", 0);
+    /* a tag pushed with a new digest rebuilds the repositories built on it */
+    const char *reference = srv_request_param(req, "reference");
+    sqlite3 *db = NULL;
+    int queued = 0;
+    if (req->srv->repos && strncmp(reference, "sha256:", 7) != 0 &&
+        reg_store_db(srv_request_store(req), &db, NULL) == 0 &&
+        wrk_triggers_tag_pushed(db, req->srv->repos, name, reference, digest, &queued,
+                                NULL) == 0 &&
+        queued > 0)
+        wrk_service_wake(req->srv->workers);
 }
 
 static void manifest_delete_end(srv_request *req)

@@ -386,6 +386,8 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     pthread_rwlock_init(&srv->routes_lock, NULL);
     if ((rc = srv_auth_new(cfg, &srv->auth, err)) != 0 ||
         (rc = srv_route_add(srv, srv_oci_routes, err)) != 0 ||
+        (rc = srv_route_add(srv, srv_api_routes, err)) != 0 ||
+        (rc = srv_route_add(srv, srv_hook_routes, err)) != 0 ||
         (rc = srv_route_add(srv, web_routes, err)) != 0)
         goto cleanup;
 
@@ -453,10 +455,19 @@ int srv_port(const srv_server *srv)
     return srv->port;
 }
 
+void srv_set_build_service(srv_server *srv, const struct wrk_repos *repos,
+                           struct wrk_service *workers, int n_workers)
+{
+    srv->repos = repos;
+    srv->workers = workers;
+    srv->n_workers = n_workers;
+}
+
 void srv_stop(srv_server *srv)
 {
     if (srv == NULL)
         return;
+    atomic_store(&srv->stopping, 1);
     MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
     for (int waited_ms = 0; atomic_load(&srv->in_flight) > 0 && waited_ms < STOP_GRACE_S * 1000;
          waited_ms += 20)

@@ -17,6 +17,14 @@
 int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out,
               sw_error **err);
 
+/* Connects the build service: the configured repositories (webhooks and
+ * the API) and the worker threads of this process (NULL when the workers
+ * run elsewhere), woken when a run is queued. Call right after srv_start. */
+struct wrk_repos;
+struct wrk_service;
+void srv_set_build_service(srv_server *srv, const struct wrk_repos *repos,
+                           struct wrk_service *workers, int n_workers);
+
 /* The port actually bound. */
 int srv_port(const srv_server *srv);
 

@@ -17,7 +17,8 @@
 
 #define RUN_COLUMNS                                                                       \
     "run_id, repo, trigger, source_type, source_ref, commit_sha, commit_message, status, " \
-    "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error"
+    "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error, "  \
+    "rule, pusher, full_name"
 
 static int64_t now(void)
 {
@@ -50,6 +51,9 @@ static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
     const unsigned char *tags = sqlite3_column_text(stmt, 14);
     run->tags = tags ? json_loads((const char *)tags, 0, NULL) : NULL;
     run->error = column_dup(stmt, 15);
+    run->rule = sqlite3_column_int(stmt, 16);
+    run->pusher = column_dup(stmt, 17);
+    run->full_name = column_dup(stmt, 18);
 }
 
 void wrk_run_release(struct wrk_run *run)
@@ -66,6 +70,8 @@ void wrk_run_release(struct wrk_run *run)
     free(run->digest);
     json_decref(run->tags);
     free(run->error);
+    free(run->pusher);
+    free(run->full_name);
     memset(run, 0, sizeof(*run));
 }
 
@@ -106,12 +112,13 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
     if (strcmp(req->source_type, "branch") == 0) {
         if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'superseded', finished_at = ?"
                                     " WHERE status = 'queued' AND repo = ? AND"
-                                    " source_type = 'branch' AND source_ref = ?",
+                                    " source_type = 'branch' AND source_ref = ? AND rule = ?",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_int64(stmt, 1, now());
         sqlite3_bind_text(stmt, 2, req->repo, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 3, req->source_ref, -1, SQLITE_STATIC);
+        sqlite3_bind_int(stmt, 4, req->rule);
         rc = step_done(db, stmt, "superseding queued runs", err);
         stmt = NULL;
         if (rc != 0)
@@ -121,7 +128,8 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
     /* the run id comes from the row id, known only after the insert */
     if ((rc = sw_db_prepare(db, "INSERT INTO runs (run_id, repo, trigger, source_type,"
                                 " source_ref, commit_sha, commit_message, delivery_id, status,"
-                                " queued_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                                " queued_at, rule, pusher, full_name)"
+                                " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, req->repo, -1, SQLITE_STATIC);
@@ -132,6 +140,9 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
     sqlite3_bind_text(stmt, 6, req->commit_message, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 7, req->delivery_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 8, now());
+    sqlite3_bind_int(stmt, 9, req->rule);
+    sqlite3_bind_text(stmt, 10, req->pusher, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 11, req->full_name, -1, SQLITE_STATIC);
     rc = step_done(db, stmt, "queueing a run", err);
     stmt = NULL;
     if (rc != 0)
@@ -403,4 +414,126 @@ int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err)
     }
     sqlite3_finalize(stmt);
     return rc;
+}
+
+int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const char *message,
+                        sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE runs SET commit_sha = ?, commit_message = ?"
+                               " WHERE run_id = ?",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, sha, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, message, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, run_id, -1, SQLITE_STATIC);
+    return step_done(db, stmt, "recording a run's commit", err);
+}
+
+/* ---- steps ---------------------------------------------------------------- */
+
+int wrk_jobs_steps_clear(sqlite3 *db, const char *run_id, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "DELETE FROM run_steps WHERE run_id = ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    return step_done(db, stmt, "clearing a run's steps", err);
+}
+
+int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
+                        const char *instruction, int line, int64_t started_ms, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "INSERT OR REPLACE INTO run_steps (run_id, idx, total,"
+                               " instruction, line, status, started_ms)"
+                               " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, index);
+    sqlite3_bind_int(stmt, 3, total);
+    sqlite3_bind_text(stmt, 4, instruction, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 5, line);
+    sqlite3_bind_int64(stmt, 6, started_ms);
+    return step_done(db, stmt, "recording a step", err);
+}
+
+int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, int cached,
+                      int64_t finished_ms, int exit_code, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE run_steps SET status = ?, cached = ?, finished_ms = ?,"
+                               " exit_code = ? WHERE run_id = ? AND idx = ?",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, failed ? "failed" : "succeeded", -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, cached);
+    sqlite3_bind_int64(stmt, 3, finished_ms);
+    if (exit_code >= 0)
+        sqlite3_bind_int(stmt, 4, exit_code);
+    else
+        sqlite3_bind_null(stmt, 4);
+    sqlite3_bind_text(stmt, 5, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 6, index);
+    return step_done(db, stmt, "recording a step", err);
+}
+
+int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT idx, total, instruction, line, cached, status,"
+                               " started_ms, finished_ms, exit_code FROM run_steps"
+                               " WHERE run_id = ? ORDER BY idx",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    json_t *list = json_array();
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        json_t *s = json_pack("{s:i, s:i, s:s, s:i, s:b, s:s}",
+                              "index", sqlite3_column_int(stmt, 0),
+                              "total", sqlite3_column_int(stmt, 1),
+                              "instruction", (const char *)sqlite3_column_text(stmt, 2),
+                              "line", sqlite3_column_int(stmt, 3),
+                              "cached", sqlite3_column_int(stmt, 4),
+                              "status", (const char *)sqlite3_column_text(stmt, 5));
+        int64_t started = sqlite3_column_int64(stmt, 6);
+        if (sqlite3_column_type(stmt, 7) != SQLITE_NULL)
+            json_object_set_new(s, "duration_seconds",
+                                json_real((double)(sqlite3_column_int64(stmt, 7) - started) /
+                                          1000.0));
+        else
+            json_object_set_new(s, "duration_seconds", json_null());
+        if (sqlite3_column_type(stmt, 8) != SQLITE_NULL)
+            json_object_set_new(s, "exit_code", json_integer(sqlite3_column_int(stmt, 8)));
+        json_array_append_new(list, s);
+    }
+    if (step != SQLITE_DONE) {
+        rc = sw_db_error(db, err, "reading a run's steps");
+        json_decref(list);
+    } else {
+        *steps = list;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE runs SET status = 'queued', lease_owner = NULL,"
+                               " lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)"
+                               " WHERE run_id = ? AND lease_owner = ? AND status = 'running'",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_STATIC);
+    return step_done(db, stmt, "releasing a run", err);
 }

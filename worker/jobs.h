@@ -30,6 +30,9 @@ struct wrk_run_request {
     const char *commit_message; /* may be NULL */
     const char *delivery_id;    /* webhook delivery id for deduplication, or NULL */
     const char *id_prefix;      /* run id prefix, e.g. "ca" */
+    int rule;                   /* index of the build rule in the repository's rules */
+    const char *pusher;         /* who pushed (webhook), or NULL */
+    const char *full_name;      /* the forge's "owner/name", or NULL */
 };
 
 struct wrk_run {
@@ -42,13 +45,15 @@ struct wrk_run {
     char *digest;               /* NULL until succeeded */
     json_t *tags;               /* array, or NULL */
     char *error;                /* NULL unless failed */
+    int rule;                   /* index of the build rule */
+    char *pusher, *full_name;   /* from the webhook, or NULL */
 };
 
 void wrk_run_release(struct wrk_run *run);
 
 /* Queues a run in one transaction (a delivery id seen before queues
  * nothing: *created = 0 and run_id gets the existing run's id). Queued
- * runs of the same repository and branch become superseded. */
+ * runs of the same repository, branch and rule become superseded. */
 int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
                      char run_id[WRK_RUN_ID_MAX], int *created, sw_error **err);
 
@@ -70,6 +75,10 @@ int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease
 int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const char *status,
                     const char *digest, json_t *tags, const char *error, sw_error **err);
 
+/* Gives a run we hold back to the queue (the worker is shutting down):
+ * queued again, this attempt not counted. */
+int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_error **err);
+
 /* Cancels a run: a queued one at once, a running one by request (its
  * worker stops the container). SW_ENOTFOUND for an unknown run;
  * SW_ECONFLICT when it has finished already. */
@@ -82,6 +91,24 @@ int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error 
  * wrk_run_release and the array with free. */
 int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int limit,
                   struct wrk_run **runs, size_t *n, sw_error **err);
+
+/* Records the commit a run builds once the worker has resolved it (a
+ * manual run names only a branch). */
+int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const char *message,
+                        sw_error **err);
+
+/* ---- steps ---------------------------------------------------------------- */
+
+/* Forgets the steps of an earlier attempt of a run. */
+int wrk_jobs_steps_clear(sqlite3 *db, const char *run_id, sw_error **err);
+/* A step started (status running). */
+int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
+                        const char *instruction, int line, int64_t started_ms, sw_error **err);
+/* A step ended: succeeded or failed (exit_code < 0: none). */
+int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, int cached,
+                      int64_t finished_ms, int exit_code, sw_error **err);
+/* The steps of a run as a JSON array in the API's shape (docs/api.md). */
+int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err);
 
 /* Number of queued runs, and of running ones. */
 int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err);

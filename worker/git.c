@@ -1,0 +1,544 @@
+/*
+ * git.c - mirrors and checkouts with libgit2 (see git.h).
+ */
+#include "worker/git.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/strbuf.h"
+
+#define MAX_SUBMODULE_DEPTH 8
+#define MAX_AUTH_TRIES 3
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_libgit2(void)
+{
+    git_libgit2_init();
+}
+
+/* The libgit2 error as an sw_error, with context. */
+static int git_fail(sw_error **err, int code, const char *what, const char *arg)
+{
+    const git_error *e = git_error_last();
+    return sw_error_set(err, code, "%s %s: %s", what, arg, e && e->message ? e->message : "failed");
+}
+
+void wrk_commit_info_release(struct wrk_commit_info *ci)
+{
+    if (ci == NULL)
+        return;
+    free(ci->message);
+    free(ci->summary);
+    free(ci->author);
+    memset(ci, 0, sizeof(*ci));
+}
+
+int wrk_git_mirror_path(const char *data_dir, const char *url, char **out, sw_error **err)
+{
+    char digest[SW_DIGEST_MAX];
+    sw_sha256_digest(url, strlen(url), digest);
+    if (asprintf(out, "%s/git/%.16s.git", data_dir, digest + strlen("sha256:")) < 0)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* flock on "<mirror>.lock"; the fd, or -1 with err set. */
+static int lock_mirror(const char *mirror, int op, sw_error **err)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s.lock", mirror) < 0) {
+        sw_error_set(err, SW_ENOMEM, "out of memory");
+        return -1;
+    }
+    char *dir = strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash) {
+        *slash = '\0';
+        sw_mkdir_p(dir, 0750, NULL);
+    }
+    free(dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+    } else {
+        while (flock(fd, op) != 0) {
+            if (errno != EINTR) {
+                sw_error_sys(err, SW_EIO, errno, "locking %s", path);
+                close(fd);
+                fd = -1;
+                break;
+            }
+        }
+    }
+    free(path);
+    return fd;
+}
+
+/* ---- credentials ---------------------------------------------------------- */
+
+struct cred_state {
+    const struct wrk_git_auth *auth;
+    int tries;
+};
+
+static int credentials_cb(git_credential **out, const char *url, const char *username_from_url,
+                          unsigned int allowed, void *payload)
+{
+    struct cred_state *st = payload;
+    (void)url;
+    if (st == NULL || st->auth == NULL)
+        return GIT_PASSTHROUGH;
+    if (++st->tries > MAX_AUTH_TRIES) {
+        git_error_set_str(GIT_ERROR_NET, "authentication failed (the credentials were refused)");
+        return GIT_EUSER;
+    }
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && st->auth->token)
+        return git_credential_userpass_plaintext_new(out, "x-access-token", st->auth->token);
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && st->auth->ssh_key)
+        return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git",
+                                          NULL, st->auth->ssh_key, NULL);
+    if (allowed & GIT_CREDENTIAL_USERNAME)
+        return git_credential_username_new(out, username_from_url ? username_from_url : "git");
+    return GIT_PASSTHROUGH;
+}
+
+/* ---- fetch ------------------------------------------------------------------ */
+
+/* Resolves what the run wants to a commit id in repo. */
+static int resolve(git_repository *repo, const char *source_type, const char *ref,
+                   const char *want, char sha_out[41], sw_error **err)
+{
+    git_object *obj = NULL;
+    git_commit *commit = NULL;
+    int rc = 0;
+    if (want && *want) {
+        git_oid oid;
+        size_t n = strlen(want);
+        if (n < 4 || n > 40 || git_oid_fromstrn(&oid, want, n) != 0)
+            return sw_error_set(err, SW_EINVAL, "\"%s\" is not a commit id", want);
+        if (git_object_lookup_prefix(&obj, repo, &oid, n, GIT_OBJECT_COMMIT) != 0)
+            return sw_error_set(err, SW_ENOTFOUND, "commit %s is not in the repository", want);
+    } else {
+        char full[512];
+        const char *kind = strcmp(source_type, "tag") == 0 ? "tag" : "branch";
+        if (strcmp(source_type, "commit") == 0)
+            return resolve(repo, source_type, NULL, ref, sha_out, err);
+        snprintf(full, sizeof(full), "refs/%s/%s", strcmp(kind, "tag") == 0 ? "tags" : "heads",
+                 ref);
+        if (git_revparse_single(&obj, repo, full) != 0)
+            return sw_error_set(err, SW_ENOTFOUND, "%s %s does not exist in the repository",
+                                kind, ref);
+    }
+    if (git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) != 0) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "%s does not name a commit", want ? want : ref);
+        goto cleanup;
+    }
+    git_oid_tostr(sha_out, 41, git_commit_id(commit));
+cleanup:
+    git_commit_free(commit);
+    git_object_free(obj);
+    return rc;
+}
+
+static int open_mirror(const char *mirror, const char *url, git_repository **repo,
+                       git_remote **remote, sw_error **err)
+{
+    if (git_repository_open_bare(repo, mirror) != 0) {
+        if (git_repository_init(repo, mirror, 1) != 0)
+            return git_fail(err, SW_EIO, "creating the mirror", mirror);
+    }
+    if (git_remote_lookup(remote, *repo, "origin") != 0) {
+        if (git_remote_create_with_fetchspec(remote, *repo, "origin", url,
+                                             "+refs/heads/*:refs/heads/*") != 0)
+            return git_fail(err, SW_EIO, "setting up the mirror", mirror);
+    } else if (strcmp(git_remote_url(*remote), url) != 0) {
+        git_remote_free(*remote);
+        *remote = NULL;
+        if (git_remote_set_url(*repo, "origin", url) != 0 ||
+            git_remote_lookup(remote, *repo, "origin") != 0)
+            return git_fail(err, SW_EIO, "updating the mirror", mirror);
+    }
+    return 0;
+}
+
+static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_git_auth *auth,
+                    const char *url, sw_error **err)
+{
+    (void)repo;
+    char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+    git_strarray refspecs = { specs, 2 };
+    git_fetch_options opts;
+    git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
+    struct cred_state st = { .auth = auth };
+    opts.callbacks.credentials = credentials_cb;
+    opts.callbacks.payload = &st;
+    opts.prune = GIT_FETCH_NO_PRUNE;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    if (git_remote_fetch(remote, &refspecs, &opts, NULL) != 0) {
+        const git_error *e = git_error_last();
+        int code = st.tries > MAX_AUTH_TRIES || (e && e->klass == GIT_ERROR_SSH) ? SW_EPERM
+                                                                                   : SW_EIO;
+        return git_fail(err, code, "fetching", url);
+    }
+    return 0;
+}
+
+int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
+                  const char *source_type, const char *ref, const char *want_sha,
+                  char sha_out[41], sw_error **err)
+{
+    git_repository *repo = NULL;
+    git_remote *remote = NULL;
+    int rc, lock;
+    pthread_once(&init_once, init_libgit2);
+    if ((lock = lock_mirror(mirror, LOCK_EX, err)) < 0)
+        return SW_EIO;
+    if ((rc = open_mirror(mirror, url, &repo, &remote, err)) != 0)
+        goto cleanup;
+    /* the commit is there already: nothing to fetch */
+    if (want_sha && resolve(repo, source_type, ref, want_sha, sha_out, NULL) == 0)
+        goto cleanup;
+    if ((rc = do_fetch(repo, remote, auth, url, err)) != 0)
+        goto cleanup;
+    rc = resolve(repo, source_type, ref, want_sha, sha_out, err);
+cleanup:
+    git_remote_free(remote);
+    git_repository_free(repo);
+    close(lock);
+    return rc;
+}
+
+/* ---- checkout --------------------------------------------------------------- */
+
+struct gitlink {
+    char *path;
+    char sha[41];
+};
+
+struct checkout {
+    git_repository *repo;
+    struct gitlink *links;
+    size_t n_links;
+    char *gitmodules;       /* the root .gitmodules, if any */
+};
+
+static int name_ok(const char *name)
+{
+    return name[0] != '\0' && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
+           strchr(name, '/') == NULL && strcasecmp(name, ".git") != 0;
+}
+
+static int write_all_fd(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int write_tree(struct checkout *co, const git_tree *tree, int dirfd, const char *path,
+                      sw_error **err)
+{
+    size_t n = git_tree_entrycount(tree);
+    for (size_t i = 0; i < n; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+        const char *name = git_tree_entry_name(e);
+        git_filemode_t mode = git_tree_entry_filemode(e);
+        char *sub = NULL;
+        int rc = 0;
+        if (!name_ok(name))
+            return sw_error_set(err, SW_EINVAL, "the commit has an unsafe path %s/%s", path,
+                                name);
+        if (asprintf(&sub, "%s%s%s", path, *path ? "/" : "", name) < 0)
+            return sw_error_set(err, SW_ENOMEM, "out of memory");
+        if (mode == GIT_FILEMODE_TREE) {
+            git_tree *child = NULL;
+            int fd = -1;
+            if (mkdirat(dirfd, name, 0755) != 0 ||
+                (fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                rc = sw_error_sys(err, SW_EIO, errno, "creating %s", sub);
+            else if (git_tree_lookup(&child, co->repo, git_tree_entry_id(e)) != 0)
+                rc = git_fail(err, SW_EIO, "reading tree", sub);
+            else
+                rc = write_tree(co, child, fd, sub, err);
+            git_tree_free(child);
+            if (fd >= 0)
+                close(fd);
+        } else if (mode == GIT_FILEMODE_COMMIT) {
+            /* a submodule: an empty directory unless submodules are wanted */
+            if (mkdirat(dirfd, name, 0755) != 0) {
+                rc = sw_error_sys(err, SW_EIO, errno, "creating %s", sub);
+            } else {
+                struct gitlink *bigger =
+                    realloc(co->links, (co->n_links + 1) * sizeof(*co->links));
+                if (bigger == NULL) {
+                    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                } else {
+                    co->links = bigger;
+                    co->links[co->n_links].path = sub;
+                    git_oid_tostr(co->links[co->n_links].sha, 41, git_tree_entry_id(e));
+                    co->n_links++;
+                    sub = NULL;
+                }
+            }
+        } else {
+            git_blob *blob = NULL;
+            if (git_blob_lookup(&blob, co->repo, git_tree_entry_id(e)) != 0) {
+                rc = git_fail(err, SW_EIO, "reading", sub);
+            } else {
+                const void *data = git_blob_rawcontent(blob);
+                size_t size = (size_t)git_blob_rawsize(blob);
+                if (mode == GIT_FILEMODE_LINK) {
+                    char *target = strndup(data, size);
+                    if (target == NULL || symlinkat(target, dirfd, name) != 0)
+                        rc = sw_error_sys(err, SW_EIO, errno, "creating symlink %s", sub);
+                    free(target);
+                } else {
+                    mode_t m = mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+                    int fd = openat(dirfd, name,
+                                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, m);
+                    if (fd < 0 || write_all_fd(fd, data, size) != 0 || fchmod(fd, m) != 0)
+                        rc = sw_error_sys(err, SW_EIO, errno, "writing %s", sub);
+                    if (fd >= 0)
+                        close(fd);
+                    if (rc == 0 && *path == '\0' && strcmp(name, ".gitmodules") == 0)
+                        co->gitmodules = strndup(data, size);
+                }
+            }
+            git_blob_free(blob);
+        }
+        free(sub);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The url of the submodule at path in a .gitmodules text, malloc'd. */
+static char *submodule_url(const char *gitmodules, const char *path)
+{
+    char *url = NULL, *cur_path = NULL, *cur_url = NULL;
+    const char *p = gitmodules;
+    for (;;) {
+        const char *eol = p ? strchrnul(p, '\n') : NULL;
+        int section = p == NULL || *p == '\0' || (p[strspn(p, " \t")] == '[');
+        if (section) {
+            if (cur_path && cur_url && strcmp(cur_path, path) == 0 && url == NULL)
+                url = strdup(cur_url);
+            free(cur_path);
+            free(cur_url);
+            cur_path = cur_url = NULL;
+            if (p == NULL || *p == '\0')
+                break;
+        } else {
+            const char *s = p + strspn(p, " \t");
+            const char *eq = memchr(s, '=', (size_t)(eol - s));
+            if (eq) {
+                size_t klen = (size_t)(eq - s);
+                while (klen > 0 && (s[klen - 1] == ' ' || s[klen - 1] == '\t'))
+                    klen--;
+                const char *v = eq + 1 + strspn(eq + 1, " \t");
+                size_t vlen = (size_t)(eol - v);
+                while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' ||
+                                    v[vlen - 1] == '\r'))
+                    vlen--;
+                if (klen == 4 && strncmp(s, "path", 4) == 0) {
+                    free(cur_path);
+                    cur_path = strndup(v, vlen);
+                } else if (klen == 3 && strncmp(s, "url", 3) == 0) {
+                    free(cur_url);
+                    cur_url = strndup(v, vlen);
+                }
+            }
+        }
+        p = *eol ? eol + 1 : eol;
+    }
+    return url;
+}
+
+/* A submodule URL relative to the parent's ("../other.git" next to
+ * "https://host/owner/repo.git" is "https://host/owner/other.git"). */
+static char *resolve_url(const char *parent, const char *url)
+{
+    if (strncmp(url, "./", 2) != 0 && strncmp(url, "../", 3) != 0)
+        return strdup(url);
+    char *base = strdup(parent);
+    if (base == NULL)
+        return NULL;
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        base[--n] = '\0';
+    const char *scheme = strstr(base, "://");
+    char *floor = scheme ? strchr((char *)scheme + 3, '/') : strchr(base, ':');
+    const char *rest = url;
+    for (;;) {
+        if (strncmp(rest, "./", 2) == 0) {
+            rest += 2;
+        } else if (strncmp(rest, "../", 3) == 0) {
+            char *slash = strrchr(base, '/');
+            if (slash && floor && slash > floor)
+                *slash = '\0';             /* drop the last segment */
+            else if (floor && !scheme)
+                floor[1] = '\0';           /* scp-like: "git@host:" */
+            rest += 3;
+        } else {
+            break;
+        }
+    }
+    char *out = NULL;
+    size_t len = strlen(base);
+    if (asprintf(&out, "%s%s%s", base, len && base[len - 1] == ':' ? "" : "/", rest) < 0)
+        out = NULL;
+    free(base);
+    return out;
+}
+
+static int checkout_at(const char *mirror, const char *url, const char *sha, const char *dest,
+                       int submodules, const char *data_dir, const struct wrk_git_auth *auth,
+                       struct wrk_commit_info *info, int depth, sw_error **err);
+
+static int checkout_submodules(struct checkout *co, const char *url, const char *dest,
+                               const char *data_dir, const struct wrk_git_auth *auth, int depth,
+                               sw_error **err)
+{
+    if (co->n_links == 0)
+        return 0;
+    if (depth >= MAX_SUBMODULE_DEPTH)
+        return sw_error_set(err, SW_EINVAL, "submodules nested deeper than %d",
+                            MAX_SUBMODULE_DEPTH);
+    for (size_t i = 0; i < co->n_links; i++) {
+        const struct gitlink *l = &co->links[i];
+        char *sub_url_raw = co->gitmodules ? submodule_url(co->gitmodules, l->path) : NULL;
+        if (sub_url_raw == NULL)
+            return sw_error_set(err, SW_ENOTFOUND, "submodule %s has no url in .gitmodules",
+                                l->path);
+        char *sub_url = resolve_url(url, sub_url_raw);
+        char *sub_mirror = NULL, *sub_dest = sw_path_join(dest, l->path);
+        char sha[41];
+        int rc = sub_url && sub_dest ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+        if (rc == 0)
+            rc = wrk_git_mirror_path(data_dir, sub_url, &sub_mirror, err);
+        if (rc == 0)
+            rc = wrk_git_fetch(sub_mirror, sub_url, auth, "commit", l->sha, l->sha, sha, err);
+        if (rc == 0)
+            rc = checkout_at(sub_mirror, sub_url, sha, sub_dest, 1, data_dir, auth, NULL,
+                             depth + 1, err);
+        if (rc != 0)
+            sw_error_prefix(err, "submodule %s", l->path);
+        free(sub_url_raw);
+        free(sub_url);
+        free(sub_mirror);
+        free(sub_dest);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int checkout_at(const char *mirror, const char *url, const char *sha, const char *dest,
+                       int submodules, const char *data_dir, const struct wrk_git_auth *auth,
+                       struct wrk_commit_info *info, int depth, sw_error **err)
+{
+    struct checkout co = { 0 };
+    git_commit *commit = NULL;
+    git_tree *tree = NULL;
+    git_oid oid;
+    int rc = 0, dirfd = -1;
+    int lock = lock_mirror(mirror, LOCK_SH, err);
+    if (lock < 0)
+        return SW_EIO;
+    if (git_repository_open_bare(&co.repo, mirror) != 0) {
+        rc = git_fail(err, SW_EIO, "opening the mirror", mirror);
+        goto cleanup;
+    }
+    if (git_oid_fromstr(&oid, sha) != 0 || git_commit_lookup(&commit, co.repo, &oid) != 0) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "commit %s is not in the mirror", sha);
+        goto cleanup;
+    }
+    if (git_commit_tree(&tree, commit) != 0) {
+        rc = git_fail(err, SW_EIO, "reading the tree of", sha);
+        goto cleanup;
+    }
+    if ((rc = sw_mkdir_p(dest, 0755, err)) != 0)
+        goto cleanup;
+    if ((dirfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "opening %s", dest);
+        goto cleanup;
+    }
+    if ((rc = write_tree(&co, tree, dirfd, "", err)) != 0)
+        goto cleanup;
+    if (info) {
+        const git_signature *author = git_commit_author(commit);
+        memset(info, 0, sizeof(*info));
+        git_oid_tostr(info->sha, sizeof(info->sha), git_commit_id(commit));
+        info->message = strdup(git_commit_message(commit) ? git_commit_message(commit) : "");
+        info->summary = strdup(git_commit_summary(commit) ? git_commit_summary(commit) : "");
+        if (author && asprintf(&info->author, "%s <%s>", author->name, author->email) < 0)
+            info->author = NULL;
+        info->time = (int64_t)git_commit_time(commit);
+    }
+    git_tree_free(tree);
+    tree = NULL;
+    git_commit_free(commit);
+    commit = NULL;
+    git_repository_free(co.repo);
+    co.repo = NULL;
+    close(lock);
+    lock = -1;
+    if (submodules)
+        rc = checkout_submodules(&co, url, dest, data_dir, auth, depth, err);
+cleanup:
+    if (dirfd >= 0)
+        close(dirfd);
+    git_tree_free(tree);
+    git_commit_free(commit);
+    git_repository_free(co.repo);
+    for (size_t i = 0; i < co.n_links; i++)
+        free(co.links[i].path);
+    free(co.links);
+    free(co.gitmodules);
+    if (lock >= 0)
+        close(lock);
+    if (rc != 0 && info)
+        wrk_commit_info_release(info);
+    return rc;
+}
+
+int wrk_git_checkout(const char *mirror, const char *sha, const char *dest, int submodules,
+                     const char *data_dir, const struct wrk_git_auth *auth,
+                     struct wrk_commit_info *info, sw_error **err)
+{
+    pthread_once(&init_once, init_libgit2);
+    git_repository *repo = NULL;
+    char *url = NULL;
+    git_remote *remote = NULL;
+    if (submodules && git_repository_open_bare(&repo, mirror) == 0 &&
+        git_remote_lookup(&remote, repo, "origin") == 0)
+        url = strdup(git_remote_url(remote));
+    git_remote_free(remote);
+    git_repository_free(repo);
+    int rc = checkout_at(mirror, url ? url : "", sha, dest, submodules, data_dir, auth, info, 0,
+                         err);
+    free(url);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/*
+ * git.h - the Git side of the build service, with libgit2: one bare
+ * mirror per source repository under <data_dir>/git/, fetched
+ * incrementally, and the exact pushed commit written out as a plain
+ * directory tree for the build (with submodules when configured).
+ *
+ * Several workers (threads or processes) share a mirror: fetches hold an
+ * exclusive flock on "<mirror>.lock", checkouts a shared one.
+ *
+ * Trees come from other people's repositories: entry names are checked
+ * ("..", "/", ".git" refused), files are created with O_EXCL|O_NOFOLLOW
+ * relative to directory descriptors we created, so a crafted tree cannot
+ * write outside the destination. Filters (.gitattributes, LFS) are not
+ * applied: the build sees the committed bytes.
+ */
+#ifndef WRK_GIT_H
+#define WRK_GIT_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+
+struct wrk_git_auth {
+    const char *token;      /* https: sent as x-access-token:<token>; never logged */
+    const char *ssh_key;    /* ssh: private key file */
+};
+
+struct wrk_commit_info {
+    char sha[41];
+    char *message;          /* full message */
+    char *summary;          /* first line */
+    char *author;           /* "Name <email>" */
+    int64_t time;           /* committer time, seconds (SOURCE_DATE_EPOCH) */
+};
+
+void wrk_commit_info_release(struct wrk_commit_info *ci);
+
+/* <data_dir>/git/<16 hex of sha256(url)>.git, malloc'd. */
+int wrk_git_mirror_path(const char *data_dir, const char *url, char **out, sw_error **err);
+
+/* Makes the mirror hold what a run needs and resolves it to a commit:
+ * want_sha (full or abbreviated) when given, else the branch ("branch"),
+ * tag ("tag", annotated tags peeled) or commit ("commit") named by ref.
+ * Fetches only when want_sha is not in the mirror yet (or when there is no
+ * want_sha). SW_ENOTFOUND for an unknown ref or commit, SW_EPERM when the
+ * remote refused the credentials. */
+int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
+                  const char *source_type, const char *ref, const char *want_sha,
+                  char sha_out[41], sw_error **err);
+
+/* Writes the tree of commit sha into dest (created; must not exist or be
+ * empty) and describes the commit. With submodules, each submodule's
+ * recorded commit is fetched into its own mirror under data_dir and
+ * written at its path, recursively. */
+int wrk_git_checkout(const char *mirror, const char *sha, const char *dest, int submodules,
+                     const char *data_dir, const struct wrk_git_auth *auth,
+                     struct wrk_commit_info *info, sw_error **err);
+
+#endif

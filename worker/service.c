@@ -1,0 +1,771 @@
+/*
+ * service.c - worker threads that carry out runs (see service.h).
+ */
+#include "worker/service.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/build.h"
+#include "builder/image.h"
+#include "builder/layers.h"
+#include "builder/run_image.h"
+#include "core/db.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "registry/meta.h"
+#include "registry/names.h"
+#include "worker/forge.h"
+#include "worker/git.h"
+#include "worker/jobs.h"
+#include "worker/runlog.h"
+#include "worker/tags.h"
+#include "worker/triggers.h"
+
+#define IDLE_POLL_MS 1000
+
+struct worker {
+    wrk_service *svc;
+    pthread_t thread;
+    int index;
+    char owner[96];
+    volatile int cancel;   /* the run in progress must stop */
+};
+
+struct wrk_service {
+    struct wrk_service_options opts;
+    struct wrk_run_limits limits;
+    struct worker *workers;
+    int n_workers;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int wakeups;
+    volatile int stopping;
+};
+
+/* ---- config --------------------------------------------------------------- */
+
+void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
+{
+    out->lease_s = 30;
+    out->max_attempts = 3;
+    json_t *runs = cfg ? sw_config_section(cfg, "runs") : NULL;
+    const char *lease = json_string_value(json_object_get(runs, "lease"));
+    int64_t s = lease ? sw_parse_duration(lease) : -1;
+    if (s >= 3 && s <= 24 * 3600)
+        out->lease_s = (int)s;
+    json_t *attempts = json_object_get(runs, "max_attempts");
+    if (json_is_integer(attempts) && json_integer_value(attempts) >= 1 &&
+        json_integer_value(attempts) <= 100)
+        out->max_attempts = (int)json_integer_value(attempts);
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* The registry host[:port] of public_url, for DOCKER_REPO and notify. */
+static char *registry_host(const struct sw_config *cfg)
+{
+    const char *url = cfg->public_url ? cfg->public_url : "http://localhost:8080";
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    size_t n = strcspn(p, "/");
+    return strndup(p, n);
+}
+
+/* A git URL without credentials (for labels and logs). */
+static char *url_without_userinfo(const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    if (scheme == NULL)
+        return strdup(url);
+    const char *host = scheme + 3;
+    const char *at = strchr(host, '@');
+    const char *slash = strchr(host, '/');
+    if (at == NULL || (slash && at > slash))
+        return strdup(url);
+    char *out = NULL;
+    if (asprintf(&out, "%.*s%s", (int)(host - url), url, at + 1) < 0)
+        return NULL;
+    return out;
+}
+
+/* 1 when path (after resolving symlinks) is root or below it. */
+static int path_within(const char *root, const char *path)
+{
+    char real_root[PATH_MAX], real[PATH_MAX];
+    if (realpath(root, real_root) == NULL || realpath(path, real) == NULL)
+        return 0;
+    size_t n = strlen(real_root);
+    return strncmp(real, real_root, n) == 0 && (real[n] == '\0' || real[n] == '/');
+}
+
+static void add_arg(char ***args, size_t *n, const char *key, const char *value)
+{
+    char *kv = NULL;
+    if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
+        return;
+    char **bigger = realloc(*args, (*n + 1) * sizeof(char *));
+    if (bigger == NULL) {
+        free(kv);
+        return;
+    }
+    *args = bigger;
+    (*args)[(*n)++] = kv;
+}
+
+/* ---- one run -------------------------------------------------------------- */
+
+struct run_ctx {
+    struct worker *w;
+    wrk_service *svc;
+    struct wrk_run run;
+    const struct wrk_repo *repo;
+    const struct wrk_rule *rule;
+    int log_fd;
+    int64_t started_ms;
+    int lost;                   /* our lease went to another worker */
+    pthread_mutex_t hb_lock;
+    pthread_cond_t hb_cond;
+    int hb_stop;
+    pthread_t hb_thread;
+    int step_failed_exit;       /* the failing step's exit code, or -1 */
+};
+
+/* Renews the lease every third of it; a cancel request or a lost lease
+ * stops the build. */
+static void *heartbeat_main(void *arg)
+{
+    struct run_ctx *c = arg;
+    int period_ms = c->svc->limits.lease_s * 1000 / 3;
+    if (period_ms > 1000)
+        period_ms = 1000; /* cancel requests are noticed within a second */
+    pthread_mutex_lock(&c->hb_lock);
+    while (!c->hb_stop) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += (long)(period_ms % 1000) * 1000000L;
+        deadline.tv_sec += period_ms / 1000 + deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&c->hb_cond, &c->hb_lock, &deadline);
+        if (c->hb_stop)
+            break;
+        pthread_mutex_unlock(&c->hb_lock);
+        sqlite3 *db = NULL;
+        sw_error *e = NULL;
+        int cancel = 0;
+        int rc = reg_store_db(c->svc->opts.store, &db, &e);
+        if (rc == 0)
+            rc = wrk_jobs_renew(db, c->run.run_id, c->w->owner, c->svc->limits.lease_s, &cancel,
+                                &e);
+        if (rc == SW_ECONFLICT) {
+            c->lost = 1;
+            c->w->cancel = 1;
+        } else if (rc == 0 && cancel) {
+            c->w->cancel = 1;
+        } else if (rc != 0) {
+            sw_warn("renewing the lease of run %s: %s", c->run.run_id, sw_error_message(e));
+        }
+        sw_error_clear(&e);
+        pthread_mutex_lock(&c->hb_lock);
+    }
+    pthread_mutex_unlock(&c->hb_lock);
+    return NULL;
+}
+
+static void on_step(void *arg, const struct bld_step_event *ev)
+{
+    struct run_ctx *c = arg;
+    sqlite3 *db = NULL;
+    int64_t t = now_ms();
+    static __thread int64_t step_started;
+    if (!ev->done) {
+        step_started = t;
+        wrk_log_line(c->log_fd, "Step %d/%d : %s", ev->index, ev->total, ev->instruction);
+    } else if (ev->failed) {
+        const char *code = ev->error ? strstr(ev->error, "exited with code ") : NULL;
+        c->step_failed_exit = code ? atoi(code + strlen("exited with code ")) : -1;
+        wrk_log_line(c->log_fd, "Step %d/%d failed: %s", ev->index, ev->total,
+                     ev->error ? ev->error : "error");
+    } else if (ev->cached) {
+        wrk_log_line(c->log_fd, "Step %d/%d : using cache", ev->index, ev->total);
+    } else {
+        wrk_log_line(c->log_fd, "Step %d/%d done in %.1fs", ev->index, ev->total,
+                     (double)(t - step_started) / 1000.0);
+    }
+    if (reg_store_db(c->svc->opts.store, &db, NULL) != 0)
+        return;
+    if (!ev->done)
+        wrk_jobs_step_start(db, c->run.run_id, ev->index, ev->total, ev->instruction, ev->line,
+                            t, NULL);
+    else
+        wrk_jobs_step_end(db, c->run.run_id, ev->index, ev->failed, ev->cached, t,
+                          ev->failed ? c->step_failed_exit : -1, NULL);
+}
+
+/* Applies every tag of the run in one transaction. A tag marked immutable
+ * (a semver patch tag) that exists on another digest fails the whole set:
+ * nothing moves. Records which run pushed each tag. */
+static int apply_tags(sqlite3 *db, const char *repo, const char *digest,
+                      const struct wrk_tag *tags, size_t n, const char *run_id, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t repo_id = 0;
+    int rc = sw_db_begin(db, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
+        goto cleanup;
+    int64_t t = reg_meta_now();
+    for (size_t i = 0; i < n; i++) {
+        char current[SW_DIGEST_MAX];
+        if (tags[i].immutable && reg_meta_tag_resolve(db, repo, tags[i].name, current, NULL) == 0 &&
+            strcmp(current, digest) != 0) {
+            rc = sw_error_set(err, SW_ECONFLICT,
+                              "tag %s:%s already exists on %s; a release tag is never moved to"
+                              " another image (push a new version instead)",
+                              repo, tags[i].name, current);
+            goto cleanup;
+        }
+        if ((rc = reg_meta_tag_set(db, repo_id, tags[i].name, digest, t, err)) != 0)
+            goto cleanup;
+        if ((rc = sw_db_prepare(db, "INSERT OR REPLACE INTO tag_runs (repo, tag, digest, run_id,"
+                                    " pushed_at) VALUES (?, ?, ?, ?, ?)",
+                                &stmt, err)) != 0)
+            goto cleanup;
+        sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, tags[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, digest, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, run_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 5, t);
+        if (sqlite3_step(stmt) != SQLITE_DONE) {
+            rc = sw_db_error(db, err, "recording a tag");
+            goto cleanup;
+        }
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+    }
+    rc = sw_db_commit(db, err);
+cleanup:
+    sqlite3_finalize(stmt);
+    if (rc != 0)
+        sw_db_rollback(db);
+    return rc;
+}
+
+/* The rule's regex match of the run's ref, for {\N} in tag templates. */
+static int find_match(const struct run_ctx *c, struct wrk_match *out)
+{
+    struct wrk_match m[16];
+    memset(out, 0, sizeof(*out));
+    out->rule = c->rule;
+    if (strcmp(c->run.source_type, "commit") == 0)
+        return 0;
+    size_t n = wrk_repo_match(c->repo, c->run.source_type, c->run.source_ref, m, 16);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!found && m[i].rule == c->rule) {
+            *out = m[i];
+            found = 1;
+        } else {
+            wrk_match_clear(&m[i]);
+        }
+    }
+    return found ? 0 : -1;
+}
+
+static void post_status(struct run_ctx *c, const char *state, const char *description)
+{
+    const struct wrk_repo *r = c->repo;
+    if (r == NULL || r->status_token == NULL || c->run.commit_sha == NULL)
+        return;
+    char *full_name = c->run.full_name ? strdup(c->run.full_name) : wrk_forge_full_name(r->git);
+    char *context = NULL, *target = NULL;
+    const struct sw_config *cfg = c->svc->opts.config;
+    if (full_name && asprintf(&context, "slipway/%s", r->name) >= 0 &&
+        asprintf(&target, "%s/runs/%s", cfg->public_url, c->run.run_id) >= 0) {
+        sw_error *e = NULL;
+        if (wrk_commit_status(r->status_api ? r->status_api : "https://api.github.com",
+                              r->status_token, full_name, c->run.commit_sha, state, context,
+                              target, description, c->log_fd, &e) != 0) {
+            wrk_log_line(c->log_fd, "commit status %s not sent: %s", state, sw_error_message(e));
+            sw_error_clear(&e);
+        }
+    }
+    free(full_name);
+    free(context);
+    free(target);
+}
+
+static void notify(struct run_ctx *c, const char *digest, json_t *tags)
+{
+    const struct wrk_rule *rule = c->rule;
+    if (rule == NULL || rule->n_notify == 0)
+        return;
+    const struct sw_config *cfg = c->svc->opts.config;
+    char *host = registry_host(cfg);
+    json_t *body = wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name,
+                                      c->run.pusher, c->run.run_id, digest, tags,
+                                      (long long)time(NULL));
+    for (size_t i = 0; i < rule->n_notify && body; i++) {
+        sw_error *e = NULL;
+        if (wrk_http_post_json(rule->notify[i], body, NULL, 4, c->log_fd, &c->svc->stopping,
+                               &e) == 0)
+            wrk_log_line(c->log_fd, "Notified %s", rule->notify[i]);
+        else
+            wrk_log_line(c->log_fd, "Notifying failed: %s", sw_error_message(e));
+        sw_error_clear(&e);
+    }
+    json_decref(body);
+    free(host);
+}
+
+/* Fetch, check out, build, test and tag. On success fills digest and tags. */
+static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags_out,
+                     json_t **bases_out, sw_error **err)
+{
+    wrk_service *svc = c->svc;
+    const struct sw_config *cfg = svc->opts.config;
+    reg_store *store = svc->opts.store;
+    const struct wrk_repo *r = c->repo;
+    const struct wrk_rule *rule = c->rule;
+    sqlite3 *db = NULL;
+    char *mirror = NULL, *scratch = NULL, *src = NULL, *context = NULL, *dockerfile = NULL;
+    char *host = NULL, *source_url = NULL;
+    char **args = NULL;
+    size_t n_args = 0;
+    struct wrk_commit_info info = { 0 };
+    struct wrk_match match = { 0 };
+    struct wrk_tag *tags = NULL;
+    size_t n_tags = 0;
+    json_t *labels = NULL;
+    struct bld_build_result result = { 0 };
+    int rc;
+
+    if ((rc = reg_store_db(store, &db, err)) != 0)
+        goto cleanup;
+
+    /* the exact commit, through the repository's mirror */
+    struct wrk_git_auth auth = { .token = r->token, .ssh_key = r->ssh_key };
+    char sha[41] = "";
+    if ((rc = wrk_git_mirror_path(reg_store_data_dir(store), r->git, &mirror, err)) != 0)
+        goto cleanup;
+    source_url = url_without_userinfo(r->git);
+    wrk_log_line(c->log_fd, "Fetching %s %s from %s", c->run.source_type, c->run.source_ref,
+                 source_url ? source_url : "the repository");
+    int64_t t0 = now_ms();
+    if ((rc = wrk_git_fetch(mirror, r->git, &auth, c->run.source_type, c->run.source_ref,
+                            c->run.commit_sha, sha, err)) != 0)
+        goto cleanup;
+    if ((rc = bld_scratch_dir(store, "src-", &scratch, err)) != 0)
+        goto cleanup;
+    src = sw_path_join(scratch, "src");
+    if (src == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = wrk_git_checkout(mirror, sha, src, r->submodules, reg_store_data_dir(store), &auth,
+                               &info, err)) != 0)
+        goto cleanup;
+    wrk_log_line(c->log_fd, "Commit %.7s: %s (%.1fs)", info.sha,
+                 info.summary ? info.summary : "", (double)(now_ms() - t0) / 1000.0);
+    if (c->run.commit_sha == NULL || strcmp(c->run.commit_sha, info.sha) != 0 ||
+        c->run.commit_message == NULL) {
+        wrk_jobs_set_commit(db, c->run.run_id, info.sha, info.message, NULL);
+        free(c->run.commit_sha);
+        c->run.commit_sha = strdup(info.sha);
+    }
+    post_status(c, "pending", "Building");
+
+    /* the tags, rendered before the build so a bad template costs nothing */
+    if (find_match(c, &match) != 0) {
+        rc = sw_error_set(err, SW_EINVAL, "%s %s no longer matches build rule %d of %s",
+                          c->run.source_type, c->run.source_ref, rule->index + 1, r->name);
+        goto cleanup;
+    }
+    struct wrk_tag_context tctx = {
+        .source_ref = c->run.source_ref,
+        .run_id = c->run.run_id,
+        .commit = info.sha,
+        .commit_time = info.time,
+        .match = &match,
+    };
+    if ((rc = wrk_tags_render(rule, &tctx, &tags, &n_tags, err)) != 0)
+        goto cleanup;
+
+    /* the build, with Docker Hub's build variables */
+    context = sw_path_join(src, rule->context);
+    dockerfile = sw_path_join(src, rule->dockerfile);
+    if (context == NULL || dockerfile == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!path_within(src, context)) {
+        rc = sw_error_set(err, SW_EINVAL, "context %s is not a directory in the repository",
+                          rule->context);
+        goto cleanup;
+    }
+    if (!path_within(src, dockerfile)) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "%s: no such file in the repository at %.7s",
+                          rule->dockerfile, info.sha);
+        goto cleanup;
+    }
+    host = registry_host(cfg);
+    char *docker_repo = NULL, *image_name = NULL;
+    const char *first_tag = n_tags ? tags[0].name : "latest";
+    if (asprintf(&docker_repo, "%s/%s", host, r->name) < 0)
+        docker_repo = NULL;
+    if (asprintf(&image_name, "%s/%s:%s", host, r->name, first_tag) < 0)
+        image_name = NULL;
+    for (size_t i = 0; i < rule->n_build_args; i++) {
+        char **bigger = realloc(args, (n_args + 1) * sizeof(char *));
+        if (bigger) {
+            args = bigger;
+            args[n_args++] = strdup(rule->build_args[i]);
+        }
+    }
+    add_arg(&args, &n_args, "SOURCE_BRANCH", c->run.source_ref);
+    add_arg(&args, &n_args, "SOURCE_COMMIT", info.sha);
+    add_arg(&args, &n_args, "COMMIT_MSG", info.message);
+    add_arg(&args, &n_args, "DOCKER_REPO", docker_repo);
+    add_arg(&args, &n_args, "DOCKERFILE_PATH", rule->dockerfile);
+    add_arg(&args, &n_args, "DOCKER_TAG", first_tag);
+    add_arg(&args, &n_args, "IMAGE_NAME", image_name);
+    free(docker_repo);
+    free(image_name);
+
+    char created[32];
+    bld_format_time(info.time, created);
+    labels = json_pack("{s:s, s:s, s:s}", "org.opencontainers.image.source",
+                       source_url ? source_url : "", "org.opencontainers.image.revision",
+                       info.sha, "org.opencontainers.image.created", created);
+    struct bld_build_options bo = {
+        .context_dir = context,
+        .dockerfile = dockerfile,
+        .build_args = (const char *const *)args,
+        .n_build_args = n_args,
+        .no_cache = !rule->cache,
+        .network_host = cfg->network && strcmp(cfg->network, "host") == 0,
+        .compression = cfg->compression && strcmp(cfg->compression, "zstd") == 0
+                           ? SW_COMPRESSION_ZSTD
+                           : SW_COMPRESSION_GZIP,
+        .source_date_epoch = info.time,
+        .runtime = cfg->runtime,
+        .step_timeout_s = cfg->step_timeout_s,
+        .config = cfg,
+        .progress_fd = c->log_fd,
+        .cancel = &c->w->cancel,
+        .labels = labels,
+        .repo = r->name,
+        .on_step = on_step,
+        .step_ctx = c,
+    };
+    wrk_log_line(c->log_fd, "Building %s (rule %d: %s %s)", rule->dockerfile, rule->index + 1,
+                 rule->source_type, rule->source);
+    if ((rc = bld_build(store, &bo, &result, err)) != 0)
+        goto cleanup;
+    snprintf(digest, SW_DIGEST_MAX, "%s", result.digest);
+
+    if (rule->autotest) {
+        wrk_log_line(c->log_fd, "Autotest: %s", rule->autotest[0]);
+        int status = -1;
+        struct bld_run_options ro = {
+            .argv = (const char *const *)rule->autotest,
+            .runtime = cfg->runtime,
+            .timeout_s = cfg->step_timeout_s,
+            .output_fd = c->log_fd,
+            .cancel = &c->w->cancel,
+        };
+        if ((rc = bld_image_run(store, r->name, digest, &ro, &status, err)) != 0)
+            goto cleanup;
+        if (status != 0) {
+            rc = sw_error_set(err, SW_EINVAL, "autotest failed: exited with code %d; no tag"
+                              " was changed", status);
+            goto cleanup;
+        }
+        wrk_log_line(c->log_fd, "Autotest passed");
+    }
+    if (c->w->cancel) {
+        rc = sw_error_set(err, SW_ECANCELED, "canceled");
+        goto cleanup;
+    }
+    if ((rc = apply_tags(db, r->name, digest, tags, n_tags, c->run.run_id, err)) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < n_tags; i++)
+        json_array_append_new(tags_out, json_string(tags[i].name));
+    *bases_out = result.base_images ? json_incref(result.base_images) : NULL;
+cleanup:
+    bld_build_result_release(&result);
+    json_decref(labels);
+    wrk_tags_free(tags, n_tags);
+    wrk_match_clear(&match);
+    wrk_commit_info_release(&info);
+    for (size_t i = 0; i < n_args; i++)
+        free(args[i]);
+    free(args);
+    if (scratch)
+        sw_rm_rf(scratch, NULL);
+    free(scratch);
+    free(src);
+    free(context);
+    free(dockerfile);
+    free(mirror);
+    free(host);
+    free(source_url);
+    return rc;
+}
+
+static void format_tags(json_t *tags, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < json_array_size(tags) && used < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+                         json_string_value(json_array_get(tags, i)));
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
+{
+    wrk_service *svc = w->svc;
+    struct run_ctx c = { .w = w, .svc = svc, .run = *run, .log_fd = -1,
+                         .step_failed_exit = -1 };
+    sw_error *err = NULL;
+    char digest[SW_DIGEST_MAX] = "";
+    json_t *tags = json_array();
+    json_t *bases = NULL;
+    int rc;
+
+    memset(run, 0, sizeof(*run)); /* c.run owns it now */
+    c.started_ms = now_ms();
+    w->cancel = 0;
+    if (wrk_log_open(reg_store_data_dir(svc->opts.store), c.run.run_id, &c.log_fd, &err) != 0) {
+        sw_warn("run %s: %s", c.run.run_id, sw_error_message(err));
+        sw_error_clear(&err);
+    }
+    wrk_jobs_steps_clear(db, c.run.run_id, NULL);
+    wrk_log_line(c.log_fd, "Run ID: %s: %s of %s %s%s%s (attempt %d, worker %s)", c.run.run_id,
+                 c.run.trigger, c.run.source_type, c.run.source_ref,
+                 c.run.commit_sha ? " at " : "", c.run.commit_sha ? c.run.commit_sha : "",
+                 c.run.attempts, w->owner);
+    sw_info("run %s: %s %s of %s started on %s", c.run.run_id, c.run.source_type,
+            c.run.source_ref, c.run.repo, w->owner);
+
+    pthread_mutex_init(&c.hb_lock, NULL);
+    pthread_cond_init(&c.hb_cond, NULL);
+    int hb = pthread_create(&c.hb_thread, NULL, heartbeat_main, &c) == 0;
+
+    c.repo = wrk_repos_find(svc->opts.repos, c.run.repo);
+    if (c.repo == NULL) {
+        rc = sw_error_set(&err, SW_ENOTFOUND, "repository %s is not configured (any more)",
+                          c.run.repo);
+    } else if (c.run.rule < 0 || (size_t)c.run.rule >= c.repo->n_rules) {
+        rc = sw_error_set(&err, SW_ENOTFOUND, "%s has no build rule %d (the config changed)",
+                          c.run.repo, c.run.rule + 1);
+    } else {
+        c.rule = &c.repo->rules[c.run.rule];
+        rc = build_run(&c, digest, tags, &bases, &err);
+    }
+
+    if (hb) {
+        pthread_mutex_lock(&c.hb_lock);
+        c.hb_stop = 1;
+        pthread_cond_signal(&c.hb_cond);
+        pthread_mutex_unlock(&c.hb_lock);
+        pthread_join(c.hb_thread, NULL);
+    }
+    double secs = (double)(now_ms() - c.started_ms) / 1000.0;
+    const char *status = rc == 0 ? "succeeded" : "failed";
+    if (rc != 0 && (w->cancel || sw_error_code(err) == SW_ECANCELED))
+        status = "canceled";
+
+    if (c.lost) {
+        wrk_log_line(c.log_fd, "Run ID: %s: this worker lost its lease; another worker has"
+                     " taken the run over", c.run.run_id);
+    } else if (svc->stopping && strcmp(status, "canceled") == 0 && !c.run.cancel_requested) {
+        /* shutting down, not canceled by a user: the next worker redoes it */
+        int cancel_req = 0;
+        wrk_jobs_renew(db, c.run.run_id, w->owner, svc->limits.lease_s, &cancel_req, NULL);
+        if (cancel_req) {
+            wrk_jobs_finish(db, c.run.run_id, w->owner, "canceled", NULL, NULL, "canceled",
+                            NULL);
+        } else {
+            wrk_jobs_release(db, c.run.run_id, w->owner, NULL);
+            wrk_log_line(c.log_fd, "Run ID: %s: worker stopping; the run goes back to the queue",
+                         c.run.run_id);
+        }
+    } else {
+        sw_error *ferr = NULL;
+        if (rc == 0) {
+            char list[1024];
+            format_tags(tags, list, sizeof(list));
+            wrk_log_line(c.log_fd, "Tags: %s", list);
+            wrk_log_line(c.log_fd, "Digest: %s", digest);
+        } else {
+            wrk_log_line(c.log_fd, "Error: %s", sw_error_message(err));
+        }
+        if (wrk_jobs_finish(db, c.run.run_id, w->owner, status, rc == 0 ? digest : NULL,
+                            rc == 0 ? tags : NULL, rc == 0 ? NULL : sw_error_message(err),
+                            &ferr) != 0) {
+            sw_warn("run %s: %s", c.run.run_id, sw_error_message(ferr));
+            sw_error_clear(&ferr);
+        }
+        if (rc == 0)
+            wrk_log_line(c.log_fd, "Run ID: %s was successful after %.0fs", c.run.run_id, secs);
+        else if (strcmp(status, "canceled") == 0)
+            wrk_log_line(c.log_fd, "Run ID: %s was canceled after %.0fs", c.run.run_id, secs);
+        else
+            wrk_log_line(c.log_fd, "Run ID: %s failed after %.0fs", c.run.run_id, secs);
+        sw_info("run %s %s after %.1fs%s%s", c.run.run_id, status, secs, rc ? ": " : "",
+                rc ? sw_error_message(err) : "");
+
+        if (rc == 0) {
+            if (bases)
+                wrk_triggers_record(db, c.repo->name, c.rule->index, bases, c.run.run_id, NULL);
+            if (strcmp(c.run.trigger, "base-image") != 0) {
+                for (size_t i = 0; i < json_array_size(tags); i++)
+                    wrk_triggers_tag_pushed(db, svc->opts.repos, c.repo->name,
+                                            json_string_value(json_array_get(tags, i)), digest,
+                                            NULL, NULL);
+                wrk_service_wake(svc);
+            }
+            post_status(&c, "success", "Image built and tagged");
+            notify(&c, digest, tags);
+        } else if (strcmp(status, "canceled") != 0) {
+            post_status(&c, "failure", "Build failed");
+        } else {
+            post_status(&c, "error", "Build canceled");
+        }
+    }
+    if (c.log_fd >= 0)
+        close(c.log_fd);
+    pthread_mutex_destroy(&c.hb_lock);
+    pthread_cond_destroy(&c.hb_cond);
+    json_decref(tags);
+    json_decref(bases);
+    sw_error_clear(&err);
+    wrk_run_release(&c.run);
+}
+
+/* ---- the threads ---------------------------------------------------------- */
+
+static void wait_for_work(wrk_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    if (svc->wakeups == 0 && !svc->stopping) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += (long)(IDLE_POLL_MS % 1000) * 1000000L;
+        deadline.tv_sec += IDLE_POLL_MS / 1000 + deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline);
+    }
+    if (svc->wakeups > 0)
+        svc->wakeups--;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    wrk_service *svc = w->svc;
+    while (!svc->stopping) {
+        sqlite3 *db = NULL;
+        sw_error *err = NULL;
+        struct wrk_run run;
+        int rc = reg_store_db(svc->opts.store, &db, &err);
+        if (rc == 0)
+            rc = wrk_jobs_claim(db, w->owner, svc->limits.lease_s, svc->limits.max_attempts,
+                                &run, &err);
+        if (rc == 0) {
+            process_run(w, db, &run);
+            continue;
+        }
+        if (rc != SW_ENOTFOUND)
+            sw_warn("%s: claiming a run: %s", w->owner, sw_error_message(err));
+        sw_error_clear(&err);
+        wait_for_work(svc);
+    }
+    return NULL;
+}
+
+int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
+                      sw_error **err)
+{
+    wrk_service *svc = calloc(1, sizeof(*svc));
+    if (svc == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    svc->opts = *opts;
+    wrk_run_limits_get(opts->config, &svc->limits);
+    pthread_mutex_init(&svc->lock, NULL);
+    pthread_cond_init(&svc->wake, NULL);
+    svc->workers = calloc((size_t)(opts->threads > 0 ? opts->threads : 1), sizeof(struct worker));
+    if (svc->workers == NULL) {
+        wrk_service_stop(svc);
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < opts->threads; i++) {
+        struct worker *w = &svc->workers[i];
+        w->svc = svc;
+        w->index = i;
+        snprintf(w->owner, sizeof(w->owner), "%s/%d", opts->name ? opts->name : "worker", i + 1);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            wrk_service_stop(svc);
+            return sw_error_sys(err, SW_EIO, errno, "starting worker threads");
+        }
+        svc->n_workers++;
+    }
+    sw_info("%d worker thread%s started (lease %ds, at most %d attempts)", svc->n_workers,
+            svc->n_workers == 1 ? "" : "s", svc->limits.lease_s, svc->limits.max_attempts);
+    *out = svc;
+    return 0;
+}
+
+void wrk_service_wake(wrk_service *svc)
+{
+    if (svc == NULL)
+        return;
+    pthread_mutex_lock(&svc->lock);
+    svc->wakeups = svc->n_workers;
+    pthread_cond_broadcast(&svc->wake);
+    pthread_mutex_unlock(&svc->lock);
+}
+
+int wrk_service_threads(const wrk_service *svc)
+{
+    return svc ? svc->n_workers : 0;
+}
+
+void wrk_service_stop(wrk_service *svc)
+{
+    if (svc == NULL)
+        return;
+    pthread_mutex_lock(&svc->lock);
+    svc->stopping = 1;
+    pthread_cond_broadcast(&svc->wake);
+    pthread_mutex_unlock(&svc->lock);
+    for (int i = 0; i < svc->n_workers; i++)
+        svc->workers[i].cancel = 1;
+    for (int i = 0; i < svc->n_workers; i++)
+        pthread_join(svc->workers[i].thread, NULL);
+    free(svc->workers);
+    pthread_mutex_destroy(&svc->lock);
+    pthread_cond_destroy(&svc->wake);
+    free(svc);
+}

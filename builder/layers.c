@@ -4,11 +4,14 @@
  */
 #include "builder/layers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +38,70 @@ char *bld_layer_dir(reg_store *store, const char *diff_id)
     return data_path(store, rel);
 }
 
+/* Unmounts everything mounted at or below dir, deepest first. */
+static void unmount_below(const char *dir)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char **points = NULL;
+    size_t n = 0, dlen = strlen(dir);
+    char line[8192];
+    while (f && fgets(line, sizeof(line), f)) {
+        /* "id parent major:minor root mountpoint ..." */
+        char *save = NULL, *field = strtok_r(line, " ", &save);
+        for (int i = 0; field && i < 4; i++)
+            field = strtok_r(NULL, " ", &save);
+        if (field == NULL || strncmp(field, dir, dlen) != 0 ||
+            (field[dlen] != '\0' && field[dlen] != '/'))
+            continue;
+        char **bigger = realloc(points, (n + 1) * sizeof(char *));
+        if (bigger == NULL)
+            break;
+        points = bigger;
+        points[n++] = strdup(field);
+    }
+    if (f)
+        fclose(f);
+    for (size_t i = n; i-- > 0;) {
+        if (points[i])
+            umount2(points[i], MNT_DETACH);
+        free(points[i]);
+    }
+    free(points);
+}
+
+int bld_scratch_sweep(reg_store *store, int *removed, sw_error **err)
+{
+    char *tmp = data_path(store, "tmp");
+    if (removed)
+        *removed = 0;
+    if (tmp == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    DIR *dir = opendir(tmp);
+    if (dir == NULL) {
+        free(tmp);
+        return 0;
+    }
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        const char *mark = strstr(de->d_name, ".pid");
+        if (mark == NULL)
+            continue;
+        long pid = strtol(mark + 4, NULL, 10);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its owner lives (or we cannot tell) */
+        char *path = sw_path_join(tmp, de->d_name);
+        if (path) {
+            unmount_below(path);
+            if (sw_rm_rf(path, NULL) == 0 && removed)
+                (*removed)++;
+        }
+        free(path);
+    }
+    closedir(dir);
+    free(tmp);
+    return 0;
+}
+
 int bld_scratch_dir(reg_store *store, const char *prefix, char **out, sw_error **err)
 {
     char *tmp = data_path(store, "tmp");
@@ -44,7 +111,11 @@ int bld_scratch_dir(reg_store *store, const char *prefix, char **out, sw_error *
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     if ((rc = sw_mkdir_p(tmp, 0700, err)) != 0)
         goto cleanup;
-    if (asprintf(&path, "%s/%s-XXXXXX", tmp, prefix) < 0) {
+    /* the owner's pid in the name lets bld_scratch_sweep find leftovers */
+    size_t plen = strlen(prefix);
+    while (plen > 0 && prefix[plen - 1] == '-')
+        plen--;
+    if (asprintf(&path, "%s/%.*s.pid%d.XXXXXX", tmp, (int)plen, prefix, (int)getpid()) < 0) {
         path = NULL;
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;

@@ -44,4 +44,9 @@ char *bld_layer_dir(reg_store *store, const char *diff_id);
  * work (same filesystem as layers/). *out is malloc'd. */
 int bld_scratch_dir(reg_store *store, const char *prefix, char **out, sw_error **err);
 
+/* Removes scratch directories whose owning process is gone (a build
+ * killed with SIGKILL), unmounting what it left mounted there first.
+ * *removed (may be NULL) gets how many. */
+int bld_scratch_sweep(reg_store *store, int *removed, sw_error **err);
+
 #endif

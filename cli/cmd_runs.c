@@ -287,7 +287,11 @@ int cmd_runs(int argc, char **argv)
     json_t *run;
     json_array_foreach(runs, i, run) {
         char source[64], duration[16], age[32];
-        snprintf(source, sizeof(source), "%s %s", str(run, "source_type"), str(run, "source_ref"));
+        if (strcmp(str(run, "source_type"), "commit") == 0)
+            snprintf(source, sizeof(source), "commit %.7s", str(run, "source_ref"));
+        else
+            snprintf(source, sizeof(source), "%s %s", str(run, "source_type"),
+                     str(run, "source_ref"));
         json_t *d = json_object_get(run, "duration_seconds");
         if (json_is_number(d))
             snprintf(duration, sizeof(duration), "%.0fs", json_number_value(d));

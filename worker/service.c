@@ -713,6 +713,11 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     svc->opts = *opts;
     wrk_run_limits_get(opts->config, &svc->limits);
+    int swept = 0;
+    bld_scratch_sweep(opts->store, &swept, NULL);
+    if (swept > 0)
+        sw_info("removed %d scratch director%s left by stopped builds", swept,
+                swept == 1 ? "y" : "ies");
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     svc->workers = calloc((size_t)(opts->threads > 0 ? opts->threads : 1), sizeof(struct worker));

@@ -1,0 +1,359 @@
+/*
+ * test_repos.c - worker/repos.c and worker/tags.c: the repos: config,
+ * URL normalisation, rule matching and the tags a run applies.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "tests/unit/core/scratch.h"
+#include "tests/unit/test.h"
+#include "worker/repos.h"
+#include "worker/tags.h"
+
+static char *dir;
+
+/* Loads YAML text (server section added) into repos; the error message in
+ * msg (or "" on success). */
+static int load(const char *yaml, struct wrk_repos **repos, char *msg, size_t size)
+{
+    char *path = NULL, *text = NULL;
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    if (asprintf(&path, "%s/slipway.yaml", dir) < 0 ||
+        asprintf(&text, "server:\n  data_dir: %s/data\n%s", dir, yaml) < 0)
+        abort();
+    sw_write_file_atomic(path, text, strlen(text), 0644, NULL);
+    *repos = NULL;
+    int rc = sw_config_load(path, &cfg, &err);
+    if (rc == 0)
+        rc = wrk_repos_load(cfg, repos, &err);
+    snprintf(msg, size, "%s", rc ? sw_error_message(err) : "");
+    sw_error_clear(&err);
+    sw_config_free(cfg);
+    free(path);
+    free(text);
+    return rc;
+}
+
+static const char *full_config =
+    "runs: { id_prefix: xb, lease: 10s, max_attempts: 2 }\n"
+    "repos:\n"
+    "  - name: demo/hello\n"
+    "    git: https://GitHub.com/acme/hello.git\n"
+    "    token: env:TEST_REPOS_TOKEN\n"
+    "    secret: s3cret\n"
+    "    status_token: tok\n"
+    "    status_api: http://127.0.0.1:9/api\n"
+    "    submodules: true\n"
+    "    autotest: test -f /hello\n"
+    "    notify: [http://127.0.0.1:9/hook]\n"
+    "    cache: false\n"
+    "    rules:\n"
+    "      - source_type: branch\n"
+    "        source: main\n"
+    "        dockerfile: docker/Dockerfile\n"
+    "        context: app\n"
+    "        build_args: { A: 1, B: two }\n"
+    "        tags: [latest, \"{run_id}\", \"sha-{commit:7}\"]\n"
+    "      - source_type: tag\n"
+    "        source: /^v([0-9]+)\\.([0-9]+)-beta$/\n"
+    "        tags: [\"beta-{\\\\1}-{\\\\2}\"]\n"
+    "        autotest: [\"sh\", \"-c\", \"true\"]\n"
+    "        notify: []\n"
+    "        cache: true\n"
+    "      - { source_type: tag, source: \"/^v[0-9.]+.*$/\", semver: true }\n"
+    "      - { source_type: branch, source: /release/ }\n"
+    "  - name: other/repo\n"
+    "    git: git@example.com:team/other.git\n"
+    "    rules: [{ source_type: branch, source: dev }]\n";
+
+static void test_load_full(void)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    setenv("TEST_REPOS_TOKEN", "ghp_secret", 1);
+    CHECK_INT_EQ(load(full_config, &repos, msg, sizeof(msg)), 0);
+    CHECK_STR_EQ(msg, "");
+    if (repos == NULL)
+        return;
+    CHECK_STR_EQ(repos->id_prefix, "xb");
+    CHECK_INT_EQ(repos->n, 2);
+    const struct wrk_repo *r = wrk_repos_find(repos, "demo/hello");
+    CHECK(r != NULL);
+    if (r == NULL)
+        goto cleanup;
+    CHECK_STR_EQ(r->git_normalized, "github.com/acme/hello");
+    CHECK_STR_EQ(r->token, "ghp_secret");
+    CHECK_STR_EQ(r->secret, "s3cret");
+    CHECK_STR_EQ(r->status_token, "tok");
+    CHECK_STR_EQ(r->status_api, "http://127.0.0.1:9/api");
+    CHECK_INT_EQ(r->submodules, 1);
+    CHECK_INT_EQ(r->n_rules, 4);
+    const struct wrk_rule *r0 = &r->rules[0];
+    CHECK_STR_EQ(r0->dockerfile, "docker/Dockerfile");
+    CHECK_STR_EQ(r0->context, "app");
+    CHECK_INT_EQ(r0->n_build_args, 2);
+    CHECK_STR_EQ(r0->build_args[0], "A=1");
+    CHECK_STR_EQ(r0->build_args[1], "B=two");
+    CHECK_INT_EQ(r0->n_tags, 3);
+    /* repo defaults reach the rules that do not override them */
+    CHECK(r0->autotest && strcmp(r0->autotest[0], "sh") == 0 &&
+          strcmp(r0->autotest[2], "test -f /hello") == 0 && r0->autotest[3] == NULL);
+    CHECK_INT_EQ(r0->n_notify, 1);
+    CHECK_INT_EQ(r0->cache, 0);
+    const struct wrk_rule *r1 = &r->rules[1];
+    CHECK_INT_EQ(r1->is_regex, 1);
+    CHECK_STR_EQ(r1->source, "^v([0-9]+)\\.([0-9]+)-beta$");
+    CHECK_STR_EQ(r1->autotest[2], "true");
+    CHECK_INT_EQ(r1->n_notify, 0);
+    CHECK_INT_EQ(r1->cache, 1);
+    CHECK_INT_EQ(r->rules[2].semver, 1);
+    CHECK_INT_EQ(r->rules[2].n_tags, 0);
+    /* no tags and no semver: {sourceref} */
+    CHECK_INT_EQ(r->rules[3].n_tags, 1);
+    CHECK_STR_EQ(r->rules[3].tags[0], "{sourceref}");
+    CHECK_STR_EQ(r->rules[3].dockerfile, "Dockerfile");
+    CHECK_STR_EQ(r->rules[3].context, ".");
+    CHECK_STR_EQ(wrk_repos_find(repos, "other/repo")->git_normalized,
+                 "example.com/team/other");
+    CHECK(wrk_repos_find(repos, "nope") == NULL);
+cleanup:
+    wrk_repos_free(repos);
+}
+
+static void test_no_repos(void)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    CHECK_INT_EQ(load("", &repos, msg, sizeof(msg)), 0);
+    CHECK(repos != NULL && repos->n == 0 && strcmp(repos->id_prefix, "ca") == 0);
+    wrk_repos_free(repos);
+}
+
+/* Each bad config fails with a message containing every fragment. */
+static void expect_error(const char *yaml, const char *const *fragments)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    int rc = load(yaml, &repos, msg, sizeof(msg));
+    CHECK(rc != 0);
+    for (size_t i = 0; fragments[i]; i++) {
+        if (strstr(msg, fragments[i]) == NULL) {
+            test_failures++;
+            fprintf(stderr, "%s: error \"%s\" lacks \"%s\"\n", test_current, msg, fragments[i]);
+        }
+    }
+    wrk_repos_free(repos);
+}
+
+#define REPO_HEAD "repos:\n  - name: demo/x\n    git: file:///srv/x\n"
+
+static void test_errors(void)
+{
+    expect_error(REPO_HEAD "    rulez: []\n",
+                 (const char *[]){ "slipway.yaml:6", "repos[demo/x].rulez", "unknown key", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branches, source: main }\n",
+                 (const char *[]){ ":7", "repos[demo/x].rules[1].source_type", "branches",
+                                   NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: tag, source: \"/v(1/\" }\n",
+                 (const char *[]){ ":7", "repos[demo/x].rules[1].source", "invalid regex",
+                                   NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main }\n"
+                           "      - { source_type: tag, source: "
+                           "\"/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)/\" }\n",
+                 (const char *[]){ ":8", "rules[2].source", "10 capture groups", NULL });
+    expect_error(REPO_HEAD, (const char *[]){ "repos[demo/x].rules", "required", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " dockerfile: /etc/passwd }\n",
+                 (const char *[]){ "rules[1].dockerfile", "relative", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " context: a/../../b }\n",
+                 (const char *[]){ "rules[1].context", "..", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " tags: [\"v{version}\"] }\n",
+                 (const char *[]){ "rules[1].tags", "unknown placeholder {version}", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " tags: [\"{\\\\1}\"] }\n",
+                 (const char *[]){ "rules[1].tags", "needs a /regex/", NULL });
+    expect_error(REPO_HEAD "    rules: [{ source_type: branch, source: main }]\n"
+                           "  - name: demo/x\n    git: file:///srv/y\n"
+                           "    rules: [{ source_type: branch, source: main }]\n",
+                 (const char *[]){ ":7", "repos[demo/x].name", "configured already", NULL });
+    expect_error("repos:\n  - name: Demo/X\n    git: file:///x\n"
+                 "    rules: [{ source_type: branch, source: main }]\n",
+                 (const char *[]){ ":4", "repos[Demo/X].name", "not a valid repository", NULL });
+    expect_error("repos:\n  - name: demo/x\n    git: /srv/x\n"
+                 "    rules: [{ source_type: branch, source: main }]\n",
+                 (const char *[]){ ":5", "repos[demo/x].git", "not a Git URL", NULL });
+    unsetenv("TEST_REPOS_UNSET");
+    expect_error(REPO_HEAD "    secret: env:TEST_REPOS_UNSET\n"
+                           "    rules: [{ source_type: branch, source: main }]\n",
+                 (const char *[]){ ":6", "repos[demo/x].secret", "TEST_REPOS_UNSET", NULL });
+    expect_error(REPO_HEAD "    rules: [{ source_type: branch, source: main, semver: true }]\n",
+                 (const char *[]){ "rules[1].semver", "source_type: tag", NULL });
+    expect_error("runs: { id_prefix: CA }\n",
+                 (const char *[]){ ":3", "runs.id_prefix", "lowercase", NULL });
+    expect_error("runs: { leese: 10s }\n", (const char *[]){ "runs.leese", "unknown key", NULL });
+}
+
+static void test_url_normalize(void)
+{
+    const struct { const char *in, *out; } cases[] = {
+        { "https://github.com/acme/hello.git", "github.com/acme/hello" },
+        { "https://github.com/acme/hello", "github.com/acme/hello" },
+        { "https://github.com/acme/hello/", "github.com/acme/hello" },
+        { "HTTPS://GitHub.COM/acme/hello.git/", "github.com/acme/hello" },
+        { "http://github.com:80/acme/hello", "github.com/acme/hello" },
+        { "https://github.com:443/acme/hello", "github.com/acme/hello" },
+        { "https://user:pass@github.com/acme/hello.git", "github.com/acme/hello" },
+        { "git://github.com/acme/hello.git", "github.com/acme/hello" },
+        { "ssh://git@github.com/acme/hello.git", "github.com/acme/hello" },
+        { "ssh://git@github.com:22/acme/hello.git", "github.com/acme/hello" },
+        { "git@github.com:acme/hello.git", "github.com/acme/hello" },
+        { "https://gitea.local:3000/acme/hello.git", "gitea.local:3000/acme/hello" },
+        { "https://github.com/Acme/Hello", "github.com/Acme/Hello" }, /* path case kept */
+        { "file:///srv/git/hello.git", "file:///srv/git/hello" },
+        { "file:///srv/git/hello/", "file:///srv/git/hello" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *n = wrk_git_url_normalize(cases[i].in);
+        CHECK_STR_EQ(n, cases[i].out);
+        free(n);
+    }
+    CHECK(wrk_git_url_normalize("/just/a/path") == NULL);
+}
+
+static void test_match(void)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    CHECK_INT_EQ(load(full_config, &repos, msg, sizeof(msg)), 0);
+    if (repos == NULL)
+        return;
+    const struct wrk_repo *r = wrk_repos_find(repos, "demo/hello");
+    struct wrk_match m[8];
+    /* exact names match exactly */
+    CHECK_INT_EQ(wrk_repo_match(r, "branch", "main", m, 8), 1);
+    CHECK_INT_EQ(m[0].rule->index, 0);
+    wrk_match_clear(&m[0]);
+    CHECK_INT_EQ(wrk_repo_match(r, "branch", "main2", m, 8), 0);
+    CHECK_INT_EQ(wrk_repo_match(r, "tag", "main", m, 8), 0);
+    /* regexes are searched unanchored, like Docker Hub */
+    CHECK_INT_EQ(wrk_repo_match(r, "branch", "pre-release-7", m, 8), 1);
+    CHECK_INT_EQ(m[0].rule->index, 3);
+    wrk_match_clear(&m[0]);
+    /* anchored ones with captures; a tag may match two rules */
+    size_t n = wrk_repo_match(r, "tag", "v2.7-beta", m, 8);
+    CHECK_INT_EQ(n, 2);
+    CHECK_INT_EQ(m[0].rule->index, 1);
+    CHECK_STR_EQ(m[0].groups[0], "v2.7-beta");
+    CHECK_STR_EQ(m[0].groups[1], "2");
+    CHECK_STR_EQ(m[0].groups[2], "7");
+    CHECK_INT_EQ(m[1].rule->index, 2);
+    for (size_t i = 0; i < n; i++)
+        wrk_match_clear(&m[i]);
+    /* the anchors of the first rule hold */
+    CHECK_INT_EQ(wrk_repo_match(r, "tag", "v2.7-beta-x", m, 8), 1);
+    CHECK_INT_EQ(m[0].rule->index, 2);
+    wrk_match_clear(&m[0]);
+    CHECK_INT_EQ(wrk_repo_match(r, "tag", "xv2.7-beta", m, 8), 0);
+    wrk_repos_free(repos);
+}
+
+/* Renders a rule's tags into one comma-separated string ("!" marks an
+ * immutable tag), or the error message. */
+static void render(const struct wrk_rule *rule, const char *ref, const struct wrk_match *m,
+                   char *out, size_t size)
+{
+    struct wrk_tag_context ctx = {
+        .source_ref = ref,
+        .run_id = "ca7",
+        .commit = "0123456789abcdef0123456789abcdef01234567",
+        .commit_time = 1764000000, /* 2025-11-24 */
+        .match = m,
+    };
+    struct wrk_tag *tags = NULL;
+    size_t n = 0;
+    sw_error *err = NULL;
+    out[0] = '\0';
+    if (wrk_tags_render(rule, &ctx, &tags, &n, &err) != 0) {
+        snprintf(out, size, "error: %s", sw_error_message(err));
+        sw_error_clear(&err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s%s", i ? "," : "", tags[i].name,
+                 tags[i].immutable ? "!" : "");
+    wrk_tags_free(tags, n);
+}
+
+static void test_render(void)
+{
+    char out[512];
+    char *plain[] = { "latest", "{run_id}", "sha-{commit:7}", "{commit}", "{sourceref}",
+                      "d{date}", "latest" };
+    struct wrk_rule rule = { .source_type = "branch", .tags = plain, .n_tags = 7 };
+    render(&rule, "main", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "latest,ca7,sha-0123456,0123456789abcdef0123456789abcdef01234567,main,"
+                      "d20251124");
+    /* branch names become valid tags */
+    char *ref_only[] = { "{sourceref}" };
+    rule.tags = ref_only;
+    rule.n_tags = 1;
+    render(&rule, "feature/x+y", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "feature-x-y");
+    render(&rule, "-dash", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "_dash");
+    /* captures */
+    char *groups[] = { "beta-{\\1}-{\\2}{\\3}" };
+    struct wrk_match m = { .rule = &rule, .n_groups = 3 };
+    m.groups[0] = "v2.7-beta";
+    m.groups[1] = "2";
+    m.groups[2] = "7";
+    rule.tags = groups;
+    render(&rule, "v2.7-beta", &m, out, sizeof(out));
+    CHECK_STR_EQ(out, "beta-2-7");
+    /* semver */
+    struct wrk_rule sv = { .source_type = "tag", .semver = 1 };
+    render(&sv, "v2.1.5", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "2.1.5!,2.1,2,latest");
+    render(&sv, "2.1.5+build.7", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "2.1.5!,2.1,2,latest");
+    render(&sv, "v2.2.0-rc.1", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "2.2.0-rc.1!");
+    render(&sv, "v2.2", NULL, out, sizeof(out));
+    CHECK(strstr(out, "error: tag v2.2 is not a semantic version") == out);
+    render(&sv, "v01.2.3", NULL, out, sizeof(out));
+    CHECK(strncmp(out, "error:", 6) == 0);
+    char *extra[] = { "{sourceref}", "latest" };
+    sv.tags = extra;
+    sv.n_tags = 2;
+    render(&sv, "v3.0.0", NULL, out, sizeof(out));
+    CHECK_STR_EQ(out, "3.0.0!,3.0,3,latest,v3.0.0");
+}
+
+static void test_template_check(void)
+{
+    CHECK_INT_EQ(wrk_tags_check_template("sha-{commit:7}", 0, NULL), 0);
+    CHECK(wrk_tags_check_template("{commit:0}", 0, NULL) != 0);
+    CHECK(wrk_tags_check_template("{commit:41}", 0, NULL) != 0);
+    CHECK(wrk_tags_check_template("{run_id", 0, NULL) != 0);
+    CHECK(wrk_tags_check_template("a}", 0, NULL) != 0);
+    CHECK_INT_EQ(wrk_tags_check_template("{\\9}", 9, NULL), 0);
+}
+
+int main(void)
+{
+    dir = scratch_dir("test_repos");
+    RUN(test_load_full);
+    RUN(test_no_repos);
+    RUN(test_errors);
+    RUN(test_url_normalize);
+    RUN(test_match);
+    RUN(test_render);
+    RUN(test_template_check);
+    sw_rm_rf(dir, NULL);
+    free(dir);
+    return TEST_EXIT();
+}

@@ -396,8 +396,12 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
                           c->run.source_type, c->run.source_ref, rule->index + 1, r->name);
         goto cleanup;
     }
+    /* a manual run of a commit builds it as the rule's branch or tag would */
+    const char *source_ref = c->run.source_ref;
+    if (strcmp(c->run.source_type, "commit") == 0 && !rule->is_regex)
+        source_ref = rule->source;
     struct wrk_tag_context tctx = {
-        .source_ref = c->run.source_ref,
+        .source_ref = source_ref,
         .run_id = c->run.run_id,
         .commit = info.sha,
         .commit_time = info.time,
@@ -437,7 +441,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
             args[n_args++] = strdup(rule->build_args[i]);
         }
     }
-    add_arg(&args, &n_args, "SOURCE_BRANCH", c->run.source_ref);
+    add_arg(&args, &n_args, "SOURCE_BRANCH", source_ref);
     add_arg(&args, &n_args, "SOURCE_COMMIT", info.sha);
     add_arg(&args, &n_args, "COMMIT_MSG", info.message);
     add_arg(&args, &n_args, "DOCKER_REPO", docker_repo);
@@ -583,13 +587,6 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
         rc = build_run(&c, digest, tags, &bases, &err);
     }
 
-    if (hb) {
-        pthread_mutex_lock(&c.hb_lock);
-        c.hb_stop = 1;
-        pthread_cond_signal(&c.hb_cond);
-        pthread_mutex_unlock(&c.hb_lock);
-        pthread_join(c.hb_thread, NULL);
-    }
     double secs = (double)(now_ms() - c.started_ms) / 1000.0;
     const char *status = rc == 0 ? "succeeded" : "failed";
     if (rc != 0 && (w->cancel || sw_error_code(err) == SW_ECANCELED))
@@ -611,14 +608,40 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
                          c.run.run_id);
         }
     } else {
+        /* everything the run writes comes before it is marked finished, so a
+         * follower that stops at the end has seen the whole log */
         sw_error *ferr = NULL;
         if (rc == 0) {
             char list[1024];
             format_tags(tags, list, sizeof(list));
             wrk_log_line(c.log_fd, "Tags: %s", list);
             wrk_log_line(c.log_fd, "Digest: %s", digest);
+            if (bases)
+                wrk_triggers_record(db, c.repo->name, c.rule->index, bases, c.run.run_id, NULL);
+            if (strcmp(c.run.trigger, "base-image") != 0) {
+                int queued = 0, total = 0;
+                for (size_t i = 0; i < json_array_size(tags); i++) {
+                    wrk_triggers_tag_pushed(db, svc->opts.repos, c.repo->name,
+                                            json_string_value(json_array_get(tags, i)), digest,
+                                            &queued, NULL);
+                    total += queued;
+                }
+                if (total > 0) {
+                    wrk_log_line(c.log_fd, "Queued %d rebuild%s of images built on this one",
+                                 total, total == 1 ? "" : "s");
+                    wrk_service_wake(svc);
+                }
+            }
+            post_status(&c, "success", "Image built and tagged");
+            notify(&c, digest, tags);
+            wrk_log_line(c.log_fd, "Run ID: %s was successful after %.0fs", c.run.run_id, secs);
+        } else if (strcmp(status, "canceled") == 0) {
+            post_status(&c, "error", "Build canceled");
+            wrk_log_line(c.log_fd, "Run ID: %s was canceled after %.0fs", c.run.run_id, secs);
         } else {
             wrk_log_line(c.log_fd, "Error: %s", sw_error_message(err));
+            post_status(&c, "failure", "Build failed");
+            wrk_log_line(c.log_fd, "Run ID: %s failed after %.0fs", c.run.run_id, secs);
         }
         if (wrk_jobs_finish(db, c.run.run_id, w->owner, status, rc == 0 ? digest : NULL,
                             rc == 0 ? tags : NULL, rc == 0 ? NULL : sw_error_message(err),
@@ -626,32 +649,15 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
             sw_warn("run %s: %s", c.run.run_id, sw_error_message(ferr));
             sw_error_clear(&ferr);
         }
-        if (rc == 0)
-            wrk_log_line(c.log_fd, "Run ID: %s was successful after %.0fs", c.run.run_id, secs);
-        else if (strcmp(status, "canceled") == 0)
-            wrk_log_line(c.log_fd, "Run ID: %s was canceled after %.0fs", c.run.run_id, secs);
-        else
-            wrk_log_line(c.log_fd, "Run ID: %s failed after %.0fs", c.run.run_id, secs);
         sw_info("run %s %s after %.1fs%s%s", c.run.run_id, status, secs, rc ? ": " : "",
                 rc ? sw_error_message(err) : "");
-
-        if (rc == 0) {
-            if (bases)
-                wrk_triggers_record(db, c.repo->name, c.rule->index, bases, c.run.run_id, NULL);
-            if (strcmp(c.run.trigger, "base-image") != 0) {
-                for (size_t i = 0; i < json_array_size(tags); i++)
-                    wrk_triggers_tag_pushed(db, svc->opts.repos, c.repo->name,
-                                            json_string_value(json_array_get(tags, i)), digest,
-                                            NULL, NULL);
-                wrk_service_wake(svc);
-            }
-            post_status(&c, "success", "Image built and tagged");
-            notify(&c, digest, tags);
-        } else if (strcmp(status, "canceled") != 0) {
-            post_status(&c, "failure", "Build failed");
-        } else {
-            post_status(&c, "error", "Build canceled");
-        }
+    }
+    if (hb) {
+        pthread_mutex_lock(&c.hb_lock);
+        c.hb_stop = 1;
+        pthread_cond_signal(&c.hb_cond);
+        pthread_mutex_unlock(&c.hb_lock);
+        pthread_join(c.hb_thread, NULL);
     }
     if (c.log_fd >= 0)
         close(c.log_fd);

@@ -54,30 +54,28 @@ static int hook_headers(srv_request *req)
     return 0;
 }
 
-/* Queues one run per matching rule; responds. */
-static void queue_runs(srv_request *req, const struct wrk_repo *repo,
-                       const struct wrk_hook_event *ev)
+/* Queues one run per rule of repo the push matches, adding them to runs;
+ * *matched counts the rules that matched, *created the new runs. */
+static int queue_runs(srv_request *req, const struct wrk_repo *repo,
+                      const struct wrk_hook_event *ev, json_t *runs, int *matched, int *created,
+                      sw_error **err)
 {
     const struct wrk_repos *repos = req->srv->repos;
     struct wrk_match m[16];
     size_t n = wrk_repo_match(repo, ev->source_type, ev->ref, m, 16);
-    if (n == 0) {
-        hook_message(req, 200, "no build rule of %s matches %s %s; nothing to build",
-                     repo->name, ev->source_type, ev->ref);
-        return;
-    }
     sqlite3 *db = NULL;
-    sw_error *err = NULL;
-    json_t *runs = json_array();
-    int created_any = 0;
-    if (reg_store_db(srv_request_store(req), &db, &err) != 0)
-        goto fail;
+    int rc = 0;
+    *matched += (int)n;
+    if (n == 0)
+        return 0;
+    if ((rc = reg_store_db(srv_request_store(req), &db, err)) != 0)
+        goto cleanup;
     for (size_t i = 0; i < n; i++) {
         char *delivery = NULL;
         if (ev->delivery_id &&
-            asprintf(&delivery, "%s#%d", ev->delivery_id, m[i].rule->index) < 0) {
-            sw_error_set(&err, SW_ENOMEM, "out of memory");
-            goto fail;
+            asprintf(&delivery, "%s#%s#%d", ev->delivery_id, repo->name, m[i].rule->index) < 0) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            goto cleanup;
         }
         struct wrk_run_request rr = {
             .repo = repo->name,
@@ -93,59 +91,77 @@ static void queue_runs(srv_request *req, const struct wrk_repo *repo,
             .full_name = ev->full_name,
         };
         char run_id[WRK_RUN_ID_MAX];
-        int created = 0;
-        int rc = wrk_jobs_enqueue(db, &rr, run_id, &created, &err);
+        int is_new = 0;
+        rc = wrk_jobs_enqueue(db, &rr, run_id, &is_new, err);
         free(delivery);
         if (rc != 0)
-            goto fail;
-        created_any |= created;
-        if (created)
+            goto cleanup;
+        *created += is_new;
+        if (is_new)
             sw_info("run %s queued: %s %s of %s at %.7s (rule %d)", run_id, ev->source_type,
                     ev->ref, repo->name, ev->commit_sha ? ev->commit_sha : "", rr.rule + 1);
         json_array_append_new(runs, json_pack("{s:s, s:s, s:i, s:b}", "id", run_id, "repo",
                                               repo->name, "rule", rr.rule + 1, "created",
-                                              created));
+                                              is_new));
     }
+cleanup:
     for (size_t i = 0; i < n; i++)
         wrk_match_clear(&m[i]);
-    if (created_any) {
+    return rc;
+}
+
+/* Queues the runs of every accepted repository; responds. */
+static void queue_all(srv_request *req, const struct wrk_repo *const *accepted, size_t n,
+                      const struct wrk_hook_event *ev)
+{
+    json_t *runs = json_array();
+    sw_error *err = NULL;
+    int matched = 0, created = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (queue_runs(req, accepted[i], ev, runs, &matched, &created, &err) != 0) {
+            json_decref(runs);
+            srv_api_sw_error(req, err);
+            sw_error_clear(&err);
+            return;
+        }
+    }
+    if (matched == 0) {
+        json_decref(runs);
+        hook_message(req, 200, "no build rule of %s matches %s %s; nothing to build",
+                     accepted[0]->name, ev->source_type, ev->ref);
+        return;
+    }
+    json_t *doc;
+    if (created > 0) {
         wrk_service_wake(req->srv->workers);
-        json_t *doc = json_pack("{s:o}", "runs", runs);
-        srv_respond_json(req, 202, NULL, doc);
-        json_decref(doc);
+        doc = json_pack("{s:o}", "runs", runs);
     } else {
         sw_info("webhook %s: delivery %s was received before; nothing queued",
                 srv_request_path(req), ev->delivery_id);
-        json_t *doc = json_pack("{s:s, s:o}", "message",
-                                "this delivery was received before; nothing new was queued",
-                                "runs", runs);
-        srv_respond_json(req, 200, NULL, doc);
-        json_decref(doc);
+        doc = json_pack("{s:s, s:o}", "message",
+                        "this delivery was received before; nothing new was queued", "runs",
+                        runs);
     }
-    return;
-fail:
-    for (size_t i = 0; i < n; i++)
-        wrk_match_clear(&m[i]);
-    json_decref(runs);
-    srv_api_sw_error(req, err);
-    sw_error_clear(&err);
+    srv_respond_json(req, created > 0 ? 202 : 200, NULL, doc);
+    json_decref(doc);
 }
 
-static const struct wrk_repo *match_url(const struct wrk_hook_event *ev,
-                                        const struct wrk_repo *const *candidates, size_t n)
+/* Keeps those of list[0..n) whose git URL is one of the payload's; returns
+ * how many (moved to the front). */
+static size_t match_urls(const struct wrk_hook_event *ev, const struct wrk_repo **list, size_t n)
 {
-    for (size_t u = 0; u < ev->n_repo_urls; u++) {
-        char *norm = wrk_git_url_normalize(ev->repo_urls[u]);
-        for (size_t i = 0; norm && i < n; i++) {
-            if (candidates[i]->git_normalized &&
-                strcmp(norm, candidates[i]->git_normalized) == 0) {
-                free(norm);
-                return candidates[i];
-            }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hit = 0;
+        for (size_t u = 0; u < ev->n_repo_urls && !hit; u++) {
+            char *norm = wrk_git_url_normalize(ev->repo_urls[u]);
+            hit = norm && list[i]->git_normalized && strcmp(norm, list[i]->git_normalized) == 0;
+            free(norm);
         }
-        free(norm);
+        if (hit)
+            list[kept++] = list[i];
     }
-    return NULL;
+    return kept;
 }
 
 static void hook_end(srv_request *req)
@@ -217,12 +233,14 @@ static void hook_end(srv_request *req)
         srv_api_error(req, SW_EINVAL, sw_error_message(err));
         goto cleanup;
     }
-    const struct wrk_repo *repo = name ? candidates[0] : match_url(&ev, candidates, n_candidates);
-    if (repo == NULL) {
+    /* every repository of the payload's URL whose secret matched (a repository
+     * may feed several image repositories) */
+    size_t n_accepted = name ? 1 : match_urls(&ev, candidates, n_candidates);
+    if (n_accepted == 0) {
         /* a configured repository whose secret did not match is refused as such */
         for (size_t i = 0; i < repos->n; i++)
             candidates[i] = &repos->repos[i];
-        if (match_url(&ev, candidates, repos->n)) {
+        if (match_urls(&ev, candidates, repos->n) > 0) {
             srv_api_error(req, SRV_E_UNAUTHORIZED, "signature does not match");
         } else {
             snprintf(msg, sizeof(msg), "no configured repository has the URL of %s",
@@ -232,9 +250,11 @@ static void hook_end(srv_request *req)
         }
         goto cleanup;
     }
-    if (repo->secret == NULL)
-        sw_warn("webhook for %s accepted without a signature: set `secret:` for it",
-                repo->name);
+    const struct wrk_repo *repo = candidates[0];
+    for (size_t i = 0; i < n_accepted; i++)
+        if (candidates[i]->secret == NULL)
+            sw_warn("webhook for %s accepted without a signature: set `secret:` for it",
+                    candidates[i]->name);
 
     /* 3. what to do */
     switch (ev.kind) {
@@ -256,7 +276,7 @@ static void hook_end(srv_request *req)
                                                                             : "[skip ci]");
             break;
         }
-        queue_runs(req, repo, &ev);
+        queue_all(req, candidates, n_accepted, &ev);
         break;
     }
 cleanup:

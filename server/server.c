@@ -69,12 +69,16 @@ static void web_asset_end(srv_request *req)
     /* The web UI's pages (/repos/..., /runs/..., /images/...) are routes of
      * the single-page app: they get index.html, which reads the path. API
      * and registry paths never reach here (their routes come first). */
-    if (page_path(name)) {
+    /* any other path without a file extension gets the app too, with 404:
+     * a person sees the UI's "not found" page, not a JSON error */
+    const char *last = strrchr(name, '/');
+    int is_page = page_path(name) || strchr(last ? last : name, '.') == NULL;
+    if (is_page) {
         for (size_t i = 0; srv_web_assets[i].name; i++) {
             if (strcmp(srv_web_assets[i].name, "index.html") == 0) {
                 srv_header(req, "Cache-Control", "no-cache");
-                srv_respond(req, 200, "text/html; charset=utf-8", srv_web_assets[i].data,
-                            srv_web_assets[i].size);
+                srv_respond(req, page_path(name) ? 200 : 404, "text/html; charset=utf-8",
+                            srv_web_assets[i].data, srv_web_assets[i].size);
                 return;
             }
         }

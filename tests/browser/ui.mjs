@@ -1,0 +1,229 @@
+// ui.mjs - browser tests of the Slipway web UI, driven by playwright-core
+// in Debian's headless Chromium against a running `slipway serve` with a
+// real Git repository configured (tests/e2e/200-web-ui.sh sets it up).
+//
+// Environment: SLIPWAY_URL (the server), SLIPWAY_REPO (the configured
+// repository), SCREENSHOTS (a directory), PLAYWRIGHT (the playwright-core
+// module path), CHROMIUM (default /usr/bin/chromium).
+//
+// Prints "ok - ..." / "not ok - ..." lines like the shell tests and exits
+// non-zero when a check failed or a page logged a console error.
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT || 'playwright-core');
+
+const base = process.env.SLIPWAY_URL;
+const repo = process.env.SLIPWAY_REPO || 'demo/web';
+const shots = process.env.SCREENSHOTS || 'screenshots';
+mkdirSync(shots, { recursive: true });
+
+let passed = 0, failed = 0;
+function ok(what) { passed++; console.log('ok - ' + what); }
+function fail(what) { failed++; console.log('not ok - ' + what); }
+function check(what, cond, detail) { cond ? ok(what) : fail(what + (detail ? ': ' + detail : '')); }
+
+// Console errors fail the test, except the one request each 404 page is
+// about (the browser logs a failed resource load for it).
+const consoleErrors = [];
+let expected404 = null;
+function watch(page, label) {
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const url = msg.location() && msg.location().url;
+    if (expected404 && msg.text().includes('404') && url && url.includes(expected404)) return;
+    consoleErrors.push(`${label}: ${msg.text()} (${url || 'no url'})`);
+  });
+  page.on('pageerror', (err) => consoleErrors.push(`${label}: page error: ${err.message}`));
+}
+
+async function shot(page, name, size) {
+  await page.screenshot({ path: `${shots}/${name}-${size}.png`, fullPage: false });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu'],
+});
+const pages = {}; // name -> URL, for the phone-width screenshots
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  watch(page, 'desktop');
+
+  // --- dashboard ------------------------------------------------------------
+  await page.goto(base + '/');
+  const card = page.locator(`[data-repo="${repo}"]`);
+  await card.waitFor();
+  check('the dashboard shows the repository', await card.isVisible());
+  check('the dashboard shows the queue and workers',
+        (await page.locator('[data-stat="queued"]').textContent()) === '0' &&
+        (await page.locator('[data-stat="workers"]').textContent()) === '1');
+  check('the dashboard says the repository was never built',
+        (await card.textContent()).includes('Never built'));
+  await shot(page, 'dashboard', '1280x800');
+  pages.dashboard = '/';
+
+  // --- repository, Run now ------------------------------------------------------
+  await card.locator('h3 a').click();
+  await page.waitForURL(`**/repos/${repo}`);
+  await page.locator('[data-page="repo"]').waitFor();
+  const hook = await page.locator('[data-copy="webhook"]').textContent();
+  check('the repository page shows the webhook URL', hook === `${base}/hooks/github/${repo}`, hook);
+  check('the build rules are listed', (await page.locator('table').first().textContent()).includes('Dockerfile.broken'));
+  check('the run history is empty', await page.locator('[data-empty="runs"]').isVisible());
+  await shot(page, 'repository-empty', '1280x800');
+  const form = page.locator('[data-form="run-now"]');
+  await form.locator('select').selectOption('branch');
+  await form.locator('input').fill('main');
+  await form.locator('button[type="submit"]').click();
+  await page.waitForURL('**/runs/*');
+  const runUrl = new URL(page.url()).pathname;
+  const runId = runUrl.split('/').pop();
+  check('Run now opens the new run\'s page', /^ca[0-9a-v]+$/.test(runId), runUrl);
+  pages['run-succeeded'] = runUrl;
+
+  // --- the run: the log grows live, then it succeeds --------------------------------
+  const log = page.locator('[data-log]');
+  const lengths = [];
+  let status = '';
+  let shotWhileRunning = false;
+  const deadline = Date.now() + 60000;
+  while (Date.now() < deadline) {
+    status = await page.locator('h1 [data-status]').getAttribute('data-status');
+    lengths.push((await log.textContent()).length);
+    if (status === 'running' && !shotWhileRunning && lengths[lengths.length - 1] > 0 &&
+        (await log.textContent()).includes('tick 2')) {
+      await shot(page, 'run-running', '1280x800');
+      shotWhileRunning = true;
+    }
+    if (status !== 'queued' && status !== 'running') break;
+    await sleep(250);
+  }
+  let grew = 0;
+  for (let i = 1; i < lengths.length; i++) if (lengths[i] > lengths[i - 1]) grew++;
+  check('the log grew while the build ran, without reloading the page', grew >= 2,
+        `grew ${grew} times: ${lengths.join(',')}`);
+  await page.locator('h1 [data-status="succeeded"]').waitFor();
+  check('the run ends as succeeded', true);
+  const logText = await log.textContent();
+  check('the log shows the steps and the verdict',
+        logText.includes('# Step 1/') && logText.includes(`Run ID: ${runId} was successful`));
+  check('ANSI colours are rendered, not shown as escapes',
+        (await page.locator('[data-log] .ansi-32').count()) > 0 && !logText.includes('\u001b['));
+  check('the steps table lists every step',
+        (await page.locator('[data-steps] tbody tr').count()) >= 4);
+  const digest = await page.locator('[data-digest]').getAttribute('data-digest');
+  check('the run shows its digest', /^sha256:[0-9a-f]{64}$/.test(digest), digest);
+  check('the run shows its tags',
+        (await page.locator('[data-tags]').textContent()).includes('latest'));
+  check('no cancel button on a finished run', (await page.locator('[data-action="cancel"]').count()) === 0);
+  await shot(page, 'run-succeeded', '1280x800');
+
+  // --- the image: layers with sizes and instructions -----------------------------------
+  await page.locator('[data-tags] a', { hasText: 'latest' }).click();
+  await page.waitForURL(`**/images/${repo}:latest`);
+  await page.locator('[data-layers]').waitFor();
+  const layers = await page.locator('[data-layers] tbody tr').allTextContents();
+  check('the image page lists the layers', layers.length >= 3, layers.join(' | '));
+  check('each layer has its instruction',
+        layers.some((l) => l.includes('COPY hello.txt /hello.txt')) &&
+        layers.some((l) => l.includes('RUN /bin/sh -c')));
+  const sizes = await page.locator('[data-layers] [data-size]').evaluateAll(
+    (els) => els.map((e) => Number(e.dataset.size)));
+  check('each layer has its size', sizes.length === layers.length && sizes.every((s) => s > 0),
+        sizes.join(','));
+  check('the config is shown',
+        (await page.locator('[data-page="image"]').textContent()).includes('GREETING=hello'));
+  await shot(page, 'image', '1280x800');
+  pages.image = `/images/${repo}:latest`;
+
+  // --- the image repository: tags and pull commands -----------------------------------
+  await page.goto(`${base}/images/${repo}`);
+  await page.locator('[data-tags-table]').waitFor();
+  check('the tag is listed with its run',
+        (await page.locator('[data-tag="latest"]').textContent()).includes(runId));
+  const host = new URL(base).host;
+  const pulls = await page.locator('[data-pull] code').allTextContents();
+  check('the pull commands name the tag',
+        pulls.includes(`docker pull ${host}/${repo}:latest`) &&
+        pulls.some((p) => p.startsWith(`skopeo copy --src-tls-verify=false docker://${host}/${repo}:latest `)),
+        pulls.join(' | '));
+  await shot(page, 'image-repository', '1280x800');
+  pages['image-repository'] = `/images/${repo}`;
+  await page.goto(`${base}/images`);
+  await page.locator(`[data-image-repo="${repo}"]`).waitFor();
+  await shot(page, 'images', '1280x800');
+  pages.images = '/images';
+
+  // --- a failing build: the failing step is highlighted --------------------------------
+  await page.goto(`${base}/repos/${repo}`);
+  await form.locator('input').fill('broken');
+  await form.locator('button[type="submit"]').click();
+  await page.waitForURL((url) => url.pathname.startsWith('/runs/') && url.pathname !== runUrl);
+  await page.locator('h1 [data-status="failed"]').waitFor({ timeout: 60000 });
+  const failedRow = page.locator('[data-steps] tr.failed-step');
+  check('the failing step is highlighted in the steps',
+        (await failedRow.count()) === 1 && (await failedRow.textContent()).includes('RUN exit 3'));
+  check('its exit code is shown', (await failedRow.textContent()).includes('exit 3'));
+  const failLine = page.locator('[data-log] .line.fail[data-failed]');
+  check('the failing step is highlighted in the log',
+        (await failLine.count()) === 1 && (await failLine.textContent()).includes('exited with code 3'));
+  check('the failed step\'s header is marked too',
+        (await page.locator('[data-log] .line.step.fail-step').count()) === 1);
+  check('the error is shown', (await page.locator('[data-error]').textContent()).includes('exit'));
+  await shot(page, 'run-failed', '1280x800');
+  pages['run-failed'] = new URL(page.url()).pathname;
+  await page.goto(`${base}/repos/${repo}`);
+  await page.locator('[data-section="history"] tbody tr').first().waitFor();
+  check('the history shows both runs',
+        (await page.locator('[data-section="history"] tbody tr').count()) === 2);
+  check('the queue/build time chart is drawn', (await page.locator('svg.chart rect').count()) >= 4);
+  await shot(page, 'repository', '1280x800');
+  pages.repository = `/repos/${repo}`;
+
+  // --- 404s ------------------------------------------------------------------------------
+  expected404 = '/api/v1/runs/ca999';
+  await page.goto(`${base}/runs/ca999`);
+  await page.locator('[data-page="notfound"]').waitFor();
+  check('a run that does not exist shows a 404 page',
+        (await page.locator('[data-page="notfound"]').textContent()).includes('ca999'));
+  await shot(page, 'not-found', '1280x800');
+  expected404 = '/no/such/page';
+  const res = await page.goto(`${base}/no/such/page`);
+  await page.locator('[data-page="notfound"]').waitFor();
+  check('an unknown page is the UI\'s 404 page, with status 404',
+        res.status() === 404 && (await page.locator('[data-page="notfound"]').textContent()).includes('/no/such/page'));
+  expected404 = null;
+
+  // --- the same pages at phone width ----------------------------------------------------------
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const mobile = await phone.newPage();
+  watch(mobile, 'phone');
+  for (const [name, path] of Object.entries(pages)) {
+    await mobile.goto(base + path);
+    await mobile.locator('[data-page]').waitFor();
+    await sleep(300);
+    if (name.startsWith('run-'))
+      await mobile.locator('h1 [data-status="succeeded"], h1 [data-status="failed"]').waitFor();
+    const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(`${name} fits a phone's width`, overflow <= 1, `overflows by ${overflow}px`);
+    await shot(mobile, name, '390x844');
+  }
+  expected404 = '/api/v1/runs/ca999';
+  await mobile.goto(`${base}/runs/ca999`);
+  await mobile.locator('[data-page="notfound"]').waitFor();
+  await shot(mobile, 'not-found', '390x844');
+  expected404 = null;
+} catch (e) {
+  fail('browser test stopped: ' + (e && e.stack ? e.stack.split('\n').slice(0, 3).join(' ') : e));
+} finally {
+  await browser.close();
+}
+check('no console errors on any page', consoleErrors.length === 0, consoleErrors.join(' || '));
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

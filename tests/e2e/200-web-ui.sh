@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# 200-web-ui.sh - the web UI in a real browser: headless Chromium (Debian's
+# chromium) driven by playwright-core (tests/browser/ui.mjs) against
+# `slipway serve` with a real Git repository configured. Screenshots of
+# every page at 1280x800 and 390x844 go to <build dir>/screenshots.
+source "$(dirname "$0")/svc-lib.sh"
+sw_time_limit 300
+
+command -v node > /dev/null || { fail "node is not installed (scripts/install-deps.sh --test)"; sw_finish; }
+[ -x /usr/bin/chromium ] || { fail "chromium is not installed (scripts/install-deps.sh --test)"; sw_finish; }
+
+# playwright-core, pinned, installed once per build tree
+build_dir=$(cd "$SW_TMP_ROOT/.." && pwd)
+deps=$build_dir/browser-deps
+if [ ! -f "$deps/node_modules/playwright-core/package.json" ]; then
+    mkdir -p "$deps"
+    npm install --prefix "$deps" --no-save --no-audit --no-fund --loglevel=error \
+        playwright-core@1.65.1 > "$SW_SCRATCH/npm.log" 2>&1 ||
+        { fail "npm install playwright-core: $(tail -3 "$SW_SCRATCH/npm.log")"; sw_finish; }
+fi
+
+work=$(sw_tmpdir)
+src=$work/web
+svc_git_init "$src"
+cat > "$src/Dockerfile" <<'EOF'
+FROM test/busybox:1
+ENV GREETING=hello
+COPY hello.txt /hello.txt
+RUN printf '\033[32mcoloured output\033[0m\n'; for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.6; done
+CMD ["cat", "/hello.txt"]
+EOF
+cat > "$src/Dockerfile.broken" <<'EOF'
+FROM test/busybox:1
+RUN echo "about to fail"
+RUN exit 3
+EOF
+svc_git -C "$src" add -A
+svc_git -C "$src" commit -qm "web UI test image"
+svc_git -C "$src" branch broken
+
+port=$(sw_free_port)
+cfg=$(sw_write_config "$work" "$port" "
+workers: 1
+repos:
+  - name: demo/web
+    git: file://$src
+    secret: s3cret
+    rules:
+      - { source_type: branch, source: main, tags: [latest, \"{run_id}\"] }
+      - { source_type: branch, source: broken, dockerfile: Dockerfile.broken, tags: [\"{sourceref}\"] }
+")
+sw_import_busybox "$cfg" test/busybox:1 > /dev/null
+sw_start_server "$cfg"
+
+shots=$build_dir/screenshots
+rm -rf "$shots"
+if SLIPWAY_URL=http://127.0.0.1:$port SLIPWAY_REPO=demo/web SCREENSHOTS=$shots \
+   PLAYWRIGHT=$deps/node_modules/playwright-core \
+   node "$SLIPWAY_SOURCE_DIR/tests/browser/ui.mjs" > "$SW_SCRATCH/ui.out" 2>&1; then
+    ui_status=0
+else
+    ui_status=$?
+fi
+cat "$SW_SCRATCH/ui.out"
+[ "$ui_status" = 0 ] && ok "the browser tests pass" || fail "the browser tests (exit $ui_status)"
+n=$(find "$shots" -name '*.png' 2>/dev/null | wc -l)
+[ "$n" -ge 16 ] && ok "$n screenshots in $shots" || fail "only $n screenshots in $shots"
+
+sw_finish

@@ -24,7 +24,7 @@ function h(tag, attrs, ...children) {
     else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -273,14 +273,14 @@ function runsTable(runs, opts) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'runs' },
     h('thead', {}, h('tr', {},
       h('th', {}, 'Status'), h('th', {}, 'Run'), o.repo ? h('th', {}, 'Repository') : null,
-      h('th', {}, 'Trigger'), h('th', {}, 'Commit'), h('th', { class: 'hide-sm' }, 'Queued'),
+      h('th', { class: 'hide-sm' }, 'Trigger'), h('th', {}, 'Commit'), h('th', { class: 'hide-sm' }, 'Queued'),
       h('th', { class: 'num hide-sm' }, 'Wait'), h('th', { class: 'num' }, 'Duration'),
       h('th', { class: 'hide-sm' }, 'Tags'))),
     h('tbody', {}, runs.map((r) => h('tr', { 'data-run': r.id },
       h('td', {}, badge(r.status)),
       h('td', { class: 'mono' }, link('/runs/' + r.id, r.id)),
       o.repo ? h('td', {}, link('/repos/' + r.repo, r.repo)) : null,
-      h('td', { class: 'nowrap' }, r.trigger === 'push' ? '' : r.trigger + ' · ',
+      h('td', { class: 'nowrap hide-sm' }, r.trigger === 'push' ? '' : r.trigger + ' · ',
         r.source_type === 'commit' ? 'commit' : r.source_type + ' ',
         r.source_type === 'commit' ? '' : h('b', {}, r.source_ref)),
       h('td', { class: 'msg', title: r.commit_message || '' },
@@ -618,7 +618,7 @@ async function pageRun(id) {
       h('h1', {}, 'Run ', h('span', { class: 'mono' }, r.id), ' ', badge(r.status)),
       h('div', { class: 'muted' }, r.trigger + ' of ' + r.source_type + ' ', h('b', {}, r.source_ref),
         r.commit ? [' at ', h('code', {}, r.commit.slice(0, 7)), ' ', firstLine(r.commit_message)] : '',
-        r.pusher ? ' · by ' + r.pusher : '')), cancel);
+        r.pusher ? ' · by ' + r.pusher : '')), cancel || '');
     facts.replaceChildren(h('h2', {}, 'Result'), h('dl', { class: 'facts' },
       h('dt', {}, 'Queued'), h('dd', {}, timeEl(r.queued_at), ' · waited ', fmtDuration(r.queue_seconds)),
       h('dt', {}, 'Duration'), h('dd', {}, r.duration_seconds !== null ? fmtDuration(r.duration_seconds)

@@ -143,6 +143,8 @@ struct run_ctx {
     int hb_stop;
     pthread_t hb_thread;
     int step_failed_exit;       /* the failing step's exit code, or -1 */
+    int step_failed;            /* a step failed (and said so in the log) */
+    char *src_dir;              /* the checkout, stripped from messages */
 };
 
 /* Renews the lease every third of it; a cancel request or a lost lease
@@ -186,6 +188,16 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
+/* msg with every "<dir>/" removed: errors name files of the checkout as
+ * the repository does ("Dockerfile:3"), not by their scratch path. */
+static void strip_dir(char *msg, const char *dir)
+{
+    size_t n = dir ? strlen(dir) : 0;
+    char *p;
+    while (n > 0 && (p = strstr(msg, dir)) != NULL && p[n] == '/')
+        memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+}
+
 static void on_step(void *arg, const struct bld_step_event *ev)
 {
     struct run_ctx *c = arg;
@@ -196,10 +208,13 @@ static void on_step(void *arg, const struct bld_step_event *ev)
         step_started = t;
         wrk_log_line(c->log_fd, "Step %d/%d : %s", ev->index, ev->total, ev->instruction);
     } else if (ev->failed) {
-        const char *code = ev->error ? strstr(ev->error, "exited with code ") : NULL;
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s", ev->error ? ev->error : "error");
+        strip_dir(msg, c->src_dir);
+        const char *code = strstr(msg, "exited with code ");
         c->step_failed_exit = code ? atoi(code + strlen("exited with code ")) : -1;
-        wrk_log_line(c->log_fd, "Step %d/%d failed: %s", ev->index, ev->total,
-                     ev->error ? ev->error : "error");
+        c->step_failed = 1;
+        wrk_log_line(c->log_fd, "Step %d/%d failed: %s", ev->index, ev->total, msg);
     } else if (ev->cached) {
         wrk_log_line(c->log_fd, "Step %d/%d : using cache", ev->index, ev->total);
     } else {
@@ -377,6 +392,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
     }
+    c->src_dir = src;
     if ((rc = wrk_git_checkout(mirror, sha, src, r->submodules, reg_store_data_dir(store), &auth,
                                &info, err)) != 0)
         goto cleanup;
@@ -512,6 +528,9 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         json_array_append_new(tags_out, json_string(tags[i].name));
     *bases_out = result.base_images ? json_incref(result.base_images) : NULL;
 cleanup:
+    if (rc != 0 && err && *err)
+        strip_dir((*err)->message, src);
+    c->src_dir = NULL;
     bld_build_result_release(&result);
     json_decref(labels);
     wrk_tags_free(tags, n_tags);
@@ -639,7 +658,8 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
             post_status(&c, "error", "Build canceled");
             wrk_log_line(c.log_fd, "Run ID: %s was canceled after %.0fs", c.run.run_id, secs);
         } else {
-            wrk_log_line(c.log_fd, "Error: %s", sw_error_message(err));
+            if (!c.step_failed) /* a failed step said it already */
+                wrk_log_line(c.log_fd, "Error: %s", sw_error_message(err));
             post_status(&c, "failure", "Build failed");
             wrk_log_line(c.log_fd, "Run ID: %s failed after %.0fs", c.run.run_id, secs);
         }

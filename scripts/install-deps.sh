@@ -9,7 +9,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang \
   libzstd-dev libpcre2-dev libcrypt-dev"
 RUN_PKGS="runc git ca-certificates busybox-static"
 TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl \
-  docker-registry wrk sqlite3 procps psmisc python3"
+  docker-registry wrk sqlite3 procps psmisc python3 chromium"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in
@@ -25,6 +25,13 @@ for p in $want; do
     missing="$missing $p"
   fi
 done
+# The browser tests drive chromium with playwright-core from npm: Node.js
+# and npm from Debian unless some other node (e.g. NodeSource's, which
+# bundles npm) is there already.
+if [ "${1:-}" = "--test" ]; then
+  command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+  command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 
 if [ -n "$missing" ]; then
   echo "slipway: installing:$missing"

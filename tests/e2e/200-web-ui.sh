@@ -9,13 +9,14 @@ sw_time_limit 300
 command -v node > /dev/null || { fail "node is not installed (scripts/install-deps.sh --test)"; sw_finish; }
 [ -x /usr/bin/chromium ] || { fail "chromium is not installed (scripts/install-deps.sh --test)"; sw_finish; }
 
-# playwright-core, pinned, installed once per build tree
+# playwright-core, pinned (1.61 is the newest that still runs on Debian 12's
+# Node.js 18), installed once per build tree
 build_dir=$(cd "$SW_TMP_ROOT/.." && pwd)
-deps=$build_dir/browser-deps
+deps=$build_dir/browser-deps/1.61.1
 if [ ! -f "$deps/node_modules/playwright-core/package.json" ]; then
     mkdir -p "$deps"
     npm install --prefix "$deps" --no-save --no-audit --no-fund --loglevel=error \
-        playwright-core@1.65.1 > "$SW_SCRATCH/npm.log" 2>&1 ||
+        playwright-core@1.61.1 > "$SW_SCRATCH/npm.log" 2>&1 ||
         { fail "npm install playwright-core: $(tail -3 "$SW_SCRATCH/npm.log")"; sw_finish; }
 fi
 

@@ -20,6 +20,16 @@ if [ ! -e var/.example-imported ]; then
     rm -rf "$tmp"
 fi
 
+# The example source repository the example config builds (examples/hello).
+if [ ! -d var/hello-src/.git ]; then
+    mkdir -p var/hello-src
+    cp examples/hello/Dockerfile examples/hello/hello.sh var/hello-src/
+    git -C var/hello-src init -q -b main
+    git -C var/hello-src add -A
+    git -C var/hello-src -c user.name=Slipway -c user.email=quickstart@localhost \
+        commit -qm "The example image"
+fi
+
 cat <<'MSG'
 
 Slipway is starting on http://127.0.0.1:8080 (data in ./var). Try, in another shell:
@@ -28,6 +38,12 @@ Slipway is starting on http://127.0.0.1:8080 (data in ./var). Try, in another sh
   skopeo inspect --tls-verify=false docker://127.0.0.1:8080/library/busybox:latest
   skopeo copy --src-tls-verify=false docker://127.0.0.1:8080/library/busybox:latest oci:/tmp/busybox:latest
   skopeo copy --dest-tls-verify=false oci:/tmp/busybox:latest docker://127.0.0.1:8080/demo/busybox:1
+
+Build the example repository (var/hello-src) and watch its log, or use
+"Run now" in the web UI at http://127.0.0.1:8080/ :
+
+  ./build/cli/slipway run demo/hello --branch main --follow
+  ./build/cli/slipway runs
 
 Stop with Ctrl-C.
 MSG

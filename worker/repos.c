@@ -6,10 +6,12 @@
 #include "worker/repos.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/strbuf.h"
 #include "registry/names.h"
@@ -553,12 +555,27 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     snprintf(key, sizeof(key), "%s.git", c->where);
     if (s == NULL)
         return key_error(c, node, key, err, "required: the Git URL to build from");
-    if (!git_url_valid(s))
-        return sw_config_error(c->cfg, json_object_get(node, "git"), key, err,
-                               "\"%s\" is not a Git URL (https://, http://, ssh://, git://,"
-                               " file:// or user@host:path)", s);
+    char *local = NULL;
+    if (s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0) {
+        /* a local path is a file:// URL, relative to where slipway started */
+        char cwd[4096];
+        if (s[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
+            return sw_error_sys(err, SW_EIO, errno, "%s: getcwd", key);
+        if (asprintf(&local, "file://%s%s%s", s[0] == '/' ? "" : cwd, s[0] == '/' ? "" : "/",
+                     strncmp(s, "./", 2) == 0 ? s + 2 : s) < 0)
+            return sw_error_set(err, SW_ENOMEM, "out of memory");
+        s = local;
+    }
+    if (!git_url_valid(s)) {
+        rc = sw_config_error(c->cfg, json_object_get(node, "git"), key, err,
+                             "\"%s\" is not a Git URL (https://, http://, ssh://, git://,"
+                             " file://, user@host:path or a local path)", s);
+        free(local);
+        return rc;
+    }
     r->git = strdup(s);
     r->git_normalized = wrk_git_url_normalize(s);
+    free(local);
 
     if ((rc = get_secret(c, node, c->where, "token", &r->token, err)) != 0 ||
         (rc = get_secret(c, node, c->where, "secret", &r->secret, err)) != 0 ||

@@ -66,6 +66,9 @@ static const char *full_config =
     "      - { source_type: branch, source: /release/ }\n"
     "  - name: other/repo\n"
     "    git: git@example.com:team/other.git\n"
+    "    rules: [{ source_type: branch, source: dev }]\n"
+    "  - name: local/repo\n"
+    "    git: /srv/git/local\n"
     "    rules: [{ source_type: branch, source: dev }]\n";
 
 static void test_load_full(void)
@@ -78,7 +81,7 @@ static void test_load_full(void)
     if (repos == NULL)
         return;
     CHECK_STR_EQ(repos->id_prefix, "xb");
-    CHECK_INT_EQ(repos->n, 2);
+    CHECK_INT_EQ(repos->n, 3);
     const struct wrk_repo *r = wrk_repos_find(repos, "demo/hello");
     CHECK(r != NULL);
     if (r == NULL)
@@ -117,6 +120,7 @@ static void test_load_full(void)
     CHECK_STR_EQ(r->rules[3].context, ".");
     CHECK_STR_EQ(wrk_repos_find(repos, "other/repo")->git_normalized,
                  "example.com/team/other");
+    CHECK_STR_EQ(wrk_repos_find(repos, "local/repo")->git, "file:///srv/git/local");
     CHECK(wrk_repos_find(repos, "nope") == NULL);
 cleanup:
     wrk_repos_free(repos);
@@ -183,7 +187,7 @@ static void test_errors(void)
     expect_error("repos:\n  - name: Demo/X\n    git: file:///x\n"
                  "    rules: [{ source_type: branch, source: main }]\n",
                  (const char *[]){ ":4", "repos[Demo/X].name", "not a valid repository", NULL });
-    expect_error("repos:\n  - name: demo/x\n    git: /srv/x\n"
+    expect_error("repos:\n  - name: demo/x\n    git: srv/x\n"
                  "    rules: [{ source_type: branch, source: main }]\n",
                  (const char *[]){ ":5", "repos[demo/x].git", "not a Git URL", NULL });
     unsetenv("TEST_REPOS_UNSET");

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "Hello from an image Slipway built from commit $(cat /commit.txt)."

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "worker/git.h"
 
 static const struct command {
     const char *name;
@@ -52,6 +53,9 @@ int main(int argc, char **argv)
         print_usage(stdout);
         return 0;
     }
+    /* internal: the workers' git fetches run here (worker/git.h) */
+    if (strcmp(name, "__git-fetch") == 0)
+        return wrk_git_fetch_helper_main(argc - 1, argv + 1);
     if (strcmp(name, "version") == 0 || strcmp(name, "--version") == 0) {
         printf("slipway %s\n", SLIPWAY_VERSION);
         return 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -152,6 +153,10 @@ cleanup:
     return rc;
 }
 
+/* The mirror's repository, created on first use. Fetches go through an
+ * anonymous remote with explicit refspecs: nothing about the remote is kept
+ * in the mirror's config (and libgit2 1.5 leaks a little on every config
+ * regex match a named remote's lookup does). */
 static int open_mirror(const char *mirror, const char *url, git_repository **repo,
                        git_remote **remote, sw_error **err)
 {
@@ -159,17 +164,8 @@ static int open_mirror(const char *mirror, const char *url, git_repository **rep
         if (git_repository_init(repo, mirror, 1) != 0)
             return git_fail(err, SW_EIO, "creating the mirror", mirror);
     }
-    if (git_remote_lookup(remote, *repo, "origin") != 0) {
-        if (git_remote_create_with_fetchspec(remote, *repo, "origin", url,
-                                             "+refs/heads/*:refs/heads/*") != 0)
-            return git_fail(err, SW_EIO, "setting up the mirror", mirror);
-    } else if (strcmp(git_remote_url(*remote), url) != 0) {
-        git_remote_free(*remote);
-        *remote = NULL;
-        if (git_remote_set_url(*repo, "origin", url) != 0 ||
-            git_remote_lookup(remote, *repo, "origin") != 0)
-            return git_fail(err, SW_EIO, "updating the mirror", mirror);
-    }
+    if (git_remote_create_anonymous(remote, *repo, url) != 0)
+        return git_fail(err, SW_EIO, "setting up a fetch from", url);
     return 0;
 }
 
@@ -195,20 +191,23 @@ static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_g
     return 0;
 }
 
-int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
-                  const char *source_type, const char *ref, const char *want_sha,
-                  char sha_out[41], sw_error **err)
+int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git_auth *auth,
+                       const char *source_type, const char *ref, const char *want_sha,
+                       char sha_out[41], sw_error **err)
 {
     git_repository *repo = NULL;
     git_remote *remote = NULL;
-    int rc, lock;
+    int rc = 0, lock;
     pthread_once(&init_once, init_libgit2);
     if ((lock = lock_mirror(mirror, LOCK_EX, err)) < 0)
         return SW_EIO;
-    if ((rc = open_mirror(mirror, url, &repo, &remote, err)) != 0)
-        goto cleanup;
     /* the commit is there already: nothing to fetch */
-    if (want_sha && resolve(repo, source_type, ref, want_sha, sha_out, NULL) == 0)
+    if (want_sha && git_repository_open_bare(&repo, mirror) == 0 &&
+        resolve(repo, source_type, ref, want_sha, sha_out, NULL) == 0)
+        goto cleanup;
+    git_repository_free(repo);
+    repo = NULL;
+    if ((rc = open_mirror(mirror, url, &repo, &remote, err)) != 0)
         goto cleanup;
     if ((rc = do_fetch(repo, remote, auth, url, err)) != 0)
         goto cleanup;
@@ -218,6 +217,150 @@ cleanup:
     git_repository_free(repo);
     close(lock);
     return rc;
+}
+
+/* ---- fetching in a helper process ---------------------------------------------- */
+
+static char *helper_exe;
+
+void wrk_git_use_helper(const char *exe)
+{
+    free(helper_exe);
+    helper_exe = exe ? strdup(exe) : NULL;
+}
+
+/* Exit statuses of the helper, for the error codes that matter. */
+static int helper_status_for(int code)
+{
+    switch (code) {
+    case SW_ENOTFOUND: return 3;
+    case SW_EPERM: return 4;
+    case SW_EINVAL: return 5;
+    default: return 1;
+    }
+}
+
+static int code_for_helper_status(int status)
+{
+    switch (status) {
+    case 3: return SW_ENOTFOUND;
+    case 4: return SW_EPERM;
+    case 5: return SW_EINVAL;
+    default: return SW_EIO;
+    }
+}
+
+int wrk_git_fetch_helper_main(int argc, char **argv)
+{
+    /* __git-fetch MIRROR URL SOURCE_TYPE REF [WANT]; credentials in the
+     * environment (SLIPWAY_GIT_TOKEN, SLIPWAY_GIT_SSH_KEY), never in argv */
+    if (argc < 5 || argc > 6) {
+        fprintf(stderr, "usage: slipway __git-fetch MIRROR URL SOURCE_TYPE REF [WANT]\n");
+        return 2;
+    }
+    struct wrk_git_auth auth = { .token = getenv("SLIPWAY_GIT_TOKEN"),
+                                 .ssh_key = getenv("SLIPWAY_GIT_SSH_KEY") };
+    char sha[41];
+    sw_error *err = NULL;
+    int rc = wrk_git_fetch_here(argv[1], argv[2], &auth, argv[3], argv[4],
+                                argc == 6 ? argv[5] : NULL, sha, &err);
+    if (rc == 0) {
+        printf("%s\n", sha);
+        return 0;
+    }
+    printf("%s\n", sw_error_message(err));
+    sw_error_clear(&err);
+    return helper_status_for(rc);
+}
+
+/* Runs the fetch in a child process: libgit2 1.5 leaks a little memory on
+ * every config lookup (a pcre2 match block per non-matching entry), which
+ * a long-running server must not accumulate; a child's leaks end with it. */
+static int fetch_in_child(const char *mirror, const char *url, const struct wrk_git_auth *auth,
+                          const char *source_type, const char *ref, const char *want_sha,
+                          char sha_out[41], sw_error **err)
+{
+    /* everything the child needs is made before fork: only async-signal-safe
+     * calls may follow it in a threaded process */
+    extern char **environ;
+    size_t n_env = 0;
+    while (environ[n_env])
+        n_env++;
+    char **envp = calloc(n_env + 3, sizeof(char *));
+    char *token_env = NULL, *key_env = NULL;
+    if (envp == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n_env; i++)
+        if (strncmp(environ[i], "SLIPWAY_GIT_", 12) != 0)
+            envp[k++] = environ[i];
+    if (auth && auth->token && asprintf(&token_env, "SLIPWAY_GIT_TOKEN=%s", auth->token) >= 0)
+        envp[k++] = token_env;
+    if (auth && auth->ssh_key && asprintf(&key_env, "SLIPWAY_GIT_SSH_KEY=%s", auth->ssh_key) >= 0)
+        envp[k++] = key_env;
+    const char *argv[] = { helper_exe, "__git-fetch", mirror, url, source_type, ref, want_sha,
+                           NULL };
+    int out[2] = { -1, -1 };
+    pid_t pid = -1;
+    if (pipe2(out, O_CLOEXEC) == 0) {
+        pid = fork();
+        if (pid == 0) {
+            dup2(out[1], STDOUT_FILENO);
+            execve(helper_exe, (char *const *)argv, envp);
+            static const char msg[] = "cannot run the git fetch helper\n";
+            ssize_t ignored = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+            (void)ignored;
+            _exit(1);
+        }
+    }
+    if (token_env) {
+        explicit_bzero(token_env, strlen(token_env));
+        free(token_env);
+    }
+    free(key_env);
+    free(envp);
+    if (pid < 0) {
+        int e = errno;
+        if (out[0] >= 0) {
+            close(out[0]);
+            close(out[1]);
+        }
+        return sw_error_sys(err, SW_EIO, e, "starting the git fetch helper");
+    }
+    close(out[1]);
+    char buf[2048];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof(buf) - 1)
+            break;
+    }
+    close(out[0]);
+    buf[len] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && strlen(buf) == 40) {
+        memcpy(sha_out, buf, 41);
+        return 0;
+    }
+    int code = WIFEXITED(status) ? code_for_helper_status(WEXITSTATUS(status)) : SW_EIO;
+    return sw_error_set(err, code, "%s", buf[0] ? buf : "the git fetch helper failed");
+}
+
+int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
+                  const char *source_type, const char *ref, const char *want_sha,
+                  char sha_out[41], sw_error **err)
+{
+    if (helper_exe)
+        return fetch_in_child(mirror, url, auth, source_type, ref, want_sha, sha_out, err);
+    return wrk_git_fetch_here(mirror, url, auth, source_type, ref, want_sha, sha_out, err);
 }
 
 /* ---- checkout --------------------------------------------------------------- */
@@ -524,21 +667,11 @@ cleanup:
     return rc;
 }
 
-int wrk_git_checkout(const char *mirror, const char *sha, const char *dest, int submodules,
-                     const char *data_dir, const struct wrk_git_auth *auth,
+int wrk_git_checkout(const char *mirror, const char *url, const char *sha, const char *dest,
+                     int submodules, const char *data_dir, const struct wrk_git_auth *auth,
                      struct wrk_commit_info *info, sw_error **err)
 {
     pthread_once(&init_once, init_libgit2);
-    git_repository *repo = NULL;
-    char *url = NULL;
-    git_remote *remote = NULL;
-    if (submodules && git_repository_open_bare(&repo, mirror) == 0 &&
-        git_remote_lookup(&remote, repo, "origin") == 0)
-        url = strdup(git_remote_url(remote));
-    git_remote_free(remote);
-    git_repository_free(repo);
-    int rc = checkout_at(mirror, url ? url : "", sha, dest, submodules, data_dir, auth, info, 0,
-                         err);
-    free(url);
-    return rc;
+    return checkout_at(mirror, url ? url : "", sha, dest, submodules, data_dir, auth, info, 0,
+                       err);
 }

@@ -48,12 +48,27 @@ int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth
                   const char *source_type, const char *ref, const char *want_sha,
                   char sha_out[41], sw_error **err);
 
+/* The same, always in this process (what the helper runs). */
+int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git_auth *auth,
+                       const char *source_type, const char *ref, const char *want_sha,
+                       char sha_out[41], sw_error **err);
+
+/* Makes wrk_git_fetch run in a child process, `exe __git-fetch ...` (the
+ * slipway binary), so what libgit2 1.5 leaks per fetch dies with the
+ * child. NULL: fetch in this process (the default). */
+void wrk_git_use_helper(const char *exe);
+
+/* The `__git-fetch` subcommand: prints the commit id, or the error message
+ * with a non-zero exit status. */
+int wrk_git_fetch_helper_main(int argc, char **argv);
+
 /* Writes the tree of commit sha into dest (created; must not exist or be
  * empty) and describes the commit. With submodules, each submodule's
  * recorded commit is fetched into its own mirror under data_dir and
- * written at its path, recursively. */
-int wrk_git_checkout(const char *mirror, const char *sha, const char *dest, int submodules,
-                     const char *data_dir, const struct wrk_git_auth *auth,
+ * written at its path, recursively (relative submodule URLs resolve against
+ * url, the repository's). */
+int wrk_git_checkout(const char *mirror, const char *url, const char *sha, const char *dest,
+                     int submodules, const char *data_dir, const struct wrk_git_auth *auth,
                      struct wrk_commit_info *info, sw_error **err);
 
 #endif

@@ -393,8 +393,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         goto cleanup;
     }
     c->src_dir = src;
-    if ((rc = wrk_git_checkout(mirror, sha, src, r->submodules, reg_store_data_dir(store), &auth,
-                               &info, err)) != 0)
+    if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
+                               &auth, &info, err)) != 0)
         goto cleanup;
     wrk_log_line(c->log_fd, "Commit %.7s: %s (%.1fs)", info.sha,
                  info.summary ? info.summary : "", (double)(now_ms() - t0) / 1000.0);
@@ -739,6 +739,13 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     svc->opts = *opts;
     wrk_run_limits_get(opts->config, &svc->limits);
+    /* fetches run in a child process of this binary (see worker/git.h) */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        wrk_git_use_helper(exe);
+    }
     int swept = 0;
     bld_scratch_sweep(opts->store, &swept, NULL);
     if (swept > 0)

@@ -311,6 +311,7 @@ void wrk_hook_event_release(struct wrk_hook_event *ev)
     free(ev->commit_message);
     free(ev->pusher);
     free(ev->full_name);
+    free(ev->skip_reason);
     for (size_t i = 0; i < ev->n_repo_urls; i++)
         free(ev->repo_urls[i]);
     free(ev->repo_urls);

@@ -94,7 +94,7 @@ static void test_fetch_and_checkout(void)
     CHECK_INT_EQ(wrk_git_fetch(mirror, src_url, NULL, "branch", "main", first_sha, sha, &err), 0);
     CHECK_STR_EQ(sha, first_sha);
     dest = sw_path_join(root, "out1");
-    CHECK_INT_EQ(wrk_git_checkout(mirror, sha, dest, 0, data, NULL, &info, &err), 0);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, NULL, sha, dest, 0, data, NULL, &info, &err), 0);
     char *hello = read_text(dest, "hello.txt");
     CHECK_STR_EQ(hello, "one\n");
     free(hello);
@@ -188,7 +188,7 @@ static void test_crafted_tree(void)
     CHECK_INT_EQ(wrk_git_fetch(mirror, url, NULL, "branch", "main", NULL, sha, &err), 0);
     sw_error_clear(&err);
     char *dest = sw_path_join(root, "out-evil");
-    CHECK(wrk_git_checkout(mirror, sha, dest, 0, data, NULL, NULL, &err) != 0);
+    CHECK(wrk_git_checkout(mirror, NULL, sha, dest, 0, data, NULL, NULL, &err) != 0);
     sw_error_clear(&err);
     char *escaped = sw_path_join(outside, "file");
     CHECK(!sw_path_exists(escaped));
@@ -202,7 +202,7 @@ static void test_crafted_tree(void)
     sh(NULL, 0, "git -C evil.git update-ref refs/heads/bad %s", bad_commit);
     CHECK_INT_EQ(wrk_git_fetch(mirror, url, NULL, "branch", "bad", NULL, sha, &err), 0);
     char *dest2 = sw_path_join(root, "out-bad");
-    CHECK_INT_EQ(wrk_git_checkout(mirror, sha, dest2, 0, data, NULL, NULL, &err), SW_EINVAL);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, NULL, sha, dest2, 0, data, NULL, NULL, &err), SW_EINVAL);
     CHECK(err && strstr(err->message, "unsafe path") != NULL);
     sw_error_clear(&err);
     free(dest2);
@@ -225,11 +225,11 @@ static void test_submodules(void)
     wrk_git_mirror_path(data, url, &mirror, NULL);
     CHECK_INT_EQ(wrk_git_fetch(mirror, url, NULL, "branch", "main", NULL, sha, &err), 0);
     char *without = sw_path_join(root, "out-nosub"), *with = sw_path_join(root, "out-sub");
-    CHECK_INT_EQ(wrk_git_checkout(mirror, sha, without, 0, data, NULL, NULL, &err), 0);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, NULL, sha, without, 0, data, NULL, NULL, &err), 0);
     char *text = read_text(without, "vendor/lib/lib.c");
     CHECK(text == NULL);
     free(text);
-    CHECK_INT_EQ(wrk_git_checkout(mirror, sha, with, 1, data, NULL, NULL, &err), 0);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, url, sha, with, 1, data, NULL, NULL, &err), 0);
     if (err)
         fprintf(stderr, "%s\n", err->message);
     sw_error_clear(&err);
@@ -274,7 +274,7 @@ static void test_git_daemon(void)
         fprintf(stderr, "git daemon: %s\n", err->message);
     sw_error_clear(&err);
     char *dest = sw_path_join(root, "out-daemon");
-    CHECK_INT_EQ(wrk_git_checkout(mirror, sha, dest, 0, data, NULL, NULL, &err), 0);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, NULL, sha, dest, 0, data, NULL, NULL, &err), 0);
     char *text = read_text(dest, "hello.txt");
     CHECK_STR_EQ(text, "three\n");
     free(text);

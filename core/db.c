@@ -196,3 +196,10 @@ void sw_db_close(sqlite3 *db)
     if (db)
         sqlite3_close(db);
 }
+
+int sw_db_step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *context, sw_error **err)
+{
+    int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : sw_db_error(db, err, context);
+    sqlite3_finalize(stmt);
+    return rc;
+}

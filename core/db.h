@@ -49,4 +49,8 @@ int sw_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, sw_error **
 /* Sets err from the connection's last error, with context; returns SW_EDB. */
 int sw_db_error(sqlite3 *db, sw_error **err, const char *context);
 
+/* Runs a statement that returns no rows to completion and finalizes it;
+ * SW_EDB with context on failure. */
+int sw_db_step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *context, sw_error **err);
+
 #endif

@@ -101,6 +101,17 @@ static const char *public_url(const srv_request *req)
     return url ? url : "http://localhost:8080";
 }
 
+/* The run named by the request's :id; 0, or an error response set. */
+static int api_run(srv_request *req, sqlite3 *db, struct wrk_run *run)
+{
+    sw_error *err = NULL;
+    if (wrk_jobs_get(db, srv_request_param(req, "id"), run, &err) == 0)
+        return 0;
+    srv_api_sw_error(req, err);
+    sw_error_clear(&err);
+    return -1;
+}
+
 static json_t *run_json(const char *base_url, const struct wrk_run *run)
 {
     int64_t now = (int64_t)time(NULL);
@@ -488,15 +499,10 @@ static void run_cancel_end(srv_request *req)
 {
     const char *id = srv_request_param(req, "id");
     sqlite3 *db = api_db(req);
-    if (db == NULL)
-        return;
     struct wrk_run run;
     sw_error *err = NULL;
-    if (wrk_jobs_get(db, id, &run, &err) != 0) {
-        srv_api_sw_error(req, err);
-        sw_error_clear(&err);
+    if (db == NULL || api_run(req, db, &run) != 0)
         return;
-    }
     int denied = srv_api_authorize(req, 1, run.repo);
     wrk_run_release(&run);
     if (denied)
@@ -719,15 +725,9 @@ static void log_respond(srv_request *req, int sse)
         return;
     const char *id = srv_request_param(req, "id");
     sqlite3 *db = api_db(req);
-    if (db == NULL)
-        return;
     struct wrk_run run;
-    sw_error *err = NULL;
-    if (wrk_jobs_get(db, id, &run, &err) != 0) {
-        srv_api_sw_error(req, err);
-        sw_error_clear(&err);
+    if (db == NULL || api_run(req, db, &run) != 0)
         return;
-    }
     int finished = strcmp(run.status, "queued") != 0 && strcmp(run.status, "running") != 0;
     wrk_run_release(&run);
     char *path = wrk_log_path(reg_store_data_dir(srv_request_store(req)), id);

@@ -75,14 +75,6 @@ void wrk_run_release(struct wrk_run *run)
     memset(run, 0, sizeof(*run));
 }
 
-/* Runs one statement to completion; SW_EDB with context on failure. */
-static int step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *what, sw_error **err)
-{
-    int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : sw_db_error(db, err, what);
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
 int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
                      char run_id[WRK_RUN_ID_MAX], int *created, sw_error **err)
 {
@@ -119,7 +111,7 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
         sqlite3_bind_text(stmt, 2, req->repo, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 3, req->source_ref, -1, SQLITE_STATIC);
         sqlite3_bind_int(stmt, 4, req->rule);
-        rc = step_done(db, stmt, "superseding queued runs", err);
+        rc = sw_db_step_done(db, stmt, "superseding queued runs", err);
         stmt = NULL;
         if (rc != 0)
             goto cleanup;
@@ -143,7 +135,7 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
     sqlite3_bind_int(stmt, 9, req->rule);
     sqlite3_bind_text(stmt, 10, req->pusher, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 11, req->full_name, -1, SQLITE_STATIC);
-    rc = step_done(db, stmt, "queueing a run", err);
+    rc = sw_db_step_done(db, stmt, "queueing a run", err);
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
@@ -153,7 +145,7 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
         goto cleanup;
     sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, id);
-    rc = step_done(db, stmt, "naming a run", err);
+    rc = sw_db_step_done(db, stmt, "naming a run", err);
     stmt = NULL;
     if (rc == 0 && (rc = sw_db_commit(db, err)) == 0)
         *created = 1;
@@ -184,7 +176,7 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
     sqlite3_bind_int64(stmt, 1, t);
     sqlite3_bind_int64(stmt, 2, t);
     sqlite3_bind_int(stmt, 3, max_attempts);
-    rc = step_done(db, stmt, "failing abandoned runs", err);
+    rc = sw_db_step_done(db, stmt, "failing abandoned runs", err);
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
@@ -214,7 +206,7 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
     sqlite3_bind_int64(stmt, 2, t + lease_s);
     sqlite3_bind_int64(stmt, 3, t);
     sqlite3_bind_int64(stmt, 4, id);
-    rc = step_done(db, stmt, "claiming a run", err);
+    rc = sw_db_step_done(db, stmt, "claiming a run", err);
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
@@ -326,7 +318,7 @@ int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err)
     } else {
         sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
     }
-    rc = step_done(db, stmt, "canceling a run", err);
+    rc = sw_db_step_done(db, stmt, "canceling a run", err);
     stmt = NULL;
     if (rc == 0)
         rc = sw_db_commit(db, err);
@@ -428,7 +420,7 @@ int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const 
     sqlite3_bind_text(stmt, 1, sha, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, message, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, run_id, -1, SQLITE_STATIC);
-    return step_done(db, stmt, "recording a run's commit", err);
+    return sw_db_step_done(db, stmt, "recording a run's commit", err);
 }
 
 /* ---- steps ---------------------------------------------------------------- */
@@ -440,7 +432,7 @@ int wrk_jobs_steps_clear(sqlite3 *db, const char *run_id, sw_error **err)
     if (rc != 0)
         return rc;
     sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-    return step_done(db, stmt, "clearing a run's steps", err);
+    return sw_db_step_done(db, stmt, "clearing a run's steps", err);
 }
 
 int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
@@ -459,7 +451,7 @@ int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
     sqlite3_bind_text(stmt, 4, instruction, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 5, line);
     sqlite3_bind_int64(stmt, 6, started_ms);
-    return step_done(db, stmt, "recording a step", err);
+    return sw_db_step_done(db, stmt, "recording a step", err);
 }
 
 int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, int cached,
@@ -480,7 +472,7 @@ int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, in
         sqlite3_bind_null(stmt, 4);
     sqlite3_bind_text(stmt, 5, run_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 6, index);
-    return step_done(db, stmt, "recording a step", err);
+    return sw_db_step_done(db, stmt, "recording a step", err);
 }
 
 int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err)
@@ -535,5 +527,5 @@ int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_erro
         return rc;
     sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_STATIC);
-    return step_done(db, stmt, "releasing a run", err);
+    return sw_db_step_done(db, stmt, "releasing a run", err);
 }

@@ -266,12 +266,10 @@ static int apply_tags(sqlite3 *db, const char *repo, const char *digest,
         sqlite3_bind_text(stmt, 3, digest, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 4, run_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 5, t);
-        if (sqlite3_step(stmt) != SQLITE_DONE) {
-            rc = sw_db_error(db, err, "recording a tag");
-            goto cleanup;
-        }
-        sqlite3_finalize(stmt);
+        rc = sw_db_step_done(db, stmt, "recording a tag", err);
         stmt = NULL;
+        if (rc != 0)
+            goto cleanup;
     }
     rc = sw_db_commit(db, err);
 cleanup:

@@ -36,12 +36,10 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
         goto cleanup;
     sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, rule);
-    if (sqlite3_step(stmt) != SQLITE_DONE) {
-        rc = sw_db_error(db, err, "forgetting old base images");
-        goto cleanup;
-    }
-    sqlite3_finalize(stmt);
+    rc = sw_db_step_done(db, stmt, "forgetting old base images", err);
     stmt = NULL;
+    if (rc != 0)
+        goto cleanup;
     size_t i;
     json_t *item;
     json_array_foreach(bases, i, item) {
@@ -64,12 +62,10 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
         sqlite3_bind_text(stmt, 3, base, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 4, digest, -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 5, run_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(stmt) != SQLITE_DONE) {
-            rc = sw_db_error(db, err, "recording base images");
-            goto cleanup;
-        }
-        sqlite3_finalize(stmt);
+        rc = sw_db_step_done(db, stmt, "recording base images", err);
         stmt = NULL;
+        if (rc != 0)
+            goto cleanup;
     }
     rc = sw_db_commit(db, err);
 cleanup:

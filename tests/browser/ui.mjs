@@ -3,8 +3,11 @@
 // real Git repository configured (tests/e2e/200-web-ui.sh sets it up).
 //
 // Environment: SLIPWAY_URL (the server), SLIPWAY_REPO (the configured
-// repository), SCREENSHOTS (a directory), PLAYWRIGHT (the playwright-core
-// module path), CHROMIUM (default /usr/bin/chromium).
+// repository), SLIPWAY_AUTH_URL (the same repository on a server with
+// htpasswd auth, user alice, password SLIPWAY_AUTH_PASSWORD),
+// SLIPWAY_EMPTY_URL (a server with no repositories), SCREENSHOTS (a
+// directory), PLAYWRIGHT (the playwright-core module path), CHROMIUM
+// (default /usr/bin/chromium).
 //
 // Prints "ok - ..." / "not ok - ..." lines like the shell tests and exits
 // non-zero when a check failed or a page logged a console error.
@@ -25,14 +28,17 @@ function fail(what) { failed++; console.log('not ok - ' + what); }
 function check(what, cond, detail) { cond ? ok(what) : fail(what + (detail ? ': ' + detail : '')); }
 
 // Console errors fail the test, except the one request each 404 page is
-// about (the browser logs a failed resource load for it).
+// about, and the 401 that makes the UI ask for a login (the browser logs a
+// failed resource load for those).
 const consoleErrors = [];
 let expected404 = null;
+let expected401 = null;
 function watch(page, label) {
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
     const url = msg.location() && msg.location().url;
     if (expected404 && msg.text().includes('404') && url && url.includes(expected404)) return;
+    if (expected401 && msg.text().includes('401') && url && url.includes(expected401)) return;
     consoleErrors.push(`${label}: ${msg.text()} (${url || 'no url'})`);
   });
   page.on('pageerror', (err) => consoleErrors.push(`${label}: page error: ${err.message}`));
@@ -200,6 +206,48 @@ try {
         res.status() === 404 && (await page.locator('[data-page="notfound"]').textContent()).includes('/no/such/page'));
   expected404 = null;
 
+  // --- with auth: Run now asks for a login; cancel ------------------------------------------
+  if (process.env.SLIPWAY_AUTH_URL) {
+    const auth = process.env.SLIPWAY_AUTH_URL;
+    expected401 = '/api/v1/runs';
+    await page.goto(`${auth}/repos/${repo}`);
+    await form.locator('input').fill('main');
+    await form.locator('button[type="submit"]').click();
+    const dialog = page.locator('dialog#login');
+    await dialog.waitFor();
+    check('Run now without a login asks for one', await dialog.isVisible());
+    await shot(page, 'login', '1280x800');
+    await dialog.locator('input[name="user"]').fill('alice');
+    await dialog.locator('input[name="password"]').fill(process.env.SLIPWAY_AUTH_PASSWORD || '');
+    await dialog.locator('button[type="submit"]').click();
+    await page.waitForURL('**/runs/*');
+    check('after the login the run starts', true);
+    check('the header says who is logged in', (await page.locator('#who').textContent()).includes('alice'));
+    await page.locator('h1 [data-status="running"]').waitFor({ timeout: 30000 });
+    await page.locator('[data-log] .line', { hasText: 'tick 1' }).waitFor({ timeout: 30000 });
+    await page.locator('[data-action="cancel"]').click();
+    await page.locator('h1 [data-status="canceled"]').waitFor({ timeout: 15000 });
+    check('the cancel button stops a running build', true);
+    check('the log does not reach the end of the build',
+          !(await page.locator('[data-log]').textContent()).includes('tick 6'));
+    await shot(page, 'run-canceled', '1280x800');
+    expected401 = null;
+  }
+
+  // --- no repositories: the dashboard says how to add one ----------------------------------
+  if (process.env.SLIPWAY_EMPTY_URL) {
+    await page.goto(process.env.SLIPWAY_EMPTY_URL + '/');
+    const empty = page.locator('[data-empty="repos"]');
+    await empty.waitFor();
+    check('an empty dashboard explains how to add a repository',
+          (await empty.textContent()).includes('repos:'));
+    await shot(page, 'dashboard-empty', '1280x800');
+    await page.goto(process.env.SLIPWAY_EMPTY_URL + '/images');
+    await page.locator('[data-empty="images"]').waitFor();
+    check('an empty registry says how to push an image', true);
+    await shot(page, 'images-empty', '1280x800');
+  }
+
   // --- the same pages at phone width ----------------------------------------------------------
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const mobile = await phone.newPage();
@@ -213,6 +261,11 @@ try {
     const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(`${name} fits a phone's width`, overflow <= 1, `overflows by ${overflow}px`);
     await shot(mobile, name, '390x844');
+  }
+  if (process.env.SLIPWAY_EMPTY_URL) {
+    await mobile.goto(process.env.SLIPWAY_EMPTY_URL + '/');
+    await mobile.locator('[data-empty="repos"]').waitFor();
+    await shot(mobile, 'dashboard-empty', '390x844');
   }
   expected404 = '/api/v1/runs/ca999';
   await mobile.goto(`${base}/runs/ca999`);

@@ -53,9 +53,34 @@ repos:
 sw_import_busybox "$cfg" test/busybox:1 > /dev/null
 sw_start_server "$cfg"
 
+url=http://127.0.0.1:$port
+
+# the same repository behind a login, and a server with no repositories
+auth_work=$(sw_tmpdir)
+htpasswd -cbB "$auth_work/htpasswd" alice s3cret-pw > /dev/null 2>&1
+auth_port=$(sw_free_port)
+auth_cfg=$(sw_write_config "$auth_work" "$auth_port" "
+registry:
+  auth: { htpasswd: $auth_work/htpasswd, anonymous_pull: true }
+workers: 1
+repos:
+  - name: demo/web
+    git: file://$src
+    rules:
+      - { source_type: branch, source: main, tags: [latest] }
+")
+sw_import_busybox "$auth_cfg" test/busybox:1 > /dev/null
+sw_start_server "$auth_cfg"
+empty_work=$(sw_tmpdir)
+empty_port=$(sw_free_port)
+empty_cfg=$(sw_write_config "$empty_work" "$empty_port")
+sw_start_server "$empty_cfg"
+
 shots=$build_dir/screenshots
 rm -rf "$shots"
-if SLIPWAY_URL=http://127.0.0.1:$port SLIPWAY_REPO=demo/web SCREENSHOTS=$shots \
+if SLIPWAY_URL=$url SLIPWAY_REPO=demo/web SCREENSHOTS=$shots \
+   SLIPWAY_AUTH_URL=http://127.0.0.1:$auth_port SLIPWAY_AUTH_PASSWORD=s3cret-pw \
+   SLIPWAY_EMPTY_URL=http://127.0.0.1:$empty_port \
    PLAYWRIGHT=$deps/node_modules/playwright-core \
    node "$SLIPWAY_SOURCE_DIR/tests/browser/ui.mjs" > "$SW_SCRATCH/ui.out" 2>&1; then
     ui_status=0
@@ -65,6 +90,6 @@ fi
 cat "$SW_SCRATCH/ui.out"
 [ "$ui_status" = 0 ] && ok "the browser tests pass" || fail "the browser tests (exit $ui_status)"
 n=$(find "$shots" -name '*.png' 2>/dev/null | wc -l)
-[ "$n" -ge 16 ] && ok "$n screenshots in $shots" || fail "only $n screenshots in $shots"
+[ "$n" -ge 21 ] && ok "$n screenshots in $shots" || fail "only $n screenshots in $shots"
 
 sw_finish

@@ -29,10 +29,17 @@ static void init_libgit2(void)
     git_libgit2_init();
 }
 
-/* The libgit2 error as an sw_error, with context. */
+/* The libgit2 error as an sw_error, with context. A URL in arg loses its
+ * user:password@ part: messages end up in logs and the API. */
 static int git_fail(sw_error **err, int code, const char *what, const char *arg)
 {
     const git_error *e = git_error_last();
+    const char *scheme = strstr(arg, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    if (at && (slash == NULL || at < slash))
+        return sw_error_set(err, code, "%s %.*s%s: %s", what, (int)(scheme + 3 - arg), arg, at + 1,
+                            e && e->message ? e->message : "failed");
     return sw_error_set(err, code, "%s %s: %s", what, arg, e && e->message ? e->message : "failed");
 }
 

@@ -26,6 +26,14 @@ head=$(svc_git -C "$src" rev-parse HEAD)
 svc_git -C "$src" branch slow
 svc_git -C "$src" branch child
 
+# a private copy of the repository over HTTP, for token credentials
+private_root=$work/private
+mkdir -p "$private_root"
+git clone -q --bare "$src" "$private_root/app.git"
+http_port=$(sw_free_port)
+svc_git_http "$http_port" "$private_root" tok-123-secret
+export SVC_TEST_GIT_TOKEN=tok-123-secret SVC_TEST_BAD_TOKEN=wrong-token
+
 status_port=$(sw_free_port)
 svc_listener "$status_port" "$work/status.log"
 port=$(sw_free_port)
@@ -58,6 +66,16 @@ repos:
     secret: gl-token
     rules:
       - { source_type: branch, source: child, dockerfile: Dockerfile.child, tags: [latest] }
+  - name: demo/private
+    git: http://127.0.0.1:$http_port/app.git
+    token: env:SVC_TEST_GIT_TOKEN
+    rules:
+      - { source_type: branch, source: main, tags: [latest] }
+  - name: demo/private-bad
+    git: http://127.0.0.1:$http_port/app.git
+    token: env:SVC_TEST_BAD_TOKEN
+    rules:
+      - { source_type: branch, source: main, tags: [latest] }
   - name: demo/gitea
     git: file://$src/
     secret: gitea-secret
@@ -207,6 +225,19 @@ check "the Gitea run succeeds" test "$(svc_wait "$(jq -r '.runs[0].id' "$work/r"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'X-Gitea-Event: push' -H "X-Gitea-Signature: ${gt_sig/a/b}" \
        --data "$gt_body" "$SVC_BASE/hooks/gitea")
 check "a bad Gitea signature is 401" test "$code" = 401
+
+# --- a private repository: the token is used, and never shown -------------------------------
+run=$(SLIPWAY_USER=alice SLIPWAY_PASSWORD=pw "$SLIPWAY_BIN" run demo/private --branch main --server "$SVC_BASE")
+check "a private repository builds with its token" test "$(svc_wait "$run")" = succeeded
+grep -qx ok "$private_root.auth.log" && ok "the Git server saw the token" || fail "auth log: $(cat "$private_root.auth.log")"
+bad=$(SLIPWAY_USER=alice SLIPWAY_PASSWORD=pw "$SLIPWAY_BIN" run demo/private-bad --branch main --server "$SVC_BASE")
+check "a wrong token fails the run" test "$(svc_wait "$bad")" = failed
+svc_run_field "$bad" .error | grep -qi "auth" && ok "the error says authentication failed" ||
+    fail "error: $(svc_run_field "$bad" .error)"
+leaks=$( (curl -s "$SVC_BASE/api/v1/runs/$run/log"; curl -s "$SVC_BASE/api/v1/runs/$bad/log";
+          curl -s "$SVC_BASE/api/v1/runs?limit=500"; curl -s "$SVC_BASE/api/v1/repos";
+          cat "$SW_SERVER_LOG" "$work"/w*.log) | grep -c -e tok-123-secret -e wrong-token || true)
+check "no token appears in logs or API answers" test "$leaks" = 0
 
 kill "$pid_w3"; wait "$pid_w3" 2>/dev/null || true
 sw_finish

@@ -20,6 +20,8 @@
 #   svc_listener PORT LOGFILE [FAIL_FIRST]  a python3 HTTP server on 127.0.0.1
 #                               that logs each POST (path, headers, body) as a
 #                               JSON line; answers 500 to the first FAIL_FIRST
+#   svc_git_http PORT ROOT TOKEN  a private Git server (smart HTTP) for the
+#                               repositories below ROOT, token auth
 
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -134,6 +136,63 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.end_headers()
         self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+    local pid=$!
+    SW_CLEANUP_CMDS+=("kill $pid")
+    for _ in $(seq 50); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+        sleep 0.1
+    done
+}
+
+# svc_git_http PORT ROOT TOKEN: serves the repositories below ROOT over
+# smart HTTP (git http-backend) on 127.0.0.1:PORT, only to requests with
+# Basic credentials x-access-token:TOKEN (401 otherwise, as GitHub does
+# for a private repository); each request's user goes to ROOT.auth.log.
+svc_git_http() {
+    local port=$1 root=$2 token=$3
+    python3 - "$port" "$root" "$token" > /dev/null 2>&1 <<'PY' &
+import base64, http.server, os, subprocess, sys
+port, root, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+want = "Basic " + base64.b64encode(("x-access-token:" + token).encode()).decode()
+class H(http.server.BaseHTTPRequestHandler):
+    def handle_any(self):
+        auth = self.headers.get("Authorization")
+        with open(root + ".auth.log", "a") as f:
+            f.write(("ok" if auth == want else "refused" if auth else "none") + "\n")
+        if auth != want:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1",
+                   PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD=self.command,
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""),
+                   CONTENT_LENGTH=str(len(body)), REMOTE_USER="x-access-token")
+        out = subprocess.run(["/usr/lib/git-core/git-http-backend"], input=body, env=env,
+                             capture_output=True).stdout
+        head, _, data = out.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode().split("\r\n"):
+            k, _, v = line.partition(": ")
+            if k.lower() == "status":
+                status = int(v.split()[0])
+            elif k:
+                headers.append((k, v))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_POST = handle_any
     def log_message(self, *a):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()

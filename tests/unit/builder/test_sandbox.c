@@ -160,6 +160,30 @@ static void test_isolation(void)
     free(res.upper);
 }
 
+/* The seccomp profile: no new user namespace (unshare or clone), no
+ * keyrings; ordinary work (fork, exec, files) unaffected. */
+static void test_seccomp(void)
+{
+    struct run_result res;
+    run_step("seccomp",
+             "grep '^Seccomp:' /proc/self/status;"
+             "/bin/busybox unshare -U true 2>/dev/null && echo userns=allowed || echo userns=denied;"
+             "/bin/busybox unshare -n true 2>/dev/null && echo netns=allowed || echo netns=denied;"
+             "(echo sub; echo shell) | /bin/busybox wc -l | sed 's/^/lines=/';"
+             "echo ok > /tmp-file && cat /tmp-file",
+             0, 60, &res);
+    CHECK_INT_EQ(res.rc, 0);
+    CHECK_INT_EQ(res.exit_status, 0);
+    CHECK(strstr(res.output, "Seccomp:\t2\n") != NULL);
+    CHECK(strstr(res.output, "userns=denied\n") != NULL);
+    CHECK(strstr(res.output, "netns=denied\n") != NULL);
+    CHECK(strstr(res.output, "lines=2\n") != NULL);
+    CHECK(strstr(res.output, "\nok\n") != NULL);
+    if (test_failures)
+        fprintf(stderr, "--- container output ---\n%s---\n", res.output);
+    free(res.upper);
+}
+
 static void test_user(void)
 {
     struct run_result res;
@@ -191,6 +215,7 @@ int main(void)
     make_busybox_layer();
     RUN(test_output_exit_code_and_diff);
     RUN(test_isolation);
+    RUN(test_seccomp);
     RUN(test_user);
     RUN(test_timeout);
     sw_rm_rf(dir, NULL);

@@ -164,6 +164,67 @@ static void test_cancel(void)
     sw_db_close(db);
 }
 
+/* One push may queue a run per matching rule: a newer push supersedes the
+ * queued run of the same rule only. A released run (its worker stopped)
+ * is queued again without counting the attempt. Steps are recorded. */
+static void test_rules_release_and_steps(void)
+{
+    sqlite3 *db = open_db();
+    sw_error *err = NULL;
+    char r0[WRK_RUN_ID_MAX], r1[WRK_RUN_ID_MAX], r2[WRK_RUN_ID_MAX];
+    int created = 0;
+    struct wrk_run_request req = { .repo = "demo/rules", .trigger = "push",
+                                   .source_type = "branch", .source_ref = "main",
+                                   .id_prefix = "ca", .rule = 0, .pusher = "alice",
+                                   .full_name = "acme/rules" };
+    CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, r0, &created, &err), 0);
+    req.rule = 1;
+    CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, r1, &created, &err), 0);
+    req.rule = 0;
+    CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, r2, &created, &err), 0);
+    struct wrk_run run;
+    CHECK_INT_EQ(wrk_jobs_get(db, r0, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "superseded");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_get(db, r1, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "queued");
+    CHECK_INT_EQ(run.rule, 1);
+    CHECK_STR_EQ(run.pusher, "alice");
+    CHECK_STR_EQ(run.full_name, "acme/rules");
+    wrk_run_release(&run);
+
+    /* claim, record steps, release */
+    struct wrk_run claimed;
+    CHECK_INT_EQ(wrk_jobs_claim(db, "w1", 60, 3, &claimed, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_start(db, claimed.run_id, 1, 2, "FROM x", 1, 1000, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_end(db, claimed.run_id, 1, 0, 1, 1500, -1, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_start(db, claimed.run_id, 2, 2, "RUN exit 3", 2, 1500, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_end(db, claimed.run_id, 2, 1, 0, 4000, 3, &err), 0);
+    json_t *steps = NULL;
+    CHECK_INT_EQ(wrk_jobs_steps(db, claimed.run_id, &steps, &err), 0);
+    CHECK_INT_EQ(json_array_size(steps), 2);
+    json_t *second = json_array_get(steps, 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(second, "status")), "failed");
+    CHECK_INT_EQ(json_integer_value(json_object_get(second, "exit_code")), 3);
+    CHECK(json_real_value(json_object_get(second, "duration_seconds")) == 2.5);
+    CHECK(json_is_true(json_object_get(json_array_get(steps, 0), "cached")));
+    json_decref(steps);
+    CHECK_INT_EQ(wrk_jobs_release(db, claimed.run_id, "w1", &err), 0);
+    CHECK_INT_EQ(wrk_jobs_get(db, claimed.run_id, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "queued");
+    CHECK_INT_EQ(run.attempts, 0);
+    wrk_run_release(&run);
+    /* another worker's finish is refused once the run is not its own */
+    CHECK_INT_EQ(wrk_jobs_finish(db, claimed.run_id, "w1", "succeeded", NULL, NULL, NULL, NULL),
+                 SW_ECONFLICT);
+    wrk_run_release(&claimed);
+    /* leave nothing queued for the tests after this one */
+    CHECK_INT_EQ(wrk_jobs_cancel(db, r1, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_cancel(db, r2, &err), 0);
+    sw_error_clear(&err);
+    sw_db_close(db);
+}
+
 #define THREADS 4
 #define RUNS 40
 
@@ -223,6 +284,7 @@ int main(void)
     dir = scratch_dir("test_jobs");
     db_path = sw_path_join(dir, "slipway.db");
     RUN(test_enqueue_dedup_and_supersede);
+    RUN(test_rules_release_and_steps);
     RUN(test_claim_lease_finish);
     RUN(test_expired_lease_is_retried_then_failed);
     RUN(test_cancel);

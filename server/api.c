@@ -204,15 +204,18 @@ static void status_end(srv_request *req)
         sw_error_clear(&err);
         return;
     }
+    int processes = 0, threads = 0;
+    wrk_workers_alive(srv_request_store(req), &processes, &threads, NULL);
     const char *url = public_url(req);
     const char *host = strstr(url, "://");
     host = host ? host + 3 : url;
     char registry[256];
     snprintf(registry, sizeof(registry), "%.*s", (int)strcspn(host, "/"), host);
     const struct sw_config *cfg = srv_request_config(req);
-    json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:s, s:b, s:b, s:i}",
+    json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:b, s:b, s:i}",
                             "version", SLIPWAY_VERSION, "queued", queued, "running", running,
-                            "workers", req->srv->n_workers, "registry", registry,
+                            "workers", threads, "worker_processes", processes,
+                            "registry", registry,
                             "auth", req->srv->auth != NULL, "anonymous_pull",
                             req->srv->auth == NULL || cfg->anonymous_pull,
                             "repositories", req->srv->repos ? (int)req->srv->repos->n : 0);

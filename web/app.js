@@ -72,7 +72,7 @@ function fmtAge(iso) {
   return plural(Math.round(s / 86400), 'day') + ' ago';
 }
 
-function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
+function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : (word.endsWith('s') ? 'es' : 's')); }
 
 function timeEl(iso) {
   return iso ? h('time', { datetime: iso, title: new Date(iso).toLocaleString() }, fmtAge(iso))
@@ -364,7 +364,7 @@ async function pageDashboard() {
     h('div', { class: 'stat' }, h('b', { 'data-stat': 'queued' }, status.queued), h('span', {}, 'queued')),
     h('div', { class: 'stat' }, h('b', { 'data-stat': 'running' }, status.running), h('span', {}, 'running')),
     h('div', { class: 'stat' }, h('b', { 'data-stat': 'workers' }, status.workers),
-      h('span', {}, 'worker threads in this server')),
+      h('span', { 'data-stat': 'worker-processes' }, workersLabel(status))),
     h('div', { class: 'stat' }, h('b', {}, repos.repos.length), h('span', {}, 'repositories')));
   let reposNode;
   if (repos.repos.length === 0) {
@@ -402,11 +402,18 @@ async function pageDashboard() {
   });
 }
 
+function workersLabel(status) {
+  const p = status.worker_processes || 0;
+  return p === 0 ? 'workers: none running' : 'workers in ' + plural(p, 'process');
+}
+
 function patchDashboard(status, runs, repos) {
   for (const key of ['queued', 'running', 'workers']) {
     const el = app.querySelector(`[data-stat="${key}"]`);
     if (el) el.textContent = status[key];
   }
+  const wp = app.querySelector('[data-stat="worker-processes"]');
+  if (wp) wp.textContent = workersLabel(status);
   const section = app.querySelector('section.panel');
   if (section) section.replaceChildren(h('h2', {}, 'Recent runs'),
     runsTable(runs.runs, { repo: true, empty: 'No runs yet. Push to a configured repository.' }));

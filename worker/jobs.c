@@ -7,10 +7,13 @@
  */
 #include "worker/jobs.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/db.h"
 #include "worker/runid.h"
@@ -528,4 +531,58 @@ int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_erro
     sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_STATIC);
     return sw_db_step_done(db, stmt, "releasing a run", err);
+}
+
+/* ---- workers ---------------------------------------------------------------- */
+
+int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
+                               " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                               " threads = excluded.threads, last_seen = excluded.last_seen",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 2, (int)getpid());
+    sqlite3_bind_int(stmt, 3, threads);
+    sqlite3_bind_int64(stmt, 4, now());
+    sqlite3_bind_int64(stmt, 5, now());
+    return sw_db_step_done(db, stmt, "registering a worker", err);
+}
+
+int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "DELETE FROM workers WHERE name = ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    return sw_db_step_done(db, stmt, "unregistering a worker", err);
+}
+
+int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT pid, threads FROM workers WHERE last_seen >= ?", &stmt,
+                           err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, now() - max_age);
+    *processes = *threads = 0;
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        /* the data dir is local (SQLite): a process that is gone is gone at
+         * once, not only when its entry gets old */
+        pid_t pid = (pid_t)sqlite3_column_int(stmt, 0);
+        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+            continue;
+        (*processes)++;
+        *threads += sqlite3_column_int(stmt, 1);
+    }
+    if (step != SQLITE_DONE)
+        rc = sw_db_error(db, err, "counting workers");
+    sqlite3_finalize(stmt);
+    return rc;
 }

@@ -110,6 +110,15 @@ int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, in
 /* The steps of a run as a JSON array in the API's shape (docs/api.md). */
 int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err);
 
+/* ---- workers ---------------------------------------------------------------- */
+
+/* Registers (or refreshes) a worker process with its thread count. */
+int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error **err);
+/* Removes a worker process that stops. */
+int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err);
+/* Worker processes and their threads seen within max_age seconds. */
+int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err);
+
 /* Number of queued runs, and of running ones. */
 int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err);
 

@@ -39,8 +39,13 @@ struct worker {
     volatile int cancel;   /* the run in progress must stop */
 };
 
+#define PRESENCE_PERIOD_S 5
+
 struct wrk_service {
     struct wrk_service_options opts;
+    char name[64];              /* this process's entry in the workers table */
+    pthread_t presence;         /* keeps that entry fresh */
+    int has_presence;
     struct wrk_run_limits limits;
     struct worker *workers;
     int n_workers;
@@ -729,6 +734,43 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static void *presence_main(void *arg)
+{
+    wrk_service *svc = arg;
+    const char *name = svc->name;
+    pthread_mutex_lock(&svc->lock);
+    while (!svc->stopping) {
+        pthread_mutex_unlock(&svc->lock);
+        sqlite3 *db = NULL;
+        sw_error *e = NULL;
+        if (reg_store_db(svc->opts.store, &db, &e) != 0 ||
+            wrk_workers_heartbeat(db, name, svc->n_workers, &e) != 0)
+            sw_warn("worker %s: %s", name, sw_error_message(e));
+        sw_error_clear(&e);
+        pthread_mutex_lock(&svc->lock);
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += PRESENCE_PERIOD_S;
+        while (!svc->stopping &&
+               pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&svc->lock);
+    sqlite3 *db = NULL;
+    if (reg_store_db(svc->opts.store, &db, NULL) == 0)
+        wrk_workers_gone(db, name, NULL);
+    return NULL;
+}
+
+int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error **err)
+{
+    sqlite3 *db = NULL;
+    int rc = reg_store_db(store, &db, err);
+    if (rc == 0)
+        rc = wrk_workers_count(db, 3 * PRESENCE_PERIOD_S, processes, threads, err);
+    return rc;
+}
+
 int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
                       sw_error **err)
 {
@@ -736,6 +778,8 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     if (svc == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     svc->opts = *opts;
+    snprintf(svc->name, sizeof(svc->name), "%s", opts->name ? opts->name : "worker");
+    svc->opts.name = svc->name;   /* the caller's buffer may not outlive the call */
     wrk_run_limits_get(opts->config, &svc->limits);
     /* fetches run in a child process of this binary (see worker/git.h) */
     char exe[4096];
@@ -760,13 +804,14 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
         struct worker *w = &svc->workers[i];
         w->svc = svc;
         w->index = i;
-        snprintf(w->owner, sizeof(w->owner), "%s/%d", opts->name ? opts->name : "worker", i + 1);
+        snprintf(w->owner, sizeof(w->owner), "%s/%d", svc->name, i + 1);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             wrk_service_stop(svc);
             return sw_error_sys(err, SW_EIO, errno, "starting worker threads");
         }
         svc->n_workers++;
     }
+    svc->has_presence = pthread_create(&svc->presence, NULL, presence_main, svc) == 0;
     sw_info("%d worker thread%s started (lease %ds, at most %d attempts)", svc->n_workers,
             svc->n_workers == 1 ? "" : "s", svc->limits.lease_s, svc->limits.max_attempts);
     *out = svc;
@@ -800,6 +845,8 @@ void wrk_service_stop(wrk_service *svc)
         svc->workers[i].cancel = 1;
     for (int i = 0; i < svc->n_workers; i++)
         pthread_join(svc->workers[i].thread, NULL);
+    if (svc->has_presence)
+        pthread_join(svc->presence, NULL);
     free(svc->workers);
     pthread_mutex_destroy(&svc->lock);
     pthread_cond_destroy(&svc->wake);

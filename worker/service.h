@@ -39,6 +39,10 @@ struct wrk_run_limits {
 };
 void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out);
 
+/* Worker processes alive on this data dir (serve's threads count as one
+ * process) and their threads, from the workers table. */
+int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error **err);
+
 int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
                       sw_error **err);
 

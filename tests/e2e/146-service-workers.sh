@@ -148,6 +148,12 @@ superseded=$(svc_run_field "${ids[0]}" .status)
 [ "$queued" = "$(printf '%s\n' "${ids[1]}" "${ids[2]}" | sort | tr '\n' ' ' | sed 's/ $//')" ] &&
     ok "after the restart the queued runs are still there" || fail "queued after restart: $queued (${ids[*]})"
 start_worker w3
+for _ in $(seq 50); do
+    [ "$(curl -s "$SVC_BASE/api/v1/status" | jq -c '[.worker_processes, .workers]')" = "[1,1]" ] && break
+    sleep 0.1
+done
+check "the status counts the separate worker process" \
+    test "$(curl -s "$SVC_BASE/api/v1/status" | jq -c '[.worker_processes, .workers]')" = "[1,1]"
 check "the first of them succeeds" test "$(svc_wait "${ids[1]}")" = succeeded
 check "the second too" test "$(svc_wait "${ids[2]}")" = succeeded
 

@@ -4,6 +4,8 @@
  * same run.
  */
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/db.h"
 #include "core/fs.h"
@@ -279,6 +281,42 @@ static void test_concurrent_claims_are_exclusive(void)
     CHECK_INT_EQ(doubles, 0);
 }
 
+/* The dashboard's worker count: live entries count with their threads; an
+ * entry whose process is gone, or that was not refreshed, does not. */
+static void test_workers_presence(void)
+{
+    sqlite3 *db = open_db();
+    sw_error *err = NULL;
+    int processes = -1, threads = -1;
+    CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 2, &err), 0);
+    CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 3, &err), 0);   /* a refresh, not a row */
+    CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
+    CHECK_INT_EQ(processes, 1);
+    CHECK_INT_EQ(threads, 3);
+
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO workers VALUES ('worker-dead', %d, 4, strftime('%%s','now'),"
+             " strftime('%%s','now'));"
+             "INSERT INTO workers VALUES ('worker-stale', %d, 5, 0, 0);",
+             (int)child, (int)getppid());
+    CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
+    CHECK_INT_EQ(processes, 1);
+    CHECK_INT_EQ(threads, 3);
+
+    CHECK_INT_EQ(wrk_workers_gone(db, "serve-1", &err), 0);
+    CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
+    CHECK_INT_EQ(processes, 0);
+    CHECK_INT_EQ(threads, 0);
+    sw_error_clear(&err);
+    sw_db_close(db);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_jobs");
@@ -289,6 +327,7 @@ int main(void)
     RUN(test_expired_lease_is_retried_then_failed);
     RUN(test_cancel);
     RUN(test_concurrent_claims_are_exclusive);
+    RUN(test_workers_presence);
     sw_rm_rf(dir, NULL);
     free(db_path);
     free(dir);

@@ -21,6 +21,7 @@
 #include "registry/names.h"
 #include "server/internal.h"
 #include "worker/jobs.h"
+#include "worker/outbox.h"
 #include "worker/repos.h"
 #include "worker/runlog.h"
 #include "worker/service.h"
@@ -151,7 +152,7 @@ static json_t *run_json(const char *base_url, const struct wrk_run *run)
     return o;
 }
 
-/* The run with its steps, as in GET /api/v1/runs/ID. */
+/* The run with its steps and deliveries, as in GET /api/v1/runs/ID. */
 static json_t *run_steps_json(const char *base_url, sqlite3 *db, const char *id, int *finished,
                               sw_error **err)
 {
@@ -164,6 +165,10 @@ static json_t *run_steps_json(const char *base_url, sqlite3 *db, const char *id,
         json_object_set_new(o, "steps", steps);
     else
         json_object_set_new(o, "steps", json_array());
+    json_t *deliveries = NULL;
+    if (wrk_outbox_list(db, id, &deliveries, NULL) != 0)
+        deliveries = json_array();
+    json_object_set_new(o, "deliveries", deliveries);
     if (finished)
         *finished = strcmp(run.status, "queued") != 0 && strcmp(run.status, "running") != 0;
     wrk_run_release(&run);

@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "worker/runlog.h"
 
 static size_t discard(char *data, size_t size, size_t n, void *ctx)
 {
@@ -18,18 +15,27 @@ static size_t discard(char *data, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
-/* One POST; the HTTP status in *status (0 when there was no answer). */
-static int post_once(const char *url, const char *body, const char *auth, long *status,
-                     char *why, size_t why_size)
+/* Aborts a transfer when the courier is stopping. */
+static int stop_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    volatile int *stop = ctx;
+    return stop && *stop;
+}
+
+int wrk_forge_post(const char *url, const char *body, const char *auth, volatile int *stop,
+                   long *status, sw_error **err)
 {
     CURL *curl = curl_easy_init();
     struct curl_slist *headers = NULL;
     char *auth_header = NULL;
     *status = 0;
-    if (curl == NULL) {
-        snprintf(why, why_size, "out of memory");
-        return -1;
-    }
+    if (curl == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, "Accept: application/vnd.github+json, application/json");
     headers = curl_slist_append(headers, "User-Agent: slipway");
@@ -43,11 +49,12 @@ static int post_once(const char *url, const char *body, const char *auth, long *
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, stop_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)stop);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
     CURLcode res = curl_easy_perform(curl);
     if (res == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    else
-        snprintf(why, why_size, "%s", curl_easy_strerror(res));
     curl_slist_free_all(headers);
     if (auth_header) {
         /* the header holds a token: do not leave it in freed memory */
@@ -55,45 +62,18 @@ static int post_once(const char *url, const char *body, const char *auth, long *
         free(auth_header);
     }
     curl_easy_cleanup(curl);
+    if (res == CURLE_ABORTED_BY_CALLBACK)
+        return sw_error_set(err, SW_ECANCELED, "stopped");
     if (res != CURLE_OK)
-        return -1;
-    if (*status < 200 || *status > 299) {
-        snprintf(why, why_size, "HTTP %ld", *status);
-        return -1;
-    }
+        return sw_error_set(err, SW_EIO, "%s", curl_easy_strerror(res));
+    if (*status < 200 || *status > 299)
+        return sw_error_set(err, SW_EIO, "HTTP %ld", *status);
     return 0;
 }
 
-static void sleep_unless(volatile int *stop, int seconds)
+int wrk_forge_retryable(long status)
 {
-    for (int i = 0; i < seconds * 10 && !(stop && *stop); i++) {
-        struct timespec ts = { 0, 100 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-}
-
-int wrk_http_post_json(const char *url, const json_t *body, const char *auth, int attempts,
-                       int log_fd, volatile int *stop, sw_error **err)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    char why[256] = "";
-    int rc = -1;
-    if (text == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
-    for (int i = 0; i < attempts; i++) {
-        long status = 0;
-        if (i > 0)
-            sleep_unless(stop, 1 << (i - 1));
-        if (stop && *stop)
-            break;
-        if ((rc = post_once(url, text, auth, &status, why, sizeof(why))) == 0)
-            break;
-        wrk_log_line(log_fd, "POST %s: %s (try %d of %d)", url, why, i + 1, attempts);
-    }
-    free(text);
-    if (rc != 0)
-        return sw_error_set(err, SW_EIO, "POST %s: %s", url, why[0] ? why : "stopped");
-    return 0;
+    return status == 0 || status == 408 || status == 429 || status >= 500;
 }
 
 json_t *wrk_notify_payload(const char *host, const char *public_url, const char *repo,
@@ -149,27 +129,25 @@ char *wrk_forge_full_name(const char *git_url)
     return out;
 }
 
-int wrk_commit_status(const char *api, const char *token, const char *full_name,
-                      const char *sha, const char *state, const char *context,
-                      const char *target_url, const char *description, int log_fd,
-                      sw_error **err)
+int wrk_commit_status_request(const char *api, const char *full_name, const char *sha,
+                               const char *state, const char *context, const char *target_url,
+                               const char *description, char **url, json_t **body,
+                               sw_error **err)
 {
-    char *url = NULL, *auth = NULL;
     size_t api_len = strlen(api);
     while (api_len > 0 && api[api_len - 1] == '/')
         api_len--;
-    if (asprintf(&url, "%.*s/repos/%s/statuses/%s", (int)api_len, api, full_name, sha) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
-    if (asprintf(&auth, "Bearer %s", token) < 0) {
-        free(url);
+    *body = NULL;
+    if (asprintf(url, "%.*s/repos/%s/statuses/%s", (int)api_len, api, full_name, sha) < 0) {
+        *url = NULL;
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     }
-    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "state", state, "context", context,
-                             "target_url", target_url, "description", description);
-    int rc = wrk_http_post_json(url, body, auth, 3, log_fd, NULL, err);
-    json_decref(body);
-    explicit_bzero(auth, strlen(auth));
-    free(auth);
-    free(url);
-    return rc;
+    *body = json_pack("{s:s, s:s, s:s, s:s}", "state", state, "context", context, "target_url",
+                      target_url, "description", description);
+    if (*body == NULL) {
+        free(*url);
+        *url = NULL;
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    }
+    return 0;
 }

@@ -10,13 +10,16 @@
 
 #include "core/error.h"
 
-/* POSTs body as application/json to url, with an Authorization header
- * when auth is not NULL. Tries `attempts` times, waiting 1 s, 2 s, 4 s ...
- * between tries; a 2xx answer is success. Times out after 10 s per try.
- * `log_fd` (may be -1) gets one line per failed try, without the header.
- * *stop (may be NULL) cuts the waiting short. */
-int wrk_http_post_json(const char *url, const json_t *body, const char *auth, int attempts,
-                       int log_fd, volatile int *stop, sw_error **err);
+/* One POST of body (JSON text) to url, with an Authorization header when
+ * auth is not NULL; 10 s at most. A 2xx answer is success; *status gets
+ * the HTTP status (0 when there was no answer). *stop (may be NULL) aborts
+ * the transfer with SW_ECANCELED. The error never holds auth. */
+int wrk_forge_post(const char *url, const char *body, const char *auth, volatile int *stop,
+                   long *status, sw_error **err);
+
+/* Whether a POST that got `status` is worth trying again: no answer, a
+ * timeout (408), rate limiting (429) or a server error. */
+int wrk_forge_retryable(long status);
 
 /* Docker Hub's push webhook payload plus our run id, digest and tags.
  * host is the registry host[:port]; public_url the service's base URL. */
@@ -28,11 +31,12 @@ json_t *wrk_notify_payload(const char *host, const char *public_url, const char 
  * segments (".git" dropped), malloc'd; NULL when the URL has fewer. */
 char *wrk_forge_full_name(const char *git_url);
 
-/* POSTs a commit status to {api}/repos/{full_name}/statuses/{sha}.
- * state: "pending", "success", "failure" or "error". */
-int wrk_commit_status(const char *api, const char *token, const char *full_name,
-                      const char *sha, const char *state, const char *context,
-                      const char *target_url, const char *description, int log_fd,
-                      sw_error **err);
+/* The URL and body of a commit status for {api}/repos/{full_name}/statuses/{sha}
+ * (GitHub's API; GitHub Enterprise and Gitea speak it too). state:
+ * "pending", "success", "failure" or "error". */
+int wrk_commit_status_request(const char *api, const char *full_name, const char *sha,
+                               const char *state, const char *context, const char *target_url,
+                               const char *description, char **url, json_t **body,
+                               sw_error **err);
 
 #endif

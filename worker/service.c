@@ -25,6 +25,7 @@
 #include "worker/forge.h"
 #include "worker/git.h"
 #include "worker/jobs.h"
+#include "worker/outbox.h"
 #include "worker/runlog.h"
 #include "worker/tags.h"
 #include "worker/triggers.h"
@@ -40,12 +41,18 @@ struct worker {
 };
 
 #define PRESENCE_PERIOD_S 5
+#define COURIER_LEASE_S 60      /* longer than a POST may take (10 s) */
+#define COURIER_POLL_MS 1000    /* deliveries of other processes, retries due */
 
 struct wrk_service {
     struct wrk_service_options opts;
     char name[64];              /* this process's entry in the workers table */
     pthread_t presence;         /* keeps that entry fresh */
     int has_presence;
+    pthread_t courier;          /* delivers the outbox (worker/outbox.h) */
+    int has_courier;
+    pthread_cond_t outbox_cond; /* a run queued a delivery */
+    int outbox_kicked;
     struct wrk_run_limits limits;
     struct worker *workers;
     int n_workers;
@@ -305,27 +312,52 @@ static int find_match(const struct run_ctx *c, struct wrk_match *out)
     return found ? 0 : -1;
 }
 
+static void courier_kick(wrk_service *svc);
+
+/* Queues a message for the courier; the run goes on at once. */
+static void queue_delivery(struct run_ctx *c, const char *kind, const char *url,
+                           const json_t *body, const char *what)
+{
+    sqlite3 *db = NULL;
+    sw_error *e = NULL;
+    char *target = wrk_url_origin(url);
+    if (reg_store_db(c->svc->opts.store, &db, &e) != 0 ||
+        wrk_outbox_add(db, c->run.run_id, c->repo->name, kind, url, body, &e) != 0)
+        wrk_log_line(c->log_fd, "%s for %s not queued: %s", what, target ? target : "?",
+                     sw_error_message(e));
+    else
+        courier_kick(c->svc);
+    sw_error_clear(&e);
+    free(target);
+}
+
 static void post_status(struct run_ctx *c, const char *state, const char *description)
 {
     const struct wrk_repo *r = c->repo;
     if (r == NULL || r->status_token == NULL || c->run.commit_sha == NULL)
         return;
     char *full_name = c->run.full_name ? strdup(c->run.full_name) : wrk_forge_full_name(r->git);
-    char *context = NULL, *target = NULL;
+    char *context = NULL, *target = NULL, *url = NULL;
+    json_t *body = NULL;
     const struct sw_config *cfg = c->svc->opts.config;
-    if (full_name && asprintf(&context, "slipway/%s", r->name) >= 0 &&
-        asprintf(&target, "%s/runs/%s", cfg->public_url, c->run.run_id) >= 0) {
-        sw_error *e = NULL;
-        if (wrk_commit_status(r->status_api ? r->status_api : "https://api.github.com",
-                              r->status_token, full_name, c->run.commit_sha, state, context,
-                              target, description, c->log_fd, &e) != 0) {
-            wrk_log_line(c->log_fd, "commit status %s not sent: %s", state, sw_error_message(e));
-            sw_error_clear(&e);
-        }
+    sw_error *e = NULL;
+    if (full_name == NULL) {
+        wrk_log_line(c->log_fd, "Commit status %s not sent: no owner/name in the git URL", state);
+    } else if (asprintf(&context, "slipway/%s", r->name) >= 0 &&
+               asprintf(&target, "%s/runs/%s", cfg->public_url, c->run.run_id) >= 0) {
+        if (wrk_commit_status_request(r->status_api ? r->status_api : "https://api.github.com",
+                                      full_name, c->run.commit_sha, state, context, target,
+                                      description, &url, &body, &e) == 0)
+            queue_delivery(c, "status", url, body, "commit status");
+        else
+            wrk_log_line(c->log_fd, "Commit status %s not sent: %s", state, sw_error_message(e));
     }
+    sw_error_clear(&e);
+    json_decref(body);
     free(full_name);
     free(context);
     free(target);
+    free(url);
 }
 
 static void notify(struct run_ctx *c, const char *digest, json_t *tags)
@@ -338,15 +370,10 @@ static void notify(struct run_ctx *c, const char *digest, json_t *tags)
     json_t *body = wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name,
                                       c->run.pusher, c->run.run_id, digest, tags,
                                       (long long)time(NULL));
-    for (size_t i = 0; i < rule->n_notify && body; i++) {
-        sw_error *e = NULL;
-        if (wrk_http_post_json(rule->notify[i], body, NULL, 4, c->log_fd, &c->svc->stopping,
-                               &e) == 0)
-            wrk_log_line(c->log_fd, "Notified %s", rule->notify[i]);
-        else
-            wrk_log_line(c->log_fd, "Notifying failed: %s", sw_error_message(e));
-        sw_error_clear(&e);
-    }
+    for (size_t i = 0; i < rule->n_notify && body; i++)
+        queue_delivery(c, "notify", rule->notify[i], body, "Notification");
+    wrk_log_line(c->log_fd, "Notifying %zu URL%s (deliveries are listed on the run's page)",
+                 rule->n_notify, rule->n_notify == 1 ? "" : "s");
     json_decref(body);
     free(host);
 }
@@ -762,6 +789,106 @@ static void *presence_main(void *arg)
     return NULL;
 }
 
+/* ---- the courier ------------------------------------------------------------ */
+
+static void courier_kick(wrk_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->outbox_kicked = 1;
+    pthread_cond_signal(&svc->outbox_cond);
+    pthread_mutex_unlock(&svc->lock);
+}
+
+static void courier_wait(wrk_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    if (!svc->outbox_kicked && !svc->stopping) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += (long)(COURIER_POLL_MS % 1000) * 1000000L;
+        deadline.tv_sec += COURIER_POLL_MS / 1000 + deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&svc->outbox_cond, &svc->lock, &deadline);
+    }
+    svc->outbox_kicked = 0;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+/* Sends one claimed delivery and records the outcome. A status token is
+ * taken from the config now: the outbox never holds it. */
+static void deliver(wrk_service *svc, sqlite3 *db, const char *owner,
+                    const struct wrk_delivery *d)
+{
+    char *auth = NULL;
+    char *target = wrk_url_origin(d->url);
+    const char *error = NULL;
+    int retry = 0;
+    long status = 0;
+    sw_error *e = NULL, *rec = NULL;
+    if (strcmp(d->kind, "status") == 0) {
+        const struct wrk_repo *r = wrk_repos_find(svc->opts.repos, d->repo);
+        if (r == NULL || r->status_token == NULL) {
+            error = "the repository has no status_token in the config any more";
+            goto record;
+        }
+        if (asprintf(&auth, "Bearer %s", r->status_token) < 0) {
+            auth = NULL;
+            error = "out of memory";
+            retry = 1;
+            goto record;
+        }
+    }
+    if (wrk_forge_post(d->url, d->body, auth, &svc->stopping, &status, &e) == 0) {
+        sw_info("run %s: %s delivered to %s (try %d)", d->run_id, d->kind,
+                target ? target : "?", d->attempts);
+    } else if (sw_error_code(e) == SW_ECANCELED) {
+        wrk_outbox_giveback(db, d, owner, NULL);
+        goto cleanup;
+    } else {
+        error = sw_error_message(e);
+        retry = wrk_forge_retryable(status);
+        sw_warn("run %s: %s to %s: %s (try %d of %d%s)", d->run_id, d->kind,
+                target ? target : "?", error, d->attempts, WRK_OUTBOX_MAX_ATTEMPTS,
+                retry ? "" : ", not retried");
+    }
+record:
+    if (wrk_outbox_done(db, d, owner, error, retry, &rec) != 0)
+        sw_warn("run %s: %s", d->run_id, sw_error_message(rec));
+cleanup:
+    if (auth) {
+        explicit_bzero(auth, strlen(auth));
+        free(auth);
+    }
+    free(target);
+    sw_error_clear(&e);
+    sw_error_clear(&rec);
+}
+
+static void *courier_main(void *arg)
+{
+    wrk_service *svc = arg;
+    char owner[96];
+    snprintf(owner, sizeof(owner), "%s/courier", svc->name);
+    while (!svc->stopping) {
+        sqlite3 *db = NULL;
+        sw_error *e = NULL;
+        struct wrk_delivery d;
+        int rc = reg_store_db(svc->opts.store, &db, &e);
+        if (rc == 0)
+            rc = wrk_outbox_claim(db, owner, COURIER_LEASE_S, &d, &e);
+        if (rc != 0) {
+            if (rc != SW_ENOTFOUND)
+                sw_warn("%s: %s", owner, sw_error_message(e));
+            sw_error_clear(&e);
+            courier_wait(svc);
+            continue;
+        }
+        deliver(svc, db, owner, &d);
+        wrk_delivery_release(&d);
+    }
+    return NULL;
+}
+
 int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error **err)
 {
     sqlite3 *db = NULL;
@@ -795,6 +922,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
                 swept == 1 ? "y" : "ies");
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
+    pthread_cond_init(&svc->outbox_cond, NULL);
     svc->workers = calloc((size_t)(opts->threads > 0 ? opts->threads : 1), sizeof(struct worker));
     if (svc->workers == NULL) {
         wrk_service_stop(svc);
@@ -812,6 +940,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
         svc->n_workers++;
     }
     svc->has_presence = pthread_create(&svc->presence, NULL, presence_main, svc) == 0;
+    svc->has_courier = pthread_create(&svc->courier, NULL, courier_main, svc) == 0;
     sw_info("%d worker thread%s started (lease %ds, at most %d attempts)", svc->n_workers,
             svc->n_workers == 1 ? "" : "s", svc->limits.lease_s, svc->limits.max_attempts);
     *out = svc;
@@ -840,6 +969,7 @@ void wrk_service_stop(wrk_service *svc)
     pthread_mutex_lock(&svc->lock);
     svc->stopping = 1;
     pthread_cond_broadcast(&svc->wake);
+    pthread_cond_broadcast(&svc->outbox_cond);
     pthread_mutex_unlock(&svc->lock);
     for (int i = 0; i < svc->n_workers; i++)
         svc->workers[i].cancel = 1;
@@ -847,8 +977,11 @@ void wrk_service_stop(wrk_service *svc)
         pthread_join(svc->workers[i].thread, NULL);
     if (svc->has_presence)
         pthread_join(svc->presence, NULL);
+    if (svc->has_courier)
+        pthread_join(svc->courier, NULL);
     free(svc->workers);
     pthread_mutex_destroy(&svc->lock);
     pthread_cond_destroy(&svc->wake);
+    pthread_cond_destroy(&svc->outbox_cond);
     free(svc);
 }

@@ -34,6 +34,7 @@ git daemon --reuseaddr --export-all --listen=127.0.0.1 --port="$gd_port" \
 SW_CLEANUP_CMDS+=("kill $!")
 notify_port=$(sw_free_port)
 svc_listener "$notify_port" "$work/notify.log" 1
+dead_port=$(sw_free_port)   # nothing listens there
 
 port=$(sw_free_port)
 SVC_BASE=http://127.0.0.1:$port
@@ -43,7 +44,7 @@ repos:
   - name: demo/hello
     git: git://127.0.0.1:$gd_port/hello
     secret: s3cret
-    notify: [http://127.0.0.1:$notify_port/hook]
+    notify: [http://127.0.0.1:$notify_port/hook, http://127.0.0.1:$dead_port/secret-path]
     rules:
       - { source_type: branch, source: main, tags: [latest, \"{run_id}\", \"sha-{commit:7}\"] }
       - { source_type: tag, source: \"/^v([0-9]+)\\\\.([0-9]+)-beta\$/\", tags: [\"beta-{\\\\1}-{\\\\2}\"] }
@@ -192,8 +193,9 @@ check "a passing autotest tags the image" test "$(svc_wait "$run")" = succeeded
 check "demo/tested:latest exists" test -n "$(svc_tag_digest demo/tested:latest)"
 
 # --- notify ---------------------------------------------------------------------------
-for _ in $(seq 50); do [ "$(grep -c '"status": 201' "$work/notify.log" 2>/dev/null)" -ge 1 ] && break; sleep 0.1; done
-payload=$(grep '"status": 201' "$work/notify.log" | head -1 | jq -c .body)
+ca1_notes() { jq -c "select(.body.run_id == \"ca1\") | [.status, .body]" "$work/notify.log" 2>/dev/null; }
+for _ in $(seq 150); do ca1_notes | grep -q '^\[201,' && break; sleep 0.1; done
+payload=$(ca1_notes | grep '^\[201,' | head -1 | jq -c '.[1]')
 [ "$(jq -r .repository.repo_name <<< "$payload")" = "127.0.0.1:$port/demo/hello" ] &&
     [ "$(jq -r .push_data.pusher <<< "$payload")" = alice ] &&
     [ "$(jq -r .push_data.tag <<< "$payload")" = latest ] &&
@@ -204,8 +206,20 @@ payload=$(grep '"status": 201' "$work/notify.log" | head -1 | jq -c .body)
     [ "$(jq -r '.tags | join(",")' <<< "$payload")" = "latest,ca1,sha-${first:0:7}" ] &&
     ok "the notify URL got Docker Hub's push payload with run, digest and tags" ||
     fail "notify payload: $payload"
-[ "$(head -1 "$work/notify.log" | jq -r .status)" = 500 ] && ok "a failed notify is retried" ||
+[ "$(ca1_notes | head -1 | jq -r '.[0]')" = 500 ] && ok "a failed notify is retried" ||
     fail "notify log: $(cat "$work/notify.log")"
+deliveries=$(svc_run_field "$run1" '.deliveries')
+[ "$(jq -r --arg t "http://127.0.0.1:$notify_port/…" '.[] | select(.target == $t) | "\(.state) \(.attempts)"' <<< "$deliveries")" = "delivered 2" ] &&
+    ok "the run lists the notification as delivered on the second try" || fail "deliveries: $deliveries"
+[ "$(jq -r --arg t "http://127.0.0.1:$dead_port/…" '.[] | select(.target == $t) | .state' <<< "$deliveries")" = pending ] &&
+    [ "$(svc_run_field "$run1" .status)" = succeeded ] &&
+    ok "a notify URL that does not answer is still retried, and the run did not wait for it" ||
+    fail "deliveries: $deliveries"
+jq -r '.[].error // empty' <<< "$deliveries" | grep -q "onnect" &&
+    ok "the delivery says why it failed" || fail "deliveries: $deliveries"
+grep -q secret-path <<< "$deliveries$(curl -s "$SVC_BASE/api/v1/runs/$run1/log")" &&
+    fail "a notify URL's path shows in the API or the log" ||
+    ok "notify URLs show as their origin only (the path may be a secret)"
 
 # --- the same commit again: the same digest ----------------------------------------------
 again=$("$SLIPWAY_BIN" run demo/hello --commit "$first" --server "$SVC_BASE")

@@ -124,13 +124,22 @@ grep -Eq "removed [0-9]+ scratch director" "$work/w2.log" && ok "w2 swept the de
     fail "w2 log: $(cat "$work/w2.log")"
 grep -c "$work/data/tmp" /proc/mounts > "$work/mounts" || true
 check "no mount is left behind" test "$(cat "$work/mounts")" = 0
-kill "$pid_w2"; wait "$pid_w2" 2>/dev/null || true
-
 # --- commit statuses ------------------------------------------------------------------
+# the courier of a worker sends them after the run; wait before stopping w2
+for _ in $(seq 150); do
+    grep -q '"state": "success"' "$work/status.log" 2>/dev/null && break
+    sleep 0.1
+done
+kill "$pid_w2"; wait "$pid_w2" 2>/dev/null || true
 statuses=$(jq -c "select(.path == \"/api/v3/repos/acme/hello/statuses/$head\" or (.path | endswith(\"/statuses/$head\"))) | [.body.state, .body.context, .auth, .body.target_url]" "$work/status.log")
 grep -q "\"pending\",\"slipway/demo/app\",\"Bearer gh-token-123\",\"http://ci.example:8080/runs/$run\"" <<< "$statuses" &&
     grep -q "\"success\",\"slipway/demo/app\"" <<< "$statuses" &&
     ok "GitHub's API got pending then success for the commit" || fail "statuses: $(cat "$work/status.log")"
+order=$(jq -r "select(.body.target_url == \"http://ci.example:8080/runs/$run\") | .body.state" "$work/status.log" | tr '\n' ' ')
+[[ "$order" =~ ^pending\ (pending\ )?success\ $ ]] && ok "in that order (a retried run says pending again)" ||
+    fail "order of statuses: $order"
+check "the run lists its delivered statuses" \
+    test "$(svc_run_field "$run" '[.deliveries[] | select(.kind == "status") | .state] | unique | join(",")')" = delivered
 jq -r .path "$work/status.log" | grep -qx "/api/v3/repos$(dirname "$src" | sed 's|.*/||;s|^|/|')/app/statuses/$head" &&
     ok "owner/repo come from the git URL when no webhook named them" || fail "paths: $(jq -r .path "$work/status.log")"
 

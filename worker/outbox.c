@@ -1,0 +1,253 @@
+/*
+ * outbox.c - queued notify webhooks and commit statuses (see outbox.h).
+ */
+#include "worker/outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/db.h"
+
+#define MAX_BACKOFF_S 300
+
+static int64_t now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    return text ? strdup((const char *)text) : NULL;
+}
+
+void wrk_delivery_release(struct wrk_delivery *d)
+{
+    if (d == NULL)
+        return;
+    free(d->run_id);
+    free(d->repo);
+    free(d->kind);
+    free(d->url);
+    free(d->body);
+    memset(d, 0, sizeof(*d));
+}
+
+int wrk_outbox_add(sqlite3 *db, const char *run_id, const char *repo, const char *kind,
+                   const char *url, const json_t *body, sw_error **err)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (text == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at,"
+                               " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           &stmt, err);
+    if (rc == 0) {
+        int64_t t = now();
+        sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, repo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 4, url, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 5, text, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 6, t);
+        sqlite3_bind_int64(stmt, 7, t);
+        rc = sw_db_step_done(db, stmt, "queueing a delivery", err);
+    }
+    free(text);
+    return rc;
+}
+
+int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_delivery *out,
+                     sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t t = now();
+    int rc = sw_db_begin(db, err);
+    if (rc != 0)
+        return rc;
+
+    /* deliveries whose courier died on their last attempt */
+    if ((rc = sw_db_prepare(db, "UPDATE deliveries SET state = 'failed', finished_at = ?1,"
+                                " lease_owner = NULL, last_error = COALESCE(last_error ||"
+                                " '; ', '') || 'the process sending it stopped'"
+                                " WHERE state = 'pending' AND lease_owner IS NOT NULL AND"
+                                " lease_expires_at < ?1 AND attempts >= ?2",
+                            &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_int64(stmt, 1, t);
+    sqlite3_bind_int(stmt, 2, WRK_OUTBOX_MAX_ATTEMPTS);
+    rc = sw_db_step_done(db, stmt, "failing abandoned deliveries", err);
+    stmt = NULL;
+    if (rc != 0)
+        goto cleanup;
+
+    /* due, not being sent, and nothing older to the same URL for the same
+     * run still waiting */
+    if ((rc = sw_db_prepare(db, "UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2,"
+                                " attempts = attempts + 1 WHERE id = (SELECT d.id FROM deliveries d"
+                                " WHERE d.state = 'pending' AND d.next_at <= ?3 AND"
+                                " (d.lease_owner IS NULL OR d.lease_expires_at < ?3) AND"
+                                " NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.run_id = d.run_id"
+                                " AND p.url = d.url AND p.id < d.id AND p.state = 'pending')"
+                                " ORDER BY d.next_at, d.id LIMIT 1)"
+                                " RETURNING id, run_id, repo, kind, url, body, attempts",
+                            &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, t + lease_s);
+    sqlite3_bind_int64(stmt, 3, t);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE) {
+        rc = SW_ENOTFOUND;
+    } else if (step != SQLITE_ROW) {
+        rc = sw_db_error(db, err, "claiming a delivery");
+        goto cleanup;
+    } else {
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(stmt, 0);
+        out->run_id = column_dup(stmt, 1);
+        out->repo = column_dup(stmt, 2);
+        out->kind = column_dup(stmt, 3);
+        out->url = column_dup(stmt, 4);
+        out->body = column_dup(stmt, 5);
+        out->attempts = sqlite3_column_int(stmt, 6);
+        if (!out->run_id || !out->repo || !out->kind || !out->url || !out->body) {
+            wrk_delivery_release(out);
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    int commit = sw_db_commit(db, err);
+    if (commit != 0) {
+        if (rc == 0)
+            wrk_delivery_release(out);
+        rc = commit;
+    }
+cleanup:
+    sqlite3_finalize(stmt);
+    if (rc != 0 && rc != SW_ENOTFOUND)
+        sw_db_rollback(db);
+    return rc;
+}
+
+int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner,
+                    const char *error, int retry, sw_error **err)
+{
+    int64_t t = now();
+    const char *state = "delivered";
+    int64_t next_at = t;
+    if (error != NULL) {
+        if (retry && d->attempts < WRK_OUTBOX_MAX_ATTEMPTS) {
+            int shift = d->attempts > 1 ? d->attempts - 1 : 0;
+            int64_t wait = (int64_t)1 << (shift < 20 ? shift : 20);
+            state = "pending";
+            next_at = t + (wait < MAX_BACKOFF_S ? wait : MAX_BACKOFF_S);
+        } else {
+            state = "failed";
+        }
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE deliveries SET state = ?, last_error = ?, next_at = ?,"
+                               " finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END,"
+                               " lease_owner = NULL, lease_expires_at = NULL"
+                               " WHERE id = ? AND lease_owner = ?",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, state, -1, SQLITE_STATIC);
+    if (error)
+        sqlite3_bind_text(stmt, 2, error, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(stmt, 2);
+    sqlite3_bind_int64(stmt, 3, next_at);
+    sqlite3_bind_text(stmt, 4, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 5, t);
+    sqlite3_bind_int64(stmt, 6, d->id);
+    sqlite3_bind_text(stmt, 7, owner, -1, SQLITE_STATIC);
+    return sw_db_step_done(db, stmt, "recording a delivery", err);
+}
+
+int wrk_outbox_giveback(sqlite3 *db, const struct wrk_delivery *d, const char *owner,
+                        sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE deliveries SET attempts = attempts - 1,"
+                               " lease_owner = NULL, lease_expires_at = NULL"
+                               " WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, d->id);
+    sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_STATIC);
+    return sw_db_step_done(db, stmt, "giving a delivery back", err);
+}
+
+int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **err)
+{
+#define ISO(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT kind, url, state, attempts, last_error, "
+                               ISO("created_at") ", " ISO("finished_at") ","
+                               " CASE WHEN state = 'pending' THEN " ISO("next_at") " END"
+                               " FROM deliveries WHERE run_id = ? ORDER BY id",
+                           &stmt, err);
+#undef ISO
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    json_t *list = json_array();
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        char *target = wrk_url_origin((const char *)sqlite3_column_text(stmt, 1));
+        json_t *item = json_object();
+        json_object_set_new(item, "kind", json_string((const char *)sqlite3_column_text(stmt, 0)));
+        json_object_set_new(item, "target", target ? json_string(target) : json_null());
+        json_object_set_new(item, "state", json_string((const char *)sqlite3_column_text(stmt, 2)));
+        json_object_set_new(item, "attempts", json_integer(sqlite3_column_int(stmt, 3)));
+        static const char *const nullable[] = { "error", "queued_at", "finished_at", "next_try_at" };
+        for (int i = 0; i < 4; i++) {
+            const unsigned char *v = sqlite3_column_text(stmt, 4 + i);
+            json_object_set_new(item, nullable[i], v ? json_string((const char *)v) : json_null());
+        }
+        json_array_append_new(list, item);
+        free(target);
+    }
+    if (step != SQLITE_DONE) {
+        rc = sw_db_error(db, err, "listing a run's deliveries");
+        json_decref(list);
+        list = NULL;
+    }
+    sqlite3_finalize(stmt);
+    *out = list;
+    return rc;
+}
+
+char *wrk_url_origin(const char *url)
+{
+    if (url == NULL)
+        return NULL;
+    const char *scheme = strstr(url, "://");
+    if (scheme == NULL)
+        return strdup("(not a URL)");
+    const char *host = scheme + 3;
+    size_t host_len = strcspn(host, "/?#");
+    /* user:password@ goes, whatever the password holds */
+    const char *at = memchr(host, '@', host_len);
+    while (at != NULL) {
+        host_len -= (size_t)(at + 1 - host);
+        host = at + 1;
+        at = memchr(host, '@', host_len);
+    }
+    const char *rest = host + host_len;
+    int more = rest[0] != '\0' && strcmp(rest, "/") != 0;
+    char *out = NULL;
+    if (asprintf(&out, "%.*s%.*s%s", (int)(scheme + 3 - url), url, (int)host_len, host,
+                 more ? "/…" : "") < 0)
+        return NULL;
+    return out;
+}

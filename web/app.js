@@ -608,6 +608,7 @@ async function pageRun(id) {
   const head = h('div', { class: 'page-head' });
   const facts = h('section', { class: 'panel' });
   const steps = h('section', { class: 'panel' });
+  const sent = h('section', { class: 'panel', 'data-deliveries': true });
   const log = new LogView();
   const logPanel = h('section', { class: 'panel' },
     h('div', { class: 'log-tools' }, h('h2', { style: 'margin:0' }, 'Log'), log.toggle),
@@ -637,12 +638,14 @@ async function pageRun(id) {
       h('dt', {}, 'Tags'), h('dd', { 'data-tags': true }, r.tags.length ? r.tags.map((t) => tagChip(r.repo, t)) : '–'),
       r.error ? [h('dt', {}, 'Error'), h('dd', { class: 'error', 'data-error': true }, r.error)] : null));
     steps.replaceChildren(h('h2', {}, 'Steps'), stepsTable(r.steps));
+    sent.hidden = !(r.deliveries || []).length;
+    sent.replaceChildren(h('h2', {}, 'Notifications and commit statuses'), deliveriesTable(r.deliveries || []));
     const failed = (r.steps || []).find((s) => s.status === 'failed');
     if (failed) log.markFailed(String(failed.index));
   };
   paint(run);
   render('Run ' + id, h('div', { 'data-page': 'run', 'data-run-id': id }, head,
-    h('div', { class: 'grid' }, facts, steps), logPanel));
+    h('div', { class: 'grid' }, facts, steps), logPanel, sent));
 
   /* the log, live */
   const source = new EventSource('/api/v1/runs/' + encodeURIComponent(id) + '/events');
@@ -661,6 +664,24 @@ async function pageRun(id) {
   every(1000, () => {
     if (run.status === 'running' && run.started_at) paint(run);
   });
+  /* deliveries go on after the run: follow them until they are settled */
+  every(3000, async () => {
+    if (!ended || !(run.deliveries || []).some((d) => d.state === 'pending')) return;
+    try { paint(await api('/runs/' + id)); } catch (e) { /* the next tick tries again */ }
+  });
+}
+
+function deliveriesTable(list) {
+  return h('div', { class: 'table-wrap' }, h('table', {},
+    h('thead', {}, h('tr', {}, h('th', {}, 'What'), h('th', {}, 'To'), h('th', {}, 'State'),
+      h('th', { class: 'num' }, 'Tries'), h('th', {}, 'Last error'))),
+    h('tbody', {}, list.map((d) => h('tr', { 'data-delivery': d.state },
+      h('td', {}, d.kind === 'status' ? 'commit status' : 'notify'),
+      h('td', { class: 'mono' }, d.target),
+      h('td', {}, h('span', { class: 'badge ' + (d.state === 'delivered' ? 'succeeded' : d.state === 'failed' ? 'failed' : 'queued') },
+        d.state === 'pending' && d.attempts > 0 ? 'retrying' : d.state)),
+      h('td', { class: 'num' }, d.attempts),
+      h('td', { class: 'error' }, d.error || ''))))));
 }
 
 /* ---- images ---------------------------------------------------------------- */

@@ -128,7 +128,16 @@ try {
   check('the run shows its tags',
         (await page.locator('[data-tags]').textContent()).includes('latest'));
   check('no cancel button on a finished run', (await page.locator('[data-action="cancel"]').count()) === 0);
+  const deliveries = page.locator('[data-deliveries]');
+  await deliveries.locator('[data-delivery="delivered"]').waitFor({ timeout: 15000 });
+  check('the run page shows the notification delivered after the run', true);
+  const undelivered = await deliveries.locator('[data-delivery="pending"]').textContent();
+  check('and the one whose receiver is down as retrying, with the reason',
+        undelivered.includes('retrying') && /connect/i.test(undelivered), undelivered);
   await shot(page, 'run-succeeded', '1280x800');
+  await deliveries.scrollIntoViewIfNeeded();
+  await shot(page, 'run-notifications', '1280x800');
+  await page.evaluate(() => window.scrollTo(0, 0));
 
   // --- the image: layers with sizes and instructions -----------------------------------
   await page.locator('[data-tags] a', { hasText: 'latest' }).click();

@@ -40,12 +40,16 @@ svc_git -C "$src" commit -qm "web UI test image"
 svc_git -C "$src" branch broken
 
 port=$(sw_free_port)
+notify_port=$(sw_free_port)
+svc_listener "$notify_port" "$SW_SCRATCH/notify.log"
+dead_port=$(sw_free_port)   # nothing listens there
 cfg=$(sw_write_config "$work" "$port" "
 workers: 1
 repos:
   - name: demo/web
     git: file://$src
     secret: s3cret
+    notify: [http://127.0.0.1:$notify_port/hook, http://127.0.0.1:$dead_port/hook]
     rules:
       - { source_type: branch, source: main, tags: [latest, \"{run_id}\"] }
       - { source_type: branch, source: broken, dockerfile: Dockerfile.broken, tags: [\"{sourceref}\"] }

@@ -147,6 +147,13 @@ void sw_hmac_sha256_hex(const void *key, size_t key_len, const void *data,
     sw_hex_encode(md, md_len, out);
 }
 
+void sw_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len,
+                  unsigned char out[20])
+{
+    unsigned int md_len = 0;
+    HMAC(EVP_sha1(), key, (int)key_len, data, len, out, &md_len);
+}
+
 int sw_ct_equal(const void *a, size_t a_len, const void *b, size_t b_len)
 {
     if (a_len != b_len)

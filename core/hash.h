@@ -44,6 +44,11 @@ int sw_hash_file(const char *path, enum sw_hash_algo algo,
 void sw_hmac_sha256_hex(const void *key, size_t key_len, const void *data,
                         size_t len, char out[SW_SHA256_HEX_LEN + 1]);
 
+/* HMAC-SHA1 of data under key (hashed host names in SSH known_hosts
+ * files; not for anything new). */
+void sw_hmac_sha1(const void *key, size_t key_len, const void *data, size_t len,
+                  unsigned char out[20]);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void sw_hex_encode(const unsigned char *in, size_t n, char *out);
 

@@ -22,7 +22,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <strings.h>
 #include <sys/utsname.h>
 
+#include "core/base64.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "registry/blobstore.h"
@@ -904,14 +904,6 @@ cleanup:
     return rc;
 }
 
-static char *base64(const char *data, size_t len)
-{
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
-    if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
-    return out;
-}
-
 static int append_query_param(sw_strbuf *url, CURL *curl, const char *name, const char *value,
                               int *has_query)
 {
@@ -1040,7 +1032,7 @@ static int endpoint_authenticate(struct pull_ctx *ctx, struct endpoint *ep, cons
                      ep->credential->password ? ep->credential->password : "") < 0) {
             pair = NULL;
             rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        } else if ((encoded = base64(pair, strlen(pair))) == NULL ||
+        } else if ((encoded = sw_base64_encode(pair, strlen(pair))) == NULL ||
                    asprintf(&ep->auth_header, "Authorization: Basic %s", encoded) < 0) {
             ep->auth_header = NULL;
             rc = sw_error_set(err, SW_ENOMEM, "out of memory");

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/base64.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -209,44 +210,13 @@ const char *srv_auth_realm(const srv_auth *auth)
     return auth && auth->cfg->auth_realm ? auth->cfg->auth_realm : "slipway";
 }
 
-static int base64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Decodes standard base64 (padding optional) into out (NUL-terminated);
- * -1 on a malformed input or when it does not fit. */
+/* Decodes base64 credentials into out (NUL-terminated); -1 on malformed
+ * input, one that does not fit, or one with a NUL inside. */
 static int base64_decode(const char *in, char *out, size_t out_size)
 {
     size_t n = 0;
-    unsigned bits = 0, acc = 0;
-
-    for (; *in && *in != '='; in++) {
-        int v = base64_value(*in);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= out_size)
-                return -1;
-            out[n++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    for (; *in == '='; in++)
-        ;
-    if (*in != '\0')
+    if (out_size == 0 ||
+        sw_base64_decode(in, strlen(in), (unsigned char *)out, out_size - 1, &n) != 0)
         return -1;
     out[n] = '\0';
     return memchr(out, '\0', n) ? -1 : 0;

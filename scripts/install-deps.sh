@@ -9,7 +9,8 @@ BUILD_PKGS="build-essential cmake pkg-config clang \
   libzstd-dev libpcre2-dev libcrypt-dev"
 RUN_PKGS="runc git ca-certificates busybox-static"
 TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl \
-  docker-registry wrk sqlite3 procps psmisc python3 chromium"
+  docker-registry wrk sqlite3 procps psmisc python3 chromium \
+  dropbear-bin openssh-client"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in

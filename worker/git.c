@@ -15,9 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/strbuf.h"
+#include "worker/known_hosts.h"
 
 #define MAX_SUBMODULE_DEPTH 8
 #define MAX_AUTH_TRIES 3
@@ -99,6 +101,9 @@ static int lock_mirror(const char *mirror, int op, sw_error **err)
 struct cred_state {
     const struct wrk_git_auth *auth;
     int tries;
+    const char *url;
+    int ssh_key_offered;
+    char hostkey_error[2048];   /* why the SSH host key was refused */
 };
 
 static int credentials_cb(git_credential **out, const char *url, const char *username_from_url,
@@ -114,12 +119,153 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
     }
     if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && st->auth->token)
         return git_credential_userpass_plaintext_new(out, "x-access-token", st->auth->token);
-    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && st->auth->ssh_key)
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && st->auth->ssh_key) {
+        /* one key, offered once: the server refused it */
+        if (st->ssh_key_offered++) {
+            git_error_set_str(GIT_ERROR_NET, "authentication failed (the server refused the"
+                                             " SSH key)");
+            return GIT_EUSER;
+        }
         return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git",
                                           NULL, st->auth->ssh_key, NULL);
+    }
     if (allowed & GIT_CREDENTIAL_USERNAME)
         return git_credential_username_new(out, username_from_url ? username_from_url : "git");
     return GIT_PASSTHROUGH;
+}
+
+/* ---- SSH host keys ------------------------------------------------------------ */
+
+/* The port of an ssh:// URL (22 when it names none; scp-like URLs have
+ * none). */
+static int ssh_port(const char *url)
+{
+    if (strncmp(url, "ssh://", 6) != 0)
+        return 22;
+    const char *host = url + 6;
+    size_t len = strcspn(host, "/");
+    const char *at = memchr(host, '@', len);
+    if (at) {
+        len -= (size_t)(at + 1 - host);
+        host = at + 1;
+    }
+    const char *end = host + len;
+    const char *colon = NULL;
+    if (host[0] == '[') {
+        const char *close = memchr(host, ']', len);
+        colon = close && close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memchr(host, ':', len);
+    }
+    int port = colon ? atoi(colon + 1) : 22;
+    return port > 0 && port < 65536 ? port : 22;
+}
+
+/* OpenSSH's way of showing a key: SHA256: and unpadded base64. */
+static void fingerprint(const git_cert_hostkey *hk, char *out, size_t size)
+{
+    if (!(hk->type & GIT_CERT_SSH_SHA256)) {
+        snprintf(out, size, "no SHA256 fingerprint");
+        return;
+    }
+    char *b64 = sw_base64_encode(hk->hash_sha256, sizeof(hk->hash_sha256));
+    size_t n = b64 ? strcspn(b64, "=") : 0;
+    snprintf(out, size, "SHA256:%.*s", (int)n, b64 ? b64 : "");
+    free(b64);
+}
+
+static const char *key_type_name(git_cert_ssh_raw_type_t t)
+{
+    switch (t) {
+    case GIT_CERT_SSH_RAW_TYPE_RSA: return "ssh-rsa";
+    case GIT_CERT_SSH_RAW_TYPE_DSS: return "ssh-dss";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: return "ecdsa-sha2-nistp256";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: return "ecdsa-sha2-nistp384";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: return "ecdsa-sha2-nistp521";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: return "ssh-ed25519";
+    default: return "key";
+    }
+}
+
+/* libgit2 asks before it authenticates: the server's key must be in the
+ * repository's known_hosts file, or in OpenSSH's default files. https
+ * certificates are left to libgit2 (OpenSSL's verification). */
+static int certificate_cb(git_cert *cert, int valid, const char *host, void *payload)
+{
+    struct cred_state *st = payload;
+    (void)valid;
+    if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2 || st == NULL)
+        return GIT_PASSTHROUGH;
+    const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
+    int port = ssh_port(st->url);
+    char fpr[80], where[4200] = "", files[4200];
+    fingerprint(hk, fpr, sizeof(fpr));
+    const char *type = key_type_name(hk->raw_type);
+    if (!(hk->type & GIT_CERT_SSH_RAW) || hk->hostkey == NULL) {
+        snprintf(st->hostkey_error, sizeof(st->hostkey_error),
+                 "the SSH server %s:%d sent no host key to check", host, port);
+        return GIT_ECERTIFICATE;
+    }
+
+    char user_file[4096] = "";
+    const char *home = getenv("HOME");
+    if (home && *home)
+        snprintf(user_file, sizeof(user_file), "%s/.ssh/known_hosts", home);
+    const char *paths[2] = { NULL, NULL };
+    if (st->auth && st->auth->known_hosts) {
+        paths[0] = st->auth->known_hosts;
+    } else {
+        paths[0] = user_file[0] ? user_file : NULL;
+        paths[1] = "/etc/ssh/ssh_known_hosts";
+    }
+    snprintf(files, sizeof(files), "%s%s%s", paths[0] ? paths[0] : "",
+             paths[0] && paths[1] ? " or " : "", paths[1] ? paths[1] : "");
+
+    enum wrk_host_key best = WRK_HOST_UNKNOWN;
+    for (int i = 0; i < 2; i++) {
+        if (paths[i] == NULL)
+            continue;
+        enum wrk_host_key found;
+        char here[4200];
+        sw_error *e = NULL;
+        if (wrk_known_hosts_check(paths[i], host, port, (const unsigned char *)hk->hostkey,
+                                  hk->hostkey_len, &found, here, sizeof(here), &e) != 0) {
+            snprintf(st->hostkey_error, sizeof(st->hostkey_error), "%s", sw_error_message(e));
+            sw_error_clear(&e);
+            return GIT_ECERTIFICATE;
+        }
+        if (found > best) {
+            best = found;
+            snprintf(where, sizeof(where), "%s", here);
+        }
+    }
+    char name[300];
+    if (port == 22)
+        snprintf(name, sizeof(name), "%s", host);
+    else
+        snprintf(name, sizeof(name), "[%s]:%d", host, port);
+    switch (best) {
+    case WRK_HOST_MATCH:
+        return 0;
+    case WRK_HOST_REVOKED:
+        snprintf(st->hostkey_error, sizeof(st->hostkey_error),
+                 "the SSH host key of %s (%s %s) is revoked in %.900s", name, type, fpr, where);
+        break;
+    case WRK_HOST_MISMATCH:
+        snprintf(st->hostkey_error, sizeof(st->hostkey_error),
+                 "the SSH host key of %s (%s %s) is not the one in %.900s: the server's key"
+                 " changed, or something is in between; not fetching",
+                 name, type, fpr, where);
+        break;
+    default:
+        snprintf(st->hostkey_error, sizeof(st->hostkey_error),
+                 "the SSH host %s (%s %s) is not in %.900s; check the key, then add it"
+                 " (ssh-keyscan%s%.0d %s >> FILE) or set known_hosts for the repository",
+                 name, type, fpr, files[0] ? files : "any known_hosts file",
+                 port == 22 ? "" : " -p ", port == 22 ? 0 : port, host);
+        break;
+    }
+    return GIT_ECERTIFICATE;
 }
 
 /* ---- fetch ------------------------------------------------------------------ */
@@ -184,15 +330,22 @@ static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_g
     git_strarray refspecs = { specs, 2 };
     git_fetch_options opts;
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-    struct cred_state st = { .auth = auth };
+    struct cred_state st = { .auth = auth, .url = url };
     opts.callbacks.credentials = credentials_cb;
+    opts.callbacks.certificate_check = certificate_cb;
     opts.callbacks.payload = &st;
     opts.prune = GIT_FETCH_NO_PRUNE;
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     if (git_remote_fetch(remote, &refspecs, &opts, NULL) != 0) {
+        if (st.hostkey_error[0]) {
+            /* libgit2 puts its own words over ours; git_fail redacts the URL */
+            git_error_set_str(GIT_ERROR_SSH, st.hostkey_error);
+            return git_fail(err, SW_EPERM, "fetching", url);
+        }
         const git_error *e = git_error_last();
-        int code = st.tries > MAX_AUTH_TRIES || (e && e->klass == GIT_ERROR_SSH) ? SW_EPERM
-                                                                                   : SW_EIO;
+        int refused = st.tries > MAX_AUTH_TRIES || st.ssh_key_offered > 1 ||
+                      (e && e->klass == GIT_ERROR_SSH);
+        int code = refused ? SW_EPERM : SW_EIO;
         return git_fail(err, code, "fetching", url);
     }
     return 0;
@@ -266,7 +419,8 @@ int wrk_git_fetch_helper_main(int argc, char **argv)
         return 2;
     }
     struct wrk_git_auth auth = { .token = getenv("SLIPWAY_GIT_TOKEN"),
-                                 .ssh_key = getenv("SLIPWAY_GIT_SSH_KEY") };
+                                 .ssh_key = getenv("SLIPWAY_GIT_SSH_KEY"),
+                                 .known_hosts = getenv("SLIPWAY_GIT_KNOWN_HOSTS") };
     char sha[41];
     sw_error *err = NULL;
     int rc = wrk_git_fetch_here(argv[1], argv[2], &auth, argv[3], argv[4],
@@ -293,8 +447,8 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
     size_t n_env = 0;
     while (environ[n_env])
         n_env++;
-    char **envp = calloc(n_env + 3, sizeof(char *));
-    char *token_env = NULL, *key_env = NULL;
+    char **envp = calloc(n_env + 4, sizeof(char *));
+    char *token_env = NULL, *key_env = NULL, *hosts_env = NULL;
     if (envp == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     size_t k = 0;
@@ -305,6 +459,9 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
         envp[k++] = token_env;
     if (auth && auth->ssh_key && asprintf(&key_env, "SLIPWAY_GIT_SSH_KEY=%s", auth->ssh_key) >= 0)
         envp[k++] = key_env;
+    if (auth && auth->known_hosts &&
+        asprintf(&hosts_env, "SLIPWAY_GIT_KNOWN_HOSTS=%s", auth->known_hosts) >= 0)
+        envp[k++] = hosts_env;
     const char *argv[] = { helper_exe, "__git-fetch", mirror, url, source_type, ref, want_sha,
                            NULL };
     int out[2] = { -1, -1 };
@@ -325,6 +482,7 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
         free(token_env);
     }
     free(key_env);
+    free(hosts_env);
     free(envp);
     if (pid < 0) {
         int e = errno;

@@ -23,6 +23,7 @@
 struct wrk_git_auth {
     const char *token;      /* https: sent as x-access-token:<token>; never logged */
     const char *ssh_key;    /* ssh: private key file */
+    const char *known_hosts; /* ssh: host keys (worker/known_hosts.h); NULL: OpenSSH's files */
 };
 
 struct wrk_commit_info {

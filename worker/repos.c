@@ -505,6 +505,7 @@ static void repo_free(struct wrk_repo *r)
         explicit_bzero(r->token, strlen(r->token));
     free(r->token);
     free(r->ssh_key);
+    free(r->known_hosts);
     if (r->secret)
         explicit_bzero(r->secret, strlen(r->secret));
     free(r->secret);
@@ -521,8 +522,8 @@ static void repo_free(struct wrk_repo *r)
 static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r,
                      sw_error **err)
 {
-    static const char *const known[] = { "name", "git", "token", "ssh_key", "secret",
-                                         "status_token", "status_api", "submodules",
+    static const char *const known[] = { "name", "git", "token", "ssh_key", "known_hosts",
+                                         "secret", "status_token", "status_api", "submodules",
                                          "autotest", "notify", "cache", "rules", NULL };
     struct defaults d = { .cache = 1 };
     const char *s = NULL;
@@ -584,6 +585,9 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     if ((rc = get_str(c, node, c->where, "ssh_key", &s, err)) != 0)
         return rc;
     r->ssh_key = s ? strdup(s) : NULL;
+    if ((rc = get_str(c, node, c->where, "known_hosts", &s, err)) != 0)
+        return rc;
+    r->known_hosts = s ? strdup(s) : NULL;
     if ((rc = get_str(c, node, c->where, "status_api", &s, err)) != 0)
         return rc;
     if (s && strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {

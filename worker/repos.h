@@ -7,6 +7,8 @@
  *       git: https://github.com/acme/hello.git
  *       token: env:GH_TOKEN                  https credentials (never logged)
  *       ssh_key: /root/.ssh/id_ed25519       ssh credentials
+ *       known_hosts: /etc/slipway/known_hosts ssh host keys (default: ~/.ssh/known_hosts
+ *                                            and /etc/ssh/ssh_known_hosts)
  *       secret: env:HELLO_SECRET             webhook secret
  *       status_token: env:GH_STATUS          commit statuses (GitHub API)
  *       status_api: https://api.github.com
@@ -56,6 +58,7 @@ struct wrk_repo {
     char *git_normalized;   /* wrk_git_url_normalize(git) */
     char *token;            /* resolved secrets; NULL when not set */
     char *ssh_key;
+    char *known_hosts;      /* NULL: OpenSSH's default files */
     char *secret;
     char *status_token;
     char *status_api;       /* NULL: https://api.github.com */

@@ -404,7 +404,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         goto cleanup;
 
     /* the exact commit, through the repository's mirror */
-    struct wrk_git_auth auth = { .token = r->token, .ssh_key = r->ssh_key };
+    struct wrk_git_auth auth = { .token = r->token, .ssh_key = r->ssh_key,
+                                 .known_hosts = r->known_hosts };
     char sha[41] = "";
     if ((rc = wrk_git_mirror_path(reg_store_data_dir(store), r->git, &mirror, err)) != 0)
         goto cleanup;

@@ -45,6 +45,7 @@ static const char *full_config =
     "    secret: s3cret\n"
     "    status_token: tok\n"
     "    status_api: http://127.0.0.1:9/api\n"
+    "    known_hosts: /etc/slipway/known_hosts\n"
     "    submodules: true\n"
     "    autotest: test -f /hello\n"
     "    notify: [http://127.0.0.1:9/hook]\n"
@@ -91,6 +92,7 @@ static void test_load_full(void)
     CHECK_STR_EQ(r->secret, "s3cret");
     CHECK_STR_EQ(r->status_token, "tok");
     CHECK_STR_EQ(r->status_api, "http://127.0.0.1:9/api");
+    CHECK_STR_EQ(r->known_hosts, "/etc/slipway/known_hosts");
     CHECK_INT_EQ(r->submodules, 1);
     CHECK_INT_EQ(r->n_rules, 4);
     const struct wrk_rule *r0 = &r->rules[0];

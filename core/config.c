@@ -438,7 +438,8 @@ int64_t sw_parse_duration(const char *s)
             return -1;
         p = end;
         int64_t mult;
-        if (*p == 'h') { mult = 3600; p++; }
+        if (*p == 'd') { mult = 86400; p++; }
+        else if (*p == 'h') { mult = 3600; p++; }
         else if (*p == 'm' && p[1] == 's') { return -1; }
         else if (*p == 'm') { mult = 60; p++; }
         else if (*p == 's') { mult = 1; p++; }

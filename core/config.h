@@ -100,7 +100,7 @@ int sw_config_error(const struct sw_config *cfg, const json_t *node,
                     const char *key, sw_error **err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Parses "30s", "10m", "2h", "1h30m", "45" (seconds); -1 on error. */
+/* Parses "30s", "10m", "2h", "90d", "1h30m", "45" (seconds); -1 on error. */
 int64_t sw_parse_duration(const char *s);
 
 /* Parses "4MiB", "512KiB", "1GB", "100" (bytes); -1 on error. */

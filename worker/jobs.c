@@ -533,6 +533,78 @@ int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_erro
     return sw_db_step_done(db, stmt, "releasing a run", err);
 }
 
+/* ---- retention --------------------------------------------------------------- */
+
+#define PRUNABLE "SELECT run_id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?1" \
+                 " AND status NOT IN ('queued', 'running')" \
+                 " AND id < (SELECT MAX(id) FROM runs)" \
+                 " AND run_id NOT IN (SELECT run_id FROM tag_runs)"
+
+int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    char **list = NULL;
+    size_t count = 0, cap = 0;
+    int rc = sw_db_begin(db, err);
+    *ids = NULL;
+    *n = 0;
+    if (rc != 0)
+        return rc;
+    if ((rc = sw_db_prepare(db, PRUNABLE, &stmt, err)) != 0)
+        goto cleanup;
+    sqlite3_bind_int64(stmt, 1, before);
+    int step;
+    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(list, cap * sizeof(*list));
+            if (grown == NULL) {
+                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                goto cleanup;
+            }
+            list = grown;
+        }
+        if ((list[count] = column_dup(stmt, 0)) == NULL) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        count++;
+    }
+    if (step != SQLITE_DONE) {
+        rc = sw_db_error(db, err, "finding old runs");
+        goto cleanup;
+    }
+    sqlite3_finalize(stmt);
+    stmt = NULL;
+    static const char *const deletes[] = {
+        "DELETE FROM run_steps WHERE run_id IN (" PRUNABLE ")",
+        "DELETE FROM deliveries WHERE run_id IN (" PRUNABLE ")",
+        "DELETE FROM runs WHERE run_id IN (" PRUNABLE ")",
+    };
+    for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
+        if ((rc = sw_db_prepare(db, deletes[i], &stmt, err)) != 0)
+            goto cleanup;
+        sqlite3_bind_int64(stmt, 1, before);
+        rc = sw_db_step_done(db, stmt, "deleting old runs", err);
+        stmt = NULL;
+        if (rc != 0)
+            goto cleanup;
+    }
+    rc = sw_db_commit(db, err);
+cleanup:
+    sqlite3_finalize(stmt);
+    if (rc != 0) {
+        sw_db_rollback(db);
+        for (size_t i = 0; i < count; i++)
+            free(list[i]);
+        free(list);
+        return rc;
+    }
+    *ids = list;
+    *n = count;
+    return 0;
+}
+
 /* ---- workers ---------------------------------------------------------------- */
 
 int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error **err)

@@ -110,6 +110,16 @@ int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, in
 /* The steps of a run as a JSON array in the API's shape (docs/api.md). */
 int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err);
 
+/* ---- retention --------------------------------------------------------------- */
+
+/* Deletes runs that finished before `before` (seconds since the epoch),
+ * with their steps and deliveries, in one transaction. Kept whatever their
+ * age: the newest run (run ids come from the row id and must never start
+ * over) and runs that pushed a tag still recorded in tag_runs (the image
+ * pages link to them). *ids gets the deleted run ids (malloc'd array of
+ * malloc'd strings, *n of them) so their log files can go too. */
+int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error **err);
+
 /* ---- workers ---------------------------------------------------------------- */
 
 /* Registers (or refreshes) a worker process with its thread count. */

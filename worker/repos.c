@@ -629,9 +629,18 @@ cleanup:
     return rc;
 }
 
+int64_t wrk_runs_keep_parse(const json_t *node)
+{
+    const char *k = json_string_value(node);
+    int64_t s = k && strcmp(k, "forever") == 0 ? 0
+                : k ? sw_parse_duration(k)
+                : json_is_integer(node) ? json_integer_value(node) : -1;
+    return s == 0 || (s >= 3600 && s <= 100LL * 365 * 86400) ? s : -1;
+}
+
 static int load_runs(const struct sw_config *cfg, struct wrk_repos *repos, sw_error **err)
 {
-    static const char *const known[] = { "id_prefix", "lease", "max_attempts", NULL };
+    static const char *const known[] = { "id_prefix", "lease", "max_attempts", "keep", NULL };
     struct ctx c = { .cfg = cfg };
     json_t *runs = sw_config_section(cfg, "runs");
     snprintf(repos->id_prefix, sizeof(repos->id_prefix), "ca");
@@ -658,6 +667,12 @@ static int load_runs(const struct sw_config *cfg, struct wrk_repos *repos, sw_er
         if (s < 3 || s > 24 * 3600)
             return key_error(&c, lease, "runs.lease", err,
                              "expected a duration from 3s to 24h, e.g. 30s");
+    }
+    json_t *keep = json_object_get(runs, "keep");
+    if (keep) {
+        if (wrk_runs_keep_parse(keep) < 0)
+            return key_error(&c, keep, "runs.keep", err,
+                             "expected a duration of at least 1h, e.g. 90d, or forever");
     }
     json_t *attempts = json_object_get(runs, "max_attempts");
     if (attempts && (!json_is_integer(attempts) || json_integer_value(attempts) < 1 ||

@@ -27,6 +27,7 @@
 #define WRK_REPOS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -72,6 +73,10 @@ struct wrk_repos {
     size_t n;
     char id_prefix[8];      /* runs.id_prefix, default "ca" */
 };
+
+/* runs.keep in seconds: a duration of 1h to 100 years, 0 for "forever";
+ * -1 when it is neither. */
+int64_t wrk_runs_keep_parse(const json_t *node);
 
 /* Reads and checks `repos:` and `runs:`; an empty list when there is no
  * repos section. Free with wrk_repos_free. */

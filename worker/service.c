@@ -41,6 +41,7 @@ struct worker {
 };
 
 #define PRESENCE_PERIOD_S 5
+#define PRUNE_PERIOD_S 3600     /* how often old runs are looked for */
 #define COURIER_LEASE_S 60      /* longer than a POST may take (10 s) */
 #define COURIER_POLL_MS 1000    /* deliveries of other processes, retries due */
 
@@ -73,6 +74,10 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
     int64_t s = lease ? sw_parse_duration(lease) : -1;
     if (s >= 3 && s <= 24 * 3600)
         out->lease_s = (int)s;
+    out->keep_s = 90LL * 86400;
+    json_t *keep = json_object_get(runs, "keep");
+    if (keep && wrk_runs_keep_parse(keep) >= 0)
+        out->keep_s = wrk_runs_keep_parse(keep);
     json_t *attempts = json_object_get(runs, "max_attempts");
     if (json_is_integer(attempts) && json_integer_value(attempts) >= 1 &&
         json_integer_value(attempts) <= 100)
@@ -762,10 +767,37 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Deletes runs older than runs.keep, and their logs. */
+static void prune_runs(wrk_service *svc, sqlite3 *db)
+{
+    if (svc->limits.keep_s <= 0)
+        return;
+    char **ids = NULL;
+    size_t n = 0;
+    sw_error *e = NULL;
+    if (wrk_jobs_prune(db, (int64_t)time(NULL) - svc->limits.keep_s, &ids, &n, &e) != 0) {
+        sw_warn("deleting old runs: %s", sw_error_message(e));
+        sw_error_clear(&e);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *path = wrk_log_path(reg_store_data_dir(svc->opts.store), ids[i]);
+        if (path && unlink(path) != 0 && errno != ENOENT)
+            sw_warn("removing %s: %s", path, strerror(errno));
+        free(path);
+        free(ids[i]);
+    }
+    if (n > 0)
+        sw_info("deleted %zu run%s finished more than %lld days ago, with their logs", n,
+                n == 1 ? "" : "s", (long long)(svc->limits.keep_s / 86400));
+    free(ids);
+}
+
 static void *presence_main(void *arg)
 {
     wrk_service *svc = arg;
     const char *name = svc->name;
+    int64_t next_prune = 0;
     pthread_mutex_lock(&svc->lock);
     while (!svc->stopping) {
         pthread_mutex_unlock(&svc->lock);
@@ -775,6 +807,10 @@ static void *presence_main(void *arg)
             wrk_workers_heartbeat(db, name, svc->n_workers, &e) != 0)
             sw_warn("worker %s: %s", name, sw_error_message(e));
         sw_error_clear(&e);
+        if (db && (int64_t)time(NULL) >= next_prune) {
+            prune_runs(svc, db);
+            next_prune = (int64_t)time(NULL) + PRUNE_PERIOD_S;
+        }
         pthread_mutex_lock(&svc->lock);
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);

@@ -36,6 +36,7 @@ struct wrk_service_options {
 struct wrk_run_limits {
     int lease_s;        /* runs.lease, default 30 s */
     int max_attempts;   /* runs.max_attempts, default 3 */
+    int64_t keep_s;     /* runs.keep, default 90 days; 0: forever */
 };
 void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out);
 

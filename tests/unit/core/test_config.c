@@ -210,6 +210,7 @@ static void test_durations_and_sizes(void)
     CHECK_INT_EQ(sw_parse_duration("30s"), 30);
     CHECK_INT_EQ(sw_parse_duration("10m"), 600);
     CHECK_INT_EQ(sw_parse_duration("1h30m"), 5400);
+    CHECK_INT_EQ(sw_parse_duration("90d"), 90 * 86400);
     CHECK_INT_EQ(sw_parse_duration("45"), 45);
     CHECK_INT_EQ(sw_parse_duration("0s"), 0);
     CHECK_INT_EQ(sw_parse_duration("5x"), -1);

@@ -317,6 +317,67 @@ static void test_workers_presence(void)
     sw_db_close(db);
 }
 
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    int n = -1;
+    if (sw_db_prepare(db, sql, &stmt, NULL) == 0 && sqlite3_step(stmt) == SQLITE_ROW)
+        n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
+/* runs.keep: old finished runs go with their steps and deliveries; the
+ * newest run, runs still running or queued, and runs behind a tag stay. */
+static void test_prune_old_runs(void)
+{
+    sqlite3 *db = open_db();
+    sw_db_exec(db, "DELETE FROM runs; DELETE FROM run_steps; DELETE FROM tag_runs;"
+                   " DELETE FROM deliveries", NULL);
+    char r[5][WRK_RUN_ID_MAX];
+    const char *branches[] = { "p1", "p2", "p3", "p4", "p5" };
+    for (int i = 0; i < 5; i++) {
+        char delivery[32];
+        snprintf(delivery, sizeof(delivery), "prune-%d", i);
+        push(db, branches[i], delivery, r[i], &(int){ 0 });
+    }
+    char sql[1024];
+    snprintf(sql, sizeof(sql),
+             "UPDATE runs SET status = 'succeeded', finished_at = 1000 WHERE run_id IN"
+             " ('%s', '%s', '%s', '%s');"
+             "UPDATE runs SET status = 'running' WHERE run_id = '%s';"
+             "INSERT INTO tag_runs VALUES ('demo/app', 'latest', 'sha256:aa', '%s', 1000);"
+             "INSERT INTO run_steps (run_id, idx, total, instruction, line, status, started_ms)"
+             " VALUES ('%s', 1, 1, 'FROM x', 1, 'succeeded', 0);"
+             "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at, created_at)"
+             " VALUES ('%s', 'demo/app', 'notify', 'http://x/', '{}', 0, 0);",
+             r[0], r[1], r[2], r[4], r[3], r[1], r[0], r[0]);
+    CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+
+    char **ids = NULL;
+    size_t n = 0;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(wrk_jobs_prune(db, 2000, &ids, &n, &err), 0);
+    CHECK_INT_EQ((int)n, 2);
+    if (n == 2) {
+        CHECK_STR_EQ(ids[0], r[0]);
+        CHECK_STR_EQ(ids[1], r[2]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    CHECK_INT_EQ(count_rows(db, "SELECT COUNT(*) FROM runs"), 3);
+    CHECK_INT_EQ(count_rows(db, "SELECT COUNT(*) FROM run_steps"), 0);
+    CHECK_INT_EQ(count_rows(db, "SELECT COUNT(*) FROM deliveries"), 0);
+
+    /* nothing finished after the cut-off goes */
+    CHECK_INT_EQ(wrk_jobs_prune(db, 500, &ids, &n, &err), 0);
+    CHECK_INT_EQ((int)n, 0);
+    free(ids);
+    sw_error_clear(&err);
+    sw_db_close(db);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_jobs");
@@ -328,6 +389,7 @@ int main(void)
     RUN(test_cancel);
     RUN(test_concurrent_claims_are_exclusive);
     RUN(test_workers_presence);
+    RUN(test_prune_old_runs);
     sw_rm_rf(dir, NULL);
     free(db_path);
     free(dir);

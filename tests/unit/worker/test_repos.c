@@ -37,7 +37,7 @@ static int load(const char *yaml, struct wrk_repos **repos, char *msg, size_t si
 }
 
 static const char *full_config =
-    "runs: { id_prefix: xb, lease: 10s, max_attempts: 2 }\n"
+    "runs: { id_prefix: xb, lease: 10s, max_attempts: 2, keep: 30d }\n"
     "repos:\n"
     "  - name: demo/hello\n"
     "    git: https://GitHub.com/acme/hello.git\n"
@@ -200,7 +200,25 @@ static void test_errors(void)
                  (const char *[]){ "rules[1].semver", "source_type: tag", NULL });
     expect_error("runs: { id_prefix: CA }\n",
                  (const char *[]){ ":3", "runs.id_prefix", "lowercase", NULL });
+    expect_error("runs: { keep: 10m }\n",
+                 (const char *[]){ "runs.keep", "at least 1h", "forever", NULL });
     expect_error("runs: { leese: 10s }\n", (const char *[]){ "runs.leese", "unknown key", NULL });
+}
+
+static void test_runs_keep(void)
+{
+    static const struct { const char *text; long long want; } cases[] = {
+        { "90d", 90LL * 86400 }, { "1h", 3600 }, { "forever", 0 }, { "0", 0 },
+        { "59m", -1 }, { "soon", -1 }, { "200000d", -1 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *v = json_string(cases[i].text);
+        CHECK_INT_EQ((long long)wrk_runs_keep_parse(v), cases[i].want);
+        json_decref(v);
+    }
+    json_t *n = json_integer(7200);
+    CHECK_INT_EQ((long long)wrk_runs_keep_parse(n), 7200);
+    json_decref(n);
 }
 
 static void test_url_normalize(void)
@@ -355,6 +373,7 @@ int main(void)
     RUN(test_load_full);
     RUN(test_no_repos);
     RUN(test_errors);
+    RUN(test_runs_keep);
     RUN(test_url_normalize);
     RUN(test_match);
     RUN(test_render);

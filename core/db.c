@@ -203,3 +203,9 @@ int sw_db_step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *context, sw_err
     sqlite3_finalize(stmt);
     return rc;
 }
+
+char *sw_db_column_dup(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    return text ? strdup((const char *)text) : NULL;
+}

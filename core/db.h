@@ -53,4 +53,7 @@ int sw_db_error(sqlite3 *db, sw_error **err, const char *context);
  * SW_EDB with context on failure. */
 int sw_db_step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *context, sw_error **err);
 
+/* A copy of a text column (malloc'd), NULL when the column is NULL. */
+char *sw_db_column_dup(sqlite3_stmt *stmt, int col);
+
 #endif

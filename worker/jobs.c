@@ -28,35 +28,29 @@ static int64_t now(void)
     return (int64_t)time(NULL);
 }
 
-static char *column_dup(sqlite3_stmt *stmt, int col)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    return text ? strdup((const char *)text) : NULL;
-}
-
 static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
 {
     memset(run, 0, sizeof(*run));
     snprintf(run->run_id, sizeof(run->run_id), "%s", sqlite3_column_text(stmt, 0));
-    run->repo = column_dup(stmt, 1);
-    run->trigger = column_dup(stmt, 2);
-    run->source_type = column_dup(stmt, 3);
-    run->source_ref = column_dup(stmt, 4);
-    run->commit_sha = column_dup(stmt, 5);
-    run->commit_message = column_dup(stmt, 6);
-    run->status = column_dup(stmt, 7);
+    run->repo = sw_db_column_dup(stmt, 1);
+    run->trigger = sw_db_column_dup(stmt, 2);
+    run->source_type = sw_db_column_dup(stmt, 3);
+    run->source_ref = sw_db_column_dup(stmt, 4);
+    run->commit_sha = sw_db_column_dup(stmt, 5);
+    run->commit_message = sw_db_column_dup(stmt, 6);
+    run->status = sw_db_column_dup(stmt, 7);
     run->attempts = sqlite3_column_int(stmt, 8);
     run->cancel_requested = sqlite3_column_int(stmt, 9);
     run->queued_at = sqlite3_column_int64(stmt, 10);
     run->started_at = sqlite3_column_int64(stmt, 11);
     run->finished_at = sqlite3_column_int64(stmt, 12);
-    run->digest = column_dup(stmt, 13);
+    run->digest = sw_db_column_dup(stmt, 13);
     const unsigned char *tags = sqlite3_column_text(stmt, 14);
     run->tags = tags ? json_loads((const char *)tags, 0, NULL) : NULL;
-    run->error = column_dup(stmt, 15);
+    run->error = sw_db_column_dup(stmt, 15);
     run->rule = sqlite3_column_int(stmt, 16);
-    run->pusher = column_dup(stmt, 17);
-    run->full_name = column_dup(stmt, 18);
+    run->pusher = sw_db_column_dup(stmt, 17);
+    run->full_name = sw_db_column_dup(stmt, 18);
 }
 
 void wrk_run_release(struct wrk_run *run)
@@ -564,7 +558,7 @@ int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error
             }
             list = grown;
         }
-        if ((list[count] = column_dup(stmt, 0)) == NULL) {
+        if ((list[count] = sw_db_column_dup(stmt, 0)) == NULL) {
             rc = sw_error_set(err, SW_ENOMEM, "out of memory");
             goto cleanup;
         }

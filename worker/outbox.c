@@ -17,12 +17,6 @@ static int64_t now(void)
     return (int64_t)time(NULL);
 }
 
-static char *column_dup(sqlite3_stmt *stmt, int col)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    return text ? strdup((const char *)text) : NULL;
-}
-
 void wrk_delivery_release(struct wrk_delivery *d)
 {
     if (d == NULL)
@@ -108,11 +102,11 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
     } else {
         memset(out, 0, sizeof(*out));
         out->id = sqlite3_column_int64(stmt, 0);
-        out->run_id = column_dup(stmt, 1);
-        out->repo = column_dup(stmt, 2);
-        out->kind = column_dup(stmt, 3);
-        out->url = column_dup(stmt, 4);
-        out->body = column_dup(stmt, 5);
+        out->run_id = sw_db_column_dup(stmt, 1);
+        out->repo = sw_db_column_dup(stmt, 2);
+        out->kind = sw_db_column_dup(stmt, 3);
+        out->url = sw_db_column_dup(stmt, 4);
+        out->body = sw_db_column_dup(stmt, 5);
         out->attempts = sqlite3_column_int(stmt, 6);
         if (!out->run_id || !out->repo || !out->kind || !out->url || !out->body) {
             wrk_delivery_release(out);

@@ -86,6 +86,17 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
 
 /* ---- helpers -------------------------------------------------------------- */
 
+/* The CLOCK_REALTIME time ms milliseconds from now, for timed waits. */
+static struct timespec deadline_in(int ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += (long)(ms % 1000) * 1000000L;
+    t.tv_sec += ms / 1000 + t.tv_nsec / 1000000000L;
+    t.tv_nsec %= 1000000000L;
+    return t;
+}
+
 static int64_t now_ms(void)
 {
     struct timeval tv;
@@ -174,11 +185,7 @@ static void *heartbeat_main(void *arg)
         period_ms = 1000; /* cancel requests are noticed within a second */
     pthread_mutex_lock(&c->hb_lock);
     while (!c->hb_stop) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_nsec += (long)(period_ms % 1000) * 1000000L;
-        deadline.tv_sec += period_ms / 1000 + deadline.tv_nsec / 1000000000L;
-        deadline.tv_nsec %= 1000000000L;
+        struct timespec deadline = deadline_in(period_ms);
         pthread_cond_timedwait(&c->hb_cond, &c->hb_lock, &deadline);
         if (c->hb_stop)
             break;
@@ -731,11 +738,7 @@ static void wait_for_work(wrk_service *svc)
 {
     pthread_mutex_lock(&svc->lock);
     if (svc->wakeups == 0 && !svc->stopping) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_nsec += (long)(IDLE_POLL_MS % 1000) * 1000000L;
-        deadline.tv_sec += IDLE_POLL_MS / 1000 + deadline.tv_nsec / 1000000000L;
-        deadline.tv_nsec %= 1000000000L;
+        struct timespec deadline = deadline_in(IDLE_POLL_MS);
         pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline);
     }
     if (svc->wakeups > 0)
@@ -812,9 +815,7 @@ static void *presence_main(void *arg)
             next_prune = (int64_t)time(NULL) + PRUNE_PERIOD_S;
         }
         pthread_mutex_lock(&svc->lock);
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += PRESENCE_PERIOD_S;
+        struct timespec deadline = deadline_in(PRESENCE_PERIOD_S * 1000);
         while (!svc->stopping &&
                pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline) != ETIMEDOUT)
             ;
@@ -840,11 +841,7 @@ static void courier_wait(wrk_service *svc)
 {
     pthread_mutex_lock(&svc->lock);
     if (!svc->outbox_kicked && !svc->stopping) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_nsec += (long)(COURIER_POLL_MS % 1000) * 1000000L;
-        deadline.tv_sec += COURIER_POLL_MS / 1000 + deadline.tv_nsec / 1000000000L;
-        deadline.tv_nsec %= 1000000000L;
+        struct timespec deadline = deadline_in(COURIER_POLL_MS);
         pthread_cond_timedwait(&svc->outbox_cond, &svc->lock, &deadline);
     }
     svc->outbox_kicked = 0;

@@ -114,8 +114,12 @@ static void set_response(srv_request *req, unsigned status, struct MHD_Response 
     req->response = response;
     req->status = status;
     req->response_bytes = bytes;
-    if (response && content_type)
+    if (response && content_type) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+        /* build logs and blobs are other people's bytes: never let a browser
+         * guess they are HTML */
+        MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    }
 }
 
 void srv_respond(srv_request *req, unsigned status, const char *content_type,

@@ -53,6 +53,20 @@ static int page_path(const char *name)
     return 0;
 }
 
+/* The UI's page renders build output and holds a login: no scripts or
+ * styles but its own, no framing (a hidden "Run now" click), no referrers
+ * to other sites. */
+static void web_page_headers(srv_request *req)
+{
+    srv_header(req, "Cache-Control", "no-cache");
+    srv_header(req, "Content-Security-Policy",
+               "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+               " connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self';"
+               " frame-ancestors 'none'");
+    srv_header(req, "X-Frame-Options", "DENY");
+    srv_header(req, "Referrer-Policy", "same-origin");
+}
+
 static void web_asset_end(srv_request *req)
 {
     const char *name = srv_request_param(req, "asset");
@@ -60,7 +74,7 @@ static void web_asset_end(srv_request *req)
         name = "index.html";
     for (size_t i = 0; srv_web_assets[i].name; i++) {
         if (strcmp(srv_web_assets[i].name, name) == 0) {
-            srv_header(req, "Cache-Control", "no-cache");
+            web_page_headers(req);
             srv_respond(req, 200, srv_content_type_for(name), srv_web_assets[i].data,
                         srv_web_assets[i].size);
             return;
@@ -76,7 +90,7 @@ static void web_asset_end(srv_request *req)
     if (is_page) {
         for (size_t i = 0; srv_web_assets[i].name; i++) {
             if (strcmp(srv_web_assets[i].name, "index.html") == 0) {
-                srv_header(req, "Cache-Control", "no-cache");
+                web_page_headers(req);
                 srv_respond(req, page_path(name) ? 200 : 404, "text/html; charset=utf-8",
                             srv_web_assets[i].data, srv_web_assets[i].size);
                 return;

@@ -80,6 +80,14 @@ empty_port=$(sw_free_port)
 empty_cfg=$(sw_write_config "$empty_work" "$empty_port")
 sw_start_server "$empty_cfg"
 
+headers=$(curl -s -D - -o /dev/null "$url/runs/ca1")
+grep -qi "^content-security-policy: default-src 'self'; script-src 'self'; style-src 'self'" <<< "$headers" &&
+    grep -qi "^x-frame-options: DENY" <<< "$headers" &&
+    ok "pages are served with a strict Content-Security-Policy and no framing" ||
+    fail "page headers: $headers"
+grep -qi "^x-content-type-options: nosniff" <(curl -s -D - -o /dev/null "$url/api/v1/status") &&
+    ok "API answers tell browsers not to sniff" || fail "no nosniff on the API"
+
 shots=$build_dir/screenshots
 rm -rf "$shots"
 if SLIPWAY_URL=$url SLIPWAY_REPO=demo/web SCREENSHOTS=$shots \

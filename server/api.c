@@ -23,6 +23,7 @@
 #include "worker/jobs.h"
 #include "worker/outbox.h"
 #include "worker/repos.h"
+#include "worker/runid.h"
 #include "worker/runlog.h"
 #include "worker/service.h"
 
@@ -296,7 +297,7 @@ static json_t *repo_json(srv_request *req, sqlite3 *db, const struct wrk_repo *r
     struct wrk_run *runs = NULL;
     size_t n = 0;
     json_object_set_new(o, "last_run", json_null());
-    if (wrk_jobs_list(db, r->name, NULL, 1, &runs, &n, NULL) == 0) {
+    if (wrk_jobs_list(db, r->name, NULL, 0, 1, &runs, &n, NULL) == 0) {
         if (n > 0)
             json_object_set_new(o, "last_run", run_json(public_url(req), &runs[0]));
         for (size_t i = 0; i < n; i++)
@@ -308,7 +309,7 @@ static json_t *repo_json(srv_request *req, sqlite3 *db, const struct wrk_repo *r
     for (size_t s = 0; s < 2; s++) {
         runs = NULL;
         n = 0;
-        if (wrk_jobs_list(db, r->name, states[s], 500, &runs, &n, NULL) == 0) {
+        if (wrk_jobs_list(db, r->name, states[s], 0, 500, &runs, &n, NULL) == 0) {
             counts[s] = (int)n;
             for (size_t i = 0; i < n; i++)
                 wrk_run_release(&runs[i]);
@@ -370,21 +371,38 @@ static void runs_end(srv_request *req)
         repo = NULL;
     if (status && *status == '\0')
         status = NULL;
+    /* a page of older runs: those before the given run id */
+    const char *before_text = srv_request_query(req, "before");
+    int64_t before = 0;
+    if (before_text && *before_text) {
+        char prefix[3] = { 0 };
+        if (strlen(before_text) > 2)
+            memcpy(prefix, before_text, 2);
+        before = wrk_run_id_parse(prefix, before_text);
+        if (before <= 0) {
+            srv_api_error(req, SW_EINVAL, "before: not a run id");
+            return;
+        }
+    }
     struct wrk_run *runs = NULL;
     size_t n = 0;
     sw_error *err = NULL;
-    if (wrk_jobs_list(db, repo, status, limit, &runs, &n, &err) != 0) {
+    if (wrk_jobs_list(db, repo, status, before, limit, &runs, &n, &err) != 0) {
         srv_api_sw_error(req, err);
         sw_error_clear(&err);
         return;
     }
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         json_array_append_new(list, run_json(public_url(req), &runs[i]));
+    /* a full page may have more behind it: where the next one starts */
+    json_t *doc = json_pack("{s:o, s:o}", "runs", list, "next_before",
+                            n > 0 && (int)n == limit ? json_string(runs[n - 1].run_id)
+                                                     : json_null());
+    for (size_t i = 0; i < n; i++)
         wrk_run_release(&runs[i]);
-    }
     free(runs);
-    respond_created(req, 200, json_pack("{s:o}", "runs", list));
+    respond_created(req, 200, doc);
 }
 
 static void run_end(srv_request *req)

@@ -485,11 +485,26 @@ async function pageRepo(name) {
 
   const history = h('section', { class: 'panel', 'data-section': 'history' });
   const chart = h('section', { class: 'panel' });
-  const fill = (list) => {
-    history.replaceChildren(h('h2', {}, 'Runs'), runsTable(list));
-    chart.replaceChildren(h('h2', {}, 'Queue and build time'), timesChart(list));
+  let latest = runs.runs;      // the newest page, refreshed
+  let older = [];              // pages the user asked for
+  let nextBefore = runs.next_before;
+  const fill = () => {
+    const seen = new Set(latest.map((r) => r.id));
+    const all = latest.concat(older.filter((r) => !seen.has(r.id)));
+    const more = nextBefore ? h('button', { class: 'secondary', type: 'button', 'data-action': 'older' }, 'Older runs') : null;
+    if (more) more.addEventListener('click', async () => {
+      more.disabled = true;
+      try {
+        const page = await api('/runs?limit=50&repo=' + encodeURIComponent(name) + '&before=' + encodeURIComponent(nextBefore));
+        older = older.concat(page.runs);
+        nextBefore = page.next_before;
+        fill();
+      } catch (e) { more.disabled = false; }
+    });
+    history.replaceChildren(h('h2', {}, 'Runs'), runsTable(all), more ? h('p', {}, more) : null);
+    chart.replaceChildren(h('h2', {}, 'Queue and build time'), timesChart(latest));
   };
-  fill(runs.runs);
+  fill();
   render(name, h('div', { 'data-page': 'repo' },
     h('div', { class: 'page-head' }, h('div', { class: 'grow' },
       h('div', { class: 'crumbs' }, link('/', 'Builds'), ' / repository'),
@@ -503,7 +518,12 @@ async function pageRepo(name) {
     h('section', { class: 'panel' }, h('h2', {}, 'Build rules'), rules),
     chart, history));
   every(3000, async () => {
-    try { fill((await api('/runs?limit=50&repo=' + encodeURIComponent(name))).runs); } catch (e) { /* banner */ }
+    try {
+      const page = await api('/runs?limit=50&repo=' + encodeURIComponent(name));
+      latest = page.runs;
+      if (!older.length) nextBefore = page.next_before;
+      fill();
+    } catch (e) { /* banner */ }
   });
 }
 

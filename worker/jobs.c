@@ -344,22 +344,22 @@ int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error 
     return rc;
 }
 
-int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int limit,
+int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t before, int limit,
                   struct wrk_run **runs, size_t *n, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     struct wrk_run *list = NULL;
     size_t count = 0, cap = 0;
-    int rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE (? IS NULL OR repo = ?)"
-                               " AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
+    int rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR repo = ?1)"
+                               " AND (?2 IS NULL OR status = ?2) AND (?3 <= 0 OR id < ?3)"
+                               " ORDER BY id DESC LIMIT ?4",
                            &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, repo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, status, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 5, limit > 0 ? limit : 50);
+    sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, before);
+    sqlite3_bind_int(stmt, 4, limit > 0 ? limit : 50);
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
         if (count == cap) {

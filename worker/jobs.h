@@ -86,10 +86,11 @@ int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err);
 
 int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error **err);
 
-/* Runs newest first, optionally of one repository and/or one status,
- * at most limit. *runs is an array of *n runs; free each with
+/* Runs newest first, optionally of one repository and/or one status, and
+ * only those older than the run whose counter is `before` (0: from the
+ * newest), at most limit. *runs is an array of *n runs; free each with
  * wrk_run_release and the array with free. */
-int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int limit,
+int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t before, int limit,
                   struct wrk_run **runs, size_t *n, sw_error **err);
 
 /* Records the commit a run builds once the worker has resolved it (a

@@ -244,6 +244,18 @@ try {
           !(await page.locator('[data-log]').textContent()).includes('tick 6'));
     await shot(page, 'run-canceled', '1280x800');
     expected401 = null;
+
+    // sixty older runs (the test put them in the database): a page of 50,
+    // then the rest on request
+    await page.goto(`${auth}/repos/${repo}`);
+    const rows = page.locator('[data-section="history"] tbody tr');
+    await rows.first().waitFor();
+    check('the history shows the newest 50 runs', (await rows.count()) === 50, String(await rows.count()));
+    await page.locator('[data-action="older"]').click();
+    await page.locator('[data-section="history"] tr[data-run="ca1"]').waitFor();
+    check('"Older runs" brings the rest, with no run twice', (await rows.count()) === 61,
+          String(await rows.count()));
+    check('and goes away when there are no more', (await page.locator('[data-action="older"]').count()) === 0);
   }
 
   // --- no repositories: the dashboard says how to add one ----------------------------------

@@ -247,4 +247,19 @@ check "logs --follow exits 1 for a failed run" test "$rc" = 1
 grep -q "^ca1 .*demo/hello .*succeeded .*push .*branch main" "$work/runs.out" &&
     ok "slipway runs lists the runs" || fail "runs: $(cat "$work/runs.out")"
 
+# --- the runs list in pages ------------------------------------------------------------------
+all=$(curl -s "$SVC_BASE/api/v1/runs?repo=demo/hello&limit=500" | jq -r '[.runs[].id] | join(" ")')
+page1=$(curl -s "$SVC_BASE/api/v1/runs?repo=demo/hello&limit=3")
+next=$(jq -r .next_before <<< "$page1")
+page2=$(curl -s "$SVC_BASE/api/v1/runs?repo=demo/hello&limit=3&before=$next")
+paged="$(jq -r '[.runs[].id] | join(" ")' <<< "$page1") $(jq -r '[.runs[].id] | join(" ")' <<< "$page2")"
+[ "$next" = "$(jq -r '.runs[2].id' <<< "$page1")" ] && [ "$paged" = "$(cut -d' ' -f1-6 <<< "$all")" ] &&
+    ok "runs come in pages: before=<the last id> continues where a page ended" ||
+    fail "pages: '$paged' vs '$all' (next $next)"
+check "the last page says there is no next one" \
+    test "$(curl -s "$SVC_BASE/api/v1/runs?repo=demo/hello&limit=500" | jq -r .next_before)" = null
+code=$(curl -s -o "$work/bad" -w '%{http_code}' "$SVC_BASE/api/v1/runs?before=zz%21")
+[ "$code" = 400 ] && [ "$(jq -r .error.code "$work/bad")" = INVALID ] &&
+    ok "a before that is not a run id is 400" || fail "bad before: $code $(cat "$work/bad")"
+
 sw_finish

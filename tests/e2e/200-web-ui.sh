@@ -74,6 +74,16 @@ repos:
       - { source_type: branch, source: main, tags: [latest] }
 ")
 sw_import_busybox "$auth_cfg" test/busybox:1 > /dev/null
+# sixty finished runs from before, for the history's "Older runs" pages
+b32() { local n=$1 s="" d=0123456789abcdefghijklmnopqrstuv
+        while [ "$n" -gt 0 ]; do s=${d:$((n % 32)):1}$s; n=$((n / 32)); done; echo "$s"; }
+t0=$(( $(date +%s) - 7200 ))   # recent: runs.keep (90 days) must not take them
+for i in $(seq 60); do
+    printf "INSERT INTO runs (id, run_id, repo, trigger, source_type, source_ref, commit_sha,"
+    printf " commit_message, status, attempts, queued_at, started_at, finished_at)"
+    printf " VALUES (%d, 'ca%s', 'demo/web', 'push', 'branch', 'main', '%040d', 'old change %d',"  "$i" "$(b32 "$i")" "$i" "$i"
+    printf " 'succeeded', 1, %d, %d, %d);\n" $((t0 + i * 60)) $((t0 + i * 60 + 2)) $((t0 + i * 60 + 9))
+done | sqlite3 "$auth_work/data/slipway.db"
 sw_start_server "$auth_cfg"
 empty_work=$(sw_tmpdir)
 empty_port=$(sw_free_port)

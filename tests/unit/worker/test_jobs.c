@@ -156,7 +156,7 @@ static void test_cancel(void)
     sw_error_clear(&err);
     struct wrk_run *runs = NULL;
     size_t n = 0;
-    CHECK_INT_EQ(wrk_jobs_list(db, "demo/app", "canceled", 10, &runs, &n, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_list(db, "demo/app", "canceled", 0, 10, &runs, &n, &err), 0);
     CHECK_INT_EQ(n, 2);
     if (n == 2)
         CHECK_STR_EQ(runs[0].run_id, id2); /* newest first */

@@ -604,7 +604,15 @@ cleanup:
 int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
+    /* entries of processes that died without a word (SIGKILL, a crash) go
+     * after a day, so the table does not grow with every one */
+    int rc = sw_db_prepare(db, "DELETE FROM workers WHERE last_seen < ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, now() - 86400);
+    if ((rc = sw_db_step_done(db, stmt, "forgetting dead workers", err)) != 0)
+        return rc;
+    rc = sw_db_prepare(db, "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
                                " threads = excluded.threads, last_seen = excluded.last_seen",
                            &stmt, err);

@@ -281,6 +281,16 @@ static void test_concurrent_claims_are_exclusive(void)
     CHECK_INT_EQ(doubles, 0);
 }
 
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    int n = -1;
+    if (sw_db_prepare(db, sql, &stmt, NULL) == 0 && sqlite3_step(stmt) == SQLITE_ROW)
+        n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return n;
+}
+
 /* The dashboard's worker count: live entries count with their threads; an
  * entry whose process is gone, or that was not refreshed, does not. */
 static void test_workers_presence(void)
@@ -309,6 +319,9 @@ static void test_workers_presence(void)
     CHECK_INT_EQ(processes, 1);
     CHECK_INT_EQ(threads, 3);
 
+    /* the next heartbeat forgets the entry not seen for over a day */
+    CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 3, &err), 0);
+    CHECK_INT_EQ(count_rows(db, "SELECT COUNT(*) FROM workers"), 2);
     CHECK_INT_EQ(wrk_workers_gone(db, "serve-1", &err), 0);
     CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
     CHECK_INT_EQ(processes, 0);
@@ -317,15 +330,6 @@ static void test_workers_presence(void)
     sw_db_close(db);
 }
 
-static int count_rows(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *stmt = NULL;
-    int n = -1;
-    if (sw_db_prepare(db, sql, &stmt, NULL) == 0 && sqlite3_step(stmt) == SQLITE_ROW)
-        n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    return n;
-}
 
 /* runs.keep: old finished runs go with their steps and deliveries; the
  * newest run, runs still running or queued, and runs behind a tag stay. */

@@ -258,11 +258,11 @@ function pageNotFound(message) {
 }
 
 function pageError(message, login) {
-  render('Error', h('section', { class: 'notfound', 'data-page': 'error' },
-    h('h2', {}, 'Something went wrong'),
+  render(login ? 'Log in' : 'Error', h('section', { class: 'notfound', 'data-page': 'error' },
+    h('h2', {}, login ? 'Log in to continue' : 'Something went wrong'),
     h('p', { class: 'error' }, message),
     login ? h('p', {}, h('button', { onclick: async () => { if (await askLogin()) route(); } }, 'Log in')) : null,
-    h('p', {}, link('/', 'Back to the dashboard'))));
+    location.pathname === '/' ? null : h('p', {}, link('/', 'Back to the dashboard'))));
 }
 
 /* ---- pieces shared by pages -------------------------------------------- */

@@ -48,6 +48,25 @@ async function shot(page, name, size) {
   await page.screenshot({ path: `${shots}/${name}-${size}.png`, fullPage: false });
 }
 
+// Opens the server that allows no anonymous reading, takes a shot of its
+// login page, logs in; returns what the login page said.
+async function throughLoginGate(p, size) {
+  expected401 = '/api/v1/';
+  await p.goto(process.env.SLIPWAY_EMPTY_URL + '/');
+  const gate = p.locator('[data-page="error"]');
+  await gate.waitFor();
+  const text = await gate.textContent();
+  await shot(p, 'login-required', size);
+  await gate.locator('button', { hasText: 'Log in' }).click();
+  const dialog = p.locator('dialog#login');
+  await dialog.locator('input[name="user"]').fill(process.env.SLIPWAY_EMPTY_USER || '');
+  await dialog.locator('input[name="password"]').fill(process.env.SLIPWAY_EMPTY_PASSWORD || '');
+  await dialog.locator('button[type="submit"]').click();
+  await p.locator('[data-page="dashboard"]').waitFor();
+  expected401 = null;
+  return text;
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const browser = await chromium.launch({
@@ -260,7 +279,10 @@ try {
 
   // --- no repositories: the dashboard says how to add one ----------------------------------
   if (process.env.SLIPWAY_EMPTY_URL) {
-    await page.goto(process.env.SLIPWAY_EMPTY_URL + '/');
+    // this server allows no anonymous reading: the UI asks for a login first
+    const gateText = await throughLoginGate(page, '1280x800');
+    check('a server without anonymous reading asks for a login to browse',
+          gateText.includes('needs a login'), gateText);
     const empty = page.locator('[data-empty="repos"]');
     await empty.waitFor();
     check('an empty dashboard explains how to add a repository',
@@ -287,7 +309,7 @@ try {
     await shot(mobile, name, '390x844');
   }
   if (process.env.SLIPWAY_EMPTY_URL) {
-    await mobile.goto(process.env.SLIPWAY_EMPTY_URL + '/');
+    await throughLoginGate(mobile, '390x844');
     await mobile.locator('[data-empty="repos"]').waitFor();
     await shot(mobile, 'dashboard-empty', '390x844');
   }

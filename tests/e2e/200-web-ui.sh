@@ -87,7 +87,11 @@ done | sqlite3 "$auth_work/data/slipway.db"
 sw_start_server "$auth_cfg"
 empty_work=$(sw_tmpdir)
 empty_port=$(sw_free_port)
-empty_cfg=$(sw_write_config "$empty_work" "$empty_port")
+# ... and behind a login even for reading (anonymous_pull: false)
+htpasswd -cbB "$empty_work/htpasswd" bob b0b-pw > /dev/null 2>&1
+empty_cfg=$(sw_write_config "$empty_work" "$empty_port" "
+registry:
+  auth: { htpasswd: $empty_work/htpasswd, anonymous_pull: false }")
 sw_start_server "$empty_cfg"
 
 headers=$(curl -s -D - -o /dev/null "$url/runs/ca1")
@@ -102,7 +106,7 @@ shots=$build_dir/screenshots
 rm -rf "$shots"
 if SLIPWAY_URL=$url SLIPWAY_REPO=demo/web SCREENSHOTS=$shots \
    SLIPWAY_AUTH_URL=http://127.0.0.1:$auth_port SLIPWAY_AUTH_PASSWORD=s3cret-pw \
-   SLIPWAY_EMPTY_URL=http://127.0.0.1:$empty_port \
+   SLIPWAY_EMPTY_URL=http://127.0.0.1:$empty_port SLIPWAY_EMPTY_USER=bob SLIPWAY_EMPTY_PASSWORD=b0b-pw \
    PLAYWRIGHT=$deps/node_modules/playwright-core \
    node "$SLIPWAY_SOURCE_DIR/tests/browser/ui.mjs" > "$SW_SCRATCH/ui.out" 2>&1; then
     ui_status=0

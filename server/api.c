@@ -205,7 +205,7 @@ static void status_end(srv_request *req)
         return;
     int queued = 0, running = 0;
     sw_error *err = NULL;
-    if (wrk_jobs_counts(db, &queued, &running, &err) != 0) {
+    if (wrk_jobs_counts(db, NULL, &queued, &running, &err) != 0) {
         srv_api_sw_error(req, err);
         sw_error_clear(&err);
         return;
@@ -304,20 +304,10 @@ static json_t *repo_json(srv_request *req, sqlite3 *db, const struct wrk_repo *r
             wrk_run_release(&runs[i]);
         free(runs);
     }
-    int counts[2] = { 0, 0 };
-    static const char *const states[] = { "queued", "running" };
-    for (size_t s = 0; s < 2; s++) {
-        runs = NULL;
-        n = 0;
-        if (wrk_jobs_list(db, r->name, states[s], 0, 500, &runs, &n, NULL) == 0) {
-            counts[s] = (int)n;
-            for (size_t i = 0; i < n; i++)
-                wrk_run_release(&runs[i]);
-            free(runs);
-        }
-    }
-    json_object_set_new(o, "queued", json_integer(counts[0]));
-    json_object_set_new(o, "running", json_integer(counts[1]));
+    int queued = 0, running = 0;
+    wrk_jobs_counts(db, r->name, &queued, &running, NULL);
+    json_object_set_new(o, "queued", json_integer(queued));
+    json_object_set_new(o, "running", json_integer(running));
     return o;
 }
 

@@ -387,14 +387,16 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
     return 0;
 }
 
-int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err)
+int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT COALESCE(SUM(status = 'queued'), 0),"
-                               " COALESCE(SUM(status = 'running'), 0) FROM runs",
+                               " COALESCE(SUM(status = 'running'), 0) FROM runs WHERE"
+                               " status IN ('queued', 'running') AND (?1 IS NULL OR repo = ?1)",
                            &stmt, err);
     if (rc != 0)
         return rc;
+    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
     if (sqlite3_step(stmt) == SQLITE_ROW) {
         *queued = sqlite3_column_int(stmt, 0);
         *running = sqlite3_column_int(stmt, 1);

@@ -130,7 +130,7 @@ int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err);
 /* Worker processes and their threads seen within max_age seconds. */
 int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err);
 
-/* Number of queued runs, and of running ones. */
-int wrk_jobs_counts(sqlite3 *db, int *queued, int *running, sw_error **err);
+/* Number of queued runs, and of running ones, of one repository (NULL: all). */
+int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw_error **err);
 
 #endif

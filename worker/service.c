@@ -75,9 +75,9 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
     if (s >= 3 && s <= 24 * 3600)
         out->lease_s = (int)s;
     out->keep_s = 90LL * 86400;
-    json_t *keep = json_object_get(runs, "keep");
-    if (keep && wrk_runs_keep_parse(keep) >= 0)
-        out->keep_s = wrk_runs_keep_parse(keep);
+    int64_t keep = wrk_runs_keep_parse(json_object_get(runs, "keep"));
+    if (keep >= 0)
+        out->keep_s = keep;
     json_t *attempts = json_object_get(runs, "max_attempts");
     if (json_is_integer(attempts) && json_integer_value(attempts) >= 1 &&
         json_integer_value(attempts) <= 100)

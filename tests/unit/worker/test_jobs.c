@@ -68,7 +68,7 @@ static void test_enqueue_dedup_and_supersede(void)
     CHECK(strstr(sw_error_message(err), "run nope does not exist") != NULL);
     sw_error_clear(&err);
     int queued = -1, running = -1;
-    CHECK_INT_EQ(wrk_jobs_counts(db, &queued, &running, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_counts(db, NULL, &queued, &running, &err), 0);
     CHECK_INT_EQ(queued, 2);
     CHECK_INT_EQ(running, 0);
     sw_db_close(db);

@@ -365,10 +365,7 @@ static void runs_end(srv_request *req)
     const char *before_text = srv_request_query(req, "before");
     int64_t before = 0;
     if (before_text && *before_text) {
-        char prefix[3] = { 0 };
-        if (strlen(before_text) > 2)
-            memcpy(prefix, before_text, 2);
-        before = wrk_run_id_parse(prefix, before_text);
+        before = wrk_run_id_counter(before_text);
         if (before <= 0) {
             srv_api_error(req, SW_EINVAL, "before: not a run id");
             return;

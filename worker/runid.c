@@ -36,3 +36,15 @@ int64_t wrk_run_id_parse(const char *prefix, const char *run_id)
     }
     return value;
 }
+
+int64_t wrk_run_id_counter(const char *run_id)
+{
+    /* prefixes are two lowercase letters (runs.id_prefix); the config may
+     * have changed it since the run was named */
+    char prefix[3] = { 0 };
+    if (strlen(run_id) < 3 || run_id[0] < 'a' || run_id[0] > 'z' || run_id[1] < 'a' ||
+        run_id[1] > 'z')
+        return -1;
+    memcpy(prefix, run_id, 2);
+    return wrk_run_id_parse(prefix, run_id);
+}

@@ -16,4 +16,8 @@ void wrk_run_id_format(const char *prefix, uint64_t counter, char *out);
 /* The counter of a run id with the given prefix; -1 when it is not one. */
 int64_t wrk_run_id_parse(const char *prefix, const char *run_id);
 
+/* The counter of a run id with whatever two-letter prefix it has; -1 when
+ * it is not a run id. */
+int64_t wrk_run_id_counter(const char *run_id);
+
 #endif

@@ -20,6 +20,10 @@ static void test_format_and_parse(void)
     CHECK_INT_EQ(wrk_run_id_parse("ca", "ca"), -1);
     CHECK_INT_EQ(wrk_run_id_parse("ca", "caw"), -1); /* w is not a base-32 digit */
     CHECK_INT_EQ(wrk_run_id_parse("ca", "ca1A"), -1);
+    CHECK_INT_EQ(wrk_run_id_counter("xb10"), 32);
+    CHECK_INT_EQ(wrk_run_id_counter("ca"), -1);
+    CHECK_INT_EQ(wrk_run_id_counter("zz!"), -1);
+    CHECK_INT_EQ(wrk_run_id_counter("1a2"), -1);
 }
 
 int main(void)

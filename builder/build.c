@@ -45,25 +45,25 @@
 /* ---- instructions, as this file sees them ------------------------------- */
 
 struct flag {
-    char *name;   /* without "--" */
-    char *value;  /* "" for a bare flag */
+    char *name;  /* without "--" */
+    char *value; /* "" for a bare flag */
 };
 
 struct heredoc {
     char *name;
     char *content;
-    int expand;   /* unquoted delimiter */
+    int expand; /* unquoted delimiter */
 };
 
 struct instr {
-    char *keyword;     /* lower case: "run", "copy", ... */
-    char *original;    /* the instruction as written (for messages) */
+    char *keyword;  /* lower case: "run", "copy", ... */
+    char *original; /* the instruction as written (for messages) */
     int line;
     struct flag *flags;
     size_t n_flags;
-    char **args;       /* raw, unexpanded arguments */
+    char **args; /* raw, unexpanded arguments */
     size_t n_args;
-    int is_json;       /* exec form */
+    int is_json; /* exec form */
     struct heredoc *heredocs;
     size_t n_heredocs;
     struct instr *onbuild; /* ONBUILD: the wrapped instruction */
@@ -127,42 +127,41 @@ static void kv_free(struct kv_list *l)
     memset(l, 0, sizeof(*l));
 }
 
-
 /* ---- stages and the build ------------------------------------------------ */
 
 struct stage {
-    char *name;            /* lower-cased AS name, or NULL */
-    size_t first, end;     /* its instructions: [first, end), first is FROM */
+    char *name;        /* lower-cased AS name, or NULL */
+    size_t first, end; /* its instructions: [first, end), first is FROM */
     int needed;
     int built;
     struct bld_image image;
-    struct kv_list args;   /* ARGs declared in this stage, with values */
+    struct kv_list args;     /* ARGs declared in this stage, with values */
     char key[SW_DIGEST_MAX]; /* cache key of the last step */
-    char *base_ref;        /* "repo:tag" of a stored base image, or NULL */
-    int cmd_set;           /* CMD was set in this stage (ENTRYPOINT keeps it) */
-    int64_t last_time;     /* time of the stage's latest step: a cached step
-                              keeps its first time, so a rebuild from cache
-                              gives the same image */
+    char *base_ref;          /* "repo:tag" of a stored base image, or NULL */
+    int cmd_set;             /* CMD was set in this stage (ENTRYPOINT keeps it) */
+    int64_t last_time;       /* time of the stage's latest step: a cached step
+                                keeps its first time, so a rebuild from cache
+                                gives the same image */
 };
 
 struct build {
     reg_store *store;
     const struct bld_build_options *opts;
-    const char *dockerfile;     /* path, for messages */
-    char escape;                /* the escape character from the directive */
+    const char *dockerfile; /* path, for messages */
+    char escape;            /* the escape character from the directive */
     struct instr *instrs;
     size_t n_instrs;
     struct stage *stages;
     size_t n_stages;
-    struct kv_list meta_args;   /* ARGs before the first FROM, with values */
-    struct kv_list build_args;  /* --build-arg */
-    int step;                   /* current step number */
+    struct kv_list meta_args;  /* ARGs before the first FROM, with values */
+    struct kv_list build_args; /* --build-arg */
+    int step;                  /* current step number */
     int total_steps;
     int cached_steps;
-    char *ro_mounts[64];        /* read-only stage mounts to undo at the end */
+    char *ro_mounts[64]; /* read-only stage mounts to undo at the end */
     size_t n_ro_mounts;
     json_t *base_images;
-    void *ignore;               /* the context's .dockerignore matcher */
+    void *ignore; /* the context's .dockerignore matcher */
 };
 
 /* The parser glue, at the end of this file. */
@@ -172,8 +171,8 @@ static void free_ignore(struct build *b);
 static int parse_trigger(struct build *b, const char *text, int line, struct instr **out,
                          sw_error **err);
 static void free_instr(struct instr *in);
-static int expand_word(struct build *b, const struct kv_list *vars, const char *word,
-                       char **out, sw_error **err);
+static int expand_word(struct build *b, const struct kv_list *vars, const char *word, char **out,
+                       sw_error **err);
 static int exclude_cb(void *ctx, const char *rel, int is_dir);
 
 static void progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -227,8 +226,7 @@ static int instr_error(struct build *b, const struct instr *in, sw_error **err, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return sw_error_set(err, code, "%s:%d: %.200s: %s", b->dockerfile, in->line, in->original,
-                        msg);
+    return sw_error_set(err, code, "%s:%d: %.200s: %s", b->dockerfile, in->line, in->original, msg);
 }
 
 static const char *flag_value(const struct instr *in, const char *name)
@@ -328,8 +326,8 @@ static int is_number(const char *s)
 }
 
 /* Resolves "user[:group]" (names or numbers) for stage st. */
-static int resolve_user(struct build *b, struct stage *st, const char *spec, uid_t *uid,
-                        gid_t *gid, sw_error **err)
+static int resolve_user(struct build *b, struct stage *st, const char *spec, uid_t *uid, gid_t *gid,
+                        sw_error **err)
 {
     char user[256], group[256] = "";
     const char *colon = strchr(spec, ':');
@@ -368,8 +366,10 @@ static int resolve_user(struct build *b, struct stage *st, const char *spec, uid
     } else {
         passwd = read_image_file(b, st, "etc/passwd");
         if (lookup_id(passwd, user, &u, &g) != 0) {
-            rc = sw_error_set(err, SW_ENOTFOUND, "unable to find user %s: no matching entries "
-                              "in passwd file", user);
+            rc = sw_error_set(err, SW_ENOTFOUND,
+                              "unable to find user %s: no matching entries "
+                              "in passwd file",
+                              user);
             goto cleanup;
         }
     }
@@ -379,8 +379,10 @@ static int resolve_user(struct build *b, struct stage *st, const char *spec, uid
         } else {
             groups = read_image_file(b, st, "etc/group");
             if (lookup_id(groups, group, &g, NULL) != 0) {
-                rc = sw_error_set(err, SW_ENOTFOUND, "unable to find group %s: no matching "
-                                  "entries in group file", group);
+                rc = sw_error_set(err, SW_ENOTFOUND,
+                                  "unable to find group %s: no matching "
+                                  "entries in group file",
+                                  group);
                 goto cleanup;
             }
         }
@@ -432,8 +434,8 @@ struct step_area {
     int mounted;
 };
 
-static int step_area_open(struct build *b, struct stage *st, int mount_it,
-                          struct step_area *a, sw_error **err)
+static int step_area_open(struct build *b, struct stage *st, int mount_it, struct step_area *a,
+                          sw_error **err)
 {
     char **dirs = NULL;
     char *work = NULL, *empty = NULL;
@@ -545,8 +547,7 @@ static char *config_state(struct stage *st)
     json_t *cfg = bld_image_runconfig(&st->image);
     json_t *state = json_pack("{s:O?, s:O?, s:O?, s:O?}", "Env", json_object_get(cfg, "Env"),
                               "WorkingDir", json_object_get(cfg, "WorkingDir"), "User",
-                              json_object_get(cfg, "User"), "Shell",
-                              json_object_get(cfg, "Shell"));
+                              json_object_get(cfg, "User"), "Shell", json_object_get(cfg, "Shell"));
     char *text = state ? json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(state);
     return text;
@@ -736,16 +737,15 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     if (try_cache(b, st, created_by.data, started))
         goto cleanup;
 
-    const char *user = json_string_value(json_object_get(bld_image_runconfig(&st->image),
-                                                         "User"));
+    const char *user = json_string_value(json_object_get(bld_image_runconfig(&st->image), "User"));
     uid_t uid = 0;
     gid_t gid = 0;
     if (user && *user && (rc = resolve_user(b, st, user, &uid, &gid, err)) != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         goto cleanup;
     }
-    const char *cwd = json_string_value(json_object_get(bld_image_runconfig(&st->image),
-                                                        "WorkingDir"));
+    const char *cwd =
+        json_string_value(json_object_get(bld_image_runconfig(&st->image), "WorkingDir"));
     int network_host = b->opts->network_host;
     if (network && strcmp(network, "host") == 0)
         network_host = 1;
@@ -823,8 +823,8 @@ static size_t download_write(char *data, size_t size, size_t n, void *ctx)
 
 /* Downloads url into dir (name from the URL's last path component),
  * verifying `checksum` ("sha256:...") when given. Sets *name_out. */
-static int download_url(const char *url, const char *dir, const char *checksum,
-                        char **name_out, sw_error **err)
+static int download_url(const char *url, const char *dir, const char *checksum, char **name_out,
+                        sw_error **err)
 {
     const char *path_start = strstr(url, "://");
     path_start = path_start ? strchr(path_start + 3, '/') : NULL;
@@ -883,8 +883,10 @@ static int download_url(const char *url, const char *dir, const char *checksum,
     char digest[SW_DIGEST_MAX];
     sw_hash_digest(d.hash, digest);
     if (checksum && strcmp(checksum, digest) != 0) {
-        rc = sw_error_set(err, SW_EINVAL, "downloading %s: checksum mismatch: expected %s, "
-                          "got %s", url, checksum, digest);
+        rc = sw_error_set(err, SW_EINVAL,
+                          "downloading %s: checksum mismatch: expected %s, "
+                          "got %s",
+                          url, checksum, digest);
         goto cleanup;
     }
     chmod(path, 0600);
@@ -919,8 +921,8 @@ static char *copy_destination(struct stage *st, const char *dest)
 {
     if (dest[0] == '/')
         return strdup(dest);
-    const char *wd = json_string_value(json_object_get(bld_image_runconfig(&st->image),
-                                                       "WorkingDir"));
+    const char *wd =
+        json_string_value(json_object_get(bld_image_runconfig(&st->image), "WorkingDir"));
     if (wd == NULL || *wd == '\0')
         wd = "/";
     if (strcmp(dest, ".") == 0 || strcmp(dest, "./") == 0) {
@@ -984,7 +986,8 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     const char *chmod_spec = flag_value(in, "chmod");
     const char *checksum = flag_value(in, "checksum");
     if (flag_value(in, "parents") || flag_value(in, "keep-git-dir")) {
-        rc = instr_error(b, in, err, SW_EUNSUPPORTED, "--parents and --keep-git-dir are not "
+        rc = instr_error(b, in, err, SW_EUNSUPPORTED,
+                         "--parents and --keep-git-dir are not "
                          "supported yet");
         goto cleanup;
     }
@@ -1006,8 +1009,8 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             char *stored = NULL;
             if ((rc = load_base_image(b, from, b->opts->platform, &from_image.image, &stored,
                                       err)) != 0) {
-                sw_error_prefix(err, "%s:%d: %s: --from=%s", b->dockerfile, in->line,
-                                in->original, from);
+                sw_error_prefix(err, "%s:%d: %s: --from=%s", b->dockerfile, in->line, in->original,
+                                from);
                 goto cleanup;
             }
             free(stored);
@@ -1068,15 +1071,21 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     }
     size_t dest_len = strlen(dest);
     if (n_local + n_urls > 1 && dest[dest_len - 1] != '/') {
-        rc = instr_error(b, in, err, SW_EINVAL, "When using %s with more than one source file, "
+        rc = instr_error(b, in, err, SW_EINVAL,
+                         "When using %s with more than one source file, "
                          "the destination must be a directory and end with a /",
                          is_add ? "ADD" : "COPY");
         goto cleanup;
     }
     struct bld_copy_spec spec = {
-        .src_root = src_root, .sources = local, .n_sources = n_local, .dest = dest,
-        .from_context = from_context, .is_add = is_add,
-        .excluded = (from_context && !heredoc_dir) ? exclude_cb : NULL, .excluded_ctx = b,
+        .src_root = src_root,
+        .sources = local,
+        .n_sources = n_local,
+        .dest = dest,
+        .from_context = from_context,
+        .is_add = is_add,
+        .excluded = (from_context && !heredoc_dir) ? exclude_cb : NULL,
+        .excluded_ctx = b,
     };
     if (chmod_spec && parse_chmod(chmod_spec, &spec.mode) != 0) {
         rc = instr_error(b, in, err, SW_EINVAL, "invalid --chmod=%s: expected an octal mode",
@@ -1118,8 +1127,9 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     sw_strbuf_printf(&key_text, "content=%s\n", content);
     if (url_dir) {
         const char *all[] = { "." };
-        struct bld_copy_spec url_spec = { .src_root = url_dir, .sources = all, .n_sources = 1,
-                                          .from_context = 1 };
+        struct bld_copy_spec url_spec = {
+            .src_root = url_dir, .sources = all, .n_sources = 1, .from_context = 1
+        };
         char url_digest[SW_DIGEST_MAX];
         if ((rc = bld_copy_digest(&url_spec, url_digest, err)) != 0)
             goto cleanup;
@@ -1335,8 +1345,8 @@ static int do_arg(struct build *b, struct stage *st, const struct instr *in, sw_
     return rc;
 }
 
-static int set_string(struct build *b, struct stage *st, const struct instr *in,
-                      const char *key, const char *label, sw_error **err)
+static int set_string(struct build *b, struct stage *st, const struct instr *in, const char *key,
+                      const char *label, sw_error **err)
 {
     char **v = NULL;
     int rc = expand_args(b, st, in, &v, err);
@@ -1348,9 +1358,8 @@ static int set_string(struct build *b, struct stage *st, const struct instr *in,
     }
     json_object_set_new(bld_image_runconfig(&st->image), key, json_string(v[0]));
     char *text = NULL;
-    rc = asprintf(&text, "%s %s", label, v[0]) < 0
-             ? sw_error_set(err, SW_ENOMEM, "out of memory")
-             : add_history(b, st, text, err);
+    rc = asprintf(&text, "%s %s", label, v[0]) < 0 ? sw_error_set(err, SW_ENOMEM, "out of memory")
+                                                   : add_history(b, st, text, err);
     free(text);
     free_strv(v);
     return rc;
@@ -1434,8 +1443,8 @@ cleanup:
     return rc;
 }
 
-static int do_command(struct build *b, struct stage *st, const struct instr *in,
-                      const char *key, const char *label, sw_error **err)
+static int do_command(struct build *b, struct stage *st, const struct instr *in, const char *key,
+                      const char *label, sw_error **err)
 {
     json_t *argv = command_argv(st, in, 0);
     json_t *cfg = bld_image_runconfig(&st->image);
@@ -1457,7 +1466,8 @@ static int do_command(struct build *b, struct stage *st, const struct instr *in,
 static int do_shell(struct build *b, struct stage *st, const struct instr *in, sw_error **err)
 {
     if (!in->is_json || in->n_args == 0)
-        return instr_error(b, in, err, SW_EINVAL, "SHELL requires the arguments to be in JSON "
+        return instr_error(b, in, err, SW_EINVAL,
+                           "SHELL requires the arguments to be in JSON "
                            "form, e.g. SHELL [\"/bin/bash\", \"-c\"]");
     json_t *shell = json_array();
     for (size_t i = 0; i < in->n_args; i++)
@@ -1547,13 +1557,26 @@ static int parse_go_duration(const char *s, int64_t *ns)
         if (end == s)
             return -1;
         int64_t unit;
-        if (strncmp(end, "ns", 2) == 0) { unit = 1; end += 2; }
-        else if (strncmp(end, "us", 2) == 0) { unit = 1000; end += 2; }
-        else if (strncmp(end, "ms", 2) == 0) { unit = 1000000; end += 2; }
-        else if (*end == 's') { unit = 1000000000LL; end++; }
-        else if (*end == 'm') { unit = 60 * 1000000000LL; end++; }
-        else if (*end == 'h') { unit = 3600 * 1000000000LL; end++; }
-        else return -1;
+        if (strncmp(end, "ns", 2) == 0) {
+            unit = 1;
+            end += 2;
+        } else if (strncmp(end, "us", 2) == 0) {
+            unit = 1000;
+            end += 2;
+        } else if (strncmp(end, "ms", 2) == 0) {
+            unit = 1000000;
+            end += 2;
+        } else if (*end == 's') {
+            unit = 1000000000LL;
+            end++;
+        } else if (*end == 'm') {
+            unit = 60 * 1000000000LL;
+            end++;
+        } else if (*end == 'h') {
+            unit = 3600 * 1000000000LL;
+            end++;
+        } else
+            return -1;
         total += (int64_t)(v * (double)unit);
         s = end;
     }
@@ -1561,8 +1584,7 @@ static int parse_go_duration(const char *s, int64_t *ns)
     return 0;
 }
 
-static int do_healthcheck(struct build *b, struct stage *st, const struct instr *in,
-                          sw_error **err)
+static int do_healthcheck(struct build *b, struct stage *st, const struct instr *in, sw_error **err)
 {
     json_t *hc = json_object();
     json_t *test = json_array();
@@ -1588,8 +1610,10 @@ static int do_healthcheck(struct build *b, struct stage *st, const struct instr 
     }
     json_object_set_new(hc, "Test", test);
     static const char *const durations[][2] = {
-        { "interval", "Interval" }, { "timeout", "Timeout" },
-        { "start-period", "StartPeriod" }, { "start-interval", "StartInterval" },
+        { "interval", "Interval" },
+        { "timeout", "Timeout" },
+        { "start-period", "StartPeriod" },
+        { "start-interval", "StartInterval" },
     };
     for (size_t i = 0; i < 4; i++) {
         const char *v = flag_value(in, durations[i][0]);
@@ -1598,8 +1622,10 @@ static int do_healthcheck(struct build *b, struct stage *st, const struct instr 
             continue;
         if (parse_go_duration(v, &ns) != 0 || ns < 0) {
             json_decref(hc);
-            return instr_error(b, in, err, SW_EINVAL, "invalid --%s=%s: expected a duration "
-                               "such as 30s", durations[i][0], v);
+            return instr_error(b, in, err, SW_EINVAL,
+                               "invalid --%s=%s: expected a duration "
+                               "such as 30s",
+                               durations[i][0], v);
         }
         json_object_set_new(hc, durations[i][1], json_integer(ns));
     }
@@ -1705,8 +1731,8 @@ static int image_is_for(const struct bld_image *img, const char *platform)
 }
 
 /* Tries repo:reference in our store for the platform; 0 when found. */
-static int try_local(struct build *b, const char *repo, const char *reference,
-                     const char *platform, struct bld_image *out)
+static int try_local(struct build *b, const char *repo, const char *reference, const char *platform,
+                     struct bld_image *out)
 {
     if (!reg_name_valid(repo))
         return -1;
@@ -1917,8 +1943,7 @@ static int run_instruction(struct build *b, struct stage *st, const struct instr
     else if (strcmp(kw, "onbuild") == 0)
         rc = do_onbuild(b, st, in, err);
     else if (strcmp(kw, "maintainer") == 0) {
-        json_object_set_new(st->image.config, "author",
-                            json_string(in->n_args ? in->args[0] : ""));
+        json_object_set_new(st->image.config, "author", json_string(in->n_args ? in->args[0] : ""));
         char *text = NULL;
         rc = asprintf(&text, "MAINTAINER %s", in->n_args ? in->args[0] : "") < 0
                  ? sw_error_set(err, SW_ENOMEM, "out of memory")
@@ -1938,8 +1963,10 @@ static int split_stages(struct build *b, sw_error **err)
         if (strcmp(b->instrs[i].keyword, "from") == 0)
             n++;
     if (n == 0)
-        return sw_error_set(err, SW_EINVAL, "%s: no FROM instruction: a Dockerfile must "
-                            "start with FROM (after ARGs and comments)", b->dockerfile);
+        return sw_error_set(err, SW_EINVAL,
+                            "%s: no FROM instruction: a Dockerfile must "
+                            "start with FROM (after ARGs and comments)",
+                            b->dockerfile);
     b->stages = calloc(n, sizeof(*b->stages));
     if (b->stages == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
@@ -1948,13 +1975,17 @@ static int split_stages(struct build *b, sw_error **err)
         struct instr *in = &b->instrs[i];
         if (strcmp(in->keyword, "from") != 0) {
             if (s == 0 && strcmp(in->keyword, "arg") != 0)
-                return sw_error_set(err, SW_EINVAL, "%s:%d: %s: only ARG may come before the "
-                                    "first FROM", b->dockerfile, in->line, in->original);
+                return sw_error_set(err, SW_EINVAL,
+                                    "%s:%d: %s: only ARG may come before the "
+                                    "first FROM",
+                                    b->dockerfile, in->line, in->original);
             continue;
         }
         if (in->n_args != 1 && !(in->n_args == 3 && strcasecmp(in->args[1], "as") == 0))
-            return sw_error_set(err, SW_EINVAL, "%s:%d: %s: FROM takes an image and "
-                                "optionally AS name", b->dockerfile, in->line, in->original);
+            return sw_error_set(err, SW_EINVAL,
+                                "%s:%d: %s: FROM takes an image and "
+                                "optionally AS name",
+                                b->dockerfile, in->line, in->original);
         struct stage *st = &b->stages[s];
         st->first = i;
         if (s > 0)
@@ -1965,8 +1996,10 @@ static int split_stages(struct build *b, sw_error **err)
                 *c = (char)tolower((unsigned char)*c);
             for (size_t j = 0; j < s; j++)
                 if (b->stages[j].name && strcmp(b->stages[j].name, st->name) == 0)
-                    return sw_error_set(err, SW_EINVAL, "%s:%d: stage name '%s' is used "
-                                        "twice", b->dockerfile, in->line, st->name);
+                    return sw_error_set(err, SW_EINVAL,
+                                        "%s:%d: stage name '%s' is used "
+                                        "twice",
+                                        b->dockerfile, in->line, st->name);
         }
         s++;
     }
@@ -2074,8 +2107,9 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
         b->step++;
         if (b->opts->on_step == NULL)
             progress(b, "[%d/%d] %s\n", b->step, b->total_steps, in->original);
-        struct bld_step_event ev = { .index = b->step, .total = b->total_steps,
-                                     .instruction = in->original, .line = in->line };
+        struct bld_step_event ev = {
+            .index = b->step, .total = b->total_steps, .instruction = in->original, .line = in->line
+        };
         if (b->opts->on_step)
             b->opts->on_step(b->opts->step_ctx, &ev);
         double started = now_s();
@@ -2146,8 +2180,7 @@ static int store_result(struct build *b, struct stage *st, struct bld_build_resu
         rc = split_tag(b->opts->tags[i], &repo, &tag, err);
         if (rc == 0) {
             const char *tags[] = { tag };
-            rc = bld_image_write(b->store, &st->image, repo, tags, 1, NULL, result->digest,
-                                 err);
+            rc = bld_image_write(b->store, &st->image, repo, tags, 1, NULL, result->digest, err);
             if (rc == 0 && i == 0)
                 snprintf(result->repo, sizeof(result->repo), "%s", repo);
         }
@@ -2166,8 +2199,8 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     double started = now_s();
 
     memset(result, 0, sizeof(*result));
-    dockerfile = opts->dockerfile ? strdup(opts->dockerfile)
-                                  : sw_path_join(opts->context_dir, "Dockerfile");
+    dockerfile =
+        opts->dockerfile ? strdup(opts->dockerfile) : sw_path_join(opts->context_dir, "Dockerfile");
     if (dockerfile == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     b.dockerfile = dockerfile;
@@ -2183,8 +2216,7 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
             goto cleanup;
     }
     if ((rc = parse_build_args(&b, err)) || (rc = load_dockerfile(&b, err)) ||
-        (rc = load_ignore(&b, err)) || (rc = split_stages(&b, err)) ||
-        (rc = meta_args(&b, err)))
+        (rc = load_ignore(&b, err)) || (rc = split_stages(&b, err)) || (rc = meta_args(&b, err)))
         goto cleanup;
 
     size_t target = b.n_stages - 1;
@@ -2214,8 +2246,8 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     result->cached_steps = b.cached_steps;
     result->base_images = b.base_images;
     b.base_images = NULL;
-    progress(&b, "Built %s in %.1fs (%d steps, %d cached)\n", result->digest,
-             now_s() - started, b.step, b.cached_steps);
+    progress(&b, "Built %s in %.1fs (%d steps, %d cached)\n", result->digest, now_s() - started,
+             b.step, b.cached_steps);
 cleanup:
     for (size_t i = 0; i < b.n_ro_mounts; i++) {
         char *root = sw_path_join(b.ro_mounts[i], "rootfs");
@@ -2258,8 +2290,8 @@ static const char *kv_lookup(void *ctx, const char *name)
     return kv_get(ctx, name);
 }
 
-static int expand_word(struct build *b, const struct kv_list *vars, const char *word,
-                       char **out, sw_error **err)
+static int expand_word(struct build *b, const struct kv_list *vars, const char *word, char **out,
+                       sw_error **err)
 {
     return bld_shell_expand_word(word, b->escape, kv_lookup, (void *)vars, out, err);
 }
@@ -2317,8 +2349,7 @@ static int instr_from_node(const bld_node *node, struct instr *in)
     if (strcmp(node->value, "onbuild") == 0) {
         if (node->next && node->next->n_children > 0) {
             in->onbuild = calloc(1, sizeof(*in->onbuild));
-            if (in->onbuild == NULL ||
-                instr_from_node(node->next->children[0], in->onbuild) != 0)
+            if (in->onbuild == NULL || instr_from_node(node->next->children[0], in->onbuild) != 0)
                 return -1;
             /* the trigger as the user wrote it, without "ONBUILD " */
             const char *o = node->original ? node->original : "";
@@ -2389,10 +2420,11 @@ static int load_dockerfile(struct build *b, sw_error **err)
             return sw_error_set(err, SW_ENOMEM, "out of memory");
         }
         b->n_instrs = i + 1;
-        static const char *const known[] = { "add", "arg", "cmd", "copy", "entrypoint", "env",
-                                             "expose", "from", "healthcheck", "label",
-                                             "maintainer", "onbuild", "run", "shell",
-                                             "stopsignal", "user", "volume", "workdir", NULL };
+        static const char *const known[] = { "add",         "arg",     "cmd",        "copy",
+                                             "entrypoint",  "env",     "expose",     "from",
+                                             "healthcheck", "label",   "maintainer", "onbuild",
+                                             "run",         "shell",   "stopsignal", "user",
+                                             "volume",      "workdir", NULL };
         int ok = 0;
         for (const char *const *k = known; *k; k++)
             ok |= strcmp(*k, b->instrs[i].keyword) == 0;
@@ -2402,8 +2434,8 @@ static int load_dockerfile(struct build *b, sw_error **err)
             snprintf(kw, sizeof(kw), "%s", b->instrs[i].original);
             kw[strcspn(kw, " \t")] = '\0';
             bld_dockerfile_free(df);
-            return sw_error_set(err, SW_EINVAL, "%s:%d: unknown instruction: %s",
-                                b->dockerfile, line, kw);
+            return sw_error_set(err, SW_EINVAL, "%s:%d: unknown instruction: %s", b->dockerfile,
+                                line, kw);
         }
     }
     bld_dockerfile_free(df);

@@ -25,37 +25,37 @@
 /* A step starting (done == 0) or ending (done == 1), for callers that show
  * per-step progress (the build service's run page). */
 struct bld_step_event {
-    int index;                        /* 1-based, over the stages built */
+    int index; /* 1-based, over the stages built */
     int total;
-    const char *instruction;          /* as written in the Dockerfile */
-    int line;                         /* its Dockerfile line */
+    const char *instruction; /* as written in the Dockerfile */
+    int line;                /* its Dockerfile line */
     int done;
-    int cached;                       /* done: taken from the build cache */
-    int failed;                       /* done: the step failed */
-    const char *error;                /* failed: the message, or NULL */
+    int cached;        /* done: taken from the build cache */
+    int failed;        /* done: the step failed */
+    const char *error; /* failed: the message, or NULL */
 };
 
 struct bld_build_options {
-    const char *context_dir;          /* required */
-    const char *dockerfile;           /* NULL: <context>/Dockerfile */
-    const char *const *tags;          /* "repo:tag" or "repo" (latest) */
+    const char *context_dir; /* required */
+    const char *dockerfile;  /* NULL: <context>/Dockerfile */
+    const char *const *tags; /* "repo:tag" or "repo" (latest) */
     size_t n_tags;
-    const char *const *build_args;    /* "K=V", or "K" to take it from the environment */
+    const char *const *build_args; /* "K=V", or "K" to take it from the environment */
     size_t n_build_args;
-    const char *target;               /* stage name; NULL: the last stage */
+    const char *target; /* stage name; NULL: the last stage */
     int no_cache;
-    int network_host;                 /* RUN with the host network */
-    const char *platform;             /* NULL: the host's */
+    int network_host;     /* RUN with the host network */
+    const char *platform; /* NULL: the host's */
     enum sw_compression compression;
-    int64_t source_date_epoch;        /* < 0: none (times are "now") */
-    const char *runtime;              /* NULL: "runc" */
-    int64_t step_timeout_s;           /* 0: none */
-    const struct sw_config *config;   /* local_hosts, mirrors; may be NULL */
-    int progress_fd;                  /* step lines and container output */
-    volatile int *cancel;             /* set from another thread to stop */
-    json_t *labels;                   /* extra labels for the final image (borrowed) */
-    const char *repo;                 /* with no tags: store the image, untagged,
-                                         in this repository (NULL: an internal one) */
+    int64_t source_date_epoch;      /* < 0: none (times are "now") */
+    const char *runtime;            /* NULL: "runc" */
+    int64_t step_timeout_s;         /* 0: none */
+    const struct sw_config *config; /* local_hosts, mirrors; may be NULL */
+    int progress_fd;                /* step lines and container output */
+    volatile int *cancel;           /* set from another thread to stop */
+    json_t *labels;                 /* extra labels for the final image (borrowed) */
+    const char *repo;               /* with no tags: store the image, untagged,
+                                       in this repository (NULL: an internal one) */
     /* may be NULL; when set, the step header and DONE/CACHED lines are
      * left to it instead of being written to progress_fd */
     void (*on_step)(void *ctx, const struct bld_step_event *ev);
@@ -63,12 +63,12 @@ struct bld_build_options {
 };
 
 struct bld_build_result {
-    char digest[SW_DIGEST_MAX];       /* the final image manifest */
-    char repo[256];                   /* the repository it was first stored in */
-    int steps;                        /* steps run or taken from the cache */
+    char digest[SW_DIGEST_MAX]; /* the final image manifest */
+    char repo[256];             /* the repository it was first stored in */
+    int steps;                  /* steps run or taken from the cache */
     int cached_steps;
-    json_t *base_images;              /* ["repo:tag", ...] the final stage's
-                                         base images, for rebuild triggers */
+    json_t *base_images; /* ["repo:tag", ...] the final stage's
+                            base images, for rebuild triggers */
 };
 
 /* Runs a build. Errors name the Dockerfile line and the step, e.g.

@@ -12,16 +12,18 @@
 #include "core/fs.h"
 #include "registry/blobstore.h"
 
-int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out,
-                  int64_t *created_at, sw_error **err)
+int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, int64_t *created_at,
+                  sw_error **err)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc != 0)
         return rc;
-    if ((rc = sw_db_prepare(db, "SELECT diff_id, digest, size, media_type, created_at FROM build_cache"
-                                " WHERE cache_key = ?", &stmt, err)) != 0)
+    if ((rc = sw_db_prepare(db,
+                            "SELECT diff_id, digest, size, media_type, created_at FROM build_cache"
+                            " WHERE cache_key = ?",
+                            &stmt, err)) != 0)
         return rc;
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
     int step = sqlite3_step(stmt);
@@ -49,20 +51,20 @@ cleanup:
     return rc;
 }
 
-int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *layer,
-                  sw_error **err)
+int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *layer, sw_error **err)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc != 0)
         return rc;
-    if ((rc = sw_db_prepare(db, "INSERT INTO build_cache (cache_key, diff_id, digest, size,"
-                                " media_type, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                                " ON CONFLICT (cache_key) DO UPDATE SET diff_id = excluded.diff_id,"
-                                " digest = excluded.digest, size = excluded.size,"
-                                " media_type = excluded.media_type, created_at ="
-                                " excluded.created_at, used_at = excluded.used_at",
+    if ((rc = sw_db_prepare(db,
+                            "INSERT INTO build_cache (cache_key, diff_id, digest, size,"
+                            " media_type, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                            " ON CONFLICT (cache_key) DO UPDATE SET diff_id = excluded.diff_id,"
+                            " digest = excluded.digest, size = excluded.size,"
+                            " media_type = excluded.media_type, created_at ="
+                            " excluded.created_at, used_at = excluded.used_at",
                             &stmt, err)) != 0)
         return rc;
     int64_t now = (int64_t)time(NULL);

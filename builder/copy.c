@@ -200,8 +200,8 @@ static void clean_rel(const char *in, char *out, size_t size)
 
 /* Walks dir `rel` (relative to root) collecting paths that match the
  * pattern components from `depth` on. */
-static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_parts,
-                     size_t depth, struct path_list *out)
+static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_parts, size_t depth,
+                     struct path_list *out)
 {
     int fd = open_in_root(c->src_root_fd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY, 1);
     if (fd < 0)
@@ -320,8 +320,7 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
     if (errno != ENOENT)
         return sw_error_sys(err, SW_EIO, errno, "%s: destination /%s", c->verb, clean);
     if (depth > 40)
-        return sw_error_set(err, SW_EINVAL, "%s: too many symlinks resolving /%s", c->verb,
-                            clean);
+        return sw_error_set(err, SW_EINVAL, "%s: too many symlinks resolving /%s", c->verb, clean);
     int parent = open_in_root(c->dest_root_fd, ".", O_RDONLY | O_DIRECTORY, 1);
     if (parent < 0)
         return sw_error_sys(err, SW_EIO, errno, "%s: opening the image root", c->verb);
@@ -352,8 +351,7 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
         }
         struct stat link_st;
         if (next < 0 && (errno == ELOOP || errno == ENOTDIR) &&
-            fstatat(parent, name, &link_st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISLNK(link_st.st_mode)) {
+            fstatat(parent, name, &link_st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link_st.st_mode)) {
             /* a symlink: continue from its target, inside the root */
             char target[4096];
             ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
@@ -469,19 +467,17 @@ static int copy_file(struct copier *c, int src_fd, const struct stat *st, int ds
         copy_xattrs(src_fd, out);
         if (fchown(out, uid, gid) != 0 || fchmod(out, mode_for(c, st)) != 0 ||
             futimens(out, times) != 0)
-            rc = sw_error_sys(err, SW_EIO, errno, "%s: setting owner/mode of %s", c->verb,
-                              label);
+            rc = sw_error_sys(err, SW_EIO, errno, "%s: setting owner/mode of %s", c->verb, label);
     }
     close(out);
     return rc;
 }
 
-static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel,
-                     sw_error **err);
+static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel, sw_error **err);
 
 /* Copies entry `name` of src_dir (not following symlinks) into dst_dir. */
-static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *name,
-                      const char *rel, sw_error **err)
+static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *name, const char *rel,
+                      sw_error **err)
 {
     struct stat st;
     int rc = 0, fd = -1, sub = -1;
@@ -545,8 +541,7 @@ cleanup:
 }
 
 /* The entries of a directory (without . and ..), sorted by name. */
-static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
-                           sw_error **err)
+static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names, sw_error **err)
 {
     int fd = dup(dir_fd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -571,8 +566,7 @@ static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
     return rc;
 }
 
-static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel,
-                     sw_error **err)
+static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel, sw_error **err)
 {
     struct path_list names = { 0 };
     int rc = read_dir_sorted(src_dir, rel, &names, err);
@@ -621,8 +615,10 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
 
     if (spec->excluded && src[0] && spec->excluded(spec->excluded_ctx, src, 0) &&
         spec->excluded(spec->excluded_ctx, src, 1)) {
-        return sw_error_set(err, SW_ENOTFOUND, "%s failed: file not found in build context "
-                            "or excluded by .dockerignore: %s", c->verb, src);
+        return sw_error_set(err, SW_ENOTFOUND,
+                            "%s failed: file not found in build context "
+                            "or excluded by .dockerignore: %s",
+                            c->verb, src);
     }
     fd = open_in_root(c->src_root_fd, src, O_RDONLY, 1);
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -637,8 +633,8 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = sw_error_set(err, SW_EINVAL, "%s: %s is not a regular file or directory", c->verb,
-                          src);
+        rc =
+            sw_error_set(err, SW_EINVAL, "%s: %s is not a regular file or directory", c->verb, src);
         goto cleanup;
     }
     if (spec->is_add && is_tar_archive(fd)) {
@@ -713,8 +709,8 @@ static int hash_file(sw_hash *h, int fd, const char *rel, sw_error **err)
 
 static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err);
 
-static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name,
-                      const char *rel, sw_error **err)
+static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name, const char *rel,
+                      sw_error **err)
 {
     struct stat st;
     int rc = 0, fd = -1;
@@ -757,8 +753,9 @@ static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, 
 
 int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], sw_error **err)
 {
-    struct copier c = { .spec = spec, .src_root_fd = -1, .dest_root_fd = -1,
-                        .verb = spec->is_add ? "ADD" : "COPY" };
+    struct copier c = {
+        .spec = spec, .src_root_fd = -1, .dest_root_fd = -1, .verb = spec->is_add ? "ADD" : "COPY"
+    };
     struct path_list sources = { 0 };
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
     int rc = 0;
@@ -799,8 +796,9 @@ cleanup:
 
 int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
 {
-    struct copier c = { .spec = spec, .src_root_fd = -1, .dest_root_fd = -1,
-                        .verb = spec->is_add ? "ADD" : "COPY" };
+    struct copier c = {
+        .spec = spec, .src_root_fd = -1, .dest_root_fd = -1, .verb = spec->is_add ? "ADD" : "COPY"
+    };
     struct path_list sources = { 0 };
     int rc = 0, any_wildcard = 0;
 
@@ -819,15 +817,19 @@ int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
             goto cleanup;
     }
     if (sources.n == 0) {
-        rc = sw_error_set(err, SW_ENOTFOUND, "%s failed: no source files were specified "
-                          "(no file matches %s)", c.verb, spec->sources[0]);
+        rc = sw_error_set(err, SW_ENOTFOUND,
+                          "%s failed: no source files were specified "
+                          "(no file matches %s)",
+                          c.verb, spec->sources[0]);
         goto cleanup;
     }
     size_t dest_len = strlen(spec->dest);
     int dest_is_dir = dest_len > 0 && spec->dest[dest_len - 1] == '/';
     if ((sources.n > 1 || spec->n_sources > 1) && !dest_is_dir) {
-        rc = sw_error_set(err, SW_EINVAL, "When using %s with more than one source file, the "
-                          "destination must be a directory and end with a /", c.verb);
+        rc = sw_error_set(err, SW_EINVAL,
+                          "When using %s with more than one source file, the "
+                          "destination must be a directory and end with a /",
+                          c.verb);
         goto cleanup;
     }
     (void)any_wildcard;

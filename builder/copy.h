@@ -31,20 +31,20 @@
 typedef int (*bld_exclude_fn)(void *ctx, const char *rel_path, int is_dir);
 
 struct bld_copy_spec {
-    const char *src_root;         /* the context, or a stage's root filesystem */
-    const char *const *sources;   /* relative to src_root; may contain wildcards */
+    const char *src_root;       /* the context, or a stage's root filesystem */
+    const char *const *sources; /* relative to src_root; may contain wildcards */
     size_t n_sources;
-    const char *dest;             /* absolute path in the image; a trailing '/'
-                                     means "a directory" */
-    const char *dest_root;        /* the root filesystem being built (mounted) */
-    int from_context;             /* owners become 0:0 unless chown is set */
+    const char *dest;      /* absolute path in the image; a trailing '/'
+                              means "a directory" */
+    const char *dest_root; /* the root filesystem being built (mounted) */
+    int from_context;      /* owners become 0:0 unless chown is set */
     int has_chown;
     uid_t uid;
     gid_t gid;
     int has_chmod;
     mode_t mode;
-    int is_add;                   /* extract local archives */
-    bld_exclude_fn excluded;      /* NULL: nothing excluded */
+    int is_add;              /* extract local archives */
+    bld_exclude_fn excluded; /* NULL: nothing excluded */
     void *excluded_ctx;
 };
 

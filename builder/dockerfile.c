@@ -241,8 +241,10 @@ static int parse_name_val(const char *rest, const char *keyword, char escape, st
     for (size_t i = 0; i < n; i++) {
         char *eq = strchr(words[i], '=');
         if (eq == NULL) {
-            rc = sw_error_set(err, SW_EINVAL, "Syntax error - can't find = in \"%s\". Must be "
-                              "of the form: name=value", words[i]);
+            rc = sw_error_set(err, SW_EINVAL,
+                              "Syntax error - can't find = in \"%s\". Must be "
+                              "of the form: name=value",
+                              words[i]);
             goto cleanup;
         }
         chain_add(c, words[i], (size_t)(eq - words[i]));
@@ -272,7 +274,8 @@ static int parse_json(const char *rest, struct chain *c, sw_error **err)
     json_array_foreach(doc, i, item) {
         if (!json_is_string(item)) {
             json_decref(doc);
-            sw_error_set(err, SW_EINVAL, "when using JSON array syntax, arrays must be "
+            sw_error_set(err, SW_EINVAL,
+                         "when using JSON array syntax, arrays must be "
                          "comprised of strings only");
             return -1;
         }
@@ -298,8 +301,7 @@ static int parse_maybe_json(const char *rest, struct chain *c, int *is_json, sw_
     return 0;
 }
 
-static int parse_maybe_json_to_list(const char *rest, struct chain *c, int *is_json,
-                                    sw_error **err)
+static int parse_maybe_json_to_list(const char *rest, struct chain *c, int *is_json, sw_error **err)
 {
     int r = parse_json(rest, c, err);
     if (r < 0)
@@ -617,7 +619,7 @@ static int heredocs_from_line(const char *line, bld_node *node)
 struct reader {
     const char *text;
     size_t len, pos;
-    int line_no;      /* lines consumed so far */
+    int line_no; /* lines consumed so far */
     const char *name;
 };
 
@@ -704,11 +706,15 @@ static int directive(struct bld_dockerfile *df, const char *s, size_t len, int *
     char **slot = NULL;
     if (strcmp(key, "escape") == 0) {
         if (df->escape != 0)
-            return sw_error_set(err, SW_EINVAL, "%s:%d: only one escape parser directive can "
-                                "be used", r->name, r->line_no);
+            return sw_error_set(err, SW_EINVAL,
+                                "%s:%d: only one escape parser directive can "
+                                "be used",
+                                r->name, r->line_no);
         if (strcmp(value, "\\") != 0 && strcmp(value, "`") != 0)
-            return sw_error_set(err, SW_EINVAL, "%s:%d: invalid escape token '%s' does not "
-                                "match ` or \\", r->name, r->line_no, value);
+            return sw_error_set(err, SW_EINVAL,
+                                "%s:%d: invalid escape token '%s' does not "
+                                "match ` or \\",
+                                r->name, r->line_no, value);
         df->escape = value[0];
         return 1;
     }
@@ -772,8 +778,8 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
         r.pos = 3;
     while ((s = next_line(&r, &slen, NULL)) != NULL) {
         if (memchr(s, '\0', slen) != NULL) {
-            rc = sw_error_set(err, SW_EINVAL, "%s:%d: the Dockerfile contains a NUL byte",
-                              r.name, r.line_no);
+            rc = sw_error_set(err, SW_EINVAL, "%s:%d: the Dockerfile contains a NUL byte", r.name,
+                              r.line_no);
             goto cleanup;
         }
         size_t trimmed_len = slen;
@@ -817,7 +823,8 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
         }
         if (has_empty_continuation) {
             char *w = NULL;
-            if (asprintf(&w, "[WARNING]: Empty continuation line found in:\n    %s", line.data) >= 0)
+            if (asprintf(&w, "[WARNING]: Empty continuation line found in:\n    %s", line.data) >=
+                0)
                 add_warning(df, w);
             free(w);
             empty_continuation_warned = 1;
@@ -878,8 +885,7 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
         add_warning(df, "[WARNING]: Empty continuation lines will become errors in a future "
                         "release.");
     if (df->root->n_children == 0) {
-        rc = sw_error_set(err, SW_EINVAL, "%s:%d: file with no instructions", r.name,
-                          r.line_no);
+        rc = sw_error_set(err, SW_EINVAL, "%s:%d: file with no instructions", r.name, r.line_no);
         goto cleanup;
     }
     if (df->escape == 0)
@@ -927,8 +933,7 @@ static int go_is_print(unsigned r)
     if (r < 0x20 || (r >= 0x7f && r <= 0xa0) || r == 0xad)
         return 0;
     /* space separators other than the ASCII space are not "print" in Go */
-    if (r == 0x1680 || (r >= 0x2000 && r <= 0x200a) || r == 0x202f || r == 0x205f ||
-        r == 0x3000)
+    if (r == 0x1680 || (r >= 0x2000 && r <= 0x200a) || r == 0x202f || r == 0x205f || r == 0x3000)
         return 0;
     if (r == 0x2028 || r == 0x2029 || (r >= 0x200b && r <= 0x200f) ||
         (r >= 0x202a && r <= 0x202e) || (r >= 0x2060 && r <= 0x206f) || r == 0xfeff)
@@ -949,10 +954,20 @@ static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *rune)
     }
     size_t n;
     unsigned min;
-    if ((s[0] & 0xe0) == 0xc0) { n = 2; *rune = s[0] & 0x1f; min = 0x80; }
-    else if ((s[0] & 0xf0) == 0xe0) { n = 3; *rune = s[0] & 0x0f; min = 0x800; }
-    else if ((s[0] & 0xf8) == 0xf0) { n = 4; *rune = s[0] & 0x07; min = 0x10000; }
-    else return 0;
+    if ((s[0] & 0xe0) == 0xc0) {
+        n = 2;
+        *rune = s[0] & 0x1f;
+        min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        n = 3;
+        *rune = s[0] & 0x0f;
+        min = 0x800;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        n = 4;
+        *rune = s[0] & 0x07;
+        min = 0x10000;
+    } else
+        return 0;
     if (n > len)
         return 0;
     for (size_t i = 1; i < n; i++) {
@@ -984,13 +999,27 @@ static void go_quote_into(sw_strbuf *sb, const char *s, size_t len)
             sw_strbuf_append(sb, p + i, n);
         } else {
             switch (r) {
-            case '\a': sw_strbuf_puts(sb, "\\a"); break;
-            case '\b': sw_strbuf_puts(sb, "\\b"); break;
-            case '\f': sw_strbuf_puts(sb, "\\f"); break;
-            case '\n': sw_strbuf_puts(sb, "\\n"); break;
-            case '\r': sw_strbuf_puts(sb, "\\r"); break;
-            case '\t': sw_strbuf_puts(sb, "\\t"); break;
-            case '\v': sw_strbuf_puts(sb, "\\v"); break;
+            case '\a':
+                sw_strbuf_puts(sb, "\\a");
+                break;
+            case '\b':
+                sw_strbuf_puts(sb, "\\b");
+                break;
+            case '\f':
+                sw_strbuf_puts(sb, "\\f");
+                break;
+            case '\n':
+                sw_strbuf_puts(sb, "\\n");
+                break;
+            case '\r':
+                sw_strbuf_puts(sb, "\\r");
+                break;
+            case '\t':
+                sw_strbuf_puts(sb, "\\t");
+                break;
+            case '\v':
+                sw_strbuf_puts(sb, "\\v");
+                break;
             default:
                 if (r < ' ' || r == 0x7f)
                     sw_strbuf_printf(sb, "\\x%02x", r);

@@ -26,10 +26,10 @@
 
 struct bld_heredoc {
     char *name;
-    unsigned fd;     /* the file descriptor prefix of <<, 0 when none */
-    int expand;      /* unquoted delimiter: variables are expanded */
-    int chomp;       /* <<-: leading tabs are removed */
-    char *content;   /* the lines, each with its newline */
+    unsigned fd;   /* the file descriptor prefix of <<, 0 when none */
+    int expand;    /* unquoted delimiter: variables are expanded */
+    int chomp;     /* <<-: leading tabs are removed */
+    char *content; /* the lines, each with its newline */
 };
 
 typedef struct bld_node {
@@ -39,19 +39,19 @@ typedef struct bld_node {
     size_t n_children;
     struct bld_heredoc *heredocs;
     size_t n_heredocs;
-    int is_json;     /* BuildKit's "json" attribute: exec form */
-    char *original;  /* the instruction line as read (continuations joined) */
+    int is_json;    /* BuildKit's "json" attribute: exec form */
+    char *original; /* the instruction line as read (continuations joined) */
     char **flags;
     size_t n_flags;
-    int start_line;  /* 1-based, inclusive */
+    int start_line; /* 1-based, inclusive */
     int end_line;
 } bld_node;
 
 struct bld_dockerfile {
-    bld_node *root;        /* children: the instructions */
-    char escape;           /* '\\' or '`' */
-    char *syntax;          /* the # syntax= directive, or NULL */
-    char *check;           /* the # check= directive, or NULL */
+    bld_node *root; /* children: the instructions */
+    char escape;    /* '\\' or '`' */
+    char *syntax;   /* the # syntax= directive, or NULL */
+    char *check;    /* the # check= directive, or NULL */
     char **warnings;
     size_t n_warnings;
 };

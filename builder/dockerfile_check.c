@@ -44,9 +44,9 @@ static void report(struct checker *c, int line, const char *rule, const char *fm
 }
 
 static const char *const known[] = {
-    "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
-    "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume",
-    "workdir", NULL,
+    "add",        "arg",         "cmd",    "copy",       "entrypoint", "env", "expose",
+    "from",       "healthcheck", "label",  "maintainer", "onbuild",    "run", "shell",
+    "stopsignal", "user",        "volume", "workdir",    NULL,
 };
 
 static int is_known(const char *kw)
@@ -61,10 +61,13 @@ static int is_known(const char *kw)
 static int is_predefined_arg(const char *name)
 {
     static const char *const predefined[] = {
-        "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
-        "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "TARGETPLATFORM", "TARGETOS",
-        "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH",
-        "BUILDVARIANT", NULL,
+        "HTTP_PROXY",  "http_proxy",     "HTTPS_PROXY",
+        "https_proxy", "FTP_PROXY",      "ftp_proxy",
+        "NO_PROXY",    "no_proxy",       "ALL_PROXY",
+        "all_proxy",   "TARGETPLATFORM", "TARGETOS",
+        "TARGETARCH",  "TARGETVARIANT",  "BUILDPLATFORM",
+        "BUILDOS",     "BUILDARCH",      "BUILDVARIANT",
+        NULL,
     };
     for (const char *const *p = predefined; *p; p++)
         if (strcmp(*p, name) == 0)
@@ -150,8 +153,8 @@ struct use_ctx {
     struct checker *c;
     int line;
     const struct names *global;
-    const struct names *stage;   /* NULL for FROM */
-    const struct names *later;   /* ARGs declared later in the stage */
+    const struct names *stage; /* NULL for FROM */
+    const struct names *later; /* ARGs declared later in the stage */
     const char *what;
 };
 
@@ -162,7 +165,8 @@ static void check_use(void *ctx, const char *name)
         if (!names_has(u->global, name) && !is_predefined_arg(name))
             report(u->c, u->line, "UndefinedArgInFrom",
                    "FROM argument '%s' is not declared (declare it with ARG before the first "
-                   "FROM)", name);
+                   "FROM)",
+                   name);
         return;
     }
     if (!names_has(u->stage, name) && names_has(u->later, name))
@@ -209,8 +213,8 @@ static int is_upper_word(const char *s)
     return upper && !lower;
 }
 
-int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **problems,
-                         size_t *n, sw_error **err)
+int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **problems, size_t *n,
+                         sw_error **err)
 {
     struct checker c = { 0 };
     struct names global = { 0 }, stage_args = { 0 }, stages = { 0 };
@@ -254,11 +258,15 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
                 for (char *p = lower; *p; p++)
                     *p = (char)tolower((unsigned char)*p);
                 if (names_has(&stages, lower))
-                    report(&c, line, "DuplicateStageName", "duplicate stage name \"%s\", stage "
-                           "names should be unique", name->value);
+                    report(&c, line, "DuplicateStageName",
+                           "duplicate stage name \"%s\", stage "
+                           "names should be unique",
+                           name->value);
                 else if (strcmp(lower, "scratch") == 0 || strcmp(lower, "context") == 0)
-                    report(&c, line, "ReservedStageName", "'%s' is reserved and should not be "
-                           "used as a stage name", name->value);
+                    report(&c, line, "ReservedStageName",
+                           "'%s' is reserved and should not be "
+                           "used as a stage name",
+                           name->value);
                 names_add(&stages, lower, strlen(lower));
             } else {
                 names_add(&stages, "", 0); /* keeps stage indexes aligned */
@@ -269,8 +277,10 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
             if (strcmp(kw, "arg") == 0)
                 add_arg_names(&global, in->next);
             else
-                report(&c, line, "NoFromInstruction", "%s comes before the first FROM: a "
-                       "Dockerfile must start with FROM (only ARG may come before it)", written);
+                report(&c, line, "NoFromInstruction",
+                       "%s comes before the first FROM: a "
+                       "Dockerfile must start with FROM (only ARG may come before it)",
+                       written);
             continue;
         }
 
@@ -283,9 +293,8 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
             if (strcmp(next->value, "arg") == 0)
                 add_arg_names(&later, next->next);
         }
-        static const char *const expanded[] = { "add", "copy", "env", "expose", "label",
-                                                 "stopsignal", "user", "volume", "workdir",
-                                                 NULL };
+        static const char *const expanded[] = { "add",        "copy", "env",    "expose",  "label",
+                                                "stopsignal", "user", "volume", "workdir", NULL };
         for (const char *const *e = expanded; *e; e++) {
             if (strcmp(kw, *e) != 0)
                 continue;
@@ -302,32 +311,42 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
                  a = a->next->next->next) {
                 names_add(&stage_args, a->value, strlen(a->value));
                 if (strcmp(a->next->next->value, "") == 0)
-                    report(&c, line, "LegacyKeyValueFormat", "\"ENV key value\" should be used "
+                    report(&c, line, "LegacyKeyValueFormat",
+                           "\"ENV key value\" should be used "
                            "as \"ENV key=value\"");
             }
         if (strcmp(kw, "maintainer") == 0)
-            report(&c, line, "MaintainerDeprecated", "MAINTAINER is deprecated: use "
+            report(&c, line, "MaintainerDeprecated",
+                   "MAINTAINER is deprecated: use "
                    "LABEL org.opencontainers.image.authors=\"...\" instead");
         if ((strcmp(kw, "cmd") == 0 || strcmp(kw, "entrypoint") == 0 || strcmp(kw, "run") == 0 ||
-             strcmp(kw, "shell") == 0) && !in->is_json && in->next) {
+             strcmp(kw, "shell") == 0) &&
+            !in->is_json && in->next) {
             const char *v = in->next->value;
             while (isspace((unsigned char)*v))
                 v++;
             if (*v == '[')
-                report(&c, line, "InvalidJSONForm", "%s looks like a JSON array but is not "
+                report(&c, line, "InvalidJSONForm",
+                       "%s looks like a JSON array but is not "
                        "valid JSON (strings need double quotes, e.g. [\"ls\", \"-l\"]); it will "
-                       "run as a shell command", written);
+                       "run as a shell command",
+                       written);
             else if (strcmp(kw, "cmd") == 0 || strcmp(kw, "entrypoint") == 0)
-                report(&c, line, "JSONArgsRecommended", "JSON arguments recommended for %s to "
-                       "prevent unintended behavior related to OS signals", written);
+                report(&c, line, "JSONArgsRecommended",
+                       "JSON arguments recommended for %s to "
+                       "prevent unintended behavior related to OS signals",
+                       written);
         }
         if (strcmp(kw, "shell") == 0 && !in->is_json)
-            report(&c, line, "ShellRequiresJSON", "SHELL requires the arguments to be in JSON "
+            report(&c, line, "ShellRequiresJSON",
+                   "SHELL requires the arguments to be in JSON "
                    "form");
         if (strcmp(kw, "workdir") == 0 && in->next && in->next->value[0] != '/' &&
             in->next->value[0] != '$')
-            report(&c, line, "WorkdirRelativePath", "relative workdir \"%s\" can have "
-                   "unexpected results if the base image changes", in->next->value);
+            report(&c, line, "WorkdirRelativePath",
+                   "relative workdir \"%s\" can have "
+                   "unexpected results if the base image changes",
+                   in->next->value);
         const char *from = NULL;
         if ((strcmp(kw, "copy") == 0 || strcmp(kw, "add") == 0) && has_flag(in, "from", &from) &&
             from && *from && !strpbrk(from, "/:.$") && !isdigit((unsigned char)from[0])) {
@@ -336,8 +355,10 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
             for (char *p = lower; *p; p++)
                 *p = (char)tolower((unsigned char)*p);
             if (!names_has(&stages, lower))
-                report(&c, line, "UndefinedStage", "--from=%s names no earlier stage; it will "
-                       "be pulled as an image", from);
+                report(&c, line, "UndefinedStage",
+                       "--from=%s names no earlier stage; it will "
+                       "be pulled as an image",
+                       from);
         }
     }
     if (!seen_from)

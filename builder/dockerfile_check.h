@@ -11,14 +11,14 @@
 
 struct bld_problem {
     int line;
-    char *rule;      /* e.g. "UnknownInstruction", "DuplicateStageName" */
+    char *rule; /* e.g. "UnknownInstruction", "DuplicateStageName" */
     char *message;
 };
 
 /* Checks a parsed Dockerfile; *problems is a malloc'd array of *n entries,
  * in line order. Free with bld_problems_free. */
-int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **problems,
-                         size_t *n, sw_error **err);
+int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **problems, size_t *n,
+                         sw_error **err);
 
 void bld_problems_free(struct bld_problem *problems, size_t n);
 

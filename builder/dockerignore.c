@@ -42,12 +42,12 @@
 enum match_kind { MATCH_EXACT, MATCH_PREFIX, MATCH_SUFFIX, MATCH_GLOB };
 
 enum tok_kind {
-    TOK_BYTE,      /* one literal byte */
-    TOK_ANY,       /* "?": one character other than '/' */
-    TOK_CLASS,     /* "[...]": one character in (or not in) the ranges */
-    TOK_STAR,      /* "*": any run of characters other than '/' */
-    TOK_DIRS,      /* "**" with more pattern after it: "" or "anything/" */
-    TOK_ANYTHING   /* trailing "**": the rest, whatever it is */
+    TOK_BYTE,    /* one literal byte */
+    TOK_ANY,     /* "?": one character other than '/' */
+    TOK_CLASS,   /* "[...]": one character in (or not in) the ranges */
+    TOK_STAR,    /* "*": any run of characters other than '/' */
+    TOK_DIRS,    /* "**" with more pattern after it: "" or "anything/" */
+    TOK_ANYTHING /* trailing "**": the rest, whatever it is */
 };
 
 struct token {
@@ -117,9 +117,20 @@ static uint32_t decode_rune(const unsigned char *s, size_t len, size_t *width)
 static int is_space_rune(uint32_t r)
 {
     switch (r) {
-    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
         return 1;
     default:
         return r >= 0x2000 && r <= 0x200A;
@@ -160,8 +171,8 @@ static char *go_clean(const char *in, size_t len)
     if (out == NULL)
         return NULL;
     int rooted = len > 0 && in[0] == '/';
-    size_t w = rooted ? 1 : 0;     /* write position */
-    size_t floor = w;              /* ".." may not remove below this */
+    size_t w = rooted ? 1 : 0; /* write position */
+    size_t floor = w;          /* ".." may not remove below this */
     size_t r = 0;
     if (rooted)
         out[0] = '/';
@@ -427,8 +438,8 @@ static int glob_match(const struct pattern *pat, const char *s, size_t len)
             case TOK_DIRS:
                 /* inner[i]: some "x*\/" run starting at i ends where the
                  * rest of the pattern matches */
-                inner[i] = i < len && u[i] != '\n' &&
-                           ((u[i] == '/' && next[i + 1]) || inner[i + width]);
+                inner[i] =
+                    i < len && u[i] != '\n' && ((u[i] == '/' && next[i + 1]) || inner[i + width]);
                 m = next[i] || inner[i];
                 break;
             case TOK_ANYTHING:
@@ -462,8 +473,7 @@ static int pattern_match(const struct pattern *pat, const char *s, size_t len)
         size_t slen = tlen - 2;
         if (len >= slen && memcmp(s + len - slen, suffix, slen) == 0)
             return 1;
-        return slen > 0 && suffix[0] == '/' && len == slen - 1 &&
-               memcmp(s, suffix + 1, len) == 0;
+        return slen > 0 && suffix[0] == '/' && len == slen - 1 && memcmp(s, suffix + 1, len) == 0;
     }
     case MATCH_GLOB:
         return glob_match(pat, s, len);
@@ -540,8 +550,7 @@ int bld_ignore_dir_needed(const bld_ignore *ig, const char *rel_dir)
         size_t plen = without_trailing_glob(pat->text);
         if (plen + 1 < dlen + 1)
             continue;
-        if (memcmp(pat->text, rel_dir, dlen) == 0 &&
-            (plen == dlen ? 1 : pat->text[dlen] == '/'))
+        if (memcmp(pat->text, rel_dir, dlen) == 0 && (plen == dlen ? 1 : pat->text[dlen] == '/'))
             return 1;
     }
     return 0;
@@ -565,16 +574,16 @@ static int add_pattern(bld_ignore *ig, const char *line_text, size_t line_no, sw
     const char *body = cleaned;
     if (body[0] == '!') {
         if (body[1] == '\0') {
-            rc = sw_error_set(err, SW_EINVAL, "line %zu: illegal exclusion pattern: \"!\"",
-                              line_no);
+            rc =
+                sw_error_set(err, SW_EINVAL, "line %zu: illegal exclusion pattern: \"!\"", line_no);
             goto cleanup;
         }
         pat.exception = 1;
         body++;
     }
     if (check_syntax(body) != 0) {
-        rc = sw_error_set(err, SW_EINVAL, "line %zu: syntax error in pattern \"%s\"", line_no,
-                          body);
+        rc =
+            sw_error_set(err, SW_EINVAL, "line %zu: syntax error in pattern \"%s\"", line_no, body);
         goto cleanup;
     }
     pat.text = strdup(body);
@@ -652,8 +661,7 @@ int bld_ignore_parse(const char *text, bld_ignore **out, sw_error **err)
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         line_no++;
         if (len > MAX_LINE) {
-            rc = sw_error_set(err, SW_EINVAL, "line %zu: longer than %d bytes", line_no,
-                              MAX_LINE);
+            rc = sw_error_set(err, SW_EINVAL, "line %zu: longer than %d bytes", line_no, MAX_LINE);
             goto cleanup;
         }
         if (len > 0 && p[len - 1] == '\r') /* bufio.ScanLines drops it */

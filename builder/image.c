@@ -37,13 +37,11 @@ int bld_platform_parse(const char *platform, char os[32], char arch[32], char va
     os[0] = arch[0] = variant[0] = '\0';
     const char *p1 = strchr(platform, '/');
     if (p1 == NULL || p1 == platform || (size_t)(p1 - platform) >= 32)
-        return sw_error_set(err, SW_EINVAL, "platform '%s': expected os/arch[/variant]",
-                            platform);
+        return sw_error_set(err, SW_EINVAL, "platform '%s': expected os/arch[/variant]", platform);
     const char *p2 = strchr(p1 + 1, '/');
     size_t arch_len = p2 ? (size_t)(p2 - p1 - 1) : strlen(p1 + 1);
     if (arch_len == 0 || arch_len >= 32 || (p2 && (strlen(p2 + 1) == 0 || strlen(p2 + 1) >= 32)))
-        return sw_error_set(err, SW_EINVAL, "platform '%s': expected os/arch[/variant]",
-                            platform);
+        return sw_error_set(err, SW_EINVAL, "platform '%s': expected os/arch[/variant]", platform);
     memcpy(os, platform, (size_t)(p1 - platform));
     os[p1 - platform] = '\0';
     memcpy(arch, p1 + 1, arch_len);
@@ -66,14 +64,12 @@ json_t *bld_image_runconfig(struct bld_image *img)
 int bld_image_scratch(const char *platform, struct bld_image *out, sw_error **err)
 {
     char os[32], arch[32], variant[32];
-    int rc = bld_platform_parse(platform ? platform : bld_platform_host(), os, arch, variant,
-                                err);
+    int rc = bld_platform_parse(platform ? platform : bld_platform_host(), os, arch, variant, err);
     if (rc != 0)
         return rc;
     memset(out, 0, sizeof(*out));
-    out->config = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture", arch,
-                            "os", os, "config", "rootfs", "type", "layers", "diff_ids",
-                            "history");
+    out->config = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture", arch, "os", os,
+                            "config", "rootfs", "type", "layers", "diff_ids", "history");
     if (out->config == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     if (variant[0])
@@ -139,8 +135,8 @@ static int load_manifest_json(reg_store *store, const char *repo, const char *re
     return 0;
 }
 
-int bld_image_load(reg_store *store, const char *repo, const char *reference,
-                   const char *platform, struct bld_image *out, sw_error **err)
+int bld_image_load(reg_store *store, const char *repo, const char *reference, const char *platform,
+                   struct bld_image *out, sw_error **err)
 {
     char os[32], arch[32], variant[32], media_type[128], digest[SW_DIGEST_MAX];
     json_t *doc = NULL;
@@ -184,13 +180,13 @@ int bld_image_load(reg_store *store, const char *repo, const char *reference,
     const char *config_digest = json_string_value(json_object_get(config_desc, "digest"));
     json_t *layers = json_object_get(doc, "layers");
     if (config_digest == NULL || !json_is_array(layers)) {
-        rc = sw_error_set(err, SW_EINVAL, "%s:%s (%s) is not an image manifest", repo,
-                          reference, media_type);
+        rc = sw_error_set(err, SW_EINVAL, "%s:%s (%s) is not an image manifest", repo, reference,
+                          media_type);
         goto cleanup;
     }
     size_t config_len = 0;
-    if ((rc = reg_blob_read_all(store, config_digest, MAX_CONFIG_SIZE, &config_text,
-                                &config_len, err)) != 0)
+    if ((rc = reg_blob_read_all(store, config_digest, MAX_CONFIG_SIZE, &config_text, &config_len,
+                                err)) != 0)
         goto cleanup;
     json_error_t jerr;
     out->config = json_loadb(config_text, config_len, 0, &jerr);
@@ -308,8 +304,7 @@ const char *bld_image_env_get(struct bld_image *img, const char *name)
     return NULL;
 }
 
-int bld_image_env_set(struct bld_image *img, const char *name, const char *value,
-                      sw_error **err)
+int bld_image_env_set(struct bld_image *img, const char *name, const char *value, sw_error **err)
 {
     json_t *cfg = bld_image_runconfig(img);
     json_t *env = json_object_get(cfg, "Env");
@@ -356,8 +351,7 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
     json_t *layers = json_array();
     manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
                          REG_MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest",
-                         config_digest, "size", (json_int_t)strlen(config_text), "layers",
-                         layers);
+                         config_digest, "size", (json_int_t)strlen(config_text), "layers", layers);
     if (manifest == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
@@ -369,8 +363,7 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
             goto cleanup;
         }
         json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType", l->media_type,
-                                                "digest", l->digest, "size",
-                                                (json_int_t)l->size));
+                                                "digest", l->digest, "size", (json_int_t)l->size));
     }
     if (annotations && json_object_size(annotations) > 0)
         json_object_set(manifest, "annotations", annotations);

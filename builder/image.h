@@ -18,8 +18,8 @@
 #include "registry/store.h"
 
 struct bld_image {
-    json_t *config;             /* the whole OCI image config; owned */
-    struct bld_layer *layers;   /* rootfs order, bottom first */
+    json_t *config;           /* the whole OCI image config; owned */
+    struct bld_layer *layers; /* rootfs order, bottom first */
     size_t n_layers;
     char digest[SW_DIGEST_MAX]; /* manifest digest it was loaded from, or "" */
 };
@@ -34,8 +34,8 @@ const char *bld_platform_host(void);
 
 /* Loads repo:reference from the store. An index or manifest list is
  * resolved to the manifest for platform (NULL: the host's). */
-int bld_image_load(reg_store *store, const char *repo, const char *reference,
-                   const char *platform, struct bld_image *out, sw_error **err);
+int bld_image_load(reg_store *store, const char *repo, const char *reference, const char *platform,
+                   struct bld_image *out, sw_error **err);
 
 /* An empty image for platform (NULL: the host's), as FROM scratch. */
 int bld_image_scratch(const char *platform, struct bld_image *out, sw_error **err);
@@ -71,8 +71,7 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
 const char *bld_image_env_get(struct bld_image *img, const char *name);
 
 /* Sets name=value in the config's Env (replacing an existing entry). */
-int bld_image_env_set(struct bld_image *img, const char *name, const char *value,
-                      sw_error **err);
+int bld_image_env_set(struct bld_image *img, const char *name, const char *value, sw_error **err);
 
 /* RFC 3339 UTC ("2024-01-02T03:04:05Z") into out (32 bytes). */
 void bld_format_time(int64_t t, char out[32]);

@@ -209,8 +209,10 @@ int bld_layer_unpacked(reg_store *store, const struct bld_layer *layer, char **d
     char actual[SW_DIGEST_MAX];
     sw_hash_digest(src.hash, actual);
     if (strcmp(actual, layer->diff_id) != 0) {
-        rc = sw_error_set(err, SW_EINVAL, "layer %s: its content has diff ID %s, the image "
-                          "config says %s", layer->digest, actual, layer->diff_id);
+        rc = sw_error_set(err, SW_EINVAL,
+                          "layer %s: its content has diff ID %s, the image "
+                          "config says %s",
+                          layer->digest, actual, layer->diff_id);
         goto cleanup;
     }
     if ((rc = install_dir(scratch, dir, err)) != 0)

@@ -17,9 +17,9 @@
 #include "registry/store.h"
 
 struct bld_layer {
-    char diff_id[SW_DIGEST_MAX];  /* sha256 of the uncompressed tar */
-    char digest[SW_DIGEST_MAX];   /* the blob's digest */
-    int64_t size;                 /* the blob's size */
+    char diff_id[SW_DIGEST_MAX]; /* sha256 of the uncompressed tar */
+    char digest[SW_DIGEST_MAX];  /* the blob's digest */
+    int64_t size;                /* the blob's size */
     char media_type[96];
 };
 

@@ -35,8 +35,7 @@ static int sys_fsmount(int fd, unsigned flags, unsigned attrs)
     return (int)syscall(SYS_fsmount, fd, flags, attrs);
 }
 
-static int sys_move_mount(int from_fd, const char *from, int to_fd, const char *to,
-                          unsigned flags)
+static int sys_move_mount(int from_fd, const char *from, int to_fd, const char *to, unsigned flags)
 {
     return (int)syscall(SYS_move_mount, from_fd, from, to_fd, to, flags);
 }
@@ -87,16 +86,14 @@ static int mount_new_api(const char *const *lower_dirs, size_t n_lower, const ch
 }
 
 static int mount_classic(const char *const *lower_dirs, size_t n_lower, const char *upper,
-                         const char *work, const char *empty, const char *target,
-                         sw_error **err)
+                         const char *work, const char *empty, const char *target, sw_error **err)
 {
     sw_strbuf opts = SW_STRBUF_INIT;
     int rc = 0;
     sw_strbuf_puts(&opts, "lowerdir=");
     for (size_t i = n_lower; i-- > 0;) {
         if (strpbrk(lower_dirs[i], ":,") != NULL) {
-            rc = sw_error_set(err, SW_EINVAL, "layer path %s contains ':' or ','",
-                              lower_dirs[i]);
+            rc = sw_error_set(err, SW_EINVAL, "layer path %s contains ':' or ','", lower_dirs[i]);
             goto cleanup;
         }
         sw_strbuf_puts(&opts, lower_dirs[i]);

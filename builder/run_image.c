@@ -187,8 +187,8 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
     rc = bld_sandbox_run(&spec, exit_status, err);
 cleanup:
     if (rc != 0)
-        sw_error_prefix(err, "running %s in %s:%s", argv && argv[0] ? argv[0] : "a command",
-                        repo, reference);
+        sw_error_prefix(err, "running %s in %s:%s", argv && argv[0] ? argv[0] : "a command", repo,
+                        reference);
     if (scratch)
         sw_rm_rf(scratch, NULL);
     free(scratch);

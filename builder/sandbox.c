@@ -33,15 +33,36 @@
 
 /* Docker's default capability set for containers. */
 static const char *const default_caps[] = {
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-    "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE", NULL,
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+    NULL,
 };
 
 static const char *const masked_paths[] = {
-    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-    "/sys/firmware", "/sys/devices/virtual/powercap", NULL,
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    NULL,
 };
 
 /* Syscalls a build step gets EPERM for, on top of the capabilities it
@@ -51,14 +72,53 @@ static const char *const masked_paths[] = {
  * A denylist rather than Docker's allowlist: builds run arbitrary tools,
  * and an unknown new syscall is more often a libc fast path than an attack. */
 static const char *const denied_syscalls[] = {
-    "add_key", "request_key", "keyctl", "bpf", "perf_event_open", "userfaultfd",
-    "io_uring_setup", "io_uring_enter", "io_uring_register", "kexec_load", "kexec_file_load",
-    "open_by_handle_at", "name_to_handle_at", "init_module", "finit_module", "delete_module",
-    "acct", "swapon", "swapoff", "reboot", "settimeofday", "clock_settime", "clock_adjtime",
-    "adjtimex", "syslog", "iopl", "ioperm", "lookup_dcookie", "quotactl", "mount",
-    "umount2", "pivot_root", "setns", "unshare", "fanotify_init", "nfsservctl", "uselib",
-    "ustat", "sysfs", "_sysctl", "move_mount", "open_tree", "fsopen", "fsmount", "fspick",
-    "mount_setattr", NULL,
+    "add_key",
+    "request_key",
+    "keyctl",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "acct",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "syslog",
+    "iopl",
+    "ioperm",
+    "lookup_dcookie",
+    "quotactl",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "setns",
+    "unshare",
+    "fanotify_init",
+    "nfsservctl",
+    "uselib",
+    "ustat",
+    "sysfs",
+    "_sysctl",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    NULL,
 };
 
 /* clone() flags that make namespaces (CLONE_NEWNS and the others). */
@@ -91,8 +151,8 @@ static json_t *seccomp_profile(void)
 #else
     json_t *arches = json_array();
 #endif
-    return json_pack("{s:s, s:o, s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures",
-                     arches, "syscalls", syscalls);
+    return json_pack("{s:s, s:o, s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures", arches,
+                     "syscalls", syscalls);
 }
 
 static const char *const readonly_paths[] = {
@@ -102,8 +162,8 @@ static const char *const readonly_paths[] = {
 /* Paths the runtime may create as mount points; removed from the diff
  * afterwards unless the image had them. Parents before children. */
 static const char *const mount_points[] = {
-    "proc", "dev", "dev/pts", "dev/shm", "dev/mqueue", "sys", "etc", "etc/hosts",
-    "etc/resolv.conf", NULL,
+    "proc", "dev", "dev/pts",   "dev/shm",         "dev/mqueue",
+    "sys",  "etc", "etc/hosts", "etc/resolv.conf", NULL,
 };
 
 static json_t *string_array(const char *const *items)
@@ -117,19 +177,19 @@ static json_t *string_array(const char *const *items)
 static json_t *mount_entry(const char *dest, const char *type, const char *source,
                            const char *const *options)
 {
-    return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source",
-                     source, "options", string_array(options));
+    return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source", source,
+                     "options", string_array(options));
 }
 
 static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hosts_path,
                             const char *resolv_path)
 {
-    static const char *const dev_opts[] = { "nosuid", "strictatime", "mode=755",
-                                            "size=65536k", NULL };
-    static const char *const pts_opts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666",
-                                            "mode=0620", "gid=5", NULL };
-    static const char *const shm_opts[] = { "nosuid", "noexec", "nodev", "mode=1777",
-                                            "size=65536k", NULL };
+    static const char *const dev_opts[] = { "nosuid", "strictatime", "mode=755", "size=65536k",
+                                            NULL };
+    static const char *const pts_opts[] = { "nosuid",    "noexec", "newinstance", "ptmxmode=0666",
+                                            "mode=0620", "gid=5",  NULL };
+    static const char *const shm_opts[] = { "nosuid",    "noexec",      "nodev",
+                                            "mode=1777", "size=65536k", NULL };
     static const char *const mq_opts[] = { "nosuid", "noexec", "nodev", NULL };
     static const char *const sys_opts[] = { "nosuid", "noexec", "nodev", "ro", NULL };
     static const char *const bind_ro[] = { "rbind", "ro", "nosuid", "nodev", "noexec", NULL };
@@ -149,20 +209,15 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
     json_t *process = json_pack(
         "{s:b, s:{s:i, s:i, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b,"
         " s:[{s:s, s:I, s:I}]}",
-        "terminal", 0,
-        "user", "uid", (int)spec->uid, "gid", (int)spec->gid, "additionalGids", gids,
-        "args", string_array(spec->argv),
-        "env", string_array(spec->env),
-        "cwd", spec->cwd ? spec->cwd : "/",
-        "capabilities", "bounding", caps, "effective", caps, "permitted", caps,
-        "inheritable", caps,
-        "noNewPrivileges", 1,
-        "rlimits", "type", "RLIMIT_NOFILE", "hard", (json_int_t)nofile.rlim_max, "soft",
-        (json_int_t)nofile.rlim_cur);
+        "terminal", 0, "user", "uid", (int)spec->uid, "gid", (int)spec->gid, "additionalGids", gids,
+        "args", string_array(spec->argv), "env", string_array(spec->env), "cwd",
+        spec->cwd ? spec->cwd : "/", "capabilities", "bounding", caps, "effective", caps,
+        "permitted", caps, "inheritable", caps, "noNewPrivileges", 1, "rlimits", "type",
+        "RLIMIT_NOFILE", "hard", (json_int_t)nofile.rlim_max, "soft", (json_int_t)nofile.rlim_cur);
     json_decref(caps);
 
-    json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type",
-                                   "ipc", "type", "uts", "type", "mount");
+    json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
+                                   "type", "uts", "type", "mount");
     if (!spec->network_host)
         json_array_append_new(namespaces, json_pack("{s:s}", "type", "network"));
 
@@ -176,15 +231,11 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
     json_array_append_new(mounts, mount_entry("/etc/hosts", "bind", hosts_path, bind_ro));
     json_array_append_new(mounts, mount_entry("/etc/resolv.conf", "bind", resolv_path, bind_ro));
 
-    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}",
-                     "ociVersion", "1.0.2",
-                     "process", process,
-                     "root", "path", "rootfs", "readonly", 0,
-                     "hostname", spec->hostname ? spec->hostname : "slipway-build",
-                     "mounts", mounts,
-                     "linux", "namespaces", namespaces,
-                     "maskedPaths", string_array(masked_paths),
-                     "readonlyPaths", string_array(readonly_paths),
+    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}", "ociVersion",
+                     "1.0.2", "process", process, "root", "path", "rootfs", "readonly", 0,
+                     "hostname", spec->hostname ? spec->hostname : "slipway-build", "mounts",
+                     mounts, "linux", "namespaces", namespaces, "maskedPaths",
+                     string_array(masked_paths), "readonlyPaths", string_array(readonly_paths),
                      "seccomp", seccomp_profile());
 }
 
@@ -299,8 +350,8 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     rc = write_text(spec->scratch_dir, "hosts", hosts_text, &hosts, err);
     if (rc == 0)
         rc = write_text(spec->scratch_dir, "resolv.conf",
-                        resolv_text ? resolv_text : "# no network in this build step\n",
-                        &resolv, err);
+                        resolv_text ? resolv_text : "# no network in this build step\n", &resolv,
+                        err);
     free(resolv_text);
     if (rc != 0)
         goto cleanup;

@@ -20,24 +20,24 @@
 #include "core/error.h"
 
 struct bld_sandbox_spec {
-    const char *runtime;            /* "runc", or a path */
-    const char *const *lower_dirs;  /* layer directories, bottom first */
+    const char *runtime;           /* "runc", or a path */
+    const char *const *lower_dirs; /* layer directories, bottom first */
     size_t n_lower;
-    const char *upper_dir;          /* empty directory; receives the diff */
-    const char *scratch_dir;        /* empty directory on the same filesystem
-                                       as upper_dir: bundle, overlay work dir */
-    const char *const *argv;        /* NULL-terminated command */
-    const char *const *env;         /* NULL-terminated "K=V" list */
-    const char *cwd;                /* absolute; NULL = "/" */
+    const char *upper_dir;   /* empty directory; receives the diff */
+    const char *scratch_dir; /* empty directory on the same filesystem
+                                as upper_dir: bundle, overlay work dir */
+    const char *const *argv; /* NULL-terminated command */
+    const char *const *env;  /* NULL-terminated "K=V" list */
+    const char *cwd;         /* absolute; NULL = "/" */
     uid_t uid;
     gid_t gid;
     const gid_t *extra_gids;
     size_t n_extra_gids;
-    const char *hostname;           /* NULL = "buildkitsandbox"-like default */
-    int network_host;               /* 1: share the host network namespace */
-    int64_t timeout_s;              /* 0: none */
-    int output_fd;                  /* stdout and stderr of the command */
-    volatile int *cancel;           /* set non-zero from another thread to stop */
+    const char *hostname; /* NULL = "buildkitsandbox"-like default */
+    int network_host;     /* 1: share the host network namespace */
+    int64_t timeout_s;    /* 0: none */
+    int output_fd;        /* stdout and stderr of the command */
+    volatile int *cancel; /* set non-zero from another thread to stop */
 };
 
 /* Runs the command; *exit_status receives its exit code (128+N when killed

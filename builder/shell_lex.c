@@ -16,9 +16,9 @@
 #include "core/strbuf.h"
 
 struct sink {
-    int split;          /* ProcessWords */
+    int split; /* ProcessWords */
     sw_strbuf word;
-    int in_word;        /* a word has started (possibly empty, from quotes) */
+    int in_word; /* a word has started (possibly empty, from quotes) */
     char **words;
     size_t n, cap;
     int failed;
@@ -265,9 +265,9 @@ static int dollar(struct lexer *lx, struct sink *k, int quoted)
             result = strdup(is_set ? word : "");
         else {
             if (!is_set) {
-                const char *msg = word[0] ? word
-                                          : (colon ? "is not allowed to be empty"
-                                                   : "is not allowed to be unset");
+                const char *msg =
+                    word[0] ? word
+                            : (colon ? "is not allowed to be empty" : "is not allowed to be unset");
                 rc = sw_error_set(lx->err, SW_EINVAL, "%s: %s", name, msg);
                 goto cleanup;
             }
@@ -354,7 +354,8 @@ static int expand_into(struct lexer *lx, struct sink *k, char stop, int quoted)
         } else if (c == '\'') {
             const char *end = strchr(lx->s + lx->pos, '\'');
             if (end == NULL) {
-                rc = sw_error_set(lx->err, SW_EINVAL, "unexpected end of statement while "
+                rc = sw_error_set(lx->err, SW_EINVAL,
+                                  "unexpected end of statement while "
                                   "looking for matching single-quote");
                 break;
             }
@@ -365,7 +366,8 @@ static int expand_into(struct lexer *lx, struct sink *k, char stop, int quoted)
             for (;;) {
                 char d = peek(lx);
                 if (d == '\0') {
-                    rc = sw_error_set(lx->err, SW_EINVAL, "unexpected end of statement while "
+                    rc = sw_error_set(lx->err, SW_EINVAL,
+                                      "unexpected end of statement while "
                                       "looking for matching double-quote");
                     break;
                 }

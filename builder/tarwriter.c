@@ -65,8 +65,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* Sorted names of a directory's entries (without . and ..). */
-static int list_dir(int dir_fd, const char *rel, char ***names_out, size_t *n_out,
-                    sw_error **err)
+static int list_dir(int dir_fd, const char *rel, char ***names_out, size_t *n_out, sw_error **err)
 {
     int fd = dup(dir_fd);
     if (fd < 0)
@@ -124,8 +123,7 @@ static int is_opaque_dir(int fd)
     return n == 1 && value[0] == 'y';
 }
 
-static int add_xattrs(struct archive_entry *entry, int parent_fd, const char *name,
-                      int is_symlink)
+static int add_xattrs(struct archive_entry *entry, int parent_fd, const char *name, int is_symlink)
 {
     if (is_symlink)
         return 0; /* images carry no xattrs on symlinks we care about */
@@ -151,8 +149,7 @@ static int add_xattrs(struct archive_entry *entry, int parent_fd, const char *na
     return 0;
 }
 
-static const char *remember_hardlink(struct tar_state *st, const struct stat *s,
-                                     const char *path)
+static const char *remember_hardlink(struct tar_state *st, const struct stat *s, const char *path)
 {
     for (size_t i = 0; i < st->n_links; i++)
         if (st->links[i].dev == s->st_dev && st->links[i].ino == s->st_ino)
@@ -349,12 +346,13 @@ static int tar_dir(struct tar_state *st, int dir_fd, const char *rel)
     return rc;
 }
 
-int bld_tar_dir(const char *dir, const struct bld_tar_options *opts,
-                sw_compress_sink_fn sink, void *sink_ctx, sw_error **err)
+int bld_tar_dir(const char *dir, const struct bld_tar_options *opts, sw_compress_sink_fn sink,
+                void *sink_ctx, sw_error **err)
 {
     static const struct bld_tar_options defaults = { .clamp_mtime = -1 };
-    struct tar_state st = { .opts = opts ? opts : &defaults, .sink = sink,
-                            .sink_ctx = sink_ctx, .err = err };
+    struct tar_state st = {
+        .opts = opts ? opts : &defaults, .sink = sink, .sink_ctx = sink_ctx, .err = err
+    };
     int rc = 0;
     int root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0)

@@ -19,12 +19,12 @@
 #include "core/error.h"
 
 struct bld_tar_options {
-    int64_t clamp_mtime;     /* mtimes later than this become this; -1: keep */
-    int overlay_whiteouts;   /* 1: convert overlay whiteouts to OCI ones */
+    int64_t clamp_mtime;   /* mtimes later than this become this; -1: keep */
+    int overlay_whiteouts; /* 1: convert overlay whiteouts to OCI ones */
 };
 
 /* Writes the tar of dir's contents (not dir itself) to sink. */
-int bld_tar_dir(const char *dir, const struct bld_tar_options *opts,
-                sw_compress_sink_fn sink, void *sink_ctx, sw_error **err);
+int bld_tar_dir(const char *dir, const struct bld_tar_options *opts, sw_compress_sink_fn sink,
+                void *sink_ctx, sw_error **err);
 
 #endif

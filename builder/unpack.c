@@ -190,8 +190,8 @@ static int apply_xattrs(struct archive_entry *entry, int fd, sw_error **err)
 
 static void entry_times(struct archive_entry *entry, struct timespec times[2])
 {
-    times[0].tv_sec = archive_entry_atime_is_set(entry) ? archive_entry_atime(entry)
-                                                        : archive_entry_mtime(entry);
+    times[0].tv_sec =
+        archive_entry_atime_is_set(entry) ? archive_entry_atime(entry) : archive_entry_mtime(entry);
     times[0].tv_nsec = archive_entry_atime_is_set(entry) ? archive_entry_atime_nsec(entry) : 0;
     times[1].tv_sec = archive_entry_mtime(entry);
     times[1].tv_nsec = archive_entry_mtime_nsec(entry);
@@ -511,8 +511,10 @@ int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_di
     reader->err = err;
     if (archive_read_open(ar, reader, NULL, source_read_cb, NULL) != ARCHIVE_OK)
         rc = reader->failed ? sw_error_code(*err)
-                            : sw_error_set(err, SW_EINVAL, "unpacking into %s: not a tar "
-                                           "archive: %s", dest_dir, archive_error_string(ar));
+                            : sw_error_set(err, SW_EINVAL,
+                                           "unpacking into %s: not a tar "
+                                           "archive: %s",
+                                           dest_dir, archive_error_string(ar));
     else
         rc = unpack_archive(ar, dest_dir, opts, err);
     if (rc != 0 && reader->failed && sw_error_code(*err) == 0)
@@ -522,8 +524,8 @@ int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_di
     return rc;
 }
 
-int bld_unpack_file(const char *path, const char *dest_dir,
-                    const struct bld_unpack_options *opts, sw_error **err)
+int bld_unpack_file(const char *path, const char *dest_dir, const struct bld_unpack_options *opts,
+                    sw_error **err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)

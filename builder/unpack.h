@@ -39,7 +39,7 @@ int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_di
                       const struct bld_unpack_options *opts, sw_error **err);
 
 /* Like bld_unpack_fd for a file. */
-int bld_unpack_file(const char *path, const char *dest_dir,
-                    const struct bld_unpack_options *opts, sw_error **err);
+int bld_unpack_file(const char *path, const char *dest_dir, const struct bld_unpack_options *opts,
+                    sw_error **err);
 
 #endif

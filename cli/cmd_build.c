@@ -25,35 +25,45 @@ static void on_stop_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway build [options] CONTEXT\n"
-            "\n"
-            "Builds the Dockerfile in CONTEXT into the store (or an archive).\n"
-            "\n"
-            "options:\n"
-            "  --config FILE          the service config (data_dir, builder, registry)\n"
-            "  --data-dir DIR         the data directory (overrides the config's)\n"
-            "  -f, --file FILE        the Dockerfile (default: CONTEXT/Dockerfile)\n"
-            "  -t, --tag REPO[:TAG]   tag the result (repeatable)\n"
-            "  --build-arg K=V        set a build argument (repeatable; K alone takes it\n"
-            "                         from the environment)\n"
-            "  --target STAGE         build up to this stage\n"
-            "  --no-cache             do not use the build cache\n"
-            "  --network none|host    network for RUN steps (default: config, else none)\n"
-            "  --platform OS/ARCH     the platform to build for (default: this machine's)\n"
-            "  --compression ALGO     gzip or zstd (default: config, else gzip)\n"
-            "  --timestamp EPOCH      fixed time for reproducible images\n"
-            "                         (default: $SOURCE_DATE_EPOCH when set)\n"
-            "  --output DEST          also write the image to oci-archive:FILE, oci:DIR or\n"
-            "                         docker-archive:FILE\n"
-            "  --digest-file FILE     write the image digest to FILE\n");
+    fprintf(out, "usage: slipway build [options] CONTEXT\n"
+                 "\n"
+                 "Builds the Dockerfile in CONTEXT into the store (or an archive).\n"
+                 "\n"
+                 "options:\n"
+                 "  --config FILE          the service config (data_dir, builder, registry)\n"
+                 "  --data-dir DIR         the data directory (overrides the config's)\n"
+                 "  -f, --file FILE        the Dockerfile (default: CONTEXT/Dockerfile)\n"
+                 "  -t, --tag REPO[:TAG]   tag the result (repeatable)\n"
+                 "  --build-arg K=V        set a build argument (repeatable; K alone takes it\n"
+                 "                         from the environment)\n"
+                 "  --target STAGE         build up to this stage\n"
+                 "  --no-cache             do not use the build cache\n"
+                 "  --network none|host    network for RUN steps (default: config, else none)\n"
+                 "  --platform OS/ARCH     the platform to build for (default: this machine's)\n"
+                 "  --compression ALGO     gzip or zstd (default: config, else gzip)\n"
+                 "  --timestamp EPOCH      fixed time for reproducible images\n"
+                 "                         (default: $SOURCE_DATE_EPOCH when set)\n"
+                 "  --output DEST          also write the image to oci-archive:FILE, oci:DIR or\n"
+                 "                         docker-archive:FILE\n"
+                 "  --digest-file FILE     write the image digest to FILE\n");
 }
 
 int cmd_build(int argc, char **argv)
 {
-    enum { OPT_CONFIG = 256, OPT_DATA_DIR, OPT_BUILD_ARG, OPT_TARGET, OPT_NO_CACHE,
-           OPT_NETWORK, OPT_PLATFORM, OPT_COMPRESSION, OPT_TIMESTAMP, OPT_OUTPUT,
-           OPT_DIGEST_FILE, OPT_HELP };
+    enum {
+        OPT_CONFIG = 256,
+        OPT_DATA_DIR,
+        OPT_BUILD_ARG,
+        OPT_TARGET,
+        OPT_NO_CACHE,
+        OPT_NETWORK,
+        OPT_PLATFORM,
+        OPT_COMPRESSION,
+        OPT_TIMESTAMP,
+        OPT_OUTPUT,
+        OPT_DIGEST_FILE,
+        OPT_HELP
+    };
     static const struct option long_opts[] = {
         { "config", required_argument, NULL, OPT_CONFIG },
         { "data-dir", required_argument, NULL, OPT_DATA_DIR },
@@ -89,19 +99,45 @@ int cmd_build(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:t:", long_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_CONFIG: config_path = optarg; break;
-        case OPT_DATA_DIR: data_dir = optarg; break;
-        case 'f': opts.dockerfile = optarg; break;
-        case 't': tags[opts.n_tags++] = optarg; break;
-        case OPT_BUILD_ARG: build_args[opts.n_build_args++] = optarg; break;
-        case OPT_TARGET: opts.target = optarg; break;
-        case OPT_NO_CACHE: opts.no_cache = 1; break;
-        case OPT_NETWORK: network = optarg; break;
-        case OPT_PLATFORM: opts.platform = optarg; break;
-        case OPT_COMPRESSION: compression = optarg; break;
-        case OPT_TIMESTAMP: timestamp = optarg; break;
-        case OPT_OUTPUT: output = optarg; break;
-        case OPT_DIGEST_FILE: digest_file = optarg; break;
+        case OPT_CONFIG:
+            config_path = optarg;
+            break;
+        case OPT_DATA_DIR:
+            data_dir = optarg;
+            break;
+        case 'f':
+            opts.dockerfile = optarg;
+            break;
+        case 't':
+            tags[opts.n_tags++] = optarg;
+            break;
+        case OPT_BUILD_ARG:
+            build_args[opts.n_build_args++] = optarg;
+            break;
+        case OPT_TARGET:
+            opts.target = optarg;
+            break;
+        case OPT_NO_CACHE:
+            opts.no_cache = 1;
+            break;
+        case OPT_NETWORK:
+            network = optarg;
+            break;
+        case OPT_PLATFORM:
+            opts.platform = optarg;
+            break;
+        case OPT_COMPRESSION:
+            compression = optarg;
+            break;
+        case OPT_TIMESTAMP:
+            timestamp = optarg;
+            break;
+        case OPT_OUTPUT:
+            output = optarg;
+            break;
+        case OPT_DIGEST_FILE:
+            digest_file = optarg;
+            break;
         case OPT_HELP:
             usage(stdout);
             status = 0;

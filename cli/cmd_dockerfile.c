@@ -18,16 +18,15 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway dockerfile dump FILE\n"
-            "       slipway dockerfile check FILE\n"
-            "       slipway dockerfile expand [--escape CHAR] [--env K=V ...] WORD\n"
-            "       slipway dockerfile words [--escape CHAR] [--env K=V ...] WORD\n"
-            "\n"
-            "dump    prints the parsed instructions as BuildKit's parser dumps them\n"
-            "check   reports problems to fix (exit 1 when there are any)\n"
-            "expand  prints WORD expanded as a single word, as the builder does\n"
-            "words   prints the words WORD expands to, one per line\n");
+    fprintf(out, "usage: slipway dockerfile dump FILE\n"
+                 "       slipway dockerfile check FILE\n"
+                 "       slipway dockerfile expand [--escape CHAR] [--env K=V ...] WORD\n"
+                 "       slipway dockerfile words [--escape CHAR] [--env K=V ...] WORD\n"
+                 "\n"
+                 "dump    prints the parsed instructions as BuildKit's parser dumps them\n"
+                 "check   reports problems to fix (exit 1 when there are any)\n"
+                 "expand  prints WORD expanded as a single word, as the builder does\n"
+                 "words   prints the words WORD expands to, one per line\n");
 }
 
 static int do_dump(const char *path)

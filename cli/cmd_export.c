@@ -82,8 +82,7 @@ int cmd_export(int argc, char **argv)
         goto cleanup;
     }
     printf("exported %s %s to %s (%llu blobs, %llu bytes)\n", argv[optind], result.digest,
-           argv[optind + 1], (unsigned long long)result.blobs,
-           (unsigned long long)result.bytes);
+           argv[optind + 1], (unsigned long long)result.blobs, (unsigned long long)result.bytes);
     status = 0;
 cleanup:
     reg_store_close(store);

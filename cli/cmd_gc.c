@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "  --data-dir DIR       the store's data directory (overrides the config's)\n"
             "  --dry-run            report what would be removed, remove nothing\n"
             "  --grace DURATION     keep blobs uploaded, mounted or checked this recently\n"
-            "                       (pushes in flight); default " DEFAULT_GRACE ", e.g. 0, 30s, 10m\n"
+            "                       (pushes in flight); default " DEFAULT_GRACE
+            ", e.g. 0, 30s, 10m\n"
             "  -h, --help           this text\n");
 }
 
@@ -46,12 +47,9 @@ static void report_item(void *ctx, const char *kind, const char *repo, const cha
 int cmd_gc(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "dry-run", no_argument, NULL, 'n' },
-        { "grace", required_argument, NULL, 'g' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' }, { "data-dir", required_argument, NULL, 'd' },
+        { "dry-run", no_argument, NULL, 'n' },      { "grace", required_argument, NULL, 'g' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL, *data_dir = NULL, *grace = DEFAULT_GRACE;
     struct sw_config *cfg = NULL;
@@ -112,8 +110,8 @@ int cmd_gc(int argc, char **argv)
     }
     printf("%s %llu manifests and %llu blobs, %llu bytes%s\n",
            opts.dry_run ? "gc (dry run): would remove" : "gc: removed",
-           (unsigned long long)result.manifests_deleted,
-           (unsigned long long)result.blobs_deleted, (unsigned long long)result.bytes_freed,
+           (unsigned long long)result.manifests_deleted, (unsigned long long)result.blobs_deleted,
+           (unsigned long long)result.bytes_freed,
            opts.delete_untagged ? "" : " (untagged manifests kept by policy)");
     status = 0;
 cleanup:

@@ -15,34 +15,35 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway import (--config FILE | --data-dir DIR) [options] SOURCE REPO[:TAG]\n"
-            "\n"
-            "Imports an image into the store and tags it REPO:TAG (TAG defaults to latest).\n"
-            "\n"
-            "SOURCE is one of:\n"
-            "  tar:FILE                   a root filesystem tarball (plain, gzip, zstd, xz or\n"
-            "                             bzip2) imported as a one-layer image, like docker import\n"
-            "  oci:DIR[:TAG]              an OCI image layout directory\n"
-            "  oci-archive:FILE[:TAG]     a tar of an OCI image layout\n"
-            "  docker-archive:FILE[:NAME:TAG]  a docker save tarball\n"
-            "\n"
-            "options:\n"
-            "  --config FILE        the service config (its server.data_dir is the store)\n"
-            "  --data-dir DIR       the store's data directory (overrides the config's)\n"
-            "image settings for tar: sources:\n"
-            "  --cmd CMD            default command: a JSON array, or a string run by /bin/sh -c\n"
-            "  --entrypoint CMD     entrypoint, the same way\n"
-            "  --env KEY=VALUE      an environment variable (repeatable)\n"
-            "  --workdir DIR        working directory\n"
-            "  --change 'INSTR'     a Dockerfile instruction: CMD, ENTRYPOINT, ENV or WORKDIR\n"
-            "  -h, --help           this text\n");
+    fprintf(
+        out,
+        "usage: slipway import (--config FILE | --data-dir DIR) [options] SOURCE REPO[:TAG]\n"
+        "\n"
+        "Imports an image into the store and tags it REPO:TAG (TAG defaults to latest).\n"
+        "\n"
+        "SOURCE is one of:\n"
+        "  tar:FILE                   a root filesystem tarball (plain, gzip, zstd, xz or\n"
+        "                             bzip2) imported as a one-layer image, like docker import\n"
+        "  oci:DIR[:TAG]              an OCI image layout directory\n"
+        "  oci-archive:FILE[:TAG]     a tar of an OCI image layout\n"
+        "  docker-archive:FILE[:NAME:TAG]  a docker save tarball\n"
+        "\n"
+        "options:\n"
+        "  --config FILE        the service config (its server.data_dir is the store)\n"
+        "  --data-dir DIR       the store's data directory (overrides the config's)\n"
+        "image settings for tar: sources:\n"
+        "  --cmd CMD            default command: a JSON array, or a string run by /bin/sh -c\n"
+        "  --entrypoint CMD     entrypoint, the same way\n"
+        "  --env KEY=VALUE      an environment variable (repeatable)\n"
+        "  --workdir DIR        working directory\n"
+        "  --change 'INSTR'     a Dockerfile instruction: CMD, ENTRYPOINT, ENV or WORKDIR\n"
+        "  -h, --help           this text\n");
 }
 
 struct import_args {
     json_t *cmd;
     json_t *entrypoint;
-    const char **env;  /* NULL-terminated; strings from argv or owned_env */
+    const char **env; /* NULL-terminated; strings from argv or owned_env */
     size_t n_env;
     char **owned_env;
     size_t n_owned_env;
@@ -105,8 +106,10 @@ static int apply_change(struct import_args *a, const char *change)
             return -1;
         return add_env(a, kv, 1);
     }
-    fprintf(stderr, "slipway import: --change '%s': supported are CMD, ENTRYPOINT, ENV and "
-                    "WORKDIR with an argument\n", change);
+    fprintf(stderr,
+            "slipway import: --change '%s': supported are CMD, ENTRYPOINT, ENV and "
+            "WORKDIR with an argument\n",
+            change);
     return -1;
 }
 
@@ -187,8 +190,7 @@ int cmd_import(int argc, char **argv)
         goto cleanup;
     }
     if (reg_reference_is_digest(tag)) {
-        fprintf(stderr, "slipway import: %s: import needs a tag, not a digest\n",
-                argv[optind + 1]);
+        fprintf(stderr, "slipway import: %s: import needs a tag, not a digest\n", argv[optind + 1]);
         goto cleanup;
     }
     status = 1;

@@ -43,7 +43,7 @@ static void print_usage(FILE *out)
 
 static void format_size(int64_t bytes, char out[32])
 {
-    static const char *const units[] = {"kB", "MB", "GB", "TB"};
+    static const char *const units[] = { "kB", "MB", "GB", "TB" };
     if (bytes < 1000) {
         snprintf(out, 32, "%lld B", (long long)bytes);
         return;
@@ -89,21 +89,21 @@ static int read_password_stdin(char **out)
 int cmd_pull(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        {"config", required_argument, NULL, 'c'},   {"data-dir", required_argument, NULL, 'd'},
-        {"platform", required_argument, NULL, 'p'}, {"insecure", required_argument, NULL, 'i'},
-        {"creds", required_argument, NULL, 'C'},    {"username", required_argument, NULL, 'u'},
-        {"password-stdin", no_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        { "config", required_argument, NULL, 'c' },   { "data-dir", required_argument, NULL, 'd' },
+        { "platform", required_argument, NULL, 'p' }, { "insecure", required_argument, NULL, 'i' },
+        { "creds", required_argument, NULL, 'C' },    { "username", required_argument, NULL, 'u' },
+        { "password-stdin", no_argument, NULL, 'P' }, { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL, *data_dir = NULL, *platform = NULL, *creds = NULL,
                *username = NULL;
-    const char *insecure[MAX_INSECURE + 1] = {NULL};
+    const char *insecure[MAX_INSECURE + 1] = { NULL };
     int n_insecure = 0, is_password_stdin = 0, is_quiet = 0, status = 1, opt;
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     sw_error *err = NULL;
     char *user = NULL, *password = NULL, *local_repo = NULL, *local_ref = NULL;
-    struct reg_ref ref = {0};
+    struct reg_ref ref = { 0 };
 
     optind = 1;
     while ((opt = getopt_long(argc, argv, "qh", long_options, NULL)) != -1) {
@@ -201,7 +201,7 @@ int cmd_pull(int argc, char **argv)
     if (reg_transfer_open_store(config_path, data_dir, &cfg, &store, &err) != 0)
         goto fail;
 
-    struct reg_credential credential = {ref.domain, user, password};
+    struct reg_credential credential = { ref.domain, user, password };
     struct reg_client_options options = {
         .insecure_hosts = insecure,
         .credentials = user ? &credential : NULL,

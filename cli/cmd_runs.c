@@ -24,14 +24,14 @@
 #include "core/strbuf.h"
 
 struct client {
-    char *base;        /* "http://127.0.0.1:8080", no trailing slash */
-    const char *cmd;   /* for messages */
+    char *base;      /* "http://127.0.0.1:8080", no trailing slash */
+    const char *cmd; /* for messages */
 };
 
 struct response {
     long status;
     sw_strbuf body;
-    int stream;        /* write to stdout as it comes */
+    int stream; /* write to stdout as it comes */
 };
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -47,8 +47,8 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 }
 
 /* One request; 0 when the server answered (any status), -1 otherwise. */
-static int request(const struct client *c, const char *method, const char *path,
-                   const char *body, struct response *r)
+static int request(const struct client *c, const char *method, const char *path, const char *body,
+                   struct response *r)
 {
     CURL *curl = curl_easy_init();
     struct curl_slist *headers = NULL;
@@ -102,8 +102,8 @@ static json_t *request_json(const struct client *c, const char *method, const ch
         goto cleanup;
     doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
     if (r.status < 200 || r.status > 299) {
-        const char *msg = json_string_value(
-            json_object_get(json_object_get(doc, "error"), "message"));
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
         fprintf(stderr, "slipway %s: %s (HTTP %ld)\n", c->cmd,
                 msg ? msg : "the server refused the request", r.status);
         json_decref(doc);
@@ -189,26 +189,19 @@ static void format_age(const char *when, char *out, size_t size)
 
 static void runs_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway runs [--repo R] [--status S] [--limit N] [--json]\n"
-            "                    [--server URL | --config FILE]\n"
-            "\n"
-            "Lists build runs, newest first.\n");
+    fprintf(out, "usage: slipway runs [--repo R] [--status S] [--limit N] [--json]\n"
+                 "                    [--server URL | --config FILE]\n"
+                 "\n"
+                 "Lists build runs, newest first.\n");
 }
 
 static const struct option client_options[] = {
-    { "server", required_argument, NULL, 's' },
-    { "config", required_argument, NULL, 'c' },
-    { "repo", required_argument, NULL, 'r' },
-    { "status", required_argument, NULL, 'S' },
-    { "limit", required_argument, NULL, 'n' },
-    { "json", no_argument, NULL, 'j' },
-    { "follow", no_argument, NULL, 'f' },
-    { "branch", required_argument, NULL, 'b' },
-    { "tag", required_argument, NULL, 't' },
-    { "commit", required_argument, NULL, 'C' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
+    { "server", required_argument, NULL, 's' }, { "config", required_argument, NULL, 'c' },
+    { "repo", required_argument, NULL, 'r' },   { "status", required_argument, NULL, 'S' },
+    { "limit", required_argument, NULL, 'n' },  { "json", no_argument, NULL, 'j' },
+    { "follow", no_argument, NULL, 'f' },       { "branch", required_argument, NULL, 'b' },
+    { "tag", required_argument, NULL, 't' },    { "commit", required_argument, NULL, 'C' },
+    { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
 };
 
 struct client_args {
@@ -226,18 +219,41 @@ static int parse_args(int argc, char **argv, struct client_args *a, const char *
         if (opt != '?' && opt != 'h' && strchr(allowed, opt) == NULL)
             opt = '?';
         switch (opt) {
-        case 's': a->server = optarg; break;
-        case 'c': a->config = optarg; break;
-        case 'r': a->repo = optarg; break;
-        case 'S': a->status = optarg; break;
-        case 'n': a->limit = atoi(optarg); break;
-        case 'j': a->json = 1; break;
-        case 'f': a->follow = 1; break;
-        case 'b': a->branch = optarg; break;
-        case 't': a->tag = optarg; break;
-        case 'C': a->commit = optarg; break;
-        case 'h': a->help = 1; break;
-        default: return 2;
+        case 's':
+            a->server = optarg;
+            break;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'r':
+            a->repo = optarg;
+            break;
+        case 'S':
+            a->status = optarg;
+            break;
+        case 'n':
+            a->limit = atoi(optarg);
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        case 'f':
+            a->follow = 1;
+            break;
+        case 'b':
+            a->branch = optarg;
+            break;
+        case 't':
+            a->tag = optarg;
+            break;
+        case 'C':
+            a->commit = optarg;
+            break;
+        case 'h':
+            a->help = 1;
+            break;
+        default:
+            return 2;
         }
     }
     return 0;
@@ -350,11 +366,10 @@ static int print_log(const struct client *c, const char *run_id, int follow)
 
 static void logs_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway logs RUN [--follow] [--server URL | --config FILE]\n"
-            "\n"
-            "Prints a run's log. With --follow, prints it live until the run ends and\n"
-            "exits 0 if it succeeded, 1 otherwise.\n");
+    fprintf(out, "usage: slipway logs RUN [--follow] [--server URL | --config FILE]\n"
+                 "\n"
+                 "Prints a run's log. With --follow, prints it live until the run ends and\n"
+                 "exits 0 if it succeeded, 1 otherwise.\n");
 }
 
 int cmd_logs(int argc, char **argv)
@@ -384,13 +399,12 @@ int cmd_logs(int argc, char **argv)
 
 static void run_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway run REPO (--branch B | --tag T | --commit SHA) [--follow]\n"
-            "                   [--server URL | --config FILE]\n"
-            "\n"
-            "Starts a manual run of REPO's build rule for that branch or tag (like\n"
-            "`az acr task run`) and prints its run id; with --follow, prints its log\n"
-            "until it ends and exits 0 if it succeeded.\n");
+    fprintf(out, "usage: slipway run REPO (--branch B | --tag T | --commit SHA) [--follow]\n"
+                 "                   [--server URL | --config FILE]\n"
+                 "\n"
+                 "Starts a manual run of REPO's build rule for that branch or tag (like\n"
+                 "`az acr task run`) and prints its run id; with --follow, prints its log\n"
+                 "until it ends and exits 0 if it succeeded.\n");
 }
 
 int cmd_run(int argc, char **argv)
@@ -415,8 +429,13 @@ int cmd_run(int argc, char **argv)
     if (client_init(&c, "run", a.server, a.config) != 0)
         return 1;
     req = json_pack("{s:s}", "repo", argv[optind]);
-    json_object_set_new(req, a.branch ? "branch" : a.tag ? "tag" : "commit",
-                        json_string(a.branch ? a.branch : a.tag ? a.tag : a.commit));
+    json_object_set_new(req,
+                        a.branch ? "branch"
+                        : a.tag  ? "tag"
+                                 : "commit",
+                        json_string(a.branch ? a.branch
+                                    : a.tag  ? a.tag
+                                             : a.commit));
     body = json_dumps(req, JSON_COMPACT);
     run = body ? request_json(&c, "POST", "/api/v1/runs", body) : NULL;
     if (run == NULL)

@@ -27,21 +27,20 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
-            "\n"
-            "Runs the registry (OCI Distribution API under /v2/), the web UI, the\n"
-            "webhook receivers and JSON API of the build service, and `workers: N`\n"
-            "build workers.\n"
-            "Stops cleanly on SIGTERM or SIGINT.\n"
-            "\n"
-            "options:\n"
-            "  --config FILE        the service config (YAML or JSON; docs/config.md);\n"
-            "                       without it, built-in defaults\n"
-            "  --data-dir DIR       the data directory (overrides server.data_dir)\n"
-            "  --listen HOST:PORT   the address to listen on (overrides server.listen;\n"
-            "                       port 0 picks a free port, printed at start)\n"
-            "  -h, --help           this text\n");
+    fprintf(out, "usage: slipway serve [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
+                 "\n"
+                 "Runs the registry (OCI Distribution API under /v2/), the web UI, the\n"
+                 "webhook receivers and JSON API of the build service, and `workers: N`\n"
+                 "build workers.\n"
+                 "Stops cleanly on SIGTERM or SIGINT.\n"
+                 "\n"
+                 "options:\n"
+                 "  --config FILE        the service config (YAML or JSON; docs/config.md);\n"
+                 "                       without it, built-in defaults\n"
+                 "  --data-dir DIR       the data directory (overrides server.data_dir)\n"
+                 "  --listen HOST:PORT   the address to listen on (overrides server.listen;\n"
+                 "                       port 0 picks a free port, printed at start)\n"
+                 "  -h, --help           this text\n");
 }
 
 /* "host:port" or "[v6]:port" into a malloc'd host and a port; -1 if bad. */
@@ -109,9 +108,15 @@ int cmd_serve(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'd': data_dir = optarg; break;
-        case 'l': listen = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
         case 'h':
             usage(stdout);
             status = 0;
@@ -127,8 +132,8 @@ int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     status = 1;
-    if ((config_path ? sw_config_load(config_path, &cfg, &err)
-                     : sw_config_defaults(&cfg, &err)) != 0) {
+    if ((config_path ? sw_config_load(config_path, &cfg, &err) : sw_config_defaults(&cfg, &err)) !=
+        0) {
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;
     }
@@ -182,7 +187,11 @@ int cmd_serve(int argc, char **argv)
         char name[64];
         snprintf(name, sizeof(name), "serve-%d", (int)getpid());
         struct wrk_service_options wopts = {
-            .config = cfg, .repos = repos, .store = store, .threads = cfg->workers, .name = name,
+            .config = cfg,
+            .repos = repos,
+            .store = store,
+            .threads = cfg->workers,
+            .name = name,
         };
         if (wrk_service_start(&wopts, &workers, &err) != 0) {
             fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
@@ -192,8 +201,8 @@ int cmd_serve(int argc, char **argv)
     srv_set_build_service(srv, repos, workers, wrk_service_threads(workers));
     int is_v6 = strchr(cfg->listen_host, ':') != NULL;
     sw_info("server: listening on %s://%s%s%s:%d (data in %s)", cfg->tls_cert ? "https" : "http",
-            is_v6 ? "[" : "", cfg->listen_host[0] ? cfg->listen_host : "0.0.0.0",
-            is_v6 ? "]" : "", srv_port(srv), cfg->data_dir);
+            is_v6 ? "[" : "", cfg->listen_host[0] ? cfg->listen_host : "0.0.0.0", is_v6 ? "]" : "",
+            srv_port(srv), cfg->data_dir);
 
     while (sigwait(&signals, &signal_number) != 0)
         ;

@@ -54,11 +54,21 @@ int cmd_worker(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 't': threads = atoi(optarg); break;
-        case 'n': name = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 't':
+            threads = atoi(optarg);
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (config_path == NULL || optind != argc || threads < 0 || threads > 64) {

@@ -13,8 +13,10 @@ static const struct command {
     const char *summary;
 } commands[] = {
     { "serve", cmd_serve, "run the registry, web UI and build workers" },
-    { "import", cmd_import, "import an image into the store (tar:, oci:, oci-archive:, docker-archive:)" },
-    { "export", cmd_export, "export an image from the store (oci:, oci-archive:, docker-archive:)" },
+    { "import", cmd_import,
+      "import an image into the store (tar:, oci:, oci-archive:, docker-archive:)" },
+    { "export", cmd_export,
+      "export an image from the store (oci:, oci-archive:, docker-archive:)" },
     { "pull", cmd_pull, "pull an image from a remote registry into the store" },
     { "gc", cmd_gc, "remove unreferenced blobs and untagged manifests" },
     { "dockerfile", cmd_dockerfile, "inspect Dockerfiles: dump, check, expand, words" },
@@ -28,13 +30,12 @@ static const struct command {
 
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: slipway <command> [options]\n"
-            "\n"
-            "Slipway builds container images from Git pushes and serves them\n"
-            "from its built-in OCI registry.\n"
-            "\n"
-            "commands:\n");
+    fprintf(out, "usage: slipway <command> [options]\n"
+                 "\n"
+                 "Slipway builds container images from Git pushes and serves them\n"
+                 "from its built-in OCI registry.\n"
+                 "\n"
+                 "commands:\n");
     for (const struct command *c = commands; c->name; c++)
         fprintf(out, "  %-11s %s\n", c->name, c->summary);
     fprintf(out, "  %-11s %s\n", "version", "print the version");
@@ -48,8 +49,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *name = argv[1];
-    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
-        strcmp(name, "help") == 0) {
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         print_usage(stdout);
         return 0;
     }

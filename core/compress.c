@@ -80,8 +80,8 @@ static int emit(sw_compressor *c, const void *buf, size_t len, sw_error **err)
     return c->sink(c->sink_ctx, buf, len, err);
 }
 
-int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sink,
-                    void *sink_ctx, sw_compressor **out, sw_error **err)
+int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sink, void *sink_ctx,
+                    sw_compressor **out, sw_error **err)
 {
     int rc = 0;
     sw_compressor *c = calloc(1, sizeof(*c));
@@ -102,8 +102,8 @@ int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sin
         break;
     case SW_COMPRESSION_GZIP:
         /* windowBits 15 + 16 selects the gzip wrapper */
-        if (deflateInit2(&c->zs, level > 0 ? level : GZIP_DEFAULT_LEVEL, Z_DEFLATED,
-                         15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (deflateInit2(&c->zs, level > 0 ? level : GZIP_DEFAULT_LEVEL, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
             rc = sw_error_set(err, SW_ENOMEM, "gzip: cannot initialise compressor");
             goto cleanup;
         }
@@ -138,8 +138,7 @@ cleanup:
     return rc;
 }
 
-static int gzip_run(sw_compressor *c, const void *buf, size_t len, int flush,
-                    sw_error **err)
+static int gzip_run(sw_compressor *c, const void *buf, size_t len, int flush, sw_error **err)
 {
     int zrc;
     c->zs.next_in = (Bytef *)buf;
@@ -157,8 +156,8 @@ static int gzip_run(sw_compressor *c, const void *buf, size_t len, int flush,
     return 0;
 }
 
-static int zstd_run(sw_compressor *c, const void *buf, size_t len,
-                    ZSTD_EndDirective mode, sw_error **err)
+static int zstd_run(sw_compressor *c, const void *buf, size_t len, ZSTD_EndDirective mode,
+                    sw_error **err)
 {
     ZSTD_inBuffer in = { buf, len, 0 };
     size_t remaining;
@@ -203,8 +202,7 @@ int sw_compress_write(sw_compressor *c, const void *buf, size_t len, sw_error **
     return 0;
 }
 
-int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result,
-                       sw_error **err)
+int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result, sw_error **err)
 {
     int rc = 0;
     if (c->is_finished)
@@ -249,18 +247,18 @@ struct sw_decompressor {
     void *source_ctx;
     int fd;
     unsigned char *in;
-    size_t in_len;           /* bytes of `in` not yet handed on */
+    size_t in_len; /* bytes of `in` not yet handed on */
     size_t in_off;
     int is_source_eof;
     int is_eof;
     /* gzip */
     int is_gzip;
     int has_zstream;
-    int member_done;         /* a gzip member ended: another may follow */
+    int member_done; /* a gzip member ended: another may follow */
     z_stream zs;
     /* everything else */
     struct archive *ar;
-    sw_error *source_error;  /* kept until the reader asks, so it wins */
+    sw_error *source_error; /* kept until the reader asks, so it wins */
     int has_header;
 };
 
@@ -294,8 +292,7 @@ static int fill_input(sw_decompressor *d, sw_error **err)
 }
 
 /* libarchive pulls the peeked bytes first, then the rest of the source. */
-static la_ssize_t archive_read_cb(struct archive *ar, void *client_data,
-                                  const void **buffer)
+static la_ssize_t archive_read_cb(struct archive *ar, void *client_data, const void **buffer)
 {
     sw_decompressor *d = client_data;
     if (fill_input(d, &d->source_error) != 0) {
@@ -342,8 +339,8 @@ static int decompress_open(sw_decompressor *d, sw_error **err)
     /* peek at the magic; a source may hand out one byte at a time */
     while (d->in_len < 2 && !d->is_source_eof) {
         size_t got = 0;
-        if ((rc = d->source(d->source_ctx, d->in + d->in_len, PIPE_BUF_SIZE - d->in_len,
-                            &got, err)) != 0)
+        if ((rc = d->source(d->source_ctx, d->in + d->in_len, PIPE_BUF_SIZE - d->in_len, &got,
+                            err)) != 0)
             return rc;
         d->in_len += got;
         if (got == 0)
@@ -437,14 +434,11 @@ static int archive_failure(sw_decompressor *d, sw_error **err)
         }
         return rc;
     }
-    return sw_error_set(err, SW_EINVAL, "%s: %s stream: %s", d->name,
-                        sw_decompress_format(d),
-                        archive_error_string(d->ar) ? archive_error_string(d->ar)
-                                                    : "corrupt data");
+    return sw_error_set(err, SW_EINVAL, "%s: %s stream: %s", d->name, sw_decompress_format(d),
+                        archive_error_string(d->ar) ? archive_error_string(d->ar) : "corrupt data");
 }
 
-int sw_decompress_read(sw_decompressor *d, void *buf, size_t len, size_t *got,
-                       sw_error **err)
+int sw_decompress_read(sw_decompressor *d, void *buf, size_t len, size_t *got, sw_error **err)
 {
     *got = 0;
     if (d->is_eof || len == 0)

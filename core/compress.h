@@ -35,8 +35,7 @@ enum sw_compression {
 
 /* Receives compressed bytes; returns 0 or a negative error (filling err),
  * which stops the pipeline and is passed back to the caller unchanged. */
-typedef int (*sw_compress_sink_fn)(void *ctx, const void *buf, size_t len,
-                                   sw_error **err);
+typedef int (*sw_compress_sink_fn)(void *ctx, const void *buf, size_t len, sw_error **err);
 
 /* "gzip" / "zstd" / "none" -> the enum; -1 for anything else. */
 int sw_compression_parse(const char *name);
@@ -54,39 +53,36 @@ typedef struct sw_compressor sw_compressor;
 /* Starts a pipeline. level 0 picks the fixed default (gzip 6, zstd 3);
  * SW_COMPRESSION_NONE passes bytes through (diff ID == digest). *out is
  * owned by the caller: sw_compress_finish or sw_compress_free. */
-int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sink,
-                    void *sink_ctx, sw_compressor **out, sw_error **err);
+int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sink, void *sink_ctx,
+                    sw_compressor **out, sw_error **err);
 
 /* Feeds uncompressed bytes. */
 int sw_compress_write(sw_compressor *c, const void *buf, size_t len, sw_error **err);
 
 /* Results of a finished pipeline. */
 struct sw_compress_result {
-    char diff_id[SW_DIGEST_MAX];  /* sha256 of the uncompressed bytes */
-    char digest[SW_DIGEST_MAX];   /* sha256 of the compressed bytes */
+    char diff_id[SW_DIGEST_MAX]; /* sha256 of the uncompressed bytes */
+    char digest[SW_DIGEST_MAX];  /* sha256 of the compressed bytes */
     int64_t uncompressed_size;
     int64_t compressed_size;
 };
 
 /* Flushes the compressor's tail into the sink and fills *result. Does not
  * free the compressor (sw_compress_free does, in every case). */
-int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result,
-                       sw_error **err);
+int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result, sw_error **err);
 
 /* Accepts NULL. */
 void sw_compress_free(sw_compressor *c);
 
 /* A source of bytes for a decompressor: fills buf with up to len bytes and
  * sets *got (0 at end of stream); returns 0 or a negative error. */
-typedef int (*sw_source_fn)(void *ctx, void *buf, size_t len, size_t *got,
-                            sw_error **err);
+typedef int (*sw_source_fn)(void *ctx, void *buf, size_t len, size_t *got, sw_error **err);
 
 typedef struct sw_decompressor sw_decompressor;
 
 /* Opens a decompressor over fd (not closed, not owned). `name` is used in
  * error messages (a file name or "layer 2 of x.tar"). */
-int sw_decompress_open_fd(int fd, const char *name, sw_decompressor **out,
-                          sw_error **err);
+int sw_decompress_open_fd(int fd, const char *name, sw_decompressor **out, sw_error **err);
 
 /* Opens a decompressor over a callback source. */
 int sw_decompress_open_source(sw_source_fn source, void *source_ctx, const char *name,
@@ -94,8 +90,7 @@ int sw_decompress_open_source(sw_source_fn source, void *source_ctx, const char 
 
 /* Reads up to len decompressed bytes; *got == 0 at the end. A corrupt or
  * truncated stream is SW_EINVAL naming the source. */
-int sw_decompress_read(sw_decompressor *d, void *buf, size_t len, size_t *got,
-                       sw_error **err);
+int sw_decompress_read(sw_decompressor *d, void *buf, size_t len, size_t *got, sw_error **err);
 
 /* The compression detected ("gzip", "zstd", "bzip2", "xz", "none", ...);
  * valid after the first read. Static string. */

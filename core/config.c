@@ -89,17 +89,15 @@ static json_t *scalar_to_json(const yaml_event_t *ev)
 static int yaml_next(struct yaml_reader *r, yaml_event_t *ev, sw_error **err)
 {
     if (!yaml_parser_parse(&r->parser, ev))
-        return sw_error_set(err, SW_EINVAL, "%s:%zu: %s%s%s", r->path,
-                            r->parser.problem_mark.line + 1,
-                            r->parser.problem ? r->parser.problem : "syntax error",
-                            r->parser.context ? " " : "",
-                            r->parser.context ? r->parser.context : "");
+        return sw_error_set(
+            err, SW_EINVAL, "%s:%zu: %s%s%s", r->path, r->parser.problem_mark.line + 1,
+            r->parser.problem ? r->parser.problem : "syntax error", r->parser.context ? " " : "",
+            r->parser.context ? r->parser.context : "");
     return 0;
 }
 
 /* Reads the node that starts with `ev` (already consumed). */
-static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out,
-                          sw_error **err)
+static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out, sw_error **err)
 {
     int line = (int)ev->start_mark.line + 1;
     json_t *node = NULL;
@@ -161,8 +159,8 @@ static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out,
                 goto cleanup;
             }
             if (json_object_get(node, key) != NULL) {
-                rc = sw_error_set(err, SW_EINVAL, "%s:%d: key '%s' appears twice",
-                                  r->path, key_line, key);
+                rc = sw_error_set(err, SW_EINVAL, "%s:%d: key '%s' appears twice", r->path,
+                                  key_line, key);
                 json_decref(value);
                 free(key);
                 goto cleanup;
@@ -172,8 +170,7 @@ static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out,
         }
         break;
     case YAML_ALIAS_EVENT:
-        rc = sw_error_set(err, SW_EINVAL, "%s:%d: YAML aliases are not supported",
-                          r->path, line);
+        rc = sw_error_set(err, SW_EINVAL, "%s:%d: YAML aliases are not supported", r->path, line);
         goto cleanup;
     default:
         rc = sw_error_set(err, SW_EINVAL, "%s:%d: unexpected YAML event", r->path, line);
@@ -191,8 +188,8 @@ cleanup:
     return rc;
 }
 
-static int parse_document(const char *path, const char *text, size_t len,
-                          struct line_map *lines, json_t **out, sw_error **err)
+static int parse_document(const char *path, const char *text, size_t len, struct line_map *lines,
+                          json_t **out, sw_error **err)
 {
     struct yaml_reader r = { .path = path, .lines = lines };
     yaml_event_t ev;
@@ -241,8 +238,8 @@ cleanup:
 
 /* ---- typed access with errors ------------------------------------------ */
 
-int sw_config_error(const struct sw_config *cfg, const json_t *node,
-                    const char *key, sw_error **err, const char *fmt, ...)
+int sw_config_error(const struct sw_config *cfg, const json_t *node, const char *key,
+                    sw_error **err, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -259,14 +256,21 @@ int sw_config_error(const struct sw_config *cfg, const json_t *node,
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "a mapping";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "a number";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "a mapping";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -319,8 +323,8 @@ static int get_string(const struct sw_config *cfg, json_t *parent, const char *k
     return 0;
 }
 
-static int get_bool(const struct sw_config *cfg, json_t *parent, const char *key,
-                    const char *full, int *out, sw_error **err)
+static int get_bool(const struct sw_config *cfg, json_t *parent, const char *key, const char *full,
+                    int *out, sw_error **err)
 {
     json_t *v = json_object_get(parent, key);
     if (v == NULL || json_is_null(v))
@@ -329,23 +333,20 @@ static int get_bool(const struct sw_config *cfg, json_t *parent, const char *key
         if (json_is_string(v))
             return sw_config_error(cfg, v, full, err, "expected true or false, got \"%s\"",
                                    json_string_value(v));
-        return sw_config_error(cfg, v, full, err, "expected true or false, got %s",
-                               json_kind(v));
+        return sw_config_error(cfg, v, full, err, "expected true or false, got %s", json_kind(v));
     }
     *out = json_is_true(v);
     return 0;
 }
 
-static int get_int(const struct sw_config *cfg, json_t *parent, const char *key,
-                   const char *full, long long min, long long max, int *out,
-                   sw_error **err)
+static int get_int(const struct sw_config *cfg, json_t *parent, const char *key, const char *full,
+                   long long min, long long max, int *out, sw_error **err)
 {
     json_t *v = json_object_get(parent, key);
     if (v == NULL || json_is_null(v))
         return 0;
     if (!json_is_integer(v))
-        return sw_config_error(cfg, v, full, err, "expected a whole number, got %s",
-                               json_kind(v));
+        return sw_config_error(cfg, v, full, err, "expected a whole number, got %s", json_kind(v));
     long long n = json_integer_value(v);
     if (n < min || n > max)
         return sw_config_error(cfg, v, full, err, "expected a number from %lld to %lld, got %lld",
@@ -438,13 +439,24 @@ int64_t sw_parse_duration(const char *s)
             return -1;
         p = end;
         int64_t mult;
-        if (*p == 'd') { mult = 86400; p++; }
-        else if (*p == 'h') { mult = 3600; p++; }
-        else if (*p == 'm' && p[1] == 's') { return -1; }
-        else if (*p == 'm') { mult = 60; p++; }
-        else if (*p == 's') { mult = 1; p++; }
-        else if (*p == '\0' && !any_unit) { mult = 1; }
-        else return -1;
+        if (*p == 'd') {
+            mult = 86400;
+            p++;
+        } else if (*p == 'h') {
+            mult = 3600;
+            p++;
+        } else if (*p == 'm' && p[1] == 's') {
+            return -1;
+        } else if (*p == 'm') {
+            mult = 60;
+            p++;
+        } else if (*p == 's') {
+            mult = 1;
+            p++;
+        } else if (*p == '\0' && !any_unit) {
+            mult = 1;
+        } else
+            return -1;
         any_unit = 1;
         if (n > INT64_MAX / mult - total)
             return -1;
@@ -462,11 +474,22 @@ int64_t sw_parse_size(const char *s)
     long long n = strtoll(s, &end, 10);
     if (errno != 0 || n < 0)
         return -1;
-    static const struct { const char *suffix; int64_t mult; } units[] = {
-        { "", 1 }, { "B", 1 },
-        { "KiB", 1024LL }, { "MiB", 1024LL * 1024 }, { "GiB", 1024LL * 1024 * 1024 },
-        { "KB", 1000LL }, { "MB", 1000LL * 1000 }, { "GB", 1000LL * 1000 * 1000 },
-        { "k", 1024LL }, { "K", 1024LL }, { "M", 1024LL * 1024 }, { "G", 1024LL * 1024 * 1024 },
+    static const struct {
+        const char *suffix;
+        int64_t mult;
+    } units[] = {
+        { "", 1 },
+        { "B", 1 },
+        { "KiB", 1024LL },
+        { "MiB", 1024LL * 1024 },
+        { "GiB", 1024LL * 1024 * 1024 },
+        { "KB", 1000LL },
+        { "MB", 1000LL * 1000 },
+        { "GB", 1000LL * 1000 * 1000 },
+        { "k", 1024LL },
+        { "K", 1024LL },
+        { "M", 1024LL * 1024 },
+        { "G", 1024LL * 1024 * 1024 },
     };
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].suffix) == 0) {
@@ -484,8 +507,7 @@ int sw_config_secret(const char *spec, char **out, sw_error **err)
     if (strncmp(spec, "env:", 4) == 0) {
         value = getenv(spec + 4);
         if (value == NULL)
-            return sw_error_set(err, SW_ENOTFOUND, "environment variable %s is not set",
-                                spec + 4);
+            return sw_error_set(err, SW_ENOTFOUND, "environment variable %s is not set", spec + 4);
     }
     *out = strdup(value);
     return *out ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
@@ -509,8 +531,8 @@ static int get_duration(const struct sw_config *cfg, json_t *parent, const char 
     return 0;
 }
 
-static int get_size(const struct sw_config *cfg, json_t *parent, const char *key,
-                    const char *full, int64_t *out, sw_error **err)
+static int get_size(const struct sw_config *cfg, json_t *parent, const char *key, const char *full,
+                    int64_t *out, sw_error **err)
 {
     json_t *v = json_object_get(parent, key);
     if (v == NULL || json_is_null(v))
@@ -602,7 +624,8 @@ static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
         if ((rc = get_string(cfg, r, "repo", key, &rule->repo_pattern, err)))
             return rc;
         if (rule->repo_pattern == NULL)
-            return sw_config_error(cfg, r, key, err, "missing (a repository pattern such as \"team/*\")");
+            return sw_config_error(cfg, r, key, err,
+                                   "missing (a repository pattern such as \"team/*\")");
         snprintf(key, sizeof(key), "%s.users", where);
         if ((rc = get_string_list(cfg, r, "users", key, &rule->users, err)))
             return rc;
@@ -682,17 +705,18 @@ static int load_credentials(struct sw_config *cfg, json_t *list, sw_error **err)
 
 static int load_registry(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "delete", "local_hosts", "auth", "mirrors", "gc",
-                                          "pagination_max", "max_manifest_size", "insecure",
-                                          "credentials", NULL };
+    static const char *const known[] = {
+        "delete",         "local_hosts",       "auth",     "mirrors",     "gc",
+        "pagination_max", "max_manifest_size", "insecure", "credentials", NULL
+    };
     json_t *reg = NULL, *auth = NULL, *mirrors = NULL, *gc = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "registry", "registry", &reg, err)) != 0 || !reg)
         return rc;
     if ((rc = check_keys(cfg, reg, "registry", known, err)) ||
         (rc = get_bool(cfg, reg, "delete", "registry.delete", &cfg->delete_enabled, err)) ||
-        (rc = get_string_list(cfg, reg, "local_hosts", "registry.local_hosts",
-                              &cfg->local_hosts, err)) ||
+        (rc = get_string_list(cfg, reg, "local_hosts", "registry.local_hosts", &cfg->local_hosts,
+                              err)) ||
         (rc = get_string_list(cfg, reg, "insecure", "registry.insecure", &cfg->insecure_hosts,
                               err)) ||
         (rc = get_int(cfg, reg, "pagination_max", "registry.pagination_max", 1, 1000000,
@@ -704,10 +728,11 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
     if ((rc = get_section(cfg, reg, "auth", "registry.auth", &auth, err)) != 0)
         return rc;
     if (auth) {
-        static const char *const auth_known[] = { "htpasswd", "anonymous_pull", "realm",
-                                                  "rules", NULL };
+        static const char *const auth_known[] = { "htpasswd", "anonymous_pull", "realm", "rules",
+                                                  NULL };
         if ((rc = check_keys(cfg, auth, "registry.auth", auth_known, err)) ||
-            (rc = get_string(cfg, auth, "htpasswd", "registry.auth.htpasswd", &cfg->htpasswd, err)) ||
+            (rc = get_string(cfg, auth, "htpasswd", "registry.auth.htpasswd", &cfg->htpasswd,
+                             err)) ||
             (rc = get_bool(cfg, auth, "anonymous_pull", "registry.auth.anonymous_pull",
                            &cfg->anonymous_pull, err)) ||
             (rc = get_string(cfg, auth, "realm", "registry.auth.realm", &cfg->auth_realm, err)))
@@ -736,7 +761,8 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
             snprintf(key, sizeof(key), "registry.mirrors.%s", host);
             cfg->mirrors[i].host = strdup(host);
             cfg->n_mirrors = ++i;
-            if ((rc = get_string_list(cfg, mirrors, host, key, &cfg->mirrors[i - 1].endpoints, err)))
+            if ((rc =
+                     get_string_list(cfg, mirrors, host, key, &cfg->mirrors[i - 1].endpoints, err)))
                 return rc;
         }
     }
@@ -772,7 +798,7 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
 static int load_builder(struct sw_config *cfg, sw_error **err)
 {
     static const char *const known[] = { "runtime", "network", "compression", "step_timeout",
-                                          NULL };
+                                         NULL };
     json_t *b = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "builder", "builder", &b, err)) != 0 || !b)
@@ -788,8 +814,8 @@ static int load_builder(struct sw_config *cfg, sw_error **err)
         return sw_config_error(cfg, json_object_get(b, "network"), "builder.network", err,
                                "expected none or host, got \"%s\"", cfg->network);
     if (strcmp(cfg->compression, "gzip") != 0 && strcmp(cfg->compression, "zstd") != 0)
-        return sw_config_error(cfg, json_object_get(b, "compression"), "builder.compression",
-                               err, "expected gzip or zstd, got \"%s\"", cfg->compression);
+        return sw_config_error(cfg, json_object_get(b, "compression"), "builder.compression", err,
+                               "expected gzip or zstd, got \"%s\"", cfg->compression);
     return 0;
 }
 
@@ -808,8 +834,9 @@ static int set_defaults(struct sw_config *cfg)
     cfg->compression = strdup("gzip");
     cfg->step_timeout_s = 30 * 60;
     cfg->workers = 2;
-    return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network &&
-            cfg->compression) ? 0 : -1;
+    return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network && cfg->compression)
+               ? 0
+               : -1;
 }
 
 static int finish(struct sw_config *cfg, sw_error **err)
@@ -820,7 +847,8 @@ static int finish(struct sw_config *cfg, sw_error **err)
     if (cfg->public_url == NULL) {
         const char *scheme = cfg->tls_cert ? "https" : "http";
         const char *host = strcmp(cfg->listen_host, "0.0.0.0") == 0 || cfg->listen_host[0] == '\0'
-                               ? "localhost" : cfg->listen_host;
+                               ? "localhost"
+                               : cfg->listen_host;
         if (asprintf(&cfg->public_url, "%s://%s:%d", scheme, host, cfg->listen_port) < 0) {
             cfg->public_url = NULL;
             return sw_error_set(err, SW_ENOMEM, "out of memory");
@@ -853,8 +881,8 @@ int sw_config_defaults(struct sw_config **out, sw_error **err)
 
 int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
 {
-    static const char *const known[] = { "server", "registry", "builder", "workers", "repos",
-                                         "runs", NULL };
+    static const char *const known[] = { "server", "registry", "builder", "workers",
+                                         "repos",  "runs",     NULL };
     char *text = NULL;
     size_t len = 0;
     int rc;
@@ -874,9 +902,8 @@ int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
     }
     if ((rc = parse_document(path, text, len, lines, &cfg->root, err)) != 0)
         goto cleanup;
-    if ((rc = check_keys(cfg, cfg->root, "", known, err)) ||
-        (rc = load_server(cfg, err)) || (rc = load_registry(cfg, err)) ||
-        (rc = load_builder(cfg, err)) ||
+    if ((rc = check_keys(cfg, cfg->root, "", known, err)) || (rc = load_server(cfg, err)) ||
+        (rc = load_registry(cfg, err)) || (rc = load_builder(cfg, err)) ||
         (rc = get_int(cfg, cfg->root, "workers", "workers", 0, 64, &cfg->workers, err)) ||
         (rc = finish(cfg, err)))
         goto cleanup;

@@ -21,61 +21,61 @@
 #include "core/error.h"
 
 struct sw_access_rule {
-    char *repo_pattern;   /* glob such as team/<star> or <star> */
-    char **users;         /* NULL-terminated; "*" means any authenticated user */
+    char *repo_pattern; /* glob such as team/<star> or <star> */
+    char **users;       /* NULL-terminated; "*" means any authenticated user */
     int can_pull;
     int can_push;
 };
 
 struct sw_mirror {
-    char *host;           /* registry host, e.g. docker.io */
-    char **endpoints;     /* NULL-terminated URLs, tried in order */
+    char *host;       /* registry host, e.g. docker.io */
+    char **endpoints; /* NULL-terminated URLs, tried in order */
 };
 
 struct sw_registry_credential {
-    char *host;           /* registry host[:port] as written in image references */
+    char *host; /* registry host[:port] as written in image references */
     char *username;
-    char *password;       /* resolved from a literal or env:NAME; never logged */
+    char *password; /* resolved from a literal or env:NAME; never logged */
 };
 
 struct sw_config {
-    char *path;           /* the file it was loaded from */
+    char *path; /* the file it was loaded from */
 
     /* server */
-    char *listen_host;    /* "127.0.0.1" */
-    int listen_port;      /* 8080 */
-    char *public_url;     /* "http://localhost:8080" */
-    char *data_dir;       /* absolute */
-    char *tls_cert;       /* NULL when TLS is off */
+    char *listen_host; /* "127.0.0.1" */
+    int listen_port;   /* 8080 */
+    char *public_url;  /* "http://localhost:8080" */
+    char *data_dir;    /* absolute */
+    char *tls_cert;    /* NULL when TLS is off */
     char *tls_key;
 
     /* registry */
     int delete_enabled;
-    char **local_hosts;   /* NULL-terminated */
-    char *htpasswd;       /* NULL = no auth */
+    char **local_hosts; /* NULL-terminated */
+    char *htpasswd;     /* NULL = no auth */
     int anonymous_pull;
     char *auth_realm;
     struct sw_access_rule *rules;
     size_t n_rules;
     struct sw_mirror *mirrors;
     size_t n_mirrors;
-    char **insecure_hosts;  /* registries spoken to over plain HTTP; NULL-terminated */
+    char **insecure_hosts; /* registries spoken to over plain HTTP; NULL-terminated */
     struct sw_registry_credential *credentials; /* for pulling base images */
     size_t n_credentials;
-    int gc_delete_untagged; /* registry.gc.untagged_manifests: delete|keep */
-    int max_page_size;      /* registry.pagination_max, default 10000 */
+    int gc_delete_untagged;    /* registry.gc.untagged_manifests: delete|keep */
+    int max_page_size;         /* registry.pagination_max, default 10000 */
     int64_t max_manifest_size; /* registry.max_manifest_size, default 4MiB */
 
     /* builder */
-    char *runtime;        /* "runc" */
-    char *network;        /* "none" | "host" */
-    char *compression;    /* "gzip" | "zstd" */
+    char *runtime;     /* "runc" */
+    char *network;     /* "none" | "host" */
+    char *compression; /* "gzip" | "zstd" */
     int64_t step_timeout_s;
 
     int workers;
 
-    json_t *root;         /* the whole document, for sections others own */
-    void *lines;          /* private: node -> source line */
+    json_t *root; /* the whole document, for sections others own */
+    void *lines;  /* private: node -> source line */
 };
 
 /* Loads and validates a config file. *out is owned by the caller (free with
@@ -96,9 +96,8 @@ int sw_config_line(const struct sw_config *cfg, const json_t *node);
 
 /* Formats a config error "FILE:LINE: KEY: MESSAGE" for `node`; returns
  * SW_EINVAL. For modules that validate their own sections. */
-int sw_config_error(const struct sw_config *cfg, const json_t *node,
-                    const char *key, sw_error **err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+int sw_config_error(const struct sw_config *cfg, const json_t *node, const char *key,
+                    sw_error **err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Parses "30s", "10m", "2h", "90d", "1h30m", "45" (seconds); -1 on error. */
 int64_t sw_parse_duration(const char *s);

@@ -77,8 +77,8 @@ int sw_db_version(sqlite3 *db, int *version, sw_error **err)
     int rc = 0;
     *version = 0;
     /* schema_version may not exist yet in a fresh database */
-    if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &stmt, NULL) !=
+        SQLITE_OK) {
         if (strstr(sqlite3_errmsg(db), "no such table"))
             return 0;
         return sw_db_error(db, err, "reading schema version");
@@ -153,8 +153,7 @@ int sw_db_open(const char *path, int do_migrate, sqlite3 **out, sw_error **err)
 {
     sqlite3 *db = NULL;
     int rc = 0;
-    if (sqlite3_open_v2(path, &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rc = sw_error_set(err, SW_EDB, "opening database %s: %s", path,
                           db ? sqlite3_errmsg(db) : "out of memory");

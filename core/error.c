@@ -11,9 +11,8 @@
  * still learns that something went wrong. Never freed. */
 static sw_error oom_error = { SW_ENOMEM, 0, "out of memory" };
 
-__attribute__((format(printf, 4, 0)))
-static int error_vset(sw_error **err, int code, int errnum, const char *fmt,
-                      va_list ap)
+__attribute__((format(printf, 4, 0))) static int error_vset(sw_error **err, int code, int errnum,
+                                                            const char *fmt, va_list ap)
 {
     if (err == NULL || *err != NULL)
         return code;

@@ -40,8 +40,8 @@ enum sw_error_code {
 };
 
 typedef struct sw_error {
-    int code;         /* one of the SW_E* (or module) codes, negative */
-    int sys_errno;    /* errno at the time of failure, or 0 */
+    int code;      /* one of the SW_E* (or module) codes, negative */
+    int sys_errno; /* errno at the time of failure, or 0 */
     char message[1024];
 } sw_error;
 
@@ -55,8 +55,7 @@ int sw_error_sys(sw_error **err, int code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* Prepends "context: " to an error's message; a no-op on NULL. */
-void sw_error_prefix(sw_error **err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sw_error_prefix(sw_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The error's message, or "unknown error" for NULL. */
 const char *sw_error_message(const sw_error *err);

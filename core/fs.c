@@ -48,23 +48,21 @@ int sw_fsync_dir(const char *dir, sw_error **err)
     return rc;
 }
 
-int sw_read_file(const char *path, size_t max_size, char **out, size_t *len,
-                 sw_error **err)
+int sw_read_file(const char *path, size_t max_size, char **out, size_t *len, sw_error **err)
 {
     int rc = 0;
     char *data = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return sw_error_sys(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, errno,
-                            "opening %s", path);
+        return sw_error_sys(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, errno, "opening %s",
+                            path);
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "stat of %s", path);
         goto cleanup;
     }
     if ((size_t)st.st_size > max_size) {
-        rc = sw_error_set(err, SW_ETOOBIG, "%s is larger than %zu bytes", path,
-                          max_size);
+        rc = sw_error_set(err, SW_ETOOBIG, "%s is larger than %zu bytes", path, max_size);
         goto cleanup;
     }
     size_t cap = (size_t)st.st_size + 1, used = 0;
@@ -76,8 +74,7 @@ int sw_read_file(const char *path, size_t max_size, char **out, size_t *len,
     for (;;) {
         if (used + 1 >= cap) {
             if (cap > max_size + 1) {
-                rc = sw_error_set(err, SW_ETOOBIG, "%s is larger than %zu bytes",
-                                  path, max_size);
+                rc = sw_error_set(err, SW_ETOOBIG, "%s is larger than %zu bytes", path, max_size);
                 goto cleanup;
             }
             char *bigger = realloc(data, cap * 2);
@@ -100,8 +97,7 @@ int sw_read_file(const char *path, size_t max_size, char **out, size_t *len,
         used += (size_t)n;
     }
     if (used > max_size) {
-        rc = sw_error_set(err, SW_ETOOBIG, "%s is larger than %zu bytes", path,
-                          max_size);
+        rc = sw_error_set(err, SW_ETOOBIG, "%s is larger than %zu bytes", path, max_size);
         goto cleanup;
     }
     data[used] = '\0';
@@ -130,8 +126,8 @@ int sw_write_all(int fd, const void *buf, size_t len, sw_error **err)
     return 0;
 }
 
-int sw_write_file_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, sw_error **err)
+int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         sw_error **err)
 {
     int rc = 0;
     char *tmp = NULL;

@@ -21,12 +21,11 @@ int sw_fsync_dir(const char *dir, sw_error **err);
 
 /* Reads a whole (small) file. *out is NUL-terminated, owned by the caller.
  * Files larger than max_size fail with SW_ETOOBIG. */
-int sw_read_file(const char *path, size_t max_size, char **out, size_t *len,
-                 sw_error **err);
+int sw_read_file(const char *path, size_t max_size, char **out, size_t *len, sw_error **err);
 
 /* Writes data to path atomically (see above). */
-int sw_write_file_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, sw_error **err);
+int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         sw_error **err);
 
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int sw_write_all(int fd, const void *buf, size_t len, sw_error **err);

@@ -63,8 +63,7 @@ void sw_hash_digest(const sw_hash *h, char out[SW_DIGEST_MAX])
     out[0] = '\0';
     if (copy == NULL)
         return;
-    if (EVP_MD_CTX_copy_ex(copy, h->ctx) == 1 &&
-        EVP_DigestFinal_ex(copy, md, &md_len) == 1) {
+    if (EVP_MD_CTX_copy_ex(copy, h->ctx) == 1 && EVP_DigestFinal_ex(copy, md, &md_len) == 1) {
         const char *prefix = h->algo == SW_HASH_SHA512 ? "sha512:" : "sha256:";
         size_t p = strlen(prefix);
         memcpy(out, prefix, p);
@@ -105,8 +104,7 @@ void sw_sha256_digest(const void *data, size_t len, char out[SW_DIGEST_MAX])
     sw_hex_encode(md, 32, out + 7);
 }
 
-int sw_hash_file(const char *path, enum sw_hash_algo algo,
-                 char out[SW_DIGEST_MAX], sw_error **err)
+int sw_hash_file(const char *path, enum sw_hash_algo algo, char out[SW_DIGEST_MAX], sw_error **err)
 {
     int rc = 0;
     sw_hash *h = NULL;
@@ -138,8 +136,8 @@ cleanup:
     return rc;
 }
 
-void sw_hmac_sha256_hex(const void *key, size_t key_len, const void *data,
-                        size_t len, char out[SW_SHA256_HEX_LEN + 1])
+void sw_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                        char out[SW_SHA256_HEX_LEN + 1])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;

@@ -37,12 +37,11 @@ void sw_hash_free(sw_hash *h);
 void sw_sha256_digest(const void *data, size_t len, char out[SW_DIGEST_MAX]);
 
 /* Hashes a whole file; 0 or SW_EIO. */
-int sw_hash_file(const char *path, enum sw_hash_algo algo,
-                 char out[SW_DIGEST_MAX], sw_error **err);
+int sw_hash_file(const char *path, enum sw_hash_algo algo, char out[SW_DIGEST_MAX], sw_error **err);
 
 /* HMAC-SHA256 of data under key, as 64 lower-case hex chars + NUL. */
-void sw_hmac_sha256_hex(const void *key, size_t key_len, const void *data,
-                        size_t len, char out[SW_SHA256_HEX_LEN + 1]);
+void sw_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                        char out[SW_SHA256_HEX_LEN + 1]);
 
 /* HMAC-SHA1 of data under key (hashed host names in SSH known_hosts
  * files; not for anything new). */

@@ -13,8 +13,7 @@ enum sw_log_level { SW_LOG_DEBUG = 0, SW_LOG_INFO, SW_LOG_WARN, SW_LOG_ERROR };
  * of SLIPWAY_LOG (debug|info|warn|error) when set. */
 void sw_log_set_level(enum sw_log_level level);
 
-void sw_log(enum sw_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sw_log(enum sw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define sw_debug(...) sw_log(SW_LOG_DEBUG, __VA_ARGS__)
 #define sw_info(...) sw_log(SW_LOG_INFO, __VA_ARGS__)

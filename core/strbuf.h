@@ -11,19 +11,21 @@
 #include <stddef.h>
 
 typedef struct sw_strbuf {
-    char *data;  /* NUL-terminated; NULL until the first append */
+    char *data; /* NUL-terminated; NULL until the first append */
     size_t len;
     size_t cap;
     int failed;
 } sw_strbuf;
 
-#define SW_STRBUF_INIT { NULL, 0, 0, 0 }
+#define SW_STRBUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 void sw_strbuf_append(sw_strbuf *sb, const void *data, size_t len);
 void sw_strbuf_puts(sw_strbuf *sb, const char *s);
 void sw_strbuf_putc(sw_strbuf *sb, char c);
-void sw_strbuf_printf(sw_strbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void sw_strbuf_printf(sw_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sw_strbuf_reset(sw_strbuf *sb);
 /* Returns the string (never NULL unless allocation failed; "" if empty),
  * transferring ownership to the caller and resetting sb. */

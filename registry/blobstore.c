@@ -63,8 +63,8 @@ int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, siz
     if (!reg_digest_valid(digest))
         return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", digest);
     const char *hex = digest + 7;
-    int n = snprintf(buf, size, "%s/blobs/%.6s/%.2s/%s", reg_store_data_dir(store), digest,
-                     hex, hex);
+    int n =
+        snprintf(buf, size, "%s/blobs/%.6s/%.2s/%s", reg_store_data_dir(store), digest, hex, hex);
     if (n < 0 || (size_t)n >= size)
         return sw_error_set(err, SW_EINVAL, "path of blob %s is too long", digest);
     return 0;
@@ -211,8 +211,8 @@ void reg_blob_writer_digest(const reg_blob_writer *w, char out[SW_DIGEST_MAX])
     sw_hash_digest(w->hash, out);
 }
 
-int reg_blob_writer_finish(reg_blob_writer *w, const char *expected,
-                           char digest_out[SW_DIGEST_MAX], sw_error **err)
+int reg_blob_writer_finish(reg_blob_writer *w, const char *expected, char digest_out[SW_DIGEST_MAX],
+                           sw_error **err)
 {
     int rc = 0;
     if (expected && !reg_digest_valid(expected))
@@ -232,9 +232,8 @@ int reg_blob_writer_finish(reg_blob_writer *w, const char *expected,
         sw_hash_digest(w->hash, w->digest);
     }
     if (expected && strcmp(expected, w->digest) != 0)
-        return sw_error_set(err, REG_E_DIGEST_INVALID,
-                            "digest mismatch: the content is %s, not %s", w->digest,
-                            expected);
+        return sw_error_set(err, REG_E_DIGEST_INVALID, "digest mismatch: the content is %s, not %s",
+                            w->digest, expected);
     if (digest_out)
         memcpy(digest_out, w->digest, SW_DIGEST_MAX);
     return 0;
@@ -381,8 +380,7 @@ static int linked_blob(reg_store *store, const char *repo, const char *digest, i
         return rc;
     if ((rc = reg_store_db(store, &db, err)) != 0)
         return rc;
-    if ((rc = reg_meta_blob_linked(db, repo, digest, &repo_id, &row_size, &touched_at, err)) !=
-        0)
+    if ((rc = reg_meta_blob_linked(db, repo, digest, &repo_id, &row_size, &touched_at, err)) != 0)
         return rc;
     if ((rc = reg_blob_path_buf(store, digest, path, sizeof(path), err)) != 0)
         return rc;
@@ -422,8 +420,8 @@ int reg_blob_stat(reg_store *store, const char *repo, const char *digest, int64_
     return linked_blob(store, repo, digest, NULL, size, err);
 }
 
-int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *fd,
-                  int64_t *size, sw_error **err)
+int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *fd, int64_t *size,
+                  sw_error **err)
 {
     return linked_blob(store, repo, digest, fd, size, err);
 }
@@ -518,8 +516,8 @@ int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_e
     return 0;
 }
 
-int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out,
-                      size_t *len, sw_error **err)
+int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out, size_t *len,
+                      sw_error **err)
 {
     char path[4096];
     int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);

@@ -17,29 +17,27 @@
 
 /* Size of a blob linked to repo; REG_E_BLOB_UNKNOWN when not linked. Marks
  * the link as recently used (GC leaves it alone for its grace period). */
-int reg_blob_stat(reg_store *store, const char *repo, const char *digest,
-                  int64_t *size, sw_error **err);
+int reg_blob_stat(reg_store *store, const char *repo, const char *digest, int64_t *size,
+                  sw_error **err);
 
 /* Opens a linked blob for reading (for sendfile). *fd is owned by the
  * caller. REG_E_BLOB_UNKNOWN when not linked. */
-int reg_blob_open(reg_store *store, const char *repo, const char *digest,
-                  int *fd, int64_t *size, sw_error **err);
+int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *fd, int64_t *size,
+                  sw_error **err);
 
 /* Links a blob that `from` has into `repo` (cross-repository mount).
  * REG_E_BLOB_UNKNOWN when `from` does not have it; the caller then falls
  * back to a normal upload. Creates repo if needed. */
-int reg_blob_mount(reg_store *store, const char *repo, const char *from,
-                   const char *digest, sw_error **err);
+int reg_blob_mount(reg_store *store, const char *repo, const char *from, const char *digest,
+                   sw_error **err);
 
 /* Links a blob already in the store (any repository) into repo; used when a
  * pushed digest exists globally. REG_E_BLOB_UNKNOWN when absent. */
-int reg_blob_link(reg_store *store, const char *repo, const char *digest,
-                  sw_error **err);
+int reg_blob_link(reg_store *store, const char *repo, const char *digest, sw_error **err);
 
 /* Unlinks a blob from repo. REG_E_UNSUPPORTED when delete is disabled,
  * REG_E_BLOB_UNKNOWN when not linked. Bytes are removed later by GC. */
-int reg_blob_delete(reg_store *store, const char *repo, const char *digest,
-                    sw_error **err);
+int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_error **err);
 
 /* Path of a blob's bytes (whether or not it exists); malloc'd, NULL on
  * allocation failure or an invalid digest. */
@@ -53,10 +51,9 @@ int reg_blob_writer_new(reg_store *store, reg_blob_writer **out, sw_error **err)
 /* Like reg_blob_writer_new, hashing with algo (for sha512 content; a
  * commit whose expected digest names another algorithm re-reads the file
  * once to hash it that way). */
-int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo,
-                             reg_blob_writer **out, sw_error **err);
-int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len,
-                          sw_error **err);
+int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_writer **out,
+                             sw_error **err);
+int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len, sw_error **err);
 int64_t reg_blob_writer_size(const reg_blob_writer *w);
 /* Digest of what was written so far. */
 void reg_blob_writer_digest(const reg_blob_writer *w, char out[SW_DIGEST_MAX]);
@@ -65,20 +62,19 @@ void reg_blob_writer_digest(const reg_blob_writer *w, char out[SW_DIGEST_MAX]);
  * one; mismatch: REG_E_DIGEST_INVALID), renames into place, records the
  * blob and links it to repo (NULL: record only, no link). The writer is
  * freed in every case. digest_out (may be NULL) receives the digest. */
-int reg_blob_writer_commit(reg_blob_writer *w, const char *repo,
-                           const char *expected, char digest_out[SW_DIGEST_MAX],
-                           sw_error **err);
+int reg_blob_writer_commit(reg_blob_writer *w, const char *repo, const char *expected,
+                           char digest_out[SW_DIGEST_MAX], sw_error **err);
 
 /* Discards a writer and its temporary file. Accepts NULL. */
 void reg_blob_writer_abort(reg_blob_writer *w);
 
 /* Convenience: a whole small buffer (configs, manifests) as a blob. */
-int reg_blob_put_buffer(reg_store *store, const char *repo, const void *data,
-                        size_t len, char digest_out[SW_DIGEST_MAX], sw_error **err);
+int reg_blob_put_buffer(reg_store *store, const char *repo, const void *data, size_t len,
+                        char digest_out[SW_DIGEST_MAX], sw_error **err);
 
 /* Reads a whole small blob (<= max bytes) from the store, linked or not.
  * *out is malloc'd and NUL-terminated. */
-int reg_blob_read_all(reg_store *store, const char *digest, size_t max,
-                      char **out, size_t *len, sw_error **err);
+int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out, size_t *len,
+                      sw_error **err);
 
 #endif

@@ -266,7 +266,8 @@ const char *reg_ref_endpoint_host(const char *domain)
  * by any of them applies; other hosts compare case-insensitively. */
 static int host_matches(const char *configured, const char *host)
 {
-    static const char *const hub[] = {"docker.io", "index.docker.io", "registry-1.docker.io", NULL};
+    static const char *const hub[] = { "docker.io", "index.docker.io", "registry-1.docker.io",
+                                       NULL };
     int configured_is_hub = 0, host_is_hub = 0;
     for (int i = 0; hub[i]; i++) {
         configured_is_hub |= strcasecmp(configured, hub[i]) == 0;
@@ -356,8 +357,8 @@ int reg_platform_parse(const char *text, struct reg_platform *out, sw_error **er
     memset(out, 0, sizeof(*out));
     if (text == NULL || *text == '\0')
         return platform_host(out);
-    const char *parts[3] = {NULL, NULL, NULL};
-    size_t lens[3] = {0, 0, 0};
+    const char *parts[3] = { NULL, NULL, NULL };
+    size_t lens[3] = { 0, 0, 0 };
     int n = 0;
     const char *p = text;
     for (;;) {
@@ -447,8 +448,7 @@ int reg_index_select(json_t *index, const struct reg_platform *want, json_t **de
     reg_platform_format(want, wanted);
     if (!json_is_array(manifests))
         return sw_error_set(err, REG_E_MANIFEST_INVALID, "index has no 'manifests' array");
-    json_array_foreach(manifests, i, item)
-    {
+    json_array_foreach(manifests, i, item) {
         struct reg_platform have;
         if (!json_is_object(item) || descriptor_platform(item, &have) != 0)
             continue;
@@ -463,8 +463,7 @@ int reg_index_select(json_t *index, const struct reg_platform *want, json_t **de
         return 0;
     }
     sw_strbuf offered = SW_STRBUF_INIT;
-    json_array_foreach(manifests, i, item)
-    {
+    json_array_foreach(manifests, i, item) {
         struct reg_platform have;
         char text[100];
         if (!json_is_object(item) || descriptor_platform(item, &have) != 0)
@@ -532,7 +531,7 @@ void reg_auth_challenge_release(struct reg_auth_challenge *c)
 
 int reg_auth_challenge_parse(const char *header, struct reg_auth_challenge *out, sw_error **err)
 {
-    struct reg_auth_challenge current = {0}, basic = {0};
+    struct reg_auth_challenge current = { 0 }, basic = { 0 };
     int have_bearer = 0, have_basic = 0, rc = 0;
     const char *p = header ? header : "";
     memset(out, 0, sizeof(*out));
@@ -922,7 +921,7 @@ static int fetch_bearer_token(struct pull_ctx *ctx, struct endpoint *ep,
                               const struct reg_auth_challenge *challenge, sw_error **err)
 {
     sw_strbuf url = SW_STRBUF_INIT;
-    struct http_response resp = {0};
+    struct http_response resp = { 0 };
     json_t *answer = NULL;
     char *scope_copy = NULL, *default_scope = NULL;
     int rc = 0, is_transport = 0;
@@ -1329,7 +1328,7 @@ static int attempt_manifest(struct pull_ctx *ctx, struct endpoint *ep, void *arg
                             sw_error **err)
 {
     struct fetched_manifest *m = arg;
-    struct http_response resp = {0};
+    struct http_response resp = { 0 };
     char *url = NULL;
     int rc = 0;
     fetched_manifest_release(m);
@@ -1393,7 +1392,7 @@ static int attempt_blob(struct pull_ctx *ctx, struct endpoint *ep, void *arg, in
                         sw_error **err)
 {
     struct blob_request *b = arg;
-    struct http_response resp = {0};
+    struct http_response resp = { 0 };
     reg_blob_writer *writer = NULL;
     char *url = NULL;
     int rc;
@@ -1449,7 +1448,7 @@ static int ensure_blob(struct pull_ctx *ctx, const char *digest, int64_t size, s
     if (rc == 0) {
         was_present = 1;
     } else if (rc == REG_E_BLOB_UNKNOWN || rc == SW_ENOTFOUND) {
-        struct blob_request request = {digest, size};
+        struct blob_request request = { digest, size };
         rc = with_endpoints(ctx, attempt_blob, &request, err);
     } else if (err && *err == NULL) {
         *err = link_err;
@@ -1471,7 +1470,7 @@ static int ensure_blob(struct pull_ctx *ctx, const char *digest, int64_t size, s
 static int pull_image(struct pull_ctx *ctx, const struct reg_platform *platform,
                       const char *local_tag, sw_error **err)
 {
-    struct fetched_manifest top = {0}, child = {0};
+    struct fetched_manifest top = { 0 }, child = { 0 };
     struct fetched_manifest *image = &top;
     int rc;
     top.reference = ctx->ref.digest ? ctx->ref.digest : ctx->ref.tag;
@@ -1526,8 +1525,7 @@ static int pull_image(struct pull_ctx *ctx, const struct reg_platform *platform,
     snprintf(ctx->result->config_digest, SW_DIGEST_MAX, "%s", config_digest);
     if ((rc = ensure_blob(ctx, config_digest, config_size, err)) != 0)
         goto cleanup;
-    json_array_foreach(layers, i, layer)
-    {
+    json_array_foreach(layers, i, layer) {
         const char *layer_digest;
         int64_t layer_size;
         char what[40];
@@ -1560,8 +1558,8 @@ int reg_client_pull(reg_store *store, const struct reg_client_options *opts, con
                     const char *platform, const char *local_repo, const char *local_tag,
                     struct reg_pull_result *result, sw_error **err)
 {
-    static const struct reg_client_options no_options = {0};
-    struct pull_ctx ctx = {0};
+    static const struct reg_client_options no_options = { 0 };
+    struct pull_ctx ctx = { 0 };
     struct reg_platform want;
     int rc;
 

@@ -312,8 +312,7 @@ static int manifest_ready(struct gc_run *run, size_t i)
     return s < 0 || run->manifests[s].is_removed;
 }
 
-static int remove_manifest(struct gc_run *run, struct gc_manifest *m, int *removed,
-                           sw_error **err)
+static int remove_manifest(struct gc_run *run, struct gc_manifest *m, int *removed, sw_error **err)
 {
     int unreachable = 0, rc;
     *removed = 0;
@@ -418,8 +417,8 @@ static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, 
         return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
     /* held until the trash is unlinked: recovery elsewhere leaves it be */
     flock(fd, LOCK_EX);
-    snprintf(trash, size, "%s/trash-%.6s-%s-%ld", reg_store_tmp_dir(run->store), digest,
-             digest + 7, (long)getpid());
+    snprintf(trash, size, "%s/trash-%.6s-%s-%ld", reg_store_tmp_dir(run->store), digest, digest + 7,
+             (long)getpid());
     if (rename(path, trash) != 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "moving %s to %s", path, trash);
         close(fd);
@@ -446,8 +445,8 @@ static int remove_blob(struct gc_run *run, const char *digest, int has_row, int 
         return rc;
     if (has_row) {
         int unreferenced = 0;
-        if ((rc = reg_meta_blob_unreferenced(run->db, digest, run->cutoff, &unreferenced,
-                                             err)) != 0)
+        if ((rc = reg_meta_blob_unreferenced(run->db, digest, run->cutoff, &unreferenced, err)) !=
+            0)
             goto cleanup;
         keep = !unreferenced;
     } else {
@@ -614,8 +613,7 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
 
     /* manifests: mark from tags, sweep the rest in dependency order */
     if ((rc = loaded(reg_meta_repo_each(run.db, load_repo, &run, err), err, "repositories")) ||
-        (rc = loaded(reg_meta_manifest_each(run.db, load_manifest, &run, err), err,
-                     "manifests")))
+        (rc = loaded(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "manifests")))
         goto cleanup;
     if (opts->delete_untagged) {
         if ((rc = loaded(reg_meta_tag_each(run.db, mark_tagged, &run, err), err, "tags")) ||
@@ -646,8 +644,8 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
         goto cleanup;
 
     if (!opts->dry_run) {
-        int64_t idle = opts->grace_seconds > UPLOAD_MAX_IDLE ? opts->grace_seconds
-                                                             : UPLOAD_MAX_IDLE;
+        int64_t idle =
+            opts->grace_seconds > UPLOAD_MAX_IDLE ? opts->grace_seconds : UPLOAD_MAX_IDLE;
         rc = reg_meta_upload_each_stale(run.db, now - idle, drop_stale_upload, &run, err);
     }
 cleanup:

@@ -11,11 +11,11 @@
 #include "registry/store.h"
 
 struct reg_gc_options {
-    int dry_run;            /* report, change nothing */
-    int delete_untagged;    /* also remove manifests no tag (or index,
-                               or subject) keeps alive */
-    int64_t grace_seconds;  /* leave blobs uploaded, mounted or HEADed this
-                               recently alone (protects pushes in flight) */
+    int dry_run;           /* report, change nothing */
+    int delete_untagged;   /* also remove manifests no tag (or index,
+                              or subject) keeps alive */
+    int64_t grace_seconds; /* leave blobs uploaded, mounted or HEADed this
+                              recently alone (protects pushes in flight) */
 };
 
 struct reg_gc_result {
@@ -26,11 +26,10 @@ struct reg_gc_result {
 
 /* Called once per item removed (or, in a dry run, that would be): kind is
  * "manifest" or "blob"; repo is NULL for blobs. */
-typedef void (*reg_gc_report_fn)(void *ctx, const char *kind, const char *repo,
-                                 const char *digest, int64_t size);
+typedef void (*reg_gc_report_fn)(void *ctx, const char *kind, const char *repo, const char *digest,
+                                 int64_t size);
 
-int reg_gc_run(reg_store *store, const struct reg_gc_options *opts,
-               reg_gc_report_fn report, void *ctx, struct reg_gc_result *result,
-               sw_error **err);
+int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_report_fn report,
+               void *ctx, struct reg_gc_result *result, sw_error **err);
 
 #endif

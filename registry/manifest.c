@@ -55,8 +55,7 @@ static void parsed_manifest_free(struct parsed_manifest *p)
 
 static int is_index_type(const char *media_type)
 {
-    return strcmp(media_type, REG_MT_OCI_INDEX) == 0 ||
-           strcmp(media_type, REG_MT_DOCKER_LIST) == 0;
+    return strcmp(media_type, REG_MT_OCI_INDEX) == 0 || strcmp(media_type, REG_MT_DOCKER_LIST) == 0;
 }
 
 static int is_supported_type(const char *media_type)
@@ -81,12 +80,10 @@ static char *normalized_content_type(const char *content_type)
 }
 
 /* Checks a descriptor's required fields; *digest points into desc. */
-static int check_descriptor(json_t *desc, const char *where, const char **digest,
-                            sw_error **err)
+static int check_descriptor(json_t *desc, const char *where, const char **digest, sw_error **err)
 {
     if (!json_is_object(desc))
-        return sw_error_set(err, REG_E_MANIFEST_INVALID, "%s is not a descriptor object",
-                            where);
+        return sw_error_set(err, REG_E_MANIFEST_INVALID, "%s is not a descriptor object", where);
     json_t *media_type = json_object_get(desc, "mediaType");
     json_t *dig = json_object_get(desc, "digest");
     json_t *size = json_object_get(desc, "size");
@@ -148,18 +145,17 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
     const char *field_type = field ? json_string_value(field) : NULL;
     if (field_type && ct && strcmp(field_type, ct) != 0) {
         rc = sw_error_set(err, REG_E_MANIFEST_INVALID,
-                          "manifest mediaType %s does not match Content-Type %s", field_type,
-                          ct);
+                          "manifest mediaType %s does not match Content-Type %s", field_type, ct);
         goto cleanup;
     }
     json_t *manifests = json_object_get(p->root, "manifests");
-    const char *chosen = field_type ? field_type
-                         : ct       ? ct
+    const char *chosen = field_type  ? field_type
+                         : ct        ? ct
                          : manifests ? REG_MT_OCI_INDEX
                                      : REG_MT_OCI_MANIFEST;
     if (!is_supported_type(chosen)) {
-        rc = sw_error_set(err, REG_E_MANIFEST_INVALID, "unsupported manifest media type %s",
-                          chosen);
+        rc =
+            sw_error_set(err, REG_E_MANIFEST_INVALID, "unsupported manifest media type %s", chosen);
         goto cleanup;
     }
     if ((p->media_type = strdup(chosen)) == NULL) {
@@ -168,8 +164,8 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
     }
 
     json_t *artifact_type = json_object_get(p->root, "artifactType");
-    if (artifact_type && (!json_is_string(artifact_type) ||
-                          json_string_length(artifact_type) == 0)) {
+    if (artifact_type &&
+        (!json_is_string(artifact_type) || json_string_length(artifact_type) == 0)) {
         rc = sw_error_set(err, REG_E_MANIFEST_INVALID, "manifest artifactType is not a string");
         goto cleanup;
     }
@@ -187,8 +183,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
         }
         size_t i;
         json_t *desc;
-        json_array_foreach(manifests, i, desc)
-        {
+        json_array_foreach(manifests, i, desc) {
             const char *digest = NULL;
             snprintf(where, sizeof(where), "manifests[%zu]", i);
             if ((rc = check_descriptor(desc, where, &digest, err)) != 0)
@@ -213,8 +208,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
         add_ref(p, cap, config_digest, 0, 1);
         size_t i;
         json_t *desc;
-        json_array_foreach(layers, i, desc)
-        {
+        json_array_foreach(layers, i, desc) {
             const char *digest = NULL;
             snprintf(where, sizeof(where), "layers[%zu]", i);
             if ((rc = check_descriptor(desc, where, &digest, err)) != 0)
@@ -238,16 +232,14 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
             rc = sw_error_set(err, REG_E_MANIFEST_INVALID, "annotations is not an object");
             goto cleanup;
         }
-        json_object_foreach(annotations, key, value)
-        {
+        json_object_foreach(annotations, key, value) {
             if (!json_is_string(value)) {
-                rc = sw_error_set(err, REG_E_MANIFEST_INVALID,
-                                  "annotation %s is not a string", key);
+                rc =
+                    sw_error_set(err, REG_E_MANIFEST_INVALID, "annotation %s is not a string", key);
                 goto cleanup;
             }
         }
-        if ((p->annotations = json_dumps(annotations, JSON_COMPACT | JSON_SORT_KEYS)) ==
-            NULL) {
+        if ((p->annotations = json_dumps(annotations, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
             rc = sw_error_set(err, SW_ENOMEM, "out of memory");
             goto cleanup;
         }
@@ -346,8 +338,8 @@ int reg_manifest_put(reg_store *store, const char *repo, const char *reference,
         goto cleanup;
     for (size_t i = 0; i < p.n_refs; i++)
         if ((rc = reg_meta_manifest_ref_insert(db, repo_id, digest, p.refs[i].digest,
-                                               p.refs[i].is_manifest ? "manifest" : "blob",
-                                               err)) != 0)
+                                               p.refs[i].is_manifest ? "manifest" : "blob", err)) !=
+            0)
             goto cleanup;
     if (reference && !is_digest_ref &&
         (rc = reg_meta_tag_set(db, repo_id, reference, digest, now, err)) != 0)
@@ -415,8 +407,7 @@ void reg_manifest_release(struct reg_manifest *m)
     m->body = NULL;
 }
 
-int reg_manifest_delete(reg_store *store, const char *repo, const char *reference,
-                        sw_error **err)
+int reg_manifest_delete(reg_store *store, const char *repo, const char *reference, sw_error **err)
 {
     sqlite3 *db = NULL;
     int64_t repo_id = 0;
@@ -497,8 +488,8 @@ void reg_string_list_free(char **list, size_t count)
 static int add_referrer(void *ctx, const struct reg_meta_manifest_row *row)
 {
     json_t *manifests = ctx;
-    json_t *desc = json_pack("{s:s, s:s, s:I}", "mediaType", row->media_type, "digest",
-                             row->digest, "size", (json_int_t)row->size);
+    json_t *desc = json_pack("{s:s, s:s, s:I}", "mediaType", row->media_type, "digest", row->digest,
+                             "size", (json_int_t)row->size);
     if (desc == NULL)
         return SW_ENOMEM;
     if (row->artifact_type)
@@ -513,8 +504,8 @@ static int add_referrer(void *ctx, const struct reg_meta_manifest_row *row)
     return json_array_append_new(manifests, desc) == 0 ? 0 : SW_ENOMEM;
 }
 
-int reg_referrers(reg_store *store, const char *repo, const char *digest,
-                  const char *artifact_type, json_t **index, sw_error **err)
+int reg_referrers(reg_store *store, const char *repo, const char *digest, const char *artifact_type,
+                  json_t **index, sw_error **err)
 {
     sqlite3 *db = NULL;
     int64_t repo_id = 0;
@@ -536,8 +527,8 @@ int reg_referrers(reg_store *store, const char *repo, const char *digest,
         sw_error_clear(err); /* an unknown repository has no referrers */
         rc = 0;
     } else if (rc == 0) {
-        rc = reg_meta_referrers_each(db, repo_id, digest, artifact_type, add_referrer,
-                                     manifests, err);
+        rc = reg_meta_referrers_each(db, repo_id, digest, artifact_type, add_referrer, manifests,
+                                     err);
         if (rc == SW_ENOMEM)
             rc = sw_error_set(err, SW_ENOMEM, "listing referrers: out of memory");
     }

@@ -27,8 +27,8 @@
 
 struct reg_manifest {
     char digest[SW_DIGEST_MAX];
-    char *media_type;   /* malloc'd */
-    char *body;         /* malloc'd, NUL-terminated; NULL after a stat */
+    char *media_type; /* malloc'd */
+    char *body;       /* malloc'd, NUL-terminated; NULL after a stat */
     size_t size;
 };
 
@@ -44,25 +44,24 @@ int reg_manifest_put(reg_store *store, const char *repo, const char *reference,
 /* Looks up by tag or digest. With want_body == 0 only digest, media type
  * and size are filled (HEAD). Release with reg_manifest_release.
  * REG_E_MANIFEST_UNKNOWN / REG_E_NAME_UNKNOWN when absent. */
-int reg_manifest_get(reg_store *store, const char *repo, const char *reference,
-                     int want_body, struct reg_manifest *out, sw_error **err);
+int reg_manifest_get(reg_store *store, const char *repo, const char *reference, int want_body,
+                     struct reg_manifest *out, sw_error **err);
 void reg_manifest_release(struct reg_manifest *m);
 
 /* By digest: removes the manifest and every tag pointing at it. By tag:
  * removes the tag only. REG_E_UNSUPPORTED when delete is disabled. */
-int reg_manifest_delete(reg_store *store, const char *repo, const char *reference,
-                        sw_error **err);
+int reg_manifest_delete(reg_store *store, const char *repo, const char *reference, sw_error **err);
 
 /* Tags of repo in lexical order, after `last` (NULL: from the start), at
  * most n (n < 0: all). *tags is a malloc'd array of malloc'd strings;
  * *more is set when further tags exist. REG_E_NAME_UNKNOWN for an unknown
  * repository. Free with reg_string_list_free. */
-int reg_tags_list(reg_store *store, const char *repo, const char *last, int n,
-                  char ***tags, size_t *count, int *more, sw_error **err);
+int reg_tags_list(reg_store *store, const char *repo, const char *last, int n, char ***tags,
+                  size_t *count, int *more, sw_error **err);
 
 /* Repository names, the same way. */
-int reg_catalog_list(reg_store *store, const char *last, int n, char ***names,
-                     size_t *count, int *more, sw_error **err);
+int reg_catalog_list(reg_store *store, const char *last, int n, char ***names, size_t *count,
+                     int *more, sw_error **err);
 
 void reg_string_list_free(char **list, size_t count);
 
@@ -71,7 +70,7 @@ void reg_string_list_free(char **list, size_t count);
  * (mediaType, digest, size, artifactType, annotations), filtered by
  * artifact_type when not NULL. An unknown digest gives an empty index.
  * *index is owned by the caller. */
-int reg_referrers(reg_store *store, const char *repo, const char *digest,
-                  const char *artifact_type, json_t **index, sw_error **err);
+int reg_referrers(reg_store *store, const char *repo, const char *digest, const char *artifact_type,
+                  json_t **index, sw_error **err);
 
 #endif

@@ -111,8 +111,7 @@ int reg_meta_repo_each(sqlite3 *db, int (*fn)(void *ctx, int64_t repo_id, const 
 
 /* ---- blobs and links --------------------------------------------------- */
 
-int reg_meta_blob_insert(sqlite3 *db, const char *digest, int64_t size, int64_t now,
-                         sw_error **err)
+int reg_meta_blob_insert(sqlite3 *db, const char *digest, int64_t size, int64_t now, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
@@ -162,9 +161,8 @@ int reg_meta_blob_link(sqlite3 *db, int64_t repo_id, const char *digest, int64_t
     return exec_done(db, stmt, NULL, "linking blob", err);
 }
 
-int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest,
-                         int64_t *repo_id, int64_t *size, int64_t *touched_at,
-                         sw_error **err)
+int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest, int64_t *repo_id,
+                         int64_t *size, int64_t *touched_at, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
@@ -184,8 +182,7 @@ int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest,
         *size = sqlite3_column_int64(stmt, 1);
         *touched_at = sqlite3_column_int64(stmt, 2);
     } else if (step == SQLITE_DONE) {
-        rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in repository %s", digest,
-                          repo);
+        rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in repository %s", digest, repo);
     } else {
         rc = sw_db_error(db, err, "looking up blob link");
     }
@@ -236,8 +233,8 @@ int reg_meta_blob_unlink(sqlite3 *db, int64_t repo_id, const char *digest, int *
 {
     sqlite3_stmt *stmt = NULL;
     int changes = 0;
-    int rc = sw_db_prepare(db, "DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?",
-                           &stmt, err);
+    int rc =
+        sw_db_prepare(db, "DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?", &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, repo_id);
@@ -294,8 +291,7 @@ int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_
 int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE uploads SET updated_at = ? WHERE uuid = ?", &stmt,
-                           err);
+    int rc = sw_db_prepare(db, "UPDATE uploads SET updated_at = ? WHERE uuid = ?", &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, now);
@@ -344,9 +340,8 @@ static void text_list_free(struct text_list *list)
     memset(list, 0, sizeof(*list));
 }
 
-int reg_meta_upload_each_stale(sqlite3 *db, int64_t before,
-                               int (*fn)(void *ctx, const char *uuid), void *ctx,
-                               sw_error **err)
+int reg_meta_upload_each_stale(sqlite3 *db, int64_t before, int (*fn)(void *ctx, const char *uuid),
+                               void *ctx, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     struct text_list uuids = { 0 };
@@ -378,8 +373,7 @@ cleanup:
 
 /* ---- manifests, references, tags --------------------------------------- */
 
-int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *row,
-                             sw_error **err)
+int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *row, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
@@ -424,8 +418,8 @@ int reg_meta_manifest_exists(sqlite3 *db, int64_t repo_id, const char *digest, i
                              sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?",
-                           &stmt, err);
+    int rc =
+        sw_db_prepare(db, "SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?", &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, repo_id);
@@ -439,8 +433,8 @@ int reg_meta_manifest_exists(sqlite3 *db, int64_t repo_id, const char *digest, i
     return rc;
 }
 
-int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest,
-                           char **media_type, int64_t *size, sw_error **err)
+int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest, char **media_type,
+                           int64_t *size, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
@@ -484,23 +478,23 @@ int reg_meta_tag_resolve(sqlite3 *db, const char *repo, const char *tag,
     if (step == SQLITE_ROW)
         snprintf(digest_out, SW_DIGEST_MAX, "%s", column_text(stmt, 0));
     else if (step == SQLITE_DONE)
-        rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "tag %s is not in repository %s", tag,
-                          repo);
+        rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "tag %s is not in repository %s", tag, repo);
     else
         rc = sw_db_error(db, err, "looking up tag");
     sqlite3_finalize(stmt);
     return rc;
 }
 
-int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *digest,
-                     int64_t now, sw_error **err)
+int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *digest, int64_t now,
+                     sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db,
-                           "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)"
-                           " ON CONFLICT (repo_id, name) DO UPDATE"
-                           " SET digest = excluded.digest, updated_at = excluded.updated_at",
-                           &stmt, err);
+    int rc =
+        sw_db_prepare(db,
+                      "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)"
+                      " ON CONFLICT (repo_id, name) DO UPDATE"
+                      " SET digest = excluded.digest, updated_at = excluded.updated_at",
+                      &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, repo_id);
@@ -510,8 +504,7 @@ int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *
     return exec_done(db, stmt, NULL, "setting tag", err);
 }
 
-int reg_meta_tag_delete(sqlite3 *db, int64_t repo_id, const char *tag, int *removed,
-                        sw_error **err)
+int reg_meta_tag_delete(sqlite3 *db, int64_t repo_id, const char *tag, int *removed, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int changes = 0;
@@ -592,8 +585,8 @@ cleanup:
     return rc;
 }
 
-int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n,
-                       char ***names, size_t *count, int *more, sw_error **err)
+int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n, char ***names,
+                       size_t *count, int *more, sw_error **err)
 {
     /* LIMIT -1 means no limit in SQLite; a PostgreSQL port binds NULL. */
     return names_page(db,
@@ -602,11 +595,11 @@ int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n,
                       repo_id, last, n, names, count, more, err);
 }
 
-int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names,
-                          size_t *count, int *more, sw_error **err)
+int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names, size_t *count,
+                          int *more, sw_error **err)
 {
-    return names_page(db, "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?",
-                      0, last, n, names, count, more, err);
+    return names_page(db, "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?", 0,
+                      last, n, names, count, more, err);
 }
 
 static void manifest_row_from(sqlite3_stmt *stmt, struct reg_meta_manifest_row *row)
@@ -621,13 +614,13 @@ static void manifest_row_from(sqlite3_stmt *stmt, struct reg_meta_manifest_row *
     row->created_at = sqlite3_column_int64(stmt, 7);
 }
 
-#define MANIFEST_COLUMNS \
+#define MANIFEST_COLUMNS                                                                           \
     "repo_id, digest, media_type, size, artifact_type, subject, annotations, created_at"
 
 /* Steps a manifest query, calling fn per row; fn must not use db. */
 static int manifest_rows(sqlite3 *db, sqlite3_stmt *stmt,
-                         int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
-                         void *ctx, sw_error **err)
+                         int (*fn)(void *ctx, const struct reg_meta_manifest_row *row), void *ctx,
+                         sw_error **err)
 {
     int rc = 0, step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -666,20 +659,21 @@ int reg_meta_referrers_each(sqlite3 *db, int64_t repo_id, const char *subject,
 /* ---- garbage collection ------------------------------------------------ */
 
 int reg_meta_manifest_each(sqlite3 *db,
-                           int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
-                           void *ctx, sw_error **err)
+                           int (*fn)(void *ctx, const struct reg_meta_manifest_row *row), void *ctx,
+                           sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT " MANIFEST_COLUMNS " FROM manifests"
-                               " ORDER BY repo_id, digest", &stmt, err);
+    int rc = sw_db_prepare(db,
+                           "SELECT " MANIFEST_COLUMNS " FROM manifests"
+                           " ORDER BY repo_id, digest",
+                           &stmt, err);
     if (rc != 0)
         return rc;
     return manifest_rows(db, stmt, fn, ctx, err);
 }
 
-int reg_meta_tag_each(sqlite3 *db,
-                      int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx,
-                      sw_error **err)
+int reg_meta_tag_each(sqlite3 *db, int (*fn)(void *ctx, int64_t repo_id, const char *digest),
+                      void *ctx, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT repo_id, digest FROM tags", &stmt, err), step;
@@ -695,8 +689,8 @@ int reg_meta_tag_each(sqlite3 *db,
 }
 
 int reg_meta_ref_each(sqlite3 *db,
-                      int (*fn)(void *ctx, int64_t repo_id, const char *parent,
-                                const char *child, const char *kind),
+                      int (*fn)(void *ctx, int64_t repo_id, const char *parent, const char *child,
+                                const char *kind),
                       void *ctx, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
@@ -708,8 +702,8 @@ int reg_meta_ref_each(sqlite3 *db,
     if (rc != 0)
         return rc;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-        if ((rc = fn(ctx, sqlite3_column_int64(stmt, 0), column_text(stmt, 1),
-                     column_text(stmt, 2), column_text(stmt, 3))) != 0)
+        if ((rc = fn(ctx, sqlite3_column_int64(stmt, 0), column_text(stmt, 1), column_text(stmt, 2),
+                     column_text(stmt, 3))) != 0)
             break;
     if (rc == 0 && step != SQLITE_DONE)
         rc = sw_db_error(db, err, "listing manifest references");
@@ -717,8 +711,7 @@ int reg_meta_ref_each(sqlite3 *db,
     return rc;
 }
 
-int reg_meta_link_each(sqlite3 *db,
-                       int (*fn)(void *ctx, const char *digest, int64_t touched_at),
+int reg_meta_link_each(sqlite3 *db, int (*fn)(void *ctx, const char *digest, int64_t touched_at),
                        void *ctx, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
@@ -735,13 +728,12 @@ int reg_meta_link_each(sqlite3 *db,
 }
 
 int reg_meta_blob_each(sqlite3 *db,
-                       int (*fn)(void *ctx, const char *digest, int64_t size,
-                                 int64_t created_at),
+                       int (*fn)(void *ctx, const char *digest, int64_t size, int64_t created_at),
                        void *ctx, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT digest, size, created_at FROM blobs ORDER BY digest",
-                           &stmt, err),
+    int rc = sw_db_prepare(db, "SELECT digest, size, created_at FROM blobs ORDER BY digest", &stmt,
+                           err),
         step;
     if (rc != 0)
         return rc;
@@ -778,14 +770,14 @@ static int query_int(sqlite3 *db, const char *sql, const char *types, const void
     return rc;
 }
 
-int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *digest,
-                                  int64_t cutoff, int *unreachable, sw_error **err)
+int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *digest, int64_t cutoff,
+                                  int *unreachable, sw_error **err)
 {
     /* Counts everything that keeps the manifest: the manifest pushed after
      * cutoff, a tag on it, an existing index listing it, its subject
      * present in the repository. */
-    const void *args[] = { &repo_id, digest, &cutoff, &repo_id, digest, &repo_id, digest,
-                           &repo_id, digest };
+    const void *args[] = { &repo_id, digest, &cutoff,  &repo_id, digest,
+                           &repo_id, digest, &repo_id, digest };
     int64_t keepers = 0;
     int rc = query_int(
         db,
@@ -804,19 +796,19 @@ int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *dige
     return rc;
 }
 
-int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff,
-                               int *unreferenced, sw_error **err)
+int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff, int *unreferenced,
+                               sw_error **err)
 {
     const void *args[] = { digest, digest, digest, &cutoff, digest, &cutoff };
     int64_t keepers = 0;
-    int rc = query_int(
-        db,
-        "SELECT"
-        " (SELECT COUNT(*) FROM manifest_refs WHERE child_digest = ? AND kind = 'blob')"
-        " + (SELECT COUNT(*) FROM manifests WHERE digest = ?)"
-        " + (SELECT COUNT(*) FROM repo_blobs WHERE digest = ? AND touched_at > ?)"
-        " + (SELECT COUNT(*) FROM blobs WHERE digest = ? AND created_at > ?)",
-        "tttiti", args, &keepers, "checking blob before removal", err);
+    int rc =
+        query_int(db,
+                  "SELECT"
+                  " (SELECT COUNT(*) FROM manifest_refs WHERE child_digest = ? AND kind = 'blob')"
+                  " + (SELECT COUNT(*) FROM manifests WHERE digest = ?)"
+                  " + (SELECT COUNT(*) FROM repo_blobs WHERE digest = ? AND touched_at > ?)"
+                  " + (SELECT COUNT(*) FROM blobs WHERE digest = ? AND created_at > ?)",
+                  "tttiti", args, &keepers, "checking blob before removal", err);
     if (rc == 0)
         *unreferenced = keepers == 0;
     return rc;

@@ -48,9 +48,8 @@ int reg_meta_blob_link(sqlite3 *db, int64_t repo_id, const char *digest, int64_t
                        sw_error **err);
 /* The link of digest to repository `repo` (by name). REG_E_BLOB_UNKNOWN
  * when not linked. */
-int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest,
-                         int64_t *repo_id, int64_t *size, int64_t *touched_at,
-                         sw_error **err);
+int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest, int64_t *repo_id,
+                         int64_t *size, int64_t *touched_at, sw_error **err);
 /* 1 in *linked when repo_id links digest. */
 int reg_meta_blob_is_linked(sqlite3 *db, int64_t repo_id, const char *digest, int *linked,
                             sw_error **err);
@@ -71,9 +70,8 @@ int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_
 int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error **err);
 int reg_meta_upload_delete(sqlite3 *db, const char *uuid, sw_error **err);
 /* Calls fn for each session last updated at or before `before`. */
-int reg_meta_upload_each_stale(sqlite3 *db, int64_t before,
-                               int (*fn)(void *ctx, const char *uuid), void *ctx,
-                               sw_error **err);
+int reg_meta_upload_each_stale(sqlite3 *db, int64_t before, int (*fn)(void *ctx, const char *uuid),
+                               void *ctx, sw_error **err);
 
 /* ---- manifests, references, tags --------------------------------------- */
 
@@ -89,8 +87,7 @@ struct reg_meta_manifest_row {
 };
 
 /* Inserts, or refreshes created_at of an identical existing manifest. */
-int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *row,
-                             sw_error **err);
+int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *row, sw_error **err);
 /* kind is "blob" or "manifest"; duplicates are ignored. */
 int reg_meta_manifest_ref_insert(sqlite3 *db, int64_t repo_id, const char *manifest_digest,
                                  const char *child_digest, const char *kind, sw_error **err);
@@ -98,14 +95,14 @@ int reg_meta_manifest_exists(sqlite3 *db, int64_t repo_id, const char *digest, i
                              sw_error **err);
 /* By repository name and digest; *media_type is malloc'd.
  * REG_E_MANIFEST_UNKNOWN when absent. */
-int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest,
-                           char **media_type, int64_t *size, sw_error **err);
+int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest, char **media_type,
+                           int64_t *size, sw_error **err);
 /* The manifest a tag points at (digest_out SW_DIGEST_MAX bytes);
  * REG_E_MANIFEST_UNKNOWN when no such tag. */
 int reg_meta_tag_resolve(sqlite3 *db, const char *repo, const char *tag,
                          char digest_out[SW_DIGEST_MAX], sw_error **err);
-int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *digest,
-                     int64_t now, sw_error **err);
+int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *digest, int64_t now,
+                     sw_error **err);
 int reg_meta_tag_delete(sqlite3 *db, int64_t repo_id, const char *tag, int *removed,
                         sw_error **err);
 /* Removes the manifest, its references and every tag on it. */
@@ -114,10 +111,10 @@ int reg_meta_manifest_delete(sqlite3 *db, int64_t repo_id, const char *digest, i
 
 /* A page of names in byte order after `last` (NULL: from the start), at
  * most n (n < 0: all); *more says whether any follow. */
-int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n,
-                       char ***names, size_t *count, int *more, sw_error **err);
-int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names,
-                          size_t *count, int *more, sw_error **err);
+int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n, char ***names,
+                       size_t *count, int *more, sw_error **err);
+int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names, size_t *count,
+                          int *more, sw_error **err);
 
 /* Calls fn for each manifest of repo_id whose subject is `subject`
  * (and whose artifact type is artifact_type, unless NULL), by digest. */
@@ -130,35 +127,32 @@ int reg_meta_referrers_each(sqlite3 *db, int64_t repo_id, const char *subject,
 
 /* Every manifest (digest, subject, created_at filled). */
 int reg_meta_manifest_each(sqlite3 *db,
-                           int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
-                           void *ctx, sw_error **err);
+                           int (*fn)(void *ctx, const struct reg_meta_manifest_row *row), void *ctx,
+                           sw_error **err);
 /* Every tag as (repo_id, digest). */
-int reg_meta_tag_each(sqlite3 *db,
-                      int (*fn)(void *ctx, int64_t repo_id, const char *digest), void *ctx,
-                      sw_error **err);
+int reg_meta_tag_each(sqlite3 *db, int (*fn)(void *ctx, int64_t repo_id, const char *digest),
+                      void *ctx, sw_error **err);
 /* Every reference as (repo_id, parent manifest, child, kind). */
 int reg_meta_ref_each(sqlite3 *db,
-                      int (*fn)(void *ctx, int64_t repo_id, const char *parent,
-                                const char *child, const char *kind),
+                      int (*fn)(void *ctx, int64_t repo_id, const char *parent, const char *child,
+                                const char *kind),
                       void *ctx, sw_error **err);
 /* Every link as (digest, touched_at). */
-int reg_meta_link_each(sqlite3 *db,
-                       int (*fn)(void *ctx, const char *digest, int64_t touched_at),
+int reg_meta_link_each(sqlite3 *db, int (*fn)(void *ctx, const char *digest, int64_t touched_at),
                        void *ctx, sw_error **err);
 /* Every blob row as (digest, size, created_at). */
 int reg_meta_blob_each(sqlite3 *db,
-                       int (*fn)(void *ctx, const char *digest, int64_t size,
-                                 int64_t created_at),
+                       int (*fn)(void *ctx, const char *digest, int64_t size, int64_t created_at),
                        void *ctx, sw_error **err);
 /* Re-check, inside the sweep's write transaction, that nothing keeps the
  * manifest alive any more: no tag, no parent index, no subject present in
  * the repository, pushed at or before cutoff. */
-int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *digest,
-                                  int64_t cutoff, int *unreachable, sw_error **err);
+int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *digest, int64_t cutoff,
+                                  int *unreachable, sw_error **err);
 /* Re-check that no manifest references the blob (as config, layer or as
  * its body) and no link was touched, nor the blob created, after cutoff. */
-int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff,
-                               int *unreferenced, sw_error **err);
+int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff, int *unreferenced,
+                               sw_error **err);
 /* Removes the blob's row and every link to it. */
 int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err);
 
@@ -184,10 +178,9 @@ void reg_upload_table_free(struct reg_upload_table *table);
  *   free     drop the writer and any temporary file left
  *
  * reg_blob_writer_commit is finish + BEGIN + publish + COMMIT + free. */
-int reg_blob_writer_finish(reg_blob_writer *w, const char *expected,
-                           char digest_out[SW_DIGEST_MAX], sw_error **err);
-int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id,
-                            sw_error **err);
+int reg_blob_writer_finish(reg_blob_writer *w, const char *expected, char digest_out[SW_DIGEST_MAX],
+                           sw_error **err);
+int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id, sw_error **err);
 void reg_blob_writer_free(reg_blob_writer *w);
 
 /* A writer over an existing file (an upload session's bytes): fd and the

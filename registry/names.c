@@ -74,8 +74,8 @@ int reg_tag_valid(const char *tag)
         return 0;
     for (size_t i = 0; i < len; i++) {
         char c = tag[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                 (c >= '0' && c <= '9') || c == '_' || (i > 0 && (c == '.' || c == '-'));
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || (i > 0 && (c == '.' || c == '-'));
         if (!ok)
             return 0;
     }

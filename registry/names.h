@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define REG_NAME_MAX 255   /* repository name, as Distribution limits it */
+#define REG_NAME_MAX 255 /* repository name, as Distribution limits it */
 #define REG_TAG_MAX 128
 
 /* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)* */

@@ -103,8 +103,7 @@ int reg_store_db(reg_store *store, sqlite3 **db, sw_error **err)
         pthread_mutex_unlock(&store->lock);
         sw_db_close(conn->db);
         free(conn);
-        return sw_error_set(err, SW_ENOMEM, "opening %s: no thread-local slot",
-                            store->db_path);
+        return sw_error_set(err, SW_ENOMEM, "opening %s: no thread-local slot", store->db_path);
     }
     *db = conn->db;
     return 0;
@@ -147,8 +146,8 @@ static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
     const char *end = strchr(hex, '-');
     if (end == NULL)
         return 0;
-    if (snprintf(digest, SW_DIGEST_MAX, "%.*s:%.*s", (int)(dash - algo), algo,
-                 (int)(end - hex), hex) >= SW_DIGEST_MAX)
+    if (snprintf(digest, SW_DIGEST_MAX, "%.*s:%.*s", (int)(dash - algo), algo, (int)(end - hex),
+                 hex) >= SW_DIGEST_MAX)
         return 0;
     return reg_digest_valid(digest);
 }

@@ -33,8 +33,8 @@ struct reg_options {
 /* Opens the store at data_dir, creating its directories and database and
  * recovering from a crash (leftover temporary files). *out is owned by the
  * caller; close with reg_store_close after every thread is done with it. */
-int reg_store_open(const char *data_dir, const struct reg_options *opts,
-                   reg_store **out, sw_error **err);
+int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_store **out,
+                   sw_error **err);
 
 void reg_store_close(reg_store *store);
 

@@ -32,8 +32,8 @@
 #include "registry/names.h"
 
 #define IO_BUF_SIZE (64 * 1024)
-#define SMALL_JSON_MAX (8 * 1024 * 1024)  /* index.json, manifest.json, configs */
-#define MAX_NESTING 8                     /* index -> index -> ... */
+#define SMALL_JSON_MAX (8 * 1024 * 1024) /* index.json, manifest.json, configs */
+#define MAX_NESTING 8                    /* index -> index -> ... */
 #define REF_NAME_ANNOTATION "org.opencontainers.image.ref.name"
 #define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
 #define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
@@ -58,8 +58,7 @@ int reg_transport_parse(const char *spec, struct reg_transport_ref *out, sw_erro
         if (strncmp(spec, transports[i].prefix, plen) != 0)
             continue;
         const char *rest = spec + plen;
-        const char *colon = transports[i].transport == REG_TRANSPORT_TAR ? NULL
-                                                                         : strchr(rest, ':');
+        const char *colon = transports[i].transport == REG_TRANSPORT_TAR ? NULL : strchr(rest, ':');
         size_t path_len = colon ? (size_t)(colon - rest) : strlen(rest);
         if (path_len == 0)
             return sw_error_set(err, SW_EINVAL, "%s: no path after '%s'", spec,
@@ -76,7 +75,8 @@ int reg_transport_parse(const char *spec, struct reg_transport_ref *out, sw_erro
     }
     return sw_error_set(err, SW_EINVAL,
                         "%s: unknown transport (expected tar:, oci:, oci-archive: or "
-                        "docker-archive:)", spec);
+                        "docker-archive:)",
+                        spec);
 }
 
 void reg_transport_ref_release(struct reg_transport_ref *ref)
@@ -111,7 +111,8 @@ int reg_parse_image_ref(const char *spec, char **repo, char **reference, sw_erro
     if (!reg_name_valid(*repo)) {
         sw_error_set(err, REG_E_NAME_INVALID,
                      "%s: invalid repository name '%s' (lower-case letters, digits, "
-                     "separators . _ __ - and /)", spec, *repo);
+                     "separators . _ __ - and /)",
+                     spec, *repo);
         goto fail;
     }
     if (at ? !reg_digest_valid(ref) : !reg_tag_valid(ref)) {
@@ -202,9 +203,8 @@ static void format_rfc3339(int64_t when, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int reg_image_config_build(const struct reg_image_settings *settings,
-                           const char *const *diff_ids, size_t n_diff_ids,
-                           json_t **out, sw_error **err)
+int reg_image_config_build(const struct reg_image_settings *settings, const char *const *diff_ids,
+                           size_t n_diff_ids, json_t **out, sw_error **err)
 {
     static const struct reg_image_settings none = { .created = -1 };
     const struct reg_image_settings *s = settings ? settings : &none;
@@ -237,9 +237,9 @@ int reg_image_config_build(const struct reg_image_settings *settings,
         failed |= json_object_set_new(inner, "WorkingDir", json_string(s->workdir)) != 0;
     if (!failed)
         failed |= json_object_set_new(config, "created", json_string(created)) ||
-                  json_object_set_new(config, "architecture",
-                                      json_string(s->architecture ? s->architecture
-                                                                  : host_architecture())) ||
+                  json_object_set_new(
+                      config, "architecture",
+                      json_string(s->architecture ? s->architecture : host_architecture())) ||
                   json_object_set_new(config, "os", json_string(s->os ? s->os : "linux")) ||
                   json_object_set(config, "config", inner) ||
                   json_object_set_new(config, "rootfs",
@@ -272,8 +272,7 @@ int reg_oci_index_select(json_t *index, const char *tag, const char *where, json
         return sw_error_set(err, SW_EINVAL, "%s: no \"manifests\" array", where);
     if (tag == NULL) {
         if (json_array_size(manifests) != 1)
-            return sw_error_set(err, SW_EINVAL,
-                                "%s: %zu manifests, name one with :TAG", where,
+            return sw_error_set(err, SW_EINVAL, "%s: %zu manifests, name one with :TAG", where,
                                 json_array_size(manifests));
         *desc = json_array_get(manifests, 0);
         return 0;
@@ -347,13 +346,12 @@ static const char *entry_path(struct archive_entry *entry)
 /* ---- descriptors ---------------------------------------------------------- */
 
 struct descriptor {
-    const char *media_type;  /* borrowed from the JSON; may be NULL */
+    const char *media_type; /* borrowed from the JSON; may be NULL */
     const char *digest;
     int64_t size;
 };
 
-static int descriptor_parse(json_t *d, const char *where, struct descriptor *out,
-                            sw_error **err)
+static int descriptor_parse(json_t *d, const char *where, struct descriptor *out, sw_error **err)
 {
     json_t *size = json_object_get(d, "size");
     out->media_type = json_string_value(json_object_get(d, "mediaType"));
@@ -437,8 +435,7 @@ static int entry_source_read(void *ctx, void *buf, size_t len, size_t *got, sw_e
     return 0;
 }
 
-static int decompressor_source_read(void *ctx, void *buf, size_t len, size_t *got,
-                                    sw_error **err)
+static int decompressor_source_read(void *ctx, void *buf, size_t len, size_t *got, sw_error **err)
 {
     return sw_decompress_read(ctx, buf, len, got, err);
 }
@@ -456,8 +453,7 @@ static int read_entry_all(struct archive *ar, struct archive_entry *entry, const
         sw_strbuf_append(&sb, buf, (size_t)n);
         if (sb.len > SMALL_JSON_MAX) {
             sw_strbuf_free(&sb);
-            return sw_error_set(err, SW_ETOOBIG, "%s: larger than %d bytes", name,
-                                SMALL_JSON_MAX);
+            return sw_error_set(err, SW_ETOOBIG, "%s: larger than %d bytes", name, SMALL_JSON_MAX);
         }
     }
     if (n < 0) {
@@ -473,8 +469,7 @@ static int read_entry_all(struct archive *ar, struct archive_entry *entry, const
     return *out ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
 }
 
-static int parse_json(const char *text, size_t len, const char *name, json_t **out,
-                      sw_error **err)
+static int parse_json(const char *text, size_t len, const char *name, json_t **out, sw_error **err)
 {
     json_error_t jerr;
     *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -515,8 +510,8 @@ static int store_blob(reg_store *store, const char *repo, const char *expected, 
         goto cleanup;
     int64_t written = reg_blob_writer_size(w);
     if (size >= 0 && written != size) {
-        rc = sw_error_set(err, REG_E_SIZE_INVALID, "%s: %lld bytes, descriptor says %lld",
-                          name, (long long)written, (long long)size);
+        rc = sw_error_set(err, REG_E_SIZE_INVALID, "%s: %lld bytes, descriptor says %lld", name,
+                          (long long)written, (long long)size);
         goto cleanup;
     }
     rc = reg_blob_writer_commit(w, repo, expected, NULL, err);
@@ -539,7 +534,7 @@ struct tee {
     sw_decompressor *dec;
     sw_compressor *comp;
     char *buf;
-    sw_error *error;  /* the real cause when libarchive only says "failed" */
+    sw_error *error; /* the real cause when libarchive only says "failed" */
 };
 
 static la_ssize_t tee_read(struct archive *ar, void *client_data, const void **buffer)
@@ -607,8 +602,10 @@ static int import_layer(reg_store *store, const char *repo, sw_source_fn source,
             goto cleanup;
         }
         if (link && !reg_archive_path_safe(link)) {
-            rc = sw_error_set(err, SW_EINVAL, "entry '%s': hard link target '%s' leaves the "
-                              "image root", path ? path : "", link);
+            rc = sw_error_set(err, SW_EINVAL,
+                              "entry '%s': hard link target '%s' leaves the "
+                              "image root",
+                              path ? path : "", link);
             goto cleanup;
         }
         if (archive_read_data_skip(tar) != ARCHIVE_OK) {
@@ -657,8 +654,8 @@ static int put_manifest_json(reg_store *store, const char *repo, const char *tag
 
 /* ---- tar: ------------------------------------------------------------------ */
 
-static int import_rootfs_tar(reg_store *store, const char *path, const char *repo,
-                             const char *tag, const struct reg_image_settings *settings,
+static int import_rootfs_tar(reg_store *store, const char *path, const char *repo, const char *tag,
+                             const struct reg_image_settings *settings,
                              struct reg_transfer_result *result, sw_error **err)
 {
     struct fd_source src = { -1, path };
@@ -687,8 +684,8 @@ static int import_rootfs_tar(reg_store *store, const char *path, const char *rep
     manifest = json_pack("{sisss{sssssI}s[{sssssI}]}", "schemaVersion", 2, "mediaType",
                          REG_MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest",
                          config_digest, "size", (json_int_t)config_len, "layers", "mediaType",
-                         sw_compression_oci_media_type(SW_COMPRESSION_GZIP), "digest",
-                         layer.digest, "size", (json_int_t)layer.compressed_size);
+                         sw_compression_oci_media_type(SW_COMPRESSION_GZIP), "digest", layer.digest,
+                         "size", (json_int_t)layer.compressed_size);
     if (manifest == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
@@ -710,12 +707,11 @@ cleanup:
 /* Where a layout's blobs come from: files in a directory, or the store
  * itself (an oci-archive's blobs were staged there, unlinked, first). */
 struct layout_source {
-    const char *dir;  /* NULL: blobs are already in the store */
+    const char *dir; /* NULL: blobs are already in the store */
 };
 
 static int layout_read_small(reg_store *store, const struct layout_source *src,
-                             const struct descriptor *d, char **out, size_t *len,
-                             sw_error **err)
+                             const struct descriptor *d, char **out, size_t *len, sw_error **err)
 {
     int rc;
     char digest[SW_DIGEST_MAX];
@@ -743,8 +739,10 @@ static int layout_read_small(reg_store *store, const struct layout_source *src,
     if (strncmp(d->digest, "sha256:", 7) == 0 && strcmp(digest, d->digest) != 0) {
         free(*out);
         *out = NULL;
-        return sw_error_set(err, REG_E_DIGEST_INVALID, "blob %s: content does not match its "
-                            "digest (%s)", d->digest, digest);
+        return sw_error_set(err, REG_E_DIGEST_INVALID,
+                            "blob %s: content does not match its "
+                            "digest (%s)",
+                            d->digest, digest);
     }
     if ((int64_t)*len != d->size) {
         free(*out);
@@ -755,9 +753,9 @@ static int layout_read_small(reg_store *store, const struct layout_source *src,
     return 0;
 }
 
-static int layout_fetch_blob(reg_store *store, const struct layout_source *src,
-                             const char *repo, const struct descriptor *d,
-                             struct reg_transfer_result *result, sw_error **err)
+static int layout_fetch_blob(reg_store *store, const struct layout_source *src, const char *repo,
+                             const struct descriptor *d, struct reg_transfer_result *result,
+                             sw_error **err)
 {
     int64_t size = -1;
     /* a blob the store already has (any repository) needs no copying */
@@ -774,8 +772,7 @@ static int layout_fetch_blob(reg_store *store, const struct layout_source *src,
             rc = sw_error_sys(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, errno,
                               "blob %s: cannot open %s", d->digest, rel);
         else
-            rc = store_blob(store, repo, d->digest, d->size, fd_source_read, &fs, rel, &size,
-                            err);
+            rc = store_blob(store, repo, d->digest, d->size, fd_source_read, &fs, rel, &size, err);
         if (fs.fd >= 0)
             close(fs.fd);
         free(rel);
@@ -851,8 +848,8 @@ static int import_layout_manifest(reg_store *store, const struct layout_source *
                 goto cleanup;
         }
     }
-    rc = reg_manifest_put(store, repo, tag ? tag : d.digest, media_type, body, len, digest,
-                          NULL, err);
+    rc = reg_manifest_put(store, repo, tag ? tag : d.digest, media_type, body, len, digest, NULL,
+                          err);
     if (rc == 0 && tag) {
         snprintf(result->digest, sizeof(result->digest), "%s", digest);
         snprintf(result->media_type, sizeof(result->media_type), "%s", media_type);
@@ -863,10 +860,9 @@ cleanup:
     return rc;
 }
 
-static int import_layout(reg_store *store, const struct layout_source *src,
-                         const char *index_text, size_t index_len, const char *want_tag,
-                         const char *repo, const char *tag, struct reg_transfer_result *result,
-                         sw_error **err)
+static int import_layout(reg_store *store, const struct layout_source *src, const char *index_text,
+                         size_t index_len, const char *want_tag, const char *repo, const char *tag,
+                         struct reg_transfer_result *result, sw_error **err)
 {
     json_t *index = NULL, *desc = NULL;
     int rc = parse_json(index_text, index_len, "index.json", &index, err);
@@ -878,9 +874,8 @@ static int import_layout(reg_store *store, const struct layout_source *src,
     return rc;
 }
 
-static int import_oci_dir(reg_store *store, const struct reg_transport_ref *ref,
-                          const char *repo, const char *tag, struct reg_transfer_result *result,
-                          sw_error **err)
+static int import_oci_dir(reg_store *store, const struct reg_transport_ref *ref, const char *repo,
+                          const char *tag, struct reg_transfer_result *result, sw_error **err)
 {
     struct layout_source src = { ref->path };
     char *index_path = sw_path_join(ref->path, "index.json"), *text = NULL;
@@ -897,7 +892,8 @@ static int import_oci_dir(reg_store *store, const struct reg_transport_ref *ref,
     }
     if ((rc = sw_read_file(index_path, SMALL_JSON_MAX, &text, &len, err)) != 0) {
         sw_error_clear(err);
-        rc = sw_error_set(err, SW_EINVAL, "index.json: missing or unreadable (not an OCI "
+        rc = sw_error_set(err, SW_EINVAL,
+                          "index.json: missing or unreadable (not an OCI "
                           "image layout?)");
         goto cleanup;
     }
@@ -942,8 +938,7 @@ static int next_safe_entry(struct archive *ar, struct archive_entry **entry, sw_
         return sw_error_set(err, SW_EINVAL, "corrupt archive: %s", archive_error_string(ar));
     const char *path = entry_path(*entry);
     const char *link = archive_entry_hardlink(*entry);
-    if ((!reg_archive_path_safe(path) && path[0] != '\0') ||
-        (link && !reg_archive_path_safe(link)))
+    if ((!reg_archive_path_safe(path) && path[0] != '\0') || (link && !reg_archive_path_safe(link)))
         return sw_error_set(err, SW_EINVAL, "entry '%s': path leaves the archive",
                             archive_entry_pathname(*entry));
     return 0;
@@ -967,8 +962,8 @@ static int layout_blob_digest(const char *path, char digest[SW_DIGEST_MAX])
  * (verified, unlinked: what the image does not use is left for GC), then
  * the layout is imported from the store. */
 static int import_oci_archive(reg_store *store, const struct reg_transport_ref *ref,
-                              const char *repo, const char *tag,
-                              struct reg_transfer_result *result, sw_error **err)
+                              const char *repo, const char *tag, struct reg_transfer_result *result,
+                              sw_error **err)
 {
     struct layout_source src = { NULL };
     struct archive *ar = NULL;
@@ -991,8 +986,8 @@ static int import_oci_archive(reg_store *store, const struct reg_transport_ref *
                 goto cleanup;
         } else if (layout_blob_digest(path, digest)) {
             struct entry_source es = { ar, path };
-            if ((rc = store_blob(store, NULL, digest, archive_entry_size(entry),
-                                 entry_source_read, &es, path, NULL, err)) != 0)
+            if ((rc = store_blob(store, NULL, digest, archive_entry_size(entry), entry_source_read,
+                                 &es, path, NULL, err)) != 0)
                 goto cleanup;
         }
     }
@@ -1109,8 +1104,10 @@ static int docker_select_image(json_t *list, const char *want, json_t **image, s
         return sw_error_set(err, SW_EINVAL, "manifest.json: expected a non-empty array");
     if (want == NULL) {
         if (json_array_size(list) != 1)
-            return sw_error_set(err, SW_EINVAL, "manifest.json: %zu images, name one with "
-                                ":NAME:TAG", json_array_size(list));
+            return sw_error_set(err, SW_EINVAL,
+                                "manifest.json: %zu images, name one with "
+                                ":NAME:TAG",
+                                json_array_size(list));
         *image = json_array_get(list, 0);
         return 0;
     }
@@ -1118,8 +1115,8 @@ static int docker_select_image(json_t *list, const char *want, json_t **image, s
         json_t *tags = json_object_get(item, "RepoTags"), *t;
         size_t j;
         json_array_foreach(tags, j, t) {
-            if (json_is_string(t) && strcmp(docker_short_name(json_string_value(t)),
-                                            docker_short_name(want)) == 0) {
+            if (json_is_string(t) &&
+                strcmp(docker_short_name(json_string_value(t)), docker_short_name(want)) == 0) {
                 *image = item;
                 return 0;
             }
@@ -1129,7 +1126,7 @@ static int docker_select_image(json_t *list, const char *want, json_t **image, s
 }
 
 struct docker_layer {
-    const char *path;  /* resolved archive path, borrowed from the JSON/link map */
+    const char *path; /* resolved archive path, borrowed from the JSON/link map */
     struct sw_compress_result res;
     int is_done;
 };
@@ -1182,7 +1179,8 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
     archive_read_free(ar);
     ar = NULL;
     if (list_text == NULL) {
-        rc = sw_error_set(err, SW_EINVAL, "no manifest.json in the archive (not a docker save "
+        rc = sw_error_set(err, SW_EINVAL,
+                          "no manifest.json in the archive (not a docker save "
                           "tarball?)");
         goto cleanup;
     }
@@ -1230,12 +1228,12 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
                 continue;
             if (first == NULL) {
                 struct entry_source es = { ar, path };
-                if ((rc = import_layer(store, repo, entry_source_read, &es, path,
-                                       &layers[k].res, err)) != 0)
+                if ((rc = import_layer(store, repo, entry_source_read, &es, path, &layers[k].res,
+                                       err)) != 0)
                     goto cleanup;
                 first = &layers[k];
             } else {
-                layers[k].res = first->res;  /* the same file listed twice */
+                layers[k].res = first->res; /* the same file listed twice */
             }
             layers[k].is_done = 1;
         }
@@ -1243,8 +1241,10 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
     if (rc < 0)
         goto cleanup;
     if (config_text == NULL) {
-        rc = sw_error_set(err, SW_EINVAL, "config '%s' named in manifest.json is not in the "
-                          "archive", config_path);
+        rc = sw_error_set(err, SW_EINVAL,
+                          "config '%s' named in manifest.json is not in the "
+                          "archive",
+                          config_path);
         goto cleanup;
     }
     if ((rc = parse_json(config_text, config_len, config_path, &config, err)) != 0)
@@ -1257,9 +1257,8 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
     }
     json_t *descs = json_array();
     manifest = json_pack("{sisss{sssssI}so}", "schemaVersion", 2, "mediaType",
-                         REG_MT_DOCKER_MANIFEST, "config", "mediaType", MT_DOCKER_CONFIG,
-                         "digest", config_digest, "size", (json_int_t)config_len, "layers",
-                         descs);
+                         REG_MT_DOCKER_MANIFEST, "config", "mediaType", MT_DOCKER_CONFIG, "digest",
+                         config_digest, "size", (json_int_t)config_len, "layers", descs);
     if (manifest == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
@@ -1269,21 +1268,24 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
     for (size_t k = 0; k < n_layers; k++) {
         const char *want = json_string_value(json_array_get(diff_ids, k));
         if (!layers[k].is_done) {
-            rc = sw_error_set(err, SW_EINVAL, "layer '%s' named in manifest.json is not in the "
-                              "archive", layers[k].path);
+            rc = sw_error_set(err, SW_EINVAL,
+                              "layer '%s' named in manifest.json is not in the "
+                              "archive",
+                              layers[k].path);
             goto cleanup;
         }
         if (want == NULL || strcmp(want, layers[k].res.diff_id) != 0) {
-            rc = sw_error_set(err, REG_E_DIGEST_INVALID, "layer '%s': content is %s, config "
-                              "says %s", layers[k].path, layers[k].res.diff_id,
-                              want ? want : "(none)");
+            rc = sw_error_set(err, REG_E_DIGEST_INVALID,
+                              "layer '%s': content is %s, config "
+                              "says %s",
+                              layers[k].path, layers[k].res.diff_id, want ? want : "(none)");
             goto cleanup;
         }
-        json_array_append_new(descs, json_pack("{sssssI}", "mediaType",
-                                               sw_compression_docker_media_type(
-                                                   SW_COMPRESSION_GZIP),
-                                               "digest", layers[k].res.digest, "size",
-                                               (json_int_t)layers[k].res.compressed_size));
+        json_array_append_new(descs,
+                              json_pack("{sssssI}", "mediaType",
+                                        sw_compression_docker_media_type(SW_COMPRESSION_GZIP),
+                                        "digest", layers[k].res.digest, "size",
+                                        (json_int_t)layers[k].res.compressed_size));
         result->blobs++;
         result->bytes += (uint64_t)layers[k].res.compressed_size;
     }
@@ -1339,10 +1341,10 @@ int reg_import(reg_store *store, const char *source, const char *repo, const cha
 /* Writes files of a layout either into a directory (blobs already there
  * are kept: they are content-addressed) or as entries of a tar stream. */
 struct layout_writer {
-    const char *dir;        /* directory mode */
-    struct archive *ar;     /* archive mode */
+    const char *dir;    /* directory mode */
+    struct archive *ar; /* archive mode */
     int64_t mtime;
-    char **written;         /* paths done, so shared blobs go in once */
+    char **written; /* paths done, so shared blobs go in once */
     size_t n_written;
     char *buf;
 };
@@ -1416,8 +1418,8 @@ static int writer_copy(struct layout_writer *lw, int fd, const char *path, int64
     return rc;
 }
 
-static int writer_put(struct layout_writer *lw, const char *path, int64_t size,
-                      sw_source_fn source, void *ctx, sw_error **err)
+static int writer_put(struct layout_writer *lw, const char *path, int64_t size, sw_source_fn source,
+                      void *ctx, sw_error **err)
 {
     int rc = 0, fd = -1;
     char *full = NULL, *tmp = NULL;
@@ -1520,8 +1522,8 @@ static int archive_writer_open(const char *path, struct archive **ar, int *fd, c
 }
 
 /* Finishes (ok) or discards the archive at path. */
-static int archive_writer_close(const char *path, struct archive *ar, int fd, char *tmp,
-                                int ok, sw_error **err)
+static int archive_writer_close(const char *path, struct archive *ar, int fd, char *tmp, int ok,
+                                sw_error **err)
 {
     int rc = 0;
     if (ar) {
@@ -1544,8 +1546,7 @@ static int archive_writer_close(const char *path, struct archive *ar, int fd, ch
 /* ---- export: OCI layouts -------------------------------------------------------- */
 
 static int export_blob(reg_store *store, const char *repo, const char *digest,
-                       struct layout_writer *lw, struct reg_transfer_result *result,
-                       sw_error **err)
+                       struct layout_writer *lw, struct reg_transfer_result *result, sw_error **err)
 {
     int fd = -1;
     int64_t size = 0;
@@ -1692,8 +1693,8 @@ static int export_oci_dir(reg_store *store, const char *repo, const struct reg_m
 {
     struct layout_writer lw = { .dir = dir };
     json_t *desc = NULL;
-    char *index_path = sw_path_join(dir, "index.json"), *layout_path = sw_path_join(dir,
-                                                                                    "oci-layout");
+    char *index_path = sw_path_join(dir, "index.json"),
+         *layout_path = sw_path_join(dir, "oci-layout");
     char *text = NULL, *index_text = NULL;
     size_t len = 0;
     json_t *index = NULL;
@@ -1745,8 +1746,8 @@ cleanup:
 }
 
 static int export_oci_archive(reg_store *store, const char *repo, const struct reg_manifest *m,
-                              const char *file, const char *tag,
-                              struct reg_transfer_result *result, sw_error **err)
+                              const char *file, const char *tag, struct reg_transfer_result *result,
+                              sw_error **err)
 {
     struct layout_writer lw = { 0 };
     json_t *index = json_pack("{siss}", "schemaVersion", 2, "mediaType", REG_MT_OCI_INDEX);
@@ -1852,10 +1853,9 @@ static int measure_layer(int fd, const char *digest, int64_t *size, char diff_id
     return rc;
 }
 
-static int export_docker_archive(reg_store *store, const char *repo,
-                                 const struct reg_manifest *top, const char *file,
-                                 const char *repo_tag, struct reg_transfer_result *result,
-                                 sw_error **err)
+static int export_docker_archive(reg_store *store, const char *repo, const struct reg_manifest *top,
+                                 const char *file, const char *repo_tag,
+                                 struct reg_transfer_result *result, sw_error **err)
 {
     struct layout_writer lw = { 0 };
     struct reg_manifest child = { 0 };
@@ -1890,8 +1890,8 @@ static int export_docker_archive(reg_store *store, const char *repo,
     json_t *diff_ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
     json_t *layers = json_object_get(doc, "layers"), *layer;
     if (json_array_size(diff_ids) != json_array_size(layers)) {
-        rc = sw_error_set(err, SW_EINVAL, "image config %s: %zu diff_ids for %zu layers",
-                          cd.digest, json_array_size(diff_ids), json_array_size(layers));
+        rc = sw_error_set(err, SW_EINVAL, "image config %s: %zu diff_ids for %zu layers", cd.digest,
+                          json_array_size(diff_ids), json_array_size(layers));
         goto cleanup;
     }
     if ((rc = archive_writer_open(file, &lw.ar, &fd, &tmp, err)) != 0)
@@ -1907,9 +1907,10 @@ static int export_docker_archive(reg_store *store, const char *repo,
             (rc = measure_layer(blob_fd, ld.digest, &size, diff_id, lw.buf, err)) != 0)
             goto cleanup;
         if (want == NULL || strcmp(want, diff_id) != 0) {
-            rc = sw_error_set(err, REG_E_DIGEST_INVALID, "layer %s: uncompressed content is "
-                              "%s, image config says %s", ld.digest, diff_id,
-                              want ? want : "(none)");
+            rc = sw_error_set(err, REG_E_DIGEST_INVALID,
+                              "layer %s: uncompressed content is "
+                              "%s, image config says %s",
+                              ld.digest, diff_id, want ? want : "(none)");
             goto cleanup;
         }
         /* docker save's layout: <id>/layer.tar, uncompressed */
@@ -2023,7 +2024,8 @@ int reg_export(reg_store *store, const char *repo, const char *reference, const 
     snprintf(result->media_type, sizeof(result->media_type), "%s", m.media_type);
     switch (ref.transport) {
     case REG_TRANSPORT_TAR:
-        rc = sw_error_set(err, SW_EUNSUPPORTED, "tar: is an import source only; export to "
+        rc = sw_error_set(err, SW_EUNSUPPORTED,
+                          "tar: is an import source only; export to "
                           "oci:, oci-archive: or docker-archive:");
         break;
     case REG_TRANSPORT_OCI:
@@ -2042,8 +2044,8 @@ int reg_export(reg_store *store, const char *repo, const char *reference, const 
             rc = sw_error_set(err, SW_ENOMEM, "out of memory");
             break;
         }
-        rc = export_docker_archive(store, repo, &m, ref.path, ref.ref ? ref.ref : repo_tag,
-                                   result, err);
+        rc = export_docker_archive(store, repo, &m, ref.path, ref.ref ? ref.ref : repo_tag, result,
+                                   err);
         break;
     }
     if (rc != 0)

@@ -37,9 +37,9 @@ enum reg_transport {
 
 struct reg_transport_ref {
     enum reg_transport transport;
-    char *path;    /* malloc'd, never empty */
-    char *ref;     /* malloc'd tag (oci, oci-archive) or name:tag
-                      (docker-archive); NULL when not given */
+    char *path; /* malloc'd, never empty */
+    char *ref;  /* malloc'd tag (oci, oci-archive) or name:tag
+                   (docker-archive); NULL when not given */
 };
 
 /* Parses "oci:DIR:TAG" and friends. As in containers/image, the path ends
@@ -55,21 +55,20 @@ int reg_parse_image_ref(const char *spec, char **repo, char **reference, sw_erro
 
 /* What a tar: import puts into the image config. */
 struct reg_image_settings {
-    json_t *cmd;           /* JSON array of strings, or NULL (borrowed) */
-    json_t *entrypoint;    /* same */
-    const char *const *env;  /* NULL-terminated "K=V", or NULL */
-    const char *workdir;   /* NULL: none */
-    const char *architecture;  /* NULL: the host's (amd64, arm64, ...) */
-    const char *os;        /* NULL: linux */
-    int64_t created;       /* seconds since the epoch; < 0: SOURCE_DATE_EPOCH
-                              when set, else now */
+    json_t *cmd;              /* JSON array of strings, or NULL (borrowed) */
+    json_t *entrypoint;       /* same */
+    const char *const *env;   /* NULL-terminated "K=V", or NULL */
+    const char *workdir;      /* NULL: none */
+    const char *architecture; /* NULL: the host's (amd64, arm64, ...) */
+    const char *os;           /* NULL: linux */
+    int64_t created;          /* seconds since the epoch; < 0: SOURCE_DATE_EPOCH
+                                 when set, else now */
 };
 
 /* Builds the OCI image config of a tar: import with the given layers'
  * diff IDs. *out is owned by the caller. */
-int reg_image_config_build(const struct reg_image_settings *settings,
-                           const char *const *diff_ids, size_t n_diff_ids,
-                           json_t **out, sw_error **err);
+int reg_image_config_build(const struct reg_image_settings *settings, const char *const *diff_ids,
+                           size_t n_diff_ids, json_t **out, sw_error **err);
 
 /* Converts a "--cmd"/"--entrypoint" argument into a JSON array: a JSON
  * array of strings as is, anything else as ["/bin/sh", "-c", arg]. */
@@ -78,8 +77,8 @@ int reg_command_parse(const char *arg, json_t **out, sw_error **err);
 /* In an OCI layout's index.json, the descriptor to import: the one whose
  * org.opencontainers.image.ref.name annotation is tag, or with tag NULL
  * the only one. *desc is borrowed from index. `where` prefixes errors. */
-int reg_oci_index_select(json_t *index, const char *tag, const char *where,
-                         json_t **desc, sw_error **err);
+int reg_oci_index_select(json_t *index, const char *tag, const char *where, json_t **desc,
+                         sw_error **err);
 
 /* Adds desc (reference stolen) to index.json's manifests, tagged tag
  * (may be NULL), replacing any entry that had the same ref.name. */
@@ -89,21 +88,21 @@ int reg_oci_index_add(json_t *index, json_t *desc, const char *tag, sw_error **e
 int reg_archive_path_safe(const char *path);
 
 struct reg_transfer_result {
-    char digest[SW_DIGEST_MAX];  /* the manifest imported or exported */
+    char digest[SW_DIGEST_MAX]; /* the manifest imported or exported */
     char media_type[128];
-    uint64_t blobs;              /* blobs copied (layers and configs) */
-    uint64_t bytes;              /* their bytes as stored */
+    uint64_t blobs; /* blobs copied (layers and configs) */
+    uint64_t bytes; /* their bytes as stored */
 };
 
 /* Imports `source` (a transport spec) into repo, tagged tag. */
 int reg_import(reg_store *store, const char *source, const char *repo, const char *tag,
-               const struct reg_image_settings *settings,
-               struct reg_transfer_result *result, sw_error **err);
+               const struct reg_image_settings *settings, struct reg_transfer_result *result,
+               sw_error **err);
 
 /* Exports repo:reference (tag or digest) to `dest` (oci:, oci-archive:,
  * docker-archive:). Without a tag in dest, the reference's tag is used. */
-int reg_export(reg_store *store, const char *repo, const char *reference,
-               const char *dest, struct reg_transfer_result *result, sw_error **err);
+int reg_export(reg_store *store, const char *repo, const char *reference, const char *dest,
+               struct reg_transfer_result *result, sw_error **err);
 
 /* Opens the store an offline command (import, export, gc) works on: the
  * config file's data_dir, overridden by data_dir when that is not NULL;

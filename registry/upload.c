@@ -43,7 +43,7 @@
 
 struct upload_state {
     char uuid[REG_UUID_LEN + 1];
-    sw_hash *hash;  /* sha256 of the file's first `offset` bytes; NULL: unknown */
+    sw_hash *hash; /* sha256 of the file's first `offset` bytes; NULL: unknown */
     int64_t offset;
     int is_busy;
     struct upload_state *next;
@@ -148,8 +148,7 @@ static int uuid_valid(const char *uuid)
     for (int i = 0; i < REG_UUID_LEN; i++) {
         char c = uuid[i];
         int is_dash_position = i == 8 || i == 13 || i == 18 || i == 23;
-        if (is_dash_position ? c != '-'
-                             : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+        if (is_dash_position ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
             return 0;
     }
     return 1;
@@ -190,9 +189,9 @@ int reg_upload_start(reg_store *store, const char *repo, char uuid[REG_UUID_LEN 
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     snprintf(uuid, REG_UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
     if ((path = upload_path(store, uuid)) == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
@@ -230,8 +229,7 @@ static int rehash(int fd, int64_t size, const char *path, sw_hash **out, sw_erro
         goto cleanup;
     }
     while (done < size) {
-        size_t want = (size_t)(size - done < REHASH_BUFFER_SIZE ? size - done
-                                                                : REHASH_BUFFER_SIZE);
+        size_t want = (size_t)(size - done < REHASH_BUFFER_SIZE ? size - done : REHASH_BUFFER_SIZE);
         ssize_t n = pread(fd, buffer, want, done);
         if (n < 0 && errno == EINTR)
             continue;
@@ -268,8 +266,8 @@ static int session_open(reg_store *store, const char *uuid, const char *path,
         goto cleanup;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = sw_error_set(err, REG_E_RANGE_INVALID,
-                          "upload %s is being written by another process", uuid);
+        rc = sw_error_set(err, REG_E_RANGE_INVALID, "upload %s is being written by another process",
+                          uuid);
         goto cleanup;
     }
     if (fstat(fd, &st) != 0) {
@@ -351,8 +349,8 @@ int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid,
         goto cleanup;
     if (start >= 0 && start != size) {
         rc = sw_error_set(err, REG_E_RANGE_INVALID,
-                          "chunk for upload %s starts at %lld, but %lld bytes were received",
-                          uuid, (long long)start, (long long)size);
+                          "chunk for upload %s starts at %lld, but %lld bytes were received", uuid,
+                          (long long)start, (long long)size);
         goto cleanup;
     }
     if ((w->hash = sw_hash_dup(w->state->hash)) == NULL) {
@@ -398,8 +396,7 @@ int reg_upload_write(reg_upload_writer *w, const void *data, size_t len, sw_erro
 static void writer_close(reg_upload_writer *w, int keep_chunk)
 {
     if (!keep_chunk && ftruncate(w->fd, w->base) != 0)
-        sw_warn("upload %s: cannot discard a failed chunk: %s", w->state->uuid,
-                strerror(errno));
+        sw_warn("upload %s: cannot discard a failed chunk: %s", w->state->uuid, strerror(errno));
     state_release(w->store, w->state, 0);
     close(w->fd);
     sw_hash_free(w->hash);
@@ -440,8 +437,8 @@ void reg_upload_abort_write(reg_upload_writer *w)
         writer_close(w, 0);
 }
 
-int reg_upload_complete(reg_store *store, const char *repo, const char *uuid,
-                        const char *digest, sw_error **err)
+int reg_upload_complete(reg_store *store, const char *repo, const char *uuid, const char *digest,
+                        sw_error **err)
 {
     sqlite3 *db = NULL;
     int64_t repo_id = 0, size = 0;
@@ -452,8 +449,7 @@ int reg_upload_complete(reg_store *store, const char *repo, const char *uuid,
     sw_hash *hash = NULL;
     int rc;
     if (digest == NULL || !reg_digest_valid(digest))
-        return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'",
-                            digest ? digest : "");
+        return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", digest ? digest : "");
     if ((rc = session_find(store, repo, uuid, &db, &repo_id, err)) != 0)
         return rc;
     if ((path = upload_path(store, uuid)) == NULL) {

@@ -131,8 +131,9 @@ static json_t *run_json(const char *base_url, const struct wrk_run *run)
     json_object_set_new(o, "queued_at", json_time(run->queued_at));
     json_object_set_new(o, "started_at", json_time(run->started_at));
     json_object_set_new(o, "finished_at", json_time(run->finished_at));
-    int64_t queue_end = run->started_at ? run->started_at
-                        : run->finished_at ? run->finished_at : now;
+    int64_t queue_end = run->started_at    ? run->started_at
+                        : run->finished_at ? run->finished_at
+                                           : now;
     json_object_set_new(o, "queue_seconds", json_real((double)(queue_end - run->queued_at)));
     json_object_set_new(o, "duration_seconds",
                         run->started_at && run->finished_at
@@ -218,13 +219,12 @@ static void status_end(srv_request *req)
     char registry[256];
     snprintf(registry, sizeof(registry), "%.*s", (int)strcspn(host, "/"), host);
     const struct sw_config *cfg = srv_request_config(req);
-    json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:b, s:b, s:i}",
-                            "version", SLIPWAY_VERSION, "queued", queued, "running", running,
-                            "workers", threads, "worker_processes", processes,
-                            "registry", registry,
-                            "auth", req->srv->auth != NULL, "anonymous_pull",
-                            req->srv->auth == NULL || cfg->anonymous_pull,
-                            "repositories", req->srv->repos ? (int)req->srv->repos->n : 0);
+    json_t *doc =
+        json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:b, s:b, s:i}", "version", SLIPWAY_VERSION,
+                  "queued", queued, "running", running, "workers", threads, "worker_processes",
+                  processes, "registry", registry, "auth", req->srv->auth != NULL, "anonymous_pull",
+                  req->srv->auth == NULL || cfg->anonymous_pull, "repositories",
+                  req->srv->repos ? (int)req->srv->repos->n : 0);
     respond_created(req, 200, doc);
 }
 
@@ -383,9 +383,9 @@ static void runs_end(srv_request *req)
     for (size_t i = 0; i < n; i++)
         json_array_append_new(list, run_json(public_url(req), &runs[i]));
     /* a full page may have more behind it: where the next one starts */
-    json_t *doc = json_pack("{s:o, s:o}", "runs", list, "next_before",
-                            n > 0 && (int)n == limit ? json_string(runs[n - 1].run_id)
-                                                     : json_null());
+    json_t *doc =
+        json_pack("{s:o, s:o}", "runs", list, "next_before",
+                  n > 0 && (int)n == limit ? json_string(runs[n - 1].run_id) : json_null());
     for (size_t i = 0; i < n; i++)
         wrk_run_release(&runs[i]);
     free(runs);
@@ -499,7 +499,8 @@ static void run_create_end(srv_request *req)
         goto cleanup;
     }
     sw_info("run %s queued: manual run of %s %s %s%s%s", run_id, name, type, ref,
-            srv_request_user(req) ? " by " : "", srv_request_user(req) ? srv_request_user(req) : "");
+            srv_request_user(req) ? " by " : "",
+            srv_request_user(req) ? srv_request_user(req) : "");
     wrk_service_wake(req->srv->workers);
     json_t *o = run_full_json(req, db, run_id, NULL);
     if (o)
@@ -541,13 +542,13 @@ struct log_stream {
     char *path;
     int fd;
     int sse;
-    int finished;          /* the run has ended (seen once) */
-    int drained;           /* after the end, the file was read to its end */
-    int ended;             /* sse: "end" sent */
-    uint64_t file_pos;     /* next byte of the log file to send */
-    sw_strbuf out;         /* sse: formatted, not yet sent */
+    int finished;      /* the run has ended (seen once) */
+    int drained;       /* after the end, the file was read to its end */
+    int ended;         /* sse: "end" sent */
+    uint64_t file_pos; /* next byte of the log file to send */
+    sw_strbuf out;     /* sse: formatted, not yet sent */
     size_t out_pos;
-    char *last_status;     /* sse: the last RUN JSON sent */
+    char *last_status; /* sse: the last RUN JSON sent */
     int64_t last_keepalive;
     int64_t last_check;
 };
@@ -787,8 +788,7 @@ static void log_respond(srv_request *req, int sse)
             s->file_pos = strtoull(last, NULL, 10);
         srv_respond_stream(req, 200, "text/event-stream", sse_read, s, log_stream_free);
     } else {
-        srv_respond_stream(req, 200, "text/plain; charset=utf-8", follow_read, s,
-                           log_stream_free);
+        srv_respond_stream(req, 200, "text/plain; charset=utf-8", follow_read, s, log_stream_free);
     }
 }
 
@@ -807,8 +807,8 @@ static void events_end(srv_request *req)
 /* The image config of a manifest body (parsed), or NULL. */
 static json_t *load_config(reg_store *store, json_t *manifest)
 {
-    const char *digest = json_string_value(
-        json_object_get(json_object_get(manifest, "config"), "digest"));
+    const char *digest =
+        json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
     char path[4096];
     char *text = NULL;
     size_t len = 0;
@@ -888,8 +888,7 @@ static void images_end(srv_request *req)
         reg_string_list_free(tags, n_tags);
         if (n_tags == 0)
             continue; /* untagged leftovers of builds */
-        json_array_append_new(list, json_pack("{s:s, s:i}", "name", names[i], "tags",
-                                              (int)n_tags));
+        json_array_append_new(list, json_pack("{s:s, s:i}", "name", names[i], "tags", (int)n_tags));
     }
     reg_string_list_free(names, n);
     respond_created(req, 200, json_pack("{s:o}", "repositories", list));
@@ -933,10 +932,10 @@ static void image_tags_end(srv_request *req)
         int64_t created = 0;
         parse_time(json_string_value(json_object_get(cfg, "created")), &created);
         char *run = tag_run(db, name, tags[i], m.digest);
-        json_t *t = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "tag", tags[i], "digest",
-                              m.digest, "media_type", m.media_type ? m.media_type : "",
-                              "size", (json_int_t)image_size(body, m.size), "created",
-                              json_time(created), "run", json_str_or_null(run));
+        json_t *t = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o}", "tag", tags[i], "digest", m.digest,
+                              "media_type", m.media_type ? m.media_type : "", "size",
+                              (json_int_t)image_size(body, m.size), "created", json_time(created),
+                              "run", json_str_or_null(run));
         json_array_append_new(list, t);
         free(run);
         json_decref(cfg);
@@ -949,8 +948,9 @@ static void image_tags_end(srv_request *req)
     host = host ? host + 3 : url;
     char registry[256];
     snprintf(registry, sizeof(registry), "%.*s", (int)strcspn(host, "/"), host);
-    respond_created(req, 200, json_pack("{s:s, s:{s:s}, s:o}", "name", name, "pull", "host",
-                                        registry, "tags", list));
+    respond_created(
+        req, 200,
+        json_pack("{s:s, s:{s:s}, s:o}", "name", name, "pull", "host", registry, "tags", list));
 }
 
 /* GET /api/v1/images/NAME/manifests/REF */
@@ -1004,8 +1004,8 @@ static void image_manifest_end(srv_request *req)
     json_object_set_new(doc, "platform",
                         json_pack("{s:O, s:O, s:O}", "os",
                                   json_object_get(cfg, "os") ?: json_null(), "architecture",
-                                  json_object_get(cfg, "architecture") ?: json_null(),
-                                  "variant", json_object_get(cfg, "variant") ?: json_null()));
+                                  json_object_get(cfg, "architecture") ?: json_null(), "variant",
+                                  json_object_get(cfg, "variant") ?: json_null()));
     int64_t created = 0;
     parse_time(json_string_value(json_object_get(cfg, "created")), &created);
     json_object_set_new(doc, "created", json_time(created));
@@ -1015,8 +1015,8 @@ static void image_manifest_end(srv_request *req)
     json_t *unused;
     json_object_foreach(json_object_get(rc, "ExposedPorts"), port, unused)
         json_array_append_new(ports, json_string(port));
-    static const char *const keys[] = { "Env", "Cmd", "Entrypoint", "User", "WorkingDir",
-                                        "Labels", "StopSignal", "Volumes", NULL };
+    static const char *const keys[] = { "Env",    "Cmd",        "Entrypoint", "User", "WorkingDir",
+                                        "Labels", "StopSignal", "Volumes",    NULL };
     json_t *shown = json_object();
     for (size_t i = 0; keys[i]; i++) {
         json_t *v = json_object_get(rc, keys[i]);
@@ -1046,13 +1046,12 @@ static void image_manifest_end(srv_request *req)
         }
         int64_t size = json_integer_value(json_object_get(layer, "size"));
         json_array_append_new(
-            out_layers,
-            json_pack("{s:O, s:I, s:O, s:O, s:O, s:f}", "digest", json_object_get(layer, "digest"),
-                      "size", (json_int_t)size, "media_type",
-                      json_object_get(layer, "mediaType") ?: json_null(), "created_by",
-                      json_object_get(entry, "created_by") ?: json_null(), "created",
-                      json_object_get(entry, "created") ?: json_null(), "share",
-                      total > 0 ? (double)size / (double)total : 0.0));
+            out_layers, json_pack("{s:O, s:I, s:O, s:O, s:O, s:f}", "digest",
+                                  json_object_get(layer, "digest"), "size", (json_int_t)size,
+                                  "media_type", json_object_get(layer, "mediaType") ?: json_null(),
+                                  "created_by", json_object_get(entry, "created_by") ?: json_null(),
+                                  "created", json_object_get(entry, "created") ?: json_null(),
+                                  "share", total > 0 ? (double)size / (double)total : 0.0));
     }
     json_object_set_new(doc, "layers", out_layers);
     json_object_set(doc, "history", json_is_array(history) ? history : json_array());
@@ -1080,8 +1079,8 @@ const struct srv_route srv_api_routes[] = {
     { "GET", "/api/v1/runs/:id/events", SRV_ACCESS_NONE, NULL, NULL, events_end, NULL },
     { "GET", "/api/v1/images", SRV_ACCESS_NONE, NULL, NULL, images_end, NULL },
     { "GET", "/api/v1/images/*name/tags", SRV_ACCESS_NONE, NULL, NULL, image_tags_end, NULL },
-    { "GET", "/api/v1/images/*name/manifests/:ref", SRV_ACCESS_NONE, NULL, NULL,
-      image_manifest_end, NULL },
+    { "GET", "/api/v1/images/*name/manifests/:ref", SRV_ACCESS_NONE, NULL, NULL, image_manifest_end,
+      NULL },
     { "GET", "/api/*rest", SRV_ACCESS_NONE, NULL, NULL, api_not_found_end, NULL },
     { "POST", "/api/*rest", SRV_ACCESS_NONE, NULL, NULL, api_not_found_end, NULL },
     { NULL, "/api/*rest", SRV_ACCESS_NONE, NULL, NULL, api_not_found_end, NULL },

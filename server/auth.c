@@ -32,8 +32,7 @@
 #define CREDENTIALS_MAX 1024
 
 /* bcrypt of a random string: verified against when the user is unknown. */
-static const char dummy_hash[] =
-    "$2y$05$WfhV6djAoDzZQGflV5G2qeYkXuhEzysm1hrx/fglWeFOqlEcAKabO";
+static const char dummy_hash[] = "$2y$05$WfhV6djAoDzZQGflV5G2qeYkXuhEzysm1hrx/fglWeFOqlEcAKabO";
 
 struct htpasswd_entry {
     char *user;
@@ -47,12 +46,12 @@ struct cache_slot {
 
 struct srv_auth {
     const struct sw_config *cfg;
-    pthread_mutex_t lock;           /* guards entries, file identity, cache */
+    pthread_mutex_t lock; /* guards entries, file identity, cache */
     struct htpasswd_entry *entries;
     size_t n_entries;
     int is_loaded;
-    struct stat file_stat;          /* identity of the file last loaded */
-    unsigned char cache_key[32];    /* HMAC key of the cache, random per process */
+    struct stat file_stat;       /* identity of the file last loaded */
+    unsigned char cache_key[32]; /* HMAC key of the cache, random per process */
     struct cache_slot cache[CACHE_SLOTS];
     size_t cache_next;
 };
@@ -74,8 +73,8 @@ static int is_bcrypt(const char *hash)
 
 /* Parses htpasswd text into entries: "user:hash" per line, blank lines and
  * '#' comments ignored. */
-static int parse_htpasswd(const char *path, char *text, struct htpasswd_entry **out,
-                          size_t *count, sw_error **err)
+static int parse_htpasswd(const char *path, char *text, struct htpasswd_entry **out, size_t *count,
+                          sw_error **err)
 {
     struct htpasswd_entry *entries = NULL;
     size_t n = 0, cap = 0;
@@ -97,8 +96,8 @@ static int parse_htpasswd(const char *path, char *text, struct htpasswd_entry **
         *colon = '\0';
         const char *hash = colon + 1;
         if (!is_bcrypt(hash)) {
-            sw_warn("auth: %s:%d: user %s: not a bcrypt hash (use htpasswd -B); ignored",
-                    path, line_no, line);
+            sw_warn("auth: %s:%d: user %s: not a bcrypt hash (use htpasswd -B); ignored", path,
+                    line_no, line);
             continue;
         }
         if (n == cap) {

@@ -26,8 +26,7 @@ void srv_auth_free(srv_auth *auth);
 /* Checks an Authorization header value. No header, or Basic with an empty
  * user, is anonymous: 0 with *user NULL. Valid credentials: 0 with *user
  * malloc'd. Anything else: SRV_E_UNAUTHORIZED. */
-int srv_auth_check(srv_auth *auth, const char *authorization, char **user,
-                   sw_error **err);
+int srv_auth_check(srv_auth *auth, const char *authorization, char **user, sw_error **err);
 
 /* The SRV_AUTH_* bits user (NULL: anonymous) has on repo. */
 unsigned srv_auth_access_for(const srv_auth *auth, const char *user, const char *repo);

@@ -101,8 +101,7 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
             sw_info("run %s queued: %s %s of %s at %.7s (rule %d)", run_id, ev->source_type,
                     ev->ref, repo->name, ev->commit_sha ? ev->commit_sha : "", rr.rule + 1);
         json_array_append_new(runs, json_pack("{s:s, s:s, s:i, s:b}", "id", run_id, "repo",
-                                              repo->name, "rule", rr.rule + 1, "created",
-                                              is_new));
+                                              repo->name, "rule", rr.rule + 1, "created", is_new));
     }
 cleanup:
     for (size_t i = 0; i < n; i++)
@@ -139,8 +138,7 @@ static void queue_all(srv_request *req, const struct wrk_repo *const *accepted, 
         sw_info("webhook %s: delivery %s was received before; nothing queued",
                 srv_request_path(req), ev->delivery_id);
         doc = json_pack("{s:s, s:o}", "message",
-                        "this delivery was received before; nothing new was queued", "runs",
-                        runs);
+                        "this delivery was received before; nothing new was queued", "runs", runs);
     }
     srv_respond_json(req, created > 0 ? 202 : 200, NULL, doc);
     json_decref(doc);
@@ -212,8 +210,8 @@ static void hook_end(srv_request *req)
         sw_error *first = NULL;
         for (size_t i = 0; i < repos->n; i++) {
             sw_error *e = NULL;
-            if (wrk_webhook_verify(forge, repos->repos[i].secret, header_of, req, body, len,
-                                   &e) == 0)
+            if (wrk_webhook_verify(forge, repos->repos[i].secret, header_of, req, body, len, &e) ==
+                0)
                 candidates[n_candidates++] = &repos->repos[i];
             else if (first == NULL)
                 first = e, e = NULL;
@@ -244,8 +242,9 @@ static void hook_end(srv_request *req)
             srv_api_error(req, SRV_E_UNAUTHORIZED, "signature does not match");
         } else {
             snprintf(msg, sizeof(msg), "no configured repository has the URL of %s",
-                     ev.full_name ? ev.full_name
-                                  : ev.n_repo_urls ? ev.repo_urls[0] : "this payload");
+                     ev.full_name     ? ev.full_name
+                     : ev.n_repo_urls ? ev.repo_urls[0]
+                                      : "this payload");
             srv_api_error(req, SW_ENOTFOUND, msg);
         }
         goto cleanup;
@@ -259,8 +258,11 @@ static void hook_end(srv_request *req)
     /* 3. what to do */
     switch (ev.kind) {
     case WRK_HOOK_PING:
-        hook_message(req, 200, "pong: %s is connected to %s", ev.full_name ? ev.full_name : "the"
-                     " repository", repo->name);
+        hook_message(req, 200, "pong: %s is connected to %s",
+                     ev.full_name ? ev.full_name
+                                  : "the"
+                                    " repository",
+                     repo->name);
         break;
     case WRK_HOOK_DELETE:
         hook_message(req, 200, "%s %s was deleted; nothing to build", ev.source_type, ev.ref);
@@ -272,8 +274,8 @@ static void hook_end(srv_request *req)
     case WRK_HOOK_PUSH:
         if (ev.skip) {
             hook_message(req, 200, "commit %.7s asks to skip the build (%s)",
-                         ev.commit_sha ? ev.commit_sha : "", ev.skip_reason ? ev.skip_reason
-                                                                            : "[skip ci]");
+                         ev.commit_sha ? ev.commit_sha : "",
+                         ev.skip_reason ? ev.skip_reason : "[skip ci]");
             break;
         }
         queue_all(req, candidates, n_accepted, &ev);

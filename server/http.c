@@ -16,14 +16,38 @@
 
 /* ---- request ------------------------------------------------------------ */
 
-const char *srv_request_method(const srv_request *req) { return req->method; }
-const char *srv_request_path(const srv_request *req) { return req->path; }
-const char *srv_request_user(const srv_request *req) { return req->user; }
-int srv_request_is_head(const srv_request *req) { return req->is_head; }
-const struct sw_config *srv_request_config(const srv_request *req) { return req->srv->cfg; }
-reg_store *srv_request_store(const srv_request *req) { return req->srv->store; }
-void srv_request_set_state(srv_request *req, void *state) { req->state = state; }
-void *srv_request_state(const srv_request *req) { return req->state; }
+const char *srv_request_method(const srv_request *req)
+{
+    return req->method;
+}
+const char *srv_request_path(const srv_request *req)
+{
+    return req->path;
+}
+const char *srv_request_user(const srv_request *req)
+{
+    return req->user;
+}
+int srv_request_is_head(const srv_request *req)
+{
+    return req->is_head;
+}
+const struct sw_config *srv_request_config(const srv_request *req)
+{
+    return req->srv->cfg;
+}
+reg_store *srv_request_store(const srv_request *req)
+{
+    return req->srv->store;
+}
+void srv_request_set_state(srv_request *req, void *state)
+{
+    req->state = state;
+}
+void *srv_request_state(const srv_request *req)
+{
+    return req->state;
+}
 
 const char *srv_request_param(const srv_request *req, const char *name)
 {
@@ -92,8 +116,7 @@ void srv_header(srv_request *req, const char *name, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    struct srv_header_pair *grown =
-        realloc(req->headers, (req->n_headers + 1) * sizeof *grown);
+    struct srv_header_pair *grown = realloc(req->headers, (req->n_headers + 1) * sizeof *grown);
     if (grown == NULL || (name_copy = strdup(name)) == NULL) {
         if (grown)
             req->headers = grown;
@@ -122,8 +145,8 @@ static void set_response(srv_request *req, unsigned status, struct MHD_Response 
     }
 }
 
-void srv_respond(srv_request *req, unsigned status, const char *content_type,
-                 const void *data, size_t len)
+void srv_respond(srv_request *req, unsigned status, const char *content_type, const void *data,
+                 size_t len)
 {
     struct MHD_Response *response =
         MHD_create_response_from_buffer(len, (void *)(len ? data : ""), MHD_RESPMEM_MUST_COPY);
@@ -138,8 +161,7 @@ void srv_respond_json(srv_request *req, unsigned status, const char *content_typ
         srv_respond_error(req, SW_ENOMEM, "encoding the response failed");
         return;
     }
-    srv_respond(req, status, content_type ? content_type : "application/json", text,
-                strlen(text));
+    srv_respond(req, status, content_type ? content_type : "application/json", text, strlen(text));
     free(text);
 }
 
@@ -205,8 +227,7 @@ void srv_respond_stream(srv_request *req, unsigned status, const char *content_t
     }
     *s = (struct stream){ .srv = req->srv, .fn = fn, .ctx = ctx, .free_ctx = free_ctx };
     struct MHD_Response *response =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s,
-                                          stream_free);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
     if (response == NULL) {
         stream_free(s);
         srv_respond_error(req, SW_ENOMEM, "creating the stream response failed");
@@ -229,8 +250,8 @@ enum MHD_Result srv_request_queue(srv_request *req)
     }
     MHD_add_response_header(req->response, "Docker-Distribution-API-Version", "registry/2.0");
     for (size_t i = 0; i < req->n_headers; i++) {
-        if (MHD_add_response_header(req->response, req->headers[i].name,
-                                    req->headers[i].value) != MHD_YES)
+        if (MHD_add_response_header(req->response, req->headers[i].name, req->headers[i].value) !=
+            MHD_YES)
             sw_warn("http: header %s refused", req->headers[i].name);
     }
     return MHD_queue_response(req->conn, req->status, req->response);

@@ -35,11 +35,11 @@
 /* Error codes of the server (range -400..-499); mapped like the others in
  * server/oci_errors.c. */
 enum srv_error_code {
-    SRV_E_UNAUTHORIZED = -401,  /* 401 UNAUTHORIZED + WWW-Authenticate */
-    SRV_E_DENIED = -403,        /* 403 DENIED */
-    SRV_E_NOT_FOUND = -404,     /* 404 NOT_FOUND: no such route or asset */
-    SRV_E_METHOD = -405,        /* 405 UNSUPPORTED: method not allowed here */
-    SRV_E_TOO_MANY = -429,      /* 429 TOOMANYREQUESTS */
+    SRV_E_UNAUTHORIZED = -401, /* 401 UNAUTHORIZED + WWW-Authenticate */
+    SRV_E_DENIED = -403,       /* 403 DENIED */
+    SRV_E_NOT_FOUND = -404,    /* 404 NOT_FOUND: no such route or asset */
+    SRV_E_METHOD = -405,       /* 405 UNSUPPORTED: method not allowed here */
+    SRV_E_TOO_MANY = -429,     /* 429 TOOMANYREQUESTS */
 };
 
 typedef struct srv_server srv_server;
@@ -47,16 +47,16 @@ typedef struct srv_request srv_request;
 
 /* What a route requires of the client before its callbacks run. */
 enum srv_access {
-    SRV_ACCESS_NONE = 0,  /* public (web assets) */
-    SRV_ACCESS_LOGIN,     /* any authenticated user (the /v2/ ping) */
-    SRV_ACCESS_REPO,      /* the :name/ *name param is a repository: GET and
-                             HEAD need pull, other methods push */
-    SRV_ACCESS_ANY_PULL,  /* an authenticated user, or anonymous when
-                             anonymous pull is on (catalog) */
+    SRV_ACCESS_NONE = 0, /* public (web assets) */
+    SRV_ACCESS_LOGIN,    /* any authenticated user (the /v2/ ping) */
+    SRV_ACCESS_REPO,     /* the :name/ *name param is a repository: GET and
+                            HEAD need pull, other methods push */
+    SRV_ACCESS_ANY_PULL, /* an authenticated user, or anonymous when
+                            anonymous pull is on (catalog) */
 };
 
 struct srv_route {
-    const char *method;   /* "GET", "PUT", ...; NULL: fallback for any method */
+    const char *method; /* "GET", "PUT", ...; NULL: fallback for any method */
     const char *pattern;
     enum srv_access access;
     int (*on_headers)(srv_request *req);                            /* may be NULL */
@@ -107,14 +107,14 @@ void srv_header(srv_request *req, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* A body copied from data (len may be 0; content_type may be NULL). */
-void srv_respond(srv_request *req, unsigned status, const char *content_type,
-                 const void *data, size_t len);
+void srv_respond(srv_request *req, unsigned status, const char *content_type, const void *data,
+                 size_t len);
 /* A JSON document as application/json (or content_type when not NULL). */
 void srv_respond_json(srv_request *req, unsigned status, const char *content_type,
                       const json_t *doc);
 /* length bytes of fd from offset, sent with sendfile; takes over fd. */
-void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
-                    int fd, uint64_t offset, uint64_t length);
+void srv_respond_fd(srv_request *req, unsigned status, const char *content_type, int fd,
+                    uint64_t offset, uint64_t length);
 /* A body made as the client reads it (a followed log, Server-Sent Events),
  * sent chunked. fn fills buf with up to max bytes at stream position pos
  * and returns how many; 0 when nothing is there yet (it should have waited
@@ -131,9 +131,9 @@ int srv_responded(const srv_request *req);
 /* ---- errors (server/oci_errors.c) ---------------------------------------- */
 
 struct srv_error_info {
-    unsigned status;      /* HTTP status */
-    const char *code;     /* OCI error code, e.g. "BLOB_UNKNOWN" */
-    int is_internal;      /* the message stays in the log, not the body */
+    unsigned status;  /* HTTP status */
+    const char *code; /* OCI error code, e.g. "BLOB_UNKNOWN" */
+    int is_internal;  /* the message stays in the log, not the body */
 };
 
 /* The one mapping of every error code (core, registry, server) to HTTP. */

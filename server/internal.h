@@ -38,7 +38,7 @@ struct srv_request {
     int is_buffering;
     size_t body_max;
     sw_strbuf body;
-    int is_body_ignored;   /* answered early: the rest of the body is dropped */
+    int is_body_ignored; /* answered early: the rest of the body is dropped */
 
     /* response */
     unsigned status;
@@ -54,23 +54,23 @@ struct srv_server {
     srv_auth *auth;
     struct MHD_Daemon *daemon;
     int port;
-    atomic_int is_running;   /* the daemon is up (MHD messages go to debug) */
-    atomic_int stopping;     /* srv_stop was called: streams end */
+    atomic_int is_running; /* the daemon is up (MHD messages go to debug) */
+    atomic_int stopping;   /* srv_stop was called: streams end */
 
     pthread_rwlock_t routes_lock;
     const struct srv_route *tables[SRV_MAX_ROUTE_TABLES];
     size_t n_tables;
 
-    atomic_int connections;  /* open TCP connections */
-    atomic_int in_flight;    /* requests between first call and completion */
-    int max_connections;     /* above this, requests get 429 */
+    atomic_int connections; /* open TCP connections */
+    atomic_int in_flight;   /* requests between first call and completion */
+    int max_connections;    /* above this, requests get 429 */
 
     /* the build service (NULL when none is configured) */
     const struct wrk_repos *repos;
     struct wrk_service *workers;
-    int n_workers;           /* worker threads in this process */
+    int n_workers; /* worker threads in this process */
 
-    char *tls_cert;          /* PEM text, alive as long as the daemon */
+    char *tls_cert; /* PEM text, alive as long as the daemon */
     char *tls_key;
 };
 

@@ -123,8 +123,8 @@ static void blob_get_end(srv_request *req)
     srv_header(req, "Docker-Content-Digest", "%s", digest);
     srv_header(req, "ETag", "\"%s\"", digest);
     srv_header(req, "Accept-Ranges", "bytes");
-    int range = req->is_head ? 1 : srv_parse_range(srv_request_header(req, "Range"), size,
-                                                    &first, &last);
+    int range =
+        req->is_head ? 1 : srv_parse_range(srv_request_header(req, "Range"), size, &first, &last);
     if (range < 0) {
         close(fd);
         srv_header(req, "Content-Range", "bytes */%lld", (long long)size);
@@ -132,8 +132,8 @@ static void blob_get_end(srv_request *req)
         return;
     }
     if (range == 0) {
-        srv_header(req, "Content-Range", "bytes %lld-%lld/%lld", (long long)first,
-                   (long long)last, (long long)size);
+        srv_header(req, "Content-Range", "bytes %lld-%lld/%lld", (long long)first, (long long)last,
+                   (long long)size);
         srv_respond_fd(req, 206, "application/octet-stream", fd, (uint64_t)first,
                        (uint64_t)(last - first + 1));
         return;
@@ -158,9 +158,9 @@ static void blob_delete_end(srv_request *req)
 /* ---- uploads ------------------------------------------------------------ */
 
 struct upload_state {
-    reg_upload_writer *upload_writer;  /* PATCH / PUT chunk in progress */
-    reg_blob_writer *blob_writer;      /* monolithic POST ?digest= */
-    int has_range;                     /* Content-Range given */
+    reg_upload_writer *upload_writer; /* PATCH / PUT chunk in progress */
+    reg_blob_writer *blob_writer;     /* monolithic POST ?digest= */
+    int has_range;                    /* Content-Range given */
     int64_t range_first, range_last;
     int64_t received;
 };
@@ -334,9 +334,9 @@ static void upload_delete_end(srv_request *req)
 static int chunk_begin(srv_request *req, struct upload_state *st, int64_t start)
 {
     sw_error *err = NULL;
-    int rc = reg_upload_begin_write(srv_request_store(req), srv_request_param(req, "name"),
-                                    srv_request_param(req, "uuid"), start, &st->upload_writer,
-                                    &err);
+    int rc =
+        reg_upload_begin_write(srv_request_store(req), srv_request_param(req, "name"),
+                               srv_request_param(req, "uuid"), start, &st->upload_writer, &err);
     if (rc == REG_E_RANGE_INVALID) {
         respond_range_invalid(req, sw_error_message(err));
         sw_error_clear(&err);
@@ -383,8 +383,14 @@ static int chunk_headers(srv_request *req, int is_patch)
     return 0; /* PUT without a range: opened on its first byte, if any */
 }
 
-static int upload_patch_headers(srv_request *req) { return chunk_headers(req, 1); }
-static int upload_put_headers(srv_request *req) { return chunk_headers(req, 0); }
+static int upload_patch_headers(srv_request *req)
+{
+    return chunk_headers(req, 1);
+}
+static int upload_put_headers(srv_request *req)
+{
+    return chunk_headers(req, 0);
+}
 
 static int upload_chunk_data(srv_request *req, const char *data, size_t len)
 {
@@ -444,8 +450,8 @@ static void upload_put_end(srv_request *req)
 
     if (chunk_end(req, st, &offset) != 0)
         return;
-    if (reg_upload_complete(srv_request_store(req), name, srv_request_param(req, "uuid"),
-                            digest, &err) != 0) {
+    if (reg_upload_complete(srv_request_store(req), name, srv_request_param(req, "uuid"), digest,
+                            &err) != 0) {
         respond_sw_error_and_clear(req, &err);
         return;
     }
@@ -545,8 +551,7 @@ static void manifest_put_end(srv_request *req)
     int queued = 0;
     if (req->srv->repos && strncmp(reference, "sha256:", 7) != 0 &&
         reg_store_db(srv_request_store(req), &db, NULL) == 0 &&
-        wrk_triggers_tag_pushed(db, req->srv->repos, name, reference, digest, &queued,
-                                NULL) == 0 &&
+        wrk_triggers_tag_pushed(db, req->srv->repos, name, reference, digest, &queued, NULL) == 0 &&
         queued > 0)
         wrk_service_wake(req->srv->workers);
 }
@@ -746,10 +751,10 @@ const struct srv_route srv_oci_routes[] = {
 
     { "GET", "/v2/*name/manifests/:reference", REPO, manifest_headers, NULL, manifest_get_end,
       NULL },
-    { "PUT", "/v2/*name/manifests/:reference", REPO, manifest_put_headers, NULL,
-      manifest_put_end, NULL },
-    { "DELETE", "/v2/*name/manifests/:reference", REPO, manifest_headers, NULL,
-      manifest_delete_end, NULL },
+    { "PUT", "/v2/*name/manifests/:reference", REPO, manifest_put_headers, NULL, manifest_put_end,
+      NULL },
+    { "DELETE", "/v2/*name/manifests/:reference", REPO, manifest_headers, NULL, manifest_delete_end,
+      NULL },
 
     { "GET", "/v2/*name/tags/list", REPO, NULL, NULL, tags_list_end, NULL },
     { "GET", "/v2/*name/referrers/:digest", REPO, check_params, NULL, referrers_end, NULL },

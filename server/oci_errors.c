@@ -120,24 +120,46 @@ void srv_api_error(srv_request *req, int code, const char *message)
     struct srv_error_info info = srv_error_lookup(code);
     const char *api_code;
     switch (info.status) {
-    case 400: api_code = "INVALID"; break;
-    case 401: api_code = "UNAUTHORIZED"; break;
-    case 403: api_code = "DENIED"; break;
-    case 404: api_code = "NOT_FOUND"; break;
-    case 405: api_code = "UNSUPPORTED"; break;
-    case 409: api_code = "CONFLICT"; break;
-    case 413: api_code = "TOO_LARGE"; break;
-    case 416: api_code = "INVALID"; break;
-    case 429: api_code = "TOO_MANY_REQUESTS"; break;
-    case 503: api_code = "UNAVAILABLE"; break;
-    default: api_code = "INTERNAL"; break;
+    case 400:
+        api_code = "INVALID";
+        break;
+    case 401:
+        api_code = "UNAUTHORIZED";
+        break;
+    case 403:
+        api_code = "DENIED";
+        break;
+    case 404:
+        api_code = "NOT_FOUND";
+        break;
+    case 405:
+        api_code = "UNSUPPORTED";
+        break;
+    case 409:
+        api_code = "CONFLICT";
+        break;
+    case 413:
+        api_code = "TOO_LARGE";
+        break;
+    case 416:
+        api_code = "INVALID";
+        break;
+    case 429:
+        api_code = "TOO_MANY_REQUESTS";
+        break;
+    case 503:
+        api_code = "UNAVAILABLE";
+        break;
+    default:
+        api_code = "INTERNAL";
+        break;
     }
     if (info.is_internal) {
         sw_err("%s %s: %s", req->method, req->path, message ? message : "internal error");
         message = "internal server error (details are in the server log)";
     }
-    json_t *doc = json_pack("{s:{s:s, s:s}}", "error", "code", api_code, "message",
-                            message ? message : "");
+    json_t *doc =
+        json_pack("{s:{s:s, s:s}}", "error", "code", api_code, "message", message ? message : "");
     srv_respond_json(req, info.status, NULL, doc);
     json_decref(doc);
 }

@@ -24,10 +24,10 @@
 #include "registry/errors.h"
 #include "server/internal.h"
 
-#define MAX_CONNECTIONS 256          /* beyond this, requests get 429 */
-#define MHD_CONNECTION_SLACK 32      /* room to answer those with 429 */
-#define CONNECTION_TIMEOUT_S 120     /* idle seconds before a connection drops */
-#define CONNECTION_MEMORY 131072     /* per-connection buffer for headers and body pieces */
+#define MAX_CONNECTIONS 256      /* beyond this, requests get 429 */
+#define MHD_CONNECTION_SLACK 32  /* room to answer those with 429 */
+#define CONNECTION_TIMEOUT_S 120 /* idle seconds before a connection drops */
+#define CONNECTION_MEMORY 131072 /* per-connection buffer for headers and body pieces */
 #define THREAD_STACK 1048576
 #define STOP_GRACE_S 30
 #define TLS_FILE_MAX (1024 * 1024)
@@ -132,10 +132,18 @@ static const struct srv_route *find_in_pass(srv_server *srv, enum route_pass pas
         for (const struct srv_route *r = srv->tables[t]; r->pattern; r++) {
             int wanted;
             switch (pass) {
-            case PASS_EXACT: wanted = r->method && strcmp(r->method, method) == 0; break;
-            case PASS_HEAD_AS_GET: wanted = r->method && strcmp(r->method, "GET") == 0; break;
-            case PASS_ANY_METHOD: wanted = r->method != NULL; break;
-            default: wanted = r->method == NULL; break;
+            case PASS_EXACT:
+                wanted = r->method && strcmp(r->method, method) == 0;
+                break;
+            case PASS_HEAD_AS_GET:
+                wanted = r->method && strcmp(r->method, "GET") == 0;
+                break;
+            case PASS_ANY_METHOD:
+                wanted = r->method != NULL;
+                break;
+            default:
+                wanted = r->method == NULL;
+                break;
             }
             if (wanted && srv_path_match(r->pattern, path, params))
                 return r;
@@ -146,9 +154,8 @@ static const struct srv_route *find_in_pass(srv_server *srv, enum route_pass pas
 
 /* The route for method + path; *code is SRV_E_METHOD or SRV_E_NOT_FOUND
  * when there is none. */
-static const struct srv_route *find_route(srv_server *srv, const char *method,
-                                          const char *path, struct srv_params *params,
-                                          int *code)
+static const struct srv_route *find_route(srv_server *srv, const char *method, const char *path,
+                                          struct srv_params *params, int *code)
 {
     const struct srv_route *route = NULL;
 
@@ -179,8 +186,8 @@ static int authorize(srv_request *req)
 
     if (req->route->access == SRV_ACCESS_NONE || srv->auth == NULL)
         return 0;
-    if (srv_auth_check(srv->auth, srv_request_header(req, "Authorization"), &req->user,
-                       &err) != 0) {
+    if (srv_auth_check(srv->auth, srv_request_header(req, "Authorization"), &req->user, &err) !=
+        0) {
         srv_respond_sw_error(req, err);
         rc = -1;
         goto cleanup;
@@ -277,8 +284,8 @@ static void request_end(srv_request *req)
         srv_respond_error(req, SW_EIO, "the handler gave no response");
 }
 
-static srv_request *request_new(srv_server *srv, struct MHD_Connection *conn,
-                                const char *method, const char *url)
+static srv_request *request_new(srv_server *srv, struct MHD_Connection *conn, const char *method,
+                                const char *url)
 {
     srv_request *req = calloc(1, sizeof *req);
     if (req == NULL)
@@ -299,9 +306,8 @@ static srv_request *request_new(srv_server *srv, struct MHD_Connection *conn,
 /* MHD's access handler: called once for the headers, once per body piece,
  * and a last time with no data, when the response is queued. */
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     srv_server *srv = cls;
     srv_request *req = *con_cls;
@@ -440,20 +446,18 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
         { MHD_OPTION_END, 0, NULL },
     };
     srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-        MHD_OPTION_SOCK_ADDR, addr->ai_addr,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(MAX_CONNECTIONS + MHD_CONNECTION_SLACK),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_ARRAY, tls_options,
-        MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+        MHD_OPTION_SOCK_ADDR, addr->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(MAX_CONNECTIONS + MHD_CONNECTION_SLACK), MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+        MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
     if (srv->daemon == NULL) {
-        rc = sw_error_set(err, SW_EIO, "cannot listen on %s:%d (in use, or not an address of "
-                          "this host?)", host ? host : "*", cfg->listen_port);
+        rc = sw_error_set(err, SW_EIO,
+                          "cannot listen on %s:%d (in use, or not an address of "
+                          "this host?)",
+                          host ? host : "*", cfg->listen_port);
         goto cleanup;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -14,8 +14,7 @@
 /* Starts listening on cfg->listen_host:listen_port (port 0: any free port,
  * see srv_port), with TLS when cfg->tls_cert is set. cfg and store are
  * borrowed and must outlive the server. *out is owned by the caller. */
-int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out,
-              sw_error **err);
+int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, sw_error **err);
 
 /* Connects the build service: the configured repositories (webhooks and
  * the API) and the worker threads of this process (NULL when the workers

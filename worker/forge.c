@@ -88,14 +88,13 @@ json_t *wrk_notify_payload(const char *host, const char *public_url, const char 
     if (asprintf(&repo_url, "%s/images/%s", public_url, repo) < 0)
         repo_url = NULL;
     const char *first_tag = json_string_value(json_array_get(tags, 0));
-    json_t *doc = json_pack(
-        "{s:{s:I, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:O, s:s}",
-        "push_data", "pushed_at", (json_int_t)pushed_at, "pusher", pusher ? pusher : "slipway",
-        "tag", first_tag ? first_tag : "",
-        "repository", "repo_name", repo_name ? repo_name : repo, "namespace", ns ? ns : "",
-        "name", slash ? slash + 1 : repo, "repo_url", repo_url ? repo_url : "",
-        "status", "Active",
-        "run_id", run_id, "digest", digest, "tags", tags, "callback_url", "");
+    json_t *doc =
+        json_pack("{s:{s:I, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:O, s:s}",
+                  "push_data", "pushed_at", (json_int_t)pushed_at, "pusher",
+                  pusher ? pusher : "slipway", "tag", first_tag ? first_tag : "", "repository",
+                  "repo_name", repo_name ? repo_name : repo, "namespace", ns ? ns : "", "name",
+                  slash ? slash + 1 : repo, "repo_url", repo_url ? repo_url : "", "status",
+                  "Active", "run_id", run_id, "digest", digest, "tags", tags, "callback_url", "");
     free(ns);
     free(repo_name);
     free(repo_url);
@@ -130,9 +129,8 @@ char *wrk_forge_full_name(const char *git_url)
 }
 
 int wrk_commit_status_request(const char *api, const char *full_name, const char *sha,
-                               const char *state, const char *context, const char *target_url,
-                               const char *description, char **url, json_t **body,
-                               sw_error **err)
+                              const char *state, const char *context, const char *target_url,
+                              const char *description, char **url, json_t **body, sw_error **err)
 {
     size_t api_len = strlen(api);
     while (api_len > 0 && api[api_len - 1] == '/')

@@ -35,8 +35,7 @@ char *wrk_forge_full_name(const char *git_url);
  * (GitHub's API; GitHub Enterprise and Gitea speak it too). state:
  * "pending", "success", "failure" or "error". */
 int wrk_commit_status_request(const char *api, const char *full_name, const char *sha,
-                               const char *state, const char *context, const char *target_url,
-                               const char *description, char **url, json_t **body,
-                               sw_error **err);
+                              const char *state, const char *context, const char *target_url,
+                              const char *description, char **url, json_t **body, sw_error **err);
 
 #endif

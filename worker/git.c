@@ -106,7 +106,7 @@ struct cred_state {
     int tries;
     const char *url;
     int ssh_key_offered;
-    char hostkey_error[2048];   /* why the SSH host key was refused */
+    char hostkey_error[2048]; /* why the SSH host key was refused */
 };
 
 static int credentials_cb(git_credential **out, const char *url, const char *username_from_url,
@@ -129,8 +129,8 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
                                              " SSH key)");
             return GIT_EUSER;
         }
-        return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git",
-                                          NULL, st->auth->ssh_key, NULL);
+        return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git", NULL,
+                                          st->auth->ssh_key, NULL);
     }
     if (allowed & GIT_CREDENTIAL_USERNAME)
         return git_credential_username_new(out, username_from_url ? username_from_url : "git");
@@ -180,13 +180,20 @@ static void fingerprint(const git_cert_hostkey *hk, char *out, size_t size)
 static const char *key_type_name(git_cert_ssh_raw_type_t t)
 {
     switch (t) {
-    case GIT_CERT_SSH_RAW_TYPE_RSA: return "ssh-rsa";
-    case GIT_CERT_SSH_RAW_TYPE_DSS: return "ssh-dss";
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: return "ecdsa-sha2-nistp256";
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: return "ecdsa-sha2-nistp384";
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: return "ecdsa-sha2-nistp521";
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: return "ssh-ed25519";
-    default: return "key";
+    case GIT_CERT_SSH_RAW_TYPE_RSA:
+        return "ssh-rsa";
+    case GIT_CERT_SSH_RAW_TYPE_DSS:
+        return "ssh-dss";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256:
+        return "ecdsa-sha2-nistp256";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384:
+        return "ecdsa-sha2-nistp384";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521:
+        return "ecdsa-sha2-nistp521";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519:
+        return "ssh-ed25519";
+    default:
+        return "key";
     }
 }
 
@@ -274,8 +281,8 @@ static int certificate_cb(git_cert *cert, int valid, const char *host, void *pay
 /* ---- fetch ------------------------------------------------------------------ */
 
 /* Resolves what the run wants to a commit id in repo. */
-static int resolve(git_repository *repo, const char *source_type, const char *ref,
-                   const char *want, char sha_out[41], sw_error **err)
+static int resolve(git_repository *repo, const char *source_type, const char *ref, const char *want,
+                   char sha_out[41], sw_error **err)
 {
     git_object *obj = NULL;
     git_commit *commit = NULL;
@@ -295,8 +302,8 @@ static int resolve(git_repository *repo, const char *source_type, const char *re
         snprintf(full, sizeof(full), "refs/%s/%s", strcmp(kind, "tag") == 0 ? "tags" : "heads",
                  ref);
         if (git_revparse_single(&obj, repo, full) != 0)
-            return sw_error_set(err, SW_ENOTFOUND, "%s %s does not exist in the repository",
-                                kind, ref);
+            return sw_error_set(err, SW_ENOTFOUND, "%s %s does not exist in the repository", kind,
+                                ref);
     }
     if (git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) != 0) {
         rc = sw_error_set(err, SW_ENOTFOUND, "%s does not name a commit", want ? want : ref);
@@ -346,8 +353,8 @@ static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_g
             return git_fail(err, SW_EPERM, "fetching", url);
         }
         const git_error *e = git_error_last();
-        int refused = st.tries > MAX_AUTH_TRIES || st.ssh_key_offered > 1 ||
-                      (e && e->klass == GIT_ERROR_SSH);
+        int refused =
+            st.tries > MAX_AUTH_TRIES || st.ssh_key_offered > 1 || (e && e->klass == GIT_ERROR_SSH);
         int code = refused ? SW_EPERM : SW_EIO;
         return git_fail(err, code, "fetching", url);
     }
@@ -396,20 +403,28 @@ void wrk_git_use_helper(const char *exe)
 static int helper_status_for(int code)
 {
     switch (code) {
-    case SW_ENOTFOUND: return 3;
-    case SW_EPERM: return 4;
-    case SW_EINVAL: return 5;
-    default: return 1;
+    case SW_ENOTFOUND:
+        return 3;
+    case SW_EPERM:
+        return 4;
+    case SW_EINVAL:
+        return 5;
+    default:
+        return 1;
     }
 }
 
 static int code_for_helper_status(int status)
 {
     switch (status) {
-    case 3: return SW_ENOTFOUND;
-    case 4: return SW_EPERM;
-    case 5: return SW_EINVAL;
-    default: return SW_EIO;
+    case 3:
+        return SW_ENOTFOUND;
+    case 4:
+        return SW_EPERM;
+    case 5:
+        return SW_EINVAL;
+    default:
+        return SW_EIO;
     }
 }
 
@@ -471,8 +486,9 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
     if (auth && auth->known_hosts &&
         asprintf(&hosts_env, "SLIPWAY_GIT_KNOWN_HOSTS=%s", auth->known_hosts) >= 0)
         envp[k++] = hosts_env;
-    const char *argv[] = { helper_exe, "__git-fetch", mirror, url, source_type, ref, want_sha,
-                           NULL };
+    const char *argv[] = {
+        helper_exe, "__git-fetch", mirror, url, source_type, ref, want_sha, NULL
+    };
     int out[2] = { -1, -1 };
     pid_t pid = -1;
     if (pipe2(out, O_CLOEXEC) == 0) {
@@ -529,8 +545,8 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
 }
 
 int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
-                  const char *source_type, const char *ref, const char *want_sha,
-                  char sha_out[41], sw_error **err)
+                  const char *source_type, const char *ref, const char *want_sha, char sha_out[41],
+                  sw_error **err)
 {
     if (helper_exe)
         return fetch_in_child(mirror, url, auth, source_type, ref, want_sha, sha_out, err);
@@ -548,7 +564,7 @@ struct checkout {
     git_repository *repo;
     struct gitlink *links;
     size_t n_links;
-    char *gitmodules;       /* the root .gitmodules, if any */
+    char *gitmodules; /* the root .gitmodules, if any */
 };
 
 static int name_ok(const char *name)
@@ -584,8 +600,7 @@ static int write_tree(struct checkout *co, const git_tree *tree, int dirfd, cons
         char *sub = NULL;
         int rc = 0;
         if (!name_ok(name))
-            return sw_error_set(err, SW_EINVAL, "the commit has an unsafe path %s/%s", path,
-                                name);
+            return sw_error_set(err, SW_EINVAL, "the commit has an unsafe path %s/%s", path, name);
         if (asprintf(&sub, "%s%s%s", path, *path ? "/" : "", name) < 0)
             return sw_error_set(err, SW_ENOMEM, "out of memory");
         if (mode == GIT_FILEMODE_TREE) {
@@ -606,8 +621,7 @@ static int write_tree(struct checkout *co, const git_tree *tree, int dirfd, cons
             if (mkdirat(dirfd, name, 0755) != 0) {
                 rc = sw_error_sys(err, SW_EIO, errno, "creating %s", sub);
             } else {
-                struct gitlink *bigger =
-                    realloc(co->links, (co->n_links + 1) * sizeof(*co->links));
+                struct gitlink *bigger = realloc(co->links, (co->n_links + 1) * sizeof(*co->links));
                 if (bigger == NULL) {
                     rc = sw_error_set(err, SW_ENOMEM, "out of memory");
                 } else {
@@ -676,8 +690,8 @@ static char *submodule_url(const char *gitmodules, const char *path)
                     klen--;
                 const char *v = eq + 1 + strspn(eq + 1, " \t");
                 size_t vlen = (size_t)(eol - v);
-                while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' ||
-                                    v[vlen - 1] == '\r'))
+                while (vlen > 0 &&
+                       (v[vlen - 1] == ' ' || v[vlen - 1] == '\t' || v[vlen - 1] == '\r'))
                     vlen--;
                 if (klen == 4 && strncmp(s, "path", 4) == 0) {
                     free(cur_path);
@@ -714,9 +728,9 @@ static char *resolve_url(const char *parent, const char *url)
         } else if (strncmp(rest, "../", 3) == 0) {
             char *slash = strrchr(base, '/');
             if (slash && floor && slash > floor)
-                *slash = '\0';             /* drop the last segment */
+                *slash = '\0'; /* drop the last segment */
             else if (floor && !scheme)
-                floor[1] = '\0';           /* scp-like: "git@host:" */
+                floor[1] = '\0'; /* scp-like: "git@host:" */
             rest += 3;
         } else {
             break;
@@ -758,8 +772,8 @@ static int checkout_submodules(struct checkout *co, const char *url, const char 
         if (rc == 0)
             rc = wrk_git_fetch(sub_mirror, sub_url, auth, "commit", l->sha, l->sha, sha, err);
         if (rc == 0)
-            rc = checkout_at(sub_mirror, sub_url, sha, sub_dest, 1, data_dir, auth, NULL,
-                             depth + 1, err);
+            rc = checkout_at(sub_mirror, sub_url, sha, sub_dest, 1, data_dir, auth, NULL, depth + 1,
+                             err);
         if (rc != 0)
             sw_error_prefix(err, "submodule %s", l->path);
         free(sub_url_raw);
@@ -846,6 +860,5 @@ int wrk_git_checkout(const char *mirror, const char *url, const char *sha, const
                      struct wrk_commit_info *info, sw_error **err)
 {
     pthread_once(&init_once, init_libgit2);
-    return checkout_at(mirror, url ? url : "", sha, dest, submodules, data_dir, auth, info, 0,
-                       err);
+    return checkout_at(mirror, url ? url : "", sha, dest, submodules, data_dir, auth, info, 0, err);
 }

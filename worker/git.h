@@ -21,17 +21,17 @@
 #include "core/error.h"
 
 struct wrk_git_auth {
-    const char *token;      /* https: sent as x-access-token:<token>; never logged */
-    const char *ssh_key;    /* ssh: private key file */
+    const char *token;       /* https: sent as x-access-token:<token>; never logged */
+    const char *ssh_key;     /* ssh: private key file */
     const char *known_hosts; /* ssh: host keys (worker/known_hosts.h); NULL: OpenSSH's files */
 };
 
 struct wrk_commit_info {
     char sha[41];
-    char *message;          /* full message */
-    char *summary;          /* first line */
-    char *author;           /* "Name <email>" */
-    int64_t time;           /* committer time, seconds (SOURCE_DATE_EPOCH) */
+    char *message; /* full message */
+    char *summary; /* first line */
+    char *author;  /* "Name <email>" */
+    int64_t time;  /* committer time, seconds (SOURCE_DATE_EPOCH) */
 };
 
 void wrk_commit_info_release(struct wrk_commit_info *ci);
@@ -46,8 +46,8 @@ int wrk_git_mirror_path(const char *data_dir, const char *url, char **out, sw_er
  * want_sha). SW_ENOTFOUND for an unknown ref or commit, SW_EPERM when the
  * remote refused the credentials. */
 int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
-                  const char *source_type, const char *ref, const char *want_sha,
-                  char sha_out[41], sw_error **err);
+                  const char *source_type, const char *ref, const char *want_sha, char sha_out[41],
+                  sw_error **err);
 
 /* The same, always in this process (what the helper runs). */
 int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git_auth *auth,

@@ -18,9 +18,9 @@
 #include "core/db.h"
 #include "worker/runid.h"
 
-#define RUN_COLUMNS                                                                       \
-    "run_id, repo, trigger, source_type, source_ref, commit_sha, commit_message, status, " \
-    "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error, "  \
+#define RUN_COLUMNS                                                                                \
+    "run_id, repo, trigger, source_type, source_ref, commit_sha, commit_message, status, "         \
+    "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error, "        \
     "rule, pusher, full_name"
 
 static int64_t now(void)
@@ -72,8 +72,8 @@ void wrk_run_release(struct wrk_run *run)
     memset(run, 0, sizeof(*run));
 }
 
-int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
-                     char run_id[WRK_RUN_ID_MAX], int *created, sw_error **err)
+int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
+                     int *created, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
@@ -82,8 +82,8 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
         return rc;
 
     if (req->delivery_id) {
-        if ((rc = sw_db_prepare(db, "SELECT run_id FROM runs WHERE delivery_id = ?", &stmt,
-                                err)) != 0)
+        if ((rc = sw_db_prepare(db, "SELECT run_id FROM runs WHERE delivery_id = ?", &stmt, err)) !=
+            0)
             goto cleanup;
         sqlite3_bind_text(stmt, 1, req->delivery_id, -1, SQLITE_STATIC);
         if (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -99,9 +99,10 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
 
     /* a newer push to the same branch makes queued older ones pointless */
     if (strcmp(req->source_type, "branch") == 0) {
-        if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'superseded', finished_at = ?"
-                                    " WHERE status = 'queued' AND repo = ? AND"
-                                    " source_type = 'branch' AND source_ref = ? AND rule = ?",
+        if ((rc = sw_db_prepare(db,
+                                "UPDATE runs SET status = 'superseded', finished_at = ?"
+                                " WHERE status = 'queued' AND repo = ? AND"
+                                " source_type = 'branch' AND source_ref = ? AND rule = ?",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_int64(stmt, 1, now());
@@ -115,10 +116,11 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
     }
 
     /* the run id comes from the row id, known only after the insert */
-    if ((rc = sw_db_prepare(db, "INSERT INTO runs (run_id, repo, trigger, source_type,"
-                                " source_ref, commit_sha, commit_message, delivery_id, status,"
-                                " queued_at, rule, pusher, full_name)"
-                                " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+    if ((rc = sw_db_prepare(db,
+                            "INSERT INTO runs (run_id, repo, trigger, source_type,"
+                            " source_ref, commit_sha, commit_message, delivery_id, status,"
+                            " queued_at, rule, pusher, full_name)"
+                            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, req->repo, -1, SQLITE_STATIC);
@@ -163,11 +165,12 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
         return rc;
 
     /* runs whose worker died too often: give up on them */
-    if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'failed', finished_at = ?,"
-                                " error = 'the worker running it stopped responding ' ||"
-                                " attempts || ' times', lease_owner = NULL"
-                                " WHERE status = 'running' AND lease_expires_at < ? AND"
-                                " attempts >= ?",
+    if ((rc = sw_db_prepare(db,
+                            "UPDATE runs SET status = 'failed', finished_at = ?,"
+                            " error = 'the worker running it stopped responding ' ||"
+                            " attempts || ' times', lease_owner = NULL"
+                            " WHERE status = 'running' AND lease_expires_at < ? AND"
+                            " attempts >= ?",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_int64(stmt, 1, t);
@@ -178,9 +181,10 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
     if (rc != 0)
         goto cleanup;
 
-    if ((rc = sw_db_prepare(db, "SELECT id FROM runs WHERE (status = 'queued' AND"
-                                " cancel_requested = 0) OR (status = 'running' AND"
-                                " lease_expires_at < ?) ORDER BY id LIMIT 1",
+    if ((rc = sw_db_prepare(db,
+                            "SELECT id FROM runs WHERE (status = 'queued' AND"
+                            " cancel_requested = 0) OR (status = 'running' AND"
+                            " lease_expires_at < ?) ORDER BY id LIMIT 1",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_int64(stmt, 1, t);
@@ -194,9 +198,10 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
     int64_t id = sqlite3_column_int64(stmt, 0);
     sqlite3_finalize(stmt);
     stmt = NULL;
-    if ((rc = sw_db_prepare(db, "UPDATE runs SET status = 'running', lease_owner = ?,"
-                                " lease_expires_at = ?, attempts = attempts + 1,"
-                                " started_at = COALESCE(started_at, ?) WHERE id = ?",
+    if ((rc = sw_db_prepare(db,
+                            "UPDATE runs SET status = 'running', lease_owner = ?,"
+                            " lease_expires_at = ?, attempts = attempts + 1,"
+                            " started_at = COALESCE(started_at, ?) WHERE id = ?",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
@@ -207,8 +212,7 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
-    if ((rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", &stmt,
-                            err)) != 0)
+    if ((rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_int64(stmt, 1, id);
     if (sqlite3_step(stmt) != SQLITE_ROW) {
@@ -226,13 +230,14 @@ cleanup:
     return rc;
 }
 
-int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s,
-                   int *cancel, sw_error **err)
+int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s, int *cancel,
+                   sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND"
-                               " lease_owner = ? AND status = 'running'"
-                               " RETURNING cancel_requested",
+    int rc = sw_db_prepare(db,
+                           "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND"
+                           " lease_owner = ? AND status = 'running'"
+                           " RETURNING cancel_requested",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -257,9 +262,10 @@ int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const ch
 {
     sqlite3_stmt *stmt = NULL;
     char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
-    int rc = sw_db_prepare(db, "UPDATE runs SET status = ?, finished_at = ?, digest = ?,"
-                               " tags = ?, error = ?, lease_owner = NULL"
-                               " WHERE run_id = ? AND lease_owner = ? AND status = 'running'",
+    int rc = sw_db_prepare(db,
+                           "UPDATE runs SET status = ?, finished_at = ?, digest = ?,"
+                           " tags = ?, error = ?, lease_owner = NULL"
+                           " WHERE run_id = ? AND lease_owner = ? AND status = 'running'",
                            &stmt, err);
     if (rc != 0) {
         free(tags_text);
@@ -350,9 +356,10 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
     sqlite3_stmt *stmt = NULL;
     struct wrk_run *list = NULL;
     size_t count = 0, cap = 0;
-    int rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR repo = ?1)"
-                               " AND (?2 IS NULL OR status = ?2) AND (?3 <= 0 OR id < ?3)"
-                               " ORDER BY id DESC LIMIT ?4",
+    int rc = sw_db_prepare(db,
+                           "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR repo = ?1)"
+                           " AND (?2 IS NULL OR status = ?2) AND (?3 <= 0 OR id < ?3)"
+                           " ORDER BY id DESC LIMIT ?4",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -390,9 +397,10 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
 int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT COALESCE(SUM(status = 'queued'), 0),"
-                               " COALESCE(SUM(status = 'running'), 0) FROM runs WHERE"
-                               " status IN ('queued', 'running') AND (?1 IS NULL OR repo = ?1)",
+    int rc = sw_db_prepare(db,
+                           "SELECT COALESCE(SUM(status = 'queued'), 0),"
+                           " COALESCE(SUM(status = 'running'), 0) FROM runs WHERE"
+                           " status IN ('queued', 'running') AND (?1 IS NULL OR repo = ?1)",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -411,8 +419,9 @@ int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const 
                         sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE runs SET commit_sha = ?, commit_message = ?"
-                               " WHERE run_id = ?",
+    int rc = sw_db_prepare(db,
+                           "UPDATE runs SET commit_sha = ?, commit_message = ?"
+                           " WHERE run_id = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -438,9 +447,10 @@ int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
                         const char *instruction, int line, int64_t started_ms, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "INSERT OR REPLACE INTO run_steps (run_id, idx, total,"
-                               " instruction, line, status, started_ms)"
-                               " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+    int rc = sw_db_prepare(db,
+                           "INSERT OR REPLACE INTO run_steps (run_id, idx, total,"
+                           " instruction, line, status, started_ms)"
+                           " VALUES (?, ?, ?, ?, ?, 'running', ?)",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -457,8 +467,9 @@ int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, in
                       int64_t finished_ms, int exit_code, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE run_steps SET status = ?, cached = ?, finished_ms = ?,"
-                               " exit_code = ? WHERE run_id = ? AND idx = ?",
+    int rc = sw_db_prepare(db,
+                           "UPDATE run_steps SET status = ?, cached = ?, finished_ms = ?,"
+                           " exit_code = ? WHERE run_id = ? AND idx = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -477,9 +488,10 @@ int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, in
 int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT idx, total, instruction, line, cached, status,"
-                               " started_ms, finished_ms, exit_code FROM run_steps"
-                               " WHERE run_id = ? ORDER BY idx",
+    int rc = sw_db_prepare(db,
+                           "SELECT idx, total, instruction, line, cached, status,"
+                           " started_ms, finished_ms, exit_code FROM run_steps"
+                           " WHERE run_id = ? ORDER BY idx",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -487,18 +499,16 @@ int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **e
     json_t *list = json_array();
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        json_t *s = json_pack("{s:i, s:i, s:s, s:i, s:b, s:s}",
-                              "index", sqlite3_column_int(stmt, 0),
-                              "total", sqlite3_column_int(stmt, 1),
-                              "instruction", (const char *)sqlite3_column_text(stmt, 2),
-                              "line", sqlite3_column_int(stmt, 3),
-                              "cached", sqlite3_column_int(stmt, 4),
+        json_t *s = json_pack("{s:i, s:i, s:s, s:i, s:b, s:s}", "index",
+                              sqlite3_column_int(stmt, 0), "total", sqlite3_column_int(stmt, 1),
+                              "instruction", (const char *)sqlite3_column_text(stmt, 2), "line",
+                              sqlite3_column_int(stmt, 3), "cached", sqlite3_column_int(stmt, 4),
                               "status", (const char *)sqlite3_column_text(stmt, 5));
         int64_t started = sqlite3_column_int64(stmt, 6);
         if (sqlite3_column_type(stmt, 7) != SQLITE_NULL)
-            json_object_set_new(s, "duration_seconds",
-                                json_real((double)(sqlite3_column_int64(stmt, 7) - started) /
-                                          1000.0));
+            json_object_set_new(
+                s, "duration_seconds",
+                json_real((double)(sqlite3_column_int64(stmt, 7) - started) / 1000.0));
         else
             json_object_set_new(s, "duration_seconds", json_null());
         if (sqlite3_column_type(stmt, 8) != SQLITE_NULL)
@@ -518,9 +528,10 @@ int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **e
 int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE runs SET status = 'queued', lease_owner = NULL,"
-                               " lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)"
-                               " WHERE run_id = ? AND lease_owner = ? AND status = 'running'",
+    int rc = sw_db_prepare(db,
+                           "UPDATE runs SET status = 'queued', lease_owner = NULL,"
+                           " lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)"
+                           " WHERE run_id = ? AND lease_owner = ? AND status = 'running'",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -531,10 +542,11 @@ int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_erro
 
 /* ---- retention --------------------------------------------------------------- */
 
-#define PRUNABLE "SELECT run_id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?1" \
-                 " AND status NOT IN ('queued', 'running')" \
-                 " AND id < (SELECT MAX(id) FROM runs)" \
-                 " AND run_id NOT IN (SELECT run_id FROM tag_runs)"
+#define PRUNABLE                                                                                   \
+    "SELECT run_id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ?1"                   \
+    " AND status NOT IN ('queued', 'running')"                                                     \
+    " AND id < (SELECT MAX(id) FROM runs)"                                                         \
+    " AND run_id NOT IN (SELECT run_id FROM tag_runs)"
 
 int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error **err)
 {
@@ -614,10 +626,11 @@ int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error *
     sqlite3_bind_int64(stmt, 1, now() - 86400);
     if ((rc = sw_db_step_done(db, stmt, "forgetting dead workers", err)) != 0)
         return rc;
-    rc = sw_db_prepare(db, "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
-                               " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                               " threads = excluded.threads, last_seen = excluded.last_seen",
-                           &stmt, err);
+    rc = sw_db_prepare(db,
+                       "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
+                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                       " threads = excluded.threads, last_seen = excluded.last_seen",
+                       &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -641,8 +654,7 @@ int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err)
 int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT pid, threads FROM workers WHERE last_seen >= ?", &stmt,
-                           err);
+    int rc = sw_db_prepare(db, "SELECT pid, threads FROM workers WHERE last_seen >= ?", &stmt, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, now() - max_age);

@@ -42,11 +42,11 @@ struct wrk_run {
     int attempts;
     int cancel_requested;
     int64_t queued_at, started_at, finished_at; /* 0 when not yet */
-    char *digest;               /* NULL until succeeded */
-    json_t *tags;               /* array, or NULL */
-    char *error;                /* NULL unless failed */
-    int rule;                   /* index of the build rule */
-    char *pusher, *full_name;   /* from the webhook, or NULL */
+    char *digest;                               /* NULL until succeeded */
+    json_t *tags;                               /* array, or NULL */
+    char *error;                                /* NULL unless failed */
+    int rule;                                   /* index of the build rule */
+    char *pusher, *full_name;                   /* from the webhook, or NULL */
 };
 
 void wrk_run_release(struct wrk_run *run);
@@ -54,8 +54,8 @@ void wrk_run_release(struct wrk_run *run);
 /* Queues a run in one transaction (a delivery id seen before queues
  * nothing: *created = 0 and run_id gets the existing run's id). Queued
  * runs of the same repository, branch and rule become superseded. */
-int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req,
-                     char run_id[WRK_RUN_ID_MAX], int *created, sw_error **err);
+int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
+                     int *created, sw_error **err);
 
 /* Claims the oldest claimable run for worker `owner` with a lease of
  * lease_s seconds: a queued one, or a running one whose lease expired.
@@ -67,8 +67,8 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
 /* Extends the lease; *cancel is set when a cancel was requested.
  * SW_ECONFLICT when the lease is no longer ours (it expired and another
  * worker took the run): the caller must stop. */
-int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s,
-                   int *cancel, sw_error **err);
+int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s, int *cancel,
+                   sw_error **err);
 
 /* Records the end of a run we hold: status "succeeded", "failed" or
  * "canceled"; digest and tags (a JSON array) on success; error otherwise. */

@@ -21,8 +21,8 @@ static int glob_match(const char *pat, size_t pat_len, const char *s)
     size_t p = 0;
     const char *star_p = NULL, *star_s = NULL;
     while (*s) {
-        if (p < pat_len && (pat[p] == '?' ||
-                            tolower((unsigned char)pat[p]) == tolower((unsigned char)*s))) {
+        if (p < pat_len &&
+            (pat[p] == '?' || tolower((unsigned char)pat[p]) == tolower((unsigned char)*s))) {
             p++;
             s++;
         } else if (p < pat_len && pat[p] == '*') {
@@ -50,8 +50,8 @@ static int hashed_match(const char *field, size_t len, const char *name)
     unsigned char salt_bin[64], want[32], got[20];
     size_t salt_len = 0, want_len = 0;
     if (sw_base64_decode(salt, (size_t)(bar - salt), salt_bin, sizeof(salt_bin), &salt_len) != 0 ||
-        sw_base64_decode(bar + 1, (size_t)(field + len - bar - 1), want, sizeof(want),
-                         &want_len) != 0 ||
+        sw_base64_decode(bar + 1, (size_t)(field + len - bar - 1), want, sizeof(want), &want_len) !=
+            0 ||
         want_len != sizeof(got))
         return 0;
     sw_hmac_sha1(salt_bin, salt_len, name, strlen(name), got);
@@ -87,8 +87,8 @@ static const unsigned char *blob_type(const unsigned char *blob, size_t len, siz
 {
     if (len < 4)
         return NULL;
-    uint32_t n = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 |
-                 blob[3];
+    uint32_t n =
+        (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3];
     if (n == 0 || n > len - 4)
         return NULL;
     *type_len = n;
@@ -109,9 +109,8 @@ static const char *next_field(const char **p, size_t *len)
     return *len ? s : NULL;
 }
 
-int wrk_known_hosts_check(const char *path, const char *host, int port,
-                          const unsigned char *key, size_t key_len,
-                          enum wrk_host_key *result, char *where, size_t where_size,
+int wrk_known_hosts_check(const char *path, const char *host, int port, const unsigned char *key,
+                          size_t key_len, enum wrk_host_key *result, char *where, size_t where_size,
                           sw_error **err)
 {
     *result = WRK_HOST_UNKNOWN;
@@ -151,7 +150,7 @@ int wrk_known_hosts_check(const char *path, const char *host, int port,
             if (len == 8 && strncmp(field, "@revoked", 8) == 0)
                 revoked = 1;
             else
-                continue;   /* @cert-authority, or a marker we do not know */
+                continue; /* @cert-authority, or a marker we do not know */
             if ((field = next_field(&p, &len)) == NULL)
                 continue;
         }
@@ -162,11 +161,11 @@ int wrk_known_hosts_check(const char *path, const char *host, int port,
         const char *b64 = next_field(&p, &b64_len);
         if (type == NULL || b64 == NULL ||
             sw_base64_decode(b64, b64_len, blob, MAX_KEY_BLOB, &blob_len) != 0)
-            continue;   /* a malformed line names no key */
+            continue; /* a malformed line names no key */
         int same_key = blob_len == key_len && memcmp(blob, key, key_len) == 0;
-        int same_type = key_type && type_len == key_type_len &&
-                        memcmp(type, key_type, type_len) == 0;
-        enum wrk_host_key finding = revoked ? (same_key ? WRK_HOST_REVOKED : WRK_HOST_UNKNOWN)
+        int same_type =
+            key_type && type_len == key_type_len && memcmp(type, key_type, type_len) == 0;
+        enum wrk_host_key finding = revoked     ? (same_key ? WRK_HOST_REVOKED : WRK_HOST_UNKNOWN)
                                     : same_key  ? WRK_HOST_MATCH
                                     : same_type ? WRK_HOST_MISMATCH
                                                 : WRK_HOST_UNKNOWN;

@@ -20,10 +20,10 @@
 #include "core/error.h"
 
 enum wrk_host_key {
-    WRK_HOST_UNKNOWN,   /* no line names the host with a key of this type */
-    WRK_HOST_MISMATCH,  /* the host is known with another key of this type */
-    WRK_HOST_MATCH,     /* a line names the host with this key */
-    WRK_HOST_REVOKED,   /* the key is marked @revoked */
+    WRK_HOST_UNKNOWN,  /* no line names the host with a key of this type */
+    WRK_HOST_MISMATCH, /* the host is known with another key of this type */
+    WRK_HOST_MATCH,    /* a line names the host with this key */
+    WRK_HOST_REVOKED,  /* the key is marked @revoked */
 };
 
 /* Checks key (an SSH public key blob, as the server sent it) for host and
@@ -32,9 +32,8 @@ enum wrk_host_key {
  * revoked, then match, then mismatch. `where` (may be NULL) gets
  * "PATH:LINE" of the line that decided it. SW_EIO when the file exists
  * but cannot be read. */
-int wrk_known_hosts_check(const char *path, const char *host, int port,
-                          const unsigned char *key, size_t key_len,
-                          enum wrk_host_key *result, char *where, size_t where_size,
+int wrk_known_hosts_check(const char *path, const char *host, int port, const unsigned char *key,
+                          size_t key_len, enum wrk_host_key *result, char *where, size_t where_size,
                           sw_error **err);
 
 #endif

@@ -36,8 +36,9 @@ int wrk_outbox_add(sqlite3 *db, const char *run_id, const char *repo, const char
     if (text == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at,"
-                               " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    int rc = sw_db_prepare(db,
+                           "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at,"
+                           " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            &stmt, err);
     if (rc == 0) {
         int64_t t = now();
@@ -64,11 +65,12 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
         return rc;
 
     /* deliveries whose courier died on their last attempt */
-    if ((rc = sw_db_prepare(db, "UPDATE deliveries SET state = 'failed', finished_at = ?1,"
-                                " lease_owner = NULL, last_error = COALESCE(last_error ||"
-                                " '; ', '') || 'the process sending it stopped'"
-                                " WHERE state = 'pending' AND lease_owner IS NOT NULL AND"
-                                " lease_expires_at < ?1 AND attempts >= ?2",
+    if ((rc = sw_db_prepare(db,
+                            "UPDATE deliveries SET state = 'failed', finished_at = ?1,"
+                            " lease_owner = NULL, last_error = COALESCE(last_error ||"
+                            " '; ', '') || 'the process sending it stopped'"
+                            " WHERE state = 'pending' AND lease_owner IS NOT NULL AND"
+                            " lease_expires_at < ?1 AND attempts >= ?2",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_int64(stmt, 1, t);
@@ -80,14 +82,15 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
 
     /* due, not being sent, and nothing older to the same URL for the same
      * run still waiting */
-    if ((rc = sw_db_prepare(db, "UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2,"
-                                " attempts = attempts + 1 WHERE id = (SELECT d.id FROM deliveries d"
-                                " WHERE d.state = 'pending' AND d.next_at <= ?3 AND"
-                                " (d.lease_owner IS NULL OR d.lease_expires_at < ?3) AND"
-                                " NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.run_id = d.run_id"
-                                " AND p.url = d.url AND p.id < d.id AND p.state = 'pending')"
-                                " ORDER BY d.next_at, d.id LIMIT 1)"
-                                " RETURNING id, run_id, repo, kind, url, body, attempts",
+    if ((rc = sw_db_prepare(db,
+                            "UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2,"
+                            " attempts = attempts + 1 WHERE id = (SELECT d.id FROM deliveries d"
+                            " WHERE d.state = 'pending' AND d.next_at <= ?3 AND"
+                            " (d.lease_owner IS NULL OR d.lease_expires_at < ?3) AND"
+                            " NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.run_id = d.run_id"
+                            " AND p.url = d.url AND p.id < d.id AND p.state = 'pending')"
+                            " ORDER BY d.next_at, d.id LIMIT 1)"
+                            " RETURNING id, run_id, repo, kind, url, body, attempts",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
@@ -129,8 +132,8 @@ cleanup:
     return rc;
 }
 
-int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner,
-                    const char *error, int retry, sw_error **err)
+int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner, const char *error,
+                    int retry, sw_error **err)
 {
     int64_t t = now();
     const char *state = "delivered";
@@ -146,10 +149,11 @@ int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner
         }
     }
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE deliveries SET state = ?, last_error = ?, next_at = ?,"
-                               " finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END,"
-                               " lease_owner = NULL, lease_expires_at = NULL"
-                               " WHERE id = ? AND lease_owner = ?",
+    int rc = sw_db_prepare(db,
+                           "UPDATE deliveries SET state = ?, last_error = ?, next_at = ?,"
+                           " finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END,"
+                           " lease_owner = NULL, lease_expires_at = NULL"
+                           " WHERE id = ? AND lease_owner = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -170,9 +174,10 @@ int wrk_outbox_giveback(sqlite3 *db, const struct wrk_delivery *d, const char *o
                         sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "UPDATE deliveries SET attempts = attempts - 1,"
-                               " lease_owner = NULL, lease_expires_at = NULL"
-                               " WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+    int rc = sw_db_prepare(db,
+                           "UPDATE deliveries SET attempts = attempts - 1,"
+                           " lease_owner = NULL, lease_expires_at = NULL"
+                           " WHERE id = ? AND lease_owner = ? AND state = 'pending'",
                            &stmt, err);
     if (rc != 0)
         return rc;
@@ -185,11 +190,14 @@ int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **er
 {
 #define ISO(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
     sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT kind, url, state, attempts, last_error, "
-                               ISO("created_at") ", " ISO("finished_at") ","
-                               " CASE WHEN state = 'pending' THEN " ISO("next_at") " END"
-                               " FROM deliveries WHERE run_id = ? ORDER BY id",
-                           &stmt, err);
+    int rc = sw_db_prepare(
+        db,
+        "SELECT kind, url, state, attempts, last_error, " ISO("created_at") ", " ISO(
+            "finished_at") ","
+                           " CASE WHEN state = 'pending' THEN " ISO(
+                               "next_at") " END"
+                                          " FROM deliveries WHERE run_id = ? ORDER BY id",
+        &stmt, err);
 #undef ISO
     if (rc != 0)
         return rc;
@@ -203,7 +211,8 @@ int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **er
         json_object_set_new(item, "target", target ? json_string(target) : json_null());
         json_object_set_new(item, "state", json_string((const char *)sqlite3_column_text(stmt, 2)));
         json_object_set_new(item, "attempts", json_integer(sqlite3_column_int(stmt, 3)));
-        static const char *const nullable[] = { "error", "queued_at", "finished_at", "next_try_at" };
+        static const char *const nullable[] = { "error", "queued_at", "finished_at",
+                                                "next_try_at" };
         for (int i = 0; i < 4; i++) {
             const unsigned char *v = sqlite3_column_text(stmt, 4 + i);
             json_object_set_new(item, nullable[i], v ? json_string((const char *)v) : json_null());

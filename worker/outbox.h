@@ -27,10 +27,10 @@ struct wrk_delivery {
     int64_t id;
     char *run_id;
     char *repo;
-    char *kind;    /* "notify" or "status" */
+    char *kind; /* "notify" or "status" */
     char *url;
-    char *body;    /* JSON text */
-    int attempts;  /* including the one under way */
+    char *body;   /* JSON text */
+    int attempts; /* including the one under way */
 };
 
 void wrk_delivery_release(struct wrk_delivery *d);
@@ -48,8 +48,8 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
 /* Records how a claimed delivery went: error NULL means delivered; else it
  * is tried again after a backoff when retry is set and attempts remain,
  * and failed with error otherwise. */
-int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner,
-                    const char *error, int retry, sw_error **err);
+int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner, const char *error,
+                    int retry, sw_error **err);
 
 /* Gives a claimed delivery back, its attempt not counted (the courier is
  * stopping in the middle of it). */

@@ -61,7 +61,7 @@ static char **dup_strv(char *const *v, size_t n)
 
 struct ctx {
     const struct sw_config *cfg;
-    char where[300];        /* "repos[demo/hello]" or "repos[3]" */
+    char where[300]; /* "repos[demo/hello]" or "repos[3]" */
 };
 
 static int key_error(const struct ctx *c, const json_t *node, const char *key, sw_error **err,
@@ -105,8 +105,8 @@ static int get_str(const struct ctx *c, json_t *obj, const char *prefix, const c
     return 0;
 }
 
-static int get_bool(const struct ctx *c, json_t *obj, const char *prefix, const char *key,
-                    int *out, sw_error **err)
+static int get_bool(const struct ctx *c, json_t *obj, const char *prefix, const char *key, int *out,
+                    sw_error **err)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL)
@@ -309,8 +309,8 @@ char *wrk_git_url_normalize(const char *url)
 
 static int git_url_valid(const char *url)
 {
-    static const char *const schemes[] = { "https://", "http://", "ssh://", "git://",
-                                           "file://", NULL };
+    static const char *const schemes[] = { "https://", "http://", "ssh://",
+                                           "git://",   "file://", NULL };
     for (size_t i = 0; schemes[i]; i++)
         if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
             return strlen(url) > strlen(schemes[i]);
@@ -347,8 +347,8 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
                      struct wrk_rule *r, sw_error **err)
 {
     static const char *const known[] = { "source_type", "source", "dockerfile", "context",
-                                         "build_args", "tags", "semver", "autotest", "notify",
-                                         "cache", NULL };
+                                         "build_args",  "tags",   "semver",     "autotest",
+                                         "notify",      "cache",  NULL };
     char prefix[400], key[440];
     const char *s = NULL;
     int rc, present;
@@ -388,8 +388,7 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
             PCRE2_UCHAR msg[256];
             pcre2_get_error_message(code, msg, sizeof(msg));
             return sw_config_error(c->cfg, json_object_get(node, "source"), key, err,
-                                   "invalid regex: %s at offset %zu", (char *)msg,
-                                   (size_t)offset);
+                                   "invalid regex: %s at offset %zu", (char *)msg, (size_t)offset);
         }
         uint32_t groups = 0;
         pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &groups);
@@ -519,12 +518,12 @@ static void repo_free(struct wrk_repo *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r,
-                     sw_error **err)
+static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r, sw_error **err)
 {
-    static const char *const known[] = { "name", "git", "token", "ssh_key", "known_hosts",
-                                         "secret", "status_token", "status_api", "submodules",
-                                         "autotest", "notify", "cache", "rules", NULL };
+    static const char *const known[] = { "name",        "git",      "token",        "ssh_key",
+                                         "known_hosts", "secret",   "status_token", "status_api",
+                                         "submodules",  "autotest", "notify",       "cache",
+                                         "rules",       NULL };
     struct defaults d = { .cache = 1 };
     const char *s = NULL;
     char key[400];
@@ -548,7 +547,8 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     if (!reg_name_valid(s))
         return sw_config_error(c->cfg, name, key, err,
                                "\"%s\" is not a valid repository name (lower case, digits,"
-                               " separators . _ - and /)", s);
+                               " separators . _ - and /)",
+                               s);
     r->name = strdup(s);
 
     if ((rc = get_str(c, node, c->where, "git", &s, err)) != 0)
@@ -570,7 +570,8 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     if (!git_url_valid(s)) {
         rc = sw_config_error(c->cfg, json_object_get(node, "git"), key, err,
                              "\"%s\" is not a Git URL (https://, http://, ssh://, git://,"
-                             " file://, user@host:path or a local path)", s);
+                             " file://, user@host:path or a local path)",
+                             s);
         free(local);
         return rc;
     }
@@ -633,8 +634,9 @@ int64_t wrk_runs_keep_parse(const json_t *node)
 {
     const char *k = json_string_value(node);
     int64_t s = k && strcmp(k, "forever") == 0 ? 0
-                : k ? sw_parse_duration(k)
-                : json_is_integer(node) ? json_integer_value(node) : -1;
+                : k                            ? sw_parse_duration(k)
+                : json_is_integer(node)        ? json_integer_value(node)
+                                               : -1;
     return s == 0 || (s >= 3600 && s <= 100LL * 365 * 86400) ? s : -1;
 }
 
@@ -662,8 +664,9 @@ static int load_runs(const struct sw_config *cfg, struct wrk_repos *repos, sw_er
     }
     json_t *lease = json_object_get(runs, "lease");
     if (lease) {
-        int64_t s = json_is_string(lease) ? sw_parse_duration(json_string_value(lease))
-                    : json_is_integer(lease) ? json_integer_value(lease) : -1;
+        int64_t s = json_is_string(lease)    ? sw_parse_duration(json_string_value(lease))
+                    : json_is_integer(lease) ? json_integer_value(lease)
+                                             : -1;
         if (s < 3 || s > 24 * 3600)
             return key_error(&c, lease, "runs.lease", err,
                              "expected a duration from 3s to 24h, e.g. 30s");
@@ -677,8 +680,7 @@ static int load_runs(const struct sw_config *cfg, struct wrk_repos *repos, sw_er
     json_t *attempts = json_object_get(runs, "max_attempts");
     if (attempts && (!json_is_integer(attempts) || json_integer_value(attempts) < 1 ||
                      json_integer_value(attempts) > 100))
-        return key_error(&c, attempts, "runs.max_attempts", err,
-                         "expected a number from 1 to 100");
+        return key_error(&c, attempts, "runs.max_attempts", err, "expected a number from 1 to 100");
     return 0;
 }
 

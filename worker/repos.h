@@ -35,20 +35,20 @@
 #define WRK_MAX_GROUPS 9
 
 struct wrk_rule {
-    int index;              /* position in the repository's rules, from 0 */
-    char *source_type;      /* "branch" or "tag" */
-    char *source;           /* the exact name, or the regex without its slashes */
+    int index;         /* position in the repository's rules, from 0 */
+    char *source_type; /* "branch" or "tag" */
+    char *source;      /* the exact name, or the regex without its slashes */
     int is_regex;
-    void *re;               /* pcre2_code *, private */
-    char *dockerfile;       /* relative to the repository root; default "Dockerfile" */
-    char *context;          /* relative to the repository root; default "." */
-    char **build_args;      /* "K=V" */
+    void *re;          /* pcre2_code *, private */
+    char *dockerfile;  /* relative to the repository root; default "Dockerfile" */
+    char *context;     /* relative to the repository root; default "." */
+    char **build_args; /* "K=V" */
     size_t n_build_args;
-    char **tags;            /* templates (wrk_tags_render) */
+    char **tags; /* templates (wrk_tags_render) */
     size_t n_tags;
     int semver;
-    char **autotest;        /* NULL-terminated argv, or NULL */
-    char **notify;          /* URLs */
+    char **autotest; /* NULL-terminated argv, or NULL */
+    char **notify;   /* URLs */
     size_t n_notify;
     int cache;
 };
@@ -56,13 +56,13 @@ struct wrk_rule {
 struct wrk_repo {
     char *name;
     char *git;
-    char *git_normalized;   /* wrk_git_url_normalize(git) */
-    char *token;            /* resolved secrets; NULL when not set */
+    char *git_normalized; /* wrk_git_url_normalize(git) */
+    char *token;          /* resolved secrets; NULL when not set */
     char *ssh_key;
-    char *known_hosts;      /* NULL: OpenSSH's default files */
+    char *known_hosts; /* NULL: OpenSSH's default files */
     char *secret;
     char *status_token;
-    char *status_api;       /* NULL: https://api.github.com */
+    char *status_api; /* NULL: https://api.github.com */
     int submodules;
     struct wrk_rule *rules;
     size_t n_rules;
@@ -71,7 +71,7 @@ struct wrk_repo {
 struct wrk_repos {
     struct wrk_repo *repos;
     size_t n;
-    char id_prefix[8];      /* runs.id_prefix, default "ca" */
+    char id_prefix[8]; /* runs.id_prefix, default "ca" */
 };
 
 /* runs.keep in seconds: a duration of 1h to 100 years, 0 for "forever";

@@ -37,20 +37,20 @@ struct worker {
     pthread_t thread;
     int index;
     char owner[96];
-    volatile int cancel;   /* the run in progress must stop */
+    volatile int cancel; /* the run in progress must stop */
 };
 
 #define PRESENCE_PERIOD_S 5
-#define PRUNE_PERIOD_S 3600     /* how often old runs are looked for */
-#define COURIER_LEASE_S 60      /* longer than a POST may take (10 s) */
-#define COURIER_POLL_MS 1000    /* deliveries of other processes, retries due */
+#define PRUNE_PERIOD_S 3600  /* how often old runs are looked for */
+#define COURIER_LEASE_S 60   /* longer than a POST may take (10 s) */
+#define COURIER_POLL_MS 1000 /* deliveries of other processes, retries due */
 
 struct wrk_service {
     struct wrk_service_options opts;
-    char name[64];              /* this process's entry in the workers table */
-    pthread_t presence;         /* keeps that entry fresh */
+    char name[64];      /* this process's entry in the workers table */
+    pthread_t presence; /* keeps that entry fresh */
     int has_presence;
-    pthread_t courier;          /* delivers the outbox (worker/outbox.h) */
+    pthread_t courier; /* delivers the outbox (worker/outbox.h) */
     int has_courier;
     pthread_cond_t outbox_cond; /* a run queued a delivery */
     int outbox_kicked;
@@ -165,14 +165,14 @@ struct run_ctx {
     const struct wrk_rule *rule;
     int log_fd;
     int64_t started_ms;
-    int lost;                   /* our lease went to another worker */
+    int lost; /* our lease went to another worker */
     pthread_mutex_t hb_lock;
     pthread_cond_t hb_cond;
     int hb_stop;
     pthread_t hb_thread;
-    int step_failed_exit;       /* the failing step's exit code, or -1 */
-    int step_failed;            /* a step failed (and said so in the log) */
-    char *src_dir;              /* the checkout, stripped from messages */
+    int step_failed_exit; /* the failing step's exit code, or -1 */
+    int step_failed;      /* a step failed (and said so in the log) */
+    char *src_dir;        /* the checkout, stripped from messages */
 };
 
 /* Renews the lease every third of it; a cancel request or a lost lease
@@ -195,8 +195,8 @@ static void *heartbeat_main(void *arg)
         int cancel = 0;
         int rc = reg_store_db(c->svc->opts.store, &db, &e);
         if (rc == 0)
-            rc = wrk_jobs_renew(db, c->run.run_id, c->w->owner, c->svc->limits.lease_s, &cancel,
-                                &e);
+            rc =
+                wrk_jobs_renew(db, c->run.run_id, c->w->owner, c->svc->limits.lease_s, &cancel, &e);
         if (rc == SW_ECONFLICT) {
             c->lost = 1;
             c->w->cancel = 1;
@@ -248,8 +248,8 @@ static void on_step(void *arg, const struct bld_step_event *ev)
     if (reg_store_db(c->svc->opts.store, &db, NULL) != 0)
         return;
     if (!ev->done)
-        wrk_jobs_step_start(db, c->run.run_id, ev->index, ev->total, ev->instruction, ev->line,
-                            t, NULL);
+        wrk_jobs_step_start(db, c->run.run_id, ev->index, ev->total, ev->instruction, ev->line, t,
+                            NULL);
     else
         wrk_jobs_step_end(db, c->run.run_id, ev->index, ev->failed, ev->cached, t,
                           ev->failed ? c->step_failed_exit : -1, NULL);
@@ -258,8 +258,8 @@ static void on_step(void *arg, const struct bld_step_event *ev)
 /* Applies every tag of the run in one transaction. A tag marked immutable
  * (a semver patch tag) that exists on another digest fails the whole set:
  * nothing moves. Records which run pushed each tag. */
-static int apply_tags(sqlite3 *db, const char *repo, const char *digest,
-                      const struct wrk_tag *tags, size_t n, const char *run_id, sw_error **err)
+static int apply_tags(sqlite3 *db, const char *repo, const char *digest, const struct wrk_tag *tags,
+                      size_t n, const char *run_id, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
     int64_t repo_id = 0;
@@ -281,8 +281,9 @@ static int apply_tags(sqlite3 *db, const char *repo, const char *digest,
         }
         if ((rc = reg_meta_tag_set(db, repo_id, tags[i].name, digest, t, err)) != 0)
             goto cleanup;
-        if ((rc = sw_db_prepare(db, "INSERT OR REPLACE INTO tag_runs (repo, tag, digest, run_id,"
-                                    " pushed_at) VALUES (?, ?, ?, ?, ?)",
+        if ((rc = sw_db_prepare(db,
+                                "INSERT OR REPLACE INTO tag_runs (repo, tag, digest, run_id,"
+                                " pushed_at) VALUES (?, ?, ?, ?, ?)",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
@@ -327,8 +328,8 @@ static int find_match(const struct run_ctx *c, struct wrk_match *out)
 static void courier_kick(wrk_service *svc);
 
 /* Queues a message for the courier; the run goes on at once. */
-static void queue_delivery(struct run_ctx *c, const char *kind, const char *url,
-                           const json_t *body, const char *what)
+static void queue_delivery(struct run_ctx *c, const char *kind, const char *url, const json_t *body,
+                           const char *what)
 {
     sqlite3 *db = NULL;
     sw_error *e = NULL;
@@ -379,9 +380,9 @@ static void notify(struct run_ctx *c, const char *digest, json_t *tags)
         return;
     const struct sw_config *cfg = c->svc->opts.config;
     char *host = registry_host(cfg);
-    json_t *body = wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name,
-                                      c->run.pusher, c->run.run_id, digest, tags,
-                                      (long long)time(NULL));
+    json_t *body =
+        wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name, c->run.pusher,
+                           c->run.run_id, digest, tags, (long long)time(NULL));
     for (size_t i = 0; i < rule->n_notify && body; i++)
         queue_delivery(c, "notify", rule->notify[i], body, "Notification");
     wrk_log_line(c->log_fd, "Notifying %zu URL%s (deliveries are listed on the run's page)",
@@ -416,7 +417,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         goto cleanup;
 
     /* the exact commit, through the repository's mirror */
-    struct wrk_git_auth auth = { .token = r->token, .ssh_key = r->ssh_key,
+    struct wrk_git_auth auth = { .token = r->token,
+                                 .ssh_key = r->ssh_key,
                                  .known_hosts = r->known_hosts };
     char sha[41] = "";
     if ((rc = wrk_git_mirror_path(reg_store_data_dir(store), r->git, &mirror, err)) != 0)
@@ -439,8 +441,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
                                &auth, &info, err)) != 0)
         goto cleanup;
-    wrk_log_line(c->log_fd, "Commit %.7s: %s (%.1fs)", info.sha,
-                 info.summary ? info.summary : "", (double)(now_ms() - t0) / 1000.0);
+    wrk_log_line(c->log_fd, "Commit %.7s: %s (%.1fs)", info.sha, info.summary ? info.summary : "",
+                 (double)(now_ms() - t0) / 1000.0);
     if (c->run.commit_sha == NULL || strcmp(c->run.commit_sha, info.sha) != 0 ||
         c->run.commit_message == NULL) {
         wrk_jobs_set_commit(db, c->run.run_id, info.sha, info.message, NULL);
@@ -513,8 +515,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     char created[32];
     bld_format_time(info.time, created);
     labels = json_pack("{s:s, s:s, s:s}", "org.opencontainers.image.source",
-                       source_url ? source_url : "", "org.opencontainers.image.revision",
-                       info.sha, "org.opencontainers.image.created", created);
+                       source_url ? source_url : "", "org.opencontainers.image.revision", info.sha,
+                       "org.opencontainers.image.created", created);
     struct bld_build_options bo = {
         .context_dir = context,
         .dockerfile = dockerfile,
@@ -555,8 +557,10 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         if ((rc = bld_image_run(store, r->name, digest, &ro, &status, err)) != 0)
             goto cleanup;
         if (status != 0) {
-            rc = sw_error_set(err, SW_EINVAL, "autotest failed: exited with code %d; no tag"
-                              " was changed", status);
+            rc = sw_error_set(err, SW_EINVAL,
+                              "autotest failed: exited with code %d; no tag"
+                              " was changed",
+                              status);
             goto cleanup;
         }
         wrk_log_line(c->log_fd, "Autotest passed");
@@ -610,8 +614,7 @@ static void format_tags(json_t *tags, char *out, size_t size)
 static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
 {
     wrk_service *svc = w->svc;
-    struct run_ctx c = { .w = w, .svc = svc, .run = *run, .log_fd = -1,
-                         .step_failed_exit = -1 };
+    struct run_ctx c = { .w = w, .svc = svc, .run = *run, .log_fd = -1, .step_failed_exit = -1 };
     sw_error *err = NULL;
     char digest[SW_DIGEST_MAX] = "";
     json_t *tags = json_array();
@@ -627,11 +630,10 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
     }
     wrk_jobs_steps_clear(db, c.run.run_id, NULL);
     wrk_log_line(c.log_fd, "Run ID: %s: %s of %s %s%s%s (attempt %d, worker %s)", c.run.run_id,
-                 c.run.trigger, c.run.source_type, c.run.source_ref,
-                 c.run.commit_sha ? " at " : "", c.run.commit_sha ? c.run.commit_sha : "",
-                 c.run.attempts, w->owner);
-    sw_info("run %s: %s %s of %s started on %s", c.run.run_id, c.run.source_type,
-            c.run.source_ref, c.run.repo, w->owner);
+                 c.run.trigger, c.run.source_type, c.run.source_ref, c.run.commit_sha ? " at " : "",
+                 c.run.commit_sha ? c.run.commit_sha : "", c.run.attempts, w->owner);
+    sw_info("run %s: %s %s of %s started on %s", c.run.run_id, c.run.source_type, c.run.source_ref,
+            c.run.repo, w->owner);
 
     pthread_mutex_init(&c.hb_lock, NULL);
     pthread_cond_init(&c.hb_cond, NULL);
@@ -655,15 +657,16 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
         status = "canceled";
 
     if (c.lost) {
-        wrk_log_line(c.log_fd, "Run ID: %s: this worker lost its lease; another worker has"
-                     " taken the run over", c.run.run_id);
+        wrk_log_line(c.log_fd,
+                     "Run ID: %s: this worker lost its lease; another worker has"
+                     " taken the run over",
+                     c.run.run_id);
     } else if (svc->stopping && strcmp(status, "canceled") == 0 && !c.run.cancel_requested) {
         /* shutting down, not canceled by a user: the next worker redoes it */
         int cancel_req = 0;
         wrk_jobs_renew(db, c.run.run_id, w->owner, svc->limits.lease_s, &cancel_req, NULL);
         if (cancel_req) {
-            wrk_jobs_finish(db, c.run.run_id, w->owner, "canceled", NULL, NULL, "canceled",
-                            NULL);
+            wrk_jobs_finish(db, c.run.run_id, w->owner, "canceled", NULL, NULL, "canceled", NULL);
         } else {
             wrk_jobs_release(db, c.run.run_id, w->owner, NULL);
             wrk_log_line(c.log_fd, "Run ID: %s: worker stopping; the run goes back to the queue",
@@ -689,8 +692,8 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
                     total += queued;
                 }
                 if (total > 0) {
-                    wrk_log_line(c.log_fd, "Queued %d rebuild%s of images built on this one",
-                                 total, total == 1 ? "" : "s");
+                    wrk_log_line(c.log_fd, "Queued %d rebuild%s of images built on this one", total,
+                                 total == 1 ? "" : "s");
                     wrk_service_wake(svc);
                 }
             }
@@ -756,8 +759,8 @@ static void *worker_main(void *arg)
         struct wrk_run run;
         int rc = reg_store_db(svc->opts.store, &db, &err);
         if (rc == 0)
-            rc = wrk_jobs_claim(db, w->owner, svc->limits.lease_s, svc->limits.max_attempts,
-                                &run, &err);
+            rc = wrk_jobs_claim(db, w->owner, svc->limits.lease_s, svc->limits.max_attempts, &run,
+                                &err);
         if (rc == 0) {
             process_run(w, db, &run);
             continue;
@@ -850,8 +853,7 @@ static void courier_wait(wrk_service *svc)
 
 /* Sends one claimed delivery and records the outcome. A status token is
  * taken from the config now: the outbox never holds it. */
-static void deliver(wrk_service *svc, sqlite3 *db, const char *owner,
-                    const struct wrk_delivery *d)
+static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const struct wrk_delivery *d)
 {
     char *auth = NULL;
     char *target = wrk_url_origin(d->url);
@@ -873,17 +875,16 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner,
         }
     }
     if (wrk_forge_post(d->url, d->body, auth, &svc->stopping, &status, &e) == 0) {
-        sw_info("run %s: %s delivered to %s (try %d)", d->run_id, d->kind,
-                target ? target : "?", d->attempts);
+        sw_info("run %s: %s delivered to %s (try %d)", d->run_id, d->kind, target ? target : "?",
+                d->attempts);
     } else if (sw_error_code(e) == SW_ECANCELED) {
         wrk_outbox_giveback(db, d, owner, NULL);
         goto cleanup;
     } else {
         error = sw_error_message(e);
         retry = wrk_forge_retryable(status);
-        sw_warn("run %s: %s to %s: %s (try %d of %d%s)", d->run_id, d->kind,
-                target ? target : "?", error, d->attempts, WRK_OUTBOX_MAX_ATTEMPTS,
-                retry ? "" : ", not retried");
+        sw_warn("run %s: %s to %s: %s (try %d of %d%s)", d->run_id, d->kind, target ? target : "?",
+                error, d->attempts, WRK_OUTBOX_MAX_ATTEMPTS, retry ? "" : ", not retried");
     }
 record:
     if (wrk_outbox_done(db, d, owner, error, retry, &rec) != 0)
@@ -932,15 +933,14 @@ int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error *
     return rc;
 }
 
-int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
-                      sw_error **err)
+int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out, sw_error **err)
 {
     wrk_service *svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     svc->opts = *opts;
     snprintf(svc->name, sizeof(svc->name), "%s", opts->name ? opts->name : "worker");
-    svc->opts.name = svc->name;   /* the caller's buffer may not outlive the call */
+    svc->opts.name = svc->name; /* the caller's buffer may not outlive the call */
     wrk_run_limits_get(opts->config, &svc->limits);
     /* fetches run in a child process of this binary (see worker/git.h) */
     char exe[4096];

@@ -25,18 +25,18 @@
 typedef struct wrk_service wrk_service;
 
 struct wrk_service_options {
-    const struct sw_config *config;   /* borrowed; outlives the service */
-    const struct wrk_repos *repos;    /* borrowed */
-    reg_store *store;                 /* borrowed */
-    int threads;                      /* worker threads (>= 1) */
-    const char *name;                 /* lease owner prefix, e.g. "serve-1234" */
+    const struct sw_config *config; /* borrowed; outlives the service */
+    const struct wrk_repos *repos;  /* borrowed */
+    reg_store *store;               /* borrowed */
+    int threads;                    /* worker threads (>= 1) */
+    const char *name;               /* lease owner prefix, e.g. "serve-1234" */
 };
 
 /* Lease length and attempts from the config's `runs:` section. */
 struct wrk_run_limits {
-    int lease_s;        /* runs.lease, default 30 s */
-    int max_attempts;   /* runs.max_attempts, default 3 */
-    int64_t keep_s;     /* runs.keep, default 90 days; 0: forever */
+    int lease_s;      /* runs.lease, default 30 s */
+    int max_attempts; /* runs.max_attempts, default 3 */
+    int64_t keep_s;   /* runs.keep, default 90 days; 0: forever */
 };
 void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out);
 
@@ -44,8 +44,7 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
  * process) and their threads, from the workers table. */
 int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error **err);
 
-int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
-                      sw_error **err);
+int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out, sw_error **err);
 
 /* Wakes idle workers now (a run was just queued in this process). */
 void wrk_service_wake(wrk_service *svc);

@@ -141,8 +141,8 @@ static int render_one(const char *tmpl, const struct wrk_tag_context *ctx, char 
     sanitize(s);
     if (s[0] == '\0') {
         free(s);
-        return sw_error_set(err, SW_EINVAL, "tag template \"%s\" gives an empty tag for %s",
-                            tmpl, ctx->source_ref ? ctx->source_ref : "this push");
+        return sw_error_set(err, SW_EINVAL, "tag template \"%s\" gives an empty tag for %s", tmpl,
+                            ctx->source_ref ? ctx->source_ref : "this push");
     }
     *out = s;
     return 0;

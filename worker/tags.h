@@ -31,14 +31,14 @@
 struct wrk_tag_context {
     const char *source_ref;
     const char *run_id;
-    const char *commit;             /* 40 hex */
-    int64_t commit_time;            /* for {date} */
-    const struct wrk_match *match;  /* the rule's match (captures); may be NULL */
+    const char *commit;            /* 40 hex */
+    int64_t commit_time;           /* for {date} */
+    const struct wrk_match *match; /* the rule's match (captures); may be NULL */
 };
 
 struct wrk_tag {
     char *name;
-    int immutable;                  /* a semver release/pre-release version tag */
+    int immutable; /* a semver release/pre-release version tag */
 };
 
 /* Checks a template's placeholders; max_group is the highest {\N} allowed
@@ -53,7 +53,7 @@ void wrk_tags_free(struct wrk_tag *tags, size_t n);
 
 struct wrk_semver {
     unsigned long major, minor, patch;
-    char prerelease[128];           /* "" for a release */
+    char prerelease[128]; /* "" for a release */
 };
 
 /* 1 when s is a semantic version (optionally with a leading v or V). */

@@ -31,8 +31,8 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
     int rc = sw_db_begin(db, err);
     if (rc != 0)
         return rc;
-    if ((rc = sw_db_prepare(db, "DELETE FROM run_bases WHERE repo = ? AND rule = ?", &stmt,
-                            err)) != 0)
+    if ((rc = sw_db_prepare(db, "DELETE FROM run_bases WHERE repo = ? AND rule = ?", &stmt, err)) !=
+        0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
     sqlite3_bind_int(stmt, 2, rule);
@@ -53,8 +53,9 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
         free(base_repo);
         if (!found)
             continue;
-        if ((rc = sw_db_prepare(db, "INSERT OR REPLACE INTO run_bases (repo, rule, base, digest,"
-                                    " run_id) VALUES (?, ?, ?, ?, ?)",
+        if ((rc = sw_db_prepare(db,
+                                "INSERT OR REPLACE INTO run_bases (repo, rule, base, digest,"
+                                " run_id) VALUES (?, ?, ?, ?, ?)",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
@@ -88,8 +89,9 @@ static char *rebuild_ref(sqlite3 *db, const struct wrk_repo *repo, const struct 
         return strdup(rule->source);
     sqlite3_stmt *stmt = NULL;
     char *ref = NULL;
-    if (sw_db_prepare(db, "SELECT source_ref FROM runs WHERE repo = ? AND rule = ? AND"
-                          " status = 'succeeded' AND source_type = ? ORDER BY id DESC LIMIT 1",
+    if (sw_db_prepare(db,
+                      "SELECT source_ref FROM runs WHERE repo = ? AND rule = ? AND"
+                      " status = 'succeeded' AND source_type = ? ORDER BY id DESC LIMIT 1",
                       &stmt, NULL) != 0)
         return NULL;
     sqlite3_bind_text(stmt, 1, repo->name, -1, SQLITE_STATIC);
@@ -115,8 +117,9 @@ int wrk_triggers_tag_pushed(sqlite3 *db, const struct wrk_repos *repos, const ch
         return 0;
     if (asprintf(&base, "%s:%s", repo, tag) < 0)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
-    if ((rc = sw_db_prepare(db, "SELECT repo, rule FROM run_bases WHERE base = ? AND"
-                                " digest != ?",
+    if ((rc = sw_db_prepare(db,
+                            "SELECT repo, rule FROM run_bases WHERE base = ? AND"
+                            " digest != ?",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, base, -1, SQLITE_STATIC);
@@ -159,8 +162,8 @@ int wrk_triggers_tag_pushed(sqlite3 *db, const struct wrk_repos *repos, const ch
         sw_error *e = NULL;
         if (wrk_jobs_enqueue(db, &req, run_id, &created, &e) == 0) {
             if (created) {
-                sw_info("base image %s changed: queued run %s of %s (%s %s)", base, run_id,
-                        r->name, rule->source_type, ref);
+                sw_info("base image %s changed: queued run %s of %s (%s %s)", base, run_id, r->name,
+                        rule->source_type, ref);
                 if (queued)
                     (*queued)++;
             }

@@ -41,8 +41,8 @@ static int hex_equal(const char *got, const char *want)
     return sw_ct_equal(lower, n, want, SW_SHA256_HEX_LEN);
 }
 
-int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header,
-                       void *ctx, const char *body, size_t len, sw_error **err)
+int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header, void *ctx,
+                       const char *body, size_t len, sw_error **err)
 {
     if (secret == NULL)
         return 0;
@@ -110,8 +110,8 @@ static int is_zero_sha(const char *s)
 
 static void check_skip(struct wrk_hook_event *ev)
 {
-    static const char *const markers[] = { "[skip build]", "[skip ci]", "[ci skip]",
-                                           "[build skip]", NULL };
+    static const char *const markers[] = { "[skip build]", "[skip ci]", "[ci skip]", "[build skip]",
+                                           NULL };
     if (ev->commit_message == NULL)
         return;
     for (size_t i = 0; markers[i]; i++) {
@@ -171,12 +171,11 @@ static int parse_github_like(json_t *doc, struct wrk_hook_event *ev, sw_error **
     ev->commit_sha = strdup(after);
     json_t *head = json_object_get(doc, "head_commit");
     const char *msg = json_is_object(head) ? jstr(head, "message")
-                                           : commit_message(json_object_get(doc, "commits"),
-                                                            after);
+                                           : commit_message(json_object_get(doc, "commits"), after);
     ev->commit_message = dup_or_null(msg);
     json_t *repo = json_object_get(doc, "repository");
-    static const char *const url_keys[] = { "clone_url", "ssh_url", "git_url", "html_url",
-                                            "url", NULL };
+    static const char *const url_keys[] = { "clone_url", "ssh_url", "git_url",
+                                            "html_url",  "url",     NULL };
     for (size_t i = 0; url_keys[i]; i++)
         add_url(ev, jstr(repo, url_keys[i]));
     ev->full_name = dup_or_null(jstr(repo, "full_name"));
@@ -208,8 +207,9 @@ static int parse_gitlab(json_t *doc, struct wrk_hook_event *ev, sw_error **err)
     ev->commit_sha = strdup(after);
     ev->commit_message = dup_or_null(commit_message(json_object_get(doc, "commits"), after));
     json_t *project = json_object_get(doc, "project");
-    static const char *const project_keys[] = { "git_http_url", "git_ssh_url", "web_url",
-                                                "http_url", "ssh_url", "url", NULL };
+    static const char *const project_keys[] = {
+        "git_http_url", "git_ssh_url", "web_url", "http_url", "ssh_url", "url", NULL
+    };
     for (size_t i = 0; project_keys[i]; i++)
         add_url(ev, jstr(project, project_keys[i]));
     json_t *repo = json_object_get(doc, "repository");

@@ -27,29 +27,29 @@ typedef const char *(*wrk_header_fn)(void *ctx, const char *name);
  *   Gitea    X-Gitea-Signature / X-Forgejo-Signature: <hex HMAC-SHA256>
  * in constant time. SW_EPERM with "missing ... header" or "signature does
  * not match". */
-int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header,
-                       void *ctx, const char *body, size_t len, sw_error **err);
+int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header, void *ctx,
+                       const char *body, size_t len, sw_error **err);
 
 enum wrk_hook_kind {
-    WRK_HOOK_PUSH,      /* a branch or tag was pushed */
-    WRK_HOOK_PING,      /* GitHub's ping when a hook is set up */
-    WRK_HOOK_DELETE,    /* a branch or tag was deleted */
-    WRK_HOOK_IGNORED,   /* another event */
+    WRK_HOOK_PUSH,    /* a branch or tag was pushed */
+    WRK_HOOK_PING,    /* GitHub's ping when a hook is set up */
+    WRK_HOOK_DELETE,  /* a branch or tag was deleted */
+    WRK_HOOK_IGNORED, /* another event */
 };
 
 struct wrk_hook_event {
     enum wrk_hook_kind kind;
-    char *event;            /* the event header's value */
-    char *delivery_id;      /* the forge's delivery id, or NULL */
-    char *source_type;      /* "branch" or "tag" (PUSH, DELETE) */
-    char *ref;              /* the branch or tag name */
-    char *commit_sha;       /* the pushed commit */
-    char *commit_message;   /* the head commit's message, or NULL */
+    char *event;          /* the event header's value */
+    char *delivery_id;    /* the forge's delivery id, or NULL */
+    char *source_type;    /* "branch" or "tag" (PUSH, DELETE) */
+    char *ref;            /* the branch or tag name */
+    char *commit_sha;     /* the pushed commit */
+    char *commit_message; /* the head commit's message, or NULL */
     char *pusher;
-    char *full_name;        /* "owner/name" on the forge */
-    char **repo_urls;       /* the repository's URLs in the payload */
+    char *full_name;  /* "owner/name" on the forge */
+    char **repo_urls; /* the repository's URLs in the payload */
     size_t n_repo_urls;
-    int skip;               /* [skip ci] / [skip build] in the message */
+    int skip; /* [skip ci] / [skip build] in the message */
     char *skip_reason;
 };
 

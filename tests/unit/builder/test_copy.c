@@ -57,8 +57,12 @@ static char *fresh_root(const char *name)
 static int copy(const char *root, const char *const *sources, size_t n, const char *dest,
                 int is_add, char *msg, size_t msg_size)
 {
-    struct bld_copy_spec spec = { .src_root = ctx, .sources = sources, .n_sources = n,
-                                  .dest = dest, .dest_root = root, .from_context = 1,
+    struct bld_copy_spec spec = { .src_root = ctx,
+                                  .sources = sources,
+                                  .n_sources = n,
+                                  .dest = dest,
+                                  .dest_root = root,
+                                  .from_context = 1,
                                   .is_add = is_add };
     sw_error *err = NULL;
     int rc = bld_copy(&spec, &err);
@@ -166,9 +170,16 @@ static void test_chown_chmod_and_owners(void)
 {
     char *root = fresh_root("own");
     const char *one[] = { "src" };
-    struct bld_copy_spec spec = { .src_root = ctx, .sources = one, .n_sources = 1,
-                                  .dest = "/srv/app/", .dest_root = root, .from_context = 1,
-                                  .has_chown = 1, .uid = 1000, .gid = 100, .has_chmod = 1,
+    struct bld_copy_spec spec = { .src_root = ctx,
+                                  .sources = one,
+                                  .n_sources = 1,
+                                  .dest = "/srv/app/",
+                                  .dest_root = root,
+                                  .from_context = 1,
+                                  .has_chown = 1,
+                                  .uid = 1000,
+                                  .gid = 100,
+                                  .has_chmod = 1,
                                   .mode = 0640 };
     sw_error *err = NULL;
     CHECK_INT_EQ(bld_copy(&spec, &err), 0);
@@ -277,8 +288,12 @@ static void test_exclusions(void)
     put(ctx, "src/debug.log", "noise", 0644);
     char *root = fresh_root("excl");
     const char *src[] = { "src" };
-    struct bld_copy_spec spec = { .src_root = ctx, .sources = src, .n_sources = 1,
-                                  .dest = "/s/", .dest_root = root, .from_context = 1,
+    struct bld_copy_spec spec = { .src_root = ctx,
+                                  .sources = src,
+                                  .n_sources = 1,
+                                  .dest = "/s/",
+                                  .dest_root = root,
+                                  .from_context = 1,
                                   .excluded = exclude_logs };
     sw_error *err = NULL;
     CHECK_INT_EQ(bld_copy(&spec, &err), 0);
@@ -295,8 +310,9 @@ static void test_exclusions(void)
 static void test_digest_follows_content(void)
 {
     const char *src[] = { "src" };
-    struct bld_copy_spec spec = { .src_root = ctx, .sources = src, .n_sources = 1,
-                                  .dest = "/", .from_context = 1 };
+    struct bld_copy_spec spec = {
+        .src_root = ctx, .sources = src, .n_sources = 1, .dest = "/", .from_context = 1
+    };
     char a[SW_DIGEST_MAX], b[SW_DIGEST_MAX], c2[SW_DIGEST_MAX], d[SW_DIGEST_MAX];
     sw_error *err = NULL;
     CHECK_INT_EQ(bld_copy_digest(&spec, a, &err), 0);

@@ -24,11 +24,11 @@ static char *dump(const char *text)
     return out;
 }
 
-#define CHECK_DUMP(text, expected)                                                       \
-    do {                                                                                 \
-        char *d_ = dump(text);                                                           \
-        CHECK_STR_EQ(d_, expected);                                                      \
-        free(d_);                                                                        \
+#define CHECK_DUMP(text, expected)                                                                 \
+    do {                                                                                           \
+        char *d_ = dump(text);                                                                     \
+        CHECK_STR_EQ(d_, expected);                                                                \
+        free(d_);                                                                                  \
     } while (0)
 
 static void test_instructions_and_arguments(void)
@@ -47,8 +47,9 @@ static void test_instructions_and_arguments(void)
     char *d = dump("FROM a\nCMD [\"a\", 1]\n");
     CHECK(strstr(d, "Dockerfile:2") && strstr(d, "arrays must be comprised of strings only"));
     free(d);
-    CHECK_DUMP("FROM a\nENV A=1 B=\"x y\" C=\n",
-               "(from \"a\")\n(env \"A\" \"1\" \"=\" \"B\" \"\\\"x y\\\"\" \"=\" \"C\" \"\" \"=\")\n");
+    CHECK_DUMP(
+        "FROM a\nENV A=1 B=\"x y\" C=\n",
+        "(from \"a\")\n(env \"A\" \"1\" \"=\" \"B\" \"\\\"x y\\\"\" \"=\" \"C\" \"\" \"=\")\n");
     CHECK_DUMP("FROM a\nENV PATH /usr/bin:$PATH and more\n",
                "(from \"a\")\n(env \"PATH\" \"/usr/bin:$PATH and more\" \"\")\n");
     d = dump("FROM a\nENV ONLY\n");
@@ -58,7 +59,8 @@ static void test_instructions_and_arguments(void)
     CHECK(strstr(d, "can't find = in \"c\"") != NULL);
     free(d);
     CHECK_DUMP("FROM a\nLABEL \"com.example.v\"=\"1 2\" x='y z'\n",
-               "(from \"a\")\n(label \"\\\"com.example.v\\\"\" \"\\\"1 2\\\"\" \"=\" \"x\" \"'y z'\" \"=\")\n");
+               "(from \"a\")\n(label \"\\\"com.example.v\\\"\" \"\\\"1 2\\\"\" \"=\" \"x\" \"'y "
+               "z'\" \"=\")\n");
     CHECK_DUMP("ARG V=1\nARG W\nFROM a\n", "(arg \"V=1\")\n(arg \"W\")\n(from \"a\")\n");
     CHECK_DUMP("FROM a\nARG A=\"x y\" B\n", "(from \"a\")\n(arg \"A=\\\"x y\\\"\" \"B\")\n");
     CHECK_DUMP("FROM a\nEXPOSE 80  443/tcp\t53/udp\n",
@@ -66,15 +68,18 @@ static void test_instructions_and_arguments(void)
     CHECK_DUMP("FROM a\nCOPY a b  c/\n", "(from \"a\")\n(copy \"a\" \"b\" \"c/\")\n");
     CHECK_DUMP("FROM a\nCOPY [\"a b\", \"/c\"]\n", "(from \"a\")\n(copy \"a b\" \"/c\")\n");
     CHECK_DUMP("FROM a\nVOLUME /data /logs\n", "(from \"a\")\n(volume \"/data\" \"/logs\")\n");
-    CHECK_DUMP("FROM a\nUSER app:staff\nWORKDIR /my app\nSTOPSIGNAL SIGTERM\n",
-               "(from \"a\")\n(user \"app:staff\")\n(workdir \"/my app\")\n(stopsignal \"SIGTERM\")\n");
+    CHECK_DUMP(
+        "FROM a\nUSER app:staff\nWORKDIR /my app\nSTOPSIGNAL SIGTERM\n",
+        "(from \"a\")\n(user \"app:staff\")\n(workdir \"/my app\")\n(stopsignal \"SIGTERM\")\n");
     CHECK_DUMP("FROM a\nMAINTAINER Jane <jane@example.com>\n",
                "(from \"a\")\n(maintainer \"Jane <jane@example.com>\")\n");
     CHECK_DUMP("FROM a\nHEALTHCHECK NONE\n", "(from \"a\")\n(healthcheck \"NONE\")\n");
     CHECK_DUMP("FROM a\nHEALTHCHECK --interval=5m --timeout=3s CMD [\"curl\", \"-f\"]\n",
-               "(from \"a\")\n(healthcheck [\"--interval=5m\" \"--timeout=3s\"] \"CMD\" \"curl\" \"-f\")\n");
+               "(from \"a\")\n(healthcheck [\"--interval=5m\" \"--timeout=3s\"] \"CMD\" \"curl\" "
+               "\"-f\")\n");
     CHECK_DUMP("FROM a\nONBUILD RUN echo hi\nONBUILD COPY --chown=1 . /app\n",
-               "(from \"a\")\n(onbuild (run \"echo hi\"))\n(onbuild (copy [\"--chown=1\"] \".\" \"/app\"))\n");
+               "(from \"a\")\n(onbuild (run \"echo hi\"))\n(onbuild (copy [\"--chown=1\"] \".\" "
+               "\"/app\"))\n");
     CHECK_DUMP("FROM a\nSHELL [\"/bin/bash\", \"-c\"]\n",
                "(from \"a\")\n(shell \"/bin/bash\" \"-c\")\n");
     /* unknown instructions are kept with no arguments (check reports them) */
@@ -86,9 +91,11 @@ static void test_instructions_and_arguments(void)
 static void test_flags(void)
 {
     CHECK_DUMP("FROM a\nCOPY --from=build --chown=app:app --chmod=0644 /src /dst\n",
-               "(from \"a\")\n(copy [\"--from=build\" \"--chown=app:app\" \"--chmod=0644\"] \"/src\" \"/dst\")\n");
+               "(from \"a\")\n(copy [\"--from=build\" \"--chown=app:app\" \"--chmod=0644\"] "
+               "\"/src\" \"/dst\")\n");
     CHECK_DUMP("FROM a\nRUN --mount=type=cache,target=/root/.cache --network=none make\n",
-               "(from \"a\")\n(run [\"--mount=type=cache,target=/root/.cache\" \"--network=none\"] \"make\")\n");
+               "(from \"a\")\n(run [\"--mount=type=cache,target=/root/.cache\" \"--network=none\"] "
+               "\"make\")\n");
     /* quotes in flag values are removed, as BuildKit does */
     CHECK_DUMP("FROM a\nCOPY --chown=\"app user\" x y\n",
                "(from \"a\")\n(copy [\"--chown=app user\"] \"x\" \"y\")\n");
@@ -97,7 +104,8 @@ static void test_flags(void)
     CHECK_DUMP("FROM a\nRUN --network=host -- --not-a-flag\n",
                "(from \"a\")\n(run [\"--network=host\"] \"--not-a-flag\")\n");
     CHECK_DUMP("FROM a\nADD --checksum=sha256:abc --keep-git-dir=true https://x/y /z\n",
-               "(from \"a\")\n(add [\"--checksum=sha256:abc\" \"--keep-git-dir=true\"] \"https://x/y\" \"/z\")\n");
+               "(from \"a\")\n(add [\"--checksum=sha256:abc\" \"--keep-git-dir=true\"] "
+               "\"https://x/y\" \"/z\")\n");
 }
 
 static void test_continuations_comments_directives(void)
@@ -121,7 +129,8 @@ static void test_continuations_comments_directives(void)
         bld_dockerfile_free(df);
     }
     /* an escaped escape character does not continue the line */
-    CHECK_DUMP("FROM a\nRUN echo \\\\\nRUN x\n", "(from \"a\")\n(run \"echo \\\\\\\\\")\n(run \"x\")\n");
+    CHECK_DUMP("FROM a\nRUN echo \\\\\nRUN x\n",
+               "(from \"a\")\n(run \"echo \\\\\\\\\")\n(run \"x\")\n");
     /* the backtick escape directive (Windows style) */
     CHECK_DUMP("# escape=`\nFROM a\nRUN dir c:\\ `\n  /w\n",
                "(from \"a\")\n(run \"dir c:\\\\   /w\")\n");
@@ -143,7 +152,9 @@ static void test_continuations_comments_directives(void)
     CHECK(strstr(d, "only one escape parser directive can be used") != NULL);
     free(d);
     /* a UTF-8 BOM and CRLF line endings */
-    CHECK_DUMP("\xEF\xBB\xBF" "FROM a\r\nRUN b\r\n", "(from \"a\")\n(run \"b\")\n");
+    CHECK_DUMP("\xEF\xBB\xBF"
+               "FROM a\r\nRUN b\r\n",
+               "(from \"a\")\n(run \"b\")\n");
     /* indented instructions and comments */
     CHECK_DUMP("   FROM a\n\t# note\n  RUN b\n", "(from \"a\")\n(run \"b\")\n");
     d = dump("# only a comment\n\n");
@@ -176,8 +187,9 @@ static void test_heredocs(void)
         return;
     }
     char *d = bld_dockerfile_dump(df);
-    CHECK_STR_EQ(d, "(from \"a\")\n(run \"<<EOF\")\n(copy \"<<one.txt\" \"<<\\\"two.txt\\\"\" \"/dest/\")\n"
-                    "(run \"<<-END cat\")\n(run \"echo\" \"<<EOF\")\n");
+    CHECK_STR_EQ(
+        d, "(from \"a\")\n(run \"<<EOF\")\n(copy \"<<one.txt\" \"<<\\\"two.txt\\\"\" \"/dest/\")\n"
+           "(run \"<<-END cat\")\n(run \"echo\" \"<<EOF\")\n");
     free(d);
     bld_node **in = df->root->children;
     CHECK_INT_EQ(in[1]->n_heredocs, 1);
@@ -194,7 +206,7 @@ static void test_heredocs(void)
     CHECK_INT_EQ(in[2]->heredocs[1].expand, 0); /* quoted delimiter */
     CHECK_INT_EQ(in[3]->heredocs[0].chomp, 1);
     CHECK_STR_EQ(in[3]->heredocs[0].content, "\tindented\n"); /* tabs removed later */
-    CHECK_INT_EQ(in[4]->n_heredocs, 0); /* exec form: no heredocs */
+    CHECK_INT_EQ(in[4]->n_heredocs, 0);                       /* exec form: no heredocs */
     bld_dockerfile_free(df);
 
     d = dump("FROM a\nRUN <<EOF\necho never closed\n");
@@ -237,11 +249,11 @@ static char *problems_of(const char *text)
     return out;
 }
 
-#define CHECK_PROBLEMS(text, expected)                                                   \
-    do {                                                                                 \
-        char *p_ = problems_of(text);                                                    \
-        CHECK_STR_EQ(p_, expected);                                                      \
-        free(p_);                                                                        \
+#define CHECK_PROBLEMS(text, expected)                                                             \
+    do {                                                                                           \
+        char *p_ = problems_of(text);                                                              \
+        CHECK_STR_EQ(p_, expected);                                                                \
+        free(p_);                                                                                  \
     } while (0)
 
 static void test_check(void)

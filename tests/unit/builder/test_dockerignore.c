@@ -86,7 +86,10 @@ static void test_reader_rules(void)
     CHECK_INT_EQ(excluded("  spaced \t\r\n", "spaced"), 1);
     CHECK_INT_EQ(excluded("a\r\nb", "b"), 1);
     CHECK_INT_EQ(excluded("a\r\nb", "a"), 1);
-    CHECK_INT_EQ(excluded("\xEF\xBB\xBF" "bom\n", "bom"), 1);
+    CHECK_INT_EQ(excluded("\xEF\xBB\xBF"
+                          "bom\n",
+                          "bom"),
+                 1);
     CHECK_INT_EQ(excluded("\xC2\xA0nbsp\xC2\xA0\n", "nbsp"), 1); /* Go's TrimSpace is Unicode */
     /* "! pattern": the exception's own text is trimmed too */
     CHECK_INT_EQ(excluded("*.txt\n!  keep.txt\n", "keep.txt"), 0);
@@ -158,8 +161,12 @@ static void test_wildcards(void)
     CHECK_INT_EQ(excluded("*.log\n", ".log"), 1); /* "*" matches a leading dot too */
     CHECK_INT_EQ(excluded("*.log\n", "logs/app.log"), 0);
     CHECK_INT_EQ(excluded("a?c\n", "a/c"), 0); /* "?" never matches '/' */
-    CHECK_INT_EQ(excluded("a?c\n", "a\xC3\xA9" "c"), 1); /* one character, not one byte */
-    CHECK_INT_EQ(excluded("a?c\n", "a\xC3\xA9\xC3\xA9" "c"), 0);
+    CHECK_INT_EQ(excluded("a?c\n", "a\xC3\xA9"
+                                   "c"),
+                 1); /* one character, not one byte */
+    CHECK_INT_EQ(excluded("a?c\n", "a\xC3\xA9\xC3\xA9"
+                                   "c"),
+                 0);
     CHECK_INT_EQ(excluded("a?c\n", "\xC3\xA9"), 0);
     CHECK_INT_EQ(excluded("?\n", "\xC3\xA9"), 1);
     CHECK_INT_EQ(excluded("*a*a*a*a*a*a*a*a*a*a*b\n",
@@ -248,8 +255,8 @@ static void test_exceptions(void)
 
 static void test_bad_patterns(void)
 {
-    const char *bad[] = { "!\n", "  !  \n", "[\n", "a[b\n", "[]\n", "[-a]\n", "[a-]\n",
-                          "x\\\n", "ok\n[z-\n" };
+    const char *bad[] = { "!\n",    "  !  \n", "[\n",   "a[b\n",    "[]\n",
+                          "[-a]\n", "[a-]\n",  "x\\\n", "ok\n[z-\n" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bld_ignore *ig = NULL;
         sw_error *err = NULL;

@@ -63,7 +63,7 @@ static void test_many_layers_top_wins(void)
     sw_error_clear(&err);
     if (rc == 0) {
         char *odd = read_in(target, "odd"), *even = read_in(target, "even");
-        CHECK_STR_EQ(odd, "from 149");   /* the topmost layer with the file */
+        CHECK_STR_EQ(odd, "from 149"); /* the topmost layer with the file */
         CHECK_STR_EQ(even, "from 148");
         free(odd);
         free(even);

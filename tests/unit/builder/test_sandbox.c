@@ -27,8 +27,8 @@ static void make_busybox_layer(void)
         exit(1);
     }
     free(cmd);
-    const char *applets[] = { "sh", "cat", "echo", "ls", "id", "rm", "sleep", "grep",
-                              "hostname", "test", NULL };
+    const char *applets[] = { "sh",    "cat",  "echo",     "ls",   "id", "rm",
+                              "sleep", "grep", "hostname", "test", NULL };
     for (int i = 0; applets[i]; i++) {
         char *link = sw_path_join(bin, applets[i]);
         if (symlink("busybox", link) != 0)
@@ -138,20 +138,22 @@ static void test_isolation(void)
              "cat /proc/net/dev | grep -c ':' | sed 's/^/netdevs=/' 2>/dev/null || "
              "  echo netdevs=$(grep -c ':' /proc/net/dev);"
              "echo hostname=$(hostname);"
-             "echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys=writable || echo procsys=readonly;"
-             "cat /proc/kcore >/dev/null 2>&1 && head -c1 /proc/kcore | grep -q . && echo kcore=readable || echo kcore=masked;"
+             "echo x > /proc/sys/kernel/hostname 2>/dev/null && echo procsys=writable || echo "
+             "procsys=readonly;"
+             "cat /proc/kcore >/dev/null 2>&1 && head -c1 /proc/kcore | grep -q . && echo "
+             "kcore=readable || echo kcore=masked;"
              "ls /dev | grep -c . | sed 's/^/devcount=/'",
              dir, dir);
     run_step("isolation", script, 0, 60, &res);
     CHECK_INT_EQ(res.rc, 0);
     CHECK_INT_EQ(res.exit_status, 0);
-    CHECK(strstr(res.output, "pid=1\n") != NULL);             /* own PID namespace */
-    CHECK(strstr(res.output, "host-visible=no\n") != NULL);   /* host paths invisible */
+    CHECK(strstr(res.output, "pid=1\n") != NULL);           /* own PID namespace */
+    CHECK(strstr(res.output, "host-visible=no\n") != NULL); /* host paths invisible */
     CHECK(strstr(res.output, "host-root=no\n") != NULL);
     /* Docker's default capabilities exactly (mask 0xa80425fb) */
     CHECK(strstr(res.output, "CapEff:\t00000000a80425fb\n") != NULL);
     CHECK(strstr(res.output, "NoNewPrivs:\t1\n") != NULL);
-    CHECK(strstr(res.output, "netdevs=1\n") != NULL);         /* loopback only */
+    CHECK(strstr(res.output, "netdevs=1\n") != NULL); /* loopback only */
     CHECK(strstr(res.output, "hostname=slipway-build\n") != NULL);
     CHECK(strstr(res.output, "procsys=readonly\n") != NULL);
     CHECK(strstr(res.output, "kcore=masked\n") != NULL);
@@ -165,13 +167,14 @@ static void test_isolation(void)
 static void test_seccomp(void)
 {
     struct run_result res;
-    run_step("seccomp",
-             "grep '^Seccomp:' /proc/self/status;"
-             "/bin/busybox unshare -U true 2>/dev/null && echo userns=allowed || echo userns=denied;"
-             "/bin/busybox unshare -n true 2>/dev/null && echo netns=allowed || echo netns=denied;"
-             "(echo sub; echo shell) | /bin/busybox wc -l | sed 's/^/lines=/';"
-             "echo ok > /tmp-file && cat /tmp-file",
-             0, 60, &res);
+    run_step(
+        "seccomp",
+        "grep '^Seccomp:' /proc/self/status;"
+        "/bin/busybox unshare -U true 2>/dev/null && echo userns=allowed || echo userns=denied;"
+        "/bin/busybox unshare -n true 2>/dev/null && echo netns=allowed || echo netns=denied;"
+        "(echo sub; echo shell) | /bin/busybox wc -l | sed 's/^/lines=/';"
+        "echo ok > /tmp-file && cat /tmp-file",
+        0, 60, &res);
     CHECK_INT_EQ(res.rc, 0);
     CHECK_INT_EQ(res.exit_status, 0);
     CHECK(strstr(res.output, "Seccomp:\t2\n") != NULL);

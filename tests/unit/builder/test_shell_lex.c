@@ -6,9 +6,10 @@
 #include "tests/unit/test.h"
 
 static const char *const env[][2] = {
-    { "NAME", "world" }, { "EMPTY", "" }, { "SPACED", "a  b\tc" }, { "PATH", "/usr/bin:/bin" },
-    { "FILE", "archive.tar.gz" }, { "DIR", "/usr/local/share/doc" }, { "Q", "\"quoted\"" },
-    { NULL, NULL },
+    { "NAME", "world" },          { "EMPTY", "" },
+    { "SPACED", "a  b\tc" },      { "PATH", "/usr/bin:/bin" },
+    { "FILE", "archive.tar.gz" }, { "DIR", "/usr/local/share/doc" },
+    { "Q", "\"quoted\"" },        { NULL, NULL },
 };
 
 static const char *lookup(void *ctx, const char *name)
@@ -33,11 +34,11 @@ static char *word(const char *in, char escape)
     return out;
 }
 
-#define CHECK_WORD(in, expected)                                                         \
-    do {                                                                                 \
-        char *w_ = word(in, '\\');                                                      \
-        CHECK_STR_EQ(w_, expected);                                                      \
-        free(w_);                                                                        \
+#define CHECK_WORD(in, expected)                                                                   \
+    do {                                                                                           \
+        char *w_ = word(in, '\\');                                                                 \
+        CHECK_STR_EQ(w_, expected);                                                                \
+        free(w_);                                                                                  \
     } while (0)
 
 static void test_variables(void)
@@ -103,8 +104,10 @@ static void test_quotes_and_escapes(void)
     CHECK_WORD("a\\ b", "a b");
     CHECK_WORD("end\\", "end");
     CHECK_WORD("$Q", "\"quoted\"");
-    CHECK_WORD("'unterminated", "ERR: unexpected end of statement while looking for matching single-quote");
-    CHECK_WORD("\"unterminated", "ERR: unexpected end of statement while looking for matching double-quote");
+    CHECK_WORD("'unterminated",
+               "ERR: unexpected end of statement while looking for matching single-quote");
+    CHECK_WORD("\"unterminated",
+               "ERR: unexpected end of statement while looking for matching double-quote");
     CHECK_WORD("${NAME", "ERR: syntax error: missing '}'");
     CHECK_WORD("${}", "ERR: bad substitution");
     CHECK_WORD("${NAME!x}", "ERR: unsupported modifier (!) in substitution");
@@ -120,7 +123,8 @@ static void test_words(void)
     size_t n = 0;
     sw_error *err = NULL;
     CHECK_INT_EQ(bld_shell_expand_words("a $SPACED \"x  y\" '' $EMPTY z", '\\', lookup, NULL,
-                                        &words, &n, &err), 0);
+                                        &words, &n, &err),
+                 0);
     CHECK_INT_EQ(n, 7); /* $EMPTY unquoted makes no word */
     if (n == 7) {
         CHECK_STR_EQ(words[0], "a");
@@ -133,7 +137,8 @@ static void test_words(void)
     }
     bld_shell_words_free(words, n);
     CHECK_INT_EQ(bld_shell_expand_words("80/tcp   443 ${PORTS:-8080 9090}", '\\', lookup, NULL,
-                                        &words, &n, &err), 0);
+                                        &words, &n, &err),
+                 0);
     CHECK_INT_EQ(n, 4);
     if (n == 4)
         CHECK_STR_EQ(words[3], "9090");

@@ -119,19 +119,18 @@ static void test_entries_in_order_with_oci_whiteouts(void)
         }
     }
     archive_read_free(ar);
-    CHECK_STR_EQ(names.data,
-                 "Alpha.txt\n"
-                 "usr/\n"
-                 "usr/bin/\n"
-                 "usr/bin/.wh.deleted\n"
-                 "usr/bin/sh\n"
-                 "usr/bin/tool\n"
-                 "usr/bin/tool-link=>usr/bin/tool\n"
-                 "var/\n"
-                 "var/cache/\n"
-                 "var/cache/.wh..wh..opq\n"
-                 "var/cache/new\n"
-                 "zeta.txt\n");
+    CHECK_STR_EQ(names.data, "Alpha.txt\n"
+                             "usr/\n"
+                             "usr/bin/\n"
+                             "usr/bin/.wh.deleted\n"
+                             "usr/bin/sh\n"
+                             "usr/bin/tool\n"
+                             "usr/bin/tool-link=>usr/bin/tool\n"
+                             "var/\n"
+                             "var/cache/\n"
+                             "var/cache/.wh..wh..opq\n"
+                             "var/cache/new\n"
+                             "zeta.txt\n");
     sw_strbuf_free(&names);
     free(tar);
     free(root);

@@ -20,8 +20,8 @@ static char *dir;
 
 struct tar_entry {
     const char *name;
-    mode_t type;          /* AE_IFREG, AE_IFDIR, AE_IFLNK, 0 = hardlink */
-    const char *content;  /* file data, symlink or hardlink target */
+    mode_t type;         /* AE_IFREG, AE_IFDIR, AE_IFLNK, 0 = hardlink */
+    const char *content; /* file data, symlink or hardlink target */
     mode_t perm;
     int uid, gid;
 };
@@ -220,7 +220,8 @@ static void test_hostile_archives(void)
     struct tar_entry dotdot[] = { { "../../outside/pwned", AE_IFREG, "x", 0644, 0, 0 } };
     expect_refused("dotdot", dotdot, 1, "'..' component");
 
-    struct tar_entry hidden_dotdot[] = { { "a/b/../../../../outside/pwned", AE_IFREG, "x", 0, 0, 0 } };
+    struct tar_entry hidden_dotdot[] = { { "a/b/../../../../outside/pwned", AE_IFREG, "x", 0, 0,
+                                           0 } };
     expect_refused("hidden dotdot", hidden_dotdot, 1, "'..' component");
 
     struct tar_entry absolute[] = { { "/etc/pwned", AE_IFREG, "x", 0644, 0, 0 } };
@@ -266,7 +267,8 @@ static void test_hostile_archives(void)
 static void test_not_a_tar(void)
 {
     char *path = sw_path_join(dir, "garbage.bin");
-    sw_write_file_atomic(path, "this is not a tarball at all, not even close.......", 51, 0644, NULL);
+    sw_write_file_atomic(path, "this is not a tarball at all, not even close.......", 51, 0644,
+                         NULL);
     char *dest = fresh_dir("garbage");
     sw_error *err = NULL;
     CHECK(bld_unpack_file(path, dest, NULL, &err) != 0);

@@ -8,8 +8,12 @@
 #include "tests/unit/test.h"
 
 static const char *const vectors[][2] = {
-    { "", "" },         { "f", "Zg==" },         { "fo", "Zm8=" },
-    { "foo", "Zm9v" },  { "foob", "Zm9vYg==" },  { "fooba", "Zm9vYmE=" },
+    { "", "" },
+    { "f", "Zg==" },
+    { "fo", "Zm8=" },
+    { "foo", "Zm9v" },
+    { "foob", "Zm9vYg==" },
+    { "fooba", "Zm9vYmE=" },
     { "foobar", "Zm9vYmFy" },
 };
 
@@ -21,7 +25,8 @@ static void test_rfc4648_vectors(void)
         free(enc);
         unsigned char out[16];
         size_t n = 99;
-        CHECK_INT_EQ(sw_base64_decode(vectors[i][1], strlen(vectors[i][1]), out, sizeof(out), &n), 0);
+        CHECK_INT_EQ(sw_base64_decode(vectors[i][1], strlen(vectors[i][1]), out, sizeof(out), &n),
+                     0);
         CHECK_INT_EQ((int)n, (int)strlen(vectors[i][0]));
         CHECK(memcmp(out, vectors[i][0], n) == 0);
     }

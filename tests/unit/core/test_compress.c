@@ -66,8 +66,8 @@ static char *compress_all(enum sw_compression algo, const unsigned char *in, siz
     return out.data ? sw_strbuf_detach(&out) : strdup("");
 }
 
-static void check_digests(const unsigned char *in, size_t in_len, const char *out,
-                          size_t out_len, const struct sw_compress_result *res)
+static void check_digests(const unsigned char *in, size_t in_len, const char *out, size_t out_len,
+                          const struct sw_compress_result *res)
 {
     char expect[SW_DIGEST_MAX];
     sw_sha256_digest(in, in_len, expect);

@@ -34,34 +34,34 @@ static char *load_error(const char *text)
 
 static void test_full_yaml(void)
 {
-    char *path = write_config("full.yaml",
-        "server:\n"
-        "  listen: 127.0.0.1:9090\n"
-        "  public_url: http://reg.example:9090/\n"
-        "  data_dir: /srv/slipway\n"
-        "registry:\n"
-        "  delete: true\n"
-        "  local_hosts: [localhost:9090]\n"
-        "  pagination_max: 50\n"
-        "  max_manifest_size: 1MiB\n"
-        "  auth:\n"
-        "    htpasswd: /etc/slipway/htpasswd\n"
-        "    anonymous_pull: true\n"
-        "    rules:\n"
-        "      - { repo: \"team/*\", users: [alice, bob], access: [pull, push] }\n"
-        "      - repo: \"*\"\n"
-        "        users: \"*\"\n"
-        "        access: [pull]\n"
-        "  mirrors:\n"
-        "    docker.io: [http://127.0.0.1:5000]\n"
-        "  gc: { untagged_manifests: delete }\n"
-        "builder:\n"
-        "  runtime: /usr/sbin/runc\n"
-        "  network: host\n"
-        "  compression: zstd\n"
-        "  step_timeout: 1h30m\n"
-        "workers: 3\n"
-        "repos: []\n");
+    char *path = write_config(
+        "full.yaml", "server:\n"
+                     "  listen: 127.0.0.1:9090\n"
+                     "  public_url: http://reg.example:9090/\n"
+                     "  data_dir: /srv/slipway\n"
+                     "registry:\n"
+                     "  delete: true\n"
+                     "  local_hosts: [localhost:9090]\n"
+                     "  pagination_max: 50\n"
+                     "  max_manifest_size: 1MiB\n"
+                     "  auth:\n"
+                     "    htpasswd: /etc/slipway/htpasswd\n"
+                     "    anonymous_pull: true\n"
+                     "    rules:\n"
+                     "      - { repo: \"team/*\", users: [alice, bob], access: [pull, push] }\n"
+                     "      - repo: \"*\"\n"
+                     "        users: \"*\"\n"
+                     "        access: [pull]\n"
+                     "  mirrors:\n"
+                     "    docker.io: [http://127.0.0.1:5000]\n"
+                     "  gc: { untagged_manifests: delete }\n"
+                     "builder:\n"
+                     "  runtime: /usr/sbin/runc\n"
+                     "  network: host\n"
+                     "  compression: zstd\n"
+                     "  step_timeout: 1h30m\n"
+                     "workers: 3\n"
+                     "repos: []\n");
     struct sw_config *cfg = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_config_load(path, &cfg, &err), 0);
@@ -104,9 +104,9 @@ static void test_full_yaml(void)
 
 static void test_json_is_accepted(void)
 {
-    char *path = write_config("c.json",
-        "{\"server\": {\"listen\": \"127.0.0.1:7000\", \"data_dir\": \"/d\"},\n"
-        " \"registry\": {\"delete\": false}}\n");
+    char *path = write_config(
+        "c.json", "{\"server\": {\"listen\": \"127.0.0.1:7000\", \"data_dir\": \"/d\"},\n"
+                  " \"registry\": {\"delete\": false}}\n");
     struct sw_config *cfg = NULL;
     CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
     CHECK(cfg && cfg->listen_port == 7000 && cfg->delete_enabled == 0);
@@ -153,8 +153,10 @@ static void test_errors_name_file_line_key(void)
     msg = load_error("registry:\n  auth:\n    anonymous_pull: true\n");
     CHECK(strstr(msg, "registry.auth.htpasswd: missing") != NULL);
 
-    msg = load_error("registry:\n  auth:\n    htpasswd: /x\n    rules:\n      - { repo: a, users: [x], access: [read] }\n");
-    CHECK(strstr(msg, "registry.auth.rules[0].access: expected pull or push, got \"read\"") != NULL);
+    msg = load_error("registry:\n  auth:\n    htpasswd: /x\n    rules:\n      - { repo: a, users: "
+                     "[x], access: [read] }\n");
+    CHECK(strstr(msg, "registry.auth.rules[0].access: expected pull or push, got \"read\"") !=
+          NULL);
 
     msg = load_error("server: [1, 2]\n");
     CHECK(strstr(msg, "server: expected a mapping, got a list") != NULL);
@@ -172,7 +174,8 @@ static void test_errors_name_file_line_key(void)
 static void test_registry_credentials(void)
 {
     setenv("SW_TEST_REG_PASS", "hunter2", 1);
-    char *path = write_config("creds.yaml",
+    char *path = write_config(
+        "creds.yaml",
         "registry:\n"
         "  insecure: [\"127.0.0.1:5000\"]\n"
         "  credentials:\n"
@@ -188,7 +191,8 @@ static void test_registry_credentials(void)
     }
     sw_config_free(cfg);
     free(path);
-    const char *msg = load_error("registry:\n  credentials:\n    - { host: h, username: u, password: env:SW_TEST_UNSET_VAR }\n");
+    const char *msg = load_error("registry:\n  credentials:\n    - { host: h, username: u, "
+                                 "password: env:SW_TEST_UNSET_VAR }\n");
     CHECK(strstr(msg, "registry.credentials[0].password") != NULL);
     CHECK(strstr(msg, "SW_TEST_UNSET_VAR is not set") != NULL);
     CHECK(strstr(msg, "hunter2") == NULL);

@@ -46,8 +46,8 @@ static void test_newer_database_is_refused(void)
     sqlite3 *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
-    CHECK_INT_EQ(sw_db_exec(db, "INSERT INTO schema_version VALUES (9999, '9999_future.sql', 0)",
-                            &err), 0);
+    CHECK_INT_EQ(
+        sw_db_exec(db, "INSERT INTO schema_version VALUES (9999, '9999_future.sql', 0)", &err), 0);
     sw_db_close(db);
     db = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), SW_EUNSUPPORTED);

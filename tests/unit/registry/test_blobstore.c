@@ -110,8 +110,7 @@ static void test_write_commit_read(void)
     /* another repository does not see it until linked or mounted */
     CHECK_INT_EQ(reg_blob_stat(store, "other/app", digest, &size, &err), REG_E_BLOB_UNKNOWN);
     sw_error_clear(&err);
-    CHECK_INT_EQ(reg_blob_mount(store, "other/app", "nope/app", digest, &err),
-                 REG_E_BLOB_UNKNOWN);
+    CHECK_INT_EQ(reg_blob_mount(store, "other/app", "nope/app", digest, &err), REG_E_BLOB_UNKNOWN);
     sw_error_clear(&err);
     CHECK_INT_EQ(reg_blob_mount(store, "other/app", "demo/app", digest, &err), 0);
     CHECK_INT_EQ(reg_blob_stat(store, "other/app", digest, &size, &err), 0);

@@ -39,8 +39,8 @@ static void test_parse_normalises(void)
 
 static void test_parse_rejects(void)
 {
-    static const char *const bad[] = {"linux",        "linux/",    "/amd64", "linux/amd64/v2/x",
-                                      "linux/am d64", "linux//v7", NULL};
+    static const char *const bad[] = { "linux",        "linux/",    "/amd64", "linux/amd64/v2/x",
+                                       "linux/am d64", "linux//v7", NULL };
     for (int i = 0; bad[i]; i++) {
         struct reg_platform p;
         sw_error *err = NULL;

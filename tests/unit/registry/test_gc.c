@@ -73,14 +73,12 @@ struct report {
     char text[8192];
 };
 
-static void collect(void *ctx, const char *kind, const char *repo, const char *digest,
-                    int64_t size)
+static void collect(void *ctx, const char *kind, const char *repo, const char *digest, int64_t size)
 {
     struct report *r = ctx;
     char line[400];
     (void)size;
-    snprintf(line, sizeof(line), "%s %s%s%s\n", kind, repo ? repo : "", repo ? "@" : "",
-             digest);
+    snprintf(line, sizeof(line), "%s %s%s%s\n", kind, repo ? repo : "", repo ? "@" : "", digest);
     strncat(r->text, line, sizeof(r->text) - strlen(r->text) - 1);
 }
 

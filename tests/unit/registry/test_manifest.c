@@ -131,8 +131,7 @@ static void test_put_get_image_manifest(void)
                  REG_E_DIGEST_INVALID);
     CHECK_INT_EQ(put(store, "demo/app", "bad tag!", REG_MT_OCI_MANIFEST, body, NULL),
                  REG_E_TAG_INVALID);
-    CHECK_INT_EQ(put(store, "Demo/App", "v1", REG_MT_OCI_MANIFEST, body, NULL),
-                 REG_E_NAME_INVALID);
+    CHECK_INT_EQ(put(store, "Demo/App", "v1", REG_MT_OCI_MANIFEST, body, NULL), REG_E_NAME_INVALID);
     free(body);
     reg_store_close(store);
     free(dir);
@@ -151,8 +150,9 @@ static void test_media_types(void)
     char *docker = image_manifest(REG_MT_DOCKER_MANIFEST, config, layer, NULL, NULL);
     CHECK_INT_EQ(put(store, "demo/app", "docker", REG_MT_DOCKER_MANIFEST, docker, child), 0);
     /* Content-Type with parameters still matches */
-    CHECK_INT_EQ(put(store, "demo/app", "docker2",
-                     REG_MT_DOCKER_MANIFEST "; charset=utf-8", docker, NULL), 0);
+    CHECK_INT_EQ(
+        put(store, "demo/app", "docker2", REG_MT_DOCKER_MANIFEST "; charset=utf-8", docker, NULL),
+        0);
     /* field and header disagree */
     CHECK_INT_EQ(put(store, "demo/app", "bad", REG_MT_OCI_MANIFEST, docker, NULL),
                  REG_E_MANIFEST_INVALID);
@@ -376,8 +376,8 @@ static void test_referrers(void)
     char *dir = scratch_dir("reg-referrers");
     reg_store *store = open_store(dir, 1);
     sw_error *err = NULL;
-    char config[SW_DIGEST_MAX], layer[SW_DIGEST_MAX], subject[SW_DIGEST_MAX],
-        sig[SW_DIGEST_MAX], sbom[SW_DIGEST_MAX], subject_out[SW_DIGEST_MAX];
+    char config[SW_DIGEST_MAX], layer[SW_DIGEST_MAX], subject[SW_DIGEST_MAX], sig[SW_DIGEST_MAX],
+        sbom[SW_DIGEST_MAX], subject_out[SW_DIGEST_MAX];
     put_blob(store, "demo/app", "{}", config);
     put_blob(store, "demo/app", "layer", layer);
     char *image = image_manifest(REG_MT_OCI_MANIFEST, config, layer, NULL, NULL);
@@ -406,15 +406,14 @@ static void test_referrers(void)
     int seen_sig = 0, seen_sbom = 0;
     size_t i;
     json_t *d;
-    json_array_foreach(manifests, i, d)
-    {
+    json_array_foreach(manifests, i, d) {
         const char *digest = json_string_value(json_object_get(d, "digest"));
         const char *at = json_string_value(json_object_get(d, "artifactType"));
         CHECK_STR_EQ(json_string_value(json_object_get(d, "mediaType")), REG_MT_OCI_MANIFEST);
         CHECK(json_integer_value(json_object_get(d, "size")) > 0);
-        CHECK_STR_EQ(json_string_value(
-                         json_object_get(json_object_get(d, "annotations"), "org.example")),
-                     "yes");
+        CHECK_STR_EQ(
+            json_string_value(json_object_get(json_object_get(d, "annotations"), "org.example")),
+            "yes");
         if (digest && strcmp(digest, sig) == 0) {
             seen_sig = 1;
             CHECK_STR_EQ(at, "application/vnd.example.signature");
@@ -431,8 +430,7 @@ static void test_referrers(void)
                  0);
     manifests = json_object_get(index, "manifests");
     CHECK_INT_EQ(json_array_size(manifests), 1);
-    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(manifests, 0), "digest")),
-                 sig);
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(manifests, 0), "digest")), sig);
     json_decref(index);
     /* nothing refers to the signature; unknown repository: empty index */
     CHECK_INT_EQ(reg_referrers(store, "demo/app", sig, NULL, &index, &err), 0);

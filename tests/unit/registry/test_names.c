@@ -10,12 +10,13 @@
 
 static void test_repository_names(void)
 {
-    const char *valid[] = { "a", "library/busybox", "demo/hello", "a0/b1/c2", "my.app",
-                            "my_app", "my__app", "my-app", "my---app", "a.b-c_d__e",
-                            "ghcr.io/team/app", "0", "x/y/z/w" };
-    const char *invalid[] = { "", "A", "Demo/hello", "/a", "a/", "a//b", "a..b", "a._b",
-                              "a___b", "-a", "a-", "_a", ".a", "a/../b", "..", "a/.b",
-                              "a b", "a:b", "a@b", "ä", "a/-b", "a_-b" };
+    const char *valid[] = { "a",        "library/busybox", "demo/hello",       "a0/b1/c2",
+                            "my.app",   "my_app",          "my__app",          "my-app",
+                            "my---app", "a.b-c_d__e",      "ghcr.io/team/app", "0",
+                            "x/y/z/w" };
+    const char *invalid[] = { "",      "A",   "Demo/hello", "/a", "a/",   "a//b",   "a..b", "a._b",
+                              "a___b", "-a",  "a-",         "_a", ".a",   "a/../b", "..",   "a/.b",
+                              "a b",   "a:b", "a@b",        "ä",  "a/-b", "a_-b" };
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
         if (!reg_name_valid(valid[i]))
             fprintf(stderr, "  rejected valid name '%s'\n", valid[i]);

@@ -83,7 +83,10 @@ static void test_image_config(void)
     const char *env[] = { "A=1", "PATH=/bin", NULL };
     const char *ids[] = { "sha256:aaaa" };
     struct reg_image_settings s = {
-        .cmd = cmd, .env = env, .workdir = "/work", .created = 86400,
+        .cmd = cmd,
+        .env = env,
+        .workdir = "/work",
+        .created = 86400,
     };
     CHECK_INT_EQ(reg_image_config_build(&s, ids, 1, &config, &err), 0);
     CHECK_STR_EQ(json_string_value(json_object_get(config, "created")), "1970-01-02T00:00:00Z");
@@ -93,8 +96,7 @@ static void test_image_config(void)
 #endif
     json_t *inner = json_object_get(config, "config");
     CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(inner, "Cmd"), 0)), "/bin/sh");
-    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(inner, "Env"), 1)),
-                 "PATH=/bin");
+    CHECK_STR_EQ(json_string_value(json_array_get(json_object_get(inner, "Env"), 1)), "PATH=/bin");
     CHECK_STR_EQ(json_string_value(json_object_get(inner, "WorkingDir")), "/work");
     json_t *rootfs = json_object_get(config, "rootfs");
     CHECK_STR_EQ(json_string_value(json_object_get(rootfs, "type")), "layers");
@@ -128,7 +130,8 @@ static void test_index_select_and_add(void)
     json_t *index = json_loads(
         "{\"schemaVersion\":2,\"manifests\":["
         "{\"digest\":\"sha256:1\",\"annotations\":{\"org.opencontainers.image.ref.name\":\"v1\"}},"
-        "{\"digest\":\"sha256:2\",\"annotations\":{\"org.opencontainers.image.ref.name\":\"v2\"}}]}",
+        "{\"digest\":\"sha256:2\",\"annotations\":{\"org.opencontainers.image.ref.name\":\"v2\"}}]"
+        "}",
         0, NULL);
     CHECK_INT_EQ(reg_oci_index_select(index, "v2", "oci:/x: index.json", &desc, &err), 0);
     CHECK_STR_EQ(json_string_value(json_object_get(desc, "digest")), "sha256:2");

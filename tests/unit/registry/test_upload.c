@@ -60,11 +60,9 @@ static void test_chunked_upload(void)
     CHECK_INT_EQ(patch(store, "demo/app", uuid, 0, "hello", &offset, &err), 0);
     CHECK_INT_EQ(offset, 5);
     /* out of order: the chunk does not start where the session ends */
-    CHECK_INT_EQ(patch(store, "demo/app", uuid, 3, " world", &offset, &err),
-                 REG_E_RANGE_INVALID);
+    CHECK_INT_EQ(patch(store, "demo/app", uuid, 3, " world", &offset, &err), REG_E_RANGE_INVALID);
     sw_error_clear(&err);
-    CHECK_INT_EQ(patch(store, "demo/app", uuid, 6, " world", &offset, &err),
-                 REG_E_RANGE_INVALID);
+    CHECK_INT_EQ(patch(store, "demo/app", uuid, 6, " world", &offset, &err), REG_E_RANGE_INVALID);
     sw_error_clear(&err);
     CHECK_INT_EQ(reg_upload_offset(store, "demo/app", uuid, &offset, &err), 0);
     CHECK_INT_EQ(offset, 5);
@@ -108,8 +106,7 @@ static void test_wrong_digest_keeps_session(void)
     sw_sha256_digest("abd", 3, wrong);
     CHECK_INT_EQ(reg_upload_start(store, "demo/app", uuid, &err), 0);
     CHECK_INT_EQ(patch(store, "demo/app", uuid, 0, "abc", &offset, &err), 0);
-    CHECK_INT_EQ(reg_upload_complete(store, "demo/app", uuid, wrong, &err),
-                 REG_E_DIGEST_INVALID);
+    CHECK_INT_EQ(reg_upload_complete(store, "demo/app", uuid, wrong, &err), REG_E_DIGEST_INVALID);
     sw_error_clear(&err);
     CHECK_INT_EQ(reg_upload_complete(store, "demo/app", uuid, "sha256:nothex", &err),
                  REG_E_DIGEST_INVALID);

@@ -192,8 +192,7 @@ static void test_rules(void)
     cfg->rules[1].can_pull = 1;
     /* union of matching rules */
     CHECK_INT_EQ(srv_auth_access_for(auth, "alice", "team/app"), SRV_AUTH_PULL | SRV_AUTH_PUSH);
-    CHECK_INT_EQ(srv_auth_access_for(auth, "alice", "team/app/web"),
-                 SRV_AUTH_PULL | SRV_AUTH_PUSH);
+    CHECK_INT_EQ(srv_auth_access_for(auth, "alice", "team/app/web"), SRV_AUTH_PULL | SRV_AUTH_PUSH);
     CHECK_INT_EQ(srv_auth_access_for(auth, "alice", "other/app"), SRV_AUTH_PULL);
     CHECK_INT_EQ(srv_auth_access_for(auth, "bob", "team/app"), SRV_AUTH_PULL);
     CHECK_INT_EQ(srv_auth_access_for(auth, NULL, "team/app"), 0);

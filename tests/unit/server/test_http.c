@@ -25,8 +25,8 @@ static void test_route_greedy_name(void)
 {
     /* "blobs" is a valid path component of a name: the longest name wins. */
     struct srv_params p;
-    CHECK(srv_path_match("/v2/*name/manifests/:reference", "/v2/a/manifests/b/manifests/latest",
-                         &p));
+    CHECK(
+        srv_path_match("/v2/*name/manifests/:reference", "/v2/a/manifests/b/manifests/latest", &p));
     CHECK_STR_EQ(p.values[p.count - 1], "a/manifests/b");
     srv_params_clear(&p);
 }
@@ -168,7 +168,8 @@ static void test_error_body(void)
     json_decref(doc);
     free(body);
     body = srv_error_body("NAME_UNKNOWN", "no such repository", NULL);
-    CHECK_STR_EQ(body, "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"no such repository\"}]}");
+    CHECK_STR_EQ(body,
+                 "{\"errors\":[{\"code\":\"NAME_UNKNOWN\",\"message\":\"no such repository\"}]}");
     free(body);
     json_decref(detail);
 }

@@ -29,9 +29,10 @@ static int sh(char *out, size_t size, const char *fmt, ...)
     if (vasprintf(&cmd, fmt, ap) < 0)
         abort();
     va_end(ap);
-    if (asprintf(&full, "cd '%s' && export GIT_AUTHOR_NAME=T GIT_AUTHOR_EMAIL=t@e "
-                        "GIT_COMMITTER_NAME=T GIT_COMMITTER_EMAIL=t@e "
-                        "GIT_CONFIG_NOSYSTEM=1 HOME='%s' && (%s)",
+    if (asprintf(&full,
+                 "cd '%s' && export GIT_AUTHOR_NAME=T GIT_AUTHOR_EMAIL=t@e "
+                 "GIT_COMMITTER_NAME=T GIT_COMMITTER_EMAIL=t@e "
+                 "GIT_CONFIG_NOSYSTEM=1 HOME='%s' && (%s)",
                  root, root, cmd) < 0)
         abort();
     FILE *p = popen(full, "r");
@@ -63,16 +64,18 @@ static char first_sha[41], second_sha[41], src_url[1024];
 
 static void make_source(void)
 {
-    CHECK_INT_EQ(sh(NULL, 0,
-                    "git init -q -b main src && cd src && echo one > hello.txt && "
-                    "mkdir -p bin && printf '#!/bin/sh\\necho hi\\n' > bin/run && chmod +x bin/run && "
-                    "ln -s hello.txt link && git add -A && git commit -qm 'first commit' && "
-                    "git tag -a v1.0.0 -m release && git tag light"),
-                 0);
+    CHECK_INT_EQ(
+        sh(NULL, 0,
+           "git init -q -b main src && cd src && echo one > hello.txt && "
+           "mkdir -p bin && printf '#!/bin/sh\\necho hi\\n' > bin/run && chmod +x bin/run && "
+           "ln -s hello.txt link && git add -A && git commit -qm 'first commit' && "
+           "git tag -a v1.0.0 -m release && git tag light"),
+        0);
     sh(first_sha, sizeof(first_sha), "git -C src rev-parse HEAD");
-    CHECK_INT_EQ(sh(NULL, 0, "cd src && echo two > hello.txt && git commit -qam 'second commit"
-                             "' && git checkout -q -b feature && echo three > hello.txt && "
-                             "git commit -qam third && git checkout -q main"),
+    CHECK_INT_EQ(sh(NULL, 0,
+                    "cd src && echo two > hello.txt && git commit -qam 'second commit"
+                    "' && git checkout -q -b feature && echo three > hello.txt && "
+                    "git commit -qam third && git checkout -q main"),
                  0);
     sh(second_sha, sizeof(second_sha), "git -C src rev-parse main");
     snprintf(src_url, sizeof(src_url), "file://%s/src", root);
@@ -173,10 +176,11 @@ static void test_crafted_tree(void)
     char link_blob[64];
     sh(link_blob, sizeof(link_blob), "printf '%%s' '%s' | git -C evil.git hash-object -w --stdin",
        outside);
-    sh(tree_sub, sizeof(tree_sub),
-       "printf '100644 blob %s\\tfile\\n' | git -C evil.git mktree", blob);
+    sh(tree_sub, sizeof(tree_sub), "printf '100644 blob %s\\tfile\\n' | git -C evil.git mktree",
+       blob);
     sh(tree, sizeof(tree),
-       "printf '120000 blob %s\\tevil\\n040000 tree %s\\tevil\\n' | git -C evil.git mktree --missing",
+       "printf '120000 blob %s\\tevil\\n040000 tree %s\\tevil\\n' | git -C evil.git mktree "
+       "--missing",
        link_blob, tree_sub);
     sh(commit, sizeof(commit), "git -C evil.git commit-tree %s -m evil", tree);
     CHECK(strlen(commit) == 40);
@@ -254,8 +258,8 @@ static void test_git_daemon(void)
         snprintf(base, sizeof(base), "--base-path=%s", root);
         snprintf(port, sizeof(port), "--port=%s", port_text);
         freopen("/dev/null", "w", stderr);
-        execlp("git", "git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
-               port, base, root, (char *)NULL);
+        execlp("git", "git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", port,
+               base, root, (char *)NULL);
         _exit(127);
     }
     char url[256], sha[41], *data = sw_path_join(root, "data"), *mirror = NULL;

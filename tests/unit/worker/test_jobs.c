@@ -30,10 +30,13 @@ static sqlite3 *open_db(void)
 static void push(sqlite3 *db, const char *branch, const char *delivery, char run_id[WRK_RUN_ID_MAX],
                  int *created)
 {
-    struct wrk_run_request req = { .repo = "demo/app", .trigger = "push",
-                                   .source_type = "branch", .source_ref = branch,
+    struct wrk_run_request req = { .repo = "demo/app",
+                                   .trigger = "push",
+                                   .source_type = "branch",
+                                   .source_ref = branch,
                                    .commit_sha = "0123456789012345678901234567890123456789",
-                                   .commit_message = "a change", .delivery_id = delivery,
+                                   .commit_message = "a change",
+                                   .delivery_id = delivery,
                                    .id_prefix = "ca" };
     sw_error *err = NULL;
     CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, run_id, created, &err), 0);
@@ -91,8 +94,7 @@ static void test_claim_lease_finish(void)
     CHECK_INT_EQ(wrk_jobs_renew(db, "ca2", "w2", 60, &cancel, &err), SW_ECONFLICT);
     sw_error_clear(&err);
     json_t *tags = json_pack("[s, s]", "latest", "ca2");
-    CHECK_INT_EQ(wrk_jobs_finish(db, "ca2", "w1", "succeeded", "sha256:abc", tags, NULL, &err),
-                 0);
+    CHECK_INT_EQ(wrk_jobs_finish(db, "ca2", "w1", "succeeded", "sha256:abc", tags, NULL, &err), 0);
     json_decref(tags);
     CHECK_INT_EQ(wrk_jobs_get(db, "ca2", &run, &err), 0);
     CHECK_STR_EQ(run.status, "succeeded");
@@ -175,9 +177,13 @@ static void test_rules_release_and_steps(void)
     sw_error *err = NULL;
     char r0[WRK_RUN_ID_MAX], r1[WRK_RUN_ID_MAX], r2[WRK_RUN_ID_MAX];
     int created = 0;
-    struct wrk_run_request req = { .repo = "demo/rules", .trigger = "push",
-                                   .source_type = "branch", .source_ref = "main",
-                                   .id_prefix = "ca", .rule = 0, .pusher = "alice",
+    struct wrk_run_request req = { .repo = "demo/rules",
+                                   .trigger = "push",
+                                   .source_type = "branch",
+                                   .source_ref = "main",
+                                   .id_prefix = "ca",
+                                   .rule = 0,
+                                   .pusher = "alice",
                                    .full_name = "acme/rules" };
     CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, r0, &created, &err), 0);
     req.rule = 1;
@@ -299,7 +305,7 @@ static void test_workers_presence(void)
     sw_error *err = NULL;
     int processes = -1, threads = -1;
     CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 2, &err), 0);
-    CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 3, &err), 0);   /* a refresh, not a row */
+    CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 3, &err), 0); /* a refresh, not a row */
     CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
     CHECK_INT_EQ(processes, 1);
     CHECK_INT_EQ(threads, 3);
@@ -330,14 +336,15 @@ static void test_workers_presence(void)
     sw_db_close(db);
 }
 
-
 /* runs.keep: old finished runs go with their steps and deliveries; the
  * newest run, runs still running or queued, and runs behind a tag stay. */
 static void test_prune_old_runs(void)
 {
     sqlite3 *db = open_db();
-    sw_db_exec(db, "DELETE FROM runs; DELETE FROM run_steps; DELETE FROM tag_runs;"
-                   " DELETE FROM deliveries", NULL);
+    sw_db_exec(db,
+               "DELETE FROM runs; DELETE FROM run_steps; DELETE FROM tag_runs;"
+               " DELETE FROM deliveries",
+               NULL);
     char r[5][WRK_RUN_ID_MAX];
     const char *branches[] = { "p1", "p2", "p3", "p4", "p5" };
     for (int i = 0; i < 5; i++) {

@@ -13,8 +13,9 @@
 
 #define KEY_A "AAAAC3NzaC1lZDI1NTE5AAAAILKZLOlK9+wCSjJPtqnSlU4lT1cVFZ/q7AEVeoRFAjBd"
 #define KEY_B "AAAAC3NzaC1lZDI1NTE5AAAAIPi7b7WTZhEdSbwT5a9JN+trOJR5ZYZCq1XdByyPKBIf"
-#define KEY_C "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJ0f8mqzxboSayE6fKtA4odDfUVC" \
-              "r1e0eh5YFoE29Ln0t7r5Oauy0lP6UO3emYFeaNLU5hTiNV4JelvjwvpbmbQ="
+#define KEY_C                                                                                      \
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBJ0f8mqzxboSayE6fKtA4odDfUVC"             \
+    "r1e0eh5YFoE29Ln0t7r5Oauy0lP6UO3emYFeaNLU5hTiNV4JelvjwvpbmbQ="
 
 static char *dir;
 
@@ -39,8 +40,9 @@ static enum wrk_host_key check(const char *path, const char *host, int port, con
     enum wrk_host_key result = WRK_HOST_MATCH;
     char where[4200];
     sw_error *err = NULL;
-    CHECK_INT_EQ(wrk_known_hosts_check(path, host, port, key, key_len, &result, where,
-                                       sizeof(where), &err), 0);
+    CHECK_INT_EQ(
+        wrk_known_hosts_check(path, host, port, key, key_len, &result, where, sizeof(where), &err),
+        0);
     sw_error_clear(&err);
     const char *colon = strrchr(where, ':');
     *line = colon ? atoi(colon + 1) : 0;
@@ -49,14 +51,14 @@ static enum wrk_host_key check(const char *path, const char *host, int port, con
 
 static void test_plain_wildcards_and_ports(void)
 {
-    const char *path = write_file("known_hosts",
-        "# a comment\n"
-        "\n"
-        "github.com,140.82.112.3 ssh-ed25519 " KEY_A " github\n"
-        "*.corp.example,!evil.corp.example ssh-ed25519 " KEY_B "\n"
-        "[git.example]:2222 ecdsa-sha2-nistp256 " KEY_C "\n"
-        "broken-line-without-key\n"
-        "bad.example ssh-ed25519 !!not-base64!!\n");
+    const char *path =
+        write_file("known_hosts", "# a comment\n"
+                                  "\n"
+                                  "github.com,140.82.112.3 ssh-ed25519 " KEY_A " github\n"
+                                  "*.corp.example,!evil.corp.example ssh-ed25519 " KEY_B "\n"
+                                  "[git.example]:2222 ecdsa-sha2-nistp256 " KEY_C "\n"
+                                  "broken-line-without-key\n"
+                                  "bad.example ssh-ed25519 !!not-base64!!\n");
     int line = 0;
     CHECK_INT_EQ(check(path, "github.com", 22, KEY_A, &line), WRK_HOST_MATCH);
     CHECK_INT_EQ(line, 3);
@@ -81,7 +83,8 @@ static void test_plain_wildcards_and_ports(void)
 
 static void test_hashed_names(void)
 {
-    const char *path = write_file("hashed",
+    const char *path = write_file(
+        "hashed",
         "|1|fPR+QI6Oh6qcoQ+Ju7+LZaFgiNk=|vXXHDJiyC2T7/xEp0vFRK2Uz+ek= ssh-ed25519 " KEY_A "\n");
     int line = 0;
     CHECK_INT_EQ(check(path, "git.example", 2222, KEY_A, &line), WRK_HOST_MATCH);
@@ -93,10 +96,9 @@ static void test_hashed_names(void)
 
 static void test_revoked_and_missing(void)
 {
-    const char *path = write_file("revoked",
-        "git.example ssh-ed25519 " KEY_A "\n"
-        "@cert-authority *.example ssh-ed25519 " KEY_B "\n"
-        "@revoked * ssh-ed25519 " KEY_A "\n");
+    const char *path = write_file("revoked", "git.example ssh-ed25519 " KEY_A "\n"
+                                             "@cert-authority *.example ssh-ed25519 " KEY_B "\n"
+                                             "@revoked * ssh-ed25519 " KEY_A "\n");
     int line = 0;
     /* a revoked key wins over a line that trusts it */
     CHECK_INT_EQ(check(path, "git.example", 22, KEY_A, &line), WRK_HOST_REVOKED);

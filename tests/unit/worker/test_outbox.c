@@ -64,7 +64,8 @@ static const char *state_of(sqlite3 *db, int64_t id)
     sqlite3_stmt *stmt = NULL;
     out[0] = '\0';
     CHECK_INT_EQ(sw_db_prepare(db, "SELECT state || '/' || attempts FROM deliveries WHERE id = ?",
-                               &stmt, NULL), 0);
+                               &stmt, NULL),
+                 0);
     sqlite3_bind_int64(stmt, 1, id);
     if (sqlite3_step(stmt) == SQLITE_ROW)
         snprintf(out, sizeof(out), "%s", sqlite3_column_text(stmt, 0));
@@ -105,7 +106,7 @@ static void test_retry_backoff_and_giving_up(void)
     int64_t id = d.id;
     done(db, &d, "c1", "HTTP 503", 1);
     CHECK_STR_EQ(state_of(db, id), "pending/1");
-    CHECK_STR_EQ(claim(db, "c1", &d), "");   /* not before its backoff */
+    CHECK_STR_EQ(claim(db, "c1", &d), ""); /* not before its backoff */
     sw_db_exec(db, "UPDATE deliveries SET next_at = 0", NULL);
     CHECK(claim(db, "c1", &d)[0] != '\0');
     CHECK_INT_EQ(d.attempts, 2);
@@ -140,7 +141,7 @@ static void test_dead_courier(void)
     struct wrk_delivery d, late;
     add(db, "ca5", "notify", "http://hooks.example/slow", "pushed");
     CHECK(claim(db, "dead", &late)[0] != '\0');
-    CHECK_STR_EQ(claim(db, "alive", &d), "");   /* leased */
+    CHECK_STR_EQ(claim(db, "alive", &d), ""); /* leased */
     sw_db_exec(db, "UPDATE deliveries SET lease_expires_at = 0", NULL);
     CHECK(claim(db, "alive", &d)[0] != '\0');
     CHECK_INT_EQ(d.attempts, 2);
@@ -179,7 +180,8 @@ static void test_list_shows_origins_only(void)
     CHECK_INT_EQ(wrk_outbox_list(db, "ca7", &list, &err), 0);
     CHECK_INT_EQ((int)json_array_size(list), 3);
     json_t *first = json_array_get(list, 0);
-    CHECK_STR_EQ(json_string_value(json_object_get(first, "target")), "https://hooks.example.com/…");
+    CHECK_STR_EQ(json_string_value(json_object_get(first, "target")),
+                 "https://hooks.example.com/…");
     CHECK_STR_EQ(json_string_value(json_object_get(first, "state")), "pending");
     CHECK_STR_EQ(json_string_value(json_object_get(first, "error")), "HTTP 500");
     CHECK_INT_EQ((int)json_integer_value(json_object_get(first, "attempts")), 1);

@@ -120,8 +120,7 @@ static void test_load_full(void)
     CHECK_STR_EQ(r->rules[3].tags[0], "{sourceref}");
     CHECK_STR_EQ(r->rules[3].dockerfile, "Dockerfile");
     CHECK_STR_EQ(r->rules[3].context, ".");
-    CHECK_STR_EQ(wrk_repos_find(repos, "other/repo")->git_normalized,
-                 "example.com/team/other");
+    CHECK_STR_EQ(wrk_repos_find(repos, "other/repo")->git_normalized, "example.com/team/other");
     CHECK_STR_EQ(wrk_repos_find(repos, "local/repo")->git, "file:///srv/git/local");
     CHECK(wrk_repos_find(repos, "nope") == NULL);
 cleanup:
@@ -160,11 +159,9 @@ static void test_errors(void)
     expect_error(REPO_HEAD "    rulez: []\n",
                  (const char *[]){ "slipway.yaml:6", "repos[demo/x].rulez", "unknown key", NULL });
     expect_error(REPO_HEAD "    rules:\n      - { source_type: branches, source: main }\n",
-                 (const char *[]){ ":7", "repos[demo/x].rules[1].source_type", "branches",
-                                   NULL });
+                 (const char *[]){ ":7", "repos[demo/x].rules[1].source_type", "branches", NULL });
     expect_error(REPO_HEAD "    rules:\n      - { source_type: tag, source: \"/v(1/\" }\n",
-                 (const char *[]){ ":7", "repos[demo/x].rules[1].source", "invalid regex",
-                                   NULL });
+                 (const char *[]){ ":7", "repos[demo/x].rules[1].source", "invalid regex", NULL });
     expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main }\n"
                            "      - { source_type: tag, source: "
                            "\"/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)/\" }\n",
@@ -207,9 +204,12 @@ static void test_errors(void)
 
 static void test_runs_keep(void)
 {
-    static const struct { const char *text; long long want; } cases[] = {
-        { "90d", 90LL * 86400 }, { "1h", 3600 }, { "forever", 0 }, { "0", 0 },
-        { "59m", -1 }, { "soon", -1 }, { "200000d", -1 },
+    static const struct {
+        const char *text;
+        long long want;
+    } cases[] = {
+        { "90d", 90LL * 86400 }, { "1h", 3600 }, { "forever", 0 },  { "0", 0 },
+        { "59m", -1 },           { "soon", -1 }, { "200000d", -1 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *v = json_string(cases[i].text);
@@ -223,7 +223,9 @@ static void test_runs_keep(void)
 
 static void test_url_normalize(void)
 {
-    const struct { const char *in, *out; } cases[] = {
+    const struct {
+        const char *in, *out;
+    } cases[] = {
         { "https://github.com/acme/hello.git", "github.com/acme/hello" },
         { "https://github.com/acme/hello", "github.com/acme/hello" },
         { "https://github.com/acme/hello/", "github.com/acme/hello" },
@@ -315,8 +317,8 @@ static void render(const struct wrk_rule *rule, const char *ref, const struct wr
 static void test_render(void)
 {
     char out[512];
-    char *plain[] = { "latest", "{run_id}", "sha-{commit:7}", "{commit}", "{sourceref}",
-                      "d{date}", "latest" };
+    char *plain[] = { "latest",      "{run_id}", "sha-{commit:7}", "{commit}",
+                      "{sourceref}", "d{date}",  "latest" };
     struct wrk_rule rule = { .source_type = "branch", .tags = plain, .n_tags = 7 };
     render(&rule, "main", NULL, out, sizeof(out));
     CHECK_STR_EQ(out, "latest,ca7,sha-0123456,0123456789abcdef0123456789abcdef01234567,main,"

@@ -7,8 +7,11 @@
 static void test_format_and_parse(void)
 {
     char out[32];
-    const struct { uint64_t n; const char *id; } cases[] = {
-        { 0, "ca0" }, { 1, "ca1" }, { 9, "ca9" }, { 10, "caa" }, { 31, "cav" },
+    const struct {
+        uint64_t n;
+        const char *id;
+    } cases[] = {
+        { 0, "ca0" },   { 1, "ca1" },   { 9, "ca9" },     { 10, "caa" },     { 31, "cav" },
         { 32, "ca10" }, { 33, "ca11" }, { 1023, "cavv" }, { 1024, "ca100" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -34,30 +34,37 @@ static int verify(enum wrk_forge forge, const char *secret, const char *const *h
 static void test_github_published_vector(void)
 {
     /* docs.github.com: "Validating webhook deliveries", test values */
-    const char *headers[] = { "X-Hub-Signature-256",
-                              "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-                              NULL };
+    const char *headers[] = {
+        "X-Hub-Signature-256",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", NULL
+    };
     char msg[256];
-    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", headers,
-                        "Hello, World!", msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", headers, "Hello, World!",
+                        msg, sizeof(msg)),
+                 0);
     /* one byte of the body changed */
-    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", headers,
-                        "Hello, World?", msg, sizeof(msg)), SW_EPERM);
+    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", headers, "Hello, World?",
+                        msg, sizeof(msg)),
+                 SW_EPERM);
     CHECK_STR_EQ(msg, "signature does not match");
     /* another secret */
-    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a secret to everybody", headers,
-                        "Hello, World!", msg, sizeof(msg)), SW_EPERM);
+    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a secret to everybody", headers, "Hello, World!",
+                        msg, sizeof(msg)),
+                 SW_EPERM);
     /* upper-case hex is the same signature */
-    const char *upper[] = { "X-Hub-Signature-256",
-                            "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17",
-                            NULL };
-    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", upper, "Hello, World!",
-                        msg, sizeof(msg)), 0);
+    const char *upper[] = {
+        "X-Hub-Signature-256",
+        "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17", NULL
+    };
+    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", upper, "Hello, World!", msg,
+                        sizeof(msg)),
+                 0);
     /* the old SHA-1 header alone is not accepted */
     const char *sha1[] = { "X-Hub-Signature", "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59",
                            NULL };
-    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", sha1, "Hello, World!",
-                        msg, sizeof(msg)), SW_EPERM);
+    CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", sha1, "Hello, World!", msg,
+                        sizeof(msg)),
+                 SW_EPERM);
     CHECK_STR_EQ(msg, "missing X-Hub-Signature-256 header");
     /* truncated, or without the prefix */
     const char *shorter[] = { "X-Hub-Signature-256", "sha256=757107ea0eb2509fc2", NULL };
@@ -172,14 +179,16 @@ static void test_github_tag_delete_ping_skip(void)
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, ping_headers,
                        "{\"zen\":\"Keep it simple.\",\"hook_id\":1,"
                        "\"repository\":{\"full_name\":\"acme/hello\"}}",
-                       &ev, msg, sizeof(msg)), 0);
+                       &ev, msg, sizeof(msg)),
+                 0);
     CHECK_INT_EQ(ev.kind, WRK_HOOK_PING);
     CHECK_STR_EQ(ev.full_name, "acme/hello");
     wrk_hook_event_release(&ev);
 
     const char *issue_headers[] = { "X-GitHub-Event", "issues", NULL };
-    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, issue_headers, "{\"action\":\"opened\"}", &ev, msg,
-                       sizeof(msg)), 0);
+    CHECK_INT_EQ(
+        parse(WRK_FORGE_GITHUB, issue_headers, "{\"action\":\"opened\"}", &ev, msg, sizeof(msg)),
+        0);
     CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
     CHECK_STR_EQ(ev.event, "issues");
     wrk_hook_event_release(&ev);
@@ -209,14 +218,17 @@ static void test_bad_payloads(void)
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, "[1,2]", &ev, msg, sizeof(msg)), SW_EINVAL);
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
                        "{\"after\":\"2222222222222222222222222222222222222222\"}", &ev, msg,
-                       sizeof(msg)), SW_EINVAL);
+                       sizeof(msg)),
+                 SW_EINVAL);
     CHECK_STR_EQ(msg, "payload has no \"ref\"");
-    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, "{\"ref\":\"refs/heads/main\"}", &ev, msg,
-                       sizeof(msg)), SW_EINVAL);
+    CHECK_INT_EQ(
+        parse(WRK_FORGE_GITHUB, push, "{\"ref\":\"refs/heads/main\"}", &ev, msg, sizeof(msg)),
+        SW_EINVAL);
     CHECK(strstr(msg, "after") != NULL);
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
                        "{\"ref\":\"refs/pull/1/head\",\"after\":\"2222222\"}", &ev, msg,
-                       sizeof(msg)), SW_EINVAL);
+                       sizeof(msg)),
+                 SW_EINVAL);
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, NULL, github_push, &ev, msg, sizeof(msg)), SW_EINVAL);
     CHECK(strstr(msg, "X-GitHub-Event") != NULL);
 }
@@ -225,8 +237,8 @@ static void test_gitlab(void)
 {
     struct wrk_hook_event ev;
     char msg[256];
-    const char *push_headers[] = { "X-Gitlab-Event", "Push Hook", "X-Gitlab-Event-UUID",
-                                   "u-1", NULL };
+    const char *push_headers[] = { "X-Gitlab-Event", "Push Hook", "X-Gitlab-Event-UUID", "u-1",
+                                   NULL };
     const char *body =
         "{\"object_kind\":\"push\",\"ref\":\"refs/heads/dev\","
         "\"before\":\"1111111111111111111111111111111111111111\","
@@ -275,7 +287,8 @@ static void test_gitea(void)
     const char *body =
         "{\"ref\":\"refs/heads/main\",\"after\":\"8888888888888888888888888888888888888888\","
         "\"commits\":[{\"id\":\"8888888888888888888888888888888888888888\",\"message\":\"hi\"}],"
-        "\"repository\":{\"full_name\":\"me/site\",\"clone_url\":\"https://code.example/me/site.git\","
+        "\"repository\":{\"full_name\":\"me/site\",\"clone_url\":\"https://code.example/me/"
+        "site.git\","
         "\"ssh_url\":\"ssh://git@code.example:2222/me/site.git\","
         "\"html_url\":\"https://code.example/me/site\"},\"pusher\":{\"login\":\"me\"}}";
     CHECK_INT_EQ(parse(WRK_FORGE_GITEA, headers, body, &ev, msg, sizeof(msg)), 0);

@@ -3,7 +3,7 @@
 # Safe to run repeatedly: only missing packages are installed.
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config clang \
+BUILD_PKGS="build-essential cmake pkg-config clang clang-format \
   libgit2-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev \
   libsqlite3-dev libarchive-dev libyaml-dev libssl-dev zlib1g-dev \
   libzstd-dev libpcre2-dev libcrypt-dev"

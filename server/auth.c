@@ -24,6 +24,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "registry/access.h"
 #include "server/http.h"
 
 #define CACHE_SLOTS 64
@@ -337,36 +338,11 @@ cleanup:
     return rc;
 }
 
-static int rule_names_user(const struct sw_access_rule *rule, const char *user)
-{
-    for (char **u = rule->users; u && *u; u++) {
-        if (strcmp(*u, "*") == 0 || strcmp(*u, user) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 unsigned srv_auth_access_for(const srv_auth *auth, const char *user, const char *repo)
 {
-    unsigned access = 0;
-
     if (auth == NULL)
         return SRV_AUTH_PULL | SRV_AUTH_PUSH;
-    if (user == NULL)
-        return auth->cfg->anonymous_pull ? SRV_AUTH_PULL : 0;
-    if (auth->cfg->n_rules == 0)
-        return SRV_AUTH_PULL | SRV_AUTH_PUSH;
-    for (size_t i = 0; i < auth->cfg->n_rules; i++) {
-        const struct sw_access_rule *rule = &auth->cfg->rules[i];
-        if (repo == NULL || fnmatch(rule->repo_pattern, repo, 0) != 0 ||
-            !rule_names_user(rule, user))
-            continue;
-        if (rule->can_pull)
-            access |= SRV_AUTH_PULL;
-        if (rule->can_push)
-            access |= SRV_AUTH_PUSH;
-    }
-    if (auth->cfg->anonymous_pull)
-        access |= SRV_AUTH_PULL;
-    return access;
+    unsigned a = reg_access_for(auth->cfg, user, repo);
+    return ((a & REG_ACCESS_PULL) ? SRV_AUTH_PULL : 0) |
+           ((a & REG_ACCESS_PUSH) ? SRV_AUTH_PUSH : 0);
 }

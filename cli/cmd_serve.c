@@ -164,10 +164,8 @@ int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
 
-    struct reg_options store_options = {
-        .delete_enabled = cfg->delete_enabled,
-        .max_manifest_size = cfg->max_manifest_size,
-    };
+    struct reg_options store_options;
+    reg_options_from_config(cfg, &store_options);
     if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;

@@ -16,7 +16,8 @@ extern const struct {
 
 int sw_db_error(sqlite3 *db, sw_error **err, const char *context)
 {
-    return sw_error_set(err, SW_EDB, "%s: %s", context,
+    int code = db && sqlite3_errcode(db) == SQLITE_FULL ? SW_ENOSPACE : SW_EDB;
+    return sw_error_set(err, code, "%s: %s", context,
                         db ? sqlite3_errmsg(db) : "cannot open database");
 }
 

@@ -107,27 +107,50 @@ int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_
     int rc = writer_alloc(store, algo, &w, err);
     if (rc != 0)
         return rc;
+    if ((rc = reg_store_check_space(store, err)) != 0)
+        goto cleanup;
     if ((w->hash = sw_hash_new(algo)) == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
         goto cleanup;
     }
-    if ((rc = sw_random_bytes(random, sizeof(random), err)) != 0)
-        goto cleanup;
-    sw_hex_encode(random, sizeof(random), hex);
-    if (asprintf(&w->path, "%s/blob-%s", reg_store_tmp_dir(store), hex) < 0) {
-        w->path = NULL;
-        rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
-        goto cleanup;
-    }
-    w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->path);
+    /* Crash recovery in another process may lock and remove a fresh file
+     * between its O_EXCL create and our flock: a file that is already
+     * unlinked once locked is given up and a new one is made. */
+    for (int attempt = 0;; attempt++) {
+        struct stat st;
+        if ((rc = sw_random_bytes(random, sizeof(random), err)) != 0)
+            goto cleanup;
+        sw_hex_encode(random, sizeof(random), hex);
         free(w->path);
-        w->path = NULL;
-        goto cleanup;
+        if (asprintf(&w->path, "%s/blob-%s", reg_store_tmp_dir(store), hex) < 0) {
+            w->path = NULL;
+            rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+            goto cleanup;
+        }
+        w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (w->fd < 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->path);
+            free(w->path);
+            w->path = NULL;
+            goto cleanup;
+        }
+        /* Tells crash recovery (any process) that this file is alive. */
+        if (sw_flock(w->fd, LOCK_EX) != 0 || fstat(w->fd, &st) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "locking %s", w->path);
+            goto cleanup;
+        }
+        if (st.st_nlink > 0)
+            break;
+        close(w->fd);
+        w->fd = -1;
+        if (attempt >= 8) {
+            rc = sw_error_set(err, SW_EIO,
+                              "creating a temporary blob file: removed by another "
+                              "process %d times in a row",
+                              attempt + 1);
+            goto cleanup;
+        }
     }
-    /* Tells crash recovery (any process) that this file is alive. */
-    flock(w->fd, LOCK_EX);
     *out = w;
     w = NULL;
 cleanup:

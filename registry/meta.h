@@ -69,6 +69,8 @@ int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_
                          sw_error **err);
 int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error **err);
 int reg_meta_upload_delete(sqlite3 *db, const char *uuid, sw_error **err);
+/* *exists is 1 when a session row for uuid exists (any repository). */
+int reg_meta_upload_exists(sqlite3 *db, const char *uuid, int *exists, sw_error **err);
 /* Calls fn for each session last updated at or before `before`. */
 int reg_meta_upload_each_stale(sqlite3 *db, int64_t before, int (*fn)(void *ctx, const char *uuid),
                                void *ctx, sw_error **err);

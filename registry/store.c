@@ -27,8 +27,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -117,6 +119,29 @@ const char *reg_store_data_dir(const reg_store *store)
 const struct reg_options *reg_store_options(const reg_store *store)
 {
     return &store->opts;
+}
+
+void reg_options_from_config(const struct sw_config *cfg, struct reg_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->delete_enabled = cfg->delete_enabled;
+    opts->max_manifest_size = cfg->max_manifest_size;
+    opts->reserve_bytes = cfg->storage_reserve;
+}
+
+int reg_store_check_space(const reg_store *store, sw_error **err)
+{
+    struct statvfs vfs;
+    if (store->opts.reserve_bytes <= 0 || statvfs(store->data_dir, &vfs) != 0)
+        return 0;
+    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (avail >= (uint64_t)store->opts.reserve_bytes)
+        return 0;
+    return sw_error_set(err, SW_ENOSPACE,
+                        "storage is full: %llu bytes free on %s, below storage.reserve (%lld "
+                        "bytes); delete images and run slipway gc",
+                        (unsigned long long)avail, store->data_dir,
+                        (long long)store->opts.reserve_bytes);
 }
 
 const char *reg_store_tmp_dir(const reg_store *store)

@@ -2078,10 +2078,8 @@ int reg_transfer_open_store(const char *config_path, const char *data_dir,
         free(cfg->data_dir);
         cfg->data_dir = abs;
     }
-    struct reg_options opts = {
-        .delete_enabled = cfg->delete_enabled,
-        .max_manifest_size = cfg->max_manifest_size,
-    };
+    struct reg_options opts;
+    reg_options_from_config(cfg, &opts);
     if ((rc = reg_store_open(cfg->data_dir, &opts, out, err)) != 0)
         goto cleanup;
     if (cfg_out) {

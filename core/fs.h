@@ -28,6 +28,10 @@ int sw_read_file(const char *path, size_t max_size, char **out, size_t *len, sw_
 int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          sw_error **err);
 
+/* Size of a buffer that holds any path the store builds (Linux PATH_MAX);
+ * every snprintf into one is checked for truncation. */
+#define SW_PATH_MAX 4096
+
 /* Runs `expr` (a system call returning -1 and errno on failure) into `rc`
  * again for as long as it fails with EINTR. */
 #define SW_EINTR_LOOP(rc, expr)                                                                    \

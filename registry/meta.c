@@ -846,3 +846,21 @@ int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err)
     }
     return rc;
 }
+
+int reg_meta_quick_check(sqlite3 *db, int (*fn)(void *ctx, const char *line), void *ctx,
+                         sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "PRAGMA quick_check", &stmt, err);
+    if (rc != 0)
+        return rc;
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(stmt, 0);
+        rc = fn(ctx, line ? line : "");
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sw_db_error(db, err, "checking the database");
+    sqlite3_finalize(stmt);
+    return rc;
+}

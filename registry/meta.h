@@ -155,6 +155,10 @@ int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *dige
  * its body) and no link was touched, nor the blob created, after cutoff. */
 int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff, int *unreferenced,
                                sw_error **err);
+/* Runs PRAGMA quick_check, calling fn with each line it reports ("ok"
+ * when the database is sound). */
+int reg_meta_quick_check(sqlite3 *db, int (*fn)(void *ctx, const char *line), void *ctx,
+                         sw_error **err);
 /* Removes the blob's row and every link to it. */
 int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err);
 

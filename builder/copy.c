@@ -346,7 +346,12 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
             }
             uid_t uid = c->spec->has_chown ? c->spec->uid : 0;
             gid_t gid = c->spec->has_chown ? c->spec->gid : 0;
-            fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+            if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+                int saved = errno;
+                close(parent);
+                return sw_error_sys(err, SW_EIO, saved, "%s: setting the owner of /%.*s", c->verb,
+                                    (int)(done + comp_len), clean);
+            }
             next = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         struct stat link_st;

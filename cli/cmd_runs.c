@@ -21,6 +21,7 @@
 
 #include "cli/commands.h"
 #include "core/config.h"
+#include "core/parse.h"
 #include "core/strbuf.h"
 
 struct client {
@@ -230,9 +231,22 @@ static int parse_args(int argc, char **argv, struct client_args *a, const char *
             break;
         case 'S':
             a->status = optarg;
+            if (strcmp(optarg, "queued") != 0 && strcmp(optarg, "running") != 0 &&
+                strcmp(optarg, "succeeded") != 0 && strcmp(optarg, "failed") != 0 &&
+                strcmp(optarg, "canceled") != 0 && strcmp(optarg, "superseded") != 0) {
+                fprintf(stderr,
+                        "slipway %s: --status '%s': expected queued, running, succeeded, "
+                        "failed, canceled or superseded\n",
+                        argv[0], optarg);
+                return 2;
+            }
             break;
         case 'n':
-            a->limit = atoi(optarg);
+            if (sw_parse_int(optarg, 1, 1000, &a->limit) != 0) {
+                fprintf(stderr, "slipway %s: -n '%s': expected a number from 1 to 1000\n", argv[0],
+                        optarg);
+                return 2;
+            }
             break;
         case 'j':
             a->json = 1;

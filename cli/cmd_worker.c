@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "registry/store.h"
 #include "worker/repos.h"
 #include "worker/service.h"
@@ -58,7 +59,11 @@ int cmd_worker(int argc, char **argv)
             config_path = optarg;
             break;
         case 't':
-            threads = atoi(optarg);
+            if (sw_parse_int(optarg, 1, 64, &threads) != 0) {
+                fprintf(stderr, "slipway worker: --threads '%s': expected a number from 1 to 64\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'n':
             name = optarg;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parse.h"
+
 /* Generated from the migrations folder by cmake/EmbedRun.cmake, sorted by name. */
 extern const struct {
     const char *name;
@@ -58,7 +60,8 @@ int sw_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, sw_error **
 /* Version number from a migration's file name: "0003_tags.sql" -> 3. */
 static int migration_version(const char *name)
 {
-    return atoi(name);
+    int64_t v = 0;
+    return sw_parse_int64_prefix(name, 1, 99999, &v, NULL) == 0 ? (int)v : 0;
 }
 
 int sw_db_latest_version(void)

@@ -4,6 +4,7 @@
  */
 #include "core/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,32 +12,27 @@
 #include <time.h>
 #include <unistd.h>
 
-static int current_level = -1;
+/* Read once from SLIPWAY_LOG, by whichever thread logs first. */
+static int current_level = SW_LOG_INFO;
+static pthread_once_t level_once = PTHREAD_ONCE_INIT;
 
-static int level_from_env(void)
+static void level_from_env(void)
 {
     const char *v = getenv("SLIPWAY_LOG");
     if (v == NULL)
-        return SW_LOG_INFO;
+        return;
     if (strcmp(v, "debug") == 0)
-        return SW_LOG_DEBUG;
-    if (strcmp(v, "warn") == 0)
-        return SW_LOG_WARN;
-    if (strcmp(v, "error") == 0)
-        return SW_LOG_ERROR;
-    return SW_LOG_INFO;
-}
-
-void sw_log_set_level(enum sw_log_level level)
-{
-    current_level = (int)level;
+        current_level = SW_LOG_DEBUG;
+    else if (strcmp(v, "warn") == 0)
+        current_level = SW_LOG_WARN;
+    else if (strcmp(v, "error") == 0)
+        current_level = SW_LOG_ERROR;
 }
 
 void sw_log(enum sw_log_level level, const char *fmt, ...)
 {
     static const char *names[] = { "debug", "info ", "warn ", "error" };
-    if (current_level < 0)
-        current_level = level_from_env();
+    pthread_once(&level_once, level_from_env);
     if ((int)level < current_level)
         return;
 

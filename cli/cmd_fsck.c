@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "registry/fsck.h"
 #include "registry/transfer.h"
@@ -80,13 +81,12 @@ int cmd_fsck(int argc, char **argv)
         usage(stderr);
         goto cleanup;
     }
-    if (config_path == NULL && data_dir == NULL) {
-        fprintf(stderr, "slipway fsck: no store given: use --config FILE or --data-dir DIR\n\n");
+    if (cli_store_given("fsck", config_path, data_dir) != 0) {
         usage(stderr);
         goto cleanup;
     }
     status = 1;
-    if (reg_transfer_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
+    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway fsck: %s\n", sw_error_message(err));
         goto cleanup;
     }

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 /* Read once from SLIPWAY_LOG, by whichever thread logs first. */
 static int current_level = SW_LOG_INFO;
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
@@ -37,12 +39,9 @@ void sw_log(enum sw_log_level level, const char *fmt, ...)
         return;
 
     char line[4096];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", names[level]);
+    char when[SW_RFC3339_MAX];
+    size_t n = (size_t)snprintf(line, sizeof(line), "%s %s ",
+                                sw_format_rfc3339((int64_t)time(NULL), when), names[level]);
 
     va_list ap;
     va_start(ap, fmt);

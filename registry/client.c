@@ -1279,16 +1279,6 @@ static void digest_of(const char *algo_of, const void *data, size_t len, char ou
     sw_sha256_digest(data, len, out);
 }
 
-static int is_index_type(const char *mt)
-{
-    return strcmp(mt, REG_MT_OCI_INDEX) == 0 || strcmp(mt, REG_MT_DOCKER_LIST) == 0;
-}
-
-static int is_image_manifest_type(const char *mt)
-{
-    return strcmp(mt, REG_MT_OCI_MANIFEST) == 0 || strcmp(mt, REG_MT_DOCKER_MANIFEST) == 0;
-}
-
 /* The manifest's media type: its mediaType field, else the Content-Type,
  * else what its shape says (OCI allows leaving mediaType out). */
 static int manifest_media_type(struct fetched_manifest *m, const char *content_type,
@@ -1310,14 +1300,14 @@ static int manifest_media_type(struct fetched_manifest *m, const char *content_t
         return sw_error_set(err, SW_EUNSUPPORTED,
                             "GET %s: Docker schema 1 manifests are not supported", url);
     if (mt == NULL) {
-        if (is_index_type(header_type) || is_image_manifest_type(header_type))
+        if (reg_media_type_is_index(header_type) || reg_media_type_is_image_manifest(header_type))
             mt = header_type;
         else if (json_object_get(m->json, "manifests"))
             mt = REG_MT_OCI_INDEX;
         else
             mt = REG_MT_OCI_MANIFEST;
     }
-    if (!is_index_type(mt) && !is_image_manifest_type(mt))
+    if (!reg_media_type_is_index(mt) && !reg_media_type_is_image_manifest(mt))
         return sw_error_set(err, SW_EUNSUPPORTED, "GET %s: unsupported manifest type '%.100s'", url,
                             mt);
     m->media_type = strdup(mt);
@@ -1477,7 +1467,7 @@ static int pull_image(struct pull_ctx *ctx, const struct reg_platform *platform,
     if ((rc = with_endpoints(ctx, attempt_manifest, &top, err)) != 0)
         goto cleanup;
 
-    if (is_index_type(top.media_type)) {
+    if (reg_media_type_is_index(top.media_type)) {
         json_t *desc;
         const char *child_digest;
         int64_t child_size;
@@ -1499,7 +1489,7 @@ static int pull_image(struct pull_ctx *ctx, const struct reg_platform *platform,
                               child.len, (long long)child_size);
             goto cleanup;
         }
-        if (!is_image_manifest_type(child.media_type)) {
+        if (!reg_media_type_is_image_manifest(child.media_type)) {
             rc = sw_error_set(err, SW_EUNSUPPORTED,
                               "manifest %s for %s is a %s, expected an image manifest",
                               child_digest, ctx->result->platform, child.media_type);

@@ -14,6 +14,9 @@
 
 #include "core/clock.h"
 
+/* Longer lines are cut (the cut is still one write, one line). */
+#define LOG_LINE_MAX 4096
+
 /* Read once from SLIPWAY_LOG, by whichever thread logs first. */
 static int current_level = SW_LOG_INFO;
 static pthread_once_t level_once = PTHREAD_ONCE_INIT;
@@ -38,7 +41,7 @@ void sw_log(enum sw_log_level level, const char *fmt, ...)
     if ((int)level < current_level)
         return;
 
-    char line[4096];
+    char line[LOG_LINE_MAX];
     char when[SW_RFC3339_MAX];
     size_t n = (size_t)snprintf(line, sizeof(line), "%s %s ",
                                 sw_format_rfc3339((int64_t)time(NULL), when), names[level]);

@@ -72,7 +72,7 @@ int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, siz
 
 char *reg_blob_path(const reg_store *store, const char *digest)
 {
-    char buf[4096];
+    char buf[SW_PATH_MAX];
     if (reg_blob_path_buf(store, digest, buf, sizeof(buf), NULL) != 0)
         return NULL;
     return strdup(buf);
@@ -265,7 +265,7 @@ int reg_blob_writer_finish(reg_blob_writer *w, const char *expected, char digest
 /* Creates blobs/<algo>/<2 hex>/ if needed, making the new entries durable. */
 static int ensure_blob_dir(const char *blob_path, sw_error **err)
 {
-    char dir[4096];
+    char dir[SW_PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", blob_path);
     char *slash = strrchr(dir, '/');
     *slash = '\0';
@@ -286,7 +286,7 @@ static int ensure_blob_dir(const char *blob_path, sw_error **err)
 
 int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id, sw_error **err)
 {
-    char target[4096], dir[4096];
+    char target[SW_PATH_MAX], dir[SW_PATH_MAX];
     int rc = reg_blob_path_buf(w->store, w->digest, target, sizeof(target), err);
     if (rc != 0)
         return rc;
@@ -396,7 +396,7 @@ static int linked_blob(reg_store *store, const char *repo, const char *digest, i
                        int64_t *size, sw_error **err)
 {
     sqlite3 *db = NULL;
-    char path[4096];
+    char path[SW_PATH_MAX];
     int64_t repo_id = 0, touched_at = 0, row_size = 0;
     int rc = check_repo_digest(repo, digest, err);
     if (rc != 0)
@@ -455,7 +455,7 @@ int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *f
 static int link_existing(reg_store *store, sqlite3 *db, const char *repo, const char *digest,
                          sw_error **err)
 {
-    char path[4096];
+    char path[SW_PATH_MAX];
     int64_t size = 0, repo_id = 0;
     int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
     if (rc != 0)
@@ -542,7 +542,7 @@ int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_e
 int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out, size_t *len,
                       sw_error **err)
 {
-    char path[4096];
+    char path[SW_PATH_MAX];
     int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
     if (rc != 0)
         return rc;

@@ -408,7 +408,7 @@ static int load_blob(void *ctx, const char *digest, int64_t size, int64_t create
 static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, size_t size,
                            int *fd_out, sw_error **err)
 {
-    char path[4096];
+    char path[SW_PATH_MAX];
     int rc = reg_blob_path_buf(run->store, digest, path, sizeof(path), err);
     *fd_out = -1;
     if (rc != 0)
@@ -422,8 +422,10 @@ static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, 
         close(fd);
         return rc;
     }
-    snprintf(trash, size, "%s/trash-%.6s-%s-%ld", reg_store_tmp_dir(run->store), digest, digest + 7,
-             (long)getpid());
+    if (reg_store_trash_path(run->store, digest, trash, size) != 0) {
+        close(fd);
+        return sw_error_set(err, SW_EINVAL, "no trash name for %s", digest);
+    }
     if (rename(path, trash) != 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "moving %s to %s", path, trash);
         close(fd);
@@ -438,7 +440,7 @@ static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, 
 static int remove_blob(struct gc_run *run, const char *digest, int has_row, int *removed,
                        sw_error **err)
 {
-    char trash[4096], path[4096];
+    char trash[SW_PATH_MAX], path[SW_PATH_MAX];
     int keep = 0, fd = -1, rc;
     int64_t size = 0;
     *removed = 0;
@@ -517,9 +519,11 @@ static int sweep_blobs(struct gc_run *run, sw_error **err)
  * COMMIT, or a PUT that failed its checks after the rename. */
 static int sweep_orphans(struct gc_run *run, const char *algo, sw_error **err)
 {
-    char dir_path[4096], file_path[4096], digest[SW_DIGEST_MAX];
+    char dir_path[SW_PATH_MAX], file_path[SW_PATH_MAX], digest[SW_DIGEST_MAX];
     int rc = 0;
-    snprintf(dir_path, sizeof(dir_path), "%s/blobs/%s", reg_store_data_dir(run->store), algo);
+    if (snprintf(dir_path, sizeof(dir_path), "%s/blobs/%s", reg_store_data_dir(run->store), algo) >=
+        (int)sizeof(dir_path))
+        return sw_error_set(err, SW_ETOOBIG, "data dir path too long");
     DIR *top = opendir(dir_path);
     if (top == NULL)
         return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
@@ -527,7 +531,7 @@ static int sweep_orphans(struct gc_run *run, const char *algo, sw_error **err)
     while (rc == 0 && (prefix = readdir(top)) != NULL) {
         if (strlen(prefix->d_name) != 2)
             continue;
-        char sub_path[4096];
+        char sub_path[SW_PATH_MAX];
         if (snprintf(sub_path, sizeof(sub_path), "%s/%s", dir_path, prefix->d_name) >=
             (int)sizeof(sub_path))
             continue;

@@ -164,6 +164,11 @@ int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err);
 
 /* ---- store internals shared by registry files --------------------------- */
 
+/* The trash path GC moves a blob file to before its row goes:
+ * tmp/trash-<algo>-<hex>-<pid>; recovery at open parses it back (store.c).
+ * 0, or -1 when the digest has no algorithm or buf is too small. */
+int reg_store_trash_path(const reg_store *store, const char *digest, char *buf, size_t size);
+
 /* Directories of the store (borrowed). */
 const char *reg_store_tmp_dir(const reg_store *store);
 const char *reg_store_uploads_dir(const reg_store *store);

@@ -159,8 +159,18 @@ struct reg_upload_table *reg_store_upload_table(reg_store *store)
     return store->uploads;
 }
 
-/* "trash-<algo>-<hex>-<random>" -> "<algo>:<hex>"; 0 if the name does not
- * parse into a valid digest. */
+int reg_store_trash_path(const reg_store *store, const char *digest, char *buf, size_t size)
+{
+    const char *colon = strchr(digest, ':');
+    if (colon == NULL)
+        return -1;
+    int n = snprintf(buf, size, "%s/trash-%.*s-%s-%ld", store->tmp_dir, (int)(colon - digest),
+                     digest, colon + 1, (long)getpid());
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* "trash-<algo>-<hex>-<pid>" -> "<algo>:<hex>"; 0 if the name does not
+ * parse into a valid digest (the inverse of reg_store_trash_path). */
 static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
 {
     const char *algo = name + strlen("trash-");
@@ -181,7 +191,7 @@ static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
 static int recover_trash(reg_store *store, sqlite3 *db, const char *path, const char *name,
                          sw_error **err)
 {
-    char digest[SW_DIGEST_MAX], target[4096];
+    char digest[SW_DIGEST_MAX], target[SW_PATH_MAX];
     int64_t size = 0;
     if (!trash_name_digest(name, digest)) {
         unlink(path);

@@ -17,6 +17,18 @@ int cli_store_given(const char *cmd, const char *config_path, const char *data_d
     return -1;
 }
 
+int cli_set_data_dir(struct sw_config *cfg, const char *data_dir, sw_error **err)
+{
+    char *abs = realpath(data_dir, NULL);
+    if (abs == NULL && errno == ENOENT && sw_mkdir_p(data_dir, 0700, NULL) == 0)
+        abs = realpath(data_dir, NULL);
+    if (abs == NULL)
+        return sw_error_sys(err, SW_EIO, errno, "--data-dir %s", data_dir);
+    free(cfg->data_dir);
+    cfg->data_dir = abs;
+    return 0;
+}
+
 int cli_open_store(const char *config_path, const char *data_dir, struct sw_config **cfg_out,
                    reg_store **out, sw_error **err)
 {
@@ -27,17 +39,8 @@ int cli_open_store(const char *config_path, const char *data_dir, struct sw_conf
     rc = config_path ? sw_config_load(config_path, &cfg, err) : sw_config_defaults(&cfg, err);
     if (rc != 0)
         return rc;
-    if (data_dir) {
-        char *abs = realpath(data_dir, NULL);
-        if (abs == NULL && errno == ENOENT && sw_mkdir_p(data_dir, 0755, NULL) == 0)
-            abs = realpath(data_dir, NULL);
-        if (abs == NULL) {
-            rc = sw_error_sys(err, SW_EIO, errno, "data dir %s", data_dir);
-            goto cleanup;
-        }
-        free(cfg->data_dir);
-        cfg->data_dir = abs;
-    }
+    if (data_dir && (rc = cli_set_data_dir(cfg, data_dir, err)) != 0)
+        goto cleanup;
     struct reg_options opts;
     reg_options_from_config(cfg, &opts);
     if ((rc = reg_store_open(cfg->data_dir, &opts, out, err)) != 0)

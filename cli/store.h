@@ -13,6 +13,10 @@
  * --config nor --data-dir was given; 0 otherwise. */
 int cli_store_given(const char *cmd, const char *config_path, const char *data_dir);
 
+/* --data-dir DIR: cfg->data_dir becomes DIR made absolute (symlinks
+ * resolved), created (0700) when missing. */
+int cli_set_data_dir(struct sw_config *cfg, const char *data_dir, sw_error **err);
+
 /* Opens the store named by --config FILE and/or --data-dir DIR: the
  * config's server.data_dir, overridden by data_dir (made absolute, created
  * when missing); with no config_path, the built-in defaults with data_dir

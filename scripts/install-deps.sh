@@ -8,7 +8,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang clang-format \
   libsqlite3-dev libarchive-dev libyaml-dev libssl-dev zlib1g-dev \
   libzstd-dev libpcre2-dev libcrypt-dev"
 RUN_PKGS="runc git ca-certificates busybox-static"
-TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl \
+TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl cppcheck \
   docker-registry wrk sqlite3 procps psmisc python3 chromium \
   dropbear-bin openssh-client"
 

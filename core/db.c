@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/parse.h"
 
@@ -133,11 +134,12 @@ static int migrate(sqlite3 *db, const char *path, sw_error **err)
         }
         if ((rc = sw_db_prepare(db,
                                 "INSERT INTO schema_version (version, name, applied_at)"
-                                " VALUES (?, ?, strftime('%s','now'))",
+                                " VALUES (?, ?, ?)",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_int(stmt, 1, v);
         sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
         if (sqlite3_step(stmt) != SQLITE_DONE) {
             rc = sw_db_error(db, err, "recording migration");
             goto cleanup;

@@ -448,9 +448,12 @@ int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
-                           "INSERT OR REPLACE INTO run_steps (run_id, idx, total,"
-                           " instruction, line, status, started_ms)"
-                           " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                           "INSERT INTO run_steps (run_id, idx, total, instruction, line,"
+                           " status, started_ms) VALUES (?, ?, ?, ?, ?, 'running', ?)"
+                           " ON CONFLICT (run_id, idx) DO UPDATE SET total = excluded.total,"
+                           " instruction = excluded.instruction, line = excluded.line,"
+                           " cached = 0, status = 'running', started_ms = excluded.started_ms,"
+                           " finished_ms = NULL, exit_code = NULL",
                            &stmt, err);
     if (rc != 0)
         return rc;

@@ -287,8 +287,10 @@ static int apply_tags(sqlite3 *db, const char *repo, const char *digest, const s
         if ((rc = reg_meta_tag_set(db, repo_id, tags[i].name, digest, t, err)) != 0)
             goto cleanup;
         if ((rc = sw_db_prepare(db,
-                                "INSERT OR REPLACE INTO tag_runs (repo, tag, digest, run_id,"
-                                " pushed_at) VALUES (?, ?, ?, ?, ?)",
+                                "INSERT INTO tag_runs (repo, tag, digest, run_id, pushed_at)"
+                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE"
+                                " SET digest = excluded.digest, run_id = excluded.run_id,"
+                                " pushed_at = excluded.pushed_at",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);

@@ -487,3 +487,79 @@ cleanup:
     free(c.base);
     return status;
 }
+
+/* ---- rerun, cancel ---------------------------------------------------------- */
+
+static void run_action_usage(FILE *out, const char *cmd)
+{
+    if (strcmp(cmd, "rerun") == 0)
+        fprintf(out, "usage: slipway rerun RUN [--follow] [--server URL | --config FILE]\n"
+                     "\n"
+                     "Queues a new run of a finished run: the same repository, build rule,\n"
+                     "ref and commit (the \"Rebuild\" button). Prints the new run id; with\n"
+                     "--follow, prints its log until it ends and exits 0 if it succeeded.\n");
+    else
+        fprintf(out, "usage: slipway cancel RUN [--server URL | --config FILE]\n"
+                     "\n"
+                     "Cancels a queued or running run; a running build is stopped.\n");
+    server_help(out);
+}
+
+/* rerun and cancel: POST /api/v1/runs/ID/ACTION */
+static int run_action(int argc, char **argv, const char *action)
+{
+    struct client_args a;
+    struct client c = { 0 };
+    json_t *run = NULL;
+    sw_strbuf path = SW_STRBUF_INIT;
+    int status = 1;
+    const char *cmd = argv[0];
+    if (parse_args(argc, argv, &a, strcmp(action, "rerun") == 0 ? "scf" : "sc") != 0) {
+        run_action_usage(stderr, cmd);
+        return 2;
+    }
+    if (a.help) {
+        run_action_usage(stdout, cmd);
+        return 0;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "slipway %s: give one run id (e.g. ca1)\n\n", cmd);
+        run_action_usage(stderr, cmd);
+        return 2;
+    }
+    if (client_init(&c, cmd, a.server, a.config) != 0)
+        return 1;
+    char *id = escape(argv[optind]);
+    if (id)
+        sw_strbuf_printf(&path, "/api/v1/runs/%s/%s", id, action);
+    if (id == NULL || path.data == NULL || path.failed) {
+        fprintf(stderr, "slipway %s: out of memory\n", cmd);
+        goto cleanup;
+    }
+    if ((run = request_json(&c, "POST", path.data, "{}")) == NULL)
+        goto cleanup;
+    if (strcmp(action, "rerun") == 0) {
+        printf("%s\n", str(run, "id"));
+        fflush(stdout);
+        status = a.follow ? print_log(&c, str(run, "id"), 1) : 0;
+    } else {
+        printf("%s %s\n", str(run, "id"), str(run, "status"));
+        status = 0;
+    }
+cleanup:
+    free(id);
+    sw_strbuf_free(&path);
+    json_decref(run);
+    free(c.base);
+    return status;
+}
+
+int cmd_rerun(int argc, char **argv)
+{
+    return run_action(argc, argv, "rerun");
+}
+
+int cmd_cancel(int argc, char **argv)
+{
+    return run_action(argc, argv, "cancel");
+}

@@ -20,5 +20,7 @@ int cmd_worker(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_rerun(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const struct command {
     { "runs", cmd_runs, "list build runs of a running server" },
     { "logs", cmd_logs, "print (or follow) a run's log" },
     { "run", cmd_run, "start a manual run of a repository's build rule" },
+    { "rerun", cmd_rerun, "queue a finished run again (same rule, ref and commit)" },
+    { "cancel", cmd_cancel, "cancel a queued or running run" },
     { NULL, NULL, NULL },
 };
 

@@ -533,6 +533,64 @@ static void run_cancel_end(srv_request *req)
         respond_created(req, 202, o);
 }
 
+/* POST /api/v1/runs/ID/rerun: a new manual run of the same repository,
+ * rule, ref and commit (the commit the first run built, when it got that
+ * far; else the ref again). */
+static void run_rerun_end(srv_request *req)
+{
+    sqlite3 *db = api_db(req);
+    const struct wrk_repos *repos = req->srv->repos;
+    struct wrk_run run;
+    sw_error *err = NULL;
+    char msg[512], run_id[WRK_RUN_ID_MAX];
+    int created = 0;
+    if (db == NULL || api_run(req, db, &run) != 0)
+        return;
+    if (srv_api_authorize(req, 1, run.repo) != 0)
+        goto cleanup;
+    const struct wrk_repo *r = repos ? wrk_repos_find(repos, run.repo) : NULL;
+    if (r == NULL || run.rule < 0 || (size_t)run.rule >= r->n_rules) {
+        snprintf(msg, sizeof(msg),
+                 "run %s cannot be rebuilt: its repository or build rule is no "
+                 "longer configured",
+                 run.run_id);
+        srv_api_error(req, SW_ECONFLICT, msg);
+        goto cleanup;
+    }
+    if (strcmp(run.status, "queued") == 0 || strcmp(run.status, "running") == 0) {
+        snprintf(msg, sizeof(msg), "run %s is %s; rebuild it once it has finished", run.run_id,
+                 run.status);
+        srv_api_error(req, SW_ECONFLICT, msg);
+        goto cleanup;
+    }
+    struct wrk_run_request rr = {
+        .repo = r->name,
+        .trigger = "manual",
+        .source_type = run.source_type,
+        .source_ref = run.source_ref,
+        .commit_sha = run.commit_sha,
+        .commit_message = run.commit_message,
+        .id_prefix = repos->id_prefix,
+        .rule = run.rule,
+        .pusher = srv_request_user(req),
+        .full_name = run.full_name,
+    };
+    if (wrk_jobs_enqueue(db, &rr, run_id, &created, &err) != 0) {
+        srv_api_sw_error(req, err);
+        sw_error_clear(&err);
+        goto cleanup;
+    }
+    sw_info("run %s queued: rebuild of run %s%s%s", run_id, run.run_id,
+            srv_request_user(req) ? " by " : "",
+            srv_request_user(req) ? srv_request_user(req) : "");
+    wrk_service_wake(req->srv->workers);
+    json_t *o = run_full_json(req, db, run_id, NULL);
+    if (o)
+        respond_created(req, 201, o);
+cleanup:
+    wrk_run_release(&run);
+}
+
 /* ---- logs ----------------------------------------------------------------- */
 
 struct log_stream {
@@ -1075,6 +1133,7 @@ const struct srv_route srv_api_routes[] = {
     { "POST", "/api/v1/runs", SRV_ACCESS_NONE, body_headers, NULL, run_create_end, NULL },
     { "GET", "/api/v1/runs/:id", SRV_ACCESS_NONE, NULL, NULL, run_end, NULL },
     { "POST", "/api/v1/runs/:id/cancel", SRV_ACCESS_NONE, NULL, NULL, run_cancel_end, NULL },
+    { "POST", "/api/v1/runs/:id/rerun", SRV_ACCESS_NONE, NULL, NULL, run_rerun_end, NULL },
     { "GET", "/api/v1/runs/:id/log", SRV_ACCESS_NONE, NULL, NULL, log_end, NULL },
     { "GET", "/api/v1/runs/:id/events", SRV_ACCESS_NONE, NULL, NULL, events_end, NULL },
     { "GET", "/api/v1/images", SRV_ACCESS_NONE, NULL, NULL, images_end, NULL },

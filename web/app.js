@@ -675,12 +675,19 @@ async function pageRun(id) {
       cancel.disabled = true;
       try { paint(await apiWrite('/runs/' + id + '/cancel')); } catch (e) { cancel.disabled = false; alert(e.message); }
     });
+    /* a finished run can be built again: same rule, ref and commit */
+    const rebuild = active ? null : h('button', { class: 'secondary', type: 'button', 'data-action': 'rebuild' }, 'Rebuild');
+    if (rebuild) rebuild.addEventListener('click', async () => {
+      rebuild.disabled = true;
+      try { const n = await apiWrite('/runs/' + id + '/rerun'); navigate('/runs/' + n.id); }
+      catch (e) { rebuild.disabled = false; alert(e.message); }
+    });
     head.replaceChildren(h('div', { class: 'grow' },
       h('div', { class: 'crumbs' }, link('/', 'Builds'), ' / ', link('/repos/' + r.repo, r.repo), ' / run'),
       h('h1', {}, 'Run ', h('span', { class: 'mono' }, r.id), ' ', badge(r.status)),
       h('div', { class: 'muted' }, r.trigger + ' of ' + r.source_type + ' ', h('b', {}, r.source_ref),
         r.commit ? [' at ', h('code', {}, r.commit.slice(0, 7)), ' ', firstLine(r.commit_message)] : '',
-        r.pusher ? ' · by ' + r.pusher : '')), cancel || '');
+        r.pusher ? ' · by ' + r.pusher : '')), cancel || rebuild || '');
     facts.replaceChildren(h('h2', {}, 'Result'), h('dl', { class: 'facts' },
       h('dt', {}, 'Queued'), h('dd', {}, timeEl(r.queued_at), ' · waited ', fmtDuration(r.queue_seconds)),
       h('dt', {}, 'Duration'), h('dd', {}, r.duration_seconds !== null ? fmtDuration(r.duration_seconds)

@@ -305,6 +305,20 @@ try {
     await shot(page, 'images-empty', '1280x800');
   }
 
+  // --- Rebuild: a finished run queued again, at the same commit -------------------------
+  await page.goto(base + pages['run-succeeded']);
+  await page.locator('h1 [data-status="succeeded"]').waitFor();
+  const firstUrl = page.url();
+  const commitText = await page.locator('h1 + .muted code').first().textContent();
+  await page.locator('[data-action="rebuild"]').click();
+  await page.waitForURL((u) => u.pathname.startsWith('/runs/') && u.href !== firstUrl);
+  await page.locator('h1 [data-status="succeeded"]').waitFor({ timeout: 60000 });
+  const rebuiltCommit = await page.locator('h1 + .muted code').first().textContent();
+  check('Rebuild queues a new run of the same commit, which succeeds', rebuiltCommit === commitText,
+        `${commitText} -> ${rebuiltCommit} (${page.url()})`);
+  await page.goto(firstUrl);
+  await page.locator('[data-tags]').waitFor();
+
   // --- the same pages at phone width ----------------------------------------------------------
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const mobile = await phone.newPage();

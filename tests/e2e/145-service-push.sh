@@ -227,6 +227,24 @@ check "a manual run of the first commit succeeds" test "$(svc_wait "$again")" = 
 [ "$(svc_run_field "$again" .digest)" = "$latest1" ] && ok "rebuilding a commit gives the same digest" ||
     fail "digest $(svc_run_field "$again" .digest) != $latest1"
 
+# --- rebuild and cancel ---------------------------------------------------------------------
+rebuilt=$("$SLIPWAY_BIN" rerun "$again" --server "$SVC_BASE")
+check "slipway rerun queues a new run ($rebuilt) of a finished one" test -n "$rebuilt" -a "$rebuilt" != "$again"
+check "... which succeeds" test "$(svc_wait "$rebuilt")" = succeeded
+check "... at the same commit with the same rule and ref" test \
+    "$(svc_run_field "$rebuilt" .commit) $(svc_run_field "$rebuilt" .source_ref) $(svc_run_field "$rebuilt" .trigger)" = \
+    "$(svc_run_field "$again" .commit) $(svc_run_field "$again" .source_ref) manual"
+check "... and gives the same digest" test "$(svc_run_field "$rebuilt" .digest)" = "$latest1"
+refused "slipway rerun of an unknown run says so" "ca999|not|exist" "$SLIPWAY_BIN" rerun ca999 --server "$SVC_BASE"
+svc_git -C "$src" branch -f slow "$good"
+to_cancel=$("$SLIPWAY_BIN" run demo/hello --branch slow --server "$SVC_BASE")
+code=$(curl -s -o "$work/rerun.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{}' \
+    "$SVC_BASE/api/v1/runs/$to_cancel/rerun")
+check "POST /api/v1/runs/ID/rerun of an unfinished run is 409 with a reason ($code)" \
+    sh -c "[ $code = 409 ] && grep -q 'once it has finished' '$work/rerun.json'"
+check "slipway cancel stops a queued or running run" quiet "$SLIPWAY_BIN" cancel "$to_cancel" --server "$SVC_BASE"
+check "... and the run ends canceled" test "$(svc_wait "$to_cancel")" = canceled
+
 # --- logs --follow on a running build -------------------------------------------------------
 svc_git -C "$src" branch -f slow "$good"
 slow=$("$SLIPWAY_BIN" run demo/hello --branch slow --server "$SVC_BASE")

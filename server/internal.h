@@ -83,6 +83,7 @@ void srv_request_free(srv_request *req);
 extern const struct srv_route srv_oci_routes[];
 extern const struct srv_route srv_api_routes[];
 extern const struct srv_route srv_hook_routes[];
+extern const struct srv_route srv_badge_routes[];
 
 /* ---- the JSON API's conventions (server/api.c) ---------------------------- */
 

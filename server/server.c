@@ -412,6 +412,7 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
         (rc = srv_route_add(srv, srv_oci_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_api_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_hook_routes, err)) != 0 ||
+        (rc = srv_route_add(srv, srv_badge_routes, err)) != 0 ||
         (rc = srv_route_add(srv, web_routes, err)) != 0)
         goto cleanup;
 

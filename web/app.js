@@ -500,6 +500,16 @@ async function pageRepo(name) {
     }
   });
 
+  /* the status badge and the Markdown to put it in a README */
+  let origin = location.origin;
+  try { origin = new URL(repo.webhooks.github).origin; } catch (e) { /* keep the page's */ }
+  const badgeUrl = origin + '/badge/' + name + '.svg';
+  const badgeMd = '[![build](' + badgeUrl + ')](' + origin + '/repos/' + name + ')';
+  const badgePanel = h('section', { class: 'panel', 'data-section': 'badge' }, h('h2', {}, 'Status badge'),
+    h('p', {}, h('img', { src: '/badge/' + name + '.svg', alt: 'build status', 'data-badge': true })),
+    copyBox(badgeMd, 'markdown'),
+    h('p', { class: 'muted' }, 'Add ', h('code', {}, '?branch=main'), ' for one branch. Visible to whoever may read this repository.'));
+
   const rules = h('div', { class: 'table-wrap' }, h('table', {},
     h('thead', {}, h('tr', {}, h('th', {}, 'Source'), h('th', {}, 'Dockerfile'),
       h('th', { class: 'hide-sm' }, 'Context'), h('th', {}, 'Tags'), h('th', { class: 'hide-sm' }, 'Extras'))),
@@ -548,7 +558,7 @@ async function pageRepo(name) {
         h('p', { class: 'muted' }, 'Build a branch or tag with its build rule, like a push would.'), runForm),
       h('section', { class: 'panel' }, h('h2', {}, 'Webhook'), forge, hookBox, secretHint)),
     h('section', { class: 'panel' }, h('h2', {}, 'Build rules'), rules),
-    chart, history));
+    badgePanel, chart, history));
   every(3000, async () => {
     try {
       const page = await api('/runs?limit=50&repo=' + encodeURIComponent(name));

@@ -231,6 +231,15 @@ try {
   check('the history shows both runs',
         (await page.locator('[data-section="history"] tbody tr').count()) === 2);
   check('the queue/build time chart is drawn', (await page.locator('svg.chart rect').count()) >= 4);
+  const badgeImg = page.locator('[data-badge]');
+  await badgeImg.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => { const i = document.querySelector('[data-badge]'); return i && i.complete; });
+  check('the repository page shows the status badge',
+        await badgeImg.evaluate((i) => i.naturalWidth > 0 && i.naturalHeight === 20));
+  const md = await page.locator('[data-section="badge"] code[data-copy="markdown"]').textContent();
+  check('with the Markdown to paste into a README',
+        md.startsWith('[![build](http') && md.includes(`/badge/${repo}.svg)`) && md.includes(`/repos/${repo})`), md);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, 'repository', '1280x800');
   pages.repository = `/repos/${repo}`;
 

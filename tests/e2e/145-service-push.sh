@@ -280,4 +280,19 @@ code=$(curl -s -o "$work/bad" -w '%{http_code}' "$SVC_BASE/api/v1/runs?before=zz
 [ "$code" = 400 ] && [ "$(jq -r .error.code "$work/bad")" = INVALID ] &&
     ok "a before that is not a run id is 400" || fail "bad before: $code $(cat "$work/bad")"
 
+# --- the status badge ------------------------------------------------------------------------
+badge() { curl -s -D "$work/badge.h" -o "$work/badge.svg" -w '%{http_code}' "$SVC_BASE/badge/$1"; }
+code=$(badge demo/hello.svg?branch=main)
+check "the badge of a branch whose last run passed says passing ($code)" \
+    sh -c "[ $code = 200 ] && grep -q '>passing<' '$work/badge.svg' && grep -qi '^content-type: image/svg+xml' '$work/badge.h'"
+check "... and is not cached" grep -qi '^cache-control: no-cache' "$work/badge.h"
+code=$(badge demo/hello.svg?branch=broken)
+check "the badge of a branch whose last run failed says failing ($code)" \
+    sh -c "[ $code = 200 ] && grep -q '>failing<' '$work/badge.svg'"
+code=$(badge demo/hello.svg?branch=never-built)
+check "a branch never built is unknown ($code)" sh -c "[ $code = 200 ] && grep -q '>unknown<' '$work/badge.svg'"
+code=$(badge no/such.svg)
+check "an unknown repository is 404 with an unknown badge ($code)" \
+    sh -c "[ $code = 404 ] && grep -q '>unknown<' '$work/badge.svg'"
+
 sw_finish

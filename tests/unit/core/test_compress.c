@@ -347,7 +347,7 @@ static void test_decompress_corrupt_and_empty(void)
     /* a wrong CRC in the trailer alone (data intact) is caught too */
     gz[out_len / 2] ^= 0x55;
     gz[out_len / 2 + 1] ^= 0x55;
-    gz[out_len - 8] ^= 0xff;
+    gz[out_len - 8] = (char)~gz[out_len - 8];
     path = write_temp("badcrc.gz", gz, out_len);
     CHECK_INT_EQ(decompress_file(path, &out, format, sizeof(format), &err), SW_EINVAL);
     CHECK(strstr(sw_error_message(err), "badcrc.gz: gzip stream") != NULL);

@@ -125,7 +125,7 @@ static void test_defaults_and_relative_paths(void)
         CHECK(cfg->data_dir[0] == '/');
         CHECK(strstr(cfg->data_dir, "/var") != NULL);
         CHECK_STR_EQ(cfg->runtime, "runc");
-        CHECK_STR_EQ(cfg->network, "none");
+        CHECK_STR_EQ(cfg->network, "egress");
         CHECK_INT_EQ(cfg->max_manifest_size, 4 * 1024 * 1024);
         CHECK(cfg->htpasswd == NULL);
     }
@@ -145,7 +145,7 @@ static void test_errors_name_file_line_key(void)
     CHECK(strstr(msg, "server.lsten: unknown key") != NULL);
 
     msg = load_error("builder:\n  network: bridge\n");
-    CHECK(strstr(msg, "builder.network: expected none or host, got \"bridge\"") != NULL);
+    CHECK(strstr(msg, "builder.network: expected egress, none or host, got \"bridge\"") != NULL);
 
     msg = load_error("builder:\n  step_timeout: soon\n");
     CHECK(strstr(msg, "builder.step_timeout: expected a duration") != NULL);

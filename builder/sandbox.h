@@ -33,14 +33,16 @@ struct bld_sandbox_spec {
     gid_t gid;
     const gid_t *extra_gids;
     size_t n_extra_gids;
-    const char *hostname;    /* NULL = "buildkitsandbox"-like default */
-    int network_host;        /* 1: share the host network namespace */
-    const char *netns_path;  /* not NULL: join this network namespace (egress),
-                                without CAP_NET_RAW */
-    const char *resolv_conf; /* not NULL: the step's /etc/resolv.conf text */
-    int64_t timeout_s;       /* 0: none */
-    int output_fd;           /* stdout and stderr of the command */
-    volatile int *cancel;    /* set non-zero from another thread to stop */
+    const char *hostname; /* NULL = "buildkitsandbox"-like default */
+    int network_host;     /* 1: share the host network namespace */
+    int64_t timeout_s;    /* 0: none */
+    int output_fd;        /* stdout and stderr of the command */
+    volatile int *cancel; /* set non-zero from another thread to stop */
+    /* not NULL: join this network namespace (builder.network egress, see
+     * builder/egress.h); the container then has no CAP_NET_RAW */
+    const char *netns_path;
+    /* not NULL: the text of the step's /etc/resolv.conf */
+    const char *resolv_conf;
 };
 
 /* Runs the command; *exit_status receives its exit code (128+N when killed

@@ -291,6 +291,14 @@ static void holder_main(pid_t parent, int ctl_fd, int status_fd, const char *nft
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(1);
+    /* Keep only the two pipes (as 3 and 4): this process lives as long as
+     * the step, and any other descriptor of the worker it held -- another
+     * step's slirp4netns exit pipe -- would be kept open with it. */
+    int c = fcntl(ctl_fd, F_DUPFD, 10), s = fcntl(status_fd, F_DUPFD, 10);
+    if (c < 0 || s < 0 || dup2(c, 3) != 3 || dup2(s, 4) != 4 || close_range(5, ~0U, 0) != 0)
+        _exit(1);
+    ctl_fd = 3;
+    status_fd = 4;
     unsigned char status = 0;
     if (unshare(CLONE_NEWNET) != 0) {
         status = 1;
@@ -323,9 +331,12 @@ static void holder_main(pid_t parent, int ctl_fd, int status_fd, const char *nft
     (void)!write(status_fd, &status, 1);
     if (status != 0)
         _exit(1);
-    char c;
-    while (read(ctl_fd, &c, 1) > 0 || errno == EINTR)
-        ;
+    for (;;) {
+        char byte;
+        ssize_t n = read(ctl_fd, &byte, 1);
+        if (n == 0 || (n < 0 && errno != EINTR))
+            break;
+    }
     _exit(0);
 }
 
@@ -361,8 +372,7 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
     }
     if ((rc = sw_write_file_atomic(rules_path, rules, strlen(rules), 0600, err)) != 0)
         goto cleanup;
-    if (pipe2(ctl, O_CLOEXEC) != 0 || pipe2(st, O_CLOEXEC) != 0 || pipe2(ready, O_CLOEXEC) != 0 ||
-        pipe2(quit, O_CLOEXEC) != 0) {
+    if (pipe2(ctl, O_CLOEXEC) != 0 || pipe2(st, O_CLOEXEC) != 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "pipe");
         goto cleanup;
     }
@@ -401,9 +411,10 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
     }
     snprintf(net->netns_path, sizeof(net->netns_path), "/proc/%d/ns/net", (int)net->holder);
 
-    char ready_arg[32], exit_arg[32];
-    snprintf(ready_arg, sizeof(ready_arg), "--ready-fd=%d", ready[1]);
-    snprintf(exit_arg, sizeof(exit_arg), "--exit-fd=%d", quit[0]);
+    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(quit, O_CLOEXEC) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "pipe");
+        goto cleanup;
+    }
     pid = fork();
     if (pid < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "fork");
@@ -429,12 +440,13 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
             dprintf(2, "cannot make a private mount namespace: %s\n", strerror(errno));
             _exit(126);
         }
-        /* these two are slirp4netns's: keep them across exec */
-        fcntl(ready[1], F_SETFD, 0);
-        fcntl(quit[0], F_SETFD, 0);
+        /* these two are slirp4netns's, as 3 and 4; nothing else */
+        int r = fcntl(ready[1], F_DUPFD, 10), q = fcntl(quit[0], F_DUPFD, 10);
+        if (r < 0 || q < 0 || dup2(r, 3) != 3 || dup2(q, 4) != 4 || close_range(5, ~0U, 0) != 0)
+            _exit(126);
         execl(slirp, slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-              "--enable-sandbox", "--enable-seccomp", "--netns-type=path", ready_arg, exit_arg,
-              net->netns_path, "tap0", (char *)NULL);
+              "--enable-sandbox", "--enable-seccomp", "--netns-type=path", "--ready-fd=3",
+              "--exit-fd=4", net->netns_path, "tap0", (char *)NULL);
         dprintf(2, "cannot run %s: %s\n", slirp, strerror(errno));
         _exit(127);
     }

@@ -79,6 +79,30 @@ class H(http.server.BaseHTTPRequestHandler):
         sys.stderr.write("%s %s\n" % (name, self.requestline))
 http.server.HTTPServer((addr, int(sys.argv[4])), H).serve_forever()
 PY
+# a tiny DNS server: internet.test is 198.18.0.1, other names do not exist
+cat > "$SW_SCRATCH/dns.py" <<'PY'
+import socket, struct, sys
+addr, name, answer = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, 53))
+while True:
+    q, peer = s.recvfrom(512)
+    if len(q) < 17:
+        continue
+    i, labels = 12, []
+    while i < len(q) and q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode(errors="replace"))
+        i += 1 + q[i]
+    if i + 5 > len(q):
+        continue
+    qtype = struct.unpack(">H", q[i + 1:i + 3])[0]
+    found = ".".join(labels).lower() == name
+    hit = found and qtype == 1
+    sys.stderr.write("dns %s type %d\n" % (".".join(labels), qtype))
+    hdr = q[:2] + struct.pack(">HHHHH", 0x8180 if found else 0x8183, 1, 1 if hit else 0, 0, 0)
+    rr = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(answer) if hit else b""
+    s.sendto(hdr + q[12:i + 5] + rr, peer)
+PY
 start_httpd() { # NS NAME ADDR PORT [REDIRECT]
     nsenter --net="/run/netns/$1" python3 "$SW_SCRATCH/httpd.py" "$2" "$3" "${5:-/}" "$4" \
         >> "$SW_SCRATCH/httpd.log" 2>&1 &
@@ -99,6 +123,9 @@ start_httpd "$NS_SLW" slipway-host 0.0.0.0 "$any_port"
 start_httpd "$NS_INET" internet 198.18.0.1 80 "http://127.0.0.1:$sw_port/v2/"
 start_httpd "$NS_META" metadata 169.254.169.254 80
 start_httpd "$NS_DENY" denied 10.99.0.1 80
+nsenter --net="/run/netns/$NS_INET" python3 "$SW_SCRATCH/dns.py" 198.18.0.1 internet.test 198.18.0.1 \
+    >> "$SW_SCRATCH/dns.log" 2>&1 &
+SW_CLEANUP_CMDS+=("kill $! 2>/dev/null")
 
 wait_in_slw() { # URL
     for _ in $(seq 100); do in_slw curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
@@ -147,6 +174,18 @@ blocked() { # WHAT URL [CONFIG]: the RUN's wget fails and gets nothing
 reaches "egress: RUN downloads from the internet host (198.18.0.1)" http://198.18.0.1/file internet-file
 printf 'FROM test/busybox:1\nRUN grep -x "nameserver 10.0.2.3" /etc/resolv.conf && grep -q tap0 /proc/net/dev\n' > "$ctx/Dockerfile"
 check "egress: RUN has slirp4netns's tap0 and its DNS (10.0.2.3) in resolv.conf" nbuild "$cfg_default"
+# DNS: slirp4netns forwards 10.0.2.3 to the resolver in the host's
+# resolv.conf; Slipway runs here with a private /etc/resolv.conf naming the
+# internet host's DNS server
+echo "nameserver 198.18.0.1" > "$SW_SCRATCH/resolv.conf"
+printf 'FROM test/busybox:1\nRUN busybox nslookup internet.test && busybox timeout 10 wget -q -O - http://internet.test/file | grep -x internet-file\n' > "$ctx/Dockerfile"
+if in_slw unshare --mount --propagation private sh -c \
+    'mount --bind "$1" /etc/resolv.conf && exec "$2" build --config "$3" --no-cache "$4"' \
+    sh "$SW_SCRATCH/resolv.conf" "$SLIPWAY_BIN" "$cfg_default" "$ctx" > "$BT_LOG" 2>&1; then
+    ok "egress: RUN resolves a name through 10.0.2.3 and downloads from it"
+else
+    fail "egress: DNS through 10.0.2.3: $(grep -v '^\[' "$BT_LOG" | tail -n 4 | tr '\n' '|')"
+fi
 blocked "egress: RUN cannot reach 127.0.0.1:<slipway port>" "http://127.0.0.1:$sw_port/v2/"
 blocked "egress: RUN cannot reach slirp's gateway to the host loopback (10.0.2.2)" "http://10.0.2.2:$sw_port/v2/"
 blocked "egress: RUN cannot reach the Slipway namespace's own address (198.18.1.1)" \
@@ -169,6 +208,14 @@ check "RUN --network=host works with builder.allow: [network.host]" nbuild "$cfg
 printf 'FROM test/busybox:1\nRUN --security=insecure true\n' > "$ctx/Dockerfile"
 nrefused "RUN --security=insecure is refused, naming builder.allow" \
     'Dockerfile:2: .*security=insecure is not supported.*builder\.allow' "$cfg_host"
+
+# the effective network mode is part of the RUN's cache key
+printf 'FROM test/busybox:1\nRUN echo cache-key-%s > /k\n' "$$" > "$ctx/Dockerfile"
+in_slw "$SLIPWAY_BIN" build --config "$cfg_default" --network none "$ctx" > "$BT_OUT" 2>&1 || true
+in_slw "$SLIPWAY_BIN" build --config "$cfg_default" --network none "$ctx" > "$BT_OUT" 2>&1 || true
+check "the same RUN with the same network is taken from the cache" test "$(bt_count CACHED)" = 1
+in_slw "$SLIPWAY_BIN" build --config "$cfg_default" "$ctx" > "$BT_OUT" 2>&1 || true
+check "the same RUN with another network (egress) is not" test "$(bt_count DONE)" = 1
 
 # --- ADD <url> ------------------------------------------------------------------------
 printf 'FROM test/busybox:1\nADD http://198.18.0.1/file /got\nRUN grep -x internet-file /got\n' > "$ctx/Dockerfile"

@@ -394,10 +394,17 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
     ctl[0] = st[1] = -1;
     net->holder_ctl = ctl[1];
     ctl[1] = -1;
+    /* the filter loads in well under a second; a holder that says nothing
+     * for 10 s is stuck (and is killed by bld_egress_net_stop) */
     unsigned char status = 9;
-    ssize_t n;
-    while ((n = read(st[0], &status, 1)) < 0 && errno == EINTR)
+    ssize_t n = -1;
+    struct pollfd sp = { .fd = st[0], .events = POLLIN };
+    int spr;
+    while ((spr = poll(&sp, 1, 10000)) < 0 && errno == EINTR)
         ;
+    if (spr > 0)
+        while ((n = read(st[0], &status, 1)) < 0 && errno == EINTR)
+            ;
     if (n != 1 || status != 0) {
         if (n == 1 && status == 1) {
             rc = sw_error_set(err, SW_EIO, "cannot make a network namespace for the step");

@@ -21,6 +21,8 @@
 
 #include "cli/commands.h"
 #include "core/config.h"
+#include "core/http_client.h"
+#include "core/parse.h"
 #include "core/strbuf.h"
 
 struct client {
@@ -50,7 +52,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static int request(const struct client *c, const char *method, const char *path, const char *body,
                    struct response *r)
 {
-    CURL *curl = curl_easy_init();
+    /* a followed log may be quiet for long: no stall limit when streaming */
+    struct sw_http_options http = { .connect_timeout_s = 10,
+                                    .stall_timeout_s = r->stream ? 7 * 86400 : 0,
+                                    .total_timeout_s = r->stream ? 0 : 60 };
+    CURL *curl = sw_http_easy_new(&http);
     struct curl_slist *headers = NULL;
     char *url = NULL;
     int rc = -1;
@@ -62,10 +68,6 @@ static int request(const struct client *c, const char *method, const char *path,
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (!r->stream)
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     const char *user = getenv("SLIPWAY_USER");
     if (user) {
         curl_easy_setopt(curl, CURLOPT_USERNAME, user);
@@ -187,12 +189,24 @@ static void format_age(const char *when, char *out, size_t size)
 
 /* ---- runs ------------------------------------------------------------------ */
 
+/* How runs, logs and run find and log in to the server. */
+static void server_help(FILE *out)
+{
+    fprintf(out, "\n"
+                 "The server is --server URL, else the listen address of --config FILE,\n"
+                 "else $SLIPWAY_SERVER, else http://127.0.0.1:8080. With registry.auth on,\n"
+                 "credentials come from $SLIPWAY_USER and $SLIPWAY_PASSWORD (a password or\n"
+                 "an access token from `slipway token create`).\n");
+}
+
 static void runs_usage(FILE *out)
 {
-    fprintf(out, "usage: slipway runs [--repo R] [--status S] [--limit N] [--json]\n"
+    fprintf(out, "usage: slipway runs [--repo R] [--status S] [--limit|-n N] [--json]\n"
                  "                    [--server URL | --config FILE]\n"
                  "\n"
-                 "Lists build runs, newest first.\n");
+                 "Lists build runs, newest first. --status is one of queued, running,\n"
+                 "succeeded, failed, canceled, superseded; --limit 1 to 1000 (default 50).\n");
+    server_help(out);
 }
 
 static const struct option client_options[] = {
@@ -215,7 +229,7 @@ static int parse_args(int argc, char **argv, struct client_args *a, const char *
     int opt;
     memset(a, 0, sizeof(*a));
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "fh", client_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "fhn:", client_options, NULL)) != -1) {
         if (opt != '?' && opt != 'h' && strchr(allowed, opt) == NULL)
             opt = '?';
         switch (opt) {
@@ -230,9 +244,22 @@ static int parse_args(int argc, char **argv, struct client_args *a, const char *
             break;
         case 'S':
             a->status = optarg;
+            if (strcmp(optarg, "queued") != 0 && strcmp(optarg, "running") != 0 &&
+                strcmp(optarg, "succeeded") != 0 && strcmp(optarg, "failed") != 0 &&
+                strcmp(optarg, "canceled") != 0 && strcmp(optarg, "superseded") != 0) {
+                fprintf(stderr,
+                        "slipway %s: --status '%s': expected queued, running, succeeded, "
+                        "failed, canceled or superseded\n",
+                        argv[0], optarg);
+                return 2;
+            }
             break;
         case 'n':
-            a->limit = atoi(optarg);
+            if (sw_parse_int(optarg, 1, 1000, &a->limit) != 0) {
+                fprintf(stderr, "slipway %s: -n '%s': expected a number from 1 to 1000\n", argv[0],
+                        optarg);
+                return 2;
+            }
             break;
         case 'j':
             a->json = 1;
@@ -370,6 +397,7 @@ static void logs_usage(FILE *out)
                  "\n"
                  "Prints a run's log. With --follow, prints it live until the run ends and\n"
                  "exits 0 if it succeeded, 1 otherwise.\n");
+    server_help(out);
 }
 
 int cmd_logs(int argc, char **argv)
@@ -385,6 +413,7 @@ int cmd_logs(int argc, char **argv)
         return 0;
     }
     if (optind != argc - 1) {
+        fprintf(stderr, "slipway logs: give one run id (e.g. ca1)\n\n");
         logs_usage(stderr);
         return 2;
     }
@@ -405,6 +434,7 @@ static void run_usage(FILE *out)
                  "Starts a manual run of REPO's build rule for that branch or tag (like\n"
                  "`az acr task run`) and prints its run id; with --follow, prints its log\n"
                  "until it ends and exits 0 if it succeeded.\n");
+    server_help(out);
 }
 
 int cmd_run(int argc, char **argv)
@@ -422,7 +452,14 @@ int cmd_run(int argc, char **argv)
         run_usage(stdout);
         return 0;
     }
-    if (optind != argc - 1 || (a.branch != NULL) + (a.tag != NULL) + (a.commit != NULL) != 1) {
+    if (optind != argc - 1) {
+        fprintf(stderr, optind == argc ? "slipway run: which repository? give REPO\n\n"
+                                       : "slipway run: give one repository, not several\n\n");
+        run_usage(stderr);
+        return 2;
+    }
+    if ((a.branch != NULL) + (a.tag != NULL) + (a.commit != NULL) != 1) {
+        fprintf(stderr, "slipway run: give exactly one of --branch, --tag or --commit\n\n");
         run_usage(stderr);
         return 2;
     }

@@ -15,7 +15,8 @@ if [ ! -e var/.example-imported ]; then
     cp /bin/busybox "$tmp/rootfs/bin/busybox"
     for app in sh ls cat echo; do ln -s busybox "$tmp/rootfs/bin/$app"; done
     tar -C "$tmp/rootfs" --numeric-owner --owner=0 --group=0 -cf "$tmp/rootfs.tar" .
-    ./build/cli/slipway import --config examples/slipway.yaml --cmd /bin/sh \
+    ./build/cli/slipway import --config examples/slipway.yaml --cmd '["sh"]' \
+        --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         "tar:$tmp/rootfs.tar" library/busybox:latest && touch var/.example-imported
     rm -rf "$tmp"
 fi

@@ -74,4 +74,18 @@ set -e
 [[ $rc -ne 0 && $rc -ne 124 ]] && grep -q "schema version 9999" "$dir/err" && grep -q "newer slipway" "$dir/err" \
     && ok "newer database refused with a clear message" || fail "newer db: rc=$rc $(cat "$dir/err")"
 
+# --- client commands say what is wrong -------------------------------------
+refused "runs --status with an unknown state names the states" "expected queued, running" \
+    "$bin" runs --status broken --server http://127.0.0.1:9
+refused "runs -n that is not a number is refused" "expected a number from 1 to 1000" \
+    "$bin" runs -n 12abc --server http://127.0.0.1:9
+refused "run with both --branch and --tag says to give one" "exactly one of --branch, --tag or --commit" \
+    "$bin" run demo/hello --branch main --tag v1 --server http://127.0.0.1:9
+refused "worker --threads that is not a number is refused" "expected a number from 1 to 64" \
+    "$bin" worker --threads 2x
+for c in runs logs run; do
+    check "$c --help says where the server and credentials come from" \
+        sh -c "'$bin' $c --help | grep -q SLIPWAY_SERVER && '$bin' $c --help | grep -q SLIPWAY_PASSWORD"
+done
+
 sw_finish

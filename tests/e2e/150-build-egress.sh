@@ -244,6 +244,9 @@ nrefused "ADD larger than builder.add_max_size is refused, naming the key" \
     'larger than builder\.add_max_size' "$cfg_small"
 
 # --- nothing left behind ---------------------------------------------------------------
+cfg_short=$(cfg_with "{ network: egress, step_timeout: 3s }")
+printf 'FROM test/busybox:1\nRUN sleep 60\n' > "$ctx/Dockerfile"
+nrefused "an egress RUN past builder.step_timeout fails" 'longer than 3s' "$cfg_short"
 # slirp4netns runs in Slipway's namespace: only serve and the listener remain
 check "no slirp4netns left running after the builds" \
     bash -c 'test "$(ip netns pids "$0" | wc -l)" -eq 2' "$NS_SLW"

@@ -15,20 +15,29 @@
 #                        pullable at once — this row measures getting it into
 #                        a *second* registry); for buildah, `buildah push`.
 #
+#   RUN-heavy build      (a second table) a cold build of 10 small RUN steps
+#                        with builder.network none, then egress: what a step's
+#                        own network (namespace, nftables filter, slirp4netns)
+#                        costs
+#
 # Each row is the median of ROUNDS rounds (default 3). buildah uses the
 # overlay storage driver (vfs if overlay does not work here; force one with
 # BUILDAH_DRIVER=vfs) and --isolation chroot (no OCI runtime nesting needed).
 #
-# usage: bench/build.sh [path/to/slipway]   (as root; about a minute; gives up
-#        after 5 minutes)
+# usage: bench/build.sh [--network-only] [path/to/slipway]   (as root; about a
+#        minute; gives up after 5 minutes; --network-only: only the second
+#        table, no buildah needed)
 set -euo pipefail
 # the bound: the whole run under timeout(1); TERM ends it through the trap
 if [ -z "${BENCH_BUILD_BOUNDED:-}" ]; then
     BENCH_BUILD_BOUNDED=1 exec timeout -k 20 300 bash "$0" "$@"
 fi
+network_only=
+if [ "${1:-}" = --network-only ]; then network_only=1; shift; fi
 bin=$(realpath "${1:-${SLIPWAY_BIN:-build/cli/slipway}}")
 rounds=${ROUNDS:-3}
-command -v buildah > /dev/null || { echo "bench/build.sh: needs buildah (apt-get install buildah)" >&2; exit 1; }
+[ -n "$network_only" ] || command -v buildah > /dev/null ||
+    { echo "bench/build.sh: needs buildah (apt-get install buildah), or use --network-only" >&2; exit 1; }
 work=$(mktemp -d "${SLIPWAY_TEST_TMP:-/tmp}/slipway-bench-build.XXXXXX")
 pids=()
 bh_roots=()
@@ -68,6 +77,34 @@ sw_store() { # N: a fresh slipway store with only the base; prints its config
     echo "$dir/slipway.yaml"
 }
 seed=$(sw_store seed)
+
+# --- RUN-heavy: builder.network none vs egress -------------------------------
+network_figure() {
+    local nctx=$work/ctx-run mode round t
+    mkdir -p "$nctx"
+    { echo "FROM bench/busybox:1"; for i in $(seq 10); do echo "RUN echo step $i > /step$i"; done; } > "$nctx/Dockerfile"
+    local -a t_none=() t_egress=()
+    for round in $(seq "$rounds"); do
+        for mode in none egress; do
+            t=$(now)
+            "$bin" build --config "$seed" --no-cache --network "$mode" "$nctx" > "$work/net.log" 2>&1 ||
+                { echo "bench/build.sh: the $mode build failed:" >&2; tail -5 "$work/net.log" >&2; exit 1; }
+            if [ "$mode" = none ]; then t_none+=("$(elapsed "$t" "$(now)")"); else t_egress+=("$(elapsed "$t" "$(now)")"); fi
+        done
+    done
+    local mn me
+    mn=$(median "${t_none[@]}"); me=$(median "${t_egress[@]}")
+    echo
+    echo "RUN-heavy build: 10 RUN steps, --no-cache; median of $rounds rounds"
+    printf '%-22s %12s\n' "builder.network" "build (s)"
+    printf '%-22s %12s\n' none "$mn" egress "$me"
+    echo "egress costs $(python3 -c "print(f'{($me - $mn) / 10 * 1000:.0f}')") ms per RUN step"
+}
+if [ -n "$network_only" ]; then
+    network_figure
+    exit 0
+fi
+
 "$bin" export --config "$seed" bench/busybox:1 "oci-archive:$work/base.tar" > /dev/null
 driver=${BUILDAH_DRIVER:-overlay}
 bh_root() { # N: a fresh buildah root with only the base; sets bh=(buildah ...)
@@ -174,3 +211,4 @@ row "no-change rebuild" sw_same bh_same
 row "one-file rebuild" sw_one bh_one
 row "push (to Distribution)" sw_push bh_push
 echo "(ratio = buildah time / slipway time; higher means slipway is faster)"
+network_figure

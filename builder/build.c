@@ -26,11 +26,13 @@
 #include "builder/copy.h"
 #include "builder/dockerfile.h"
 #include "builder/dockerignore.h"
+#include "builder/egress.h"
 #include "builder/image.h"
 #include "builder/layers.h"
 #include "builder/overlay.h"
 #include "builder/sandbox.h"
 #include "builder/shell_lex.h"
+#include "core/cidr.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
@@ -714,6 +716,62 @@ static char **run_env(struct stage *st)
     return v;
 }
 
+/* ---- the network a step gets --------------------------------------------- */
+
+/* The configured mode: "egress", "none" or "host". */
+static const char *configured_network(const struct build *b)
+{
+    if (b->opts->network)
+        return b->opts->network;
+    if (b->opts->network_host)
+        return "host";
+    if (b->opts->config && b->opts->config->network)
+        return b->opts->config->network;
+    return "egress";
+}
+
+/* 1 when builder.allow lists the entitlement. */
+static int entitled(const struct build *b, const char *name)
+{
+    char **allow = b->opts->config ? b->opts->config->builder_allow : NULL;
+    for (size_t i = 0; allow && allow[i]; i++)
+        if (strcmp(allow[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The mode a RUN step gets from its --network and --security flags: a
+ * Dockerfile may ask for less than the config gives, never for more. */
+static int step_network(struct build *b, const struct instr *in, const char **mode, sw_error **err)
+{
+    const char *flag = flag_value(in, "network");
+    const char *security = flag_value(in, "security");
+    const char *configured = configured_network(b);
+    if (security && strcmp(security, "sandbox") != 0) {
+        if (strcmp(security, "insecure") == 0)
+            return instr_error(b, in, err, SW_EUNSUPPORTED,
+                               "--security=insecure is not supported: Slipway has no insecure "
+                               "mode, whether or not builder.allow lists security.insecure");
+        return instr_error(b, in, err, SW_EINVAL, "--security=%s: expected sandbox or insecure",
+                           security);
+    }
+    if (flag == NULL || strcmp(flag, "default") == 0) {
+        *mode = configured;
+    } else if (strcmp(flag, "none") == 0) {
+        *mode = "none";
+    } else if (strcmp(flag, "host") == 0) {
+        if (strcmp(configured, "host") != 0 && !entitled(b, "network.host"))
+            return instr_error(b, in, err, SW_EPERM,
+                               "--network=host is not allowed: the config's builder.allow does "
+                               "not list network.host");
+        *mode = "host";
+    } else {
+        return instr_error(b, in, err, SW_EINVAL, "--network=%s: expected default, none or host",
+                           flag);
+    }
+    return 0;
+}
+
 static int do_run(struct build *b, struct stage *st, const struct instr *in, double started,
                   sw_error **err)
 {
@@ -721,14 +779,20 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     char *argv_text = json_dumps(argv, JSON_COMPACT);
     char *state = config_state(st);
     char *args = args_state(st);
-    const char *network = flag_value(in, "network");
-    const char *parts[] = { argv_text, state, args, network };
+    const char *network = NULL;
     char **argv_v = NULL, **env_v = NULL;
     struct step_area area = { 0 };
+    struct bld_egress_net net = { 0 };
+    bld_egress *policy = NULL;
+    sw_strbuf created_by = SW_STRBUF_INIT;
     int rc = 0;
 
+    if ((rc = step_network(b, in, &network, err)) != 0)
+        goto cleanup;
+    /* the effective mode: the same command with another network may give
+     * another result */
+    const char *parts[] = { argv_text, state, args, network };
     chain_key(st, "run", parts, 4);
-    sw_strbuf created_by = SW_STRBUF_INIT;
     sw_strbuf_puts(&created_by, "RUN ");
     for (size_t i = 0; i < json_array_size(argv); i++)
         sw_strbuf_printf(&created_by, "%s%s", i ? " " : "",
@@ -746,14 +810,24 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     }
     const char *cwd =
         json_string_value(json_object_get(bld_image_runconfig(&st->image), "WorkingDir"));
-    int network_host = b->opts->network_host;
-    if (network && strcmp(network, "host") == 0)
-        network_host = 1;
-    else if (network && strcmp(network, "none") == 0)
-        network_host = 0;
+    int network_host = strcmp(network, "host") == 0;
 
     if ((rc = step_area_open(b, st, 0, &area, err)) != 0)
         goto cleanup;
+    if (strcmp(network, "egress") == 0) {
+        char *net_scratch = sw_path_join(area.scratch, "network");
+        if (net_scratch == NULL)
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        else if ((rc = sw_mkdir_p(net_scratch, 0700, err)) == 0 &&
+                 (rc = bld_egress_new(b->opts->config, &policy, err)) == 0)
+            rc = bld_egress_net_start(policy, net_scratch, &net, err);
+        free(net_scratch);
+        if (rc != 0) {
+            sw_error_prefix(err, "%s:%d: %s: the build network", b->dockerfile, in->line,
+                            in->original);
+            goto cleanup;
+        }
+    }
     char **dirs = NULL;
     if ((rc = layer_dirs(b, st, &dirs, err)) != 0)
         goto cleanup;
@@ -773,6 +847,8 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         .uid = uid,
         .gid = gid,
         .network_host = network_host,
+        .netns_path = net.holder > 0 ? net.netns_path : NULL,
+        .resolv_conf = net.holder > 0 ? "nameserver " BLD_EGRESS_DNS "\n" : NULL,
         .timeout_s = b->opts->step_timeout_s,
         .output_fd = b->opts->progress_fd >= 0 ? b->opts->progress_fd : STDERR_FILENO,
         .cancel = b->opts->cancel,
@@ -789,8 +865,11 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         rc = instr_error(b, in, err, SW_EINVAL, "exited with code %d", exit_status);
         goto cleanup;
     }
+    bld_egress_net_stop(&net);
     rc = commit_layer(b, st, &area, created_by.data, err);
 cleanup:
+    bld_egress_net_stop(&net);
+    bld_egress_free(policy);
     step_area_close(&area);
     free_strv(argv_v);
     free_strv(env_v);
@@ -812,19 +891,56 @@ static int is_url(const char *s)
 struct download {
     FILE *file;
     sw_hash *hash;
+    int64_t size, max_size; /* max_size: builder.add_max_size */
+    int too_big;
+    const bld_egress *policy; /* NULL: any address (builder.network host) */
+    char refused[64];         /* the first address the policy refused */
 };
 
 static size_t download_write(char *data, size_t size, size_t n, void *ctx)
 {
     struct download *d = ctx;
+    if (d->max_size > 0 && (int64_t)(size * n) > d->max_size - d->size) {
+        d->too_big = 1;
+        return 0;
+    }
+    d->size += (int64_t)(size * n);
     sw_hash_update(d->hash, data, size * n);
     return fwrite(data, size, n, d->file) * size;
 }
 
+/* Called by libcurl right before each connection (the first, every
+ * redirect's, every address a name resolves to): the policy is checked on
+ * the address actually connected to, so neither a redirect nor DNS
+ * rebinding gets around it. */
+static curl_socket_t download_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct download *d = ctx;
+    (void)purpose;
+    if (d->policy && !bld_egress_allows(d->policy, &a->addr)) {
+        if (d->refused[0] == '\0')
+            sw_sockaddr_format(&a->addr, d->refused, sizeof(d->refused));
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static void format_size(int64_t n, char *buf, size_t size)
+{
+    if (n >= ((int64_t)1 << 30) && n % ((int64_t)1 << 30) == 0)
+        snprintf(buf, size, "%lldGiB", (long long)(n >> 30));
+    else if (n >= (1 << 20) && n % (1 << 20) == 0)
+        snprintf(buf, size, "%lldMiB", (long long)(n >> 20));
+    else
+        snprintf(buf, size, "%lld bytes", (long long)n);
+}
+
 /* Downloads url into dir (name from the URL's last path component),
- * verifying `checksum` ("sha256:...") when given. Sets *name_out. */
-static int download_url(const char *url, const char *dir, const char *checksum, char **name_out,
-                        sw_error **err)
+ * verifying `checksum` ("sha256:...") when given. Sets *name_out. Unless
+ * builder.network is host, only addresses the egress policy allows are
+ * connected to; at most builder.add_max_size bytes are taken. */
+static int download_url(struct build *b, const char *url, const char *dir, const char *checksum,
+                        char **name_out, sw_error **err)
 {
     const char *path_start = strstr(url, "://");
     path_start = path_start ? strchr(path_start + 3, '/') : NULL;
@@ -840,11 +956,18 @@ static int download_url(const char *url, const char *dir, const char *checksum, 
 
     char *path = sw_path_join(dir, name);
     struct download d = { 0 };
+    bld_egress *policy = NULL;
     CURL *curl = NULL;
     int rc = 0;
     if (path == NULL || (d.hash = sw_hash_new(SW_HASH_SHA256)) == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
+    }
+    d.max_size = b->opts->config ? b->opts->config->add_max_size : (int64_t)2 << 30;
+    if (strcmp(configured_network(b), "host") != 0) {
+        if ((rc = bld_egress_new(b->opts->config, &policy, err)) != 0)
+            goto cleanup;
+        d.policy = policy;
     }
     d.file = fopen(path, "wbx");
     if (d.file == NULL) {
@@ -871,10 +994,32 @@ static int download_url(const char *url, const char *dir, const char *checksum, 
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, download_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "slipway");
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, download_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &d);
+    /* a proxy from the environment would be the address checked */
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+    if (d.max_size > 0)
+        curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)d.max_size);
     CURLcode res = curl_easy_perform(curl);
     if (fclose(d.file) != 0 && res == CURLE_OK)
         res = CURLE_WRITE_ERROR;
     d.file = NULL;
+    if (res != CURLE_OK && d.refused[0]) {
+        /* nothing about what answered (it did not: we never connected) */
+        rc = sw_error_set(err, SW_EPERM,
+                          "download of %s refused: %s is not reachable from builds "
+                          "(builder.egress)",
+                          url, d.refused);
+        goto cleanup;
+    }
+    if (res != CURLE_OK && (d.too_big || res == CURLE_FILESIZE_EXCEEDED)) {
+        char limit[64];
+        format_size(d.max_size, limit, sizeof(limit));
+        rc = sw_error_set(err, SW_ETOOBIG,
+                          "download of %s refused: larger than builder.add_max_size (%s)", url,
+                          limit);
+        goto cleanup;
+    }
     if (res != CURLE_OK) {
         rc = sw_error_set(err, SW_EIO, "downloading %s: %s", url,
                           curl_err[0] ? curl_err : curl_easy_strerror(res));
@@ -901,6 +1046,7 @@ cleanup:
         fclose(d.file);
     if (curl)
         curl_easy_cleanup(curl);
+    bld_egress_free(policy);
     sw_hash_free(d.hash);
     free(path);
     return rc;
@@ -1112,7 +1258,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             goto cleanup;
         for (size_t i = 0; i < n_urls; i++) {
             char *name = NULL;
-            if ((rc = download_url(urls[i], url_dir, checksum, &name, err)) != 0) {
+            if ((rc = download_url(b, urls[i], url_dir, checksum, &name, err)) != 0) {
                 sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
                 goto cleanup;
             }

@@ -60,6 +60,10 @@ struct bld_build_options {
      * left to it instead of being written to progress_fd */
     void (*on_step)(void *ctx, const struct bld_step_event *ev);
     void *step_ctx;
+    /* "egress" | "none" | "host"; NULL: "host" when network_host, else
+     * config->network, else "egress". builder.egress, builder.allow and
+     * builder.add_max_size come from config (NULL: their defaults). */
+    const char *network;
 };
 
 struct bld_build_result {

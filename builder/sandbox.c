@@ -181,6 +181,20 @@ static json_t *mount_entry(const char *dest, const char *type, const char *sourc
                      "options", string_array(options));
 }
 
+/* In an egress step's namespace a packet socket could write frames to the
+ * NAT past the filter: no CAP_NET_RAW there (ping still works through ICMP
+ * datagram sockets, which the filter sees). */
+static void drop_net_raw(json_t *caps)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(caps, i, v)
+        if (strcmp(json_string_value(v), "CAP_NET_RAW") == 0) {
+            json_array_remove(caps, i);
+            return;
+        }
+}
+
 static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hosts_path,
                             const char *resolv_path)
 {
@@ -202,6 +216,8 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
         nofile.rlim_cur = nofile.rlim_max = ours.rlim_max;
 
     json_t *caps = string_array(default_caps);
+    if (spec->netns_path)
+        drop_net_raw(caps);
     json_t *gids = json_array();
     for (size_t i = 0; i < spec->n_extra_gids; i++)
         json_array_append_new(gids, json_integer(spec->extra_gids[i]));
@@ -218,7 +234,10 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
 
     json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
                                    "type", "uts", "type", "mount");
-    if (!spec->network_host)
+    if (spec->netns_path)
+        json_array_append_new(namespaces,
+                              json_pack("{s:s, s:s}", "type", "network", "path", spec->netns_path));
+    else if (!spec->network_host)
         json_array_append_new(namespaces, json_pack("{s:s}", "type", "network"));
 
     json_t *mounts = json_array();
@@ -350,8 +369,10 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     rc = write_text(spec->scratch_dir, "hosts", hosts_text, &hosts, err);
     if (rc == 0)
         rc = write_text(spec->scratch_dir, "resolv.conf",
-                        resolv_text ? resolv_text : "# no network in this build step\n", &resolv,
-                        err);
+                        spec->resolv_conf ? spec->resolv_conf
+                        : resolv_text     ? resolv_text
+                                          : "# no network in this build step\n",
+                        &resolv, err);
     free(resolv_text);
     if (rc != 0)
         goto cleanup;

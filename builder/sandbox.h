@@ -38,6 +38,11 @@ struct bld_sandbox_spec {
     int64_t timeout_s;    /* 0: none */
     int output_fd;        /* stdout and stderr of the command */
     volatile int *cancel; /* set non-zero from another thread to stop */
+    /* not NULL: join this network namespace (builder.network egress, see
+     * builder/egress.h); the container then has no CAP_NET_RAW */
+    const char *netns_path;
+    /* not NULL: the text of the step's /etc/resolv.conf */
+    const char *resolv_conf;
 };
 
 /* Runs the command; *exit_status receives its exit code (128+N when killed

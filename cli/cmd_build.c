@@ -39,7 +39,8 @@ static void usage(FILE *out)
                  "                         from the environment)\n"
                  "  --target STAGE         build up to this stage\n"
                  "  --no-cache             do not use the build cache\n"
-                 "  --network none|host    network for RUN steps (default: config, else none)\n"
+                 "  --network MODE         egress, none or host: network for RUN steps\n"
+                 "                         (default: config, else egress)\n"
                  "  --platform OS/ARCH     the platform to build for (default: this machine's)\n"
                  "  --compression ALGO     gzip or zstd (default: config, else gzip)\n"
                  "  --timestamp EPOCH      fixed time for reproducible images\n"
@@ -171,10 +172,12 @@ int cmd_build(int argc, char **argv)
     opts.step_timeout_s = cfg->step_timeout_s;
     if (network == NULL)
         network = cfg->network;
+    opts.network = network;
     if (strcmp(network, "host") == 0) {
         opts.network_host = 1;
-    } else if (strcmp(network, "none") != 0) {
-        fprintf(stderr, "slipway build: --network must be none or host, not '%s'\n", network);
+    } else if (strcmp(network, "none") != 0 && strcmp(network, "egress") != 0) {
+        fprintf(stderr, "slipway build: --network must be egress, none or host, not '%s'\n",
+                network);
         status = 2;
         goto cleanup;
     }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "core/cidr.h"
 #include "core/fs.h"
 
 /* ---- node → line map ---------------------------------------------------- */
@@ -795,10 +796,79 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
     return rc;
 }
 
+/* A list of CIDRs at parent.key (each item checked). */
+static int get_cidr_list(const struct sw_config *cfg, json_t *parent, const char *key,
+                         const char *full, char ***out, sw_error **err)
+{
+    json_t *v = json_object_get(parent, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    char **list = NULL;
+    int rc = get_string_list(cfg, parent, key, full, &list, err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; list[i]; i++) {
+        struct sw_cidr c;
+        if (sw_cidr_parse(list[i], &c) != 0) {
+            char where[256];
+            snprintf(where, sizeof(where), "%s[%zu]", full, i);
+            rc = sw_config_error(cfg, json_is_array(v) ? json_array_get(v, i) : v, where, err,
+                                 "expected an address range such as \"10.0.0.0/8\" or "
+                                 "\"fc00::/7\", got \"%s\"",
+                                 list[i]);
+            free_string_list(list);
+            return rc;
+        }
+    }
+    free_string_list(*out);
+    *out = list;
+    return 0;
+}
+
+/* builder.egress.{deny,allow}, builder.allow, builder.add_max_size */
+static int load_builder_egress(struct sw_config *cfg, json_t *b, sw_error **err)
+{
+    static const char *const egress_known[] = { "deny", "allow", NULL };
+    static const char *const entitlements[] = { "network.host", "security.insecure", NULL };
+    json_t *egress = NULL;
+    int rc;
+    if ((rc = get_section(cfg, b, "egress", "builder.egress", &egress, err)) != 0)
+        return rc;
+    if (egress &&
+        ((rc = check_keys(cfg, egress, "builder.egress", egress_known, err)) ||
+         (rc = get_cidr_list(cfg, egress, "deny", "builder.egress.deny", &cfg->egress_deny, err)) ||
+         (rc = get_cidr_list(cfg, egress, "allow", "builder.egress.allow", &cfg->egress_allow,
+                             err))))
+        return rc;
+    char **allow = NULL;
+    if ((rc = get_string_list(cfg, b, "allow", "builder.allow", &allow, err)) != 0)
+        return rc;
+    if (allow) {
+        json_t *v = json_object_get(b, "allow");
+        for (size_t i = 0; allow[i]; i++) {
+            size_t k = 0;
+            while (entitlements[k] && strcmp(entitlements[k], allow[i]) != 0)
+                k++;
+            if (entitlements[k] == NULL) {
+                char where[64];
+                snprintf(where, sizeof(where), "builder.allow[%zu]", i);
+                rc = sw_config_error(cfg, json_is_array(v) ? json_array_get(v, i) : v, where, err,
+                                     "expected network.host or security.insecure, got \"%s\"",
+                                     allow[i]);
+                free_string_list(allow);
+                return rc;
+            }
+        }
+        free_string_list(cfg->builder_allow);
+        cfg->builder_allow = allow;
+    }
+    return get_size(cfg, b, "add_max_size", "builder.add_max_size", &cfg->add_max_size, err);
+}
+
 static int load_builder(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "runtime", "network", "compression", "step_timeout",
-                                         NULL };
+    static const char *const known[] = { "runtime", "network", "compression",  "step_timeout",
+                                         "egress",  "allow",   "add_max_size", NULL };
     json_t *b = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "builder", "builder", &b, err)) != 0 || !b)
@@ -810,9 +880,12 @@ static int load_builder(struct sw_config *cfg, sw_error **err)
         (rc = get_duration(cfg, b, "step_timeout", "builder.step_timeout", &cfg->step_timeout_s,
                            err)))
         return rc;
-    if (strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0)
+    if (strcmp(cfg->network, "egress") != 0 && strcmp(cfg->network, "none") != 0 &&
+        strcmp(cfg->network, "host") != 0)
         return sw_config_error(cfg, json_object_get(b, "network"), "builder.network", err,
-                               "expected none or host, got \"%s\"", cfg->network);
+                               "expected egress, none or host, got \"%s\"", cfg->network);
+    if ((rc = load_builder_egress(cfg, b, err)) != 0)
+        return rc;
     if (strcmp(cfg->compression, "gzip") != 0 && strcmp(cfg->compression, "zstd") != 0)
         return sw_config_error(cfg, json_object_get(b, "compression"), "builder.compression", err,
                                "expected gzip or zstd, got \"%s\"", cfg->compression);
@@ -844,11 +917,19 @@ static int set_defaults(struct sw_config *cfg)
     cfg->storage_reserve = 256LL * 1024 * 1024;
     cfg->max_manifest_size = 4 * 1024 * 1024;
     cfg->runtime = strdup("runc");
-    cfg->network = strdup("none");
+    cfg->network = strdup("egress");
+    static const char *const deny[] = { "10.0.0.0/8",    "172.16.0.0/12", "192.168.0.0/16",
+                                        "100.64.0.0/10", "fc00::/7",      NULL };
+    cfg->egress_deny = calloc(sizeof(deny) / sizeof(deny[0]), sizeof(char *));
+    for (size_t i = 0; cfg->egress_deny && deny[i]; i++)
+        if ((cfg->egress_deny[i] = strdup(deny[i])) == NULL)
+            return -1;
+    cfg->add_max_size = (int64_t)2 * 1024 * 1024 * 1024;
     cfg->compression = strdup("gzip");
     cfg->step_timeout_s = 30 * 60;
     cfg->workers = 2;
-    return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network && cfg->compression)
+    return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network && cfg->compression &&
+            cfg->egress_deny)
                ? 0
                : -1;
 }
@@ -971,6 +1052,9 @@ void sw_config_free(struct sw_config *cfg)
     free(cfg->runtime);
     free(cfg->network);
     free(cfg->compression);
+    free_string_list(cfg->egress_deny);
+    free_string_list(cfg->egress_allow);
+    free_string_list(cfg->builder_allow);
     json_decref(cfg->root);
     if (cfg->lines) {
         free(((struct line_map *)cfg->lines)->entries);

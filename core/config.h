@@ -68,9 +68,15 @@ struct sw_config {
 
     /* builder */
     char *runtime;     /* "runc" */
-    char *network;     /* "none" | "host" */
+    char *network;     /* "egress" | "none" | "host" */
     char *compression; /* "gzip" | "zstd" */
     int64_t step_timeout_s;
+    /* builder: what RUN steps and ADD <url> may reach (builder/egress.h) */
+    char **egress_deny;   /* builder.egress.deny: CIDRs; default RFC 1918,
+                             100.64/10, fc00::/7; NULL-terminated */
+    char **egress_allow;  /* builder.egress.allow: CIDRs punching holes */
+    char **builder_allow; /* builder.allow: "network.host", "security.insecure" */
+    int64_t add_max_size; /* builder.add_max_size, default 2GiB */
 
     int workers;
 

@@ -9,7 +9,9 @@
 set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
 
-bt_init
+# ADD <url> below fetches from a web server on 127.0.0.1, which the egress
+# policy refuses unless the operator opens it (tests/e2e/150-build-egress.sh)
+bt_init "builder: { network: none, step_timeout: 2m, egress: { allow: [127.0.0.1/32] } }"
 
 # a web server on 127.0.0.1 for ADD <url>
 www=$(sw_tmpdir)

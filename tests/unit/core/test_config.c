@@ -125,7 +125,7 @@ static void test_defaults_and_relative_paths(void)
         CHECK(cfg->data_dir[0] == '/');
         CHECK(strstr(cfg->data_dir, "/var") != NULL);
         CHECK_STR_EQ(cfg->runtime, "runc");
-        CHECK_STR_EQ(cfg->network, "none");
+        CHECK_STR_EQ(cfg->network, "egress");
         CHECK_INT_EQ(cfg->max_manifest_size, 4 * 1024 * 1024);
         CHECK(cfg->htpasswd == NULL);
     }
@@ -145,7 +145,7 @@ static void test_errors_name_file_line_key(void)
     CHECK(strstr(msg, "server.lsten: unknown key") != NULL);
 
     msg = load_error("builder:\n  network: bridge\n");
-    CHECK(strstr(msg, "builder.network: expected none or host, got \"bridge\"") != NULL);
+    CHECK(strstr(msg, "builder.network: expected egress, none or host, got \"bridge\"") != NULL);
 
     msg = load_error("builder:\n  step_timeout: soon\n");
     CHECK(strstr(msg, "builder.step_timeout: expected a duration") != NULL);
@@ -245,6 +245,56 @@ static void test_secret_from_env(void)
     sw_error_clear(&err);
 }
 
+static void test_builder_egress_keys(void)
+{
+    struct sw_config *cfg = NULL;
+    CHECK_INT_EQ(sw_config_defaults(&cfg, NULL), 0);
+    if (cfg) {
+        CHECK_STR_EQ(cfg->network, "egress");
+        CHECK_STR_EQ(cfg->egress_deny[0], "10.0.0.0/8");
+        CHECK_STR_EQ(cfg->egress_deny[4], "fc00::/7");
+        CHECK(cfg->egress_deny[5] == NULL);
+        CHECK(cfg->egress_allow == NULL);
+        CHECK(cfg->builder_allow == NULL);
+        CHECK(cfg->add_max_size == (int64_t)2 * 1024 * 1024 * 1024);
+    }
+    sw_config_free(cfg);
+
+    char *path = write_config("egress.yaml", "builder:\n"
+                                             "  network: none\n"
+                                             "  egress:\n"
+                                             "    deny: [203.0.113.0/24]\n"
+                                             "    allow: 10.1.2.3\n"
+                                             "  allow: [network.host, security.insecure]\n"
+                                             "  add_max_size: 100MiB\n");
+    cfg = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+    if (cfg) {
+        CHECK_STR_EQ(cfg->network, "none");
+        CHECK_STR_EQ(cfg->egress_deny[0], "203.0.113.0/24");
+        CHECK(cfg->egress_deny[1] == NULL);
+        CHECK_STR_EQ(cfg->egress_allow[0], "10.1.2.3");
+        CHECK_STR_EQ(cfg->builder_allow[0], "network.host");
+        CHECK_STR_EQ(cfg->builder_allow[1], "security.insecure");
+        CHECK(cfg->add_max_size == 100 * 1024 * 1024);
+    }
+    sw_config_free(cfg);
+    free(path);
+
+    const char *msg = load_error("builder:\n  egress:\n    deny: [10.0.0.0/8, 10.0.0.0/40]\n");
+    CHECK(strstr(msg, "c.yaml:3: builder.egress.deny[1]: expected an address range") != NULL);
+    msg = load_error("builder:\n  egress:\n    allow: [example.com]\n");
+    CHECK(strstr(msg, "builder.egress.allow[0]: expected an address range") != NULL);
+    msg = load_error("builder:\n  egress:\n    block: []\n");
+    CHECK(strstr(msg, "builder.egress.block: unknown key") != NULL);
+    msg = load_error("builder:\n  allow: [network.host, root]\n");
+    CHECK(
+        strstr(msg, "builder.allow[1]: expected network.host or security.insecure, got \"root\"") !=
+        NULL);
+    msg = load_error("builder:\n  add_max_size: lots\n");
+    CHECK(strstr(msg, "builder.add_max_size: expected a size") != NULL);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_config");
@@ -256,6 +306,7 @@ int main(void)
     RUN(test_missing_file);
     RUN(test_durations_and_sizes);
     RUN(test_secret_from_env);
+    RUN(test_builder_egress_keys);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

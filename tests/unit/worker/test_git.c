@@ -233,7 +233,19 @@ static void test_submodules(void)
     char *text = read_text(without, "vendor/lib/lib.c");
     CHECK(text == NULL);
     free(text);
-    CHECK_INT_EQ(wrk_git_checkout(mirror, url, sha, with, 1, data, NULL, NULL, &err), 0);
+    /* a file:// submodule is refused unless local ones are allowed */
+    char *refused = sw_path_join(root, "out-sub-refused");
+    CHECK_INT_EQ(
+        wrk_git_checkout(mirror, url, sha, refused, WRK_GIT_SUBMODULES, data, NULL, NULL, &err),
+        SW_EPERM);
+    CHECK(err && strstr(err->message, "submodule vendor/lib: URL file://") != NULL &&
+          strstr(err->message, "allow_local") != NULL);
+    sw_error_clear(&err);
+    free(refused);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, url, sha, with,
+                                  WRK_GIT_SUBMODULES | WRK_GIT_SUBMODULES_LOCAL, data, NULL, NULL,
+                                  &err),
+                 0);
     if (err)
         fprintf(stderr, "%s\n", err->message);
     sw_error_clear(&err);

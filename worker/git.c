@@ -77,7 +77,8 @@ static int parse_origin(const char *url, struct origin *o)
         if (colon && url[0] == '[')
             colon++;
         const char *slash = strchr(url, '/');
-        if (colon == NULL || colon == url || (slash && slash < colon))
+        /* "<transport>::<address>" is a remote helper (ext::, fd::), no host */
+        if (colon == NULL || colon == url || (slash && slash < colon) || colon[1] == ':')
             return -1;
         snprintf(o->scheme, sizeof(o->scheme), "ssh");
         auth = url;
@@ -107,8 +108,12 @@ static int parse_origin(const char *url, struct origin *o)
     }
     if (host_len == 0 || host_len >= sizeof(o->host))
         return -1;
-    for (size_t i = 0; i < host_len; i++)
-        o->host[i] = (char)tolower((unsigned char)host[i]);
+    for (size_t i = 0; i < host_len; i++) {
+        unsigned char c = (unsigned char)host[i];
+        if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':')
+            return -1;
+        o->host[i] = (char)tolower(c);
+    }
     size_t port_len = port ? (size_t)(end - port) : 0;
     if (port_len >= sizeof(o->port) || strspn(port ? port : "", "0123456789") < port_len)
         return -1;
@@ -123,6 +128,12 @@ static int same_origin(const struct origin *a, const struct origin *b)
 {
     return strcmp(a->scheme, b->scheme) == 0 && strcmp(a->host, b->host) == 0 &&
            strcmp(a->port, b->port) == 0;
+}
+
+int wrk_git_same_origin(const char *a, const char *b)
+{
+    struct origin oa, ob;
+    return parse_origin(a, &oa) == 0 && parse_origin(b, &ob) == 0 && same_origin(&oa, &ob);
 }
 
 static void origin_text(const struct origin *o, char *out, size_t size)
@@ -1220,11 +1231,8 @@ static int checkout_submodules(struct checkout *co, const char *url, const char 
         }
         /* the credentials belong to the parent's origin: a submodule
          * elsewhere is fetched without them */
-        struct origin cred_origin, sub_origin;
         const char *cred_url = auth && auth->origin ? auth->origin : url;
-        int same = parse_origin(cred_url, &cred_origin) == 0 &&
-                   parse_origin(sub_url ? sub_url : "", &sub_origin) == 0 &&
-                   same_origin(&cred_origin, &sub_origin);
+        int same = sub_url && wrk_git_same_origin(cred_url, sub_url);
         struct wrk_git_auth sub_auth = { .origin = cred_url };
         if (auth) {
             sub_auth = *auth;

@@ -35,6 +35,11 @@ struct wrk_git_auth {
     int insecure;            /* credentials may go over plain http:// */
 };
 
+/* 1 when two Git URLs have the same origin: scheme (user@host:path is
+ * ssh), host (case-insensitive) and port (the scheme's default filled in);
+ * 0 otherwise, and for local paths and file:// URLs. */
+int wrk_git_same_origin(const char *a, const char *b);
+
 /* wrk_git_checkout's submodules flags. */
 enum {
     WRK_GIT_SUBMODULES = 1,       /* check submodules out (https, ssh, git URLs) */

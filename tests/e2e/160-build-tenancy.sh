@@ -43,6 +43,7 @@ branch() { # NAME DOCKERFILE-TEXT
 }
 branch from-private 'FROM bob/base:1\nCOPY hello.txt /hello.txt\n'
 branch copy-private 'FROM alice/base:1\nCOPY --from=bob/base:1 /bin/busybox /bb\n'
+branch local-host "FROM $host/bob/base:1\\nCOPY hello.txt /hello.txt\\n"
 branch remote 'FROM docker.io/library/busybox:latest\nCOPY hello.txt /hello.txt\n'
 branch remote-short 'FROM busybox\nCOPY hello.txt /hello.txt\n'
 
@@ -217,6 +218,9 @@ expect_failure "FROM bob's private image fails for alice's repository, naming im
 expect_failure "COPY --from=bob's private image fails the same way" \
     "$(run alice/app copy-private)" \
     'COPY --from=bob/base:1.*user alice \(run_as of alice/app\) may not pull bob/base \(registry\.auth\.rules\)'
+expect_failure "FROM $host/bob/base:1 (a registry.local_hosts name) is checked the same way" \
+    "$(run alice/app local-host)" \
+    "FROM $host/bob/base:1: user alice \\(run_as of alice/app\\) may not pull bob/base"
 check "alice cannot pull bob/base herself either (the same rule)" \
     bash -c "! skopeo inspect --tls-verify=false --creds alice:alice-pw docker://$host/bob/base:1 > /dev/null 2>&1"
 
@@ -292,6 +296,8 @@ check_eq "... and so is a pull from it (400)" "$code" 400
 r=$(run alice/app from-private)
 check "with a rule granting alice pull, FROM bob/base:1 builds" test "$(wait_run "$r")" = succeeded
 check_eq "... and the image has the repository's file" "$(image_file alice/app:from-private /hello.txt 2>&1)" hello
+r=$(run alice/app local-host)
+check "... and so does FROM $host/bob/base:1" test "$(wait_run "$r")" = succeeded
 r=$(run alice/app copy-private)
 check "... and so does COPY --from=bob/base:1" test "$(wait_run "$r")" = succeeded
 bb_size=$(image_file alice/app:copy-private /bb 2> /dev/null | wc -c)

@@ -258,6 +258,25 @@ static void test_submodules(void)
     free(data);
 }
 
+static void test_same_origin(void)
+{
+    CHECK(wrk_git_same_origin("https://github.com/a/b.git", "https://GitHub.com:443/c/d"));
+    CHECK(wrk_git_same_origin("https://tok:x@github.com/a", "https://github.com/b"));
+    CHECK(wrk_git_same_origin("git@github.com:a/b.git", "ssh://git@github.com/c/d.git"));
+    CHECK(wrk_git_same_origin("ssh://git@[::1]:2222/a", "ssh://[::1]:2222/b"));
+    CHECK(wrk_git_same_origin("git://127.0.0.1/a", "git://127.0.0.1:9418/b"));
+    CHECK(!wrk_git_same_origin("https://github.com/a", "http://github.com/a"));
+    CHECK(!wrk_git_same_origin("https://github.com/a", "https://github.com:8443/a"));
+    CHECK(!wrk_git_same_origin("http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a"));
+    CHECK(!wrk_git_same_origin("https://github.com/a", "https://github.com.evil/a"));
+    CHECK(!wrk_git_same_origin("https://github.com@evil.example/a", "https://github.com/a"));
+    CHECK(!wrk_git_same_origin("git@github.com:a/b.git", "https://github.com/a/b.git"));
+    CHECK(!wrk_git_same_origin("file:///srv/a", "file:///srv/a"));
+    CHECK(!wrk_git_same_origin("/srv/a", "/srv/a"));
+    CHECK(!wrk_git_same_origin("ext::sh -c evil", "ext::sh -c evil"));
+    CHECK(!wrk_git_same_origin("https://host:99999999/a", "https://host:99999999/a"));
+}
+
 static void test_git_daemon(void)
 {
     char port_text[16];
@@ -308,6 +327,7 @@ int main(void)
     RUN(test_fetch_and_checkout);
     RUN(test_crafted_tree);
     RUN(test_submodules);
+    RUN(test_same_origin);
     RUN(test_git_daemon);
     sw_rm_rf(root, NULL);
     free(root);

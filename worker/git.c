@@ -162,6 +162,9 @@ struct connection_guard {
     const struct origin *origin; /* where this fetch may connect with credentials */
     int left_origin;             /* it connected elsewhere */
     char elsewhere[300];         /* "host:port" of the first other place */
+    int credentials_given;       /* libgit2 holds credentials of ours */
+    char *refusal;               /* where to say why a connection was refused */
+    size_t refusal_size;
 };
 
 static _Thread_local struct connection_guard *current_guard;
@@ -259,6 +262,16 @@ static int guarded_socket_new(git_stream **out, const char *host, const char *po
         if (strcasecmp(bare, g->origin->host) != 0 || strcmp(port, g->origin->port) != 0) {
             g->left_origin = 1;
             snprintf(g->elsewhere, sizeof(g->elsewhere), "%s:%s", host, port);
+            /* libgit2 re-sends credentials it holds when a redirect answer
+             * carries a challenge: once it holds ours, no other origin */
+            if (g->credentials_given) {
+                snprintf(g->refusal, g->refusal_size,
+                         "redirected to %s after authenticating: the credentials are not"
+                         " offered to another origin; not following",
+                         g->elsewhere);
+                git_error_set_str(GIT_ERROR_NET, g->refusal);
+                return -1;
+            }
         }
     }
     struct guarded_socket *gs = calloc(1, sizeof(*gs));
@@ -428,6 +441,7 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
     if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && (st->url_user || token)) {
         if ((rc = credentials_allowed(st)) != 0)
             return rc;
+        st->guard.credentials_given = 1;
         if (st->url_user)
             return git_credential_userpass_plaintext_new(out, st->url_user,
                                                          st->url_password ? st->url_password : "");
@@ -442,6 +456,7 @@ static int credentials_cb(git_credential **out, const char *url, const char *use
                                              " SSH key)");
             return GIT_EUSER;
         }
+        st->guard.credentials_given = 1;
         return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git", NULL,
                                           ssh_key, NULL);
     }
@@ -660,6 +675,8 @@ static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_g
         parse_origin(auth && auth->origin ? auth->origin : url, &st.cred_origin) == 0 &&
         parse_origin(url, &st.fetch_origin) == 0;
     st.guard.origin = st.origins_known ? &st.fetch_origin : NULL;
+    st.guard.refusal = st.refusal;
+    st.guard.refusal_size = sizeof(st.refusal);
     opts.callbacks.credentials = credentials_cb;
     opts.callbacks.certificate_check = certificate_cb;
     opts.callbacks.payload = &st;

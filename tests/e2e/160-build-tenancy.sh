@@ -68,14 +68,22 @@ mkdir -p "$private_root"
 git clone -q --bare "$src" "$private_root/app.git"
 git_port=$(sw_free_port)
 svc_git_http "$git_port" "$private_root" git-tok-123
-redirect_port=$(sw_free_port)
-python3 - "$redirect_port" "$git_port" "$work/redirector.log" > /dev/null 2>&1 <<'PY' &
+redirector() { # PORT LOG MODE: redirects everything to the Git server; MODE auth-first
+    # asks for credentials first (and redirects only once it got them)
+    python3 - "$1" "$git_port" "$2" "$3" > /dev/null 2>&1 <<'PY' &
 import http.server, sys
-port, target, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, target, log, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 class H(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
+        auth = self.headers.get("Authorization")
         with open(log, "a") as f:
-            f.write(("auth" if self.headers.get("Authorization") else "none") + "\n")
+            f.write(("auth" if auth else "none") + "\n")
+        if mode == "auth-first" and not auth:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="git"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.send_response(302)
         self.send_header("Location", f"http://127.0.0.1:{target}{self.path}")
         self.send_header("Content-Length", "0")
@@ -85,8 +93,13 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
-SW_CLEANUP_CMDS+=("kill $!")
-sw_wait_http "http://127.0.0.1:$redirect_port/" 10 || true
+    SW_CLEANUP_CMDS+=("kill $!")
+    sw_wait_http "http://127.0.0.1:$1/" 10 || true
+}
+redirect_port=$(sw_free_port)
+redirector "$redirect_port" "$work/redirector.log" plain
+redirect2_port=$(sw_free_port)
+redirector "$redirect2_port" "$work/redirector2.log" auth-first
 export TENANCY_GIT_TOKEN=git-tok-123
 
 # --- the "remote" registry: Distribution on 127.0.0.1, docker.io's mirror ---------
@@ -147,6 +160,13 @@ repos:
       - { source_type: branch, source: main, tags: [latest] }
   - name: alice/redirected
     git: http://127.0.0.1:$redirect_port/app.git
+    token: env:TENANCY_GIT_TOKEN
+    insecure: true
+    run_as: alice
+    rules:
+      - { source_type: branch, source: main, tags: [latest] }
+  - name: alice/redirected-late
+    git: http://127.0.0.1:$redirect2_port/app.git
     token: env:TENANCY_GIT_TOKEN
     insecure: true
     run_as: alice
@@ -274,6 +294,10 @@ check "the redirect was followed (the second origin saw requests)" test -s "$pri
 check "... and the second origin received no credentials" bash -c "! grep -qv none '$private_root.auth.log'"
 check "the first origin received none either" bash -c "! grep -q auth '$work/redirector.log'"
 : > "$private_root.auth.log"
+expect_failure "an origin that redirects after authenticating is not followed" \
+    "$(run alice/redirected-late main)" "redirected to 127.0.0.1:$git_port after authenticating"
+check "... its own origin got the token" grep -qx auth "$work/redirector2.log"
+check "... and the other origin got no request at all" test ! -s "$private_root.auth.log"
 r=$(run alice/direct main)
 check "the same token to its own origin, insecure: true, builds" test "$(wait_run "$r")" = succeeded
 check "... and that server saw the token" grep -qx ok "$private_root.auth.log"

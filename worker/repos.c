@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/strbuf.h"
 #include "registry/names.h"
 #include "worker/git.h"
@@ -660,6 +661,10 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
         (rc = get_bool(c, node, c->where, "insecure", &r->insecure, err)) != 0 ||
         (rc = get_run_as(c, node, r, err)) != 0)
         return rc;
+    if (strncmp(r->git, "http://", 7) == 0 && !r->insecure && (r->token || strchr(r->git + 7, '@')))
+        sw_warn("%s: the credentials for %s are not sent over plain http:// (fetches will fail"
+                " if the server asks for them); set insecure: true to allow it",
+                c->where, r->git_normalized ? r->git_normalized : "the repository");
 
     /* defaults for the rules */
     if ((rc = get_autotest(c, node, c->where, &d.autotest, &present, err)) != 0 ||

@@ -3,6 +3,7 @@
  */
 #include "worker/git.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -22,7 +23,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <ctype.h>
 
 #include "core/base64.h"
 #include "core/fs.h"
@@ -193,10 +193,7 @@ static int guarded_connect(git_stream *stream)
         s = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
         if (s < 0)
             continue;
-        int c;
-        while ((c = connect(s, p->ai_addr, p->ai_addrlen)) != 0 && errno == EINTR)
-            ;
-        if (c == 0)
+        if (connect(s, p->ai_addr, p->ai_addrlen) == 0)
             break;
         close(s);
         s = -1;

@@ -241,6 +241,19 @@ expect_failure "COPY --from=bob's private image fails the same way" \
 expect_failure "FROM $host/bob/base:1 (a registry.local_hosts name) is checked the same way" \
     "$(run alice/app local-host)" \
     "FROM $host/bob/base:1: user alice \\(run_as of alice/app\\) may not pull bob/base"
+# the CLI: no check by default (the operator's tool), the same check with --as
+cli_ctx=$(sw_tmpdir)
+printf 'FROM bob/base:1\nCMD ["true"]\n' > "$cli_ctx/Dockerfile"
+check "slipway build (no --as) reads any image of the store" \
+    "$SLIPWAY_BIN" build --config "$cfg" -t seed/cli:1 "$cli_ctx" > "$work/cli.log" 2>&1
+refused "slipway build --as alice refuses bob's private image" \
+    'Dockerfile:1: FROM bob/base:1: user alice \(--as\) may not pull bob/base \(registry\.auth\.rules\)' \
+    "$SLIPWAY_BIN" build --config "$cfg" --as alice "$cli_ctx"
+refused "slipway build --as anonymous cannot read anything without anonymous_pull" \
+    'anonymous \(--as\) may not pull bob/base' \
+    "$SLIPWAY_BIN" build --config "$cfg" --as anonymous "$cli_ctx"
+check "slipway build --as bob builds it" \
+    "$SLIPWAY_BIN" build --config "$cfg" --as bob -t bob/cli:1 "$cli_ctx" > "$work/cli.log" 2>&1
 check "alice cannot pull bob/base herself either (the same rule)" \
     bash -c "! skopeo inspect --tls-verify=false --creds alice:alice-pw docker://$host/bob/base:1 > /dev/null 2>&1"
 

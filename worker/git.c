@@ -679,7 +679,11 @@ static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_g
     opts.callbacks.payload = &st;
     opts.prune = GIT_FETCH_NO_PRUNE;
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-#ifndef HAVE_CONNECTION_GUARD
+#ifdef HAVE_CONNECTION_GUARD
+    /* redirects of the first request only (a moved repository), whatever
+     * http.followRedirects says; the guard keeps credentials at home */
+    opts.follow_redirects = GIT_REMOTE_REDIRECT_INITIAL;
+#else
     /* without the guard, at least no other host (see above) */
     opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
 #endif

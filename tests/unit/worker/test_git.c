@@ -422,7 +422,8 @@ static void test_https_credentials(void)
     CHECK_INT_EQ(sh(NULL, 0,
                     "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
                     "-days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
-                    "2>/dev/null && mkdir -p https && git clone -q --bare src https/app.git"),
+                    "2>/dev/null && mkdir -p https && git clone -q --bare src https/app.git && "
+                    "git clone -q --bare src https/sub.git"),
                  0);
     char *script = sw_path_join(root, "https_server.py");
     sw_write_file_atomic(script, https_server_py, strlen(https_server_py), 0644, NULL);
@@ -481,8 +482,61 @@ static void test_https_credentials(void)
     CHECK(count_lines("serve.log", "ok") > 0);
     free(mirror);
 
+    /* submodules: the token goes to one on its origin, not to one elsewhere
+     * (a second server on another port, which would accept it) */
+    char other_port[16], head[41];
+    sh(other_port, sizeof(other_port), "%s", free_port);
+    pid_t other = start_https_server(other_port, "serve", "0", "other.log");
+    CHECK_INT_EQ(sh(NULL, 0,
+                    "for i in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:%s/ && "
+                    "exit 0; sleep 0.1; done; exit 1",
+                    other_port),
+                 0);
+    sh(head, sizeof(head), "git -C src rev-parse main");
+    char origin[256];
+    snprintf(origin, sizeof(origin), "https://localhost:%s/app.git", serve_port);
+    struct wrk_git_auth parent_auth = { .token = "tok-https", .origin = origin };
+    const char *ports[2] = { serve_port, other_port };
+    for (int i = 0; i < 2; i++) {
+        char parent_url[1200], *parent_mirror = NULL, *dest = NULL;
+        sh(NULL, 0, ": > serve.log; : > other.log");
+        CHECK_INT_EQ(sh(NULL, 0,
+                        "rm -rf parent%d && git init -q -b main parent%d && cd parent%d && "
+                        "printf '[submodule \"vendor/app\"]\\n\\tpath = vendor/app\\n"
+                        "\\turl = https://localhost:%s/sub.git\\n' > .gitmodules && "
+                        "git add .gitmodules && "
+                        "git update-index --add --cacheinfo 160000,%s,vendor/app && "
+                        "git commit -qm parent",
+                        i, i, i, ports[i], head),
+                     0);
+        snprintf(parent_url, sizeof(parent_url), "file://%s/parent%d", root, i);
+        wrk_git_mirror_path(data, parent_url, &parent_mirror, NULL);
+        CHECK_INT_EQ(wrk_git_fetch(parent_mirror, parent_url, &parent_auth, "branch", "main", NULL,
+                                   sha, &err),
+                     0);
+        sw_error_clear(&err);
+        if (asprintf(&dest, "%s/out-parent%d", root, i) < 0)
+            abort();
+        int rc = wrk_git_checkout(parent_mirror, parent_url, sha, dest, WRK_GIT_SUBMODULES, data,
+                                  &parent_auth, NULL, &err);
+        if (i == 0) {
+            CHECK_INT_EQ(rc, 0);
+            CHECK(count_lines("serve.log", "ok") > 0);
+        } else {
+            CHECK(rc != 0);
+            CHECK(err && strstr(err->message, "submodule vendor/app") != NULL);
+            CHECK(count_lines("other.log", "none") > 0);
+            CHECK_INT_EQ(count_lines("other.log", "ok"), 0);
+        }
+        sw_error_clear(&err);
+        free(parent_mirror);
+        free(dest);
+    }
+
+    kill(other, SIGTERM);
     kill(serve, SIGTERM);
     kill(redirect, SIGTERM);
+    waitpid(other, NULL, 0);
     waitpid(serve, NULL, 0);
     waitpid(redirect, NULL, 0);
     git_libgit2_shutdown();

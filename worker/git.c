@@ -1247,16 +1247,12 @@ static int checkout_submodules(struct checkout *co, const char *url, const char 
             free(sub_dest);
             return rc;
         }
-        /* the credentials belong to the parent's origin: a submodule
-         * elsewhere is fetched without them */
-        const char *cred_url = auth && auth->origin ? auth->origin : url;
-        int same = sub_url && wrk_git_same_origin(cred_url, sub_url);
-        struct wrk_git_auth sub_auth = { .origin = cred_url };
+        /* the credentials belong to the parent's origin: credentials_cb
+         * withholds them from a submodule elsewhere */
+        struct wrk_git_auth sub_auth = { .origin = url };
         if (auth) {
             sub_auth = *auth;
-            sub_auth.origin = cred_url;
-            if (!same)
-                sub_auth.token = sub_auth.ssh_key = NULL;
+            sub_auth.origin = auth->origin ? auth->origin : url;
         }
         if (rc == 0)
             rc = wrk_git_mirror_path(data_dir, sub_url, &sub_mirror, err);

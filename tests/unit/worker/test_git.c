@@ -524,7 +524,8 @@ static void test_https_credentials(void)
             CHECK(count_lines("serve.log", "ok") > 0);
         } else {
             CHECK(rc != 0);
-            CHECK(err && strstr(err->message, "submodule vendor/app") != NULL);
+            CHECK(err && strstr(err->message, "submodule vendor/app") != NULL &&
+                  strstr(err->message, "are not offered to https://localhost:") != NULL);
             CHECK(count_lines("other.log", "none") > 0);
             CHECK_INT_EQ(count_lines("other.log", "ok"), 0);
         }

@@ -389,7 +389,8 @@ static pid_t start_https_server(const char *port, const char *mode, const char *
         snprintf(https_root, sizeof(https_root), "%s/https", root);
         snprintf(cert, sizeof(cert), "%s/cert.pem", root);
         snprintf(key, sizeof(key), "%s/key.pem", root);
-        freopen("/dev/null", "w", stderr);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
         execlp("python3", "python3", script, port, https_root, "tok-https", cert, key, mode, target,
                log_path, (char *)NULL);
         _exit(127);

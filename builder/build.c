@@ -36,6 +36,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "registry/access.h"
 #include "registry/client.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
@@ -1831,26 +1832,44 @@ static int host_is_local(const struct build *b, const char *domain)
     return 0;
 }
 
-/* The repository a pulled image is kept under: its registry host (made a
- * valid name component) and its path, e.g. docker.io/library/busybox or
- * 127.0.0.1-5000/base/busybox, so that the same path on two registries
- * never mixes. malloc'd. */
+/* The repository a pulled image is kept under: the remote-image cache's
+ * prefix (registry/names.h: a name no push can write), its registry host
+ * (made a valid name component) and its path, e.g.
+ * _remote/docker.io/library/busybox or _remote/127.0.0.1-5000/base/busybox,
+ * so that the same path on two registries never mixes and a pushed
+ * docker.io/library/busybox is never taken for the remote one. malloc'd. */
 static char *pulled_repo_name(const struct reg_ref *ref)
 {
-    char *out = NULL;
-    if (asprintf(&out, "%s/%s", ref->domain, ref->path) < 0)
+    char *host = strdup(ref->domain), *out = NULL;
+    if (host == NULL)
         return NULL;
-    size_t host_len = strlen(ref->domain);
+    size_t host_len = strlen(host);
     for (size_t i = 0; i < host_len; i++) {
-        char c = (char)tolower((unsigned char)out[i]);
-        out[i] = (isalnum((unsigned char)c) || c == '.') ? c : '-';
+        char c = (char)tolower((unsigned char)host[i]);
+        host[i] = (isalnum((unsigned char)c) || c == '.') ? c : '-';
     }
     /* no separator at the ends of the host component */
-    while (host_len > 0 && (out[0] == '-' || out[0] == '.')) {
-        memmove(out, out + 1, strlen(out));
-        host_len--;
-    }
+    const char *h = host;
+    while (*h == '-' || *h == '.')
+        h++;
+    if (asprintf(&out, "%s%s/%s", REG_REMOTE_PREFIX, h, ref->path) < 0)
+        out = NULL;
+    free(host);
     return out;
+}
+
+/* Tenancy: an image of our store (not the remote-image cache) is read only
+ * when the build's identity may pull its repository. */
+static int check_pull_access(struct build *b, const char *repo, sw_error **err)
+{
+    const struct bld_build_options *o = b->opts;
+    if (!o->check_access || reg_name_is_remote(repo) ||
+        (reg_access_for(o->config, o->run_as, repo) & REG_ACCESS_PULL))
+        return 0;
+    return sw_error_set(err, SW_EPERM, "%s%s%s%s%s may not pull %s (registry.auth.rules)",
+                        o->run_as ? "user " : "", o->run_as ? o->run_as : "anonymous",
+                        o->identity_of ? " (" : "", o->identity_of ? o->identity_of : "",
+                        o->identity_of ? ")" : "", repo);
 }
 
 /* 1 when the reference names its registry host itself (not docker.io by
@@ -1880,7 +1899,7 @@ static int image_is_for(const struct bld_image *img, const char *platform)
 static int try_local(struct build *b, const char *repo, const char *reference, const char *platform,
                      struct bld_image *out)
 {
-    if (!reg_name_valid(repo))
+    if (!reg_name_valid_stored(repo))
         return -1;
     if (bld_image_load(b->store, repo, reference, platform, out, NULL) != 0)
         return -1;
@@ -1891,11 +1910,13 @@ static int try_local(struct build *b, const char *repo, const char *reference, c
 }
 
 /* Loads an image for FROM or COPY --from. A host in registry.local_hosts
- * means our own store. Otherwise a copy pulled before (kept under
- * <host>/<path>) is used, then, for references without an explicit host,
- * an image of that name in our store (imported or built here), and only
- * then is the image pulled through the registry client and kept, so the
- * next build needs no network. */
+ * means our own store. Otherwise a copy pulled before (kept in the
+ * remote-image cache under _remote/<host>/<path>) is used, then, for
+ * references without an explicit host, an image of that name in our store
+ * (imported, pushed or built here), and only then is the image pulled
+ * through the registry client and kept, so the next build needs no network.
+ * Images of our store are read only with the identity's pull right
+ * (check_pull_access); that error is returned as it is, unprefixed. */
 static int load_base_image(struct build *b, const char *ref_text, const char *platform,
                            struct bld_image *out, char **stored_ref, sw_error **err)
 {
@@ -1908,6 +1929,10 @@ static int load_base_image(struct build *b, const char *ref_text, const char *pl
     const char *reference = ref.digest ? ref.digest : ref.tag;
     memset(out, 0, sizeof(*out));
     if (host_is_local(b, ref.domain)) {
+        if ((rc = check_pull_access(b, ref.path, err)) != 0) {
+            reg_ref_release(&ref);
+            return rc;
+        }
         rc = bld_image_load(b->store, ref.path, reference, platform, out, err);
         if (rc == 0 && !image_is_for(out, platform)) {
             bld_image_release(out);
@@ -1927,6 +1952,12 @@ static int load_base_image(struct build *b, const char *ref_text, const char *pl
         goto done;
     }
     if (!has_explicit_host(ref_text) && try_local(b, ref.path, reference, platform, out) == 0) {
+        if ((rc = check_pull_access(b, ref.path, err)) != 0) {
+            bld_image_release(out);
+            free(pulled_repo);
+            reg_ref_release(&ref);
+            return rc;
+        }
         used_repo = ref.path;
         goto done;
     }
@@ -2027,6 +2058,12 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
     snprintf(epoch, sizeof(epoch), "%lld", (long long)b->opts->source_date_epoch);
     const char *layer_format[] = { sw_compression_oci_media_type(b->opts->compression), epoch };
     chain_key(st, "layer-format", layer_format, 2);
+    /* caches are per repository and identity: no cache hit hands this
+     * build a layer that another repository's build made */
+    if (b->opts->cache_scope) {
+        const char *scope[] = { b->opts->cache_scope };
+        chain_key(st, "cache-scope", scope, 1);
+    }
 
     /* ONBUILD triggers of the base run now, and are not inherited */
     json_t *cfg = bld_image_runconfig(&st->image);

@@ -64,6 +64,18 @@ struct bld_build_options {
      * config->network, else "egress". builder.egress, builder.allow and
      * builder.add_max_size come from config (NULL: their defaults). */
     const char *network;
+    /* Tenancy (docs/build-service.md "Identity"). With check_access, every
+     * image of our store that FROM or COPY --from reads must be pullable by
+     * run_as (NULL: anonymous) under registry.auth of config, else the step
+     * fails naming the image and the identity; identity_of says where the
+     * identity comes from, for that message ("run_as of team/app"). */
+    int check_access;
+    const char *run_as;
+    const char *identity_of;
+    /* Build cache entries are made and found only within this scope (the
+     * service passes the repository and its identity), so no build reuses
+     * a layer another repository's build made. NULL: the shared scope. */
+    const char *cache_scope;
 };
 
 struct bld_build_result {

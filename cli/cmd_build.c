@@ -47,7 +47,10 @@ static void usage(FILE *out)
                  "                         (default: $SOURCE_DATE_EPOCH when set)\n"
                  "  --output DEST          also write the image to oci-archive:FILE, oci:DIR or\n"
                  "                         docker-archive:FILE\n"
-                 "  --digest-file FILE     write the image digest to FILE\n");
+                 "  --digest-file FILE     write the image digest to FILE\n"
+                 "  --as USER              read images of the store as this registry user (or\n"
+                 "                         anonymous) under registry.auth, as the build service\n"
+                 "                         does with a repository's run_as (default: no check)\n");
 }
 
 int cmd_build(int argc, char **argv)
@@ -64,6 +67,7 @@ int cmd_build(int argc, char **argv)
         OPT_TIMESTAMP,
         OPT_OUTPUT,
         OPT_DIGEST_FILE,
+        OPT_AS,
         OPT_HELP
     };
     static const struct option long_opts[] = {
@@ -80,11 +84,13 @@ int cmd_build(int argc, char **argv)
         { "timestamp", required_argument, NULL, OPT_TIMESTAMP },
         { "output", required_argument, NULL, OPT_OUTPUT },
         { "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
+        { "as", required_argument, NULL, OPT_AS },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
     const char *config_path = NULL, *data_dir = NULL, *network = NULL, *compression = NULL;
     const char *timestamp = NULL, *output = NULL, *digest_file = NULL;
+    static char as_scope[300];
     const char **tags = calloc((size_t)argc, sizeof(char *));
     const char **build_args = calloc((size_t)argc, sizeof(char *));
     struct bld_build_options opts = { .progress_fd = STDOUT_FILENO, .source_date_epoch = -1 };
@@ -139,6 +145,15 @@ int cmd_build(int argc, char **argv)
             break;
         case OPT_DIGEST_FILE:
             digest_file = optarg;
+            break;
+        case OPT_AS:
+            /* the operator builds as a tenant would: same access checks,
+             * a cache of its own */
+            opts.check_access = 1;
+            opts.run_as = strcmp(optarg, "anonymous") == 0 ? NULL : optarg;
+            opts.identity_of = "--as";
+            snprintf(as_scope, sizeof(as_scope), "--as %s", optarg);
+            opts.cache_scope = as_scope;
             break;
         case OPT_HELP:
             usage(stdout);

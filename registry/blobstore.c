@@ -338,7 +338,7 @@ int reg_blob_writer_commit(reg_blob_writer *w, const char *repo, const char *exp
     sqlite3 *db = NULL;
     int64_t repo_id = 0;
     int rc, in_tx = 0;
-    if (repo && !reg_name_valid(repo)) {
+    if (repo && !reg_name_valid_stored(repo)) {
         rc = sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
         goto cleanup;
     }
@@ -383,7 +383,7 @@ int reg_blob_put_buffer(reg_store *store, const char *repo, const void *data, si
 /* Validates what every per-repository blob call receives. */
 static int check_repo_digest(const char *repo, const char *digest, sw_error **err)
 {
-    if (!reg_name_valid(repo))
+    if (!reg_name_valid_stored(repo))
         return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
     if (!reg_digest_valid(digest))
         return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", digest);

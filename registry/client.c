@@ -1559,7 +1559,7 @@ int reg_client_pull(reg_store *store, const struct reg_client_options *opts, con
     if ((rc = reg_platform_parse(platform, &want, err)) != 0)
         goto fail;
     ctx.local_repo = local_repo ? local_repo : ctx.ref.path;
-    if (!reg_name_valid(ctx.local_repo)) {
+    if (!reg_name_valid_stored(ctx.local_repo)) {
         rc = sw_error_set(err, REG_E_NAME_INVALID, "invalid local repository name '%s'",
                           ctx.local_repo);
         goto fail;

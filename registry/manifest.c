@@ -304,7 +304,7 @@ int reg_manifest_put(reg_store *store, const char *repo, const char *reference,
     int rc, in_tx = 0;
     int is_digest_ref = reference && reg_reference_is_digest(reference);
     memset(&p, 0, sizeof(p));
-    if (!reg_name_valid(repo))
+    if (!reg_name_valid_stored(repo))
         return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
     if (reference && (rc = check_reference_syntax(reference, err)) != 0)
         return rc;
@@ -376,7 +376,7 @@ int reg_manifest_get(reg_store *store, const char *repo, const char *reference, 
     size_t body_len = 0;
     int rc;
     memset(out, 0, sizeof(*out));
-    if (!reg_name_valid(repo))
+    if (!reg_name_valid_stored(repo))
         return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
     if ((rc = check_reference_syntax(reference, err)) != 0)
         return rc;

@@ -614,8 +614,12 @@ int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n, ch
 int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names, size_t *count,
                           int *more, sw_error **err)
 {
-    return names_page(db, "SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?", 0,
-                      last, n, names, count, more, err);
+    /* the remote-image cache (names.h: REG_REMOTE_PREFIX) is no repository
+     * a client can pull: it is left out */
+    return names_page(db,
+                      "SELECT name FROM repositories WHERE name > ?"
+                      " AND substr(name, 1, 8) <> '_remote/' ORDER BY name LIMIT ?",
+                      0, last, n, names, count, more, err);
 }
 
 static void manifest_row_from(sqlite3_stmt *stmt, struct reg_meta_manifest_row *row)

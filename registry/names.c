@@ -65,6 +65,18 @@ int reg_name_valid(const char *name)
     }
 }
 
+int reg_name_is_remote(const char *name)
+{
+    size_t len = strlen(REG_REMOTE_PREFIX);
+    return name != NULL && strncmp(name, REG_REMOTE_PREFIX, len) == 0 &&
+           strlen(name) <= REG_NAME_MAX && reg_name_valid(name + len);
+}
+
+int reg_name_valid_stored(const char *name)
+{
+    return reg_name_valid(name) || reg_name_is_remote(name);
+}
+
 int reg_tag_valid(const char *tag)
 {
     if (tag == NULL)

@@ -14,6 +14,19 @@
 /* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)* */
 int reg_name_valid(const char *name);
 
+/* Images pulled from remote registries are kept under REG_REMOTE_PREFIX
+ * "<host>/<path>" (e.g. "_remote/docker.io/library/alpine"): a name the
+ * grammar above rejects, so no push, pull or mount over HTTP can name it,
+ * and no pushed repository can stand in for a remote image. */
+#define REG_REMOTE_PREFIX "_remote/"
+
+/* 1 when name is REG_REMOTE_PREFIX followed by a valid name. */
+int reg_name_is_remote(const char *name);
+
+/* What the store accepts from the builder and the registry client: a valid
+ * name or a remote-cache name. Requests from outside use reg_name_valid. */
+int reg_name_valid_stored(const char *name);
+
 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
 int reg_tag_valid(const char *tag);
 

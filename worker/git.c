@@ -3,13 +3,19 @@
  */
 #include "worker/git.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <git2/sys/stream.h>
+#include <netdb.h>
+#include <strings.h>
+#include <sys/socket.h>
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
 #endif
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +35,270 @@
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+/* ---- origins ------------------------------------------------------------------ */
+
+/* Where credentials may go: scheme, host (lower case, no brackets) and
+ * port (the scheme's default filled in, as libgit2 does). */
+struct origin {
+    char scheme[8]; /* https, http, ssh, git */
+    char host[256];
+    char port[8];
+};
+
+/* The origin of a Git URL: scheme://[user@]host[:port]/..., or
+ * [user@]host:path (ssh). -1 for local paths, file:// and unknown schemes. */
+static int parse_origin(const char *url, struct origin *o)
+{
+    static const char *const schemes[][3] = {
+        { "https://", "https", "443" }, { "http://", "http", "80" },   { "ssh://", "ssh", "22" },
+        { "ssh+git://", "ssh", "22" },  { "git+ssh://", "ssh", "22" }, { "git://", "git", "9418" },
+    };
+    const char *auth = NULL, *default_port = "22";
+    memset(o, 0, sizeof(*o));
+    if (url == NULL)
+        return -1;
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i][0]);
+        if (strncasecmp(url, schemes[i][0], n) == 0) {
+            snprintf(o->scheme, sizeof(o->scheme), "%s", schemes[i][1]);
+            default_port = schemes[i][2];
+            auth = url + n;
+            break;
+        }
+    }
+    size_t len;
+    if (auth) {
+        len = strcspn(auth, "/?#");
+    } else {
+        /* scp-like: a ':' before any '/', something before it */
+        if (strstr(url, "://") || url[0] == '/' || url[0] == '.' || url[0] == '-')
+            return -1;
+        const char *colon = url[0] == '[' ? strstr(url, "]:") : strchr(url, ':');
+        if (colon && url[0] == '[')
+            colon++;
+        const char *slash = strchr(url, '/');
+        /* "<transport>::<address>" is a remote helper (ext::, fd::), no host */
+        if (colon == NULL || colon == url || (slash && slash < colon) || colon[1] == ':')
+            return -1;
+        snprintf(o->scheme, sizeof(o->scheme), "ssh");
+        auth = url;
+        len = (size_t)(colon - url);
+    }
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + len; p++)
+        if (*p == '@')
+            at = p;
+    const char *host = at ? at + 1 : auth, *end = auth + len, *port = NULL;
+    size_t host_len;
+    if (host < end && *host == '[') {
+        const char *close = memchr(host, ']', (size_t)(end - host));
+        if (close == NULL)
+            return -1;
+        host_len = (size_t)(close - host - 1);
+        host++;
+        if (close + 1 < end) {
+            if (close[1] != ':')
+                return -1;
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(host, ':', (size_t)(end - host));
+        host_len = (size_t)((colon ? colon : end) - host);
+        port = colon ? colon + 1 : NULL;
+    }
+    if (host_len == 0 || host_len >= sizeof(o->host))
+        return -1;
+    for (size_t i = 0; i < host_len; i++) {
+        unsigned char c = (unsigned char)host[i];
+        if (!isalnum(c) && c != '.' && c != '-' && c != '_' && c != ':')
+            return -1;
+        o->host[i] = (char)tolower(c);
+    }
+    size_t port_len = port ? (size_t)(end - port) : 0;
+    if (port_len >= sizeof(o->port) || strspn(port ? port : "", "0123456789") < port_len)
+        return -1;
+    if (port_len > 0)
+        memcpy(o->port, port, port_len);
+    else
+        snprintf(o->port, sizeof(o->port), "%s", default_port);
+    return 0;
+}
+
+static int same_origin(const struct origin *a, const struct origin *b)
+{
+    return strcmp(a->scheme, b->scheme) == 0 && strcmp(a->host, b->host) == 0 &&
+           strcmp(a->port, b->port) == 0;
+}
+
+int wrk_git_same_origin(const char *a, const char *b)
+{
+    struct origin oa, ob;
+    return parse_origin(a, &oa) == 0 && parse_origin(b, &ob) == 0 && same_origin(&oa, &ob);
+}
+
+static void origin_text(const struct origin *o, char *out, size_t size)
+{
+    snprintf(out, size, "%s://%s%s%s:%s", o->scheme, strchr(o->host, ':') ? "[" : "", o->host,
+             strchr(o->host, ':') ? "]" : "", o->port);
+}
+
+/* ---- the connection guard ------------------------------------------------------ */
+
+/* libgit2 follows HTTP redirects itself and then asks the credentials
+ * callback with the URL it started from, so the callback cannot tell that
+ * the server asking is another one; nor does libgit2 count another port
+ * on the same host as "off-site". Every connection libgit2 makes goes
+ * through the standard socket stream (TLS wraps it), so we provide that
+ * stream and note, per thread, whether a fetch connected anywhere but its
+ * origin: credentials_cb then refuses. The struct has the layout of
+ * libgit2 1.5's git_socket_stream, whose SSH transport reads the socket
+ * from it; for other libgit2 versions the guard is left out and only
+ * libgit2's own rule (GIT_REMOTE_REDIRECT_NONE: no other host) holds. */
+#if LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR == 5
+#define HAVE_CONNECTION_GUARD 1
+#endif
+
+struct connection_guard {
+    const struct origin *origin; /* where this fetch may connect with credentials */
+    int left_origin;             /* it connected elsewhere */
+    char elsewhere[300];         /* "host:port" of the first other place */
+    int credentials_given;       /* libgit2 holds credentials of ours */
+    char *refusal;               /* where to say why a connection was refused */
+    size_t refusal_size;
+};
+
+static _Thread_local struct connection_guard *current_guard;
+
+#ifdef HAVE_CONNECTION_GUARD
+struct guarded_socket {
+    git_stream parent;
+    char *host;
+    char *port;
+    int s;
+};
+
+static int guarded_connect(git_stream *stream)
+{
+    struct guarded_socket *gs = (struct guarded_socket *)stream;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+    struct addrinfo *info = NULL;
+    int rc = getaddrinfo(gs->host, gs->port, &hints, &info);
+    if (rc != 0) {
+        git_error_set(GIT_ERROR_NET, "failed to resolve address for %s: %s", gs->host,
+                      gai_strerror(rc));
+        return -1;
+    }
+    int s = -1;
+    for (struct addrinfo *p = info; p; p = p->ai_next) {
+        s = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC, p->ai_protocol);
+        if (s < 0)
+            continue;
+        if (connect(s, p->ai_addr, p->ai_addrlen) == 0)
+            break;
+        close(s);
+        s = -1;
+    }
+    freeaddrinfo(info);
+    if (s < 0) {
+        git_error_set(GIT_ERROR_OS, "failed to connect to %s", gs->host);
+        return -1;
+    }
+    gs->s = s;
+    return 0;
+}
+
+static ssize_t guarded_read(git_stream *stream, void *data, size_t len)
+{
+    struct guarded_socket *gs = (struct guarded_socket *)stream;
+    ssize_t n;
+    while ((n = recv(gs->s, data, len, 0)) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        git_error_set(GIT_ERROR_NET, "error receiving socket data: %s", strerror(errno));
+    return n;
+}
+
+static ssize_t guarded_write(git_stream *stream, const char *data, size_t len, int flags)
+{
+    struct guarded_socket *gs = (struct guarded_socket *)stream;
+    ssize_t n;
+    while ((n = send(gs->s, data, len, flags | MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        git_error_set(GIT_ERROR_NET, "error sending data: %s", strerror(errno));
+    return n;
+}
+
+static int guarded_close(git_stream *stream)
+{
+    struct guarded_socket *gs = (struct guarded_socket *)stream;
+    if (gs->s >= 0)
+        close(gs->s);
+    gs->s = -1;
+    return 0;
+}
+
+static void guarded_free(git_stream *stream)
+{
+    struct guarded_socket *gs = (struct guarded_socket *)stream;
+    free(gs->host);
+    free(gs->port);
+    free(gs);
+}
+
+static int guarded_socket_new(git_stream **out, const char *host, const char *port)
+{
+    struct connection_guard *g = current_guard;
+    if (g && g->origin && !g->left_origin) {
+        char bare[256];
+        size_t n = strlen(host);
+        if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+            snprintf(bare, sizeof(bare), "%.*s", (int)(n - 2), host + 1);
+        else
+            snprintf(bare, sizeof(bare), "%s", host);
+        if (strcasecmp(bare, g->origin->host) != 0 || strcmp(port, g->origin->port) != 0) {
+            g->left_origin = 1;
+            snprintf(g->elsewhere, sizeof(g->elsewhere), "%s:%s", host, port);
+            /* libgit2 re-sends credentials it holds when a redirect answer
+             * carries a challenge: once it holds ours, no other origin */
+            if (g->credentials_given) {
+                snprintf(g->refusal, g->refusal_size,
+                         "redirected to %s after authenticating: the credentials are not"
+                         " offered to another origin; not following",
+                         g->elsewhere);
+                git_error_set_str(GIT_ERROR_NET, g->refusal);
+                return -1;
+            }
+        }
+    }
+    struct guarded_socket *gs = calloc(1, sizeof(*gs));
+    if (gs == NULL || (gs->host = strdup(host)) == NULL || (gs->port = strdup(port)) == NULL) {
+        if (gs) {
+            free(gs->host);
+            free(gs);
+        }
+        git_error_set_oom();
+        return -1;
+    }
+    gs->s = -1;
+    gs->parent.version = GIT_STREAM_VERSION;
+    gs->parent.connect = guarded_connect;
+    gs->parent.read = guarded_read;
+    gs->parent.write = guarded_write;
+    gs->parent.close = guarded_close;
+    gs->parent.free = guarded_free;
+    *out = &gs->parent;
+    return 0;
+}
+#endif
+
 static void init_libgit2(void)
 {
     git_libgit2_init();
+#ifdef HAVE_CONNECTION_GUARD
+    git_stream_registration reg = { .version = GIT_STREAM_VERSION, .init = guarded_socket_new };
+    git_stream_register(GIT_STREAM_STANDARD, &reg);
+#endif
 }
 
 /* The libgit2 error as an sw_error, with context. A URL in arg loses its
@@ -107,30 +374,88 @@ struct cred_state {
     const char *url;
     int ssh_key_offered;
     char hostkey_error[2048]; /* why the SSH host key was refused */
+    const char *url_user;     /* the user:password of the URL, taken out of it */
+    const char *url_password;
+    struct origin cred_origin; /* where the credentials may go */
+    struct origin fetch_origin;
+    int origins_known; /* both parsed */
+    struct connection_guard guard;
+    char refusal[600]; /* why credentials were withheld */
 };
+
+static int withhold(struct cred_state *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Records why no credentials go out (the fetch then fails with it). */
+static int withhold(struct cred_state *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->refusal, sizeof(st->refusal), fmt, ap);
+    va_end(ap);
+    git_error_set_str(GIT_ERROR_NET, st->refusal);
+    return GIT_EUSER;
+}
+
+/* 0 when credentials may be offered to the server asking now. */
+static int credentials_allowed(struct cred_state *st)
+{
+    char want[300], asking[300];
+    if (!st->origins_known)
+        return withhold(st, "credentials are only offered to https://, http:// and ssh:// origins");
+    origin_text(&st->cred_origin, want, sizeof(want));
+    origin_text(&st->fetch_origin, asking, sizeof(asking));
+    if (!same_origin(&st->cred_origin, &st->fetch_origin))
+        return withhold(st, "the credentials configured for %s are not offered to %s", want,
+                        asking);
+    if (st->guard.left_origin)
+        return withhold(st,
+                        "%s redirected to %s: the credentials configured for %s are not offered"
+                        " to another origin",
+                        want, st->guard.elsewhere, want);
+    if (strcmp(st->fetch_origin.scheme, "http") == 0 && !(st->auth && st->auth->insecure))
+        return withhold(st,
+                        "not sending the credentials for %s over plain http:// (set insecure: true"
+                        " on the repository to allow it)",
+                        want);
+    return 0;
+}
 
 static int credentials_cb(git_credential **out, const char *url, const char *username_from_url,
                           unsigned int allowed, void *payload)
 {
     struct cred_state *st = payload;
     (void)url;
-    if (st == NULL || st->auth == NULL)
+    if (st == NULL || (st->auth == NULL && st->url_user == NULL))
         return GIT_PASSTHROUGH;
     if (++st->tries > MAX_AUTH_TRIES) {
         git_error_set_str(GIT_ERROR_NET, "authentication failed (the credentials were refused)");
         return GIT_EUSER;
     }
-    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && st->auth->token)
-        return git_credential_userpass_plaintext_new(out, "x-access-token", st->auth->token);
-    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && st->auth->ssh_key) {
+    const char *token = st->auth ? st->auth->token : NULL;
+    const char *ssh_key = st->auth ? st->auth->ssh_key : NULL;
+    int rc;
+    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && (st->url_user || token)) {
+        if ((rc = credentials_allowed(st)) != 0)
+            return rc;
+        st->guard.credentials_given = 1;
+        if (st->url_user)
+            return git_credential_userpass_plaintext_new(out, st->url_user,
+                                                         st->url_password ? st->url_password : "");
+        return git_credential_userpass_plaintext_new(out, "x-access-token", token);
+    }
+    if ((allowed & GIT_CREDENTIAL_SSH_KEY) && ssh_key) {
+        if ((rc = credentials_allowed(st)) != 0)
+            return rc;
         /* one key, offered once: the server refused it */
         if (st->ssh_key_offered++) {
             git_error_set_str(GIT_ERROR_NET, "authentication failed (the server refused the"
                                              " SSH key)");
             return GIT_EUSER;
         }
+        st->guard.credentials_given = 1;
         return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git", NULL,
-                                          st->auth->ssh_key, NULL);
+                                          ssh_key, NULL);
     }
     if (allowed & GIT_CREDENTIAL_USERNAME)
         return git_credential_username_new(out, username_from_url ? username_from_url : "git");
@@ -333,20 +658,43 @@ static int open_mirror(const char *mirror, const char *url, git_repository **rep
 }
 
 static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_git_auth *auth,
-                    const char *url, sw_error **err)
+                    const char *url, const char *url_user, const char *url_password, sw_error **err)
 {
     (void)repo;
     char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
     git_strarray refspecs = { specs, 2 };
     git_fetch_options opts;
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-    struct cred_state st = { .auth = auth, .url = url };
+    struct cred_state st = {
+        .auth = auth, .url = url, .url_user = url_user, .url_password = url_password
+    };
+    st.origins_known =
+        parse_origin(auth && auth->origin ? auth->origin : url, &st.cred_origin) == 0 &&
+        parse_origin(url, &st.fetch_origin) == 0;
+    st.guard.origin = st.origins_known ? &st.fetch_origin : NULL;
+    st.guard.refusal = st.refusal;
+    st.guard.refusal_size = sizeof(st.refusal);
     opts.callbacks.credentials = credentials_cb;
     opts.callbacks.certificate_check = certificate_cb;
     opts.callbacks.payload = &st;
     opts.prune = GIT_FETCH_NO_PRUNE;
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    if (git_remote_fetch(remote, &refspecs, &opts, NULL) != 0) {
+#ifdef HAVE_CONNECTION_GUARD
+    /* redirects of the first request only (a moved repository), whatever
+     * http.followRedirects says; the guard keeps credentials at home */
+    opts.follow_redirects = GIT_REMOTE_REDIRECT_INITIAL;
+#else
+    /* without the guard, at least no other host (see above) */
+    opts.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+#endif
+    current_guard = &st.guard;
+    int failed = git_remote_fetch(remote, &refspecs, &opts, NULL) != 0;
+    current_guard = NULL;
+    if (failed) {
+        if (st.refusal[0]) {
+            git_error_set_str(GIT_ERROR_NET, st.refusal);
+            return git_fail(err, SW_EPERM, "fetching", url);
+        }
         if (st.hostkey_error[0]) {
             /* libgit2 puts its own words over ours; git_fail redacts the URL */
             git_error_set_str(GIT_ERROR_SSH, st.hostkey_error);
@@ -361,12 +709,60 @@ static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_g
     return 0;
 }
 
+static char *percent_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    size_t k = 0;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && i + 2 < len && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = { s[i + 1], s[i + 2], 0 };
+            out[k++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Takes the user:password out of scheme://user:password@host/...: the
+ * URL without it (malloc'd) and the decoded user and password (malloc'd,
+ * NULL when the URL names none), so that they go out only through
+ * credentials_cb and its origin rules, never by libgit2 on its own. */
+static int split_userinfo(const char *url, char **clean, char **user, char **password)
+{
+    *clean = *user = *password = NULL;
+    const char *scheme = strstr(url, "://");
+    const char *authority = scheme ? scheme + 3 : NULL;
+    const char *end = authority ? authority + strcspn(authority, "/?#") : NULL;
+    const char *at = NULL;
+    for (const char *p = authority; p && p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (at == NULL || strncmp(url, "ssh", 3) == 0 || strncmp(url, "git+ssh", 7) == 0) {
+        *clean = strdup(url);
+        return *clean ? 0 : -1;
+    }
+    const char *colon = memchr(authority, ':', (size_t)(at - authority));
+    *user = percent_decode(authority, (size_t)((colon ? colon : at) - authority));
+    if (colon)
+        *password = percent_decode(colon + 1, (size_t)(at - colon - 1));
+    if (asprintf(clean, "%.*s%s", (int)(authority - url), url, at + 1) < 0)
+        *clean = NULL;
+    return *clean && *user && (colon == NULL || *password) ? 0 : -1;
+}
+
 int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git_auth *auth,
                        const char *source_type, const char *ref, const char *want_sha,
                        char sha_out[41], sw_error **err)
 {
     git_repository *repo = NULL;
     git_remote *remote = NULL;
+    char *clean_url = NULL, *url_user = NULL, *url_password = NULL;
     int rc = 0, lock;
     pthread_once(&init_once, init_libgit2);
     if ((lock = lock_mirror(mirror, LOCK_EX, err)) < 0)
@@ -377,14 +773,23 @@ int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git
         goto cleanup;
     git_repository_free(repo);
     repo = NULL;
-    if ((rc = open_mirror(mirror, url, &repo, &remote, err)) != 0)
+    if (split_userinfo(url, &clean_url, &url_user, &url_password) != 0) {
+        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
-    if ((rc = do_fetch(repo, remote, auth, url, err)) != 0)
+    }
+    if ((rc = open_mirror(mirror, clean_url, &repo, &remote, err)) != 0)
+        goto cleanup;
+    if ((rc = do_fetch(repo, remote, auth, clean_url, url_user, url_password, err)) != 0)
         goto cleanup;
     rc = resolve(repo, source_type, ref, want_sha, sha_out, err);
 cleanup:
     git_remote_free(remote);
     git_repository_free(repo);
+    free(clean_url);
+    free(url_user);
+    if (url_password)
+        explicit_bzero(url_password, strlen(url_password));
+    free(url_password);
     close(lock);
     return rc;
 }
@@ -442,13 +847,20 @@ int wrk_git_fetch_helper_main(int argc, char **argv)
         fprintf(stderr, "usage: slipway __git-fetch MIRROR URL SOURCE_TYPE REF [WANT]\n");
         return 2;
     }
+    const char *insecure = getenv("SLIPWAY_GIT_INSECURE");
     struct wrk_git_auth auth = { .token = getenv("SLIPWAY_GIT_TOKEN"),
                                  .ssh_key = getenv("SLIPWAY_GIT_SSH_KEY"),
-                                 .known_hosts = getenv("SLIPWAY_GIT_KNOWN_HOSTS") };
+                                 .known_hosts = getenv("SLIPWAY_GIT_KNOWN_HOSTS"),
+                                 .origin = getenv("SLIPWAY_GIT_ORIGIN"),
+                                 .insecure = insecure && strcmp(insecure, "1") == 0 };
+    /* a URL with user:password comes in the environment, argv shows "-" */
+    const char *url = strcmp(argv[2], "-") == 0 && getenv("SLIPWAY_GIT_URL")
+                          ? getenv("SLIPWAY_GIT_URL")
+                          : argv[2];
     char sha[41];
     sw_error *err = NULL;
-    int rc = wrk_git_fetch_here(argv[1], argv[2], &auth, argv[3], argv[4],
-                                argc == 6 ? argv[5] : NULL, sha, &err);
+    int rc = wrk_git_fetch_here(argv[1], url, &auth, argv[3], argv[4], argc == 6 ? argv[5] : NULL,
+                                sha, &err);
     if (rc == 0) {
         printf("%s\n", sha);
         return 0;
@@ -471,8 +883,10 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
     size_t n_env = 0;
     while (environ[n_env])
         n_env++;
-    char **envp = calloc(n_env + 4, sizeof(char *));
-    char *token_env = NULL, *key_env = NULL, *hosts_env = NULL;
+    char **envp = calloc(n_env + 8, sizeof(char *));
+    char *token_env = NULL, *key_env = NULL, *hosts_env = NULL, *origin_env = NULL;
+    char *url_env = NULL;
+    static char insecure_env[] = "SLIPWAY_GIT_INSECURE=1";
     if (envp == NULL)
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     size_t k = 0;
@@ -486,9 +900,20 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
     if (auth && auth->known_hosts &&
         asprintf(&hosts_env, "SLIPWAY_GIT_KNOWN_HOSTS=%s", auth->known_hosts) >= 0)
         envp[k++] = hosts_env;
-    const char *argv[] = {
-        helper_exe, "__git-fetch", mirror, url, source_type, ref, want_sha, NULL
-    };
+    if (auth && auth->origin && asprintf(&origin_env, "SLIPWAY_GIT_ORIGIN=%s", auth->origin) >= 0)
+        envp[k++] = origin_env;
+    if (auth && auth->insecure)
+        envp[k++] = insecure_env;
+    /* user:password in the URL: not in argv, which every user can read */
+    const char *scheme = strstr(url, "://");
+    const char *authority = scheme ? scheme + 3 : NULL;
+    const char *at = authority ? strchr(authority, '@') : NULL;
+    int url_has_password = at && at < authority + strcspn(authority, "/") &&
+                           memchr(authority, ':', (size_t)(at - authority));
+    if (url_has_password && asprintf(&url_env, "SLIPWAY_GIT_URL=%s", url) >= 0)
+        envp[k++] = url_env;
+    const char *argv[] = { helper_exe,  "__git-fetch", mirror,   url_env ? "-" : url,
+                           source_type, ref,           want_sha, NULL };
     int out[2] = { -1, -1 };
     pid_t pid = -1;
     if (pipe2(out, O_CLOEXEC) == 0) {
@@ -508,6 +933,11 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
     }
     free(key_env);
     free(hosts_env);
+    free(origin_env);
+    if (url_env) {
+        explicit_bzero(url_env, strlen(url_env));
+        free(url_env);
+    }
     free(envp);
     if (pid < 0) {
         int e = errno;
@@ -748,9 +1178,52 @@ static int checkout_at(const char *mirror, const char *url, const char *sha, con
                        int submodules, const char *data_dir, const struct wrk_git_auth *auth,
                        struct wrk_commit_info *info, int depth, sw_error **err);
 
+/* The URL for messages: without a user:password. malloc'd. */
+static char *url_for_message(const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    const char *authority = scheme ? scheme + 3 : NULL;
+    const char *end = authority ? authority + strcspn(authority, "/?#") : NULL;
+    const char *at = authority ? memchr(authority, '@', (size_t)(end - authority)) : NULL;
+    char *out = NULL;
+    if (at == NULL)
+        return strdup(url);
+    if (asprintf(&out, "%.*s%s", (int)(authority - url), url, at + 1) < 0)
+        return NULL;
+    return out;
+}
+
+/* Whether a submodule may be fetched from url: https://, ssh:// and
+ * user@host:path, git://; http:// only for an insecure repository; file://
+ * and local paths only with WRK_GIT_SUBMODULES_LOCAL. Everything else
+ * (ext::, fd::, unknown schemes, "-option") is refused. */
+static int submodule_url_allowed(const char *path, const char *url, int submodules, int insecure,
+                                 sw_error **err)
+{
+    struct origin o;
+    const char *why = NULL;
+    if (parse_origin(url, &o) == 0) {
+        if (strcmp(o.scheme, "http") == 0 && !insecure)
+            why = "plain http:// is not allowed unless the repository is marked insecure: true";
+    } else if (url[0] == '-' || strstr(url, "::") != NULL ||
+               (strstr(url, "://") && strncmp(url, "file://", 7) != 0)) {
+        why = "only https://, ssh:// (or user@host:path) and git:// URLs are allowed";
+    } else if (!(submodules & WRK_GIT_SUBMODULES_LOCAL)) {
+        why = "file:// URLs and local paths are not allowed unless the repository says"
+              " submodules: {allow_local: true}";
+    }
+    if (why == NULL)
+        return 0;
+    char *shown = url_for_message(url);
+    int rc = sw_error_set(err, SW_EPERM, "submodule %s: URL %s refused: %s", path,
+                          shown ? shown : "(unprintable)", why);
+    free(shown);
+    return rc;
+}
+
 static int checkout_submodules(struct checkout *co, const char *url, const char *dest,
-                               const char *data_dir, const struct wrk_git_auth *auth, int depth,
-                               sw_error **err)
+                               int submodules, const char *data_dir,
+                               const struct wrk_git_auth *auth, int depth, sw_error **err)
 {
     if (co->n_links == 0)
         return 0;
@@ -767,13 +1240,27 @@ static int checkout_submodules(struct checkout *co, const char *url, const char 
         char *sub_mirror = NULL, *sub_dest = sw_path_join(dest, l->path);
         char sha[41];
         int rc = sub_url && sub_dest ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+        if (rc == 0 && (rc = submodule_url_allowed(l->path, sub_url, submodules,
+                                                   auth && auth->insecure, err)) != 0) {
+            free(sub_url_raw);
+            free(sub_url);
+            free(sub_dest);
+            return rc;
+        }
+        /* the credentials belong to the parent's origin: credentials_cb
+         * withholds them from a submodule elsewhere */
+        struct wrk_git_auth sub_auth = { .origin = url };
+        if (auth) {
+            sub_auth = *auth;
+            sub_auth.origin = auth->origin ? auth->origin : url;
+        }
         if (rc == 0)
             rc = wrk_git_mirror_path(data_dir, sub_url, &sub_mirror, err);
         if (rc == 0)
-            rc = wrk_git_fetch(sub_mirror, sub_url, auth, "commit", l->sha, l->sha, sha, err);
+            rc = wrk_git_fetch(sub_mirror, sub_url, &sub_auth, "commit", l->sha, l->sha, sha, err);
         if (rc == 0)
-            rc = checkout_at(sub_mirror, sub_url, sha, sub_dest, 1, data_dir, auth, NULL, depth + 1,
-                             err);
+            rc = checkout_at(sub_mirror, sub_url, sha, sub_dest, submodules, data_dir, &sub_auth,
+                             NULL, depth + 1, err);
         if (rc != 0)
             sw_error_prefix(err, "submodule %s", l->path);
         free(sub_url_raw);
@@ -836,8 +1323,8 @@ static int checkout_at(const char *mirror, const char *url, const char *sha, con
     co.repo = NULL;
     close(lock);
     lock = -1;
-    if (submodules)
-        rc = checkout_submodules(&co, url, dest, data_dir, auth, depth, err);
+    if (submodules & WRK_GIT_SUBMODULES)
+        rc = checkout_submodules(&co, url, dest, submodules, data_dir, auth, depth, err);
 cleanup:
     if (dirfd >= 0)
         close(dirfd);

@@ -7,6 +7,13 @@
  * Several workers (threads or processes) share a mirror: fetches hold an
  * exclusive flock on "<mirror>.lock", checkouts a shared one.
  *
+ * Credentials (a token, the user:password of the URL, an SSH key) are
+ * offered only to the origin they were configured for (scheme, host and
+ * port of wrk_git_auth.origin): not after an HTTP redirect to another
+ * origin (every connection libgit2 opens is seen by our socket stream), not
+ * to submodules on other origins, and not over plain http:// unless the
+ * repository is marked insecure.
+ *
  * Trees come from other people's repositories: entry names are checked
  * ("..", "/", ".git" refused), files are created with O_EXCL|O_NOFOLLOW
  * relative to directory descriptors we created, so a crafted tree cannot
@@ -24,6 +31,19 @@ struct wrk_git_auth {
     const char *token;       /* https: sent as x-access-token:<token>; never logged */
     const char *ssh_key;     /* ssh: private key file */
     const char *known_hosts; /* ssh: host keys (worker/known_hosts.h); NULL: OpenSSH's files */
+    const char *origin;      /* the URL the credentials belong to; NULL: the fetched URL */
+    int insecure;            /* credentials may go over plain http:// */
+};
+
+/* 1 when two Git URLs have the same origin: scheme (user@host:path is
+ * ssh), host (case-insensitive) and port (the scheme's default filled in);
+ * 0 otherwise, and for local paths and file:// URLs. */
+int wrk_git_same_origin(const char *a, const char *b);
+
+/* wrk_git_checkout's submodules flags. */
+enum {
+    WRK_GIT_SUBMODULES = 1,       /* check submodules out (https, ssh, git URLs) */
+    WRK_GIT_SUBMODULES_LOCAL = 2, /* ... file:// URLs and local paths too */
 };
 
 struct wrk_commit_info {
@@ -64,10 +84,14 @@ void wrk_git_use_helper(const char *exe);
 int wrk_git_fetch_helper_main(int argc, char **argv);
 
 /* Writes the tree of commit sha into dest (created; must not exist or be
- * empty) and describes the commit. With submodules, each submodule's
- * recorded commit is fetched into its own mirror under data_dir and
- * written at its path, recursively (relative submodule URLs resolve against
- * url, the repository's). */
+ * empty) and describes the commit. With WRK_GIT_SUBMODULES in submodules,
+ * each submodule's recorded commit is fetched into its own mirror under
+ * data_dir and written at its path, recursively (relative submodule URLs
+ * resolve against url, the repository's). Only https://, ssh:// (and
+ * user@host:path) and git:// submodule URLs are fetched, http:// when
+ * auth->insecure, file:// and local paths with WRK_GIT_SUBMODULES_LOCAL;
+ * any other is SW_EPERM naming the submodule and its URL. Submodules on
+ * another origin than auth's get no credentials. */
 int wrk_git_checkout(const char *mirror, const char *url, const char *sha, const char *dest,
                      int submodules, const char *data_dir, const struct wrk_git_auth *auth,
                      struct wrk_commit_info *info, sw_error **err);

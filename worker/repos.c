@@ -13,8 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/strbuf.h"
 #include "registry/names.h"
+#include "worker/git.h"
 #include "worker/tags.h"
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -512,10 +514,68 @@ static void repo_free(struct wrk_repo *r)
         explicit_bzero(r->status_token, strlen(r->status_token));
     free(r->status_token);
     free(r->status_api);
+    free(r->run_as);
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
     memset(r, 0, sizeof(*r));
+}
+
+/* submodules: a boolean, or {allow_local: BOOL} (which turns them on). */
+static int get_submodules(const struct ctx *c, json_t *node, struct wrk_repo *r, sw_error **err)
+{
+    static const char *const known[] = { "allow_local", NULL };
+    json_t *v = json_object_get(node, "submodules");
+    char key[400];
+    snprintf(key, sizeof(key), "%s.submodules", c->where);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (json_is_boolean(v)) {
+        r->submodules = json_is_true(v) ? WRK_GIT_SUBMODULES : 0;
+        return 0;
+    }
+    if (!json_is_object(v))
+        return key_error(c, v, key, err, "expected true, false or {allow_local: true}");
+    int rc, allow_local = 0;
+    if ((rc = check_keys(c, v, key, known, err)) != 0 ||
+        (rc = get_bool(c, v, key, "allow_local", &allow_local, err)) != 0)
+        return rc;
+    r->submodules = WRK_GIT_SUBMODULES | (allow_local ? WRK_GIT_SUBMODULES_LOCAL : 0);
+    return 0;
+}
+
+/* 1 when the htpasswd file has a line for user. */
+static int htpasswd_has_user(const char *path, const char *user)
+{
+    FILE *f = fopen(path, "re");
+    char line[1024];
+    size_t len = strlen(user);
+    int found = 0;
+    if (f == NULL)
+        return -1;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strncmp(line, user, len) == 0 && line[len] == ':';
+    fclose(f);
+    return found;
+}
+
+/* run_as: a user of registry.auth.htpasswd ("anonymous" is the default). */
+static int get_run_as(const struct ctx *c, json_t *node, struct wrk_repo *r, sw_error **err)
+{
+    const char *user = NULL;
+    char key[400];
+    int rc = get_str(c, node, c->where, "run_as", &user, err);
+    if (rc != 0 || user == NULL || strcmp(user, "anonymous") == 0)
+        return rc;
+    snprintf(key, sizeof(key), "%s.run_as", c->where);
+    if (strchr(user, ':') || strchr(user, '\n'))
+        return key_error(c, json_object_get(node, "run_as"), key, err, "not a user name");
+    if (c->cfg->htpasswd && htpasswd_has_user(c->cfg->htpasswd, user) == 0)
+        return sw_config_error(c->cfg, json_object_get(node, "run_as"), key, err,
+                               "%s is not a user of %s (registry.auth.htpasswd)", user,
+                               c->cfg->htpasswd);
+    r->run_as = strdup(user);
+    return r->run_as ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
 }
 
 static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r, sw_error **err)
@@ -523,7 +583,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     static const char *const known[] = { "name",        "git",      "token",        "ssh_key",
                                          "known_hosts", "secret",   "status_token", "status_api",
                                          "submodules",  "autotest", "notify",       "cache",
-                                         "rules",       NULL };
+                                         "rules",       "insecure", "run_as",       NULL };
     struct defaults d = { .cache = 1 };
     const char *s = NULL;
     char key[400];
@@ -597,8 +657,14 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
                          "expected an http:// or https:// URL");
     }
     r->status_api = s ? strdup(s) : NULL;
-    if ((rc = get_bool(c, node, c->where, "submodules", &r->submodules, err)) != 0)
+    if ((rc = get_submodules(c, node, r, err)) != 0 ||
+        (rc = get_bool(c, node, c->where, "insecure", &r->insecure, err)) != 0 ||
+        (rc = get_run_as(c, node, r, err)) != 0)
         return rc;
+    if (strncmp(r->git, "http://", 7) == 0 && !r->insecure && (r->token || strchr(r->git + 7, '@')))
+        sw_warn("%s: the credentials for %s are not sent over plain http:// (fetches will fail"
+                " if the server asks for them); set insecure: true to allow it",
+                c->where, r->git_normalized ? r->git_normalized : "the repository");
 
     /* defaults for the rules */
     if ((rc = get_autotest(c, node, c->where, &d.autotest, &present, err)) != 0 ||

@@ -12,7 +12,10 @@
  *       secret: env:HELLO_SECRET             webhook secret
  *       status_token: env:GH_STATUS          commit statuses (GitHub API)
  *       status_api: https://api.github.com
- *       submodules: false
+ *       submodules: false | true | {allow_local: true}   (worker/git.h)
+ *       insecure: false                      credentials may go over plain http://
+ *       run_as: alice                        the identity builds read images with
+ *                                            (an htpasswd user; default anonymous)
  *       autotest / notify / cache            defaults for the rules
  *       rules:
  *         - source_type: branch | tag
@@ -63,7 +66,9 @@ struct wrk_repo {
     char *secret;
     char *status_token;
     char *status_api; /* NULL: https://api.github.com */
-    int submodules;
+    int submodules;   /* WRK_GIT_SUBMODULES* flags (worker/git.h) */
+    int insecure;     /* credentials may go over plain http:// */
+    char *run_as;     /* registry user the builds read images as; NULL: anonymous */
     struct wrk_rule *rules;
     size_t n_rules;
 };

@@ -426,7 +426,9 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     /* the exact commit, through the repository's mirror */
     struct wrk_git_auth auth = { .token = r->token,
                                  .ssh_key = r->ssh_key,
-                                 .known_hosts = r->known_hosts };
+                                 .known_hosts = r->known_hosts,
+                                 .origin = r->git,
+                                 .insecure = r->insecure };
     char sha[41] = "";
     if ((rc = wrk_git_mirror_path(reg_store_data_dir(store), r->git, &mirror, err)) != 0)
         goto cleanup;
@@ -519,6 +521,13 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     free(docker_repo);
     free(image_name);
 
+    /* the identity the build reads images with, and its own cache */
+    char identity_of[300], cache_scope[600];
+    snprintf(identity_of, sizeof(identity_of), "%srun_as of %s", r->run_as ? "" : "the default ",
+             r->name);
+    snprintf(cache_scope, sizeof(cache_scope), "%s as %s", r->name,
+             r->run_as ? r->run_as : "anonymous");
+
     char created[32];
     bld_format_time(info.time, created);
     labels = json_pack("{s:s, s:s, s:s}", "org.opencontainers.image.source",
@@ -544,6 +553,10 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .repo = r->name,
         .on_step = on_step,
         .step_ctx = c,
+        .check_access = 1,
+        .run_as = r->run_as,
+        .identity_of = identity_of,
+        .cache_scope = cache_scope,
     };
     wrk_log_line(c->log_fd, "Building %s (rule %d: %s %s)", rule->dockerfile, rule->index + 1,
                  rule->source_type, rule->source);

@@ -69,11 +69,13 @@ repos:
   - name: demo/private
     git: http://127.0.0.1:$http_port/app.git
     token: env:SVC_TEST_GIT_TOKEN
+    insecure: true   # the test server speaks plain http
     rules:
       - { source_type: branch, source: main, tags: [latest] }
   - name: demo/private-bad
     git: http://127.0.0.1:$http_port/app.git
     token: env:SVC_TEST_BAD_TOKEN
+    insecure: true   # the test server speaks plain http
     rules:
       - { source_type: branch, source: main, tags: [latest] }
   - name: demo/gitea

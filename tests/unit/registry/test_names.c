@@ -41,6 +41,22 @@ static void test_repository_name_length_limit(void)
     CHECK(!reg_name_valid(name));
 }
 
+/* The remote-image cache's names: never valid from outside, accepted by
+ * the store. */
+static void test_remote_cache_names(void)
+{
+    CHECK(!reg_name_valid("_remote/docker.io/library/alpine"));
+    CHECK(reg_name_is_remote("_remote/docker.io/library/alpine"));
+    CHECK(reg_name_valid_stored("_remote/docker.io/library/alpine"));
+    CHECK(reg_name_valid_stored("docker.io/library/alpine"));
+    CHECK(!reg_name_is_remote("docker.io/library/alpine"));
+    CHECK(!reg_name_is_remote("_remote/"));
+    CHECK(!reg_name_is_remote("_remote/../x"));
+    CHECK(!reg_name_valid_stored("_remote/Upper"));
+    CHECK(!reg_name_valid_stored("_other/x"));
+    CHECK(!reg_name_is_remote(NULL));
+}
+
 static void test_tags(void)
 {
     char tag[200];
@@ -100,6 +116,7 @@ int main(void)
 {
     RUN(test_repository_names);
     RUN(test_repository_name_length_limit);
+    RUN(test_remote_cache_names);
     RUN(test_tags);
     RUN(test_digests);
     RUN(test_reference_kind);

@@ -1,8 +1,11 @@
 /*
  * test_git.c - worker/git.c against real repositories made with the git
  * CLI: mirrors, exact-commit checkouts, tags, modes and symlinks, crafted
- * trees, submodules, and a fetch over git:// from `git daemon`.
+ * trees, submodules, a fetch over git:// from `git daemon`, and token
+ * credentials over https (libgit2's TLS on our guarded socket stream) that
+ * do not follow a redirect to another origin.
  */
+#include <git2.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,7 +236,19 @@ static void test_submodules(void)
     char *text = read_text(without, "vendor/lib/lib.c");
     CHECK(text == NULL);
     free(text);
-    CHECK_INT_EQ(wrk_git_checkout(mirror, url, sha, with, 1, data, NULL, NULL, &err), 0);
+    /* a file:// submodule is refused unless local ones are allowed */
+    char *refused = sw_path_join(root, "out-sub-refused");
+    CHECK_INT_EQ(
+        wrk_git_checkout(mirror, url, sha, refused, WRK_GIT_SUBMODULES, data, NULL, NULL, &err),
+        SW_EPERM);
+    CHECK(err && strstr(err->message, "submodule vendor/lib: URL file://") != NULL &&
+          strstr(err->message, "allow_local") != NULL);
+    sw_error_clear(&err);
+    free(refused);
+    CHECK_INT_EQ(wrk_git_checkout(mirror, url, sha, with,
+                                  WRK_GIT_SUBMODULES | WRK_GIT_SUBMODULES_LOCAL, data, NULL, NULL,
+                                  &err),
+                 0);
     if (err)
         fprintf(stderr, "%s\n", err->message);
     sw_error_clear(&err);
@@ -244,6 +259,25 @@ static void test_submodules(void)
     free(with);
     free(mirror);
     free(data);
+}
+
+static void test_same_origin(void)
+{
+    CHECK(wrk_git_same_origin("https://github.com/a/b.git", "https://GitHub.com:443/c/d"));
+    CHECK(wrk_git_same_origin("https://tok:x@github.com/a", "https://github.com/b"));
+    CHECK(wrk_git_same_origin("git@github.com:a/b.git", "ssh://git@github.com/c/d.git"));
+    CHECK(wrk_git_same_origin("ssh://git@[::1]:2222/a", "ssh://[::1]:2222/b"));
+    CHECK(wrk_git_same_origin("git://127.0.0.1/a", "git://127.0.0.1:9418/b"));
+    CHECK(!wrk_git_same_origin("https://github.com/a", "http://github.com/a"));
+    CHECK(!wrk_git_same_origin("https://github.com/a", "https://github.com:8443/a"));
+    CHECK(!wrk_git_same_origin("http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a"));
+    CHECK(!wrk_git_same_origin("https://github.com/a", "https://github.com.evil/a"));
+    CHECK(!wrk_git_same_origin("https://github.com@evil.example/a", "https://github.com/a"));
+    CHECK(!wrk_git_same_origin("git@github.com:a/b.git", "https://github.com/a/b.git"));
+    CHECK(!wrk_git_same_origin("file:///srv/a", "file:///srv/a"));
+    CHECK(!wrk_git_same_origin("/srv/a", "/srv/a"));
+    CHECK(!wrk_git_same_origin("ext::sh -c evil", "ext::sh -c evil"));
+    CHECK(!wrk_git_same_origin("https://host:99999999/a", "https://host:99999999/a"));
 }
 
 static void test_git_daemon(void)
@@ -290,6 +324,228 @@ static void test_git_daemon(void)
     free(data);
 }
 
+/* A smart-HTTP server over TLS (python3 + git-http-backend) for the
+ * repositories in root/https: "serve" wants the token, "redirect" sends
+ * everything to the serving one; each logs what Authorization it got. */
+static const char https_server_py[] =
+    "import base64, http.server, os, ssl, subprocess, sys\n"
+    "port, root, token, cert, key, mode, target, log = sys.argv[1:9]\n"
+    "want = 'Basic ' + base64.b64encode(('x-access-token:' + token).encode()).decode()\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def handle_any(self):\n"
+    "        auth = self.headers.get('Authorization')\n"
+    "        with open(log, 'a') as f:\n"
+    "            f.write(('ok' if auth == want else 'refused' if auth else 'none') + '\\n')\n"
+    "        if mode == 'redirect':\n"
+    "            self.send_response(302)\n"
+    "            self.send_header('Location', f'https://localhost:{target}{self.path}')\n"
+    "            self.send_header('Content-Length', '0')\n"
+    "            self.end_headers()\n"
+    "            return\n"
+    "        if auth != want:\n"
+    "            self.send_response(401)\n"
+    "            self.send_header('WWW-Authenticate', 'Basic realm=\"git\"')\n"
+    "            self.send_header('Content-Length', '0')\n"
+    "            self.end_headers()\n"
+    "            return\n"
+    "        path, _, query = self.path.partition('?')\n"
+    "        body = self.rfile.read(int(self.headers.get('Content-Length', 0) or 0))\n"
+    "        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL='1',\n"
+    "                   PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD=self.command,\n"
+    "                   CONTENT_TYPE=self.headers.get('Content-Type', ''),\n"
+    "                   CONTENT_LENGTH=str(len(body)))\n"
+    "        out = subprocess.run(['/usr/lib/git-core/git-http-backend'], input=body,\n"
+    "                             env=env, capture_output=True).stdout\n"
+    "        head, _, data = out.partition(b'\\r\\n\\r\\n')\n"
+    "        status, headers = 200, []\n"
+    "        for line in head.decode().split('\\r\\n'):\n"
+    "            k, _, v = line.partition(': ')\n"
+    "            if k.lower() == 'status':\n"
+    "                status = int(v.split()[0])\n"
+    "            elif k:\n"
+    "                headers.append((k, v))\n"
+    "        self.send_response(status)\n"
+    "        for k, v in headers:\n"
+    "            self.send_header(k, v)\n"
+    "        self.send_header('Content-Length', str(len(data)))\n"
+    "        self.end_headers()\n"
+    "        self.wfile.write(data)\n"
+    "    do_GET = do_POST = handle_any\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "srv = http.server.ThreadingHTTPServer(('127.0.0.1', int(port)), H)\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(cert, key)\n"
+    "srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+    "srv.serve_forever()\n";
+
+static pid_t start_https_server(const char *port, const char *mode, const char *target,
+                                const char *log)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char script[1100], https_root[1100], cert[1100], key[1100], log_path[1100];
+        snprintf(log_path, sizeof(log_path), "%s/%s", root, log);
+        snprintf(script, sizeof(script), "%s/https_server.py", root);
+        snprintf(https_root, sizeof(https_root), "%s/https", root);
+        snprintf(cert, sizeof(cert), "%s/cert.pem", root);
+        snprintf(key, sizeof(key), "%s/key.pem", root);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
+        execlp("python3", "python3", script, port, https_root, "tok-https", cert, key, mode, target,
+               log_path, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int count_lines(const char *log, const char *what)
+{
+    char *text = read_text(root, log);
+    int n = 0;
+    size_t len = strlen(what);
+    for (const char *p = text; p && *p;) {
+        if (strncmp(p, what, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+            n++;
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    free(text);
+    return n;
+}
+
+static void test_https_credentials(void)
+{
+    char serve_port[16], redirect_port[16], url[256], sha[41], cert[1100];
+    const char *free_port = "python3 -c 'import socket; s=socket.socket(); "
+                            "s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'";
+    sh(serve_port, sizeof(serve_port), "%s", free_port);
+    sh(redirect_port, sizeof(redirect_port), "%s", free_port);
+    CHECK_INT_EQ(sh(NULL, 0,
+                    "openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem "
+                    "-days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+                    "2>/dev/null && mkdir -p https && git clone -q --bare src https/app.git && "
+                    "git clone -q --bare src https/sub.git"),
+                 0);
+    char *script = sw_path_join(root, "https_server.py");
+    sw_write_file_atomic(script, https_server_py, strlen(https_server_py), 0644, NULL);
+    free(script);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", root);
+    git_libgit2_init();
+    CHECK_INT_EQ(git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, cert, NULL), 0);
+    pid_t serve = start_https_server(serve_port, "serve", "0", "serve.log");
+    pid_t redirect = start_https_server(redirect_port, "redirect", serve_port, "redirect.log");
+    CHECK_INT_EQ(sh(NULL, 0,
+                    "for i in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:%s/ && "
+                    "curl -sk -o /dev/null https://127.0.0.1:%s/ && exit 0; sleep 0.1; done; "
+                    "exit 1",
+                    serve_port, redirect_port),
+                 0);
+    sh(NULL, 0, ": > serve.log");
+
+    char *data = sw_path_join(root, "data-https"), *mirror = NULL;
+    sw_error *err = NULL;
+    struct wrk_git_auth auth = { .token = "tok-https" };
+
+    /* the token, over TLS through the guarded socket stream */
+    snprintf(url, sizeof(url), "https://localhost:%s/app.git", serve_port);
+    wrk_git_mirror_path(data, url, &mirror, NULL);
+    CHECK_INT_EQ(wrk_git_fetch(mirror, url, &auth, "branch", "main", NULL, sha, &err), 0);
+    if (err)
+        fprintf(stderr, "https fetch: %s\n", err->message);
+    sw_error_clear(&err);
+    char want_sha[41];
+    sh(want_sha, sizeof(want_sha), "git -C src rev-parse main");
+    CHECK_STR_EQ(sha, want_sha);
+    CHECK(count_lines("serve.log", "ok") > 0);
+    free(mirror);
+
+    /* a redirect to another port: followed, but the token stays home */
+    sh(NULL, 0, ": > serve.log");
+    snprintf(url, sizeof(url), "https://localhost:%s/app.git", redirect_port);
+    wrk_git_mirror_path(data, url, &mirror, NULL);
+    CHECK_INT_EQ(wrk_git_fetch(mirror, url, &auth, "branch", "main", NULL, sha, &err), SW_EPERM);
+    CHECK(err && strstr(err->message, "redirected to localhost:") != NULL &&
+          strstr(err->message, "not offered to another origin") != NULL);
+    if (err && strstr(err->message, "tok-https"))
+        CHECK(!"the token is in the message");
+    sw_error_clear(&err);
+    CHECK(count_lines("serve.log", "none") > 0);
+    CHECK_INT_EQ(count_lines("serve.log", "ok") + count_lines("serve.log", "refused"), 0);
+    CHECK_INT_EQ(count_lines("redirect.log", "ok"), 0);
+    free(mirror);
+
+    /* user:password in the URL: offered to its origin only, too */
+    sh(NULL, 0, ": > serve.log");
+    snprintf(url, sizeof(url), "https://x-access-token:tok-https@localhost:%s/app.git", serve_port);
+    wrk_git_mirror_path(data, url, &mirror, NULL);
+    CHECK_INT_EQ(wrk_git_fetch(mirror, url, NULL, "branch", "main", NULL, sha, &err), 0);
+    sw_error_clear(&err);
+    CHECK(count_lines("serve.log", "ok") > 0);
+    free(mirror);
+
+    /* submodules: the token goes to one on its origin, not to one elsewhere
+     * (a second server on another port, which would accept it) */
+    char other_port[16], head[41];
+    sh(other_port, sizeof(other_port), "%s", free_port);
+    pid_t other = start_https_server(other_port, "serve", "0", "other.log");
+    CHECK_INT_EQ(sh(NULL, 0,
+                    "for i in $(seq 100); do curl -sk -o /dev/null https://127.0.0.1:%s/ && "
+                    "exit 0; sleep 0.1; done; exit 1",
+                    other_port),
+                 0);
+    sh(head, sizeof(head), "git -C src rev-parse main");
+    char origin[256];
+    snprintf(origin, sizeof(origin), "https://localhost:%s/app.git", serve_port);
+    struct wrk_git_auth parent_auth = { .token = "tok-https", .origin = origin };
+    const char *ports[2] = { serve_port, other_port };
+    for (int i = 0; i < 2; i++) {
+        char parent_url[1200], *parent_mirror = NULL, *dest = NULL;
+        sh(NULL, 0, ": > serve.log; : > other.log");
+        CHECK_INT_EQ(sh(NULL, 0,
+                        "rm -rf parent%d && git init -q -b main parent%d && cd parent%d && "
+                        "printf '[submodule \"vendor/app\"]\\n\\tpath = vendor/app\\n"
+                        "\\turl = https://localhost:%s/sub.git\\n' > .gitmodules && "
+                        "git add .gitmodules && "
+                        "git update-index --add --cacheinfo 160000,%s,vendor/app && "
+                        "git commit -qm parent",
+                        i, i, i, ports[i], head),
+                     0);
+        snprintf(parent_url, sizeof(parent_url), "file://%s/parent%d", root, i);
+        wrk_git_mirror_path(data, parent_url, &parent_mirror, NULL);
+        CHECK_INT_EQ(wrk_git_fetch(parent_mirror, parent_url, &parent_auth, "branch", "main", NULL,
+                                   sha, &err),
+                     0);
+        sw_error_clear(&err);
+        if (asprintf(&dest, "%s/out-parent%d", root, i) < 0)
+            abort();
+        int rc = wrk_git_checkout(parent_mirror, parent_url, sha, dest, WRK_GIT_SUBMODULES, data,
+                                  &parent_auth, NULL, &err);
+        if (i == 0) {
+            CHECK_INT_EQ(rc, 0);
+            CHECK(count_lines("serve.log", "ok") > 0);
+        } else {
+            CHECK(rc != 0);
+            CHECK(err && strstr(err->message, "submodule vendor/app") != NULL &&
+                  strstr(err->message, "are not offered to https://localhost:") != NULL);
+            CHECK(count_lines("other.log", "none") > 0);
+            CHECK_INT_EQ(count_lines("other.log", "ok"), 0);
+        }
+        sw_error_clear(&err);
+        free(parent_mirror);
+        free(dest);
+    }
+
+    kill(other, SIGTERM);
+    kill(serve, SIGTERM);
+    kill(redirect, SIGTERM);
+    waitpid(other, NULL, 0);
+    waitpid(serve, NULL, 0);
+    waitpid(redirect, NULL, 0);
+    git_libgit2_shutdown();
+    free(data);
+}
+
 int main(void)
 {
     root = scratch_dir("test_git");
@@ -297,7 +553,9 @@ int main(void)
     RUN(test_fetch_and_checkout);
     RUN(test_crafted_tree);
     RUN(test_submodules);
+    RUN(test_same_origin);
     RUN(test_git_daemon);
+    RUN(test_https_credentials);
     sw_rm_rf(root, NULL);
     free(root);
     return TEST_EXIT();

@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "tests/unit/core/scratch.h"
 #include "tests/unit/test.h"
+#include "worker/git.h"
 #include "worker/repos.h"
 #include "worker/tags.h"
 
@@ -67,6 +68,9 @@ static const char *full_config =
     "      - { source_type: branch, source: /release/ }\n"
     "  - name: other/repo\n"
     "    git: git@example.com:team/other.git\n"
+    "    submodules: { allow_local: true }\n"
+    "    insecure: true\n"
+    "    run_as: alice\n"
     "    rules: [{ source_type: branch, source: dev }]\n"
     "  - name: local/repo\n"
     "    git: /srv/git/local\n"
@@ -120,7 +124,12 @@ static void test_load_full(void)
     CHECK_STR_EQ(r->rules[3].tags[0], "{sourceref}");
     CHECK_STR_EQ(r->rules[3].dockerfile, "Dockerfile");
     CHECK_STR_EQ(r->rules[3].context, ".");
-    CHECK_STR_EQ(wrk_repos_find(repos, "other/repo")->git_normalized, "example.com/team/other");
+    CHECK(r->run_as == NULL && r->insecure == 0);
+    const struct wrk_repo *other = wrk_repos_find(repos, "other/repo");
+    CHECK_STR_EQ(other->git_normalized, "example.com/team/other");
+    CHECK_INT_EQ(other->submodules, WRK_GIT_SUBMODULES | WRK_GIT_SUBMODULES_LOCAL);
+    CHECK_INT_EQ(other->insecure, 1);
+    CHECK_STR_EQ(other->run_as, "alice");
     CHECK_STR_EQ(wrk_repos_find(repos, "local/repo")->git, "file:///srv/git/local");
     CHECK(wrk_repos_find(repos, "nope") == NULL);
 cleanup:
@@ -195,6 +204,21 @@ static void test_errors(void)
                  (const char *[]){ ":6", "repos[demo/x].secret", "TEST_REPOS_UNSET", NULL });
     expect_error(REPO_HEAD "    rules: [{ source_type: branch, source: main, semver: true }]\n",
                  (const char *[]){ "rules[1].semver", "source_type: tag", NULL });
+    expect_error(REPO_HEAD "    submodules: { allow_lokal: true }\n"
+                           "    rules: [{ source_type: branch, source: main }]\n",
+                 (const char *[]){ "repos[demo/x].submodules.allow_lokal", "unknown key", NULL });
+    expect_error(REPO_HEAD "    submodules: local\n"
+                           "    rules: [{ source_type: branch, source: main }]\n",
+                 (const char *[]){ "repos[demo/x].submodules", "allow_local", NULL });
+    char htpasswd[1100], run_as_yaml[1400];
+    snprintf(htpasswd, sizeof(htpasswd), "%s/htpasswd", dir);
+    sw_write_file_atomic(htpasswd, "alice:$2y$05$x\n", 14, 0644, NULL);
+    snprintf(run_as_yaml, sizeof(run_as_yaml),
+             "registry: { auth: { htpasswd: %s } }\n" REPO_HEAD "    run_as: mallory\n"
+             "    rules: [{ source_type: branch, source: main }]\n",
+             htpasswd);
+    expect_error(run_as_yaml,
+                 (const char *[]){ "repos[demo/x].run_as", "mallory is not a user of", NULL });
     expect_error("runs: { id_prefix: CA }\n",
                  (const char *[]){ ":3", "runs.id_prefix", "lowercase", NULL });
     expect_error("runs: { keep: 10m }\n",

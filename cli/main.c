@@ -25,6 +25,7 @@ static const struct command {
     { "runs", cmd_runs, "list build runs of a running server" },
     { "logs", cmd_logs, "print (or follow) a run's log" },
     { "run", cmd_run, "start a manual run of a repository's build rule" },
+    { "token", cmd_token, "create, list and revoke users' access tokens" },
     { NULL, NULL, NULL },
 };
 

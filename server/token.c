@@ -252,6 +252,20 @@ int srv_token_alive(sqlite3 *db, int64_t id, int64_t now)
     return alive;
 }
 
+char *srv_token_scopes_of(sqlite3 *db, int64_t id)
+{
+    sqlite3_stmt *stmt = NULL;
+    char *scopes = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT scopes FROM tokens WHERE id = ?", -1, &stmt, NULL) !=
+        SQLITE_OK)
+        return NULL;
+    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        scopes = sw_db_column_dup(stmt, 0);
+    sqlite3_finalize(stmt);
+    return scopes;
+}
+
 /* ---- the signing key ------------------------------------------------------- */
 
 int srv_token_key_load(const char *data_dir, unsigned char key[SRV_TOKEN_KEY_LEN], sw_error **err)
@@ -512,11 +526,51 @@ void srv_auth_challenge(srv_request *req)
                req->scopes && scope[0] ? ",error=\"insufficient_scope\"" : "");
 }
 
+/* 1 when the request carries a registry token from GET /token whose
+ * credentials could get access to repo: asking /token again (for this
+ * scope) would help, so the answer is 401 insufficient_scope, not 403. */
+static int token_could_widen(srv_request *req, const char *repo, unsigned access)
+{
+    const char *authorization = srv_request_header(req, "Authorization");
+    unsigned char key[SRV_TOKEN_KEY_LEN];
+    char service[256];
+    struct srv_jwt_claims claims = { 0 };
+    struct reg_scopes ceiling = { 0 };
+    int could = 0;
+
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0 ||
+        srv_token_is_access_token(authorization + 7 + strspn(authorization + 7, " ")) ||
+        srv_auth_token_key(req->srv->auth, key, NULL) != 0)
+        return 0;
+    srv_auth_service(req->srv->cfg, service, sizeof service);
+    if (srv_jwt_verify(key, authorization + 7 + strspn(authorization + 7, " "), service,
+                       (int64_t)time(NULL), &claims, NULL) == 0) {
+        unsigned allowed = reg_access_for(req->srv->cfg, claims.sub, repo);
+        if (claims.access_token > 0) {
+            sqlite3 *db = NULL;
+            char *text = reg_store_db(req->srv->store, &db, NULL) == 0
+                             ? srv_token_scopes_of(db, claims.access_token)
+                             : NULL;
+            if (text == NULL || reg_scopes_parse(text, &ceiling, NULL) != 0)
+                allowed = 0;
+            else
+                allowed &= reg_scopes_access(&ceiling, repo);
+            free(text);
+        }
+        could = (allowed & access) == access;
+    }
+    memset(key, 0, sizeof key);
+    reg_scopes_clear(&ceiling);
+    srv_jwt_claims_clear(&claims);
+    return could;
+}
+
 void srv_auth_deny(srv_request *req, const char *repo, unsigned access)
 {
     char scope[512], message[700];
-    if (req->user == NULL) {
-        srv_respond_error(req, SRV_E_UNAUTHORIZED, "authentication required");
+    if (req->user == NULL || token_could_widen(req, repo, access)) {
+        srv_respond_error(req, SRV_E_UNAUTHORIZED,
+                          req->scopes ? "insufficient scope" : "authentication required");
         return;
     }
     snprintf(scope, sizeof scope, "repository:%s:%s", repo ? repo : "", reg_access_actions(access));

@@ -60,6 +60,9 @@ int srv_token_verify(sqlite3 *db, const char *text, int64_t now, struct srv_toke
 /* 1 when the token with row id still exists and has not expired. */
 int srv_token_alive(sqlite3 *db, int64_t id, int64_t now);
 
+/* The scopes text of the token with row id (malloc'd), NULL if none. */
+char *srv_token_scopes_of(sqlite3 *db, int64_t id);
+
 void srv_token_info_clear(struct srv_token_info *info);
 
 /* 1 when text looks like an access token (its prefix). */

@@ -673,6 +673,14 @@ static void token_end(srv_request *req)
     free(req->user);
     req->user = NULL;
     const char *authorization = srv_request_header(req, "Authorization");
+    if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0 &&
+        !srv_token_is_access_token(authorization + 7 + strspn(authorization + 7, " "))) {
+        /* a registry token renewed by itself would never expire */
+        srv_respond_error(req, SRV_E_UNAUTHORIZED,
+                          "a registry token cannot be exchanged for another: send Basic "
+                          "credentials (a password or an access token)");
+        goto cleanup;
+    }
     if (srv_auth_identify(srv->auth, srv->store, authorization, &req->user, &req->scopes, &err) !=
         0) {
         srv_respond_sw_error(req, err);

@@ -198,6 +198,8 @@ check "... a push with it is 403 naming the scope" grep -q '^HTTP/1.1 403' "$SW_
 tampered=${jwt%?}A; [ "$tampered" = "$jwt" ] && tampered=${jwt%?}B
 get "$tampered" /v2/bob/app/tags/list
 check "a tampered token is refused" test "$code" = 401
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $jwt" "$url/token?scope=repository:bob/app:pull")
+check "/token does not renew a registry token with itself: 401" test "$code" = 401
 code=$(curl -s -o /dev/null -w '%{http_code}' -u bob:wrong "$url/token?scope=repository:bob/app:pull")
 check "/token with a wrong password: 401" test "$code" = 401
 

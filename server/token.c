@@ -28,6 +28,7 @@
 #define DEFAULT_TTL_S 300
 #define LAST_USED_GRANULARITY_S 60
 #define MAX_SCOPE_PARAMS 32
+#define MAX_FORM_BODY (16 * 1024)
 
 /* ---- access tokens --------------------------------------------------------- */
 
@@ -630,39 +631,52 @@ static char *access_token_in(const char *authorization)
     return token;
 }
 
-/* Grants what one requested scope asks for and the caller may do. */
+/* Grants what the requested scopes (one or more, space-separated) ask for
+ * and the caller may do. */
 static void grant(srv_request *req, const char *requested, struct reg_scopes *granted)
 {
     const struct sw_config *cfg = req->srv->cfg;
-    struct reg_scopes wanted = { 0 };
-    /* a scope of another kind (registry:catalog:*) or a bad one is left
-     * out, as Distribution does, rather than failing the whole request */
-    if (reg_scopes_parse(requested, &wanted, NULL) != 0)
-        goto cleanup;
-    for (size_t i = 0; i < wanted.n; i++) {
-        const char *name = wanted.items[i].pattern;
-        if (!reg_name_valid(name))
-            continue; /* an exact name only: no globs in a registry token */
-        unsigned access = wanted.items[i].access & reg_access_for(cfg, req->user, name);
-        if (req->scopes)
-            access &= reg_scopes_access(req->scopes, name);
-        if (access)
-            reg_scopes_add(granted, name, access, NULL);
+    const char *p = requested;
+    while (*p) {
+        p += strspn(p, " ");
+        size_t len = strcspn(p, " ");
+        if (len == 0)
+            break;
+        char *one = strndup(p, len);
+        struct reg_scopes wanted = { 0 };
+        /* a scope of another kind (registry:catalog:*) or a bad one is
+         * left out, as Distribution does, rather than failing the request */
+        if (one && reg_scopes_parse(one, &wanted, NULL) == 0) {
+            for (size_t i = 0; i < wanted.n; i++) {
+                const char *name = wanted.items[i].pattern;
+                if (!reg_name_valid(name))
+                    continue; /* an exact name only: no globs in a registry token */
+                unsigned access = wanted.items[i].access & reg_access_for(cfg, req->user, name);
+                if (req->scopes)
+                    access &= reg_scopes_access(req->scopes, name);
+                if (access)
+                    reg_scopes_add(granted, name, access, NULL);
+            }
+        }
+        reg_scopes_clear(&wanted);
+        free(one);
+        p += len;
     }
-cleanup:
-    reg_scopes_clear(&wanted);
 }
 
-static void token_end(srv_request *req)
+/* Issues a registry token for the credentials in authorization (NULL:
+ * anonymous) and the requested scopes; answers the request. is_oauth: the
+ * OAuth2 form of POST /token, whose errors and answer differ a little. */
+static void issue_token(srv_request *req, const char *authorization, const char *const *scopes,
+                        size_t n_scopes, int is_oauth)
 {
     srv_server *srv = req->srv;
-    struct scope_params params = { 0 };
     struct reg_scopes granted = { 0 };
     struct srv_jwt_claims claims = { 0 };
     struct srv_token_info info = { 0 };
     unsigned char key[SRV_TOKEN_KEY_LEN];
     char service[256];
-    char *jwt = NULL, *access_token = NULL;
+    char *jwt = NULL, *access_token = NULL, *scope_text = NULL;
     sw_error *err = NULL;
 
     if (srv->auth == NULL) {
@@ -672,7 +686,6 @@ static void token_end(srv_request *req)
     }
     free(req->user);
     req->user = NULL;
-    const char *authorization = srv_request_header(req, "Authorization");
     if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0 &&
         !srv_token_is_access_token(authorization + 7 + strspn(authorization + 7, " "))) {
         /* a registry token renewed by itself would never expire */
@@ -700,9 +713,8 @@ static void token_end(srv_request *req)
         if (info.expires_at > 0 && info.expires_at < claims.expires_at)
             claims.expires_at = info.expires_at;
     }
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_scope, &params);
-    for (size_t i = 0; i < params.n; i++)
-        grant(req, params.values[i], &granted);
+    for (size_t i = 0; i < n_scopes; i++)
+        grant(req, scopes[i], &granted);
     if (srv_auth_token_key(srv->auth, key, &err) != 0) {
         srv_respond_sw_error(req, err);
         goto cleanup;
@@ -713,7 +725,7 @@ static void token_end(srv_request *req)
     claims.scopes = granted;
     jwt = srv_jwt_sign(key, &claims, now);
     memset(key, 0, sizeof key);
-    if (jwt == NULL) {
+    if (jwt == NULL || (scope_text = reg_scopes_format(&granted)) == NULL) {
         srv_respond_error(req, SW_ENOMEM, "signing the token failed");
         goto cleanup;
     }
@@ -724,6 +736,10 @@ static void token_end(srv_request *req)
     strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tm);
     json_t *doc = json_pack("{s:s, s:s, s:I, s:s}", "token", jwt, "access_token", jwt, "expires_in",
                             (json_int_t)(claims.expires_at - now), "issued_at", issued);
+    if (is_oauth) /* RFC 6749: the granted scope, and the token type */
+        json_object_set_new(doc, "scope", json_string(scope_text));
+    if (is_oauth)
+        json_object_set_new(doc, "token_type", json_string("Bearer"));
     srv_header(req, "Cache-Control", "no-store");
     srv_respond_json(req, 200, NULL, doc);
     json_decref(doc);
@@ -734,8 +750,126 @@ cleanup:
         memset(access_token, 0, strlen(access_token));
         free(access_token);
     }
+    free(scope_text);
     free(jwt);
     sw_error_clear(&err);
+}
+
+/* GET /token?service=S&scope=A&scope=B with Basic credentials or none. */
+static void token_end(srv_request *req)
+{
+    struct scope_params params = { 0 };
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_scope, &params);
+    issue_token(req, srv_request_header(req, "Authorization"), params.values, params.n, 0);
+}
+
+static int token_post_headers(srv_request *req)
+{
+    srv_request_buffer_body(req, MAX_FORM_BODY);
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes one application/x-www-form-urlencoded value in place; -1 when
+ * malformed or when it holds a NUL. */
+static int form_decode(char *s)
+{
+    char *out = s;
+    for (char *in = s; *in; in++) {
+        if (*in == '+') {
+            *out++ = ' ';
+        } else if (*in == '%') {
+            int hi = hex_digit(in[1]), lo = hi < 0 ? -1 : hex_digit(in[2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            *out++ = (char)(hi << 4 | lo);
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+    return 0;
+}
+
+/* POST /token, the OAuth2 form containerd and docker try first when they
+ * have credentials: grant_type=password with username, password, scope
+ * (space-separated), service and client_id. Refresh tokens are not issued,
+ * so grant_type=refresh_token is refused and clients log in again. */
+static void token_post_end(srv_request *req)
+{
+    size_t len = 0;
+    const char *body = srv_request_body(req, &len);
+    char *form = strndup(body, len);
+    const char *grant_type = NULL, *username = NULL, *password = NULL;
+    const char *scopes[MAX_SCOPE_PARAMS];
+    size_t n_scopes = 0;
+    char *credentials = NULL, *encoded = NULL, *authorization = NULL;
+
+    if (form == NULL) {
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        return;
+    }
+    char *save = NULL;
+    for (char *pair = strtok_r(form, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        char *value = eq + 1;
+        if (form_decode(pair) != 0 || form_decode(value) != 0) {
+            srv_respond_error(req, SW_EINVAL, "malformed form body");
+            goto cleanup;
+        }
+        if (strcmp(pair, "grant_type") == 0)
+            grant_type = value;
+        else if (strcmp(pair, "username") == 0)
+            username = value;
+        else if (strcmp(pair, "password") == 0)
+            password = value;
+        else if (strcmp(pair, "scope") == 0 && n_scopes < MAX_SCOPE_PARAMS)
+            scopes[n_scopes++] = value;
+    }
+    if (grant_type == NULL || strcmp(grant_type, "password") != 0 || username == NULL ||
+        password == NULL) {
+        srv_respond_error(req, SRV_E_UNAUTHORIZED,
+                          "only grant_type=password with username and password is supported");
+        goto cleanup;
+    }
+    if (asprintf(&credentials, "%s:%s", username, password) < 0) {
+        credentials = NULL;
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((encoded = sw_base64_encode(credentials, strlen(credentials))) == NULL ||
+        asprintf(&authorization, "Basic %s", encoded) < 0) {
+        authorization = NULL;
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    issue_token(req, authorization, scopes, n_scopes, 1);
+cleanup:
+    if (credentials) {
+        memset(credentials, 0, strlen(credentials));
+        free(credentials);
+    }
+    if (encoded) {
+        memset(encoded, 0, strlen(encoded));
+        free(encoded);
+    }
+    if (authorization) {
+        memset(authorization, 0, strlen(authorization));
+        free(authorization);
+    }
+    memset(form, 0, len);
+    free(form);
 }
 
 /* ---- GET /api/v1/tokens ----------------------------------------------------- */
@@ -764,6 +898,7 @@ static void tokens_list_end(srv_request *req)
 
 const struct srv_route srv_token_routes[] = {
     { "GET", "/token", SRV_ACCESS_NONE, NULL, NULL, token_end, NULL },
+    { "POST", "/token", SRV_ACCESS_NONE, token_post_headers, NULL, token_post_end, NULL },
     { "GET", "/api/v1/tokens", SRV_ACCESS_NONE, NULL, NULL, tokens_list_end, NULL },
     { NULL, NULL, 0, NULL, NULL, NULL, NULL },
 };

@@ -198,6 +198,19 @@ check "... a push with it is 403 naming the scope" grep -q '^HTTP/1.1 403' "$SW_
 tampered=${jwt%?}A; [ "$tampered" = "$jwt" ] && tampered=${jwt%?}B
 get "$tampered" /v2/bob/app/tags/list
 check "a tampered token is refused" test "$code" = 401
+# the OAuth2 form containerd and docker try first (POST, grant_type=password)
+code=$(curl -s -o "$SW_SCRATCH/body" -w '%{http_code}' --data-urlencode grant_type=password \
+    --data-urlencode username=bob --data-urlencode "password=$token" --data-urlencode client_id=test \
+    --data-urlencode "service=$reg" --data-urlencode 'scope=repository:bob/app:pull,push repository:alice/app:pull' "$url/token")
+cat "$SW_SCRATCH/body" >> "$api_log"
+check "POST /token (OAuth2 password grant) with the token: pull of bob/app only" \
+    test "$code:$(jq -r '.scope + " " + .token_type' "$SW_SCRATCH/body")" = "200:repository:bob/app:pull Bearer"
+get "$(jq -r .access_token "$SW_SCRATCH/body")" /v2/bob/app/tags/list
+check "... and its access_token pulls" test "$code" = 200
+code=$(curl -s -o /dev/null -w '%{http_code}' --data 'grant_type=password&username=bob&password=nope&scope=repository%3Abob%2Fapp%3Apull' "$url/token")
+check "POST /token with a wrong password: 401" test "$code" = 401
+code=$(curl -s -o /dev/null -w '%{http_code}' --data 'grant_type=refresh_token&refresh_token=x' "$url/token")
+check "POST /token: no refresh tokens (401, clients log in again)" test "$code" = 401
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $jwt" "$url/token?scope=repository:bob/app:pull")
 check "/token does not renew a registry token with itself: 401" test "$code" = 401
 code=$(curl -s -o /dev/null -w '%{http_code}' -u bob:wrong "$url/token?scope=repository:bob/app:pull")

@@ -501,6 +501,36 @@ cleanup:
 
 /* ---- auth answers ----------------------------------------------------------- */
 
+/* 1 for a Host header value that is safe to put into a challenge:
+ * host[:port] or [v6]:port, nothing else. */
+static int is_plain_host(const char *host)
+{
+    size_t len = strlen(host);
+    if (len == 0 || len > 255)
+        return 0;
+    for (const char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == ':' || *p == '[' || *p == ']'))
+            return 0;
+    return 1;
+}
+
+/* Where the token endpoint is, as the client can reach it: under
+ * server.public_url when the client came by its host (also through a
+ * proxy), else on the host the client used (e.g. 127.0.0.1:PORT of a
+ * server whose public name does not resolve here). */
+static void token_realm(srv_request *req, char *out, size_t size)
+{
+    const struct sw_config *cfg = req->srv->cfg;
+    char public_host[256];
+    const char *host = srv_request_header(req, "Host");
+    srv_auth_service(cfg, public_host, sizeof public_host);
+    if (host && is_plain_host(host) && strcasecmp(host, public_host) != 0)
+        snprintf(out, size, "%s://%s/token", cfg->tls_cert ? "https" : "http", host);
+    else
+        snprintf(out, size, "%s/token", cfg->public_url ? cfg->public_url : "");
+}
+
 void srv_auth_challenge(srv_request *req)
 {
     srv_server *srv = req->srv;
@@ -522,9 +552,10 @@ void srv_auth_challenge(srv_request *req)
     } else if (req->route && req->route->access == SRV_ACCESS_ANY_PULL) {
         snprintf(scope, sizeof scope, ",scope=\"registry:catalog:*\"");
     }
-    srv_header(req, "WWW-Authenticate", "Bearer realm=\"%s/token\",service=\"%s\"%s%s",
-               cfg->public_url ? cfg->public_url : "", service, scope,
-               req->scopes && scope[0] ? ",error=\"insufficient_scope\"" : "");
+    char realm[600];
+    token_realm(req, realm, sizeof realm);
+    srv_header(req, "WWW-Authenticate", "Bearer realm=\"%s\",service=\"%s\"%s%s", realm, service,
+               scope, req->scopes && scope[0] ? ",error=\"insufficient_scope\"" : "");
 }
 
 /* 1 when the request carries a registry token from GET /token whose

@@ -650,6 +650,11 @@ static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
             }
         }
         free_string_list(access);
+        for (char **u = rule->users; rule->can_push && *u; u++)
+            if (strcmp(*u, "anonymous") == 0)
+                return sw_config_error(cfg, json_object_get(r, "users"), key, err,
+                                       "anonymous may only pull: give push to named users in "
+                                       "a rule of their own");
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/base64.h"
 #include "core/db.h"
@@ -272,7 +273,7 @@ char *srv_token_scopes_of(sqlite3 *db, int64_t id)
 int srv_token_key_load(const char *data_dir, unsigned char key[SRV_TOKEN_KEY_LEN], sw_error **err)
 {
     char *path = sw_path_join(data_dir, "token.key");
-    char *text = NULL;
+    char *text = NULL, *tmp = NULL;
     size_t len = 0;
     int rc = 0;
 
@@ -289,18 +290,40 @@ int srv_token_key_load(const char *data_dir, unsigned char key[SRV_TOKEN_KEY_LEN
         goto cleanup;
     }
     sw_error_clear(&read_err);
-    if ((rc = sw_random_bytes(key, SRV_TOKEN_KEY_LEN, err)) != 0 ||
-        (rc = sw_write_file_atomic(path, key, SRV_TOKEN_KEY_LEN, 0600, err)) != 0)
+    /* written whole under a temporary name, then linked into place: link
+     * fails when another process made the key first, and then that key is
+     * the one every process uses */
+    if (asprintf(&tmp, "%s.%d.tmp", path, (int)getpid()) < 0) {
+        tmp = NULL;
+        rc = sw_error_set(err, SW_ENOMEM, "token key: out of memory");
         goto cleanup;
-    /* another process may have made one at the same time: use what is there */
+    }
+    if ((rc = sw_random_bytes(key, SRV_TOKEN_KEY_LEN, err)) != 0 ||
+        (rc = sw_write_file_atomic(tmp, key, SRV_TOKEN_KEY_LEN, 0600, err)) != 0)
+        goto cleanup;
+    if (link(tmp, path) == 0) {
+        sw_info("auth: created the registry token key %s", path);
+        goto cleanup;
+    }
+    if (errno != EEXIST) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", path);
+        goto cleanup;
+    }
     free(text);
     text = NULL;
     if ((rc = sw_read_file(path, 4096, &text, &len, err)) != 0)
         goto cleanup;
-    if (len == SRV_TOKEN_KEY_LEN)
-        memcpy(key, text, SRV_TOKEN_KEY_LEN);
-    sw_info("auth: created the registry token key %s", path);
+    if (len != SRV_TOKEN_KEY_LEN) {
+        rc = sw_error_set(err, SW_EINVAL, "%s: expected %d bytes, found %zu", path,
+                          SRV_TOKEN_KEY_LEN, len);
+        goto cleanup;
+    }
+    memcpy(key, text, SRV_TOKEN_KEY_LEN);
 cleanup:
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
     if (text) {
         memset(text, 0, len);
         free(text);

@@ -740,6 +740,8 @@ static void issue_token(srv_request *req, const char *authorization, const char 
     }
     free(req->user);
     req->user = NULL;
+    srv_auth_scopes_free(req->scopes);
+    req->scopes = NULL;
     if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0 &&
         !srv_token_is_access_token(authorization + 7 + strspn(authorization + 7, " "))) {
         /* a registry token renewed by itself would never expire */

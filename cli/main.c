@@ -28,6 +28,7 @@ static const struct command {
     { "run", cmd_run, "start a manual run of a repository's build rule" },
     { "rerun", cmd_rerun, "queue a finished run again (same rule, ref and commit)" },
     { "cancel", cmd_cancel, "cancel a queued or running run" },
+    { "token", cmd_token, "create, list and revoke users' access tokens" },
     { NULL, NULL, NULL },
 };
 

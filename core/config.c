@@ -651,6 +651,11 @@ static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
             }
         }
         free_string_list(access);
+        for (char **u = rule->users; rule->can_push && *u; u++)
+            if (strcmp(*u, "anonymous") == 0)
+                return sw_config_error(cfg, json_object_get(r, "users"), key, err,
+                                       "anonymous may only pull: give push to named users in "
+                                       "a rule of their own");
     }
     return 0;
 }
@@ -729,8 +734,8 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
     if ((rc = get_section(cfg, reg, "auth", "registry.auth", &auth, err)) != 0)
         return rc;
     if (auth) {
-        static const char *const auth_known[] = { "htpasswd", "anonymous_pull", "realm", "rules",
-                                                  NULL };
+        static const char *const auth_known[] = { "htpasswd",  "anonymous_pull", "realm", "rules",
+                                                  "challenge", "token_ttl",      NULL };
         if ((rc = check_keys(cfg, auth, "registry.auth", auth_known, err)) ||
             (rc = get_string(cfg, auth, "htpasswd", "registry.auth.htpasswd", &cfg->htpasswd,
                              err)) ||
@@ -746,6 +751,28 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
         json_t *rules = json_object_get(auth, "rules");
         if (rules && !json_is_null(rules) && (rc = load_rules(cfg, rules, err)))
             return rc;
+        char *challenge = NULL, *ttl = NULL;
+        if ((rc = get_string(cfg, auth, "challenge", "registry.auth.challenge", &challenge, err)))
+            return rc;
+        if (challenge && strcmp(challenge, "basic") == 0)
+            cfg->auth_challenge_basic = 1;
+        else if (challenge && strcmp(challenge, "bearer") != 0) {
+            rc = sw_config_error(cfg, json_object_get(auth, "challenge"), "registry.auth.challenge",
+                                 err, "expected bearer or basic, got \"%s\"", challenge);
+            free(challenge);
+            return rc;
+        }
+        free(challenge);
+        if ((rc = get_string(cfg, auth, "token_ttl", "registry.auth.token_ttl", &ttl, err)))
+            return rc;
+        if (ttl) {
+            cfg->token_ttl_s = sw_parse_duration(ttl);
+            free(ttl);
+            if (cfg->token_ttl_s < 10 || cfg->token_ttl_s > 86400)
+                return sw_config_error(cfg, json_object_get(auth, "token_ttl"),
+                                       "registry.auth.token_ttl", err,
+                                       "expected a duration from 10s to 24h");
+        }
     }
 
     if ((rc = get_section(cfg, reg, "mirrors", "registry.mirrors", &mirrors, err)) != 0)

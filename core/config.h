@@ -22,7 +22,8 @@
 
 struct sw_access_rule {
     char *repo_pattern; /* glob such as team/<star> or <star> */
-    char **users;       /* NULL-terminated; "*" means any authenticated user */
+    char **users;       /* NULL-terminated; "*" means any authenticated user,
+                           "anonymous" everyone, logged in or not */
     int can_pull;
     int can_push;
 };
@@ -65,6 +66,8 @@ struct sw_config {
     int gc_delete_untagged;    /* registry.gc.untagged_manifests: delete|keep */
     int max_page_size;         /* registry.pagination_max, default 10000 */
     int64_t max_manifest_size; /* registry.max_manifest_size, default 4MiB */
+    int auth_challenge_basic;  /* registry.auth.challenge: basic (default bearer) */
+    int64_t token_ttl_s;       /* registry.auth.token_ttl of issued tokens; 0: 300 s */
 
     /* builder */
     char *runtime;     /* "runc" */

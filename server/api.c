@@ -32,6 +32,7 @@
 #endif
 
 #define MAX_REQUEST_BODY (64 * 1024)
+#define MAX_FILTERED_PAGES 20 /* pages of runs read to fill one filtered page */
 
 /* ---- common --------------------------------------------------------------- */
 
@@ -43,14 +44,19 @@ int srv_api_authorize(srv_request *req, int is_write, const char *repo)
         return 0;
     free(req->user);
     req->user = NULL;
+    srv_auth_scopes_free(req->scopes);
+    req->scopes = NULL;
     const char *authorization = srv_request_header(req, "Authorization");
-    if (srv_auth_check(srv->auth, authorization, &req->user, &err) != 0) {
+    if (srv_auth_identify(srv->auth, srv->store, authorization, &req->user, &req->scopes, &err) !=
+        0) {
         srv_api_error(req, SRV_E_UNAUTHORIZED, sw_error_message(err));
         sw_error_clear(&err);
         return -1;
     }
     if (!is_write) {
-        if (req->user == NULL && !srv->cfg->anonymous_pull) {
+        /* what may be read is filtered per repository by the caller;
+         * anonymous requests get a login prompt when they may read nothing */
+        if (req->user == NULL && req->scopes == NULL && !reg_access_anonymous_reads(srv->cfg)) {
             srv_api_error(req, SRV_E_UNAUTHORIZED, "log in to see this");
             return -1;
         }
@@ -60,11 +66,18 @@ int srv_api_authorize(srv_request *req, int is_write, const char *repo)
         srv_api_error(req, SRV_E_UNAUTHORIZED, "log in to do this");
         return -1;
     }
-    if (repo && !(srv_auth_access_for(srv->auth, req->user, repo) & SRV_AUTH_PUSH)) {
+    if (repo && !srv_request_allowed(req, repo, SRV_AUTH_PUSH)) {
         srv_api_error(req, SRV_E_DENIED, "you may not start or cancel builds of this repository");
         return -1;
     }
     return 0;
+}
+
+/* 1 when the request may read repo's runs and data (who may pull its
+ * image); without auth everything is readable. */
+static int repo_readable(srv_request *req, const char *repo)
+{
+    return req->srv->auth == NULL || srv_request_allowed(req, repo, SRV_AUTH_PULL);
 }
 
 static json_t *json_time(int64_t t)
@@ -107,8 +120,16 @@ static const char *public_url(const srv_request *req)
 static int api_run(srv_request *req, sqlite3 *db, struct wrk_run *run)
 {
     sw_error *err = NULL;
-    if (wrk_jobs_get(db, srv_request_param(req, "id"), run, &err) == 0)
-        return 0;
+    if (wrk_jobs_get(db, srv_request_param(req, "id"), run, &err) == 0) {
+        if (repo_readable(req, run->repo))
+            return 0;
+        /* the same answer as for a run that does not exist */
+        char msg[300];
+        snprintf(msg, sizeof msg, "run %s does not exist", srv_request_param(req, "id"));
+        wrk_run_release(run);
+        srv_api_error(req, SW_ENOTFOUND, msg);
+        return -1;
+    }
     srv_api_sw_error(req, err);
     sw_error_clear(&err);
     return -1;
@@ -204,12 +225,28 @@ static void status_end(srv_request *req)
     sqlite3 *db = api_db(req);
     if (db == NULL)
         return;
-    int queued = 0, running = 0;
+    int queued = 0, running = 0, n_repos = 0;
     sw_error *err = NULL;
-    if (wrk_jobs_counts(db, NULL, &queued, &running, &err) != 0) {
-        srv_api_sw_error(req, err);
-        sw_error_clear(&err);
-        return;
+    const struct wrk_repos *repos = req->srv->repos;
+    if (req->srv->auth == NULL) {
+        if (wrk_jobs_counts(db, NULL, &queued, &running, &err) != 0) {
+            srv_api_sw_error(req, err);
+            sw_error_clear(&err);
+            return;
+        }
+        n_repos = repos ? (int)repos->n : 0;
+    } else {
+        /* only what the caller may see: the repositories it may pull */
+        for (size_t i = 0; repos && i < repos->n; i++) {
+            int q = 0, r = 0;
+            if (!repo_readable(req, repos->repos[i].name))
+                continue;
+            n_repos++;
+            if (wrk_jobs_counts(db, repos->repos[i].name, &q, &r, NULL) == 0) {
+                queued += q;
+                running += r;
+            }
+        }
     }
     int processes = 0, threads = 0;
     wrk_workers_alive(srv_request_store(req), &processes, &threads, NULL);
@@ -223,8 +260,7 @@ static void status_end(srv_request *req)
         json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:b, s:b, s:i}", "version", SLIPWAY_VERSION,
                   "queued", queued, "running", running, "workers", threads, "worker_processes",
                   processes, "registry", registry, "auth", req->srv->auth != NULL, "anonymous_pull",
-                  req->srv->auth == NULL || cfg->anonymous_pull, "repositories",
-                  req->srv->repos ? (int)req->srv->repos->n : 0);
+                  reg_access_anonymous_reads(cfg), "repositories", n_repos);
     respond_created(req, 200, doc);
 }
 
@@ -321,7 +357,8 @@ static void repos_end(srv_request *req)
     json_t *list = json_array();
     const struct wrk_repos *repos = req->srv->repos;
     for (size_t i = 0; repos && i < repos->n; i++)
-        json_array_append_new(list, repo_json(req, db, &repos->repos[i]));
+        if (repo_readable(req, repos->repos[i].name))
+            json_array_append_new(list, repo_json(req, db, &repos->repos[i]));
     respond_created(req, 200, json_pack("{s:o}", "repos", list));
 }
 
@@ -331,7 +368,7 @@ static void repo_end(srv_request *req)
         return;
     const char *name = srv_request_param(req, "name");
     const struct wrk_repo *r = req->srv->repos ? wrk_repos_find(req->srv->repos, name) : NULL;
-    if (r == NULL) {
+    if (r == NULL || !repo_readable(req, r->name)) {
         char msg[512];
         snprintf(msg, sizeof(msg), "no source repository %s is configured", name);
         srv_api_error(req, SW_ENOTFOUND, msg);
@@ -371,25 +408,47 @@ static void runs_end(srv_request *req)
             return;
         }
     }
-    struct wrk_run *runs = NULL;
-    size_t n = 0;
-    sw_error *err = NULL;
-    if (wrk_jobs_list(db, repo, status, before, limit, &runs, &n, &err) != 0) {
-        srv_api_sw_error(req, err);
-        sw_error_clear(&err);
-        return;
-    }
     json_t *list = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, run_json(public_url(req), &runs[i]));
-    /* a full page may have more behind it: where the next one starts */
-    json_t *doc =
-        json_pack("{s:o, s:o}", "runs", list, "next_before",
-                  n > 0 && (int)n == limit ? json_string(runs[n - 1].run_id) : json_null());
-    for (size_t i = 0; i < n; i++)
-        wrk_run_release(&runs[i]);
-    free(runs);
-    respond_created(req, 200, doc);
+    json_t *next_before = json_null();
+    int shown = 0;
+    sw_error *err = NULL;
+    if (repo && !repo_readable(req, repo))
+        goto respond; /* as for a repository without runs */
+    /* runs of repositories the caller may not read are left out; pages
+     * are read until `limit` readable runs or the end (bounded) */
+    for (int page = 0; page < MAX_FILTERED_PAGES && shown < limit; page++) {
+        struct wrk_run *runs = NULL;
+        size_t n = 0;
+        if (wrk_jobs_list(db, repo, status, before, limit, &runs, &n, &err) != 0) {
+            json_decref(list);
+            json_decref(next_before);
+            srv_api_sw_error(req, err);
+            sw_error_clear(&err);
+            return;
+        }
+        int is_full = (int)n == limit;
+        size_t i = 0;
+        for (; i < n && shown < limit; i++) {
+            if (!repo_readable(req, runs[i].repo))
+                continue;
+            json_array_append_new(list, run_json(public_url(req), &runs[i]));
+            shown++;
+        }
+        /* more may be behind the last run looked at: where the next page starts */
+        json_decref(next_before);
+        next_before = json_null();
+        if (n > 0 && (i < n || is_full)) {
+            next_before = json_string(runs[i - 1].run_id);
+            before = wrk_run_id_counter(runs[i - 1].run_id);
+        }
+        for (size_t j = 0; j < n; j++)
+            wrk_run_release(&runs[j]);
+        free(runs);
+        if (!is_full || json_is_null(next_before))
+            break;
+    }
+respond:
+    respond_created(req, 200, json_pack("{s:o, s:o}", "runs", list, "next_before", next_before));
 }
 
 static void run_end(srv_request *req)
@@ -397,8 +456,10 @@ static void run_end(srv_request *req)
     if (srv_api_authorize(req, 0, NULL) != 0)
         return;
     sqlite3 *db = api_db(req);
-    if (db == NULL)
+    struct wrk_run run;
+    if (db == NULL || api_run(req, db, &run) != 0)
         return;
+    wrk_run_release(&run);
     json_t *o = run_full_json(req, db, srv_request_param(req, "id"), NULL);
     if (o)
         respond_created(req, 200, o);

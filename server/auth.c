@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "registry/access.h"
 #include "server/http.h"
+#include "server/token.h"
 
 #define CACHE_SLOTS 64
 #define CACHE_SECONDS 60
@@ -55,6 +56,8 @@ struct srv_auth {
     unsigned char cache_key[32]; /* HMAC key of the cache, random per process */
     struct cache_slot cache[CACHE_SLOTS];
     size_t cache_next;
+    int has_token_key; /* token_key loaded (under lock) */
+    unsigned char token_key[SRV_TOKEN_KEY_LEN];
 };
 
 static void free_entries(struct htpasswd_entry *entries, size_t n)
@@ -201,6 +204,7 @@ void srv_auth_free(srv_auth *auth)
         return;
     free_entries(auth->entries, auth->n_entries);
     pthread_mutex_destroy(&auth->lock);
+    memset(auth->token_key, 0, sizeof auth->token_key);
     memset(auth, 0, sizeof *auth);
     free(auth);
 }
@@ -345,4 +349,179 @@ unsigned srv_auth_access_for(const srv_auth *auth, const char *user, const char 
     unsigned a = reg_access_for(auth->cfg, user, repo);
     return ((a & REG_ACCESS_PULL) ? SRV_AUTH_PULL : 0) |
            ((a & REG_ACCESS_PUSH) ? SRV_AUTH_PUSH : 0);
+}
+
+/* ---- tokens ------------------------------------------------------------- */
+
+int srv_auth_token_key(srv_auth *auth, unsigned char key[SRV_TOKEN_KEY_LEN], sw_error **err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&auth->lock);
+    if (!auth->has_token_key) {
+        if (auth->cfg->data_dir == NULL)
+            rc = sw_error_set(err, SW_EINVAL, "auth: no data directory for the token key");
+        else if ((rc = srv_token_key_load(auth->cfg->data_dir, auth->token_key, err)) == 0)
+            auth->has_token_key = 1;
+    }
+    if (rc == 0)
+        memcpy(key, auth->token_key, SRV_TOKEN_KEY_LEN);
+    pthread_mutex_unlock(&auth->lock);
+    return rc;
+}
+
+void srv_auth_service(const struct sw_config *cfg, char *out, size_t size)
+{
+    const char *url = cfg && cfg->public_url ? cfg->public_url : "localhost";
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    snprintf(out, size, "%.*s", (int)strcspn(host, "/"), host);
+}
+
+/* 1 when user is in the htpasswd file now: a token of a removed user
+ * stops working with the user. */
+static int user_known(srv_auth *auth, const char *user)
+{
+    int found = 0;
+    pthread_mutex_lock(&auth->lock);
+    sw_error *reload_err = NULL;
+    if (reload_if_changed(auth, &reload_err) != 0)
+        sw_error_clear(&reload_err);
+    for (size_t i = 0; i < auth->n_entries && !found; i++)
+        found = strcmp(auth->entries[i].user, user) == 0;
+    pthread_mutex_unlock(&auth->lock);
+    return found;
+}
+
+int srv_auth_user_exists(srv_auth *auth, const char *user)
+{
+    return auth && user && user_known(auth, user);
+}
+
+static int scopes_copy(const struct reg_scopes *from, struct reg_scopes **out, sw_error **err)
+{
+    struct reg_scopes *copy = calloc(1, sizeof *copy);
+    if (copy == NULL)
+        return sw_error_set(err, SW_ENOMEM, "auth: out of memory");
+    for (size_t i = 0; from && i < from->n; i++) {
+        if (reg_scopes_add(copy, from->items[i].pattern, from->items[i].access, err) != 0) {
+            srv_auth_scopes_free(copy);
+            return SW_ENOMEM;
+        }
+    }
+    *out = copy;
+    return 0;
+}
+
+void srv_auth_scopes_free(struct reg_scopes *scopes)
+{
+    if (scopes == NULL)
+        return;
+    reg_scopes_clear(scopes);
+    free(scopes);
+}
+
+/* An access token (as Basic password of basic_user, or as Bearer when
+ * basic_user is NULL). */
+static int identify_access_token(srv_auth *auth, reg_store *store, const char *basic_user,
+                                 const char *text, char **user, struct reg_scopes **scopes,
+                                 sw_error **err)
+{
+    struct srv_token_info info = { 0 };
+    struct reg_scopes parsed = { 0 };
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (store == NULL || reg_store_db(store, &db, NULL) != 0)
+        return sw_error_set(err, SRV_E_UNAUTHORIZED, "access tokens cannot be checked now");
+    if ((rc = srv_token_verify(db, text, (int64_t)time(NULL), &info, err)) != 0)
+        return rc;
+    if ((basic_user && *basic_user && strcmp(basic_user, info.user) != 0) ||
+        !user_known(auth, info.user)) {
+        rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "invalid user name or access token");
+        goto cleanup;
+    }
+    if (reg_scopes_parse(info.scopes, &parsed, NULL) != 0) {
+        rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "the access token's scopes are unreadable");
+        goto cleanup;
+    }
+    if ((rc = scopes_copy(&parsed, scopes, err)) != 0)
+        goto cleanup;
+    *user = info.user;
+    info.user = NULL;
+cleanup:
+    reg_scopes_clear(&parsed);
+    srv_token_info_clear(&info);
+    return rc;
+}
+
+/* A registry token issued by GET /token. */
+static int identify_jwt(srv_auth *auth, reg_store *store, const char *text, char **user,
+                        struct reg_scopes **scopes, sw_error **err)
+{
+    unsigned char key[SRV_TOKEN_KEY_LEN];
+    char service[256];
+    struct srv_jwt_claims claims = { 0 };
+    int rc;
+
+    srv_auth_service(auth->cfg, service, sizeof service);
+    if ((rc = srv_auth_token_key(auth, key, err)) != 0)
+        return rc;
+    int64_t now = (int64_t)time(NULL);
+    if ((rc = srv_jwt_verify(key, text, service, now, &claims, err)) != 0)
+        goto cleanup;
+    if (claims.access_token > 0) {
+        sqlite3 *db = NULL;
+        if (store == NULL || reg_store_db(store, &db, NULL) != 0 ||
+            !srv_token_alive(db, claims.access_token, now)) {
+            rc = sw_error_set(err, SRV_E_UNAUTHORIZED,
+                              "the access token behind this bearer token was revoked or expired");
+            goto cleanup;
+        }
+    }
+    if (claims.sub && !user_known(auth, claims.sub)) {
+        rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "invalid bearer token");
+        goto cleanup;
+    }
+    if ((rc = scopes_copy(&claims.scopes, scopes, err)) != 0)
+        goto cleanup;
+    *user = claims.sub;
+    claims.sub = NULL;
+cleanup:
+    memset(key, 0, sizeof key);
+    srv_jwt_claims_clear(&claims);
+    return rc;
+}
+
+int srv_auth_identify(srv_auth *auth, reg_store *store, const char *authorization, char **user,
+                      struct reg_scopes **scopes, sw_error **err)
+{
+    *user = NULL;
+    *scopes = NULL;
+    if (auth == NULL || authorization == NULL)
+        return 0;
+    if (strncasecmp(authorization, "Bearer ", 7) == 0) {
+        const char *text = authorization + 7;
+        while (*text == ' ')
+            text++;
+        if (srv_token_is_access_token(text))
+            return identify_access_token(auth, store, NULL, text, user, scopes, err);
+        return identify_jwt(auth, store, text, user, scopes, err);
+    }
+    if (strncasecmp(authorization, "Basic ", 6) == 0) {
+        char decoded[CREDENTIALS_MAX];
+        const char *b64 = authorization + 6;
+        while (*b64 == ' ')
+            b64++;
+        if (base64_decode(b64, decoded, sizeof decoded) == 0) {
+            char *colon = strchr(decoded, ':');
+            if (colon && srv_token_is_access_token(colon + 1)) {
+                *colon = '\0';
+                int rc = identify_access_token(auth, store, decoded, colon + 1, user, scopes, err);
+                memset(decoded, 0, sizeof decoded);
+                return rc;
+            }
+        }
+        memset(decoded, 0, sizeof decoded);
+    }
+    return srv_auth_check(auth, authorization, user, err);
 }

@@ -11,8 +11,12 @@
 #ifndef SRV_AUTH_H
 #define SRV_AUTH_H
 
+#include <stddef.h>
+
 #include "core/config.h"
 #include "core/error.h"
+#include "registry/access.h"
+#include "registry/store.h"
 
 enum srv_auth_access { SRV_AUTH_PULL = 1, SRV_AUTH_PUSH = 2 };
 
@@ -33,5 +37,26 @@ unsigned srv_auth_access_for(const srv_auth *auth, const char *user, const char 
 
 /* The realm for the WWW-Authenticate challenge. */
 const char *srv_auth_realm(const srv_auth *auth);
+
+/* Checks an Authorization header value of any kind the server accepts:
+ * Basic with a password (srv_auth_check) or with an access token as the
+ * password, Bearer with an access token, Bearer with a registry token from
+ * GET /token. 0 with *user malloc'd (NULL: anonymous) and *scopes NULL
+ * for a password (all the user may do) or malloc'd for a token (what the
+ * token may do; free with srv_auth_scopes_free). SRV_E_UNAUTHORIZED for
+ * anything invalid. store (may be NULL) holds the access tokens. */
+int srv_auth_identify(srv_auth *auth, reg_store *store, const char *authorization, char **user,
+                      struct reg_scopes **scopes, sw_error **err);
+void srv_auth_scopes_free(struct reg_scopes *scopes);
+
+/* The installation's key for registry tokens (server/token.h), loaded or
+ * made on first use. */
+int srv_auth_token_key(srv_auth *auth, unsigned char key[32], sw_error **err);
+
+/* 1 when user is in the htpasswd file (re-read when it changed). */
+int srv_auth_user_exists(srv_auth *auth, const char *user);
+
+/* The registry's service name: the host[:port] of server.public_url. */
+void srv_auth_service(const struct sw_config *cfg, char *out, size_t size);
 
 #endif

@@ -70,7 +70,10 @@ const char *srv_request_header(const srv_request *req, const char *name)
 
 int srv_request_allowed(const srv_request *req, const char *repo, unsigned access)
 {
-    return (srv_auth_access_for(req->srv->auth, req->user, repo) & access) == access;
+    unsigned granted = srv_auth_access_for(req->srv->auth, req->user, repo);
+    if (req->scopes) /* a token does less than its user, never more */
+        granted &= reg_scopes_access(req->scopes, repo);
+    return (granted & access) == access;
 }
 
 void srv_request_buffer_body(srv_request *req, size_t max)
@@ -99,6 +102,7 @@ void srv_request_free(srv_request *req)
     sw_strbuf_free(&req->body);
     srv_params_clear(&req->params);
     free(req->user);
+    srv_auth_scopes_free(req->scopes);
     free(req->method);
     free(req->path);
     free(req);

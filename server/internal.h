@@ -30,6 +30,7 @@ struct srv_request {
     const struct srv_route *route;
     struct srv_params params;
     char *user;
+    struct reg_scopes *scopes; /* a token's scopes; NULL: all the user's access */
     int is_head;
     void *state;
     struct timespec started;
@@ -84,6 +85,18 @@ extern const struct srv_route srv_oci_routes[];
 extern const struct srv_route srv_api_routes[];
 extern const struct srv_route srv_hook_routes[];
 extern const struct srv_route srv_badge_routes[];
+extern const struct srv_route srv_token_routes[]; /* GET /token, /api/v1/tokens */
+
+/* ---- auth answers (server/token.c) ----------------------------------------- */
+
+/* Sets the WWW-Authenticate header of a 401: a Bearer challenge naming the
+ * token realm, the service and the scope the request needs (or Basic when
+ * registry.auth.challenge is basic). */
+void srv_auth_challenge(srv_request *req);
+
+/* Refuses access to repo: 401 with a challenge for an anonymous request,
+ * 403 DENIED naming the scope repository:REPO:ACTIONS otherwise. */
+void srv_auth_deny(srv_request *req, const char *repo, unsigned access);
 
 /* ---- the JSON API's conventions (server/api.c) ---------------------------- */
 

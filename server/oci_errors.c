@@ -102,7 +102,7 @@ void srv_respond_error(srv_request *req, int code, const char *message)
                   "slipway gc to free space";
     }
     if (code == SRV_E_UNAUTHORIZED)
-        srv_header(req, "WWW-Authenticate", "Basic realm=\"%s\"", srv_auth_realm(req->srv->auth));
+        srv_auth_challenge(req);
     char *body = srv_error_body(info.code, message, NULL);
     if (body == NULL) {
         srv_respond(req, info.status, "application/json", "{\"errors\":[]}", 12);

@@ -186,29 +186,36 @@ static int authorize(srv_request *req)
 
     if (req->route->access == SRV_ACCESS_NONE || srv->auth == NULL)
         return 0;
-    if (srv_auth_check(srv->auth, srv_request_header(req, "Authorization"), &req->user, &err) !=
-        0) {
+    if (srv_auth_identify(srv->auth, srv->store, srv_request_header(req, "Authorization"),
+                          &req->user, &req->scopes, &err) != 0) {
         srv_respond_sw_error(req, err);
         rc = -1;
         goto cleanup;
     }
     int is_allowed;
+    /* a registry token counts as a login, also one issued to anonymous */
+    int is_identified = req->user != NULL || req->scopes != NULL;
+    const char *repo = NULL;
+    unsigned needed = 0;
     switch (req->route->access) {
     case SRV_ACCESS_LOGIN:
-        is_allowed = req->user != NULL;
+        is_allowed = is_identified;
         break;
     case SRV_ACCESS_ANY_PULL:
-        is_allowed = req->user != NULL || srv->cfg->anonymous_pull;
+        is_allowed = is_identified || reg_access_anonymous_reads(srv->cfg);
         break;
     default: {
-        const char *repo = srv_request_param(req, "name");
+        repo = srv_request_param(req, "name");
         int is_read = strcmp(req->method, "GET") == 0 || req->is_head;
-        is_allowed = srv_request_allowed(req, repo, is_read ? SRV_AUTH_PULL : SRV_AUTH_PUSH);
+        needed = is_read ? SRV_AUTH_PULL : SRV_AUTH_PUSH;
+        is_allowed = srv_request_allowed(req, repo, needed);
         break;
     }
     }
     if (!is_allowed) {
-        if (req->user == NULL)
+        if (repo)
+            srv_auth_deny(req, repo, needed);
+        else if (req->user == NULL)
             srv_respond_error(req, SRV_E_UNAUTHORIZED, "authentication required");
         else
             srv_respond_error(req, SRV_E_DENIED, "requested access to the resource is denied");
@@ -410,6 +417,7 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     pthread_rwlock_init(&srv->routes_lock, NULL);
     if ((rc = srv_auth_new(cfg, &srv->auth, err)) != 0 ||
         (rc = srv_route_add(srv, srv_oci_routes, err)) != 0 ||
+        (rc = srv_route_add(srv, srv_token_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_api_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_hook_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_badge_routes, err)) != 0 ||

@@ -159,6 +159,66 @@ async function api(path, options) {
   return doc;
 }
 
+/* Server-Sent Events over fetch(), because EventSource cannot send the
+ * Authorization header a login needs (a private repository's log stream
+ * answers 404 without it). Same shape as EventSource: addEventListener,
+ * onerror, close; reconnects with Last-Event-ID after a drop. */
+function eventStream(path) {
+  const listeners = {};
+  const controller = new AbortController();
+  let closed = false, lastId = null;
+  const stream = {
+    onerror: null,
+    addEventListener(name, fn) { (listeners[name] = listeners[name] || []).push(fn); },
+    close() { closed = true; controller.abort(); },
+  };
+  function dispatch(block) {
+    let name = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const colon = line.indexOf(':');
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? '' : line.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') name = value;
+      else if (field === 'data') data.push(value);
+      else if (field === 'id') lastId = value;
+    }
+    if (data.length === 0 && name === 'message') return;
+    for (const fn of listeners[name] || []) fn({ data: data.join('\n') });
+  }
+  (async () => {
+    while (!closed) {
+      try {
+        const headers = {};
+        if (auth.get()) headers.Authorization = 'Basic ' + auth.get();
+        if (lastId !== null) headers['Last-Event-ID'] = lastId;
+        const res = await fetch('/api/v1' + path, { headers, signal: controller.signal });
+        if (!res.ok) { if (stream.onerror) stream.onerror(); return; }
+        const reader = res.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            dispatch(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+          }
+        }
+      } catch (e) {
+        if (closed) return;
+      }
+      if (stream.onerror) stream.onerror();
+      if (!closed) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
+  return stream;
+}
+
 /* A write that asks for a login on 401 and retries once logged in. */
 async function apiWrite(path, body) {
   try {
@@ -203,7 +263,7 @@ function showUser() {
   const user = auth.user();
   who.replaceChildren();
   if (user) {
-    who.append('Logged in as ' + user + ' · ',
+    who.append('Logged in as ' + user + ' · ', link('/tokens', 'tokens'), ' · ',
       h('a', { href: '#', onclick: (e) => { e.preventDefault(); auth.clear(); showUser(); } }, 'log out'));
   }
 }
@@ -255,6 +315,7 @@ async function route() {
     else if ((m = path.match(/^\/repos\/(.+?)\/?$/))) await pageRepo(m[1]);
     else if ((m = path.match(/^\/runs\/([^/]+)\/?$/))) await pageRun(m[1]);
     else if (path === '/images' || path === '/images/') await pageImages();
+    else if (path === '/tokens' || path === '/tokens/') await pageTokens();
     else if ((m = path.match(/^\/images\/([^:@]+?)(?::([\w][\w.-]*)|@(sha256:[0-9a-f]{64}))$/)))
       await pageImage(m[1], m[2] || m[3]);
     else if ((m = path.match(/^\/images\/(.+?)\/?$/))) await pageImageRepo(m[1]);
@@ -718,7 +779,7 @@ async function pageRun(id) {
     h('div', { class: 'grid' }, facts, steps), logPanel, sent));
 
   /* the log, live */
-  const source = new EventSource('/api/v1/runs/' + encodeURIComponent(id) + '/events');
+  const source = eventStream('/runs/' + encodeURIComponent(id) + '/events');
   let ended = false;
   source.addEventListener('log', (ev) => log.add(ev.data + '\n'));
   source.addEventListener('status', (ev) => {
@@ -752,6 +813,31 @@ function deliveriesTable(list) {
         d.state === 'pending' && d.attempts > 0 ? 'retrying' : d.state)),
       h('td', { class: 'num' }, d.attempts),
       h('td', { class: 'error' }, d.error || ''))))));
+}
+
+/* ---- access tokens ----------------------------------------------------------- */
+
+/* The logged-in user's access tokens: names, scopes, dates; never a
+ * secret (the server shows it once, to `slipway token create`). */
+async function pageTokens() {
+  const list = await api('/tokens');
+  const body = list.tokens.length === 0
+    ? h('div', { class: 'panel empty', 'data-empty': 'tokens' }, h('h2', {}, 'No access tokens'),
+        h('p', {}, 'An administrator creates them on the server:'),
+        h('pre', {}, 'slipway token create --config slipway.yaml --user ' + list.user +
+          " --name ci --scope 'repository:team/*:pull' --expires 90d"))
+    : h('section', { class: 'panel' }, h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Scopes'), h('th', {}, 'Created'),
+          h('th', {}, 'Expires'), h('th', {}, 'Last used'))),
+        h('tbody', {}, list.tokens.map((t) => h('tr', { 'data-token': t.name },
+          h('td', {}, t.name, t.expired ? [' ', h('span', { class: 'badge failed' }, 'expired')] : null),
+          h('td', { class: 'mono' }, t.scopes),
+          h('td', {}, timeEl(t.created_at)),
+          h('td', {}, t.expires_at ? timeEl(t.expires_at) : 'never'),
+          h('td', {}, t.last_used_at ? timeEl(t.last_used_at) : h('span', { class: 'muted' }, 'never'))))))));
+  render('Access tokens', h('div', { 'data-page': 'tokens' },
+    h('div', { class: 'page-head' }, h('div', { class: 'grow' }, h('h1', {}, 'Access tokens'),
+      h('div', { class: 'muted' }, 'Tokens of ' + list.user + ' for docker login, skopeo --creds and CI'))), body));
 }
 
 /* ---- images ---------------------------------------------------------------- */

@@ -158,6 +158,16 @@ static void test_errors_name_file_line_key(void)
     CHECK(strstr(msg, "registry.auth.rules[0].access: expected pull or push, got \"read\"") !=
           NULL);
 
+    msg = load_error("registry:\n  auth:\n    htpasswd: /x\n    rules:\n      - { repo: a, users: "
+                     "[anonymous, x], access: [pull, push] }\n");
+    CHECK(strstr(msg, "registry.auth.rules[0].access: anonymous may only pull") != NULL);
+
+    msg = load_error("registry:\n  auth:\n    htpasswd: /x\n    challenge: digest\n");
+    CHECK(strstr(msg, "registry.auth.challenge: expected bearer or basic, got \"digest\"") != NULL);
+
+    msg = load_error("registry:\n  auth:\n    htpasswd: /x\n    token_ttl: 1s\n");
+    CHECK(strstr(msg, "registry.auth.token_ttl: expected a duration from 10s to 24h") != NULL);
+
     msg = load_error("server: [1, 2]\n");
     CHECK(strstr(msg, "server: expected a mapping, got a list") != NULL);
 

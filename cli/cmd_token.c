@@ -11,9 +11,9 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "registry/access.h"
-#include "registry/transfer.h"
 #include "server/auth.h"
 #include "server/token.h"
 
@@ -165,7 +165,7 @@ int cmd_token(int argc, char **argv)
     }
 
     status = 1;
-    if (reg_transfer_open_store(config_path, NULL, &cfg, &store, &err) != 0) {
+    if (cli_open_store(config_path, NULL, &cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway token: %s\n", sw_error_message(err));
         goto cleanup;
     }

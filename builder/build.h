@@ -19,6 +19,7 @@
 
 #include "core/compress.h"
 #include "core/config.h"
+#include "builder/sandbox.h"
 #include "core/hash.h"
 #include "registry/store.h"
 
@@ -60,6 +61,7 @@ struct bld_build_options {
      * left to it instead of being written to progress_fd */
     void (*on_step)(void *ctx, const struct bld_step_event *ev);
     void *step_ctx;
+    struct bld_output_cap *output_cap; /* caps container output; may be NULL */
 };
 
 struct bld_build_result {

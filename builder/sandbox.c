@@ -684,13 +684,30 @@ static void write_output(int fd, struct bld_output_cap *cap, const char *buf, si
     }
 }
 
+/* The container's output as it is read: what RLIMIT_FSIZE did shows only
+ * there (the runtime leaves SIGXFSZ ignored, so a write past the limit
+ * fails with EFBIG instead of killing the writer). */
+struct output_pump {
+    char tail[24]; /* the end of the previous chunk */
+    size_t tail_len;
+    int saw_efbig; /* "File too large" was printed */
+};
+
 /* Reads what is there on the output pipe; 0 at end of file. */
-static int pump_output(int pipe_fd, const struct bld_sandbox_spec *spec)
+static int pump_output(int pipe_fd, const struct bld_sandbox_spec *spec, struct output_pump *p)
 {
-    char buf[65536];
-    ssize_t n = read(pipe_fd, buf, sizeof(buf));
-    if (n > 0)
-        write_output(spec->output_fd, spec->output_cap, buf, (size_t)n);
+    static const char efbig[] = "File too large";
+    char buf[65536 + sizeof(p->tail)];
+    memcpy(buf, p->tail, p->tail_len);
+    ssize_t n = read(pipe_fd, buf + p->tail_len, 65536);
+    if (n > 0) {
+        write_output(spec->output_fd, spec->output_cap, buf + p->tail_len, (size_t)n);
+        size_t len = p->tail_len + (size_t)n;
+        if (!p->saw_efbig && memmem(buf, len, efbig, sizeof(efbig) - 1) != NULL)
+            p->saw_efbig = 1;
+        p->tail_len = len < sizeof(efbig) ? len : sizeof(efbig);
+        memcpy(p->tail, buf + len - p->tail_len, p->tail_len);
+    }
     return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) ? 0 : 1;
 }
 
@@ -740,7 +757,7 @@ static void destroy_container(const char *runtime, const char *id, const char *b
 
 /* What hit a limit, as the error for the step; 0 when none did. */
 static int limit_error(const struct bld_sandbox_spec *spec, const char *id, int disk_hit,
-                       int exit_status, sw_error **err)
+                       int file_refused, int exit_status, sw_error **err)
 {
     const struct bld_sandbox_limits *l = spec->limits;
     char size[32];
@@ -757,6 +774,13 @@ static int limit_error(const struct bld_sandbox_spec *spec, const char *id, int 
         format_size(l->disk, size, sizeof(size));
         return sw_error_set(err, SW_ETOOBIG,
                             "the step was killed: disk limit %s reached (builder.limits.disk)",
+                            size);
+    }
+    if (l->disk > 0 && file_refused) {
+        format_size(l->disk, size, sizeof(size));
+        return sw_error_set(err, SW_ETOOBIG,
+                            "the step failed: a file would have passed the disk limit %s "
+                            "(builder.limits.disk)",
                             size);
     }
     if (l->pids > 0 && cgroup_counter("pids", id, "pids.events", "max") > 0)
@@ -897,11 +921,12 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     double deadline = spec->timeout_s > 0 ? now_s() + (double)spec->timeout_s : 0;
     int status = 0, stop_reason = 0; /* 1 timeout, 2 canceled */
     int output_open = 1;
+    struct output_pump pump = { .tail_len = 0 };
     for (;;) {
         if (output_open) {
             struct pollfd pfd = { out_pipe[0], POLLIN, 0 };
             if (poll(&pfd, 1, 20) > 0)
-                output_open = pump_output(out_pipe[0], spec);
+                output_open = pump_output(out_pipe[0], spec, &pump);
         } else {
             struct timespec pause = { 0, 20 * 1000 * 1000 };
             nanosleep(&pause, NULL);
@@ -928,7 +953,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         struct pollfd pfd = { out_pipe[0], POLLIN, 0 };
         if (poll(&pfd, 1, 1000) <= 0)
             break;
-        output_open = pump_output(out_pipe[0], spec);
+        output_open = pump_output(out_pipe[0], spec, &pump);
     }
     if (WIFEXITED(status))
         *exit_status = WEXITSTATUS(status);
@@ -949,7 +974,11 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     else if (*exit_status == 127 && !sw_path_exists(spec->runtime) && strchr(spec->runtime, '/'))
         rc = sw_error_set(err, SW_ENOTFOUND, "OCI runtime %s not found", spec->runtime);
     else
-        rc = limit_error(spec, id, watching && atomic_load(&watch.hit), *exit_status, err);
+        rc = limit_error(spec, id,
+                         (watching && atomic_load(&watch.hit)) ||
+                             (spec->limits && spec->limits->disk > 0 &&
+                              tree_usage(spec->upper_dir) > spec->limits->disk),
+                         *exit_status != 0 && pump.saw_efbig, *exit_status, err);
 
 cleanup:
     if (watching && !atomic_load(&watch.stop)) {

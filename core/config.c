@@ -835,11 +835,12 @@ static int load_limits(struct sw_config *cfg, json_t *builder, sw_error **err)
     json_t *cpus = json_object_get(l, "cpus");
     if (cpus && !json_is_null(cpus)) {
         const char *text = json_string_value(cpus);
+        char *end = NULL;
+        double n = text ? strtod(text, &end) : json_is_number(cpus) ? json_number_value(cpus) : -1;
         if (text && (strcmp(text, "all") == 0 || strcmp(text, "unlimited") == 0))
             cfg->limit_cpus = 0;
-        else if (json_is_number(cpus) && json_number_value(cpus) >= 0.01 &&
-                 json_number_value(cpus) <= 4096)
-            cfg->limit_cpus = json_number_value(cpus);
+        else if ((text == NULL || (end != text && *end == '\0')) && n >= 0.01 && n <= 4096)
+            cfg->limit_cpus = n;
         else
             return sw_config_error(cfg, cpus, "builder.limits.cpus", err,
                                    "expected a number of CPUs such as 1.5, or all");

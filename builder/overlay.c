@@ -364,9 +364,12 @@ int bld_overlay_mount_idmapped(const char *const *lower_dirs, size_t n_lower, co
     }
     errno = f.errnum;
     rc = sw_error_sys(err, f.stage == 4 ? SW_EUNSUPPORTED : SW_EIO, f.errnum,
-                      "mounting the build container's root at %s for user namespace %u: %s%s%s",
+                      "mounting the build container's root at %s for user namespace %u: %s%s%s%s",
                       target, uid, idmap_stages[f.stage], f.stage == 0 ? " " : "",
-                      f.stage == 0 ? unique[f.item] : "");
+                      f.stage == 0 ? unique[f.item] : "",
+                      f.stage <= 1 || f.stage == 4
+                          ? " (this kernel cannot; Linux 6.13 or later, or builder.userns: false)"
+                          : "");
 cleanup:
     if (ns >= 0)
         close(ns);

@@ -735,6 +735,23 @@ static int make_bundle_dir(const char *id, char **out, sw_error **err)
     return 0;
 }
 
+/* Removes a bundle directory: the files we put there, the root filesystem
+ * mount point, the directory. Never recursively: were the root filesystem
+ * still mounted, that would delete the step's files through it. */
+static void remove_bundle(const char *bundle)
+{
+    static const char *const files[] = { "config.json", "hosts", "resolv.conf", "owner", NULL };
+    int dir = open(bundle, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    if (unlinkat(dir, "rootfs", AT_REMOVEDIR) == 0 || errno == ENOENT) {
+        for (size_t i = 0; files[i]; i++)
+            unlinkat(dir, files[i], 0);
+        rmdir(bundle);
+    }
+    close(dir);
+}
+
 /* Removes what is left of a container, in the order that makes it safe:
  * its processes, the runtime's record, the root filesystem mount, the
  * cgroup, and last the bundle directory. */
@@ -752,7 +769,7 @@ static void destroy_container(const char *runtime, const char *id, const char *b
     }
     cgroup_remove(id);
     if (bundle)
-        sw_rm_rf(bundle, NULL);
+        remove_bundle(bundle);
 }
 
 /* What hit a limit, as the error for the step; 0 when none did. */
@@ -1002,7 +1019,7 @@ cleanup:
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
     if (bundle)
-        sw_rm_rf(bundle, NULL);
+        remove_bundle(bundle);
     if (work)
         sw_rm_rf(work, NULL);
     if (out_pipe[0] >= 0)

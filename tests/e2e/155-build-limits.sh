@@ -89,7 +89,7 @@ bt_build "$ctx" -t test/after:1 && ok "the next build (50 processes, a 20MiB fil
 # --- kill -9 of `slipway build` mid-RUN: the next build sweeps the container ------------
 # what is left of the container of the build with pid $1: processes, runtime
 # entries, mounts, cgroups
-leftovers() { # OWNER-PID
+leftovers() { # OWNER-PID DATA-DIR IDS-FILE
     local owner=$1 ids id
     ids=$(runc list -f json 2> /dev/null | jq -r --arg o "$owner" \
         '.[]? | select((.annotations["org.slipway.owner"] // "") | startswith($o + " ")) | .id')
@@ -97,8 +97,9 @@ leftovers() { # OWNER-PID
     for f in /run/slipway/slipway-*/owner; do
         if [ -f "$f" ] && grep -q "^$owner " "$f"; then echo "bundle:$(dirname "$f")"; fi
     done
-    for id in $ids ${2:+$(cat "$BT_WORK/ids" 2> /dev/null)}; do
+    for id in $ids $(cat "$3" 2> /dev/null); do
         ls -d /sys/fs/cgroup/*/slipway/"$id" /sys/fs/cgroup/slipway/"$id" 2> /dev/null | sed 's/^/cgroup:/' || true
+        findmnt -rn -o TARGET | grep -F "/run/slipway/$id" | sed 's/^/mount:/' || true
     done
     pgrep -f '^sleep 617$' | sed 's/^/process:/' || true
     findmnt -rn -o TARGET | grep -F "$2" | sed 's/^/mount:/' || true
@@ -138,12 +139,12 @@ check "its container runs in a cgroup of its own with the limits (memory, no swa
 [ "$got" = "$want" ] || echo "# cgroup of $id: '$got', want '$want'"
 kill -9 "$build_pid"; wait "$build_pid" 2> /dev/null || true
 sleep 0.5
-left=$(leftovers "$build_pid" "$BT_DATA")
+left=$(leftovers "$build_pid" "$BT_DATA" "$BT_WORK/ids")
 [ -n "$left" ] && ok "after kill -9 the container outlives slipway build (until a sweep)" ||
     ok "after kill -9 nothing of the container was left even before a sweep"
 printf 'FROM test/busybox:1\nRUN true\n' > "$ctx/Dockerfile"
 bt_build "$ctx" --no-cache && ok "the next slipway build succeeds" || fail "next build: $(bt_tail 4)"
-left=$(leftovers "$build_pid" "$BT_DATA")
+left=$(leftovers "$build_pid" "$BT_DATA" "$BT_WORK/ids")
 check "...and its sweep left no process, mount, bundle or runc entry of it" test -z "$left"
 [ -z "$left" ] || echo "# left: $left"
 check "...nor its scratch directory" test -z "$(ls "$BT_DATA/tmp" 2>/dev/null | grep "pid$build_pid\\." || true)"
@@ -225,12 +226,15 @@ for _ in $(seq 200); do
 done
 pgrep -f '^sleep 617$' > /dev/null && ok "run $run sleeps in RUN on worker w1" ||
     fail "run $run: $(svc_run_field "$run" .status) $(curl -s "$SVC_BASE/api/v1/runs/$run/log" | tail -3)"
+runc list -f json 2> /dev/null | jq -r --arg o "$pid_w1" \
+    '.[]? | select((.annotations["org.slipway.owner"] // "") | startswith($o + " ")) | .id' > "$work/ids"
+check "w1's container is known to runc" test -s "$work/ids"
 kill -9 "$pid_w1"; wait "$pid_w1" 2> /dev/null || true
 killed_at=$SECONDS
 start_worker w2
 clean=
 while [ $((SECONDS - killed_at)) -le 6 ]; do
-    left=$(leftovers "$pid_w1" "$work/data")
+    left=$(leftovers "$pid_w1" "$work/data" "$work/ids")
     [ -z "$left" ] && { clean=1; break; }
     sleep 0.2
 done

@@ -462,8 +462,21 @@ static long long cgroup_counter(const char *controller, const char *id, const ch
  * fork may race with the first round). */
 static void cgroup_kill_all(const char *id)
 {
-    char *dir = cgroup_dir("pids", id);
-    char *procs = dir ? sw_path_join(dir, "cgroup.procs") : NULL;
+    /* any controller the container has a cgroup in lists its processes */
+    static const char *const controllers[] = { "pids", "memory", "cpu", "freezer", NULL };
+    char *dir = NULL, *procs = NULL;
+    for (size_t i = 0; controllers[i] && procs == NULL; i++) {
+        dir = cgroup_dir(controllers[i], id);
+        procs = dir ? sw_path_join(dir, "cgroup.procs") : NULL;
+        if (procs && !sw_path_exists(procs)) {
+            free(procs);
+            procs = NULL;
+        }
+        if (procs == NULL) {
+            free(dir);
+            dir = NULL;
+        }
+    }
     for (int round = 0; procs && round < 50; round++) {
         char *text = NULL;
         int any = 0;
@@ -527,10 +540,15 @@ static void add_policy(json_t *config, const struct bld_sandbox_spec *spec, cons
     const struct bld_sandbox_limits *l = spec->limits;
     if (l) {
         json_t *res = json_object();
-        if (l->memory > 0)
+        /* swap equal to the limit: no swap (without swap accounting, a
+         * v1 kernel has no memsw files and there is nothing to set) */
+        if (l->memory > 0 &&
+            (cgroup_v2() || sw_path_exists(CGROUP_ROOT "/memory/memory.memsw.limit_in_bytes")))
             json_object_set_new(res, "memory",
                                 json_pack("{s:I, s:I}", "limit", (json_int_t)l->memory, "swap",
                                           (json_int_t)l->memory));
+        else if (l->memory > 0)
+            json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)l->memory));
         if (l->pids > 0)
             json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
         if (l->cpus > 0) {

@@ -206,7 +206,7 @@ static int idmapped_tree(const char *path, int ns)
     int fd = sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (fd < 0)
         return -1;
-    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns };
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (__u64)ns };
     if (sys_mount_setattr(fd, "", AT_EMPTY_PATH, &attr) != 0) {
         int saved = errno;
         close(fd);

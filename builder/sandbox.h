@@ -82,11 +82,6 @@ struct bld_sandbox_spec {
     const char *netns_path;
     /* not NULL: the text of the step's /etc/resolv.conf */
     const char *resolv_conf;
-    const char *hostname;                    /* NULL = "buildkitsandbox"-like default */
-    int network_host;                        /* 1: share the host network namespace */
-    int64_t timeout_s;                       /* 0: none */
-    int output_fd;                           /* stdout and stderr of the command */
-    volatile int *cancel;                    /* set non-zero from another thread to stop */
     const struct bld_sandbox_limits *limits; /* NULL: none */
     const struct bld_sandbox_userns *userns; /* NULL: run as host root */
     struct bld_output_cap *output_cap;       /* NULL: none */

@@ -303,6 +303,8 @@ static void test_builder_egress_keys(void)
         NULL);
     msg = load_error("builder:\n  add_max_size: lots\n");
     CHECK(strstr(msg, "builder.add_max_size: expected a size") != NULL);
+}
+
 static void test_builder_limits_and_userns(void)
 {
     struct sw_config *cfg = NULL;

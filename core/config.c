@@ -986,7 +986,7 @@ static int load_userns(struct sw_config *cfg, json_t *builder, sw_error **err)
 
 static int load_builder(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "runtime", "network", "compression", "step_timeout",
+    static const char *const known[] = { "runtime", "network", "compression",  "step_timeout",
                                          "egress",  "allow",   "add_max_size", "limits",
                                          "userns",  NULL };
     json_t *b = NULL;

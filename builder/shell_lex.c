@@ -25,6 +25,11 @@
 #define RUNE_EOF (-1)
 #define RUNE_ERROR 0xFFFD
 #define MAX_DEPTH 200 /* nested ${...} / quotes: keeps the C stack bounded */
+/* Bounds on hostile words (BuildKit has none, and a word that doubles its
+ * value in every nested ${} would exhaust memory): the length of any
+ * expansion, and the pattern-matching work for one word. */
+#define MAX_EXPANSION (1 << 20)
+#define MAX_MATCH_CELLS (1 << 25)
 
 /* ---- UTF-8 and Unicode classes, as Go ------------------------------------ */
 
@@ -168,6 +173,7 @@ struct lexer {
     void *ctx;
     sw_error *err;
     int depth;
+    size_t cells; /* pattern matching work so far (MAX_MATCH_CELLS) */
     /* BuildKit's shellWord.wordsBuffer: one buffer shared by the word
      * splitters of every (nested) scan, emptied when a scan starts. */
     sw_strbuf words_buf;
@@ -198,6 +204,13 @@ static int fail(struct lexer *lx, const char *fmt, ...)
     va_end(ap);
     sw_error_clear(&lx->err);
     return sw_error_set(&lx->err, SW_EINVAL, "%s", msg);
+}
+
+static int too_long(struct lexer *lx, const sw_strbuf *sb)
+{
+    if (sb->len <= MAX_EXPANSION)
+        return 0;
+    return fail(lx, "expansion longer than %d bytes", MAX_EXPANSION);
 }
 
 /* The text of one rune as Go's string(rune) gives it (EOF is U+FFFD). */
@@ -401,23 +414,67 @@ static void pattern_free(struct pattern *p)
     free(p->kind);
 }
 
-/* For every start position v in value (0..n), the end of the match of p
- * anchored at v that a backtracking matcher finds first, or -1: stars
+/* For every start position i in value (0..n), the end of the match of p
+ * anchored at i that a backtracking matcher finds first, or -1: stars
  * try the fewest characters first (lazy) or the most (greedy). Computed
- * pattern position by pattern position from the end: O(len(p) * n). */
-static long *match_ends(const struct pattern *p, const int32_t *v, size_t n, int greedy)
+ * pattern position by pattern position from the end, each row only over
+ * the positions that can matter: at least the fixed-width tokens before
+ * it (exactly that many when anchored at 0 and no star came before), at
+ * most n minus the fixed-width tokens after it. With anchored only ends[0]
+ * is meaningful. NULL with lx->err set on failure. */
+static long *match_ends(struct lexer *lx, const struct pattern *p, const int32_t *v, size_t n,
+                        int greedy, int anchored)
 {
-    long *nxt = malloc((n + 1) * sizeof(long));
-    long *cur = malloc((n + 1) * sizeof(long));
+    size_t fixed = 0;
+    for (size_t k = 0; k < p->n; k++)
+        fixed += p->kind[k] != TOK_STAR;
+    long *nxt = malloc((n + 2) * sizeof(long));
+    long *cur = malloc((n + 2) * sizeof(long));
     if (nxt == NULL || cur == NULL) {
         free(nxt);
         free(cur);
+        sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
         return NULL;
     }
+    for (size_t i = 0; i <= n + 1; i++)
+        cur[i] = -1;
     for (size_t i = 0; i <= n; i++)
         nxt[i] = (long)i;
+    nxt[n + 1] = -1;
+    size_t first_star = p->n; /* a star comes before k when first_star < k */
+    for (size_t k = 0; k < p->n && first_star == p->n; k++)
+        if (p->kind[k] == TOK_STAR)
+            first_star = k;
+    size_t before = fixed, after = 0; /* fixed-width tokens before k, from k */
+    size_t prev_lo = 0, prev_hi = n;  /* where the other buffer was written */
     for (size_t k = p->n; k-- > 0;) {
-        for (size_t i = n + 1; i-- > 0;) {
+        int star = p->kind[k] == TOK_STAR;
+        if (!star) {
+            before--;
+            after++;
+        }
+        /* a star's row also serves its own longer runs: up to the room */
+        size_t lo = anchored ? before : 0;
+        size_t hi = anchored && !star && first_star >= k ? before : n;
+        if (n < after) {
+            lo = 1;
+            hi = 0; /* too short: nothing matches */
+        } else if (hi > n - after) {
+            hi = n - after;
+        }
+        if (lo <= hi) {
+            lx->cells += hi - lo + 1;
+            if (lx->cells > MAX_MATCH_CELLS) {
+                free(nxt);
+                free(cur);
+                sw_error_clear(&lx->err);
+                sw_error_set(&lx->err, SW_EINVAL,
+                             "pattern matching in this word is too costly (more than %d steps)",
+                             MAX_MATCH_CELLS);
+                return NULL;
+            }
+        }
+        for (size_t i = hi + 1; lo <= hi && i-- > lo;) {
             int ok = i < n && v[i] != '\n'; /* Go's '.' */
             switch (p->kind[k]) {
             case TOK_LIT:
@@ -426,17 +483,24 @@ static long *match_ends(const struct pattern *p, const int32_t *v, size_t n, int
             case TOK_ANY:
                 cur[i] = ok ? nxt[i + 1] : -1;
                 break;
-            default:
+            default: {
+                long further = ok && i + 1 <= hi ? cur[i + 1] : -1;
                 if (greedy)
-                    cur[i] = ok && cur[i + 1] >= 0 ? cur[i + 1] : nxt[i];
+                    cur[i] = further >= 0 ? further : nxt[i];
                 else
-                    cur[i] = nxt[i] >= 0 ? nxt[i] : (ok ? cur[i + 1] : -1);
+                    cur[i] = nxt[i] >= 0 ? nxt[i] : further;
                 break;
             }
+            }
         }
+        /* the other buffer held row k+1: clear it for row k-1 */
+        for (size_t i = prev_lo; i <= prev_hi && i <= n; i++)
+            nxt[i] = -1;
         long *t = nxt;
         nxt = cur;
         cur = t;
+        prev_lo = lo;
+        prev_hi = hi;
     }
     free(cur);
     return nxt;
@@ -454,8 +518,8 @@ static int trim_prefix(struct lexer *lx, const char *pattern, const char *value,
     if (rc != 0)
         goto cleanup;
     if (to_runes(value, vlen, &runes, &offs, &n) != 0 ||
-        (ends = match_ends(&p, runes, n, greedy)) == NULL) {
-        rc = sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        (ends = match_ends(lx, &p, runes, n, greedy, 1)) == NULL) {
+        rc = lx->err ? sw_error_code(lx->err) : sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
         goto cleanup;
     }
     size_t from = ends[0] >= 0 ? offs[ends[0]] : 0;
@@ -590,8 +654,8 @@ static int replace_pattern(struct lexer *lx, const char *pattern, const char *re
     if (rc != 0)
         goto cleanup;
     if (to_runes(value, vlen, &runes, &offs, &n) != 0 ||
-        (ends = match_ends(&p, runes, n, 1)) == NULL) {
-        rc = sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        (ends = match_ends(lx, &p, runes, n, 1, 0)) == NULL) {
+        rc = lx->err ? sw_error_code(lx->err) : sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
         goto cleanup;
     }
     if (!all) {
@@ -617,6 +681,8 @@ static int replace_pattern(struct lexer *lx, const char *pattern, const char *re
         sw_strbuf_append(out, value + offs[last], offs[s] - offs[last]);
         if (e > last || s == 0)
             expand_template(repl, value + offs[s], offs[e] - offs[s], out);
+        if ((rc = too_long(lx, out)) != 0)
+            goto cleanup;
         last = e;
         search = e == search ? search + 1 : e;
     }
@@ -668,6 +734,8 @@ static int process_double_quote(struct lexer *lx, sw_strbuf *out)
         }
         if (p == '$') {
             int rc = process_dollar(lx, out);
+            if (rc == 0)
+                rc = too_long(lx, out);
             if (rc != 0)
                 return rc;
             continue;
@@ -892,6 +960,10 @@ static int process_stop_on(struct lexer *lx, int32_t stop, int raw_escapes, sw_s
                 goto out;
             }
             sw_strbuf_append(result, tmp.data ? tmp.data : "", tmp.len);
+            if ((rc = too_long(lx, result)) != 0) {
+                sw_strbuf_free(&tmp);
+                goto out;
+            }
             if (w && ch == '$')
                 words_string(w, tmp.data ? tmp.data : "", tmp.len);
             else if (w)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/dockerfile.h" /* bld_go_quote */
 #include "builder/shell_lex_unicode.h"
 #include "core/strbuf.h"
 
@@ -1038,6 +1039,11 @@ int bld_shell_process(const char *word, const struct bld_shell_opts *opts, bld_e
     sw_strbuf_free(&lx.words_buf);
     bld_shell_words_free(w.v, w.n);
     if (rc != 0) {
+        /* BuildKit: errors.Wrapf(err, "failed to process %q", source) */
+        char *q = bld_go_quote(word, strlen(word));
+        if (q != NULL && rc != SW_ENOMEM)
+            sw_error_prefix(&lx.err, "failed to process %s", q);
+        free(q);
         if (err != NULL && *err == NULL)
             *err = lx.err;
         else

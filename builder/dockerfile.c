@@ -265,13 +265,53 @@ cleanup:
 
 static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *rune);
 
-/* s with each byte that is not valid UTF-8 replaced by U+FFFD. */
-static char *utf8_sanitize(const char *s)
+/* The value of 4 hex digits at s, or -1. */
+static long hex4(const char *s)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* JSON text rewritten so that jansson reads it as Go's encoding/json does:
+ * a byte that is not valid UTF-8 becomes U+FFFD, and so does a \uXXXX
+ * surrogate that does not pair with the \uXXXX right after it. */
+static char *json_like_go(const char *s)
 {
     sw_strbuf sb = SW_STRBUF_INIT;
     const unsigned char *p = (const unsigned char *)s;
     size_t len = strlen(s), i = 0;
+    int in_string = 0;
     while (i < len) {
+        if (in_string && p[i] == '\\' && i + 1 < len) {
+            long u = p[i + 1] == 'u' && i + 6 <= len ? hex4(s + i + 2) : -1;
+            if (u >= 0xD800 && u <= 0xDFFF) {
+                long low =
+                    i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(s + i + 8) : -1;
+                if (u <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF) {
+                    sw_strbuf_append(&sb, s + i, 12);
+                    i += 12;
+                } else {
+                    sw_strbuf_puts(&sb, "\\ufffd");
+                    i += 6;
+                }
+                continue;
+            }
+            sw_strbuf_append(&sb, s + i, 2);
+            i += 2;
+            continue;
+        }
+        if (p[i] == '"')
+            in_string = !in_string;
         unsigned rune;
         size_t w = utf8_decode(p + i, len - i, &rune);
         if (w == 0) {
@@ -295,8 +335,9 @@ static int parse_json(const char *rest, struct chain *c, sw_error **err)
         rest++;
     if (*rest != '[')
         return 0;
-    /* Go's encoding/json takes \u0000 and reads invalid UTF-8 as U+FFFD */
-    char *valid = utf8_sanitize(rest);
+    /* Go's encoding/json takes \u0000 and reads invalid UTF-8 and lone
+     * surrogates as U+FFFD */
+    char *valid = json_like_go(rest);
     if (valid == NULL)
         return -1;
     json_t *doc = json_loads(valid, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);

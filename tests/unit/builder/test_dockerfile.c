@@ -342,6 +342,12 @@ static void test_json_nul(void)
 {
     CHECK_DUMP("FROM a\nCMD [\"a\\u0000b\", \"c\"]\n", "(from \"a\")\n(cmd \"a\\x00b\" \"c\")\n");
     CHECK_DUMP("FROM a\nCMD [\"\xff\"]\n", "(from \"a\")\n(cmd \"\xEF\xBF\xBD\")\n");
+    /* a surrogate without its pair is U+FFFD too; a pair is one character */
+    CHECK_DUMP("FROM a\nCMD [\"\\ud800x\", \"\\udc00\\ud800\"]\n",
+               "(from \"a\")\n(cmd \"\xEF\xBF\xBDx\" \"\xEF\xBF\xBD\xEF\xBF\xBD\")\n");
+    CHECK_DUMP("FROM a\nCMD [\"\\ud83d\\ude00\"]\n", "(from \"a\")\n(cmd \"\xF0\x9F\x98\x80\")\n");
+    /* outside a string nothing changes: still not JSON */
+    CHECK_DUMP("FROM a\nCMD [\\ud800]\n", "(from \"a\")\n(cmd \"[\\\\ud800]\")\n");
     struct bld_dockerfile *df = NULL;
     const char *text = "FROM a\nRUN [\"x\\u0000y\"]\n";
     CHECK_INT_EQ(bld_dockerfile_parse(text, strlen(text), "D", &df, NULL), 0);

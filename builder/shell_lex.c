@@ -169,7 +169,7 @@ struct lexer {
     const unsigned char *s;
     size_t len, pos;
     int32_t escape;
-    int raw_quotes, raw_escapes, skip_unset;
+    int raw_quotes, raw_escapes, skip_unset, skip_quotes;
     bld_env_lookup_fn lookup;
     void *ctx;
     sw_error *err;
@@ -944,7 +944,7 @@ static int process_stop_on(struct lexer *lx, int32_t stop, int raw_escapes, sw_s
             next(lx);
             goto done;
         }
-        if (ch == '$' || ch == '<' || ch == '\'' || ch == '"') {
+        if (ch == '$' || ch == '<' || ((ch == '\'' || ch == '"') && !lx->skip_quotes)) {
             sw_strbuf tmp = SW_STRBUF_INIT;
             if (ch == '$')
                 rc = process_dollar(lx, &tmp);
@@ -1017,6 +1017,7 @@ int bld_shell_process(const char *word, const struct bld_shell_opts *opts, bld_e
         .raw_quotes = opts->raw_quotes,
         .raw_escapes = opts->raw_escapes,
         .skip_unset = opts->skip_unset_env,
+        .skip_quotes = opts->skip_quotes,
         .lookup = lookup,
         .ctx = ctx,
     };
@@ -1064,6 +1065,13 @@ int bld_shell_expand_words(const char *word, char escape, bld_env_lookup_fn look
 {
     struct bld_shell_opts o = { .escape = escape };
     return bld_shell_process(word, &o, lookup, ctx, NULL, words, n, err);
+}
+
+int bld_shell_expand_heredoc(const char *content, bld_env_lookup_fn lookup, void *ctx, char **out,
+                             sw_error **err)
+{
+    struct bld_shell_opts o = { .escape = '\\', .skip_quotes = 1 };
+    return bld_shell_process(content, &o, lookup, ctx, out, NULL, NULL, err);
 }
 
 void bld_shell_words_free(char **words, size_t n)

@@ -40,6 +40,7 @@ struct bld_shell_opts {
     int raw_quotes;     /* keep the quote characters in the output */
     int raw_escapes;    /* keep the escape characters in the output */
     int skip_unset_env; /* leave $X / ${X...} as written when X is unset */
+    int skip_quotes;    /* quotes are ordinary characters (SkipProcessQuotes) */
 };
 
 /* Expands `word`: *result (if not NULL) gets the single-word expansion,
@@ -59,6 +60,13 @@ int bld_shell_expand_word(const char *word, char escape, bld_env_lookup_fn looku
 /* ProcessWords with escape token `escape` (see bld_shell_process). */
 int bld_shell_expand_words(const char *word, char escape, bld_env_lookup_fn lookup, void *ctx,
                            char ***words, size_t *n, sw_error **err);
+
+/* The body of a COPY/ADD heredoc with an unquoted delimiter, expanded as
+ * BuildKit's ExpandRaw does: variables are expanded, quotes are ordinary
+ * characters, and the escape is '\\' whatever the escape directive (it is
+ * removed: "a\\$b" gives "a$b", "\\n" gives "n"). */
+int bld_shell_expand_heredoc(const char *content, bld_env_lookup_fn lookup, void *ctx, char **out,
+                             sw_error **err);
 
 void bld_shell_words_free(char **words, size_t n);
 

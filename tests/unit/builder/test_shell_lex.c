@@ -316,6 +316,21 @@ static void test_words(void)
     sw_error_clear(&err);
 }
 
+/* COPY/ADD heredoc bodies: quotes are text, variables expand, '\\' escapes
+ * (BuildKit's ExpandRaw with SkipProcessQuotes) */
+static void test_heredoc_body(void)
+{
+    char *out = NULL;
+    sw_error *err = NULL;
+    const char *body = "{\"name\": \"$NAME\"}\ndon't '$NAME' \\$NAME a\\nb ${UNSET:-\"d\"}\n";
+    CHECK_INT_EQ(bld_shell_expand_heredoc(body, lookup, NULL, &out, &err), 0);
+    CHECK_STR_EQ(out, "{\"name\": \"world\"}\ndon't 'world' $NAME anb \"d\"\n");
+    free(out);
+    CHECK(bld_shell_expand_heredoc("${X:=1}\n", lookup, NULL, &out, &err) != 0);
+    CHECK(strstr(sw_error_message(err), "unsupported modifier (:=) in substitution") != NULL);
+    sw_error_clear(&err);
+}
+
 int main(void)
 {
     RUN(test_variables);
@@ -327,5 +342,6 @@ int main(void)
     RUN(test_replace);
     RUN(test_quotes_and_escapes);
     RUN(test_words);
+    RUN(test_heredoc_body);
     return TEST_EXIT();
 }

@@ -3,6 +3,7 @@
  */
 #include "worker/service.h"
 
+#include <stdatomic.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -39,7 +40,7 @@ struct worker {
     pthread_t thread;
     int index;
     char owner[96];
-    volatile int cancel; /* the run in progress must stop */
+    atomic_int cancel; /* the run in progress must stop */
 };
 
 #define PRESENCE_PERIOD_S 5
@@ -62,7 +63,7 @@ struct wrk_service {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int wakeups;
-    volatile int stopping;
+    atomic_int stopping;
 };
 
 /* ---- config --------------------------------------------------------------- */

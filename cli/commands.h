@@ -19,5 +19,6 @@ int cmd_worker(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct command {
     { "runs", cmd_runs, "list build runs of a running server" },
     { "logs", cmd_logs, "print (or follow) a run's log" },
     { "run", cmd_run, "start a manual run of a repository's build rule" },
+    { "config", cmd_config, "check config files as serve loads them: config check FILE" },
     { NULL, NULL, NULL },
 };
 

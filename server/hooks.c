@@ -268,8 +268,8 @@ static void hook_end(srv_request *req)
             srv_api_error(req, SW_ENOTFOUND, msg);
             goto cleanup;
         }
-        if (wrk_webhook_verify(forge, r->secret, header_of, req, body, len, json, json_len, &err) !=
-            0) {
+        if (wrk_webhook_verify_delivery(forge, r->secret, header_of, req, body, len, json, json_len,
+                                        &err) != 0) {
             refuse(req, forge, &r, 1, "by the URL path", sw_error_message(err), NULL);
             goto cleanup;
         }
@@ -277,8 +277,8 @@ static void hook_end(srv_request *req)
     } else {
         for (size_t i = 0; i < repos->n; i++) {
             sw_error *e = NULL;
-            if (wrk_webhook_verify(forge, repos->repos[i].secret, header_of, req, body, len, json,
-                                   json_len, &e) == 0)
+            if (wrk_webhook_verify_delivery(forge, repos->repos[i].secret, header_of, req, body,
+                                            len, json, json_len, &e) == 0)
                 candidates[n_candidates++] = &repos->repos[i];
             else if (first == NULL)
                 first = e, e = NULL;

@@ -151,9 +151,9 @@ static int hex_equal(const char *got, const char *want)
     return sw_ct_equal(lower, n, want, SW_SHA256_HEX_LEN);
 }
 
-int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header, void *ctx,
-                       const char *body, size_t len, const char *json, size_t json_len,
-                       sw_error **err)
+int wrk_webhook_verify_delivery(enum wrk_forge forge, const char *secret, wrk_header_fn header,
+                                void *ctx, const char *body, size_t len, const char *json,
+                                size_t json_len, sw_error **err)
 {
     if (secret == NULL)
         return 0;
@@ -193,6 +193,12 @@ int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn h
             return 0;
     }
     return sw_error_set(err, SW_EPERM, "%s does not match", name);
+}
+
+int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header, void *ctx,
+                       const char *body, size_t len, sw_error **err)
+{
+    return wrk_webhook_verify_delivery(forge, secret, header, ctx, body, len, body, len, err);
 }
 
 const char *wrk_webhook_signature_help(enum wrk_forge forge)

@@ -40,13 +40,17 @@ int wrk_webhook_payload(const char *content_type, const char *body, size_t len, 
  *   GitHub   X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>
  *   GitLab   X-Gitlab-Token: <secret>
  *   Gitea    X-Gitea-Signature / X-Forgejo-Signature: <hex HMAC-SHA256>
- *            of the JSON (json, json_len; Gitea signs the JSON even when it
- *            sends a form), or of the raw body
+ *            of the raw body, or of the JSON (json, json_len: Gitea signs
+ *            the JSON even when it sends a form)
  * in constant time. SW_EPERM with "missing <header> header" or "<header>
  * does not match"; never the received value. */
+int wrk_webhook_verify_delivery(enum wrk_forge forge, const char *secret, wrk_header_fn header,
+                                void *ctx, const char *body, size_t len, const char *json,
+                                size_t json_len, sw_error **err);
+
+/* The same for a body that is its own JSON. */
 int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn header, void *ctx,
-                       const char *body, size_t len, const char *json, size_t json_len,
-                       sw_error **err);
+                       const char *body, size_t len, sw_error **err);
 
 /* A sentence saying how the forge authenticates a delivery, for the hint
  * of a 401 ("GitHub signs ... in X-Hub-Signature-256 ..."). Static. */

@@ -25,8 +25,7 @@ static int verify(enum wrk_forge forge, const char *secret, const char *const *h
                   const char *body, char *msg, size_t size)
 {
     sw_error *err = NULL;
-    int rc = wrk_webhook_verify(forge, secret, header, (void *)headers, body, strlen(body), body,
-                                strlen(body), &err);
+    int rc = wrk_webhook_verify(forge, secret, header, (void *)headers, body, strlen(body), &err);
     snprintf(msg, size, "%s", rc ? sw_error_message(err) : "");
     sw_error_clear(&err);
     return rc;
@@ -514,22 +513,22 @@ static void test_form_encoded(void)
     sw_hmac_sha256_hex("k", 1, form, strlen(form), hex);
     snprintf(sig, sizeof(sig), "sha256=%s", hex);
     const char *gh[] = { "X-Hub-Signature-256", sig, NULL };
-    CHECK_INT_EQ(wrk_webhook_verify(WRK_FORGE_GITHUB, "k", header, (void *)gh, form, strlen(form),
-                                    "{}", 2, &err),
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITHUB, "k", header, (void *)gh, form,
+                                             strlen(form), "{}", 2, &err),
                  0);
     const char *payload = "{\"ref\":\"refs/heads/main\"}";
     sw_hmac_sha256_hex("k", 1, payload, strlen(payload), hex);
     snprintf(sig, sizeof(sig), "sha256=%s", hex);
-    CHECK_INT_EQ(wrk_webhook_verify(WRK_FORGE_GITHUB, "k", header, (void *)gh, form, strlen(form),
-                                    payload, strlen(payload), &err),
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITHUB, "k", header, (void *)gh, form,
+                                             strlen(form), payload, strlen(payload), &err),
                  SW_EPERM);
     sw_error_clear(&err);
     const char *gitea[] = { "X-Gitea-Signature", hex, NULL };
-    CHECK_INT_EQ(wrk_webhook_verify(WRK_FORGE_GITEA, "k", header, (void *)gitea, form, strlen(form),
-                                    payload, strlen(payload), &err),
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITEA, "k", header, (void *)gitea, form,
+                                             strlen(form), payload, strlen(payload), &err),
                  0);
-    CHECK_INT_EQ(wrk_webhook_verify(WRK_FORGE_GITEA, "x", header, (void *)gitea, form, strlen(form),
-                                    payload, strlen(payload), &err),
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITEA, "x", header, (void *)gitea, form,
+                                             strlen(form), payload, strlen(payload), &err),
                  SW_EPERM);
     CHECK_STR_EQ(sw_error_message(err), "X-Gitea-Signature does not match");
     sw_error_clear(&err);

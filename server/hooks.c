@@ -92,6 +92,7 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
             .rule = m[i].rule->index,
             .pusher = ev->pusher,
             .full_name = ev->full_name,
+            .tag_object = ev->tag_object,
         };
         char run_id[WRK_RUN_ID_MAX];
         int is_new = 0;

@@ -233,6 +233,8 @@ deliver gitlab "$GL" "Push Hook" "$(gl_push push refs/heads/main "$C1" "$C1")"
 expect "gitlab: branch push" 202 queued "$C1"
 deliver gitlab "$GL" "Tag Push Hook" "$(gl_push tag_push refs/tags/v2.0.0 "$T1" "$C1")"
 expect "gitlab: annotated tag (checkout_sha is the commit)" 202 queued "$C1"
+check "gitlab: the queued run records the tag object" \
+    test "$(svc_run_field "$(jq -r '.runs[0].id' <<< "$BODY")" .tag_object)" = "$T1"
 deliver gitlab "$GL" "Tag Push Hook" "$(gl_push tag_push refs/tags/v2.0.1 "$C2" "$C2")"
 expect "gitlab: lightweight tag" 202 queued "$C2"
 deliver gitlab "$GL" "Push Hook" "$(gl_push push refs/heads/feature "$SHA_ZERO" null)"
@@ -352,7 +354,11 @@ build_tag github push "$(gh_push "$appr" refs/tags/v1.2.3 "$tag_123" "$c_a")" 1.
 run=$(curl -s "$SVC_BASE/api/v1/runs?limit=1" | jq -r '.runs[0].id')
 curl -s "$SVC_BASE/api/v1/runs/$run/log" | grep -q "Tag object ${tag_123:0:12} points at commit ${c_a:0:12}" &&
     ok "the run's log records the tag object and the commit" || fail "log: $(curl -s "$SVC_BASE/api/v1/runs/$run/log" | head -5)"
+[ "$(svc_run_field "$run" .tag_object)" = "$tag_123" ] && [ "$(svc_run_field "$run" .commit)" = "$c_a" ] &&
+    ok "the run records both ids: tag_object and commit" || fail "run: $(curl -s "$SVC_BASE/api/v1/runs/$run" | jq -c '{commit, tag_object}')"
 build_tag github push "$(gh_push "$appr" refs/tags/v1.3.0 "$c_b")" 1.3.0 "$c_b" "github lightweight tag v1.3.0"
+check "a lightweight tag's run has no tag_object" \
+    test "$(curl -s "$SVC_BASE/api/v1/runs?limit=1" | jq -r '.runs[0].tag_object')" = null
 build_tag gitea push "$(gh_push "$appr" refs/tags/v1.4.0 "$tag_140")" 1.4.0 "$c_c" \
     "gitea annotated tag v1.4.0 (after = tag object)"
 build_tag gitlab "Tag Push Hook" "$(gl_push tag_push refs/tags/v1.5.0 "$tag_150" "$c_d" | jq -c --arg u "$git_url" \

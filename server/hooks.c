@@ -29,6 +29,15 @@ static const char *header_of(void *ctx, const char *name)
     return srv_request_header(ctx, name);
 }
 
+/* Payload text (refs, names) on its way into a log line: no control
+ * characters, so a delivery cannot forge log lines. */
+static void printable(char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static void hook_reply(srv_request *req, unsigned status, const char *result, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -40,6 +49,7 @@ static void hook_reply(srv_request *req, unsigned status, const char *result, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    printable(msg);
     sw_info("webhook %s: %s", srv_request_path(req), msg);
     json_t *doc = json_pack("{s:s, s:s}", "result", result, "message", msg);
     srv_respond_json(req, status, NULL, doc);
@@ -209,9 +219,15 @@ static void refuse(srv_request *req, enum wrk_forge forge, const struct wrk_repo
         if (forge == WRK_FORGE_GITHUB || forge == WRK_FORGE_GITEA)
             sw_strbuf_puts(&msg, ", and the body must arrive unchanged");
     } else {
+        char which_buf[200];
         const char *which = ev && ev->full_name     ? ev->full_name
                             : ev && ev->n_repo_urls ? ev->repo_urls[0]
                                                     : NULL;
+        if (which) {
+            snprintf(which_buf, sizeof(which_buf), "%s", which);
+            printable(which_buf);
+            which = which_buf;
+        }
         sw_warn("webhook %s: refused a delivery%s%s: %s (no configured repository's secret "
                 "matches)",
                 srv_request_path(req), which ? " for " : "", which ? which : "", why);

@@ -317,6 +317,9 @@ static int split_ref(struct wrk_hook_event *ev, const char *ref, sw_error **err)
 {
     if (ref == NULL)
         return sw_error_set(err, SW_EINVAL, "payload has no \"ref\"");
+    for (const char *p = ref; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sw_error_set(err, SW_EINVAL, "\"ref\" has a control character");
     if (strncmp(ref, "refs/heads/", 11) == 0) {
         ev->source_type = strdup("branch");
         ev->ref = strdup(ref + 11);

@@ -229,6 +229,11 @@ static void test_bad_payloads(void)
                        "{\"ref\":\"refs/pull/1/head\",\"after\":\"2222222\"}", &ev, msg,
                        sizeof(msg)),
                  SW_EINVAL);
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
+                       "{\"ref\":\"refs/heads/a\\nb\",\"after\":\"2222222\"}", &ev, msg,
+                       sizeof(msg)),
+                 SW_EINVAL);
+    CHECK_STR_EQ(msg, "\"ref\" has a control character");
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, NULL, github_push, &ev, msg, sizeof(msg)), SW_EINVAL);
     CHECK(strstr(msg, "X-GitHub-Event") != NULL);
 }

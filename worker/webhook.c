@@ -312,7 +312,8 @@ static void check_skip(struct wrk_hook_event *ev)
     }
 }
 
-/* ref "refs/heads/x" or "refs/tags/x" into source_type and ref. */
+/* ref "refs/heads/x" or "refs/tags/x" into source_type and ref; 1 (the
+ * event ignored, with its reason) for another ref. */
 static int split_ref(struct wrk_hook_event *ev, const char *ref, sw_error **err)
 {
     if (ref == NULL)
@@ -327,7 +328,10 @@ static int split_ref(struct wrk_hook_event *ev, const char *ref, sw_error **err)
         ev->source_type = strdup("tag");
         ev->ref = strdup(ref + 10);
     } else {
-        return sw_error_set(err, SW_EINVAL, "\"ref\" %s is neither a branch nor a tag", ref);
+        /* refs/notes/..., refs/pull/...: a forge may push them; nothing to build */
+        ev->kind = WRK_HOOK_IGNORED;
+        ev->reason = printf_dup("%.200s is neither a branch nor a tag; nothing to build", ref);
+        return 1;
     }
     if (ev->ref == NULL || ev->ref[0] == '\0')
         return sw_error_set(err, SW_EINVAL, "\"ref\" %s names nothing", ref);
@@ -360,7 +364,7 @@ static int parse_github_push(json_t *doc, struct wrk_hook_event *ev, sw_error **
 {
     int rc = split_ref(ev, jstr(doc, "ref"), err);
     if (rc != 0)
-        return rc;
+        return rc < 0 ? rc : 0;
     const char *after = jstr(doc, "after");
     if (json_is_true(json_object_get(doc, "deleted")) || is_zero_sha(after)) {
         deleted(ev);
@@ -393,7 +397,7 @@ static int parse_gitlab_push(json_t *doc, struct wrk_hook_event *ev, sw_error **
 {
     int rc = split_ref(ev, jstr(doc, "ref"), err);
     if (rc != 0)
-        return rc;
+        return rc < 0 ? rc : 0;
     const char *after = jstr(doc, "after");
     json_t *checkout = json_object_get(doc, "checkout_sha");
     if (is_zero_sha(after)) {

@@ -225,10 +225,15 @@ static void test_bad_payloads(void)
         parse(WRK_FORGE_GITHUB, push, "{\"ref\":\"refs/heads/main\"}", &ev, msg, sizeof(msg)),
         SW_EINVAL);
     CHECK(strstr(msg, "after") != NULL);
+    /* a ref that is neither a branch nor a tag builds nothing, and is no error */
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
-                       "{\"ref\":\"refs/pull/1/head\",\"after\":\"2222222\"}", &ev, msg,
+                       "{\"ref\":\"refs/notes/commits\",\"after\":\"2222222\"}", &ev, msg,
                        sizeof(msg)),
-                 SW_EINVAL);
+                 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK_STR_EQ(ev.reason, "refs/notes/commits is neither a branch nor a tag; nothing to build");
+    CHECK(ev.commit_sha == NULL);
+    wrk_hook_event_release(&ev);
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
                        "{\"ref\":\"refs/heads/a\\nb\",\"after\":\"2222222\"}", &ev, msg,
                        sizeof(msg)),

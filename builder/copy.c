@@ -22,6 +22,7 @@
 
 #include "builder/unpack.h"
 #include "core/compress.h"
+#include "core/fs.h"
 #include "core/strbuf.h"
 
 struct copier {
@@ -198,6 +199,14 @@ static void clean_rel(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* out = rel + "/" + name (just name when rel is ""); -1 when it does not
+ * fit in SW_PATH_MAX (nothing useful can be done with a cut path). */
+static int join_rel(char out[SW_PATH_MAX], const char *rel, const char *name)
+{
+    int n = snprintf(out, SW_PATH_MAX, "%s%s%s", rel, rel[0] ? "/" : "", name);
+    return n < 0 || n >= SW_PATH_MAX ? -1 : 0;
+}
+
 /* Walks dir `rel` (relative to root) collecting paths that match the
  * pattern components from `depth` on. */
 static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_parts, size_t depth,
@@ -231,8 +240,11 @@ static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_p
     if (names.n > 1)
         qsort(names.items, names.n, sizeof(char *), cmp_str);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
-        char path[4096];
-        snprintf(path, sizeof(path), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
+        char path[SW_PATH_MAX];
+        if (join_rel(path, rel, names.items[i]) != 0) {
+            rc = -1;
+            break;
+        }
         if (depth + 1 == n_parts)
             rc = path_list_add(out, path);
         else
@@ -245,7 +257,7 @@ static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_p
 static int expand_source(struct copier *c, const char *source, struct path_list *out,
                          sw_error **err)
 {
-    char clean[4096];
+    char clean[SW_PATH_MAX];
     clean_rel(source, clean, sizeof(clean));
     if (!has_wildcard(clean)) {
         if (path_list_add(out, clean) != 0)
@@ -310,7 +322,7 @@ static mode_t mode_for(const struct copier *c, const struct stat *st)
 static int open_dest_dir_depth(struct copier *c, const char *path, int depth, int *out,
                                sw_error **err)
 {
-    char clean[4096];
+    char clean[SW_PATH_MAX];
     clean_rel(path, clean, sizeof(clean));
     int fd = open_in_root(c->dest_root_fd, clean, O_RDONLY | O_DIRECTORY, 1);
     if (fd >= 0) {
@@ -346,27 +358,33 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
             }
             uid_t uid = c->spec->has_chown ? c->spec->uid : 0;
             gid_t gid = c->spec->has_chown ? c->spec->gid : 0;
-            fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+            if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+                int saved = errno;
+                close(parent);
+                return sw_error_sys(err, SW_EIO, saved, "%s: setting the owner of /%.*s", c->verb,
+                                    (int)(done + comp_len), clean);
+            }
             next = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         struct stat link_st;
         if (next < 0 && (errno == ELOOP || errno == ENOTDIR) &&
             fstatat(parent, name, &link_st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(link_st.st_mode)) {
             /* a symlink: continue from its target, inside the root */
-            char target[4096];
+            char target[SW_PATH_MAX];
             ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
             close(parent);
             if (n < 0)
                 return sw_error_sys(err, SW_EIO, errno, "%s: reading link /%.*s", c->verb,
                                     (int)(done + comp_len), clean);
             target[n] = '\0';
-            char rest[4096];
-            snprintf(rest, sizeof(rest), "%s", slash ? slash + 1 : "");
-            char resolved[8192 + 16];
-            if (target[0] == '/')
-                snprintf(resolved, sizeof(resolved), "%s/%s", target, rest);
-            else
-                snprintf(resolved, sizeof(resolved), "%.*s%s/%s", (int)done, clean, target, rest);
+            const char *rest = slash ? slash + 1 : "";
+            char resolved[SW_PATH_MAX];
+            int len = target[0] == '/' ? snprintf(resolved, sizeof(resolved), "%s/%s", target, rest)
+                                       : snprintf(resolved, sizeof(resolved), "%.*s%s/%s",
+                                                  (int)done, clean, target, rest);
+            if (len < 0 || len >= (int)sizeof(resolved))
+                return sw_error_set(err, SW_ETOOBIG, "%s: path too long after link /%.*s", c->verb,
+                                    (int)(done + comp_len), clean);
             return open_dest_dir_depth(c, resolved, depth + 1, out, err);
         }
         close(parent);
@@ -403,7 +421,7 @@ static int clear_dest(int dir_fd, const char *name, int keep_dir, sw_error **err
 
 static void copy_xattrs(int src_fd, int dst_fd)
 {
-    char list[4096];
+    char list[SW_PATH_MAX];
     ssize_t len = flistxattr(src_fd, list, sizeof(list));
     for (char *p = list; len > 0 && p < list + len; p += strlen(p) + 1) {
         if (strncmp(p, "user.", 5) != 0 && strcmp(p, "security.capability") != 0)
@@ -512,7 +530,7 @@ static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *na
             return sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c->verb, rel);
         rc = copy_file(c, fd, &st, dst_dir, name, rel, err);
     } else if (S_ISLNK(st.st_mode)) {
-        char target[4096];
+        char target[SW_PATH_MAX];
         ssize_t n = readlinkat(src_dir, name, target, sizeof(target) - 1);
         if (n < 0)
             return sw_error_sys(err, SW_EIO, errno, "%s: reading link %s", c->verb, rel);
@@ -571,8 +589,12 @@ static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel
     struct path_list names = { 0 };
     int rc = read_dir_sorted(src_dir, rel, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
-        char child[4096];
-        snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
+        char child[SW_PATH_MAX];
+        if (join_rel(child, rel, names.items[i]) != 0) {
+            rc = sw_error_set(err, SW_ETOOBIG, "%s: path too long: %s/%s", c->verb, rel,
+                              names.items[i]);
+            break;
+        }
         rc = copy_entry(c, src_dir, dst_dir, names.items[i], child, err);
     }
     path_list_free(&names);
@@ -650,7 +672,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
     }
 
     /* a file: into the directory, or as the destination path itself */
-    char dest_clean[4096];
+    char dest_clean[SW_PATH_MAX];
     clean_rel(spec->dest, dest_clean, sizeof(dest_clean));
     int probe = open_in_root(c->dest_root_fd, dest_clean, O_RDONLY | O_DIRECTORY, 1);
     if (probe >= 0) {
@@ -662,7 +684,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
             goto cleanup;
         rc = copy_file(c, fd, &st, dst, base_name(src), src, err);
     } else {
-        char parent[4096];
+        char parent[SW_PATH_MAX];
         const char *slash = strrchr(dest_clean, '/');
         size_t len = slash ? (size_t)(slash - dest_clean) : 0;
         memcpy(parent, dest_clean, len);
@@ -683,12 +705,15 @@ cleanup:
 
 static void hash_meta(sw_hash *h, const char *rel, const struct stat *st, int with_owner)
 {
-    char line[4096 + 128];
+    /* rel is at most SW_PATH_MAX bytes (join_rel), the rest < 64 */
+    char line[SW_PATH_MAX + 128];
     int n = snprintf(line, sizeof(line), "%s\n%o %lld", rel, (unsigned)st->st_mode,
                      S_ISREG(st->st_mode) ? (long long)st->st_size : 0LL);
-    if (with_owner)
+    if (with_owner && n > 0 && (size_t)n < sizeof(line))
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %u:%u", (unsigned)st->st_uid,
                       (unsigned)st->st_gid);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        n = (int)sizeof(line) - 1;
     sw_hash_update(h, line, (size_t)n + 1);
 }
 
@@ -728,7 +753,7 @@ static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name
         rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
                     : hash_file(h, fd, rel, err);
     } else if (S_ISLNK(st.st_mode)) {
-        char target[4096];
+        char target[SW_PATH_MAX];
         ssize_t n = readlinkat(dir_fd, name, target, sizeof(target));
         if (n >= 0)
             sw_hash_update(h, target, (size_t)n);
@@ -743,8 +768,12 @@ static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, 
     struct path_list names = { 0 };
     int rc = read_dir_sorted(dir_fd, rel, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
-        char child[4096];
-        snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "", names.items[i]);
+        char child[SW_PATH_MAX];
+        if (join_rel(child, rel, names.items[i]) != 0) {
+            rc = sw_error_set(err, SW_ETOOBIG, "%s: path too long: %s/%s", c->verb, rel,
+                              names.items[i]);
+            break;
+        }
         rc = hash_entry(c, h, dir_fd, names.items[i], child, err);
     }
     path_list_free(&names);

@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "core/fs.h"
 #include "core/strbuf.h"
 
 struct hardlink {
@@ -123,30 +124,56 @@ static int is_opaque_dir(int fd)
     return n == 1 && value[0] == 'y';
 }
 
-static int add_xattrs(struct archive_entry *entry, int parent_fd, const char *name, int is_symlink)
+/* Copies the user.* and security.capability xattrs of parent_fd/name into
+ * entry, sorted by name (listxattr's order is the filesystem's). Every
+ * name is kept, whatever the count; a value is re-read at its real size.
+ * -1 (with st->err set) on an allocation failure or an unreadable list. */
+static int add_xattrs(struct tar_state *st, struct archive_entry *entry, int parent_fd,
+                      const char *name)
 {
-    if (is_symlink)
-        return 0; /* images carry no xattrs on symlinks we care about */
-    char proc[4096];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", parent_fd, name);
-    char list[4096];
-    ssize_t len = listxattr(proc, list, sizeof(list));
-    if (len <= 0)
-        return 0;
-    /* listxattr's order is the filesystem's; sort for determinism */
-    char *names[64];
+    char proc[SW_PATH_MAX];
+    char *list = NULL, *value = NULL;
+    const char **names = NULL;
     size_t n = 0;
-    for (char *p = list; p < list + len && n < 64; p += strlen(p) + 1)
+    int rc = 0;
+    int len = snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", parent_fd, name);
+    if (len < 0 || len >= (int)sizeof(proc))
+        return sw_error_set(st->err, SW_ETOOBIG, "path too long: %s", name);
+    ssize_t size = listxattr(proc, NULL, 0);
+    if (size <= 0)
+        return 0; /* none, or a filesystem without xattrs */
+    if ((list = malloc((size_t)size)) == NULL ||
+        (names = calloc((size_t)size, sizeof(*names))) == NULL) {
+        rc = sw_error_set(st->err, SW_ENOMEM, "out of memory");
+        goto cleanup;
+    }
+    if ((size = listxattr(proc, list, (size_t)size)) < 0) {
+        rc = sw_error_sys(st->err, SW_EIO, errno, "listing xattrs of %s", name);
+        goto cleanup;
+    }
+    for (char *p = list; p < list + size; p += strlen(p) + 1)
         if (strncmp(p, "user.", 5) == 0 || strcmp(p, "security.capability") == 0)
             names[n++] = p;
-    qsort(names, n, sizeof(*names), cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof(*names), cmp_names);
     for (size_t i = 0; i < n; i++) {
-        char value[65536];
-        ssize_t vlen = getxattr(proc, names[i], value, sizeof(value));
-        if (vlen >= 0)
+        ssize_t vlen = getxattr(proc, names[i], NULL, 0);
+        if (vlen < 0)
+            continue; /* removed meanwhile */
+        char *bigger = realloc(value, (size_t)vlen + 1);
+        if (bigger == NULL) {
+            rc = sw_error_set(st->err, SW_ENOMEM, "out of memory");
+            goto cleanup;
+        }
+        value = bigger;
+        if ((vlen = getxattr(proc, names[i], value, (size_t)vlen)) >= 0)
             archive_entry_xattr_add_entry(entry, names[i], value, (size_t)vlen);
     }
-    return 0;
+cleanup:
+    free(value);
+    free(names);
+    free(list);
+    return rc;
 }
 
 static const char *remember_hardlink(struct tar_state *st, const struct stat *s, const char *path)
@@ -270,7 +297,8 @@ static int tar_entry(struct tar_state *st, int dir_fd, const char *rel, const ch
             goto cleanup;
         }
         archive_entry_set_filetype(entry, AE_IFDIR);
-        add_xattrs(entry, dir_fd, name, 0);
+        if ((rc = add_xattrs(st, entry, dir_fd, name)) != 0)
+            goto cleanup;
         /* directories are written "name/" like docker and buildkit do */
         sw_strbuf_putc(&path, '/');
         archive_entry_set_pathname(entry, path.data);
@@ -297,7 +325,7 @@ static int tar_entry(struct tar_state *st, int dir_fd, const char *rel, const ch
     }
 
     if (S_ISLNK(s.st_mode)) {
-        char target[4096];
+        char target[SW_PATH_MAX];
         ssize_t n = readlinkat(dir_fd, name, target, sizeof(target) - 1);
         if (n < 0) {
             rc = sw_error_sys(st->err, SW_EIO, errno, "reading link '%s'", path.data);
@@ -315,8 +343,8 @@ static int tar_entry(struct tar_state *st, int dir_fd, const char *rel, const ch
         }
         archive_entry_set_filetype(entry, AE_IFREG);
         archive_entry_set_size(entry, s.st_size);
-        add_xattrs(entry, dir_fd, name, 0);
-        if ((rc = write_header(st, entry, path.data)) == 0)
+        if ((rc = add_xattrs(st, entry, dir_fd, name)) == 0 &&
+            (rc = write_header(st, entry, path.data)) == 0)
             rc = copy_file_data(st, fd, path.data);
     } else if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode) || S_ISFIFO(s.st_mode)) {
         archive_entry_set_filetype(entry, s.st_mode & S_IFMT);

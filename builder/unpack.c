@@ -104,7 +104,7 @@ static int open_dir(struct unpack *u, const char *dir, int create, int *out, sw_
         return sw_error_sys(err, SW_EIO, errno, "opening directory '%s'", dir);
 
     /* create each missing component, one level at a time */
-    char partial[4096];
+    char partial[SW_PATH_MAX];
     size_t len = strlen(dir);
     if (len >= sizeof(partial))
         return sw_error_set(err, SW_EINVAL, "path too long");
@@ -248,7 +248,7 @@ static int remember_dir(struct unpack *u, const char *path, struct archive_entry
 static int extract_entry(struct unpack *u, struct archive *ar, struct archive_entry *entry,
                          sw_error **err)
 {
-    char name[4096], parent[4096];
+    char name[SW_PATH_MAX], parent[SW_PATH_MAX];
     const char *raw = archive_entry_pathname(entry);
     int rc, parent_fd = -1, fd = -1;
 
@@ -293,7 +293,7 @@ static int extract_entry(struct unpack *u, struct archive *ar, struct archive_en
 
     const char *hardlink = archive_entry_hardlink(entry);
     if (hardlink != NULL) {
-        char target[4096], target_parent[4096];
+        char target[SW_PATH_MAX], target_parent[SW_PATH_MAX];
         int target_dir_fd = -1;
         if ((rc = clean_name(hardlink, target, sizeof(target), err)) != 0)
             goto cleanup;

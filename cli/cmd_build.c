@@ -11,6 +11,7 @@
 
 #include "builder/build.h"
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/fs.h"
 #include "registry/transfer.h"
 
@@ -161,7 +162,7 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "slipway build: context %s does not exist\n", opts.context_dir);
         goto cleanup;
     }
-    if (reg_transfer_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
+    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
         goto cleanup;
     }

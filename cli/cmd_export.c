@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "registry/transfer.h"
 
 static void usage(FILE *out)
@@ -66,8 +67,7 @@ int cmd_export(int argc, char **argv)
         usage(stderr);
         goto cleanup;
     }
-    if (config_path == NULL && data_dir == NULL) {
-        fprintf(stderr, "slipway export: no store given: use --config FILE or --data-dir DIR\n\n");
+    if (cli_store_given("export", config_path, data_dir) != 0) {
         usage(stderr);
         goto cleanup;
     }
@@ -76,7 +76,7 @@ int cmd_export(int argc, char **argv)
         goto cleanup;
     }
     status = 1;
-    if (reg_transfer_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
+    if (cli_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
         reg_export(store, repo, reference, argv[optind + 1], &result, &err) != 0) {
         fprintf(stderr, "slipway export: %s\n", sw_error_message(err));
         goto cleanup;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "registry/gc.h"
 #include "registry/transfer.h"
@@ -88,8 +89,7 @@ int cmd_gc(int argc, char **argv)
         usage(stderr);
         goto cleanup;
     }
-    if (config_path == NULL && data_dir == NULL) {
-        fprintf(stderr, "slipway gc: no store given: use --config FILE or --data-dir DIR\n\n");
+    if (cli_store_given("gc", config_path, data_dir) != 0) {
         usage(stderr);
         goto cleanup;
     }
@@ -99,7 +99,7 @@ int cmd_gc(int argc, char **argv)
         goto cleanup;
     }
     status = 1;
-    if (reg_transfer_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
+    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway gc: %s\n", sw_error_message(err));
         goto cleanup;
     }

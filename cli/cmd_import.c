@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "registry/names.h"
 #include "registry/transfer.h"
@@ -180,8 +181,7 @@ int cmd_import(int argc, char **argv)
         usage(stderr);
         goto cleanup;
     }
-    if (config_path == NULL && data_dir == NULL) {
-        fprintf(stderr, "slipway import: no store given: use --config FILE or --data-dir DIR\n\n");
+    if (cli_store_given("import", config_path, data_dir) != 0) {
         usage(stderr);
         goto cleanup;
     }
@@ -201,7 +201,7 @@ int cmd_import(int argc, char **argv)
         .workdir = a.workdir,
         .created = -1,
     };
-    if (reg_transfer_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
+    if (cli_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
         reg_import(store, argv[optind], repo, tag, &settings, &result, &err) != 0) {
         fprintf(stderr, "slipway import: %s\n", sw_error_message(err));
         goto cleanup;

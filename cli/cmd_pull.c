@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "registry/client.h"
@@ -154,8 +155,7 @@ int cmd_pull(int argc, char **argv)
                         "--password-stdin\n");
         return 2;
     }
-    if (config_path == NULL && data_dir == NULL) {
-        fprintf(stderr, "slipway pull: no store given: use --config FILE or --data-dir DIR\n\n");
+    if (cli_store_given("pull", config_path, data_dir) != 0) {
         print_usage(stderr);
         return 2;
     }
@@ -198,7 +198,7 @@ int cmd_pull(int argc, char **argv)
         local_tag = local_ref;
     }
 
-    if (reg_transfer_open_store(config_path, data_dir, &cfg, &store, &err) != 0)
+    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0)
         goto fail;
 
     struct reg_credential credential = { ref.domain, user, password };

@@ -21,6 +21,8 @@
 
 #include "cli/commands.h"
 #include "core/config.h"
+#include "core/http_client.h"
+#include "core/parse.h"
 #include "core/strbuf.h"
 
 struct client {
@@ -50,7 +52,11 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static int request(const struct client *c, const char *method, const char *path, const char *body,
                    struct response *r)
 {
-    CURL *curl = curl_easy_init();
+    /* a followed log may be quiet for long: no stall limit when streaming */
+    struct sw_http_options http = { .connect_timeout_s = 10,
+                                    .stall_timeout_s = r->stream ? 7 * 86400 : 0,
+                                    .total_timeout_s = r->stream ? 0 : 60 };
+    CURL *curl = sw_http_easy_new(&http);
     struct curl_slist *headers = NULL;
     char *url = NULL;
     int rc = -1;
@@ -62,10 +68,6 @@ static int request(const struct client *c, const char *method, const char *path,
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (!r->stream)
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
     const char *user = getenv("SLIPWAY_USER");
     if (user) {
         curl_easy_setopt(curl, CURLOPT_USERNAME, user);
@@ -230,9 +232,22 @@ static int parse_args(int argc, char **argv, struct client_args *a, const char *
             break;
         case 'S':
             a->status = optarg;
+            if (strcmp(optarg, "queued") != 0 && strcmp(optarg, "running") != 0 &&
+                strcmp(optarg, "succeeded") != 0 && strcmp(optarg, "failed") != 0 &&
+                strcmp(optarg, "canceled") != 0 && strcmp(optarg, "superseded") != 0) {
+                fprintf(stderr,
+                        "slipway %s: --status '%s': expected queued, running, succeeded, "
+                        "failed, canceled or superseded\n",
+                        argv[0], optarg);
+                return 2;
+            }
             break;
         case 'n':
-            a->limit = atoi(optarg);
+            if (sw_parse_int(optarg, 1, 1000, &a->limit) != 0) {
+                fprintf(stderr, "slipway %s: -n '%s': expected a number from 1 to 1000\n", argv[0],
+                        optarg);
+                return 2;
+            }
             break;
         case 'j':
             a->json = 1;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -73,17 +74,6 @@ static int parse_listen(const char *text, char **host, int *port)
         return -1;
     *port = (int)value;
     return 0;
-}
-
-/* An absolute copy of path (relative to the current directory). */
-static char *absolute_path(const char *path)
-{
-    char cwd[4096];
-    if (path[0] == '/')
-        return strdup(path);
-    if (getcwd(cwd, sizeof cwd) == NULL)
-        return NULL;
-    return sw_path_join(cwd, path);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -149,14 +139,9 @@ int cmd_serve(int argc, char **argv)
         cfg->listen_host = host;
         cfg->listen_port = port;
     }
-    if (data_dir) {
-        char *absolute = absolute_path(data_dir);
-        if (absolute == NULL) {
-            fprintf(stderr, "slipway serve: --data-dir '%s': %s\n", data_dir, strerror(errno));
-            goto cleanup;
-        }
-        free(cfg->data_dir);
-        cfg->data_dir = absolute;
+    if (data_dir && cli_set_data_dir(cfg, data_dir, &err) != 0) {
+        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+        goto cleanup;
     }
 
     if (wrk_repos_load(cfg, &repos, &err) != 0) {
@@ -164,10 +149,8 @@ int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
 
-    struct reg_options store_options = {
-        .delete_enabled = cfg->delete_enabled,
-        .max_manifest_size = cfg->max_manifest_size,
-    };
+    struct reg_options store_options;
+    reg_options_from_config(cfg, &store_options);
     if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;

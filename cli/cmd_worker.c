@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "registry/store.h"
 #include "worker/repos.h"
 #include "worker/service.h"
@@ -58,7 +59,11 @@ int cmd_worker(int argc, char **argv)
             config_path = optarg;
             break;
         case 't':
-            threads = atoi(optarg);
+            if (sw_parse_int(optarg, 1, 64, &threads) != 0) {
+                fprintf(stderr, "slipway worker: --threads '%s': expected a number from 1 to 64\n",
+                        optarg);
+                return 2;
+            }
             break;
         case 'n':
             name = optarg;
@@ -80,10 +85,8 @@ int cmd_worker(int argc, char **argv)
         fprintf(stderr, "slipway worker: %s\n", sw_error_message(err));
         goto cleanup;
     }
-    struct reg_options store_options = {
-        .delete_enabled = cfg->delete_enabled,
-        .max_manifest_size = cfg->max_manifest_size,
-    };
+    struct reg_options store_options;
+    reg_options_from_config(cfg, &store_options);
     if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
         fprintf(stderr, "slipway worker: %s\n", sw_error_message(err));
         goto cleanup;

@@ -12,6 +12,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 int cmd_dockerfile(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_build(int argc, char **argv);

@@ -819,6 +819,19 @@ static int load_builder(struct sw_config *cfg, sw_error **err)
     return 0;
 }
 
+static int load_storage(struct sw_config *cfg, sw_error **err)
+{
+    static const char *const known[] = { "reserve", NULL };
+    json_t *s = NULL;
+    int rc;
+    if ((rc = get_section(cfg, cfg->root, "storage", "storage", &s, err)) != 0 || !s)
+        return rc;
+    if ((rc = check_keys(cfg, s, "storage", known, err)) ||
+        (rc = get_size(cfg, s, "reserve", "storage.reserve", &cfg->storage_reserve, err)))
+        return rc;
+    return 0;
+}
+
 static int set_defaults(struct sw_config *cfg)
 {
     cfg->listen_host = strdup("127.0.0.1");
@@ -828,6 +841,7 @@ static int set_defaults(struct sw_config *cfg)
     cfg->anonymous_pull = 0;
     cfg->gc_delete_untagged = 0;
     cfg->max_page_size = 10000;
+    cfg->storage_reserve = 256LL * 1024 * 1024;
     cfg->max_manifest_size = 4 * 1024 * 1024;
     cfg->runtime = strdup("runc");
     cfg->network = strdup("none");
@@ -882,7 +896,7 @@ int sw_config_defaults(struct sw_config **out, sw_error **err)
 int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
 {
     static const char *const known[] = { "server", "registry", "builder", "workers",
-                                         "repos",  "runs",     NULL };
+                                         "repos",  "runs",     "storage", NULL };
     char *text = NULL;
     size_t len = 0;
     int rc;
@@ -904,6 +918,7 @@ int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
         goto cleanup;
     if ((rc = check_keys(cfg, cfg->root, "", known, err)) || (rc = load_server(cfg, err)) ||
         (rc = load_registry(cfg, err)) || (rc = load_builder(cfg, err)) ||
+        (rc = load_storage(cfg, err)) ||
         (rc = get_int(cfg, cfg->root, "workers", "workers", 0, 64, &cfg->workers, err)) ||
         (rc = finish(cfg, err)))
         goto cleanup;

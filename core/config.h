@@ -74,6 +74,10 @@ struct sw_config {
 
     int workers;
 
+    /* storage */
+    int64_t storage_reserve; /* storage.reserve: refuse blob writes below this
+                                much free space (bytes; default 256MiB) */
+
     json_t *root; /* the whole document, for sections others own */
     void *lines;  /* private: node -> source line */
 };

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "core/parse.h"
 
 /* Generated from the migrations folder by cmake/EmbedRun.cmake, sorted by name. */
 extern const struct {
@@ -16,7 +19,8 @@ extern const struct {
 
 int sw_db_error(sqlite3 *db, sw_error **err, const char *context)
 {
-    return sw_error_set(err, SW_EDB, "%s: %s", context,
+    int code = db && sqlite3_errcode(db) == SQLITE_FULL ? SW_ENOSPACE : SW_EDB;
+    return sw_error_set(err, code, "%s: %s", context,
                         db ? sqlite3_errmsg(db) : "cannot open database");
 }
 
@@ -57,7 +61,8 @@ int sw_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, sw_error **
 /* Version number from a migration's file name: "0003_tags.sql" -> 3. */
 static int migration_version(const char *name)
 {
-    return atoi(name);
+    int64_t v = 0;
+    return sw_parse_int64_prefix(name, 1, 99999, &v, NULL) == 0 ? (int)v : 0;
 }
 
 int sw_db_latest_version(void)
@@ -129,11 +134,12 @@ static int migrate(sqlite3 *db, const char *path, sw_error **err)
         }
         if ((rc = sw_db_prepare(db,
                                 "INSERT INTO schema_version (version, name, applied_at)"
-                                " VALUES (?, ?, strftime('%s','now'))",
+                                " VALUES (?, ?, ?)",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_int(stmt, 1, v);
         sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, (sqlite3_int64)time(NULL));
         if (sqlite3_step(stmt) != SQLITE_DONE) {
             rc = sw_db_error(db, err, "recording migration");
             goto cleanup;
@@ -149,6 +155,30 @@ cleanup:
     return rc;
 }
 
+/* Waiting for the write lock. SQLite's default handler (busy_timeout)
+ * sleeps 1, 2, 5, ... up to 100 ms between tries, in no order: under a
+ * burst of writers (webhook deliveries, workers' lease renewals) a waiter
+ * that just missed the lock sleeps through many release windows, and
+ * short stalls pile up into convoys of 0.1-4 s. Transactions here are
+ * short, so tries every 250 us for the first 100 ms, then every 2 ms,
+ * up to DB_BUSY_LIMIT_MS in all, cost little and keep the tail flat. */
+#define DB_BUSY_LIMIT_MS 30000
+#define DB_BUSY_FAST_TRIES 400
+
+static int busy_wait(void *ctx, int count)
+{
+    (void)ctx;
+    long long waited_us =
+        count < DB_BUSY_FAST_TRIES
+            ? (long long)count * 250
+            : DB_BUSY_FAST_TRIES * 250LL + (long long)(count - DB_BUSY_FAST_TRIES) * 2000;
+    if (waited_us >= DB_BUSY_LIMIT_MS * 1000LL)
+        return 0; /* give up: SQLITE_BUSY */
+    struct timespec pause = { 0, count < DB_BUSY_FAST_TRIES ? 250 * 1000 : 2000 * 1000 };
+    nanosleep(&pause, NULL);
+    return 1;
+}
+
 int sw_db_open(const char *path, int do_migrate, sqlite3 **out, sw_error **err)
 {
     sqlite3 *db = NULL;
@@ -159,7 +189,7 @@ int sw_db_open(const char *path, int do_migrate, sqlite3 **out, sw_error **err)
                           db ? sqlite3_errmsg(db) : "out of memory");
         goto cleanup;
     }
-    sqlite3_busy_timeout(db, 30000);
+    sqlite3_busy_handler(db, busy_wait, NULL);
     if ((rc = sw_db_exec(db,
                          "PRAGMA journal_mode=WAL;"
                          "PRAGMA synchronous=FULL;"
@@ -192,8 +222,13 @@ cleanup:
 
 void sw_db_close(sqlite3 *db)
 {
-    if (db)
-        sqlite3_close(db);
+    if (db == NULL)
+        return;
+    /* SQLite's advice: let each connection refresh the planner's
+     * statistics for what it queried before it goes (cheap, usually a
+     * no-op); 0x10002 also analyzes tables that grew without stats */
+    sqlite3_exec(db, "PRAGMA optimize", NULL, NULL, NULL);
+    sqlite3_close(db);
 }
 
 int sw_db_step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *context, sw_error **err)

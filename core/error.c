@@ -3,6 +3,7 @@
  */
 #include "core/error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,8 @@ int sw_error_set(sw_error **err, int code, const char *fmt, ...)
 int sw_error_sys(sw_error **err, int code, int errnum, const char *fmt, ...)
 {
     va_list ap;
+    if (code == SW_EIO && (errnum == ENOSPC || errnum == EDQUOT))
+        code = SW_ENOSPACE;
     va_start(ap, fmt);
     error_vset(err, code, errnum, fmt, ap);
     va_end(ap);

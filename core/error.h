@@ -36,6 +36,7 @@ enum sw_error_code {
     SW_ERANGE = -11,      /* offset or range does not fit */
     SW_ECANCELED = -12,   /* stopped on request */
     SW_ETIMEOUT = -13,    /* a deadline passed */
+    SW_ENOSPACE = -14,    /* the disk (or storage.reserve) is full */
     SW_E_MODULE_BASE = -100
 };
 
@@ -50,7 +51,8 @@ typedef struct sw_error {
 int sw_error_set(sw_error **err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Like sw_error_set, appending ": strerror(errnum)" and keeping errnum. */
+/* Like sw_error_set, appending ": strerror(errnum)" and keeping errnum.
+ * SW_EIO with ENOSPC or EDQUOT becomes SW_ENOSPACE (returned and set). */
 int sw_error_sys(sw_error **err, int code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

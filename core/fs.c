@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,13 @@ int sw_read_file(const char *path, size_t max_size, char **out, size_t *len, sw_
 cleanup:
     free(data);
     close(fd);
+    return rc;
+}
+
+int sw_flock(int fd, int operation)
+{
+    int rc;
+    SW_EINTR_LOOP(rc, flock(fd, operation));
     return rc;
 }
 

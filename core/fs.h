@@ -8,6 +8,7 @@
 #ifndef SW_FS_H
 #define SW_FS_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -26,6 +27,20 @@ int sw_read_file(const char *path, size_t max_size, char **out, size_t *len, sw_
 /* Writes data to path atomically (see above). */
 int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                          sw_error **err);
+
+/* Size of a buffer that holds any path the store builds (Linux PATH_MAX);
+ * every snprintf into one is checked for truncation. */
+#define SW_PATH_MAX 4096
+
+/* Runs `expr` (a system call returning -1 and errno on failure) into `rc`
+ * again for as long as it fails with EINTR. */
+#define SW_EINTR_LOOP(rc, expr)                                                                    \
+    do {                                                                                           \
+        (rc) = (expr);                                                                             \
+    } while ((rc) == -1 && errno == EINTR)
+
+/* flock(2), retried on EINTR: 0, or -1 with errno. */
+int sw_flock(int fd, int operation);
 
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int sw_write_all(int fd, const void *buf, size_t len, sw_error **err);

@@ -4,6 +4,7 @@
  */
 #include "core/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,42 +12,39 @@
 #include <time.h>
 #include <unistd.h>
 
-static int current_level = -1;
+#include "core/clock.h"
 
-static int level_from_env(void)
+/* Longer lines are cut (the cut is still one write, one line). */
+#define LOG_LINE_MAX 4096
+
+/* Read once from SLIPWAY_LOG, by whichever thread logs first. */
+static int current_level = SW_LOG_INFO;
+static pthread_once_t level_once = PTHREAD_ONCE_INIT;
+
+static void level_from_env(void)
 {
     const char *v = getenv("SLIPWAY_LOG");
     if (v == NULL)
-        return SW_LOG_INFO;
+        return;
     if (strcmp(v, "debug") == 0)
-        return SW_LOG_DEBUG;
-    if (strcmp(v, "warn") == 0)
-        return SW_LOG_WARN;
-    if (strcmp(v, "error") == 0)
-        return SW_LOG_ERROR;
-    return SW_LOG_INFO;
-}
-
-void sw_log_set_level(enum sw_log_level level)
-{
-    current_level = (int)level;
+        current_level = SW_LOG_DEBUG;
+    else if (strcmp(v, "warn") == 0)
+        current_level = SW_LOG_WARN;
+    else if (strcmp(v, "error") == 0)
+        current_level = SW_LOG_ERROR;
 }
 
 void sw_log(enum sw_log_level level, const char *fmt, ...)
 {
     static const char *names[] = { "debug", "info ", "warn ", "error" };
-    if (current_level < 0)
-        current_level = level_from_env();
+    pthread_once(&level_once, level_from_env);
     if ((int)level < current_level)
         return;
 
-    char line[4096];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", names[level]);
+    char line[LOG_LINE_MAX];
+    char when[SW_RFC3339_MAX];
+    size_t n = (size_t)snprintf(line, sizeof(line), "%s %s ",
+                                sw_format_rfc3339((int64_t)time(NULL), when), names[level]);
 
     va_list ap;
     va_start(ap, fmt);

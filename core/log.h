@@ -9,10 +9,8 @@
 
 enum sw_log_level { SW_LOG_DEBUG = 0, SW_LOG_INFO, SW_LOG_WARN, SW_LOG_ERROR };
 
-/* Messages below `level` are dropped. Default: SW_LOG_INFO, or the value
- * of SLIPWAY_LOG (debug|info|warn|error) when set. */
-void sw_log_set_level(enum sw_log_level level);
-
+/* Writes one line to stderr. Messages below the level named by SLIPWAY_LOG
+ * (debug|info|warn|error; default info) are dropped. */
 void sw_log(enum sw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define sw_debug(...) sw_log(SW_LOG_DEBUG, __VA_ARGS__)

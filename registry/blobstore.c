@@ -72,7 +72,7 @@ int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, siz
 
 char *reg_blob_path(const reg_store *store, const char *digest)
 {
-    char buf[4096];
+    char buf[SW_PATH_MAX];
     if (reg_blob_path_buf(store, digest, buf, sizeof(buf), NULL) != 0)
         return NULL;
     return strdup(buf);
@@ -107,27 +107,50 @@ int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_
     int rc = writer_alloc(store, algo, &w, err);
     if (rc != 0)
         return rc;
+    if ((rc = reg_store_check_space(store, err)) != 0)
+        goto cleanup;
     if ((w->hash = sw_hash_new(algo)) == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
         goto cleanup;
     }
-    if ((rc = sw_random_bytes(random, sizeof(random), err)) != 0)
-        goto cleanup;
-    sw_hex_encode(random, sizeof(random), hex);
-    if (asprintf(&w->path, "%s/blob-%s", reg_store_tmp_dir(store), hex) < 0) {
-        w->path = NULL;
-        rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
-        goto cleanup;
-    }
-    w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (w->fd < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->path);
+    /* Crash recovery in another process may lock and remove a fresh file
+     * between its O_EXCL create and our flock: a file that is already
+     * unlinked once locked is given up and a new one is made. */
+    for (int attempt = 0;; attempt++) {
+        struct stat st;
+        if ((rc = sw_random_bytes(random, sizeof(random), err)) != 0)
+            goto cleanup;
+        sw_hex_encode(random, sizeof(random), hex);
         free(w->path);
-        w->path = NULL;
-        goto cleanup;
+        if (asprintf(&w->path, "%s/blob-%s", reg_store_tmp_dir(store), hex) < 0) {
+            w->path = NULL;
+            rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
+            goto cleanup;
+        }
+        w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (w->fd < 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->path);
+            free(w->path);
+            w->path = NULL;
+            goto cleanup;
+        }
+        /* Tells crash recovery (any process) that this file is alive. */
+        if (sw_flock(w->fd, LOCK_EX) != 0 || fstat(w->fd, &st) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "locking %s", w->path);
+            goto cleanup;
+        }
+        if (st.st_nlink > 0)
+            break;
+        close(w->fd);
+        w->fd = -1;
+        if (attempt >= 8) {
+            rc = sw_error_set(err, SW_EIO,
+                              "creating a temporary blob file: removed by another "
+                              "process %d times in a row",
+                              attempt + 1);
+            goto cleanup;
+        }
     }
-    /* Tells crash recovery (any process) that this file is alive. */
-    flock(w->fd, LOCK_EX);
     *out = w;
     w = NULL;
 cleanup:
@@ -242,7 +265,7 @@ int reg_blob_writer_finish(reg_blob_writer *w, const char *expected, char digest
 /* Creates blobs/<algo>/<2 hex>/ if needed, making the new entries durable. */
 static int ensure_blob_dir(const char *blob_path, sw_error **err)
 {
-    char dir[4096];
+    char dir[SW_PATH_MAX];
     snprintf(dir, sizeof(dir), "%s", blob_path);
     char *slash = strrchr(dir, '/');
     *slash = '\0';
@@ -263,7 +286,7 @@ static int ensure_blob_dir(const char *blob_path, sw_error **err)
 
 int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id, sw_error **err)
 {
-    char target[4096], dir[4096];
+    char target[SW_PATH_MAX], dir[SW_PATH_MAX];
     int rc = reg_blob_path_buf(w->store, w->digest, target, sizeof(target), err);
     if (rc != 0)
         return rc;
@@ -373,7 +396,7 @@ static int linked_blob(reg_store *store, const char *repo, const char *digest, i
                        int64_t *size, sw_error **err)
 {
     sqlite3 *db = NULL;
-    char path[4096];
+    char path[SW_PATH_MAX];
     int64_t repo_id = 0, touched_at = 0, row_size = 0;
     int rc = check_repo_digest(repo, digest, err);
     if (rc != 0)
@@ -432,7 +455,7 @@ int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *f
 static int link_existing(reg_store *store, sqlite3 *db, const char *repo, const char *digest,
                          sw_error **err)
 {
-    char path[4096];
+    char path[SW_PATH_MAX];
     int64_t size = 0, repo_id = 0;
     int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
     if (rc != 0)
@@ -519,7 +542,7 @@ int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_e
 int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out, size_t *len,
                       sw_error **err)
 {
-    char path[4096];
+    char path[SW_PATH_MAX];
     int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
     if (rc != 0)
         return rc;

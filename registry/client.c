@@ -29,6 +29,7 @@
 #include <strings.h>
 #include <sys/utsname.h>
 
+#include "core/http_client.h"
 #include "core/base64.h"
 #include "core/log.h"
 #include "core/strbuf.h"
@@ -660,14 +661,6 @@ struct pull_ctx {
     size_t max_manifest;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void curl_init_once(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static void secret_free(char *s)
 {
     if (s) {
@@ -855,20 +848,15 @@ static int http_perform(struct pull_ctx *ctx, const char *url, const char *accep
         }
         headers = with_auth;
     }
-    long connect_timeout = ctx->opts->connect_timeout_s > 0 ? ctx->opts->connect_timeout_s : 30;
-    long stall_timeout = ctx->opts->stall_timeout_s > 0 ? ctx->opts->stall_timeout_s : 60;
+    struct sw_http_options http = {
+        .connect_timeout_s = ctx->opts->connect_timeout_s,
+        .stall_timeout_s = ctx->opts->stall_timeout_s,
+        .follow_redirects = 1,
+    };
+    sw_http_easy_setup(curl, &http);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, connect_timeout);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, stall_timeout);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "slipway-registry-client/1");
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
@@ -1279,16 +1267,6 @@ static void digest_of(const char *algo_of, const void *data, size_t len, char ou
     sw_sha256_digest(data, len, out);
 }
 
-static int is_index_type(const char *mt)
-{
-    return strcmp(mt, REG_MT_OCI_INDEX) == 0 || strcmp(mt, REG_MT_DOCKER_LIST) == 0;
-}
-
-static int is_image_manifest_type(const char *mt)
-{
-    return strcmp(mt, REG_MT_OCI_MANIFEST) == 0 || strcmp(mt, REG_MT_DOCKER_MANIFEST) == 0;
-}
-
 /* The manifest's media type: its mediaType field, else the Content-Type,
  * else what its shape says (OCI allows leaving mediaType out). */
 static int manifest_media_type(struct fetched_manifest *m, const char *content_type,
@@ -1310,14 +1288,14 @@ static int manifest_media_type(struct fetched_manifest *m, const char *content_t
         return sw_error_set(err, SW_EUNSUPPORTED,
                             "GET %s: Docker schema 1 manifests are not supported", url);
     if (mt == NULL) {
-        if (is_index_type(header_type) || is_image_manifest_type(header_type))
+        if (reg_media_type_is_index(header_type) || reg_media_type_is_image_manifest(header_type))
             mt = header_type;
         else if (json_object_get(m->json, "manifests"))
             mt = REG_MT_OCI_INDEX;
         else
             mt = REG_MT_OCI_MANIFEST;
     }
-    if (!is_index_type(mt) && !is_image_manifest_type(mt))
+    if (!reg_media_type_is_index(mt) && !reg_media_type_is_image_manifest(mt))
         return sw_error_set(err, SW_EUNSUPPORTED, "GET %s: unsupported manifest type '%.100s'", url,
                             mt);
     m->media_type = strdup(mt);
@@ -1477,7 +1455,7 @@ static int pull_image(struct pull_ctx *ctx, const struct reg_platform *platform,
     if ((rc = with_endpoints(ctx, attempt_manifest, &top, err)) != 0)
         goto cleanup;
 
-    if (is_index_type(top.media_type)) {
+    if (reg_media_type_is_index(top.media_type)) {
         json_t *desc;
         const char *child_digest;
         int64_t child_size;
@@ -1499,7 +1477,7 @@ static int pull_image(struct pull_ctx *ctx, const struct reg_platform *platform,
                               child.len, (long long)child_size);
             goto cleanup;
         }
-        if (!is_image_manifest_type(child.media_type)) {
+        if (!reg_media_type_is_image_manifest(child.media_type)) {
             rc = sw_error_set(err, SW_EUNSUPPORTED,
                               "manifest %s for %s is a %s, expected an image manifest",
                               child_digest, ctx->result->platform, child.media_type);
@@ -1590,14 +1568,8 @@ int reg_client_pull(reg_store *store, const struct reg_client_options *opts, con
         rc = sw_error_set(err, REG_E_TAG_INVALID, "invalid local tag '%s'", local_tag);
         goto fail;
     }
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_result != CURLE_OK) {
-        rc = sw_error_set(err, SW_EIO, "initialising libcurl: %s",
-                          curl_easy_strerror(curl_init_result));
-        goto fail;
-    }
-    if ((ctx.curl = curl_easy_init()) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "creating a libcurl handle failed");
+    if ((ctx.curl = sw_http_easy_new(NULL)) == NULL) {
+        rc = sw_error_set(err, SW_EIO, "initialising libcurl failed");
         goto fail;
     }
     if ((rc = build_endpoints(&ctx, err)) != 0)

@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "registry/meta.h"
 #include "registry/names.h"
+#include "registry/upload.h"
 
 /* Upload sessions idle this long are abandoned (Distribution: 7 days). */
 #define UPLOAD_MAX_IDLE (7 * 24 * 3600)
@@ -407,7 +408,7 @@ static int load_blob(void *ctx, const char *digest, int64_t size, int64_t create
 static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, size_t size,
                            int *fd_out, sw_error **err)
 {
-    char path[4096];
+    char path[SW_PATH_MAX];
     int rc = reg_blob_path_buf(run->store, digest, path, sizeof(path), err);
     *fd_out = -1;
     if (rc != 0)
@@ -416,9 +417,15 @@ static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, 
     if (fd < 0)
         return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
     /* held until the trash is unlinked: recovery elsewhere leaves it be */
-    flock(fd, LOCK_EX);
-    snprintf(trash, size, "%s/trash-%.6s-%s-%ld", reg_store_tmp_dir(run->store), digest, digest + 7,
-             (long)getpid());
+    if (sw_flock(fd, LOCK_EX) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "locking %s", path);
+        close(fd);
+        return rc;
+    }
+    if (reg_store_trash_path(run->store, digest, trash, size) != 0) {
+        close(fd);
+        return sw_error_set(err, SW_EINVAL, "no trash name for %s", digest);
+    }
     if (rename(path, trash) != 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "moving %s to %s", path, trash);
         close(fd);
@@ -433,7 +440,7 @@ static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, 
 static int remove_blob(struct gc_run *run, const char *digest, int has_row, int *removed,
                        sw_error **err)
 {
-    char trash[4096], path[4096];
+    char trash[SW_PATH_MAX], path[SW_PATH_MAX];
     int keep = 0, fd = -1, rc;
     int64_t size = 0;
     *removed = 0;
@@ -512,9 +519,11 @@ static int sweep_blobs(struct gc_run *run, sw_error **err)
  * COMMIT, or a PUT that failed its checks after the rename. */
 static int sweep_orphans(struct gc_run *run, const char *algo, sw_error **err)
 {
-    char dir_path[4096], file_path[4096], digest[SW_DIGEST_MAX];
+    char dir_path[SW_PATH_MAX], file_path[SW_PATH_MAX], digest[SW_DIGEST_MAX];
     int rc = 0;
-    snprintf(dir_path, sizeof(dir_path), "%s/blobs/%s", reg_store_data_dir(run->store), algo);
+    if (snprintf(dir_path, sizeof(dir_path), "%s/blobs/%s", reg_store_data_dir(run->store), algo) >=
+        (int)sizeof(dir_path))
+        return sw_error_set(err, SW_ETOOBIG, "data dir path too long");
     DIR *top = opendir(dir_path);
     if (top == NULL)
         return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
@@ -522,7 +531,7 @@ static int sweep_orphans(struct gc_run *run, const char *algo, sw_error **err)
     while (rc == 0 && (prefix = readdir(top)) != NULL) {
         if (strlen(prefix->d_name) != 2)
             continue;
-        char sub_path[4096];
+        char sub_path[SW_PATH_MAX];
         if (snprintf(sub_path, sizeof(sub_path), "%s/%s", dir_path, prefix->d_name) >=
             (int)sizeof(sub_path))
             continue;
@@ -564,6 +573,49 @@ static int drop_stale_upload(void *ctx, const char *uuid)
     sw_error_clear(&err);
     free(path);
     return 0;
+}
+
+/* Files under uploads/ with no session row: a crash between creating the
+ * file and inserting its row (reg_upload_start), or a row removed by
+ * hand. Left alone while younger than the grace period or locked by a
+ * writer; reported as kind "upload". */
+static int sweep_upload_files(struct gc_run *run, sw_error **err)
+{
+    const char *dir_path = reg_store_uploads_dir(run->store);
+    int rc = 0;
+    DIR *dir = opendir(dir_path);
+    if (dir == NULL)
+        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dir)) != NULL) {
+        struct stat st;
+        int exists = 1;
+        if (strlen(de->d_name) != REG_UUID_LEN || strchr(de->d_name, '/') || de->d_name[0] == '.')
+            continue;
+        if ((rc = reg_meta_upload_exists(run->db, de->d_name, &exists, err)) != 0 || exists)
+            continue;
+        char *path = sw_path_join(dir_path, de->d_name);
+        if (path == NULL) {
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            break;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            (int64_t)st.st_mtime <= run->cutoff && sw_flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            /* the row may have been inserted since the first look */
+            if ((rc = reg_meta_upload_exists(run->db, de->d_name, &exists, err)) == 0 && !exists) {
+                if (!run->opts->dry_run)
+                    unlink(path);
+                if (run->report)
+                    run->report(run->report_ctx, "upload", NULL, de->d_name, st.st_size);
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+        free(path);
+    }
+    closedir(dir);
+    return rc;
 }
 
 static void gc_run_free(struct gc_run *run)
@@ -643,6 +695,8 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
         (rc = sweep_orphans(&run, "sha512", err)) != 0)
         goto cleanup;
 
+    if ((rc = sweep_upload_files(&run, err)) != 0)
+        goto cleanup;
     if (!opts->dry_run) {
         int64_t idle =
             opts->grace_seconds > UPLOAD_MAX_IDLE ? opts->grace_seconds : UPLOAD_MAX_IDLE;

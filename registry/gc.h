@@ -25,7 +25,8 @@ struct reg_gc_result {
 };
 
 /* Called once per item removed (or, in a dry run, that would be): kind is
- * "manifest" or "blob"; repo is NULL for blobs. */
+ * "manifest", "blob" or "upload" (a file in uploads/ with no session; its
+ * uuid comes as digest); repo is NULL for blobs and uploads. */
 typedef void (*reg_gc_report_fn)(void *ctx, const char *kind, const char *repo, const char *digest,
                                  int64_t size);
 

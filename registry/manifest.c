@@ -53,15 +53,21 @@ static void parsed_manifest_free(struct parsed_manifest *p)
     memset(p, 0, sizeof(*p));
 }
 
-static int is_index_type(const char *media_type)
+int reg_media_type_is_index(const char *media_type)
 {
-    return strcmp(media_type, REG_MT_OCI_INDEX) == 0 || strcmp(media_type, REG_MT_DOCKER_LIST) == 0;
+    return media_type && (strcmp(media_type, REG_MT_OCI_INDEX) == 0 ||
+                          strcmp(media_type, REG_MT_DOCKER_LIST) == 0);
+}
+
+int reg_media_type_is_image_manifest(const char *media_type)
+{
+    return media_type && (strcmp(media_type, REG_MT_OCI_MANIFEST) == 0 ||
+                          strcmp(media_type, REG_MT_DOCKER_MANIFEST) == 0);
 }
 
 static int is_supported_type(const char *media_type)
 {
-    return is_index_type(media_type) || strcmp(media_type, REG_MT_OCI_MANIFEST) == 0 ||
-           strcmp(media_type, REG_MT_DOCKER_MANIFEST) == 0;
+    return reg_media_type_is_index(media_type) || reg_media_type_is_image_manifest(media_type);
 }
 
 /* Content-Type without parameters and surrounding blanks; NULL if empty. */
@@ -171,7 +177,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
     }
     p->artifact_type = artifact_type ? json_string_value(artifact_type) : NULL;
 
-    if (is_index_type(p->media_type)) {
+    if (reg_media_type_is_index(p->media_type)) {
         if (!json_is_array(manifests)) {
             rc = sw_error_set(err, REG_E_MANIFEST_INVALID, "index has no manifests array");
             goto cleanup;

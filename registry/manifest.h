@@ -25,6 +25,11 @@
 #define REG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define REG_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 
+/* 1 for an OCI index or a Docker manifest list (NULL: 0). */
+int reg_media_type_is_index(const char *media_type);
+/* 1 for an OCI image manifest or a Docker schema 2 manifest (NULL: 0). */
+int reg_media_type_is_image_manifest(const char *media_type);
+
 struct reg_manifest {
     char digest[SW_DIGEST_MAX];
     char *media_type; /* malloc'd */

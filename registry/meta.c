@@ -299,6 +299,22 @@ int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error *
     return exec_done(db, stmt, NULL, "updating upload session", err);
 }
 
+int reg_meta_upload_exists(sqlite3 *db, const char *uuid, int *exists, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT 1 FROM uploads WHERE uuid = ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    bind_text(stmt, 1, uuid);
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_ROW || step == SQLITE_DONE)
+        *exists = step == SQLITE_ROW;
+    else
+        rc = sw_db_error(db, err, "looking up upload session");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 int reg_meta_upload_delete(sqlite3 *db, const char *uuid, sw_error **err)
 {
     sqlite3_stmt *stmt = NULL;
@@ -828,5 +844,23 @@ int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err)
         bind_text(stmt, 1, digest);
         rc = exec_done(db, stmt, NULL, "removing blob record", err);
     }
+    return rc;
+}
+
+int reg_meta_quick_check(sqlite3 *db, int (*fn)(void *ctx, const char *line), void *ctx,
+                         sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "PRAGMA quick_check", &stmt, err);
+    if (rc != 0)
+        return rc;
+    int step = SQLITE_DONE;
+    while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(stmt, 0);
+        rc = fn(ctx, line ? line : "");
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sw_db_error(db, err, "checking the database");
+    sqlite3_finalize(stmt);
     return rc;
 }

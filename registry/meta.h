@@ -69,6 +69,8 @@ int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_
                          sw_error **err);
 int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error **err);
 int reg_meta_upload_delete(sqlite3 *db, const char *uuid, sw_error **err);
+/* *exists is 1 when a session row for uuid exists (any repository). */
+int reg_meta_upload_exists(sqlite3 *db, const char *uuid, int *exists, sw_error **err);
 /* Calls fn for each session last updated at or before `before`. */
 int reg_meta_upload_each_stale(sqlite3 *db, int64_t before, int (*fn)(void *ctx, const char *uuid),
                                void *ctx, sw_error **err);
@@ -153,10 +155,19 @@ int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *dige
  * its body) and no link was touched, nor the blob created, after cutoff. */
 int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff, int *unreferenced,
                                sw_error **err);
+/* Runs PRAGMA quick_check, calling fn with each line it reports ("ok"
+ * when the database is sound). */
+int reg_meta_quick_check(sqlite3 *db, int (*fn)(void *ctx, const char *line), void *ctx,
+                         sw_error **err);
 /* Removes the blob's row and every link to it. */
 int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err);
 
 /* ---- store internals shared by registry files --------------------------- */
+
+/* The trash path GC moves a blob file to before its row goes:
+ * tmp/trash-<algo>-<hex>-<pid>; recovery at open parses it back (store.c).
+ * 0, or -1 when the digest has no algorithm or buf is too small. */
+int reg_store_trash_path(const reg_store *store, const char *digest, char *buf, size_t size);
 
 /* Directories of the store (borrowed). */
 const char *reg_store_tmp_dir(const reg_store *store);

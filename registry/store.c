@@ -27,8 +27,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -119,6 +121,29 @@ const struct reg_options *reg_store_options(const reg_store *store)
     return &store->opts;
 }
 
+void reg_options_from_config(const struct sw_config *cfg, struct reg_options *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->delete_enabled = cfg->delete_enabled;
+    opts->max_manifest_size = cfg->max_manifest_size;
+    opts->reserve_bytes = cfg->storage_reserve;
+}
+
+int reg_store_check_space(const reg_store *store, sw_error **err)
+{
+    struct statvfs vfs;
+    if (store->opts.reserve_bytes <= 0 || statvfs(store->data_dir, &vfs) != 0)
+        return 0;
+    uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+    if (avail >= (uint64_t)store->opts.reserve_bytes)
+        return 0;
+    return sw_error_set(err, SW_ENOSPACE,
+                        "storage is full: %llu bytes free on %s, below storage.reserve (%lld "
+                        "bytes); delete images and run slipway gc",
+                        (unsigned long long)avail, store->data_dir,
+                        (long long)store->opts.reserve_bytes);
+}
+
 const char *reg_store_tmp_dir(const reg_store *store)
 {
     return store->tmp_dir;
@@ -134,8 +159,18 @@ struct reg_upload_table *reg_store_upload_table(reg_store *store)
     return store->uploads;
 }
 
-/* "trash-<algo>-<hex>-<random>" -> "<algo>:<hex>"; 0 if the name does not
- * parse into a valid digest. */
+int reg_store_trash_path(const reg_store *store, const char *digest, char *buf, size_t size)
+{
+    const char *colon = strchr(digest, ':');
+    if (colon == NULL)
+        return -1;
+    int n = snprintf(buf, size, "%s/trash-%.*s-%s-%ld", store->tmp_dir, (int)(colon - digest),
+                     digest, colon + 1, (long)getpid());
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* "trash-<algo>-<hex>-<pid>" -> "<algo>:<hex>"; 0 if the name does not
+ * parse into a valid digest (the inverse of reg_store_trash_path). */
 static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
 {
     const char *algo = name + strlen("trash-");
@@ -156,7 +191,7 @@ static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
 static int recover_trash(reg_store *store, sqlite3 *db, const char *path, const char *name,
                          sw_error **err)
 {
-    char digest[SW_DIGEST_MAX], target[4096];
+    char digest[SW_DIGEST_MAX], target[SW_PATH_MAX];
     int64_t size = 0;
     if (!trash_name_digest(name, digest)) {
         unlink(path);

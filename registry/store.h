@@ -28,7 +28,18 @@ typedef struct reg_store reg_store;
 struct reg_options {
     int delete_enabled;        /* blob/manifest DELETE allowed */
     int64_t max_manifest_size; /* bytes; 0 = 4 MiB */
+    int64_t reserve_bytes;     /* refuse new blob bytes below this much
+                                  free space (storage.reserve); 0 = none */
 };
+
+struct sw_config;
+/* The store options a config asks for. */
+void reg_options_from_config(const struct sw_config *cfg, struct reg_options *opts);
+
+/* SW_ENOSPACE when the store's filesystem has less free space than
+ * reserve_bytes: new blob bytes are refused so that deletes, garbage
+ * collection and the database keep room to work on a nearly full disk. */
+int reg_store_check_space(const reg_store *store, sw_error **err);
 
 /* Opens the store at data_dir, creating its directories and database and
  * recovering from a crash (leftover temporary files). *out is owned by the

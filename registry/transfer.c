@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/compress.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
@@ -195,21 +196,13 @@ static int64_t creation_time(int64_t requested)
     return (int64_t)time(NULL);
 }
 
-static void format_rfc3339(int64_t when, char out[32])
-{
-    time_t t = (time_t)when;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int reg_image_config_build(const struct reg_image_settings *settings, const char *const *diff_ids,
                            size_t n_diff_ids, json_t **out, sw_error **err)
 {
     static const struct reg_image_settings none = { .created = -1 };
     const struct reg_image_settings *s = settings ? settings : &none;
     char created[32];
-    format_rfc3339(creation_time(s->created), created);
+    sw_format_rfc3339(creation_time(s->created), created);
     json_t *config = json_object(), *inner = json_object(), *ids = json_array();
     json_t *history = json_pack("[{ssss}]", "created", created, "created_by", "slipway import");
     int failed = config == NULL || inner == NULL || ids == NULL || history == NULL;
@@ -366,12 +359,6 @@ static int descriptor_parse(json_t *d, const char *where, struct descriptor *out
                             out->digest);
     out->size = json_integer_value(size);
     return 0;
-}
-
-static int is_index_type(const char *media_type)
-{
-    return media_type && (strcmp(media_type, REG_MT_OCI_INDEX) == 0 ||
-                          strcmp(media_type, REG_MT_DOCKER_LIST) == 0);
 }
 
 /* "sha256:abc" -> "blobs/sha256/abc" (digest already validated). */
@@ -824,7 +811,7 @@ static int import_layout_manifest(reg_store *store, const struct layout_source *
         rc = sw_error_set(err, REG_E_MANIFEST_INVALID, "%s: no mediaType", where);
         goto cleanup;
     }
-    if (is_index_type(media_type)) {
+    if (reg_media_type_is_index(media_type)) {
         json_t *children = json_object_get(manifest, "manifests"), *child;
         size_t i;
         json_array_foreach(children, i, child) {
@@ -1612,7 +1599,7 @@ static int export_manifest_tree(reg_store *store, const char *repo, const struct
         return sw_error_set(err, SW_EINVAL, "%s: indexes nested too deeply", where);
     if ((rc = parse_json(m->body, m->size, where, &doc, err)) != 0)
         return rc;
-    if (is_index_type(m->media_type)) {
+    if (reg_media_type_is_index(m->media_type)) {
         json_t *child;
         size_t i;
         json_array_foreach(json_object_get(doc, "manifests"), i, child) {
@@ -1816,7 +1803,7 @@ static int pick_platform_manifest(reg_store *store, const char *repo,
         if (os && arch && digest && strcmp(os, "linux") == 0 &&
             strcmp(arch, host_architecture()) == 0) {
             rc = reg_manifest_get(store, repo, digest, 1, out, err);
-            if (rc == 0 && is_index_type(out->media_type)) {
+            if (rc == 0 && reg_media_type_is_index(out->media_type)) {
                 reg_manifest_release(out);
                 rc = sw_error_set(err, SW_EUNSUPPORTED, "index %s: nested index", index->digest);
             }
@@ -1874,7 +1861,7 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if (is_index_type(top->media_type)) {
+    if (reg_media_type_is_index(top->media_type)) {
         if ((rc = pick_platform_manifest(store, repo, top, &child, err)) != 0)
             goto cleanup;
         image = &child;
@@ -2054,41 +2041,5 @@ cleanup:
     reg_manifest_release(&m);
     reg_transport_ref_release(&ref);
     free(repo_tag);
-    return rc;
-}
-
-int reg_transfer_open_store(const char *config_path, const char *data_dir,
-                            struct sw_config **cfg_out, reg_store **out, sw_error **err)
-{
-    struct sw_config *cfg = NULL;
-    int rc;
-    if (config_path == NULL && data_dir == NULL)
-        return sw_error_set(err, SW_EINVAL, "no store given: use --config FILE or --data-dir DIR");
-    rc = config_path ? sw_config_load(config_path, &cfg, err) : sw_config_defaults(&cfg, err);
-    if (rc != 0)
-        return rc;
-    if (data_dir) {
-        char *abs = realpath(data_dir, NULL);
-        if (abs == NULL && errno == ENOENT && sw_mkdir_p(data_dir, 0755, NULL) == 0)
-            abs = realpath(data_dir, NULL);
-        if (abs == NULL) {
-            rc = sw_error_sys(err, SW_EIO, errno, "data dir %s", data_dir);
-            goto cleanup;
-        }
-        free(cfg->data_dir);
-        cfg->data_dir = abs;
-    }
-    struct reg_options opts = {
-        .delete_enabled = cfg->delete_enabled,
-        .max_manifest_size = cfg->max_manifest_size,
-    };
-    if ((rc = reg_store_open(cfg->data_dir, &opts, out, err)) != 0)
-        goto cleanup;
-    if (cfg_out) {
-        *cfg_out = cfg;
-        cfg = NULL;
-    }
-cleanup:
-    sw_config_free(cfg);
     return rc;
 }

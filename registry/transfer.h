@@ -104,12 +104,4 @@ int reg_import(reg_store *store, const char *source, const char *repo, const cha
 int reg_export(reg_store *store, const char *repo, const char *reference, const char *dest,
                struct reg_transfer_result *result, sw_error **err);
 
-/* Opens the store an offline command (import, export, gc) works on: the
- * config file's data_dir, overridden by data_dir when that is not NULL;
- * with no config_path, the built-in defaults with data_dir (which is then
- * required). *cfg_out (may be NULL) receives the config, freed by the
- * caller with sw_config_free; *out is closed with reg_store_close. */
-int reg_transfer_open_store(const char *config_path, const char *data_dir,
-                            struct sw_config **cfg_out, reg_store **out, sw_error **err);
-
 #endif

@@ -183,7 +183,10 @@ int reg_upload_start(reg_store *store, const char *repo, char uuid[REG_UUID_LEN 
     int fd = -1;
     if (!reg_name_valid(repo))
         return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
-    int rc = sw_random_bytes(b, sizeof(b), err);
+    int rc = reg_store_check_space(store, err);
+    if (rc != 0)
+        return rc;
+    rc = sw_random_bytes(b, sizeof(b), err);
     if (rc != 0)
         return rc;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
@@ -337,7 +340,7 @@ int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid,
     int64_t repo_id = 0, size = 0;
     reg_upload_writer *w = NULL;
     int rc = session_find(store, repo, uuid, &db, &repo_id, err);
-    if (rc != 0)
+    if (rc != 0 || (rc = reg_store_check_space(store, err)) != 0)
         return rc;
     if ((w = calloc(1, sizeof(*w))) == NULL || (w->path = upload_path(store, uuid)) == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");

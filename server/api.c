@@ -446,7 +446,7 @@ static void run_create_end(srv_request *req)
         goto cleanup;
     }
     const char *type = branch ? "branch" : tag ? "tag" : "commit";
-    const char *ref = branch ? branch : tag ? tag : commit;
+    const char *ref = branch ? branch : tag ? tag : commit ? commit : "";
     if (*ref == '\0' || strlen(ref) > 255 || strstr(ref, "..") || ref[0] == '-' ||
         strpbrk(ref, " ~^:?*[\\") != NULL) {
         snprintf(msg, sizeof(msg), "\"%s\" is not a valid %s name", ref, type);

@@ -33,6 +33,7 @@ static const struct {
     { SW_ERANGE, { 416, "RANGE_NOT_SATISFIABLE", 0 } },
     { SW_ECANCELED, { 503, "UNAVAILABLE", 0 } },
     { SW_ETIMEOUT, { 503, "UNAVAILABLE", 0 } },
+    { SW_ENOSPACE, { 507, "UNAVAILABLE", 0 } },
 
     { REG_E_BLOB_UNKNOWN, { 404, "BLOB_UNKNOWN", 0 } },
     { REG_E_BLOB_UPLOAD_INVALID, { 400, "BLOB_UPLOAD_INVALID", 0 } },
@@ -94,6 +95,11 @@ void srv_respond_error(srv_request *req, int code, const char *message)
     if (info.is_internal) {
         sw_err("%s %s: %s", req->method, req->path, message ? message : "internal error");
         message = "internal server error";
+    } else if (code == SW_ENOSPACE) {
+        /* the full message names server paths: log it, tell what to do */
+        sw_err("%s %s: %s", req->method, req->path, message ? message : "storage full");
+        message = "the registry's storage is full (storage.reserve): delete images and run "
+                  "slipway gc to free space";
     }
     if (code == SRV_E_UNAUTHORIZED)
         srv_header(req, "WWW-Authenticate", "Basic realm=\"%s\"", srv_auth_realm(req->srv->auth));

@@ -40,6 +40,36 @@ function badge(status) {
   return h('span', { class: 'badge ' + status, 'data-status': status }, status);
 }
 
+/* replaceChildren() turns null into the text "null": leave holes out */
+function setChildren(el, ...nodes) {
+  el.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+  return el;
+}
+
+/* Tag order people expect: latest first, then versions newest first
+ * (v2.10.0 before v2.9.1, a release before its pre-releases), then the rest
+ * (branch names, run ids, sha-…) newest first. */
+function semverOf(tag) {
+  const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?$/.exec(tag);
+  return m ? { v: [+m[1], +(m[2] || 0), +(m[3] || 0)], pre: m[4] || null } : null;
+}
+
+function compareTags(a, b) {
+  const ta = typeof a === 'string' ? a : a.tag, tb = typeof b === 'string' ? b : b.tag;
+  if (ta === 'latest' || tb === 'latest') return ta === 'latest' ? (tb === 'latest' ? 0 : -1) : 1;
+  const sa = semverOf(ta), sb = semverOf(tb);
+  if (sa && sb) {
+    for (let i = 0; i < 3; i++) if (sa.v[i] !== sb.v[i]) return sb.v[i] - sa.v[i];
+    if (!sa.pre !== !sb.pre) return sa.pre ? 1 : -1;
+    if (sa.pre !== sb.pre) return sa.pre < sb.pre ? 1 : -1;
+    return ta < tb ? -1 : ta > tb ? 1 : 0;
+  }
+  if (sa || sb) return sa ? -1 : 1;
+  const ca = a.created ? Date.parse(a.created) : 0, cb = b.created ? Date.parse(b.created) : 0;
+  if (ca !== cb) return cb - ca;
+  return ta < tb ? -1 : ta > tb ? 1 : 0;
+}
+
 function tagChip(repo, tag) {
   return link('/images/' + repo + ':' + tag, tag, { class: 'tag' });
 }
@@ -56,8 +86,10 @@ function fmtSize(n) {
 
 function fmtDuration(s) {
   if (s === null || s === undefined) return '–';
-  if (s < 1) return s < 0.05 ? '0s' : s.toFixed(1) + 's';
-  if (s < 60) return (s < 10 ? s.toFixed(1) : Math.round(s)) + 's';
+  if (s < 0.001) return '<1 ms';
+  if (s < 1) return Math.round(s * 1000) + ' ms';
+  if (s < 10) return Number(s.toFixed(1)) + 's'; // 1.0 reads "1s", 1.25 "1.3s"
+  if (s < 60) return Math.round(s) + 's';
   const m = Math.floor(s / 60), r = Math.round(s % 60);
   if (m < 60) return m + 'm ' + r + 's';
   return Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
@@ -290,7 +322,7 @@ function runsTable(runs, opts) {
       h('td', { class: 'nowrap hide-sm' }, timeEl(r.queued_at)),
       h('td', { class: 'num hide-sm' }, fmtDuration(r.queue_seconds)),
       h('td', { class: 'num' }, fmtDuration(r.duration_seconds)),
-      h('td', { class: 'hide-sm' }, (r.tags || []).map((t) => tagChip(r.repo, t))))))));
+      h('td', { class: 'hide-sm' }, (r.tags || []).slice().sort(compareTags).map((t) => tagChip(r.repo, t))))))));
 }
 
 function copyBox(text, label) {
@@ -501,7 +533,7 @@ async function pageRepo(name) {
         fill();
       } catch (e) { more.disabled = false; }
     });
-    history.replaceChildren(h('h2', {}, 'Runs'), runsTable(all), more ? h('p', {}, more) : null);
+    setChildren(history, h('h2', {}, 'Runs'), runsTable(all), more ? h('p', {}, more) : null);
     chart.replaceChildren(h('h2', {}, 'Queue and build time'), timesChart(latest));
   };
   fill();
@@ -656,7 +688,7 @@ async function pageRun(id) {
       h('dt', {}, 'Attempts'), h('dd', {}, r.attempts),
       h('dt', {}, 'Digest'), h('dd', { 'data-digest': r.digest || '' },
         r.digest ? link('/images/' + r.repo + '@' + r.digest, r.digest, { class: 'mono' }) : '–'),
-      h('dt', {}, 'Tags'), h('dd', { 'data-tags': true }, r.tags.length ? r.tags.map((t) => tagChip(r.repo, t)) : '–'),
+      h('dt', {}, 'Tags'), h('dd', { 'data-tags': true }, r.tags.length ? r.tags.slice().sort(compareTags).map((t) => tagChip(r.repo, t)) : '–'),
       r.error ? [h('dt', {}, 'Error'), h('dd', { class: 'error', 'data-error': true }, r.error)] : null));
     steps.replaceChildren(h('h2', {}, 'Steps'), stepsTable(r.steps));
     sent.hidden = !(r.deliveries || []).length;
@@ -736,6 +768,7 @@ async function pageImageRepo(name) {
   const [tags, status] = await Promise.all([api('/images/' + name + '/tags'), serverStatus()]);
   const host = (tags.pull && tags.pull.host) || status.registry;
   if (tags.tags.length === 0) throw new ApiError(404, 'NOT_FOUND', 'The image repository ' + name + ' has no tags.');
+  tags.tags.sort(compareTags);
   const pick = tags.tags.find((t) => t.tag === 'latest') || tags.tags[0];
   const pull = h('div', { 'data-pull': true });
   const select = h('select', { 'aria-label': 'Tag to pull' },
@@ -772,15 +805,25 @@ async function pageImage(name, ref) {
   const platform = img.platform ? [img.platform.os, img.platform.architecture, img.platform.variant].filter(Boolean).join('/') : '–';
   let layersNode;
   if (img.layers) {
+    /* every history entry, in order: instructions that made a layer get
+     * its size, the others (ENV, CMD, LABEL, …) show as "no layer" */
+    const rows = [];
+    let next = 0;
+    for (const e of img.history || []) {
+      if (e.empty_layer) rows.push({ created_by: e.created_by, layer: null });
+      else if (next < img.layers.length) rows.push({ created_by: e.created_by || img.layers[next].created_by, layer: img.layers[next], n: ++next });
+    }
+    while (next < img.layers.length) rows.push({ created_by: img.layers[next].created_by, layer: img.layers[next], n: ++next });
     layersNode = h('div', { class: 'table-wrap' }, h('table', { 'data-layers': true },
       h('thead', {}, h('tr', {}, h('th', { class: 'num' }, '#'), h('th', {}, 'Created by'),
         h('th', { class: 'num' }, 'Size'), h('th', { class: 'hide-sm' }, 'Share'))),
-      h('tbody', {}, img.layers.map((l, i) => h('tr', { 'data-layer': i + 1 },
-        h('td', { class: 'num' }, i + 1),
-        h('td', { class: 'created-by' }, (l.created_by || '(no history)').replace(/ # buildkit$/, '')),
-        h('td', { class: 'num', 'data-size': l.size }, fmtSize(l.size)),
-        h('td', { class: 'hide-sm', style: 'width:22%' }, h('div', { class: 'bar', title: (l.share * 100).toFixed(1) + '%' },
-          h('span', { style: 'width:' + Math.max(0.5, l.share * 100).toFixed(1) + '%' }))))))));
+      h('tbody', {}, rows.map((r) => h('tr', r.layer ? { 'data-layer': r.n } : { 'data-history': true, class: 'no-layer' },
+        h('td', { class: 'num' }, r.layer ? r.n : ''),
+        h('td', { class: 'created-by' }, (r.created_by || '(no history)').replace(/ # buildkit$/, '')),
+        r.layer ? h('td', { class: 'num', 'data-size': r.layer.size }, fmtSize(r.layer.size))
+          : h('td', { class: 'num muted' }, 'no layer'),
+        h('td', { class: 'hide-sm', style: 'width:22%' }, r.layer ? h('div', { class: 'bar', title: (r.layer.share * 100).toFixed(1) + '%' },
+          h('span', { style: 'width:' + Math.max(0.5, r.layer.share * 100).toFixed(1) + '%' })) : null))))));
   } else {
     layersNode = h('ul', {}, (img.manifests || []).map((m) => h('li', {},
       link('/images/' + name + '@' + m.digest, m.platform ? m.platform.os + '/' + m.platform.architecture : m.digest))));
@@ -796,7 +839,8 @@ async function pageImage(name, ref) {
         h('dt', {}, 'Platform'), h('dd', {}, platform),
         h('dt', {}, 'Created'), h('dd', {}, timeEl(img.created)),
         h('dt', {}, 'Size'), h('dd', {}, fmtSize(img.size), img.layers ? ' in ' + plural(img.layers.length, 'layer') : ''),
-        h('dt', {}, 'Built by'), h('dd', {}, img.run ? link('/runs/' + img.run, 'run ' + img.run) : 'a push'),
+        h('dt', {}, 'Built by'), h('dd', {}, img.run ? link('/runs/' + img.run, 'run ' + img.run)
+          : h('span', { class: 'muted' }, 'not built here (pushed or imported)')),
         h('dt', {}, 'Media type'), h('dd', { class: 'mono' }, img.media_type))),
       tag ? h('section', { class: 'panel' }, h('h2', {}, 'Pull'), pullCommands(status.registry, name, tag)) : null),
     img.layers ? h('section', { class: 'panel' }, h('h2', {}, 'Config'), h('dl', { class: 'facts' },

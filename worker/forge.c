@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/http_client.h"
+
 static size_t discard(char *data, size_t size, size_t n, void *ctx)
 {
     (void)data;
@@ -30,7 +32,8 @@ static int stop_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_o
 int wrk_forge_post(const char *url, const char *body, const char *auth, volatile int *stop,
                    long *status, sw_error **err)
 {
-    CURL *curl = curl_easy_init();
+    struct sw_http_options http = { .connect_timeout_s = 5, .total_timeout_s = 10 };
+    CURL *curl = sw_http_easy_new(&http);
     struct curl_slist *headers = NULL;
     char *auth_header = NULL;
     *status = 0;
@@ -38,16 +41,11 @@ int wrk_forge_post(const char *url, const char *body, const char *auth, volatile
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, "Accept: application/vnd.github+json, application/json");
-    headers = curl_slist_append(headers, "User-Agent: slipway");
     if (auth && asprintf(&auth_header, "Authorization: %s", auth) >= 0)
         headers = curl_slist_append(headers, auth_header);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, stop_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)stop);

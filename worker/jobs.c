@@ -359,16 +359,25 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
     sqlite3_stmt *stmt = NULL;
     struct wrk_run *list = NULL;
     size_t count = 0, cap = 0;
-    int rc = sw_db_prepare(db,
-                           "SELECT " RUN_COLUMNS " FROM runs WHERE (?1 IS NULL OR repo = ?1)"
-                           " AND (?2 IS NULL OR status = ?2) AND (?3 <= 0 OR id < ?3)"
-                           " ORDER BY id DESC LIMIT ?4",
-                           &stmt, err);
+    /* only the filters asked for, so each query is planned on its index
+     * (runs_repo, runs_queue or the primary key), never a catch-all scan */
+    char sql[1024];
+    int len = snprintf(sql, sizeof(sql),
+                       "SELECT " RUN_COLUMNS " FROM runs WHERE 1 = 1%s%s%s"
+                       " ORDER BY id DESC LIMIT ?4",
+                       repo ? " AND repo = ?1" : "", status ? " AND status = ?2" : "",
+                       before > 0 ? " AND id < ?3" : "");
+    if (len < 0 || len >= (int)sizeof(sql))
+        return sw_error_set(err, SW_EINVAL, "listing runs: query too long");
+    int rc = sw_db_prepare(db, sql, &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, before);
+    if (repo)
+        sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
+    if (status)
+        sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC);
+    if (before > 0)
+        sqlite3_bind_int64(stmt, 3, before);
     sqlite3_bind_int(stmt, 4, limit > 0 ? limit : 50);
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -462,9 +471,12 @@ int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
 {
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
-                           "INSERT OR REPLACE INTO run_steps (run_id, idx, total,"
-                           " instruction, line, status, started_ms)"
-                           " VALUES (?, ?, ?, ?, ?, 'running', ?)",
+                           "INSERT INTO run_steps (run_id, idx, total, instruction, line,"
+                           " status, started_ms) VALUES (?, ?, ?, ?, ?, 'running', ?)"
+                           " ON CONFLICT (run_id, idx) DO UPDATE SET total = excluded.total,"
+                           " instruction = excluded.instruction, line = excluded.line,"
+                           " cached = 0, status = 'running', started_ms = excluded.started_ms,"
+                           " finished_ms = NULL, exit_code = NULL",
                            &stmt, err);
     if (rc != 0)
         return rc;

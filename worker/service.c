@@ -20,6 +20,7 @@
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/parse.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "worker/forge.h"
@@ -236,7 +237,11 @@ static void on_step(void *arg, const struct bld_step_event *ev)
         snprintf(msg, sizeof(msg), "%s", ev->error ? ev->error : "error");
         strip_dir(msg, c->src_dir);
         const char *code = strstr(msg, "exited with code ");
-        c->step_failed_exit = code ? atoi(code + strlen("exited with code ")) : -1;
+        int64_t exit_code = -1;
+        if (code == NULL || sw_parse_int64_prefix(code + strlen("exited with code "), 0, 255,
+                                                  &exit_code, NULL) != 0)
+            exit_code = -1;
+        c->step_failed_exit = (int)exit_code;
         c->step_failed = 1;
         wrk_log_line(c->log_fd, "Step %d/%d failed: %s", ev->index, ev->total, msg);
     } else if (ev->cached) {
@@ -282,8 +287,10 @@ static int apply_tags(sqlite3 *db, const char *repo, const char *digest, const s
         if ((rc = reg_meta_tag_set(db, repo_id, tags[i].name, digest, t, err)) != 0)
             goto cleanup;
         if ((rc = sw_db_prepare(db,
-                                "INSERT OR REPLACE INTO tag_runs (repo, tag, digest, run_id,"
-                                " pushed_at) VALUES (?, ?, ?, ?, ?)",
+                                "INSERT INTO tag_runs (repo, tag, digest, run_id, pushed_at)"
+                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE"
+                                " SET digest = excluded.digest, run_id = excluded.run_id,"
+                                " pushed_at = excluded.pushed_at",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);

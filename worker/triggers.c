@@ -54,8 +54,10 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
         if (!found)
             continue;
         if ((rc = sw_db_prepare(db,
-                                "INSERT OR REPLACE INTO run_bases (repo, rule, base, digest,"
-                                " run_id) VALUES (?, ?, ?, ?, ?)",
+                                "INSERT INTO run_bases (repo, rule, base, digest, run_id)"
+                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, rule, base)"
+                                " DO UPDATE SET digest = excluded.digest,"
+                                " run_id = excluded.run_id",
                                 &stmt, err)) != 0)
             goto cleanup;
         sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);

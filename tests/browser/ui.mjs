@@ -172,8 +172,14 @@ try {
         layers.some((l) => l.includes('RUN /bin/sh -c')));
   const sizes = await page.locator('[data-layers] [data-size]').evaluateAll(
     (els) => els.map((e) => Number(e.dataset.size)));
-  check('each layer has its size', sizes.length === layers.length && sizes.every((s) => s > 0),
+  const layerRows = await page.locator('[data-layers] tbody tr[data-layer]').count();
+  check('each layer has its size', sizes.length === layerRows && layerRows >= 2 && sizes.every((s) => s > 0),
         sizes.join(','));
+  const noLayer = await page.locator('[data-layers] tbody tr[data-history]').allTextContents();
+  check('instructions without a layer are listed too, marked "no layer"',
+        noLayer.some((l) => l.includes('ENV GREETING=hello') && l.includes('no layer')) &&
+        noLayer.some((l) => l.includes('CMD ["cat","/hello.txt"]') || l.includes('CMD [')),
+        noLayer.join(' | '));
   check('the config is shown',
         (await page.locator('[data-page="image"]').textContent()).includes('GREETING=hello'));
   await shot(page, 'image', '1280x800');
@@ -190,6 +196,11 @@ try {
         pulls.includes(`docker pull ${host}/${repo}:latest`) &&
         pulls.some((p) => p.startsWith(`skopeo copy --src-tls-verify=false docker://${host}/${repo}:latest `)),
         pulls.join(' | '));
+  const tagOrder = await page.locator('[data-tags-table] tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.tag));
+  check('latest is the first tag listed', tagOrder[0] === 'latest', tagOrder.join(','));
+  const cut = await page.locator('[data-pull] code').evaluateAll(
+    (els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+  check('the pull commands are shown whole (not cut off)', cut === 0, `${cut} cut`);
   await shot(page, 'image-repository', '1280x800');
   pages['image-repository'] = `/images/${repo}`;
   await page.goto(`${base}/images`);
@@ -306,6 +317,15 @@ try {
       await mobile.locator('h1 [data-status="succeeded"], h1 [data-status="failed"]').waitFor();
     const overflow = await mobile.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(`${name} fits a phone's width`, overflow <= 1, `overflows by ${overflow}px`);
+    // a null or undefined that reached the DOM as text is a bug, wherever it is
+    const stray = await mobile.evaluate(() => {
+      const found = [];
+      const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode())
+        if (/^\s*(null|undefined|NaN|\[object \w+\])\s*$/.test(n.nodeValue)) found.push(n.parentElement.tagName);
+      return found;
+    });
+    check(`${name} has no stray null/undefined text`, stray.length === 0, stray.join(','));
     await shot(mobile, name, '390x844');
   }
   if (process.env.SLIPWAY_EMPTY_URL) {

@@ -204,7 +204,7 @@ static void test_symlinks_cannot_escape(void)
 
     /* a checkout symlink to a host file resolves inside the context */
     char *l = sw_path_join(ctx, "leak");
-    symlink(outside, l);
+    CHECK(symlink(outside, l) == 0);
     free(l);
     const char *leak[] = { "leak" };
     CHECK(copy(root, leak, 1, "/leak", 0, msg, sizeof(msg)) != 0);
@@ -220,7 +220,8 @@ static void test_symlinks_cannot_escape(void)
     char *hostdir = sw_path_join(dir, "hostdir");
     sw_mkdir_p(hostdir, 0755, NULL);
     char *app = sw_path_join(root, "app");
-    symlink(hostdir, app); /* /app -> <absolute host path> inside the image */
+    /* /app -> <absolute host path> inside the image */
+    CHECK(symlink(hostdir, app) == 0);
     const char *one[] = { "hello.txt" };
     CHECK_INT_EQ(copy(root, one, 1, "/app/", 0, msg, sizeof(msg)), 0);
     char *host_file = sw_path_join(hostdir, "hello.txt");
@@ -344,7 +345,7 @@ int main(void)
     put(ctx, "src/run.sh", "#!/bin/sh\n", 0755);
     put(ctx, "src/lib/util.c", "int util;\n", 0644);
     char *l = sw_path_join(ctx, "src/current");
-    symlink("lib", l);
+    CHECK(symlink("lib", l) == 0);
     free(l);
     RUN(test_path_match);
     RUN(test_files_and_directories);

@@ -52,11 +52,11 @@ static char *make_tree(const char *name)
     put(root, "Alpha.txt", "upper case sorts first\n", 0644);
     put(root, "var/cache/new", "fresh\n", 0644);
     char *a = sw_path_join(root, "usr/bin/tool"), *b = sw_path_join(root, "usr/bin/tool-link");
-    link(a, b);
+    CHECK(link(a, b) == 0);
     free(a);
     free(b);
     char *l = sw_path_join(root, "usr/bin/sh");
-    symlink("tool", l);
+    CHECK(symlink("tool", l) == 0);
     free(l);
     char *wh = sw_path_join(root, "usr/bin/deleted");
     mknod(wh, S_IFCHR | 0, makedev(0, 0));
@@ -66,7 +66,7 @@ static char *make_tree(const char *name)
     setxattr(x, "trusted.secret", "dropped", 7, 0);
     free(x);
     char *sock_dir = sw_path_join(root, "usr");
-    chown(sock_dir, 0, 0);
+    CHECK(chown(sock_dir, 0, 0) == 0);
     free(sock_dir);
     return root;
 }

@@ -118,6 +118,59 @@ static void test_gzip_round_trip(void)
     free(in);
 }
 
+/* Inflates a (multi-member) gzip stream with zlib, member by member. */
+static size_t inflate_members(const char *gz, size_t gz_len, unsigned char *out, size_t cap,
+                              int *members)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    CHECK_INT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+    zs.next_in = (Bytef *)gz;
+    zs.avail_in = (uInt)gz_len;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    *members = 0;
+    for (;;) {
+        int zrc = inflate(&zs, Z_NO_FLUSH);
+        if (zrc != Z_STREAM_END) {
+            CHECK_INT_EQ(zrc, Z_STREAM_END);
+            break;
+        }
+        (*members)++;
+        if (zs.avail_in == 0)
+            break;
+        CHECK_INT_EQ(inflateReset(&zs), Z_OK);
+    }
+    size_t n = cap - zs.avail_out; /* total_out restarts with each member */
+    inflateEnd(&zs);
+    return n;
+}
+
+static void test_gzip_large_is_deterministic_members(void)
+{
+    /* 5 MiB + 1 byte: five full 1 MiB members and a one-byte member,
+     * compressed on threads, written in order */
+    size_t len = 5 * 1024 * 1024 + 1, out_len = 0, out2_len = 0;
+    unsigned char *in = make_input(len);
+    struct sw_compress_result res, res2;
+    char *out = compress_all(SW_COMPRESSION_GZIP, in, len, &res, &out_len);
+    CHECK(out_len < len);
+    check_digests(in, len, out, out_len, &res);
+    unsigned char *back = malloc(len + 16);
+    int members = 0;
+    CHECK_INT_EQ(inflate_members(out, out_len, back, len + 16, &members), len);
+    CHECK_INT_EQ(members, 6);
+    CHECK(memcmp(back, in, len) == 0);
+    char *out2 = compress_all(SW_COMPRESSION_GZIP, in, len, &res2, &out2_len);
+    CHECK_INT_EQ(out2_len, out_len);
+    CHECK(memcmp(out, out2, out_len) == 0);
+    CHECK_STR_EQ(res2.digest, res.digest);
+    free(out2);
+    free(back);
+    free(out);
+    free(in);
+}
+
 static void test_zstd_round_trip(void)
 {
     size_t len = 700001, out_len = 0, out2_len = 0;
@@ -371,6 +424,7 @@ int main(void)
 {
     dir = scratch_dir("test_compress");
     RUN(test_gzip_round_trip);
+    RUN(test_gzip_large_is_deterministic_members);
     RUN(test_zstd_round_trip);
     RUN(test_none_and_empty);
     RUN(test_sink_error_stops_pipeline);

@@ -267,7 +267,8 @@ static void test_git_daemon(void)
         char base[1100], port[32];
         snprintf(base, sizeof(base), "--base-path=%s", root);
         snprintf(port, sizeof(port), "--port=%s", port_text);
-        freopen("/dev/null", "w", stderr);
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
         execlp("git", "git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", port,
                base, root, (char *)NULL);
         _exit(127);

@@ -145,6 +145,7 @@ static json_t *run_json(const char *base_url, const struct wrk_run *run)
     json_object_set_new(o, "source_type", json_string(run->source_type));
     json_object_set_new(o, "source_ref", json_string(run->source_ref));
     json_object_set_new(o, "commit", json_str_or_null(run->commit_sha));
+    json_object_set_new(o, "tag_object", json_str_or_null(run->tag_object));
     json_object_set_new(o, "commit_message", json_str_or_null(run->commit_message));
     json_object_set_new(o, "pusher", json_str_or_null(run->pusher));
     json_object_set_new(o, "status", json_string(run->status));

@@ -456,6 +456,16 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
                                &auth, &info, err)) != 0)
         goto cleanup;
+    /* what was pushed was an annotated tag object when it is not (a prefix
+     * of) the commit it resolved to: both ids go to the log */
+    if (c->run.commit_sha && strncmp(info.sha, c->run.commit_sha, strlen(c->run.commit_sha)) != 0) {
+        wrk_log_line(c->log_fd, "Tag object %.12s points at commit %.12s", c->run.commit_sha,
+                     info.sha);
+        if (c->run.tag_object == NULL) {
+            wrk_jobs_set_tag_object(db, c->run.run_id, c->run.commit_sha, NULL);
+            c->run.tag_object = strdup(c->run.commit_sha);
+        }
+    }
     wrk_log_line(c->log_fd, "Commit %.7s: %s (%.1fs)", info.sha, info.summary ? info.summary : "",
                  (double)(now_ms() - t0) / 1000.0);
     if (c->run.commit_sha == NULL || strcmp(c->run.commit_sha, info.sha) != 0 ||

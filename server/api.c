@@ -571,12 +571,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void nap_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* Whether the run has ended, checked at most every 250 ms. */
 static int run_finished(struct log_stream *s, char **status_json)
 {
@@ -628,8 +622,7 @@ static long follow_read(void *arg, uint64_t pos, char *buf, size_t max)
         s->finished = 1;
         return 0;
     }
-    nap_ms(200);
-    return 0;
+    return 0; /* the server calls again in a moment */
 }
 
 /* Appends an SSE "log" event for text (whole lines). */
@@ -708,8 +701,7 @@ static int sse_produce(struct log_stream *s)
         sw_strbuf_puts(&s->out, ": keepalive\n\n");
         return 1;
     }
-    nap_ms(100);
-    return 0;
+    return 0; /* the server calls again in a moment */
 }
 
 static long sse_read(void *arg, uint64_t pos, char *buf, size_t max)

@@ -40,6 +40,7 @@ enum srv_error_code {
     SRV_E_NOT_FOUND = -404,    /* 404 NOT_FOUND: no such route or asset */
     SRV_E_METHOD = -405,       /* 405 UNSUPPORTED: method not allowed here */
     SRV_E_TOO_MANY = -429,     /* 429 TOOMANYREQUESTS */
+    SRV_E_BUSY = -503,         /* 503 UNAVAILABLE: server.max_connections reached */
 };
 
 typedef struct srv_server srv_server;
@@ -82,6 +83,10 @@ const char *srv_request_query(const srv_request *req, const char *name);
 const char *srv_request_header(const srv_request *req, const char *name);
 /* The authenticated user, or NULL for an anonymous request. */
 const char *srv_request_user(const srv_request *req);
+/* Checks the request's credentials (with the failed-login backoff: 429 +
+ * Retry-After while it lasts) and sets the user; 0, or an error response
+ * already set. Routes that read credentials themselves call this. */
+int srv_request_authenticate(srv_request *req);
 /* 1 when the request's user may do `access` (SRV_AUTH_PULL/PUSH) on repo. */
 int srv_request_allowed(const srv_request *req, const char *repo, unsigned access);
 int srv_request_is_head(const srv_request *req);
@@ -117,9 +122,10 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
                     uint64_t offset, uint64_t length);
 /* A body made as the client reads it (a followed log, Server-Sent Events),
  * sent chunked. fn fills buf with up to max bytes at stream position pos
- * and returns how many; 0 when nothing is there yet (it should have waited
- * a little, up to a second, first: it is called again at once); -1 at the
- * end; -2 on an error. The stream also ends when the server stops.
+ * and returns how many; 0 when nothing is there yet (it must not wait: the
+ * connection is put aside and fn is called again about 100 ms later,
+ * without holding a server thread meanwhile); -1 at the end; -2 on an
+ * error. The stream also ends when the server stops.
  * free_ctx (may be NULL) releases ctx when the response is done. */
 typedef long (*srv_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 void srv_respond_stream(srv_request *req, unsigned status, const char *content_type,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -41,9 +42,13 @@ int wrk_log_open(const char *data_dir, const char *run_id, int *fd, sw_error **e
         rc = sw_error_set(err, SW_EINVAL, "bad run id '%s'", run_id);
         goto cleanup;
     }
-    if ((rc = sw_mkdir_p(dir, 0750, err)) != 0)
+    if ((rc = sw_mkdir_mode(dir, 0700, err)) != 0)
         goto cleanup;
-    *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (*fd >= 0 && fchmod(*fd, 0600) != 0) {
+        close(*fd);
+        *fd = -1;
+    }
     if (*fd < 0)
         rc = sw_error_sys(err, SW_EIO, errno, "opening %s", path);
 cleanup:

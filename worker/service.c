@@ -333,7 +333,7 @@ static void queue_delivery(struct run_ctx *c, const char *kind, const char *url,
 {
     sqlite3 *db = NULL;
     sw_error *e = NULL;
-    char *target = wrk_url_origin(url);
+    char *target = wrk_outbox_target(url);
     if (reg_store_db(c->svc->opts.store, &db, &e) != 0 ||
         wrk_outbox_add(db, c->run.run_id, c->repo->name, kind, url, body, &e) != 0)
         wrk_log_line(c->log_fd, "%s for %s not queued: %s", what, target ? target : "?",
@@ -383,8 +383,13 @@ static void notify(struct run_ctx *c, const char *digest, json_t *tags)
     json_t *body =
         wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name, c->run.pusher,
                            c->run.run_id, digest, tags, (long long)time(NULL));
-    for (size_t i = 0; i < rule->n_notify && body; i++)
-        queue_delivery(c, "notify", rule->notify[i], body, "Notification");
+    for (size_t i = 0; i < rule->n_notify && body; i++) {
+        /* the URL's path is a secret: the outbox gets a reference to it */
+        char *ref = wrk_notify_ref(rule->notify[i]);
+        if (ref)
+            queue_delivery(c, "notify", ref, body, "Notification");
+        free(ref);
+    }
     wrk_log_line(c->log_fd, "Notifying %zu URL%s (deliveries are listed on the run's page)",
                  rule->n_notify, rule->n_notify == 1 ? "" : "s");
     json_decref(body);
@@ -856,7 +861,8 @@ static void courier_wait(wrk_service *svc)
 static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const struct wrk_delivery *d)
 {
     char *auth = NULL;
-    char *target = wrk_url_origin(d->url);
+    char *target = wrk_outbox_target(d->url);
+    const char *url = d->url;
     const char *error = NULL;
     int retry = 0;
     long status = 0;
@@ -874,7 +880,14 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const stru
             goto record;
         }
     }
-    if (wrk_forge_post(d->url, d->body, auth, &svc->stopping, &status, &e) == 0) {
+    if (strcmp(d->kind, "notify") == 0 && strncmp(d->url, "notify:", 7) == 0) {
+        url = wrk_notify_resolve(wrk_repos_find(svc->opts.repos, d->repo), d->url);
+        if (url == NULL) {
+            error = "the notify URL is not in the repository's config any more";
+            goto record;
+        }
+    }
+    if (wrk_forge_post(url, d->body, auth, &svc->stopping, &status, &e) == 0) {
         sw_info("run %s: %s delivered to %s (try %d)", d->run_id, d->kind, target ? target : "?",
                 d->attempts);
     } else if (sw_error_code(e) == SW_ECANCELED) {

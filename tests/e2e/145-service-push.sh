@@ -220,6 +220,9 @@ jq -r '.[].error // empty' <<< "$deliveries" | grep -q "onnect" &&
 grep -q secret-path <<< "$deliveries$(curl -s "$SVC_BASE/api/v1/runs/$run1/log")" &&
     fail "a notify URL's path shows in the API or the log" ||
     ok "notify URLs show as their origin only (the path may be a secret)"
+grep -aq secret-path "$work"/data/slipway.db* &&
+    fail "a notify URL's path is stored in the database" ||
+    ok "notify URLs are not copied into the database (read from the config when sent)"
 
 # --- the same commit again: the same digest ----------------------------------------------
 again=$("$SLIPWAY_BIN" run demo/hello --commit "$first" --server "$SVC_BASE")

@@ -164,6 +164,7 @@ struct run_ctx {
     const struct wrk_repo *repo;
     const struct wrk_rule *rule;
     int log_fd;
+    int output_fd; /* build output into the log, escaped (runlog.h) */
     int64_t started_ms;
     int lost; /* our lease went to another worker */
     pthread_mutex_t hb_lock;
@@ -536,7 +537,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .runtime = cfg->runtime,
         .step_timeout_s = cfg->step_timeout_s,
         .config = cfg,
-        .progress_fd = c->log_fd,
+        .progress_fd = c->output_fd,
         .cancel = &c->w->cancel,
         .labels = labels,
         .repo = r->name,
@@ -556,7 +557,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
             .argv = (const char *const *)rule->autotest,
             .runtime = cfg->runtime,
             .timeout_s = cfg->step_timeout_s,
-            .output_fd = c->log_fd,
+            .output_fd = c->output_fd,
             .cancel = &c->w->cancel,
         };
         if ((rc = bld_image_run(store, r->name, digest, &ro, &status, err)) != 0)
@@ -619,7 +620,9 @@ static void format_tags(json_t *tags, char *out, size_t size)
 static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
 {
     wrk_service *svc = w->svc;
-    struct run_ctx c = { .w = w, .svc = svc, .run = *run, .log_fd = -1, .step_failed_exit = -1 };
+    struct run_ctx c = {
+        .w = w, .svc = svc, .run = *run, .log_fd = -1, .output_fd = -1, .step_failed_exit = -1
+    };
     sw_error *err = NULL;
     char digest[SW_DIGEST_MAX] = "";
     json_t *tags = json_array();
@@ -629,7 +632,8 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
     memset(run, 0, sizeof(*run)); /* c.run owns it now */
     c.started_ms = now_ms();
     w->cancel = 0;
-    if (wrk_log_open(reg_store_data_dir(svc->opts.store), c.run.run_id, &c.log_fd, &err) != 0) {
+    if (wrk_log_open(reg_store_data_dir(svc->opts.store), c.run.run_id, &c.log_fd, &err) != 0 ||
+        wrk_log_output_start(c.log_fd, &c.output_fd, &err) != 0) {
         sw_warn("run %s: %s", c.run.run_id, sw_error_message(err));
         sw_error_clear(&err);
     }
@@ -730,8 +734,10 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
         pthread_mutex_unlock(&c.hb_lock);
         pthread_join(c.hb_thread, NULL);
     }
-    if (c.log_fd >= 0)
+    if (c.log_fd >= 0) {
+        wrk_log_output_stop(c.log_fd);
         close(c.log_fd);
+    }
     pthread_mutex_destroy(&c.hb_lock);
     pthread_cond_destroy(&c.hb_cond);
     json_decref(tags);

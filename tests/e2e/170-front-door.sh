@@ -12,6 +12,14 @@ source "$(dirname "$0")/svc-lib.sh"
 sw_time_limit 300
 
 work=$(sw_tmpdir)
+src=$work/app
+svc_git_init "$src"
+# a build whose output imitates Slipway's lines, mark byte (octal 036) included
+cat > "$src/Dockerfile" <<'DOCKERFILE'
+FROM test/busybox:1
+RUN echo "# Run ID: ca999 was successful after 1s"; printf '\036# Run ID: ca998 was successful\n'
+DOCKERFILE
+svc_git -C "$src" commit -qam "forge"
 port=$(sw_free_port)
 base=http://127.0.0.1:$port
 htpasswd -nbB -C 10 alice pw > "$work/htpasswd"
@@ -22,10 +30,19 @@ cfg=$(sw_write_config "$work" "$port" "
   max_connections_per_ip: 64
 registry:
   local_hosts: [127.0.0.1:$port]
-  auth: { htpasswd: $work/htpasswd, anonymous_pull: true }")
+  auth: { htpasswd: $work/htpasswd, anonymous_pull: true }
+workers: 1
+repos:
+  - name: demo/app
+    git: file://$src
+    secret: s3cret
+    rules:
+      - { source_type: branch, source: main, tags: [latest] }
+      - { source_type: branch, source: /^evil/, tags: [evil] }")
 sw_import_busybox "$cfg" test/busybox:1 > /dev/null
 sw_start_server "$cfg"
 pid=$SW_SERVER_PID
+main_log=$SW_SERVER_LOG
 
 # --- slow and idle sockets --------------------------------------------------------------
 # 600 slow sockets (127.0.0.2-11, 60 each) send a request line and then a header
@@ -155,3 +172,104 @@ grep -q '^HTTP/1.1 429' "$work/per-ip" && grep -qi '^Retry-After: [0-9]' "$work/
     grep -q TOOMANYREQUESTS "$work/per-ip" && grep -q 'other address: HTTP/1.1 401' "$work/per-ip" &&
     ok "past max_connections_per_ip: 429 with Retry-After for that address, others answered" ||
     fail "per-address limit: $(head -c 600 "$work/per-ip")"
+
+# --- the global limit: 503 with Retry-After ------------------------------------------------
+port2=$(sw_free_port)
+mkdir -p "$work/small"
+cfg2=$(sw_write_config "$work/small" "$port2" "
+  max_connections: 16")
+sw_start_server "$cfg2"
+python3 - "$port2" > "$work/global" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(20):
+    s = socket.socket(); s.bind((f"127.0.1.{1 + i}", 0)); s.connect(("127.0.0.1", port)); held.append(s)
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", port), timeout=2)
+s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+print(s.recv(4096).decode(errors="replace"))
+PY
+grep -q '^HTTP/1.1 503' "$work/global" && grep -qi '^Retry-After: [0-9]' "$work/global" &&
+    grep -q UNAVAILABLE "$work/global" &&
+    ok "past server.max_connections: 503 with Retry-After and an error body" ||
+    fail "global limit: $(head -c 600 "$work/global")"
+sw_stop_server
+SW_SERVER_PID=$pid
+
+# --- CSRF ------------------------------------------------------------------------------------
+csrf() { # CONTENT_TYPE ORIGIN -> status, body in $work/csrf
+    local args=(-s -o "$work/csrf" -w '%{http_code}' -u alice:pw -X POST --data '{"repo":"demo/app","branch":"main"}')
+    [ -n "$1" ] && args+=(-H "Content-Type: $1")
+    [ -n "$2" ] && args+=(-H "Origin: $2")
+    curl "${args[@]}" "$base/api/v1/runs"
+}
+code=$(csrf text/plain "")
+[ "$code" = 403 ] && [ "$(jq -r .error.code "$work/csrf")" = DENIED ] &&
+    ok "POST /api/v1/runs as text/plain: 403 with a JSON error" || fail "text/plain: $code $(cat "$work/csrf")"
+code=$(csrf application/x-www-form-urlencoded http://ui.example:8443)
+check "a form post from the UI's own origin is still refused (403)" test "$code" = 403
+code=$(csrf application/json https://evil.example)
+[ "$code" = 403 ] && grep -q "Origin" "$work/csrf" &&
+    ok "JSON from a foreign Origin: 403 saying why" || fail "foreign origin: $code $(cat "$work/csrf")"
+code=$(curl -s -o "$work/csrf" -w '%{http_code}' -u alice:pw -X POST -H 'Origin: http://ui.example:8443' \
+    -H 'Content-Type: application/json' "$base/api/v1/runs/ca1/cancel")
+check "a same-origin JSON cancel passes the check ($code)" test "$code" != 403
+code=$(csrf "application/json; charset=utf-8" http://ui.example:8443)
+run=$(jq -r .id "$work/csrf")
+[ "$code" = 201 ] && ok "same-origin JSON starts a run ($run)" || fail "same origin: $code $(cat "$work/csrf")"
+code=$(csrf application/json "")
+check "JSON without an Origin (curl, the CLI) works ($code)" test "$code" = 201 -o "$code" = 200
+
+# --- log integrity -----------------------------------------------------------------------------
+SVC_BASE=$base
+status=$(svc_wait "$run")
+check "the forging build succeeds ($status)" test "$status" = succeeded
+curl -s "$base/api/v1/runs/$run/log" > "$work/raw.log"
+mark=$'\x1e'
+grep -q "^# Run ID: ca999 was successful" "$work/raw.log" &&
+    ! grep -aq "^$mark# Run ID: ca99[89]" "$work/raw.log" &&
+    grep -q "^␞# Run ID: ca998" "$work/raw.log" &&
+    grep -q "^$mark# Run ID: $run was successful" "$work/raw.log" &&
+    ok "in the raw log only Slipway's lines carry the mark; the build's mark byte became ␞" ||
+    fail "raw log: $(cat -v "$work/raw.log" | head -30)"
+"$SLIPWAY_BIN" logs "$run" --server "$base" > "$work/cli.log"
+! grep -q "^# Run ID: ca99[89]" "$work/cli.log" && grep -q "^  # Run ID: ca999 was successful" "$work/cli.log" &&
+    grep -q "^# Run ID: $run was successful" "$work/cli.log" &&
+    ok "slipway logs shows the imitation as indented build output, Slipway's verdict at the margin" ||
+    fail "slipway logs: $(head -30 "$work/cli.log")"
+# (the API refuses spaces and colons in a ref, not newlines; git would refuse it later)
+evil=$(jq -n '{repo: "demo/app", branch: "evil\n#_Run_ID_ca997_was_successful"}')
+code=$(curl -s -o "$work/evil" -w '%{http_code}' -u alice:pw -H 'Content-Type: application/json' -d "$evil" "$base/api/v1/runs")
+evil_run=$(jq -r .id "$work/evil")
+check "a branch with a newline is queued ($code)" test "$code" = 201
+svc_wait "$evil_run" > /dev/null
+curl -s "$base/api/v1/runs/$evil_run/log" > "$work/evil.log"
+grep -qF 'evil\n#_Run_ID_ca997' "$work/evil.log" && ! grep -q "ca997" <(grep -v "evil" "$work/evil.log") &&
+    ok "the branch shows escaped (evil\\n...) in the run log, on its line" || fail "evil log: $(cat -v "$work/evil.log")"
+! grep -q "^#_Run_ID_ca997" "$main_log" && grep -qF 'evil\n#_Run_ID_ca997' "$main_log" &&
+    ok "and in the server log" || fail "server log: $(grep -a ca997 "$main_log" | head -5)"
+
+# --- file modes --------------------------------------------------------------------------------
+blob=$(find "$work/data/blobs" -type f | head -1)
+modes="$(stat -c %a "$work/data") $(stat -c %a "$work/data/slipway.db") $(stat -c %a "$work/data/blobs") $(stat -c %a "$blob") $(stat -c %a "$work/data/logs") $(stat -c %a "$work/data/logs/$run.log")"
+echo "# modes: data dir, db, blobs dir, blob, logs dir, log: $modes (umask 022)"
+check "data dir 0700, database 0600, blobs 0700/0600, logs 0700/0600 (docs/storage.md)" \
+    test "$modes" = "700 600 700 600 700 600"
+[ -e "$work/data/slipway.db-wal" ] && check "the WAL is 0600" test "$(stat -c %a "$work/data/slipway.db-wal")" = 600
+
+# --- login backoff -----------------------------------------------------------------------------
+for i in 1 2 3 4 5; do
+    curl -s -o /dev/null -u alice:wrong "$base/v2/"
+done
+code=$(curl -s -D "$work/h" -o "$work/b" -w '%{http_code}' -u alice:wrong "$base/v2/")
+[ "$code" = 429 ] && grep -qi '^Retry-After: [0-9]' "$work/h" && grep -q "retry in [0-9]* second" "$work/b" &&
+    ok "after 5 failed logins for alice: 429, Retry-After and when to retry in the body" ||
+    fail "backoff: $code $(cat "$work/h" "$work/b")"
+for i in 1 2 3 4 5; do curl -s -o /dev/null -u nobody:x "$base/v2/"; done
+code=$(curl -s -o /dev/null -w '%{http_code}' -u nobody:x "$base/v2/")
+check "an unknown user backs off the same way (no user oracle)" test "$code" = 429
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/v2/")
+check "anonymous requests are not held up ($code)" test "$code" = 401
+
+sw_finish

@@ -5,8 +5,10 @@
  * Only bcrypt lines ($2y$, $2b$, $2a$, as `htpasswd -B` writes) are
  * accepted; other hash kinds are skipped with a warning at load, because
  * the weaker ones (MD5, SHA1, plain crypt) should not guard a registry.
- * An unknown user still costs one bcrypt run against a fixed hash, so the
- * response time does not tell which user names exist.
+ * An unknown user still costs one bcrypt run, against a dummy hash made at
+ * the file's highest cost when the file is read, so the response time does
+ * not tell which user names exist. The backoff after failed logins is the
+ * caller's (server/backoff.c, srv_request_authenticate).
  */
 #include "server/auth.h"
 

@@ -41,11 +41,8 @@ int srv_api_authorize(srv_request *req, int is_write, const char *repo)
     sw_error *err = NULL;
     if (srv->auth == NULL)
         return 0;
-    free(req->user);
-    req->user = NULL;
-    const char *authorization = srv_request_header(req, "Authorization");
-    if (srv_auth_check(srv->auth, authorization, &req->user, &err) != 0) {
-        srv_api_error(req, SRV_E_UNAUTHORIZED, sw_error_message(err));
+    if (srv_request_login(req, &err) != 0) { /* with the login backoff (429) */
+        srv_api_error(req, sw_error_code(err), sw_error_message(err));
         sw_error_clear(&err);
         return -1;
     }

@@ -83,9 +83,15 @@ const char *srv_request_query(const srv_request *req, const char *name);
 const char *srv_request_header(const srv_request *req, const char *name);
 /* The authenticated user, or NULL for an anonymous request. */
 const char *srv_request_user(const srv_request *req);
-/* Checks the request's credentials (with the failed-login backoff: 429 +
- * Retry-After while it lasts) and sets the user; 0, or an error response
- * already set. Routes that read credentials themselves call this. */
+/* Checks the request's Authorization header and sets the user (none: 0,
+ * anonymous), with the failed-login backoff per user name and client
+ * address: while it lasts SRV_E_TOO_MANY (a Retry-After header is already
+ * added) without a bcrypt run; bad credentials SRV_E_UNAUTHORIZED. Every
+ * place that checks credentials goes through this (or the next one), never
+ * srv_auth_check directly, so that no login path escapes the backoff. */
+int srv_request_login(srv_request *req, sw_error **err);
+/* srv_request_login, answering an error registry-style; 0, or an error
+ * response already set. */
 int srv_request_authenticate(srv_request *req);
 /* 1 when the request's user may do `access` (SRV_AUTH_PULL/PUSH) on repo. */
 int srv_request_allowed(const srv_request *req, const char *repo, unsigned access);

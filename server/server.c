@@ -182,14 +182,14 @@ static const struct srv_route *find_route(srv_server *srv, const char *method, c
     return route;
 }
 
-int srv_request_authenticate(srv_request *req)
+int srv_request_login(srv_request *req, sw_error **err)
 {
     srv_server *srv = req->srv;
     const char *header = srv_request_header(req, "Authorization");
     char name[256] = "", addr[INET6_ADDRSTRLEN];
-    sw_error *err = NULL;
-    int rc = 0;
 
+    free(req->user);
+    req->user = NULL;
     if (srv->auth == NULL || header == NULL)
         return 0;
     srv_conn_client_addr(req->conn, addr);
@@ -197,21 +197,24 @@ int srv_request_authenticate(srv_request *req)
     int wait_s = srv_backoff_wait(srv->backoff, name, addr);
     if (wait_s > 0) {
         srv_header(req, "Retry-After", "%d", wait_s);
-        char message[160];
-        snprintf(message, sizeof message,
-                 "too many failed logins; retry in %d second%s (Retry-After)", wait_s,
-                 wait_s == 1 ? "" : "s");
-        srv_respond_error(req, SRV_E_TOO_MANY, message);
-        return -1;
+        return sw_error_set(err, SRV_E_TOO_MANY,
+                            "too many failed logins; retry in %d second%s (Retry-After)", wait_s,
+                            wait_s == 1 ? "" : "s");
     }
-    if (srv_auth_check(srv->auth, header, &req->user, &err) != 0) {
-        if (sw_error_code(err) == SRV_E_UNAUTHORIZED)
-            srv_backoff_failed(srv->backoff, name, addr);
-        srv_respond_sw_error(req, err);
-        rc = -1;
-    } else if (req->user) {
+    int rc = srv_auth_check(srv->auth, header, &req->user, err);
+    if (rc == SRV_E_UNAUTHORIZED)
+        srv_backoff_failed(srv->backoff, name, addr);
+    else if (rc == 0 && req->user)
         srv_backoff_succeeded(srv->backoff, req->user, addr);
-    }
+    return rc;
+}
+
+int srv_request_authenticate(srv_request *req)
+{
+    sw_error *err = NULL;
+    int rc = srv_request_login(req, &err);
+    if (rc != 0)
+        srv_respond_sw_error(req, err);
     sw_error_clear(&err);
     return rc;
 }

@@ -266,6 +266,10 @@ code=$(curl -s -D "$work/h" -o "$work/b" -w '%{http_code}' -u alice:wrong "$base
 [ "$code" = 429 ] && grep -qi '^Retry-After: [0-9]' "$work/h" && grep -q "retry in [0-9]* second" "$work/b" &&
     ok "after 5 failed logins for alice: 429, Retry-After and when to retry in the body" ||
     fail "backoff: $code $(cat "$work/h" "$work/b")"
+code=$(curl -s -D "$work/h" -o "$work/b" -w '%{http_code}' -u alice:pw "$base/api/v1/runs")
+[ "$code" = 429 ] && [ "$(jq -r .error.code "$work/b")" = TOO_MANY_REQUESTS ] && grep -qi '^Retry-After:' "$work/h" &&
+    ok "the JSON API backs off the same way (429 TOO_MANY_REQUESTS), even for the right password meanwhile" ||
+    fail "API backoff: $code $(cat "$work/b")"
 for i in 1 2 3 4 5; do curl -s -o /dev/null -u nobody:x "$base/v2/"; done
 code=$(curl -s -o /dev/null -w '%{http_code}' -u nobody:x "$base/v2/")
 check "an unknown user backs off the same way (no user oracle)" test "$code" = 429

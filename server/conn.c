@@ -92,7 +92,8 @@ static unsigned ip_hash(const char *addr)
     return h % IP_BUCKETS;
 }
 
-/* The client address as text; "" when MHD does not know it. */
+/* The client address as text ("" when MHD does not know it); an IPv6
+ * address as its /64 prefix ("2001:db8::/64"). */
 void srv_conn_client_addr(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN])
 {
     const union MHD_ConnectionInfo *info =
@@ -104,9 +105,16 @@ void srv_conn_client_addr(struct MHD_Connection *conn, char out[INET6_ADDRSTRLEN
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
                   INET6_ADDRSTRLEN);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  INET6_ADDRSTRLEN);
+    else if (sa->sa_family == AF_INET6) {
+        /* one IPv6 client usually has a whole /64: count it as one */
+        struct in6_addr addr = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        int is_v4_mapped = IN6_IS_ADDR_V4MAPPED(&addr);
+        if (!is_v4_mapped)
+            memset(addr.s6_addr + 8, 0, 8);
+        if (inet_ntop(AF_INET6, &addr, out, INET6_ADDRSTRLEN) && !is_v4_mapped &&
+            strlen(out) + 3 < INET6_ADDRSTRLEN)
+            strcat(out, "/64");
+    }
 }
 
 /* The connection's entry, or NULL. */

@@ -104,7 +104,8 @@ void srv_conn_headers_done(srv_server *srv, struct MHD_Connection *conn);
 void srv_conn_request_done(srv_server *srv, struct MHD_Connection *conn);
 /* 1 when the connection's address had max_connections_per_ip already. */
 int srv_conn_is_over_ip_limit(struct MHD_Connection *conn);
-/* The client's address as text ("" when unknown); out has 46 bytes. */
+/* The client's address as text ("" when unknown), IPv6 as its /64 (the
+ * unit of the per-address limits and the login backoff); 46 bytes. */
 void srv_conn_client_addr(struct MHD_Connection *conn, char out[46]);
 /* Suspends w->conn for ms milliseconds; call from a content reader that
  * then returns 0. */

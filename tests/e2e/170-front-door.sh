@@ -4,7 +4,8 @@
 # (from other 127.x addresses than the probes) while a fresh `curl /v2/` and
 # a `skopeo inspect` keep answering within 2 s; the header deadline; 429 past
 # server.max_connections_per_ip and 503 past server.max_connections, both with
-# Retry-After; cross-site API writes refused (403) while same-origin JSON
+# Retry-After; 200 waiting log streams that hold no thread and do not delay
+# the server's stop; cross-site API writes refused (403) while same-origin JSON
 # works; 429 with Retry-After after repeated failed logins; the modes of the
 # data directory, the database and a blob; a build whose output imitates
 # Slipway's status lines and a branch with a newline in the run log.
@@ -195,6 +196,55 @@ grep -q '^HTTP/1.1 503' "$work/global" && grep -qi '^Retry-After: [0-9]' "$work/
     ok "past server.max_connections: 503 with Retry-After and an error body" ||
     fail "global limit: $(head -c 600 "$work/global")"
 sw_stop_server
+SW_SERVER_PID=$pid
+
+# --- streams hold no thread -------------------------------------------------------------------
+# 150 Server-Sent Event streams and 50 followed logs of a run that stays queued
+# (no workers), each waiting for news; the server must still answer at once
+# and must not have grown a thread per stream.
+port3=$(sw_free_port)
+mkdir -p "$work/streams"
+cfg3=$(sw_write_config "$work/streams" "$port3" "
+workers: 0
+repos:
+  - name: demo/app
+    git: file://$src
+    secret: s3cret
+    rules:
+      - { source_type: branch, source: main, tags: [latest] }")
+sw_start_server "$cfg3"
+base3=http://127.0.0.1:$port3
+queued=$(curl -s -H 'Content-Type: application/json' -d '{"repo":"demo/app","branch":"main"}' "$base3/api/v1/runs" | jq -r .id)
+stream_pids=()
+for i in $(seq 150); do
+    curl -s -N -o /dev/null --interface "127.0.4.$((i % 100 + 1))" "$base3/api/v1/runs/$queued/events" &
+    stream_pids+=($!)
+done
+for i in $(seq 50); do
+    curl -s -N -o /dev/null --interface "127.0.5.$i" "$base3/api/v1/runs/$queued/log?follow=1" &
+    stream_pids+=($!)
+done
+SW_CLEANUP_CMDS+=("kill ${stream_pids[*]} 2>/dev/null")
+sleep 3
+open_streams=$(ss -Htn state established "( sport = :$port3 )" | wc -l)
+worst=0
+for _ in $(seq 10); do
+    t0=$(date +%s%N)
+    curl -s -o /dev/null -m 2 "$base3/v2/" || worst=9999
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    [ "$ms" -gt "$worst" ] && worst=$ms
+    sleep 0.2
+done
+threads3=$(awk '/^Threads:/ {print $2}' "/proc/$SW_SERVER_PID/status")
+echo "# 200 waiting streams ($open_streams connections open): worst /v2/ ${worst} ms, $threads3 server threads"
+check "with 200 streams waiting, /v2/ answers within 1 s and threads stay few ($threads3)" \
+    test "$worst" -le 1000 -a "$threads3" -le 40 -a "$open_streams" -ge 190
+t0=$(date +%s)
+sw_stop_server
+check "the server stops cleanly with the 200 streams open (exit $SW_SERVER_STATUS, $(( $(date +%s) - t0 )) s)" \
+    test "$SW_SERVER_STATUS" = 0 -a $(( $(date +%s) - t0 )) -le 5
+kill "${stream_pids[@]}" 2>/dev/null || true
+wait "${stream_pids[@]}" 2>/dev/null || true
 SW_SERVER_PID=$pid
 
 # --- CSRF ------------------------------------------------------------------------------------

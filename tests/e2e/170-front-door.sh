@@ -12,6 +12,17 @@
 source "$(dirname "$0")/svc-lib.sh"
 sw_time_limit 300
 
+# Kills those of the given PIDs that are still unreaped children of this
+# script: a PID already waited for may belong to anyone by now.
+kill_ours() {
+    local jobs_now pid
+    jobs_now=" $(jobs -p | tr '\n' ' ') "
+    for pid in "$@"; do
+        [[ $jobs_now == *" $pid "* ]] && kill "$pid" 2>/dev/null
+    done
+    return 0
+}
+
 work=$(sw_tmpdir)
 src=$work/app
 svc_git_init "$src"
@@ -110,7 +121,7 @@ for key in list(sel.get_map().values()):
 json.dump(stats, open(out, "w"))
 PY
 attacker=$!
-SW_CLEANUP_CMDS+=("kill $attacker 2>/dev/null")
+SW_CLEANUP_CMDS+=("kill_ours $attacker")
 
 for _ in $(seq 100); do grep -q opened "$work/attack.log" && break; sleep 0.2; done
 sleep 1
@@ -224,7 +235,7 @@ for i in $(seq 50); do
     curl -s -N -o /dev/null --interface "127.0.5.$i" "$base3/api/v1/runs/$queued/log?follow=1" &
     stream_pids+=($!)
 done
-SW_CLEANUP_CMDS+=("kill ${stream_pids[*]} 2>/dev/null")
+SW_CLEANUP_CMDS+=("kill_ours ${stream_pids[*]}")
 sleep 3
 open_streams=$(find "/proc/$SW_SERVER_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l)
 worst=0
@@ -243,7 +254,7 @@ t0=$(date +%s)
 sw_stop_server
 check "the server stops cleanly with the 200 streams open (exit $SW_SERVER_STATUS, $(( $(date +%s) - t0 )) s)" \
     test "$SW_SERVER_STATUS" = 0 -a $(( $(date +%s) - t0 )) -le 5
-kill "${stream_pids[@]}" 2>/dev/null || true
+kill_ours "${stream_pids[@]}"
 wait "${stream_pids[@]}" 2>/dev/null || true
 SW_SERVER_PID=$pid
 

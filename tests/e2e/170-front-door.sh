@@ -18,7 +18,7 @@ kill_ours() {
     local jobs_now pid
     jobs_now=" $(jobs -p | tr '\n' ' ') "
     for pid in "$@"; do
-        [[ $jobs_now == *" $pid "* ]] && kill "$pid" 2>/dev/null
+        if [[ $jobs_now == *" $pid "* ]]; then kill "$pid" 2>/dev/null || true; fi
     done
     return 0
 }

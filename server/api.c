@@ -42,14 +42,8 @@ int srv_api_authorize(srv_request *req, int is_write, const char *repo)
     sw_error *err = NULL;
     if (srv->auth == NULL)
         return 0;
-    free(req->user);
-    req->user = NULL;
-    srv_auth_scopes_free(req->scopes);
-    req->scopes = NULL;
-    const char *authorization = srv_request_header(req, "Authorization");
-    if (srv_auth_identify(srv->auth, srv->store, authorization, &req->user, &req->scopes, &err) !=
-        0) {
-        srv_api_error(req, SRV_E_UNAUTHORIZED, sw_error_message(err));
+    if (srv_request_login(req, &err) != 0) { /* with the login backoff (429) */
+        srv_api_error(req, sw_error_code(err), sw_error_message(err));
         sw_error_clear(&err);
         return -1;
     }
@@ -691,12 +685,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void nap_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* Whether the run has ended, checked at most every 250 ms. */
 static int run_finished(struct log_stream *s, char **status_json)
 {
@@ -748,8 +736,7 @@ static long follow_read(void *arg, uint64_t pos, char *buf, size_t max)
         s->finished = 1;
         return 0;
     }
-    nap_ms(200);
-    return 0;
+    return 0; /* the server calls again in a moment */
 }
 
 /* Appends an SSE "log" event for text (whole lines). */
@@ -828,8 +815,7 @@ static int sse_produce(struct log_stream *s)
         sw_strbuf_puts(&s->out, ": keepalive\n\n");
         return 1;
     }
-    nap_ms(100);
-    return 0;
+    return 0; /* the server calls again in a moment */
 }
 
 static long sse_read(void *arg, uint64_t pos, char *buf, size_t max)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/fs.h"
 #include "core/parse.h"
 
 /* Generated from the migrations folder by cmake/EmbedRun.cmake, sorted by name. */
@@ -182,6 +183,8 @@ static int busy_wait(void *ctx, int count)
     struct timespec pause = { 0, count < DB_BUSY_FAST_TRIES ? 250 * 1000 : 2000 * 1000 };
     nanosleep(&pause, NULL);
     return 1;
+}
+
 /* The database and its -wal and -shm files are 0600: they hold who built
  * what, and SQLite gives -wal and -shm the database file's mode. So the
  * file is made (or corrected) before SQLite opens it. Never by opening an
@@ -198,8 +201,9 @@ static int make_private(const char *path, sw_error **err)
     else if (errno != EEXIST)
         return sw_error_sys(err, SW_EDB, errno, "creating database %s", path);
     for (size_t i = 0; suffixes[i]; i++) {
-        char file[4096];
-        snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+        char file[SW_PATH_MAX];
+        if (snprintf(file, sizeof file, "%s%s", path, suffixes[i]) >= (int)sizeof file)
+            return sw_error_set(err, SW_EDB, "database path too long: %s", path);
         if (chmod(file, 0600) != 0 && errno != ENOENT)
             return sw_error_sys(err, SW_EDB, errno, "setting the mode of %s", file);
     }

@@ -915,7 +915,7 @@ static json_t *load_config(reg_store *store, json_t *manifest)
 {
     const char *digest =
         json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-    char path[4096];
+    char path[SW_PATH_MAX];
     char *text = NULL;
     size_t len = 0;
     if (digest == NULL || reg_blob_path_buf(store, digest, path, sizeof(path), NULL) != 0 ||

@@ -542,10 +542,12 @@ static int certificate_cb(git_cert *cert, int valid, const char *host, void *pay
         return GIT_ECERTIFICATE;
     }
 
-    char user_file[4096] = "";
+    char user_file[SW_PATH_MAX] = "";
     const char *home = getenv("HOME");
-    if (home && *home)
-        snprintf(user_file, sizeof(user_file), "%s/.ssh/known_hosts", home);
+    if (home && *home &&
+        snprintf(user_file, sizeof(user_file), "%s/.ssh/known_hosts", home) >=
+            (int)sizeof(user_file))
+        user_file[0] = '\0'; /* a cut path would name another file */
     const char *paths[2] = { NULL, NULL };
     if (st->auth && st->auth->known_hosts) {
         paths[0] = st->auth->known_hosts;

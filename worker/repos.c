@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "registry/names.h"
@@ -619,7 +620,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     char *local = NULL;
     if (s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0) {
         /* a local path is a file:// URL, relative to where slipway started */
-        char cwd[4096];
+        char cwd[SW_PATH_MAX];
         if (s[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
             return sw_error_sys(err, SW_EIO, errno, "%s: getcwd", key);
         if (asprintf(&local, "file://%s%s%s", s[0] == '/' ? "" : cwd, s[0] == '/' ? "" : "/",

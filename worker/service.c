@@ -1020,9 +1020,9 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     svc->opts.name = svc->name; /* the caller's buffer may not outlive the call */
     wrk_run_limits_get(opts->config, &svc->limits);
     /* fetches run in a child process of this binary (see worker/git.h) */
-    char exe[4096];
+    char exe[SW_PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
+    if (n > 0 && (size_t)n < sizeof(exe) - 1) { /* a cut path is no path */
         exe[n] = '\0';
         wrk_git_use_helper(exe);
     }

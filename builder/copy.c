@@ -261,7 +261,7 @@ static int expand_source(struct copier *c, const char *source, struct path_list 
     clean_rel(source, clean, sizeof(clean));
     if (!has_wildcard(clean)) {
         if (path_list_add(out, clean) != 0)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         return 0;
     }
     char *copy = strdup(clean);
@@ -278,7 +278,7 @@ static int expand_source(struct copier *c, const char *source, struct path_list 
     if (rc == -2)
         return sw_error_set(err, SW_EINVAL, "%s: bad pattern '%s'", c->verb, source);
     if (rc != 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     /* drop matches excluded by .dockerignore */
     size_t kept = before;
     for (size_t i = before; i < out->n; i++) {
@@ -574,7 +574,7 @@ static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (path_list_add(names, de->d_name) != 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
     }
@@ -789,7 +789,7 @@ int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], s
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
     int rc = 0;
     if (h == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     c.src_root_fd = open(spec->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c.src_root_fd < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb, spec->src_root);

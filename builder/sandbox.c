@@ -294,7 +294,7 @@ static int write_text(const char *dir, const char *name, const char *text, char 
 {
     char *path = sw_path_join(dir, name);
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     int rc = sw_write_file_atomic(path, text, strlen(text), 0644, err);
     if (rc != 0 || path_out == NULL)
         free(path);
@@ -755,7 +755,7 @@ static int make_bundle_dir(const char *id, char **out, sw_error **err)
 {
     char *path = sw_path_join(SANDBOX_RUN_DIR, id);
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (mkdir(SANDBOX_RUN_DIR, 0711) != 0 && errno != EEXIST) {
         int rc = sw_error_sys(err, SW_EIO, errno, "creating %s", SANDBOX_RUN_DIR);
         free(path);
@@ -871,7 +871,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     work = sw_path_join(spec->scratch_dir, "work");
     empty = sw_path_join(spec->scratch_dir, "empty");
     if (!rootfs || !work || !empty) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     /* the owner first: from here on a sweep can clean up after us */

@@ -159,7 +159,7 @@ static int clear_target(int parent_fd, const char *base, int new_is_dir, sw_erro
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", parent_fd);
         char *full = sw_path_join(path, base);
-        int rc = full ? sw_rm_rf(full, err) : sw_error_set(err, SW_ENOMEM, "out of memory");
+        int rc = full ? sw_rm_rf(full, err) : sw_error_oom(err);
         free(full);
         return rc;
     }
@@ -330,7 +330,7 @@ static int extract_entry(struct unpack *u, struct archive *ar, struct archive_en
             goto cleanup;
         }
         if ((rc = apply_xattrs(entry, fd, err)) != 0 || remember_dir(u, name, entry) != 0) {
-            rc = rc ? rc : sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = rc ? rc : sw_error_oom(err);
             goto cleanup;
         }
         break;
@@ -464,7 +464,7 @@ int bld_unpack_fd(int fd, const char *dest_dir, const struct bld_unpack_options 
     struct archive *ar = new_tar_reader(1);
     int rc;
     if (ar == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (archive_read_open_fd(ar, fd, 64 * 1024) != ARCHIVE_OK)
         rc = sw_error_set(err, SW_EINVAL, "unpacking into %s: not a tar archive: %s", dest_dir,
                           archive_error_string(ar));
@@ -504,7 +504,7 @@ int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_di
     if (ar == NULL || reader == NULL) {
         archive_read_free(ar);
         free(reader);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     reader->source = source;
     reader->ctx = source_ctx;

@@ -151,7 +151,7 @@ int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
     int fd = -1;
     if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
         tmp = NULL;
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
@@ -173,10 +173,7 @@ int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         goto cleanup;
     }
     dir_copy = strdup(path);
-    if (dir_copy == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(dir_copy, rc, err, cleanup);
     rc = sw_fsync_dir(dirname(dir_copy), err);
 cleanup:
     if (fd >= 0) {

@@ -454,10 +454,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     if ((rc = bld_scratch_dir(store, "src-", &scratch, err)) != 0)
         goto cleanup;
     src = sw_path_join(scratch, "src");
-    if (src == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(src, rc, err, cleanup);
     c->src_dir = src;
     if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
                                &auth, &info, err)) != 0)
@@ -506,7 +503,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     context = sw_path_join(src, rule->context);
     dockerfile = sw_path_join(src, rule->dockerfile);
     if (context == NULL || dockerfile == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (!path_within(src, context)) {
@@ -1014,7 +1011,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
 {
     wrk_service *svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     svc->opts = *opts;
     snprintf(svc->name, sizeof(svc->name), "%s", opts->name ? opts->name : "worker");
     svc->opts.name = svc->name; /* the caller's buffer may not outlive the call */
@@ -1033,7 +1030,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     svc->workers = calloc((size_t)(opts->threads > 0 ? opts->threads : 1), sizeof(struct worker));
     if (svc->workers == NULL) {
         wrk_service_stop(svc);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     for (int i = 0; i < opts->threads; i++) {
         struct worker *w = &svc->workers[i];

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,18 +531,43 @@ cleanup:
 /* key = sha256(previous key, instruction keyword, parts...). The config
  * state a RUN depends on (Env, WorkingDir, User, Shell) is one of the parts
  * where it matters. */
+/* Makes the stage's key one that matches nothing: when a part of a key
+ * could not be made (allocation failure), the step and every step after it
+ * must miss the cache rather than risk the key of another state. */
+static void poison_key(struct stage *st)
+{
+    static atomic_uint counter;
+    unsigned char r[16];
+    char hex[sizeof(r) * 2 + 1];
+    if (sw_random_bytes(r, sizeof(r), NULL) == 0) {
+        sw_hex_encode(r, sizeof(r), hex);
+        snprintf(st->key, sizeof(st->key), "nocache:%s", hex);
+    } else {
+        snprintf(st->key, sizeof(st->key), "nocache:%ld-%u-%lld", (long)getpid(),
+                 atomic_fetch_add(&counter, 1), (long long)time(NULL));
+    }
+}
+
+/* key = sha256(key, keyword, parts...). A NULL part means the caller could
+ * not make it: the key is poisoned instead (see poison_key). */
 static void chain_key(struct stage *st, const char *keyword, const char *const *parts,
                       size_t n_parts)
 {
+    for (size_t i = 0; i < n_parts; i++) {
+        if (parts[i] == NULL) {
+            poison_key(st);
+            return;
+        }
+    }
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
-    if (h == NULL)
+    if (h == NULL) {
+        poison_key(st);
         return;
+    }
     sw_hash_update(h, st->key, strlen(st->key) + 1);
     sw_hash_update(h, keyword, strlen(keyword) + 1);
-    for (size_t i = 0; i < n_parts; i++) {
-        const char *p = parts[i] ? parts[i] : "";
-        sw_hash_update(h, p, strlen(p) + 1);
-    }
+    for (size_t i = 0; i < n_parts; i++)
+        sw_hash_update(h, parts[i], strlen(parts[i]) + 1);
     sw_hash_digest(h, st->key);
     sw_hash_free(h);
 }
@@ -557,11 +583,16 @@ static char *config_state(struct stage *st)
     return text;
 }
 
+/* The build args in effect, for a cache key; NULL when it could not be made. */
 static char *args_state(struct stage *st)
 {
     sw_strbuf sb = SW_STRBUF_INIT;
     for (size_t i = 0; i < st->args.n; i++)
         sw_strbuf_printf(&sb, "%s=%s\n", st->args.items[i].key, st->args.items[i].value);
+    if (sb.failed) {
+        sw_strbuf_free(&sb);
+        return NULL;
+    }
     return sw_strbuf_detach(&sb);
 }
 
@@ -1039,11 +1070,19 @@ static int download_url(struct build *b, const char *url, const char *dir, const
                           url, checksum, digest);
         goto cleanup;
     }
-    chmod(path, 0600);
+    /* ADD <url> gives the file mode 0600 and the server's Last-Modified
+     * time (as BuildKit does); a failure here would change the layer */
+    if (chmod(path, 0600) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "downloading %s: setting its mode", url);
+        goto cleanup;
+    }
     long filetime = -1;
     if (curl_easy_getinfo(curl, CURLINFO_FILETIME, &filetime) == CURLE_OK && filetime > 0) {
         struct timespec times[2] = { { filetime, 0 }, { filetime, 0 } };
-        utimensat(AT_FDCWD, path, times, 0);
+        if (utimensat(AT_FDCWD, path, times, 0) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "downloading %s: setting its time", url);
+            goto cleanup;
+        }
     }
     *name_out = strdup(name);
 cleanup:
@@ -1294,7 +1333,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     char *state = config_state(st);
     sw_strbuf_printf(&key_text, "state=%s\n", state ? state : "");
     free(state);
-    const char *parts[] = { key_text.data };
+    const char *parts[] = { key_text.failed ? NULL : key_text.data };
     chain_key(st, in->keyword, parts, 1);
 
     sw_strbuf_printf(&created_by, "%s ", is_add ? "ADD" : "COPY");

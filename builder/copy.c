@@ -619,7 +619,9 @@ static int is_tar_archive(int fd)
     is_tar = total == sizeof(block) && memcmp(block + 257, "ustar", 5) == 0;
 cleanup:
     sw_decompress_close(d);
-    lseek(fd, 0, SEEK_SET);
+    /* the caller reads the file again from its start: -1 if it cannot */
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return -1;
     return is_tar;
 }
 
@@ -659,7 +661,12 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
             sw_error_set(err, SW_EINVAL, "%s: %s is not a regular file or directory", c->verb, src);
         goto cleanup;
     }
-    if (spec->is_add && is_tar_archive(fd)) {
+    int tar = spec->is_add ? is_tar_archive(fd) : 0;
+    if (tar < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "%s: rewinding %s", c->verb, src);
+        goto cleanup;
+    }
+    if (tar) {
         if ((rc = open_dest_dir(c, spec->dest, &dst, err)) != 0)
             goto cleanup;
         char proc[64];

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "core/log.h"
 
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER ".wh..wh..opq"
@@ -403,7 +404,11 @@ static void apply_dir_times(struct unpack *u)
     for (size_t i = u->n_dirs; i-- > 0;) {
         int fd = open_beneath(u->root_fd, u->dirs[i].path, O_RDONLY | O_DIRECTORY);
         if (fd >= 0) {
-            futimens(fd, u->dirs[i].times);
+            /* a failure leaves the build time on a directory: a layer
+             * that differs by an mtime, so it is reported */
+            if (futimens(fd, u->dirs[i].times) != 0)
+                sw_warn("unpacking: cannot set the time of %s: %s", u->dirs[i].path,
+                        strerror(errno));
             close(fd);
         }
     }

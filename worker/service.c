@@ -147,18 +147,26 @@ static int path_within(const char *root, const char *path)
     return strncmp(real, real_root, n) == 0 && (real[n] == '\0' || real[n] == '/');
 }
 
-static void add_arg(char ***args, size_t *n, const char *key, const char *value)
+/* Appends a build arg "KEY=VALUE" (taking kv); -1 when memory is short
+ * (kv NULL included): a build must never go on without an arg it was given. */
+static int push_arg(char ***args, size_t *n, char *kv)
 {
-    char *kv = NULL;
-    if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
-        return;
-    char **bigger = realloc(*args, (*n + 1) * sizeof(char *));
+    char **bigger = kv ? realloc(*args, (*n + 1) * sizeof(char *)) : NULL;
     if (bigger == NULL) {
         free(kv);
-        return;
+        return -1;
     }
     *args = bigger;
     (*args)[(*n)++] = kv;
+    return 0;
+}
+
+static int add_arg(char ***args, size_t *n, const char *key, const char *value)
+{
+    char *kv = NULL;
+    if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
+        kv = NULL;
+    return push_arg(args, n, kv);
 }
 
 /* ---- one run -------------------------------------------------------------- */
@@ -523,22 +531,22 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         docker_repo = NULL;
     if (asprintf(&image_name, "%s/%s:%s", host, r->name, first_tag) < 0)
         image_name = NULL;
-    for (size_t i = 0; i < rule->n_build_args; i++) {
-        char **bigger = realloc(args, (n_args + 1) * sizeof(char *));
-        if (bigger) {
-            args = bigger;
-            args[n_args++] = strdup(rule->build_args[i]);
-        }
-    }
-    add_arg(&args, &n_args, "SOURCE_BRANCH", source_ref);
-    add_arg(&args, &n_args, "SOURCE_COMMIT", info.sha);
-    add_arg(&args, &n_args, "COMMIT_MSG", info.message);
-    add_arg(&args, &n_args, "DOCKER_REPO", docker_repo);
-    add_arg(&args, &n_args, "DOCKERFILE_PATH", rule->dockerfile);
-    add_arg(&args, &n_args, "DOCKER_TAG", first_tag);
-    add_arg(&args, &n_args, "IMAGE_NAME", image_name);
+    int args_ok = docker_repo != NULL && image_name != NULL;
+    for (size_t i = 0; args_ok && i < rule->n_build_args; i++)
+        args_ok = push_arg(&args, &n_args, strdup(rule->build_args[i])) == 0;
+    args_ok = args_ok && add_arg(&args, &n_args, "SOURCE_BRANCH", source_ref) == 0 &&
+              add_arg(&args, &n_args, "SOURCE_COMMIT", info.sha) == 0 &&
+              add_arg(&args, &n_args, "COMMIT_MSG", info.message) == 0 &&
+              add_arg(&args, &n_args, "DOCKER_REPO", docker_repo) == 0 &&
+              add_arg(&args, &n_args, "DOCKERFILE_PATH", rule->dockerfile) == 0 &&
+              add_arg(&args, &n_args, "DOCKER_TAG", first_tag) == 0 &&
+              add_arg(&args, &n_args, "IMAGE_NAME", image_name) == 0;
     free(docker_repo);
     free(image_name);
+    if (!args_ok) {
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
 
     /* the identity the build reads images with, and its own cache */
     char identity_of[300], cache_scope[600];

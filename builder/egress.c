@@ -444,7 +444,7 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
          * mount propagation (systemd's default) those unmounts reach the
          * host. Give it a private copy first. */
         if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-            dprintf(2, "cannot make a private mount namespace: %s\n", strerror(errno));
+            sw_child_error(2, "cannot make a private mount namespace for slirp4netns", errno);
             _exit(126);
         }
         /* these two are slirp4netns's, as 3 and 4; nothing else */
@@ -454,7 +454,7 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
         execl(slirp, slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
               "--enable-sandbox", "--enable-seccomp", "--netns-type=path", "--ready-fd=3",
               "--exit-fd=4", net->netns_path, "tap0", (char *)NULL);
-        dprintf(2, "cannot run %s: %s\n", slirp, strerror(errno));
+        sw_child_error(2, "cannot run slirp4netns", errno);
         _exit(127);
     }
     net->slirp = pid;

@@ -953,7 +953,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         if (getppid() != parent)
             _exit(137);
         execlp(spec->runtime, spec->runtime, "run", "--keep", "--bundle", bundle, id, (char *)NULL);
-        dprintf(2, "slipway: cannot run %s: %s\n", spec->runtime, strerror(errno));
+        sw_child_error(2, "cannot run the OCI runtime (builder.runtime)", errno);
         _exit(127);
     }
     started = 1;

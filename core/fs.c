@@ -120,6 +120,24 @@ cleanup:
     return rc;
 }
 
+void sw_child_error(int fd, const char *what, int errnum)
+{
+    char num[16];
+    size_t n = sizeof(num);
+    unsigned v = errnum < 0 ? 0u : (unsigned)errnum;
+    do {
+        num[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 && n > 0);
+    ssize_t w;
+    SW_EINTR_LOOP(w, write(fd, "slipway: ", 9));
+    SW_EINTR_LOOP(w, write(fd, what, strlen(what)));
+    SW_EINTR_LOOP(w, write(fd, " (errno ", 8));
+    SW_EINTR_LOOP(w, write(fd, num + n, sizeof(num) - n));
+    SW_EINTR_LOOP(w, write(fd, ")\n", 2));
+    (void)w;
+}
+
 int sw_flock(int fd, int operation)
 {
     int rc;

@@ -646,6 +646,11 @@ int srv_port(const srv_server *srv)
     return srv->port;
 }
 
+void srv_set_repos(srv_server *srv, const struct wrk_repos *repos)
+{
+    atomic_store(&srv->repos, repos);
+}
+
 void srv_set_build_service(srv_server *srv, const struct wrk_repos *repos,
                            struct wrk_service *workers, int n_workers)
 {

@@ -64,7 +64,17 @@ struct wrk_service {
     pthread_cond_t wake;
     int wakeups;
     atomic_int stopping;
+    /* the repositories in force: replaced by a config reload; a run keeps
+     * the generation it started with (generations are never freed while
+     * the service runs) */
+    const struct wrk_repos *_Atomic repos;
 };
+
+void wrk_service_set_repos(wrk_service *svc, const struct wrk_repos *repos)
+{
+    if (svc)
+        atomic_store(&svc->repos, repos);
+}
 
 /* ---- config --------------------------------------------------------------- */
 
@@ -694,7 +704,7 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
     pthread_cond_init(&c.hb_cond, NULL);
     int hb = pthread_create(&c.hb_thread, NULL, heartbeat_main, &c) == 0;
 
-    c.repo = wrk_repos_find(svc->opts.repos, c.run.repo);
+    c.repo = wrk_repos_find(svc->repos, c.run.repo);
     if (c.repo == NULL) {
         rc = sw_error_set(&err, SW_ENOTFOUND, "repository %s is not configured (any more)",
                           c.run.repo);
@@ -741,7 +751,7 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
             if (strcmp(c.run.trigger, "base-image") != 0) {
                 int queued = 0, total = 0;
                 for (size_t i = 0; i < json_array_size(tags); i++) {
-                    wrk_triggers_tag_pushed(db, svc->opts.repos, c.repo->name,
+                    wrk_triggers_tag_pushed(db, svc->repos, c.repo->name,
                                             json_string_value(json_array_get(tags, i)), digest,
                                             &queued, NULL);
                     total += queued;
@@ -937,7 +947,7 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const stru
     long status = 0;
     sw_error *e = NULL, *rec = NULL;
     if (strcmp(d->kind, "status") == 0) {
-        const struct wrk_repo *r = wrk_repos_find(svc->opts.repos, d->repo);
+        const struct wrk_repo *r = wrk_repos_find(svc->repos, d->repo);
         if (r == NULL || r->status_token == NULL) {
             error = "the repository has no status_token in the config any more";
             goto record;
@@ -950,7 +960,7 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const stru
         }
     }
     if (strcmp(d->kind, "notify") == 0 && strncmp(d->url, "notify:", 7) == 0) {
-        url = wrk_notify_resolve(wrk_repos_find(svc->opts.repos, d->repo), d->url);
+        url = wrk_notify_resolve(wrk_repos_find(svc->repos, d->repo), d->url);
         if (url == NULL) {
             error = "the notify URL is not in the repository's config any more";
             goto record;
@@ -1021,6 +1031,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     if (svc == NULL)
         return sw_error_oom(err);
     svc->opts = *opts;
+    atomic_store(&svc->repos, opts->repos);
     snprintf(svc->name, sizeof(svc->name), "%s", opts->name ? opts->name : "worker");
     svc->opts.name = svc->name; /* the caller's buffer may not outlive the call */
     wrk_run_limits_get(opts->config, &svc->limits);

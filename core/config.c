@@ -547,11 +547,17 @@ static int get_size(const struct sw_config *cfg, json_t *parent, const char *key
 
 static int load_server(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "listen",          "public_url",
-                                         "data_dir",        "tls",
-                                         "max_connections", "max_connections_per_ip",
-                                         "header_timeout",  "idle_timeout",
-                                         "threads",         NULL };
+    static const char *const known[] = { "listen",
+                                         "public_url",
+                                         "data_dir",
+                                         "tls",
+                                         "max_connections",
+                                         "max_connections_per_ip",
+                                         "header_timeout",
+                                         "idle_timeout",
+                                         "threads",
+                                         "access_log",
+                                         NULL };
     json_t *server = NULL, *tls = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "server", "server", &server, err)) != 0 || !server)
@@ -592,6 +598,21 @@ static int load_server(struct sw_config *cfg, sw_error **err)
         (rc =
              get_int(cfg, server, "threads", "server.threads", 0, 1024, &cfg->server_threads, err)))
         return rc;
+    json_t *access_log = json_object_get(server, "access_log");
+    if (access_log && !json_is_null(access_log)) {
+        /* YAML's on/off read as booleans; "errors" logs only 4xx/5xx */
+        if (json_is_boolean(access_log))
+            cfg->access_log = json_is_true(access_log) ? SW_ACCESS_LOG_ON : SW_ACCESS_LOG_OFF;
+        else if (json_is_string(access_log) && strcmp(json_string_value(access_log), "on") == 0)
+            cfg->access_log = SW_ACCESS_LOG_ON;
+        else if (json_is_string(access_log) && strcmp(json_string_value(access_log), "off") == 0)
+            cfg->access_log = SW_ACCESS_LOG_OFF;
+        else if (json_is_string(access_log) && strcmp(json_string_value(access_log), "errors") == 0)
+            cfg->access_log = SW_ACCESS_LOG_ERRORS;
+        else
+            return sw_config_error(cfg, access_log, "server.access_log", err,
+                                   "expected on, off or errors");
+    }
     if (cfg->header_timeout_s < 1 || cfg->header_timeout_s > 3600)
         return sw_config_error(cfg, json_object_get(server, "header_timeout"),
                                "server.header_timeout", err, "expected 1s to 1h");

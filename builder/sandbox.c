@@ -324,6 +324,54 @@ static void runtime_cmd(const char *runtime, const char *verb, const char *id, c
 /* Removes from the upper dir the mount points the runtime created: those
  * that did not exist in the merged root before the run. Deepest first, and
  * only when empty (a command may have put files there on purpose). */
+/* The topmost lower layer's copy of rel (on disk, unshifted); 0 or -1. */
+static int lower_stat(const struct bld_sandbox_spec *spec, const char *rel, struct stat *st)
+{
+    for (size_t i = spec->n_lower; i-- > 0;) {
+        char *p = sw_path_join(spec->lower_dirs[i], rel);
+        int found = p && lstat(p, st) == 0;
+        free(p);
+        if (found)
+            return 0;
+    }
+    return -1;
+}
+
+/* 1 when dir is an empty directory. */
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    int empty = 1;
+    while (empty && (de = readdir(d)) != NULL)
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* A directory the runtime's mounts copied up into the upper dir (/etc, for
+ * /etc/hosts and /etc/resolv.conf) that the step left as it found it:
+ * empty, with the lower layer's mode and owner. Removing it keeps a
+ * directory entry with a new mtime out of the layer; the merged view is
+ * the lower one's either way. */
+static void remove_copied_up_dirs(const struct bld_sandbox_spec *spec, const int *in_upper)
+{
+    for (size_t i = 0; mount_points[i]; i++) {
+        struct stat up, low;
+        if (in_upper[i])
+            continue;
+        char *path = sw_path_join(spec->upper_dir, mount_points[i]);
+        if (path && lstat(path, &up) == 0 && S_ISDIR(up.st_mode) &&
+            lower_stat(spec, mount_points[i], &low) == 0 && S_ISDIR(low.st_mode) &&
+            up.st_mode == low.st_mode && up.st_uid == low.st_uid && up.st_gid == low.st_gid &&
+            dir_is_empty(path))
+            rmdir(path);
+        free(path);
+    }
+}
+
 static void remove_created_mount_points(const char *upper, const int *existed)
 {
     size_t n = 0;
@@ -851,7 +899,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     char *hosts = NULL, *resolv = NULL, *config_path = NULL, *config_text = NULL;
     json_t *config = NULL;
     int mounted = 0, rc = 0, started = 0, watching = 0;
-    int existed[16] = { 0 };
+    int existed[16] = { 0 }, in_upper[16] = { 0 };
     int out_pipe[2] = { -1, -1 };
     char id[40], owner[64];
     unsigned char rnd[8];
@@ -896,8 +944,11 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
 
     for (size_t i = 0; mount_points[i]; i++) {
         char *p = sw_path_join(rootfs, mount_points[i]);
+        char *u = sw_path_join(spec->upper_dir, mount_points[i]);
         existed[i] = p && sw_path_exists(p);
+        in_upper[i] = u && sw_path_exists(u);
         free(p);
+        free(u);
     }
 
     char hosts_text[512];
@@ -1057,6 +1108,8 @@ cleanup:
         rc = SW_EIO;
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
+    if (mounted)
+        remove_copied_up_dirs(spec, in_upper);
     if (bundle)
         remove_bundle(bundle);
     if (work)

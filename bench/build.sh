@@ -78,27 +78,39 @@ sw_store() { # N: a fresh slipway store with only the base; prints its config
 }
 seed=$(sw_store seed)
 
-# --- RUN-heavy: builder.network none vs egress -------------------------------
+# --- RUN-heavy: builder.network none vs egress, user namespace on vs off ------
 network_figure() {
-    local nctx=$work/ctx-run mode round t
+    local nctx=$work/ctx-run mode round t cfg
     mkdir -p "$nctx"
     { echo "FROM bench/busybox:1"; for i in $(seq 10); do echo "RUN echo step $i > /step$i"; done; } > "$nctx/Dockerfile"
-    local -a t_none=() t_egress=()
+    # the same store without the user namespace (builder.userns: false)
+    local plain=${seed%.yaml}-nouserns.yaml
+    { cat "$seed"; echo "builder: { userns: false }"; } > "$plain"
+    local -a t_none=() t_egress=() t_plain=()
     for round in $(seq "$rounds"); do
-        for mode in none egress; do
+        for mode in none egress plain; do
+            cfg=$seed
+            net=$mode
+            if [ "$mode" = plain ]; then cfg=$plain; net=none; fi
             t=$(now)
-            "$bin" build --config "$seed" --no-cache --network "$mode" "$nctx" > "$work/net.log" 2>&1 ||
+            "$bin" build --config "$cfg" --no-cache --network "$net" "$nctx" > "$work/net.log" 2>&1 ||
                 { echo "bench/build.sh: the $mode build failed:" >&2; tail -5 "$work/net.log" >&2; exit 1; }
-            if [ "$mode" = none ]; then t_none+=("$(elapsed "$t" "$(now)")"); else t_egress+=("$(elapsed "$t" "$(now)")"); fi
+            case $mode in
+            none) t_none+=("$(elapsed "$t" "$(now)")") ;;
+            egress) t_egress+=("$(elapsed "$t" "$(now)")") ;;
+            plain) t_plain+=("$(elapsed "$t" "$(now)")") ;;
+            esac
         done
     done
-    local mn me
-    mn=$(median "${t_none[@]}"); me=$(median "${t_egress[@]}")
+    local mn me mp
+    mn=$(median "${t_none[@]}"); me=$(median "${t_egress[@]}"); mp=$(median "${t_plain[@]}")
     echo
     echo "RUN-heavy build: 10 RUN steps, --no-cache; median of $rounds rounds"
-    printf '%-22s %12s\n' "builder.network" "build (s)"
-    printf '%-22s %12s\n' none "$mn" egress "$me"
-    echo "egress costs $(python3 -c "print(f'{($me - $mn) / 10 * 1000:.0f}')") ms per RUN step"
+    printf '%-34s %12s\n' "sandbox" "build (s)"
+    printf '%-34s %12s\n' "network none, no user namespace" "$mp" "network none (user namespace)" "$mn" \
+        "network egress (user namespace)" "$me"
+    echo "the user namespace costs $(python3 -c "print(f'{($mn - $mp) / 10 * 1000:.0f}')") ms per RUN step;" \
+        "egress $(python3 -c "print(f'{($me - $mn) / 10 * 1000:.0f}')") ms more"
 }
 if [ -n "$network_only" ]; then
     network_figure

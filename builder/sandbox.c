@@ -1194,8 +1194,23 @@ int bld_sandbox_sweep(const char *runtime, int *killed, sw_error **err)
             (*killed)++;
     }
     json_decref(list);
-    /* bundle directories of dead owners the runtime had no record of yet
-     * (or any more): the root filesystem may still be mounted */
+    int swept = 0;
+    bld_sandbox_sweep_bundles(runtime, &swept, err);
+    if (killed)
+        *killed += swept;
+    return 0;
+}
+
+int bld_sandbox_sweep_bundles(const char *runtime, int *killed, sw_error **err)
+{
+    (void)err;
+    if (runtime == NULL)
+        runtime = "runc";
+    if (killed)
+        *killed = 0;
+    /* bundle directories of dead owners (the runtime may or may not have
+     * a record of their container): the root filesystem may still be
+     * mounted; destroy_container kills and deletes by id first */
     DIR *dir = opendir(SANDBOX_RUN_DIR);
     struct dirent *de;
     while (dir && (de = readdir(dir)) != NULL) {

@@ -104,4 +104,11 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
  * may still be running on one. *killed counts the containers removed. */
 int bld_sandbox_sweep(const char *runtime, int *killed, sw_error **err);
 
+/* The cheap half of bld_sandbox_sweep, for a process that is about to
+ * build (`slipway build`): only containers whose bundle directory under
+ * /run/slipway names a dead owner, without asking the runtime for its
+ * list (a `runc list` is a process and a read of every container's state:
+ * it was most of a no-change rebuild's time). */
+int bld_sandbox_sweep_bundles(const char *runtime, int *killed, sw_error **err);
+
 #endif

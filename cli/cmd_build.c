@@ -187,7 +187,7 @@ int cmd_build(int argc, char **argv)
         goto cleanup;
     }
     /* what builds of killed processes left: containers, then scratch */
-    bld_sandbox_sweep(cfg->runtime, NULL, NULL);
+    bld_sandbox_sweep_bundles(cfg->runtime, NULL, NULL);
     bld_scratch_sweep(store, NULL, NULL);
     opts.config = cfg;
     opts.runtime = cfg->runtime;

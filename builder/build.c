@@ -1739,10 +1739,17 @@ static int parse_go_duration(const char *s, int64_t *ns)
     int64_t total = 0;
     if (*s == '\0')
         return -1;
+    if (*s == '-' || *s == '+')
+        s++; /* a sign only in front, as Go's ParseDuration */
     while (*s) {
+        /* decimal digits and one point only: strtod would also take
+         * "inf", "nan", hex and exponents ("1e30s") */
+        size_t digits = strspn(s, "0123456789.");
+        if (digits == 0 || memchr(s, '.', digits) != memrchr(s, '.', digits))
+            return -1;
         char *end = NULL;
         double v = strtod(s, &end);
-        if (end == s)
+        if (end != s + digits)
             return -1;
         int64_t unit;
         if (strncmp(end, "ns", 2) == 0) {
@@ -1765,7 +1772,11 @@ static int parse_go_duration(const char *s, int64_t *ns)
             end++;
         } else
             return -1;
-        total += (int64_t)(v * (double)unit);
+        double part = v * (double)unit;
+        /* untrusted input: no double -> int64 conversion out of range */
+        if (!(part >= 0 && part < 9.2e18) || total > INT64_MAX - (int64_t)part)
+            return -1;
+        total += (int64_t)part;
         s = end;
     }
     *ns = total;
@@ -2078,6 +2089,11 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
     free(base);
     free(platform);
     if (rc != 0)
+        return rc;
+    /* as BuildKit: a stage whose base has no PATH gets the default one in
+     * its config, so `CMD ["cat", "/file"]` finds cat when the image runs */
+    if (bld_image_env_get(&st->image, "PATH") == NULL &&
+        (rc = bld_image_env_set(&st->image, "PATH", DEFAULT_PATH, err)) != 0)
         return rc;
     /* metadata steps before the first layer step take the base's time,
      * so that a rebuild from cache repeats them */

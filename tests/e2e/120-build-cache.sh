@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
+# The image builder: multi-stage builds and the layer cache.
+#
+# Section "multi-stage and cache" (was 120-build-multistage-cache.sh):
 # The image builder: multi-stage builds, --target, the build cache (hits,
 # invalidation by a changed context file or build arg, --no-cache),
 # reproducible digests with --timestamp / SOURCE_DATE_EPOCH across two
@@ -6,6 +9,12 @@
 # prints (CACHED / DONE per step) and by the digests and files that result.
 set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
+
+sw_time_limit 420
+
+# ===========================================================================
+# multi-stage and cache (was 120-build-multistage-cache.sh)
+# ===========================================================================
 
 bt_init
 

@@ -1,7 +1,4 @@
 #!/usr/bin/env bash
-# The image builder: every Dockerfile instruction.
-#
-# Section "instructions" (was 110-build-instructions.sh):
 # The image builder, instruction by instruction: FROM (with a global ARG),
 # RUN (shell, exec, heredoc), CMD, ENTRYPOINT, ENV, ARG, LABEL, EXPOSE,
 # VOLUME, USER, WORKDIR, COPY (file, directory, wildcard, --chown, --chmod,
@@ -13,10 +10,6 @@ set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
 
 sw_time_limit 420
-
-# ===========================================================================
-# instructions (was 110-build-instructions.sh)
-# ===========================================================================
 
 # ADD <url> below fetches from a web server on 127.0.0.1, which the egress
 # policy refuses unless the operator opens it (tests/e2e/150-build-egress.sh)

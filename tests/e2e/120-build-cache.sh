@@ -1,7 +1,4 @@
 #!/usr/bin/env bash
-# The image builder: multi-stage builds and the layer cache.
-#
-# Section "multi-stage and cache" (was 120-build-multistage-cache.sh):
 # The image builder: multi-stage builds, --target, the build cache (hits,
 # invalidation by a changed context file or build arg, --no-cache),
 # reproducible digests with --timestamp / SOURCE_DATE_EPOCH across two
@@ -11,10 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
 
 sw_time_limit 420
-
-# ===========================================================================
-# multi-stage and cache (was 120-build-multistage-cache.sh)
-# ===========================================================================
 
 bt_init
 

@@ -81,6 +81,7 @@ static void test_miss_hit_update(void)
     CHECK_INT_EQ(bld_cache_get(store, "step-key-1", &got, NULL, &err), SW_ENOTFOUND);
     CHECK(err == NULL);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 

@@ -185,6 +185,7 @@ static void test_store_round_trip(void)
 
     bld_image_release(&img);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 

@@ -117,6 +117,7 @@ static void test_clean_store(void)
     sw_error *err = NULL;
     CHECK_INT_EQ(reg_fsck_run(store, &opts, NULL, NULL, NULL, &err), 0);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 
@@ -201,6 +202,7 @@ static void test_damaged_blobs_and_repair(void)
     CHECK_STR_EQ(f.text, "");
     free(layer_path);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 
@@ -244,6 +246,7 @@ static void test_stray_files_are_notices(void)
     CHECK(sw_path_exists(upload));
     free(path);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 
@@ -275,6 +278,7 @@ static void test_upload_session_without_file(void)
                  REG_E_BLOB_UPLOAD_UNKNOWN);
     sw_error_clear(&err);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 
@@ -318,6 +322,7 @@ static void test_dangling_tag_and_child(void)
     CHECK(strstr(f.text, want) != NULL);
     CHECK(r.damage >= 2);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 

@@ -355,6 +355,7 @@ int main(void)
     RUN(test_paging);
     RUN(test_quick_check_and_trash_path);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();
 }

@@ -85,6 +85,7 @@ static void test_layout_and_defaults(void)
     CHECK_INT_EQ(reg_store_options(store)->max_manifest_size, 1234);
     CHECK_INT_EQ(reg_store_options(store)->delete_enabled, 1);
     reg_store_close(store);
+    sw_rm_rf(root, NULL);
     free(root);
 }
 
@@ -111,6 +112,7 @@ static void test_open_errors(void)
     CHECK(store == NULL);
     CHECK(err != NULL);
     sw_error_clear(&err);
+    sw_rm_rf(root, NULL);
     free(root);
 }
 
@@ -133,6 +135,7 @@ static void test_reserve(void)
     CHECK_INT_EQ(reg_blob_put_buffer(store, "demo/app", "data", 4, digest, &err), SW_ENOSPACE);
     sw_error_clear(&err);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 
@@ -181,6 +184,7 @@ static void test_recovery_of_leftovers(void)
     CHECK(!exists_in(tmp, "blob-live-writer"));
     CHECK(exists_in(tmp, "step-123"));
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
 }
 

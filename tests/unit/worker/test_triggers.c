@@ -192,6 +192,7 @@ int main(void)
     RUN(test_regex_rule_uses_last_good_run);
     wrk_repos_free(repos);
     reg_store_close(store);
+    sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();
 }

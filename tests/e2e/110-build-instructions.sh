@@ -9,6 +9,8 @@
 set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
 
+sw_time_limit 420
+
 # ADD <url> below fetches from a web server on 127.0.0.1, which the egress
 # policy refuses unless the operator opens it (tests/e2e/150-build-egress.sh)
 bt_init "builder: { network: none, step_timeout: 2m, egress: { allow: [127.0.0.1/32] } }"

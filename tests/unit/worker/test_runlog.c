@@ -2,7 +2,8 @@
  * test_runlog.c - worker/runlog.c: Slipway's lines carry the mark and stay
  * one line whatever they hold; build output through the pipe loses any mark
  * byte, comes before a Slipway line written after it, and a Slipway line
- * after output without a newline still starts a line.
+ * after output without a newline still starts a line. The log path of a
+ * run id, and the ids refused because they could name another file.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -64,11 +65,46 @@ static void test_output_is_escaped_and_ordered(void)
     free(text);
 }
 
+static void test_path_and_bad_ids(void)
+{
+    char *p = wrk_log_path("/data", "ca7");
+    CHECK_STR_EQ(p, "/data/logs/ca7.log");
+    free(p);
+    p = wrk_log_path("/data", "Run_1-x");
+    CHECK_STR_EQ(p, "/data/logs/Run_1-x.log");
+    free(p);
+    char long_id[80];
+    memset(long_id, 'a', 65);
+    long_id[65] = '\0';
+    const char *bad[] = { "", "../etc/passwd", "a/b", "a.b", "run id", "x\n", long_id };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK(wrk_log_path("/data", bad[i]) == NULL);
+    long_id[64] = '\0'; /* 64 is the limit */
+    p = wrk_log_path("/data", long_id);
+    CHECK(p != NULL);
+    free(p);
+
+    sw_error *err = NULL;
+    int fd = -1;
+    CHECK_INT_EQ(wrk_log_open(dir, "../escape", &fd, &err), SW_EINVAL);
+    CHECK(err && strstr(sw_error_message(err), "bad run id '../escape'"));
+    sw_error_clear(&err);
+
+    /* logs/ cannot be made: an error, not a crash */
+    char blocked[4096];
+    snprintf(blocked, sizeof(blocked), "%s/file-not-dir", dir);
+    CHECK_INT_EQ(sw_write_file_atomic(blocked, "x", 1, 0644, &err), 0);
+    CHECK(wrk_log_open(blocked, "r2", &fd, &err) != 0);
+    CHECK(err != NULL);
+    sw_error_clear(&err);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_runlog");
     RUN(test_marked_lines);
     RUN(test_output_is_escaped_and_ordered);
+    RUN(test_path_and_bad_ids);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

@@ -7,6 +7,8 @@
 set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
 
+sw_time_limit 420
+
 bt_init
 
 ctx=$(sw_tmpdir)

@@ -16,10 +16,6 @@
 
 /* ---- request ------------------------------------------------------------ */
 
-const char *srv_request_method(const srv_request *req)
-{
-    return req->method;
-}
 const char *srv_request_path(const srv_request *req)
 {
     return req->path;
@@ -27,10 +23,6 @@ const char *srv_request_path(const srv_request *req)
 const char *srv_request_user(const srv_request *req)
 {
     return req->user;
-}
-int srv_request_is_head(const srv_request *req)
-{
-    return req->is_head;
 }
 const struct sw_config *srv_request_config(const srv_request *req)
 {

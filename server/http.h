@@ -73,7 +73,6 @@ int srv_route_add(srv_server *srv, const struct srv_route *routes, sw_error **er
 
 /* ---- the request --------------------------------------------------------- */
 
-const char *srv_request_method(const srv_request *req);
 const char *srv_request_path(const srv_request *req);
 /* A path parameter of the matched pattern, or NULL. */
 const char *srv_request_param(const srv_request *req, const char *name);
@@ -98,7 +97,6 @@ int srv_request_login_with(srv_request *req, const char *authorization, sw_error
 int srv_request_authenticate(srv_request *req);
 /* 1 when the request's user may do `access` (SRV_AUTH_PULL/PUSH) on repo. */
 int srv_request_allowed(const srv_request *req, const char *repo, unsigned access);
-int srv_request_is_head(const srv_request *req);
 
 const struct sw_config *srv_request_config(const srv_request *req);
 reg_store *srv_request_store(const srv_request *req);

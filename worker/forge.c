@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/http_client.h"
+#include "core/strbuf.h"
+#include "worker/repos.h"
 
 static size_t discard(char *data, size_t size, size_t n, void *ctx)
 {
@@ -97,6 +100,64 @@ json_t *wrk_notify_payload(const char *host, const char *public_url, const char 
     free(ns);
     free(repo_name);
     free(repo_url);
+    return doc;
+}
+
+json_t *wrk_notify_body(int format, const json_t *dockerhub, const char *public_url,
+                        const char *repo, const char *run_id, long long pushed_at)
+{
+    if (format == WRK_NOTIFY_DOCKERHUB)
+        return json_deep_copy(dockerhub);
+    const json_t *tags = json_object_get(dockerhub, "tags");
+    const char *digest = json_string_value(json_object_get(dockerhub, "digest"));
+    const char *image =
+        json_string_value(json_object_get(json_object_get(dockerhub, "repository"), "repo_name"));
+    char when[SW_RFC3339_MAX], *source = NULL, *run_url = NULL, *tag_text = NULL;
+    sw_format_rfc3339((int64_t)pushed_at, when);
+    json_t *doc = NULL;
+    if (asprintf(&source, "%s/repos/%s", public_url, repo) < 0)
+        source = NULL;
+    if (asprintf(&run_url, "%s/runs/%s", public_url, run_id) < 0)
+        run_url = NULL;
+    sw_strbuf t = SW_STRBUF_INIT;
+    size_t i;
+    json_t *tag;
+    json_array_foreach(tags, i, tag)
+        sw_strbuf_printf(&t, "%s`%s`", i ? ", " : "", json_string_value(tag));
+    tag_text = t.failed ? NULL : sw_strbuf_detach(&t);
+    sw_strbuf_free(&t);
+    if (source == NULL || run_url == NULL || tag_text == NULL)
+        goto cleanup;
+    if (format == WRK_NOTIFY_CLOUDEVENTS) {
+        /* CloudEvents 1.0, structured mode: the event's attributes and the
+         * Docker Hub payload as its data */
+        doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "specversion", "1.0", "type",
+                        "io.slipway.image.pushed", "source", source, "id", run_id, "time", when,
+                        "subject", image ? image : repo, "datacontenttype", "application/json",
+                        "data", dockerhub);
+    } else if (format == WRK_NOTIFY_SLACK) {
+        /* a Slack incoming webhook: text for notifications, blocks for the
+         * channel (mrkdwn; user-controlled names are what they are: Slack
+         * escapes nothing in mrkdwn but &, < and >, which tags and
+         * repository names cannot hold) */
+        char *text = NULL;
+        if (asprintf(&text, "Pushed %s (%s) by run %s: %s", image ? image : repo, tag_text, run_id,
+                     digest ? digest : "") < 0)
+            text = NULL;
+        char *md = NULL;
+        if (asprintf(&md, "*%s* pushed: %s\n<%s|Run %s> · `%.19s`", image ? image : repo, tag_text,
+                     run_url, run_id, digest ? digest : "") < 0)
+            md = NULL;
+        if (text && md)
+            doc = json_pack("{s:s, s:[{s:s, s:{s:s, s:s}}]}", "text", text, "blocks", "type",
+                            "section", "text", "type", "mrkdwn", "text", md);
+        free(text);
+        free(md);
+    }
+cleanup:
+    free(source);
+    free(run_url);
+    free(tag_text);
     return doc;
 }
 

@@ -24,6 +24,14 @@ int wrk_forge_retryable(long status);
 
 /* Docker Hub's push webhook payload plus our run id, digest and tags.
  * host is the registry host[:port]; public_url the service's base URL. */
+/* The body for a notify URL of `format` (enum wrk_notify_format in
+ * worker/repos.h), made from the Docker Hub payload above: a copy of it, a
+ * CloudEvents 1.0 structured event (type io.slipway.image.pushed, source
+ * PUBLIC_URL/repos/REPO, id the run id, data the Docker Hub payload), or a
+ * Slack incoming-webhook message ({text, blocks}). NULL on OOM. */
+json_t *wrk_notify_body(int format, const json_t *dockerhub, const char *public_url,
+                        const char *repo, const char *run_id, long long pushed_at);
+
 json_t *wrk_notify_payload(const char *host, const char *public_url, const char *repo,
                            const char *pusher, const char *run_id, const char *digest,
                            const json_t *tags, long long pushed_at);

@@ -336,15 +336,83 @@ static void rule_free(struct wrk_rule *r)
     free_strv(r->tags, r->n_tags);
     free_argv(r->autotest);
     free_strv(r->notify, r->n_notify);
+    free(r->notify_format);
     memset(r, 0, sizeof(*r));
 }
 
 struct defaults {
     char **autotest;
     char **notify;
+    int *notify_format;
     size_t n_notify;
     int cache;
 };
+
+/* notify: a URL, or a list of URLs and {url, format} mappings (format:
+ * dockerhub, the default, cloudevents or slack). */
+static int get_notify(const struct ctx *c, json_t *obj, const char *prefix, char ***urls,
+                      int **formats, size_t *n, int *present, sw_error **err)
+{
+    static const char *const names[] = { "dockerhub", "cloudevents", "slack", NULL };
+    json_t *v = json_object_get(obj, "notify");
+    char full[400];
+    snprintf(full, sizeof(full), "%s.notify", prefix);
+    *urls = NULL;
+    *formats = NULL;
+    *n = 0;
+    *present = v != NULL;
+    if (v == NULL)
+        return 0;
+    size_t count = json_is_array(v) ? json_array_size(v) : 1;
+    if (!json_is_array(v) && !json_is_string(v) && !json_is_object(v))
+        return key_error(c, v, full, err, "expected a URL or a list of URLs and {url, format}");
+    *urls = calloc(count + 1, sizeof(char *));
+    *formats = calloc(count + 1, sizeof(int));
+    if (*urls == NULL || *formats == NULL)
+        return sw_error_oom(err);
+    for (size_t i = 0; i < count; i++) {
+        json_t *item = json_is_array(v) ? json_array_get(v, i) : v;
+        const char *url = json_string_value(item);
+        int format = WRK_NOTIFY_DOCKERHUB;
+        if (json_is_object(item)) {
+            const char *key;
+            json_t *val;
+            json_object_foreach(item, key, val) {
+                if (strcmp(key, "url") != 0 && strcmp(key, "format") != 0)
+                    return sw_config_error(c->cfg, val, full, err,
+                                           "%s: unknown key (a notify entry has url and format)",
+                                           key);
+            }
+            url = json_string_value(json_object_get(item, "url"));
+            json_t *f = json_object_get(item, "format");
+            if (f) {
+                const char *name = json_string_value(f);
+                format = -1;
+                for (int k = 0; name && names[k]; k++)
+                    if (strcmp(names[k], name) == 0)
+                        format = k;
+                if (format < 0)
+                    return key_error(c, f, full, err,
+                                     "format: expected dockerhub, cloudevents or slack");
+            }
+        }
+        if (url == NULL)
+            return key_error(c, item, full, err, "expected a URL or {url, format}");
+        if (((*urls)[i] = strdup(url)) == NULL)
+            return sw_error_oom(err);
+        (*formats)[i] = format;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int *dup_formats(const int *formats, size_t n)
+{
+    int *copy = calloc(n + 1, sizeof(int));
+    if (copy && formats)
+        memcpy(copy, formats, n * sizeof(int));
+    return copy;
+}
 
 static int load_rule(const struct ctx *c, json_t *node, int index, const struct defaults *d,
                      struct wrk_rule *r, sw_error **err)
@@ -482,11 +550,15 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
         return rc;
     if (!present)
         r->autotest = dup_argv(d->autotest);
-    if ((rc = get_list(c, node, prefix, "notify", &r->notify, &r->n_notify, &present, err)) != 0)
+    if ((rc = get_notify(c, node, prefix, &r->notify, &r->notify_format, &r->n_notify, &present,
+                         err)) != 0)
         return rc;
     if (!present) {
         r->notify = dup_strv(d->notify, d->n_notify);
+        r->notify_format = dup_formats(d->notify_format, d->n_notify);
         r->n_notify = d->n_notify;
+        if ((d->n_notify && r->notify == NULL) || r->notify_format == NULL)
+            return sw_error_oom(err);
     }
     snprintf(key, sizeof(key), "%s.notify", prefix);
     for (size_t i = 0; i < r->n_notify; i++)
@@ -669,7 +741,8 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
 
     /* defaults for the rules */
     if ((rc = get_autotest(c, node, c->where, &d.autotest, &present, err)) != 0 ||
-        (rc = get_list(c, node, c->where, "notify", &d.notify, &d.n_notify, &present, err)) != 0 ||
+        (rc = get_notify(c, node, c->where, &d.notify, &d.notify_format, &d.n_notify, &present,
+                         err)) != 0 ||
         (rc = get_bool(c, node, c->where, "cache", &d.cache, err)) != 0)
         goto cleanup;
 
@@ -691,6 +764,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
 cleanup:
     free_argv(d.autotest);
     free_strv(d.notify, d.n_notify);
+    free(d.notify_format);
     return rc;
 }
 

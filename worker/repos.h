@@ -37,6 +37,10 @@
 
 #define WRK_MAX_GROUPS 9
 
+/* The body a notify URL gets: Docker Hub's webhook payload (the default),
+ * a CloudEvents 1.0 structured event, or a Slack incoming-webhook message. */
+enum wrk_notify_format { WRK_NOTIFY_DOCKERHUB = 0, WRK_NOTIFY_CLOUDEVENTS, WRK_NOTIFY_SLACK };
+
 struct wrk_rule {
     int index;         /* position in the repository's rules, from 0 */
     char *source_type; /* "branch" or "tag" */
@@ -50,8 +54,9 @@ struct wrk_rule {
     char **tags; /* templates (wrk_tags_render) */
     size_t n_tags;
     int semver;
-    char **autotest; /* NULL-terminated argv, or NULL */
-    char **notify;   /* URLs */
+    char **autotest;    /* NULL-terminated argv, or NULL */
+    char **notify;      /* URLs */
+    int *notify_format; /* enum wrk_notify_format of each URL */
     size_t n_notify;
     int cache;
 };

@@ -412,14 +412,18 @@ static void notify(struct run_ctx *c, const char *digest, json_t *tags)
         return;
     const struct sw_config *cfg = c->svc->opts.config;
     char *host = registry_host(cfg);
-    json_t *body =
-        wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name, c->run.pusher,
-                           c->run.run_id, digest, tags, (long long)time(NULL));
+    long long now = (long long)time(NULL);
+    json_t *body = wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name,
+                                      c->run.pusher, c->run.run_id, digest, tags, now);
     for (size_t i = 0; i < rule->n_notify && body; i++) {
         /* the URL's path is a secret: the outbox gets a reference to it */
         char *ref = wrk_notify_ref(rule->notify[i]);
-        if (ref)
-            queue_delivery(c, "notify", ref, body, "Notification");
+        json_t *formatted =
+            wrk_notify_body(rule->notify_format ? rule->notify_format[i] : WRK_NOTIFY_DOCKERHUB,
+                            body, cfg->public_url, c->repo->name, c->run.run_id, now);
+        if (ref && formatted)
+            queue_delivery(c, "notify", ref, formatted, "Notification");
+        json_decref(formatted);
         free(ref);
     }
     wrk_log_line(c->log_fd, "Notifying %zu URL%s (deliveries are listed on the run's page)",

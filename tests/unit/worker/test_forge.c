@@ -12,6 +12,7 @@
 #include "tests/unit/core/httpd.h"
 #include "tests/unit/test.h"
 #include "worker/forge.h"
+#include "worker/repos.h"
 
 static struct httpd server;
 
@@ -177,6 +178,45 @@ static void full_name_is(const char *url, const char *want)
     free(got);
 }
 
+static void test_notify_formats(void)
+{
+    json_t *tags = json_pack("[s,s]", "1.2.3", "latest");
+    json_t *hub =
+        wrk_notify_payload("reg.example.test", "https://ci.example.test", "team/web", "alice",
+                           "ca7", "sha256:0123456789abcdef0123", tags, 1700000000);
+    json_t *same = wrk_notify_body(WRK_NOTIFY_DOCKERHUB, hub, "https://ci.example.test", "team/web",
+                                   "ca7", 1700000000);
+    CHECK(json_equal(same, hub));
+
+    json_t *ce = wrk_notify_body(WRK_NOTIFY_CLOUDEVENTS, hub, "https://ci.example.test", "team/web",
+                                 "ca7", 1700000000);
+    CHECK(ce != NULL);
+    CHECK_STR_EQ(json_string_value(json_object_get(ce, "specversion")), "1.0");
+    CHECK_STR_EQ(json_string_value(json_object_get(ce, "type")), "io.slipway.image.pushed");
+    CHECK_STR_EQ(json_string_value(json_object_get(ce, "source")),
+                 "https://ci.example.test/repos/team/web");
+    CHECK_STR_EQ(json_string_value(json_object_get(ce, "id")), "ca7");
+    CHECK_STR_EQ(json_string_value(json_object_get(ce, "time")), "2023-11-14T22:13:20Z");
+    CHECK_STR_EQ(json_string_value(json_object_get(ce, "subject")), "reg.example.test/team/web");
+    CHECK(json_equal(json_object_get(ce, "data"), hub));
+
+    json_t *slack = wrk_notify_body(WRK_NOTIFY_SLACK, hub, "https://ci.example.test", "team/web",
+                                    "ca7", 1700000000);
+    CHECK(slack != NULL);
+    const char *text = json_string_value(json_object_get(slack, "text"));
+    CHECK(text && strstr(text, "reg.example.test/team/web") && strstr(text, "`1.2.3`, `latest`") &&
+          strstr(text, "ca7"));
+    json_t *block = json_array_get(json_object_get(slack, "blocks"), 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(block, "type")), "section");
+    const char *md = json_string_value(json_object_get(json_object_get(block, "text"), "text"));
+    CHECK(md && strstr(md, "<https://ci.example.test/runs/ca7|Run ca7>"));
+    json_decref(slack);
+    json_decref(ce);
+    json_decref(same);
+    json_decref(hub);
+    json_decref(tags);
+}
+
 static void test_full_name(void)
 {
     full_name_is("https://github.com/acme/hello.git", "acme/hello");
@@ -217,6 +257,7 @@ int main(void)
     RUN(test_post_errors);
     RUN(test_retryable);
     RUN(test_notify_payload);
+    RUN(test_notify_formats);
     RUN(test_full_name);
     RUN(test_commit_status_request);
     httpd_stop(&server);

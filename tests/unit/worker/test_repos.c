@@ -226,6 +226,46 @@ static void test_errors(void)
     expect_error("runs: { leese: 10s }\n", (const char *[]){ "runs.leese", "unknown key", NULL });
 }
 
+static void test_notify_formats(void)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[512];
+    CHECK_INT_EQ(
+        load("repos:\n"
+             "  - name: demo/n\n"
+             "    git: https://example.test/n.git\n"
+             "    notify: [https://a.example/hook,\n"
+             "             {url: https://b.example/x, format: cloudevents},\n"
+             "             {url: https://hooks.slack.example/T/B/X, format: slack}]\n"
+             "    rules:\n"
+             "      - { source_type: branch, source: main }\n"
+             "      - { source_type: tag, source: v1, notify: {url: https://c.example/y} }\n",
+             &repos, msg, sizeof(msg)),
+        0);
+    if (repos) {
+        const struct wrk_rule *r = &repos->repos[0].rules[0];
+        CHECK_INT_EQ(r->n_notify, 3);
+        CHECK_STR_EQ(r->notify[1], "https://b.example/x");
+        CHECK_INT_EQ(r->notify_format[0], WRK_NOTIFY_DOCKERHUB);
+        CHECK_INT_EQ(r->notify_format[1], WRK_NOTIFY_CLOUDEVENTS);
+        CHECK_INT_EQ(r->notify_format[2], WRK_NOTIFY_SLACK);
+        const struct wrk_rule *t = &repos->repos[0].rules[1];
+        CHECK_INT_EQ(t->n_notify, 1);
+        CHECK_INT_EQ(t->notify_format[0], WRK_NOTIFY_DOCKERHUB);
+    }
+    wrk_repos_free(repos);
+    CHECK(load("repos:\n  - name: demo/n\n    git: https://example.test/n.git\n"
+               "    notify: [{url: https://a.example/h, format: teams}]\n"
+               "    rules: [{ source_type: branch, source: main }]\n",
+               &repos, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "format: expected dockerhub, cloudevents or slack") != NULL);
+    CHECK(load("repos:\n  - name: demo/n\n    git: https://example.test/n.git\n"
+               "    notify: [{url: ftp://a.example/h}]\n"
+               "    rules: [{ source_type: branch, source: main }]\n",
+               &repos, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "expected an http:// or https:// URL") != NULL);
+}
+
 static void test_runs_keep(void)
 {
     static const struct {
@@ -399,6 +439,7 @@ int main(void)
     RUN(test_load_full);
     RUN(test_no_repos);
     RUN(test_errors);
+    RUN(test_notify_formats);
     RUN(test_runs_keep);
     RUN(test_url_normalize);
     RUN(test_match);

@@ -31,6 +31,7 @@
 #include "worker/outbox.h"
 #include "worker/runlog.h"
 #include "worker/tags.h"
+#include "worker/timers.h"
 #include "worker/triggers.h"
 
 #define IDLE_POLL_MS 1000
@@ -64,6 +65,7 @@ struct wrk_service {
     pthread_cond_t wake;
     int wakeups;
     atomic_int stopping;
+    wrk_timers *timers; /* the timer scheduler (worker/timers.h), or NULL */
 };
 
 /* ---- config --------------------------------------------------------------- */
@@ -1010,6 +1012,11 @@ int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error *
     return rc;
 }
 
+static void timers_queued(void *svc)
+{
+    wrk_service_wake(svc);
+}
+
 int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out, sw_error **err)
 {
     wrk_service *svc = calloc(1, sizeof(*svc));
@@ -1048,6 +1055,10 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     }
     svc->has_presence = pthread_create(&svc->presence, NULL, presence_main, svc) == 0;
     svc->has_courier = pthread_create(&svc->courier, NULL, courier_main, svc) == 0;
+    sw_error *timer_err = NULL;
+    if (wrk_timers_start(opts->store, opts->repos, timers_queued, svc, &svc->timers, &timer_err))
+        sw_warn("timers do not run in this process: %s", sw_error_message(timer_err));
+    sw_error_clear(&timer_err);
     sw_info("%d worker thread%s started (lease %ds, at most %d attempts)", svc->n_workers,
             svc->n_workers == 1 ? "" : "s", svc->limits.lease_s, svc->limits.max_attempts);
     *out = svc;
@@ -1073,6 +1084,7 @@ void wrk_service_stop(wrk_service *svc)
 {
     if (svc == NULL)
         return;
+    wrk_timers_stop(svc->timers);
     pthread_mutex_lock(&svc->lock);
     svc->stopping = 1;
     pthread_cond_broadcast(&svc->wake);

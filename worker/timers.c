@@ -532,6 +532,10 @@ int wrk_timers_start(reg_store *store, const struct wrk_repos *repos, void (*on_
         free(t);
         return sw_error_sys(err, SW_EIO, e, "starting the timer thread");
     }
+    size_t n = 0;
+    for (size_t i = 0; i < repos->n; i++)
+        n += repos->repos[i].n_timers;
+    sw_info("%zu timer%s scheduled (checked every %d s)", n, n == 1 ? "" : "s", TICK_S);
     *out = t;
     return 0;
 }

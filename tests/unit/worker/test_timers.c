@@ -246,6 +246,78 @@ static void test_latest(void)
                  "2026-01-01 00:00 Thu");
 }
 
+/* Random expressions made of cron's pieces (often out of range or
+ * malformed): an error with a message, or a schedule whose next firing is a
+ * later whole minute and agrees with wrk_cron_latest. */
+static unsigned seed = 12345;
+static int rnd(int n)
+{
+    seed = seed * 1103515245u + 12345u;
+    return (int)((seed >> 16) % (unsigned)n);
+}
+
+/* One random field of range lo-hi (sometimes a little outside it). */
+static int random_field(char *out, size_t size, int lo, int hi)
+{
+    int span = hi - lo + 1;
+    int a = lo + rnd(span + 2) - (rnd(10) == 0), b = a + rnd(span), step = 1 + rnd(span + 1);
+    switch (rnd(12)) {
+    case 0:
+    case 1:
+        return snprintf(out, size, "*");
+    case 2:
+        return snprintf(out, size, "*/%d", step);
+    case 3:
+    case 4:
+        return snprintf(out, size, "%d", a);
+    case 5:
+        return snprintf(out, size, "%d-%d", a, b);
+    case 6:
+        return snprintf(out, size, "%d-%d/%d", a, b, step);
+    case 7:
+        return snprintf(out, size, "%d,%d", a, b);
+    case 8:
+        return snprintf(out, size, "%s", lo == 0 && hi == 7 ? "mon-fri" : "jan");
+    case 9:
+        return snprintf(out, size, "%d/%d", a, step);
+    case 10:
+        return snprintf(out, size, "%s", rnd(2) ? "" : "*x");
+    default:
+        return snprintf(out, size, "%d,%d-%d,*/%d", a, a, b, step);
+    }
+}
+
+static void test_random(void)
+{
+    static const int ranges[5][2] = { { 0, 59 }, { 0, 23 }, { 1, 31 }, { 1, 12 }, { 0, 7 } };
+    int parsed = 0;
+    for (int i = 0; i < 30000; i++) {
+        char expr[300] = "";
+        size_t used = 0;
+        int fields_n = rnd(20) == 0 ? 4 + rnd(3) : 5;
+        for (int f = 0; f < fields_n; f++) {
+            if (f > 0)
+                expr[used++] = ' ';
+            used += (size_t)random_field(expr + used, sizeof(expr) - used, ranges[f % 5][0],
+                                         ranges[f % 5][1]);
+        }
+        struct wrk_cron c;
+        sw_error *err = NULL;
+        if (wrk_cron_parse(expr, &c, &err) != 0) {
+            CHECK(err != NULL && strlen(sw_error_message(err)) > 0);
+            sw_error_clear(&err);
+            continue;
+        }
+        parsed++;
+        int64_t after = at("2026-02-27 23:58") + (int64_t)rnd(5000) * 61;
+        int64_t next = wrk_cron_next(&c, after);
+        CHECK(next > after && next % 60 == 0);
+        CHECK(wrk_cron_latest(&c, after, next) == next);
+        CHECK(wrk_cron_latest(&c, after, next - 1) == -1);
+    }
+    CHECK(parsed > 1000);
+}
+
 /* ---- config ----------------------------------------------------------------- */
 
 static int load(const char *yaml, struct wrk_repos **repos, char *out, size_t size)
@@ -440,6 +512,12 @@ static void test_tick(void)
         CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), expected);
     }
     sqlite3_finalize(stmt);
+    /* migration 0010 widened the CHECK in place and left a sound database */
+    sqlite3_stmt *check = NULL;
+    sqlite3_prepare_v2(a, "PRAGMA integrity_check", -1, &check, NULL);
+    if (sqlite3_step(check) == SQLITE_ROW)
+        CHECK_STR_EQ((const char *)sqlite3_column_text(check, 0), "ok");
+    sqlite3_finalize(check);
     /* the CHECK on trigger still refuses nonsense */
     CHECK(sqlite3_exec(a,
                        "INSERT INTO runs (run_id, repo, trigger, source_type, source_ref, status,"
@@ -499,6 +577,7 @@ int main(void)
     RUN(test_next);
     RUN(test_offsets);
     RUN(test_latest);
+    RUN(test_random);
     RUN(test_config);
     RUN(test_tick);
     RUN(test_race);

@@ -656,6 +656,13 @@ static int load_timers(const struct ctx *c, json_t *node, struct wrk_repo *r, sw
         r->n_timers++;
         if (rc != 0)
             return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->timers[j].key, r->timers[i].key) == 0) {
+                snprintf(key, sizeof(key), "%s.timers[%zu]", c->where, i + 1);
+                return sw_config_error(c->cfg, json_array_get(timers, i), key, err,
+                                       "the same schedule, branch and time zone as timers[%zu]",
+                                       j + 1);
+            }
     }
     return 0;
 }

@@ -413,6 +413,11 @@ static void test_config(void)
     CHECK_STR_EQ(load_error("    timers:\n      - { schedule: \"@daily\", branch: main,"
                             " every: 1m }\n"),
                  "11: repos[demo/app].timers[1].every: unknown key");
+    CHECK_STR_EQ(load_error("    timers:\n"
+                            "      - { schedule: \"0 3 * * *\", branch: main }\n"
+                            "      - { schedule: \"0 3 * * *\", branch: main, timezone: Z }\n"),
+                 "12: repos[demo/app].timers[2]: the same schedule, branch and time zone as"
+                 " timers[1]");
     CHECK_STR_EQ(load_error("    timers: \"0 3 * * *\"\n"),
                  "10: repos[demo/app].timers: expected a list of {schedule, branch}");
     CHECK_STR_EQ(load_error("    timers: [\"0 3 * * *\"]\n"),

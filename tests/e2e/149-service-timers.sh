@@ -6,7 +6,7 @@
 # timer run per slot, each building the branch's head; a timer slot that
 # passed before any worker saw the timer queues nothing.
 source "$(dirname "$0")/svc-lib.sh"
-sw_time_limit 300
+sw_time_limit 360
 
 work=$(sw_tmpdir)
 src=$work/app
@@ -48,8 +48,8 @@ timer_runs() {
                [.id, ((.queued_at | fromdateiso8601) / 60 | floor), .status]'
 }
 timer_count() { timer_runs | wc -l; }
-wait_timer_runs() { # N: waits up to 75 s for N timer runs
-    for _ in $(seq 750); do
+wait_timer_runs() { # N: waits up to 90 s for N timer runs
+    for _ in $(seq 900); do
         [ "$(timer_count)" -ge "$1" ] && return 0
         sleep 0.1
     done
@@ -66,7 +66,7 @@ refused "a bad schedule is refused with its line and field" \
 start_worker w1
 start_worker w2
 t_start=$(date +%s)
-if wait_timer_runs 1; then ok "the first minute slot queued a timer run"; else fail "no timer run after 75 s"; fi
+if wait_timer_runs 1; then ok "the first minute slot queued a timer run"; else fail "no timer run after 90 s"; fi
 first=$(timer_runs | head -1 | jq -r '.[0]')
 slot1=$(timer_runs | head -1 | jq -r '.[1]')
 # the slot is a minute boundary after the workers started: nothing for the past
@@ -88,6 +88,22 @@ check "one per minute slot" test "$(jq -r '.[1]' "$work/runs" | sort -u | wc -l)
 slots=$(jq -r '.[1]' "$work/runs" | sort -n | tr '\n' ' ')
 read -r s1 s2 s3 <<< "$slots"
 check "in consecutive minutes ($slots)" test "$((s2 - s1)):$((s3 - s2))" = "1:1"
+# the claims in the database: each run names its slot (delivery id
+# timer:REPO:SCHEDULE|BRANCH|OFFSET@SLOT#RULE), queued within seconds of it
+sqlite3 -separator ' ' "$work/data/slipway.db" \
+    "SELECT substr(delivery_id, instr(delivery_id, '@') + 1,
+                   instr(delivery_id, '#') - instr(delivery_id, '@') - 1), queued_at
+     FROM runs WHERE trigger = 'timer' ORDER BY id" > "$work/claims"
+sed 's/^/#   slot, queued_at: /' "$work/claims"
+read -r c1 _ <<< "$(sed -n 1p "$work/claims")"
+read -r c3 _ <<< "$(sed -n 3p "$work/claims")"
+check "the claimed slots are three distinct minutes in a row" \
+    test "$(cut -d' ' -f1 "$work/claims" | sort -u | wc -l):$((c3 - c1))" = "3:120"
+check "each run was queued within 30 s of its slot" \
+    test "$(awk '$2 < $1 || $2 - $1 > 30' "$work/claims" | wc -l)" = 0
+last_run=$(timer_runs | head -1 | jq -r '.[0]')
+check "timer_fires holds the last slot and its run" \
+    test "$(sqlite3 "$work/data/slipway.db" "SELECT last_fire || ' ' || run_id FROM timer_fires")" = "$c3 $last_run"
 queued=$(cat "$work/w1.log" "$work/w2.log" | grep -c 'timer "\* \* \* \* \*" of demo/timed: queued run' || true)
 check "the workers' logs name three queued runs in all" test "$queued" = 3
 grep -h 'queued run' "$work/w1.log" "$work/w2.log" | sed 's/^/#   /'

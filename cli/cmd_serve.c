@@ -165,10 +165,8 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (srv_start(cfg, store, &srv, &err) != 0) {
-        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
-        goto cleanup;
-    }
+    /* the workers first: once srv_start returns, requests are answered, and
+     * a manual run or a delivery must find the build service wired */
     if (cfg->workers > 0) {
         char name[64];
         snprintf(name, sizeof(name), "serve-%d", (int)getpid());
@@ -183,6 +181,10 @@ int cmd_serve(int argc, char **argv)
             fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
             goto cleanup;
         }
+    }
+    if (srv_start(cfg, store, &srv, &err) != 0) {
+        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
+        goto cleanup;
     }
     srv_set_build_service(srv, repos, workers, wrk_service_threads(workers));
     int is_v6 = strchr(cfg->listen_host, ':') != NULL;

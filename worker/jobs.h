@@ -23,7 +23,7 @@
 
 struct wrk_run_request {
     const char *repo;           /* image repository name from the config */
-    const char *trigger;        /* "push", "manual", "base-image" */
+    const char *trigger;        /* "push", "manual", "base-image", "timer" */
     const char *source_type;    /* "branch", "tag", "commit" */
     const char *source_ref;     /* branch or tag name (or the sha for "commit") */
     const char *commit_sha;     /* may be NULL (resolved by the worker) */

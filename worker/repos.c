@@ -591,6 +591,9 @@ static void repo_free(struct wrk_repo *r)
     for (size_t i = 0; i < r->n_rules; i++)
         rule_free(&r->rules[i]);
     free(r->rules);
+    for (size_t i = 0; i < r->n_timers; i++)
+        wrk_timer_clear(&r->timers[i]);
+    free(r->timers);
     memset(r, 0, sizeof(*r));
 }
 
@@ -651,12 +654,98 @@ static int get_run_as(const struct ctx *c, json_t *node, struct wrk_repo *r, sw_
     return r->run_as ? 0 : sw_error_oom(err);
 }
 
+/* ---- timers ------------------------------------------------------------------ */
+
+/* One entry of `timers:` (worker/timers.h); the repository's rules are
+ * loaded already, so a branch no rule builds is an error here. */
+static int load_timer(const struct ctx *c, json_t *node, size_t index, struct wrk_repo *r,
+                      struct wrk_timer *t, sw_error **err)
+{
+    static const char *const known[] = { "schedule", "branch", "timezone", NULL };
+    char prefix[400], key[450];
+    const char *schedule = NULL, *branch = NULL, *tz = NULL;
+    sw_error *why = NULL;
+    int rc;
+    snprintf(prefix, sizeof(prefix), "%s.timers[%zu]", c->where, index + 1);
+    if (!json_is_object(node))
+        return key_error(c, node, prefix, err, "expected a mapping with schedule and branch");
+    if ((rc = check_keys(c, node, prefix, known, err)) != 0 ||
+        (rc = get_str(c, node, prefix, "schedule", &schedule, err)) != 0 ||
+        (rc = get_str(c, node, prefix, "branch", &branch, err)) != 0 ||
+        (rc = get_str(c, node, prefix, "timezone", &tz, err)) != 0)
+        return rc;
+    snprintf(key, sizeof(key), "%s.schedule", prefix);
+    if (schedule == NULL)
+        return key_error(c, node, key, err,
+                         "required: a cron expression, e.g. \"0 3 * * *\" (03:00 every day)");
+    if (wrk_cron_parse(schedule, &t->cron, &why) != 0) {
+        rc = sw_config_error(c->cfg, json_object_get(node, "schedule"), key, err, "%s",
+                             sw_error_message(why));
+        sw_error_clear(&why);
+        return rc;
+    }
+    snprintf(key, sizeof(key), "%s.timezone", prefix);
+    if (tz && wrk_cron_tz_parse(tz, &t->cron.offset_s, &why) != 0) {
+        rc = sw_config_error(c->cfg, json_object_get(node, "timezone"), key, err, "%s",
+                             sw_error_message(why));
+        sw_error_clear(&why);
+        return rc;
+    }
+    snprintf(key, sizeof(key), "%s.branch", prefix);
+    if (branch == NULL)
+        return key_error(c, node, key, err, "required: the branch to build");
+    struct wrk_match m[1];
+    if (wrk_repo_match(r, "branch", branch, m, 1) == 0)
+        return sw_config_error(c->cfg, json_object_get(node, "branch"), key, err,
+                               "no rule with source_type: branch matches \"%s\"", branch);
+    wrk_match_clear(&m[0]);
+    t->schedule = strdup(schedule);
+    t->branch = strdup(branch);
+    t->timezone = tz ? strdup(tz) : NULL;
+    if (asprintf(&t->key, "%s|%s|%d", schedule, branch, t->cron.offset_s) < 0)
+        t->key = NULL;
+    if (t->schedule == NULL || t->branch == NULL || (tz && t->timezone == NULL) || t->key == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int load_timers(const struct ctx *c, json_t *node, struct wrk_repo *r, sw_error **err)
+{
+    json_t *timers = json_object_get(node, "timers");
+    char key[400];
+    if (timers == NULL || json_is_null(timers))
+        return 0;
+    snprintf(key, sizeof(key), "%s.timers", c->where);
+    if (!json_is_array(timers))
+        return key_error(c, timers, key, err, "expected a list of {schedule, branch}");
+    if (json_array_size(timers) == 0)
+        return 0;
+    r->timers = calloc(json_array_size(timers), sizeof(*r->timers));
+    if (r->timers == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(timers); i++) {
+        int rc = load_timer(c, json_array_get(timers, i), i, r, &r->timers[i], err);
+        r->n_timers++;
+        if (rc != 0)
+            return rc;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->timers[j].key, r->timers[i].key) == 0) {
+                snprintf(key, sizeof(key), "%s.timers[%zu]", c->where, i + 1);
+                return sw_config_error(c->cfg, json_array_get(timers, i), key, err,
+                                       "the same schedule, branch and time zone as timers[%zu]",
+                                       j + 1);
+            }
+    }
+    return 0;
+}
+
 static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r, sw_error **err)
 {
     static const char *const known[] = { "name",        "git",      "token",        "ssh_key",
                                          "known_hosts", "secret",   "status_token", "status_api",
                                          "submodules",  "autotest", "notify",       "cache",
-                                         "rules",       "insecure", "run_as",       NULL };
+                                         "rules",       "insecure", "run_as",       "timers",
+                                         NULL };
     struct defaults d = { .cache = 1 };
     const char *s = NULL;
     char key[400];
@@ -761,6 +850,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
         if (rc != 0)
             goto cleanup;
     }
+    rc = load_timers(c, node, r, err);
 cleanup:
     free_argv(d.autotest);
     free_strv(d.notify, d.n_notify);

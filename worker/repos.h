@@ -21,6 +21,10 @@
  *         - source_type: branch | tag
  *           source: main | /regex/           PCRE2, searched unanchored
  *           dockerfile, context, build_args, tags, semver, autotest, notify, cache
+ *       timers:                              worker/timers.h
+ *         - schedule: "0 3 * * *"
+ *           branch: main                     a branch rule must match it
+ *           timezone: UTC                    or a fixed offset, +01:00
  *
  * Errors name the file, the line, the repository, the rule and the key:
  *   slipway.yaml:14: repos[demo/hello].rules[2].source: invalid regex: ...
@@ -34,6 +38,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "worker/timers.h"
 
 #define WRK_MAX_GROUPS 9
 
@@ -76,6 +81,8 @@ struct wrk_repo {
     char *run_as;     /* registry user the builds read images as; NULL: anonymous */
     struct wrk_rule *rules;
     size_t n_rules;
+    struct wrk_timer *timers; /* `timers:` (worker/timers.h) */
+    size_t n_timers;
 };
 
 struct wrk_repos {

@@ -31,6 +31,7 @@
 #include "worker/outbox.h"
 #include "worker/runlog.h"
 #include "worker/tags.h"
+#include "worker/timers.h"
 #include "worker/triggers.h"
 
 #define IDLE_POLL_MS 1000
@@ -68,12 +69,24 @@ struct wrk_service {
      * the generation it started with (generations are never freed while
      * the service runs) */
     const struct wrk_repos *_Atomic repos;
+    wrk_timers *timers; /* the timer scheduler (worker/timers.h), or NULL */
 };
+
+static void timers_queued(void *svc);
 
 void wrk_service_set_repos(wrk_service *svc, const struct wrk_repos *repos)
 {
-    if (svc)
-        atomic_store(&svc->repos, repos);
+    if (svc == NULL)
+        return;
+    atomic_store(&svc->repos, repos);
+    /* the timer scheduler reads its timers from the repositories it was
+     * started with: start it again on the new ones */
+    sw_error *timer_err = NULL;
+    wrk_timers_stop(svc->timers);
+    svc->timers = NULL;
+    if (wrk_timers_start(svc->opts.store, repos, timers_queued, svc, &svc->timers, &timer_err))
+        sw_warn("timers do not run in this process: %s", sw_error_message(timer_err));
+    sw_error_clear(&timer_err);
 }
 
 /* ---- config --------------------------------------------------------------- */
@@ -1029,6 +1042,11 @@ int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error *
     return rc;
 }
 
+static void timers_queued(void *svc)
+{
+    wrk_service_wake(svc);
+}
+
 int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out, sw_error **err)
 {
     wrk_service *svc = calloc(1, sizeof(*svc));
@@ -1068,6 +1086,10 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     }
     svc->has_presence = pthread_create(&svc->presence, NULL, presence_main, svc) == 0;
     svc->has_courier = pthread_create(&svc->courier, NULL, courier_main, svc) == 0;
+    sw_error *timer_err = NULL;
+    if (wrk_timers_start(opts->store, opts->repos, timers_queued, svc, &svc->timers, &timer_err))
+        sw_warn("timers do not run in this process: %s", sw_error_message(timer_err));
+    sw_error_clear(&timer_err);
     sw_info("%d worker thread%s started (lease %ds, at most %d attempts)", svc->n_workers,
             svc->n_workers == 1 ? "" : "s", svc->limits.lease_s, svc->limits.max_attempts);
     *out = svc;
@@ -1093,6 +1115,7 @@ void wrk_service_stop(wrk_service *svc)
 {
     if (svc == NULL)
         return;
+    wrk_timers_stop(svc->timers);
     pthread_mutex_lock(&svc->lock);
     svc->stopping = 1;
     pthread_cond_broadcast(&svc->wake);

@@ -27,6 +27,7 @@
 #include "builder/dockerfile.h"
 #include "builder/dockerignore.h"
 #include "builder/egress.h"
+#include "builder/flags.h"
 #include "builder/image.h"
 #include "builder/layers.h"
 #include "builder/overlay.h"
@@ -1096,6 +1097,19 @@ static int load_base_image(struct build *b, const char *ref, const char *platfor
 
 static int exclude_cb(void *ctx, const char *rel, int is_dir);
 
+/* The --exclude patterns of a COPY/ADD (borrowed strings, malloc'd array). */
+static int copy_excludes(const struct instr *in, char ***out, size_t *n, sw_error **err)
+{
+    *n = 0;
+    *out = calloc(in->n_flags + 1, sizeof(char *));
+    if (*out == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    for (size_t i = 0; i < in->n_flags; i++)
+        if (strcmp(in->flags[i].name, "exclude") == 0)
+            (*out)[(*n)++] = in->flags[i].value;
+    return 0;
+}
+
 static int do_copy(struct build *b, struct stage *st, const struct instr *in, double started,
                    sw_error **err)
 {
@@ -1110,6 +1124,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     char **url_names = NULL;
     size_t n_local = 0, n_urls = 0;
     sw_strbuf key_text = SW_STRBUF_INIT, created_by = SW_STRBUF_INIT;
+    char **excludes = NULL;
     int rc = 0;
 
     if (stage_vars(st, &vars) != 0 || (args = calloc(in->n_args + 1, sizeof(char *))) == NULL) {
@@ -1132,12 +1147,6 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     const char *chown_spec = flag_value(in, "chown");
     const char *chmod_spec = flag_value(in, "chmod");
     const char *checksum = flag_value(in, "checksum");
-    if (flag_value(in, "parents") || flag_value(in, "keep-git-dir")) {
-        rc = instr_error(b, in, err, SW_EUNSUPPORTED,
-                         "--parents and --keep-git-dir are not "
-                         "supported yet");
-        goto cleanup;
-    }
     dest = copy_destination(st, args[n_args - 1]);
     local = calloc(n_args, sizeof(char *));
     urls = calloc(n_args, sizeof(char *));
@@ -1233,7 +1242,11 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         .is_add = is_add,
         .excluded = (from_context && !heredoc_dir) ? exclude_cb : NULL,
         .excluded_ctx = b,
+        .parents = bld_flag_true(flag_value(in, "parents")),
     };
+    if ((rc = copy_excludes(in, &excludes, &spec.n_exclude, err)) != 0)
+        goto cleanup;
+    spec.exclude = (const char *const *)excludes;
     if (chmod_spec && parse_chmod(chmod_spec, &spec.mode) != 0) {
         rc = instr_error(b, in, err, SW_EINVAL, "invalid --chmod=%s: expected an octal mode",
                          chmod_spec);
@@ -1323,6 +1336,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     area.mounted = 0;
     rc = commit_layer(b, st, &area, created_by.data, err);
 cleanup:
+    free(excludes);
     step_area_close(&area);
     if (heredoc_dir) {
         sw_rm_rf(heredoc_dir, NULL);
@@ -2583,6 +2597,19 @@ static int instr_from_node(const bld_node *node, struct instr *in)
     return 0;
 }
 
+/* The flags of an instruction (and of an ONBUILD's trigger) against the
+ * table of builder/flags.c: nothing unknown is ignored. */
+static int check_node_flags(struct build *b, const bld_node *node, sw_error **err)
+{
+    int rc = bld_flags_check(node->value, (const char *const *)node->flags, node->n_flags,
+                             b->dockerfile, node->start_line, err);
+    if (rc == 0 && strcmp(node->value, "onbuild") == 0 && node->next && node->next->n_children)
+        rc = bld_flags_check(
+            node->next->children[0]->value, (const char *const *)node->next->children[0]->flags,
+            node->next->children[0]->n_flags, b->dockerfile, node->start_line, err);
+    return rc;
+}
+
 static int load_dockerfile(struct build *b, sw_error **err)
 {
     struct bld_dockerfile *df = NULL;
@@ -2620,6 +2647,10 @@ static int load_dockerfile(struct build *b, sw_error **err)
             return sw_error_set(err, SW_EINVAL, "%s:%d: unknown instruction: %s", b->dockerfile,
                                 line, kw);
         }
+        if (check_node_flags(b, df->root->children[i], err) != 0) {
+            bld_dockerfile_free(df);
+            return SW_EINVAL;
+        }
     }
     bld_dockerfile_free(df);
     return 0;
@@ -2632,6 +2663,12 @@ static int parse_trigger(struct build *b, const char *text, int line, struct ins
     int rc = bld_dockerfile_parse_line(text, b->escape, &node, err);
     if (rc != 0) {
         sw_error_prefix(err, "ONBUILD trigger '%s'", text);
+        return rc;
+    }
+    if ((rc = bld_flags_check(node->value, (const char *const *)node->flags, node->n_flags,
+                              b->dockerfile, line, err)) != 0) {
+        sw_error_prefix(err, "ONBUILD trigger '%s'", text);
+        bld_node_free(node);
         return rc;
     }
     struct instr *in = calloc(1, sizeof(*in));

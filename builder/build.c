@@ -837,6 +837,9 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     sw_mkdir_p(sandbox_scratch, 0700, NULL);
     argv_v = json_to_strv(argv);
     env_v = run_env(st);
+    struct bld_sandbox_limits limits;
+    struct bld_sandbox_userns userns;
+    bld_sandbox_policy(b->opts->config, &limits, &userns);
     struct bld_sandbox_spec spec = {
         .runtime = b->opts->runtime ? b->opts->runtime : "runc",
         .lower_dirs = (const char *const *)dirs,
@@ -854,6 +857,9 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         .timeout_s = b->opts->step_timeout_s,
         .output_fd = b->opts->progress_fd >= 0 ? b->opts->progress_fd : STDERR_FILENO,
         .cancel = b->opts->cancel,
+        .limits = &limits,
+        .userns = &userns,
+        .output_cap = b->opts->output_cap,
     };
     int exit_status = -1;
     rc = bld_sandbox_run(&spec, &exit_status, err);

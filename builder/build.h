@@ -19,6 +19,7 @@
 
 #include "core/compress.h"
 #include "core/config.h"
+#include "builder/sandbox.h"
 #include "core/hash.h"
 #include "registry/store.h"
 
@@ -76,6 +77,7 @@ struct bld_build_options {
      * service passes the repository and its identity), so no build reuses
      * a layer another repository's build made. NULL: the shared scope. */
     const char *cache_scope;
+    struct bld_output_cap *output_cap; /* caps container output; may be NULL */
 };
 
 struct bld_build_result {

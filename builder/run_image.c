@@ -168,6 +168,9 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
     }
     if ((rc = sw_mkdir_p(upper, 0755, err)) != 0 || (rc = sw_mkdir_p(sandbox, 0700, err)) != 0)
         goto cleanup;
+    struct bld_sandbox_limits limits;
+    struct bld_sandbox_userns userns;
+    bld_sandbox_policy(opts->config, &limits, &userns);
     struct bld_sandbox_spec spec = {
         .runtime = opts->runtime ? opts->runtime : "runc",
         .lower_dirs = (const char *const *)dirs,
@@ -183,6 +186,9 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
         .timeout_s = opts->timeout_s,
         .output_fd = opts->output_fd >= 0 ? opts->output_fd : STDERR_FILENO,
         .cancel = opts->cancel,
+        .limits = &limits,
+        .userns = &userns,
+        .output_cap = opts->output_cap,
     };
     rc = bld_sandbox_run(&spec, exit_status, err);
 cleanup:

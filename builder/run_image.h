@@ -13,15 +13,19 @@
 
 #include <stdint.h>
 
+#include "builder/sandbox.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "registry/store.h"
 
 struct bld_run_options {
-    const char *const *argv; /* NULL-terminated; NULL: the image's Entrypoint + Cmd */
-    const char *runtime;     /* NULL: "runc" */
-    int64_t timeout_s;       /* 0: none */
-    int output_fd;           /* the command's stdout and stderr */
-    volatile int *cancel;    /* may be NULL */
+    const char *const *argv;           /* NULL-terminated; NULL: the image's Entrypoint + Cmd */
+    const char *runtime;               /* NULL: "runc" */
+    int64_t timeout_s;                 /* 0: none */
+    int output_fd;                     /* the command's stdout and stderr */
+    volatile int *cancel;              /* may be NULL */
+    const struct sw_config *config;    /* builder.limits, builder.userns; may be NULL */
+    struct bld_output_cap *output_cap; /* may be NULL */
 };
 
 /* Runs the command in repo@reference (a tag or digest). *exit_status is the

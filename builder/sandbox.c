@@ -7,20 +7,43 @@
  * had to create in the root filesystem (/proc, /dev, /etc/hosts ... in an
  * image that lacks them) are removed from the upper directory afterwards, so
  * they do not leak into the layer.
+ *
+ * Limits (see sandbox.h): memory, pids and CPU go to the runtime as
+ * linux.resources on a cgroup we name (cgroupsPath /slipway/<id>), so runc
+ * sets them on cgroup v1 and v2 alike. `runc run --keep` leaves the stopped
+ * container and its cgroup in place after the command exits, so we can
+ * read the cgroup's event counters (an OOM kill, a refused fork) before
+ * `runc delete` removes it. The disk limit is a watcher thread that sums
+ * the upper directory's blocks and kills the container when it passes the
+ * limit, plus RLIMIT_FSIZE at the same size, so one big write or
+ * fallocate fails at once instead of between two scans. Output goes
+ * through a pipe we read, so a log cap can drop what is beyond it.
+ *
+ * Everything a container leaves until it is deleted is named after its id
+ * and recorded in /run/slipway/<id> (the bundle, with an `owner` file
+ * holding our pid and start time): bld_sandbox_sweep finds what dead
+ * owners left and removes it in the safe order.
  */
 #include "builder/sandbox.h"
 
 #include "builder/overlay.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,6 +53,14 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+
+/* Bundles (and the root filesystem mounts in them) of running containers:
+ * a place every user can traverse, so a runtime in a user namespace can
+ * reach them. */
+#define SANDBOX_RUN_DIR "/run/slipway"
+#define CGROUP_PARENT "slipway"
+#define CGROUP_ROOT "/sys/fs/cgroup"
+#define OWNER_ANNOTATION "org.slipway.owner"
 
 /* Docker's default capability set for containers. */
 static const char *const default_caps[] = {
@@ -320,35 +351,546 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- policy ------------------------------------------------------------- */
+
+void bld_sandbox_policy(const struct sw_config *cfg, struct bld_sandbox_limits *limits,
+                        struct bld_sandbox_userns *userns)
+{
+    if (limits) {
+        limits->memory = cfg ? cfg->limit_memory : 4LL << 30;
+        limits->pids = cfg ? cfg->limit_pids : 4096;
+        limits->cpus = cfg ? cfg->limit_cpus : 0;
+        limits->disk = cfg ? cfg->limit_disk : 20LL << 30;
+    }
+    if (userns) {
+        int on = cfg ? cfg->userns_enabled : 1;
+        userns->uid = on ? (uint32_t)(cfg ? cfg->userns_uid : 100000) : 0;
+        userns->gid = on ? (uint32_t)(cfg ? cfg->userns_gid : 100000) : 0;
+        userns->size = on ? (uint32_t)(cfg ? cfg->userns_size : 65536) : 0;
+    }
+}
+
+/* "4GiB", "64MiB", "1.5GiB" or "1234 bytes", for messages. */
+static void format_size(int64_t n, char *buf, size_t size)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+    int u = -1;
+    double v = (double)n;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, size, "%lld bytes", (long long)n);
+    else if (v == (double)(int64_t)v)
+        snprintf(buf, size, "%lld%s", (long long)v, units[u]);
+    else
+        snprintf(buf, size, "%.1f%s", v, units[u]);
+}
+
+/* ---- owners: who started a container, and are they still alive ---------- */
+
+/* The start time of a process (clock ticks since boot, field 22 of its
+ * stat), so a reused pid is not taken for the owner; 0 when gone. */
+static unsigned long long process_start_time(long pid)
+{
+    char path[64], *text = NULL;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    if (sw_read_file(path, 4096, &text, NULL, NULL) != 0)
+        return 0;
+    unsigned long long start = 0;
+    char *p = strrchr(text, ')'); /* the command name may hold spaces */
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (p)
+        start = strtoull(p, NULL, 10);
+    free(text);
+    return start;
+}
+
+/* "PID START", naming this process. */
+static void owner_record(char *buf, size_t size)
+{
+    long pid = (long)getpid();
+    snprintf(buf, size, "%ld %llu", pid, process_start_time(pid));
+}
+
+/* 1 when the owner a record names still runs (or the record is not ours
+ * to judge), 0 when it is gone. */
+static int owner_alive(const char *record)
+{
+    char *end = NULL;
+    long pid = record ? strtol(record, &end, 10) : 0;
+    if (pid <= 0 || end == record)
+        return 1;
+    unsigned long long start = strtoull(end, NULL, 10);
+    if (pid == (long)getpid())
+        return 1;
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    unsigned long long now = process_start_time(pid);
+    return now == 0 ? 0 : (start == 0 || now == start);
+}
+
+/* ---- cgroups -------------------------------------------------------------- */
+
+static int cgroup_v2(void)
+{
+    struct statfs fs;
+    return statfs(CGROUP_ROOT, &fs) == 0 && fs.f_type == 0x63677270; /* CGROUP2_SUPER_MAGIC */
+}
+
+/* The container's cgroup directory for a v1 controller (ignored on v2). */
+static char *cgroup_dir(const char *controller, const char *id)
+{
+    char *path = NULL;
+    if (cgroup_v2()) {
+        if (asprintf(&path, CGROUP_ROOT "/" CGROUP_PARENT "/%s", id) < 0)
+            path = NULL;
+    } else if (asprintf(&path, CGROUP_ROOT "/%s/" CGROUP_PARENT "/%s", controller, id) < 0) {
+        path = NULL;
+    }
+    return path;
+}
+
+/* The number after "key " in a cgroup file of flat keyed values; 0 when
+ * absent. */
+static long long cgroup_counter(const char *controller, const char *id, const char *file,
+                                const char *key)
+{
+    char *dir = cgroup_dir(controller, id), *path = dir ? sw_path_join(dir, file) : NULL;
+    char *text = NULL;
+    long long value = 0;
+    size_t klen = strlen(key);
+    if (path && sw_read_file(path, 64 * 1024, &text, NULL, NULL) == 0) {
+        for (char *line = text; line && *line;) {
+            if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+                value = strtoll(line + klen + 1, NULL, 10);
+            line = strchr(line, '\n');
+            line = line ? line + 1 : NULL;
+        }
+    }
+    free(text);
+    free(path);
+    free(dir);
+    return value;
+}
+
+/* Kills every process in the container's cgroup, until it is empty (a
+ * fork may race with the first round). */
+static void cgroup_kill_all(const char *id)
+{
+    /* any controller the container has a cgroup in lists its processes */
+    static const char *const controllers[] = { "pids", "memory", "cpu", "freezer", NULL };
+    char *dir = NULL, *procs = NULL;
+    for (size_t i = 0; controllers[i] && procs == NULL; i++) {
+        dir = cgroup_dir(controllers[i], id);
+        procs = dir ? sw_path_join(dir, "cgroup.procs") : NULL;
+        if (procs && !sw_path_exists(procs)) {
+            free(procs);
+            procs = NULL;
+        }
+        if (procs == NULL) {
+            free(dir);
+            dir = NULL;
+        }
+    }
+    for (int round = 0; procs && round < 50; round++) {
+        char *text = NULL;
+        int any = 0;
+        if (sw_read_file(procs, 1 << 20, &text, NULL, NULL) != 0)
+            break;
+        for (char *p = text; *p;) {
+            char *end = NULL;
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
+                any = 1;
+            p = end;
+        }
+        free(text);
+        if (!any)
+            break;
+        struct timespec pause = { 0, 20 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    free(procs);
+    free(dir);
+}
+
+/* Removes the container's cgroup under every controller (the runtime does
+ * on delete; this is for what a killed runtime left). */
+static void cgroup_remove(const char *id)
+{
+    if (cgroup_v2()) {
+        char *dir = cgroup_dir(NULL, id);
+        if (dir)
+            rmdir(dir);
+        free(dir);
+        return;
+    }
+    DIR *root = opendir(CGROUP_ROOT);
+    struct dirent *de;
+    while (root && (de = readdir(root)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *dir = cgroup_dir(de->d_name, id);
+        if (dir)
+            rmdir(dir);
+        free(dir);
+    }
+    if (root)
+        closedir(root);
+}
+
+/* ---- the runtime config: limits, cgroup, owner, user namespace ----------- */
+
+static void add_policy(json_t *config, const struct bld_sandbox_spec *spec, const char *id,
+                       const char *owner)
+{
+    json_t *linux_ = json_object_get(config, "linux");
+    char cgroup[96];
+    snprintf(cgroup, sizeof(cgroup), "/" CGROUP_PARENT "/%s", id);
+    json_object_set_new(linux_, "cgroupsPath", json_string(cgroup));
+    json_object_set_new(config, "annotations", json_pack("{s:s}", OWNER_ANNOTATION, owner));
+
+    const struct bld_sandbox_limits *l = spec->limits;
+    if (l) {
+        json_t *res = json_object();
+        /* swap equal to the limit: no swap (without swap accounting, a
+         * v1 kernel has no memsw files and there is nothing to set) */
+        if (l->memory > 0 &&
+            (cgroup_v2() || sw_path_exists(CGROUP_ROOT "/memory/memory.memsw.limit_in_bytes")))
+            json_object_set_new(res, "memory",
+                                json_pack("{s:I, s:I}", "limit", (json_int_t)l->memory, "swap",
+                                          (json_int_t)l->memory));
+        else if (l->memory > 0)
+            json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)l->memory));
+        if (l->pids > 0)
+            json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
+        if (l->cpus > 0) {
+            const json_int_t period = 100000;
+            json_object_set_new(res, "cpu",
+                                json_pack("{s:I, s:I}", "quota",
+                                          (json_int_t)(l->cpus * (double)period + 0.5), "period",
+                                          period));
+        }
+        json_object_set_new(linux_, "resources", res);
+        if (l->disk > 0) {
+            json_t *rlimits = json_object_get(json_object_get(config, "process"), "rlimits");
+            json_array_append_new(rlimits,
+                                  json_pack("{s:s, s:I, s:I}", "type", "RLIMIT_FSIZE", "hard",
+                                            (json_int_t)l->disk, "soft", (json_int_t)l->disk));
+        }
+    }
+
+    const struct bld_sandbox_userns *u = spec->userns;
+    if (u && u->size > 0) {
+        json_t *namespaces = json_object_get(linux_, "namespaces");
+        json_array_append_new(namespaces, json_pack("{s:s}", "type", "user"));
+        json_object_set_new(linux_, "uidMappings",
+                            json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
+                                      (json_int_t)u->uid, "size", (json_int_t)u->size));
+        json_object_set_new(linux_, "gidMappings",
+                            json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
+                                      (json_int_t)u->gid, "size", (json_int_t)u->size));
+        /* sysfs can only be mounted in a user namespace that owns the
+         * network namespace; with any other network, bind the host's
+         * (read-only, as before) */
+        int own_netns = 0;
+        size_t i;
+        json_t *ns;
+        json_array_foreach(namespaces, i, ns) {
+            const char *type = json_string_value(json_object_get(ns, "type"));
+            if (type && strcmp(type, "network") == 0 && json_object_get(ns, "path") == NULL)
+                own_netns = 1;
+        }
+        json_t *mounts = json_object_get(config, "mounts"), *m;
+        json_array_foreach(mounts, i, m) {
+            const char *type = json_string_value(json_object_get(m, "type"));
+            if (own_netns || type == NULL || strcmp(type, "sysfs") != 0)
+                continue;
+            json_object_set_new(m, "type", json_string("bind"));
+            json_object_set_new(m, "source", json_string("/sys"));
+            json_object_set_new(
+                m, "options",
+                json_pack("[s, s, s, s, s]", "rbind", "ro", "nosuid", "nodev", "noexec"));
+        }
+    }
+}
+
+/* ---- the disk watcher ---------------------------------------------------- */
+
+struct disk_watch {
+    const char *upper;
+    int64_t limit;
+    const char *runtime;
+    const char *id;
+    atomic_int stop;
+    atomic_int hit;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+};
+
+static _Thread_local int64_t walk_bytes;
+
+static int walk_add(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)path;
+    (void)type;
+    (void)ftw;
+    walk_bytes += (int64_t)st->st_blocks * 512;
+    return 0;
+}
+
+/* Bytes the directory tree takes on disk (allocated blocks, so sparse
+ * files count what they use and fallocated ones what they reserve). */
+static int64_t tree_usage(const char *dir)
+{
+    walk_bytes = 0;
+    nftw(dir, walk_add, 16, FTW_PHYS | FTW_MOUNT);
+    return walk_bytes;
+}
+
+static void *disk_watch_main(void *arg)
+{
+    struct disk_watch *w = arg;
+    while (!atomic_load(&w->stop)) {
+        double started = now_s();
+        if (tree_usage(w->upper) > w->limit) {
+            atomic_store(&w->hit, 1);
+            runtime_cmd(w->runtime, "kill", w->id, "KILL");
+            break;
+        }
+        /* scan at most a fifth of the time: a huge tree is scanned less
+         * often (RLIMIT_FSIZE bounds what one file adds in between) */
+        double took = now_s() - started;
+        double wait = took * 4 < 0.2 ? 0.2 : took * 4 > 2 ? 2 : took * 4;
+        pthread_mutex_lock(&w->lock);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ns = (long)(wait * 1e9);
+        until.tv_sec += ns / 1000000000L;
+        until.tv_nsec += ns % 1000000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (!atomic_load(&w->stop))
+            pthread_cond_timedwait(&w->wake, &w->lock, &until);
+        pthread_mutex_unlock(&w->lock);
+    }
+    return NULL;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+/* Writes a chunk of container output to fd, within the cap. */
+static void write_output(int fd, struct bld_output_cap *cap, const char *buf, size_t n)
+{
+    if (cap == NULL || cap->max_size <= 0) {
+        sw_write_all(fd, buf, n, NULL);
+        return;
+    }
+    if (__atomic_load_n(&cap->noted, __ATOMIC_SEQ_CST))
+        return;
+    struct stat st;
+    int64_t size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
+                       ? (int64_t)st.st_size
+                       : __atomic_load_n(&cap->written, __ATOMIC_SEQ_CST);
+    size_t fits = size >= cap->max_size ? 0 : (size_t)(cap->max_size - size);
+    if (n <= fits) {
+        sw_write_all(fd, buf, n, NULL);
+        __atomic_add_fetch(&cap->written, (int64_t)n, __ATOMIC_SEQ_CST);
+        return;
+    }
+    sw_write_all(fd, buf, fits, NULL);
+    __atomic_add_fetch(&cap->written, (int64_t)fits, __ATOMIC_SEQ_CST);
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&cap->noted, &expected, 1, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+        char size_text[32], note[256];
+        format_size(cap->max_size, size_text, sizeof(size_text));
+        int len = snprintf(note, sizeof(note),
+                           "\n# log truncated: it reached %s (%s); the rest of the output is "
+                           "dropped, the build goes on\n",
+                           size_text, cap->key ? cap->key : "the log size limit");
+        sw_write_all(fd, note, (size_t)len, NULL);
+    }
+}
+
+/* The container's output as it is read: what RLIMIT_FSIZE did shows only
+ * there (the runtime leaves SIGXFSZ ignored, so a write past the limit
+ * fails with EFBIG instead of killing the writer). */
+struct output_pump {
+    char tail[24]; /* the end of the previous chunk */
+    size_t tail_len;
+    int saw_efbig; /* "File too large" was printed */
+};
+
+/* Reads what is there on the output pipe; 0 at end of file. */
+static int pump_output(int pipe_fd, const struct bld_sandbox_spec *spec, struct output_pump *p)
+{
+    static const char efbig[] = "File too large";
+    char buf[65536 + sizeof(p->tail)];
+    memcpy(buf, p->tail, p->tail_len);
+    ssize_t n = read(pipe_fd, buf + p->tail_len, 65536);
+    if (n > 0) {
+        write_output(spec->output_fd, spec->output_cap, buf + p->tail_len, (size_t)n);
+        size_t len = p->tail_len + (size_t)n;
+        if (!p->saw_efbig && memmem(buf, len, efbig, sizeof(efbig) - 1) != NULL)
+            p->saw_efbig = 1;
+        p->tail_len = len < sizeof(efbig) ? len : sizeof(efbig);
+        memcpy(p->tail, buf + len - p->tail_len, p->tail_len);
+    }
+    return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) ? 0 : 1;
+}
+
+/* ---- the bundle directory ---------------------------------------------------- */
+
+/* /run/slipway/<id>, made reachable (not readable) for every user. */
+static int make_bundle_dir(const char *id, char **out, sw_error **err)
+{
+    char *path = sw_path_join(SANDBOX_RUN_DIR, id);
+    if (path == NULL)
+        return sw_error_set(err, SW_ENOMEM, "out of memory");
+    if (mkdir(SANDBOX_RUN_DIR, 0711) != 0 && errno != EEXIST) {
+        int rc = sw_error_sys(err, SW_EIO, errno, "creating %s", SANDBOX_RUN_DIR);
+        free(path);
+        return rc;
+    }
+    chmod(SANDBOX_RUN_DIR, 0711);
+    if (mkdir(path, 0711) != 0) {
+        int rc = sw_error_sys(err, SW_EIO, errno, "creating %s", path);
+        free(path);
+        return rc;
+    }
+    chmod(path, 0711);
+    *out = path;
+    return 0;
+}
+
+/* Removes a bundle directory: the files we put there, the root filesystem
+ * mount point, the directory. Never recursively: were the root filesystem
+ * still mounted, that would delete the step's files through it. */
+static void remove_bundle(const char *bundle)
+{
+    static const char *const files[] = { "config.json", "hosts", "resolv.conf", "owner", NULL };
+    int dir = open(bundle, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir < 0)
+        return;
+    if (unlinkat(dir, "rootfs", AT_REMOVEDIR) == 0 || errno == ENOENT) {
+        for (size_t i = 0; files[i]; i++)
+            unlinkat(dir, files[i], 0);
+        rmdir(bundle);
+    }
+    close(dir);
+}
+
+/* Removes what is left of a container, in the order that makes it safe:
+ * its processes, the runtime's record, the root filesystem mount, the
+ * cgroup, and last the bundle directory. */
+static void destroy_container(const char *runtime, const char *id, const char *bundle)
+{
+    runtime_cmd(runtime, "kill", id, "KILL");
+    cgroup_kill_all(id);
+    runtime_cmd(runtime, "delete", id, "--force");
+    if (bundle) {
+        char *rootfs = sw_path_join(bundle, "rootfs");
+        if (rootfs)
+            for (int i = 0; i < 8 && umount2(rootfs, MNT_DETACH) == 0; i++)
+                ;
+        free(rootfs);
+    }
+    cgroup_remove(id);
+    if (bundle)
+        remove_bundle(bundle);
+}
+
+/* What hit a limit, as the error for the step; 0 when none did. */
+static int limit_error(const struct bld_sandbox_spec *spec, const char *id, int disk_hit,
+                       int file_refused, int exit_status, sw_error **err)
+{
+    const struct bld_sandbox_limits *l = spec->limits;
+    char size[32];
+    if (l == NULL)
+        return 0;
+    if (l->memory > 0 && (cgroup_counter("memory", id, "memory.oom_control", "oom_kill") > 0 ||
+                          cgroup_counter("memory", id, "memory.events", "oom_kill") > 0)) {
+        format_size(l->memory, size, sizeof(size));
+        return sw_error_set(err, SW_ETOOBIG,
+                            "the step was killed: memory limit %s reached (builder.limits.memory)",
+                            size);
+    }
+    if (disk_hit || (l->disk > 0 && exit_status == 128 + SIGXFSZ)) {
+        format_size(l->disk, size, sizeof(size));
+        return sw_error_set(err, SW_ETOOBIG,
+                            "the step was killed: disk limit %s reached (builder.limits.disk)",
+                            size);
+    }
+    if (l->disk > 0 && file_refused) {
+        format_size(l->disk, size, sizeof(size));
+        return sw_error_set(err, SW_ETOOBIG,
+                            "the step failed: a file would have passed the disk limit %s "
+                            "(builder.limits.disk)",
+                            size);
+    }
+    if (l->pids > 0 && cgroup_counter("pids", id, "pids.events", "max") > 0)
+        return sw_error_set(
+            err, SW_ETOOBIG,
+            "the step failed: process limit %lld reached, a fork was refused (builder.limits.pids)",
+            (long long)l->pids);
+    return 0;
+}
+
 int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_error **err)
 {
     char *bundle = NULL, *rootfs = NULL, *work = NULL, *empty = NULL;
     char *hosts = NULL, *resolv = NULL, *config_path = NULL, *config_text = NULL;
     json_t *config = NULL;
-    int mounted = 0, rc = 0, started = 0;
+    int mounted = 0, rc = 0, started = 0, watching = 0;
     int existed[16] = { 0 };
-    char id[40];
+    int out_pipe[2] = { -1, -1 };
+    char id[40], owner[64];
     unsigned char rnd[8];
+    struct disk_watch watch = { 0 };
+    pthread_t watcher;
 
     *exit_status = -1;
     if ((rc = sw_random_bytes(rnd, sizeof(rnd), err)) != 0)
         return rc;
     memcpy(id, "slipway-", 8);
     sw_hex_encode(rnd, sizeof(rnd), id + 8);
+    owner_record(owner, sizeof(owner));
 
-    bundle = sw_path_join(spec->scratch_dir, "bundle");
-    rootfs = bundle ? sw_path_join(bundle, "rootfs") : NULL;
+    if ((rc = make_bundle_dir(id, &bundle, err)) != 0)
+        goto cleanup;
+    rootfs = sw_path_join(bundle, "rootfs");
     work = sw_path_join(spec->scratch_dir, "work");
     empty = sw_path_join(spec->scratch_dir, "empty");
-    if (!bundle || !rootfs || !work || !empty) {
+    if (!rootfs || !work || !empty) {
         rc = sw_error_set(err, SW_ENOMEM, "out of memory");
         goto cleanup;
     }
-    if ((rc = sw_mkdir_p(rootfs, 0755, err)) || (rc = sw_mkdir_p(work, 0700, err)) ||
-        (rc = sw_mkdir_p(empty, 0755, err)))
+    /* the owner first: from here on a sweep can clean up after us */
+    if ((rc = write_text(bundle, "owner", owner, NULL, err)) != 0)
         goto cleanup;
-    if ((rc = bld_overlay_mount(spec->lower_dirs, spec->n_lower, spec->upper_dir, work, empty,
-                                rootfs, err)) != 0)
+    if (mkdir(rootfs, 0755) != 0 && errno != EEXIST) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", rootfs);
+        goto cleanup;
+    }
+    if ((rc = sw_mkdir_p(work, 0700, err)) || (rc = sw_mkdir_p(empty, 0755, err)))
+        goto cleanup;
+    if (spec->userns && spec->userns->size > 0)
+        rc = bld_overlay_mount_idmapped(spec->lower_dirs, spec->n_lower, spec->upper_dir, work,
+                                        empty, rootfs, spec->userns->uid, spec->userns->gid,
+                                        spec->userns->size, err);
+    else
+        rc = bld_overlay_mount(spec->lower_dirs, spec->n_lower, spec->upper_dir, work, empty,
+                               rootfs, err);
+    if (rc != 0)
         goto cleanup;
     mounted = 1;
 
@@ -366,9 +908,9 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     char *resolv_text = NULL;
     if (spec->network_host)
         sw_read_file("/etc/resolv.conf", 64 * 1024, &resolv_text, NULL, NULL);
-    rc = write_text(spec->scratch_dir, "hosts", hosts_text, &hosts, err);
+    rc = write_text(bundle, "hosts", hosts_text, &hosts, err);
     if (rc == 0)
-        rc = write_text(spec->scratch_dir, "resolv.conf",
+        rc = write_text(bundle, "resolv.conf",
                         spec->resolv_conf ? spec->resolv_conf
                         : resolv_text     ? resolv_text
                                           : "# no network in this build step\n",
@@ -378,6 +920,8 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         goto cleanup;
 
     config = build_config(spec, hosts, resolv);
+    if (config)
+        add_policy(config, spec, id, owner);
     config_text = config ? json_dumps(config, JSON_INDENT(2)) : NULL;
     config_path = sw_path_join(bundle, "config.json");
     if (config_text == NULL || config_path == NULL) {
@@ -386,6 +930,10 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     }
     if ((rc = sw_write_file_atomic(config_path, config_text, strlen(config_text), 0600, err)))
         goto cleanup;
+    if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "pipe");
+        goto cleanup;
+    }
 
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -396,22 +944,49 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        dup2(spec->output_fd, 1);
-        dup2(spec->output_fd, 2);
+        dup2(out_pipe[1], 1);
+        dup2(out_pipe[1], 2);
         setpgid(0, 0);
-        /* a worker killed with SIGKILL must not leave its build running */
+        /* a worker killed with SIGKILL must not leave its build running;
+         * the container itself is found and removed by the next sweep */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(137);
-        execlp(spec->runtime, spec->runtime, "run", "--bundle", bundle, id, (char *)NULL);
+        execlp(spec->runtime, spec->runtime, "run", "--keep", "--bundle", bundle, id, (char *)NULL);
         dprintf(2, "slipway: cannot run %s: %s\n", spec->runtime, strerror(errno));
         _exit(127);
     }
     started = 1;
+    close(out_pipe[1]);
+    out_pipe[1] = -1;
+
+    if (spec->limits && spec->limits->disk > 0) {
+        watch.upper = spec->upper_dir;
+        watch.limit = spec->limits->disk;
+        watch.runtime = spec->runtime;
+        watch.id = id;
+        pthread_mutex_init(&watch.lock, NULL);
+        pthread_cond_init(&watch.wake, NULL);
+        watching = pthread_create(&watcher, NULL, disk_watch_main, &watch) == 0;
+        if (!watching) {
+            pthread_mutex_destroy(&watch.lock);
+            pthread_cond_destroy(&watch.wake);
+        }
+    }
 
     double deadline = spec->timeout_s > 0 ? now_s() + (double)spec->timeout_s : 0;
     int status = 0, stop_reason = 0; /* 1 timeout, 2 canceled */
+    int output_open = 1;
+    struct output_pump pump = { .tail_len = 0 };
     for (;;) {
+        if (output_open) {
+            struct pollfd pfd = { out_pipe[0], POLLIN, 0 };
+            if (poll(&pfd, 1, 20) > 0)
+                output_open = pump_output(out_pipe[0], spec, &pump);
+        } else {
+            struct timespec pause = { 0, 20 * 1000 * 1000 };
+            nanosleep(&pause, NULL);
+        }
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid)
             break;
@@ -427,13 +1002,26 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
             runtime_cmd(spec->runtime, "kill", id, "KILL");
             stop_reason += 10; /* asked once; keep waiting for the exit */
         }
-        struct timespec pause = { 0, 20 * 1000 * 1000 };
-        nanosleep(&pause, NULL);
+    }
+    /* what the command wrote last; processes it left behind were killed
+     * with the container's PID namespace, so the pipe ends */
+    while (output_open) {
+        struct pollfd pfd = { out_pipe[0], POLLIN, 0 };
+        if (poll(&pfd, 1, 1000) <= 0)
+            break;
+        output_open = pump_output(out_pipe[0], spec, &pump);
     }
     if (WIFEXITED(status))
         *exit_status = WEXITSTATUS(status);
     else if (WIFSIGNALED(status))
         *exit_status = 128 + WTERMSIG(status);
+    if (watching) {
+        pthread_mutex_lock(&watch.lock);
+        atomic_store(&watch.stop, 1);
+        pthread_cond_signal(&watch.wake);
+        pthread_mutex_unlock(&watch.lock);
+        pthread_join(watcher, NULL);
+    }
     if (stop_reason == 11)
         rc = sw_error_set(err, SW_ETIMEOUT, "the step ran longer than %llds and was stopped",
                           (long long)spec->timeout_s);
@@ -441,18 +1029,42 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         rc = sw_error_set(err, SW_ECANCELED, "canceled");
     else if (*exit_status == 127 && !sw_path_exists(spec->runtime) && strchr(spec->runtime, '/'))
         rc = sw_error_set(err, SW_ENOTFOUND, "OCI runtime %s not found", spec->runtime);
+    else
+        rc = limit_error(spec, id,
+                         (watching && atomic_load(&watch.hit)) ||
+                             (spec->limits && spec->limits->disk > 0 &&
+                              tree_usage(spec->upper_dir) > spec->limits->disk),
+                         *exit_status != 0 && pump.saw_efbig, *exit_status, err);
 
 cleanup:
-    if (started)
+    if (watching && !atomic_load(&watch.stop)) {
+        pthread_mutex_lock(&watch.lock);
+        atomic_store(&watch.stop, 1);
+        pthread_cond_signal(&watch.wake);
+        pthread_mutex_unlock(&watch.lock);
+        pthread_join(watcher, NULL);
+    }
+    if (watching) {
+        pthread_mutex_destroy(&watch.lock);
+        pthread_cond_destroy(&watch.wake);
+    }
+    if (started) {
         runtime_cmd(spec->runtime, "delete", id, "--force");
+        cgroup_kill_all(id);
+        cgroup_remove(id);
+    }
     if (mounted && bld_overlay_unmount(rootfs, rc == 0 ? err : NULL) != 0 && rc == 0)
         rc = SW_EIO;
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
     if (bundle)
-        sw_rm_rf(bundle, NULL);
+        remove_bundle(bundle);
     if (work)
         sw_rm_rf(work, NULL);
+    if (out_pipe[0] >= 0)
+        close(out_pipe[0]);
+    if (out_pipe[1] >= 0)
+        close(out_pipe[1]);
     json_decref(config);
     free(config_text);
     free(config_path);
@@ -463,4 +1075,93 @@ cleanup:
     free(work);
     free(empty);
     return rc;
+}
+
+/* ---- the sweep ------------------------------------------------------------- */
+
+/* Runs `runtime list --format json` and returns its parsed output. */
+static json_t *runtime_list(const char *runtime)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(fds[1], 1);
+        dup2(devnull, 2);
+        execlp(runtime, runtime, "list", "--format", "json", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    sw_strbuf out = SW_STRBUF_INIT;
+    char buf[8192];
+    ssize_t n;
+    while (pid > 0 && (n = read(fds[0], buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || out.len > (64u << 20))
+            break;
+        sw_strbuf_append(&out, buf, (size_t)n);
+    }
+    close(fds[0]);
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    json_t *list = out.data ? json_loads(out.data, 0, NULL) : NULL;
+    sw_strbuf_free(&out);
+    return list;
+}
+
+int bld_sandbox_sweep(const char *runtime, int *killed, sw_error **err)
+{
+    (void)err;
+    if (runtime == NULL)
+        runtime = "runc";
+    if (killed)
+        *killed = 0;
+    /* containers the runtime knows, whose recorded owner is gone */
+    json_t *list = runtime_list(runtime), *c;
+    size_t i;
+    json_array_foreach(list, i, c) {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        const char *bundle = json_string_value(json_object_get(c, "bundle"));
+        const char *rec =
+            json_string_value(json_object_get(json_object_get(c, "annotations"), OWNER_ANNOTATION));
+        if (id == NULL || strncmp(id, "slipway-", 8) != 0 || rec == NULL || owner_alive(rec))
+            continue;
+        sw_warn("removing build container %s of a stopped process (%s)", id, rec);
+        destroy_container(
+            runtime, id,
+            bundle && strncmp(bundle, SANDBOX_RUN_DIR "/", strlen(SANDBOX_RUN_DIR) + 1) == 0
+                ? bundle
+                : NULL);
+        if (killed)
+            (*killed)++;
+    }
+    json_decref(list);
+    /* bundle directories of dead owners the runtime had no record of yet
+     * (or any more): the root filesystem may still be mounted */
+    DIR *dir = opendir(SANDBOX_RUN_DIR);
+    struct dirent *de;
+    while (dir && (de = readdir(dir)) != NULL) {
+        if (strncmp(de->d_name, "slipway-", 8) != 0)
+            continue;
+        char *bundle = sw_path_join(SANDBOX_RUN_DIR, de->d_name);
+        char *owner_path = bundle ? sw_path_join(bundle, "owner") : NULL;
+        char *rec = NULL;
+        if (owner_path && sw_read_file(owner_path, 256, &rec, NULL, NULL) == 0 &&
+            !owner_alive(rec)) {
+            destroy_container(runtime, de->d_name, bundle);
+            if (killed)
+                (*killed)++;
+        }
+        free(rec);
+        free(owner_path);
+        free(bundle);
+    }
+    if (dir)
+        closedir(dir);
+    return 0;
 }

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "builder/build.h"
+#include "builder/layers.h"
+#include "builder/sandbox.h"
 #include "cli/commands.h"
 #include "cli/store.h"
 #include "core/fs.h"
@@ -182,6 +184,9 @@ int cmd_build(int argc, char **argv)
         fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
         goto cleanup;
     }
+    /* what builds of killed processes left: containers, then scratch */
+    bld_sandbox_sweep(cfg->runtime, NULL, NULL);
+    bld_scratch_sweep(store, NULL, NULL);
     opts.config = cfg;
     opts.runtime = cfg->runtime;
     opts.step_timeout_s = cfg->step_timeout_s;

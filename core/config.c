@@ -892,15 +892,109 @@ static int load_builder_egress(struct sw_config *cfg, json_t *b, sw_error **err)
     return get_size(cfg, b, "add_max_size", "builder.add_max_size", &cfg->add_max_size, err);
 }
 
+/* A limit: a size (or a number, with is_size 0), or "unlimited" (0). */
+static int get_limit(const struct sw_config *cfg, json_t *parent, const char *key, int is_size,
+                     int64_t *out, sw_error **err)
+{
+    char full[64];
+    snprintf(full, sizeof(full), "builder.limits.%s", key);
+    json_t *v = json_object_get(parent, key);
+    if (json_is_string(v) && strcmp(json_string_value(v), "unlimited") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (is_size)
+        return get_size(cfg, parent, key, full, out, err);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 4194304)
+        return sw_config_error(cfg, v, full, err,
+                               "expected a number from 1 to 4194304, or unlimited");
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int load_limits(struct sw_config *cfg, json_t *builder, sw_error **err)
+{
+    static const char *const known[] = { "memory", "pids", "cpus", "disk", NULL };
+    json_t *l = NULL;
+    int rc;
+    if ((rc = get_section(cfg, builder, "limits", "builder.limits", &l, err)) != 0 || !l)
+        return rc;
+    if ((rc = check_keys(cfg, l, "builder.limits", known, err)) ||
+        (rc = get_limit(cfg, l, "memory", 1, &cfg->limit_memory, err)) ||
+        (rc = get_limit(cfg, l, "pids", 0, &cfg->limit_pids, err)) ||
+        (rc = get_limit(cfg, l, "disk", 1, &cfg->limit_disk, err)))
+        return rc;
+    if (cfg->limit_memory != 0 && cfg->limit_memory < 4 * 1024 * 1024)
+        return sw_config_error(cfg, json_object_get(l, "memory"), "builder.limits.memory", err,
+                               "expected at least 4MiB");
+    json_t *cpus = json_object_get(l, "cpus");
+    if (cpus && !json_is_null(cpus)) {
+        const char *text = json_string_value(cpus);
+        char *end = NULL;
+        double n = text ? strtod(text, &end) : json_is_number(cpus) ? json_number_value(cpus) : -1;
+        if (text && (strcmp(text, "all") == 0 || strcmp(text, "unlimited") == 0))
+            cfg->limit_cpus = 0;
+        else if ((text == NULL || (end != text && *end == '\0')) && n >= 0.01 && n <= 4096)
+            cfg->limit_cpus = n;
+        else
+            return sw_config_error(cfg, cpus, "builder.limits.cpus", err,
+                                   "expected a number of CPUs such as 1.5, or all");
+    }
+    return 0;
+}
+
+/* builder.userns: true | false | {uid, gid, size} */
+static int load_userns(struct sw_config *cfg, json_t *builder, sw_error **err)
+{
+    static const char *const known[] = { "uid", "gid", "size", NULL };
+    json_t *u = json_object_get(builder, "userns");
+    if (u == NULL || json_is_null(u))
+        return 0;
+    if (json_is_boolean(u)) {
+        cfg->userns_enabled = json_is_true(u);
+        return 0;
+    }
+    if (!json_is_object(u))
+        return sw_config_error(cfg, u, "builder.userns", err,
+                               "expected true, false or a mapping {uid, gid, size}");
+    int rc = check_keys(cfg, u, "builder.userns", known, err);
+    static const char *const keys[] = { "uid", "gid", "size" };
+    int64_t *fields[] = { &cfg->userns_uid, &cfg->userns_gid, &cfg->userns_size };
+    for (int i = 0; rc == 0 && i < 3; i++) {
+        json_t *v = json_object_get(u, keys[i]);
+        char full[32];
+        snprintf(full, sizeof(full), "builder.userns.%s", keys[i]);
+        if (v == NULL || json_is_null(v))
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < (i == 2 ? 1 : 1000) ||
+            json_integer_value(v) > 4294967294LL)
+            return sw_config_error(cfg, v, full, err, "expected a number from %d to 4294967294",
+                                   i == 2 ? 1 : 1000);
+        *fields[i] = json_integer_value(v);
+    }
+    if (rc == 0 && cfg->userns_size < 65536 && json_object_get(u, "size") != NULL)
+        return sw_config_error(cfg, json_object_get(u, "size"), "builder.userns.size", err,
+                               "expected at least 65536 (images use ids up to 65534)");
+    if (rc == 0 && (cfg->userns_uid + cfg->userns_size > 4294967295LL ||
+                    cfg->userns_gid + cfg->userns_size > 4294967295LL))
+        return sw_config_error(cfg, u, "builder.userns", err, "the id range ends past 4294967294");
+    cfg->userns_enabled = 1;
+    return rc;
+}
+
 static int load_builder(struct sw_config *cfg, sw_error **err)
 {
     static const char *const known[] = { "runtime", "network", "compression",  "step_timeout",
-                                         "egress",  "allow",   "add_max_size", NULL };
+                                         "egress",  "allow",   "add_max_size", "limits",
+                                         "userns",  NULL };
     json_t *b = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "builder", "builder", &b, err)) != 0 || !b)
         return rc;
-    if ((rc = check_keys(cfg, b, "builder", known, err)) ||
+    if ((rc = check_keys(cfg, b, "builder", known, err)) || (rc = load_limits(cfg, b, err)) ||
+        (rc = load_userns(cfg, b, err)) ||
         (rc = get_string(cfg, b, "runtime", "builder.runtime", &cfg->runtime, err)) ||
         (rc = get_string(cfg, b, "network", "builder.network", &cfg->network, err)) ||
         (rc = get_string(cfg, b, "compression", "builder.compression", &cfg->compression, err)) ||
@@ -954,6 +1048,14 @@ static int set_defaults(struct sw_config *cfg)
     cfg->add_max_size = (int64_t)2 * 1024 * 1024 * 1024;
     cfg->compression = strdup("gzip");
     cfg->step_timeout_s = 30 * 60;
+    cfg->limit_memory = 4LL << 30;
+    cfg->limit_pids = 4096;
+    cfg->limit_cpus = 0;
+    cfg->limit_disk = 20LL << 30;
+    cfg->userns_enabled = 1;
+    cfg->userns_uid = 100000;
+    cfg->userns_gid = 100000;
+    cfg->userns_size = 65536;
     cfg->workers = 2;
     return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network && cfg->compression &&
             cfg->egress_deny)

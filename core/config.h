@@ -81,6 +81,15 @@ struct sw_config {
     char **builder_allow; /* builder.allow: "network.host", "security.insecure" */
     int64_t add_max_size; /* builder.add_max_size, default 2GiB */
 
+    /* builder.limits: per RUN container; 0 = unlimited */
+    int64_t limit_memory; /* bytes, swap off; default 4GiB */
+    int64_t limit_pids;   /* default 4096 */
+    double limit_cpus;    /* CPUs, e.g. 1.5; default 0 = all */
+    int64_t limit_disk;   /* bytes of a step's writable layer; default 20GiB */
+    /* builder.userns: root in a RUN container is host id userns_uid */
+    int userns_enabled; /* default 1 */
+    int64_t userns_uid, userns_gid, userns_size;
+
     int workers;
 
     /* storage */

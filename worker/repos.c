@@ -706,9 +706,21 @@ int64_t wrk_runs_keep_parse(const json_t *node)
     return s == 0 || (s >= 3600 && s <= 100LL * 365 * 86400) ? s : -1;
 }
 
+int64_t wrk_runs_max_log_size_parse(const json_t *node)
+{
+    const char *text = json_string_value(node);
+    if (node == NULL || json_is_null(node))
+        return -1;
+    if (text && strcmp(text, "unlimited") == 0)
+        return 0;
+    int64_t n = text ? sw_parse_size(text) : json_is_integer(node) ? json_integer_value(node) : -1;
+    return n >= 64 * 1024 ? n : -1;
+}
+
 static int load_runs(const struct sw_config *cfg, struct wrk_repos *repos, sw_error **err)
 {
-    static const char *const known[] = { "id_prefix", "lease", "max_attempts", "keep", NULL };
+    static const char *const known[] = { "id_prefix", "lease",        "max_attempts",
+                                         "keep",      "max_log_size", NULL };
     struct ctx c = { .cfg = cfg };
     json_t *runs = sw_config_section(cfg, "runs");
     snprintf(repos->id_prefix, sizeof(repos->id_prefix), "ca");
@@ -743,6 +755,10 @@ static int load_runs(const struct sw_config *cfg, struct wrk_repos *repos, sw_er
             return key_error(&c, keep, "runs.keep", err,
                              "expected a duration of at least 1h, e.g. 90d, or forever");
     }
+    json_t *max_log = json_object_get(runs, "max_log_size");
+    if (max_log && wrk_runs_max_log_size_parse(max_log) < 0)
+        return key_error(&c, max_log, "runs.max_log_size", err,
+                         "expected a size of at least 64KiB such as 64MiB, or unlimited");
     json_t *attempts = json_object_get(runs, "max_attempts");
     if (attempts && (!json_is_integer(attempts) || json_integer_value(attempts) < 1 ||
                      json_integer_value(attempts) > 100))

@@ -83,6 +83,10 @@ struct wrk_repos {
  * -1 when it is neither. */
 int64_t wrk_runs_keep_parse(const json_t *node);
 
+/* runs.max_log_size: bytes (at least 64KiB), 0 for "unlimited", -1 when
+ * absent or bad. */
+int64_t wrk_runs_max_log_size_parse(const json_t *node);
+
 /* Reads and checks `repos:` and `runs:`; an empty list when there is no
  * repos section. Free with wrk_repos_free. */
 int wrk_repos_load(const struct sw_config *cfg, struct wrk_repos **out, sw_error **err);

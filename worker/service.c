@@ -17,6 +17,7 @@
 #include "builder/image.h"
 #include "builder/layers.h"
 #include "builder/run_image.h"
+#include "builder/sandbox.h"
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -83,6 +84,9 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
     if (json_is_integer(attempts) && json_integer_value(attempts) >= 1 &&
         json_integer_value(attempts) <= 100)
         out->max_attempts = (int)json_integer_value(attempts);
+    out->max_log_size = wrk_runs_max_log_size_parse(json_object_get(runs, "max_log_size"));
+    if (out->max_log_size < 0)
+        out->max_log_size = 64LL << 20;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -171,9 +175,10 @@ struct run_ctx {
     pthread_cond_t hb_cond;
     int hb_stop;
     pthread_t hb_thread;
-    int step_failed_exit; /* the failing step's exit code, or -1 */
-    int step_failed;      /* a step failed (and said so in the log) */
-    char *src_dir;        /* the checkout, stripped from messages */
+    int step_failed_exit;          /* the failing step's exit code, or -1 */
+    int step_failed;               /* a step failed (and said so in the log) */
+    char *src_dir;                 /* the checkout, stripped from messages */
+    struct bld_output_cap log_cap; /* runs.max_log_size */
 };
 
 /* Renews the lease every third of it; a cancel request or a lost lease
@@ -557,6 +562,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .run_as = r->run_as,
         .identity_of = identity_of,
         .cache_scope = cache_scope,
+        .output_cap = &c->log_cap,
     };
     wrk_log_line(c->log_fd, "Building %s (rule %d: %s %s)", rule->dockerfile, rule->index + 1,
                  rule->source_type, rule->source);
@@ -573,6 +579,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
             .timeout_s = cfg->step_timeout_s,
             .output_fd = c->log_fd,
             .cancel = &c->w->cancel,
+            .config = cfg,
+            .output_cap = &c->log_cap,
         };
         if ((rc = bld_image_run(store, r->name, digest, &ro, &status, err)) != 0)
             goto cleanup;
@@ -635,6 +643,8 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
 {
     wrk_service *svc = w->svc;
     struct run_ctx c = { .w = w, .svc = svc, .run = *run, .log_fd = -1, .step_failed_exit = -1 };
+    c.log_cap.max_size = svc->limits.max_log_size;
+    c.log_cap.key = "runs.max_log_size";
     sw_error *err = NULL;
     char digest[SW_DIGEST_MAX] = "";
     json_t *tags = json_array();
@@ -819,6 +829,21 @@ static void prune_runs(wrk_service *svc, sqlite3 *db)
     free(ids);
 }
 
+/* Removes what builds of dead processes left: their containers first
+ * (killed, deleted, unmounted), then their scratch directories. */
+static void sweep_leftovers(reg_store *store, const struct sw_config *cfg)
+{
+    int killed = 0, swept = 0;
+    bld_sandbox_sweep(cfg && cfg->runtime ? cfg->runtime : "runc", &killed, NULL);
+    bld_scratch_sweep(store, &swept, NULL);
+    if (killed > 0)
+        sw_info("removed %d build container%s left by stopped workers", killed,
+                killed == 1 ? "" : "s");
+    if (swept > 0)
+        sw_info("removed %d scratch director%s left by stopped builds", swept,
+                swept == 1 ? "y" : "ies");
+}
+
 static void *presence_main(void *arg)
 {
     wrk_service *svc = arg;
@@ -837,6 +862,8 @@ static void *presence_main(void *arg)
             prune_runs(svc, db);
             next_prune = (int64_t)time(NULL) + PRUNE_PERIOD_S;
         }
+        /* containers and scratch dirs of workers killed meanwhile */
+        sweep_leftovers(svc->opts.store, svc->opts.config);
         pthread_mutex_lock(&svc->lock);
         struct timespec deadline = deadline_in(PRESENCE_PERIOD_S * 1000);
         while (!svc->stopping &&
@@ -969,11 +996,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
         exe[n] = '\0';
         wrk_git_use_helper(exe);
     }
-    int swept = 0;
-    bld_scratch_sweep(opts->store, &swept, NULL);
-    if (swept > 0)
-        sw_info("removed %d scratch director%s left by stopped builds", swept,
-                swept == 1 ? "y" : "ies");
+    sweep_leftovers(opts->store, opts->config);
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     pthread_cond_init(&svc->outbox_cond, NULL);

@@ -34,9 +34,10 @@ struct wrk_service_options {
 
 /* Lease length and attempts from the config's `runs:` section. */
 struct wrk_run_limits {
-    int lease_s;      /* runs.lease, default 30 s */
-    int max_attempts; /* runs.max_attempts, default 3 */
-    int64_t keep_s;   /* runs.keep, default 90 days; 0: forever */
+    int lease_s;          /* runs.lease, default 30 s */
+    int max_attempts;     /* runs.max_attempts, default 3 */
+    int64_t keep_s;       /* runs.keep, default 90 days; 0: forever */
+    int64_t max_log_size; /* runs.max_log_size, default 64MiB; 0: no cap */
 };
 void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out);
 

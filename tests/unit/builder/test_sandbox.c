@@ -27,8 +27,8 @@ static void make_busybox_layer(void)
         exit(1);
     }
     free(cmd);
-    const char *applets[] = { "sh",    "cat",  "echo",     "ls",   "id", "rm",
-                              "sleep", "grep", "hostname", "test", NULL };
+    const char *applets[] = { "sh",    "cat",   "echo",  "ls",   "id",       "rm",   "dd",
+                              "mkdir", "chown", "sleep", "grep", "hostname", "test", NULL };
     for (int i = 0; applets[i]; i++) {
         char *link = sw_path_join(bin, applets[i]);
         if (symlink("busybox", link) != 0)
@@ -43,7 +43,13 @@ struct run_result {
     int exit_status;
     char output[8192];
     char *upper;
+    char message[512];
 };
+
+/* What the next run_step applies besides its arguments. */
+static const struct bld_sandbox_limits *step_limits;
+static const struct bld_sandbox_userns *step_userns;
+static struct bld_output_cap *step_cap;
 
 static void run_step(const char *label, const char *script, uid_t uid, int64_t timeout_s,
                      struct run_result *res)
@@ -72,10 +78,14 @@ static void run_step(const char *label, const char *script, uid_t uid, int64_t t
         .gid = uid,
         .timeout_s = timeout_s,
         .output_fd = out_fd,
+        .limits = step_limits,
+        .userns = step_userns,
+        .output_cap = step_cap,
     };
     sw_error *err = NULL;
     res->rc = bld_sandbox_run(&spec, &res->exit_status, &err);
-    if (res->rc != 0 && res->rc != SW_ETIMEOUT)
+    snprintf(res->message, sizeof(res->message), "%s", res->rc ? sw_error_message(err) : "");
+    if (res->rc != 0 && res->rc != SW_ETIMEOUT && res->rc != SW_ETOOBIG)
         fprintf(stderr, "  %s: %s\n", label, sw_error_message(err));
     sw_error_clear(&err);
     ssize_t n = pread(out_fd, res->output, sizeof(res->output) - 1, 0);
@@ -208,6 +218,76 @@ static void test_timeout(void)
     free(res.upper);
 }
 
+static void test_user_namespace(void)
+{
+    struct bld_sandbox_userns userns = { 100000, 100000, 65536 };
+    struct run_result res;
+    step_userns = &userns;
+    run_step("userns",
+             "cat /proc/self/uid_map; echo x > /made; mkdir /d; chown 1000:1000 /d; id -u", 0, 60,
+             &res);
+    step_userns = NULL;
+    CHECK_INT_EQ(res.rc, 0);
+    CHECK_INT_EQ(res.exit_status, 0);
+    /* "         0     100000      65536" */
+    unsigned inside = 1, outside = 0, count = 0;
+    CHECK_INT_EQ(sscanf(res.output, "%u %u %u", &inside, &outside, &count), 3);
+    CHECK(inside == 0 && outside == 100000 && count == 65536);
+    /* nothing is shifted on disk: root's file is 0:0, the chown is 1000 */
+    struct stat st;
+    char *made = sw_path_join(res.upper, "made"), *d = sw_path_join(res.upper, "d");
+    CHECK(lstat(made, &st) == 0 && st.st_uid == 0 && st.st_gid == 0);
+    CHECK(lstat(d, &st) == 0 && st.st_uid == 1000 && st.st_gid == 1000);
+    free(made);
+    free(d);
+    free(res.upper);
+}
+
+static void test_limits(void)
+{
+    struct bld_sandbox_limits limits = { .memory = 32 << 20, .pids = 64, .disk = 16 << 20 };
+    struct run_result res;
+    step_limits = &limits;
+    run_step("oom", "dd if=/dev/zero of=/dev/null bs=128M count=1", 0, 60, &res);
+    CHECK_INT_EQ(res.rc, SW_ETOOBIG);
+    CHECK(strstr(res.message, "memory limit 32MiB reached (builder.limits.memory)") != NULL);
+    free(res.upper);
+    run_step("pids", "i=0; while [ $i -lt 200 ]; do sleep 2 & i=$((i+1)); done; exit 0", 0, 60,
+             &res);
+    CHECK_INT_EQ(res.rc, SW_ETOOBIG);
+    CHECK(strstr(res.message, "process limit 64 reached") != NULL);
+    free(res.upper);
+    run_step("disk", "for i in 1 2 3; do dd if=/dev/zero of=/f$i bs=1M count=10; done", 0, 60,
+             &res);
+    CHECK_INT_EQ(res.rc, SW_ETOOBIG);
+    CHECK(strstr(res.message, "disk limit 16MiB reached (builder.limits.disk)") != NULL);
+    free(res.upper);
+    step_limits = NULL;
+}
+
+static void test_output_cap(void)
+{
+    struct bld_output_cap cap = { .max_size = 1000, .key = "runs.max_log_size" };
+    struct run_result res;
+    step_cap = &cap;
+    run_step("cap",
+             "i=0; while [ $i -lt 100 ]; do echo 0123456789012345678901234567890123456789; "
+             "i=$((i+1)); done; echo done > /done",
+             0, 60, &res);
+    step_cap = NULL;
+    CHECK_INT_EQ(res.rc, 0);
+    CHECK_INT_EQ(res.exit_status, 0);
+    const char *note =
+        strstr(res.output, "# log truncated: it reached 1000 bytes (runs.max_log_size)");
+    CHECK(note != NULL);
+    CHECK(note && strstr(note + 1, "# log truncated") == NULL);
+    CHECK(strlen(res.output) < 1200);
+    char *done = sw_path_join(res.upper, "done");
+    CHECK(sw_path_exists(done)); /* the command went on */
+    free(done);
+    free(res.upper);
+}
+
 int main(void)
 {
     if (geteuid() != 0 || access("/usr/sbin/runc", X_OK) != 0) {
@@ -221,6 +301,9 @@ int main(void)
     RUN(test_seccomp);
     RUN(test_user);
     RUN(test_timeout);
+    RUN(test_user_namespace);
+    RUN(test_limits);
+    RUN(test_output_cap);
     sw_rm_rf(dir, NULL);
     free(lower);
     free(dir);

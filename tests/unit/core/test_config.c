@@ -305,6 +305,55 @@ static void test_builder_egress_keys(void)
     CHECK(strstr(msg, "builder.add_max_size: expected a size") != NULL);
 }
 
+static void test_builder_limits_and_userns(void)
+{
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_config_defaults(&cfg, &err), 0);
+    CHECK(cfg->limit_memory == 4LL << 30);
+    CHECK(cfg->limit_pids == 4096);
+    CHECK(cfg->limit_cpus == 0);
+    CHECK(cfg->limit_disk == 20LL << 30);
+    CHECK_INT_EQ(cfg->userns_enabled, 1);
+    CHECK(cfg->userns_uid == 100000 && cfg->userns_gid == 100000 && cfg->userns_size == 65536);
+    sw_config_free(cfg);
+    cfg = NULL;
+
+    char *path = write_config(
+        "limits.yaml", "builder:\n"
+                       "  limits: { memory: 512MiB, pids: 100, cpus: 1.5, disk: unlimited }\n"
+                       "  userns: { uid: 200000, gid: 300000, size: 65536 }\n");
+    CHECK_INT_EQ(sw_config_load(path, &cfg, &err), 0);
+    if (cfg) {
+        CHECK(cfg->limit_memory == 512LL << 20);
+        CHECK(cfg->limit_pids == 100);
+        CHECK(cfg->limit_cpus > 1.49 && cfg->limit_cpus < 1.51);
+        CHECK(cfg->limit_disk == 0);
+        CHECK(cfg->userns_uid == 200000 && cfg->userns_gid == 300000);
+    }
+    sw_config_free(cfg);
+    cfg = NULL;
+    free(path);
+    path = write_config("nouserns.yaml", "builder:\n  userns: false\n");
+    CHECK_INT_EQ(sw_config_load(path, &cfg, &err), 0);
+    CHECK(cfg && cfg->userns_enabled == 0);
+    sw_config_free(cfg);
+    free(path);
+
+    const char *msg = load_error("builder:\n  limits: { memory: lots }\n");
+    CHECK(strstr(msg, "builder.limits.memory: expected a size") != NULL);
+    msg = load_error("builder:\n  limits: { pids: 0 }\n");
+    CHECK(strstr(msg, "builder.limits.pids: expected a number from 1") != NULL);
+    msg = load_error("builder:\n  limits: { cpus: many }\n");
+    CHECK(strstr(msg, "builder.limits.cpus: expected a number of CPUs") != NULL);
+    msg = load_error("builder:\n  limits: { swap: 1GiB }\n");
+    CHECK(strstr(msg, "builder.limits.swap: unknown key") != NULL);
+    msg = load_error("builder:\n  userns: { uid: 0 }\n");
+    CHECK(strstr(msg, "builder.userns.uid: expected a number from 1000") != NULL);
+    msg = load_error("builder:\n  userns: { uid: 100000, size: 1000 }\n");
+    CHECK(strstr(msg, "builder.userns.size: expected at least 65536") != NULL);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_config");
@@ -317,6 +366,7 @@ int main(void)
     RUN(test_durations_and_sizes);
     RUN(test_secret_from_env);
     RUN(test_builder_egress_keys);
+    RUN(test_builder_limits_and_userns);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

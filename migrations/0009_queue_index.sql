@@ -1,4 +1,4 @@
--- 0007: the supersede UPDATE of every branch push looks for queued runs of
+-- 0009: the supersede UPDATE of every branch push looks for queued runs of
 -- one repository, branch and rule. runs_repo(repo, id) made it walk the
 -- repository's whole history (1-3 ms at 12,000 runs, growing); this
 -- partial index holds only queued runs, so it stays tiny and the lookup

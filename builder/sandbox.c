@@ -280,6 +280,10 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
     json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs", sys_opts));
     json_array_append_new(mounts, mount_entry("/etc/hosts", "bind", hosts_path, bind_ro));
     json_array_append_new(mounts, mount_entry("/etc/resolv.conf", "bind", resolv_path, bind_ro));
+    for (size_t i = 0; i < spec->n_extra_mounts; i++) {
+        const struct bld_sandbox_mount *m = &spec->extra_mounts[i];
+        json_array_append_new(mounts, mount_entry(m->destination, m->type, m->source, m->options));
+    }
 
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}", "ociVersion",
                      "1.0.2", "process", process, "root", "path", "rootfs", "readonly", 0,
@@ -342,6 +346,57 @@ static void remove_created_mount_points(const char *upper, const int *existed)
         }
         free(path);
     }
+}
+
+/* The paths the runtime will create for the extra mounts: every component
+ * of their destinations that does not exist in rootfs yet, parents first
+ * (a NULL-terminated list). */
+static char **extra_mount_points(const struct bld_sandbox_spec *spec, const char *rootfs)
+{
+    char **list = calloc(spec->n_extra_mounts * 64 + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; list && i < spec->n_extra_mounts; i++) {
+        const char *d = spec->extra_mounts[i].destination;
+        for (const char *p = d + 1; n < spec->n_extra_mounts * 64; p++) {
+            if (*p != '/' && *p != '\0')
+                continue;
+            char *rel = strndup(d + 1, (size_t)(p - d - 1));
+            char *full = rel ? sw_path_join(rootfs, rel) : NULL;
+            struct stat st;
+            int dup = 0;
+            for (size_t k = 0; rel && k < n; k++)
+                dup |= strcmp(list[k], rel) == 0;
+            if (rel && full && !dup && lstat(full, &st) != 0)
+                list[n++] = rel;
+            else
+                free(rel);
+            free(full);
+            if (*p == '\0')
+                break;
+        }
+    }
+    return list;
+}
+
+/* Removes those of them left in the upper dir, deepest first, when empty. */
+static void remove_extra_mount_points(const char *upper, char **list)
+{
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    for (size_t i = n; i-- > 0;) {
+        char *path = sw_path_join(upper, list[i]);
+        struct stat st;
+        if (path && lstat(path, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                rmdir(path);
+            else if (S_ISREG(st.st_mode) && st.st_size == 0)
+                unlink(path);
+        }
+        free(path);
+        free(list[i]);
+    }
+    free(list);
 }
 
 static double now_s(void)
@@ -852,6 +907,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     json_t *config = NULL;
     int mounted = 0, rc = 0, started = 0, watching = 0;
     int existed[16] = { 0 };
+    char **created = NULL; /* mount points of the extra mounts */
     int out_pipe[2] = { -1, -1 };
     char id[40], owner[64];
     unsigned char rnd[8];
@@ -899,6 +955,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         existed[i] = p && sw_path_exists(p);
         free(p);
     }
+    created = extra_mount_points(spec, rootfs);
 
     char hosts_text[512];
     snprintf(hosts_text, sizeof(hosts_text),
@@ -1057,6 +1114,7 @@ cleanup:
         rc = SW_EIO;
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
+    remove_extra_mount_points(spec->upper_dir, created);
     if (bundle)
         remove_bundle(bundle);
     if (work)

@@ -906,6 +906,8 @@ static int run_mounts_key(struct build *b, struct stage *st, const struct instr 
     return 0;
 }
 
+static int resolve_in_root(const char *root, const char *rel, char **out, sw_error **err);
+
 /* A private copy of src_root/source for a bind mount (the context, which
  * .dockerignore filters, or a writable bind): returns the path to mount. */
 static int bind_copy(struct build *b, struct run_mounts *rm, const char *src_root,
@@ -946,9 +948,10 @@ static int bind_copy(struct build *b, struct run_mounts *rm, const char *src_roo
         return rc;
     }
     /* a file source was copied into root under its name */
-    char *probe = sw_path_join(src_root, srcs[0]);
+    char *probe = NULL;
     struct stat s;
-    if (probe && stat(probe, &s) == 0 && !S_ISDIR(s.st_mode)) {
+    if (resolve_in_root(src_root, srcs[0], &probe, NULL) == 0 && stat(probe, &s) == 0 &&
+        !S_ISDIR(s.st_mode)) {
         const char *base = strrchr(srcs[0], '/');
         *out = sw_path_join(root, base ? base + 1 : srcs[0]);
         free(root);

@@ -40,10 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -348,6 +350,22 @@ static void remove_created_mount_points(const char *upper, const int *existed)
     }
 }
 
+/* 1 when rel exists below root, resolved inside it (symlinks included, as
+ * the runtime resolves mount destinations). */
+static int exists_in_root(const char *root, const char *rel)
+{
+    int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return 1; /* unknown: never remove it afterwards */
+    struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+    int fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
+    int missing = fd < 0 && errno == ENOENT;
+    if (fd >= 0)
+        close(fd);
+    close(root_fd);
+    return !missing;
+}
+
 /* The paths the runtime will create for the extra mounts: every component
  * of their destinations that does not exist in rootfs yet, parents first
  * (a NULL-terminated list). */
@@ -361,16 +379,13 @@ static char **extra_mount_points(const struct bld_sandbox_spec *spec, const char
             if (*p != '/' && *p != '\0')
                 continue;
             char *rel = strndup(d + 1, (size_t)(p - d - 1));
-            char *full = rel ? sw_path_join(rootfs, rel) : NULL;
-            struct stat st;
             int dup = 0;
             for (size_t k = 0; rel && k < n; k++)
                 dup |= strcmp(list[k], rel) == 0;
-            if (rel && full && !dup && lstat(full, &st) != 0)
+            if (rel && !dup && rel[0] && !exists_in_root(rootfs, rel))
                 list[n++] = rel;
             else
                 free(rel);
-            free(full);
             if (*p == '\0')
                 break;
         }
@@ -378,24 +393,39 @@ static char **extra_mount_points(const struct bld_sandbox_spec *spec, const char
     return list;
 }
 
-/* Removes those of them left in the upper dir, deepest first, when empty. */
+/* Removes those of them left in the upper dir, deepest first, when empty.
+ * The command may have replaced a parent with a symlink: paths are opened
+ * below upper without following any. */
 static void remove_extra_mount_points(const char *upper, char **list)
 {
     size_t n = 0;
     while (list && list[n])
         n++;
+    int upper_fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     for (size_t i = n; i-- > 0;) {
-        char *path = sw_path_join(upper, list[i]);
-        struct stat st;
-        if (path && lstat(path, &st) == 0) {
-            if (S_ISDIR(st.st_mode))
-                rmdir(path);
-            else if (S_ISREG(st.st_mode) && st.st_size == 0)
-                unlink(path);
+        char *slash = strrchr(list[i], '/');
+        const char *name = slash ? slash + 1 : list[i];
+        int dir_fd = upper_fd >= 0 ? dup(upper_fd) : -1;
+        if (slash && dir_fd >= 0) {
+            *slash = '\0';
+            struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+            close(dir_fd);
+            dir_fd = (int)syscall(SYS_openat2, upper_fd, list[i], &how, sizeof(how));
         }
-        free(path);
+        struct stat st;
+        if (dir_fd >= 0 && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISDIR(st.st_mode))
+                unlinkat(dir_fd, name, AT_REMOVEDIR); /* fails harmlessly when not empty */
+            else if (S_ISREG(st.st_mode) && st.st_size == 0)
+                unlinkat(dir_fd, name, 0);
+        }
+        if (dir_fd >= 0)
+            close(dir_fd);
         free(list[i]);
     }
+    if (upper_fd >= 0)
+        close(upper_fd);
     free(list);
 }
 

@@ -1126,20 +1126,57 @@ static int secret_env(char ***env, const struct run_mounts *rm, sw_error **err)
     return 0;
 }
 
-/* With build secrets, step output goes through a masker. */
+/* With build secrets, step output goes through a masker. It masks each
+ * value, the value without its trailing newline (a file's), and each line
+ * of a multi-line value of at least 4 characters (output is masked line by
+ * line, as GitHub Actions does). */
 static int start_masker(struct build *b, bld_masker **out, sw_error **err)
 {
     *out = NULL;
     if (b->opts->n_secrets == 0)
         return 0;
-    const char **values = calloc(b->opts->n_secrets + 1, sizeof(char *));
-    if (values == NULL)
+    sw_strbuf all = SW_STRBUF_INIT; /* the values, NUL-separated */
+    size_t n = 0;
+    for (size_t i = 0; i < b->opts->n_secrets; i++) {
+        const char *v = b->opts->secrets[i].value;
+        size_t len = strlen(v);
+        sw_strbuf_append(&all, v, len + 1);
+        n++;
+        while (len > 0 && (v[len - 1] == '\n' || v[len - 1] == '\r'))
+            len--;
+        if (len > 0 && len < strlen(v)) {
+            sw_strbuf_append(&all, v, len);
+            sw_strbuf_append(&all, "", 1);
+            n++;
+        }
+        for (const char *line = v; memchr(v, '\n', len) && line < v + len;) {
+            const char *nl = memchr(line, '\n', (size_t)(v + len - line));
+            size_t l = nl ? (size_t)(nl - line) : (size_t)(v + len - line);
+            size_t t = l;
+            while (t > 0 && (line[t - 1] == '\r' || line[t - 1] == ' '))
+                t--;
+            if (t >= 4) {
+                sw_strbuf_append(&all, line, t);
+                sw_strbuf_append(&all, "", 1);
+                n++;
+            }
+            line += l + 1;
+        }
+    }
+    const char **values = calloc(n + 1, sizeof(char *));
+    if (values == NULL || all.data == NULL) {
+        free(values);
+        sw_strbuf_free(&all);
         return sw_error_set(err, SW_ENOMEM, "out of memory");
-    for (size_t i = 0; i < b->opts->n_secrets; i++)
-        values[i] = b->opts->secrets[i].value;
+    }
+    const char *p = all.data;
+    for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
+        values[i] = p;
     int fd = b->opts->progress_fd >= 0 ? b->opts->progress_fd : STDERR_FILENO;
-    int rc = bld_masker_start(fd, values, b->opts->n_secrets, out, err);
+    int rc = bld_masker_start(fd, values, n, out, err);
     free(values);
+    explicit_bzero(all.data, all.len);
+    sw_strbuf_free(&all);
     return rc;
 }
 

@@ -11,7 +11,7 @@ sw_time_limit 150
 bt_init 'builder: { network: none, step_timeout: 2m }'
 SECRET="s3cr3t-tok-$$-q7"
 ENVSECRET="envs3cr3t-$$-z9"
-printf '%s' "$SECRET" > "$SW_SCRATCH/tok"
+printf '%s\n' "$SECRET" > "$SW_SCRATCH/tok"
 
 ctx=$(sw_tmpdir)
 mkdir -p "$ctx/ctxdir/sub" "$ctx/p/q"
@@ -46,7 +46,7 @@ bt_unpack test/mounts:1 "$root" > /dev/null
 r=$root/rootfs
 check_eq "the cache mount is written" "$(tr -d ' ' < "$r/cachecount")" "1"
 check "the cache mount is not in the layer" test ! -e "$r/cache"
-check_eq "the secret file is there in RUN" "$(tr -d ' ' < "$r/toklen")" "${#SECRET}"
+check_eq "the secret file is there in RUN" "$(tr -d ' ' < "$r/toklen")" "$((${#SECRET} + 1))"
 check_eq "the env secret is there in RUN" "$(cat "$r/envlen")" "${#ENVSECRET}"
 check "the secret's mount point is not in the layer" test ! -e "$r/run/secrets"
 check_eq "a bind mount from a stage" "$(cat "$r/fromstage")" "from-stage"

@@ -178,6 +178,7 @@ static void free_ignore(struct build *b);
 static int parse_trigger(struct build *b, const char *text, int line, struct instr **out,
                          sw_error **err);
 static void free_instr(struct instr *in);
+static const char *kv_lookup(void *ctx, const char *name);
 static int expand_word(struct build *b, const struct kv_list *vars, const char *word, char **out,
                        sw_error **err);
 static int exclude_cb(void *ctx, const char *rel, int is_dir);
@@ -1655,7 +1656,8 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         for (size_t i = 0; i < in->n_heredocs; i++) {
             char *content = NULL;
             if (in->heredocs[i].expand) {
-                if ((rc = expand_word(b, &vars, in->heredocs[i].content, &content, err)) != 0)
+                if ((rc = bld_shell_expand_heredoc(in->heredocs[i].content, kv_lookup,
+                                                   (void *)&vars, &content, err)) != 0)
                     goto cleanup;
             } else {
                 content = strdup(in->heredocs[i].content);

@@ -13,6 +13,7 @@
 #ifndef BLD_BUILD_H
 #define BLD_BUILD_H
 
+#include <stdatomic.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,7 +62,7 @@ struct bld_build_options {
     int64_t step_timeout_s;         /* 0: none */
     const struct sw_config *config; /* local_hosts, mirrors; may be NULL */
     int progress_fd;                /* step lines and container output */
-    volatile int *cancel;           /* set from another thread to stop */
+    const atomic_int *cancel;       /* set from another thread to stop */
     json_t *labels;                 /* extra labels for the final image (borrowed) */
     const char *repo;               /* with no tags: store the image, untagged,
                                        in this repository (NULL: an internal one) */

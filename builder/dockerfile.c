@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/shell_lex.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
 
@@ -40,11 +41,17 @@ static bld_node *node_new(const char *value, size_t len)
     bld_node *n = calloc(1, sizeof(*n));
     if (n == NULL)
         return NULL;
-    n->value = strndup(value ? value : "", value ? len : 0);
+    if (value == NULL)
+        len = 0;
+    n->value = malloc(len + 1); /* a JSON string may hold a NUL */
     if (n->value == NULL) {
         free(n);
         return NULL;
     }
+    if (len)
+        memcpy(n->value, value, len);
+    n->value[len] = '\0';
+    n->value_len = len;
     return n;
 }
 
@@ -256,6 +263,70 @@ cleanup:
     return rc;
 }
 
+static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *rune);
+
+/* The value of 4 hex digits at s, or -1. */
+static long hex4(const char *s)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* JSON text rewritten so that jansson reads it as Go's encoding/json does:
+ * a byte that is not valid UTF-8 becomes U+FFFD, and so does a \uXXXX
+ * surrogate that does not pair with the \uXXXX right after it. */
+static char *json_like_go(const char *s)
+{
+    sw_strbuf sb = SW_STRBUF_INIT;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0;
+    int in_string = 0;
+    while (i < len) {
+        if (in_string && p[i] == '\\' && i + 1 < len) {
+            long u = p[i + 1] == 'u' && i + 6 <= len ? hex4(s + i + 2) : -1;
+            if (u >= 0xD800 && u <= 0xDFFF) {
+                long low =
+                    i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(s + i + 8) : -1;
+                if (u <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF) {
+                    sw_strbuf_append(&sb, s + i, 12);
+                    i += 12;
+                } else {
+                    sw_strbuf_puts(&sb, "\\ufffd");
+                    i += 6;
+                }
+                continue;
+            }
+            sw_strbuf_append(&sb, s + i, 2);
+            i += 2;
+            continue;
+        }
+        if (p[i] == '"')
+            in_string = !in_string;
+        unsigned rune;
+        size_t w = utf8_decode(p + i, len - i, &rune);
+        if (w == 0) {
+            sw_strbuf_puts(&sb, "\xEF\xBF\xBD");
+            i++;
+        } else {
+            sw_strbuf_append(&sb, p + i, w);
+            i += w;
+        }
+    }
+    if (sb.data == NULL && !sb.failed)
+        return strdup("");
+    return sw_strbuf_detach(&sb);
+}
+
 /* JSON array of strings; 1 when rest is one, 0 when it is not JSON, -1
  * (with err) when it is JSON with a non-string element. */
 static int parse_json(const char *rest, struct chain *c, sw_error **err)
@@ -264,7 +335,13 @@ static int parse_json(const char *rest, struct chain *c, sw_error **err)
         rest++;
     if (*rest != '[')
         return 0;
-    json_t *doc = json_loads(rest, JSON_DECODE_ANY, NULL);
+    /* Go's encoding/json takes \u0000 and reads invalid UTF-8 and lone
+     * surrogates as U+FFFD */
+    char *valid = json_like_go(rest);
+    if (valid == NULL)
+        return -1;
+    json_t *doc = json_loads(valid, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    free(valid);
     if (!json_is_array(doc)) {
         json_decref(doc);
         return 0;
@@ -548,93 +625,143 @@ static int can_contain_heredoc(const bld_node *node)
     return !node->is_json;
 }
 
-/* The heredocs named on a line: words of the form [N]<<[-]WORD, where a
- * quoted WORD (or one with quoted parts) disables expansion. */
-static int heredocs_from_line(const char *line, bld_node *node)
+static size_t count_quotes(const char *s)
 {
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\'' || *s == '"';
+    return n;
+}
+
+/* BuildKit's heredocFromMatch for one word matching ^(\d*)<<(-?)\s*([^<]*)$
+ * (a word may hold blanks after "<<": the lexer keeps them with it).
+ * Returns 1 and fills h for a heredoc, 0 when the word is none, -1 on an
+ * error (err set). */
+static int heredoc_from_word(const char *w, struct bld_heredoc *h, sw_error **err)
+{
+    const char *p = w;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p[0] != '<' || p[1] != '<')
+        return 0;
+    unsigned long fd = strtoul(w, NULL, 10); /* 0 when there are no digits */
+    p += 2;
+    int chomp = 0;
+    if (*p == '-') {
+        chomp = 1;
+        p++;
+    }
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\f' || *p == '\r')
+        p++; /* RE2's \s */
+    if (*p == '\0' || strchr(p, '<'))
+        return 0;
+    struct bld_shell_opts o = { .escape = '\\', .skip_unset_env = 1 };
+    char **words = NULL, **raw = NULL;
+    size_t n = 0, n_raw = 0;
+    int rc = 0;
+    if (bld_shell_process(p, &o, NULL, NULL, NULL, &words, &n, err) != 0)
+        return -1;
+    if (n != 1)
+        goto cleanup;
+    o.raw_quotes = 1;
+    if (bld_shell_process(p, &o, NULL, NULL, NULL, &raw, &n_raw, err) != 0) {
+        rc = -1;
+        goto cleanup;
+    }
+    if (n_raw != n) {
+        sw_error_set(err, SW_EINVAL, "internal lexing of heredoc produced inconsistent results: %s",
+                     p);
+        rc = -1;
+        goto cleanup;
+    }
+    h->name = words[0];
+    words[0] = NULL;
+    h->fd = (unsigned)fd;
+    h->chomp = chomp;
+    h->expand = count_quotes(h->name) == count_quotes(raw[0]);
+    h->content = strdup("");
+    rc = h->content ? 1 : -1;
+    if (rc < 0)
+        sw_error_set(err, SW_ENOMEM, "out of memory");
+cleanup:
+    bld_shell_words_free(words, n);
+    bld_shell_words_free(raw, n_raw);
+    return rc;
+}
+
+/* The heredocs named on a line (heredocsFromLine): the line's words, read
+ * with quotes and escapes kept and unset variables left as written (a line
+ * the lexer rejects names none), each tried as [N]<<[-]WORD, where a quoted
+ * WORD (or one with quoted parts) disables expansion. */
+static int heredocs_from_line(const char *line, bld_node *node, sw_error **err)
+{
+    struct bld_shell_opts o = {
+        .escape = '\\', .raw_quotes = 1, .raw_escapes = 1, .skip_unset_env = 1
+    };
     char **words = NULL;
     size_t n = 0;
-    if (parse_words(line, '\\', &words, &n) != 0)
-        return -1;
+    sw_error *lex_err = NULL;
+    if (bld_shell_process(line, &o, NULL, NULL, NULL, &words, &n, &lex_err) != 0) {
+        int oom = sw_error_code(lex_err) == SW_ENOMEM;
+        sw_error_clear(&lex_err);
+        return oom ? sw_error_set(err, SW_ENOMEM, "out of memory") : 0;
+    }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *w = words[i];
-        const char *p = w;
-        while (isdigit((unsigned char)*p))
-            p++;
-        if (p[0] != '<' || p[1] != '<')
-            continue;
-        unsigned fd = (unsigned)strtoul(w, NULL, 10);
-        p += 2;
-        int chomp = 0;
-        if (*p == '-') {
-            chomp = 1;
-            p++;
+        struct bld_heredoc h = { 0 };
+        int r = heredoc_from_word(words[i], &h, err);
+        if (r < 0) {
+            rc = SW_EINVAL;
+            break;
         }
-        if (*p == '\0' || strchr(p, '<'))
+        if (r == 0)
             continue;
-        sw_strbuf name = SW_STRBUF_INIT;
-        int quoted = 0;
-        char quote = 0;
-        for (const char *q = p; *q; q++) {
-            if (quote) {
-                if (*q == quote)
-                    quote = 0;
-                else
-                    sw_strbuf_putc(&name, *q);
-            } else if (*q == '"' || *q == '\'') {
-                quote = *q;
-                quoted = 1;
-            } else if (*q == '\\' && q[1]) {
-                sw_strbuf_putc(&name, *++q);
-            } else {
-                sw_strbuf_putc(&name, *q);
-            }
-        }
-        if (name.len == 0) {
-            sw_strbuf_free(&name);
-            continue;
-        }
         struct bld_heredoc *bigger =
             realloc(node->heredocs, (node->n_heredocs + 1) * sizeof(*bigger));
         if (bigger == NULL) {
-            sw_strbuf_free(&name);
-            rc = -1;
+            free(h.name);
+            free(h.content);
+            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
             break;
         }
         node->heredocs = bigger;
-        struct bld_heredoc *h = &node->heredocs[node->n_heredocs++];
-        h->name = sw_strbuf_detach(&name);
-        h->fd = fd;
-        h->expand = !quoted;
-        h->chomp = chomp;
-        h->content = strdup("");
+        node->heredocs[node->n_heredocs++] = h;
     }
-    free_words(words, n);
+    bld_shell_words_free(words, n);
     return rc;
 }
 
 /* ---- the file ------------------------------------------------------------ */
+
+/* BuildKit reads lines with Go's bufio.Scanner, whose token limit is
+ * 64 KiB including the newline. */
+#define MAX_LINE_LEN 65535
 
 struct reader {
     const char *text;
     size_t len, pos;
     int line_no; /* lines consumed so far */
     const char *name;
+    size_t bom;        /* bytes of byte-order mark skipped before line 1 */
+    int too_long_line; /* the line over MAX_LINE_LEN that ended reading */
 };
 
 /* Next physical line without its newline ("\r\n" or "\n"); NULL at the end.
  * *with_nl_len covers the line including its newline. */
 static const char *next_line(struct reader *r, size_t *len, size_t *with_nl_len)
 {
-    if (r->pos >= r->len)
+    if (r->pos >= r->len || r->too_long_line)
         return NULL;
     const char *start = r->text + r->pos;
     const char *nl = memchr(start, '\n', r->len - r->pos);
     size_t full = nl ? (size_t)(nl - start) + 1 : r->len - r->pos;
     size_t l = nl ? (size_t)(nl - start) : full;
-    if (l > 0 && start[l - 1] == '\r')
-        l--;
+    if (l + (r->line_no == 0 ? r->bom : 0) > MAX_LINE_LEN) {
+        r->too_long_line = r->line_no + 1; /* the scanner stops here */
+        return NULL;
+    }
+    while (l > 0 && start[l - 1] == '\r')
+        l--; /* trimNewline: every trailing \r */
     r->pos += full;
     r->line_no++;
     *len = l;
@@ -775,7 +902,7 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
         return sw_error_set(err, SW_ENOMEM, "out of memory");
     }
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        r.pos = 3;
+        r.pos = r.bom = 3;
     while ((s = next_line(&r, &slen, NULL)) != NULL) {
         if (memchr(s, '\0', slen) != NULL) {
             rc = sw_error_set(err, SW_EINVAL, "%s:%d: the Dockerfile contains a NUL byte", r.name,
@@ -838,9 +965,11 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
             bld_node *target = child;
             if (strcmp(child->value, "onbuild") == 0)
                 target = child->next->children[0];
-            if (heredocs_from_line(line.data, target) != 0) {
+            if (strstr(line.data, "<<") != NULL &&
+                (rc = heredocs_from_line(line.data, target, err)) != 0) {
                 bld_node_free(child);
-                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                if (rc != SW_ENOMEM)
+                    sw_error_prefix(err, "%s:%d", r.name, start_line);
                 goto cleanup;
             }
             for (size_t i = 0; i < target->n_heredocs; i++) {
@@ -852,6 +981,8 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
                 while ((c = next_line(&r, &slen, &full)) != NULL) {
                     const char *term = c;
                     size_t term_len = slen;
+                    while (term_len > 0 && term[term_len - 1] == '\r')
+                        term_len--; /* trimNewline: every trailing \r and \n */
                     if (h->chomp)
                         while (term_len > 0 && *term == '\t') {
                             term++;
@@ -886,6 +1017,12 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
                         "release.");
     if (df->root->n_children == 0) {
         rc = sw_error_set(err, SW_EINVAL, "%s:%d: file with no instructions", r.name, r.line_no);
+        goto cleanup;
+    }
+    if (r.too_long_line) {
+        rc = sw_error_set(err, SW_EINVAL,
+                          "%s:%d: dockerfile line greater than max allowed size of %d", r.name,
+                          r.too_long_line, MAX_LINE_LEN);
         goto cleanup;
     }
     if (df->escape == 0)
@@ -1065,7 +1202,7 @@ static void dump_into(sw_strbuf *sb, const bld_node *node)
         if (n->n_children > 0)
             dump_into(sb, n);
         else
-            go_quote_into(sb, n->value, strlen(n->value));
+            go_quote_into(sb, n->value, n->value_len);
     }
     /* strings.TrimSpace of this node's text */
     if (sb->failed)

@@ -45,6 +45,8 @@ typedef struct bld_node {
     size_t n_flags;
     int start_line; /* 1-based, inclusive */
     int end_line;
+    size_t value_len; /* bytes of value: a JSON-form argument may hold a NUL
+                         (\u0000), as in BuildKit; value is cut there */
 } bld_node;
 
 struct bld_dockerfile {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct checker {
     struct bld_problem *items;
@@ -213,9 +214,85 @@ static int is_upper_word(const char *s)
     return upper && !lower;
 }
 
+/* A lower-cased copy of s in out (truncated to its size). */
+static void lower_copy(const char *s, char *out, size_t size)
+{
+    snprintf(out, size, "%s", s);
+    for (char *p = out; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+/* Whether one '_'-separated part of key is one of words, ignoring case:
+ * BuildKit's (?i)(?:_|^)(?:w1|w2...)(?:_|$). */
+static int has_token(const char *key, const char *const *words)
+{
+    const char *p = key;
+    for (;;) {
+        size_t len = strcspn(p, "_");
+        for (const char *const *w = words; *w; w++)
+            if (strlen(*w) == len && strncasecmp(p, *w, len) == 0)
+                return 1;
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+/* BuildKit's SecretsUsedInArgOrEnv: a name with a secret-like part and no
+ * allowed part. */
+static void check_secret_name(struct checker *c, int line, const char *what, const char *key)
+{
+    static const char *const deny[] = { "apikey", "auth",     "credential", "credentials",
+                                        "key",    "password", "pword",      "passwd",
+                                        "secret", "token",    NULL };
+    static const char *const allow[] = { "public", "file", "version", NULL };
+    if (!has_token(key, deny) || has_token(key, allow))
+        return;
+    char *q = bld_go_quote(key, strlen(key));
+    report(c, line, "SecretsUsedInArgOrEnv",
+           "Do not use ARG or ENV instructions for sensitive data (%s %s)", what, q ? q : key);
+    free(q);
+}
+
+/* Shell text that starts like a JSON array but is not one: "[" directly
+ * followed by a word or a quote ("[ls", "['a'"), or a bracketed list with
+ * commas or only quoted items ("[ 'a', 'b' ]"). A shell test such as
+ * `[ "$X" = y ] && ...` or `[[ -f x ]]` is not. (Slipway's rule: BuildKit
+ * has none, it just runs such text with the shell.) */
+static int looks_like_json(const char *v)
+{
+    while (isspace((unsigned char)*v))
+        v++;
+    if (v[0] != '[' || v[1] == '[')
+        return 0;
+    if (v[1] != '\0' && !isspace((unsigned char)v[1]))
+        return 1;
+    size_t len = strlen(v);
+    while (len > 0 && isspace((unsigned char)v[len - 1]))
+        len--;
+    if (len < 2 || v[len - 1] != ']')
+        return 0;
+    int items = 0, quoted = 0;
+    for (size_t i = 1; i < len - 1; i++) {
+        if (v[i] == ',')
+            return 1;
+        if (!isspace((unsigned char)v[i]) && isspace((unsigned char)v[i - 1])) {
+            items++;
+            quoted += v[i] == '\'' || v[i] == '"';
+        }
+    }
+    return items > 0 && items == quoted;
+}
+
 int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **problems, size_t *n,
                          sw_error **err)
 {
+    /* WorkdirRelativePath, as BuildKit: only the first WORKDIR of a stage
+     * is checked, and a stage built FROM an earlier stage that had one
+     * counts as having one. */
+    struct names workdir_stages = { 0 };
+    char stage_name[256] = "";
+    int workdir_set = 0;
     struct checker c = { 0 };
     struct names global = { 0 }, stage_args = { 0 }, stages = { 0 };
     int seen_from = 0;
@@ -236,6 +313,18 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
             seen_from = 1;
             names_free(&stage_args);
             const bld_node *image = in->next;
+            stage_name[0] = '\0';
+            workdir_set = 0;
+            if (image != NULL) {
+                char base[256];
+                lower_copy(image->value, base, sizeof(base));
+                workdir_set = names_has(&workdir_stages, base);
+                if (image->next && image->next->next && !image->next->next->next &&
+                    strcasecmp(image->next->value, "as") == 0)
+                    lower_copy(image->next->next->value, stage_name, sizeof(stage_name));
+                if (workdir_set && stage_name[0] && !names_has(&workdir_stages, stage_name))
+                    names_add(&workdir_stages, stage_name, strlen(stage_name));
+            }
             if (image == NULL) {
                 report(&c, line, "FromMissingImage", "FROM requires an image or stage name");
                 continue;
@@ -304,12 +393,19 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
         }
         names_free(&later);
 
-        if (strcmp(kw, "arg") == 0)
+        if (strcmp(kw, "arg") == 0) {
             add_arg_names(&stage_args, in->next);
+            for (const bld_node *a = in->next; a; a = a->next) {
+                char key[256];
+                snprintf(key, sizeof(key), "%.*s", (int)strcspn(a->value, "="), a->value);
+                check_secret_name(&c, line, "ARG", key);
+            }
+        }
         if (strcmp(kw, "env") == 0)
             for (const bld_node *a = in->next; a && a->next && a->next->next;
                  a = a->next->next->next) {
                 names_add(&stage_args, a->value, strlen(a->value));
+                check_secret_name(&c, line, "ENV", a->value);
                 if (strcmp(a->next->next->value, "") == 0)
                     report(&c, line, "LegacyKeyValueFormat",
                            "\"ENV key value\" should be used "
@@ -325,7 +421,7 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
             const char *v = in->next->value;
             while (isspace((unsigned char)*v))
                 v++;
-            if (*v == '[')
+            if (looks_like_json(v))
                 report(&c, line, "InvalidJSONForm",
                        "%s looks like a JSON array but is not "
                        "valid JSON (strings need double quotes, e.g. [\"ls\", \"-l\"]); it will "
@@ -341,12 +437,20 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
             report(&c, line, "ShellRequiresJSON",
                    "SHELL requires the arguments to be in JSON "
                    "form");
-        if (strcmp(kw, "workdir") == 0 && in->next && in->next->value[0] != '/' &&
-            in->next->value[0] != '$')
-            report(&c, line, "WorkdirRelativePath",
-                   "relative workdir \"%s\" can have "
-                   "unexpected results if the base image changes",
-                   in->next->value);
+        if (strcmp(kw, "workdir") == 0 && in->next) {
+            /* a path that starts with a variable is not known here */
+            if (!workdir_set && in->next->value[0] != '/' && in->next->value[0] != '$') {
+                char *q = bld_go_quote(in->next->value, strlen(in->next->value));
+                report(&c, line, "WorkdirRelativePath",
+                       "Relative workdir %s can have unexpected results if the base image "
+                       "changes",
+                       q ? q : in->next->value);
+                free(q);
+            }
+            workdir_set = 1;
+            if (stage_name[0] && !names_has(&workdir_stages, stage_name))
+                names_add(&workdir_stages, stage_name, strlen(stage_name));
+        }
         const char *from = NULL;
         if ((strcmp(kw, "copy") == 0 || strcmp(kw, "add") == 0) && has_flag(in, "from", &from) &&
             from && *from && !strpbrk(from, "/:.$") && !isdigit((unsigned char)from[0])) {
@@ -365,6 +469,7 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
         report(&c, root->n_children ? root->children[0]->start_line : 1, "NoFromInstruction",
                "no FROM instruction: a Dockerfile needs at least one FROM");
     names_free(&global);
+    names_free(&workdir_stages);
     names_free(&stage_args);
     names_free(&stages);
     if (c.failed) {

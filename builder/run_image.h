@@ -11,6 +11,7 @@
 #ifndef BLD_RUN_IMAGE_H
 #define BLD_RUN_IMAGE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "builder/sandbox.h"
@@ -23,7 +24,7 @@ struct bld_run_options {
     const char *runtime;               /* NULL: "runc" */
     int64_t timeout_s;                 /* 0: none */
     int output_fd;                     /* the command's stdout and stderr */
-    volatile int *cancel;              /* may be NULL */
+    const atomic_int *cancel;          /* may be NULL */
     const struct sw_config *config;    /* builder.limits, builder.userns; may be NULL */
     struct bld_output_cap *output_cap; /* may be NULL */
 };

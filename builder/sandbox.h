@@ -20,6 +20,7 @@
 #ifndef BLD_SANDBOX_H
 #define BLD_SANDBOX_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -80,11 +81,11 @@ struct bld_sandbox_spec {
     gid_t gid;
     const gid_t *extra_gids;
     size_t n_extra_gids;
-    const char *hostname; /* NULL = "buildkitsandbox"-like default */
-    int network_host;     /* 1: share the host network namespace */
-    int64_t timeout_s;    /* 0: none */
-    int output_fd;        /* stdout and stderr of the command */
-    volatile int *cancel; /* set non-zero from another thread to stop */
+    const char *hostname;     /* NULL = "buildkitsandbox"-like default */
+    int network_host;         /* 1: share the host network namespace */
+    int64_t timeout_s;        /* 0: none */
+    int output_fd;            /* stdout and stderr of the command */
+    const atomic_int *cancel; /* set non-zero from another thread to stop */
     /* not NULL: join this network namespace (builder.network egress, see
      * builder/egress.h); the container then has no CAP_NET_RAW */
     const char *netns_path;

@@ -2,6 +2,7 @@
  * cmd_build.c - `slipway build`: a Dockerfile and a context become an image
  * in the store (like `docker build` followed by a push), or an archive.
  */
+#include <stdatomic.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@
 
 /* Set by SIGTERM/SIGINT: the build stops its running step (the container
  * is killed, mounts are undone) instead of dying with them in place. */
-static volatile sig_atomic_t stop_signal;
+/* set by the signal handler (a lock-free atomic may be), read by the build */
+static atomic_int stop_signal;
 
 static void on_stop_signal(int sig)
 {
@@ -249,7 +251,7 @@ int cmd_build(int argc, char **argv)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    opts.cancel = (volatile int *)&stop_signal;
+    opts.cancel = &stop_signal;
     if (bld_build(store, &opts, &result, &err) != 0) {
         fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
         if (stop_signal)

@@ -26,7 +26,22 @@ static void usage(FILE *out)
                  "dump    prints the parsed instructions as BuildKit's parser dumps them\n"
                  "check   reports problems to fix (exit 1 when there are any)\n"
                  "expand  prints WORD expanded as a single word, as the builder does\n"
-                 "words   prints the words WORD expands to, one per line\n");
+                 "words   prints the words WORD expands to, one per line\n"
+                 "\n"
+                 "--help (or -h) after any subcommand prints this text; after --, FILE or\n"
+                 "WORD may start with '-'.\n");
+}
+
+/* --help or -h among the arguments of a subcommand (before a "--"). */
+static int wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static int do_dump(const char *path)
@@ -109,6 +124,8 @@ static int do_expand(int argc, char **argv, int as_words)
                 goto cleanup;
             }
             env.items[env.n++] = argv[++i];
+        } else if (strcmp(argv[i], "--") == 0 && word == NULL && i + 1 < argc) {
+            word = argv[++i];
         } else if (word == NULL) {
             word = argv[i];
         } else {
@@ -157,12 +174,21 @@ int cmd_dockerfile(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
+    if (wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     if (strcmp(sub, "dump") == 0 || strcmp(sub, "check") == 0) {
-        if (argc != 3) {
+        const char *file = argc == 3 ? argv[2] : NULL;
+        if (argc == 4 && strcmp(argv[2], "--") == 0)
+            file = argv[3];
+        if (file == NULL || (file == argv[2] && file[0] == '-' && file[1] != '\0')) {
+            if (file != NULL)
+                fprintf(stderr, "slipway dockerfile: unknown option '%s'\n", file);
             usage(stderr);
             return 2;
         }
-        return strcmp(sub, "dump") == 0 ? do_dump(argv[2]) : do_check(argv[2]);
+        return strcmp(sub, "dump") == 0 ? do_dump(file) : do_check(file);
     }
     if (strcmp(sub, "expand") == 0)
         return do_expand(argc, argv, 0);

@@ -33,12 +33,39 @@ struct client {
 struct response {
     long status;
     sw_strbuf body;
-    int stream; /* write to stdout as it comes */
+    int stream;        /* write to stdout as it comes */
+    int is_run_log;    /* ... as a run log: Slipway's lines apart */
+    int at_line_start; /* run log: the next byte starts a line */
 };
+
+/* A run log as a person reads it (docs/api.md, "Run log format"): lines
+ * that start with the mark byte are Slipway's and print as they are ("# ..."
+ * at the start of the line); everything else is the build's output and is
+ * indented by two spaces, so it never looks like one of Slipway's lines. */
+static void print_run_log(struct response *r, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (r->at_line_start) {
+            r->at_line_start = 0;
+            if (data[i] == '\x1e')
+                continue;
+            if (data[i] != '\n')
+                fputs("  ", stdout);
+        }
+        putchar(data[i]);
+        if (data[i] == '\n')
+            r->at_line_start = 1;
+    }
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     struct response *r = arg;
+    if (r->stream && r->is_run_log) {
+        print_run_log(r, data, size * n);
+        fflush(stdout);
+        return size * n;
+    }
     if (r->stream) {
         size_t written = fwrite(data, size, n, stdout);
         fflush(stdout);
@@ -364,7 +391,7 @@ static int print_log(const struct client *c, const char *run_id, int follow)
     char *e = escape(run_id);
     char path[512];
     snprintf(path, sizeof(path), "/api/v1/runs/%s/log%s", e ? e : "", follow ? "?follow=1" : "");
-    struct response r = { .stream = 1 };
+    struct response r = { .stream = 1, .is_run_log = 1, .at_line_start = 1 };
     r.body = (sw_strbuf)SW_STRBUF_INIT;
     /* errors come back as JSON: look at the status before streaming */
     json_t *run = NULL;

@@ -29,6 +29,7 @@ static const struct command {
     { "rerun", cmd_rerun, "queue a finished run again (same rule, ref and commit)" },
     { "cancel", cmd_cancel, "cancel a queued or running run" },
     { "token", cmd_token, "create, list and revoke users' access tokens" },
+    { "config", cmd_config, "check config files as serve loads them: config check FILE" },
     { NULL, NULL, NULL },
 };
 

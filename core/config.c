@@ -553,7 +553,11 @@ static int get_size(const struct sw_config *cfg, json_t *parent, const char *key
 
 static int load_server(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "listen", "public_url", "data_dir", "tls", NULL };
+    static const char *const known[] = { "listen",          "public_url",
+                                         "data_dir",        "tls",
+                                         "max_connections", "max_connections_per_ip",
+                                         "header_timeout",  "idle_timeout",
+                                         "threads",         NULL };
     json_t *server = NULL, *tls = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "server", "server", &server, err)) != 0 || !server)
@@ -583,6 +587,23 @@ static int load_server(struct sw_config *cfg, sw_error **err)
     if ((rc = get_string(cfg, server, "public_url", "server.public_url", &cfg->public_url, err)) ||
         (rc = get_string(cfg, server, "data_dir", "server.data_dir", &cfg->data_dir, err)))
         return rc;
+    if ((rc = get_int(cfg, server, "max_connections", "server.max_connections", 16, 1000000,
+                      &cfg->max_connections, err)) ||
+        (rc = get_int(cfg, server, "max_connections_per_ip", "server.max_connections_per_ip", 1,
+                      1000000, &cfg->max_connections_per_ip, err)) ||
+        (rc = get_duration(cfg, server, "header_timeout", "server.header_timeout",
+                           &cfg->header_timeout_s, err)) ||
+        (rc = get_duration(cfg, server, "idle_timeout", "server.idle_timeout", &cfg->idle_timeout_s,
+                           err)) ||
+        (rc =
+             get_int(cfg, server, "threads", "server.threads", 0, 1024, &cfg->server_threads, err)))
+        return rc;
+    if (cfg->header_timeout_s < 1 || cfg->header_timeout_s > 3600)
+        return sw_config_error(cfg, json_object_get(server, "header_timeout"),
+                               "server.header_timeout", err, "expected 1s to 1h");
+    if (cfg->idle_timeout_s < 1 || cfg->idle_timeout_s > 86400)
+        return sw_config_error(cfg, json_object_get(server, "idle_timeout"), "server.idle_timeout",
+                               err, "expected 1s to 24h");
     if ((rc = get_section(cfg, server, "tls", "server.tls", &tls, err)) != 0)
         return rc;
     if (tls) {
@@ -1030,6 +1051,11 @@ static int set_defaults(struct sw_config *cfg)
 {
     cfg->listen_host = strdup("127.0.0.1");
     cfg->listen_port = 8080;
+    cfg->max_connections = 4096;
+    cfg->max_connections_per_ip = 64;
+    cfg->header_timeout_s = 10;
+    cfg->idle_timeout_s = 60;
+    cfg->server_threads = 0;
     cfg->data_dir = strdup("./var");
     cfg->delete_enabled = 0;
     cfg->anonymous_pull = 0;

@@ -49,6 +49,11 @@ struct sw_config {
     char *data_dir;    /* absolute */
     char *tls_cert;    /* NULL when TLS is off */
     char *tls_key;
+    int max_connections;        /* server.max_connections, default 4096 */
+    int max_connections_per_ip; /* server.max_connections_per_ip, default 64 */
+    int64_t header_timeout_s;   /* server.header_timeout: to receive request headers, 10 */
+    int64_t idle_timeout_s;     /* server.idle_timeout: keep-alive and body idle time, 60 */
+    int server_threads;         /* server.threads: the HTTP thread pool, 0 = automatic */
 
     /* registry */
     int delete_enabled;

@@ -3,11 +3,17 @@
  */
 #include "core/db.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/fs.h"
 #include "core/parse.h"
 
 /* Generated from the migrations folder by cmake/EmbedRun.cmake, sorted by name. */
@@ -179,10 +185,37 @@ static int busy_wait(void *ctx, int count)
     return 1;
 }
 
+/* The database and its -wal and -shm files are 0600: they hold who built
+ * what, and SQLite gives -wal and -shm the database file's mode. So the
+ * file is made (or corrected) before SQLite opens it. Never by opening an
+ * existing database: closing any descriptor of the file would drop the
+ * POSIX locks of this process's other SQLite connections to it. */
+static int make_private(const char *path, sw_error **err)
+{
+    static const char *const suffixes[] = { "", "-wal", "-shm", NULL };
+    if (strcmp(path, ":memory:") == 0 || path[0] == '\0')
+        return 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0)
+        close(fd); /* new and empty: nobody holds a lock on it yet */
+    else if (errno != EEXIST)
+        return sw_error_sys(err, SW_EDB, errno, "creating database %s", path);
+    for (size_t i = 0; suffixes[i]; i++) {
+        char file[SW_PATH_MAX];
+        if (snprintf(file, sizeof file, "%s%s", path, suffixes[i]) >= (int)sizeof file)
+            return sw_error_set(err, SW_EDB, "database path too long: %s", path);
+        if (chmod(file, 0600) != 0 && errno != ENOENT)
+            return sw_error_sys(err, SW_EDB, errno, "setting the mode of %s", file);
+    }
+    return 0;
+}
+
 int sw_db_open(const char *path, int do_migrate, sqlite3 **out, sw_error **err)
 {
     sqlite3 *db = NULL;
     int rc = 0;
+    if (do_migrate && (rc = make_private(path, err)) != 0)
+        return rc;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rc = sw_error_set(err, SW_EDB, "opening database %s: %s", path,

@@ -37,6 +37,14 @@ int sw_mkdir_p(const char *path, mode_t mode, sw_error **err)
     return 0;
 }
 
+int sw_mkdir_mode(const char *path, mode_t mode, sw_error **err)
+{
+    int rc = sw_mkdir_p(path, mode, err);
+    if (rc == 0 && chmod(path, mode) != 0)
+        rc = sw_error_sys(err, SW_EIO, errno, "setting the mode of %s", path);
+    return rc;
+}
+
 int sw_fsync_dir(const char *dir, sw_error **err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -17,6 +17,11 @@
 /* mkdir -p with the given mode for created directories. */
 int sw_mkdir_p(const char *path, mode_t mode, sw_error **err);
 
+/* sw_mkdir_p, then the last directory's mode set to exactly `mode` with
+ * chmod (whatever the umask, and also when it existed already): for
+ * directories that must stay private. */
+int sw_mkdir_mode(const char *path, mode_t mode, sw_error **err);
+
 /* fsync(2) on a directory, making renames and unlinks inside it durable. */
 int sw_fsync_dir(const char *dir, sw_error **err);
 

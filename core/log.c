@@ -34,6 +34,39 @@ static void level_from_env(void)
         current_level = SW_LOG_ERROR;
 }
 
+size_t sw_log_escape(char *out, size_t out_size, const char *in, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    if (out_size == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        char esc[5];
+        size_t esc_len = 0;
+        if (ch == '\n' || ch == '\r' || ch == '\t') {
+            esc[0] = '\\';
+            esc[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+            esc_len = 2;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[ch >> 4];
+            esc[3] = hex[ch & 15];
+            esc_len = 4;
+        } else {
+            esc[0] = (char)ch;
+            esc_len = 1;
+        }
+        if (n + esc_len >= out_size)
+            break;
+        memcpy(out + n, esc, esc_len);
+        n += esc_len;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 void sw_log(enum sw_log_level level, const char *fmt, ...)
 {
     static const char *names[] = { "debug", "info ", "warn ", "error" };
@@ -46,15 +79,15 @@ void sw_log(enum sw_log_level level, const char *fmt, ...)
     size_t n = (size_t)snprintf(line, sizeof(line), "%s %s ",
                                 sw_format_rfc3339((int64_t)time(NULL), when), names[level]);
 
+    char message[4096];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    int m = vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
     if (m < 0)
         return;
-    n += (size_t)m;
-    if (n > sizeof(line) - 2)
-        n = sizeof(line) - 2;
+    size_t message_len = (size_t)m < sizeof(message) ? (size_t)m : sizeof(message) - 1;
+    n += sw_log_escape(line + n, sizeof(line) - n - 1, message, message_len);
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w;

@@ -3,7 +3,12 @@
  *
  * Lines look like `2026-11-24T19:20:01Z info  server: listening on ...`.
  * Secrets (webhook secrets, passwords, tokens) must never be passed here.
+ * A message is one line whatever it holds: control characters in it (a
+ * newline in a branch name or a request path) are written escaped, as \n,
+ * \r, \t or \xHH, so nothing a client sends can start a line of its own.
  */
+#include <stddef.h>
+
 #ifndef SW_LOG_H
 #define SW_LOG_H
 
@@ -12,6 +17,11 @@ enum sw_log_level { SW_LOG_DEBUG = 0, SW_LOG_INFO, SW_LOG_WARN, SW_LOG_ERROR };
 /* Writes one line to stderr. Messages below the level named by SLIPWAY_LOG
  * (debug|info|warn|error; default info) are dropped. */
 void sw_log(enum sw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies in[0..len) to out (NUL-terminated, at most out_size - 1 bytes,
+ * cut at a character boundary of the escapes) with control characters and
+ * DEL escaped as above; returns the bytes written. */
+size_t sw_log_escape(char *out, size_t out_size, const char *in, size_t len);
 
 #define sw_debug(...) sw_log(SW_LOG_DEBUG, __VA_ARGS__)
 #define sw_info(...) sw_log(SW_LOG_INFO, __VA_ARGS__)

@@ -127,7 +127,12 @@ int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_
             rc = sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
             goto cleanup;
         }
-        w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        w->fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (w->fd >= 0 && fchmod(w->fd, 0600) != 0) { /* exactly 0600, whatever the umask */
+            close(w->fd);
+            unlink(w->path);
+            w->fd = -1;
+        }
         if (w->fd < 0) {
             rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->path);
             free(w->path);
@@ -272,7 +277,7 @@ static int ensure_blob_dir(const char *blob_path, sw_error **err)
     struct stat st;
     if (stat(dir, &st) == 0)
         return 0;
-    int rc = sw_mkdir_p(dir, 0755, err);
+    int rc = sw_mkdir_mode(dir, 0700, err);
     if (rc != 0)
         return rc;
     /* fsync blobs/<algo> and blobs, parents of the new directories */

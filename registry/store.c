@@ -282,12 +282,13 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     have_key = 1;
     pthread_mutex_init(&store->lock, NULL);
     have_lock = 1;
-    /* blobs are served to anyone who may read the data dir anyway;
-     * uploads and temporaries hold unverified bytes and stay private */
-    if ((rc = sw_mkdir_p(data_dir, 0755, err)) != 0 ||
-        (rc = sw_mkdir_p(blobs_dir, 0755, err)) != 0 ||
-        (rc = sw_mkdir_p(store->uploads_dir, 0700, err)) != 0 ||
-        (rc = sw_mkdir_p(store->tmp_dir, 0700, err)) != 0)
+    /* the data dir holds private images, build logs and the database:
+     * only the service's user may enter it (docs/storage.md, modes);
+     * the modes are set explicitly, also on a data dir made before */
+    if ((rc = sw_mkdir_mode(data_dir, 0700, err)) != 0 ||
+        (rc = sw_mkdir_mode(blobs_dir, 0700, err)) != 0 ||
+        (rc = sw_mkdir_mode(store->uploads_dir, 0700, err)) != 0 ||
+        (rc = sw_mkdir_mode(store->tmp_dir, 0700, err)) != 0)
         goto cleanup;
     if ((rc = sw_db_open(store->db_path, 1, &db, err)) != 0)
         goto cleanup;

@@ -203,7 +203,13 @@ int reg_upload_start(reg_store *store, const char *repo, char uuid[REG_UUID_LEN 
         goto cleanup;
     if ((rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
         goto cleanup;
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
+        fchmod(fd, 0600) != 0) {
+        close(fd);
+        unlink(path);
+        fd = -1;
+    }
+    if (fd < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "creating %s", path);
         goto cleanup;
     }

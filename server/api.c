@@ -42,14 +42,8 @@ int srv_api_authorize(srv_request *req, int is_write, const char *repo)
     sw_error *err = NULL;
     if (srv->auth == NULL)
         return 0;
-    free(req->user);
-    req->user = NULL;
-    srv_auth_scopes_free(req->scopes);
-    req->scopes = NULL;
-    const char *authorization = srv_request_header(req, "Authorization");
-    if (srv_auth_identify(srv->auth, srv->store, authorization, &req->user, &req->scopes, &err) !=
-        0) {
-        srv_api_error(req, SRV_E_UNAUTHORIZED, sw_error_message(err));
+    if (srv_request_login(req, &err) != 0) { /* with the login backoff (429) */
+        srv_api_error(req, sw_error_code(err), sw_error_message(err));
         sw_error_clear(&err);
         return -1;
     }
@@ -145,6 +139,7 @@ static json_t *run_json(const char *base_url, const struct wrk_run *run)
     json_object_set_new(o, "source_type", json_string(run->source_type));
     json_object_set_new(o, "source_ref", json_string(run->source_ref));
     json_object_set_new(o, "commit", json_str_or_null(run->commit_sha));
+    json_object_set_new(o, "tag_object", json_str_or_null(run->tag_object));
     json_object_set_new(o, "commit_message", json_str_or_null(run->commit_message));
     json_object_set_new(o, "pusher", json_str_or_null(run->pusher));
     json_object_set_new(o, "status", json_string(run->status));
@@ -690,12 +685,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void nap_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
 /* Whether the run has ended, checked at most every 250 ms. */
 static int run_finished(struct log_stream *s, char **status_json)
 {
@@ -747,8 +736,7 @@ static long follow_read(void *arg, uint64_t pos, char *buf, size_t max)
         s->finished = 1;
         return 0;
     }
-    nap_ms(200);
-    return 0;
+    return 0; /* the server calls again in a moment */
 }
 
 /* Appends an SSE "log" event for text (whole lines). */
@@ -827,8 +815,7 @@ static int sse_produce(struct log_stream *s)
         sw_strbuf_puts(&s->out, ": keepalive\n\n");
         return 1;
     }
-    nap_ms(100);
-    return 0;
+    return 0; /* the server calls again in a moment */
 }
 
 static long sse_read(void *arg, uint64_t pos, char *buf, size_t max)

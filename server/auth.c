@@ -5,8 +5,10 @@
  * Only bcrypt lines ($2y$, $2b$, $2a$, as `htpasswd -B` writes) are
  * accepted; other hash kinds are skipped with a warning at load, because
  * the weaker ones (MD5, SHA1, plain crypt) should not guard a registry.
- * An unknown user still costs one bcrypt run against a fixed hash, so the
- * response time does not tell which user names exist.
+ * An unknown user still costs one bcrypt run, against a dummy hash made at
+ * the file's highest cost when the file is read, so the response time does
+ * not tell which user names exist. The backoff after failed logins is the
+ * caller's (server/backoff.c, srv_request_authenticate).
  */
 #include "server/auth.h"
 
@@ -33,8 +35,12 @@
 #define HTPASSWD_MAX (4 * 1024 * 1024)
 #define CREDENTIALS_MAX 1024
 
-/* bcrypt of a random string: verified against when the user is unknown. */
-static const char dummy_hash[] = "$2y$05$WfhV6djAoDzZQGflV5G2qeYkXuhEzysm1hrx/fglWeFOqlEcAKabO";
+/* bcrypt of a random string, verified against when the user is unknown
+ * until the file is loaded; then replaced by one at the file's highest
+ * cost (make_dummy_hash), so an unknown user costs what a known one does. */
+static const char default_dummy_hash[] =
+    "$2y$10$WfhV6djAoDzZQGflV5G2qeYkXuhEzysm1hrx/fglWeFOqlEcAKabO";
+#define DUMMY_HASH_MAX 128
 
 struct htpasswd_entry {
     char *user;
@@ -58,6 +64,7 @@ struct srv_auth {
     size_t cache_next;
     int has_token_key; /* token_key loaded (under lock) */
     unsigned char token_key[SRV_TOKEN_KEY_LEN];
+    char dummy_hash[DUMMY_HASH_MAX]; /* at the highest cost of the file's entries */
 };
 
 static void free_entries(struct htpasswd_entry *entries, size_t n)
@@ -137,6 +144,52 @@ static int same_file(const struct stat *a, const struct stat *b)
            a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* The bcrypt cost of a hash ("$2y$12$..." is 12); 0 when unreadable. */
+static int bcrypt_cost(const char *hash)
+{
+    if (strlen(hash) < 7 || hash[6] != '$' || hash[4] < '0' || hash[4] > '9' || hash[5] < '0' ||
+        hash[5] > '9')
+        return 0;
+    return (hash[4] - '0') * 10 + (hash[5] - '0');
+}
+
+/* A bcrypt hash of random bytes at the highest cost among entries (at
+ * least the default's), so verifying an unknown user takes as long as a
+ * known user with a wrong password. Keeps the old value on failure. */
+static void make_dummy_hash(const struct htpasswd_entry *entries, size_t n,
+                            char out[DUMMY_HASH_MAX])
+{
+    int cost = bcrypt_cost(default_dummy_hash);
+    unsigned char random[32];
+    char password[2 * sizeof random + 1], salt[DUMMY_HASH_MAX];
+    struct crypt_data *data = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        int c = bcrypt_cost(entries[i].hash);
+        if (c > cost && c <= 31)
+            cost = c;
+    }
+    if (out[0] && bcrypt_cost(out) == cost)
+        return;
+    if (sw_random_bytes(random, sizeof random, NULL) != 0 ||
+        (data = calloc(1, sizeof *data)) == NULL)
+        goto cleanup;
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf(password + 2 * i, 3, "%02x", random[i]);
+    if (crypt_gensalt_rn("$2b$", (unsigned long)cost, (const char *)random, sizeof random, salt,
+                         sizeof salt) == NULL)
+        goto cleanup;
+    const char *hash = crypt_r(password, salt, data);
+    if (hash && hash[0] == '$' && strlen(hash) < DUMMY_HASH_MAX)
+        snprintf(out, DUMMY_HASH_MAX, "%s", hash);
+cleanup:
+    if (data) {
+        memset(data, 0, sizeof *data);
+        free(data);
+    }
+    memset(password, 0, sizeof password);
+}
+
 /* Loads the file if it changed since the last load. Called with the lock
  * held. A file that became unreadable keeps the last good entries. */
 static int reload_if_changed(srv_auth *auth, sw_error **err)
@@ -157,6 +210,7 @@ static int reload_if_changed(srv_auth *auth, sw_error **err)
     if ((rc = sw_read_file(path, HTPASSWD_MAX, &text, &len, err)) != 0 ||
         (rc = parse_htpasswd(path, text, &entries, &n, err)) != 0)
         goto cleanup;
+    make_dummy_hash(entries, n, auth->dummy_hash);
     free_entries(auth->entries, auth->n_entries);
     auth->entries = entries;
     auth->n_entries = n;
@@ -224,6 +278,31 @@ static int base64_decode(const char *in, char *out, size_t out_size)
         return -1;
     out[n] = '\0';
     return memchr(out, '\0', n) ? -1 : 0;
+}
+
+int srv_auth_basic_user(const char *authorization, char *out, size_t out_size)
+{
+    char decoded[CREDENTIALS_MAX];
+    int rc = -1;
+
+    if (out_size == 0)
+        return -1;
+    out[0] = '\0';
+    if (authorization == NULL || strncasecmp(authorization, "Basic ", 6) != 0)
+        return -1;
+    const char *b64 = authorization + 6;
+    while (*b64 == ' ')
+        b64++;
+    if (base64_decode(b64, decoded, sizeof decoded) != 0)
+        return -1;
+    char *colon = strchr(decoded, ':');
+    if (colon && (size_t)(colon - decoded) < out_size) {
+        memcpy(out, decoded, (size_t)(colon - decoded));
+        out[colon - decoded] = '\0';
+        rc = 0;
+    }
+    memset(decoded, 0, sizeof decoded);
+    return rc;
 }
 
 static void cache_key_for(const srv_auth *auth, const char *user, const char *password,
@@ -317,7 +396,14 @@ int srv_auth_check(srv_auth *auth, const char *authorization, char **user, sw_er
 
     if (!cached) {
         /* bcrypt runs outside the lock: it takes tens of milliseconds. */
-        int ok = bcrypt_verify(password, hash ? hash : dummy_hash);
+        char dummy[DUMMY_HASH_MAX];
+        if (hash == NULL) {
+            pthread_mutex_lock(&auth->lock);
+            snprintf(dummy, sizeof dummy, "%s",
+                     auth->dummy_hash[0] ? auth->dummy_hash : default_dummy_hash);
+            pthread_mutex_unlock(&auth->lock);
+        }
+        int ok = bcrypt_verify(password, hash ? hash : dummy);
         if (!ok || hash == NULL) {
             rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "invalid user name or password");
             goto cleanup;

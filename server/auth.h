@@ -32,6 +32,11 @@ void srv_auth_free(srv_auth *auth);
  * malloc'd. Anything else: SRV_E_UNAUTHORIZED. */
 int srv_auth_check(srv_auth *auth, const char *authorization, char **user, sw_error **err);
 
+/* The user name of Basic credentials into out (NUL-terminated); -1 when
+ * the header is not Basic, malformed, or the name does not fit. The
+ * password is not kept. For the login backoff, before the check. */
+int srv_auth_basic_user(const char *authorization, char *out, size_t out_size);
+
 /* The SRV_AUTH_* bits user (NULL: anonymous) has on repo. */
 unsigned srv_auth_access_for(const srv_auth *auth, const char *user, const char *repo);
 

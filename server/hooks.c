@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "server/internal.h"
 #include "worker/jobs.h"
 #include "worker/repos.h"
@@ -27,18 +29,29 @@ static const char *header_of(void *ctx, const char *name)
     return srv_request_header(ctx, name);
 }
 
-static void hook_message(srv_request *req, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Payload text (refs, names) on its way into a log line: no control
+ * characters, so a delivery cannot forge log lines. */
+static void printable(char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
 
-static void hook_message(srv_request *req, unsigned status, const char *fmt, ...)
+static void hook_reply(srv_request *req, unsigned status, const char *result, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Answers a delivery that builds nothing: {"result", "message"}, 2xx. */
+static void hook_reply(srv_request *req, unsigned status, const char *result, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    printable(msg);
     sw_info("webhook %s: %s", srv_request_path(req), msg);
-    json_t *doc = json_pack("{s:s}", "message", msg);
+    json_t *doc = json_pack("{s:s, s:s}", "result", result, "message", msg);
     srv_respond_json(req, status, NULL, doc);
     json_decref(doc);
 }
@@ -89,6 +102,7 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
             .rule = m[i].rule->index,
             .pusher = ev->pusher,
             .full_name = ev->full_name,
+            .tag_object = ev->tag_object,
         };
         char run_id[WRK_RUN_ID_MAX];
         int is_new = 0;
@@ -126,22 +140,36 @@ static void queue_all(srv_request *req, const struct wrk_repo *const *accepted, 
     }
     if (matched == 0) {
         json_decref(runs);
-        hook_message(req, 200, "no build rule of %s matches %s %s; nothing to build",
-                     accepted[0]->name, ev->source_type, ev->ref);
+        hook_reply(req, 200, "no_rule", "no build rule of %s matches %s %s; nothing to build",
+                   accepted[0]->name, ev->source_type, ev->ref);
         return;
     }
     json_t *doc;
     if (created > 0) {
         wrk_service_wake(req->srv->workers);
-        doc = json_pack("{s:o}", "runs", runs);
+        doc = json_pack("{s:s, s:o}", "result", "queued", "runs", runs);
     } else {
         sw_info("webhook %s: delivery %s was received before; nothing queued",
                 srv_request_path(req), ev->delivery_id);
-        doc = json_pack("{s:s, s:o}", "message",
+        doc = json_pack("{s:s, s:s, s:o}", "result", "redelivery", "message",
                         "this delivery was received before; nothing new was queued", "runs", runs);
     }
     srv_respond_json(req, created > 0 ? 202 : 200, NULL, doc);
     json_decref(doc);
+}
+
+/* Whether a payload URL and a configured one name the same repository:
+ * forges treat owner and repository names case-insensitively (GitHub,
+ * GitLab, Gitea alike), a file:// path is compared exactly. */
+static int same_repository(const char *payload_url, const struct wrk_repo *repo)
+{
+    char *norm = wrk_git_url_normalize(payload_url);
+    int same = 0;
+    if (norm && repo->git_normalized)
+        same = strncmp(norm, "file://", 7) == 0 ? strcmp(norm, repo->git_normalized) == 0
+                                                : strcasecmp(norm, repo->git_normalized) == 0;
+    free(norm);
+    return same;
 }
 
 /* Keeps those of list[0..n) whose git URL is one of the payload's; returns
@@ -151,15 +179,66 @@ static size_t match_urls(const struct wrk_hook_event *ev, const struct wrk_repo 
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         int hit = 0;
-        for (size_t u = 0; u < ev->n_repo_urls && !hit; u++) {
-            char *norm = wrk_git_url_normalize(ev->repo_urls[u]);
-            hit = norm && list[i]->git_normalized && strcmp(norm, list[i]->git_normalized) == 0;
-            free(norm);
-        }
+        for (size_t u = 0; u < ev->n_repo_urls && !hit; u++)
+            hit = same_repository(ev->repo_urls[u], list[i]);
         if (hit)
             list[kept++] = list[i];
     }
     return kept;
+}
+
+/* The configured repository a /hooks/<forge>/<name> URL names (image
+ * repository names are lower case; a URL typed otherwise still finds it). */
+static const struct wrk_repo *find_named(const struct wrk_repos *repos, const char *name)
+{
+    const struct wrk_repo *r = wrk_repos_find(repos, name);
+    for (size_t i = 0; r == NULL && i < repos->n; i++)
+        if (strcasecmp(repos->repos[i].name, name) == 0)
+            r = &repos->repos[i];
+    return r;
+}
+
+/* Refuses a delivery whose signature or token is wrong: 401 with what was
+ * checked and which repository the delivery was taken for, and a log line
+ * naming the repository (never the secret or the received signature).
+ * list[0..n) are the repositories matched by the URL path or the payload's
+ * repository URL (n == 0: none). */
+static void refuse(srv_request *req, enum wrk_forge forge, const struct wrk_repo *const *list,
+                   size_t n, const char *how, const char *why, const struct wrk_hook_event *ev)
+{
+    sw_strbuf names = SW_STRBUF_INIT, msg = SW_STRBUF_INIT;
+    for (size_t i = 0; i < n && i < 5; i++)
+        sw_strbuf_printf(&names, "%s%s", i ? ", " : "", list[i]->name);
+    if (n > 0) {
+        sw_warn("webhook %s: refused a delivery for %s (matched %s): %s", srv_request_path(req),
+                names.data, how, why);
+        sw_strbuf_printf(&msg,
+                         "%s for %s (matched %s). %s; the secret must be the one in "
+                         "repos[%s].secret",
+                         why, names.data, how, wrk_webhook_signature_help(forge), list[0]->name);
+        if (forge == WRK_FORGE_GITHUB || forge == WRK_FORGE_GITEA)
+            sw_strbuf_puts(&msg, ", and the body must arrive unchanged");
+    } else {
+        char which_buf[200];
+        const char *which = ev && ev->full_name     ? ev->full_name
+                            : ev && ev->n_repo_urls ? ev->repo_urls[0]
+                                                    : NULL;
+        if (which) {
+            snprintf(which_buf, sizeof(which_buf), "%s", which);
+            printable(which_buf);
+            which = which_buf;
+        }
+        sw_warn("webhook %s: refused a delivery%s%s: %s (no configured repository's secret "
+                "matches)",
+                srv_request_path(req), which ? " for " : "", which ? which : "", why);
+        sw_strbuf_printf(&msg,
+                         "%s: it matches the secret of no configured repository, and no "
+                         "configured repository has the URL of %s. %s",
+                         why, which ? which : "this payload", wrk_webhook_signature_help(forge));
+    }
+    srv_api_error(req, SRV_E_UNAUTHORIZED, msg.failed ? why : msg.data);
+    sw_strbuf_free(&names);
+    sw_strbuf_free(&msg);
 }
 
 static void hook_end(srv_request *req)
@@ -172,9 +251,12 @@ static void hook_end(srv_request *req)
     const struct wrk_repo **candidates = NULL;
     size_t n_candidates = 0;
     struct wrk_hook_event ev = { 0 };
-    sw_error *err = NULL;
+    sw_error *err = NULL, *body_err = NULL, *first = NULL;
     enum wrk_forge forge;
     char msg[512];
+    char *decoded = NULL;
+    const char *json = NULL;
+    size_t json_len = 0;
 
     if (wrk_forge_from_name(provider, &forge) != 0) {
         snprintf(msg, sizeof(msg), "unknown provider '%s' (github, gitlab, gitea, forgejo)",
@@ -191,60 +273,97 @@ static void hook_end(srv_request *req)
         srv_api_error(req, SW_ENOMEM, "out of memory");
         return;
     }
+    /* the JSON: the body, or a form's payload= (reported after the signature) */
+    wrk_webhook_payload(srv_request_header(req, "Content-Type"), body, len, &decoded, &json,
+                        &json_len, &body_err);
 
     /* 1. the signature, on the raw body */
     if (name) {
-        const struct wrk_repo *r = wrk_repos_find(repos, name);
+        const struct wrk_repo *r = find_named(repos, name);
         if (r == NULL) {
             snprintf(msg, sizeof(msg), "no source repository %s is configured", name);
             srv_api_error(req, SW_ENOTFOUND, msg);
             goto cleanup;
         }
-        if (wrk_webhook_verify(forge, r->secret, header_of, req, body, len, &err) != 0) {
-            sw_warn("webhook %s refused: %s", srv_request_path(req), sw_error_message(err));
-            srv_api_error(req, SRV_E_UNAUTHORIZED, sw_error_message(err));
+        if (wrk_webhook_verify_delivery(forge, r->secret, header_of, req, body, len, json, json_len,
+                                        &err) != 0) {
+            refuse(req, forge, &r, 1, "by the URL path", sw_error_message(err), NULL);
             goto cleanup;
         }
         candidates[n_candidates++] = r;
     } else {
-        sw_error *first = NULL;
         for (size_t i = 0; i < repos->n; i++) {
             sw_error *e = NULL;
-            if (wrk_webhook_verify(forge, repos->repos[i].secret, header_of, req, body, len, &e) ==
-                0)
+            if (wrk_webhook_verify_delivery(forge, repos->repos[i].secret, header_of, req, body,
+                                            len, json, json_len, &e) == 0)
                 candidates[n_candidates++] = &repos->repos[i];
             else if (first == NULL)
                 first = e, e = NULL;
             sw_error_clear(&e);
         }
         if (n_candidates == 0) {
-            sw_warn("webhook %s refused: %s", srv_request_path(req), sw_error_message(first));
-            srv_api_error(req, SRV_E_UNAUTHORIZED, sw_error_message(first));
-            sw_error_clear(&first);
+            /* which repository was it meant for? The payload's URL says
+             * (read, not trusted: it only chooses the words of the answer) */
+            size_t n_named = 0;
+            if (body_err == NULL &&
+                wrk_webhook_parse(forge, header_of, req, json, json_len, &ev, &err) == 0) {
+                for (size_t i = 0; i < repos->n; i++)
+                    candidates[i] = &repos->repos[i];
+                n_named = match_urls(&ev, candidates, repos->n);
+            }
+            refuse(req, forge, candidates, n_named, "by the payload's repository URL",
+                   sw_error_message(first), body_err == NULL && err == NULL ? &ev : NULL);
             goto cleanup;
         }
-        sw_error_clear(&first);
     }
 
     /* 2. the payload */
-    if (wrk_webhook_parse(forge, header_of, req, body, len, &ev, &err) != 0) {
+    if (body_err) {
+        srv_api_error(req, SW_EINVAL, sw_error_message(body_err));
+        goto cleanup;
+    }
+    if (wrk_webhook_parse(forge, header_of, req, json, json_len, &ev, &err) != 0) {
         srv_api_error(req, SW_EINVAL, sw_error_message(err));
         goto cleanup;
     }
+    /* a GitLab system hook speaks for the whole instance: no repository
+     * to match, and a 404 would make GitLab disable it */
+    if (ev.is_instance_wide) {
+        hook_reply(req, 200, "ignored", "%s", ev.reason);
+        goto cleanup;
+    }
     /* every repository of the payload's URL whose secret matched (a repository
-     * may feed several image repositories) */
+     * may feed several image repositories); an event about no repository
+     * (an organization's or App's ping) was accepted by the secret alone */
     size_t n_accepted = name ? 1 : match_urls(&ev, candidates, n_candidates);
+    if (n_accepted == 0 && ev.n_repo_urls == 0 && ev.kind != WRK_HOOK_PUSH) {
+        if (ev.kind == WRK_HOOK_PING)
+            hook_reply(req, 200, "ping",
+                       "pong: the hook of %s is connected; pushes to the configured repositories "
+                       "will be built",
+                       ev.reason);
+        else
+            hook_reply(req, 200, "ignored", "%s", ev.reason);
+        goto cleanup;
+    }
     if (n_accepted == 0) {
         /* a configured repository whose secret did not match is refused as such */
         for (size_t i = 0; i < repos->n; i++)
             candidates[i] = &repos->repos[i];
-        if (match_urls(&ev, candidates, repos->n) > 0) {
-            srv_api_error(req, SRV_E_UNAUTHORIZED, "signature does not match");
+        size_t n_url = match_urls(&ev, candidates, repos->n);
+        if (n_url > 0) {
+            sw_error *why = first;
+            refuse(req, forge, candidates, n_url, "by the payload's repository URL",
+                   why ? sw_error_message(why) : "the signature does not match", NULL);
         } else {
-            snprintf(msg, sizeof(msg), "no configured repository has the URL of %s",
+            snprintf(msg, sizeof(msg),
+                     "no configured repository has the URL of %s: add it to repos: (git: is "
+                     "compared with the payload's clone, SSH and web URLs) or use "
+                     "/hooks/%s/<image repository>",
                      ev.full_name     ? ev.full_name
                      : ev.n_repo_urls ? ev.repo_urls[0]
-                                      : "this payload");
+                                      : "this payload",
+                     provider);
             srv_api_error(req, SW_ENOTFOUND, msg);
         }
         goto cleanup;
@@ -258,24 +377,20 @@ static void hook_end(srv_request *req)
     /* 3. what to do */
     switch (ev.kind) {
     case WRK_HOOK_PING:
-        hook_message(req, 200, "pong: %s is connected to %s",
-                     ev.full_name ? ev.full_name
-                                  : "the"
-                                    " repository",
-                     repo->name);
+        hook_reply(req, 200, "ping", "pong: the hook of %s is connected to %s", ev.reason,
+                   repo->name);
         break;
     case WRK_HOOK_DELETE:
-        hook_message(req, 200, "%s %s was deleted; nothing to build", ev.source_type, ev.ref);
+        hook_reply(req, 200, "deleted", "%s", ev.reason);
         break;
     case WRK_HOOK_IGNORED:
-        hook_message(req, 200, "event %s ignored; only pushes are built",
-                     ev.event ? ev.event : "(unknown)");
+        hook_reply(req, 200, "ignored", "%s", ev.reason);
         break;
     case WRK_HOOK_PUSH:
         if (ev.skip) {
-            hook_message(req, 200, "commit %.7s asks to skip the build (%s)",
-                         ev.commit_sha ? ev.commit_sha : "",
-                         ev.skip_reason ? ev.skip_reason : "[skip ci]");
+            hook_reply(req, 200, "skipped", "commit %.7s asks to skip the build (%s)",
+                       ev.commit_sha ? ev.commit_sha : "",
+                       ev.skip_reason ? ev.skip_reason : "[skip ci]");
             break;
         }
         queue_all(req, candidates, n_accepted, &ev);
@@ -284,6 +399,9 @@ static void hook_end(srv_request *req)
 cleanup:
     wrk_hook_event_release(&ev);
     sw_error_clear(&err);
+    sw_error_clear(&body_err);
+    sw_error_clear(&first);
+    free(decoded);
     free(candidates);
 }
 

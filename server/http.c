@@ -188,32 +188,39 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
     set_response(req, status, response, content_type, length);
 }
 
+#define STREAM_NAP_MS 100
+
 struct stream {
     srv_server *srv;
     srv_stream_fn fn;
     void *ctx;
     void (*free_ctx)(void *);
+    struct srv_stream_wait wait;
 };
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *s = cls;
-    /* thread-per-connection: this thread may wait, MHD must never see 0 */
-    while (!atomic_load(&s->srv->stopping)) {
-        long n = s->fn(s->ctx, pos, buf, max);
-        if (n > 0)
-            return (ssize_t)n;
-        if (n == -1)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (n < -1)
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    return MHD_CONTENT_READER_END_OF_STREAM;
+    if (atomic_load(&s->srv->stopping))
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    long n = s->fn(s->ctx, pos, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    if (n == -1)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (n < -1)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    /* nothing yet: the pool thread goes on with other connections, the
+     * sweeper resumes this one shortly (MHD must not see 0 otherwise, it
+     * would call again at once) */
+    srv_conn_sleep(s->srv, &s->wait, STREAM_NAP_MS);
+    return 0;
 }
 
 static void stream_free(void *cls)
 {
     struct stream *s = cls;
+    srv_conn_unsleep(s->srv, &s->wait);
     if (s->free_ctx)
         s->free_ctx(s->ctx);
     free(s);
@@ -230,6 +237,7 @@ void srv_respond_stream(srv_request *req, unsigned status, const char *content_t
         return;
     }
     *s = (struct stream){ .srv = req->srv, .fn = fn, .ctx = ctx, .free_ctx = free_ctx };
+    s->wait.conn = req->conn;
     struct MHD_Response *response =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
     if (response == NULL) {

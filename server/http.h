@@ -40,6 +40,7 @@ enum srv_error_code {
     SRV_E_NOT_FOUND = -404,    /* 404 NOT_FOUND: no such route or asset */
     SRV_E_METHOD = -405,       /* 405 UNSUPPORTED: method not allowed here */
     SRV_E_TOO_MANY = -429,     /* 429 TOOMANYREQUESTS */
+    SRV_E_BUSY = -503,         /* 503 UNAVAILABLE: server.max_connections reached */
 };
 
 typedef struct srv_server srv_server;
@@ -82,6 +83,19 @@ const char *srv_request_query(const srv_request *req, const char *name);
 const char *srv_request_header(const srv_request *req, const char *name);
 /* The authenticated user, or NULL for an anonymous request. */
 const char *srv_request_user(const srv_request *req);
+/* Checks the request's Authorization header and sets the user (none: 0,
+ * anonymous), with the failed-login backoff per user name and client
+ * address: while it lasts SRV_E_TOO_MANY (a Retry-After header is already
+ * added) without a bcrypt run; bad credentials SRV_E_UNAUTHORIZED. Every
+ * place that checks credentials goes through this (or the next one), never
+ * srv_auth_check directly, so that no login path escapes the backoff. */
+int srv_request_login(srv_request *req, sw_error **err);
+/* The same for credentials that did not come in the Authorization header
+ * (the token endpoint's OAuth2 form), in that header's format. */
+int srv_request_login_with(srv_request *req, const char *authorization, sw_error **err);
+/* srv_request_login, answering an error registry-style; 0, or an error
+ * response already set. */
+int srv_request_authenticate(srv_request *req);
 /* 1 when the request's user may do `access` (SRV_AUTH_PULL/PUSH) on repo. */
 int srv_request_allowed(const srv_request *req, const char *repo, unsigned access);
 int srv_request_is_head(const srv_request *req);
@@ -117,9 +131,10 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
                     uint64_t offset, uint64_t length);
 /* A body made as the client reads it (a followed log, Server-Sent Events),
  * sent chunked. fn fills buf with up to max bytes at stream position pos
- * and returns how many; 0 when nothing is there yet (it should have waited
- * a little, up to a second, first: it is called again at once); -1 at the
- * end; -2 on an error. The stream also ends when the server stops.
+ * and returns how many; 0 when nothing is there yet (it must not wait: the
+ * connection is put aside and fn is called again about 100 ms later,
+ * without holding a server thread meanwhile); -1 at the end; -2 on an
+ * error. The stream also ends when the server stops.
  * free_ctx (may be NULL) releases ctx when the response is done. */
 typedef long (*srv_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 void srv_respond_stream(srv_request *req, unsigned status, const char *content_type,

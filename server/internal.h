@@ -73,7 +73,58 @@ struct srv_server {
 
     char *tls_cert; /* PEM text, alive as long as the daemon */
     char *tls_key;
+
+    struct srv_conns *conns;     /* connection table, limits, sweeper (conn.c) */
+    struct srv_backoff *backoff; /* failed logins per user and address (backoff.c) */
 };
+
+/* ---- connections (server/conn.c) ---------------------------------------- */
+
+/* A streamed response waiting for data: its connection is suspended until
+ * wake_ms, then resumed by the sweeper thread. */
+struct srv_stream_wait {
+    struct srv_stream_wait *next;
+    struct MHD_Connection *conn;
+    int64_t wake_ms;
+    int is_sleeping;
+};
+
+int64_t srv_mono_ms(void);
+/* Starts the table and its sweeper thread (srv->cfg is read). */
+int srv_conns_start(srv_server *srv, sw_error **err);
+/* Resumes every waiting stream (before MHD_stop_daemon). */
+void srv_conns_wake_all(srv_server *srv);
+/* Stops the sweeper and frees the table; after MHD_stop_daemon. */
+void srv_conns_stop(srv_server *srv);
+/* MHD's connection notifications. */
+void srv_conn_opened(srv_server *srv, struct MHD_Connection *conn, void **socket_context);
+void srv_conn_closed(srv_server *srv, void **socket_context);
+/* The phases of a request on a connection, for the header deadline. */
+void srv_conn_request_line(srv_server *srv, struct MHD_Connection *conn);
+void srv_conn_headers_done(srv_server *srv, struct MHD_Connection *conn);
+void srv_conn_request_done(srv_server *srv, struct MHD_Connection *conn);
+/* 1 when the connection's address had max_connections_per_ip already. */
+int srv_conn_is_over_ip_limit(struct MHD_Connection *conn);
+/* The client's address as text ("" when unknown), IPv6 as its /64 (the
+ * unit of the per-address limits and the login backoff); 46 bytes. */
+void srv_conn_client_addr(struct MHD_Connection *conn, char out[46]);
+/* Suspends w->conn for ms milliseconds; call from a content reader that
+ * then returns 0. */
+void srv_conn_sleep(srv_server *srv, struct srv_stream_wait *w, int ms);
+/* Forgets w (its response is being freed). */
+void srv_conn_unsleep(srv_server *srv, struct srv_stream_wait *w);
+
+/* ---- failed logins (server/backoff.c) ------------------------------------ */
+
+struct srv_backoff;
+struct srv_backoff *srv_backoff_new(void);
+void srv_backoff_free(struct srv_backoff *b);
+/* Seconds until user (may be NULL) or addr may try again; 0 when now. */
+int srv_backoff_wait(struct srv_backoff *b, const char *user, const char *addr);
+/* Records a failed login of user (may be NULL) from addr. */
+void srv_backoff_failed(struct srv_backoff *b, const char *user, const char *addr);
+/* Forgets the failures of user after a good login (addr keeps its count). */
+void srv_backoff_succeeded(struct srv_backoff *b, const char *user, const char *addr);
 
 /* Applies the collected headers and hands the response to MHD. */
 enum MHD_Result srv_request_queue(srv_request *req);

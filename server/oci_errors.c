@@ -57,6 +57,7 @@ static const struct {
     { SRV_E_NOT_FOUND, { 404, "NOT_FOUND", 0 } },
     { SRV_E_METHOD, { 405, "UNSUPPORTED", 0 } },
     { SRV_E_TOO_MANY, { 429, "TOOMANYREQUESTS", 0 } },
+    { SRV_E_BUSY, { 503, "UNAVAILABLE", 0 } },
 };
 
 struct srv_error_info srv_error_lookup(int code)

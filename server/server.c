@@ -4,10 +4,15 @@
  * authentication and authorization, body streaming), the access log and
  * the embedded web assets.
  *
- * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION).
- * Handlers block on disk and SQLite; a thread each keeps a slow upload
- * from holding up anyone else, and each thread gets its own SQLite
- * connection through reg_store_db.
+ * Threading: a pool of threads over epoll (MHD_USE_EPOLL_INTERNAL_THREAD
+ * with MHD_OPTION_THREAD_POOL_SIZE), so an idle or slow client costs a
+ * socket, not a thread. Handlers may block briefly on disk, SQLite or
+ * bcrypt; nothing waits for a client on a pool thread: uploads arrive in
+ * pieces as they come, blobs go out with sendfile as the socket drains,
+ * and streams with nothing to send suspend their connection (conn.c).
+ * Each pool thread gets its own SQLite connection through reg_store_db.
+ * The limits (connections in all and per address, the time to send a
+ * request's headers) are in conn.c and docs/security.md.
  */
 #include "server/server.h"
 
@@ -15,6 +20,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,11 +30,11 @@
 #include "registry/errors.h"
 #include "server/internal.h"
 
-#define MAX_CONNECTIONS 256      /* beyond this, requests get 429 */
-#define MHD_CONNECTION_SLACK 32  /* room to answer those with 429 */
-#define CONNECTION_TIMEOUT_S 120 /* idle seconds before a connection drops */
-#define CONNECTION_MEMORY 131072 /* per-connection buffer for headers and body pieces */
+#define PER_IP_SLACK 16         /* connections per address answered 429 before refusal */
+#define FD_RESERVE 256          /* descriptors kept for files, SQLite, workers */
+#define CONNECTION_MEMORY 65536 /* per-connection buffer for headers and body pieces */
 #define THREAD_STACK 1048576
+#define RETRY_AFTER_S 5
 #define STOP_GRACE_S 30
 #define TLS_FILE_MAX (1024 * 1024)
 
@@ -176,22 +182,61 @@ static const struct srv_route *find_route(srv_server *srv, const char *method, c
     return route;
 }
 
+int srv_request_login(srv_request *req, sw_error **err)
+{
+    return srv_request_login_with(req, srv_request_header(req, "Authorization"), err);
+}
+
+int srv_request_login_with(srv_request *req, const char *header, sw_error **err)
+{
+    srv_server *srv = req->srv;
+    char name[256] = "", addr[INET6_ADDRSTRLEN];
+
+    free(req->user);
+    req->user = NULL;
+    srv_auth_scopes_free(req->scopes);
+    req->scopes = NULL;
+    if (srv->auth == NULL || header == NULL)
+        return 0;
+    srv_conn_client_addr(req->conn, addr);
+    srv_auth_basic_user(header, name, sizeof name);
+    int wait_s = srv_backoff_wait(srv->backoff, name, addr);
+    if (wait_s > 0) {
+        srv_header(req, "Retry-After", "%d", wait_s);
+        return sw_error_set(err, SRV_E_TOO_MANY,
+                            "too many failed logins; retry in %d second%s (Retry-After)", wait_s,
+                            wait_s == 1 ? "" : "s");
+    }
+    /* passwords and access tokens (Basic or Bearer) and registry tokens */
+    int rc = srv_auth_identify(srv->auth, srv->store, header, &req->user, &req->scopes, err);
+    if (rc == SRV_E_UNAUTHORIZED)
+        srv_backoff_failed(srv->backoff, name, addr);
+    else if (rc == 0 && req->user)
+        srv_backoff_succeeded(srv->backoff, req->user, addr);
+    return rc;
+}
+
+int srv_request_authenticate(srv_request *req)
+{
+    sw_error *err = NULL;
+    int rc = srv_request_login(req, &err);
+    if (rc != 0)
+        srv_respond_sw_error(req, err);
+    sw_error_clear(&err);
+    return rc;
+}
+
 /* Authentication and the route's access requirement; 0 or an error
  * response already set. */
 static int authorize(srv_request *req)
 {
     srv_server *srv = req->srv;
-    sw_error *err = NULL;
     int rc = 0;
 
     if (req->route->access == SRV_ACCESS_NONE || srv->auth == NULL)
         return 0;
-    if (srv_auth_identify(srv->auth, srv->store, srv_request_header(req, "Authorization"),
-                          &req->user, &req->scopes, &err) != 0) {
-        srv_respond_sw_error(req, err);
-        rc = -1;
-        goto cleanup;
-    }
+    if (srv_request_authenticate(req) != 0)
+        return -1;
     int is_allowed;
     /* a registry token counts as a login, also one issued to anonymous */
     int is_identified = req->user != NULL || req->scopes != NULL;
@@ -221,9 +266,49 @@ static int authorize(srv_request *req)
             srv_respond_error(req, SRV_E_DENIED, "requested access to the resource is denied");
         rc = -1;
     }
-cleanup:
-    sw_error_clear(&err);
     return rc;
+}
+
+/* The origin (scheme://host[:port]) of a URL: its length in url. */
+static size_t origin_length(const char *url)
+{
+    const char *host = strstr(url, "://");
+    if (host == NULL)
+        return strlen(url);
+    const char *slash = strchr(host + 3, '/');
+    return slash ? (size_t)(slash - url) : strlen(url);
+}
+
+/* Cross-site request forgery: a page on another site can make a browser
+ * send a form (text/plain, form-urlencoded, multipart) with the user's
+ * Basic credentials, but not a JSON body, and a browser always says where
+ * a cross-origin request comes from. So a state-changing call to the JSON
+ * API must be JSON, and come from server.public_url's origin if it says
+ * where it comes from. 0, or a 403 already set. */
+static int csrf_check(srv_request *req)
+{
+    static const char *const safe_methods[] = { "GET", "HEAD", "OPTIONS", NULL };
+    if (strncmp(req->path, "/api/v1/", 8) != 0)
+        return 0;
+    for (size_t i = 0; safe_methods[i]; i++)
+        if (strcmp(req->method, safe_methods[i]) == 0)
+            return 0;
+    const char *type = srv_request_header(req, "Content-Type");
+    size_t type_len = type ? strcspn(type, "; \t") : 0;
+    if (type == NULL || type_len != 16 || strncasecmp(type, "application/json", 16) != 0) {
+        srv_api_error(req, SRV_E_DENIED,
+                      "state-changing API calls need Content-Type: application/json");
+        return -1;
+    }
+    const char *origin = srv_request_header(req, "Origin");
+    const char *public_url = req->srv->cfg->public_url ? req->srv->cfg->public_url : "";
+    size_t n = origin_length(public_url);
+    if (origin && (strlen(origin) != n || strncasecmp(origin, public_url, n) != 0)) {
+        srv_api_error(req, SRV_E_DENIED,
+                      "cross-origin request refused: Origin is not server.public_url");
+        return -1;
+    }
+    return 0;
 }
 
 static void request_begin(srv_request *req)
@@ -231,12 +316,21 @@ static void request_begin(srv_request *req)
     srv_server *srv = req->srv;
     int code = 0;
 
-    if (atomic_load(&srv->connections) > srv->max_connections) {
+    if (srv_conn_is_over_ip_limit(req->conn)) {
         srv_header(req, "Connection", "close");
-        srv_header(req, "Retry-After", "1");
-        srv_respond_error(req, SRV_E_TOO_MANY, "too many connections, retry later");
+        srv_header(req, "Retry-After", "%d", RETRY_AFTER_S);
+        srv_respond_error(req, SRV_E_TOO_MANY,
+                          "too many connections from your address, retry later");
         goto answered;
     }
+    if (atomic_load(&srv->connections) > srv->max_connections) {
+        srv_header(req, "Connection", "close");
+        srv_header(req, "Retry-After", "%d", RETRY_AFTER_S);
+        srv_respond_error(req, SRV_E_BUSY, "the server is busy, retry later");
+        goto answered;
+    }
+    if (csrf_check(req) != 0)
+        goto answered;
     if (!srv_path_safe(req->path)) {
         /* under /v2/ the path holds a repository name: answer as the spec
          * says for a bad name, not with a code it does not define */
@@ -325,6 +419,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         *con_cls = req;
         atomic_fetch_add(&srv->in_flight, 1);
+        srv_conn_headers_done(srv, conn);
         request_begin(req);
         return MHD_YES;
     }
@@ -344,6 +439,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_request *req = *con_cls;
     struct timespec now;
 
+    srv_conn_request_done(srv, conn);
     if (req == NULL)
         return;
     *con_cls = NULL;
@@ -352,6 +448,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
                    (now.tv_nsec - req->started.tv_nsec) / 1000000;
+    /* sw_log escapes control characters: a path cannot start a new line */
     sw_info("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path, req->status,
             req->response_bytes, ms, req->user ? " user=" : "", req->user ? req->user : "",
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
@@ -363,10 +460,22 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode toe)
 {
     srv_server *srv = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&srv->connections, 1);
-    else
+        srv_conn_opened(srv, conn, socket_context);
+    } else {
+        srv_conn_closed(srv, socket_context);
         atomic_fetch_sub(&srv->connections, 1);
+    }
+}
+
+/* MHD parsed a request line: the headers are on their way, and must all
+ * be in within server.header_timeout. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)uri;
+    srv_conn_request_line(cls, conn);
+    return NULL;
 }
 
 /* MHD's own messages. Once running they are mostly about broken clients
@@ -385,11 +494,53 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ----------------------------------------------------- */
 
+/* Threads of the HTTP pool: server.threads, or 4 per CPU (at least 8, at
+ * most 64): handlers block for milliseconds on SQLite, disk and bcrypt,
+ * never for a client. */
+static int pool_size(const struct sw_config *cfg)
+{
+    if (cfg->server_threads > 0)
+        return cfg->server_threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = cpus > 0 ? cpus * 4 : 8;
+    return n < 8 ? 8 : n > 64 ? 64 : (int)n;
+}
+
+/* Raises the descriptor limit to the hard limit and returns how many
+ * connections MHD may accept: max_connections plus room to answer the
+ * ones beyond it with 503, within the descriptors there are. */
+static unsigned connection_limit(srv_server *srv)
+{
+    struct rlimit rl;
+    unsigned wanted = (unsigned)srv->max_connections + (unsigned)srv->max_connections / 16 + 32;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t old = rl.rlim_cur;
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                rl.rlim_cur = old;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)wanted + FD_RESERVE) {
+            unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)rl.rlim_cur - FD_RESERVE : 64;
+            sw_warn("server: open file limit %llu allows %u connections, not %u "
+                    "(server.max_connections); raise the hard limit (ulimit -Hn)",
+                    (unsigned long long)rl.rlim_cur, fit, wanted);
+            wanted = fit;
+            if ((unsigned)srv->max_connections > wanted)
+                srv->max_connections = (int)(wanted - wanted / 17);
+        }
+    }
+    return wanted;
+}
+
 static void free_server(srv_server *srv)
 {
     if (srv == NULL)
         return;
     srv_auth_free(srv->auth);
+    srv_backoff_free(srv->backoff);
+    srv_conns_stop(srv);
     pthread_rwlock_destroy(&srv->routes_lock);
     if (srv->tls_key) {
         memset(srv->tls_key, 0, strlen(srv->tls_key));
@@ -413,9 +564,14 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
         return sw_error_set(err, SW_ENOMEM, "server: out of memory");
     srv->cfg = cfg;
     srv->store = store;
-    srv->max_connections = MAX_CONNECTIONS;
+    srv->max_connections = cfg->max_connections;
     pthread_rwlock_init(&srv->routes_lock, NULL);
-    if ((rc = srv_auth_new(cfg, &srv->auth, err)) != 0 ||
+    srv->backoff = srv_backoff_new();
+    if (srv->backoff == NULL) {
+        rc = sw_error_set(err, SW_ENOMEM, "server: out of memory");
+        goto cleanup;
+    }
+    if ((rc = srv_auth_new(cfg, &srv->auth, err)) != 0 || (rc = srv_conns_start(srv, err)) != 0 ||
         (rc = srv_route_add(srv, srv_oci_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_token_routes, err)) != 0 ||
         (rc = srv_route_add(srv, srv_api_routes, err)) != 0 ||
@@ -436,8 +592,9 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
         goto cleanup;
     }
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned mhd_limit = connection_limit(srv);
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (addr->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (cfg->tls_cert) {
@@ -457,11 +614,14 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_SOCK_ADDR, addr->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(MAX_CONNECTIONS + MHD_CONNECTION_SLACK), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
-        MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, srv, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->max_connections_per_ip + PER_IP_SLACK),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)pool_size(cfg), MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, tls_options,
+        MHD_OPTION_END);
     if (srv->daemon == NULL) {
         rc = sw_error_set(err, SW_EIO,
                           "cannot listen on %s:%d (in use, or not an address of "
@@ -499,6 +659,7 @@ void srv_stop(srv_server *srv)
     if (srv == NULL)
         return;
     atomic_store(&srv->stopping, 1);
+    srv_conns_wake_all(srv); /* streams see `stopping` and end */
     MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
     for (int waited_ms = 0; atomic_load(&srv->in_flight) > 0 && waited_ms < STOP_GRACE_S * 1000;
          waited_ms += 20)
@@ -506,6 +667,8 @@ void srv_stop(srv_server *srv)
     if (atomic_load(&srv->in_flight) > 0)
         sw_warn("server: %d request(s) still running after %ds; closing them",
                 atomic_load(&srv->in_flight), STOP_GRACE_S);
+    /* MHD must not be stopped with suspended connections */
+    srv_conns_wake_all(srv);
     MHD_stop_daemon(srv->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);

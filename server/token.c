@@ -750,8 +750,8 @@ static void issue_token(srv_request *req, const char *authorization, const char 
                           "credentials (a password or an access token)");
         goto cleanup;
     }
-    if (srv_auth_identify(srv->auth, srv->store, authorization, &req->user, &req->scopes, &err) !=
-        0) {
+    /* the same login path as every request: the backoff applies here too */
+    if (srv_request_login_with(req, authorization, &err) != 0) {
         srv_respond_sw_error(req, err);
         goto cleanup;
     }

@@ -678,10 +678,18 @@ class LogView {
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     const frag = document.createDocumentFragment();
-    for (const line of lines) {
-      const div = h('div', { class: 'line' });
+    for (const raw of lines) {
+      /* Slipway's own lines start with the mark byte U+001E (docs/api.md,
+       * "Run log format"); build output never holds it, so a RUN that
+       * prints "# Run ID: ... was successful" stays plain output */
+      const isSlipway = raw.startsWith('\x1e');
+      const line = isSlipway ? raw.slice(1) : raw;
+      const div = h('div', { class: isSlipway ? 'line' : 'line out' });
+      if (isSlipway) div.dataset.slipway = '';
       let m;
-      if ((m = line.match(/^# Step (\d+)\/\d+ failed: /))) {
+      if (!isSlipway) {
+        /* output: no status classes */
+      } else if ((m = line.match(/^# Step (\d+)\/\d+ failed: /))) {
         div.classList.add('fail');
         div.dataset.failed = m[1];
         this.markFailed(m[1]);

@@ -3,6 +3,7 @@
  */
 #include "worker/forge.h"
 
+#include <stdatomic.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,11 @@ static int stop_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    volatile int *stop = ctx;
+    const atomic_int *stop = ctx;
     return stop && *stop;
 }
 
-int wrk_forge_post(const char *url, const char *body, const char *auth, volatile int *stop,
+int wrk_forge_post(const char *url, const char *body, const char *auth, const atomic_int *stop,
                    long *status, sw_error **err)
 {
     struct sw_http_options http = { .connect_timeout_s = 5, .total_timeout_s = 10 };

@@ -6,6 +6,7 @@
 #ifndef WRK_FORGE_H
 #define WRK_FORGE_H
 
+#include <stdatomic.h>
 #include <jansson.h>
 
 #include "core/error.h"
@@ -14,7 +15,7 @@
  * auth is not NULL; 10 s at most. A 2xx answer is success; *status gets
  * the HTTP status (0 when there was no answer). *stop (may be NULL) aborts
  * the transfer with SW_ECANCELED. The error never holds auth. */
-int wrk_forge_post(const char *url, const char *body, const char *auth, volatile int *stop,
+int wrk_forge_post(const char *url, const char *body, const char *auth, const atomic_int *stop,
                    long *status, sw_error **err);
 
 /* Whether a POST that got `status` is worth trying again: no answer, a

@@ -617,7 +617,9 @@ static int resolve(git_repository *repo, const char *source_type, const char *re
         size_t n = strlen(want);
         if (n < 4 || n > 40 || git_oid_fromstrn(&oid, want, n) != 0)
             return sw_error_set(err, SW_EINVAL, "\"%s\" is not a commit id", want);
-        if (git_object_lookup_prefix(&obj, repo, &oid, n, GIT_OBJECT_COMMIT) != 0)
+        /* any object: a forge's push of an annotated tag names the tag
+         * object (GitHub's and Gitea's `after`), peeled below */
+        if (git_object_lookup_prefix(&obj, repo, &oid, n, GIT_OBJECT_ANY) != 0)
             return sw_error_set(err, SW_ENOTFOUND, "commit %s is not in the repository", want);
     } else {
         char full[512];

@@ -21,7 +21,7 @@
 #define RUN_COLUMNS                                                                                \
     "run_id, repo, trigger, source_type, source_ref, commit_sha, commit_message, status, "         \
     "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error, "        \
-    "rule, pusher, full_name"
+    "rule, pusher, full_name, tag_object"
 
 static int64_t now(void)
 {
@@ -51,6 +51,7 @@ static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
     run->rule = sqlite3_column_int(stmt, 16);
     run->pusher = sw_db_column_dup(stmt, 17);
     run->full_name = sw_db_column_dup(stmt, 18);
+    run->tag_object = sw_db_column_dup(stmt, 19);
 }
 
 void wrk_run_release(struct wrk_run *run)
@@ -68,6 +69,7 @@ void wrk_run_release(struct wrk_run *run)
     json_decref(run->tags);
     free(run->error);
     free(run->pusher);
+    free(run->tag_object);
     free(run->full_name);
     memset(run, 0, sizeof(*run));
 }
@@ -119,8 +121,8 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
     if ((rc = sw_db_prepare(db,
                             "INSERT INTO runs (run_id, repo, trigger, source_type,"
                             " source_ref, commit_sha, commit_message, delivery_id, status,"
-                            " queued_at, rule, pusher, full_name)"
-                            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                            " queued_at, rule, pusher, full_name, tag_object)"
+                            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, req->repo, -1, SQLITE_STATIC);
@@ -134,6 +136,7 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
     sqlite3_bind_int(stmt, 9, req->rule);
     sqlite3_bind_text(stmt, 10, req->pusher, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 11, req->full_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 12, req->tag_object, -1, SQLITE_STATIC);
     rc = sw_db_step_done(db, stmt, "queueing a run", err);
     stmt = NULL;
     if (rc != 0)
@@ -438,6 +441,17 @@ int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const 
     sqlite3_bind_text(stmt, 2, message, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 3, run_id, -1, SQLITE_STATIC);
     return sw_db_step_done(db, stmt, "recording a run's commit", err);
+}
+
+int wrk_jobs_set_tag_object(sqlite3 *db, const char *run_id, const char *tag_object, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE runs SET tag_object = ? WHERE run_id = ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, tag_object, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
+    return sw_db_step_done(db, stmt, "recording a run's tag object", err);
 }
 
 /* ---- steps ---------------------------------------------------------------- */

@@ -33,6 +33,7 @@ struct wrk_run_request {
     int rule;                   /* index of the build rule in the repository's rules */
     const char *pusher;         /* who pushed (webhook), or NULL */
     const char *full_name;      /* the forge's "owner/name", or NULL */
+    const char *tag_object;     /* an annotated tag's object id, when known, or NULL */
 };
 
 struct wrk_run {
@@ -47,6 +48,7 @@ struct wrk_run {
     char *error;                                /* NULL unless failed */
     int rule;                                   /* index of the build rule */
     char *pusher, *full_name;                   /* from the webhook, or NULL */
+    char *tag_object; /* the annotated tag object pushed (commit_sha is its commit), or NULL */
 };
 
 void wrk_run_release(struct wrk_run *run);
@@ -97,6 +99,11 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
  * manual run names only a branch). */
 int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const char *message,
                         sw_error **err);
+
+/* Records the annotated tag object a run's push named (its commit is the
+ * run's commit_sha). */
+int wrk_jobs_set_tag_object(sqlite3 *db, const char *run_id, const char *tag_object,
+                            sw_error **err);
 
 /* ---- steps ---------------------------------------------------------------- */
 

@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "core/db.h"
+#include "core/hash.h"
+#include "worker/repos.h"
 
 #define MAX_BACKOFF_S 300
 
@@ -205,7 +207,7 @@ int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **er
     json_t *list = json_array();
     int step;
     while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        char *target = wrk_url_origin((const char *)sqlite3_column_text(stmt, 1));
+        char *target = wrk_outbox_target((const char *)sqlite3_column_text(stmt, 1));
         json_t *item = json_object();
         json_object_set_new(item, "kind", json_string((const char *)sqlite3_column_text(stmt, 0)));
         json_object_set_new(item, "target", target ? json_string(target) : json_null());
@@ -228,6 +230,53 @@ int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **er
     sqlite3_finalize(stmt);
     *out = list;
     return rc;
+}
+
+#define NOTIFY_PREFIX "notify:"
+
+/* The hex SHA-256 of a URL into out (65 bytes). */
+static void url_hash(const char *url, char out[65])
+{
+    char digest[SW_DIGEST_MAX];
+    sw_sha256_digest(url, strlen(url), digest);
+    memcpy(out, digest + 7, 64); /* after "sha256:" */
+    out[64] = '\0';
+}
+
+char *wrk_notify_ref(const char *url)
+{
+    char hash[65], *ref = NULL;
+    char *origin = wrk_url_origin(url);
+    url_hash(url, hash);
+    if (origin == NULL || asprintf(&ref, NOTIFY_PREFIX "%s:%s", hash, origin) < 0)
+        ref = NULL;
+    free(origin);
+    return ref;
+}
+
+const char *wrk_notify_resolve(const struct wrk_repo *repo, const char *ref)
+{
+    size_t n = strlen(NOTIFY_PREFIX);
+    if (repo == NULL || strncmp(ref, NOTIFY_PREFIX, n) != 0 || strlen(ref) < n + 65 ||
+        ref[n + 64] != ':')
+        return NULL;
+    for (size_t r = 0; r < repo->n_rules; r++) {
+        for (size_t i = 0; i < repo->rules[r].n_notify; i++) {
+            char hash[65];
+            url_hash(repo->rules[r].notify[i], hash);
+            if (memcmp(hash, ref + n, 64) == 0)
+                return repo->rules[r].notify[i];
+        }
+    }
+    return NULL;
+}
+
+char *wrk_outbox_target(const char *stored)
+{
+    size_t n = strlen(NOTIFY_PREFIX);
+    if (stored && strncmp(stored, NOTIFY_PREFIX, n) == 0 && strlen(stored) > n + 65)
+        return strdup(stored + n + 65); /* made by wrk_url_origin already */
+    return wrk_url_origin(stored);
 }
 
 char *wrk_url_origin(const char *url)

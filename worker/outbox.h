@@ -19,6 +19,8 @@
 
 #include "core/error.h"
 
+struct wrk_repo;
+
 /* Tries per delivery; the waits between them double from 1 s (1, 2, 4 ...
  * 64 s: about two minutes in all). */
 #define WRK_OUTBOX_MAX_ATTEMPTS 8
@@ -64,5 +66,15 @@ int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **er
 /* "scheme://host[:port]" of url, plus "/…" when it has more; malloc'd.
  * Drops any user:password@. For logs and pages that anyone may read. */
 char *wrk_url_origin(const char *url);
+
+/* Notify URLs carry secrets in their paths, so the outbox does not hold
+ * them: wrk_notify_ref makes what is stored instead, "notify:<sha256 of the
+ * URL>:<origin>", and wrk_notify_resolve finds the URL again in the repo's
+ * rules at send time (NULL when the config no longer has it; borrowed).
+ * wrk_outbox_target is what may be shown of a stored URL or reference: its
+ * origin (malloc'd). */
+char *wrk_notify_ref(const char *url);
+const char *wrk_notify_resolve(const struct wrk_repo *repo, const char *ref);
+char *wrk_outbox_target(const char *stored);
 
 #endif

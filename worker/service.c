@@ -3,6 +3,7 @@
  */
 #include "worker/service.h"
 
+#include <stdatomic.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -40,7 +41,7 @@ struct worker {
     pthread_t thread;
     int index;
     char owner[96];
-    volatile int cancel; /* the run in progress must stop */
+    atomic_int cancel; /* the run in progress must stop */
 };
 
 #define PRESENCE_PERIOD_S 5
@@ -63,7 +64,7 @@ struct wrk_service {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int wakeups;
-    volatile int stopping;
+    atomic_int stopping;
 };
 
 /* ---- config --------------------------------------------------------------- */
@@ -170,6 +171,7 @@ struct run_ctx {
     const struct wrk_repo *repo;
     const struct wrk_rule *rule;
     int log_fd;
+    int output_fd; /* build output into the log, escaped (runlog.h) */
     int64_t started_ms;
     int lost; /* our lease went to another worker */
     pthread_mutex_t hb_lock;
@@ -346,7 +348,7 @@ static void queue_delivery(struct run_ctx *c, const char *kind, const char *url,
 {
     sqlite3 *db = NULL;
     sw_error *e = NULL;
-    char *target = wrk_url_origin(url);
+    char *target = wrk_outbox_target(url);
     if (reg_store_db(c->svc->opts.store, &db, &e) != 0 ||
         wrk_outbox_add(db, c->run.run_id, c->repo->name, kind, url, body, &e) != 0)
         wrk_log_line(c->log_fd, "%s for %s not queued: %s", what, target ? target : "?",
@@ -396,8 +398,13 @@ static void notify(struct run_ctx *c, const char *digest, json_t *tags)
     json_t *body =
         wrk_notify_payload(host ? host : "localhost", cfg->public_url, c->repo->name, c->run.pusher,
                            c->run.run_id, digest, tags, (long long)time(NULL));
-    for (size_t i = 0; i < rule->n_notify && body; i++)
-        queue_delivery(c, "notify", rule->notify[i], body, "Notification");
+    for (size_t i = 0; i < rule->n_notify && body; i++) {
+        /* the URL's path is a secret: the outbox gets a reference to it */
+        char *ref = wrk_notify_ref(rule->notify[i]);
+        if (ref)
+            queue_delivery(c, "notify", ref, body, "Notification");
+        free(ref);
+    }
     wrk_log_line(c->log_fd, "Notifying %zu URL%s (deliveries are listed on the run's page)",
                  rule->n_notify, rule->n_notify == 1 ? "" : "s");
     json_decref(body);
@@ -489,6 +496,16 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
                                &auth, &info, err)) != 0)
         goto cleanup;
+    /* what was pushed was an annotated tag object when it is not (a prefix
+     * of) the commit it resolved to: both ids go to the log */
+    if (c->run.commit_sha && strncmp(info.sha, c->run.commit_sha, strlen(c->run.commit_sha)) != 0) {
+        wrk_log_line(c->log_fd, "Tag object %.12s points at commit %.12s", c->run.commit_sha,
+                     info.sha);
+        if (c->run.tag_object == NULL) {
+            wrk_jobs_set_tag_object(db, c->run.run_id, c->run.commit_sha, NULL);
+            c->run.tag_object = strdup(c->run.commit_sha);
+        }
+    }
     wrk_log_line(c->log_fd, "Commit %.7s: %s (%.1fs)", info.sha, info.summary ? info.summary : "",
                  (double)(now_ms() - t0) / 1000.0);
     if (c->run.commit_sha == NULL || strcmp(c->run.commit_sha, info.sha) != 0 ||
@@ -586,7 +603,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .runtime = cfg->runtime,
         .step_timeout_s = cfg->step_timeout_s,
         .config = cfg,
-        .progress_fd = c->log_fd,
+        .progress_fd = c->output_fd,
         .cancel = &c->w->cancel,
         .labels = labels,
         .repo = r->name,
@@ -616,7 +633,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
             .argv = (const char *const *)rule->autotest,
             .runtime = cfg->runtime,
             .timeout_s = cfg->step_timeout_s,
-            .output_fd = c->log_fd,
+            .output_fd = c->output_fd,
             .cancel = &c->w->cancel,
             .config = cfg,
             .output_cap = &c->log_cap,
@@ -682,7 +699,9 @@ static void format_tags(json_t *tags, char *out, size_t size)
 static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
 {
     wrk_service *svc = w->svc;
-    struct run_ctx c = { .w = w, .svc = svc, .run = *run, .log_fd = -1, .step_failed_exit = -1 };
+    struct run_ctx c = {
+        .w = w, .svc = svc, .run = *run, .log_fd = -1, .output_fd = -1, .step_failed_exit = -1
+    };
     c.log_cap.max_size = svc->limits.max_log_size;
     c.log_cap.key = "runs.max_log_size";
     sw_error *err = NULL;
@@ -694,7 +713,8 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
     memset(run, 0, sizeof(*run)); /* c.run owns it now */
     c.started_ms = now_ms();
     w->cancel = 0;
-    if (wrk_log_open(reg_store_data_dir(svc->opts.store), c.run.run_id, &c.log_fd, &err) != 0) {
+    if (wrk_log_open(reg_store_data_dir(svc->opts.store), c.run.run_id, &c.log_fd, &err) != 0 ||
+        wrk_log_output_start(c.log_fd, &c.output_fd, &err) != 0) {
         sw_warn("run %s: %s", c.run.run_id, sw_error_message(err));
         sw_error_clear(&err);
     }
@@ -795,8 +815,10 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
         pthread_mutex_unlock(&c.hb_lock);
         pthread_join(c.hb_thread, NULL);
     }
-    if (c.log_fd >= 0)
+    if (c.log_fd >= 0) {
+        wrk_log_output_stop(c.log_fd);
         close(c.log_fd);
+    }
     pthread_mutex_destroy(&c.hb_lock);
     pthread_cond_destroy(&c.hb_cond);
     json_decref(tags);
@@ -943,7 +965,8 @@ static void courier_wait(wrk_service *svc)
 static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const struct wrk_delivery *d)
 {
     char *auth = NULL;
-    char *target = wrk_url_origin(d->url);
+    char *target = wrk_outbox_target(d->url);
+    const char *url = d->url;
     const char *error = NULL;
     int retry = 0;
     long status = 0;
@@ -961,7 +984,14 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const stru
             goto record;
         }
     }
-    if (wrk_forge_post(d->url, d->body, auth, &svc->stopping, &status, &e) == 0) {
+    if (strcmp(d->kind, "notify") == 0 && strncmp(d->url, "notify:", 7) == 0) {
+        url = wrk_notify_resolve(wrk_repos_find(svc->opts.repos, d->repo), d->url);
+        if (url == NULL) {
+            error = "the notify URL is not in the repository's config any more";
+            goto record;
+        }
+    }
+    if (wrk_forge_post(url, d->body, auth, &svc->stopping, &status, &e) == 0) {
         sw_info("run %s: %s delivered to %s (try %d)", d->run_id, d->kind, target ? target : "?",
                 d->attempts);
     } else if (sw_error_code(e) == SW_ECANCELED) {

@@ -141,6 +141,10 @@ try {
   const logText = await log.textContent();
   check('the log shows the steps and the verdict',
         logText.includes('# Step 1/') && logText.includes(`Run ID: ${runId} was successful`));
+  check('a build line imitating the verdict stays plain output; one verdict line, the real one',
+        (await page.locator('[data-log] .line.out', { hasText: 'Run ID: ca999 was successful' }).count()) === 1 &&
+        (await page.locator('[data-log] .line.good').count()) === 1 &&
+        (await page.locator('[data-log] .line.good').textContent()).includes(runId));
   check('ANSI colours are rendered, not shown as escapes',
         (await page.locator('[data-log] .ansi-32').count()) > 0 && !logText.includes('\u001b['));
   check('the steps table lists every step',

@@ -87,5 +87,21 @@ set +e
 "$bin" dockerfile frob > /dev/null 2>&1; rc=$?
 set -e
 [[ $rc -eq 2 ]] && ok "unknown subcommand exits 2" || fail "unknown subcommand rc=$rc"
+for sub in dump check expand words; do
+    set +e
+    out=$(cd "$dir" && "$bin" dockerfile "$sub" --help 2>&1); rc=$?
+    set -e
+    [[ $rc -eq 0 && "$out" == usage:* && ! -e "$dir/--help" ]] && ok "dockerfile $sub --help prints the usage" \
+        || fail "dockerfile $sub --help: rc=$rc $out"
+done
+printf 'FROM busybox\nRUN << EOF\nFROM nothing\nEOF\n' > "$dir/heredoc"
+out=$("$bin" dockerfile dump "$dir/heredoc")
+[[ "$out" == $'(from "busybox")\n(run "<< EOF")' ]] && ok "RUN << EOF (blank after <<) is a heredoc" \
+    || fail "heredoc dump: $out"
+set +e
+"$bin" dockerfile expand 'x${UNSET:=y}' > /dev/null 2> "$dir/err"; rc=$?
+set -e
+[[ $rc -eq 1 ]] && grep -q "unsupported modifier (:=) in substitution" "$dir/err" \
+    && ok "expand rejects := as BuildKit" || fail ":= expand: rc=$rc $(cat "$dir/err")"
 
 sw_finish

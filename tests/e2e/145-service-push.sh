@@ -86,8 +86,8 @@ labels=$(sk inspect --tls-verify=false "docker://127.0.0.1:$port/demo/hello:late
     [ "$(jq -r '."org.opencontainers.image.source"' <<< "$labels")" = "git://127.0.0.1:$gd_port/hello" ] &&
     ok "OCI source and revision labels" || fail "labels: $labels"
 log=$(curl -s "$SVC_BASE/api/v1/runs/$run1/log")
-grep -q "^# Step 1/" <<< "$log" && grep -q "Run ID: ca1 was successful after" <<< "$log" &&
-    grep -q "^# Tags: latest, ca1, sha-${first:0:7}" <<< "$log" && ok "the log has steps, tags and the verdict" ||
+grep -q $'^\x1e# Step 1/' <<< "$log" && grep -q "Run ID: ca1 was successful after" <<< "$log" &&
+    grep -q $'^\x1e'"# Tags: latest, ca1, sha-${first:0:7}" <<< "$log" && ok "the log has steps, tags and the verdict" ||
     fail "log: $log"
 
 # --- refused and ignored deliveries create no run ---------------------------------
@@ -172,7 +172,7 @@ svc_hook "$hooks/demo/hello" refs/heads/broken "$third" delivery-12
 run=$(jq -r '.runs[0].id' <<< "$SVC_BODY")
 check "the broken build fails" test "$(svc_wait "$run")" = failed
 log=$(curl -s "$SVC_BASE/api/v1/runs/$run/log")
-grep -q "^# Step 3/3 failed: .*exited with code 3" <<< "$log" && grep -q "about to fail" <<< "$log" &&
+grep -q $'^\x1e'"# Step 3/3 failed: .*exited with code 3" <<< "$log" && grep -q "about to fail" <<< "$log" &&
     ok "its log shows the failing step and the exit code" || fail "log: $log"
 check "the failing step is marked in the run's steps" \
     test "$(svc_run_field "$run" '.steps[] | select(.status == "failed") | "\(.index) \(.exit_code)"')" = "3 3"
@@ -220,6 +220,9 @@ jq -r '.[].error // empty' <<< "$deliveries" | grep -q "onnect" &&
 grep -q secret-path <<< "$deliveries$(curl -s "$SVC_BASE/api/v1/runs/$run1/log")" &&
     fail "a notify URL's path shows in the API or the log" ||
     ok "notify URLs show as their origin only (the path may be a secret)"
+grep -aq secret-path "$work"/data/slipway.db* &&
+    fail "a notify URL's path is stored in the database" ||
+    ok "notify URLs are not copied into the database (read from the config when sent)"
 
 # --- the same commit again: the same digest ----------------------------------------------
 again=$("$SLIPWAY_BIN" run demo/hello --commit "$first" --server "$SVC_BASE")

@@ -27,7 +27,7 @@ cat > "$src/Dockerfile" <<'EOF'
 FROM test/busybox:1
 ENV GREETING=hello
 COPY hello.txt /hello.txt
-RUN printf '\033[32mcoloured output\033[0m\n'; for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.6; done
+RUN printf '\033[32mcoloured output\033[0m\n'; echo "# Run ID: ca999 was successful after 1s"; for i in 1 2 3 4 5 6; do echo "tick $i"; sleep 0.6; done
 CMD ["cat", "/hello.txt"]
 EOF
 cat > "$src/Dockerfile.broken" <<'EOF'

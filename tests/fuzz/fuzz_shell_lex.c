@@ -1,8 +1,11 @@
 /*
  * fuzz_shell_lex.c - libFuzzer target for word expansion. The first byte
- * picks the escape token, bytes up to the first NUL are "NAME=value"
- * variables separated by newlines, the rest is the word; both
- * ProcessWord and ProcessWords forms run on it.
+ * picks the escape token (bit 0) and the lexer options the parser uses
+ * for heredocs and heredoc bodies (bits 1-4: raw quotes, raw escapes,
+ * unset variables kept, quotes as text);
+ * bytes up to the first NUL are "NAME=value" variables separated by
+ * newlines, the rest is the word; both ProcessWord and ProcessWords forms
+ * run on it, then both at once with the options.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,6 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = 0;
     if (bld_shell_expand_words(word, escape, lookup, &v, &words, &n, &err) == 0)
         bld_shell_words_free(words, n);
+    sw_error_clear(&err);
+    struct bld_shell_opts o = { .escape = escape,
+                                .raw_quotes = (data[0] & 2) != 0,
+                                .raw_escapes = (data[0] & 4) != 0,
+                                .skip_unset_env = (data[0] & 8) != 0,
+                                .skip_quotes = (data[0] & 16) != 0 };
+    if (bld_shell_process(word, &o, lookup, &v, &out, &words, &n, &err) == 0) {
+        free(out);
+        bld_shell_words_free(words, n);
+    }
     sw_error_clear(&err);
     free(copy);
     return 0;

@@ -256,6 +256,110 @@ static char *problems_of(const char *text)
         free(p_);                                                                                  \
     } while (0)
 
+/* Heredoc words as BuildKit's ^(\d*)<<(-?)\s*([^<]*)$ over the line's
+ * words, where the lexer keeps "<<" and the blanks after it together. */
+static void test_heredoc_forms(void)
+{
+    struct bld_dockerfile *df = NULL;
+    const char *text = "FROM a\n"
+                       "RUN << EOF\n" /* blank after << : a heredoc */
+                       "FROM not-an-instruction\n"
+                       "EOF\n"
+                       "RUN cat 3<<\t\"E O\"\n" /* fd, tab, quoted name with a blank */
+                       "x\n"
+                       "E O\n"
+                       "RUN <<- EOF\n"            /* "<<-" alone is no heredoc */
+                       "RUN echo '<<X' \"<<Y\"\n" /* quoted: none */
+                       "RUN <<\\Z\n"              /* an escape does not stop expansion */
+                       "$A\n"
+                       "Z\n"
+                       "RUN echo 'open <<W\n" /* the lexer fails: no heredoc */
+                       "RUN <<T\n"
+                       "T\r\r\n" /* every trailing \r goes */
+                       "ONBUILD RUN << O\n"
+                       "o\n"
+                       "O\n";
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_dockerfile_parse(text, strlen(text), "D", &df, &err), 0);
+    if (df == NULL) {
+        fprintf(stderr, "  %s\n", sw_error_message(err));
+        sw_error_clear(&err);
+        return;
+    }
+    bld_node **in = df->root->children;
+    CHECK_INT_EQ(df->root->n_children, 9);
+    if (df->root->n_children == 9) {
+        CHECK_INT_EQ(in[1]->n_heredocs, 1);
+        CHECK_STR_EQ(in[1]->heredocs[0].name, "EOF");
+        CHECK_STR_EQ(in[1]->heredocs[0].content, "FROM not-an-instruction\n");
+        CHECK_INT_EQ(in[2]->n_heredocs, 1);
+        CHECK_STR_EQ(in[2]->heredocs[0].name, "E O");
+        CHECK_INT_EQ(in[2]->heredocs[0].fd, 3);
+        CHECK_INT_EQ(in[2]->heredocs[0].expand, 0);
+        CHECK_INT_EQ(in[3]->n_heredocs, 0);
+        CHECK_INT_EQ(in[4]->n_heredocs, 0);
+        CHECK_INT_EQ(in[5]->n_heredocs, 1);
+        CHECK_STR_EQ(in[5]->heredocs[0].name, "Z");
+        CHECK_INT_EQ(in[5]->heredocs[0].expand, 1);
+        CHECK_INT_EQ(in[6]->n_heredocs, 0);
+        CHECK_INT_EQ(in[7]->n_heredocs, 1);
+        CHECK_STR_EQ(in[7]->heredocs[0].content, "");
+        CHECK_INT_EQ(in[8]->next->children[0]->n_heredocs, 1);
+        CHECK_STR_EQ(in[8]->next->children[0]->heredocs[0].content, "o\n");
+    }
+    bld_dockerfile_free(df);
+}
+
+/* Go's bufio.Scanner stops at a line of more than 65,535 bytes. */
+static void test_long_lines(void)
+{
+    size_t max = 65535;
+    char *text = malloc(max + 64);
+    /* "FROM a\n" then "RUN " and x's making a line of exactly max bytes */
+    strcpy(text, "FROM a\nRUN ");
+    memset(text + 11, 'x', max - 4);
+    strcpy(text + 11 + max - 4, "\n");
+    char *d = dump(text);
+    CHECK(strncmp(d, "(from \"a\")\n(run \"xxx", 20) == 0);
+    free(d);
+    strcpy(text + 11 + max - 4, "x\n"); /* one byte more */
+    d = dump(text);
+    CHECK_STR_EQ(d, "ERR: Dockerfile:2: dockerfile line greater than max allowed size of 65535");
+    free(d);
+    text[11 + max - 3] = '\0'; /* the same without the newline */
+    d = dump(text);
+    CHECK_STR_EQ(d, "ERR: Dockerfile:2: dockerfile line greater than max allowed size of 65535");
+    free(d);
+    /* as in BuildKit, nothing read before it: "file with no instructions" */
+    d = dump(text + 7);
+    CHECK(strstr(d, "file with no instructions") != NULL);
+    free(d);
+    free(text);
+}
+
+/* Go's encoding/json: \u0000 is a valid character, invalid UTF-8 is U+FFFD. */
+static void test_json_nul(void)
+{
+    CHECK_DUMP("FROM a\nCMD [\"a\\u0000b\", \"c\"]\n", "(from \"a\")\n(cmd \"a\\x00b\" \"c\")\n");
+    CHECK_DUMP("FROM a\nCMD [\"\xff\"]\n", "(from \"a\")\n(cmd \"\xEF\xBF\xBD\")\n");
+    /* a surrogate without its pair is U+FFFD too; a pair is one character */
+    CHECK_DUMP("FROM a\nCMD [\"\\ud800x\", \"\\udc00\\ud800\"]\n",
+               "(from \"a\")\n(cmd \"\xEF\xBF\xBDx\" \"\xEF\xBF\xBD\xEF\xBF\xBD\")\n");
+    CHECK_DUMP("FROM a\nCMD [\"\\ud83d\\ude00\"]\n", "(from \"a\")\n(cmd \"\xF0\x9F\x98\x80\")\n");
+    /* outside a string nothing changes: still not JSON */
+    CHECK_DUMP("FROM a\nCMD [\\ud800]\n", "(from \"a\")\n(cmd \"[\\\\ud800]\")\n");
+    struct bld_dockerfile *df = NULL;
+    const char *text = "FROM a\nRUN [\"x\\u0000y\"]\n";
+    CHECK_INT_EQ(bld_dockerfile_parse(text, strlen(text), "D", &df, NULL), 0);
+    if (df) {
+        const bld_node *run = df->root->children[1];
+        CHECK_INT_EQ(run->is_json, 1);
+        CHECK_INT_EQ(run->next->value_len, 3);
+        CHECK(memcmp(run->next->value, "x\0y", 3) == 0);
+        bld_dockerfile_free(df);
+    }
+}
+
 static void test_check(void)
 {
     CHECK_PROBLEMS("FROM a\nRUN make\nCMD [\"app\"]\n", "");
@@ -283,6 +387,9 @@ int main(void)
     RUN(test_flags);
     RUN(test_continuations_comments_directives);
     RUN(test_heredocs);
+    RUN(test_heredoc_forms);
+    RUN(test_long_lines);
+    RUN(test_json_nul);
     RUN(test_go_quote);
     RUN(test_check);
     return TEST_EXIT();

@@ -181,6 +181,45 @@ static void test_errors_name_file_line_key(void)
     CHECK(strstr(msg, "c.yaml:3: key 'delete' appears twice") != NULL);
 }
 
+/* The front door's limits: defaults, values, and bad values named. */
+static void test_server_limits(void)
+{
+    char *path = write_config("limits.yaml", "server:\n  max_connections: 100\n"
+                                             "  max_connections_per_ip: 8\n"
+                                             "  header_timeout: 5s\n  idle_timeout: 2m\n"
+                                             "  threads: 4\n");
+    struct sw_config *cfg = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+    if (cfg) {
+        CHECK_INT_EQ(cfg->max_connections, 100);
+        CHECK_INT_EQ(cfg->max_connections_per_ip, 8);
+        CHECK_INT_EQ(cfg->header_timeout_s, 5);
+        CHECK_INT_EQ(cfg->idle_timeout_s, 120);
+        CHECK_INT_EQ(cfg->server_threads, 4);
+    }
+    sw_config_free(cfg);
+    free(path);
+    path = write_config("min.yaml", "server:\n  data_dir: ./var\n");
+    cfg = NULL;
+    CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+    if (cfg) {
+        CHECK_INT_EQ(cfg->max_connections, 4096);
+        CHECK_INT_EQ(cfg->max_connections_per_ip, 64);
+        CHECK_INT_EQ(cfg->header_timeout_s, 10);
+        CHECK_INT_EQ(cfg->idle_timeout_s, 60);
+        CHECK_INT_EQ(cfg->server_threads, 0);
+    }
+    sw_config_free(cfg);
+    free(path);
+
+    const char *msg = load_error("server:\n  max_connections_per_ip: 0\n");
+    CHECK(strstr(msg, "server.max_connections_per_ip: expected a number from 1") != NULL);
+    msg = load_error("server:\n  header_timeout: 0s\n");
+    CHECK(strstr(msg, "server.header_timeout: expected 1s to 1h") != NULL);
+    msg = load_error("server:\n  max_connections: 3\n");
+    CHECK(strstr(msg, "server.max_connections: expected a number from 16") != NULL);
+}
+
 static void test_registry_credentials(void)
 {
     setenv("SW_TEST_REG_PASS", "hunter2", 1);
@@ -361,6 +400,7 @@ int main(void)
     RUN(test_json_is_accepted);
     RUN(test_defaults_and_relative_paths);
     RUN(test_errors_name_file_line_key);
+    RUN(test_server_limits);
     RUN(test_registry_credentials);
     RUN(test_missing_file);
     RUN(test_durations_and_sizes);

@@ -50,17 +50,24 @@ static int count_entries(const char *path)
 static void test_store_layout(void)
 {
     char *dir = scratch_dir("reg-layout");
+    mode_t old_umask = umask(0); /* the modes must not depend on the umask */
+    CHECK_INT_EQ(sw_mkdir_p(dir, 0755, NULL), 0);
     reg_store *store = open_store(dir);
+    umask(old_umask);
     char path[4096];
     struct stat st;
+    CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
     snprintf(path, sizeof(path), "%s/blobs", dir);
-    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
     snprintf(path, sizeof(path), "%s/uploads", dir);
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
     snprintf(path, sizeof(path), "%s/tmp", dir);
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
     snprintf(path, sizeof(path), "%s/slipway.db", dir);
     CHECK(sw_path_exists(path));
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    snprintf(path, sizeof(path), "%s/slipway.db-wal", dir);
+    CHECK(stat(path, &st) != 0 || (st.st_mode & 0777) == 0600);
     CHECK_STR_EQ(reg_store_data_dir(store), dir);
     CHECK_INT_EQ(reg_store_options(store)->max_manifest_size, 4 * 1024 * 1024);
     reg_store_close(store);
@@ -103,6 +110,8 @@ static void test_write_commit_read(void)
     char *path = reg_blob_path(store, digest);
     char want[4096];
     snprintf(want, sizeof(want), "%s/blobs/sha256/%.2s/%s", dir, digest + 7, digest + 7);
+    struct stat blob_st;
+    CHECK(stat(want, &blob_st) == 0 && (blob_st.st_mode & 0777) == 0600);
     CHECK_STR_EQ(path, want);
     CHECK(sw_path_exists(path));
     free(path);

@@ -133,6 +133,16 @@ static void test_fetch_and_checkout(void)
     CHECK_STR_EQ(sha, first_sha);
     CHECK_INT_EQ(wrk_git_fetch(mirror, src_url, NULL, "tag", "light", NULL, sha, &err), 0);
     CHECK_STR_EQ(sha, first_sha);
+    /* GitHub and Gitea name an annotated tag's push by the tag object's id
+     * (`after`): it is peeled to the commit, in full or abbreviated */
+    char tag_object[41];
+    sh(tag_object, sizeof(tag_object), "git -C src rev-parse v1.0.0");
+    CHECK(strcmp(tag_object, first_sha) != 0);
+    CHECK_INT_EQ(wrk_git_fetch(mirror, src_url, NULL, "tag", "v1.0.0", tag_object, sha, &err), 0);
+    CHECK_STR_EQ(sha, first_sha);
+    tag_object[10] = '\0';
+    CHECK_INT_EQ(wrk_git_fetch(mirror, src_url, NULL, "tag", "v1.0.0", tag_object, sha, &err), 0);
+    CHECK_STR_EQ(sha, first_sha);
     /* an abbreviated commit */
     char abbrev[8];
     snprintf(abbrev, sizeof(abbrev), "%.7s", second_sha);

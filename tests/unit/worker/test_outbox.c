@@ -10,6 +10,7 @@
 #include "tests/unit/core/scratch.h"
 #include "tests/unit/test.h"
 #include "worker/outbox.h"
+#include "worker/repos.h"
 
 static char *dir;
 static char *db_path;
@@ -199,6 +200,39 @@ static void test_list_shows_origins_only(void)
     sw_db_close(db);
 }
 
+/* A notify URL's secret path is not in what is stored, and the stored
+ * reference finds the URL in the config again. */
+static void test_notify_reference(void)
+{
+    const char *url = "https://hooks.example/services/T0/B0/s3cr3t-path";
+    char *ref = wrk_notify_ref(url);
+    CHECK(ref != NULL && strncmp(ref, "notify:", 7) == 0);
+    CHECK(ref && strstr(ref, "s3cr3t") == NULL);
+    char *target = wrk_outbox_target(ref);
+    CHECK_STR_EQ(target, "https://hooks.example/…");
+    free(target);
+
+    char *urls_a[] = { (char *)"https://other.example/x" };
+    char *urls_b[] = { (char *)"https://hooks.example/a", (char *)url };
+    struct wrk_rule rules[2];
+    memset(rules, 0, sizeof rules);
+    rules[0].notify = urls_a;
+    rules[0].n_notify = 1;
+    rules[1].notify = urls_b;
+    rules[1].n_notify = 2;
+    struct wrk_repo repo;
+    memset(&repo, 0, sizeof repo);
+    repo.rules = rules;
+    repo.n_rules = 2;
+    CHECK(wrk_notify_resolve(&repo, ref) == url);
+    /* removed from the config: not found; a malformed reference: not found */
+    repo.n_rules = 1;
+    CHECK(wrk_notify_resolve(&repo, ref) == NULL);
+    CHECK(wrk_notify_resolve(&repo, "notify:zz") == NULL);
+    CHECK(wrk_notify_resolve(NULL, ref) == NULL);
+    free(ref);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_outbox");
@@ -207,6 +241,7 @@ int main(void)
     RUN(test_retry_backoff_and_giving_up);
     RUN(test_dead_courier);
     RUN(test_list_shows_origins_only);
+    RUN(test_notify_reference);
     sw_rm_rf(dir, NULL);
     free(db_path);
     free(dir);

@@ -46,7 +46,7 @@ static void test_github_published_vector(void)
     CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a Secret to Everybody", headers, "Hello, World?",
                         msg, sizeof(msg)),
                  SW_EPERM);
-    CHECK_STR_EQ(msg, "signature does not match");
+    CHECK_STR_EQ(msg, "X-Hub-Signature-256 does not match");
     /* another secret */
     CHECK_INT_EQ(verify(WRK_FORGE_GITHUB, "It's a secret to everybody", headers, "Hello, World!",
                         msg, sizeof(msg)),
@@ -214,7 +214,7 @@ static void test_bad_payloads(void)
     char msg[256];
     const char *push[] = { "X-GitHub-Event", "push", NULL };
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, "{\"ref\": ", &ev, msg, sizeof(msg)), SW_EINVAL);
-    CHECK(strstr(msg, "not a JSON object") != NULL);
+    CHECK(strstr(msg, "is not JSON") != NULL);
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, "[1,2]", &ev, msg, sizeof(msg)), SW_EINVAL);
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
                        "{\"after\":\"2222222222222222222222222222222222222222\"}", &ev, msg,
@@ -225,10 +225,20 @@ static void test_bad_payloads(void)
         parse(WRK_FORGE_GITHUB, push, "{\"ref\":\"refs/heads/main\"}", &ev, msg, sizeof(msg)),
         SW_EINVAL);
     CHECK(strstr(msg, "after") != NULL);
+    /* a ref that is neither a branch nor a tag builds nothing, and is no error */
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
-                       "{\"ref\":\"refs/pull/1/head\",\"after\":\"2222222\"}", &ev, msg,
+                       "{\"ref\":\"refs/notes/commits\",\"after\":\"2222222\"}", &ev, msg,
+                       sizeof(msg)),
+                 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK_STR_EQ(ev.reason, "refs/notes/commits is neither a branch nor a tag; nothing to build");
+    CHECK(ev.commit_sha == NULL);
+    wrk_hook_event_release(&ev);
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push,
+                       "{\"ref\":\"refs/heads/a\\nb\",\"after\":\"2222222\"}", &ev, msg,
                        sizeof(msg)),
                  SW_EINVAL);
+    CHECK_STR_EQ(msg, "\"ref\" has a control character");
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, NULL, github_push, &ev, msg, sizeof(msg)), SW_EINVAL);
     CHECK(strstr(msg, "X-GitHub-Event") != NULL);
 }
@@ -304,6 +314,407 @@ static void test_gitea(void)
     CHECK_INT_EQ(wrk_forge_from_name("bitbucket", &f), -1);
 }
 
+/* ---- every event each forge sends (shapes from the forges' documentation) ---- */
+
+#define SHA_COMMIT "c0ffee0000000000000000000000000000000001"
+#define SHA_TAGOBJ "7a90000000000000000000000000000000000002"
+#define SHA_ZERO "0000000000000000000000000000000000000000"
+
+/* GitHub's and Gitea's `repository` object, as in every event about one */
+#define GH_REPO                                                                                    \
+    "\"repository\":{\"id\":1296269,\"name\":\"Hello-World\",\"full_name\":\"Codertocat/"          \
+    "Hello-World\",\"private\":false,\"owner\":{\"login\":\"Codertocat\"},"                        \
+    "\"html_url\":\"https://github.com/Codertocat/Hello-World\","                                  \
+    "\"url\":\"https://api.github.com/repos/Codertocat/Hello-World\","                             \
+    "\"git_url\":\"git://github.com/Codertocat/Hello-World.git\","                                 \
+    "\"ssh_url\":\"git@github.com:Codertocat/Hello-World.git\","                                   \
+    "\"clone_url\":\"https://github.com/Codertocat/Hello-World.git\",\"default_branch\":\"main\"}"
+#define GH_SENDER "\"sender\":{\"login\":\"Codertocat\",\"id\":21031067,\"type\":\"User\"}"
+
+static void test_github_tags(void)
+{
+    struct wrk_hook_event ev;
+    char msg[256];
+    const char *push[] = { "X-GitHub-Event", "push", "X-GitHub-Delivery", "72d3162e", NULL };
+    /* git tag -a v1.0.0 && git push --tags: `after` is the tag object,
+     * head_commit the commit it points to */
+    const char *annotated =
+        "{\"ref\":\"refs/tags/v1.0.0\",\"before\":\"" SHA_ZERO "\",\"after\":\"" SHA_TAGOBJ
+        "\",\"created\":true,\"deleted\":false,\"forced\":false,\"base_ref\":\"refs/heads/main\","
+        "\"compare\":\"https://github.com/Codertocat/Hello-World/compare/v1.0.0\",\"commits\":[],"
+        "\"head_commit\":{\"id\":\"" SHA_COMMIT
+        "\",\"tree_id\":\"1111111111111111111111111111111111111111\","
+        "\"message\":\"Release 1.0\",\"timestamp\":\"2026-12-01T10:00:00Z\"},"
+        "\"pusher\":{\"name\":\"Codertocat\",\"email\":\"c@example.com\"}," GH_REPO "," GH_SENDER
+        "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, annotated, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PUSH);
+    CHECK_STR_EQ(ev.source_type, "tag");
+    CHECK_STR_EQ(ev.ref, "v1.0.0");
+    CHECK_STR_EQ(ev.commit_sha, SHA_TAGOBJ); /* the worker peels it */
+    CHECK_STR_EQ(ev.full_name, "Codertocat/Hello-World");
+    CHECK_STR_EQ(ev.commit_message, "Release 1.0");
+    wrk_hook_event_release(&ev);
+
+    /* lightweight: after is the commit */
+    const char *light =
+        "{\"ref\":\"refs/tags/v1.0.1\",\"before\":\"" SHA_ZERO "\",\"after\":\"" SHA_COMMIT
+        "\",\"created\":true,\"deleted\":false,"
+        "\"commits\":[],\"head_commit\":{\"id\":\"" SHA_COMMIT "\",\"message\":\"x\"}," GH_REPO "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, light, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PUSH);
+    CHECK_STR_EQ(ev.commit_sha, SHA_COMMIT);
+    wrk_hook_event_release(&ev);
+
+    /* git push --delete origin v1.0.0: a push with deleted: true; its
+     * repository is still read (the bare route matches it by URL) */
+    const char *tag_deleted = "{\"ref\":\"refs/tags/v1.0.0\",\"before\":\"" SHA_TAGOBJ
+                              "\",\"after\":\"" SHA_ZERO "\",\"created\":false,\"deleted\":true,"
+                              "\"forced\":false,\"base_ref\":null,\"commits\":[],"
+                              "\"head_commit\":null," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, tag_deleted, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_DELETE);
+    CHECK_STR_EQ(ev.source_type, "tag");
+    CHECK(ev.commit_sha == NULL);
+    CHECK_INT_EQ(ev.n_repo_urls, 5);
+    CHECK_STR_EQ(ev.reason, "tag v1.0.0 was deleted; nothing to build");
+    wrk_hook_event_release(&ev);
+    const char *branch_deleted = "{\"ref\":\"refs/heads/feature\",\"before\":\"" SHA_COMMIT
+                                 "\",\"after\":\"" SHA_ZERO "\",\"deleted\":true,"
+                                 "\"head_commit\":null,\"commits\":[]," GH_REPO "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, branch_deleted, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_DELETE);
+    CHECK_STR_EQ(ev.reason, "branch feature was deleted; nothing to build");
+    CHECK_STR_EQ(ev.repo_urls[0], "https://github.com/Codertocat/Hello-World.git");
+    wrk_hook_event_release(&ev);
+}
+
+static void test_github_pings(void)
+{
+    struct wrk_hook_event ev;
+    char msg[256];
+    const char *ping[] = { "X-GitHub-Event", "ping", NULL };
+    const char *repo_ping =
+        "{\"zen\":\"Design for failure.\",\"hook_id\":109948940,\"hook\":{\"type\":\"Repository\","
+        "\"id\":109948940,\"name\":\"web\",\"active\":true,\"events\":[\"push\"],"
+        "\"config\":{\"content_type\":\"json\",\"insecure_ssl\":\"0\","
+        "\"url\":\"https://ci.example/hooks/github\"}}," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, ping, repo_ping, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PING);
+    CHECK_STR_EQ(ev.reason, "the repository Codertocat/Hello-World");
+    CHECK(ev.n_repo_urls > 0);
+    wrk_hook_event_release(&ev);
+
+    const char *org_ping =
+        "{\"zen\":\"Keep it logically awesome.\",\"hook_id\":1,\"hook\":{\"type\":\"Organization\","
+        "\"id\":1,\"name\":\"web\",\"active\":true,\"events\":[\"*\"],\"config\":{\"content_type\":"
+        "\"form\",\"url\":\"https://ci.example/hooks/github\"}},"
+        "\"organization\":{\"login\":\"acme\",\"id\":9}," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, ping, org_ping, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PING);
+    CHECK_INT_EQ(ev.n_repo_urls, 0);
+    CHECK(ev.full_name == NULL);
+    CHECK_STR_EQ(ev.reason, "the organization acme");
+    wrk_hook_event_release(&ev);
+
+    /* a GitHub App's registration ping: no repository, no organization */
+    const char *app_ping = "{\"zen\":\"Speak like a human.\",\"hook_id\":2,\"hook\":{\"type\":"
+                           "\"App\",\"id\":2,\"name\":\"web\",\"active\":true,\"events\":[],"
+                           "\"app_id\":424242,\"config\":{\"content_type\":\"json\"}}}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, ping, app_ping, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PING);
+    CHECK_INT_EQ(ev.n_repo_urls, 0);
+    CHECK_STR_EQ(ev.reason, "GitHub App 424242");
+    wrk_hook_event_release(&ev);
+}
+
+static void test_github_other_events(void)
+{
+    struct wrk_hook_event ev;
+    char msg[400];
+    const char *create[] = { "X-GitHub-Event", "create", NULL };
+    const char *create_body =
+        "{\"ref\":\"v1.0.0\",\"ref_type\":\"tag\",\"master_branch\":"
+        "\"main\",\"description\":null,\"pusher_type\":\"user\"," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, create, create_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK(strstr(ev.reason, "\"create\" is not built") != NULL);
+    CHECK(strstr(ev.reason, "the push of the same branch or tag builds it") != NULL);
+    CHECK(ev.n_repo_urls > 0);
+    wrk_hook_event_release(&ev);
+
+    const char *del[] = { "X-GitHub-Event", "delete", NULL };
+    const char *del_body = "{\"ref\":\"feature/x\",\"ref_type\":\"branch\",\"pusher_type\":"
+                           "\"user\"," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, del, del_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_DELETE);
+    CHECK_STR_EQ(ev.source_type, "branch");
+    CHECK_STR_EQ(ev.ref, "feature/x");
+    wrk_hook_event_release(&ev);
+
+    const char *release[] = { "X-GitHub-Event", "release", NULL };
+    const char *release_body =
+        "{\"action\":\"published\",\"release\":{\"id\":1,\"tag_name\":"
+        "\"v1.0.0\",\"target_commitish\":\"main\",\"draft\":false}," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, release, release_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK_STR_EQ(ev.reason, "GitHub event \"release\" (published) is not built (only pushes are); "
+                            "the push of its tag builds it");
+    wrk_hook_event_release(&ev);
+
+    const char *pr[] = { "X-GitHub-Event", "pull_request", NULL };
+    const char *pr_body = "{\"action\":\"opened\",\"number\":2,\"pull_request\":{\"number\":2,"
+                          "\"state\":\"open\",\"head\":{\"ref\":\"fix\",\"sha\":\"" SHA_COMMIT
+                          "\"},\"base\":{\"ref\":\"main\"}}," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, pr, pr_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK(ev.commit_sha == NULL);
+    CHECK(strstr(ev.reason, "pull_request") != NULL);
+    wrk_hook_event_release(&ev);
+}
+
+static void test_form_encoded(void)
+{
+    char *decoded = NULL;
+    const char *json = NULL;
+    size_t json_len = 0;
+    sw_error *err = NULL;
+    /* GitHub's "application/x-www-form-urlencoded": payload=<urlencoded JSON> */
+    const char *form = "payload=%7B%22ref%22%3A%22refs%2Fheads%2Fmain%22%2C%22x%22%3A%22a+b%"
+                       "26c%22%7D";
+    CHECK_INT_EQ(wrk_webhook_payload("application/x-www-form-urlencoded", form, strlen(form),
+                                     &decoded, &json, &json_len, &err),
+                 0);
+    CHECK_STR_EQ(json, "{\"ref\":\"refs/heads/main\",\"x\":\"a b&c\"}");
+    CHECK_INT_EQ(json_len, strlen(json));
+    free(decoded);
+    /* with a charset, and another field first */
+    const char *two = "other=1&payload=%7B%7D";
+    CHECK_INT_EQ(wrk_webhook_payload("Application/X-WWW-Form-Urlencoded; charset=utf-8", two,
+                                     strlen(two), &decoded, &json, &json_len, &err),
+                 0);
+    CHECK_STR_EQ(json, "{}");
+    free(decoded);
+    /* JSON is the body itself */
+    CHECK_INT_EQ(wrk_webhook_payload("application/json", "{}", 2, &decoded, &json, &json_len, &err),
+                 0);
+    CHECK(decoded == NULL);
+    CHECK_INT_EQ(json_len, 2);
+    /* no Content-Type, but a form body */
+    CHECK_INT_EQ(wrk_webhook_payload(NULL, "payload=%5B%5D", 14, &decoded, &json, &json_len, &err),
+                 0);
+    CHECK_STR_EQ(json, "[]");
+    free(decoded);
+    /* curl --data labels JSON as a form */
+    CHECK_INT_EQ(wrk_webhook_payload("application/x-www-form-urlencoded", " {\"a\":1}", 8, &decoded,
+                                     &json, &json_len, &err),
+                 0);
+    CHECK(decoded == NULL);
+    CHECK_INT_EQ(json_len, 8);
+    /* a form without payload=: what to change */
+    CHECK_INT_EQ(wrk_webhook_payload("application/x-www-form-urlencoded", "a=1&b=2", 7, &decoded,
+                                     &json, &json_len, &err),
+                 SW_EINVAL);
+    CHECK(strstr(sw_error_message(err), "set the webhook's content type to application/json"));
+    sw_error_clear(&err);
+
+    /* the GitHub signature is over the raw (form) body; Gitea signs the JSON */
+    char hex[SW_SHA256_HEX_LEN + 1], sig[80];
+    sw_hmac_sha256_hex("k", 1, form, strlen(form), hex);
+    snprintf(sig, sizeof(sig), "sha256=%s", hex);
+    const char *gh[] = { "X-Hub-Signature-256", sig, NULL };
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITHUB, "k", header, (void *)gh, form,
+                                             strlen(form), "{}", 2, &err),
+                 0);
+    const char *payload = "{\"ref\":\"refs/heads/main\"}";
+    sw_hmac_sha256_hex("k", 1, payload, strlen(payload), hex);
+    snprintf(sig, sizeof(sig), "sha256=%s", hex);
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITHUB, "k", header, (void *)gh, form,
+                                             strlen(form), payload, strlen(payload), &err),
+                 SW_EPERM);
+    sw_error_clear(&err);
+    const char *gitea[] = { "X-Gitea-Signature", hex, NULL };
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITEA, "k", header, (void *)gitea, form,
+                                             strlen(form), payload, strlen(payload), &err),
+                 0);
+    CHECK_INT_EQ(wrk_webhook_verify_delivery(WRK_FORGE_GITEA, "x", header, (void *)gitea, form,
+                                             strlen(form), payload, strlen(payload), &err),
+                 SW_EPERM);
+    CHECK_STR_EQ(sw_error_message(err), "X-Gitea-Signature does not match");
+    sw_error_clear(&err);
+}
+
+/* GitLab's `project` object */
+#define GL_PROJECT                                                                                 \
+    "\"project\":{\"id\":15,\"name\":\"Diaspora\",\"path_with_namespace\":\"Mike/Diaspora\","      \
+    "\"web_url\":\"http://example.com/mike/diaspora\","                                            \
+    "\"git_ssh_url\":\"git@example.com:mike/diaspora.git\","                                       \
+    "\"git_http_url\":\"http://example.com/mike/diaspora.git\",\"default_branch\":\"master\"},"    \
+    "\"repository\":{\"name\":\"Diaspora\",\"url\":\"git@example.com:mike/diaspora.git\","         \
+    "\"homepage\":\"http://example.com/mike/diaspora\","                                           \
+    "\"git_http_url\":\"http://example.com/mike/diaspora.git\","                                   \
+    "\"git_ssh_url\":\"git@example.com:mike/diaspora.git\"}"
+
+static void test_gitlab_events(void)
+{
+    struct wrk_hook_event ev;
+    char msg[400];
+    const char *tag_push[] = { "X-Gitlab-Event", "Tag Push Hook", NULL };
+    /* an annotated tag: after is the tag object, checkout_sha the commit */
+    const char *annotated =
+        "{\"object_kind\":\"tag_push\",\"event_name\":\"tag_push\",\"before\":\"" SHA_ZERO
+        "\",\"after\":\"" SHA_TAGOBJ "\",\"ref\":\"refs/tags/v1.0.0\",\"ref_protected\":true,"
+        "\"checkout_sha\":\"" SHA_COMMIT "\",\"user_id\":1,\"user_name\":\"John Smith\","
+        "\"user_username\":\"jsmith\",\"project_id\":15," GL_PROJECT ",\"commits\":[],"
+        "\"total_commits_count\":0,\"push_options\":{}}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, tag_push, annotated, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PUSH);
+    CHECK_STR_EQ(ev.commit_sha, SHA_COMMIT);
+    CHECK_STR_EQ(ev.tag_object, SHA_TAGOBJ);
+    CHECK_STR_EQ(ev.full_name, "Mike/Diaspora");
+    CHECK_INT_EQ(ev.skip, 0);
+    wrk_hook_event_release(&ev);
+
+    /* a removed tag: after all zeros, checkout_sha null */
+    const char *removed = "{\"object_kind\":\"tag_push\",\"before\":\"" SHA_COMMIT
+                          "\",\"after\":\"" SHA_ZERO "\",\"ref\":\"refs/tags/v1.0.0\","
+                          "\"checkout_sha\":null," GL_PROJECT ",\"commits\":[]}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, tag_push, removed, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_DELETE);
+    CHECK(ev.commit_sha == NULL);
+    CHECK(ev.n_repo_urls > 0);
+    wrk_hook_event_release(&ev);
+    /* checkout_sha null alone never builds either */
+    const char *no_checkout = "{\"object_kind\":\"tag_push\",\"before\":\"" SHA_ZERO
+                              "\",\"after\":\"" SHA_TAGOBJ "\",\"ref\":\"refs/tags/v2\","
+                              "\"checkout_sha\":null," GL_PROJECT "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, tag_push, no_checkout, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK(ev.commit_sha == NULL);
+    CHECK(strstr(ev.reason, "checkout_sha is null") != NULL);
+    wrk_hook_event_release(&ev);
+
+    /* a deleted branch */
+    const char *push[] = { "X-Gitlab-Event", "Push Hook", NULL };
+    const char *branch_removed = "{\"object_kind\":\"push\",\"before\":\"" SHA_COMMIT
+                                 "\",\"after\":\"" SHA_ZERO "\",\"ref\":\"refs/heads/feature\","
+                                 "\"checkout_sha\":null," GL_PROJECT ",\"commits\":[]}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, push, branch_removed, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_DELETE);
+    CHECK_STR_EQ(ev.reason, "branch feature was deleted; nothing to build");
+    wrk_hook_event_release(&ev);
+
+    /* git push -o ci.skip */
+    const char *skipped =
+        "{\"object_kind\":\"push\",\"before\":\"" SHA_ZERO "\",\"after\":\"" SHA_COMMIT
+        "\",\"ref\":\"refs/heads/master\",\"checkout_sha\":\"" SHA_COMMIT "\"," GL_PROJECT
+        ",\"commits\":[{\"id\":\"" SHA_COMMIT
+        "\",\"message\":\"plain\"}],\"push_options\":{\"ci\":{\"skip\":true}}}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, push, skipped, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PUSH);
+    CHECK_INT_EQ(ev.skip, 1);
+    CHECK_STR_EQ(ev.skip_reason, "git push -o ci.skip");
+    wrk_hook_event_release(&ev);
+
+    /* an issue hook names the project but builds nothing */
+    const char *issue[] = { "X-Gitlab-Event", "Issue Hook", NULL };
+    const char *issue_body = "{\"object_kind\":\"issue\",\"event_type\":\"issue\",\"user\":{"
+                             "\"username\":\"root\"}," GL_PROJECT ",\"object_attributes\":{"
+                             "\"id\":301,\"title\":\"New API\",\"action\":\"open\"}}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, issue, issue_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK_INT_EQ(ev.is_instance_wide, 0);
+    CHECK_STR_EQ(ev.reason, "GitLab event \"Issue Hook\" is not built (only pushes are)");
+    CHECK_STR_EQ(ev.repo_urls[0], "http://example.com/mike/diaspora.git");
+    wrk_hook_event_release(&ev);
+
+    /* a system hook, even one that reports a push, is the instance's */
+    const char *system[] = { "X-Gitlab-Event", "System Hook", NULL };
+    const char *system_body = "{\"event_name\":\"project_create\",\"name\":\"StoreCloud\","
+                              "\"path_with_namespace\":\"jsmith/storecloud\",\"project_id\":74}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, system, system_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK_INT_EQ(ev.is_instance_wide, 1);
+    CHECK(strstr(ev.reason, "project_create") != NULL);
+    wrk_hook_event_release(&ev);
+    const char *system_push =
+        "{\"object_kind\":\"push\",\"event_name\":\"push\",\"before\":\"" SHA_ZERO
+        "\",\"after\":\"" SHA_COMMIT "\",\"ref\":\"refs/heads/master\","
+        "\"checkout_sha\":\"" SHA_COMMIT "\"," GL_PROJECT "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, system, system_push, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK_INT_EQ(ev.is_instance_wide, 1);
+    wrk_hook_event_release(&ev);
+}
+
+/* Gitea's `repository` */
+#define GT_REPO                                                                                    \
+    "\"repository\":{\"id\":1,\"owner\":{\"login\":\"gitea\"},\"name\":\"webhooks\","              \
+    "\"full_name\":\"gitea/webhooks\",\"private\":false,"                                          \
+    "\"html_url\":\"http://localhost:3000/gitea/webhooks\","                                       \
+    "\"ssh_url\":\"ssh://gitea@localhost:2222/gitea/webhooks.git\","                               \
+    "\"clone_url\":\"http://localhost:3000/gitea/webhooks.git\",\"default_branch\":\"main\"}"
+
+static void test_gitea_events(void)
+{
+    struct wrk_hook_event ev;
+    char msg[400];
+    const char *push[] = { "X-Gitea-Event",
+                           "push",
+                           "X-Gitea-Event-Type",
+                           "push",
+                           "X-Gitea-Delivery",
+                           "f6266f16-1bf3-46a5-9ea4-602e06ead473",
+                           NULL };
+    const char *annotated =
+        "{\"ref\":\"refs/tags/v1.2.3\",\"before\":\"" SHA_ZERO "\",\"after\":\"" SHA_TAGOBJ
+        "\",\"compare_url\":\"\",\"commits\":[],\"total_commits\":0,\"head_commit\":null," GT_REPO
+        ",\"pusher\":{\"login\":\"gitea\",\"username\":\"gitea\"},"
+        "\"sender\":{\"login\":\"gitea\"}}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITEA, push, annotated, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PUSH);
+    CHECK_STR_EQ(ev.commit_sha, SHA_TAGOBJ);
+    CHECK_STR_EQ(ev.pusher, "gitea");
+    CHECK_STR_EQ(ev.delivery_id, "f6266f16-1bf3-46a5-9ea4-602e06ead473");
+    wrk_hook_event_release(&ev);
+
+    const char *del[] = { "X-Gitea-Event", "delete", NULL };
+    const char *del_body =
+        "{\"ref\":\"v1.2.3\",\"ref_type\":\"tag\",\"pusher_type\":\"user\"," GT_REPO
+        ",\"sender\":{\"login\":\"gitea\"}}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITEA, del, del_body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_DELETE);
+    CHECK_STR_EQ(ev.source_type, "tag");
+    CHECK_STR_EQ(ev.ref, "v1.2.3");
+    CHECK_STR_EQ(ev.repo_urls[0], "http://localhost:3000/gitea/webhooks.git");
+    wrk_hook_event_release(&ev);
+
+    static const char *const others[] = { "create", "release", "pull_request", "issues", NULL };
+    for (size_t i = 0; others[i]; i++) {
+        const char *h[] = { "X-Forgejo-Event", others[i], NULL };
+        const char *body =
+            "{\"action\":\"opened\",\"ref\":\"x\",\"ref_type\":\"branch\"," GT_REPO "}";
+        CHECK_INT_EQ(parse(WRK_FORGE_GITEA, h, body, &ev, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+        CHECK(strncmp(ev.reason, "Gitea event", 11) == 0);
+        wrk_hook_event_release(&ev);
+    }
+}
+
+static void test_bad_json_says_what_to_change(void)
+{
+    struct wrk_hook_event ev;
+    char msg[400];
+    const char *push[] = { "X-GitHub-Event", "push", NULL };
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, push, "payload=%7B%7D", &ev, msg, sizeof(msg)), SW_EINVAL);
+    CHECK(strstr(msg, "set the webhook's content type to application/json") != NULL);
+    const char *gitlab[] = { "X-Gitlab-Event", "Push Hook", NULL };
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, NULL, "{}", &ev, msg, sizeof(msg)), SW_EINVAL);
+    CHECK(strstr(msg, "X-Gitlab-Event") != NULL);
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, gitlab, "[1]", &ev, msg, sizeof(msg)), SW_EINVAL);
+    CHECK_STR_EQ(msg, "the payload is JSON but not an object");
+}
+
 int main(void)
 {
     RUN(test_github_published_vector);
@@ -314,5 +725,12 @@ int main(void)
     RUN(test_bad_payloads);
     RUN(test_gitlab);
     RUN(test_gitea);
+    RUN(test_github_tags);
+    RUN(test_github_pings);
+    RUN(test_github_other_events);
+    RUN(test_form_encoded);
+    RUN(test_gitlab_events);
+    RUN(test_gitea_events);
+    RUN(test_bad_json_says_what_to_change);
     return TEST_EXIT();
 }

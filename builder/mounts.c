@@ -205,7 +205,7 @@ int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw
         int b = 0;
         unsigned long num = 0;
         int bad = 0, oom = 0;
-        int t = out->type;
+        enum bld_mount_type t = out->type;
         if (strcmp(f, "type") == 0) {
             continue;
         } else if (strcmp(f, "target") == 0 || strcmp(f, "dst") == 0 ||

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,7 +411,7 @@ static int layer_dirs(struct build *b, struct stage *st, char ***out, sw_error *
 {
     char **dirs = calloc(st->image.n_layers + 1, sizeof(char *));
     if (dirs == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     for (size_t i = 0; i < st->image.n_layers; i++) {
         int rc = bld_layer_unpacked(b->store, &st->image.layers[i], &dirs[i], err);
         if (rc != 0) {
@@ -456,7 +457,7 @@ static int step_area_open(struct build *b, struct stage *st, int mount_it, struc
     work = sw_path_join(a->scratch, "work");
     empty = sw_path_join(a->scratch, "empty");
     if (!a->upper || !a->rootfs || !work || !empty) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = sw_mkdir_p(a->upper, 0755, err)) != 0)
@@ -505,7 +506,7 @@ static int mount_readonly(struct build *b, struct stage *st, char **root_out, sw
     root = sw_path_join(scratch, "rootfs");
     empty = sw_path_join(scratch, "empty");
     if (!root || !empty) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = sw_mkdir_p(root, 0755, err)) || (rc = sw_mkdir_p(empty, 0755, err)) ||
@@ -534,18 +535,43 @@ cleanup:
 /* key = sha256(previous key, instruction keyword, parts...). The config
  * state a RUN depends on (Env, WorkingDir, User, Shell) is one of the parts
  * where it matters. */
+/* Makes the stage's key one that matches nothing: when a part of a key
+ * could not be made (allocation failure), the step and every step after it
+ * must miss the cache rather than risk the key of another state. */
+static void poison_key(struct stage *st)
+{
+    static atomic_uint counter;
+    unsigned char r[16];
+    char hex[sizeof(r) * 2 + 1];
+    if (sw_random_bytes(r, sizeof(r), NULL) == 0) {
+        sw_hex_encode(r, sizeof(r), hex);
+        snprintf(st->key, sizeof(st->key), "nocache:%s", hex);
+    } else {
+        snprintf(st->key, sizeof(st->key), "nocache:%ld-%u-%lld", (long)getpid(),
+                 atomic_fetch_add(&counter, 1), (long long)time(NULL));
+    }
+}
+
+/* key = sha256(key, keyword, parts...). A NULL part means the caller could
+ * not make it: the key is poisoned instead (see poison_key). */
 static void chain_key(struct stage *st, const char *keyword, const char *const *parts,
                       size_t n_parts)
 {
+    for (size_t i = 0; i < n_parts; i++) {
+        if (parts[i] == NULL) {
+            poison_key(st);
+            return;
+        }
+    }
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
-    if (h == NULL)
+    if (h == NULL) {
+        poison_key(st);
         return;
+    }
     sw_hash_update(h, st->key, strlen(st->key) + 1);
     sw_hash_update(h, keyword, strlen(keyword) + 1);
-    for (size_t i = 0; i < n_parts; i++) {
-        const char *p = parts[i] ? parts[i] : "";
-        sw_hash_update(h, p, strlen(p) + 1);
-    }
+    for (size_t i = 0; i < n_parts; i++)
+        sw_hash_update(h, parts[i], strlen(parts[i]) + 1);
     sw_hash_digest(h, st->key);
     sw_hash_free(h);
 }
@@ -561,11 +587,16 @@ static char *config_state(struct stage *st)
     return text;
 }
 
+/* The build args in effect, for a cache key; NULL when it could not be made. */
 static char *args_state(struct stage *st)
 {
     sw_strbuf sb = SW_STRBUF_INIT;
     for (size_t i = 0; i < st->args.n; i++)
         sw_strbuf_printf(&sb, "%s=%s\n", st->args.items[i].key, st->args.items[i].value);
+    if (sb.failed) {
+        sw_strbuf_free(&sb);
+        return NULL;
+    }
     return sw_strbuf_detach(&sb);
 }
 
@@ -1271,7 +1302,7 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     if (strcmp(network, "egress") == 0) {
         char *net_scratch = sw_path_join(area.scratch, "network");
         if (net_scratch == NULL)
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
         else if ((rc = sw_mkdir_p(net_scratch, 0700, err)) == 0 &&
                  (rc = bld_egress_new(b->opts->config, &policy, err)) == 0)
             rc = bld_egress_net_start(policy, net_scratch, &net, err);
@@ -1435,7 +1466,7 @@ static int download_url(struct build *b, const char *url, const char *dir, const
     CURL *curl = NULL;
     int rc = 0;
     if (path == NULL || (d.hash = sw_hash_new(SW_HASH_SHA256)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     d.max_size = b->opts->config ? b->opts->config->add_max_size : (int64_t)2 << 30;
@@ -1450,10 +1481,7 @@ static int download_url(struct build *b, const char *url, const char *dir, const
         goto cleanup;
     }
     curl = curl_easy_init();
-    if (curl == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(curl, rc, err, cleanup);
     char curl_err[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
@@ -1509,11 +1537,19 @@ static int download_url(struct build *b, const char *url, const char *dir, const
                           url, checksum, digest);
         goto cleanup;
     }
-    chmod(path, 0600);
+    /* ADD <url> gives the file mode 0600 and the server's Last-Modified
+     * time (as BuildKit does); a failure here would change the layer */
+    if (chmod(path, 0600) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "downloading %s: setting its mode", url);
+        goto cleanup;
+    }
     long filetime = -1;
     if (curl_easy_getinfo(curl, CURLINFO_FILETIME, &filetime) == CURLE_OK && filetime > 0) {
         struct timespec times[2] = { { filetime, 0 }, { filetime, 0 } };
-        utimensat(AT_FDCWD, path, times, 0);
+        if (utimensat(AT_FDCWD, path, times, 0) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "downloading %s: setting its time", url);
+            goto cleanup;
+        }
     }
     *name_out = strdup(name);
 cleanup:
@@ -1601,7 +1637,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     int rc = 0;
 
     if (stage_vars(st, &vars) != 0 || (args = calloc(in->n_args + 1, sizeof(char *))) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     for (size_t i = 0; i < in->n_args; i++) {
@@ -1625,7 +1661,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     urls = calloc(n_args, sizeof(char *));
     url_names = calloc(n_args, sizeof(char *));
     if (dest == NULL || local == NULL || urls == NULL || url_names == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
 
@@ -1664,7 +1700,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             }
             char *path = sw_path_join(heredoc_dir, in->heredocs[i].name);
             rc = content && path ? sw_write_file_atomic(path, content, strlen(content), 0644, err)
-                                 : sw_error_set(err, SW_ENOMEM, "out of memory");
+                                 : sw_error_oom(err);
             free(content);
             free(path);
             if (rc != 0)
@@ -1776,7 +1812,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     char *state = config_state(st);
     sw_strbuf_printf(&key_text, "state=%s\n", state ? state : "");
     free(state);
-    const char *parts[] = { key_text.data };
+    const char *parts[] = { key_text.failed ? NULL : key_text.data };
     chain_key(st, in->keyword, parts, 1);
 
     sw_strbuf_printf(&created_by, "%s ", is_add ? "ADD" : "COPY");
@@ -1849,7 +1885,7 @@ static int expand_args(struct build *b, struct stage *st, const struct instr *in
     if (v == NULL || stage_vars(st, &vars) != 0) {
         free(v);
         kv_free(&vars);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     for (size_t i = 0; i < in->n_args && rc == 0; i++)
         rc = expand_word(b, &vars, in->args[i], &v[i], err);
@@ -1867,7 +1903,7 @@ static int add_history(struct build *b, struct stage *st, const char *text, sw_e
 {
     char *created_by = NULL;
     if (asprintf(&created_by, "%s # buildkit", text) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     int rc = bld_image_add_history(&st->image, created_by, step_time(b, st), err);
     free(created_by);
     const char *parts[] = { text };
@@ -1950,7 +1986,7 @@ static int do_arg(struct build *b, struct stage *st, const struct instr *in, sw_
     for (size_t i = 0; i < in->n_args && rc == 0; i++) {
         kv_free(&vars);
         if (stage_vars(st, &vars) != 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         char *name = strdup(in->args[i]);
@@ -1993,7 +2029,7 @@ static int set_string(struct build *b, struct stage *st, const struct instr *in,
     }
     json_object_set_new(bld_image_runconfig(&st->image), key, json_string(v[0]));
     char *text = NULL;
-    rc = asprintf(&text, "%s %s", label, v[0]) < 0 ? sw_error_set(err, SW_ENOMEM, "out of memory")
+    rc = asprintf(&text, "%s %s", label, v[0]) < 0 ? sw_error_oom(err)
                                                    : add_history(b, st, text, err);
     free(text);
     free_strv(v);
@@ -2036,7 +2072,7 @@ static int do_workdir(struct build *b, struct stage *st, const struct instr *in,
     path = v[0][0] == '/' ? strdup(v[0]) : sw_path_join(prev && *prev ? prev : "/", v[0]);
     free_strv(v);
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     size_t len = strlen(path);
     while (len > 1 && path[len - 1] == '/')
         path[--len] = '\0';
@@ -2045,7 +2081,7 @@ static int do_workdir(struct build *b, struct stage *st, const struct instr *in,
     char *text = NULL;
     if (asprintf(&text, "WORKDIR %s", path) < 0) {
         free(path);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     if (strcmp(path, "/") == 0 || image_has_dir(b, st, path)) {
         rc = add_history(b, st, text, err);
@@ -2056,15 +2092,14 @@ static int do_workdir(struct build *b, struct stage *st, const struct instr *in,
     chain_key(st, "workdir", parts, 1);
     char *created_by = NULL;
     if (asprintf(&created_by, "%s # buildkit", text) < 0) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (!try_cache(b, st, created_by, started)) {
         struct step_area area;
         if ((rc = step_area_open(b, st, 0, &area, err)) == 0) {
             char *target = sw_path_join(area.upper, path);
-            rc = target ? sw_mkdir_p(target, 0755, err)
-                        : sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = target ? sw_mkdir_p(target, 0755, err) : sw_error_oom(err);
             free(target);
             if (rc == 0)
                 rc = commit_layer(b, st, &area, created_by, err);
@@ -2090,9 +2125,8 @@ static int do_command(struct build *b, struct stage *st, const struct instr *in,
         st->cmd_set = 1;
     char *args = json_dumps(argv, JSON_COMPACT);
     char *text = NULL;
-    int rc = args && asprintf(&text, "%s %s", label, args) >= 0
-                 ? add_history(b, st, text, err)
-                 : sw_error_set(err, SW_ENOMEM, "out of memory");
+    int rc = args && asprintf(&text, "%s %s", label, args) >= 0 ? add_history(b, st, text, err)
+                                                                : sw_error_oom(err);
     free(args);
     free(text);
     return rc;
@@ -2110,9 +2144,8 @@ static int do_shell(struct build *b, struct stage *st, const struct instr *in, s
     json_object_set_new(bld_image_runconfig(&st->image), "Shell", shell);
     char *args = json_dumps(shell, JSON_COMPACT);
     char *text = NULL;
-    int rc = args && asprintf(&text, "SHELL %s", args) >= 0
-                 ? add_history(b, st, text, err)
-                 : sw_error_set(err, SW_ENOMEM, "out of memory");
+    int rc = args && asprintf(&text, "SHELL %s", args) >= 0 ? add_history(b, st, text, err)
+                                                            : sw_error_oom(err);
     free(args);
     free(text);
     return rc;
@@ -2131,7 +2164,7 @@ static int do_set_of(struct build *b, struct stage *st, const struct instr *in, 
         return rc;
     }
     if (v == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     json_t *cfg = bld_image_runconfig(&st->image);
     json_t *set = json_object_get(cfg, key);
     if (!json_is_object(set)) {
@@ -2279,7 +2312,7 @@ static int do_healthcheck(struct build *b, struct stage *st, const struct instr 
     char *text = NULL;
     int rc = hc_text && asprintf(&text, "HEALTHCHECK %s", hc_text) >= 0
                  ? add_history(b, st, text, err)
-                 : sw_error_set(err, SW_ENOMEM, "out of memory");
+                 : sw_error_oom(err);
     free(hc_text);
     free(text);
     return rc;
@@ -2302,7 +2335,7 @@ static int do_onbuild(struct build *b, struct stage *st, const struct instr *in,
     char *text = NULL;
     int rc = asprintf(&text, "ONBUILD %s", in->onbuild->original) >= 0
                  ? add_history(b, st, text, err)
-                 : sw_error_set(err, SW_ENOMEM, "out of memory");
+                 : sw_error_oom(err);
     free(text);
     return rc;
 }
@@ -2431,10 +2464,7 @@ static int load_base_image(struct build *b, const char *ref_text, const char *pl
         goto done;
     }
     pulled_repo = pulled_repo_name(&ref);
-    if (pulled_repo == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto done;
-    }
+    SW_CHECK_ALLOC(pulled_repo, rc, err, done);
     if (try_local(b, pulled_repo, reference, platform, out) == 0) {
         used_repo = pulled_repo;
         goto done;
@@ -2453,10 +2483,7 @@ static int load_base_image(struct build *b, const char *ref_text, const char *pl
     const struct sw_config *cfg = b->opts->config;
     size_t n_creds = cfg ? cfg->n_credentials : 0;
     struct reg_credential *creds = calloc(n_creds + 1, sizeof(*creds));
-    if (creds == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto done;
-    }
+    SW_CHECK_ALLOC(creds, rc, err, done);
     for (size_t i = 0; i < n_creds; i++) {
         creds[i].host = cfg->credentials[i].host;
         creds[i].username = cfg->credentials[i].username;
@@ -2617,7 +2644,7 @@ static int run_instruction(struct build *b, struct stage *st, const struct instr
         json_object_set_new(st->image.config, "author", json_string(in->n_args ? in->args[0] : ""));
         char *text = NULL;
         rc = asprintf(&text, "MAINTAINER %s", in->n_args ? in->args[0] : "") < 0
-                 ? sw_error_set(err, SW_ENOMEM, "out of memory")
+                 ? sw_error_oom(err)
                  : add_history(b, st, text, err);
         free(text);
     } else
@@ -2640,7 +2667,7 @@ static int split_stages(struct build *b, sw_error **err)
                             b->dockerfile);
     b->stages = calloc(n, sizeof(*b->stages));
     if (b->stages == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     size_t s = 0;
     for (size_t i = 0; i < b->n_instrs; i++) {
         struct instr *in = &b->instrs[i];
@@ -2773,7 +2800,7 @@ static int parse_build_args(struct build *b, sw_error **err)
         char *name = eq ? strndup(a, (size_t)(eq - a)) : strdup(a);
         const char *value = eq ? eq + 1 : getenv(a);
         if (name == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         if (*name == '\0') {
             free(name);
             return sw_error_set(err, SW_EINVAL, "--build-arg '%s': expected NAME=VALUE", a);
@@ -2835,7 +2862,7 @@ static int split_tag(const char *spec, char **repo, char **tag, sw_error **err)
     *repo = colon ? strndup(spec, (size_t)(colon - spec)) : strdup(spec);
     *tag = strdup(colon ? colon + 1 : "latest");
     if (*repo == NULL || *tag == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (!reg_name_valid(*repo))
         return sw_error_set(err, SW_EINVAL, "invalid repository name '%s' in tag '%s'", *repo,
                             spec);
@@ -2892,7 +2919,7 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     dockerfile =
         opts->dockerfile ? strdup(opts->dockerfile) : sw_path_join(opts->context_dir, "Dockerfile");
     if (dockerfile == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     b.dockerfile = dockerfile;
     b.base_images = json_array();
 
@@ -3114,13 +3141,13 @@ static int load_dockerfile(struct build *b, sw_error **err)
     b->instrs = calloc(n ? n : 1, sizeof(*b->instrs));
     if (b->instrs == NULL) {
         bld_dockerfile_free(df);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     for (size_t i = 0; i < n; i++) {
         if (instr_from_node(df->root->children[i], &b->instrs[i]) != 0) {
             b->n_instrs = i + 1;
             bld_dockerfile_free(df);
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         }
         b->n_instrs = i + 1;
         static const char *const known[] = { "add",         "arg",     "cmd",        "copy",
@@ -3169,7 +3196,7 @@ static int parse_trigger(struct build *b, const char *text, int line, struct ins
         free_instr(in);
         free(in);
         bld_node_free(node);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     in->line = line;
     bld_node_free(node);

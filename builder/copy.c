@@ -309,7 +309,7 @@ static int expand_source(struct copier *c, const char *source, struct path_list 
     clean_rel(source, clean, sizeof(clean));
     if (!has_wildcard(clean)) {
         if (path_list_add(out, clean) != 0)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         return 0;
     }
     char *copy = strdup(clean);
@@ -326,7 +326,7 @@ static int expand_source(struct copier *c, const char *source, struct path_list 
     if (rc == -2)
         return sw_error_set(err, SW_EINVAL, "%s: bad pattern '%s'", c->verb, source);
     if (rc != 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     /* drop matches excluded by .dockerignore */
     size_t kept = before;
     for (size_t i = before; i < out->n; i++) {
@@ -623,7 +623,7 @@ static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (path_list_add(names, de->d_name) != 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
     }
@@ -668,7 +668,9 @@ static int is_tar_archive(int fd)
     is_tar = total == sizeof(block) && memcmp(block + 257, "ustar", 5) == 0;
 cleanup:
     sw_decompress_close(d);
-    lseek(fd, 0, SEEK_SET);
+    /* the caller reads the file again from its start: -1 if it cannot */
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return -1;
     return is_tar;
 }
 
@@ -710,7 +712,12 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
             sw_error_set(err, SW_EINVAL, "%s: %s is not a regular file or directory", c->verb, src);
         goto cleanup;
     }
-    if (spec->is_add && is_tar_archive(fd)) {
+    int tar = spec->is_add ? is_tar_archive(fd) : 0;
+    if (tar < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "%s: rewinding %s", c->verb, src);
+        goto cleanup;
+    }
+    if (tar) {
         if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
             goto cleanup;
         char proc[64];
@@ -920,7 +927,7 @@ int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], s
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
     int rc = 0;
     if (h == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     c.src_root_fd = open(spec->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (c.src_root_fd < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb, spec->src_root);

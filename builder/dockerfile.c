@@ -225,7 +225,7 @@ static int parse_name_val(const char *rest, const char *keyword, char escape, st
     char **words = NULL;
     size_t n = 0;
     if (parse_words(rest, escape, &words, &n) != 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     int rc = 0;
     if (n == 0)
         goto cleanup;
@@ -501,15 +501,12 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
     struct chain args = { 0 };
     int rc = 0;
     if (trimmed == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     const char *p = trimmed;
     while (*p && !is_ws(*p))
         p++;
     node = node_new(trimmed, (size_t)(p - trimmed));
-    if (node == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(node, rc, err, cleanup);
     for (char *c = node->value; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     node->original = strdup(line);
@@ -520,7 +517,7 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
     if (*rest_start) {
         const char *after_flags = NULL;
         if (extract_flags(rest_start, node, &after_flags) != 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         rest = trim_copy(after_flags);
@@ -529,7 +526,7 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
     }
     if (rest == NULL || node->original == NULL) {
         free(rest);
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
 
@@ -543,7 +540,7 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
         char **words = NULL;
         size_t n = 0;
         if (parse_words(rest, escape, &words, &n) != 0)
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
         for (size_t i = 0; i < n; i++)
             chain_add(&args, words[i], strlen(words[i]));
         free_words(words, n);
@@ -581,7 +578,7 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
                 if (holder == NULL || node_add_child(holder, child) != 0) {
                     bld_node_free(holder);
                     bld_node_free(child);
-                    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                    rc = sw_error_oom(err);
                 } else {
                     args.head = args.tail = holder;
                 }
@@ -594,7 +591,7 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
     }
     free(rest);
     if (args.failed && rc == 0)
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
     node->next = args.head;
     args.head = NULL;
     if (rc != 0)
@@ -682,7 +679,7 @@ static int heredoc_from_word(const char *w, struct bld_heredoc *h, sw_error **er
     h->content = strdup("");
     rc = h->content ? 1 : -1;
     if (rc < 0)
-        sw_error_set(err, SW_ENOMEM, "out of memory");
+        sw_error_oom(err);
 cleanup:
     bld_shell_words_free(words, n);
     bld_shell_words_free(raw, n_raw);
@@ -704,7 +701,7 @@ static int heredocs_from_line(const char *line, bld_node *node, sw_error **err)
     if (bld_shell_process(line, &o, NULL, NULL, NULL, &words, &n, &lex_err) != 0) {
         int oom = sw_error_code(lex_err) == SW_ENOMEM;
         sw_error_clear(&lex_err);
-        return oom ? sw_error_set(err, SW_ENOMEM, "out of memory") : 0;
+        return oom ? sw_error_oom(err) : 0;
     }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -721,7 +718,7 @@ static int heredocs_from_line(const char *line, bld_node *node, sw_error **err)
         if (bigger == NULL) {
             free(h.name);
             free(h.content);
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         node->heredocs = bigger;
@@ -899,7 +896,7 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
 
     if (df == NULL || (df->root = node_new("", 0)) == NULL) {
         free(df);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
         r.pos = r.bom = 3;
@@ -945,7 +942,7 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
             continues = trim_continuation(&line, from, escape);
         }
         if (line.failed) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         if (has_empty_continuation) {
@@ -1008,7 +1005,7 @@ int bld_dockerfile_parse(const char *text, size_t len, const char *name,
         child->end_line = r.line_no;
         if (node_add_child(df->root, child) != 0) {
             bld_node_free(child);
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
     }

@@ -474,7 +474,7 @@ int bld_dockerfile_check(const struct bld_dockerfile *df, struct bld_problem **p
     names_free(&stages);
     if (c.failed) {
         bld_problems_free(c.items, c.n);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     *problems = c.items;
     *n = c.n;

@@ -570,7 +570,7 @@ static int add_pattern(bld_ignore *ig, const char *line_text, size_t line_no, sw
         return 0;
     char *cleaned = go_clean(line_text + start, end - start);
     if (cleaned == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     const char *body = cleaned;
     if (body[0] == '!') {
         if (body[1] == '\0') {
@@ -588,14 +588,11 @@ static int add_pattern(bld_ignore *ig, const char *line_text, size_t line_no, sw
     }
     pat.text = strdup(body);
     if (pat.text == NULL || compile(&pat) != 0) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     struct pattern *bigger = realloc(ig->patterns, (ig->n + 1) * sizeof(*bigger));
-    if (bigger == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(bigger, rc, err, cleanup);
     ig->patterns = bigger;
     if (pat.exception) {
         ig->has_exceptions = 1;
@@ -650,7 +647,7 @@ int bld_ignore_parse(const char *text, bld_ignore **out, sw_error **err)
     size_t line_no = 0;
     *out = NULL;
     if (ig == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (text == NULL)
         text = "";
     if (strncmp(text, "\xEF\xBB\xBF", 3) == 0) /* a UTF-8 byte order mark */
@@ -667,10 +664,7 @@ int bld_ignore_parse(const char *text, bld_ignore **out, sw_error **err)
         if (len > 0 && p[len - 1] == '\r') /* bufio.ScanLines drops it */
             len--;
         char *pattern = reader_line(p, len);
-        if (pattern == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-            goto cleanup;
-        }
+        SW_CHECK_ALLOC(pattern, rc, err, cleanup);
         rc = add_pattern(ig, pattern, line_no, err);
         free(pattern);
         if (rc != 0 || nl == NULL)
@@ -695,7 +689,7 @@ int bld_ignore_load(const char *context_dir, const char *dockerfile_path, bld_ig
     if (dockerfile_path != NULL) {
         if (asprintf(&path, "%s.dockerignore", dockerfile_path) < 0) {
             path = NULL;
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         if (!sw_path_exists(path)) {
@@ -705,10 +699,7 @@ int bld_ignore_load(const char *context_dir, const char *dockerfile_path, bld_ig
     }
     if (path == NULL)
         path = sw_path_join(context_dir, ".dockerignore");
-    if (path == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
     sw_error *read_err = NULL;
     rc = sw_read_file(path, MAX_IGNORE_FILE, &text, NULL, &read_err);
     if (rc == SW_ENOTFOUND) {

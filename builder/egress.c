@@ -65,7 +65,7 @@ static int list_add_strings(struct cidr_list *l, const char *const *items, const
             return sw_error_set(err, SW_EINVAL, "%s: \"%s\" is not an address range", key,
                                 items[i]);
         if (list_add(l, &c) != 0)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
     }
     return 0;
 }
@@ -102,7 +102,7 @@ static int add_host_addresses(struct cidr_list *l, sw_error **err)
             continue;
         }
         if (list_add(l, &c) != 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
     }
@@ -115,7 +115,7 @@ int bld_egress_new(const struct sw_config *cfg, bld_egress **out, sw_error **err
     bld_egress *e = calloc(1, sizeof(*e));
     int rc;
     if (e == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = list_add_strings(&e->fixed, fixed_ranges, "fixed", err)) ||
         (rc = list_add_strings(&e->deny, cfg ? (const char *const *)cfg->egress_deny : default_deny,
                                "builder.egress.deny", err)) ||
@@ -367,7 +367,7 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
     nft_log = sw_path_join(scratch_dir, "nft.log");
     slirp_log = sw_path_join(scratch_dir, "slirp4netns.log");
     if (!rules || !rules_path || !nft_log || !slirp_log) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = sw_write_file_atomic(rules_path, rules, strlen(rules), 0600, err)) != 0)
@@ -444,7 +444,7 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
          * mount propagation (systemd's default) those unmounts reach the
          * host. Give it a private copy first. */
         if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-            dprintf(2, "cannot make a private mount namespace: %s\n", strerror(errno));
+            sw_child_error(2, "cannot make a private mount namespace for slirp4netns", errno);
             _exit(126);
         }
         /* these two are slirp4netns's, as 3 and 4; nothing else */
@@ -454,7 +454,7 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
         execl(slirp, slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
               "--enable-sandbox", "--enable-seccomp", "--netns-type=path", "--ready-fd=3",
               "--exit-fd=4", net->netns_path, "tap0", (char *)NULL);
-        dprintf(2, "cannot run %s: %s\n", slirp, strerror(errno));
+        sw_child_error(2, "cannot run slirp4netns", errno);
         _exit(127);
     }
     net->slirp = pid;

@@ -71,7 +71,7 @@ int bld_image_scratch(const char *platform, struct bld_image *out, sw_error **er
     out->config = json_pack("{s:s, s:s, s:{}, s:{s:s, s:[]}, s:[]}", "architecture", arch, "os", os,
                             "config", "rootfs", "type", "layers", "diff_ids", "history");
     if (out->config == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (variant[0])
         json_object_set_new(out->config, "variant", json_string(variant));
     return 0;
@@ -97,7 +97,7 @@ int bld_image_copy(const struct bld_image *from, struct bld_image *out, sw_error
     }
     if (out->config == NULL || (from->n_layers && out->layers == NULL)) {
         bld_image_release(out);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     out->n_layers = from->n_layers;
     memcpy(out->digest, from->digest, sizeof(out->digest));
@@ -203,10 +203,7 @@ int bld_image_load(reg_store *store, const char *repo, const char *reference, co
         goto cleanup;
     }
     out->layers = calloc(n ? n : 1, sizeof(*out->layers));
-    if (out->layers == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(out->layers, rc, err, cleanup);
     for (size_t i = 0; i < n; i++) {
         json_t *l = json_array_get(layers, i);
         const char *ldigest = json_string_value(json_object_get(l, "digest"));
@@ -249,7 +246,7 @@ static int append_history(struct bld_image *img, const char *created_by, int64_t
     json_t *entry = json_pack("{s:s, s:s, s:s}", "created", when, "created_by", created_by,
                               "comment", "slipway");
     if (entry == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (empty_layer)
         json_object_set_new(entry, "empty_layer", json_true());
     json_array_append_new(history, entry);
@@ -267,7 +264,7 @@ int bld_image_add_layer(struct bld_image *img, const struct bld_layer *layer,
 {
     struct bld_layer *bigger = realloc(img->layers, (img->n_layers + 1) * sizeof(*bigger));
     if (bigger == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     img->layers = bigger;
     img->layers[img->n_layers++] = *layer;
     json_t *rootfs = json_object_get(img->config, "rootfs");
@@ -314,7 +311,7 @@ int bld_image_env_set(struct bld_image *img, const char *name, const char *value
     }
     char *kv = NULL;
     if (asprintf(&kv, "%s=%s", name, value) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     size_t len = strlen(name), i;
     json_t *item;
     json_array_foreach(env, i, item) {
@@ -341,10 +338,7 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
 
     /* compact, key-sorted JSON: the same config gives the same digest */
     config_text = json_dumps(img->config, JSON_COMPACT | JSON_SORT_KEYS);
-    if (config_text == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(config_text, rc, err, cleanup);
     if ((rc = reg_blob_put_buffer(store, repo, config_text, strlen(config_text), config_digest,
                                   err)) != 0)
         goto cleanup;
@@ -352,10 +346,7 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
     manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
                          REG_MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest",
                          config_digest, "size", (json_int_t)strlen(config_text), "layers", layers);
-    if (manifest == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(manifest, rc, err, cleanup);
     for (size_t i = 0; i < img->n_layers; i++) {
         const struct bld_layer *l = &img->layers[i];
         if ((rc = reg_blob_link(store, repo, l->digest, err)) != 0) {
@@ -368,10 +359,7 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
     if (annotations && json_object_size(annotations) > 0)
         json_object_set(manifest, "annotations", annotations);
     manifest_text = json_dumps(manifest, JSON_COMPACT | JSON_SORT_KEYS);
-    if (manifest_text == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(manifest_text, rc, err, cleanup);
     size_t len = strlen(manifest_text);
     char digest[SW_DIGEST_MAX];
     sw_sha256_digest(manifest_text, len, digest);

@@ -75,7 +75,7 @@ int bld_scratch_sweep(reg_store *store, int *removed, sw_error **err)
     if (removed)
         *removed = 0;
     if (tmp == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     DIR *dir = opendir(tmp);
     if (dir == NULL) {
         free(tmp);
@@ -108,7 +108,7 @@ int bld_scratch_dir(reg_store *store, const char *prefix, char **out, sw_error *
     char *path = NULL;
     int rc = 0;
     if (tmp == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = sw_mkdir_p(tmp, 0700, err)) != 0)
         goto cleanup;
     /* the owner's pid in the name lets bld_scratch_sweep find leftovers */
@@ -117,7 +117,7 @@ int bld_scratch_dir(reg_store *store, const char *prefix, char **out, sw_error *
         plen--;
     if (asprintf(&path, "%s/%.*s.pid%d.XXXXXX", tmp, (int)plen, prefix, (int)getpid()) < 0) {
         path = NULL;
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (mkdtemp(path) == NULL) {
@@ -136,7 +136,7 @@ static int ensure_layers_root(reg_store *store, sw_error **err)
 {
     char *root = data_path(store, "layers");
     if (root == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     int rc = sw_mkdir_p(root, 0700, err);
     free(root);
     return rc;
@@ -177,7 +177,7 @@ int bld_layer_unpacked(reg_store *store, const struct bld_layer *layer, char **d
     int fd = -1, rc = 0;
 
     if (dir == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (sw_path_exists(dir)) {
         *dir_out = dir;
         return 0;
@@ -192,10 +192,7 @@ int bld_layer_unpacked(reg_store *store, const struct bld_layer *layer, char **d
         goto cleanup;
     }
     src.hash = sw_hash_new(SW_HASH_SHA256);
-    if (src.hash == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(src.hash, rc, err, cleanup);
     if ((rc = sw_decompress_open_fd(fd, layer->digest, &src.decompressor, err)) != 0 ||
         (rc = bld_unpack_source(hashing_read, &src, scratch, NULL, err)) != 0)
         goto cleanup;
@@ -274,10 +271,7 @@ int bld_layer_commit_dir(reg_store *store, const char *dir, enum sw_compression 
     snprintf(out->media_type, sizeof(out->media_type), "%s",
              sw_compression_oci_media_type(compression));
     target = bld_layer_dir(store, out->diff_id);
-    if (target == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(target, rc, err, cleanup);
     rc = install_dir(dir, target, err);
 cleanup:
     if (rc != 0)

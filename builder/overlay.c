@@ -403,7 +403,7 @@ static int mount_classic(const char *const *lower_dirs, size_t n_lower, const ch
         sw_strbuf_printf(&opts, ",upperdir=%s,workdir=%s", upper, work);
     sw_strbuf_puts(&opts, ",index=off");
     if (opts.failed) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (opts.len >= 4096) {
@@ -432,7 +432,7 @@ int bld_overlay_mount(const char *const *lower_dirs, size_t n_lower, const char 
     size_t n = 0;
     int rc;
     if (unique == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     for (size_t i = 0; i < n_lower; i++) {
         int again_above = 0;
         for (size_t j = i + 1; j < n_lower && !again_above; j++)

@@ -113,10 +113,7 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
     if ((rc = bld_image_load(store, repo, reference, NULL, &img, err)) != 0)
         goto cleanup;
     dirs = calloc(img.n_layers + 1, sizeof(char *));
-    if (dirs == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(dirs, rc, err, cleanup);
     for (; n_dirs < img.n_layers; n_dirs++)
         if ((rc = bld_layer_unpacked(store, &img.layers[n_dirs], &dirs[n_dirs], err)) != 0)
             goto cleanup;
@@ -125,10 +122,7 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
     if (opts->argv) {
         for (; opts->argv[n_argv]; n_argv++) {
             char **bigger = realloc(argv, (n_argv + 2) * sizeof(char *));
-            if (bigger == NULL) {
-                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-                goto cleanup;
-            }
+            SW_CHECK_ALLOC(bigger, rc, err, cleanup);
             argv = bigger;
             argv[n_argv] = strdup(opts->argv[n_argv]);
             argv[n_argv + 1] = NULL;
@@ -163,7 +157,7 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
     upper = sw_path_join(scratch, "upper");
     sandbox = sw_path_join(scratch, "sandbox");
     if (upper == NULL || sandbox == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = sw_mkdir_p(upper, 0755, err)) != 0 || (rc = sw_mkdir_p(sandbox, 0700, err)) != 0)

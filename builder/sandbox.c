@@ -300,7 +300,7 @@ static int write_text(const char *dir, const char *name, const char *text, char 
 {
     char *path = sw_path_join(dir, name);
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     int rc = sw_write_file_atomic(path, text, strlen(text), 0644, err);
     if (rc != 0 || path_out == NULL)
         free(path);
@@ -330,6 +330,54 @@ static void runtime_cmd(const char *runtime, const char *verb, const char *id, c
 /* Removes from the upper dir the mount points the runtime created: those
  * that did not exist in the merged root before the run. Deepest first, and
  * only when empty (a command may have put files there on purpose). */
+/* The topmost lower layer's copy of rel (on disk, unshifted); 0 or -1. */
+static int lower_stat(const struct bld_sandbox_spec *spec, const char *rel, struct stat *st)
+{
+    for (size_t i = spec->n_lower; i-- > 0;) {
+        char *p = sw_path_join(spec->lower_dirs[i], rel);
+        int found = p && lstat(p, st) == 0;
+        free(p);
+        if (found)
+            return 0;
+    }
+    return -1;
+}
+
+/* 1 when dir is an empty directory. */
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    int empty = 1;
+    while (empty && (de = readdir(d)) != NULL)
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
+/* A directory the runtime's mounts copied up into the upper dir (/etc, for
+ * /etc/hosts and /etc/resolv.conf) that the step left as it found it:
+ * empty, with the lower layer's mode and owner. Removing it keeps a
+ * directory entry with a new mtime out of the layer; the merged view is
+ * the lower one's either way. */
+static void remove_copied_up_dirs(const struct bld_sandbox_spec *spec, const int *in_upper)
+{
+    for (size_t i = 0; mount_points[i]; i++) {
+        struct stat up, low;
+        if (in_upper[i])
+            continue;
+        char *path = sw_path_join(spec->upper_dir, mount_points[i]);
+        if (path && lstat(path, &up) == 0 && S_ISDIR(up.st_mode) &&
+            lower_stat(spec, mount_points[i], &low) == 0 && S_ISDIR(low.st_mode) &&
+            up.st_mode == low.st_mode && up.st_uid == low.st_uid && up.st_gid == low.st_gid &&
+            dir_is_empty(path))
+            rmdir(path);
+        free(path);
+    }
+}
+
 static void remove_created_mount_points(const char *upper, const int *existed)
 {
     size_t n = 0;
@@ -840,7 +888,7 @@ static int make_bundle_dir(const char *id, char **out, sw_error **err)
 {
     char *path = sw_path_join(SANDBOX_RUN_DIR, id);
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (mkdir(SANDBOX_RUN_DIR, 0711) != 0 && errno != EEXIST) {
         int rc = sw_error_sys(err, SW_EIO, errno, "creating %s", SANDBOX_RUN_DIR);
         free(path);
@@ -936,7 +984,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     char *hosts = NULL, *resolv = NULL, *config_path = NULL, *config_text = NULL;
     json_t *config = NULL;
     int mounted = 0, rc = 0, started = 0, watching = 0;
-    int existed[16] = { 0 };
+    int existed[16] = { 0 }, in_upper[16] = { 0 };
     char **created = NULL; /* mount points of the extra mounts */
     int out_pipe[2] = { -1, -1 };
     char id[40], owner[64];
@@ -957,7 +1005,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     work = sw_path_join(spec->scratch_dir, "work");
     empty = sw_path_join(spec->scratch_dir, "empty");
     if (!rootfs || !work || !empty) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     /* the owner first: from here on a sweep can clean up after us */
@@ -982,8 +1030,11 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
 
     for (size_t i = 0; mount_points[i]; i++) {
         char *p = sw_path_join(rootfs, mount_points[i]);
+        char *u = sw_path_join(spec->upper_dir, mount_points[i]);
         existed[i] = p && sw_path_exists(p);
+        in_upper[i] = u && sw_path_exists(u);
         free(p);
+        free(u);
     }
     created = extra_mount_points(spec, rootfs);
 
@@ -1040,7 +1091,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         if (getppid() != parent)
             _exit(137);
         execlp(spec->runtime, spec->runtime, "run", "--keep", "--bundle", bundle, id, (char *)NULL);
-        dprintf(2, "slipway: cannot run %s: %s\n", spec->runtime, strerror(errno));
+        sw_child_error(2, "cannot run the OCI runtime (builder.runtime)", errno);
         _exit(127);
     }
     started = 1;
@@ -1145,6 +1196,8 @@ cleanup:
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
     remove_extra_mount_points(spec->upper_dir, created);
+    if (mounted)
+        remove_copied_up_dirs(spec, in_upper);
     if (bundle)
         remove_bundle(bundle);
     if (work)

@@ -377,7 +377,7 @@ static int compile_pattern(struct lexer *lx, const char *pat, struct pattern *p)
     p->kind = malloc(len + 1);
     p->n = 0;
     if (p->r == NULL || p->kind == NULL)
-        return sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(&lx->err);
     const unsigned char *s = (const unsigned char *)pat;
     size_t pos = 0, width;
     if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -434,7 +434,7 @@ static long *match_ends(struct lexer *lx, const struct pattern *p, const int32_t
     if (nxt == NULL || cur == NULL) {
         free(nxt);
         free(cur);
-        sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        sw_error_oom(&lx->err);
         return NULL;
     }
     for (size_t i = 0; i <= n + 1; i++)
@@ -520,7 +520,7 @@ static int trim_prefix(struct lexer *lx, const char *pattern, const char *value,
         goto cleanup;
     if (to_runes(value, vlen, &runes, &offs, &n) != 0 ||
         (ends = match_ends(lx, &p, runes, n, greedy, 1)) == NULL) {
-        rc = lx->err ? sw_error_code(lx->err) : sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        rc = lx->err ? sw_error_code(lx->err) : sw_error_oom(&lx->err);
         goto cleanup;
     }
     size_t from = ends[0] >= 0 ? offs[ends[0]] : 0;
@@ -587,7 +587,7 @@ static int trim_suffix(struct lexer *lx, const char *pattern, const char *value,
     reverse_pattern(pattern, &rp);
     reverse_string(value, strlen(value), &rv);
     if (rp.failed || rv.failed) {
-        rc = sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(&lx->err);
         goto cleanup;
     }
     rc = trim_prefix(lx, rp.data ? rp.data : "", rv.data ? rv.data : "", rv.len, greedy, &trimmed);
@@ -656,7 +656,7 @@ static int replace_pattern(struct lexer *lx, const char *pattern, const char *re
         goto cleanup;
     if (to_runes(value, vlen, &runes, &offs, &n) != 0 ||
         (ends = match_ends(lx, &p, runes, n, 1, 0)) == NULL) {
-        rc = lx->err ? sw_error_code(lx->err) : sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+        rc = lx->err ? sw_error_code(lx->err) : sw_error_oom(&lx->err);
         goto cleanup;
     }
     if (!all) {
@@ -957,7 +957,7 @@ static int process_stop_on(struct lexer *lx, int32_t stop, int raw_escapes, sw_s
             if (rc != 0 || tmp.failed) {
                 sw_strbuf_free(&tmp);
                 if (rc == 0)
-                    rc = sw_error_set(&lx->err, SW_ENOMEM, "out of memory");
+                    rc = sw_error_oom(&lx->err);
                 goto out;
             }
             sw_strbuf_append(result, tmp.data ? tmp.data : "", tmp.len);
@@ -1027,9 +1027,9 @@ int bld_shell_process(const char *word, const struct bld_shell_opts *opts, bld_e
         lx.pos = 3; /* text/scanner skips a leading byte-order mark */
     int rc = process_stop_on(&lx, RUNE_EOF, lx.raw_escapes, &res, &w);
     if (rc == 0 && (res.failed || w.failed || lx.words_buf.failed))
-        rc = sw_error_set(&lx.err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(&lx.err);
     if (rc == 0 && result != NULL && (*result = sw_strbuf_detach(&res)) == NULL)
-        rc = sw_error_set(&lx.err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(&lx.err);
     if (rc == 0 && words != NULL) {
         *words = w.v;
         *n = w.n;

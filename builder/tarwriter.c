@@ -87,13 +87,13 @@ static int list_dir(int dir_fd, const char *rel, char ***names_out, size_t *n_ou
             cap = cap ? cap * 2 : 16;
             char **bigger = realloc(names, cap * sizeof(*names));
             if (bigger == NULL) {
-                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                rc = sw_error_oom(err);
                 break;
             }
             names = bigger;
         }
         if ((names[n] = strdup(de->d_name)) == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         n++;
@@ -144,7 +144,7 @@ static int add_xattrs(struct tar_state *st, struct archive_entry *entry, int par
         return 0; /* none, or a filesystem without xattrs */
     if ((list = malloc((size_t)size)) == NULL ||
         (names = calloc((size_t)size, sizeof(*names))) == NULL) {
-        rc = sw_error_set(st->err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(st->err);
         goto cleanup;
     }
     if ((size = listxattr(proc, list, (size_t)size)) < 0) {
@@ -161,10 +161,7 @@ static int add_xattrs(struct tar_state *st, struct archive_entry *entry, int par
         if (vlen < 0)
             continue; /* removed meanwhile */
         char *bigger = realloc(value, (size_t)vlen + 1);
-        if (bigger == NULL) {
-            rc = sw_error_set(st->err, SW_ENOMEM, "out of memory");
-            goto cleanup;
-        }
+        SW_CHECK_ALLOC(bigger, rc, st->err, cleanup);
         value = bigger;
         if ((vlen = getxattr(proc, names[i], value, (size_t)vlen)) >= 0)
             archive_entry_xattr_add_entry(entry, names[i], value, (size_t)vlen);
@@ -278,7 +275,7 @@ static int tar_entry(struct tar_state *st, int dir_fd, const char *rel, const ch
     else
         sw_strbuf_puts(&path, name);
     if (path.failed)
-        return sw_error_set(st->err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(st->err);
 
     if (st->opts->overlay_whiteouts && is_overlay_whiteout(&s)) {
         rc = write_whiteout(st, rel, name, &s);
@@ -386,10 +383,7 @@ int bld_tar_dir(const char *dir, const struct bld_tar_options *opts, sw_compress
     if (root_fd < 0)
         return sw_error_sys(err, SW_EIO, errno, "opening %s", dir);
     st.ar = archive_write_new();
-    if (st.ar == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(st.ar, rc, err, cleanup);
     archive_write_set_format_pax_restricted(st.ar);
     /* xattrs as SCHILY.xattr.* only, as Go's archive/tar (docker, buildkit)
      * writes and reads them; libarchive would add a second copy */

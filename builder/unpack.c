@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "core/log.h"
 
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_MARKER ".wh..wh..opq"
@@ -159,7 +160,7 @@ static int clear_target(int parent_fd, const char *base, int new_is_dir, sw_erro
         char path[64];
         snprintf(path, sizeof(path), "/proc/self/fd/%d", parent_fd);
         char *full = sw_path_join(path, base);
-        int rc = full ? sw_rm_rf(full, err) : sw_error_set(err, SW_ENOMEM, "out of memory");
+        int rc = full ? sw_rm_rf(full, err) : sw_error_oom(err);
         free(full);
         return rc;
     }
@@ -330,7 +331,7 @@ static int extract_entry(struct unpack *u, struct archive *ar, struct archive_en
             goto cleanup;
         }
         if ((rc = apply_xattrs(entry, fd, err)) != 0 || remember_dir(u, name, entry) != 0) {
-            rc = rc ? rc : sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = rc ? rc : sw_error_oom(err);
             goto cleanup;
         }
         break;
@@ -403,7 +404,11 @@ static void apply_dir_times(struct unpack *u)
     for (size_t i = u->n_dirs; i-- > 0;) {
         int fd = open_beneath(u->root_fd, u->dirs[i].path, O_RDONLY | O_DIRECTORY);
         if (fd >= 0) {
-            futimens(fd, u->dirs[i].times);
+            /* a failure leaves the build time on a directory: a layer
+             * that differs by an mtime, so it is reported */
+            if (futimens(fd, u->dirs[i].times) != 0)
+                sw_warn("unpacking: cannot set the time of %s: %s", u->dirs[i].path,
+                        strerror(errno));
             close(fd);
         }
     }
@@ -464,7 +469,7 @@ int bld_unpack_fd(int fd, const char *dest_dir, const struct bld_unpack_options 
     struct archive *ar = new_tar_reader(1);
     int rc;
     if (ar == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (archive_read_open_fd(ar, fd, 64 * 1024) != ARCHIVE_OK)
         rc = sw_error_set(err, SW_EINVAL, "unpacking into %s: not a tar archive: %s", dest_dir,
                           archive_error_string(ar));
@@ -504,7 +509,7 @@ int bld_unpack_source(sw_source_fn source, void *source_ctx, const char *dest_di
     if (ar == NULL || reader == NULL) {
         archive_read_free(ar);
         free(reader);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     reader->source = source;
     reader->ctx = source_ctx;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "cli/store.h"
 #include "core/config.h"
 #include "core/fs.h"
@@ -91,6 +92,7 @@ int cmd_serve(int argc, char **argv)
     srv_server *srv = NULL;
     struct wrk_repos *repos = NULL;
     wrk_service *workers = NULL;
+    struct cli_generations generations = { 0 };
     sw_error *err = NULL;
     sigset_t signals;
     int status = 2, opt, signal_number = 0;
@@ -159,6 +161,7 @@ int cmd_serve(int argc, char **argv)
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP); /* reload the config (cli/reload.h) */
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -187,8 +190,29 @@ int cmd_serve(int argc, char **argv)
             is_v6 ? "[" : "", cfg->listen_host[0] ? cfg->listen_host : "0.0.0.0", is_v6 ? "]" : "",
             srv_port(srv), cfg->data_dir);
 
-    while (sigwait(&signals, &signal_number) != 0)
-        ;
+    if (cli_pid_file_write(cfg->data_dir, &err) != 0) {
+        sw_warn("server: %s (slipway reload will not find this server)", sw_error_message(err));
+        sw_error_clear(&err);
+    }
+    for (;;) {
+        if (sigwait(&signals, &signal_number) != 0)
+            continue;
+        if (signal_number != SIGHUP)
+            break;
+        const struct wrk_repos *fresh = NULL;
+        if (cli_reload_load(&generations, config_path, data_dir, &fresh, &err) != 0) {
+            sw_err("server: config reload refused, the running config stays: %s",
+                   sw_error_message(err));
+            sw_error_clear(&err);
+            continue;
+        }
+        srv_set_repos(srv, fresh);
+        wrk_service_set_repos(workers, fresh);
+        sw_info("server: config reloaded from %s: %zu repositor%s (only repos: is re-read; "
+                "other sections need a restart)",
+                config_path, fresh->n, fresh->n == 1 ? "y" : "ies");
+    }
+    cli_pid_file_remove(cfg->data_dir);
     sw_info("server: %s received, shutting down", strsignal(signal_number));
     srv_stop(srv);
     srv = NULL;
@@ -199,6 +223,7 @@ int cmd_serve(int argc, char **argv)
 cleanup:
     srv_stop(srv);
     wrk_service_stop(workers);
+    cli_generations_free(&generations);
     wrk_repos_free(repos);
     reg_store_close(store);
     sw_config_free(cfg);

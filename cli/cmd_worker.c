@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/reload.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -48,6 +49,7 @@ int cmd_worker(int argc, char **argv)
     struct wrk_repos *repos = NULL;
     reg_store *store = NULL;
     wrk_service *svc = NULL;
+    struct cli_generations generations = { 0 };
     sw_error *err = NULL;
     char default_name[64];
     sigset_t signals;
@@ -94,6 +96,7 @@ int cmd_worker(int argc, char **argv)
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP); /* reload the config (cli/reload.h) */
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -114,12 +117,27 @@ int cmd_worker(int argc, char **argv)
     }
     sw_info("worker %s: building for %zu repositor%s from %s", name, repos->n,
             repos->n == 1 ? "y" : "ies", cfg->data_dir);
-    while (sigwait(&signals, &signal_number) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&signals, &signal_number) != 0)
+            continue;
+        if (signal_number != SIGHUP)
+            break;
+        const struct wrk_repos *fresh = NULL;
+        if (cli_reload_load(&generations, config_path, NULL, &fresh, &err) != 0) {
+            sw_err("worker %s: config reload refused, the running config stays: %s", name,
+                   sw_error_message(err));
+            sw_error_clear(&err);
+            continue;
+        }
+        wrk_service_set_repos(svc, fresh);
+        sw_info("worker %s: config reloaded: %zu repositor%s", name, fresh->n,
+                fresh->n == 1 ? "y" : "ies");
+    }
     sw_info("worker %s: %s received, stopping", name, strsignal(signal_number));
     status = 0;
 cleanup:
     wrk_service_stop(svc);
+    cli_generations_free(&generations);
     wrk_repos_free(repos);
     reg_store_close(store);
     sw_config_free(cfg);

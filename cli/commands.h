@@ -23,6 +23,7 @@ int cmd_run(int argc, char **argv);
 int cmd_rerun(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 
 #endif

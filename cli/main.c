@@ -28,6 +28,7 @@ static const struct command {
     { "run", cmd_run, "start a manual run of a repository's build rule" },
     { "rerun", cmd_rerun, "queue a finished run again (same rule, ref and commit)" },
     { "cancel", cmd_cancel, "cancel a queued or running run" },
+    { "reload", cmd_reload, "make the running server re-read its config (SIGHUP)" },
     { "token", cmd_token, "create, list and revoke users' access tokens" },
     { "config", cmd_config, "check config files as serve loads them: config check FILE" },
     { NULL, NULL, NULL },

@@ -262,7 +262,7 @@ static int gz_fill_slot(sw_compressor *c, struct gz_slot **out, sw_error **err)
         if (rc != 0)
             return rc;
         if (slot_alloc(slot) != 0)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         slot->state = SLOT_FILLING;
         slot->in_len = 0;
     }
@@ -298,7 +298,7 @@ static int gzip_write(sw_compressor *c, const unsigned char *buf, size_t len, sw
                 continue;
             }
             if (slot_alloc(slot) != 0)
-                return sw_error_set(err, SW_ENOMEM, "out of memory");
+                return sw_error_oom(err);
         } else if ((rc = gz_fill_slot(c, &slot, err)) != 0) {
             return rc;
         }
@@ -342,7 +342,7 @@ int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sin
     int rc = 0;
     sw_compressor *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     c->algo = algo;
     c->sink = sink;
     c->sink_ctx = sink_ctx;
@@ -350,7 +350,7 @@ int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sin
     c->compressed_hash = sw_hash_new(SW_HASH_SHA256);
     c->out = malloc(PIPE_BUF_SIZE);
     if (c->uncompressed_hash == NULL || c->compressed_hash == NULL || c->out == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     switch (algo) {
@@ -539,7 +539,7 @@ static la_ssize_t archive_read_cb(struct archive *ar, void *client_data, const v
 static int open_archive_reader(sw_decompressor *d, sw_error **err)
 {
     if ((d->ar = archive_read_new()) == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     /* Only the compressions images use; filter_all would also decode
      * uuencode, rpm and external-program formats, which is surprising. */
     archive_read_support_filter_zstd(d->ar);
@@ -566,7 +566,7 @@ static int decompress_open(sw_decompressor *d, sw_error **err)
 {
     int rc;
     if ((d->in = malloc(PIPE_BUF_SIZE)) == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     /* peek at the magic; a source may hand out one byte at a time */
     while (d->in_len < 2 && !d->is_source_eof) {
         size_t got = 0;
@@ -594,7 +594,7 @@ static int decompress_new(sw_source_fn source, void *source_ctx, int fd, const c
     int rc;
     if (d == NULL || (d->name = strdup(name)) == NULL) {
         free(d);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     d->fd = fd;
     d->source = source ? source : fd_source_read;

@@ -144,10 +144,7 @@ static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out,
             char *key = strdup((const char *)child.data.scalar.value);
             int key_line = (int)child.start_mark.line + 1;
             yaml_event_delete(&child);
-            if (key == NULL) {
-                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-                goto cleanup;
-            }
+            SW_CHECK_ALLOC(key, rc, err, cleanup);
             if ((rc = yaml_next(r, &child, err)) != 0) {
                 free(key);
                 goto cleanup;
@@ -177,10 +174,7 @@ static int yaml_read_node(struct yaml_reader *r, yaml_event_t *ev, json_t **out,
         rc = sw_error_set(err, SW_EINVAL, "%s:%d: unexpected YAML event", r->path, line);
         goto cleanup;
     }
-    if (node == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(node, rc, err, cleanup);
     line_map_add(r->lines, node, line);
     *out = node;
     node = NULL;
@@ -198,7 +192,7 @@ static int parse_document(const char *path, const char *text, size_t len, struct
     json_t *doc = NULL;
 
     if (!yaml_parser_initialize(&r.parser))
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     yaml_parser_set_input_string(&r.parser, (const unsigned char *)text, len);
     for (;;) {
         if ((rc = yaml_next(&r, &ev, err)) != 0)
@@ -318,7 +312,7 @@ static int get_string(const struct sw_config *cfg, json_t *parent, const char *k
         return sw_config_error(cfg, v, full, err, "expected a string, got %s", json_kind(v));
     char *s = strdup(json_string_value(v));
     if (s == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     free(*out);
     *out = s;
     return 0;
@@ -367,7 +361,7 @@ static int get_string_list(const struct sw_config *cfg, json_t *parent, const ch
         char **list = calloc(2, sizeof(char *));
         if (list == NULL || (list[0] = strdup(json_string_value(v))) == NULL) {
             free(list);
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         }
         *out = list;
         return 0;
@@ -378,7 +372,7 @@ static int get_string_list(const struct sw_config *cfg, json_t *parent, const ch
     size_t n = json_array_size(v);
     char **list = calloc(n + 1, sizeof(char *));
     if (list == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_array_get(v, i);
         if (!json_is_string(item)) {
@@ -417,7 +411,7 @@ static int make_absolute(char **path, sw_error **err)
         rel += 2;
     char *abs = (strcmp(rel, ".") == 0) ? strdup(cwd) : sw_path_join(cwd, rel);
     if (abs == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     free(*path);
     *path = abs;
     return 0;
@@ -511,7 +505,7 @@ int sw_config_secret(const char *spec, char **out, sw_error **err)
             return sw_error_set(err, SW_ENOTFOUND, "environment variable %s is not set", spec + 4);
     }
     *out = strdup(value);
-    return *out ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+    return *out ? 0 : sw_error_oom(err);
 }
 
 static int get_duration(const struct sw_config *cfg, json_t *parent, const char *key,
@@ -553,11 +547,17 @@ static int get_size(const struct sw_config *cfg, json_t *parent, const char *key
 
 static int load_server(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "listen",          "public_url",
-                                         "data_dir",        "tls",
-                                         "max_connections", "max_connections_per_ip",
-                                         "header_timeout",  "idle_timeout",
-                                         "threads",         NULL };
+    static const char *const known[] = { "listen",
+                                         "public_url",
+                                         "data_dir",
+                                         "tls",
+                                         "max_connections",
+                                         "max_connections_per_ip",
+                                         "header_timeout",
+                                         "idle_timeout",
+                                         "threads",
+                                         "access_log",
+                                         NULL };
     json_t *server = NULL, *tls = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "server", "server", &server, err)) != 0 || !server)
@@ -598,6 +598,21 @@ static int load_server(struct sw_config *cfg, sw_error **err)
         (rc =
              get_int(cfg, server, "threads", "server.threads", 0, 1024, &cfg->server_threads, err)))
         return rc;
+    json_t *access_log = json_object_get(server, "access_log");
+    if (access_log && !json_is_null(access_log)) {
+        /* YAML's on/off read as booleans; "errors" logs only 4xx/5xx */
+        if (json_is_boolean(access_log))
+            cfg->access_log = json_is_true(access_log) ? SW_ACCESS_LOG_ON : SW_ACCESS_LOG_OFF;
+        else if (json_is_string(access_log) && strcmp(json_string_value(access_log), "on") == 0)
+            cfg->access_log = SW_ACCESS_LOG_ON;
+        else if (json_is_string(access_log) && strcmp(json_string_value(access_log), "off") == 0)
+            cfg->access_log = SW_ACCESS_LOG_OFF;
+        else if (json_is_string(access_log) && strcmp(json_string_value(access_log), "errors") == 0)
+            cfg->access_log = SW_ACCESS_LOG_ERRORS;
+        else
+            return sw_config_error(cfg, access_log, "server.access_log", err,
+                                   "expected on, off or errors");
+    }
     if (cfg->header_timeout_s < 1 || cfg->header_timeout_s > 3600)
         return sw_config_error(cfg, json_object_get(server, "header_timeout"),
                                "server.header_timeout", err, "expected 1s to 1h");
@@ -628,7 +643,7 @@ static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
     size_t n = json_array_size(rules);
     cfg->rules = calloc(n ? n : 1, sizeof(*cfg->rules));
     if (cfg->rules == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     for (size_t i = 0; i < n; i++) {
         static const char *const known[] = { "repo", "users", "access", NULL };
         json_t *r = json_array_get(rules, i);
@@ -692,7 +707,7 @@ static int load_credentials(struct sw_config *cfg, json_t *list, sw_error **err)
     size_t n = json_array_size(list);
     cfg->credentials = calloc(n ? n : 1, sizeof(*cfg->credentials));
     if (cfg->credentials == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     for (size_t i = 0; i < n; i++) {
         static const char *const known[] = { "host", "username", "password", NULL };
         json_t *c = json_array_get(list, i);
@@ -802,7 +817,7 @@ static int load_registry(struct sw_config *cfg, sw_error **err)
         size_t n = json_object_size(mirrors), i = 0;
         cfg->mirrors = calloc(n ? n : 1, sizeof(*cfg->mirrors));
         if (cfg->mirrors == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         const char *host;
         json_t *v;
         json_object_foreach(mirrors, host, v) {
@@ -1101,14 +1116,14 @@ static int finish(struct sw_config *cfg, sw_error **err)
                                : cfg->listen_host;
         if (asprintf(&cfg->public_url, "%s://%s:%d", scheme, host, cfg->listen_port) < 0) {
             cfg->public_url = NULL;
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         }
     }
     size_t n = strlen(cfg->public_url);
     while (n > 0 && cfg->public_url[n - 1] == '/')
         cfg->public_url[--n] = '\0';
     if (cfg->auth_realm == NULL && (cfg->auth_realm = strdup("slipway")) == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     return 0;
 }
 
@@ -1117,7 +1132,7 @@ int sw_config_defaults(struct sw_config **out, sw_error **err)
     struct sw_config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL || set_defaults(cfg) != 0) {
         sw_config_free(cfg);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     cfg->root = json_object();
     int rc = finish(cfg, err);
@@ -1141,7 +1156,7 @@ int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
     if (cfg == NULL || lines == NULL || set_defaults(cfg) != 0) {
         free(lines);
         sw_config_free(cfg);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     cfg->lines = lines;
     cfg->path = strdup(path);

@@ -39,6 +39,8 @@ struct sw_registry_credential {
     char *password; /* resolved from a literal or env:NAME; never logged */
 };
 
+enum sw_access_log { SW_ACCESS_LOG_ON = 0, SW_ACCESS_LOG_OFF, SW_ACCESS_LOG_ERRORS };
+
 struct sw_config {
     char *path; /* the file it was loaded from */
 
@@ -54,6 +56,7 @@ struct sw_config {
     int64_t header_timeout_s;   /* server.header_timeout: to receive request headers, 10 */
     int64_t idle_timeout_s;     /* server.idle_timeout: keep-alive and body idle time, 60 */
     int server_threads;         /* server.threads: the HTTP thread pool, 0 = automatic */
+    int access_log;             /* server.access_log: SW_ACCESS_LOG_* (default on) */
 
     /* registry */
     int delete_enabled;

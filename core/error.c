@@ -34,6 +34,13 @@ __attribute__((format(printf, 4, 0))) static int error_vset(sw_error **err, int 
     return code;
 }
 
+int sw_error_oom(sw_error **err)
+{
+    if (err != NULL && *err == NULL)
+        *err = &oom_error;
+    return SW_ENOMEM;
+}
+
 int sw_error_set(sw_error **err, int code, const char *fmt, ...)
 {
     va_list ap;

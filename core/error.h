@@ -56,6 +56,20 @@ int sw_error_set(sw_error **err, int code, const char *fmt, ...)
 int sw_error_sys(sw_error **err, int code, int errnum, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The one out-of-memory error: sets *err to a static "out of memory"
+ * record (nothing is allocated on this path) and returns SW_ENOMEM. Every
+ * allocation failure reports through this or SW_CHECK_ALLOC. */
+int sw_error_oom(sw_error **err);
+
+/* When ptr is NULL: rc = SW_ENOMEM with *err set, and goto label. */
+#define SW_CHECK_ALLOC(ptr, rc, err, label)                                                        \
+    do {                                                                                           \
+        if ((ptr) == NULL) {                                                                       \
+            (rc) = sw_error_oom(err);                                                              \
+            goto label;                                                                            \
+        }                                                                                          \
+    } while (0)
+
 /* Prepends "context: " to an error's message; a no-op on NULL. */
 void sw_error_prefix(sw_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -120,6 +120,24 @@ cleanup:
     return rc;
 }
 
+void sw_child_error(int fd, const char *what, int errnum)
+{
+    char num[16];
+    size_t n = sizeof(num);
+    unsigned v = errnum < 0 ? 0u : (unsigned)errnum;
+    do {
+        num[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 && n > 0);
+    ssize_t w;
+    SW_EINTR_LOOP(w, write(fd, "slipway: ", 9));
+    SW_EINTR_LOOP(w, write(fd, what, strlen(what)));
+    SW_EINTR_LOOP(w, write(fd, " (errno ", 8));
+    SW_EINTR_LOOP(w, write(fd, num + n, sizeof(num) - n));
+    SW_EINTR_LOOP(w, write(fd, ")\n", 2));
+    (void)w;
+}
+
 int sw_flock(int fd, int operation)
 {
     int rc;
@@ -151,7 +169,7 @@ int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
     int fd = -1;
     if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
         tmp = NULL;
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
@@ -173,10 +191,7 @@ int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         goto cleanup;
     }
     dir_copy = strdup(path);
-    if (dir_copy == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(dir_copy, rc, err, cleanup);
     rc = sw_fsync_dir(dirname(dir_copy), err);
 cleanup:
     if (fd >= 0) {

@@ -44,6 +44,11 @@ int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
         (rc) = (expr);                                                                             \
     } while ((rc) == -1 && errno == EINTR)
 
+/* For a child between fork and exec (async-signal-safe: write(2) only,
+ * no stdio, no strerror, no allocation): writes "slipway: WHAT (errno N)\n"
+ * to fd. */
+void sw_child_error(int fd, const char *what, int errnum);
+
 /* flock(2), retried on EINTR: 0, or -1 with errno. */
 int sw_flock(int fd, int operation);
 

@@ -79,7 +79,7 @@ void sw_log(enum sw_log_level level, const char *fmt, ...)
     size_t n = (size_t)snprintf(line, sizeof(line), "%s %s ",
                                 sw_format_rfc3339((int64_t)time(NULL), when), names[level]);
 
-    char message[4096];
+    char message[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(message, sizeof(message), fmt, ap);

@@ -143,7 +143,7 @@ int reg_ref_parse(const char *text, struct reg_ref *out, sw_error **err)
                             text);
     copy = strdup(text);
     if (copy == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
 
     char *digest = NULL, *tag = NULL;
     char *at = strchr(copy, '@');
@@ -235,7 +235,7 @@ int reg_ref_parse(const char *text, struct reg_ref *out, sw_error **err)
     goto cleanup;
 
 nomem:
-    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+    rc = sw_error_oom(err);
 cleanup:
     free(copy);
     if (rc != 0)
@@ -617,7 +617,7 @@ nomem:
     reg_auth_challenge_release(&current);
     reg_auth_challenge_release(&basic);
     reg_auth_challenge_release(out);
-    return sw_error_set(err, SW_ENOMEM, "out of memory");
+    return sw_error_oom(err);
 }
 
 /* ======================================================================
@@ -842,10 +842,7 @@ static int http_perform(struct pull_ctx *ctx, const char *url, const char *accep
     }
     if (auth_header) {
         struct curl_slist *with_auth = curl_slist_append(headers, auth_header);
-        if (with_auth == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-            goto cleanup;
-        }
+        SW_CHECK_ALLOC(with_auth, rc, err, cleanup);
         headers = with_auth;
     }
     struct sw_http_options http = {
@@ -982,7 +979,7 @@ static int fetch_bearer_token(struct pull_ctx *ctx, struct endpoint *ep,
     }
     goto cleanup;
 nomem:
-    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+    rc = sw_error_oom(err);
 cleanup:
     if (answer) {
         /* the token string lives inside the JSON tree; wipe the raw body */
@@ -1018,11 +1015,11 @@ static int endpoint_authenticate(struct pull_ctx *ctx, struct endpoint *ep, cons
         if (asprintf(&pair, "%s:%s", ep->credential->username ? ep->credential->username : "",
                      ep->credential->password ? ep->credential->password : "") < 0) {
             pair = NULL;
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
         } else if ((encoded = sw_base64_encode(pair, strlen(pair))) == NULL ||
                    asprintf(&ep->auth_header, "Authorization: Basic %s", encoded) < 0) {
             ep->auth_header = NULL;
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
         }
         secret_free(pair);
         secret_free(encoded);
@@ -1113,7 +1110,7 @@ static int add_endpoint(struct pull_ctx *ctx, const char *url, size_t url_len, i
 {
     struct endpoint *grown = realloc(ctx->endpoints, (ctx->n_endpoints + 1) * sizeof(*grown));
     if (grown == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     ctx->endpoints = grown;
     struct endpoint *ep = &ctx->endpoints[ctx->n_endpoints];
     memset(ep, 0, sizeof(*ep));
@@ -1128,7 +1125,7 @@ static int add_endpoint(struct pull_ctx *ctx, const char *url, size_t url_len, i
     if (ep->base_url == NULL || ep->host == NULL) {
         free(ep->base_url);
         free(ep->host);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     ep->is_mirror = is_mirror;
     ep->credential = credential_for(ctx->opts, credential_host ? credential_host : ep->host);
@@ -1299,7 +1296,7 @@ static int manifest_media_type(struct fetched_manifest *m, const char *content_t
         return sw_error_set(err, SW_EUNSUPPORTED, "GET %s: unsupported manifest type '%.100s'", url,
                             mt);
     m->media_type = strdup(mt);
-    return m->media_type ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+    return m->media_type ? 0 : sw_error_oom(err);
 }
 
 static int attempt_manifest(struct pull_ctx *ctx, struct endpoint *ep, void *arg, int *is_transport,
@@ -1311,7 +1308,7 @@ static int attempt_manifest(struct pull_ctx *ctx, struct endpoint *ep, void *arg
     int rc = 0;
     fetched_manifest_release(m);
     if (asprintf(&url, "%s/v2/%s/manifests/%s", ep->base_url, ctx->ref.path, m->reference) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     resp.body_limit = ctx->max_manifest;
     resp.sink_limit = -1;
     if ((rc = endpoint_get(ctx, ep, url, MANIFEST_ACCEPT, &resp, is_transport, err)) != 0)
@@ -1348,7 +1345,7 @@ static int attempt_manifest(struct pull_ctx *ctx, struct endpoint *ep, void *arg
     m->len = resp.body.len;
     m->body = sw_strbuf_detach(&resp.body);
     if (m->body == NULL)
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
 cleanup:
     if (rc != 0)
         fetched_manifest_release(m);
@@ -1375,7 +1372,7 @@ static int attempt_blob(struct pull_ctx *ctx, struct endpoint *ep, void *arg, in
     char *url = NULL;
     int rc;
     if (asprintf(&url, "%s/v2/%s/blobs/%s", ep->base_url, ctx->ref.path, b->digest) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = reg_blob_writer_new(ctx->store, &writer, err)) != 0)
         goto cleanup;
     resp.sink = writer;
@@ -1553,7 +1550,7 @@ int reg_client_pull(reg_store *store, const struct reg_client_options *opts, con
     if ((rc = reg_ref_parse(ref, &ctx.ref, err)) != 0)
         return rc;
     if ((ctx.ref_text = reg_ref_format(&ctx.ref)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = reg_platform_parse(platform, &want, err)) != 0)

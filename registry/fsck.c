@@ -205,7 +205,7 @@ static int hash_blob(struct fsck_run *run, const char *path, const char *digest,
     }
     *actual_size = st.st_size;
     if ((hash = sw_hash_new(reg_digest_algo(digest))) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     for (;;) {
@@ -242,7 +242,7 @@ static int repair_blob(struct fsck_run *run, const char *digest, const char *pat
     if (dir == NULL ||
         (!missing && asprintf(&aside, "%s/%s-%lld", dir, digest + 7, (long long)time(NULL)) < 0)) {
         aside = NULL;
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (!missing && (rc = sw_mkdir_p(dir, 0700, err)) != 0)
@@ -444,7 +444,7 @@ int reg_fsck_run(reg_store *store, const struct reg_fsck_options *opts, reg_fsck
     run.max_repo_id = -1;
     memset(run.result, 0, sizeof(*run.result));
     if ((run.buffer = malloc(HASH_BUFFER_SIZE)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = reg_store_db(store, &run.db, err)) != 0)

@@ -596,7 +596,7 @@ static int sweep_upload_files(struct gc_run *run, sw_error **err)
             continue;
         char *path = sw_path_join(dir_path, de->d_name);
         if (path == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

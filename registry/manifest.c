@@ -165,7 +165,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
         goto cleanup;
     }
     if ((p->media_type = strdup(chosen)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
 
@@ -184,7 +184,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
         }
         size_t cap = json_array_size(manifests);
         if ((p->refs = calloc(cap ? cap : 1, sizeof(*p->refs))) == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         size_t i;
@@ -208,7 +208,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
         }
         size_t cap = json_array_size(layers) + 1;
         if ((p->refs = calloc(cap, sizeof(*p->refs))) == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         add_ref(p, cap, config_digest, 0, 1);
@@ -246,7 +246,7 @@ static int parse_manifest(const void *body, size_t len, const char *content_type
             }
         }
         if ((p->annotations = json_dumps(annotations, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
     }
@@ -527,7 +527,7 @@ int reg_referrers(reg_store *store, const char *repo, const char *digest, const 
     if (rc != 0)
         return rc;
     if ((manifests = json_array()) == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     rc = reg_meta_repo_find(db, repo, &repo_id, err);
     if (rc == REG_E_NAME_UNKNOWN) {
         sw_error_clear(err); /* an unknown repository has no referrers */
@@ -545,6 +545,6 @@ int reg_referrers(reg_store *store, const char *repo, const char *digest, const 
     *index = json_pack("{s:i, s:s, s:o}", "schemaVersion", 2, "mediaType", REG_MT_OCI_INDEX,
                        "manifests", manifests);
     if (*index == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     return 0;
 }

@@ -466,7 +466,7 @@ int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest, ch
     if (step == SQLITE_ROW) {
         *size = sqlite3_column_int64(stmt, 1);
         if ((*media_type = strdup(column_text(stmt, 0))) == NULL)
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
     } else if (step == SQLITE_DONE) {
         rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "manifest %s is not in repository %s",
                           digest, repo);

@@ -231,7 +231,7 @@ static int recover_tmp(reg_store *store, sqlite3 *db, sw_error **err)
             continue;
         char *path = sw_path_join(store->tmp_dir, de->d_name);
         if (path == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -70,7 +70,7 @@ int reg_transport_parse(const char *spec, struct reg_transport_ref *out, sw_erro
             out->ref = strdup(colon + 1);
         if (out->path == NULL || (colon && colon[1] != '\0' && out->ref == NULL)) {
             reg_transport_ref_release(out);
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         }
         return 0;
     }
@@ -123,7 +123,7 @@ int reg_parse_image_ref(const char *spec, char **repo, char **reference, sw_erro
     }
     return 0;
 nomem:
-    sw_error_set(err, SW_ENOMEM, "out of memory");
+    sw_error_oom(err);
 fail:
     free(*repo);
     free(*reference);
@@ -153,7 +153,7 @@ int reg_command_parse(const char *arg, json_t **out, sw_error **err)
     } else {
         array = json_pack("[sss]", "/bin/sh", "-c", arg);
         if (array == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
     }
     *out = array;
     return 0;
@@ -306,7 +306,7 @@ int reg_oci_index_add(json_t *index, json_t *desc, const char *tag, sw_error **e
         json_object_set_new(annotations, REF_NAME_ANNOTATION, json_string(tag));
     }
     if (json_array_append_new(manifests, desc) != 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     return 0;
 }
 
@@ -449,11 +449,11 @@ static int read_entry_all(struct archive *ar, struct archive_entry *entry, const
     }
     if (sb.failed) {
         sw_strbuf_free(&sb);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     *len = sb.len;
     *out = sb.data ? sw_strbuf_detach(&sb) : strdup("");
-    return *out ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+    return *out ? 0 : sw_error_oom(err);
 }
 
 static int parse_json(const char *text, size_t len, const char *name, json_t **out, sw_error **err)
@@ -483,10 +483,7 @@ static int store_blob(reg_store *store, const char *repo, const char *expected, 
     char *buf = malloc(IO_BUF_SIZE);
     size_t got = 0;
     int rc;
-    if (buf == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(buf, rc, err, cleanup);
     if ((rc = reg_blob_writer_new(store, &w, err)) != 0)
         goto cleanup;
     while ((rc = source(ctx, buf, IO_BUF_SIZE, &got, err)) == 0 && got > 0) {
@@ -564,7 +561,7 @@ static int import_layer(reg_store *store, const char *repo, sw_source_fn source,
     int rc, r;
 
     if ((t.buf = malloc(IO_BUF_SIZE)) == NULL || (tar = archive_read_new()) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = reg_blob_writer_new(store, &w, err)) != 0 ||
@@ -631,7 +628,7 @@ static int put_manifest_json(reg_store *store, const char *repo, const char *tag
 {
     char *body = json_dumps(manifest, JSON_COMPACT);
     if (body == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     int rc = reg_manifest_put(store, repo, tag, media_type, body, strlen(body), result->digest,
                               NULL, err);
     snprintf(result->media_type, sizeof(result->media_type), "%s", media_type);
@@ -662,7 +659,7 @@ static int import_rootfs_tar(reg_store *store, const char *path, const char *rep
     if ((rc = reg_image_config_build(settings, diff_ids, 1, &config, err)) != 0)
         goto cleanup;
     if ((config_text = json_dumps(config, JSON_COMPACT)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     size_t config_len = strlen(config_text);
@@ -673,10 +670,7 @@ static int import_rootfs_tar(reg_store *store, const char *path, const char *rep
                          config_digest, "size", (json_int_t)config_len, "layers", "mediaType",
                          sw_compression_oci_media_type(SW_COMPRESSION_GZIP), "digest", layer.digest,
                          "size", (json_int_t)layer.compressed_size);
-    if (manifest == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(manifest, rc, err, cleanup);
     result->blobs = 2;
     result->bytes = (uint64_t)layer.compressed_size + config_len;
     rc = put_manifest_json(store, repo, tag, REG_MT_OCI_MANIFEST, manifest, result, err);
@@ -715,8 +709,7 @@ static int layout_read_small(reg_store *store, const struct layout_source *src,
             return rc;
     } else {
         char *rel = layout_blob_path(d->digest), *path = rel ? sw_path_join(src->dir, rel) : NULL;
-        rc = path ? sw_read_file(path, SMALL_JSON_MAX, out, len, err)
-                  : sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = path ? sw_read_file(path, SMALL_JSON_MAX, out, len, err) : sw_error_oom(err);
         free(rel);
         free(path);
         if (rc != 0)
@@ -754,7 +747,7 @@ static int layout_fetch_blob(reg_store *store, const struct layout_source *src, 
         char *rel = layout_blob_path(d->digest), *path = rel ? sw_path_join(src->dir, rel) : NULL;
         struct fd_source fs = { -1, path };
         if (path == NULL)
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
         else if ((fs.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             rc = sw_error_sys(err, errno == ENOENT ? SW_ENOTFOUND : SW_EIO, errno,
                               "blob %s: cannot open %s", d->digest, rel);
@@ -873,10 +866,7 @@ static int import_oci_dir(reg_store *store, const struct reg_transport_ref *ref,
         rc = sw_error_sys(err, SW_ENOTFOUND, errno ? errno : ENOTDIR, "not a directory");
         goto cleanup;
     }
-    if (index_path == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(index_path, rc, err, cleanup);
     if ((rc = sw_read_file(index_path, SMALL_JSON_MAX, &text, &len, err)) != 0) {
         sw_error_clear(err);
         rc = sw_error_set(err, SW_EINVAL,
@@ -895,7 +885,7 @@ static int open_archive_reader(const char *path, struct archive **out, sw_error 
 {
     struct archive *ar = archive_read_new();
     if (ar == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     archive_read_support_format_tar(ar);
     archive_read_support_filter_gzip(ar);
     archive_read_support_filter_zstd(ar);
@@ -1183,7 +1173,7 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
     config_path = link_map_resolve(&links, config_path);
     n_layers = json_array_size(layer_list);
     if ((layers = calloc(n_layers + 1, sizeof(*layers))) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     size_t i;
@@ -1246,10 +1236,7 @@ static int import_docker_archive(reg_store *store, const struct reg_transport_re
     manifest = json_pack("{sisss{sssssI}so}", "schemaVersion", 2, "mediaType",
                          REG_MT_DOCKER_MANIFEST, "config", "mediaType", MT_DOCKER_CONFIG, "digest",
                          config_digest, "size", (json_int_t)config_len, "layers", descs);
-    if (manifest == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(manifest, rc, err, cleanup);
     result->blobs = 1;
     result->bytes = config_len;
     for (size_t k = 0; k < n_layers; k++) {
@@ -1350,7 +1337,7 @@ static int writer_remember(struct layout_writer *lw, const char *path, sw_error 
     if (grown == NULL || (grown[lw->n_written] = strdup(path)) == NULL) {
         if (grown)
             lw->written = grown;
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     lw->written = grown;
     lw->n_written++;
@@ -1365,7 +1352,7 @@ static int writer_put_dir(struct layout_writer *lw, const char *path, sw_error *
     if (lw->ar) {
         struct archive_entry *e = archive_entry_new();
         if (e == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         archive_entry_set_pathname(e, path);
         archive_entry_set_filetype(e, AE_IFDIR);
         archive_entry_set_perm(e, 0755);
@@ -1375,7 +1362,7 @@ static int writer_put_dir(struct layout_writer *lw, const char *path, sw_error *
         archive_entry_free(e);
     } else {
         char *full = sw_path_join(lw->dir, path);
-        rc = full ? sw_mkdir_p(full, 0755, err) : sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = full ? sw_mkdir_p(full, 0755, err) : sw_error_oom(err);
         free(full);
     }
     return rc ? rc : writer_remember(lw, path, err);
@@ -1415,7 +1402,7 @@ static int writer_put(struct layout_writer *lw, const char *path, int64_t size, 
     if (lw->ar) {
         struct archive_entry *e = archive_entry_new();
         if (e == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         archive_entry_set_pathname(e, path);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, 0644);
@@ -1431,7 +1418,7 @@ static int writer_put(struct layout_writer *lw, const char *path, int64_t size, 
     struct stat st;
     if ((full = sw_path_join(lw->dir, path)) == NULL || asprintf(&tmp, "%s.XXXXXX", full) < 0) {
         tmp = NULL;
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     /* a blob of the right size is the right blob: its name is its digest */
@@ -1493,7 +1480,7 @@ static int archive_writer_open(const char *path, struct archive **ar, int *fd, c
     *fd = -1;
     if (asprintf(tmp, "%s.tmp-XXXXXX", path) < 0) {
         *tmp = NULL;
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     if ((*fd = mkostemp(*tmp, O_CLOEXEC)) < 0) {
         int rc = sw_error_sys(err, SW_EIO, errno, "creating %s", *tmp);
@@ -1540,7 +1527,7 @@ static int export_blob(reg_store *store, const char *repo, const char *digest,
     char *path = layout_blob_path(digest);
     int rc;
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = reg_blob_open(store, repo, digest, &fd, &size, err)) == 0) {
         struct fd_source fs = { fd, digest };
         rc = writer_put(lw, path, size, fd_source_read, &fs, err);
@@ -1639,7 +1626,7 @@ static int export_manifest_tree(reg_store *store, const char *repo, const struct
     if (is_rewritten) {
         set_media_type(doc, media_type);
         if ((converted = json_dumps(doc, JSON_COMPACT)) == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         body = converted;
@@ -1647,7 +1634,7 @@ static int export_manifest_tree(reg_store *store, const char *repo, const struct
     }
     sw_sha256_digest(body, body_len, digest);
     if ((path = layout_blob_path(digest)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = writer_put_buffer(lw, path, body, body_len, err)) != 0)
@@ -1655,7 +1642,7 @@ static int export_manifest_tree(reg_store *store, const char *repo, const struct
     *desc_out = json_pack("{sssssI}", "mediaType", media_type, "digest", digest, "size",
                           (json_int_t)body_len);
     if (*desc_out == NULL)
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
 cleanup:
     free(path);
     free(converted);
@@ -1687,7 +1674,7 @@ static int export_oci_dir(reg_store *store, const char *repo, const struct reg_m
     json_t *index = NULL;
     int rc;
     if (index_path == NULL || layout_path == NULL || (lw.buf = malloc(IO_BUF_SIZE)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = sw_mkdir_p(dir, 0755, err)) != 0)
@@ -1717,7 +1704,7 @@ static int export_oci_dir(reg_store *store, const char *repo, const struct reg_m
     if (rc != 0)
         goto cleanup;
     if ((index_text = json_dumps(index, JSON_COMPACT)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     rc = sw_write_file_atomic(index_path, index_text, strlen(index_text), 0644, err);
@@ -1744,7 +1731,7 @@ static int export_oci_archive(reg_store *store, const char *repo, const struct r
     int rc;
     lw.mtime = creation_time(-1);
     if (index == NULL || (lw.buf = malloc(IO_BUF_SIZE)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = archive_writer_open(file, &lw.ar, &fd, &tmp, err)) != 0)
@@ -1763,7 +1750,7 @@ static int export_oci_archive(reg_store *store, const char *repo, const struct r
     if (rc != 0)
         goto cleanup;
     if ((index_text = json_dumps(index, JSON_COMPACT)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     rc = writer_put_buffer(&lw, "index.json", index_text, strlen(index_text), err);
@@ -1827,7 +1814,7 @@ static int measure_layer(int fd, const char *digest, int64_t *size, char diff_id
     int rc;
     *size = 0;
     if (h == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = sw_decompress_open_fd(fd, digest, &dec, err)) == 0) {
         while ((rc = sw_decompress_read(dec, buf, IO_BUF_SIZE, &got, err)) == 0 && got > 0) {
             sw_hash_update(h, buf, got);
@@ -1858,7 +1845,7 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
 
     lw.mtime = creation_time(-1);
     if ((lw.buf = malloc(IO_BUF_SIZE)) == NULL || (layer_paths = json_array()) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (reg_media_type_is_index(top->media_type)) {
@@ -1905,7 +1892,7 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
         free(layer_path);
         if (asprintf(&layer_path, "%s/layer.tar", hex) < 0) {
             layer_path = NULL;
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         if (!writer_seen(&lw, layer_path)) {
@@ -1931,13 +1918,13 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
     }
     if (asprintf(&config_name, "%s.json", strchr(cd.digest, ':') + 1) < 0) {
         config_name = NULL;
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     entry = json_pack("{sss[]sO}", "Config", config_name, "RepoTags", "Layers", layer_paths);
     list = json_array();
     if (entry == NULL || list == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (repo_tag)
@@ -1953,7 +1940,7 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
         repos_text = repos ? json_dumps(repos, JSON_COMPACT) : NULL;
     }
     if (list_text == NULL || (colon && last_id[0] && repos_text == NULL)) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = writer_put_buffer(&lw, config_name, config_text, config_len, err)) != 0 ||
@@ -2028,7 +2015,7 @@ int reg_export(reg_store *store, const char *repo, const char *reference, const 
     case REG_TRANSPORT_DOCKER_ARCHIVE:
         if (ref.ref == NULL && is_tag && asprintf(&repo_tag, "%s:%s", repo, reference) < 0) {
             repo_tag = NULL;
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         rc = export_docker_archive(store, repo, &m, ref.path, ref.ref ? ref.ref : repo_tag, result,

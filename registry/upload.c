@@ -196,7 +196,7 @@ int reg_upload_start(reg_store *store, const char *repo, char uuid[REG_UUID_LEN 
              b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
              b[15]);
     if ((path = upload_path(store, uuid)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = reg_store_db(store, &db, err)) != 0)
@@ -329,7 +329,7 @@ int reg_upload_offset(reg_store *store, const char *repo, const char *uuid, int6
     char *path = upload_path(store, uuid);
     struct stat st;
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if (stat(path, &st) != 0)
         rc = sw_error_sys(err, errno == ENOENT ? REG_E_BLOB_UPLOAD_UNKNOWN : SW_EIO, errno,
                           "reading upload %s", uuid);
@@ -349,7 +349,7 @@ int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid,
     if (rc != 0 || (rc = reg_store_check_space(store, err)) != 0)
         return rc;
     if ((w = calloc(1, sizeof(*w))) == NULL || (w->path = upload_path(store, uuid)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     w->store = store;
@@ -363,7 +363,7 @@ int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid,
         goto cleanup;
     }
     if ((w->hash = sw_hash_dup(w->state->hash)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (lseek(w->fd, size, SEEK_SET) < 0) {
@@ -462,13 +462,13 @@ int reg_upload_complete(reg_store *store, const char *repo, const char *uuid, co
     if ((rc = session_find(store, repo, uuid, &db, &repo_id, err)) != 0)
         return rc;
     if ((path = upload_path(store, uuid)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = session_open(store, uuid, path, &state, &fd, &size, err)) != 0)
         goto cleanup;
     if ((hash = sw_hash_dup(state->hash)) == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     rc = reg_blob_writer_adopt(store, path, fd, hash, SW_HASH_SHA256, size, &w, err);
@@ -513,7 +513,7 @@ int reg_upload_cancel(reg_store *store, const char *repo, const char *uuid, sw_e
         return rc;
     char *path = upload_path(store, uuid);
     if (path == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = state_claim(store, uuid, &state, err)) != 0)
         goto cleanup;
     if ((rc = reg_meta_upload_delete(db, uuid, err)) != 0)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
@@ -76,14 +77,8 @@ static int repo_readable(srv_request *req, const char *repo)
 
 static json_t *json_time(int64_t t)
 {
-    if (t <= 0)
-        return json_null();
-    char buf[32];
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
+    char buf[SW_RFC3339_MAX];
+    return t > 0 ? json_string(sw_format_rfc3339(t, buf)) : json_null();
 }
 
 static json_t *json_str_or_null(const char *s)
@@ -915,7 +910,7 @@ static json_t *load_config(reg_store *store, json_t *manifest)
 {
     const char *digest =
         json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-    char path[4096];
+    char path[SW_PATH_MAX];
     char *text = NULL;
     size_t len = 0;
     if (digest == NULL || reg_blob_path_buf(store, digest, path, sizeof(path), NULL) != 0 ||

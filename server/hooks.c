@@ -87,7 +87,7 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
         char *delivery = NULL;
         if (ev->delivery_id &&
             asprintf(&delivery, "%s#%s#%d", ev->delivery_id, repo->name, m[i].rule->index) < 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         struct wrk_run_request rr = {

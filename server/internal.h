@@ -67,7 +67,7 @@ struct srv_server {
     int max_connections;    /* above this, requests get 429 */
 
     /* the build service (NULL when none is configured) */
-    const struct wrk_repos *repos;
+    const struct wrk_repos *_Atomic repos; /* replaced by a config reload */
     struct wrk_service *workers;
     int n_workers; /* worker threads in this process */
 

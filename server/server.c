@@ -448,10 +448,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     clock_gettime(CLOCK_MONOTONIC, &now);
     long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
                    (now.tv_nsec - req->started.tv_nsec) / 1000000;
-    /* sw_log escapes control characters: a path cannot start a new line */
-    sw_info("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path, req->status,
-            req->response_bytes, ms, req->user ? " user=" : "", req->user ? req->user : "",
-            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    /* sw_log escapes control characters: a path cannot start a new line.
+     * server.access_log: off, or errors (4xx/5xx and aborted requests) only */
+    int aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    int mode = srv->cfg->access_log;
+    if (mode == SW_ACCESS_LOG_ON ||
+        (mode == SW_ACCESS_LOG_ERRORS && (req->status >= 400 || aborted)))
+        sw_info("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path, req->status,
+                req->response_bytes, ms, req->user ? " user=" : "", req->user ? req->user : "",
+                aborted ? " (aborted)" : "");
     srv_request_free(req);
     atomic_fetch_sub(&srv->in_flight, 1);
 }
@@ -644,6 +649,11 @@ cleanup:
 int srv_port(const srv_server *srv)
 {
     return srv->port;
+}
+
+void srv_set_repos(srv_server *srv, const struct wrk_repos *repos)
+{
+    atomic_store(&srv->repos, repos);
 }
 
 void srv_set_build_service(srv_server *srv, const struct wrk_repos *repos,

@@ -24,6 +24,10 @@ struct wrk_service;
 void srv_set_build_service(srv_server *srv, const struct wrk_repos *repos,
                            struct wrk_service *workers, int n_workers);
 
+/* Replaces the configured repositories (a config reload); requests that
+ * start from now on see them. repos must stay alive until srv_stop. */
+void srv_set_repos(srv_server *srv, const struct wrk_repos *repos);
+
 /* The port actually bound. */
 int srv_port(const srv_server *srv);
 

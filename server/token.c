@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/base64.h"
 #include "core/db.h"
 #include "core/fs.h"
@@ -98,14 +99,8 @@ cleanup:
 
 static json_t *json_time_or_null(int64_t t)
 {
-    if (t <= 0)
-        return json_null();
-    char buf[32];
-    struct tm tm;
-    time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
+    char buf[SW_RFC3339_MAX];
+    return t > 0 ? json_string(sw_format_rfc3339(t, buf)) : json_null();
 }
 
 int srv_token_list(sqlite3 *db, const char *user, json_t **out, sw_error **err)
@@ -785,11 +780,8 @@ static void issue_token(srv_request *req, const char *authorization, const char 
         srv_respond_error(req, SW_ENOMEM, "signing the token failed");
         goto cleanup;
     }
-    char issued[32];
-    struct tm tm;
-    time_t tt = (time_t)now;
-    gmtime_r(&tt, &tm);
-    strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char issued[SW_RFC3339_MAX];
+    sw_format_rfc3339(now, issued);
     json_t *doc = json_pack("{s:s, s:s, s:I, s:s}", "token", jwt, "access_token", jwt, "expires_in",
                             (json_int_t)(claims.expires_at - now), "issued_at", issued);
     if (is_oauth) /* RFC 6749: the granted scope, and the token type */

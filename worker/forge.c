@@ -39,7 +39,7 @@ int wrk_forge_post(const char *url, const char *body, const char *auth, const at
     char *auth_header = NULL;
     *status = 0;
     if (curl == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     headers = curl_slist_append(headers, "Content-Type: application/json");
     headers = curl_slist_append(headers, "Accept: application/vnd.github+json, application/json");
     if (auth && asprintf(&auth_header, "Authorization: %s", auth) >= 0)
@@ -137,14 +137,14 @@ int wrk_commit_status_request(const char *api, const char *full_name, const char
     *body = NULL;
     if (asprintf(url, "%.*s/repos/%s/statuses/%s", (int)api_len, api, full_name, sha) < 0) {
         *url = NULL;
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     *body = json_pack("{s:s, s:s, s:s, s:s}", "state", state, "context", context, "target_url",
                       target_url, "description", description);
     if (*body == NULL) {
         free(*url);
         *url = NULL;
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     return 0;
 }

@@ -330,7 +330,7 @@ int wrk_git_mirror_path(const char *data_dir, const char *url, char **out, sw_er
     char digest[SW_DIGEST_MAX];
     sw_sha256_digest(url, strlen(url), digest);
     if (asprintf(out, "%s/git/%.16s.git", data_dir, digest + strlen("sha256:")) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     return 0;
 }
 
@@ -339,7 +339,7 @@ static int lock_mirror(const char *mirror, int op, sw_error **err)
 {
     char *path = NULL;
     if (asprintf(&path, "%s.lock", mirror) < 0) {
-        sw_error_set(err, SW_ENOMEM, "out of memory");
+        sw_error_oom(err);
         return -1;
     }
     char *dir = strdup(path);
@@ -542,10 +542,12 @@ static int certificate_cb(git_cert *cert, int valid, const char *host, void *pay
         return GIT_ECERTIFICATE;
     }
 
-    char user_file[4096] = "";
+    char user_file[SW_PATH_MAX] = "";
     const char *home = getenv("HOME");
-    if (home && *home)
-        snprintf(user_file, sizeof(user_file), "%s/.ssh/known_hosts", home);
+    if (home && *home &&
+        snprintf(user_file, sizeof(user_file), "%s/.ssh/known_hosts", home) >=
+            (int)sizeof(user_file))
+        user_file[0] = '\0'; /* a cut path would name another file */
     const char *paths[2] = { NULL, NULL };
     if (st->auth && st->auth->known_hosts) {
         paths[0] = st->auth->known_hosts;
@@ -776,7 +778,7 @@ int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git
     git_repository_free(repo);
     repo = NULL;
     if (split_userinfo(url, &clean_url, &url_user, &url_password) != 0) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if ((rc = open_mirror(mirror, clean_url, &repo, &remote, err)) != 0)
@@ -890,7 +892,7 @@ static int fetch_in_child(const char *mirror, const char *url, const struct wrk_
     char *url_env = NULL;
     static char insecure_env[] = "SLIPWAY_GIT_INSECURE=1";
     if (envp == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     size_t k = 0;
     for (size_t i = 0; i < n_env; i++)
         if (strncmp(environ[i], "SLIPWAY_GIT_", 12) != 0)
@@ -1034,7 +1036,7 @@ static int write_tree(struct checkout *co, const git_tree *tree, int dirfd, cons
         if (!name_ok(name))
             return sw_error_set(err, SW_EINVAL, "the commit has an unsafe path %s/%s", path, name);
         if (asprintf(&sub, "%s%s%s", path, *path ? "/" : "", name) < 0)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         if (mode == GIT_FILEMODE_TREE) {
             git_tree *child = NULL;
             int fd = -1;
@@ -1055,7 +1057,7 @@ static int write_tree(struct checkout *co, const git_tree *tree, int dirfd, cons
             } else {
                 struct gitlink *bigger = realloc(co->links, (co->n_links + 1) * sizeof(*co->links));
                 if (bigger == NULL) {
-                    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                    rc = sw_error_oom(err);
                 } else {
                     co->links = bigger;
                     co->links[co->n_links].path = sub;
@@ -1241,7 +1243,7 @@ static int checkout_submodules(struct checkout *co, const char *url, const char 
         char *sub_url = resolve_url(url, sub_url_raw);
         char *sub_mirror = NULL, *sub_dest = sw_path_join(dest, l->path);
         char sha[41];
-        int rc = sub_url && sub_dest ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+        int rc = sub_url && sub_dest ? 0 : sw_error_oom(err);
         if (rc == 0 && (rc = submodule_url_allowed(l->path, sub_url, submodules,
                                                    auth && auth->insecure, err)) != 0) {
             free(sub_url_raw);

@@ -385,7 +385,7 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
             cap = cap ? cap * 2 : 16;
             struct wrk_run *bigger = realloc(list, cap * sizeof(*bigger));
             if (bigger == NULL) {
-                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+                rc = sw_error_oom(err);
                 break;
             }
             list = bigger;
@@ -592,14 +592,11 @@ int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error
         if (count == cap) {
             cap = cap ? cap * 2 : 64;
             char **grown = realloc(list, cap * sizeof(*list));
-            if (grown == NULL) {
-                rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-                goto cleanup;
-            }
+            SW_CHECK_ALLOC(grown, rc, err, cleanup);
             list = grown;
         }
         if ((list[count] = sw_db_column_dup(stmt, 0)) == NULL) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
         count++;

@@ -136,7 +136,7 @@ int wrk_known_hosts_check(const char *path, const char *host, int port, const un
     int lineno = 0;
     if (blob == NULL) {
         fclose(f);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     while (getline(&line, &cap, f) >= 0) {
         lineno++;

@@ -36,7 +36,7 @@ int wrk_outbox_add(sqlite3 *db, const char *run_id, const char *repo, const char
 {
     char *text = json_dumps(body, JSON_COMPACT);
     if (text == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at,"
@@ -115,7 +115,7 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
         out->attempts = sqlite3_column_int(stmt, 6);
         if (!out->run_id || !out->repo || !out->kind || !out->url || !out->body) {
             wrk_delivery_release(out);
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             goto cleanup;
         }
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "registry/names.h"
@@ -157,7 +158,7 @@ static int get_list(const struct ctx *c, json_t *obj, const char *prefix, const 
     if (json_is_string(v)) {
         *out = calloc(2, sizeof(char *));
         if (*out == NULL || ((*out)[0] = strdup(json_string_value(v))) == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         *n = 1;
         return 0;
     }
@@ -165,7 +166,7 @@ static int get_list(const struct ctx *c, json_t *obj, const char *prefix, const 
         return key_error(c, v, full, err, "expected a list of strings");
     *out = calloc(json_array_size(v) + 1, sizeof(char *));
     if (*out == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     size_t i;
     json_t *item;
     json_array_foreach(v, i, item) {
@@ -196,7 +197,7 @@ static int get_autotest(const struct ctx *c, json_t *obj, const char *prefix, ch
             return key_error(c, v, full, err, "expected a command");
         *out = calloc(4, sizeof(char *));
         if (*out == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         (*out)[0] = strdup("sh");
         (*out)[1] = strdup("-c");
         (*out)[2] = strdup(json_string_value(v));
@@ -435,7 +436,7 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
             if (value == NULL)
                 return sw_config_error(c->cfg, v, key, err, "%s: expected a string value", k);
             if (asprintf(&kv, "%s=%s", k, value) < 0)
-                return sw_error_set(err, SW_ENOMEM, "out of memory");
+                return sw_error_oom(err);
             r->build_args[r->n_build_args++] = kv;
         }
     } else if (args != NULL) {
@@ -468,7 +469,7 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
     if (!present && !r->semver) {
         r->tags = calloc(2, sizeof(char *));
         if (r->tags == NULL || (r->tags[0] = strdup("{sourceref}")) == NULL)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         r->n_tags = 1;
     }
     if (r->semver && strcmp(r->source_type, "tag") != 0) {
@@ -577,7 +578,7 @@ static int get_run_as(const struct ctx *c, json_t *node, struct wrk_repo *r, sw_
                                "%s is not a user of %s (registry.auth.htpasswd)", user,
                                c->cfg->htpasswd);
     r->run_as = strdup(user);
-    return r->run_as ? 0 : sw_error_set(err, SW_ENOMEM, "out of memory");
+    return r->run_as ? 0 : sw_error_oom(err);
 }
 
 /* secrets: {ID: env:NAME | file:PATH}. The form is checked here (the
@@ -662,12 +663,12 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     char *local = NULL;
     if (s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0) {
         /* a local path is a file:// URL, relative to where slipway started */
-        char cwd[4096];
+        char cwd[SW_PATH_MAX];
         if (s[0] != '/' && getcwd(cwd, sizeof(cwd)) == NULL)
             return sw_error_sys(err, SW_EIO, errno, "%s: getcwd", key);
         if (asprintf(&local, "file://%s%s%s", s[0] == '/' ? "" : cwd, s[0] == '/' ? "" : "/",
                      strncmp(s, "./", 2) == 0 ? s + 2 : s) < 0)
-            return sw_error_set(err, SW_ENOMEM, "out of memory");
+            return sw_error_oom(err);
         s = local;
     }
     if (!git_url_valid(s)) {
@@ -723,10 +724,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
         goto cleanup;
     }
     r->rules = calloc(json_array_size(rules), sizeof(*r->rules));
-    if (r->rules == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(r->rules, rc, err, cleanup);
     for (size_t i = 0; i < json_array_size(rules); i++) {
         rc = load_rule(c, json_array_get(rules, i), (int)i, &d, &r->rules[i], err);
         r->n_rules++;
@@ -815,7 +813,7 @@ int wrk_repos_load(const struct sw_config *cfg, struct wrk_repos **out, sw_error
     struct ctx c = { .cfg = cfg };
     int rc;
     if (repos == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = load_runs(cfg, repos, err)) != 0)
         goto fail;
     json_t *list = sw_config_section(cfg, "repos");
@@ -828,10 +826,7 @@ int wrk_repos_load(const struct sw_config *cfg, struct wrk_repos **out, sw_error
         goto fail;
     }
     repos->repos = calloc(json_array_size(list) + 1, sizeof(*repos->repos));
-    if (repos->repos == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto fail;
-    }
+    SW_CHECK_ALLOC(repos->repos, rc, err, fail);
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *node = json_array_get(list, i);
         rc = load_repo(&c, node, i, &repos->repos[i], err);

@@ -17,6 +17,11 @@
 #include "core/fs.h"
 #include "core/log.h"
 
+/* Output is moved from the pipe in chunks of this size; Slipway's own lines
+ * longer than RUNLOG_LINE_MAX are cut (escaped, still one line). */
+#define RUNLOG_CHUNK 4096
+#define RUNLOG_LINE_MAX 4096
+
 static int plain_name(const char *s)
 {
     if (*s == '\0' || strlen(s) > 64)
@@ -117,7 +122,7 @@ static void write_output(struct pump *p, const char *data, size_t len)
  * (every writer closed it), 1 otherwise. Called with p->lock. */
 static int drain(struct pump *p)
 {
-    char buf[4096];
+    char buf[RUNLOG_CHUNK];
     for (;;) {
         ssize_t n = read(p->read_fd, buf, sizeof buf);
         if (n > 0) {
@@ -208,7 +213,7 @@ void wrk_log_output_stop(int fd)
 
 void wrk_log_line(int fd, const char *fmt, ...)
 {
-    char text[4096], line[4096];
+    char text[RUNLOG_LINE_MAX], line[RUNLOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(text, sizeof(text), fmt, ap);

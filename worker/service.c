@@ -65,7 +65,17 @@ struct wrk_service {
     pthread_cond_t wake;
     int wakeups;
     atomic_int stopping;
+    /* the repositories in force: replaced by a config reload; a run keeps
+     * the generation it started with (generations are never freed while
+     * the service runs) */
+    const struct wrk_repos *_Atomic repos;
 };
+
+void wrk_service_set_repos(wrk_service *svc, const struct wrk_repos *repos)
+{
+    if (svc)
+        atomic_store(&svc->repos, repos);
+}
 
 /* ---- config --------------------------------------------------------------- */
 
@@ -148,18 +158,26 @@ static int path_within(const char *root, const char *path)
     return strncmp(real, real_root, n) == 0 && (real[n] == '\0' || real[n] == '/');
 }
 
-static void add_arg(char ***args, size_t *n, const char *key, const char *value)
+/* Appends a build arg "KEY=VALUE" (taking kv); -1 when memory is short
+ * (kv NULL included): a build must never go on without an arg it was given. */
+static int push_arg(char ***args, size_t *n, char *kv)
 {
-    char *kv = NULL;
-    if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
-        return;
-    char **bigger = realloc(*args, (*n + 1) * sizeof(char *));
+    char **bigger = kv ? realloc(*args, (*n + 1) * sizeof(char *)) : NULL;
     if (bigger == NULL) {
         free(kv);
-        return;
+        return -1;
     }
     *args = bigger;
     (*args)[(*n)++] = kv;
+    return 0;
+}
+
+static int add_arg(char ***args, size_t *n, const char *key, const char *value)
+{
+    char *kv = NULL;
+    if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
+        kv = NULL;
+    return push_arg(args, n, kv);
 }
 
 /* ---- one run -------------------------------------------------------------- */
@@ -488,10 +506,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     if ((rc = bld_scratch_dir(store, "src-", &scratch, err)) != 0)
         goto cleanup;
     src = sw_path_join(scratch, "src");
-    if (src == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
-        goto cleanup;
-    }
+    SW_CHECK_ALLOC(src, rc, err, cleanup);
     c->src_dir = src;
     if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
                                &auth, &info, err)) != 0)
@@ -540,7 +555,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     context = sw_path_join(src, rule->context);
     dockerfile = sw_path_join(src, rule->dockerfile);
     if (context == NULL || dockerfile == NULL) {
-        rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+        rc = sw_error_oom(err);
         goto cleanup;
     }
     if (!path_within(src, context)) {
@@ -560,22 +575,22 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         docker_repo = NULL;
     if (asprintf(&image_name, "%s/%s:%s", host, r->name, first_tag) < 0)
         image_name = NULL;
-    for (size_t i = 0; i < rule->n_build_args; i++) {
-        char **bigger = realloc(args, (n_args + 1) * sizeof(char *));
-        if (bigger) {
-            args = bigger;
-            args[n_args++] = strdup(rule->build_args[i]);
-        }
-    }
-    add_arg(&args, &n_args, "SOURCE_BRANCH", source_ref);
-    add_arg(&args, &n_args, "SOURCE_COMMIT", info.sha);
-    add_arg(&args, &n_args, "COMMIT_MSG", info.message);
-    add_arg(&args, &n_args, "DOCKER_REPO", docker_repo);
-    add_arg(&args, &n_args, "DOCKERFILE_PATH", rule->dockerfile);
-    add_arg(&args, &n_args, "DOCKER_TAG", first_tag);
-    add_arg(&args, &n_args, "IMAGE_NAME", image_name);
+    int args_ok = docker_repo != NULL && image_name != NULL;
+    for (size_t i = 0; args_ok && i < rule->n_build_args; i++)
+        args_ok = push_arg(&args, &n_args, strdup(rule->build_args[i])) == 0;
+    args_ok = args_ok && add_arg(&args, &n_args, "SOURCE_BRANCH", source_ref) == 0 &&
+              add_arg(&args, &n_args, "SOURCE_COMMIT", info.sha) == 0 &&
+              add_arg(&args, &n_args, "COMMIT_MSG", info.message) == 0 &&
+              add_arg(&args, &n_args, "DOCKER_REPO", docker_repo) == 0 &&
+              add_arg(&args, &n_args, "DOCKERFILE_PATH", rule->dockerfile) == 0 &&
+              add_arg(&args, &n_args, "DOCKER_TAG", first_tag) == 0 &&
+              add_arg(&args, &n_args, "IMAGE_NAME", image_name) == 0;
     free(docker_repo);
     free(image_name);
+    if (!args_ok) {
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
 
     /* the identity the build reads images with, and its own cache */
     char identity_of[300], cache_scope[600];
@@ -729,7 +744,7 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
     pthread_cond_init(&c.hb_cond, NULL);
     int hb = pthread_create(&c.hb_thread, NULL, heartbeat_main, &c) == 0;
 
-    c.repo = wrk_repos_find(svc->opts.repos, c.run.repo);
+    c.repo = wrk_repos_find(svc->repos, c.run.repo);
     if (c.repo == NULL) {
         rc = sw_error_set(&err, SW_ENOTFOUND, "repository %s is not configured (any more)",
                           c.run.repo);
@@ -776,7 +791,7 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
             if (strcmp(c.run.trigger, "base-image") != 0) {
                 int queued = 0, total = 0;
                 for (size_t i = 0; i < json_array_size(tags); i++) {
-                    wrk_triggers_tag_pushed(db, svc->opts.repos, c.repo->name,
+                    wrk_triggers_tag_pushed(db, svc->repos, c.repo->name,
                                             json_string_value(json_array_get(tags, i)), digest,
                                             &queued, NULL);
                     total += queued;
@@ -972,7 +987,7 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const stru
     long status = 0;
     sw_error *e = NULL, *rec = NULL;
     if (strcmp(d->kind, "status") == 0) {
-        const struct wrk_repo *r = wrk_repos_find(svc->opts.repos, d->repo);
+        const struct wrk_repo *r = wrk_repos_find(svc->repos, d->repo);
         if (r == NULL || r->status_token == NULL) {
             error = "the repository has no status_token in the config any more";
             goto record;
@@ -985,7 +1000,7 @@ static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const stru
         }
     }
     if (strcmp(d->kind, "notify") == 0 && strncmp(d->url, "notify:", 7) == 0) {
-        url = wrk_notify_resolve(wrk_repos_find(svc->opts.repos, d->repo), d->url);
+        url = wrk_notify_resolve(wrk_repos_find(svc->repos, d->repo), d->url);
         if (url == NULL) {
             error = "the notify URL is not in the repository's config any more";
             goto record;
@@ -1054,15 +1069,16 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
 {
     wrk_service *svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     svc->opts = *opts;
+    atomic_store(&svc->repos, opts->repos);
     snprintf(svc->name, sizeof(svc->name), "%s", opts->name ? opts->name : "worker");
     svc->opts.name = svc->name; /* the caller's buffer may not outlive the call */
     wrk_run_limits_get(opts->config, &svc->limits);
     /* fetches run in a child process of this binary (see worker/git.h) */
-    char exe[4096];
+    char exe[SW_PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
+    if (n > 0 && (size_t)n < sizeof(exe) - 1) { /* a cut path is no path */
         exe[n] = '\0';
         wrk_git_use_helper(exe);
     }
@@ -1073,7 +1089,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     svc->workers = calloc((size_t)(opts->threads > 0 ? opts->threads : 1), sizeof(struct worker));
     if (svc->workers == NULL) {
         wrk_service_stop(svc);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     for (int i = 0; i < opts->threads; i++) {
         struct worker *w = &svc->workers[i];

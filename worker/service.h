@@ -50,6 +50,11 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
 /* Wakes idle workers now (a run was just queued in this process). */
 void wrk_service_wake(wrk_service *svc);
 
+/* Replaces the repositories the workers build for (a config reload): runs
+ * claimed from now on use them; a run in progress keeps the ones it started
+ * with. repos must stay alive until the service stops. */
+void wrk_service_set_repos(wrk_service *svc, const struct wrk_repos *repos);
+
 /* Number of worker threads. */
 int wrk_service_threads(const wrk_service *svc);
 

@@ -137,7 +137,7 @@ static int render_one(const char *tmpl, const struct wrk_tag_context *ctx, char 
     if (s == NULL)
         s = strdup("");
     if (s == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     sanitize(s);
     if (s[0] == '\0') {
         free(s);
@@ -160,7 +160,7 @@ static int add_tag(struct wrk_tag **tags, size_t *n, char *name, int immutable, 
     struct wrk_tag *bigger = realloc(*tags, (*n + 1) * sizeof(**tags));
     if (bigger == NULL) {
         free(name);
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     }
     *tags = bigger;
     (*tags)[*n].name = name;
@@ -263,7 +263,7 @@ int wrk_tags_render(const struct wrk_rule *rule, const struct wrk_tag_context *c
     }
     return 0;
 oom:
-    rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+    rc = sw_error_oom(err);
 fail:
     wrk_tags_free(*tags, *n);
     *tags = NULL;

@@ -118,7 +118,7 @@ int wrk_triggers_tag_pushed(sqlite3 *db, const struct wrk_repos *repos, const ch
     if (repos == NULL || repos->n == 0)
         return 0;
     if (asprintf(&base, "%s:%s", repo, tag) < 0)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     if ((rc = sw_db_prepare(db,
                             "SELECT repo, rule FROM run_bases WHERE base = ? AND"
                             " digest != ?",

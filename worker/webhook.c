@@ -119,12 +119,12 @@ int wrk_webhook_payload(const char *content_type, const char *body, size_t len, 
             form_decode(&sb, eq + 1, (size_t)(field_end - eq - 1));
             if (sb.failed) {
                 sw_strbuf_free(&sb);
-                return sw_error_set(err, SW_ENOMEM, "out of memory");
+                return sw_error_oom(err);
             }
             *json_len = sb.len;
             *decoded = sw_strbuf_detach(&sb);
             if (*decoded == NULL)
-                return sw_error_set(err, SW_ENOMEM, "out of memory");
+                return sw_error_oom(err);
             *json = *decoded;
             return 0;
         }

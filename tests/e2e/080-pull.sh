@@ -58,8 +58,16 @@ export no_proxy='*' NO_PROXY='*'
 sw() { timeout 120 "$bin" "$@"; }
 sko() { timeout 120 skopeo --insecure-policy "$@"; }
 
+# a free port, reserved the way tests/e2e/lib.sh's sw_free_port does (this
+# script does not source lib.sh): other tests run in parallel
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    local dir=${SLIPWAY_TEST_TMP:-/tmp}/ports p
+    mkdir -p "$dir"
+    for _ in $(seq 100); do
+        p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        mkdir "$dir/$p" 2> /dev/null && { echo "$p"; return 0; }
+    done
+    return 1
 }
 
 # wait_http URL CODE: until URL answers with status CODE (bounded: 20 s).

@@ -138,8 +138,24 @@ sw_finish() {
 
 sw_tmpdir() { mktemp -d "$SW_SCRATCH/d.XXXXXX"; }
 
+# A port the kernel says is free, reserved for this script: test scripts run
+# in parallel (ctest -j), and two of them asking at the same moment could be
+# handed the same port, so that one test's requests reach another test's
+# server. A port is taken by creating $SLIPWAY_TEST_TMP/ports/PORT (mkdir is
+# atomic); reservations older than an hour are forgotten.
 sw_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    local dir=${SLIPWAY_TEST_TMP:-/tmp}/ports p
+    mkdir -p "$dir"
+    find "$dir" -mindepth 1 -maxdepth 1 -mmin +60 -exec rmdir {} + 2> /dev/null || true
+    for _ in $(seq 100); do
+        p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        if mkdir "$dir/$p" 2> /dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "sw_free_port: no free port found" >&2
+    return 1
 }
 
 sw_write_config() { # DIR PORT [EXTRA_YAML]
@@ -175,7 +191,8 @@ sw_start_server() { # CONFIG [extra serve args]
     local listen scheme=http
     listen=$(sed -n 's/^ *listen: *//p' "$cfg" | head -1 | tr -d '"')
     grep -q '^ *tls:' "$cfg" && scheme=https
-    if ! sw_wait_http "$scheme://$listen/v2/" 20; then
+    if ! sw_wait_http "$scheme://$listen/v2/" 20 || ! kill -0 "$SW_SERVER_PID" 2> /dev/null; then
+        # (an answer from a process that is not ours is no start either)
         echo "slipway serve did not start; its log:" >&2
         cat "$log" >&2
         return 1

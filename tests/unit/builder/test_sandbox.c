@@ -288,6 +288,42 @@ static void test_output_cap(void)
     free(res.upper);
 }
 
+/* A RUN that leaves /etc alone gives a diff without /etc, although the
+ * runtime's /etc/hosts and /etc/resolv.conf mounts copied the directory up
+ * (it would be a layer entry with the build's mtime); a RUN that writes
+ * there keeps it. */
+static void test_etc_copy_up_left_out(void)
+{
+    char *etc = sw_path_join(lower, "etc"), *release = sw_path_join(lower, "etc/os-release");
+    CHECK_INT_EQ(sw_mkdir_p(etc, 0755, NULL), 0);
+    CHECK_INT_EQ(sw_write_file_atomic(release, "ID=test\n", 8, 0644, NULL), 0);
+
+    struct run_result res;
+    step_limits = NULL;
+    step_userns = NULL;
+    step_cap = NULL;
+    run_step("etc-untouched", "cat /etc/os-release > /dev/null", 0, 60, &res);
+    if (res.exit_status != 0)
+        fprintf(stderr, "  etc-untouched: %s%s\n", res.message, res.output);
+    CHECK_INT_EQ(res.rc, 0);
+    CHECK_INT_EQ(res.exit_status, 0);
+    char *up_etc = sw_path_join(res.upper, "etc");
+    CHECK(!sw_path_exists(up_etc));
+    free(up_etc);
+    free(res.upper);
+
+    run_step("etc-written", "echo x > /etc/new", 0, 60, &res);
+    CHECK_INT_EQ(res.exit_status, 0);
+    char *up_new = sw_path_join(res.upper, "etc/new");
+    CHECK(sw_path_exists(up_new));
+    free(up_new);
+    free(res.upper);
+
+    sw_rm_rf(etc, NULL);
+    free(etc);
+    free(release);
+}
+
 int main(void)
 {
     if (geteuid() != 0 || access("/usr/sbin/runc", X_OK) != 0) {
@@ -297,6 +333,7 @@ int main(void)
     dir = scratch_dir("test_sandbox");
     make_busybox_layer();
     RUN(test_output_exit_code_and_diff);
+    RUN(test_etc_copy_up_left_out);
     RUN(test_isolation);
     RUN(test_seccomp);
     RUN(test_user);

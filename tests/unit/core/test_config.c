@@ -393,6 +393,29 @@ static void test_builder_limits_and_userns(void)
     CHECK(strstr(msg, "builder.userns.size: expected at least 65536") != NULL);
 }
 
+static void test_access_log(void)
+{
+    struct sw_config *cfg = NULL;
+    CHECK_INT_EQ(sw_config_defaults(&cfg, NULL), 0);
+    CHECK_INT_EQ(cfg->access_log, SW_ACCESS_LOG_ON);
+    sw_config_free(cfg);
+    const char *docs[][2] = { { "server:\n  access_log: off\n", "off" },
+                              { "server:\n  access_log: errors\n", "errors" },
+                              { "server:\n  access_log: \"on\"\n", "on" } };
+    int want[] = { SW_ACCESS_LOG_OFF, SW_ACCESS_LOG_ERRORS, SW_ACCESS_LOG_ON };
+    for (int i = 0; i < 3; i++) {
+        char *path = write_config("access.yaml", docs[i][0]);
+        cfg = NULL;
+        CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+        if (cfg)
+            CHECK_INT_EQ(cfg->access_log, want[i]);
+        sw_config_free(cfg);
+        free(path);
+    }
+    const char *msg = load_error("server:\n  access_log: verbose\n");
+    CHECK(strstr(msg, "server.access_log: expected on, off or errors") != NULL);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_config");
@@ -407,6 +430,7 @@ int main(void)
     RUN(test_secret_from_env);
     RUN(test_builder_egress_keys);
     RUN(test_builder_limits_and_userns);
+    RUN(test_access_log);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

@@ -1,0 +1,174 @@
+/*
+ * reload.c - config reload on SIGHUP and `slipway reload` (see reload.h).
+ */
+#include "cli/reload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/store.h"
+#include "core/fs.h"
+#include "core/log.h"
+#include "core/parse.h"
+
+#define PID_FILE "serve.pid"
+
+int cli_reload_load(struct cli_generations *g, const char *config_path,
+                    const char *data_dir_override, const struct wrk_repos **repos_out,
+                    sw_error **err)
+{
+    struct sw_config *cfg = NULL;
+    struct wrk_repos *repos = NULL;
+    int rc;
+    if (config_path == NULL)
+        return sw_error_set(err, SW_EINVAL, "no config file to reload (started without --config)");
+    if ((rc = sw_config_load(config_path, &cfg, err)) != 0 ||
+        (data_dir_override && (rc = cli_set_data_dir(cfg, data_dir_override, err)) != 0) ||
+        (rc = wrk_repos_load(cfg, &repos, err)) != 0)
+        goto fail;
+    struct sw_config **configs = realloc(g->configs, (g->n + 1) * sizeof(*configs));
+    if (configs)
+        g->configs = configs;
+    struct wrk_repos **list = realloc(g->repos, (g->n + 1) * sizeof(*list));
+    if (list)
+        g->repos = list;
+    if (configs == NULL || list == NULL) {
+        rc = sw_error_oom(err);
+        goto fail;
+    }
+    g->configs[g->n] = cfg;
+    g->repos[g->n] = repos;
+    g->n++;
+    *repos_out = repos;
+    return 0;
+fail:
+    wrk_repos_free(repos);
+    sw_config_free(cfg);
+    return rc;
+}
+
+void cli_generations_free(struct cli_generations *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        wrk_repos_free(g->repos[i]);
+        sw_config_free(g->configs[i]);
+    }
+    free(g->repos);
+    free(g->configs);
+    memset(g, 0, sizeof(*g));
+}
+
+int cli_pid_file_write(const char *data_dir, sw_error **err)
+{
+    char *path = sw_path_join(data_dir, PID_FILE);
+    char text[32];
+    if (path == NULL)
+        return sw_error_oom(err);
+    snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    int rc = sw_write_file_atomic(path, text, strlen(text), 0600, err);
+    free(path);
+    return rc;
+}
+
+void cli_pid_file_remove(const char *data_dir)
+{
+    char *path = sw_path_join(data_dir, PID_FILE);
+    char *text = NULL;
+    int64_t pid = 0;
+    /* only our own: another serve may have started on the data dir since */
+    if (path && sw_read_file(path, 64, &text, NULL, NULL) == 0 &&
+        sw_parse_int64_prefix(text, 1, INT32_MAX, &pid, NULL) == 0 && pid == (int64_t)getpid())
+        unlink(path);
+    free(text);
+    free(path);
+}
+
+static void reload_usage(FILE *out)
+{
+    fprintf(out, "usage: slipway reload (--config FILE | --data-dir DIR)\n"
+                 "\n"
+                 "Asks the running `slipway serve` of that data directory to re-read its\n"
+                 "config (the same as sending it SIGHUP): repositories and build rules are\n"
+                 "added, changed or removed without a restart, runs in progress keep the\n"
+                 "rule they started with, and an invalid config is refused (the server log\n"
+                 "says why) while the old one stays. `slipway worker` processes re-read\n"
+                 "theirs on SIGHUP too. Other sections need a restart.\n");
+}
+
+int cmd_reload(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "data-dir", required_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_path = NULL, *data_dir = NULL;
+    struct sw_config *cfg = NULL;
+    sw_error *err = NULL;
+    char *path = NULL, *text = NULL;
+    int status = 2, opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'h':
+            reload_usage(stdout);
+            return 0;
+        default:
+            reload_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || cli_store_given("reload", config_path, data_dir) != 0) {
+        reload_usage(stderr);
+        return 2;
+    }
+    status = 1;
+    /* the file is checked here too, so a typo is reported to whoever typed it */
+    if ((config_path ? sw_config_load(config_path, &cfg, &err) : sw_config_defaults(&cfg, &err)) !=
+            0 ||
+        (data_dir && cli_set_data_dir(cfg, data_dir, &err) != 0)) {
+        fprintf(stderr, "slipway reload: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    struct wrk_repos *repos = NULL;
+    if (config_path && wrk_repos_load(cfg, &repos, &err) != 0) {
+        fprintf(stderr, "slipway reload: %s (the server keeps its config)\n",
+                sw_error_message(err));
+        goto cleanup;
+    }
+    wrk_repos_free(repos);
+    int64_t pid = 0;
+    if ((path = sw_path_join(cfg->data_dir, PID_FILE)) == NULL ||
+        sw_read_file(path, 64, &text, NULL, &err) != 0 ||
+        sw_parse_int64_prefix(text, 2, INT32_MAX, &pid, NULL) != 0) {
+        fprintf(stderr, "slipway reload: no running slipway serve found for %s (%s)\n",
+                cfg->data_dir, err ? sw_error_message(err) : "bad pid file");
+        goto cleanup;
+    }
+    if (kill((pid_t)pid, SIGHUP) != 0) {
+        fprintf(stderr, "slipway reload: signalling slipway serve (pid %lld): %s\n", (long long)pid,
+                strerror(errno));
+        goto cleanup;
+    }
+    printf("asked slipway serve (pid %lld) to reload its config\n", (long long)pid);
+    status = 0;
+cleanup:
+    free(path);
+    free(text);
+    sw_config_free(cfg);
+    sw_error_clear(&err);
+    return status;
+}

@@ -40,5 +40,4 @@ void cli_generations_free(struct cli_generations *g);
 int cli_pid_file_write(const char *data_dir, sw_error **err);
 void cli_pid_file_remove(const char *data_dir);
 
-
 #endif

@@ -48,6 +48,7 @@
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -439,6 +440,83 @@ static char **extra_mount_points(const struct bld_sandbox_spec *spec, const char
         }
     }
     return list;
+}
+
+/* The existing directories above the extra mounts' destinations that are
+ * not in the upper dir yet: creating a mount point below one copies it up
+ * (a NULL-terminated list, parents first). */
+static char **extra_mount_parents(const struct bld_sandbox_spec *spec, const char *rootfs)
+{
+    char **list = calloc(spec->n_extra_mounts * 64 + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; list && i < spec->n_extra_mounts; i++) {
+        const char *d = spec->extra_mounts[i].destination;
+        const char *last = strrchr(d, '/');
+        for (const char *p = d + 1; p <= last && n < spec->n_extra_mounts * 64; p++) {
+            if (*p != '/')
+                continue;
+            char *rel = strndup(d + 1, (size_t)(p - d - 1));
+            char *up = rel ? sw_path_join(spec->upper_dir, rel) : NULL;
+            struct stat st;
+            int dup = 0;
+            for (size_t k = 0; rel && k < n; k++)
+                dup |= strcmp(list[k], rel) == 0;
+            if (rel && up && !dup && rel[0] && exists_in_root(rootfs, rel) && lstat(up, &st) != 0 &&
+                errno == ENOENT)
+                list[n++] = rel;
+            else
+                free(rel);
+            free(up);
+        }
+    }
+    return list;
+}
+
+/* Removes, deepest first, those of them that the step left as it found
+ * them: an empty directory in the upper dir, not opaque, with the lower
+ * layer's mode and owner (the merged view is the lower one's either way;
+ * this keeps a directory entry with a new mtime out of the layer). Opened
+ * below upper without following symlinks. */
+static void remove_extra_mount_parents(const struct bld_sandbox_spec *spec, char **list)
+{
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    int upper_fd = open(spec->upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = n; i-- > 0;) {
+        struct stat low, up;
+        struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+        int fd = upper_fd >= 0 && lower_stat(spec, list[i], &low) == 0
+                     ? (int)syscall(SYS_openat2, upper_fd, list[i], &how, sizeof(how))
+                     : -1;
+        char opaque[4];
+        if (fd >= 0 && fstat(fd, &up) == 0 && S_ISDIR(low.st_mode) && up.st_mode == low.st_mode &&
+            up.st_uid == low.st_uid && up.st_gid == low.st_gid &&
+            fgetxattr(fd, "trusted.overlay.opaque", opaque, sizeof(opaque)) < 0 &&
+            errno == ENODATA && fgetxattr(fd, "user.overlay.opaque", opaque, sizeof(opaque)) < 0 &&
+            errno == ENODATA) {
+            char *slash = strrchr(list[i], '/');
+            const char *name = slash ? slash + 1 : list[i];
+            int parent = upper_fd;
+            if (slash) {
+                *slash = '\0';
+                struct open_how ph = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+                parent = (int)syscall(SYS_openat2, upper_fd, list[i], &ph, sizeof(ph));
+            }
+            if (parent >= 0)
+                unlinkat(parent, name, AT_REMOVEDIR); /* fails when not empty */
+            if (slash && parent >= 0)
+                close(parent);
+        }
+        if (fd >= 0)
+            close(fd);
+        free(list[i]);
+    }
+    if (upper_fd >= 0)
+        close(upper_fd);
+    free(list);
 }
 
 /* Removes those of them left in the upper dir, deepest first, when empty.
@@ -986,6 +1064,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     int mounted = 0, rc = 0, started = 0, watching = 0;
     int existed[16] = { 0 }, in_upper[16] = { 0 };
     char **created = NULL; /* mount points of the extra mounts */
+    char **parents = NULL; /* directories above them, not in the upper dir */
     int out_pipe[2] = { -1, -1 };
     char id[40], owner[64];
     unsigned char rnd[8];
@@ -1037,6 +1116,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         free(u);
     }
     created = extra_mount_points(spec, rootfs);
+    parents = extra_mount_parents(spec, rootfs);
 
     char hosts_text[512];
     snprintf(hosts_text, sizeof(hosts_text),
@@ -1196,6 +1276,7 @@ cleanup:
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
     remove_extra_mount_points(spec->upper_dir, created);
+    remove_extra_mount_parents(spec, parents);
     if (mounted)
         remove_copied_up_dirs(spec, in_upper);
     if (bundle)

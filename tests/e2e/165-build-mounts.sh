@@ -25,6 +25,7 @@ RUN mkdir -p /data && echo from-stage > /data/stage.txt
 FROM test/busybox:1
 ARG N=1
 RUN --mount=type=cache,target=/cache,id=c1,sharing=locked sh -c 'echo run$N >> /cache/count; wc -l < /cache/count > /cachecount'
+RUN --mount=type=cache,target=/root/.cache/go sh -c 'echo x > /root/.cache/go/built; echo go > /gocache'
 RUN --mount=type=secret,id=tok sh -c 'wc -c < /run/secrets/tok > /toklen; echo "file: $(cat /run/secrets/tok)"'
 RUN --mount=type=secret,id=envtok,env=TOK sh -c 'echo "env: $TOK"; echo ${#TOK} > /envlen'
 RUN --mount=type=bind,from=base,source=/data,target=/mnt cat /mnt/stage.txt > /fromstage
@@ -46,6 +47,16 @@ bt_unpack test/mounts:1 "$root" > /dev/null
 r=$root/rootfs
 check_eq "the cache mount is written" "$(tr -d ' ' < "$r/cachecount")" "1"
 check "the cache mount is not in the layer" test ! -e "$r/cache"
+check "a cache mount below an existing directory leaves no trace" test ! -e "$r/root/.cache"
+# no layer but the base's has a root/ entry: /root, copied up for the mount
+# point /root/.cache/go, is left out when the step did not change it
+bt_export test/mounts:1
+roots=0
+for blob in "${BT_LAYOUT%:*}"/blobs/sha256/*; do
+    n=$( { tar -tzf "$blob" 2> /dev/null || true; } | grep -cE '^(\./)?root/$' || true)
+    roots=$((roots + n))
+done
+check_eq "no RUN --mount layer has a root/ entry" "$roots" "1"
 check_eq "the secret file is there in RUN" "$(tr -d ' ' < "$r/toklen")" "$((${#SECRET} + 1))"
 check_eq "the env secret is there in RUN" "$(cat "$r/envlen")" "${#ENVSECRET}"
 check "the secret's mount point is not in the layer" test ! -e "$r/run/secrets"

@@ -37,6 +37,14 @@ struct bld_step_event {
     const char *error; /* failed: the message, or NULL */
 };
 
+/* A build secret (RUN --mount=type=secret,id=ID): its value is never
+ * written to a layer, the image, the cache, the database or the log (lines
+ * of step output holding it are masked with "***"). */
+struct bld_secret {
+    const char *id;
+    const char *value; /* NUL-terminated */
+};
+
 struct bld_build_options {
     const char *context_dir; /* required */
     const char *dockerfile;  /* NULL: <context>/Dockerfile */
@@ -79,6 +87,9 @@ struct bld_build_options {
      * a layer another repository's build made. NULL: the shared scope. */
     const char *cache_scope;
     struct bld_output_cap *output_cap; /* caps container output; may be NULL */
+    /* RUN --mount=type=secret sources (borrowed) */
+    const struct bld_secret *secrets;
+    size_t n_secrets;
 };
 
 struct bld_build_result {

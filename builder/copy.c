@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "builder/dockerignore.h"
 #include "builder/unpack.h"
 #include "core/compress.h"
 #include "core/fs.h"
@@ -29,8 +30,55 @@ struct copier {
     const struct bld_copy_spec *spec;
     int src_root_fd;
     int dest_root_fd;
-    const char *verb; /* "COPY" or "ADD", for messages */
+    const char *verb;    /* "COPY" or "ADD", for messages */
+    bld_ignore *exclude; /* --exclude patterns, or NULL */
+    const char *cur_src; /* the source being copied (NULL: a wildcard match) */
+    const char *dest;    /* spec->dest, or the --parents destination */
 };
+
+/* 1 when rel (relative to the source root) is left out: by .dockerignore
+ * (the callback) or by --exclude, matched relative to the current source. */
+static int skipped(const struct copier *c, const char *rel, int is_dir)
+{
+    if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, rel, is_dir))
+        return 1;
+    if (c->exclude == NULL)
+        return 0;
+    const char *sub = rel;
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    if (c->cur_src && c->cur_src[0]) {
+        size_t n = strlen(c->cur_src);
+        if (strncmp(rel, c->cur_src, n) == 0 && rel[n] == '/')
+            sub = rel + n + 1;
+        else if (strcmp(rel, c->cur_src) == 0)
+            sub = base;
+    }
+    int hit = bld_ignore_matches(c->exclude, sub) ||
+              ((c->cur_src == NULL || sub == base) && bld_ignore_matches(c->exclude, base));
+    return hit && !(is_dir && bld_ignore_dir_needed(c->exclude, sub));
+}
+
+/* The --exclude matcher of spec (NULL when none). */
+static int load_exclude(struct copier *c, sw_error **err)
+{
+    if (c->spec->n_exclude == 0)
+        return 0;
+    sw_strbuf text = SW_STRBUF_INIT;
+    for (size_t i = 0; i < c->spec->n_exclude; i++) {
+        if (c->spec->exclude[i][0] == '!') {
+            sw_strbuf_free(&text);
+            return sw_error_set(err, SW_EINVAL, "%s: --exclude=%s: exceptions (!) are not allowed",
+                                c->verb, c->spec->exclude[i]);
+        }
+        sw_strbuf_printf(&text, "%s\n", c->spec->exclude[i]);
+    }
+    int rc = bld_ignore_parse(text.data ? text.data : "", &c->exclude, err);
+    sw_strbuf_free(&text);
+    if (rc != 0)
+        sw_error_prefix(err, "%s --exclude", c->verb);
+    return rc;
+}
 
 static int open_in_root(int root_fd, const char *path, int flags, int follow_last)
 {
@@ -285,7 +333,8 @@ static int expand_source(struct copier *c, const char *source, struct path_list 
         struct stat st;
         int is_dir = fstatat(c->src_root_fd, out->items[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                      S_ISDIR(st.st_mode);
-        if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, out->items[i], is_dir))
+        c->cur_src = NULL;
+        if (skipped(c, out->items[i], is_dir))
             free(out->items[i]);
         else
             out->items[kept++] = out->items[i];
@@ -501,7 +550,7 @@ static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *na
     int rc = 0, fd = -1, sub = -1;
     if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return sw_error_sys(err, SW_EIO, errno, "%s: stat of %s", c->verb, rel);
-    if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, rel, S_ISDIR(st.st_mode)))
+    if (skipped(c, rel, S_ISDIR(st.st_mode)))
         return 0;
     uid_t uid;
     gid_t gid;
@@ -650,8 +699,10 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
                           spec->from_context ? "build context" : "source", src[0] ? src : ".");
         goto cleanup;
     }
+    if (!S_ISDIR(st.st_mode) && c->exclude && skipped(c, src, 0))
+        goto cleanup; /* COPY --exclude of a file source */
     if (S_ISDIR(st.st_mode)) {
-        if ((rc = open_dest_dir(c, spec->dest, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
             goto cleanup;
         rc = copy_tree(c, fd, dst, src, err);
         goto cleanup;
@@ -667,7 +718,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         goto cleanup;
     }
     if (tar) {
-        if ((rc = open_dest_dir(c, spec->dest, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
             goto cleanup;
         char proc[64];
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dst);
@@ -680,7 +731,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
 
     /* a file: into the directory, or as the destination path itself */
     char dest_clean[SW_PATH_MAX];
-    clean_rel(spec->dest, dest_clean, sizeof(dest_clean));
+    clean_rel(c->dest, dest_clean, sizeof(dest_clean));
     int probe = open_in_root(c->dest_root_fd, dest_clean, O_RDONLY | O_DIRECTORY, 1);
     if (probe >= 0) {
         dest_is_dir = 1;
@@ -705,6 +756,84 @@ cleanup:
         close(fd);
     if (dst >= 0)
         close(dst);
+    return rc;
+}
+
+/* ---- COPY --parents ----------------------------------------------------- */
+
+/* A source with its "/./" pivot removed ("./a/./b/c" -> "a/b/c"), into
+ * buf; *kept_from (when not NULL) receives the length of the cleaned part
+ * before the pivot (0: no pivot, all parents are kept). */
+static const char *pivot_split(const char *source, char buf[SW_PATH_MAX], size_t *kept_from)
+{
+    const char *pivot = strstr(source, "/./");
+    if (kept_from)
+        *kept_from = 0;
+    if (pivot == NULL)
+        return source;
+    char before[SW_PATH_MAX];
+    snprintf(before, sizeof(before), "%.*s", (int)(pivot - source), source);
+    char clean[SW_PATH_MAX];
+    clean_rel(before, clean, sizeof(clean));
+    if (kept_from)
+        *kept_from = strlen(clean);
+    snprintf(buf, SW_PATH_MAX, "%s%s%s", clean, clean[0] ? "/" : "", pivot + 3);
+    return buf;
+}
+
+/* Each match of each source goes to dest + its path from the pivot: a
+ * directory's contents into dest/<path>/, a file into dest/<dir of path>/. */
+static int copy_parents(struct copier *c, sw_error **err)
+{
+    const struct bld_copy_spec *spec = c->spec;
+    int rc = 0;
+    size_t copied = 0;
+    for (size_t i = 0; i < spec->n_sources && rc == 0; i++) {
+        char buf[SW_PATH_MAX];
+        size_t kept_from = 0;
+        const char *source = pivot_split(spec->sources[i], buf, &kept_from);
+        struct path_list matches = { 0 };
+        if ((rc = expand_source(c, source, &matches, err)) != 0) {
+            path_list_free(&matches);
+            break;
+        }
+        for (size_t k = 0; k < matches.n && rc == 0; k++) {
+            const char *m = matches.items[k];
+            const char *keep = m;
+            if (kept_from > 0)
+                keep = strlen(m) > kept_from ? m + kept_from + 1 : "";
+            struct stat st;
+            int fd = open_in_root(c->src_root_fd, m, O_RDONLY, 1);
+            int is_dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+            if (fd >= 0)
+                close(fd);
+            char sub[SW_PATH_MAX];
+            snprintf(sub, sizeof(sub), "%s", keep);
+            if (!is_dir) {
+                char *slash = strrchr(sub, '/');
+                if (slash)
+                    *slash = '\0';
+                else
+                    sub[0] = '\0';
+            }
+            char dest[2 * SW_PATH_MAX + 2];
+            size_t dl = strlen(spec->dest);
+            int n = snprintf(dest, sizeof(dest), "%s%s%s/", spec->dest,
+                             dl && spec->dest[dl - 1] == '/' ? "" : "/", sub);
+            if (n < 0 || (size_t)n >= sizeof(dest)) {
+                rc = sw_error_set(err, SW_ETOOBIG, "%s: path too long: %s", c->verb, m);
+                break;
+            }
+            c->dest = dest;
+            c->cur_src = m;
+            rc = copy_one_source(c, m, 1, err);
+            c->dest = spec->dest;
+            copied++;
+        }
+        path_list_free(&matches);
+    }
+    if (rc == 0 && copied == 0)
+        rc = sw_error_set(err, SW_ENOTFOUND, "%s failed: no source files were specified", c->verb);
     return rc;
 }
 
@@ -748,7 +877,7 @@ static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name
     int rc = 0, fd = -1;
     if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return sw_error_sys(err, SW_EIO, errno, "stat of %s", rel);
-    if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, rel, S_ISDIR(st.st_mode)))
+    if (skipped(c, rel, S_ISDIR(st.st_mode)))
         return 0;
     hash_meta(h, rel, &st, !c->spec->from_context);
     if (S_ISDIR(st.st_mode)) {
@@ -789,9 +918,11 @@ static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, 
 
 int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], sw_error **err)
 {
-    struct copier c = {
-        .spec = spec, .src_root_fd = -1, .dest_root_fd = -1, .verb = spec->is_add ? "ADD" : "COPY"
-    };
+    struct copier c = { .spec = spec,
+                        .src_root_fd = -1,
+                        .dest_root_fd = -1,
+                        .verb = spec->is_add ? "ADD" : "COPY",
+                        .dest = spec->dest };
     struct path_list sources = { 0 };
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
     int rc = 0;
@@ -802,10 +933,21 @@ int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], s
         rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb, spec->src_root);
         goto cleanup;
     }
-    for (size_t i = 0; i < spec->n_sources && rc == 0; i++)
-        rc = expand_source(&c, spec->sources[i], &sources, err);
+    if ((rc = load_exclude(&c, err)) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < spec->n_sources && rc == 0; i++) {
+        char unpivoted[SW_PATH_MAX];
+        rc = expand_source(&c, pivot_split(spec->sources[i], unpivoted, NULL), &sources, err);
+    }
     for (size_t i = 0; i < sources.n && rc == 0; i++) {
         const char *src = sources.items[i];
+        c.cur_src = src;
+        if (c.exclude && skipped(&c, src, 0)) {
+            struct stat lst;
+            if (fstatat(c.src_root_fd, src, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                !S_ISDIR(lst.st_mode))
+                continue;
+        }
         int fd = open_in_root(c.src_root_fd, src, O_RDONLY, 1);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) != 0) {
@@ -824,6 +966,7 @@ int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], s
         sw_hash_digest(h, out);
 cleanup:
     sw_hash_free(h);
+    bld_ignore_free(c.exclude);
     path_list_free(&sources);
     if (c.src_root_fd >= 0)
         close(c.src_root_fd);
@@ -832,9 +975,11 @@ cleanup:
 
 int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
 {
-    struct copier c = {
-        .spec = spec, .src_root_fd = -1, .dest_root_fd = -1, .verb = spec->is_add ? "ADD" : "COPY"
-    };
+    struct copier c = { .spec = spec,
+                        .src_root_fd = -1,
+                        .dest_root_fd = -1,
+                        .verb = spec->is_add ? "ADD" : "COPY",
+                        .dest = spec->dest };
     struct path_list sources = { 0 };
     int rc = 0, any_wildcard = 0;
 
@@ -845,6 +990,12 @@ int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
     if (c.src_root_fd < 0 || c.dest_root_fd < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb,
                           c.src_root_fd < 0 ? spec->src_root : spec->dest_root);
+        goto cleanup;
+    }
+    if ((rc = load_exclude(&c, err)) != 0)
+        goto cleanup;
+    if (spec->parents) {
+        rc = copy_parents(&c, err);
         goto cleanup;
     }
     for (size_t i = 0; i < spec->n_sources; i++) {
@@ -869,9 +1020,12 @@ int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
         goto cleanup;
     }
     (void)any_wildcard;
-    for (size_t i = 0; i < sources.n && rc == 0; i++)
+    for (size_t i = 0; i < sources.n && rc == 0; i++) {
+        c.cur_src = sources.items[i];
         rc = copy_one_source(&c, sources.items[i], dest_is_dir, err);
+    }
 cleanup:
+    bld_ignore_free(c.exclude);
     path_list_free(&sources);
     if (c.src_root_fd >= 0)
         close(c.src_root_fd);

@@ -46,6 +46,15 @@ struct bld_copy_spec {
     int is_add;              /* extract local archives */
     bld_exclude_fn excluded; /* NULL: nothing excluded */
     void *excluded_ctx;
+    /* COPY --exclude: .dockerignore-like patterns, matched against the path
+     * relative to each source (a directory source: the path below it; a
+     * file source or a wildcard match: its path and its base name) */
+    const char *const *exclude;
+    size_t n_exclude;
+    /* COPY --parents: each source keeps its parent directories under dest,
+     * from the "/./" pivot in the source when there is one
+     * ("./a/./b/c.txt" -> dest/b/c.txt), else all of them */
+    int parents;
 };
 
 /* Performs the copy. Errors name the source or destination, e.g.

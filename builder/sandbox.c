@@ -40,12 +40,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,6 +283,10 @@ static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hos
     json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs", sys_opts));
     json_array_append_new(mounts, mount_entry("/etc/hosts", "bind", hosts_path, bind_ro));
     json_array_append_new(mounts, mount_entry("/etc/resolv.conf", "bind", resolv_path, bind_ro));
+    for (size_t i = 0; i < spec->n_extra_mounts; i++) {
+        const struct bld_sandbox_mount *m = &spec->extra_mounts[i];
+        json_array_append_new(mounts, mount_entry(m->destination, m->type, m->source, m->options));
+    }
 
     return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}", "ociVersion",
                      "1.0.2", "process", process, "root", "path", "rootfs", "readonly", 0,
@@ -390,6 +397,162 @@ static void remove_created_mount_points(const char *upper, const int *existed)
         }
         free(path);
     }
+}
+
+/* 1 when rel exists below root, resolved inside it (symlinks included, as
+ * the runtime resolves mount destinations). */
+static int exists_in_root(const char *root, const char *rel)
+{
+    int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return 1; /* unknown: never remove it afterwards */
+    struct open_how how = { .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+    int fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
+    int missing = fd < 0 && errno == ENOENT;
+    if (fd >= 0)
+        close(fd);
+    close(root_fd);
+    return !missing;
+}
+
+/* The paths the runtime will create for the extra mounts: every component
+ * of their destinations that does not exist in rootfs yet, parents first
+ * (a NULL-terminated list). */
+static char **extra_mount_points(const struct bld_sandbox_spec *spec, const char *rootfs)
+{
+    char **list = calloc(spec->n_extra_mounts * 64 + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; list && i < spec->n_extra_mounts; i++) {
+        const char *d = spec->extra_mounts[i].destination;
+        for (const char *p = d + 1; n < spec->n_extra_mounts * 64; p++) {
+            if (*p != '/' && *p != '\0')
+                continue;
+            char *rel = strndup(d + 1, (size_t)(p - d - 1));
+            int dup = 0;
+            for (size_t k = 0; rel && k < n; k++)
+                dup |= strcmp(list[k], rel) == 0;
+            if (rel && !dup && rel[0] && !exists_in_root(rootfs, rel))
+                list[n++] = rel;
+            else
+                free(rel);
+            if (*p == '\0')
+                break;
+        }
+    }
+    return list;
+}
+
+/* The existing directories above the extra mounts' destinations that are
+ * not in the upper dir yet: creating a mount point below one copies it up
+ * (a NULL-terminated list, parents first). */
+static char **extra_mount_parents(const struct bld_sandbox_spec *spec, const char *rootfs)
+{
+    char **list = calloc(spec->n_extra_mounts * 64 + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; list && i < spec->n_extra_mounts; i++) {
+        const char *d = spec->extra_mounts[i].destination;
+        const char *last = strrchr(d, '/');
+        for (const char *p = d + 1; p <= last && n < spec->n_extra_mounts * 64; p++) {
+            if (*p != '/')
+                continue;
+            char *rel = strndup(d + 1, (size_t)(p - d - 1));
+            char *up = rel ? sw_path_join(spec->upper_dir, rel) : NULL;
+            struct stat st;
+            int dup = 0;
+            for (size_t k = 0; rel && k < n; k++)
+                dup |= strcmp(list[k], rel) == 0;
+            if (rel && up && !dup && rel[0] && exists_in_root(rootfs, rel) && lstat(up, &st) != 0 &&
+                errno == ENOENT)
+                list[n++] = rel;
+            else
+                free(rel);
+            free(up);
+        }
+    }
+    return list;
+}
+
+/* Removes, deepest first, those of them that the step left as it found
+ * them: an empty directory in the upper dir, not opaque, with the lower
+ * layer's mode and owner (the merged view is the lower one's either way;
+ * this keeps a directory entry with a new mtime out of the layer). Opened
+ * below upper without following symlinks. */
+static void remove_extra_mount_parents(const struct bld_sandbox_spec *spec, char **list)
+{
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    int upper_fd = open(spec->upper_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = n; i-- > 0;) {
+        struct stat low, up;
+        struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+        int fd = upper_fd >= 0 && lower_stat(spec, list[i], &low) == 0
+                     ? (int)syscall(SYS_openat2, upper_fd, list[i], &how, sizeof(how))
+                     : -1;
+        char opaque[4];
+        if (fd >= 0 && fstat(fd, &up) == 0 && S_ISDIR(low.st_mode) && up.st_mode == low.st_mode &&
+            up.st_uid == low.st_uid && up.st_gid == low.st_gid &&
+            fgetxattr(fd, "trusted.overlay.opaque", opaque, sizeof(opaque)) < 0 &&
+            errno == ENODATA && fgetxattr(fd, "user.overlay.opaque", opaque, sizeof(opaque)) < 0 &&
+            errno == ENODATA) {
+            char *slash = strrchr(list[i], '/');
+            const char *name = slash ? slash + 1 : list[i];
+            int parent = upper_fd;
+            if (slash) {
+                *slash = '\0';
+                struct open_how ph = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+                parent = (int)syscall(SYS_openat2, upper_fd, list[i], &ph, sizeof(ph));
+            }
+            if (parent >= 0)
+                unlinkat(parent, name, AT_REMOVEDIR); /* fails when not empty */
+            if (slash && parent >= 0)
+                close(parent);
+        }
+        if (fd >= 0)
+            close(fd);
+        free(list[i]);
+    }
+    if (upper_fd >= 0)
+        close(upper_fd);
+    free(list);
+}
+
+/* Removes those of them left in the upper dir, deepest first, when empty.
+ * The command may have replaced a parent with a symlink: paths are opened
+ * below upper without following any. */
+static void remove_extra_mount_points(const char *upper, char **list)
+{
+    size_t n = 0;
+    while (list && list[n])
+        n++;
+    int upper_fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = n; i-- > 0;) {
+        char *slash = strrchr(list[i], '/');
+        const char *name = slash ? slash + 1 : list[i];
+        int dir_fd = upper_fd >= 0 ? dup(upper_fd) : -1;
+        if (slash && dir_fd >= 0) {
+            *slash = '\0';
+            struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+            close(dir_fd);
+            dir_fd = (int)syscall(SYS_openat2, upper_fd, list[i], &how, sizeof(how));
+        }
+        struct stat st;
+        if (dir_fd >= 0 && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISDIR(st.st_mode))
+                unlinkat(dir_fd, name, AT_REMOVEDIR); /* fails harmlessly when not empty */
+            else if (S_ISREG(st.st_mode) && st.st_size == 0)
+                unlinkat(dir_fd, name, 0);
+        }
+        if (dir_fd >= 0)
+            close(dir_fd);
+        free(list[i]);
+    }
+    if (upper_fd >= 0)
+        close(upper_fd);
+    free(list);
 }
 
 static double now_s(void)
@@ -900,6 +1063,8 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     json_t *config = NULL;
     int mounted = 0, rc = 0, started = 0, watching = 0;
     int existed[16] = { 0 }, in_upper[16] = { 0 };
+    char **created = NULL; /* mount points of the extra mounts */
+    char **parents = NULL; /* directories above them, not in the upper dir */
     int out_pipe[2] = { -1, -1 };
     char id[40], owner[64];
     unsigned char rnd[8];
@@ -950,6 +1115,8 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         free(p);
         free(u);
     }
+    created = extra_mount_points(spec, rootfs);
+    parents = extra_mount_parents(spec, rootfs);
 
     char hosts_text[512];
     snprintf(hosts_text, sizeof(hosts_text),
@@ -1108,6 +1275,8 @@ cleanup:
         rc = SW_EIO;
     if (mounted)
         remove_created_mount_points(spec->upper_dir, existed);
+    remove_extra_mount_points(spec->upper_dir, created);
+    remove_extra_mount_parents(spec, parents);
     if (mounted)
         remove_copied_up_dirs(spec, in_upper);
     if (bundle)

@@ -59,6 +59,14 @@ struct bld_output_cap {
 void bld_sandbox_policy(const struct sw_config *cfg, struct bld_sandbox_limits *limits,
                         struct bld_sandbox_userns *userns);
 
+/* One extra mount of the container (OCI config.json "mounts" entry). */
+struct bld_sandbox_mount {
+    const char *destination;    /* absolute, in the container */
+    const char *type;           /* "bind", "tmpfs" */
+    const char *source;         /* a host path for bind, "tmpfs" */
+    const char *const *options; /* NULL-terminated */
+};
+
 struct bld_sandbox_spec {
     const char *runtime;           /* "runc", or a path */
     const char *const *lower_dirs; /* layer directories, bottom first */
@@ -86,6 +94,10 @@ struct bld_sandbox_spec {
     const struct bld_sandbox_limits *limits; /* NULL: none */
     const struct bld_sandbox_userns *userns; /* NULL: run as host root */
     struct bld_output_cap *output_cap;       /* NULL: none */
+    /* RUN --mount: more mounts, after the standard ones. Mount points the
+     * runtime creates for them are removed from the diff afterwards. */
+    const struct bld_sandbox_mount *extra_mounts;
+    size_t n_extra_mounts;
 };
 
 /* Runs the command; *exit_status receives its exit code (128+N when killed

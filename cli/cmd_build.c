@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "builder/build.h"
+#include "builder/mounts.h"
 #include "builder/layers.h"
 #include "builder/sandbox.h"
 #include "cli/commands.h"
@@ -52,6 +53,9 @@ static void usage(FILE *out)
                  "  --output DEST          also write the image to oci-archive:FILE, oci:DIR or\n"
                  "                         docker-archive:FILE\n"
                  "  --digest-file FILE     write the image digest to FILE\n"
+                 "  --secret id=ID,src=FILE | id=ID,env=NAME\n"
+                 "                         a build secret for RUN --mount=type=secret,id=ID\n"
+                 "                         (repeatable; never stored in the image or the log)\n"
                  "  --as USER              read images of the store as this registry user (or\n"
                  "                         anonymous) under registry.auth, as the build service\n"
                  "                         does with a repository's run_as (default: no check)\n");
@@ -72,6 +76,7 @@ int cmd_build(int argc, char **argv)
         OPT_OUTPUT,
         OPT_DIGEST_FILE,
         OPT_AS,
+        OPT_SECRET,
         OPT_HELP
     };
     static const struct option long_opts[] = {
@@ -89,6 +94,7 @@ int cmd_build(int argc, char **argv)
         { "output", required_argument, NULL, OPT_OUTPUT },
         { "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
         { "as", required_argument, NULL, OPT_AS },
+        { "secret", required_argument, NULL, OPT_SECRET },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -97,6 +103,8 @@ int cmd_build(int argc, char **argv)
     static char as_scope[300];
     const char **tags = calloc((size_t)argc, sizeof(char *));
     const char **build_args = calloc((size_t)argc, sizeof(char *));
+    struct bld_secret *secrets = calloc((size_t)argc, sizeof(*secrets));
+    size_t n_secrets = 0;
     struct bld_build_options opts = { .progress_fd = STDOUT_FILENO, .source_date_epoch = -1 };
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
@@ -104,7 +112,7 @@ int cmd_build(int argc, char **argv)
     sw_error *err = NULL;
     int status = 1, c;
 
-    if (tags == NULL || build_args == NULL) {
+    if (tags == NULL || build_args == NULL || secrets == NULL) {
         fprintf(stderr, "slipway build: out of memory\n");
         goto cleanup;
     }
@@ -126,6 +134,18 @@ int cmd_build(int argc, char **argv)
         case OPT_BUILD_ARG:
             build_args[opts.n_build_args++] = optarg;
             break;
+        case OPT_SECRET: {
+            char *id = NULL, *value = NULL;
+            if (bld_secret_from_cli(optarg, &id, &value, &err) != 0) {
+                fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+                sw_error_clear(&err);
+                status = 2;
+                goto cleanup;
+            }
+            secrets[n_secrets].id = id;
+            secrets[n_secrets++].value = value;
+            break;
+        }
         case OPT_TARGET:
             opts.target = optarg;
             break;
@@ -178,6 +198,8 @@ int cmd_build(int argc, char **argv)
     opts.context_dir = argv[optind];
     opts.tags = tags;
     opts.build_args = build_args;
+    opts.secrets = secrets;
+    opts.n_secrets = n_secrets;
     if (!sw_path_exists(opts.context_dir)) {
         fprintf(stderr, "slipway build: context %s does not exist\n", opts.context_dir);
         goto cleanup;
@@ -263,5 +285,11 @@ cleanup:
     sw_config_free(cfg);
     free(tags);
     free(build_args);
+    for (size_t i = 0; secrets && i < n_secrets; i++) {
+        free((char *)secrets[i].id);
+        explicit_bzero((char *)secrets[i].value, strlen(secrets[i].value));
+        free((char *)secrets[i].value);
+    }
+    free(secrets);
     return status;
 }

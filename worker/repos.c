@@ -572,6 +572,8 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
 
 static void repo_free(struct wrk_repo *r)
 {
+    free_strv(r->secret_ids, r->n_secrets);
+    free_strv(r->secret_refs, r->n_secrets);
     free(r->name);
     free(r->git);
     free(r->git_normalized);
@@ -705,7 +707,7 @@ static int load_timer(const struct ctx *c, json_t *node, size_t index, struct wr
     if (asprintf(&t->key, "%s|%s|%d", schedule, branch, t->cron.offset_s) < 0)
         t->key = NULL;
     if (t->schedule == NULL || t->branch == NULL || (tz && t->timezone == NULL) || t->key == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     return 0;
 }
 
@@ -722,7 +724,7 @@ static int load_timers(const struct ctx *c, json_t *node, struct wrk_repo *r, sw
         return 0;
     r->timers = calloc(json_array_size(timers), sizeof(*r->timers));
     if (r->timers == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     for (size_t i = 0; i < json_array_size(timers); i++) {
         int rc = load_timer(c, json_array_get(timers, i), i, r, &r->timers[i], err);
         r->n_timers++;
@@ -739,13 +741,53 @@ static int load_timers(const struct ctx *c, json_t *node, struct wrk_repo *r, sw
     return 0;
 }
 
+/* secrets: {ID: env:NAME | file:PATH}. The form is checked here (the
+ * variable set, the file readable); the values are read when a build
+ * starts, so they are never kept longer than a build. */
+static int get_build_secrets(const struct ctx *c, json_t *node, struct wrk_repo *r, sw_error **err)
+{
+    json_t *secrets = json_object_get(node, "secrets");
+    char key[400];
+    snprintf(key, sizeof(key), "%s.secrets", c->where);
+    if (secrets == NULL || json_is_null(secrets))
+        return 0;
+    if (!json_is_object(secrets))
+        return key_error(c, secrets, key, err, "expected a mapping of ID: env:NAME | file:PATH");
+    size_t n = json_object_size(secrets);
+    r->secret_ids = calloc(n + 1, sizeof(char *));
+    r->secret_refs = calloc(n + 1, sizeof(char *));
+    if (r->secret_ids == NULL || r->secret_refs == NULL)
+        return sw_error_oom(err);
+    const char *id;
+    json_t *v;
+    json_object_foreach(secrets, id, v) {
+        const char *ref = json_string_value(v);
+        if (*id == '\0' || strchr(id, ',') || strchr(id, '='))
+            return sw_config_error(c->cfg, v, key, err, "'%s': not a secret id", id);
+        if (ref == NULL || (strncmp(ref, "env:", 4) != 0 && strncmp(ref, "file:", 5) != 0))
+            return sw_config_error(c->cfg, v, key, err, "%s: expected env:NAME or file:PATH", id);
+        if (strncmp(ref, "env:", 4) == 0 && (ref[4] == '\0' || getenv(ref + 4) == NULL))
+            return sw_config_error(c->cfg, v, key, err,
+                                   "%s: the environment variable %s is not set", id, ref + 4);
+        if (strncmp(ref, "file:", 5) == 0 && (ref[5] != '/' || access(ref + 5, R_OK) != 0))
+            return sw_config_error(c->cfg, v, key, err,
+                                   "%s: %s is not a readable file (an absolute path)", id, ref + 5);
+        r->secret_ids[r->n_secrets] = strdup(id);
+        r->secret_refs[r->n_secrets] = strdup(ref);
+        if (!r->secret_ids[r->n_secrets] || !r->secret_refs[r->n_secrets])
+            return sw_error_oom(err);
+        r->n_secrets++;
+    }
+    return 0;
+}
+
 static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r, sw_error **err)
 {
     static const char *const known[] = { "name",        "git",      "token",        "ssh_key",
                                          "known_hosts", "secret",   "status_token", "status_api",
                                          "submodules",  "autotest", "notify",       "cache",
                                          "rules",       "insecure", "run_as",       "timers",
-                                         NULL };
+                                         "secrets",     NULL };
     struct defaults d = { .cache = 1 };
     const char *s = NULL;
     char key[400];
@@ -821,7 +863,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     r->status_api = s ? strdup(s) : NULL;
     if ((rc = get_submodules(c, node, r, err)) != 0 ||
         (rc = get_bool(c, node, c->where, "insecure", &r->insecure, err)) != 0 ||
-        (rc = get_run_as(c, node, r, err)) != 0)
+        (rc = get_run_as(c, node, r, err)) != 0 || (rc = get_build_secrets(c, node, r, err)) != 0)
         return rc;
     if (strncmp(r->git, "http://", 7) == 0 && !r->insecure && (r->token || strchr(r->git + 7, '@')))
         sw_warn("%s: the credentials for %s are not sent over plain http:// (fetches will fail"

@@ -16,6 +16,7 @@
  *       insecure: false                      credentials may go over plain http://
  *       run_as: alice                        the identity builds read images with
  *                                            (an htpasswd user; default anonymous)
+ *       secrets: {npmrc: file:/etc/npmrc}    build secrets (env:NAME | file:PATH)
  *       autotest / notify / cache            defaults for the rules
  *       rules:
  *         - source_type: branch | tag
@@ -83,6 +84,11 @@ struct wrk_repo {
     size_t n_rules;
     struct wrk_timer *timers; /* `timers:` (worker/timers.h) */
     size_t n_timers;
+    /* secrets: {ID: env:NAME | file:PATH}, build secrets for
+     * RUN --mount=type=secret,id=ID (read when a build starts) */
+    char **secret_ids;
+    char **secret_refs;
+    size_t n_secrets;
 };
 
 struct wrk_repos {

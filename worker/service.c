@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "builder/build.h"
+#include "builder/mounts.h"
 #include "builder/image.h"
 #include "builder/layers.h"
 #include "builder/run_image.h"
@@ -445,6 +446,38 @@ static void notify(struct run_ctx *c, const char *digest, json_t *tags)
     free(host);
 }
 
+/* The values of a repository's build secrets (repos[].secrets). */
+static int load_build_secrets(const struct wrk_repo *r, struct bld_secret **out, sw_error **err)
+{
+    *out = NULL;
+    if (r->n_secrets == 0)
+        return 0;
+    struct bld_secret *s = calloc(r->n_secrets, sizeof(*s));
+    if (s == NULL)
+        return sw_error_oom(err);
+    *out = s;
+    for (size_t i = 0; i < r->n_secrets; i++) {
+        char *value = NULL;
+        s[i].id = r->secret_ids[i];
+        if (bld_secret_from_ref(r->secret_refs[i], &value, err) != 0) {
+            sw_error_prefix(err, "build secret %s of %s", r->secret_ids[i], r->name);
+            return SW_EINVAL;
+        }
+        s[i].value = value;
+    }
+    return 0;
+}
+
+static void free_build_secrets(struct bld_secret *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (s[i].value) {
+            explicit_bzero((char *)s[i].value, strlen(s[i].value));
+            free((char *)s[i].value);
+        }
+    free(s);
+}
+
 /* Fetch, check out, build, test and tag. On success fills digest and tags. */
 static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags_out,
                      json_t **bases_out, sw_error **err)
@@ -465,6 +498,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     size_t n_tags = 0;
     json_t *labels = NULL;
     struct bld_build_result result = { 0 };
+    struct bld_secret *secrets = NULL;
     int rc;
 
     if ((rc = reg_store_db(store, &db, err)) != 0)
@@ -613,6 +647,11 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .cache_scope = cache_scope,
         .output_cap = &c->log_cap,
     };
+    /* the repository's build secrets, read now, wiped after the build */
+    if ((rc = load_build_secrets(r, &secrets, err)) != 0)
+        goto cleanup;
+    bo.secrets = secrets;
+    bo.n_secrets = r->n_secrets;
     wrk_log_line(c->log_fd, "Building %s (rule %d: %s %s)", rule->dockerfile, rule->index + 1,
                  rule->source_type, rule->source);
     if ((rc = bld_build(store, &bo, &result, err)) != 0)
@@ -655,6 +694,7 @@ cleanup:
     if (rc != 0 && err && *err)
         strip_dir((*err)->message, src);
     c->src_dir = NULL;
+    free_build_secrets(secrets, r->n_secrets);
     bld_build_result_release(&result);
     json_decref(labels);
     wrk_tags_free(tags, n_tags);

@@ -402,7 +402,7 @@ static int fire(sqlite3 *db, const struct wrk_repos *repos, const struct wrk_rep
         int created = 0;
         if (asprintf(&delivery, "timer:%s:%s@%lld#%d", repo->name, timer->key, (long long)slot,
                      m[i].rule->index) < 0) {
-            rc = sw_error_set(err, SW_ENOMEM, "out of memory");
+            rc = sw_error_oom(err);
             break;
         }
         struct wrk_run_request req = {
@@ -518,7 +518,7 @@ int wrk_timers_start(reg_store *store, const struct wrk_repos *repos, void (*on_
         return 0;
     wrk_timers *t = calloc(1, sizeof(*t));
     if (t == NULL)
-        return sw_error_set(err, SW_ENOMEM, "out of memory");
+        return sw_error_oom(err);
     t->store = store;
     t->repos = repos;
     t->on_queued = on_queued;

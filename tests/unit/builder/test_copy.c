@@ -336,6 +336,88 @@ static void test_digest_follows_content(void)
     sw_error_clear(&err);
 }
 
+/* COPY --exclude: patterns relative to the source; the digest follows. */
+static void test_exclude_flag(void)
+{
+    put(ctx, "ex/keep.txt", "keep", 0644);
+    put(ctx, "ex/secret.key", "key", 0600);
+    put(ctx, "ex/sub/deep.key", "key", 0600);
+    char *root = fresh_root("exflag");
+    const char *src[] = { "ex" };
+    const char *pats[] = { "*.key", "sub/*.key" };
+    struct bld_copy_spec spec = { .src_root = ctx,
+                                  .sources = src,
+                                  .n_sources = 1,
+                                  .dest = "/app/",
+                                  .dest_root = root,
+                                  .from_context = 1,
+                                  .exclude = pats,
+                                  .n_exclude = 1 };
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    CHECK(exists(root, "app/keep.txt"));
+    CHECK(!exists(root, "app/secret.key"));
+    CHECK(exists(root, "app/sub/deep.key")); /* '*' does not cross '/' */
+    char d1[SW_DIGEST_MAX], d2[SW_DIGEST_MAX];
+    CHECK_INT_EQ(bld_copy_digest(&spec, d1, &err), 0);
+    spec.n_exclude = 2;
+    CHECK_INT_EQ(bld_copy_digest(&spec, d2, &err), 0);
+    CHECK(strcmp(d1, d2) != 0);
+    char *r2 = fresh_root("exflag2");
+    spec.dest_root = r2;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    CHECK(!exists(r2, "app/sub/deep.key"));
+    /* a wildcard source: matches are tested by name */
+    const char *wild[] = { "ex/*" };
+    char *r3 = fresh_root("exflag3");
+    spec.sources = wild;
+    spec.dest_root = r3;
+    spec.n_exclude = 1;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    CHECK(exists(r3, "app/keep.txt"));
+    CHECK(!exists(r3, "app/secret.key"));
+    const char *bang[] = { "!x" };
+    spec.exclude = bang;
+    CHECK(bld_copy(&spec, &err) != 0);
+    sw_error_clear(&err);
+    free(root);
+    free(r2);
+    free(r3);
+}
+
+/* COPY --parents, with and without the "/./" pivot. */
+static void test_parents_flag(void)
+{
+    put(ctx, "pa/a/b/c.txt", "c", 0644);
+    put(ctx, "pa/a/d/e.txt", "e", 0644);
+    char *root = fresh_root("parents");
+    const char *src[] = { "./pa/a/./b/c.txt", "pa/a/d" };
+    struct bld_copy_spec spec = { .src_root = ctx,
+                                  .sources = src,
+                                  .n_sources = 2,
+                                  .dest = "/dst/",
+                                  .dest_root = root,
+                                  .from_context = 1,
+                                  .parents = 1 };
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    if (err)
+        fprintf(stderr, "  %s\n", sw_error_message(err));
+    CHECK(exists(root, "dst/b/c.txt"));
+    CHECK(exists(root, "dst/pa/a/d/e.txt"));
+    CHECK(!exists(root, "dst/c.txt"));
+    const char *wild[] = { "pa/*/b/*.txt" };
+    char *r2 = fresh_root("parents2");
+    spec.sources = wild;
+    spec.n_sources = 1;
+    spec.dest_root = r2;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    CHECK(exists(r2, "dst/pa/a/b/c.txt"));
+    sw_error_clear(&err);
+    free(root);
+    free(r2);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_copy");
@@ -355,6 +437,8 @@ int main(void)
     RUN(test_add_extracts_archives);
     RUN(test_exclusions);
     RUN(test_digest_follows_content);
+    RUN(test_exclude_flag);
+    RUN(test_parents_flag);
     sw_rm_rf(dir, NULL);
     free(ctx);
     free(dir);

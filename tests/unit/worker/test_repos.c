@@ -433,6 +433,39 @@ static void test_template_check(void)
     CHECK_INT_EQ(wrk_tags_check_template("{\\9}", 9, NULL), 0);
 }
 
+/* repos[].secrets: ID -> env:NAME | file:PATH, checked at load. */
+static void test_build_secrets(void)
+{
+    setenv("SLIPWAY_TEST_BUILD_SECRET", "x", 1);
+    char *yaml = NULL;
+    if (asprintf(&yaml,
+                 REPO_HEAD "    secrets:\n      tok: env:SLIPWAY_TEST_BUILD_SECRET\n"
+                           "      npmrc: file:%s/slipway.yaml\n"
+                           "    rules:\n      - { source_type: branch, source: main }\n",
+                 dir) < 0)
+        abort();
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    CHECK_INT_EQ(load(yaml, &repos, msg, sizeof(msg)), 0);
+    if (repos && repos->n == 1) {
+        CHECK_INT_EQ((int)repos->repos[0].n_secrets, 2);
+        CHECK_STR_EQ(repos->repos[0].secret_ids[0], "tok");
+        CHECK_STR_EQ(repos->repos[0].secret_refs[0], "env:SLIPWAY_TEST_BUILD_SECRET");
+    }
+    wrk_repos_free(repos);
+    free(yaml);
+    expect_error(
+        REPO_HEAD "    secrets:\n      tok: literal-value\n"
+                  "    rules:\n      - { source_type: branch, source: main }\n",
+        (const char *[]){ "repos[demo/x].secrets", "expected env:NAME or file:PATH", NULL });
+    expect_error(REPO_HEAD "    secrets:\n      tok: env:SLIPWAY_TEST_UNSET_VARIABLE\n"
+                           "    rules:\n      - { source_type: branch, source: main }\n",
+                 (const char *[]){ "SLIPWAY_TEST_UNSET_VARIABLE is not set", NULL });
+    expect_error(REPO_HEAD "    secrets:\n      tok: file:/nonexistent/secret\n"
+                           "    rules:\n      - { source_type: branch, source: main }\n",
+                 (const char *[]){ "not a readable file", NULL });
+}
+
 int main(void)
 {
     dir = scratch_dir("test_repos");
@@ -440,6 +473,7 @@ int main(void)
     RUN(test_no_repos);
     RUN(test_errors);
     RUN(test_notify_formats);
+    RUN(test_build_secrets);
     RUN(test_runs_keep);
     RUN(test_url_normalize);
     RUN(test_match);

@@ -87,7 +87,7 @@ merge() {
     TMPDIR=$work "$bin" -merge=1 -timeout=10 -rss_limit_mb=2048 "$corpus" "$work/new" \
         >"$work/merge.log" 2>&1 || { tail -20 "$work/merge.log" >&2; return 1; }
     after=$(ls "$corpus" | wc -l)
-    echo "fuzz.sh: $t corpus $before -> $after files ($(du -sh "$corpus" | cut -f1))"
+    echo "fuzz.sh: $t corpus $before -> $after files ($(du -sb --apparent-size "$corpus" | cut -f1) bytes)"
 }
 
 case "${1:-}" in

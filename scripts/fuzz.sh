@@ -70,6 +70,11 @@ run() {
     corpus=$src/tests/fuzz/corpus/$t
     work=$build/fuzz-work/$t
     mkdir -p "$work/new" "$corpus"
+    # tests/fuzz/TARGET.dict: keywords of the format, for JSON/YAML/headers.
+    dict=$src/tests/fuzz/$t.dict
+    if [ -f "$dict" ]; then
+        set -- -dict="$dict" "$@"
+    fi
     # The ASan/UBSan options make every finding fatal and reproducible.
     ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \

@@ -360,6 +360,10 @@ static int extract_entry(struct unpack *u, struct archive *ar, struct archive_en
             rc = sw_error_sys(err, SW_EIO, errno, "setting times of '%s'", name);
         break;
     case AE_IFLNK:
+        if (archive_entry_symlink(entry) == NULL) {
+            rc = sw_error_set(err, SW_EINVAL, "symlink '%s' has no target", name);
+            goto cleanup;
+        }
         if ((rc = clear_target(parent_fd, base, 0, err)) != 0)
             goto cleanup;
         if (symlinkat(archive_entry_symlink(entry), parent_fd, base) != 0) {

@@ -257,6 +257,19 @@ cleanup:
     return rc;
 }
 
+int reg_manifest_validate(const void *body, size_t len, const char *content_type, size_t *n_refs,
+                          sw_error **err)
+{
+    struct parsed_manifest p;
+    int rc = parse_manifest(body, len, content_type, &p, err);
+    if (rc != 0)
+        return rc;
+    if (n_refs)
+        *n_refs = p.n_refs;
+    parsed_manifest_free(&p);
+    return 0;
+}
+
 /* Every referenced blob linked to the repository, every child present.
  * Runs inside the PUT's transaction. */
 static int check_references(sqlite3 *db, int64_t repo_id, const char *repo,

@@ -70,6 +70,14 @@ int reg_catalog_list(reg_store *store, const char *last, int n, char ***names, s
 
 void reg_string_list_free(char **list, size_t count);
 
+/* Validates a manifest body exactly as reg_manifest_put does before storing
+ * it (JSON, schemaVersion, media type against content_type, descriptors),
+ * without a store: 0, or REG_E_MANIFEST_INVALID with a message. *n_refs
+ * (may be NULL) gets the number of referenced blobs and children. Used by
+ * the fuzz target. */
+int reg_manifest_validate(const void *body, size_t len, const char *content_type, size_t *n_refs,
+                          sw_error **err);
+
 /* The referrers of digest in repo as an OCI image index (application/
  * vnd.oci.image.index.v1+json) with one descriptor per referring manifest
  * (mediaType, digest, size, artifactType, annotations), filtered by

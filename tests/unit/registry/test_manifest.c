@@ -450,6 +450,33 @@ static void test_referrers(void)
     free(dir);
 }
 
+/* reg_manifest_validate: the PUT's checks without a store. */
+static void test_validate_without_store(void)
+{
+    const char *d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    const char *d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    char *image = image_manifest(REG_MT_OCI_MANIFEST, d1, d2, NULL, NULL);
+    char *index = index_manifest(REG_MT_OCI_INDEX, d1);
+    sw_error *err = NULL;
+    size_t n = 0;
+    CHECK_INT_EQ(reg_manifest_validate(image, strlen(image), NULL, &n, &err), 0);
+    CHECK_INT_EQ(n, 2); /* config and layer */
+    CHECK_INT_EQ(
+        reg_manifest_validate(index, strlen(index), REG_MT_OCI_INDEX "; charset=utf-8", &n, &err),
+        0);
+    CHECK_INT_EQ(n, 1);
+    CHECK_INT_EQ(reg_manifest_validate(image, strlen(image), REG_MT_DOCKER_MANIFEST, NULL, &err),
+                 REG_E_MANIFEST_INVALID);
+    CHECK(strstr(sw_error_message(err), "does not match Content-Type") != NULL);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(reg_manifest_validate(image, strlen(image) - 1, NULL, NULL, &err),
+                 REG_E_MANIFEST_INVALID);
+    CHECK(strstr(sw_error_message(err), "not valid JSON") != NULL);
+    sw_error_clear(&err);
+    free(image);
+    free(index);
+}
+
 int main(void)
 {
     RUN(test_put_get_image_manifest);
@@ -458,5 +485,6 @@ int main(void)
     RUN(test_tags_move_and_delete);
     RUN(test_pagination);
     RUN(test_referrers);
+    RUN(test_validate_without_store);
     return TEST_EXIT();
 }

@@ -10,7 +10,7 @@ BUILD_PKGS="build-essential cmake pkg-config clang clang-format \
 RUN_PKGS="runc git ca-certificates busybox-static curl skopeo slirp4netns nftables"
 TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl cppcheck \
   docker-registry wrk sqlite3 procps psmisc python3 chromium \
-  dropbear-bin openssh-client"
+  dropbear-bin openssh-client iproute2 e2fsprogs libclang-rt-14-dev"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in

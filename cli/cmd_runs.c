@@ -232,7 +232,7 @@ static void runs_usage(FILE *out)
                  "                    [--server URL | --config FILE]\n"
                  "\n"
                  "Lists build runs, newest first. --status is one of queued, running,\n"
-                 "succeeded, failed, canceled, superseded; --limit 1 to 1000 (default 50).\n");
+                 "succeeded, failed, canceled, superseded; --limit 1 to 500 (default 50).\n");
     server_help(out);
 }
 
@@ -282,8 +282,8 @@ static int parse_args(int argc, char **argv, struct client_args *a, const char *
             }
             break;
         case 'n':
-            if (sw_parse_int(optarg, 1, 1000, &a->limit) != 0) {
-                fprintf(stderr, "slipway %s: -n '%s': expected a number from 1 to 1000\n", argv[0],
+            if (sw_parse_int(optarg, 1, 500, &a->limit) != 0) {
+                fprintf(stderr, "slipway %s: -n '%s': expected a number from 1 to 500\n", argv[0],
                         optarg);
                 return 2;
             }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/parse.h"
 #include "core/clock.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -379,15 +380,28 @@ static void runs_end(srv_request *req)
     if (db == NULL)
         return;
     const char *limit_text = srv_request_query(req, "limit");
-    int limit = limit_text ? atoi(limit_text) : 50;
-    if (limit <= 0 || limit > 500)
-        limit = limit <= 0 ? 50 : 500;
+    int limit = 50;
+    if (limit_text && *limit_text && sw_parse_int(limit_text, 1, 500, &limit) != 0) {
+        srv_api_error(req, SW_EINVAL, "limit: expected a number from 1 to 500");
+        return;
+    }
     const char *repo = srv_request_query(req, "repo");
     const char *status = srv_request_query(req, "status");
     if (repo && *repo == '\0')
         repo = NULL;
     if (status && *status == '\0')
         status = NULL;
+    static const char *const states[] = { "queued",   "running",    "succeeded", "failed",
+                                          "canceled", "superseded", NULL };
+    size_t k = 0;
+    while (status && states[k] && strcmp(states[k], status) != 0)
+        k++;
+    if (status && states[k] == NULL) {
+        srv_api_error(req, SW_EINVAL,
+                      "status: expected queued, running, succeeded, failed, canceled or "
+                      "superseded");
+        return;
+    }
     /* a page of older runs: those before the given run id */
     const char *before_text = srv_request_query(req, "before");
     int64_t before = 0;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/parse.h"
 #include "core/base64.h"
 #include "core/fs.h"
 #include "core/hash.h"
@@ -485,8 +486,10 @@ static int ssh_port(const char *url)
     } else {
         colon = memchr(host, ':', len);
     }
-    int port = colon ? atoi(colon + 1) : 22;
-    return port > 0 && port < 65536 ? port : 22;
+    int64_t port = 22;
+    if (colon == NULL || sw_parse_int64_prefix(colon + 1, 1, 65535, &port, NULL) != 0)
+        return 22;
+    return (int)port;
 }
 
 /* OpenSSH's way of showing a key: SHA256: and unpadded base64. */

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/parse.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "worker/jobs.h"
@@ -122,7 +123,9 @@ static int parse_field(const struct field *f, const char *text, uint64_t *bits, 
                 p++;
             if (p == digits || p - digits > 3)
                 goto bad_item;
-            step = atoi(digits);
+            int64_t v = 0;
+            sw_parse_int64_prefix(digits, 0, 999, &v, NULL); /* 1-3 digits, checked above */
+            step = (int)v;
             if (step < 1 || step > f->max - f->min + 1)
                 return sw_error_set(err, SW_EINVAL, "%s: step %d in \"%.*s\" is out of range 1-%d",
                                     f->name, step, (int)item_len, item, f->max - f->min + 1);
@@ -223,14 +226,18 @@ int wrk_cron_tz_parse(const char *tz, int *offset_s, sw_error **err)
     if (sign == 0 || digits == 0)
         goto bad;
     if (digits <= 2) {
-        hours = atoi(d);
+        int64_t h = 0;
+        sw_parse_int64_prefix(d, 0, 99, &h, NULL); /* 1-2 digits, checked above */
+        hours = (int)h;
         if (*p == ':') {
             const char *m = ++p;
             while (isdigit((unsigned char)*p))
                 p++;
             if (p - m != 2)
                 goto bad;
-            minutes = atoi(m);
+            int64_t mm = 0;
+            sw_parse_int64_prefix(m, 0, 99, &mm, NULL); /* 2 digits, checked above */
+            minutes = (int)mm;
         }
     } else if (digits == 4) {
         hours = (d[0] - '0') * 10 + (d[1] - '0');

@@ -77,7 +77,7 @@ set -e
 # --- client commands say what is wrong -------------------------------------
 refused "runs --status with an unknown state names the states" "expected queued, running" \
     "$bin" runs --status broken --server http://127.0.0.1:9
-refused "runs -n that is not a number is refused" "expected a number from 1 to 1000" \
+refused "runs -n that is not a number is refused" "expected a number from 1 to 500" \
     "$bin" runs -n 12abc --server http://127.0.0.1:9
 refused "run with both --branch and --tag says to give one" "exactly one of --branch, --tag or --commit" \
     "$bin" run demo/hello --branch main --tag v1 --server http://127.0.0.1:9

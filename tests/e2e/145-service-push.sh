@@ -279,6 +279,12 @@ paged="$(jq -r '[.runs[].id] | join(" ")' <<< "$page1") $(jq -r '[.runs[].id] | 
     fail "pages: '$paged' vs '$all' (next $next)"
 check "the last page says there is no next one" \
     test "$(curl -s "$SVC_BASE/api/v1/runs?repo=demo/hello&limit=500" | jq -r .next_before)" = null
+for q in "limit=abc" "limit=0" "limit=501" "status=broken"; do
+    code=$(curl -s -o "$work/bad" -w '%{http_code}' "$SVC_BASE/api/v1/runs?$q")
+    [ "$code" = 400 ] && [ "$(jq -r .error.code "$work/bad")" = INVALID ] &&
+        grep -q "${q%%=*}: expected" "$work/bad" &&
+        ok "runs?$q is 400 INVALID naming the parameter" || fail "runs?$q: $code $(cat "$work/bad")"
+done
 code=$(curl -s -o "$work/bad" -w '%{http_code}' "$SVC_BASE/api/v1/runs?before=zz%21")
 [ "$code" = 400 ] && [ "$(jq -r .error.code "$work/bad")" = INVALID ] &&
     ok "a before that is not a run id is 400" || fail "bad before: $code $(cat "$work/bad")"

@@ -713,15 +713,6 @@ static char **json_to_strv(json_t *array)
     return v;
 }
 
-static void free_strv(char **v)
-{
-    if (v == NULL)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 /* The environment of a RUN: the image's Env, plus build args that no ENV
  * overrides, plus a default PATH. */
 static char **run_env(struct stage *st)
@@ -1377,8 +1368,8 @@ cleanup:
     bld_egress_net_stop(&net);
     bld_egress_free(policy);
     step_area_close(&area);
-    free_strv(argv_v);
-    free_strv(env_v);
+    sw_strv_free(argv_v);
+    sw_strv_free(env_v);
     sw_strbuf_free(&created_by);
     json_decref(argv);
     free(argv_text);
@@ -1891,7 +1882,7 @@ static int expand_args(struct build *b, struct stage *st, const struct instr *in
         rc = expand_word(b, &vars, in->args[i], &v[i], err);
     kv_free(&vars);
     if (rc != 0) {
-        free_strv(v);
+        sw_strv_free(v);
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         return rc;
     }
@@ -1921,7 +1912,7 @@ static int do_pairs(struct build *b, struct stage *st, const struct instr *in, i
     if (rc != 0)
         return rc;
     if (in->n_args % 2 != 0) {
-        free_strv(v);
+        sw_strv_free(v);
         return instr_error(b, in, err, SW_EINVAL, "%s needs key=value pairs",
                            is_env ? "ENV" : "LABEL");
     }
@@ -1951,7 +1942,7 @@ static int do_pairs(struct build *b, struct stage *st, const struct instr *in, i
     if (rc == 0)
         rc = add_history(b, st, text.data, err);
     sw_strbuf_free(&text);
-    free_strv(v);
+    sw_strv_free(v);
     return rc;
 }
 
@@ -2024,7 +2015,7 @@ static int set_string(struct build *b, struct stage *st, const struct instr *in,
     if (rc != 0)
         return rc;
     if (in->n_args != 1 || v[0][0] == '\0') {
-        free_strv(v);
+        sw_strv_free(v);
         return instr_error(b, in, err, SW_EINVAL, "%s requires exactly one argument", label);
     }
     json_object_set_new(bld_image_runconfig(&st->image), key, json_string(v[0]));
@@ -2032,7 +2023,7 @@ static int set_string(struct build *b, struct stage *st, const struct instr *in,
     rc = asprintf(&text, "%s %s", label, v[0]) < 0 ? sw_error_oom(err)
                                                    : add_history(b, st, text, err);
     free(text);
-    free_strv(v);
+    sw_strv_free(v);
     return rc;
 }
 
@@ -2063,14 +2054,14 @@ static int do_workdir(struct build *b, struct stage *st, const struct instr *in,
     if (rc != 0)
         return rc;
     if (in->n_args != 1 || v[0][0] == '\0') {
-        free_strv(v);
+        sw_strv_free(v);
         return instr_error(b, in, err, SW_EINVAL, "WORKDIR requires exactly one argument");
     }
     json_t *cfg = bld_image_runconfig(&st->image);
     char *path = NULL;
     const char *prev = json_string_value(json_object_get(cfg, "WorkingDir"));
     path = v[0][0] == '/' ? strdup(v[0]) : sw_path_join(prev && *prev ? prev : "/", v[0]);
-    free_strv(v);
+    sw_strv_free(v);
     if (path == NULL)
         return sw_error_oom(err);
     size_t len = strlen(path);
@@ -2209,7 +2200,7 @@ static int do_set_of(struct build *b, struct stage *st, const struct instr *in, 
     if (rc == 0)
         rc = add_history(b, st, text.data, err);
     sw_strbuf_free(&text);
-    free_strv(v);
+    sw_strv_free(v);
     return rc;
 }
 

@@ -13,17 +13,9 @@
 #include "builder/layers.h"
 #include "builder/sandbox.h"
 #include "core/fs.h"
+#include "core/strbuf.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-static void free_strv(char **v)
-{
-    if (v == NULL)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
 
 /* The strings of a JSON array (non-strings skipped), NULL-terminated,
  * appended to `head` entries of an existing vector. */
@@ -194,8 +186,8 @@ cleanup:
     free(scratch);
     free(upper);
     free(sandbox);
-    free_strv(argv);
-    free_strv(env);
+    sw_strv_free(argv);
+    sw_strv_free(env);
     for (size_t i = 0; i < n_dirs; i++)
         free(dirs[i]);
     free(dirs);

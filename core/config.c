@@ -20,6 +20,7 @@
 
 #include "core/cidr.h"
 #include "core/fs.h"
+#include "core/strbuf.h"
 
 /* ---- node → line map ---------------------------------------------------- */
 
@@ -390,15 +391,6 @@ static int get_string_list(const struct sw_config *cfg, json_t *parent, const ch
     return 0;
 }
 
-static void free_string_list(char **list)
-{
-    if (list == NULL)
-        return;
-    for (char **p = list; *p; p++)
-        free(*p);
-    free(list);
-}
-
 static int make_absolute(char **path, sw_error **err)
 {
     if (*path == NULL || (*path)[0] == '/')
@@ -682,11 +674,11 @@ static int load_rules(struct sw_config *cfg, json_t *rules, sw_error **err)
             else {
                 rc = sw_config_error(cfg, json_object_get(r, "access"), key, err,
                                      "expected pull or push, got \"%s\"", *a);
-                free_string_list(access);
+                sw_strv_free(access);
                 return rc;
             }
         }
-        free_string_list(access);
+        sw_strv_free(access);
         for (char **u = rule->users; rule->can_push && *u; u++)
             if (strcmp(*u, "anonymous") == 0)
                 return sw_config_error(cfg, json_object_get(r, "users"), key, err,
@@ -879,11 +871,11 @@ static int get_cidr_list(const struct sw_config *cfg, json_t *parent, const char
                                  "expected an address range such as \"10.0.0.0/8\" or "
                                  "\"fc00::/7\", got \"%s\"",
                                  list[i]);
-            free_string_list(list);
+            sw_strv_free(list);
             return rc;
         }
     }
-    free_string_list(*out);
+    sw_strv_free(*out);
     *out = list;
     return 0;
 }
@@ -918,11 +910,11 @@ static int load_builder_egress(struct sw_config *cfg, json_t *b, sw_error **err)
                 rc = sw_config_error(cfg, json_is_array(v) ? json_array_get(v, i) : v, where, err,
                                      "expected network.host or security.insecure, got \"%s\"",
                                      allow[i]);
-                free_string_list(allow);
+                sw_strv_free(allow);
                 return rc;
             }
         }
-        free_string_list(cfg->builder_allow);
+        sw_strv_free(cfg->builder_allow);
         cfg->builder_allow = allow;
     }
     return get_size(cfg, b, "add_max_size", "builder.add_max_size", &cfg->add_max_size, err);
@@ -1196,20 +1188,20 @@ void sw_config_free(struct sw_config *cfg)
     free(cfg->data_dir);
     free(cfg->tls_cert);
     free(cfg->tls_key);
-    free_string_list(cfg->local_hosts);
+    sw_strv_free(cfg->local_hosts);
     free(cfg->htpasswd);
     free(cfg->auth_realm);
     for (size_t i = 0; i < cfg->n_rules; i++) {
         free(cfg->rules[i].repo_pattern);
-        free_string_list(cfg->rules[i].users);
+        sw_strv_free(cfg->rules[i].users);
     }
     free(cfg->rules);
     for (size_t i = 0; i < cfg->n_mirrors; i++) {
         free(cfg->mirrors[i].host);
-        free_string_list(cfg->mirrors[i].endpoints);
+        sw_strv_free(cfg->mirrors[i].endpoints);
     }
     free(cfg->mirrors);
-    free_string_list(cfg->insecure_hosts);
+    sw_strv_free(cfg->insecure_hosts);
     for (size_t i = 0; i < cfg->n_credentials; i++) {
         free(cfg->credentials[i].host);
         free(cfg->credentials[i].username);
@@ -1222,9 +1214,9 @@ void sw_config_free(struct sw_config *cfg)
     free(cfg->runtime);
     free(cfg->network);
     free(cfg->compression);
-    free_string_list(cfg->egress_deny);
-    free_string_list(cfg->egress_allow);
-    free_string_list(cfg->builder_allow);
+    sw_strv_free(cfg->egress_deny);
+    sw_strv_free(cfg->egress_allow);
+    sw_strv_free(cfg->builder_allow);
     json_decref(cfg->root);
     if (cfg->lines) {
         free(((struct line_map *)cfg->lines)->entries);

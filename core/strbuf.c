@@ -86,3 +86,12 @@ void sw_strbuf_free(sw_strbuf *sb)
     sb->len = sb->cap = 0;
     sb->failed = 0;
 }
+
+void sw_strv_free(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}

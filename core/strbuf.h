@@ -32,4 +32,8 @@ void sw_strbuf_reset(sw_strbuf *sb);
 char *sw_strbuf_detach(sw_strbuf *sb);
 void sw_strbuf_free(sw_strbuf *sb);
 
+/* Frees a NULL-terminated vector of malloc'd strings and the vector
+ * itself; accepts NULL. */
+void sw_strv_free(char **v);
+
 #endif

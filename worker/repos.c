@@ -31,16 +31,6 @@ static void free_strv(char **v, size_t n)
     free(v);
 }
 
-/* Frees a NULL-terminated vector. */
-static void free_argv(char **v)
-{
-    if (v == NULL)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
 static char **dup_argv(char *const *v)
 {
     size_t n = 0;
@@ -334,7 +324,7 @@ static void rule_free(struct wrk_rule *r)
     free(r->context);
     free_strv(r->build_args, r->n_build_args);
     free_strv(r->tags, r->n_tags);
-    free_argv(r->autotest);
+    sw_strv_free(r->autotest);
     free_strv(r->notify, r->n_notify);
     free(r->notify_format);
     memset(r, 0, sizeof(*r));
@@ -894,7 +884,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     }
     rc = load_timers(c, node, r, err);
 cleanup:
-    free_argv(d.autotest);
+    sw_strv_free(d.autotest);
     free_strv(d.notify, d.n_notify);
     free(d.notify_format);
     return rc;

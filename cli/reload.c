@@ -89,6 +89,24 @@ void cli_pid_file_remove(const char *data_dir)
     free(path);
 }
 
+/* 1 when /proc/PID/cmdline is "...slipway serve ..." */
+static int is_slipway_serve(pid_t pid)
+{
+    char path[64], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+    if (sw_read_file(path, 65536, &text, &len, NULL) != 0)
+        return 0;
+    /* argv is NUL-separated: argv[0] ends in "slipway", argv[1] is "serve" */
+    size_t first = strnlen(text, len);
+    const char *base = memrchr(text, '/', first);
+    base = base ? base + 1 : text;
+    int ok =
+        first < len && strncmp(base, "slipway", 7) == 0 && strcmp(text + first + 1, "serve") == 0;
+    free(text);
+    return ok;
+}
+
 static void reload_usage(FILE *out)
 {
     fprintf(out, "usage: slipway reload (--config FILE | --data-dir DIR)\n"
@@ -156,6 +174,15 @@ int cmd_reload(int argc, char **argv)
         sw_parse_int64_prefix(text, 2, INT32_MAX, &pid, NULL) != 0) {
         fprintf(stderr, "slipway reload: no running slipway serve found for %s (%s)\n",
                 cfg->data_dir, err ? sw_error_message(err) : "bad pid file");
+        goto cleanup;
+    }
+    /* a stale pid file may name a pid the system has since given to
+     * another program: signal it only when it is a `slipway serve` */
+    if (!is_slipway_serve((pid_t)pid)) {
+        fprintf(stderr,
+                "slipway reload: pid %lld in %s is not a running slipway serve (a stale pid "
+                "file?)\n",
+                (long long)pid, path);
         goto cleanup;
     }
     if (kill((pid_t)pid, SIGHUP) != 0) {

@@ -155,6 +155,16 @@ int reg_scopes_parse(const char *text, struct reg_scopes *scopes, sw_error **err
     }
     if (count == 0)
         return sw_error_set(err, SW_EINVAL, "scope: empty (expected repository:NAME:pull,push)");
+    /* What is parsed is stored and handed on in its canonical form
+     * (reg_scopes_format), which spells "*" out as "pull,push": that form
+     * must parse again, so it is held to the same limit. */
+    size_t canonical = 0;
+    for (size_t i = 0; i < scopes->n; i++)
+        canonical += (i > 0) + strlen("repository:") + strlen(scopes->items[i].pattern) + 1 +
+                     strlen(reg_access_actions(scopes->items[i].access));
+    if (canonical > SCOPE_TEXT_MAX)
+        return sw_error_set(err, SW_EINVAL, "scope: too long (over %d characters when written out)",
+                            SCOPE_TEXT_MAX);
     return 0;
 }
 

@@ -96,9 +96,41 @@ static void test_scopes(void)
     CHECK_STR_EQ(reg_access_actions(REG_ACCESS_PUSH), "push");
 }
 
+/* Found by fuzz_scopes: scopes under the input limit whose canonical form
+ * ("*" written out as "pull,push") is over it parsed, but what was stored
+ * or put into a token from them did not parse again. */
+static void test_scopes_canonical_limit(void)
+{
+    struct reg_scopes s = { 0 };
+    sw_error *err = NULL;
+    char text[4097];
+    size_t n = 0;
+    while (n + 16 <= 4096) {
+        memcpy(text + n, "repository:ab:*,", 16);
+        n += 16;
+    }
+    text[n] = '\0';
+    CHECK_INT_EQ(reg_scopes_parse(text, &s, &err), SW_EINVAL);
+    CHECK(err != NULL && strstr(err->message, "too long") != NULL);
+    sw_error_clear(&err);
+    reg_scopes_clear(&s);
+
+    /* a third of it is fine, and its canonical form parses back */
+    text[n / 3 / 16 * 16] = '\0';
+    CHECK_INT_EQ(reg_scopes_parse(text, &s, NULL), 0);
+    char *canonical = reg_scopes_format(&s);
+    struct reg_scopes back = { 0 };
+    CHECK_INT_EQ(reg_scopes_parse(canonical, &back, NULL), 0);
+    CHECK_INT_EQ((int)back.n, (int)s.n);
+    free(canonical);
+    reg_scopes_clear(&back);
+    reg_scopes_clear(&s);
+}
+
 int main(void)
 {
     RUN(test_rules_with_anonymous);
     RUN(test_scopes);
+    RUN(test_scopes_canonical_limit);
     return TEST_EXIT();
 }

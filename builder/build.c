@@ -7,11 +7,10 @@
  * shared machinery above them: stages, the environment a step sees, the
  * cache key chain, and mounting a stage's layers.
  */
-#include "builder/build.h"
+#include "builder/build_internal.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -19,170 +18,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "builder/cache.h"
 #include "builder/copy.h"
-#include "builder/dockerfile.h"
-#include "builder/dockerignore.h"
 #include "builder/egress.h"
 #include "builder/flags.h"
-#include "builder/image.h"
 #include "builder/layers.h"
-#include "builder/mounts.h"
 #include "builder/overlay.h"
-#include "builder/sandbox.h"
 #include "builder/shell_lex.h"
 #include "core/cidr.h"
 #include "core/fs.h"
-#include "core/log.h"
-#include "core/strbuf.h"
 #include "registry/access.h"
 #include "registry/client.h"
-#include "registry/manifest.h"
 #include "registry/names.h"
-#include "registry/transfer.h"
-
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define UNTAGGED_REPO "slipway/builds"
-
-/* ---- instructions, as this file sees them ------------------------------- */
-
-struct flag {
-    char *name;  /* without "--" */
-    char *value; /* "" for a bare flag */
-};
-
-struct heredoc {
-    char *name;
-    char *content;
-    int expand; /* unquoted delimiter */
-};
-
-struct instr {
-    char *keyword;  /* lower case: "run", "copy", ... */
-    char *original; /* the instruction as written (for messages) */
-    int line;
-    struct flag *flags;
-    size_t n_flags;
-    char **args; /* raw, unexpanded arguments */
-    size_t n_args;
-    int is_json; /* exec form */
-    struct heredoc *heredocs;
-    size_t n_heredocs;
-    struct instr *onbuild; /* ONBUILD: the wrapped instruction */
-};
-
-/* ---- name=value lists ------------------------------------------------ */
-
-struct kv {
-    char *key;
-    char *value;
-};
-
-struct kv_list {
-    struct kv *items;
-    size_t n, cap;
-};
-
-static const char *kv_get(const struct kv_list *l, const char *key)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (strcmp(l->items[i].key, key) == 0)
-            return l->items[i].value;
-    return NULL;
-}
-
-static int kv_set(struct kv_list *l, const char *key, const char *value)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        if (strcmp(l->items[i].key, key) == 0) {
-            char *v = strdup(value);
-            if (v == NULL)
-                return -1;
-            free(l->items[i].value);
-            l->items[i].value = v;
-            return 0;
-        }
-    }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        struct kv *bigger = realloc(l->items, cap * sizeof(*bigger));
-        if (bigger == NULL)
-            return -1;
-        l->items = bigger;
-        l->cap = cap;
-    }
-    l->items[l->n].key = strdup(key);
-    l->items[l->n].value = strdup(value);
-    if (!l->items[l->n].key || !l->items[l->n].value)
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void kv_free(struct kv_list *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->items[i].key);
-        free(l->items[i].value);
-    }
-    free(l->items);
-    memset(l, 0, sizeof(*l));
-}
-
-/* ---- stages and the build ------------------------------------------------ */
-
-struct stage {
-    char *name;        /* lower-cased AS name, or NULL */
-    size_t first, end; /* its instructions: [first, end), first is FROM */
-    int needed;
-    int built;
-    struct bld_image image;
-    struct kv_list args;     /* ARGs declared in this stage, with values */
-    char key[SW_DIGEST_MAX]; /* cache key of the last step */
-    char *base_ref;          /* "repo:tag" of a stored base image, or NULL */
-    int cmd_set;             /* CMD was set in this stage (ENTRYPOINT keeps it) */
-    int64_t last_time;       /* time of the stage's latest step: a cached step
-                                keeps its first time, so a rebuild from cache
-                                gives the same image */
-};
-
-struct build {
-    reg_store *store;
-    const struct bld_build_options *opts;
-    const char *dockerfile; /* path, for messages */
-    char escape;            /* the escape character from the directive */
-    struct instr *instrs;
-    size_t n_instrs;
-    struct stage *stages;
-    size_t n_stages;
-    struct kv_list meta_args;  /* ARGs before the first FROM, with values */
-    struct kv_list build_args; /* --build-arg */
-    int step;                  /* current step number */
-    int total_steps;
-    int cached_steps;
-    char *ro_mounts[64]; /* read-only stage mounts to undo at the end */
-    size_t n_ro_mounts;
-    json_t *base_images;
-    void *ignore; /* the context's .dockerignore matcher */
-};
 
 /* The parser glue, at the end of this file. */
-static int load_dockerfile(struct build *b, sw_error **err);
-static int load_ignore(struct build *b, sw_error **err);
-static void free_ignore(struct build *b);
-static int parse_trigger(struct build *b, const char *text, int line, struct instr **out,
-                         sw_error **err);
-static void free_instr(struct instr *in);
-static const char *kv_lookup(void *ctx, const char *name);
-static int expand_word(struct build *b, const struct kv_list *vars, const char *word, char **out,
-                       sw_error **err);
-static int exclude_cb(void *ctx, const char *rel, int is_dir);
 
 static void progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -223,29 +79,6 @@ static int64_t step_time(const struct build *b, const struct stage *st)
     return st->last_time > 0 ? st->last_time : (int64_t)time(NULL);
 }
 
-/* An error about an instruction: "Dockerfile:7: RUN make: <message>". */
-static int instr_error(struct build *b, const struct instr *in, sw_error **err, int code,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int instr_error(struct build *b, const struct instr *in, sw_error **err, int code,
-                       const char *fmt, ...)
-{
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return sw_error_set(err, code, "%s:%d: %.200s: %s", b->dockerfile, in->line, in->original, msg);
-}
-
-static const char *flag_value(const struct instr *in, const char *name)
-{
-    for (size_t i = 0; i < in->n_flags; i++)
-        if (strcmp(in->flags[i].name, name) == 0)
-            return in->flags[i].value;
-    return NULL;
-}
-
 /* ---- the environment a step sees ---------------------------------------- */
 
 /* Variables for word expansion in a stage: the image's Env, then the
@@ -256,7 +89,7 @@ static int stage_vars(struct stage *st, struct kv_list *out)
     size_t i;
     json_t *item;
     for (i = 0; i < st->args.n; i++)
-        if (kv_set(out, st->args.items[i].key, st->args.items[i].value) != 0)
+        if (bld_kv_set(out, st->args.items[i].key, st->args.items[i].value) != 0)
             return -1;
     json_array_foreach(env, i, item) {
         const char *kv = json_string_value(item);
@@ -264,7 +97,7 @@ static int stage_vars(struct stage *st, struct kv_list *out)
         if (eq == NULL)
             continue;
         char *key = strndup(kv, (size_t)(eq - kv));
-        int rc = key ? kv_set(out, key, eq + 1) : -1;
+        int rc = key ? bld_kv_set(out, key, eq + 1) : -1;
         free(key);
         if (rc != 0)
             return -1;
@@ -433,15 +266,6 @@ static void free_dirs(char **dirs)
         free(*d);
     free(dirs);
 }
-
-/* A step's working area: <scratch>/upper (the new layer), work, empty and
- * a mount point "rootfs" with the overlay of the stage's layers + upper. */
-struct step_area {
-    char *scratch;
-    char *upper;
-    char *rootfs;
-    int mounted;
-};
 
 static int step_area_open(struct build *b, struct stage *st, int mount_it, struct step_area *a,
                           sw_error **err)
@@ -774,23 +598,6 @@ static struct stage *find_stage(struct build *b, const char *name, size_t before
 static int load_base_image(struct build *b, const char *ref, const char *platform,
                            struct bld_image *out, char **stored_ref, sw_error **err);
 
-/* The mounts of one RUN step and what they hold until the step ends. */
-struct run_mounts {
-    struct bld_mount *m;
-    size_t n;
-    struct bld_sandbox_mount *sb; /* for the sandbox */
-    size_t n_sb;
-    char **owned; /* strings the sandbox entries point to */
-    size_t n_owned;
-    char **tmp_dirs; /* removed at the end (copies, private caches, secrets) */
-    size_t n_tmp;
-    int *locks;
-    size_t n_locks;
-    char **env; /* secret environment entries "NAME=value" */
-    size_t n_env;
-    const char **opts; /* 5 option slots per mount (tmpfs) */
-};
-
 static void run_mounts_free(struct run_mounts *rm)
 {
     for (size_t i = 0; i < rm->n; i++)
@@ -854,14 +661,15 @@ static int run_mounts_parse(struct build *b, const struct instr *in, const char 
         rm->n++;
         const struct bld_mount *m = &rm->m[rm->n - 1];
         if (m->type == BLD_MOUNT_CACHE && m->from)
-            return instr_error(b, in, err, SW_EUNSUPPORTED,
-                               "--mount=%s: from= on a cache mount is not supported by Slipway",
-                               in->flags[i].value);
+            return bld_instr_error(b, in, err, SW_EUNSUPPORTED,
+                                   "--mount=%s: from= on a cache mount is not supported by Slipway",
+                                   in->flags[i].value);
         if (m->type == BLD_MOUNT_SECRET && m->required && find_secret(b, m->id) == NULL)
-            return instr_error(b, in, err, SW_ENOTFOUND,
-                               "secret %s: not provided (slipway build --secret id=%s,src=FILE, "
-                               "or repos[].secrets in the service config)",
-                               m->id, m->id);
+            return bld_instr_error(
+                b, in, err, SW_ENOTFOUND,
+                "secret %s: not provided (slipway build --secret id=%s,src=FILE, "
+                "or repos[].secrets in the service config)",
+                m->id, m->id);
     }
     return 0;
 }
@@ -918,7 +726,7 @@ static int run_mounts_key(struct build *b, struct stage *st, const struct instr 
                                           .n_sources = 1,
                                           .dest = "/",
                                           .from_context = 1,
-                                          .excluded = exclude_cb,
+                                          .excluded = bld_exclude_cb,
                                           .excluded_ctx = b };
             rc = bld_copy_digest(&spec, key, err);
         }
@@ -964,7 +772,7 @@ static int bind_copy(struct build *b, struct run_mounts *rm, const char *src_roo
                                   .has_chown = 1,
                                   .uid = uid,
                                   .gid = gid,
-                                  .excluded = from_context ? exclude_cb : NULL,
+                                  .excluded = from_context ? bld_exclude_cb : NULL,
                                   .excluded_ctx = b };
     if ((rc = bld_copy(&spec, err)) != 0) {
         free(root);
@@ -1207,16 +1015,16 @@ static int start_masker(struct build *b, bld_masker **out, sw_error **err)
  * Dockerfile may ask for less than the config gives, never for more. */
 static int step_network(struct build *b, const struct instr *in, const char **mode, sw_error **err)
 {
-    const char *flag = flag_value(in, "network");
-    const char *security = flag_value(in, "security");
+    const char *flag = bld_flag_value(in, "network");
+    const char *security = bld_flag_value(in, "security");
     const char *configured = configured_network(b);
     if (security && strcmp(security, "sandbox") != 0) {
         if (strcmp(security, "insecure") == 0)
-            return instr_error(b, in, err, SW_EUNSUPPORTED,
-                               "--security=insecure is not supported: Slipway has no insecure "
-                               "mode, whether or not builder.allow lists security.insecure");
-        return instr_error(b, in, err, SW_EINVAL, "--security=%s: expected sandbox or insecure",
-                           security);
+            return bld_instr_error(b, in, err, SW_EUNSUPPORTED,
+                                   "--security=insecure is not supported: Slipway has no insecure "
+                                   "mode, whether or not builder.allow lists security.insecure");
+        return bld_instr_error(b, in, err, SW_EINVAL, "--security=%s: expected sandbox or insecure",
+                               security);
     }
     if (flag == NULL || strcmp(flag, "default") == 0) {
         *mode = configured;
@@ -1224,13 +1032,13 @@ static int step_network(struct build *b, const struct instr *in, const char **mo
         *mode = "none";
     } else if (strcmp(flag, "host") == 0) {
         if (strcmp(configured, "host") != 0 && !entitled(b, "network.host"))
-            return instr_error(b, in, err, SW_EPERM,
-                               "--network=host is not allowed: the config's builder.allow does "
-                               "not list network.host");
+            return bld_instr_error(b, in, err, SW_EPERM,
+                                   "--network=host is not allowed: the config's builder.allow does "
+                                   "not list network.host");
         *mode = "host";
     } else {
-        return instr_error(b, in, err, SW_EINVAL, "--network=%s: expected default, none or host",
-                           flag);
+        return bld_instr_error(b, in, err, SW_EINVAL,
+                               "--network=%s: expected default, none or host", flag);
     }
     return 0;
 }
@@ -1356,7 +1164,7 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         goto cleanup;
     }
     if (exit_status != 0) {
-        rc = instr_error(b, in, err, SW_EINVAL, "exited with code %d", exit_status);
+        rc = bld_instr_error(b, in, err, SW_EINVAL, "exited with code %d", exit_status);
         goto cleanup;
     }
     bld_egress_net_stop(&net);
@@ -1595,8 +1403,6 @@ static struct stage *find_stage(struct build *b, const char *name, size_t before
 static int load_base_image(struct build *b, const char *ref, const char *platform,
                            struct bld_image *out, char **stored_ref, sw_error **err);
 
-static int exclude_cb(void *ctx, const char *rel, int is_dir);
-
 /* The --exclude patterns of a COPY/ADD (borrowed strings, malloc'd array). */
 static int copy_excludes(const struct instr *in, char ***out, size_t *n, sw_error **err)
 {
@@ -1632,21 +1438,21 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         goto cleanup;
     }
     for (size_t i = 0; i < in->n_args; i++) {
-        if ((rc = expand_word(b, &vars, in->args[i], &args[i], err)) != 0) {
+        if ((rc = bld_expand_word(b, &vars, in->args[i], &args[i], err)) != 0) {
             sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
             goto cleanup;
         }
         n_args++;
     }
     if (n_args < 2) {
-        rc = instr_error(b, in, err, SW_EINVAL, "%s requires at least two arguments",
-                         is_add ? "ADD" : "COPY");
+        rc = bld_instr_error(b, in, err, SW_EINVAL, "%s requires at least two arguments",
+                             is_add ? "ADD" : "COPY");
         goto cleanup;
     }
-    const char *from = flag_value(in, "from");
-    const char *chown_spec = flag_value(in, "chown");
-    const char *chmod_spec = flag_value(in, "chmod");
-    const char *checksum = flag_value(in, "checksum");
+    const char *from = bld_flag_value(in, "from");
+    const char *chown_spec = bld_flag_value(in, "chown");
+    const char *chmod_spec = bld_flag_value(in, "chmod");
+    const char *checksum = bld_flag_value(in, "checksum");
     dest = copy_destination(st, args[n_args - 1]);
     local = calloc(n_args, sizeof(char *));
     urls = calloc(n_args, sizeof(char *));
@@ -1683,7 +1489,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         for (size_t i = 0; i < in->n_heredocs; i++) {
             char *content = NULL;
             if (in->heredocs[i].expand) {
-                if ((rc = bld_shell_expand_heredoc(in->heredocs[i].content, kv_lookup,
+                if ((rc = bld_shell_expand_heredoc(in->heredocs[i].content, bld_kv_lookup,
                                                    (void *)&vars, &content, err)) != 0)
                     goto cleanup;
             } else {
@@ -1718,7 +1524,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         }
         if (is_url(a)) {
             if (!is_add) {
-                rc = instr_error(b, in, err, SW_EINVAL, "source can't be a URL for COPY");
+                rc = bld_instr_error(b, in, err, SW_EINVAL, "source can't be a URL for COPY");
                 goto cleanup;
             }
             urls[n_urls++] = a;
@@ -1728,10 +1534,10 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     }
     size_t dest_len = strlen(dest);
     if (n_local + n_urls > 1 && dest[dest_len - 1] != '/') {
-        rc = instr_error(b, in, err, SW_EINVAL,
-                         "When using %s with more than one source file, "
-                         "the destination must be a directory and end with a /",
-                         is_add ? "ADD" : "COPY");
+        rc = bld_instr_error(b, in, err, SW_EINVAL,
+                             "When using %s with more than one source file, "
+                             "the destination must be a directory and end with a /",
+                             is_add ? "ADD" : "COPY");
         goto cleanup;
     }
     struct bld_copy_spec spec = {
@@ -1741,22 +1547,22 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         .dest = dest,
         .from_context = from_context,
         .is_add = is_add,
-        .excluded = (from_context && !heredoc_dir) ? exclude_cb : NULL,
+        .excluded = (from_context && !heredoc_dir) ? bld_exclude_cb : NULL,
         .excluded_ctx = b,
-        .parents = bld_flag_true(flag_value(in, "parents")),
+        .parents = bld_flag_true(bld_flag_value(in, "parents")),
     };
     if ((rc = copy_excludes(in, &excludes, &spec.n_exclude, err)) != 0)
         goto cleanup;
     spec.exclude = (const char *const *)excludes;
     if (chmod_spec && parse_chmod(chmod_spec, &spec.mode) != 0) {
-        rc = instr_error(b, in, err, SW_EINVAL, "invalid --chmod=%s: expected an octal mode",
-                         chmod_spec);
+        rc = bld_instr_error(b, in, err, SW_EINVAL, "invalid --chmod=%s: expected an octal mode",
+                             chmod_spec);
         goto cleanup;
     }
     spec.has_chmod = chmod_spec != NULL;
     if (chown_spec && *chown_spec) {
         char *expanded = NULL;
-        if ((rc = expand_word(b, &vars, chown_spec, &expanded, err)) != 0)
+        if ((rc = bld_expand_word(b, &vars, chown_spec, &expanded, err)) != 0)
             goto cleanup;
         rc = resolve_user(b, st, expanded, &spec.uid, &spec.gid, err);
         free(expanded);
@@ -1858,7 +1664,7 @@ cleanup:
     free(url_names);
     free(dest);
     free(src_root);
-    kv_free(&vars);
+    bld_kv_free(&vars);
     sw_strbuf_free(&key_text);
     sw_strbuf_free(&created_by);
     return rc;
@@ -1875,12 +1681,12 @@ static int expand_args(struct build *b, struct stage *st, const struct instr *in
     int rc = 0;
     if (v == NULL || stage_vars(st, &vars) != 0) {
         free(v);
-        kv_free(&vars);
+        bld_kv_free(&vars);
         return sw_error_oom(err);
     }
     for (size_t i = 0; i < in->n_args && rc == 0; i++)
-        rc = expand_word(b, &vars, in->args[i], &v[i], err);
-    kv_free(&vars);
+        rc = bld_expand_word(b, &vars, in->args[i], &v[i], err);
+    bld_kv_free(&vars);
     if (rc != 0) {
         sw_strv_free(v);
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
@@ -1913,8 +1719,8 @@ static int do_pairs(struct build *b, struct stage *st, const struct instr *in, i
         return rc;
     if (in->n_args % 2 != 0) {
         sw_strv_free(v);
-        return instr_error(b, in, err, SW_EINVAL, "%s needs key=value pairs",
-                           is_env ? "ENV" : "LABEL");
+        return bld_instr_error(b, in, err, SW_EINVAL, "%s needs key=value pairs",
+                               is_env ? "ENV" : "LABEL");
     }
     sw_strbuf text = SW_STRBUF_INIT;
     sw_strbuf_puts(&text, is_env ? "ENV" : "LABEL");
@@ -1929,8 +1735,8 @@ static int do_pairs(struct build *b, struct stage *st, const struct instr *in, i
     }
     for (size_t i = 0; i + 1 < in->n_args && rc == 0; i += 2) {
         if (v[i][0] == '\0') {
-            rc = instr_error(b, in, err, SW_EINVAL, "%s names must not be empty",
-                             is_env ? "ENV" : "LABEL");
+            rc = bld_instr_error(b, in, err, SW_EINVAL, "%s names must not be empty",
+                                 is_env ? "ENV" : "LABEL");
             break;
         }
         sw_strbuf_printf(&text, " %s=%s", v[i], v[i + 1]);
@@ -1951,7 +1757,7 @@ static int do_pairs(struct build *b, struct stage *st, const struct instr *in, i
 static int arg_value(struct build *b, const char *name, const char *default_value,
                      const struct kv_list *inherited, const char **value)
 {
-    const char *given = kv_get(&b->build_args, name);
+    const char *given = bld_kv_get(&b->build_args, name);
     if (given) {
         *value = given;
         return 1;
@@ -1960,7 +1766,7 @@ static int arg_value(struct build *b, const char *name, const char *default_valu
         *value = default_value;
         return 1;
     }
-    const char *meta = inherited ? kv_get(inherited, name) : NULL;
+    const char *meta = inherited ? bld_kv_get(inherited, name) : NULL;
     if (meta) {
         *value = meta;
         return 1;
@@ -1975,7 +1781,7 @@ static int do_arg(struct build *b, struct stage *st, const struct instr *in, sw_
     sw_strbuf text = SW_STRBUF_INIT;
     sw_strbuf_puts(&text, "ARG");
     for (size_t i = 0; i < in->n_args && rc == 0; i++) {
-        kv_free(&vars);
+        bld_kv_free(&vars);
         if (stage_vars(st, &vars) != 0) {
             rc = sw_error_oom(err);
             break;
@@ -1985,14 +1791,14 @@ static int do_arg(struct build *b, struct stage *st, const struct instr *in, sw_
         char *default_value = NULL;
         if (eq) {
             *eq = '\0';
-            if ((rc = expand_word(b, &vars, eq + 1, &default_value, err)) != 0) {
+            if ((rc = bld_expand_word(b, &vars, eq + 1, &default_value, err)) != 0) {
                 free(name);
                 break;
             }
         }
         const char *value = NULL;
         if (arg_value(b, name, default_value, &b->meta_args, &value)) {
-            kv_set(&st->args, name, value);
+            bld_kv_set(&st->args, name, value);
             sw_strbuf_printf(&text, " %s=%s", name, value);
         } else {
             sw_strbuf_printf(&text, " %s", name);
@@ -2002,7 +1808,7 @@ static int do_arg(struct build *b, struct stage *st, const struct instr *in, sw_
     }
     if (rc == 0)
         rc = add_history(b, st, text.data, err);
-    kv_free(&vars);
+    bld_kv_free(&vars);
     sw_strbuf_free(&text);
     return rc;
 }
@@ -2016,7 +1822,7 @@ static int set_string(struct build *b, struct stage *st, const struct instr *in,
         return rc;
     if (in->n_args != 1 || v[0][0] == '\0') {
         sw_strv_free(v);
-        return instr_error(b, in, err, SW_EINVAL, "%s requires exactly one argument", label);
+        return bld_instr_error(b, in, err, SW_EINVAL, "%s requires exactly one argument", label);
     }
     json_object_set_new(bld_image_runconfig(&st->image), key, json_string(v[0]));
     char *text = NULL;
@@ -2055,7 +1861,7 @@ static int do_workdir(struct build *b, struct stage *st, const struct instr *in,
         return rc;
     if (in->n_args != 1 || v[0][0] == '\0') {
         sw_strv_free(v);
-        return instr_error(b, in, err, SW_EINVAL, "WORKDIR requires exactly one argument");
+        return bld_instr_error(b, in, err, SW_EINVAL, "WORKDIR requires exactly one argument");
     }
     json_t *cfg = bld_image_runconfig(&st->image);
     char *path = NULL;
@@ -2126,9 +1932,9 @@ static int do_command(struct build *b, struct stage *st, const struct instr *in,
 static int do_shell(struct build *b, struct stage *st, const struct instr *in, sw_error **err)
 {
     if (!in->is_json || in->n_args == 0)
-        return instr_error(b, in, err, SW_EINVAL,
-                           "SHELL requires the arguments to be in JSON "
-                           "form, e.g. SHELL [\"/bin/bash\", \"-c\"]");
+        return bld_instr_error(b, in, err, SW_EINVAL,
+                               "SHELL requires the arguments to be in JSON "
+                               "form, e.g. SHELL [\"/bin/bash\", \"-c\"]");
     json_t *shell = json_array();
     for (size_t i = 0; i < in->n_args; i++)
         json_array_append_new(shell, json_string(in->args[i]));
@@ -2188,7 +1994,7 @@ static int do_set_of(struct build *b, struct stage *st, const struct instr *in, 
             hi - lo > 1000 ||
             (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
              strcmp(proto, "sctp") != 0)) {
-            rc = instr_error(b, in, err, SW_EINVAL, "invalid port '%s'", item);
+            rc = bld_instr_error(b, in, err, SW_EINVAL, "invalid port '%s'", item);
             break;
         }
         for (long p = lo; p <= hi; p++) {
@@ -2276,7 +2082,7 @@ static int do_healthcheck(struct build *b, struct stage *st, const struct instr 
     } else {
         json_decref(hc);
         json_decref(test);
-        return instr_error(b, in, err, SW_EINVAL, "HEALTHCHECK needs CMD <command> or NONE");
+        return bld_instr_error(b, in, err, SW_EINVAL, "HEALTHCHECK needs CMD <command> or NONE");
     }
     json_object_set_new(hc, "Test", test);
     static const char *const durations[][2] = {
@@ -2286,26 +2092,26 @@ static int do_healthcheck(struct build *b, struct stage *st, const struct instr 
         { "start-interval", "StartInterval" },
     };
     for (size_t i = 0; i < 4; i++) {
-        const char *v = flag_value(in, durations[i][0]);
+        const char *v = bld_flag_value(in, durations[i][0]);
         int64_t ns = 0;
         if (v == NULL)
             continue;
         if (parse_go_duration(v, &ns) != 0 || ns < 0) {
             json_decref(hc);
-            return instr_error(b, in, err, SW_EINVAL,
-                               "invalid --%s=%s: expected a duration "
-                               "such as 30s",
-                               durations[i][0], v);
+            return bld_instr_error(b, in, err, SW_EINVAL,
+                                   "invalid --%s=%s: expected a duration "
+                                   "such as 30s",
+                                   durations[i][0], v);
         }
         json_object_set_new(hc, durations[i][1], json_integer(ns));
     }
-    const char *retries = flag_value(in, "retries");
+    const char *retries = bld_flag_value(in, "retries");
     if (retries) {
         char *end = NULL;
         long r = strtol(retries, &end, 10);
         if (*retries == '\0' || *end || r < 0) {
             json_decref(hc);
-            return instr_error(b, in, err, SW_EINVAL, "invalid --retries=%s", retries);
+            return bld_instr_error(b, in, err, SW_EINVAL, "invalid --retries=%s", retries);
         }
         json_object_set_new(hc, "Retries", json_integer(r));
     }
@@ -2323,10 +2129,10 @@ static int do_healthcheck(struct build *b, struct stage *st, const struct instr 
 static int do_onbuild(struct build *b, struct stage *st, const struct instr *in, sw_error **err)
 {
     if (in->onbuild == NULL)
-        return instr_error(b, in, err, SW_EINVAL, "ONBUILD needs an instruction");
+        return bld_instr_error(b, in, err, SW_EINVAL, "ONBUILD needs an instruction");
     const char *kw = in->onbuild->keyword;
     if (strcmp(kw, "onbuild") == 0 || strcmp(kw, "from") == 0 || strcmp(kw, "maintainer") == 0)
-        return instr_error(b, in, err, SW_EINVAL, "%s isn't allowed as an ONBUILD trigger", kw);
+        return bld_instr_error(b, in, err, SW_EINVAL, "%s isn't allowed as an ONBUILD trigger", kw);
     json_t *cfg = bld_image_runconfig(&st->image);
     json_t *triggers = json_object_get(cfg, "OnBuild");
     if (!json_is_array(triggers)) {
@@ -2525,16 +2331,16 @@ static int run_instruction(struct build *b, struct stage *st, const struct instr
 static int do_from(struct build *b, struct stage *st, const struct instr *in, sw_error **err)
 {
     char *base = NULL;
-    int rc = expand_word(b, &b->meta_args, in->args[0], &base, err);
+    int rc = bld_expand_word(b, &b->meta_args, in->args[0], &base, err);
     if (rc != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         return rc;
     }
     /* FROM --platform=...: this stage's base for that platform */
     char *platform = NULL;
-    const char *platform_flag = flag_value(in, "platform");
+    const char *platform_flag = bld_flag_value(in, "platform");
     if (platform_flag && *platform_flag &&
-        (rc = expand_word(b, &b->meta_args, platform_flag, &platform, err)) != 0) {
+        (rc = bld_expand_word(b, &b->meta_args, platform_flag, &platform, err)) != 0) {
         free(base);
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         return rc;
@@ -2599,10 +2405,10 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
         if (text == NULL)
             continue;
         progress(b, "       ONBUILD %s\n", text);
-        if ((rc = parse_trigger(b, text, in->line, &parsed, err)) != 0)
+        if ((rc = bld_parse_trigger(b, text, in->line, &parsed, err)) != 0)
             break;
         rc = run_instruction(b, st, parsed, err);
-        free_instr(parsed);
+        bld_free_instr(parsed);
         free(parsed);
         if (rc != 0)
             break;
@@ -2655,7 +2461,7 @@ static int run_instruction(struct build *b, struct stage *st, const struct instr
                  : add_history(b, st, text, err);
         free(text);
     } else
-        rc = instr_error(b, in, err, SW_EINVAL, "unknown instruction %s", kw);
+        rc = bld_instr_error(b, in, err, SW_EINVAL, "unknown instruction %s", kw);
     return rc;
 }
 
@@ -2744,12 +2550,12 @@ static void mark_needed(struct build *b, size_t idx)
         if (i == st->first)
             dep = in->args[0];
         else if (strcmp(in->keyword, "copy") == 0 || strcmp(in->keyword, "add") == 0)
-            dep = flag_value(in, "from");
+            dep = bld_flag_value(in, "from");
         else if (strcmp(in->keyword, "run") == 0)
             mark_mount_deps(b, idx, in);
         if (dep == NULL)
             continue;
-        if (expand_word(b, &b->meta_args, dep, &expanded, NULL) != 0)
+        if (bld_expand_word(b, &b->meta_args, dep, &expanded, NULL) != 0)
             continue;
         struct stage *d = find_stage(b, expanded, idx);
         if (d && (i != st->first || !is_number(expanded)))
@@ -2768,13 +2574,13 @@ static int meta_args(struct build *b, sw_error **err)
     if (rc != 0)
         return rc;
     const char *host = bld_platform_host();
-    kv_set(&b->meta_args, "TARGETPLATFORM", platform);
-    kv_set(&b->meta_args, "TARGETOS", os);
-    kv_set(&b->meta_args, "TARGETARCH", arch);
-    kv_set(&b->meta_args, "TARGETVARIANT", variant);
-    kv_set(&b->meta_args, "BUILDPLATFORM", host);
-    kv_set(&b->meta_args, "BUILDOS", "linux");
-    kv_set(&b->meta_args, "BUILDARCH", strchr(host, '/') + 1);
+    bld_kv_set(&b->meta_args, "TARGETPLATFORM", platform);
+    bld_kv_set(&b->meta_args, "TARGETOS", os);
+    bld_kv_set(&b->meta_args, "TARGETARCH", arch);
+    bld_kv_set(&b->meta_args, "TARGETVARIANT", variant);
+    bld_kv_set(&b->meta_args, "BUILDPLATFORM", host);
+    bld_kv_set(&b->meta_args, "BUILDOS", "linux");
+    bld_kv_set(&b->meta_args, "BUILDARCH", strchr(host, '/') + 1);
     for (size_t i = 0; i < b->n_instrs && strcmp(b->instrs[i].keyword, "from") != 0; i++) {
         const struct instr *in = &b->instrs[i];
         for (size_t j = 0; j < in->n_args; j++) {
@@ -2783,7 +2589,7 @@ static int meta_args(struct build *b, sw_error **err)
             char *def = NULL;
             if (eq) {
                 *eq = '\0';
-                if ((rc = expand_word(b, &b->meta_args, eq + 1, &def, err)) != 0) {
+                if ((rc = bld_expand_word(b, &b->meta_args, eq + 1, &def, err)) != 0) {
                     free(name);
                     sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
                     return rc;
@@ -2791,7 +2597,7 @@ static int meta_args(struct build *b, sw_error **err)
             }
             const char *value = NULL;
             if (arg_value(b, name, def, NULL, &value))
-                kv_set(&b->meta_args, name, value);
+                bld_kv_set(&b->meta_args, name, value);
             free(def);
             free(name);
         }
@@ -2813,7 +2619,7 @@ static int parse_build_args(struct build *b, sw_error **err)
             return sw_error_set(err, SW_EINVAL, "--build-arg '%s': expected NAME=VALUE", a);
         }
         if (value)
-            kv_set(&b->build_args, name, value);
+            bld_kv_set(&b->build_args, name, value);
         free(name);
     }
     return 0;
@@ -2939,8 +2745,9 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
         if (rc != 0)
             goto cleanup;
     }
-    if ((rc = parse_build_args(&b, err)) || (rc = load_dockerfile(&b, err)) ||
-        (rc = load_ignore(&b, err)) || (rc = split_stages(&b, err)) || (rc = meta_args(&b, err)))
+    if ((rc = parse_build_args(&b, err)) || (rc = bld_load_dockerfile(&b, err)) ||
+        (rc = bld_load_ignore(&b, err)) || (rc = split_stages(&b, err)) ||
+        (rc = meta_args(&b, err)))
         goto cleanup;
 
     size_t target = b.n_stages - 1;
@@ -2984,16 +2791,16 @@ cleanup:
     for (size_t i = 0; i < b.n_stages; i++) {
         free(b.stages[i].name);
         free(b.stages[i].base_ref);
-        kv_free(&b.stages[i].args);
+        bld_kv_free(&b.stages[i].args);
         bld_image_release(&b.stages[i].image);
     }
     free(b.stages);
     for (size_t i = 0; i < b.n_instrs; i++)
-        free_instr(&b.instrs[i]);
+        bld_free_instr(&b.instrs[i]);
     free(b.instrs);
-    free_ignore(&b);
-    kv_free(&b.meta_args);
-    kv_free(&b.build_args);
+    bld_free_ignore(&b);
+    bld_kv_free(&b.meta_args);
+    bld_kv_free(&b.build_args);
     json_decref(b.base_images);
     free(dockerfile);
     return rc;
@@ -3005,234 +2812,4 @@ void bld_build_result_release(struct bld_build_result *result)
         return;
     json_decref(result->base_images);
     result->base_images = NULL;
-}
-
-/* ---- glue to the parser, the shell lexer and .dockerignore --------------- */
-
-static const char *kv_lookup(void *ctx, const char *name)
-{
-    return kv_get(ctx, name);
-}
-
-static int expand_word(struct build *b, const struct kv_list *vars, const char *word, char **out,
-                       sw_error **err)
-{
-    return bld_shell_expand_word(word, b->escape, kv_lookup, (void *)vars, out, err);
-}
-
-static void free_instr(struct instr *in)
-{
-    if (in == NULL)
-        return;
-    free(in->keyword);
-    free(in->original);
-    for (size_t i = 0; i < in->n_flags; i++) {
-        free(in->flags[i].name);
-        free(in->flags[i].value);
-    }
-    free(in->flags);
-    for (size_t i = 0; i < in->n_args; i++)
-        free(in->args[i]);
-    free(in->args);
-    for (size_t i = 0; i < in->n_heredocs; i++) {
-        free(in->heredocs[i].name);
-        free(in->heredocs[i].content);
-    }
-    free(in->heredocs);
-    if (in->onbuild) {
-        free_instr(in->onbuild);
-        free(in->onbuild);
-    }
-    memset(in, 0, sizeof(*in));
-}
-
-/* Fills an instruction from a parse-tree node. ENV and LABEL come as
- * key/value/separator triples and become key/value pairs. */
-static int instr_from_node(const bld_node *node, struct instr *in)
-{
-    memset(in, 0, sizeof(*in));
-    in->keyword = strdup(node->value);
-    in->original = strdup(node->original ? node->original : node->value);
-    in->line = node->start_line;
-    in->is_json = node->is_json;
-    if (!in->keyword || !in->original)
-        return -1;
-    in->flags = calloc(node->n_flags + 1, sizeof(*in->flags));
-    if (in->flags == NULL)
-        return -1;
-    for (size_t i = 0; i < node->n_flags; i++) {
-        const char *f = node->flags[i];
-        f += strncmp(f, "--", 2) == 0 ? 2 : 0;
-        const char *eq = strchr(f, '=');
-        in->flags[i].name = eq ? strndup(f, (size_t)(eq - f)) : strdup(f);
-        in->flags[i].value = strdup(eq ? eq + 1 : "");
-        if (!in->flags[i].name || !in->flags[i].value)
-            return -1;
-        in->n_flags++;
-    }
-    if (strcmp(node->value, "onbuild") == 0) {
-        if (node->next && node->next->n_children > 0) {
-            in->onbuild = calloc(1, sizeof(*in->onbuild));
-            if (in->onbuild == NULL || instr_from_node(node->next->children[0], in->onbuild) != 0)
-                return -1;
-            /* the trigger as the user wrote it, without "ONBUILD " */
-            const char *o = node->original ? node->original : "";
-            while (*o == ' ' || *o == '\t')
-                o++;
-            o += strcspn(o, " \t");
-            o += strspn(o, " \t");
-            free(in->onbuild->original);
-            in->onbuild->original = strdup(o);
-        }
-        return 0;
-    }
-    int triples = strcmp(node->value, "env") == 0 || strcmp(node->value, "label") == 0;
-    size_t count = 0;
-    for (const bld_node *a = node->next; a; a = a->next)
-        count++;
-    in->args = calloc(count + 1, sizeof(char *));
-    if (in->args == NULL)
-        return -1;
-    size_t idx = 0;
-    for (const bld_node *a = node->next; a; a = a->next, idx++) {
-        if (triples && idx % 3 == 2)
-            continue; /* the separator */
-        if ((in->args[in->n_args++] = strdup(a->value)) == NULL)
-            return -1;
-    }
-    if (node->n_heredocs) {
-        in->heredocs = calloc(node->n_heredocs, sizeof(*in->heredocs));
-        if (in->heredocs == NULL)
-            return -1;
-        for (size_t i = 0; i < node->n_heredocs; i++) {
-            const struct bld_heredoc *h = &node->heredocs[i];
-            in->heredocs[i].name = strdup(h->name);
-            in->heredocs[i].content = strdup(h->content);
-            in->heredocs[i].expand = h->expand;
-            in->n_heredocs++;
-            if (!in->heredocs[i].name || !in->heredocs[i].content)
-                return -1;
-            if (h->chomp) /* <<-: leading tabs go, for COPY (RUN's shell does it itself) */
-                for (char *line = in->heredocs[i].content; *line;) {
-                    size_t tabs = strspn(line, "\t");
-                    memmove(line, line + tabs, strlen(line + tabs) + 1);
-                    char *nl = strchr(line, '\n');
-                    line = nl ? nl + 1 : line + strlen(line);
-                }
-        }
-    }
-    return 0;
-}
-
-/* The flags of an instruction (and of an ONBUILD's trigger) against the
- * table of builder/flags.c: nothing unknown is ignored. */
-static int check_node_flags(struct build *b, const bld_node *node, sw_error **err)
-{
-    int rc = bld_flags_check(node->value, (const char *const *)node->flags, node->n_flags,
-                             b->dockerfile, node->start_line, err);
-    if (rc == 0 && strcmp(node->value, "onbuild") == 0 && node->next && node->next->n_children)
-        rc = bld_flags_check(
-            node->next->children[0]->value, (const char *const *)node->next->children[0]->flags,
-            node->next->children[0]->n_flags, b->dockerfile, node->start_line, err);
-    return rc;
-}
-
-static int load_dockerfile(struct build *b, sw_error **err)
-{
-    struct bld_dockerfile *df = NULL;
-    int rc = bld_dockerfile_parse_file(b->dockerfile, &df, err);
-    if (rc != 0)
-        return rc;
-    b->escape = df->escape;
-    size_t n = df->root->n_children;
-    b->instrs = calloc(n ? n : 1, sizeof(*b->instrs));
-    if (b->instrs == NULL) {
-        bld_dockerfile_free(df);
-        return sw_error_oom(err);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (instr_from_node(df->root->children[i], &b->instrs[i]) != 0) {
-            b->n_instrs = i + 1;
-            bld_dockerfile_free(df);
-            return sw_error_oom(err);
-        }
-        b->n_instrs = i + 1;
-        static const char *const known[] = { "add",         "arg",     "cmd",        "copy",
-                                             "entrypoint",  "env",     "expose",     "from",
-                                             "healthcheck", "label",   "maintainer", "onbuild",
-                                             "run",         "shell",   "stopsignal", "user",
-                                             "volume",      "workdir", NULL };
-        int ok = 0;
-        for (const char *const *k = known; *k; k++)
-            ok |= strcmp(*k, b->instrs[i].keyword) == 0;
-        if (!ok) {
-            int line = b->instrs[i].line;
-            char kw[64];
-            snprintf(kw, sizeof(kw), "%s", b->instrs[i].original);
-            kw[strcspn(kw, " \t")] = '\0';
-            bld_dockerfile_free(df);
-            return sw_error_set(err, SW_EINVAL, "%s:%d: unknown instruction: %s", b->dockerfile,
-                                line, kw);
-        }
-        if (check_node_flags(b, df->root->children[i], err) != 0) {
-            bld_dockerfile_free(df);
-            return SW_EINVAL;
-        }
-    }
-    bld_dockerfile_free(df);
-    return 0;
-}
-
-static int parse_trigger(struct build *b, const char *text, int line, struct instr **out,
-                         sw_error **err)
-{
-    bld_node *node = NULL;
-    int rc = bld_dockerfile_parse_line(text, b->escape, &node, err);
-    if (rc != 0) {
-        sw_error_prefix(err, "ONBUILD trigger '%s'", text);
-        return rc;
-    }
-    if ((rc = bld_flags_check(node->value, (const char *const *)node->flags, node->n_flags,
-                              b->dockerfile, line, err)) != 0) {
-        sw_error_prefix(err, "ONBUILD trigger '%s'", text);
-        bld_node_free(node);
-        return rc;
-    }
-    struct instr *in = calloc(1, sizeof(*in));
-    if (in == NULL || instr_from_node(node, in) != 0) {
-        free_instr(in);
-        free(in);
-        bld_node_free(node);
-        return sw_error_oom(err);
-    }
-    in->line = line;
-    bld_node_free(node);
-    *out = in;
-    return 0;
-}
-
-static int load_ignore(struct build *b, sw_error **err)
-{
-    bld_ignore *ig = NULL;
-    /* the resolved Dockerfile path: <context>/Dockerfile.dockerignore counts too */
-    int rc = bld_ignore_load(b->opts->context_dir, b->dockerfile, &ig, err);
-    if (rc == 0)
-        b->ignore = ig;
-    return rc;
-}
-
-static void free_ignore(struct build *b)
-{
-    bld_ignore_free(b->ignore);
-    b->ignore = NULL;
-}
-
-static int exclude_cb(void *ctx, const char *rel, int is_dir)
-{
-    struct build *b = ctx;
-    if (b->ignore == NULL || !bld_ignore_matches(b->ignore, rel))
-        return 0;
-    /* an excluded directory is still walked when an exception may
-     * re-include something below it */
-    return !(is_dir && bld_ignore_dir_needed(b->ignore, rel));
 }

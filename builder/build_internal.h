@@ -1,0 +1,145 @@
+/*
+ * build_internal.h - what the files of the Dockerfile interpreter share
+ * (build.c and build_*.c); not for use outside builder/. The public API
+ * is build.h.
+ */
+#ifndef BLD_BUILD_INTERNAL_H
+#define BLD_BUILD_INTERNAL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "builder/build.h"
+#include "builder/image.h"
+#include "builder/mounts.h"
+#include "builder/sandbox.h"
+#include "core/error.h"
+#include "core/strbuf.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define UNTAGGED_REPO "slipway/builds"
+
+/* ---- instructions, as the builder sees them ------------------------------- */
+
+struct flag {
+    char *name;  /* without "--" */
+    char *value; /* "" for a bare flag */
+};
+
+struct heredoc {
+    char *name;
+    char *content;
+    int expand; /* unquoted delimiter */
+};
+
+struct instr {
+    char *keyword;  /* lower case: "run", "copy", ... */
+    char *original; /* the instruction as written (for messages) */
+    int line;
+    struct flag *flags;
+    size_t n_flags;
+    char **args; /* raw, unexpanded arguments */
+    size_t n_args;
+    int is_json; /* exec form */
+    struct heredoc *heredocs;
+    size_t n_heredocs;
+    struct instr *onbuild; /* ONBUILD: the wrapped instruction */
+};
+
+/* ---- name=value lists ------------------------------------------------ */
+
+struct kv {
+    char *key;
+    char *value;
+};
+
+struct kv_list {
+    struct kv *items;
+    size_t n, cap;
+};
+
+/* ---- stages and the build ------------------------------------------------ */
+
+struct stage {
+    char *name;        /* lower-cased AS name, or NULL */
+    size_t first, end; /* its instructions: [first, end), first is FROM */
+    int needed;
+    int built;
+    struct bld_image image;
+    struct kv_list args;     /* ARGs declared in this stage, with values */
+    char key[SW_DIGEST_MAX]; /* cache key of the last step */
+    char *base_ref;          /* "repo:tag" of a stored base image, or NULL */
+    int cmd_set;             /* CMD was set in this stage (ENTRYPOINT keeps it) */
+    int64_t last_time;       /* time of the stage's latest step: a cached step
+                                keeps its first time, so a rebuild from cache
+                                gives the same image */
+};
+
+struct build {
+    reg_store *store;
+    const struct bld_build_options *opts;
+    const char *dockerfile; /* path, for messages */
+    char escape;            /* the escape character from the directive */
+    struct instr *instrs;
+    size_t n_instrs;
+    struct stage *stages;
+    size_t n_stages;
+    struct kv_list meta_args;  /* ARGs before the first FROM, with values */
+    struct kv_list build_args; /* --build-arg */
+    int step;                  /* current step number */
+    int total_steps;
+    int cached_steps;
+    char *ro_mounts[64]; /* read-only stage mounts to undo at the end */
+    size_t n_ro_mounts;
+    json_t *base_images;
+    void *ignore; /* the context's .dockerignore matcher */
+};
+
+/* A step's working area: <scratch>/upper (the new layer), work, empty and
+ * a mount point "rootfs" with the overlay of the stage's layers + upper. */
+struct step_area {
+    char *scratch;
+    char *upper;
+    char *rootfs;
+    int mounted;
+};
+
+/* The mounts of one RUN step and what they hold until the step ends. */
+struct run_mounts {
+    struct bld_mount *m;
+    size_t n;
+    struct bld_sandbox_mount *sb; /* for the sandbox */
+    size_t n_sb;
+    char **owned; /* strings the sandbox entries point to */
+    size_t n_owned;
+    char **tmp_dirs; /* removed at the end (copies, private caches, secrets) */
+    size_t n_tmp;
+    int *locks;
+    size_t n_locks;
+    char **env; /* secret environment entries "NAME=value" */
+    size_t n_env;
+    const char **opts; /* 5 option slots per mount (tmpfs) */
+};
+
+/* ---- build_instr.c: the instruction model and the parser glue */
+
+const char *bld_kv_get(const struct kv_list *l, const char *key);
+int bld_kv_set(struct kv_list *l, const char *key, const char *value);
+void bld_kv_free(struct kv_list *l);
+int bld_instr_error(struct build *b, const struct instr *in, sw_error **err, int code,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+const char *bld_flag_value(const struct instr *in, const char *name);
+const char *bld_kv_lookup(void *ctx, const char *name);
+int bld_expand_word(struct build *b, const struct kv_list *vars, const char *word, char **out,
+                    sw_error **err);
+void bld_free_instr(struct instr *in);
+int bld_load_dockerfile(struct build *b, sw_error **err);
+int bld_parse_trigger(struct build *b, const char *text, int line, struct instr **out,
+                      sw_error **err);
+int bld_load_ignore(struct build *b, sw_error **err);
+void bld_free_ignore(struct build *b);
+int bld_exclude_cb(void *ctx, const char *rel, int is_dir);
+
+#endif

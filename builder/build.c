@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "builder/cache.h"
 #include "builder/copy.h"
 #include "builder/egress.h"
 #include "builder/flags.h"
@@ -40,9 +38,7 @@
 
 /* The parser glue, at the end of this file. */
 
-static void progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void progress(struct build *b, const char *fmt, ...)
+void bld_progress(struct build *b, const char *fmt, ...)
 {
     if (b->opts->progress_fd < 0)
         return;
@@ -58,14 +54,14 @@ static void progress(struct build *b, const char *fmt, ...)
     sw_write_all(b->opts->progress_fd, line, (size_t)n, NULL);
 }
 
-static double now_s(void)
+double bld_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int64_t build_time(const struct build *b)
+int64_t bld_build_time(const struct build *b)
 {
     return b->opts->source_date_epoch >= 0 ? b->opts->source_date_epoch : (int64_t)time(NULL);
 }
@@ -77,32 +73,6 @@ static int64_t step_time(const struct build *b, const struct stage *st)
     if (b->opts->source_date_epoch >= 0)
         return b->opts->source_date_epoch;
     return st->last_time > 0 ? st->last_time : (int64_t)time(NULL);
-}
-
-/* ---- the environment a step sees ---------------------------------------- */
-
-/* Variables for word expansion in a stage: the image's Env, then the
- * stage's ARGs where no ENV of the same name exists (ENV wins, as in Docker). */
-static int stage_vars(struct stage *st, struct kv_list *out)
-{
-    json_t *env = json_object_get(bld_image_runconfig(&st->image), "Env");
-    size_t i;
-    json_t *item;
-    for (i = 0; i < st->args.n; i++)
-        if (bld_kv_set(out, st->args.items[i].key, st->args.items[i].value) != 0)
-            return -1;
-    json_array_foreach(env, i, item) {
-        const char *kv = json_string_value(item);
-        const char *eq = kv ? strchr(kv, '=') : NULL;
-        if (eq == NULL)
-            continue;
-        char *key = strndup(kv, (size_t)(eq - kv));
-        int rc = key ? bld_kv_set(out, key, eq + 1) : -1;
-        free(key);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
 }
 
 /* ---- users: names through the image's /etc/passwd and /etc/group --------- */
@@ -235,234 +205,6 @@ cleanup:
     free(passwd);
     free(groups);
     return rc;
-}
-
-/* ---- layers and mounts -------------------------------------------------- */
-
-/* The unpacked directories of a stage's layers, bottom first. */
-static int layer_dirs(struct build *b, struct stage *st, char ***out, sw_error **err)
-{
-    char **dirs = calloc(st->image.n_layers + 1, sizeof(char *));
-    if (dirs == NULL)
-        return sw_error_oom(err);
-    for (size_t i = 0; i < st->image.n_layers; i++) {
-        int rc = bld_layer_unpacked(b->store, &st->image.layers[i], &dirs[i], err);
-        if (rc != 0) {
-            for (size_t j = 0; j < i; j++)
-                free(dirs[j]);
-            free(dirs);
-            return rc;
-        }
-    }
-    *out = dirs;
-    return 0;
-}
-
-static void free_dirs(char **dirs)
-{
-    if (dirs == NULL)
-        return;
-    for (char **d = dirs; *d; d++)
-        free(*d);
-    free(dirs);
-}
-
-static int step_area_open(struct build *b, struct stage *st, int mount_it, struct step_area *a,
-                          sw_error **err)
-{
-    char **dirs = NULL;
-    char *work = NULL, *empty = NULL;
-    int rc;
-    memset(a, 0, sizeof(*a));
-    if ((rc = bld_scratch_dir(b->store, "step", &a->scratch, err)) != 0)
-        return rc;
-    a->upper = sw_path_join(a->scratch, "upper");
-    a->rootfs = sw_path_join(a->scratch, "rootfs");
-    work = sw_path_join(a->scratch, "work");
-    empty = sw_path_join(a->scratch, "empty");
-    if (!a->upper || !a->rootfs || !work || !empty) {
-        rc = sw_error_oom(err);
-        goto cleanup;
-    }
-    if ((rc = sw_mkdir_p(a->upper, 0755, err)) != 0)
-        goto cleanup;
-    if (!mount_it)
-        goto cleanup;
-    if ((rc = sw_mkdir_p(a->rootfs, 0755, err)) || (rc = sw_mkdir_p(work, 0700, err)) ||
-        (rc = sw_mkdir_p(empty, 0755, err)) || (rc = layer_dirs(b, st, &dirs, err)))
-        goto cleanup;
-    if ((rc = bld_overlay_mount((const char *const *)dirs, st->image.n_layers, a->upper, work,
-                                empty, a->rootfs, err)) != 0)
-        goto cleanup;
-    a->mounted = 1;
-cleanup:
-    free_dirs(dirs);
-    free(work);
-    free(empty);
-    return rc;
-}
-
-/* Unmounts, and removes the scratch area unless the upper dir was taken
- * (moved into the layer cache). */
-static void step_area_close(struct step_area *a)
-{
-    if (a->mounted)
-        bld_overlay_unmount(a->rootfs, NULL);
-    if (a->scratch)
-        sw_rm_rf(a->scratch, NULL);
-    free(a->scratch);
-    free(a->upper);
-    free(a->rootfs);
-    memset(a, 0, sizeof(*a));
-}
-
-/* A read-only view of a stage's (or image's) root filesystem, for COPY
- * --from; unmounted at the end of the build. */
-static int mount_readonly(struct build *b, struct stage *st, char **root_out, sw_error **err)
-{
-    char **dirs = NULL;
-    char *scratch = NULL, *root = NULL, *empty = NULL;
-    int rc;
-    if (b->n_ro_mounts >= sizeof(b->ro_mounts) / sizeof(b->ro_mounts[0]))
-        return sw_error_set(err, SW_EUNSUPPORTED, "too many COPY --from sources");
-    if ((rc = bld_scratch_dir(b->store, "from", &scratch, err)) != 0)
-        return rc;
-    root = sw_path_join(scratch, "rootfs");
-    empty = sw_path_join(scratch, "empty");
-    if (!root || !empty) {
-        rc = sw_error_oom(err);
-        goto cleanup;
-    }
-    if ((rc = sw_mkdir_p(root, 0755, err)) || (rc = sw_mkdir_p(empty, 0755, err)) ||
-        (rc = layer_dirs(b, st, &dirs, err)))
-        goto cleanup;
-    if ((rc = bld_overlay_mount((const char *const *)dirs, st->image.n_layers, NULL, NULL, empty,
-                                root, err)) != 0)
-        goto cleanup;
-    b->ro_mounts[b->n_ro_mounts++] = scratch;
-    scratch = NULL;
-    *root_out = root;
-    root = NULL;
-cleanup:
-    if (scratch) {
-        sw_rm_rf(scratch, NULL);
-        free(scratch);
-    }
-    free(root);
-    free(empty);
-    free_dirs(dirs);
-    return rc;
-}
-
-/* ---- the cache key chain ------------------------------------------------ */
-
-/* key = sha256(previous key, instruction keyword, parts...). The config
- * state a RUN depends on (Env, WorkingDir, User, Shell) is one of the parts
- * where it matters. */
-/* Makes the stage's key one that matches nothing: when a part of a key
- * could not be made (allocation failure), the step and every step after it
- * must miss the cache rather than risk the key of another state. */
-static void poison_key(struct stage *st)
-{
-    static atomic_uint counter;
-    unsigned char r[16];
-    char hex[sizeof(r) * 2 + 1];
-    if (sw_random_bytes(r, sizeof(r), NULL) == 0) {
-        sw_hex_encode(r, sizeof(r), hex);
-        snprintf(st->key, sizeof(st->key), "nocache:%s", hex);
-    } else {
-        snprintf(st->key, sizeof(st->key), "nocache:%ld-%u-%lld", (long)getpid(),
-                 atomic_fetch_add(&counter, 1), (long long)time(NULL));
-    }
-}
-
-/* key = sha256(key, keyword, parts...). A NULL part means the caller could
- * not make it: the key is poisoned instead (see poison_key). */
-static void chain_key(struct stage *st, const char *keyword, const char *const *parts,
-                      size_t n_parts)
-{
-    for (size_t i = 0; i < n_parts; i++) {
-        if (parts[i] == NULL) {
-            poison_key(st);
-            return;
-        }
-    }
-    sw_hash *h = sw_hash_new(SW_HASH_SHA256);
-    if (h == NULL) {
-        poison_key(st);
-        return;
-    }
-    sw_hash_update(h, st->key, strlen(st->key) + 1);
-    sw_hash_update(h, keyword, strlen(keyword) + 1);
-    for (size_t i = 0; i < n_parts; i++)
-        sw_hash_update(h, parts[i], strlen(parts[i]) + 1);
-    sw_hash_digest(h, st->key);
-    sw_hash_free(h);
-}
-
-static char *config_state(struct stage *st)
-{
-    json_t *cfg = bld_image_runconfig(&st->image);
-    json_t *state = json_pack("{s:O?, s:O?, s:O?, s:O?}", "Env", json_object_get(cfg, "Env"),
-                              "WorkingDir", json_object_get(cfg, "WorkingDir"), "User",
-                              json_object_get(cfg, "User"), "Shell", json_object_get(cfg, "Shell"));
-    char *text = state ? json_dumps(state, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(state);
-    return text;
-}
-
-/* The build args in effect, for a cache key; NULL when it could not be made. */
-static char *args_state(struct stage *st)
-{
-    sw_strbuf sb = SW_STRBUF_INIT;
-    for (size_t i = 0; i < st->args.n; i++)
-        sw_strbuf_printf(&sb, "%s=%s\n", st->args.items[i].key, st->args.items[i].value);
-    if (sb.failed) {
-        sw_strbuf_free(&sb);
-        return NULL;
-    }
-    return sw_strbuf_detach(&sb);
-}
-
-/* ---- steps that make layers --------------------------------------------- */
-
-/* Looks the step's key up in the cache; on a hit adds the layer. Returns
- * 1 on a hit, 0 on a miss. */
-static int try_cache(struct build *b, struct stage *st, const char *created_by, double started)
-{
-    struct bld_layer layer;
-    int64_t made = 0;
-    if (b->opts->no_cache || bld_cache_get(b->store, st->key, &layer, &made, NULL) != 0)
-        return 0;
-    if (b->opts->source_date_epoch < 0 && made > 0)
-        st->last_time = made;
-    else
-        st->last_time = build_time(b);
-    if (bld_image_add_layer(&st->image, &layer, created_by, st->last_time, NULL) != 0)
-        return 0;
-    b->cached_steps++;
-    if (b->opts->on_step == NULL)
-        progress(b, "CACHED %.1fs\n", now_s() - started);
-    return 1;
-}
-
-/* Makes the step's upper directory the next layer of the stage. */
-static int commit_layer(struct build *b, struct stage *st, struct step_area *a,
-                        const char *created_by, sw_error **err)
-{
-    struct bld_layer layer;
-    int rc = bld_layer_commit_dir(b->store, a->upper, b->opts->compression,
-                                  b->opts->source_date_epoch, &layer, err);
-    if (rc != 0)
-        return rc;
-    /* the upper dir now lives in layers/ (or was removed as a duplicate) */
-    free(a->upper);
-    a->upper = NULL;
-    st->last_time = build_time(b);
-    if ((rc = bld_image_add_layer(&st->image, &layer, created_by, st->last_time, err)) != 0)
-        return rc;
-    bld_cache_put(b->store, st->key, &layer, NULL); /* the cache is best effort */
-    return 0;
 }
 
 /* 1 when text is only the heredoc's own token: <<EOF, <<-EOF, <<"EOF"... */
@@ -695,7 +437,7 @@ static int bind_root(struct build *b, struct stage *st, const struct instr *in, 
     }
     snprintf(key, SW_DIGEST_MAX, "%s", src->key);
     if (root)
-        rc = mount_readonly(b, src, root, err);
+        rc = bld_mount_readonly(b, src, root, err);
     bld_image_release(&image.image);
     return rc;
 }
@@ -1048,8 +790,8 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
 {
     json_t *argv = command_argv(st, in, 0);
     char *argv_text = json_dumps(argv, JSON_COMPACT);
-    char *state = config_state(st);
-    char *args = args_state(st);
+    char *state = bld_config_state(st);
+    char *args = bld_args_state(st);
     const char *network = NULL;
     char **argv_v = NULL, **env_v = NULL;
     struct step_area area = { 0 };
@@ -1071,18 +813,18 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         goto cleanup;
     if (mounts.n == 0) {
         const char *parts[] = { argv_text, state, args, network };
-        chain_key(st, "run", parts, 4);
+        bld_chain_key(st, "run", parts, 4);
     } else {
         /* the mounts, never a secret's value */
         const char *parts[] = { argv_text, state, args, network, mount_key.data };
-        chain_key(st, "run", parts, 5);
+        bld_chain_key(st, "run", parts, 5);
     }
     sw_strbuf_puts(&created_by, "RUN ");
     for (size_t i = 0; i < json_array_size(argv); i++)
         sw_strbuf_printf(&created_by, "%s%s", i ? " " : "",
                          json_string_value(json_array_get(argv, i)));
     sw_strbuf_puts(&created_by, " # buildkit");
-    if (try_cache(b, st, created_by.data, started))
+    if (bld_try_cache(b, st, created_by.data, started))
         goto cleanup;
 
     const char *user = json_string_value(json_object_get(bld_image_runconfig(&st->image), "User"));
@@ -1096,7 +838,7 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         json_string_value(json_object_get(bld_image_runconfig(&st->image), "WorkingDir"));
     int network_host = strcmp(network, "host") == 0;
 
-    if ((rc = step_area_open(b, st, 0, &area, err)) != 0)
+    if ((rc = bld_step_area_open(b, st, 0, &area, err)) != 0)
         goto cleanup;
     if (strcmp(network, "egress") == 0) {
         char *net_scratch = sw_path_join(area.scratch, "network");
@@ -1113,7 +855,7 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         }
     }
     char **dirs = NULL;
-    if ((rc = layer_dirs(b, st, &dirs, err)) != 0)
+    if ((rc = bld_layer_dirs(b, st, &dirs, err)) != 0)
         goto cleanup;
     char *sandbox_scratch = sw_path_join(area.scratch, "sandbox");
     sw_mkdir_p(sandbox_scratch, 0700, NULL);
@@ -1124,7 +866,7 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     bld_sandbox_policy(b->opts->config, &limits, &userns);
     if ((rc = run_mounts_prepare(b, st, in, &userns, &mounts, err)) != 0 ||
         (rc = secret_env(&env_v, &mounts, err)) != 0 || (rc = start_masker(b, &masker, err)) != 0) {
-        free_dirs(dirs);
+        bld_free_dirs(dirs);
         free(sandbox_scratch);
         goto cleanup;
     }
@@ -1157,7 +899,7 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
     rc = bld_sandbox_run(&spec, &exit_status, err);
     bld_masker_stop(masker);
     masker = NULL;
-    free_dirs(dirs);
+    bld_free_dirs(dirs);
     free(sandbox_scratch);
     if (rc != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
@@ -1168,14 +910,14 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         goto cleanup;
     }
     bld_egress_net_stop(&net);
-    rc = commit_layer(b, st, &area, created_by.data, err);
+    rc = bld_commit_layer(b, st, &area, created_by.data, err);
 cleanup:
     bld_masker_stop(masker);
     run_mounts_free(&mounts);
     sw_strbuf_free(&mount_key);
     bld_egress_net_stop(&net);
     bld_egress_free(policy);
-    step_area_close(&area);
+    bld_step_area_close(&area);
     sw_strv_free(argv_v);
     sw_strv_free(env_v);
     sw_strbuf_free(&created_by);
@@ -1433,7 +1175,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     char **excludes = NULL;
     int rc = 0;
 
-    if (stage_vars(st, &vars) != 0 || (args = calloc(in->n_args + 1, sizeof(char *))) == NULL) {
+    if (bld_stage_vars(st, &vars) != 0 || (args = calloc(in->n_args + 1, sizeof(char *))) == NULL) {
         rc = sw_error_oom(err);
         goto cleanup;
     }
@@ -1479,7 +1221,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             src = &from_image;
             snprintf(from_image.key, sizeof(from_image.key), "%s", from_image.image.digest);
         }
-        if ((rc = mount_readonly(b, src, &src_root, err)) != 0)
+        if ((rc = bld_mount_readonly(b, src, &src_root, err)) != 0)
             goto cleanup;
         sw_strbuf_printf(&key_text, "from=%s\n", src->key);
     } else if (in->n_heredocs > 0) {
@@ -1606,20 +1348,20 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
         sw_strbuf_printf(&key_text, "arg=%s\n", args[i]);
     for (size_t i = 0; i < in->n_flags; i++)
         sw_strbuf_printf(&key_text, "flag=%s=%s\n", in->flags[i].name, in->flags[i].value);
-    char *state = config_state(st);
+    char *state = bld_config_state(st);
     sw_strbuf_printf(&key_text, "state=%s\n", state ? state : "");
     free(state);
     const char *parts[] = { key_text.failed ? NULL : key_text.data };
-    chain_key(st, in->keyword, parts, 1);
+    bld_chain_key(st, in->keyword, parts, 1);
 
     sw_strbuf_printf(&created_by, "%s ", is_add ? "ADD" : "COPY");
     for (size_t i = 0; i + 1 < n_args; i++)
         sw_strbuf_printf(&created_by, "%s ", args[i]);
     sw_strbuf_printf(&created_by, "%s # buildkit", dest);
-    if (try_cache(b, st, created_by.data, started))
+    if (bld_try_cache(b, st, created_by.data, started))
         goto cleanup;
 
-    if ((rc = step_area_open(b, st, 1, &area, err)) != 0)
+    if ((rc = bld_step_area_open(b, st, 1, &area, err)) != 0)
         goto cleanup;
     spec.dest_root = area.rootfs;
     if (n_local > 0 && (rc = bld_copy(&spec, err)) != 0) {
@@ -1641,10 +1383,10 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     }
     bld_overlay_unmount(area.rootfs, NULL);
     area.mounted = 0;
-    rc = commit_layer(b, st, &area, created_by.data, err);
+    rc = bld_commit_layer(b, st, &area, created_by.data, err);
 cleanup:
     free(excludes);
-    step_area_close(&area);
+    bld_step_area_close(&area);
     if (heredoc_dir) {
         sw_rm_rf(heredoc_dir, NULL);
         free(heredoc_dir);
@@ -1679,7 +1421,7 @@ static int expand_args(struct build *b, struct stage *st, const struct instr *in
     struct kv_list vars = { 0 };
     char **v = calloc(in->n_args + 1, sizeof(char *));
     int rc = 0;
-    if (v == NULL || stage_vars(st, &vars) != 0) {
+    if (v == NULL || bld_stage_vars(st, &vars) != 0) {
         free(v);
         bld_kv_free(&vars);
         return sw_error_oom(err);
@@ -1704,7 +1446,7 @@ static int add_history(struct build *b, struct stage *st, const char *text, sw_e
     int rc = bld_image_add_history(&st->image, created_by, step_time(b, st), err);
     free(created_by);
     const char *parts[] = { text };
-    chain_key(st, "meta", parts, 1);
+    bld_chain_key(st, "meta", parts, 1);
     return rc;
 }
 
@@ -1782,7 +1524,7 @@ static int do_arg(struct build *b, struct stage *st, const struct instr *in, sw_
     sw_strbuf_puts(&text, "ARG");
     for (size_t i = 0; i < in->n_args && rc == 0; i++) {
         bld_kv_free(&vars);
-        if (stage_vars(st, &vars) != 0) {
+        if (bld_stage_vars(st, &vars) != 0) {
             rc = sw_error_oom(err);
             break;
         }
@@ -1886,22 +1628,22 @@ static int do_workdir(struct build *b, struct stage *st, const struct instr *in,
     }
     /* a missing directory is created, as its own small layer */
     const char *parts[] = { path };
-    chain_key(st, "workdir", parts, 1);
+    bld_chain_key(st, "workdir", parts, 1);
     char *created_by = NULL;
     if (asprintf(&created_by, "%s # buildkit", text) < 0) {
         rc = sw_error_oom(err);
         goto cleanup;
     }
-    if (!try_cache(b, st, created_by, started)) {
+    if (!bld_try_cache(b, st, created_by, started)) {
         struct step_area area;
-        if ((rc = step_area_open(b, st, 0, &area, err)) == 0) {
+        if ((rc = bld_step_area_open(b, st, 0, &area, err)) == 0) {
             char *target = sw_path_join(area.upper, path);
             rc = target ? sw_mkdir_p(target, 0755, err) : sw_error_oom(err);
             free(target);
             if (rc == 0)
-                rc = commit_layer(b, st, &area, created_by, err);
+                rc = bld_commit_layer(b, st, &area, created_by, err);
         }
-        step_area_close(&area);
+        bld_step_area_close(&area);
     }
     free(created_by);
 cleanup:
@@ -2287,7 +2029,7 @@ static int load_base_image(struct build *b, const char *ref_text, const char *pl
         used_repo = ref.path;
         goto done;
     }
-    progress(b, "       pulling %s\n", ref_text);
+    bld_progress(b, "       pulling %s\n", ref_text);
     const struct sw_config *cfg = b->opts->config;
     size_t n_creds = cfg ? cfg->n_credentials : 0;
     struct reg_credential *creds = calloc(n_creds + 1, sizeof(*creds));
@@ -2385,12 +2127,12 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
     char epoch[32];
     snprintf(epoch, sizeof(epoch), "%lld", (long long)b->opts->source_date_epoch);
     const char *layer_format[] = { sw_compression_oci_media_type(b->opts->compression), epoch };
-    chain_key(st, "layer-format", layer_format, 2);
+    bld_chain_key(st, "layer-format", layer_format, 2);
     /* caches are per repository and identity: no cache hit hands this
      * build a layer that another repository's build made */
     if (b->opts->cache_scope) {
         const char *scope[] = { b->opts->cache_scope };
-        chain_key(st, "cache-scope", scope, 1);
+        bld_chain_key(st, "cache-scope", scope, 1);
     }
 
     /* ONBUILD triggers of the base run now, and are not inherited */
@@ -2404,7 +2146,7 @@ static int do_from(struct build *b, struct stage *st, const struct instr *in, sw
         const char *text = json_string_value(trigger);
         if (text == NULL)
             continue;
-        progress(b, "       ONBUILD %s\n", text);
+        bld_progress(b, "       ONBUILD %s\n", text);
         if ((rc = bld_parse_trigger(b, text, in->line, &parsed, err)) != 0)
             break;
         rc = run_instruction(b, st, parsed, err);
@@ -2421,7 +2163,7 @@ static int run_instruction(struct build *b, struct stage *st, const struct instr
                            sw_error **err)
 {
     const char *kw = in->keyword;
-    double started = now_s();
+    double started = bld_now_s();
     int rc;
     if (strcmp(kw, "run") == 0)
         rc = do_run(b, st, in, started, err);
@@ -2636,13 +2378,13 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
             return sw_error_set(err, SW_ECANCELED, "build canceled");
         b->step++;
         if (b->opts->on_step == NULL)
-            progress(b, "[%d/%d] %s\n", b->step, b->total_steps, in->original);
+            bld_progress(b, "[%d/%d] %s\n", b->step, b->total_steps, in->original);
         struct bld_step_event ev = {
             .index = b->step, .total = b->total_steps, .instruction = in->original, .line = in->line
         };
         if (b->opts->on_step)
             b->opts->on_step(b->opts->step_ctx, &ev);
-        double started = now_s();
+        double started = bld_now_s();
         int cached_before = b->cached_steps;
         if (i == st->first)
             rc = do_from(b, st, in, err);
@@ -2651,7 +2393,7 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
         if (rc == 0 && b->cached_steps == cached_before && b->opts->on_step == NULL &&
             (strcmp(in->keyword, "run") == 0 || strcmp(in->keyword, "copy") == 0 ||
              strcmp(in->keyword, "add") == 0))
-            progress(b, "DONE %.1fs\n", now_s() - started);
+            bld_progress(b, "DONE %.1fs\n", bld_now_s() - started);
         if (b->opts->on_step) {
             ev.done = 1;
             ev.cached = b->cached_steps != cached_before;
@@ -2726,7 +2468,7 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     struct build b = { .store = store, .opts = opts, .escape = '\\' };
     char *dockerfile = NULL;
     int rc = 0;
-    double started = now_s();
+    double started = bld_now_s();
 
     memset(result, 0, sizeof(*result));
     dockerfile =
@@ -2777,8 +2519,8 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     result->cached_steps = b.cached_steps;
     result->base_images = b.base_images;
     b.base_images = NULL;
-    progress(&b, "Built %s in %.1fs (%d steps, %d cached)\n", result->digest, now_s() - started,
-             b.step, b.cached_steps);
+    bld_progress(&b, "Built %s in %.1fs (%d steps, %d cached)\n", result->digest,
+                 bld_now_s() - started, b.step, b.cached_steps);
 cleanup:
     for (size_t i = 0; i < b.n_ro_mounts; i++) {
         char *root = sw_path_join(b.ro_mounts[i], "rootfs");

@@ -123,6 +123,12 @@ struct run_mounts {
     const char **opts; /* 5 option slots per mount (tmpfs) */
 };
 
+/* ---- build.c: orchestration (the build, its stages, dispatch) */
+
+void bld_progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double bld_now_s(void);
+int64_t bld_build_time(const struct build *b);
+
 /* ---- build_instr.c: the instruction model and the parser glue */
 
 const char *bld_kv_get(const struct kv_list *l, const char *key);
@@ -141,5 +147,21 @@ int bld_parse_trigger(struct build *b, const char *text, int line, struct instr 
 int bld_load_ignore(struct build *b, sw_error **err);
 void bld_free_ignore(struct build *b);
 int bld_exclude_cb(void *ctx, const char *rel, int is_dir);
+
+/* ---- build_step.c: step areas, mounts of layers, cache keys */
+
+int bld_stage_vars(struct stage *st, struct kv_list *out);
+int bld_layer_dirs(struct build *b, struct stage *st, char ***out, sw_error **err);
+void bld_free_dirs(char **dirs);
+int bld_step_area_open(struct build *b, struct stage *st, int mount_it, struct step_area *a,
+                       sw_error **err);
+void bld_step_area_close(struct step_area *a);
+int bld_mount_readonly(struct build *b, struct stage *st, char **root_out, sw_error **err);
+void bld_chain_key(struct stage *st, const char *keyword, const char *const *parts, size_t n_parts);
+char *bld_config_state(struct stage *st);
+char *bld_args_state(struct stage *st);
+int bld_try_cache(struct build *b, struct stage *st, const char *created_by, double started);
+int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, const char *created_by,
+                     sw_error **err);
 
 #endif

@@ -164,4 +164,10 @@ int bld_try_cache(struct build *b, struct stage *st, const char *created_by, dou
 int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, const char *created_by,
                      sw_error **err);
 
+/* ---- build_user.c: USER resolution in a stage */
+
+int bld_is_number(const char *s);
+int bld_resolve_user(struct build *b, struct stage *st, const char *spec, uid_t *uid, gid_t *gid,
+                     sw_error **err);
+
 #endif

@@ -128,6 +128,9 @@ struct run_mounts {
 void bld_progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double bld_now_s(void);
 int64_t bld_build_time(const struct build *b);
+struct stage *bld_find_stage(struct build *b, const char *name, size_t before);
+int bld_load_base_image(struct build *b, const char *ref_text, const char *platform,
+                        struct bld_image *out, char **stored_ref, sw_error **err);
 
 /* ---- build_instr.c: the instruction model and the parser glue */
 
@@ -169,5 +172,17 @@ int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, con
 int bld_is_number(const char *s);
 int bld_resolve_user(struct build *b, struct stage *st, const char *spec, uid_t *uid, gid_t *gid,
                      sw_error **err);
+
+/* ---- build_run_mounts.c: RUN --mount */
+
+void bld_run_mounts_free(struct run_mounts *rm);
+int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cwd,
+                         struct run_mounts *rm, sw_error **err);
+int bld_run_mounts_key(struct build *b, struct stage *st, const struct instr *in,
+                       const struct run_mounts *rm, sw_strbuf *out, sw_error **err);
+int bld_run_mounts_prepare(struct build *b, struct stage *st, const struct instr *in,
+                           const struct bld_sandbox_userns *userns, struct run_mounts *rm,
+                           sw_error **err);
+int bld_secret_env(char ***env, const struct run_mounts *rm, sw_error **err);
 
 #endif

@@ -173,6 +173,13 @@ int bld_is_number(const char *s);
 int bld_resolve_user(struct build *b, struct stage *st, const char *spec, uid_t *uid, gid_t *gid,
                      sw_error **err);
 
+/* ---- build_run.c: RUN */
+
+json_t *bld_command_argv(struct stage *st, const struct instr *in, size_t first_arg);
+const char *bld_configured_network(const struct build *b);
+int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double started,
+               sw_error **err);
+
 /* ---- build_run_mounts.c: RUN --mount */
 
 void bld_run_mounts_free(struct run_mounts *rm);

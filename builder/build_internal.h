@@ -128,7 +128,6 @@ struct run_mounts {
 void bld_progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double bld_now_s(void);
 int64_t bld_build_time(const struct build *b);
-struct stage *bld_find_stage(struct build *b, const char *name, size_t before);
 int bld_load_base_image(struct build *b, const char *ref_text, const char *platform,
                         struct bld_image *out, char **stored_ref, sw_error **err);
 
@@ -191,5 +190,11 @@ int bld_run_mounts_prepare(struct build *b, struct stage *st, const struct instr
                            const struct bld_sandbox_userns *userns, struct run_mounts *rm,
                            sw_error **err);
 int bld_secret_env(char ***env, const struct run_mounts *rm, sw_error **err);
+
+/* ---- build_copy.c: COPY and ADD */
+
+struct stage *bld_find_stage(struct build *b, const char *name, size_t before);
+int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, double started,
+                sw_error **err);
 
 #endif

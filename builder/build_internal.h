@@ -128,6 +128,7 @@ struct run_mounts {
 void bld_progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double bld_now_s(void);
 int64_t bld_build_time(const struct build *b);
+int64_t bld_step_time(const struct build *b, const struct stage *st);
 int bld_load_base_image(struct build *b, const char *ref_text, const char *platform,
                         struct bld_image *out, char **stored_ref, sw_error **err);
 
@@ -196,5 +197,25 @@ int bld_secret_env(char ***env, const struct run_mounts *rm, sw_error **err);
 struct stage *bld_find_stage(struct build *b, const char *name, size_t before);
 int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, double started,
                 sw_error **err);
+
+/* ---- build_config.c: instructions that change the config */
+
+int bld_add_history(struct build *b, struct stage *st, const char *text, sw_error **err);
+int bld_do_pairs(struct build *b, struct stage *st, const struct instr *in, int is_env,
+                 sw_error **err);
+int bld_arg_value(struct build *b, const char *name, const char *default_value,
+                  const struct kv_list *inherited, const char **value);
+int bld_do_arg(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
+int bld_set_string(struct build *b, struct stage *st, const struct instr *in, const char *key,
+                   const char *label, sw_error **err);
+int bld_do_workdir(struct build *b, struct stage *st, const struct instr *in, double started,
+                   sw_error **err);
+int bld_do_command(struct build *b, struct stage *st, const struct instr *in, const char *key,
+                   const char *label, sw_error **err);
+int bld_do_shell(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
+int bld_do_set_of(struct build *b, struct stage *st, const struct instr *in, const char *key,
+                  const char *label, sw_error **err);
+int bld_do_healthcheck(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
+int bld_do_onbuild(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
 
 #endif

@@ -129,8 +129,7 @@ void bld_progress(struct build *b, const char *fmt, ...) __attribute__((format(p
 double bld_now_s(void);
 int64_t bld_build_time(const struct build *b);
 int64_t bld_step_time(const struct build *b, const struct stage *st);
-int bld_load_base_image(struct build *b, const char *ref_text, const char *platform,
-                        struct bld_image *out, char **stored_ref, sw_error **err);
+int bld_run_instruction(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
 
 /* ---- build_instr.c: the instruction model and the parser glue */
 
@@ -217,5 +216,11 @@ int bld_do_set_of(struct build *b, struct stage *st, const struct instr *in, con
                   const char *label, sw_error **err);
 int bld_do_healthcheck(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
 int bld_do_onbuild(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
+
+/* ---- build_from.c: FROM and base images */
+
+int bld_load_base_image(struct build *b, const char *ref_text, const char *platform,
+                        struct bld_image *out, char **stored_ref, sw_error **err);
+int bld_do_from(struct build *b, struct stage *st, const struct instr *in, sw_error **err);
 
 #endif

@@ -26,7 +26,6 @@
 #include "core/fs.h"
 #include "registry/names.h"
 
-/* The parser glue, at the end of this file. */
 
 void bld_progress(struct build *b, const char *fmt, ...)
 {

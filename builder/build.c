@@ -26,7 +26,6 @@
 #include "core/fs.h"
 #include "registry/names.h"
 
-
 void bld_progress(struct build *b, const char *fmt, ...)
 {
     if (b->opts->progress_fd < 0)

@@ -214,6 +214,24 @@ static int check_node_flags(struct build *b, const bld_node *node, sw_error **er
     return rc;
 }
 
+/* An exec-form argument holding a NUL (JSON "\u0000"): BuildKit keeps
+ * it, but no argv or config string can carry it, so the builder refuses it
+ * rather than cut the argument at the NUL. */
+static int check_node_nul(struct build *b, const bld_node *node, int line, sw_error **err)
+{
+    for (const bld_node *a = node->next; a; a = a->next) {
+        if (a->value && a->value_len > strlen(a->value))
+            return sw_error_set(err, SW_EINVAL,
+                                "%s:%d: %.200s: an argument holds a NUL character "
+                                "(\\u0000), which no command or config string can carry",
+                                b->dockerfile, line, node->original ? node->original : node->value);
+        for (size_t i = 0; i < a->n_children; i++)
+            if (check_node_nul(b, a->children[i], line, err) != 0)
+                return SW_EINVAL;
+    }
+    return 0;
+}
+
 int bld_load_dockerfile(struct build *b, sw_error **err)
 {
     struct bld_dockerfile *df = NULL;
@@ -251,7 +269,8 @@ int bld_load_dockerfile(struct build *b, sw_error **err)
             return sw_error_set(err, SW_EINVAL, "%s:%d: unknown instruction: %s", b->dockerfile,
                                 line, kw);
         }
-        if (check_node_flags(b, df->root->children[i], err) != 0) {
+        if (check_node_flags(b, df->root->children[i], err) != 0 ||
+            check_node_nul(b, df->root->children[i], b->instrs[i].line, err) != 0) {
             bld_dockerfile_free(df);
             return SW_EINVAL;
         }
@@ -271,6 +290,11 @@ int bld_parse_trigger(struct build *b, const char *text, int line, struct instr 
     }
     if ((rc = bld_flags_check(node->value, (const char *const *)node->flags, node->n_flags,
                               b->dockerfile, line, err)) != 0) {
+        sw_error_prefix(err, "ONBUILD trigger '%s'", text);
+        bld_node_free(node);
+        return rc;
+    }
+    if ((rc = check_node_nul(b, node, line, err)) != 0) {
         sw_error_prefix(err, "ONBUILD trigger '%s'", text);
         bld_node_free(node);
         return rc;

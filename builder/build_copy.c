@@ -399,7 +399,7 @@ int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, doubl
         char *expanded = NULL;
         if ((rc = bld_expand_word(b, &vars, chown_spec, &expanded, err)) != 0)
             goto cleanup;
-        rc = bld_resolve_user(b, st, expanded, &spec.uid, &spec.gid, err);
+        rc = bld_resolve_user(b, st, expanded, BLD_USER_CHOWN, &spec.uid, &spec.gid, err);
         free(expanded);
         if (rc != 0) {
             sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);

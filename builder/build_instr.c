@@ -5,6 +5,7 @@
  */
 #include "builder/build_internal.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +213,16 @@ static int check_node_flags(struct build *b, const bld_node *node, sw_error **er
             node->next->children[0]->value, (const char *const *)node->next->children[0]->flags,
             node->next->children[0]->n_flags, b->dockerfile, node->start_line, err);
     return rc;
+}
+
+int bld_is_number(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return 0;
+    return 1;
 }
 
 /* An exec-form argument holding a NUL (JSON "\u0000"): BuildKit keeps

@@ -15,6 +15,7 @@
 #include "builder/image.h"
 #include "builder/mounts.h"
 #include "builder/sandbox.h"
+#include "builder/users.h"
 #include "core/error.h"
 #include "core/strbuf.h"
 
@@ -148,6 +149,7 @@ int bld_parse_trigger(struct build *b, const char *text, int line, struct instr 
                       sw_error **err);
 int bld_load_ignore(struct build *b, sw_error **err);
 void bld_free_ignore(struct build *b);
+int bld_is_number(const char *s);
 int bld_exclude_cb(void *ctx, const char *rel, int is_dir);
 
 /* ---- build_step.c: step areas, mounts of layers, cache keys */
@@ -163,13 +165,11 @@ void bld_chain_key(struct stage *st, const char *keyword, const char *const *par
 char *bld_config_state(struct stage *st);
 char *bld_args_state(struct stage *st);
 int bld_try_cache(struct build *b, struct stage *st, const char *created_by, double started);
+/* USER (BLD_USER_EXEC) or --chown (BLD_USER_CHOWN) with the stage's
+ * /etc/passwd and /etc/group (builder/users.h). */
+int bld_resolve_user(struct build *b, struct stage *st, const char *spec, enum bld_user_mode mode,
+                     uid_t *uid, gid_t *gid, sw_error **err);
 int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, const char *created_by,
-                     sw_error **err);
-
-/* ---- build_user.c: USER resolution in a stage */
-
-int bld_is_number(const char *s);
-int bld_resolve_user(struct build *b, struct stage *st, const char *spec, uid_t *uid, gid_t *gid,
                      sw_error **err);
 
 /* ---- build_run.c: RUN */

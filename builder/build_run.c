@@ -270,7 +270,8 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
     const char *user = json_string_value(json_object_get(bld_image_runconfig(&st->image), "User"));
     uid_t uid = 0;
     gid_t gid = 0;
-    if (user && *user && (rc = bld_resolve_user(b, st, user, &uid, &gid, err)) != 0) {
+    if (user && *user &&
+        (rc = bld_resolve_user(b, st, user, BLD_USER_EXEC, &uid, &gid, err)) != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         goto cleanup;
     }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "builder/cache.h"
+#include "builder/users.h"
 #include "builder/layers.h"
 #include "builder/overlay.h"
 #include "core/fs.h"
@@ -269,4 +270,17 @@ int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, con
         return rc;
     bld_cache_put(b->store, st->key, &layer, NULL); /* the cache is best effort */
     return 0;
+}
+
+/* ---- users -------------------------------------------------------------- */
+
+int bld_resolve_user(struct build *b, struct stage *st, const char *spec, enum bld_user_mode mode,
+                     uid_t *uid, gid_t *gid, sw_error **err)
+{
+    char **dirs = NULL;
+    int rc = bld_layer_dirs(b, st, &dirs, err);
+    if (rc == 0)
+        rc = bld_user_resolve(spec, mode, dirs, st->image.n_layers, uid, gid, err);
+    bld_free_dirs(dirs);
+    return rc;
 }

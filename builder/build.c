@@ -25,6 +25,7 @@
 #include "builder/overlay.h"
 #include "core/fs.h"
 #include "registry/names.h"
+#include "registry/platform.h"
 
 void bld_progress(struct build *b, const char *fmt, ...)
 {
@@ -214,19 +215,21 @@ static void mark_needed(struct build *b, size_t idx)
  * stage's bare `ARG NAME` inherits. */
 static int meta_args(struct build *b, sw_error **err)
 {
-    char os[32], arch[32], variant[32];
-    const char *platform = b->opts->platform ? b->opts->platform : bld_platform_host();
-    int rc = bld_platform_parse(platform, os, arch, variant, err);
+    struct reg_platform target, host;
+    char target_text[100];
+    int rc = reg_platform_parse(b->opts->platform, &target, err); /* NULL: the host's */
     if (rc != 0)
         return rc;
-    const char *host = bld_platform_host();
-    bld_kv_set(&b->meta_args, "TARGETPLATFORM", platform);
-    bld_kv_set(&b->meta_args, "TARGETOS", os);
-    bld_kv_set(&b->meta_args, "TARGETARCH", arch);
-    bld_kv_set(&b->meta_args, "TARGETVARIANT", variant);
-    bld_kv_set(&b->meta_args, "BUILDPLATFORM", host);
-    bld_kv_set(&b->meta_args, "BUILDOS", "linux");
-    bld_kv_set(&b->meta_args, "BUILDARCH", strchr(host, '/') + 1);
+    reg_platform_format(&target, target_text);
+    reg_platform_host(&host);
+    bld_kv_set(&b->meta_args, "TARGETPLATFORM", target_text);
+    bld_kv_set(&b->meta_args, "TARGETOS", target.os);
+    bld_kv_set(&b->meta_args, "TARGETARCH", target.architecture);
+    bld_kv_set(&b->meta_args, "TARGETVARIANT", target.variant);
+    bld_kv_set(&b->meta_args, "BUILDPLATFORM", reg_platform_host_text());
+    bld_kv_set(&b->meta_args, "BUILDOS", host.os);
+    bld_kv_set(&b->meta_args, "BUILDARCH", host.architecture);
+    bld_kv_set(&b->meta_args, "BUILDVARIANT", host.variant);
     for (size_t i = 0; i < b->n_instrs && strcmp(b->instrs[i].keyword, "from") != 0; i++) {
         const struct instr *in = &b->instrs[i];
         for (size_t j = 0; j < in->n_args; j++) {

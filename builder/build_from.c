@@ -16,6 +16,7 @@
 #include "registry/access.h"
 #include "registry/client.h"
 #include "registry/names.h"
+#include "registry/platform.h"
 
 /* ---- FROM --------------------------------------------------------------- */
 
@@ -82,15 +83,14 @@ static int has_explicit_host(const char *ref_text)
            (len == 9 && strncmp(ref_text, "localhost", 9) == 0);
 }
 
-/* 1 when a loaded image is for `platform` (NULL: the host's). */
+/* 1 when a loaded image runs on `platform` (NULL: the host's). */
 static int image_is_for(const struct bld_image *img, const char *platform)
 {
-    char os[32], arch[32], variant[32];
-    if (bld_platform_parse(platform ? platform : bld_platform_host(), os, arch, variant, NULL) != 0)
+    struct reg_platform want, have;
+    if (reg_platform_parse(platform, &want, NULL) != 0 ||
+        reg_platform_of_json(img->config, &have) != 0)
         return 0;
-    const char *img_os = json_string_value(json_object_get(img->config, "os"));
-    const char *img_arch = json_string_value(json_object_get(img->config, "architecture"));
-    return img_os && img_arch && strcmp(img_os, os) == 0 && strcmp(img_arch, arch) == 0;
+    return reg_platform_rank(&want, &have) >= 0;
 }
 
 /* Tries repo:reference in our store for the platform; 0 when found. */

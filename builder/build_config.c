@@ -45,8 +45,8 @@ static int expand_args(struct build *b, struct stage *st, const struct instr *in
 
 int bld_add_history(struct build *b, struct stage *st, const char *text, sw_error **err)
 {
-    char *created_by = NULL;
-    if (asprintf(&created_by, "%s # buildkit", text) < 0)
+    char *created_by = bld_created_by(text);
+    if (created_by == NULL)
         return sw_error_oom(err);
     int rc = bld_image_add_history(&st->image, created_by, bld_step_time(b, st), err);
     free(created_by);
@@ -234,8 +234,8 @@ int bld_do_workdir(struct build *b, struct stage *st, const struct instr *in, do
     /* a missing directory is created, as its own small layer */
     const char *parts[] = { path };
     bld_chain_key(st, "workdir", parts, 1);
-    char *created_by = NULL;
-    if (asprintf(&created_by, "%s # buildkit", text) < 0) {
+    char *created_by = bld_created_by(text);
+    if (created_by == NULL) {
         rc = sw_error_oom(err);
         goto cleanup;
     }

@@ -21,6 +21,7 @@
 #include "builder/layers.h"
 #include "builder/overlay.h"
 #include "builder/shell_lex.h"
+#include "builder/users.h"
 #include "core/cidr.h"
 #include "core/fs.h"
 
@@ -251,100 +252,169 @@ static int copy_excludes(const struct instr *in, char ***out, size_t *n, sw_erro
     return 0;
 }
 
-int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, double started,
-                sw_error **err)
+/* One COPY/ADD step, made in three parts: its sources (copy_sources), its
+ * cache key (copy_cache_key) and the layer (copy_apply). */
+struct copy_step {
+    int is_add;
+    int link; /* --link: a layer of the sources alone (see copy_cache_key) */
+    struct kv_list vars;
+    char **args; /* expanded; the last is the destination as written */
+    size_t n_args;
+    char *dest; /* absolute (WORKDIR applied) */
+    char *src_root, *heredoc_dir, *url_dir;
+    struct stage from_image; /* --from=<image> */
+    const char **local, **urls;
+    char **url_names; /* downloaded files in url_dir */
+    size_t n_local, n_urls;
+    char **excludes;
+    struct bld_copy_spec spec;
+    char *created_by;
+    char link_key[SW_DIGEST_MAX]; /* --link: the layer's own cache key */
+};
+
+static void copy_step_free(struct copy_step *cs)
 {
-    int is_add = strcmp(in->keyword, "add") == 0;
-    struct kv_list vars = { 0 };
-    char **args = NULL;
-    size_t n_args = 0;
-    char *dest = NULL, *src_root = NULL, *heredoc_dir = NULL, *url_dir = NULL;
-    struct stage from_image = { 0 };
-    struct step_area area = { 0 };
-    const char **local = NULL, **urls = NULL;
-    char **url_names = NULL;
-    size_t n_local = 0, n_urls = 0;
-    sw_strbuf key_text = SW_STRBUF_INIT, created_by = SW_STRBUF_INIT;
-    char **excludes = NULL;
-    int rc = 0;
+    free(cs->excludes);
+    if (cs->heredoc_dir) {
+        sw_rm_rf(cs->heredoc_dir, NULL);
+        free(cs->heredoc_dir);
+    }
+    if (cs->url_dir) {
+        sw_rm_rf(cs->url_dir, NULL);
+        free(cs->url_dir);
+    }
+    bld_image_release(&cs->from_image.image);
+    for (size_t i = 0; i < cs->n_args; i++)
+        free(cs->args[i]);
+    free(cs->args);
+    free(cs->local);
+    free(cs->urls);
+    for (size_t i = 0; cs->url_names && i < cs->n_args; i++)
+        free(cs->url_names[i]);
+    free(cs->url_names);
+    free(cs->dest);
+    free(cs->src_root);
+    free(cs->created_by);
+    bld_kv_free(&cs->vars);
+}
 
-    if (bld_stage_vars(st, &vars) != 0 || (args = calloc(in->n_args + 1, sizeof(char *))) == NULL) {
-        rc = sw_error_oom(err);
-        goto cleanup;
-    }
-    for (size_t i = 0; i < in->n_args; i++) {
-        if ((rc = bld_expand_word(b, &vars, in->args[i], &args[i], err)) != 0) {
-            sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
-            goto cleanup;
-        }
-        n_args++;
-    }
-    if (n_args < 2) {
-        rc = bld_instr_error(b, in, err, SW_EINVAL, "%s requires at least two arguments",
-                             is_add ? "ADD" : "COPY");
-        goto cleanup;
-    }
+/* Where the sources come from: a stage or an image (--from), the heredocs,
+ * or the context. Adds the source's identity to key_text. */
+static int copy_source_root(struct build *b, struct stage *st, const struct instr *in,
+                            struct copy_step *cs, sw_strbuf *key_text, sw_error **err)
+{
     const char *from = bld_flag_value(in, "from");
-    const char *chown_spec = bld_flag_value(in, "chown");
-    const char *chmod_spec = bld_flag_value(in, "chmod");
-    const char *checksum = bld_flag_value(in, "checksum");
-    dest = copy_destination(st, args[n_args - 1]);
-    local = calloc(n_args, sizeof(char *));
-    urls = calloc(n_args, sizeof(char *));
-    url_names = calloc(n_args, sizeof(char *));
-    if (dest == NULL || local == NULL || urls == NULL || url_names == NULL) {
-        rc = sw_error_oom(err);
-        goto cleanup;
-    }
-
-    /* where the sources come from */
-    int from_context = 1;
+    int rc = 0;
     if (from && *from) {
-        from_context = 0;
         struct stage *src = bld_find_stage(b, from, (size_t)(st - b->stages));
         if (src == NULL) {
             char *stored = NULL;
-            if ((rc = bld_load_base_image(b, from, b->opts->platform, &from_image.image, &stored,
-                                          err)) != 0) {
+            if ((rc = bld_load_base_image(b, from, b->opts->platform, &cs->from_image.image,
+                                          &stored, err)) != 0) {
                 sw_error_prefix(err, "%s:%d: %s: --from=%s", b->dockerfile, in->line, in->original,
                                 from);
-                goto cleanup;
+                return rc;
             }
             free(stored);
-            src = &from_image;
-            snprintf(from_image.key, sizeof(from_image.key), "%s", from_image.image.digest);
+            src = &cs->from_image;
+            snprintf(cs->from_image.key, sizeof(cs->from_image.key), "%s",
+                     cs->from_image.image.digest);
         }
-        if ((rc = bld_mount_readonly(b, src, &src_root, err)) != 0)
-            goto cleanup;
-        sw_strbuf_printf(&key_text, "from=%s\n", src->key);
-    } else if (in->n_heredocs > 0) {
+        if ((rc = bld_mount_readonly(b, src, &cs->src_root, err)) != 0)
+            return rc;
+        sw_strbuf_printf(key_text, "from=%s\n", src->key);
+        return 0;
+    }
+    if (in->n_heredocs > 0) {
         /* COPY <<EOF /dest: each heredoc becomes a file named after it */
-        if ((rc = bld_scratch_dir(b->store, "heredoc", &heredoc_dir, err)) != 0)
-            goto cleanup;
+        if ((rc = bld_scratch_dir(b->store, "heredoc", &cs->heredoc_dir, err)) != 0)
+            return rc;
         for (size_t i = 0; i < in->n_heredocs; i++) {
             char *content = NULL;
             if (in->heredocs[i].expand) {
                 if ((rc = bld_shell_expand_heredoc(in->heredocs[i].content, bld_kv_lookup,
-                                                   (void *)&vars, &content, err)) != 0)
-                    goto cleanup;
+                                                   (void *)&cs->vars, &content, err)) != 0)
+                    return rc;
             } else {
                 content = strdup(in->heredocs[i].content);
             }
-            char *path = sw_path_join(heredoc_dir, in->heredocs[i].name);
+            char *path = sw_path_join(cs->heredoc_dir, in->heredocs[i].name);
             rc = content && path ? sw_write_file_atomic(path, content, strlen(content), 0644, err)
                                  : sw_error_oom(err);
             free(content);
             free(path);
             if (rc != 0)
-                goto cleanup;
+                return rc;
         }
-        src_root = strdup(heredoc_dir);
+        cs->src_root = strdup(cs->heredoc_dir);
     } else {
-        src_root = strdup(b->opts->context_dir);
+        cs->src_root = strdup(b->opts->context_dir);
     }
+    return cs->src_root ? 0 : sw_error_oom(err);
+}
 
-    for (size_t i = 0; i + 1 < n_args; i++) {
-        const char *a = args[i];
+/* --chown: the ids, through the stage's user database; with --link only
+ * numeric ids (and root), as BuildKit: the layer reads nothing below it. */
+static int copy_owner(struct build *b, struct stage *st, const struct instr *in,
+                      struct copy_step *cs, sw_error **err)
+{
+    const char *chown_spec = bld_flag_value(in, "chown");
+    if (chown_spec == NULL || *chown_spec == '\0')
+        return 0;
+    char *expanded = NULL;
+    int rc = bld_expand_word(b, &cs->vars, chown_spec, &expanded, err);
+    if (rc != 0)
+        return rc;
+    if (cs->link && !bld_user_is_numeric(expanded, BLD_USER_CHOWN))
+        rc = bld_instr_error(b, in, err, SW_EINVAL,
+                             "--chown=%s with --link: use numeric ids (UID[:GID]); a --link "
+                             "layer does not read the user database of the layers below it",
+                             expanded);
+    else if (cs->link)
+        rc = bld_user_resolve(expanded, BLD_USER_CHOWN, NULL, 0, &cs->spec.uid, &cs->spec.gid, err);
+    else
+        rc = bld_resolve_user(b, st, expanded, BLD_USER_CHOWN, &cs->spec.uid, &cs->spec.gid, err);
+    free(expanded);
+    if (rc != 0) {
+        if (!cs->link)
+            sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
+        return rc;
+    }
+    cs->spec.has_chown = 1;
+    return 0;
+}
+
+/* The sources of the step: arguments expanded, the source root, local
+ * paths and URLs (fetched now: their content is part of the key), and the
+ * copy spec. */
+static int copy_sources(struct build *b, struct stage *st, const struct instr *in,
+                        struct copy_step *cs, sw_strbuf *key_text, sw_error **err)
+{
+    int rc = 0;
+    const char *verb = cs->is_add ? "ADD" : "COPY";
+    if (bld_stage_vars(st, &cs->vars) != 0 ||
+        (cs->args = calloc(in->n_args + 1, sizeof(char *))) == NULL)
+        return sw_error_oom(err);
+    for (size_t i = 0; i < in->n_args; i++) {
+        if ((rc = bld_expand_word(b, &cs->vars, in->args[i], &cs->args[i], err)) != 0) {
+            sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
+            return rc;
+        }
+        cs->n_args++;
+    }
+    if (cs->n_args < 2)
+        return bld_instr_error(b, in, err, SW_EINVAL, "%s requires at least two arguments", verb);
+    cs->dest = copy_destination(st, cs->args[cs->n_args - 1]);
+    cs->local = calloc(cs->n_args, sizeof(char *));
+    cs->urls = calloc(cs->n_args, sizeof(char *));
+    cs->url_names = calloc(cs->n_args, sizeof(char *));
+    if (cs->dest == NULL || cs->local == NULL || cs->urls == NULL || cs->url_names == NULL)
+        return sw_error_oom(err);
+    if ((rc = copy_source_root(b, st, in, cs, key_text, err)) != 0)
+        return rc;
+
+    for (size_t i = 0; i + 1 < cs->n_args; i++) {
+        const char *a = cs->args[i];
         if (in->n_heredocs > 0 && strncmp(a, "<<", 2) == 0) {
             a += 2;
             a += strspn(a, "-");
@@ -353,119 +423,133 @@ int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, doubl
             size_t len = name ? strlen(name) : 0;
             if (len && (name[len - 1] == '"' || name[len - 1] == '\''))
                 name[len - 1] = '\0';
-            free(args[i]);
-            args[i] = name;
+            free(cs->args[i]);
+            cs->args[i] = name;
+            if (name == NULL)
+                return sw_error_oom(err);
             a = name;
         }
         if (is_url(a)) {
-            if (!is_add) {
-                rc = bld_instr_error(b, in, err, SW_EINVAL, "source can't be a URL for COPY");
-                goto cleanup;
-            }
-            urls[n_urls++] = a;
+            if (!cs->is_add)
+                return bld_instr_error(b, in, err, SW_EINVAL, "source can't be a URL for COPY");
+            cs->urls[cs->n_urls++] = a;
         } else {
-            local[n_local++] = a;
+            cs->local[cs->n_local++] = a;
         }
     }
-    size_t dest_len = strlen(dest);
-    if (n_local + n_urls > 1 && dest[dest_len - 1] != '/') {
-        rc = bld_instr_error(b, in, err, SW_EINVAL,
-                             "When using %s with more than one source file, "
-                             "the destination must be a directory and end with a /",
-                             is_add ? "ADD" : "COPY");
-        goto cleanup;
-    }
-    struct bld_copy_spec spec = {
-        .src_root = src_root,
-        .sources = local,
-        .n_sources = n_local,
-        .dest = dest,
+    if (cs->n_local + cs->n_urls > 1 && cs->dest[strlen(cs->dest) - 1] != '/')
+        return bld_instr_error(b, in, err, SW_EINVAL,
+                               "When using %s with more than one source file, "
+                               "the destination must be a directory and end with a /",
+                               verb);
+    const char *from = bld_flag_value(in, "from");
+    int from_context = !(from && *from);
+    cs->spec = (struct bld_copy_spec){
+        .src_root = cs->src_root,
+        .sources = cs->local,
+        .n_sources = cs->n_local,
+        .dest = cs->dest,
         .from_context = from_context,
-        .is_add = is_add,
-        .excluded = (from_context && !heredoc_dir) ? bld_exclude_cb : NULL,
+        .is_add = cs->is_add,
+        .excluded = (from_context && !cs->heredoc_dir) ? bld_exclude_cb : NULL,
         .excluded_ctx = b,
         .parents = bld_flag_true(bld_flag_value(in, "parents")),
+        .dest_parents_root = cs->link,
     };
-    if ((rc = copy_excludes(in, &excludes, &spec.n_exclude, err)) != 0)
-        goto cleanup;
-    spec.exclude = (const char *const *)excludes;
-    if (chmod_spec && parse_chmod(chmod_spec, &spec.mode) != 0) {
-        rc = bld_instr_error(b, in, err, SW_EINVAL, "invalid --chmod=%s: expected an octal mode",
-                             chmod_spec);
-        goto cleanup;
-    }
-    spec.has_chmod = chmod_spec != NULL;
-    if (chown_spec && *chown_spec) {
-        char *expanded = NULL;
-        if ((rc = bld_expand_word(b, &vars, chown_spec, &expanded, err)) != 0)
-            goto cleanup;
-        rc = bld_resolve_user(b, st, expanded, BLD_USER_CHOWN, &spec.uid, &spec.gid, err);
-        free(expanded);
-        if (rc != 0) {
-            sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
-            goto cleanup;
-        }
-        spec.has_chown = 1;
-    }
+    if ((rc = copy_excludes(in, &cs->excludes, &cs->spec.n_exclude, err)) != 0)
+        return rc;
+    cs->spec.exclude = (const char *const *)cs->excludes;
+    const char *chmod_spec = bld_flag_value(in, "chmod");
+    if (chmod_spec && parse_chmod(chmod_spec, &cs->spec.mode) != 0)
+        return bld_instr_error(b, in, err, SW_EINVAL, "invalid --chmod=%s: expected an octal mode",
+                               chmod_spec);
+    cs->spec.has_chmod = chmod_spec != NULL;
+    if ((rc = copy_owner(b, st, in, cs, err)) != 0)
+        return rc;
 
-    /* URLs are fetched first: their content is part of the cache key */
-    if (n_urls > 0) {
-        if ((rc = bld_scratch_dir(b->store, "download", &url_dir, err)) != 0)
-            goto cleanup;
-        for (size_t i = 0; i < n_urls; i++) {
-            char *name = NULL;
-            if ((rc = download_url(b, urls[i], url_dir, checksum, &name, err)) != 0) {
+    if (cs->n_urls > 0) {
+        if ((rc = bld_scratch_dir(b->store, "download", &cs->url_dir, err)) != 0)
+            return rc;
+        const char *checksum = bld_flag_value(in, "checksum");
+        for (size_t i = 0; i < cs->n_urls; i++) {
+            if ((rc = download_url(b, cs->urls[i], cs->url_dir, checksum, &cs->url_names[i],
+                                   err)) != 0) {
                 sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
-                goto cleanup;
+                return rc;
             }
-            url_names[i] = name;
         }
     }
+    return 0;
+}
 
-    /* the cache key: the expanded instruction, flags, and source content */
+/* The cache key: the expanded instruction, its flags, the content of the
+ * sources, and the config state. A --link step's layer has a key of its
+ * own that leaves out every layer below it and the config (its absolute
+ * destination and resolved owner stand for what WORKDIR and USER gave), so
+ * a new base re-uses the layer; the stage's key still chains it. */
+static int copy_cache_key(struct build *b, struct stage *st, const struct instr *in,
+                          struct copy_step *cs, sw_strbuf *key_text, sw_error **err)
+{
     char content[SW_DIGEST_MAX] = "";
-    if (n_local > 0 && (rc = bld_copy_digest(&spec, content, err)) != 0)
-        goto cleanup;
-    sw_strbuf_printf(&key_text, "content=%s\n", content);
-    if (url_dir) {
+    int rc;
+    if (cs->n_local > 0 && (rc = bld_copy_digest(&cs->spec, content, err)) != 0)
+        return rc;
+    sw_strbuf_printf(key_text, "content=%s\n", content);
+    if (cs->url_dir) {
         const char *all[] = { "." };
         struct bld_copy_spec url_spec = {
-            .src_root = url_dir, .sources = all, .n_sources = 1, .from_context = 1
+            .src_root = cs->url_dir, .sources = all, .n_sources = 1, .from_context = 1
         };
         char url_digest[SW_DIGEST_MAX];
         if ((rc = bld_copy_digest(&url_spec, url_digest, err)) != 0)
-            goto cleanup;
-        sw_strbuf_printf(&key_text, "urls=%s\n", url_digest);
+            return rc;
+        sw_strbuf_printf(key_text, "urls=%s\n", url_digest);
     }
-    for (size_t i = 0; i < n_args; i++)
-        sw_strbuf_printf(&key_text, "arg=%s\n", args[i]);
+    for (size_t i = 0; i < cs->n_args; i++)
+        sw_strbuf_printf(key_text, "arg=%s\n", cs->args[i]);
     for (size_t i = 0; i < in->n_flags; i++)
-        sw_strbuf_printf(&key_text, "flag=%s=%s\n", in->flags[i].name, in->flags[i].value);
+        sw_strbuf_printf(key_text, "flag=%s=%s\n", in->flags[i].name, in->flags[i].value);
+    if (cs->link) {
+        sw_strbuf_printf(key_text, "dest=%s\nowner=%d:%u:%u\n", cs->dest, cs->spec.has_chown,
+                         (unsigned)cs->spec.uid, (unsigned)cs->spec.gid);
+        if (key_text->failed)
+            return sw_error_oom(err);
+        /* keyed by the text alone: chained from an empty key */
+        struct stage alone = { 0 };
+        const char *parts[] = { key_text->data };
+        bld_chain_key(&alone, "copy-link", parts, 1);
+        snprintf(cs->link_key, sizeof(cs->link_key), "%s", alone.key);
+        const char *link_parts[] = { cs->link_key };
+        bld_chain_key(st, in->keyword, link_parts, 1);
+        return 0;
+    }
     char *state = bld_config_state(st);
-    sw_strbuf_printf(&key_text, "state=%s\n", state ? state : "");
+    sw_strbuf_printf(key_text, "state=%s\n", state ? state : "");
     free(state);
-    const char *parts[] = { key_text.failed ? NULL : key_text.data };
+    const char *parts[] = { key_text->failed ? NULL : key_text->data };
     bld_chain_key(st, in->keyword, parts, 1);
+    return 0;
+}
 
-    sw_strbuf_printf(&created_by, "%s ", is_add ? "ADD" : "COPY");
-    for (size_t i = 0; i + 1 < n_args; i++)
-        sw_strbuf_printf(&created_by, "%s ", args[i]);
-    sw_strbuf_printf(&created_by, "%s # buildkit", dest);
-    if (bld_try_cache(b, st, created_by.data, started))
+/* Copies into the step's area and commits the layer: onto the stage's
+ * root filesystem, or (--link) into an empty tree. */
+static int copy_apply(struct build *b, struct stage *st, const struct instr *in,
+                      struct copy_step *cs, sw_error **err)
+{
+    struct step_area area = { 0 };
+    int rc = bld_step_area_open(b, st, !cs->link, &area, err);
+    if (rc != 0)
         goto cleanup;
-
-    if ((rc = bld_step_area_open(b, st, 1, &area, err)) != 0)
-        goto cleanup;
-    spec.dest_root = area.rootfs;
-    if (n_local > 0 && (rc = bld_copy(&spec, err)) != 0) {
+    cs->spec.dest_root = cs->link ? area.upper : area.rootfs;
+    if (cs->n_local > 0 && (rc = bld_copy(&cs->spec, err)) != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         goto cleanup;
     }
-    if (url_dir) {
-        struct bld_copy_spec url_spec = spec;
-        url_spec.src_root = url_dir;
-        url_spec.sources = (const char *const *)url_names;
-        url_spec.n_sources = n_urls;
+    if (cs->url_dir) {
+        struct bld_copy_spec url_spec = cs->spec;
+        url_spec.src_root = cs->url_dir;
+        url_spec.sources = (const char *const *)cs->url_names;
+        url_spec.n_sources = cs->n_urls;
         url_spec.is_add = 0; /* remote archives are not extracted */
         url_spec.excluded = NULL;
         url_spec.from_context = 1;
@@ -474,33 +558,42 @@ int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, doubl
             goto cleanup;
         }
     }
-    bld_overlay_unmount(area.rootfs, NULL);
-    area.mounted = 0;
-    rc = bld_commit_layer(b, st, &area, created_by.data, err);
+    if (area.mounted) {
+        bld_overlay_unmount(area.rootfs, NULL);
+        area.mounted = 0;
+    }
+    rc = bld_commit_layer_at(b, st, &area, cs->link ? cs->link_key : st->key, cs->created_by, err);
 cleanup:
-    free(excludes);
     bld_step_area_close(&area);
-    if (heredoc_dir) {
-        sw_rm_rf(heredoc_dir, NULL);
-        free(heredoc_dir);
+    return rc;
+}
+
+int bld_do_copy(struct build *b, struct stage *st, const struct instr *in, double started,
+                sw_error **err)
+{
+    struct copy_step cs = { 0 };
+    sw_strbuf key_text = SW_STRBUF_INIT, text = SW_STRBUF_INIT;
+    cs.is_add = strcmp(in->keyword, "add") == 0;
+    cs.link = bld_flag_true(bld_flag_value(in, "link"));
+    int rc;
+    if ((rc = copy_sources(b, st, in, &cs, &key_text, err)) != 0 ||
+        (rc = copy_cache_key(b, st, in, &cs, &key_text, err)) != 0)
+        goto cleanup;
+
+    sw_strbuf_printf(&text, "%s ", cs.is_add ? "ADD" : "COPY");
+    for (size_t i = 0; i + 1 < cs.n_args; i++)
+        sw_strbuf_printf(&text, "%s ", cs.args[i]);
+    sw_strbuf_puts(&text, cs.dest);
+    if (text.failed || (cs.created_by = bld_created_by(text.data)) == NULL) {
+        rc = sw_error_oom(err);
+        goto cleanup;
     }
-    if (url_dir) {
-        sw_rm_rf(url_dir, NULL);
-        free(url_dir);
-    }
-    bld_image_release(&from_image.image);
-    for (size_t i = 0; i < n_args; i++)
-        free(args[i]);
-    free(args);
-    free(local);
-    free(urls);
-    for (size_t i = 0; url_names && i < n_args; i++)
-        free(url_names[i]);
-    free(url_names);
-    free(dest);
-    free(src_root);
-    bld_kv_free(&vars);
+    if (bld_try_cache_at(b, st, cs.link ? cs.link_key : st->key, cs.created_by, started))
+        goto cleanup;
+    rc = copy_apply(b, st, in, &cs, err);
+cleanup:
+    copy_step_free(&cs);
     sw_strbuf_free(&key_text);
-    sw_strbuf_free(&created_by);
+    sw_strbuf_free(&text);
     return rc;
 }

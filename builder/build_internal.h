@@ -21,6 +21,8 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define UNTAGGED_REPO "slipway/builds"
+/* The end of every history entry's created_by, as BuildKit writes it. */
+#define BLD_HISTORY_SUFFIX " # buildkit"
 
 /* ---- instructions, as the builder sees them ------------------------------- */
 
@@ -165,10 +167,19 @@ void bld_chain_key(struct stage *st, const char *keyword, const char *const *par
 char *bld_config_state(struct stage *st);
 char *bld_args_state(struct stage *st);
 int bld_try_cache(struct build *b, struct stage *st, const char *created_by, double started);
+/* The created_by of a history entry: text + BLD_HISTORY_SUFFIX (malloc'd;
+ * NULL when out of memory). Every step's entry is made with it. */
+char *bld_created_by(const char *text);
 /* USER (BLD_USER_EXEC) or --chown (BLD_USER_CHOWN) with the stage's
  * /etc/passwd and /etc/group (builder/users.h). */
 int bld_resolve_user(struct build *b, struct stage *st, const char *spec, enum bld_user_mode mode,
                      uid_t *uid, gid_t *gid, sw_error **err);
+/* bld_try_cache and bld_commit_layer under another key than the stage's
+ * (a COPY --link layer has a key of its own). */
+int bld_try_cache_at(struct build *b, struct stage *st, const char *key, const char *created_by,
+                     double started);
+int bld_commit_layer_at(struct build *b, struct stage *st, struct step_area *a, const char *key,
+                        const char *created_by, sw_error **err);
 int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, const char *created_by,
                      sw_error **err);
 

@@ -263,7 +263,7 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
     for (size_t i = 0; i < json_array_size(argv); i++)
         sw_strbuf_printf(&created_by, "%s%s", i ? " " : "",
                          json_string_value(json_array_get(argv, i)));
-    sw_strbuf_puts(&created_by, " # buildkit");
+    sw_strbuf_puts(&created_by, BLD_HISTORY_SUFFIX);
     if (bld_try_cache(b, st, created_by.data, started))
         goto cleanup;
 

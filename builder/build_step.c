@@ -237,9 +237,15 @@ char *bld_args_state(struct stage *st)
  * 1 on a hit, 0 on a miss. */
 int bld_try_cache(struct build *b, struct stage *st, const char *created_by, double started)
 {
+    return bld_try_cache_at(b, st, st->key, created_by, started);
+}
+
+int bld_try_cache_at(struct build *b, struct stage *st, const char *key, const char *created_by,
+                     double started)
+{
     struct bld_layer layer;
     int64_t made = 0;
-    if (b->opts->no_cache || bld_cache_get(b->store, st->key, &layer, &made, NULL) != 0)
+    if (b->opts->no_cache || bld_cache_get(b->store, key, &layer, &made, NULL) != 0)
         return 0;
     if (b->opts->source_date_epoch < 0 && made > 0)
         st->last_time = made;
@@ -257,6 +263,12 @@ int bld_try_cache(struct build *b, struct stage *st, const char *created_by, dou
 int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, const char *created_by,
                      sw_error **err)
 {
+    return bld_commit_layer_at(b, st, a, st->key, created_by, err);
+}
+
+int bld_commit_layer_at(struct build *b, struct stage *st, struct step_area *a, const char *key,
+                        const char *created_by, sw_error **err)
+{
     struct bld_layer layer;
     int rc = bld_layer_commit_dir(b->store, a->upper, b->opts->compression,
                                   b->opts->source_date_epoch, &layer, err);
@@ -268,8 +280,16 @@ int bld_commit_layer(struct build *b, struct stage *st, struct step_area *a, con
     st->last_time = bld_build_time(b);
     if ((rc = bld_image_add_layer(&st->image, &layer, created_by, st->last_time, err)) != 0)
         return rc;
-    bld_cache_put(b->store, st->key, &layer, NULL); /* the cache is best effort */
+    bld_cache_put(b->store, key, &layer, NULL); /* the cache is best effort */
     return 0;
+}
+
+/* ---- history ------------------------------------------------------------ */
+
+char *bld_created_by(const char *text)
+{
+    char *out = NULL;
+    return asprintf(&out, "%s" BLD_HISTORY_SUFFIX, text) < 0 ? NULL : out;
 }
 
 /* ---- users -------------------------------------------------------------- */

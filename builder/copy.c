@@ -254,7 +254,7 @@ static mode_t mode_for(const struct copier *c, const struct stat *st)
  * (0755, owned by the --chown user or root). Symlinks on the way resolve
  * inside the root, as they would in a container, and dangling ones get
  * their target created, as Docker does. */
-static int open_dest_dir_depth(struct copier *c, const char *path, int depth, int *out,
+static int open_dest_dir_depth(struct copier *c, const char *path, int is_dest, int depth, int *out,
                                sw_error **err)
 {
     char clean[SW_PATH_MAX];
@@ -291,8 +291,12 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
                 return sw_error_sys(err, SW_EIO, saved, "%s: creating directory /%.*s", c->verb,
                                     (int)(done + comp_len), clean);
             }
-            uid_t uid = c->spec->has_chown ? c->spec->uid : 0;
-            gid_t gid = c->spec->has_chown ? c->spec->gid : 0;
+            /* with dest_parents_root, only the destination directory itself
+             * takes --chown; the directories above it stay root's */
+            int is_last = slash == NULL || slash[1] == '\0';
+            int owned = c->spec->has_chown && (!c->spec->dest_parents_root || (is_dest && is_last));
+            uid_t uid = owned ? c->spec->uid : 0;
+            gid_t gid = owned ? c->spec->gid : 0;
             if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
                 int saved = errno;
                 close(parent);
@@ -320,7 +324,7 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
             if (len < 0 || len >= (int)sizeof(resolved))
                 return sw_error_set(err, SW_ETOOBIG, "%s: path too long after link /%.*s", c->verb,
                                     (int)(done + comp_len), clean);
-            return open_dest_dir_depth(c, resolved, depth + 1, out, err);
+            return open_dest_dir_depth(c, resolved, is_dest, depth + 1, out, err);
         }
         close(parent);
         if (next < 0)
@@ -333,9 +337,12 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
     return 0;
 }
 
-static int open_dest_dir(struct copier *c, const char *path, int *out, sw_error **err)
+/* Opens (creating what is missing) a directory of the destination: the
+ * destination directory itself (is_dest) or the parent of a file
+ * destination. */
+static int open_dest_dir(struct copier *c, const char *path, int is_dest, int *out, sw_error **err)
 {
-    return open_dest_dir_depth(c, path, 0, out, err);
+    return open_dest_dir_depth(c, path, is_dest, 0, out, err);
 }
 
 static int clear_dest(int dir_fd, const char *name, int keep_dir, sw_error **err)
@@ -588,7 +595,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
     if (!S_ISDIR(st.st_mode) && c->exclude && bld_copy_skipped(c, src, 0))
         goto cleanup; /* COPY --exclude of a file source */
     if (S_ISDIR(st.st_mode)) {
-        if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, c->dest, 1, &dst, err)) != 0)
             goto cleanup;
         rc = copy_tree(c, fd, dst, src, err);
         goto cleanup;
@@ -604,7 +611,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         goto cleanup;
     }
     if (tar) {
-        if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, c->dest, 1, &dst, err)) != 0)
             goto cleanup;
         char proc[64];
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dst);
@@ -624,7 +631,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         close(probe);
     }
     if (dest_is_dir || dest_clean[0] == '\0') {
-        if ((rc = open_dest_dir(c, dest_clean, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, dest_clean, 1, &dst, err)) != 0)
             goto cleanup;
         rc = copy_file(c, fd, &st, dst, base_name(src), src, err);
     } else {
@@ -633,7 +640,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         size_t len = slash ? (size_t)(slash - dest_clean) : 0;
         memcpy(parent, dest_clean, len);
         parent[len] = '\0';
-        if ((rc = open_dest_dir(c, parent, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, parent, 0, &dst, err)) != 0)
             goto cleanup;
         rc = copy_file(c, fd, &st, dst, base_name(dest_clean), src, err);
     }

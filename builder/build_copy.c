@@ -365,19 +365,21 @@ static int copy_owner(struct build *b, struct stage *st, const struct instr *in,
     int rc = bld_expand_word(b, &cs->vars, chown_spec, &expanded, err);
     if (rc != 0)
         return rc;
-    if (cs->link && !bld_user_is_numeric(expanded, BLD_USER_CHOWN))
+    if (cs->link && !bld_user_is_numeric(expanded, BLD_USER_CHOWN)) {
         rc = bld_instr_error(b, in, err, SW_EINVAL,
                              "--chown=%s with --link: use numeric ids (UID[:GID]); a --link "
                              "layer does not read the user database of the layers below it",
                              expanded);
-    else if (cs->link)
+        free(expanded);
+        return rc;
+    }
+    if (cs->link)
         rc = bld_user_resolve(expanded, BLD_USER_CHOWN, NULL, 0, &cs->spec.uid, &cs->spec.gid, err);
     else
         rc = bld_resolve_user(b, st, expanded, BLD_USER_CHOWN, &cs->spec.uid, &cs->spec.gid, err);
     free(expanded);
     if (rc != 0) {
-        if (!cs->link)
-            sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
+        sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         return rc;
     }
     cs->spec.has_chown = 1;
@@ -514,8 +516,11 @@ static int copy_cache_key(struct build *b, struct stage *st, const struct instr 
                          (unsigned)cs->spec.uid, (unsigned)cs->spec.gid);
         if (key_text->failed)
             return sw_error_oom(err);
-        /* keyed by the text alone: chained from an empty key */
+        /* keyed by the text alone (with the layer format and the cache
+         * scope, as every key): nothing of the stage's chain */
         struct stage alone = { 0 };
+        snprintf(alone.key, sizeof(alone.key), "link");
+        bld_key_seed(b, &alone);
         const char *parts[] = { key_text->data };
         bld_chain_key(&alone, "copy-link", parts, 1);
         snprintf(cs->link_key, sizeof(cs->link_key), "%s", alone.key);

@@ -246,18 +246,7 @@ int bld_do_from(struct build *b, struct stage *st, const struct instr *in, sw_er
     if (base_created && strptime(base_created, "%Y-%m-%dT%H:%M:%S", &tm) != NULL)
         st->last_time = (int64_t)timegm(&tm);
 
-    /* layers made with another compression, or with mtimes clamped to
-     * another epoch, are other blobs: not the same cache */
-    char epoch[32];
-    snprintf(epoch, sizeof(epoch), "%lld", (long long)b->opts->source_date_epoch);
-    const char *layer_format[] = { sw_compression_oci_media_type(b->opts->compression), epoch };
-    bld_chain_key(st, "layer-format", layer_format, 2);
-    /* caches are per repository and identity: no cache hit hands this
-     * build a layer that another repository's build made */
-    if (b->opts->cache_scope) {
-        const char *scope[] = { b->opts->cache_scope };
-        bld_chain_key(st, "cache-scope", scope, 1);
-    }
+    bld_key_seed(b, st);
 
     /* ONBUILD triggers of the base run now, and are not inherited */
     json_t *cfg = bld_image_runconfig(&st->image);

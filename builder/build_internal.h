@@ -174,6 +174,9 @@ char *bld_created_by(const char *text);
  * /etc/passwd and /etc/group (builder/users.h). */
 int bld_resolve_user(struct build *b, struct stage *st, const char *spec, enum bld_user_mode mode,
                      uid_t *uid, gid_t *gid, sw_error **err);
+/* Chains into st->key what every key holds besides the steps: the layer
+ * format (compression, source date epoch) and the cache scope. */
+void bld_key_seed(struct build *b, struct stage *st);
 /* bld_try_cache and bld_commit_layer under another key than the stage's
  * (a COPY --link layer has a key of its own). */
 int bld_try_cache_at(struct build *b, struct stage *st, const char *key, const char *created_by,

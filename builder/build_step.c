@@ -284,6 +284,23 @@ int bld_commit_layer_at(struct build *b, struct stage *st, struct step_area *a, 
     return 0;
 }
 
+/* What every chain of keys holds besides its steps. */
+void bld_key_seed(struct build *b, struct stage *st)
+{
+    /* layers made with another compression, or with mtimes clamped to
+     * another epoch, are other blobs: not the same cache */
+    char epoch[32];
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)b->opts->source_date_epoch);
+    const char *layer_format[] = { sw_compression_oci_media_type(b->opts->compression), epoch };
+    bld_chain_key(st, "layer-format", layer_format, 2);
+    /* caches are per repository and identity: no cache hit hands this
+     * build a layer that another repository's build made */
+    if (b->opts->cache_scope) {
+        const char *scope[] = { b->opts->cache_scope };
+        bld_chain_key(st, "cache-scope", scope, 1);
+    }
+}
+
 /* ---- history ------------------------------------------------------------ */
 
 char *bld_created_by(const char *text)

@@ -63,7 +63,8 @@ static void test_errors(void)
     const char *unknown[] = { "--frm=build" };
     CHECK(check("copy", unknown, 1, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "Dockerfile:7: unknown flag: --frm") != NULL);
-    CHECK(strstr(msg, "COPY accepts: --from, --chown, --chmod, --link, --parents, --exclude") != NULL);
+    CHECK(strstr(msg, "COPY accepts: --from, --chown, --chmod, --link, --parents, --exclude") !=
+          NULL);
     const char *none[] = { "--x" };
     CHECK(check("env", none, 1, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "ENV accepts no flags") != NULL);

@@ -25,20 +25,11 @@
 #include "core/compress.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
-
-struct copier {
-    const struct bld_copy_spec *spec;
-    int src_root_fd;
-    int dest_root_fd;
-    const char *verb;    /* "COPY" or "ADD", for messages */
-    bld_ignore *exclude; /* --exclude patterns, or NULL */
-    const char *cur_src; /* the source being copied (NULL: a wildcard match) */
-    const char *dest;    /* spec->dest, or the --parents destination */
-};
+#include "builder/copy_internal.h"
 
 /* 1 when rel (relative to the source root) is left out: by .dockerignore
  * (the callback) or by --exclude, matched relative to the current source. */
-static int skipped(const struct copier *c, const char *rel, int is_dir)
+int bld_copy_skipped(const struct copier *c, const char *rel, int is_dir)
 {
     if (c->spec->excluded && c->spec->excluded(c->spec->excluded_ctx, rel, is_dir))
         return 1;
@@ -60,7 +51,7 @@ static int skipped(const struct copier *c, const char *rel, int is_dir)
 }
 
 /* The --exclude matcher of spec (NULL when none). */
-static int load_exclude(struct copier *c, sw_error **err)
+int bld_copy_load_exclude(struct copier *c, sw_error **err)
 {
     if (c->spec->n_exclude == 0)
         return 0;
@@ -80,7 +71,7 @@ static int load_exclude(struct copier *c, sw_error **err)
     return rc;
 }
 
-static int open_in_root(int root_fd, const char *path, int flags, int follow_last)
+int bld_copy_open_in_root(int root_fd, const char *path, int flags, int follow_last)
 {
     struct open_how how = {
         .flags = (unsigned long long)(flags | O_CLOEXEC),
@@ -95,112 +86,7 @@ static int open_in_root(int root_fd, const char *path, int flags, int follow_las
     return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
 }
 
-/* ---- Go's path.Match ------------------------------------------------- */
-
-/* Matches one character class at *pp against c; advances *pp past ']'.
- * Returns 1/0, or -1 for a malformed class. */
-static int match_class(const char **pp, char c)
-{
-    const char *p = *pp;
-    int negate = 0, matched = 0, first = 1;
-    if (*p == '^') {
-        negate = 1;
-        p++;
-    }
-    for (;;) {
-        if (*p == '\0')
-            return -1;
-        if (*p == ']' && !first)
-            break;
-        first = 0;
-        char lo = *p, hi;
-        if (lo == '\\') {
-            p++;
-            if (*p == '\0')
-                return -1;
-            lo = *p;
-        }
-        p++;
-        hi = lo;
-        if (*p == '-' && p[1] != ']') {
-            p++;
-            hi = *p;
-            if (hi == '\\') {
-                p++;
-                hi = *p;
-            }
-            if (hi == '\0')
-                return -1;
-            p++;
-        }
-        if (lo <= c && c <= hi)
-            matched = 1;
-    }
-    *pp = p + 1;
-    return matched != negate;
-}
-
-int bld_path_match(const char *pattern, const char *name)
-{
-    const char *p = pattern, *n = name;
-    const char *star_p = NULL, *star_n = NULL;
-    while (*n) {
-        if (*p == '*') {
-            while (*p == '*')
-                p++;
-            star_p = p;
-            star_n = n;
-            continue;
-        }
-        if (*p == '?' && *n != '/') {
-            p++;
-            n++;
-            continue;
-        }
-        if (*p == '[' && *n != '/') {
-            const char *q = p + 1;
-            int m = match_class(&q, *n);
-            if (m < 0)
-                return -1;
-            if (m) {
-                p = q;
-                n++;
-                continue;
-            }
-        } else if (*p == '\\' && p[1] && p[1] == *n) {
-            p += 2;
-            n++;
-            continue;
-        } else if (*p != '\0' && *p != '[' && *p != '?' && *p != '\\' && *p == *n) {
-            p++;
-            n++;
-            continue;
-        }
-        /* mismatch: let the last star swallow one more char, never a '/' */
-        if (star_p && *star_n != '/') {
-            star_n++;
-            n = star_n;
-            p = star_p;
-            continue;
-        }
-        return 0;
-    }
-    while (*p == '*')
-        p++;
-    return *p == '\0';
-}
-
-static int has_wildcard(const char *s)
-{
-    return strpbrk(s, "*?[") != NULL;
-}
-
 /* ---- source expansion -------------------------------------------------- */
-
-struct path_list {
-    char **items;
-    size_t n, cap;
-};
 
 static int path_list_add(struct path_list *l, const char *path)
 {
@@ -218,7 +104,7 @@ static int path_list_add(struct path_list *l, const char *path)
     return 0;
 }
 
-static void path_list_free(struct path_list *l)
+void bld_copy_path_list_free(struct path_list *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->items[i]);
@@ -249,7 +135,7 @@ static void clean_rel(const char *in, char *out, size_t size)
 
 /* out = rel + "/" + name (just name when rel is ""); -1 when it does not
  * fit in SW_PATH_MAX (nothing useful can be done with a cut path). */
-static int join_rel(char out[SW_PATH_MAX], const char *rel, const char *name)
+int bld_copy_join_rel(char out[SW_PATH_MAX], const char *rel, const char *name)
 {
     int n = snprintf(out, SW_PATH_MAX, "%s%s%s", rel, rel[0] ? "/" : "", name);
     return n < 0 || n >= SW_PATH_MAX ? -1 : 0;
@@ -260,7 +146,7 @@ static int join_rel(char out[SW_PATH_MAX], const char *rel, const char *name)
 static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_parts, size_t depth,
                      struct path_list *out)
 {
-    int fd = open_in_root(c->src_root_fd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY, 1);
+    int fd = bld_copy_open_in_root(c->src_root_fd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY, 1);
     if (fd < 0)
         return 0;
     DIR *d = fdopendir(fd);
@@ -289,7 +175,7 @@ static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_p
         qsort(names.items, names.n, sizeof(char *), cmp_str);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         char path[SW_PATH_MAX];
-        if (join_rel(path, rel, names.items[i]) != 0) {
+        if (bld_copy_join_rel(path, rel, names.items[i]) != 0) {
             rc = -1;
             break;
         }
@@ -298,16 +184,16 @@ static int glob_walk(struct copier *c, const char *rel, char **parts, size_t n_p
         else
             rc = glob_walk(c, path, parts, n_parts, depth + 1, out);
     }
-    path_list_free(&names);
+    bld_copy_path_list_free(&names);
     return rc;
 }
 
-static int expand_source(struct copier *c, const char *source, struct path_list *out,
-                         sw_error **err)
+int bld_copy_expand_source(struct copier *c, const char *source, struct path_list *out,
+                           sw_error **err)
 {
     char clean[SW_PATH_MAX];
     clean_rel(source, clean, sizeof(clean));
-    if (!has_wildcard(clean)) {
+    if (!bld_copy_has_wildcard(clean)) {
         if (path_list_add(out, clean) != 0)
             return sw_error_oom(err);
         return 0;
@@ -334,7 +220,7 @@ static int expand_source(struct copier *c, const char *source, struct path_list 
         int is_dir = fstatat(c->src_root_fd, out->items[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                      S_ISDIR(st.st_mode);
         c->cur_src = NULL;
-        if (skipped(c, out->items[i], is_dir))
+        if (bld_copy_skipped(c, out->items[i], is_dir))
             free(out->items[i]);
         else
             out->items[kept++] = out->items[i];
@@ -368,12 +254,12 @@ static mode_t mode_for(const struct copier *c, const struct stat *st)
  * (0755, owned by the --chown user or root). Symlinks on the way resolve
  * inside the root, as they would in a container, and dangling ones get
  * their target created, as Docker does. */
-static int open_dest_dir_depth(struct copier *c, const char *path, int depth, int *out,
+static int open_dest_dir_depth(struct copier *c, const char *path, int is_dest, int depth, int *out,
                                sw_error **err)
 {
     char clean[SW_PATH_MAX];
     clean_rel(path, clean, sizeof(clean));
-    int fd = open_in_root(c->dest_root_fd, clean, O_RDONLY | O_DIRECTORY, 1);
+    int fd = bld_copy_open_in_root(c->dest_root_fd, clean, O_RDONLY | O_DIRECTORY, 1);
     if (fd >= 0) {
         *out = fd;
         return 0;
@@ -382,7 +268,7 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
         return sw_error_sys(err, SW_EIO, errno, "%s: destination /%s", c->verb, clean);
     if (depth > 40)
         return sw_error_set(err, SW_EINVAL, "%s: too many symlinks resolving /%s", c->verb, clean);
-    int parent = open_in_root(c->dest_root_fd, ".", O_RDONLY | O_DIRECTORY, 1);
+    int parent = bld_copy_open_in_root(c->dest_root_fd, ".", O_RDONLY | O_DIRECTORY, 1);
     if (parent < 0)
         return sw_error_sys(err, SW_EIO, errno, "%s: opening the image root", c->verb);
     size_t done = 0; /* clean[0..done) is resolved, as a prefix */
@@ -405,8 +291,12 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
                 return sw_error_sys(err, SW_EIO, saved, "%s: creating directory /%.*s", c->verb,
                                     (int)(done + comp_len), clean);
             }
-            uid_t uid = c->spec->has_chown ? c->spec->uid : 0;
-            gid_t gid = c->spec->has_chown ? c->spec->gid : 0;
+            /* with dest_parents_root, only the destination directory itself
+             * takes --chown; the directories above it stay root's */
+            int is_last = slash == NULL || slash[1] == '\0';
+            int owned = c->spec->has_chown && (!c->spec->dest_parents_root || (is_dest && is_last));
+            uid_t uid = owned ? c->spec->uid : 0;
+            gid_t gid = owned ? c->spec->gid : 0;
             if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
                 int saved = errno;
                 close(parent);
@@ -434,7 +324,7 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
             if (len < 0 || len >= (int)sizeof(resolved))
                 return sw_error_set(err, SW_ETOOBIG, "%s: path too long after link /%.*s", c->verb,
                                     (int)(done + comp_len), clean);
-            return open_dest_dir_depth(c, resolved, depth + 1, out, err);
+            return open_dest_dir_depth(c, resolved, is_dest, depth + 1, out, err);
         }
         close(parent);
         if (next < 0)
@@ -447,9 +337,12 @@ static int open_dest_dir_depth(struct copier *c, const char *path, int depth, in
     return 0;
 }
 
-static int open_dest_dir(struct copier *c, const char *path, int *out, sw_error **err)
+/* Opens (creating what is missing) a directory of the destination: the
+ * destination directory itself (is_dest) or the parent of a file
+ * destination. */
+static int open_dest_dir(struct copier *c, const char *path, int is_dest, int *out, sw_error **err)
 {
-    return open_dest_dir_depth(c, path, 0, out, err);
+    return open_dest_dir_depth(c, path, is_dest, 0, out, err);
 }
 
 static int clear_dest(int dir_fd, const char *name, int keep_dir, sw_error **err)
@@ -550,7 +443,7 @@ static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *na
     int rc = 0, fd = -1, sub = -1;
     if (fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return sw_error_sys(err, SW_EIO, errno, "%s: stat of %s", c->verb, rel);
-    if (skipped(c, rel, S_ISDIR(st.st_mode)))
+    if (bld_copy_skipped(c, rel, S_ISDIR(st.st_mode)))
         return 0;
     uid_t uid;
     gid_t gid;
@@ -608,7 +501,7 @@ cleanup:
 }
 
 /* The entries of a directory (without . and ..), sorted by name. */
-static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names, sw_error **err)
+int bld_copy_read_dir_sorted(int dir_fd, const char *rel, struct path_list *names, sw_error **err)
 {
     int fd = dup(dir_fd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -636,17 +529,17 @@ static int read_dir_sorted(int dir_fd, const char *rel, struct path_list *names,
 static int copy_tree(struct copier *c, int src_dir, int dst_dir, const char *rel, sw_error **err)
 {
     struct path_list names = { 0 };
-    int rc = read_dir_sorted(src_dir, rel, &names, err);
+    int rc = bld_copy_read_dir_sorted(src_dir, rel, &names, err);
     for (size_t i = 0; rc == 0 && i < names.n; i++) {
         char child[SW_PATH_MAX];
-        if (join_rel(child, rel, names.items[i]) != 0) {
+        if (bld_copy_join_rel(child, rel, names.items[i]) != 0) {
             rc = sw_error_set(err, SW_ETOOBIG, "%s: path too long: %s/%s", c->verb, rel,
                               names.items[i]);
             break;
         }
         rc = copy_entry(c, src_dir, dst_dir, names.items[i], child, err);
     }
-    path_list_free(&names);
+    bld_copy_path_list_free(&names);
     return rc;
 }
 
@@ -693,16 +586,16 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
                             "or excluded by .dockerignore: %s",
                             c->verb, src);
     }
-    fd = open_in_root(c->src_root_fd, src, O_RDONLY, 1);
+    fd = bld_copy_open_in_root(c->src_root_fd, src, O_RDONLY, 1);
     if (fd < 0 || fstat(fd, &st) != 0) {
         rc = sw_error_set(err, SW_ENOTFOUND, "%s failed: file not found in %s: %s", c->verb,
                           spec->from_context ? "build context" : "source", src[0] ? src : ".");
         goto cleanup;
     }
-    if (!S_ISDIR(st.st_mode) && c->exclude && skipped(c, src, 0))
+    if (!S_ISDIR(st.st_mode) && c->exclude && bld_copy_skipped(c, src, 0))
         goto cleanup; /* COPY --exclude of a file source */
     if (S_ISDIR(st.st_mode)) {
-        if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, c->dest, 1, &dst, err)) != 0)
             goto cleanup;
         rc = copy_tree(c, fd, dst, src, err);
         goto cleanup;
@@ -718,7 +611,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         goto cleanup;
     }
     if (tar) {
-        if ((rc = open_dest_dir(c, c->dest, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, c->dest, 1, &dst, err)) != 0)
             goto cleanup;
         char proc[64];
         snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dst);
@@ -732,13 +625,13 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
     /* a file: into the directory, or as the destination path itself */
     char dest_clean[SW_PATH_MAX];
     clean_rel(c->dest, dest_clean, sizeof(dest_clean));
-    int probe = open_in_root(c->dest_root_fd, dest_clean, O_RDONLY | O_DIRECTORY, 1);
+    int probe = bld_copy_open_in_root(c->dest_root_fd, dest_clean, O_RDONLY | O_DIRECTORY, 1);
     if (probe >= 0) {
         dest_is_dir = 1;
         close(probe);
     }
     if (dest_is_dir || dest_clean[0] == '\0') {
-        if ((rc = open_dest_dir(c, dest_clean, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, dest_clean, 1, &dst, err)) != 0)
             goto cleanup;
         rc = copy_file(c, fd, &st, dst, base_name(src), src, err);
     } else {
@@ -747,7 +640,7 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
         size_t len = slash ? (size_t)(slash - dest_clean) : 0;
         memcpy(parent, dest_clean, len);
         parent[len] = '\0';
-        if ((rc = open_dest_dir(c, parent, &dst, err)) != 0)
+        if ((rc = open_dest_dir(c, parent, 0, &dst, err)) != 0)
             goto cleanup;
         rc = copy_file(c, fd, &st, dst, base_name(dest_clean), src, err);
     }
@@ -764,7 +657,7 @@ cleanup:
 /* A source with its "/./" pivot removed ("./a/./b/c" -> "a/b/c"), into
  * buf; *kept_from (when not NULL) receives the length of the cleaned part
  * before the pivot (0: no pivot, all parents are kept). */
-static const char *pivot_split(const char *source, char buf[SW_PATH_MAX], size_t *kept_from)
+const char *bld_copy_pivot_split(const char *source, char buf[SW_PATH_MAX], size_t *kept_from)
 {
     const char *pivot = strstr(source, "/./");
     if (kept_from)
@@ -791,10 +684,10 @@ static int copy_parents(struct copier *c, sw_error **err)
     for (size_t i = 0; i < spec->n_sources && rc == 0; i++) {
         char buf[SW_PATH_MAX];
         size_t kept_from = 0;
-        const char *source = pivot_split(spec->sources[i], buf, &kept_from);
+        const char *source = bld_copy_pivot_split(spec->sources[i], buf, &kept_from);
         struct path_list matches = { 0 };
-        if ((rc = expand_source(c, source, &matches, err)) != 0) {
-            path_list_free(&matches);
+        if ((rc = bld_copy_expand_source(c, source, &matches, err)) != 0) {
+            bld_copy_path_list_free(&matches);
             break;
         }
         for (size_t k = 0; k < matches.n && rc == 0; k++) {
@@ -803,7 +696,7 @@ static int copy_parents(struct copier *c, sw_error **err)
             if (kept_from > 0)
                 keep = strlen(m) > kept_from ? m + kept_from + 1 : "";
             struct stat st;
-            int fd = open_in_root(c->src_root_fd, m, O_RDONLY, 1);
+            int fd = bld_copy_open_in_root(c->src_root_fd, m, O_RDONLY, 1);
             int is_dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
             if (fd >= 0)
                 close(fd);
@@ -830,146 +723,10 @@ static int copy_parents(struct copier *c, sw_error **err)
             c->dest = spec->dest;
             copied++;
         }
-        path_list_free(&matches);
+        bld_copy_path_list_free(&matches);
     }
     if (rc == 0 && copied == 0)
         rc = sw_error_set(err, SW_ENOTFOUND, "%s failed: no source files were specified", c->verb);
-    return rc;
-}
-
-/* ---- content digest for the cache -------------------------------------- */
-
-static void hash_meta(sw_hash *h, const char *rel, const struct stat *st, int with_owner)
-{
-    /* rel is at most SW_PATH_MAX bytes (join_rel), the rest < 64 */
-    char line[SW_PATH_MAX + 128];
-    int n = snprintf(line, sizeof(line), "%s\n%o %lld", rel, (unsigned)st->st_mode,
-                     S_ISREG(st->st_mode) ? (long long)st->st_size : 0LL);
-    if (with_owner && n > 0 && (size_t)n < sizeof(line))
-        n += snprintf(line + n, sizeof(line) - (size_t)n, " %u:%u", (unsigned)st->st_uid,
-                      (unsigned)st->st_gid);
-    if (n < 0 || (size_t)n >= sizeof(line))
-        n = (int)sizeof(line) - 1;
-    sw_hash_update(h, line, (size_t)n + 1);
-}
-
-static int hash_file(sw_hash *h, int fd, const char *rel, sw_error **err)
-{
-    char buf[64 * 1024];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sw_error_sys(err, SW_EIO, errno, "reading %s", rel);
-        if (n == 0)
-            return 0;
-        sw_hash_update(h, buf, (size_t)n);
-    }
-}
-
-static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err);
-
-static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name, const char *rel,
-                      sw_error **err)
-{
-    struct stat st;
-    int rc = 0, fd = -1;
-    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return sw_error_sys(err, SW_EIO, errno, "stat of %s", rel);
-    if (skipped(c, rel, S_ISDIR(st.st_mode)))
-        return 0;
-    hash_meta(h, rel, &st, !c->spec->from_context);
-    if (S_ISDIR(st.st_mode)) {
-        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
-                    : hash_tree(c, h, fd, rel, err);
-    } else if (S_ISREG(st.st_mode)) {
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
-                    : hash_file(h, fd, rel, err);
-    } else if (S_ISLNK(st.st_mode)) {
-        char target[SW_PATH_MAX];
-        ssize_t n = readlinkat(dir_fd, name, target, sizeof(target));
-        if (n >= 0)
-            sw_hash_update(h, target, (size_t)n);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
-static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err)
-{
-    struct path_list names = { 0 };
-    int rc = read_dir_sorted(dir_fd, rel, &names, err);
-    for (size_t i = 0; rc == 0 && i < names.n; i++) {
-        char child[SW_PATH_MAX];
-        if (join_rel(child, rel, names.items[i]) != 0) {
-            rc = sw_error_set(err, SW_ETOOBIG, "%s: path too long: %s/%s", c->verb, rel,
-                              names.items[i]);
-            break;
-        }
-        rc = hash_entry(c, h, dir_fd, names.items[i], child, err);
-    }
-    path_list_free(&names);
-    return rc;
-}
-
-int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], sw_error **err)
-{
-    struct copier c = { .spec = spec,
-                        .src_root_fd = -1,
-                        .dest_root_fd = -1,
-                        .verb = spec->is_add ? "ADD" : "COPY",
-                        .dest = spec->dest };
-    struct path_list sources = { 0 };
-    sw_hash *h = sw_hash_new(SW_HASH_SHA256);
-    int rc = 0;
-    if (h == NULL)
-        return sw_error_oom(err);
-    c.src_root_fd = open(spec->src_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (c.src_root_fd < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb, spec->src_root);
-        goto cleanup;
-    }
-    if ((rc = load_exclude(&c, err)) != 0)
-        goto cleanup;
-    for (size_t i = 0; i < spec->n_sources && rc == 0; i++) {
-        char unpivoted[SW_PATH_MAX];
-        rc = expand_source(&c, pivot_split(spec->sources[i], unpivoted, NULL), &sources, err);
-    }
-    for (size_t i = 0; i < sources.n && rc == 0; i++) {
-        const char *src = sources.items[i];
-        c.cur_src = src;
-        if (c.exclude && skipped(&c, src, 0)) {
-            struct stat lst;
-            if (fstatat(c.src_root_fd, src, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
-                !S_ISDIR(lst.st_mode))
-                continue;
-        }
-        int fd = open_in_root(c.src_root_fd, src, O_RDONLY, 1);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            /* the copy itself will report it; the digest just records it */
-            sw_hash_update(h, "missing:", 8);
-            sw_hash_update(h, src, strlen(src) + 1);
-            if (fd >= 0)
-                close(fd);
-            continue;
-        }
-        hash_meta(h, src, &st, !spec->from_context);
-        rc = S_ISDIR(st.st_mode) ? hash_tree(&c, h, fd, src, err) : hash_file(h, fd, src, err);
-        close(fd);
-    }
-    if (rc == 0)
-        sw_hash_digest(h, out);
-cleanup:
-    sw_hash_free(h);
-    bld_ignore_free(c.exclude);
-    path_list_free(&sources);
-    if (c.src_root_fd >= 0)
-        close(c.src_root_fd);
     return rc;
 }
 
@@ -992,15 +749,15 @@ int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
                           c.src_root_fd < 0 ? spec->src_root : spec->dest_root);
         goto cleanup;
     }
-    if ((rc = load_exclude(&c, err)) != 0)
+    if ((rc = bld_copy_load_exclude(&c, err)) != 0)
         goto cleanup;
     if (spec->parents) {
         rc = copy_parents(&c, err);
         goto cleanup;
     }
     for (size_t i = 0; i < spec->n_sources; i++) {
-        any_wildcard |= has_wildcard(spec->sources[i]);
-        if ((rc = expand_source(&c, spec->sources[i], &sources, err)) != 0)
+        any_wildcard |= bld_copy_has_wildcard(spec->sources[i]);
+        if ((rc = bld_copy_expand_source(&c, spec->sources[i], &sources, err)) != 0)
             goto cleanup;
     }
     if (sources.n == 0) {
@@ -1026,7 +783,7 @@ int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
     }
 cleanup:
     bld_ignore_free(c.exclude);
-    path_list_free(&sources);
+    bld_copy_path_list_free(&sources);
     if (c.src_root_fd >= 0)
         close(c.src_root_fd);
     if (c.dest_root_fd >= 0)

@@ -55,6 +55,10 @@ struct bld_copy_spec {
      * from the "/./" pivot in the source when there is one
      * ("./a/./b/c.txt" -> dest/b/c.txt), else all of them */
     int parents;
+    /* COPY --link: directories created above the destination stay 0:0 with
+     * mode 0755 (they stand for the base's, which the layer must not
+     * re-own); only the destination directory takes --chown */
+    int dest_parents_root;
 };
 
 /* Performs the copy. Errors name the source or destination, e.g.

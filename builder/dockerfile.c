@@ -19,19 +19,18 @@
 #include "builder/shell_lex.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
-
-#define MAX_DOCKERFILE_SIZE (64 * 1024 * 1024)
+#include "builder/dockerfile_internal.h"
 
 /* [\t\v\f\r ] as in BuildKit's whitespace regexps */
-static int is_ws(char c)
+int bld_df_is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
 }
 
 /* unicode.IsSpace for ASCII, which is what the parsers test */
-static int is_space(char c)
+int bld_df_is_space(char c)
 {
-    return is_ws(c) || c == '\n' || (unsigned char)c == 0x85 || (unsigned char)c == 0xa0;
+    return bld_df_is_ws(c) || c == '\n' || (unsigned char)c == 0x85 || (unsigned char)c == 0xa0;
 }
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -87,13 +86,7 @@ static int node_add_child(bld_node *parent, bld_node *child)
     return 0;
 }
 
-/* A chain builder: appends nodes to a next-list. */
-struct chain {
-    bld_node *head, *tail;
-    int failed;
-};
-
-static void chain_add(struct chain *c, const char *value, size_t len)
+void bld_df_chain_add(struct chain *c, const char *value, size_t len)
 {
     bld_node *n = node_new(value, len);
     if (n == NULL) {
@@ -105,291 +98,6 @@ static void chain_add(struct chain *c, const char *value, size_t len)
     else
         c->head = n;
     c->tail = n;
-}
-
-/* ---- argument parsers (BuildKit's line_parsers.go) ----------------------- */
-
-/* Splits on runs of [\t\v\f\r ] (regexp Split semantics: empty fields at
- * the ends are kept, e.g. a leading separator gives a "" first word). */
-static void split_ws(struct chain *c, const char *rest)
-{
-    const char *p = rest;
-    for (;;) {
-        const char *start = p;
-        while (*p && !is_ws(*p))
-            p++;
-        chain_add(c, start, (size_t)(p - start));
-        if (*p == '\0')
-            break;
-        while (is_ws(*p))
-            p++;
-    }
-}
-
-/* parseWords: words split on unquoted whitespace, quotes and escapes kept
- * (they are removed later by the shell lexer). */
-static int parse_words(const char *rest, char escape, char ***words_out, size_t *n_out)
-{
-    sw_strbuf word = SW_STRBUF_INIT;
-    char **words = NULL;
-    size_t n = 0;
-    enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
-    char quote = 0;
-    int blank_ok = 0;
-    size_t len = strlen(rest);
-    for (size_t pos = 0; pos <= len; pos++) {
-        char ch = pos < len ? rest[pos] : 0;
-        if (phase == IN_SPACES) {
-            if (pos == len)
-                break;
-            if (is_space(ch))
-                continue;
-            phase = IN_WORD;
-        }
-        if ((phase == IN_WORD || phase == IN_QUOTE) && pos == len) {
-            if (blank_ok || word.len > 0) {
-                char **bigger = realloc(words, (n + 1) * sizeof(char *));
-                if (bigger == NULL)
-                    goto fail;
-                words = bigger;
-                words[n++] = sw_strbuf_detach(&word);
-            }
-            break;
-        }
-        if (phase == IN_WORD) {
-            if (is_space(ch)) {
-                phase = IN_SPACES;
-                if (blank_ok || word.len > 0) {
-                    char **bigger = realloc(words, (n + 1) * sizeof(char *));
-                    if (bigger == NULL)
-                        goto fail;
-                    words = bigger;
-                    words[n++] = sw_strbuf_detach(&word);
-                }
-                sw_strbuf_reset(&word);
-                blank_ok = 0;
-                continue;
-            }
-            if (ch == '\'' || ch == '"') {
-                quote = ch;
-                blank_ok = 1;
-                phase = IN_QUOTE;
-            }
-            if (ch == escape) {
-                if (pos + 1 == len)
-                    continue; /* an escape at the end is dropped */
-                sw_strbuf_putc(&word, ch);
-                pos++;
-                ch = rest[pos];
-            }
-            sw_strbuf_putc(&word, ch);
-            continue;
-        }
-        /* IN_QUOTE */
-        if (ch == quote)
-            phase = IN_WORD;
-        if (ch == escape && quote != '\'') {
-            if (pos + 1 == len) {
-                phase = IN_WORD;
-                continue;
-            }
-            pos++;
-            sw_strbuf_putc(&word, ch);
-            ch = rest[pos];
-        }
-        sw_strbuf_putc(&word, ch);
-    }
-    sw_strbuf_free(&word);
-    *words_out = words;
-    *n_out = n;
-    return 0;
-fail:
-    for (size_t i = 0; i < n; i++)
-        free(words[i]);
-    free(words);
-    sw_strbuf_free(&word);
-    return -1;
-}
-
-static void free_words(char **words, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(words[i]);
-    free(words);
-}
-
-/* ENV and LABEL: key value sep triples. */
-static int parse_name_val(const char *rest, const char *keyword, char escape, struct chain *c,
-                          sw_error **err)
-{
-    char **words = NULL;
-    size_t n = 0;
-    if (parse_words(rest, escape, &words, &n) != 0)
-        return sw_error_oom(err);
-    int rc = 0;
-    if (n == 0)
-        goto cleanup;
-    if (strchr(words[0], '=') == NULL) {
-        /* legacy form: KEY value-with-spaces */
-        const char *p = rest;
-        while (*p && !is_ws(*p))
-            p++;
-        if (*p == '\0') {
-            rc = sw_error_set(err, SW_EINVAL, "%s must have two arguments", keyword);
-            goto cleanup;
-        }
-        chain_add(c, rest, (size_t)(p - rest));
-        while (is_ws(*p))
-            p++;
-        chain_add(c, p, strlen(p));
-        chain_add(c, "", 0);
-        goto cleanup;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *eq = strchr(words[i], '=');
-        if (eq == NULL) {
-            rc = sw_error_set(err, SW_EINVAL,
-                              "Syntax error - can't find = in \"%s\". Must be "
-                              "of the form: name=value",
-                              words[i]);
-            goto cleanup;
-        }
-        chain_add(c, words[i], (size_t)(eq - words[i]));
-        chain_add(c, eq + 1, strlen(eq + 1));
-        chain_add(c, "=", 1);
-    }
-cleanup:
-    free_words(words, n);
-    return rc;
-}
-
-static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *rune);
-
-/* The value of 4 hex digits at s, or -1. */
-static long hex4(const char *s)
-{
-    long v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* JSON text rewritten so that jansson reads it as Go's encoding/json does:
- * a byte that is not valid UTF-8 becomes U+FFFD, and so does a \uXXXX
- * surrogate that does not pair with the \uXXXX right after it. */
-static char *json_like_go(const char *s)
-{
-    sw_strbuf sb = SW_STRBUF_INIT;
-    const unsigned char *p = (const unsigned char *)s;
-    size_t len = strlen(s), i = 0;
-    int in_string = 0;
-    while (i < len) {
-        if (in_string && p[i] == '\\' && i + 1 < len) {
-            long u = p[i + 1] == 'u' && i + 6 <= len ? hex4(s + i + 2) : -1;
-            if (u >= 0xD800 && u <= 0xDFFF) {
-                long low =
-                    i + 12 <= len && p[i + 6] == '\\' && p[i + 7] == 'u' ? hex4(s + i + 8) : -1;
-                if (u <= 0xDBFF && low >= 0xDC00 && low <= 0xDFFF) {
-                    sw_strbuf_append(&sb, s + i, 12);
-                    i += 12;
-                } else {
-                    sw_strbuf_puts(&sb, "\\ufffd");
-                    i += 6;
-                }
-                continue;
-            }
-            sw_strbuf_append(&sb, s + i, 2);
-            i += 2;
-            continue;
-        }
-        if (p[i] == '"')
-            in_string = !in_string;
-        unsigned rune;
-        size_t w = utf8_decode(p + i, len - i, &rune);
-        if (w == 0) {
-            sw_strbuf_puts(&sb, "\xEF\xBF\xBD");
-            i++;
-        } else {
-            sw_strbuf_append(&sb, p + i, w);
-            i += w;
-        }
-    }
-    if (sb.data == NULL && !sb.failed)
-        return strdup("");
-    return sw_strbuf_detach(&sb);
-}
-
-/* JSON array of strings; 1 when rest is one, 0 when it is not JSON, -1
- * (with err) when it is JSON with a non-string element. */
-static int parse_json(const char *rest, struct chain *c, sw_error **err)
-{
-    while (is_space(*rest))
-        rest++;
-    if (*rest != '[')
-        return 0;
-    /* Go's encoding/json takes \u0000 and reads invalid UTF-8 and lone
-     * surrogates as U+FFFD */
-    char *valid = json_like_go(rest);
-    if (valid == NULL)
-        return -1;
-    json_t *doc = json_loads(valid, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    free(valid);
-    if (!json_is_array(doc)) {
-        json_decref(doc);
-        return 0;
-    }
-    size_t i;
-    json_t *item;
-    json_array_foreach(doc, i, item) {
-        if (!json_is_string(item)) {
-            json_decref(doc);
-            sw_error_set(err, SW_EINVAL,
-                         "when using JSON array syntax, arrays must be "
-                         "comprised of strings only");
-            return -1;
-        }
-    }
-    json_array_foreach(doc, i, item)
-        chain_add(c, json_string_value(item), json_string_length(item));
-    json_decref(doc);
-    return 1;
-}
-
-static int parse_maybe_json(const char *rest, struct chain *c, int *is_json, sw_error **err)
-{
-    if (*rest == '\0')
-        return 0;
-    int r = parse_json(rest, c, err);
-    if (r < 0)
-        return SW_EINVAL;
-    if (r == 1) {
-        *is_json = 1;
-        return 0;
-    }
-    chain_add(c, rest, strlen(rest));
-    return 0;
-}
-
-static int parse_maybe_json_to_list(const char *rest, struct chain *c, int *is_json, sw_error **err)
-{
-    int r = parse_json(rest, c, err);
-    if (r < 0)
-        return SW_EINVAL;
-    if (r == 1) {
-        *is_json = 1;
-        return 0;
-    }
-    if (*rest)
-        split_ws(c, rest);
-    return 0;
 }
 
 /* ---- splitting a line into command, flags, arguments ------------------- */
@@ -409,7 +117,7 @@ static int extract_flags(const char *line, bld_node *node, const char **rest_out
         if (phase == IN_SPACES) {
             if (pos == len)
                 break;
-            if (is_space(ch))
+            if (bld_df_is_space(ch))
                 continue;
             if (ch != '-' || pos + 1 == len || line[pos + 1] != '-') {
                 *rest_out = line + pos;
@@ -428,7 +136,7 @@ static int extract_flags(const char *line, bld_node *node, const char **rest_out
             break;
         }
         if (phase == IN_WORD) {
-            if (is_space(ch)) {
+            if (bld_df_is_space(ch)) {
                 phase = IN_SPACES;
                 if (word.len == 2 && strcmp(word.data, "--") == 0) {
                     *rest_out = line + pos;
@@ -483,10 +191,10 @@ fail:
 
 static char *trim_copy(const char *s)
 {
-    while (is_space(*s))
+    while (bld_df_is_space(*s))
         s++;
     size_t len = strlen(s);
-    while (len > 0 && is_space(s[len - 1]))
+    while (len > 0 && bld_df_is_space(s[len - 1]))
         len--;
     return strndup(s, len);
 }
@@ -503,14 +211,14 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
     if (trimmed == NULL)
         return sw_error_oom(err);
     const char *p = trimmed;
-    while (*p && !is_ws(*p))
+    while (*p && !bld_df_is_ws(*p))
         p++;
     node = node_new(trimmed, (size_t)(p - trimmed));
     SW_CHECK_ALLOC(node, rc, err, cleanup);
     for (char *c = node->value; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     node->original = strdup(line);
-    while (is_ws(*p))
+    while (bld_df_is_ws(*p))
         p++;
     const char *rest_start = p;
     char *rest = NULL;
@@ -532,39 +240,39 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
 
     const char *v = node->value;
     if (strcmp(v, "add") == 0 || strcmp(v, "copy") == 0 || strcmp(v, "volume") == 0) {
-        rc = parse_maybe_json_to_list(rest, &args, &node->is_json, err);
+        rc = bld_df_parse_maybe_json_to_list(rest, &args, &node->is_json, err);
     } else if (strcmp(v, "run") == 0 || strcmp(v, "cmd") == 0 || strcmp(v, "entrypoint") == 0 ||
                strcmp(v, "shell") == 0) {
-        rc = parse_maybe_json(rest, &args, &node->is_json, err);
+        rc = bld_df_parse_maybe_json(rest, &args, &node->is_json, err);
     } else if (strcmp(v, "arg") == 0) {
         char **words = NULL;
         size_t n = 0;
-        if (parse_words(rest, escape, &words, &n) != 0)
+        if (bld_df_parse_words(rest, escape, &words, &n) != 0)
             rc = sw_error_oom(err);
         for (size_t i = 0; i < n; i++)
-            chain_add(&args, words[i], strlen(words[i]));
-        free_words(words, n);
+            bld_df_chain_add(&args, words[i], strlen(words[i]));
+        bld_df_free_words(words, n);
     } else if (strcmp(v, "env") == 0) {
-        rc = parse_name_val(rest, "ENV", escape, &args, err);
+        rc = bld_df_parse_name_val(rest, "ENV", escape, &args, err);
     } else if (strcmp(v, "label") == 0) {
-        rc = parse_name_val(rest, "LABEL", escape, &args, err);
+        rc = bld_df_parse_name_val(rest, "LABEL", escape, &args, err);
     } else if (strcmp(v, "expose") == 0 || strcmp(v, "from") == 0) {
         if (*rest)
-            split_ws(&args, rest);
+            bld_df_split_ws(&args, rest);
     } else if (strcmp(v, "maintainer") == 0 || strcmp(v, "stopsignal") == 0 ||
                strcmp(v, "user") == 0 || strcmp(v, "workdir") == 0) {
         if (*rest)
-            chain_add(&args, rest, strlen(rest));
+            bld_df_chain_add(&args, rest, strlen(rest));
     } else if (strcmp(v, "healthcheck") == 0) {
         const char *q = rest;
-        while (*q && !is_space(*q))
+        while (*q && !bld_df_is_space(*q))
             q++;
         if (q != rest) {
-            chain_add(&args, rest, (size_t)(q - rest));
-            while (is_space(*q))
+            bld_df_chain_add(&args, rest, (size_t)(q - rest));
+            while (bld_df_is_space(*q))
                 q++;
             struct chain cmd = { 0 };
-            rc = parse_maybe_json(q, &cmd, &node->is_json, err);
+            rc = bld_df_parse_maybe_json(q, &cmd, &node->is_json, err);
             if (args.tail)
                 args.tail->next = cmd.head;
             args.failed |= cmd.failed;
@@ -587,7 +295,7 @@ static int node_from_line(const char *line, char escape, bld_node **out, sw_erro
     } else {
         /* unknown instructions keep one empty argument node, as BuildKit's
          * parseIgnore does; `dockerfile check` reports them */
-        chain_add(&args, "", 0);
+        bld_df_chain_add(&args, "", 0);
     }
     free(rest);
     if (args.failed && rc == 0)
@@ -769,7 +477,7 @@ static const char *next_line(struct reader *r, size_t *len, size_t *with_nl_len)
 
 static const char *skip_ws_n(const char *s, size_t *len)
 {
-    while (*len > 0 && is_space(*s)) {
+    while (*len > 0 && bld_df_is_space(*s)) {
         s++;
         (*len)--;
     }
@@ -1055,177 +763,4 @@ void bld_dockerfile_free(struct bld_dockerfile *df)
         free(df->warnings[i]);
     free(df->warnings);
     free(df);
-}
-
-/* ---- Dump ------------------------------------------------------------------ */
-
-/* Go's unicode.IsPrint, closely enough for the dump: graphic characters
- * and the ASCII space, not controls, formats, surrogates, private use,
- * non-characters, nor the line/paragraph separators. */
-static int go_is_print(unsigned r)
-{
-    if (r < 0x20 || (r >= 0x7f && r <= 0xa0) || r == 0xad)
-        return 0;
-    /* space separators other than the ASCII space are not "print" in Go */
-    if (r == 0x1680 || (r >= 0x2000 && r <= 0x200a) || r == 0x202f || r == 0x205f || r == 0x3000)
-        return 0;
-    if (r == 0x2028 || r == 0x2029 || (r >= 0x200b && r <= 0x200f) ||
-        (r >= 0x202a && r <= 0x202e) || (r >= 0x2060 && r <= 0x206f) || r == 0xfeff)
-        return 0;
-    if ((r >= 0xd800 && r <= 0xdfff) || (r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000)
-        return 0;
-    if ((r & 0xfffe) == 0xfffe || (r >= 0xfdd0 && r <= 0xfdef) || (r >= 0xfff9 && r <= 0xfffb))
-        return 0;
-    return 1;
-}
-
-/* Decodes one UTF-8 rune; returns its length, or 0 for an invalid byte. */
-static size_t utf8_decode(const unsigned char *s, size_t len, unsigned *rune)
-{
-    if (s[0] < 0x80) {
-        *rune = s[0];
-        return 1;
-    }
-    size_t n;
-    unsigned min;
-    if ((s[0] & 0xe0) == 0xc0) {
-        n = 2;
-        *rune = s[0] & 0x1f;
-        min = 0x80;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        n = 3;
-        *rune = s[0] & 0x0f;
-        min = 0x800;
-    } else if ((s[0] & 0xf8) == 0xf0) {
-        n = 4;
-        *rune = s[0] & 0x07;
-        min = 0x10000;
-    } else
-        return 0;
-    if (n > len)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        *rune = (*rune << 6) | (s[i] & 0x3f);
-    }
-    if (*rune < min || *rune > 0x10ffff || (*rune >= 0xd800 && *rune <= 0xdfff))
-        return 0;
-    return n;
-}
-
-static void go_quote_into(sw_strbuf *sb, const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    sw_strbuf_putc(sb, '"');
-    for (size_t i = 0; i < len;) {
-        unsigned r;
-        size_t n = utf8_decode(p + i, len - i, &r);
-        if (n == 0) {
-            sw_strbuf_printf(sb, "\\x%02x", p[i]);
-            i++;
-            continue;
-        }
-        if (r == '"' || r == '\\') {
-            sw_strbuf_putc(sb, '\\');
-            sw_strbuf_putc(sb, (char)r);
-        } else if (go_is_print(r)) {
-            sw_strbuf_append(sb, p + i, n);
-        } else {
-            switch (r) {
-            case '\a':
-                sw_strbuf_puts(sb, "\\a");
-                break;
-            case '\b':
-                sw_strbuf_puts(sb, "\\b");
-                break;
-            case '\f':
-                sw_strbuf_puts(sb, "\\f");
-                break;
-            case '\n':
-                sw_strbuf_puts(sb, "\\n");
-                break;
-            case '\r':
-                sw_strbuf_puts(sb, "\\r");
-                break;
-            case '\t':
-                sw_strbuf_puts(sb, "\\t");
-                break;
-            case '\v':
-                sw_strbuf_puts(sb, "\\v");
-                break;
-            default:
-                if (r < ' ' || r == 0x7f)
-                    sw_strbuf_printf(sb, "\\x%02x", r);
-                else if (r < 0x10000)
-                    sw_strbuf_printf(sb, "\\u%04x", r);
-                else
-                    sw_strbuf_printf(sb, "\\U%08x", r);
-            }
-        }
-        i += n;
-    }
-    sw_strbuf_putc(sb, '"');
-}
-
-char *bld_go_quote(const char *s, size_t len)
-{
-    sw_strbuf sb = SW_STRBUF_INIT;
-    go_quote_into(&sb, s, len);
-    return sw_strbuf_detach(&sb);
-}
-
-static void dump_into(sw_strbuf *sb, const bld_node *node)
-{
-    size_t start = sb->len;
-    for (const char *c = node->value; *c; c++)
-        sw_strbuf_putc(sb, (char)tolower((unsigned char)*c));
-    if (node->n_flags > 0) {
-        sw_strbuf_puts(sb, " [");
-        for (size_t i = 0; i < node->n_flags; i++) {
-            if (i)
-                sw_strbuf_putc(sb, ' ');
-            go_quote_into(sb, node->flags[i], strlen(node->flags[i]));
-        }
-        sw_strbuf_putc(sb, ']');
-    }
-    for (size_t i = 0; i < node->n_children; i++) {
-        sw_strbuf_putc(sb, '(');
-        dump_into(sb, node->children[i]);
-        sw_strbuf_puts(sb, ")\n");
-    }
-    for (const bld_node *n = node->next; n; n = n->next) {
-        sw_strbuf_putc(sb, ' ');
-        if (n->n_children > 0)
-            dump_into(sb, n);
-        else
-            go_quote_into(sb, n->value, n->value_len);
-    }
-    /* strings.TrimSpace of this node's text */
-    if (sb->failed)
-        return;
-    size_t a = start;
-    while (a < sb->len && isspace((unsigned char)sb->data[a]))
-        a++;
-    size_t b = sb->len;
-    while (b > a && isspace((unsigned char)sb->data[b - 1]))
-        b--;
-    memmove(sb->data + start, sb->data + a, b - a);
-    sb->len = start + (b - a);
-    sb->data[sb->len] = '\0';
-}
-
-char *bld_node_dump(const bld_node *node)
-{
-    sw_strbuf sb = SW_STRBUF_INIT;
-    dump_into(&sb, node);
-    return sw_strbuf_detach(&sb);
-}
-
-char *bld_dockerfile_dump(const struct bld_dockerfile *df)
-{
-    sw_strbuf sb = SW_STRBUF_INIT;
-    dump_into(&sb, df->root);
-    sw_strbuf_putc(&sb, '\n');
-    return sw_strbuf_detach(&sb);
 }

@@ -72,9 +72,6 @@ int bld_dockerfile_parse_line(const char *line, char escape, bld_node **out, sw_
 void bld_dockerfile_free(struct bld_dockerfile *df);
 void bld_node_free(bld_node *node);
 
-/* Node.Dump() of one node (no trailing newline), malloc'd. */
-char *bld_node_dump(const bld_node *node);
-
 /* The whole file as BuildKit dumps it: one "(…)" line per instruction,
  * each followed by a newline. malloc'd. */
 char *bld_dockerfile_dump(const struct bld_dockerfile *df);

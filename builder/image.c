@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 
 #include "registry/blobstore.h"
 #include "registry/manifest.h"
+#include "registry/platform.h"
 
 #define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
 #define MAX_CONFIG_SIZE (16 * 1024 * 1024)
@@ -25,29 +25,22 @@ void bld_format_time(int64_t t, char out[32])
 
 const char *bld_platform_host(void)
 {
-    struct utsname u;
-    if (uname(&u) == 0 && strcmp(u.machine, "aarch64") == 0)
-        return "linux/arm64";
-    return "linux/amd64";
+    return reg_platform_host_text();
 }
 
 int bld_platform_parse(const char *platform, char os[32], char arch[32], char variant[32],
                        sw_error **err)
 {
+    struct reg_platform p;
     os[0] = arch[0] = variant[0] = '\0';
-    const char *p1 = strchr(platform, '/');
-    if (p1 == NULL || p1 == platform || (size_t)(p1 - platform) >= 32)
-        return sw_error_set(err, SW_EINVAL, "platform '%s': expected os/arch[/variant]", platform);
-    const char *p2 = strchr(p1 + 1, '/');
-    size_t arch_len = p2 ? (size_t)(p2 - p1 - 1) : strlen(p1 + 1);
-    if (arch_len == 0 || arch_len >= 32 || (p2 && (strlen(p2 + 1) == 0 || strlen(p2 + 1) >= 32)))
-        return sw_error_set(err, SW_EINVAL, "platform '%s': expected os/arch[/variant]", platform);
-    memcpy(os, platform, (size_t)(p1 - platform));
-    os[p1 - platform] = '\0';
-    memcpy(arch, p1 + 1, arch_len);
-    arch[arch_len] = '\0';
-    if (p2)
-        snprintf(variant, 32, "%s", p2 + 1);
+    if (platform == NULL || *platform == '\0')
+        return sw_error_set(err, SW_EINVAL, "platform '': expected os/arch[/variant]");
+    int rc = reg_platform_parse(platform, &p, err);
+    if (rc != 0)
+        return rc;
+    memcpy(os, p.os, 32);
+    memcpy(arch, p.architecture, 32);
+    memcpy(variant, p.variant, 32);
     return 0;
 }
 
@@ -104,18 +97,6 @@ int bld_image_copy(const struct bld_image *from, struct bld_image *out, sw_error
     return 0;
 }
 
-static int platform_matches(json_t *p, const char *os, const char *arch, const char *variant)
-{
-    const char *p_os = json_string_value(json_object_get(p, "os"));
-    const char *p_arch = json_string_value(json_object_get(p, "architecture"));
-    const char *p_variant = json_string_value(json_object_get(p, "variant"));
-    if (!p_os || !p_arch || strcmp(p_os, os) != 0 || strcmp(p_arch, arch) != 0)
-        return 0;
-    if (variant[0] && p_variant && strcmp(variant, p_variant) != 0)
-        return 0;
-    return 1;
-}
-
 static int load_manifest_json(reg_store *store, const char *repo, const char *reference,
                               json_t **doc, char *media_type, size_t mt_size, char digest[],
                               sw_error **err)
@@ -153,15 +134,13 @@ int bld_image_load(reg_store *store, const char *repo, const char *reference, co
 
     json_t *children = json_object_get(doc, "manifests");
     if (json_is_array(children)) {
+        struct reg_platform want;
+        json_t *desc = NULL;
         const char *chosen = NULL;
-        size_t i;
-        json_t *child;
-        json_array_foreach(children, i, child) {
-            if (platform_matches(json_object_get(child, "platform"), os, arch, variant)) {
-                chosen = json_string_value(json_object_get(child, "digest"));
-                break;
-            }
-        }
+        if ((rc = reg_platform_parse(platform, &want, err)) != 0)
+            goto cleanup;
+        if (reg_index_select(doc, &want, &desc, NULL) == 0)
+            chosen = json_string_value(json_object_get(desc, "digest"));
         if (chosen == NULL) {
             rc = sw_error_set(err, SW_ENOTFOUND, "%s:%s has no image for %s/%s%s%s", repo,
                               reference, os, arch, variant[0] ? "/" : "", variant);

@@ -12,6 +12,7 @@
 #include "builder/image.h"
 #include "builder/layers.h"
 #include "builder/sandbox.h"
+#include "builder/users.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
 
@@ -34,62 +35,6 @@ static char **strv_append(char **v, size_t *n, json_t *array)
         v[*n] = NULL;
     }
     return v;
-}
-
-/* The image's /etc/passwd, from the topmost layer that has one. */
-static char *read_passwd(char *const *dirs, size_t n)
-{
-    for (size_t i = n; i-- > 0;) {
-        char *path = sw_path_join(dirs[i], "etc/passwd");
-        char *text = NULL;
-        size_t len = 0;
-        int rc = path ? sw_read_file(path, 1 << 20, &text, &len, NULL) : -1;
-        free(path);
-        if (rc == 0)
-            return text;
-    }
-    return NULL;
-}
-
-/* "uid[:gid]" or "name[:gid]" (names from the image's /etc/passwd). */
-static int resolve_user(const char *spec, char *const *dirs, size_t n, uid_t *uid, gid_t *gid,
-                        sw_error **err)
-{
-    char user[256];
-    const char *colon = strchr(spec, ':');
-    size_t ulen = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (ulen == 0 || ulen >= sizeof(user))
-        return sw_error_set(err, SW_EINVAL, "bad user '%s' in the image config", spec);
-    memcpy(user, spec, ulen);
-    user[ulen] = '\0';
-    char *end = NULL;
-    long u = strtol(user, &end, 10);
-    long g = -1;
-    if (*end != '\0') {
-        char *passwd = read_passwd(dirs, n);
-        u = -1;
-        for (char *line = passwd; line && *line;) {
-            char *eol = strchrnul(line, '\n');
-            char *f1 = strchr(line, ':');
-            if (f1 && f1 < eol && (size_t)(f1 - line) == ulen && strncmp(line, user, ulen) == 0) {
-                char *f2 = strchr(f1 + 1, ':');
-                if (f2 && f2 < eol) {
-                    u = strtol(f2 + 1, &end, 10);
-                    g = *end == ':' ? strtol(end + 1, NULL, 10) : u;
-                }
-                break;
-            }
-            line = *eol ? eol + 1 : eol;
-        }
-        free(passwd);
-        if (u < 0)
-            return sw_error_set(err, SW_ENOTFOUND, "unable to find user %s in the image", user);
-    }
-    if (colon)
-        g = strtol(colon + 1, NULL, 10);
-    *uid = (uid_t)u;
-    *gid = (gid_t)(g >= 0 ? g : u);
-    return 0;
 }
 
 int bld_image_run(reg_store *store, const char *repo, const char *reference,
@@ -140,7 +85,8 @@ int bld_image_run(reg_store *store, const char *repo, const char *reference,
     uid_t uid = 0;
     gid_t gid = 0;
     const char *user = json_string_value(json_object_get(cfg, "User"));
-    if (user && *user && (rc = resolve_user(user, dirs, n_dirs, &uid, &gid, err)) != 0)
+    if (user && *user &&
+        (rc = bld_user_resolve(user, BLD_USER_EXEC, dirs, n_dirs, &uid, &gid, err)) != 0)
         goto cleanup;
     const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
 

@@ -56,142 +56,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/strbuf.h"
-
-/* Bundles (and the root filesystem mounts in them) of running containers:
- * a place every user can traverse, so a runtime in a user namespace can
- * reach them. */
-#define SANDBOX_RUN_DIR "/run/slipway"
-#define CGROUP_PARENT "slipway"
-#define CGROUP_ROOT "/sys/fs/cgroup"
-#define OWNER_ANNOTATION "org.slipway.owner"
-
-/* Docker's default capability set for containers. */
-static const char *const default_caps[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-    NULL,
-};
-
-static const char *const masked_paths[] = {
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-    NULL,
-};
-
-/* Syscalls a build step gets EPERM for, on top of the capabilities it
- * lacks: the kernel interfaces behind most container escapes that need no
- * capability (user namespaces, keyrings, BPF, perf, userfaultfd, io_uring)
- * and the administrative ones Docker's default seccomp profile refuses too.
- * A denylist rather than Docker's allowlist: builds run arbitrary tools,
- * and an unknown new syscall is more often a libc fast path than an attack. */
-static const char *const denied_syscalls[] = {
-    "add_key",
-    "request_key",
-    "keyctl",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "kexec_load",
-    "kexec_file_load",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "acct",
-    "swapon",
-    "swapoff",
-    "reboot",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "syslog",
-    "iopl",
-    "ioperm",
-    "lookup_dcookie",
-    "quotactl",
-    "mount",
-    "umount2",
-    "pivot_root",
-    "setns",
-    "unshare",
-    "fanotify_init",
-    "nfsservctl",
-    "uselib",
-    "ustat",
-    "sysfs",
-    "_sysctl",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    NULL,
-};
-
-/* clone() flags that make namespaces (CLONE_NEWNS and the others). */
-static const unsigned long namespace_flags[] = {
-    0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000,
-};
-
-static json_t *seccomp_profile(void)
-{
-    json_t *syscalls = json_array();
-    json_t *names = json_array();
-    for (size_t i = 0; denied_syscalls[i]; i++)
-        json_array_append_new(names, json_string(denied_syscalls[i]));
-    json_array_append_new(syscalls, json_pack("{s:o, s:s, s:i}", "names", names, "action",
-                                              "SCMP_ACT_ERRNO", "errnoRet", 1));
-    /* clone with a namespace flag; clone3 hides its flags in memory, so it
-     * says ENOSYS and the C library falls back to clone */
-    for (size_t i = 0; i < sizeof(namespace_flags) / sizeof(namespace_flags[0]); i++)
-        json_array_append_new(
-            syscalls, json_pack("{s:[s], s:s, s:i, s:[{s:i, s:I, s:I, s:s}]}", "names", "clone",
-                                "action", "SCMP_ACT_ERRNO", "errnoRet", 1, "args", "index", 0,
-                                "value", (json_int_t)namespace_flags[i], "valueTwo",
-                                (json_int_t)namespace_flags[i], "op", "SCMP_CMP_MASKED_EQ"));
-    json_array_append_new(syscalls, json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action",
-                                              "SCMP_ACT_ERRNO", "errnoRet", 38));
-#if defined(__x86_64__)
-    json_t *arches = json_pack("[s, s, s]", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32");
-#elif defined(__aarch64__)
-    json_t *arches = json_pack("[s, s]", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM");
-#else
-    json_t *arches = json_array();
-#endif
-    return json_pack("{s:s, s:o, s:o}", "defaultAction", "SCMP_ACT_ALLOW", "architectures", arches,
-                     "syscalls", syscalls);
-}
-
-static const char *const readonly_paths[] = {
-    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
-};
+#include "builder/sandbox_internal.h"
 
 /* Paths the runtime may create as mount points; removed from the diff
  * afterwards unless the image had them. Parents before children. */
@@ -199,102 +64,6 @@ static const char *const mount_points[] = {
     "proc", "dev", "dev/pts",   "dev/shm",         "dev/mqueue",
     "sys",  "etc", "etc/hosts", "etc/resolv.conf", NULL,
 };
-
-static json_t *string_array(const char *const *items)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; items && items[i]; i++)
-        json_array_append_new(a, json_string(items[i]));
-    return a;
-}
-
-static json_t *mount_entry(const char *dest, const char *type, const char *source,
-                           const char *const *options)
-{
-    return json_pack("{s:s, s:s, s:s, s:o}", "destination", dest, "type", type, "source", source,
-                     "options", string_array(options));
-}
-
-/* In an egress step's namespace a packet socket could write frames to the
- * NAT past the filter: no CAP_NET_RAW there (ping still works through ICMP
- * datagram sockets, which the filter sees). */
-static void drop_net_raw(json_t *caps)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(caps, i, v)
-        if (strcmp(json_string_value(v), "CAP_NET_RAW") == 0) {
-            json_array_remove(caps, i);
-            return;
-        }
-}
-
-static json_t *build_config(const struct bld_sandbox_spec *spec, const char *hosts_path,
-                            const char *resolv_path)
-{
-    static const char *const dev_opts[] = { "nosuid", "strictatime", "mode=755", "size=65536k",
-                                            NULL };
-    static const char *const pts_opts[] = { "nosuid",    "noexec", "newinstance", "ptmxmode=0666",
-                                            "mode=0620", "gid=5",  NULL };
-    static const char *const shm_opts[] = { "nosuid",    "noexec",      "nodev",
-                                            "mode=1777", "size=65536k", NULL };
-    static const char *const mq_opts[] = { "nosuid", "noexec", "nodev", NULL };
-    static const char *const sys_opts[] = { "nosuid", "noexec", "nodev", "ro", NULL };
-    static const char *const bind_ro[] = { "rbind", "ro", "nosuid", "nodev", "noexec", NULL };
-    static const char *const proc_opts[] = { "nosuid", "noexec", "nodev", NULL };
-
-    /* as many open files as we may give (a container cannot raise it) */
-    struct rlimit nofile = { 1048576, 1048576 };
-    struct rlimit ours;
-    if (getrlimit(RLIMIT_NOFILE, &ours) == 0 && ours.rlim_max < nofile.rlim_max)
-        nofile.rlim_cur = nofile.rlim_max = ours.rlim_max;
-
-    json_t *caps = string_array(default_caps);
-    if (spec->netns_path)
-        drop_net_raw(caps);
-    json_t *gids = json_array();
-    for (size_t i = 0; i < spec->n_extra_gids; i++)
-        json_array_append_new(gids, json_integer(spec->extra_gids[i]));
-
-    json_t *process = json_pack(
-        "{s:b, s:{s:i, s:i, s:o}, s:o, s:o, s:s, s:{s:O, s:O, s:O, s:O}, s:b,"
-        " s:[{s:s, s:I, s:I}]}",
-        "terminal", 0, "user", "uid", (int)spec->uid, "gid", (int)spec->gid, "additionalGids", gids,
-        "args", string_array(spec->argv), "env", string_array(spec->env), "cwd",
-        spec->cwd ? spec->cwd : "/", "capabilities", "bounding", caps, "effective", caps,
-        "permitted", caps, "inheritable", caps, "noNewPrivileges", 1, "rlimits", "type",
-        "RLIMIT_NOFILE", "hard", (json_int_t)nofile.rlim_max, "soft", (json_int_t)nofile.rlim_cur);
-    json_decref(caps);
-
-    json_t *namespaces = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type", "ipc",
-                                   "type", "uts", "type", "mount");
-    if (spec->netns_path)
-        json_array_append_new(namespaces,
-                              json_pack("{s:s, s:s}", "type", "network", "path", spec->netns_path));
-    else if (!spec->network_host)
-        json_array_append_new(namespaces, json_pack("{s:s}", "type", "network"));
-
-    json_t *mounts = json_array();
-    json_array_append_new(mounts, mount_entry("/proc", "proc", "proc", proc_opts));
-    json_array_append_new(mounts, mount_entry("/dev", "tmpfs", "tmpfs", dev_opts));
-    json_array_append_new(mounts, mount_entry("/dev/pts", "devpts", "devpts", pts_opts));
-    json_array_append_new(mounts, mount_entry("/dev/shm", "tmpfs", "shm", shm_opts));
-    json_array_append_new(mounts, mount_entry("/dev/mqueue", "mqueue", "mqueue", mq_opts));
-    json_array_append_new(mounts, mount_entry("/sys", "sysfs", "sysfs", sys_opts));
-    json_array_append_new(mounts, mount_entry("/etc/hosts", "bind", hosts_path, bind_ro));
-    json_array_append_new(mounts, mount_entry("/etc/resolv.conf", "bind", resolv_path, bind_ro));
-    for (size_t i = 0; i < spec->n_extra_mounts; i++) {
-        const struct bld_sandbox_mount *m = &spec->extra_mounts[i];
-        json_array_append_new(mounts, mount_entry(m->destination, m->type, m->source, m->options));
-    }
-
-    return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:{s:o, s:o, s:o, s:o}}", "ociVersion",
-                     "1.0.2", "process", process, "root", "path", "rootfs", "readonly", 0,
-                     "hostname", spec->hostname ? spec->hostname : "slipway-build", "mounts",
-                     mounts, "linux", "namespaces", namespaces, "maskedPaths",
-                     string_array(masked_paths), "readonlyPaths", string_array(readonly_paths),
-                     "seccomp", seccomp_profile());
-}
 
 static int write_text(const char *dir, const char *name, const char *text, char **path_out,
                       sw_error **err)
@@ -599,239 +368,6 @@ static void format_size(int64_t n, char *buf, size_t size)
         snprintf(buf, size, "%.1f%s", v, units[u]);
 }
 
-/* ---- owners: who started a container, and are they still alive ---------- */
-
-/* The start time of a process (clock ticks since boot, field 22 of its
- * stat), so a reused pid is not taken for the owner; 0 when gone. */
-static unsigned long long process_start_time(long pid)
-{
-    char path[64], *text = NULL;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    if (sw_read_file(path, 4096, &text, NULL, NULL) != 0)
-        return 0;
-    unsigned long long start = 0;
-    char *p = strrchr(text, ')'); /* the command name may hold spaces */
-    for (int field = 2; p && *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (p)
-        start = strtoull(p, NULL, 10);
-    free(text);
-    return start;
-}
-
-/* "PID START", naming this process. */
-static void owner_record(char *buf, size_t size)
-{
-    long pid = (long)getpid();
-    snprintf(buf, size, "%ld %llu", pid, process_start_time(pid));
-}
-
-/* 1 when the owner a record names still runs (or the record is not ours
- * to judge), 0 when it is gone. */
-static int owner_alive(const char *record)
-{
-    char *end = NULL;
-    long pid = record ? strtol(record, &end, 10) : 0;
-    if (pid <= 0 || end == record)
-        return 1;
-    unsigned long long start = strtoull(end, NULL, 10);
-    if (pid == (long)getpid())
-        return 1;
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-        return 0;
-    unsigned long long now = process_start_time(pid);
-    return now == 0 ? 0 : (start == 0 || now == start);
-}
-
-/* ---- cgroups -------------------------------------------------------------- */
-
-static int cgroup_v2(void)
-{
-    struct statfs fs;
-    return statfs(CGROUP_ROOT, &fs) == 0 && fs.f_type == 0x63677270; /* CGROUP2_SUPER_MAGIC */
-}
-
-/* The container's cgroup directory for a v1 controller (ignored on v2). */
-static char *cgroup_dir(const char *controller, const char *id)
-{
-    char *path = NULL;
-    if (cgroup_v2()) {
-        if (asprintf(&path, CGROUP_ROOT "/" CGROUP_PARENT "/%s", id) < 0)
-            path = NULL;
-    } else if (asprintf(&path, CGROUP_ROOT "/%s/" CGROUP_PARENT "/%s", controller, id) < 0) {
-        path = NULL;
-    }
-    return path;
-}
-
-/* The number after "key " in a cgroup file of flat keyed values; 0 when
- * absent. */
-static long long cgroup_counter(const char *controller, const char *id, const char *file,
-                                const char *key)
-{
-    char *dir = cgroup_dir(controller, id), *path = dir ? sw_path_join(dir, file) : NULL;
-    char *text = NULL;
-    long long value = 0;
-    size_t klen = strlen(key);
-    if (path && sw_read_file(path, 64 * 1024, &text, NULL, NULL) == 0) {
-        for (char *line = text; line && *line;) {
-            if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
-                value = strtoll(line + klen + 1, NULL, 10);
-            line = strchr(line, '\n');
-            line = line ? line + 1 : NULL;
-        }
-    }
-    free(text);
-    free(path);
-    free(dir);
-    return value;
-}
-
-/* Kills every process in the container's cgroup, until it is empty (a
- * fork may race with the first round). */
-static void cgroup_kill_all(const char *id)
-{
-    /* any controller the container has a cgroup in lists its processes */
-    static const char *const controllers[] = { "pids", "memory", "cpu", "freezer", NULL };
-    char *dir = NULL, *procs = NULL;
-    for (size_t i = 0; controllers[i] && procs == NULL; i++) {
-        dir = cgroup_dir(controllers[i], id);
-        procs = dir ? sw_path_join(dir, "cgroup.procs") : NULL;
-        if (procs && !sw_path_exists(procs)) {
-            free(procs);
-            procs = NULL;
-        }
-        if (procs == NULL) {
-            free(dir);
-            dir = NULL;
-        }
-    }
-    for (int round = 0; procs && round < 50; round++) {
-        char *text = NULL;
-        int any = 0;
-        if (sw_read_file(procs, 1 << 20, &text, NULL, NULL) != 0)
-            break;
-        for (char *p = text; *p;) {
-            char *end = NULL;
-            long pid = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if (pid > 0 && kill((pid_t)pid, SIGKILL) == 0)
-                any = 1;
-            p = end;
-        }
-        free(text);
-        if (!any)
-            break;
-        struct timespec pause = { 0, 20 * 1000 * 1000 };
-        nanosleep(&pause, NULL);
-    }
-    free(procs);
-    free(dir);
-}
-
-/* Removes the container's cgroup under every controller (the runtime does
- * on delete; this is for what a killed runtime left). */
-static void cgroup_remove(const char *id)
-{
-    if (cgroup_v2()) {
-        char *dir = cgroup_dir(NULL, id);
-        if (dir)
-            rmdir(dir);
-        free(dir);
-        return;
-    }
-    DIR *root = opendir(CGROUP_ROOT);
-    struct dirent *de;
-    while (root && (de = readdir(root)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *dir = cgroup_dir(de->d_name, id);
-        if (dir)
-            rmdir(dir);
-        free(dir);
-    }
-    if (root)
-        closedir(root);
-}
-
-/* ---- the runtime config: limits, cgroup, owner, user namespace ----------- */
-
-static void add_policy(json_t *config, const struct bld_sandbox_spec *spec, const char *id,
-                       const char *owner)
-{
-    json_t *linux_ = json_object_get(config, "linux");
-    char cgroup[96];
-    snprintf(cgroup, sizeof(cgroup), "/" CGROUP_PARENT "/%s", id);
-    json_object_set_new(linux_, "cgroupsPath", json_string(cgroup));
-    json_object_set_new(config, "annotations", json_pack("{s:s}", OWNER_ANNOTATION, owner));
-
-    const struct bld_sandbox_limits *l = spec->limits;
-    if (l) {
-        json_t *res = json_object();
-        /* swap equal to the limit: no swap (without swap accounting, a
-         * v1 kernel has no memsw files and there is nothing to set) */
-        if (l->memory > 0 &&
-            (cgroup_v2() || sw_path_exists(CGROUP_ROOT "/memory/memory.memsw.limit_in_bytes")))
-            json_object_set_new(res, "memory",
-                                json_pack("{s:I, s:I}", "limit", (json_int_t)l->memory, "swap",
-                                          (json_int_t)l->memory));
-        else if (l->memory > 0)
-            json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)l->memory));
-        if (l->pids > 0)
-            json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)l->pids));
-        if (l->cpus > 0) {
-            const json_int_t period = 100000;
-            json_object_set_new(res, "cpu",
-                                json_pack("{s:I, s:I}", "quota",
-                                          (json_int_t)(l->cpus * (double)period + 0.5), "period",
-                                          period));
-        }
-        json_object_set_new(linux_, "resources", res);
-        if (l->disk > 0) {
-            json_t *rlimits = json_object_get(json_object_get(config, "process"), "rlimits");
-            json_array_append_new(rlimits,
-                                  json_pack("{s:s, s:I, s:I}", "type", "RLIMIT_FSIZE", "hard",
-                                            (json_int_t)l->disk, "soft", (json_int_t)l->disk));
-        }
-    }
-
-    const struct bld_sandbox_userns *u = spec->userns;
-    if (u && u->size > 0) {
-        json_t *namespaces = json_object_get(linux_, "namespaces");
-        json_array_append_new(namespaces, json_pack("{s:s}", "type", "user"));
-        json_object_set_new(linux_, "uidMappings",
-                            json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
-                                      (json_int_t)u->uid, "size", (json_int_t)u->size));
-        json_object_set_new(linux_, "gidMappings",
-                            json_pack("[{s:i, s:I, s:I}]", "containerID", 0, "hostID",
-                                      (json_int_t)u->gid, "size", (json_int_t)u->size));
-        /* sysfs can only be mounted in a user namespace that owns the
-         * network namespace; with any other network, bind the host's
-         * (read-only, as before) */
-        int own_netns = 0;
-        size_t i;
-        json_t *ns;
-        json_array_foreach(namespaces, i, ns) {
-            const char *type = json_string_value(json_object_get(ns, "type"));
-            if (type && strcmp(type, "network") == 0 && json_object_get(ns, "path") == NULL)
-                own_netns = 1;
-        }
-        json_t *mounts = json_object_get(config, "mounts"), *m;
-        json_array_foreach(mounts, i, m) {
-            const char *type = json_string_value(json_object_get(m, "type"));
-            if (own_netns || type == NULL || strcmp(type, "sysfs") != 0)
-                continue;
-            json_object_set_new(m, "type", json_string("bind"));
-            json_object_set_new(m, "source", json_string("/sys"));
-            json_object_set_new(
-                m, "options",
-                json_pack("[s, s, s, s, s]", "rbind", "ro", "nosuid", "nodev", "noexec"));
-        }
-    }
-}
-
 /* ---- the disk watcher ---------------------------------------------------- */
 
 struct disk_watch {
@@ -1003,10 +539,10 @@ static void remove_bundle(const char *bundle)
 /* Removes what is left of a container, in the order that makes it safe:
  * its processes, the runtime's record, the root filesystem mount, the
  * cgroup, and last the bundle directory. */
-static void destroy_container(const char *runtime, const char *id, const char *bundle)
+void bld_sandbox_destroy_container(const char *runtime, const char *id, const char *bundle)
 {
     runtime_cmd(runtime, "kill", id, "KILL");
-    cgroup_kill_all(id);
+    bld_sandbox_cgroup_kill_all(id);
     runtime_cmd(runtime, "delete", id, "--force");
     if (bundle) {
         char *rootfs = sw_path_join(bundle, "rootfs");
@@ -1015,7 +551,7 @@ static void destroy_container(const char *runtime, const char *id, const char *b
                 ;
         free(rootfs);
     }
-    cgroup_remove(id);
+    bld_sandbox_cgroup_remove(id);
     if (bundle)
         remove_bundle(bundle);
 }
@@ -1028,8 +564,9 @@ static int limit_error(const struct bld_sandbox_spec *spec, const char *id, int 
     char size[32];
     if (l == NULL)
         return 0;
-    if (l->memory > 0 && (cgroup_counter("memory", id, "memory.oom_control", "oom_kill") > 0 ||
-                          cgroup_counter("memory", id, "memory.events", "oom_kill") > 0)) {
+    if (l->memory > 0 &&
+        (bld_sandbox_cgroup_counter("memory", id, "memory.oom_control", "oom_kill") > 0 ||
+         bld_sandbox_cgroup_counter("memory", id, "memory.events", "oom_kill") > 0)) {
         format_size(l->memory, size, sizeof(size));
         return sw_error_set(err, SW_ETOOBIG,
                             "the step was killed: memory limit %s reached (builder.limits.memory)",
@@ -1048,7 +585,7 @@ static int limit_error(const struct bld_sandbox_spec *spec, const char *id, int 
                             "(builder.limits.disk)",
                             size);
     }
-    if (l->pids > 0 && cgroup_counter("pids", id, "pids.events", "max") > 0)
+    if (l->pids > 0 && bld_sandbox_cgroup_counter("pids", id, "pids.events", "max") > 0)
         return sw_error_set(
             err, SW_ETOOBIG,
             "the step failed: process limit %lld reached, a fork was refused (builder.limits.pids)",
@@ -1076,7 +613,7 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
         return rc;
     memcpy(id, "slipway-", 8);
     sw_hex_encode(rnd, sizeof(rnd), id + 8);
-    owner_record(owner, sizeof(owner));
+    bld_sandbox_owner_record(owner, sizeof(owner));
 
     if ((rc = make_bundle_dir(id, &bundle, err)) != 0)
         goto cleanup;
@@ -1137,9 +674,9 @@ int bld_sandbox_run(const struct bld_sandbox_spec *spec, int *exit_status, sw_er
     if (rc != 0)
         goto cleanup;
 
-    config = build_config(spec, hosts, resolv);
+    config = bld_sandbox_build_config(spec, hosts, resolv);
     if (config)
-        add_policy(config, spec, id, owner);
+        bld_sandbox_add_policy(config, spec, id, owner);
     config_text = config ? json_dumps(config, JSON_INDENT(2)) : NULL;
     config_path = sw_path_join(bundle, "config.json");
     if (config_text == NULL || config_path == NULL) {
@@ -1268,8 +805,8 @@ cleanup:
     }
     if (started) {
         runtime_cmd(spec->runtime, "delete", id, "--force");
-        cgroup_kill_all(id);
-        cgroup_remove(id);
+        bld_sandbox_cgroup_kill_all(id);
+        bld_sandbox_cgroup_remove(id);
     }
     if (mounted && bld_overlay_unmount(rootfs, rc == 0 ? err : NULL) != 0 && rc == 0)
         rc = SW_EIO;
@@ -1297,108 +834,4 @@ cleanup:
     free(work);
     free(empty);
     return rc;
-}
-
-/* ---- the sweep ------------------------------------------------------------- */
-
-/* Runs `runtime list --format json` and returns its parsed output. */
-static json_t *runtime_list(const char *runtime)
-{
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(fds[1], 1);
-        dup2(devnull, 2);
-        execlp(runtime, runtime, "list", "--format", "json", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    sw_strbuf out = SW_STRBUF_INIT;
-    char buf[8192];
-    ssize_t n;
-    while (pid > 0 && (n = read(fds[0], buf, sizeof(buf))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || out.len > (64u << 20))
-            break;
-        sw_strbuf_append(&out, buf, (size_t)n);
-    }
-    close(fds[0]);
-    if (pid > 0)
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    json_t *list = out.data ? json_loads(out.data, 0, NULL) : NULL;
-    sw_strbuf_free(&out);
-    return list;
-}
-
-int bld_sandbox_sweep(const char *runtime, int *killed, sw_error **err)
-{
-    (void)err;
-    if (runtime == NULL)
-        runtime = "runc";
-    if (killed)
-        *killed = 0;
-    /* containers the runtime knows, whose recorded owner is gone */
-    json_t *list = runtime_list(runtime), *c;
-    size_t i;
-    json_array_foreach(list, i, c) {
-        const char *id = json_string_value(json_object_get(c, "id"));
-        const char *bundle = json_string_value(json_object_get(c, "bundle"));
-        const char *rec =
-            json_string_value(json_object_get(json_object_get(c, "annotations"), OWNER_ANNOTATION));
-        if (id == NULL || strncmp(id, "slipway-", 8) != 0 || rec == NULL || owner_alive(rec))
-            continue;
-        sw_warn("removing build container %s of a stopped process (%s)", id, rec);
-        destroy_container(
-            runtime, id,
-            bundle && strncmp(bundle, SANDBOX_RUN_DIR "/", strlen(SANDBOX_RUN_DIR) + 1) == 0
-                ? bundle
-                : NULL);
-        if (killed)
-            (*killed)++;
-    }
-    json_decref(list);
-    int swept = 0;
-    bld_sandbox_sweep_bundles(runtime, &swept, err);
-    if (killed)
-        *killed += swept;
-    return 0;
-}
-
-int bld_sandbox_sweep_bundles(const char *runtime, int *killed, sw_error **err)
-{
-    (void)err;
-    if (runtime == NULL)
-        runtime = "runc";
-    if (killed)
-        *killed = 0;
-    /* bundle directories of dead owners (the runtime may or may not have
-     * a record of their container): the root filesystem may still be
-     * mounted; destroy_container kills and deletes by id first */
-    DIR *dir = opendir(SANDBOX_RUN_DIR);
-    struct dirent *de;
-    while (dir && (de = readdir(dir)) != NULL) {
-        if (strncmp(de->d_name, "slipway-", 8) != 0)
-            continue;
-        char *bundle = sw_path_join(SANDBOX_RUN_DIR, de->d_name);
-        char *owner_path = bundle ? sw_path_join(bundle, "owner") : NULL;
-        char *rec = NULL;
-        if (owner_path && sw_read_file(owner_path, 256, &rec, NULL, NULL) == 0 &&
-            !owner_alive(rec)) {
-            destroy_container(runtime, de->d_name, bundle);
-            if (killed)
-                (*killed)++;
-        }
-        free(rec);
-        free(owner_path);
-        free(bundle);
-    }
-    if (dir)
-        closedir(dir);
-    return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "core/config.h"
 #include "core/hash.h"
+#include "registry/platform.h"
 #include "registry/store.h"
 
 /* ---- image references ---------------------------------------------------- */
@@ -62,30 +63,6 @@ char *reg_ref_format(const struct reg_ref *ref);
 /* The host:port spoken to for a domain ("docker.io" -> registry-1.docker.io;
  * every other domain is its own endpoint). Borrowed or static. */
 const char *reg_ref_endpoint_host(const char *domain);
-
-/* ---- platforms ------------------------------------------------------------ */
-
-struct reg_platform {
-    char os[32];           /* "linux" */
-    char architecture[32]; /* normalised: amd64, arm64, arm, 386, ppc64le ... */
-    char variant[32];      /* normalised: "" or v5/v6/v7/v8, v2/v3 for amd64 */
-};
-
-/* Parses "os/arch[/variant]" and normalises it as containerd does
- * (x86_64 -> amd64, aarch64 -> arm64 with variant v8 dropped, armhf ->
- * arm/v7, ...). NULL or "" gives the host's platform. SW_EINVAL otherwise. */
-int reg_platform_parse(const char *text, struct reg_platform *out, sw_error **err);
-
-/* "os/arch[/variant]" into out. */
-void reg_platform_format(const struct reg_platform *p, char out[100]);
-
-/* In an OCI index / Docker manifest list, the descriptor of the best child
- * for `want` (containerd's rules: os and architecture equal, the exact
- * variant preferred, else the highest compatible lower variant — arm v7
- * runs v6 and v5, amd64 v3 runs v2 and v1; entries without a platform or
- * for "unknown" (attestations) are skipped). *desc is borrowed from index.
- * SW_ENOTFOUND naming the wanted platform and those offered. */
-int reg_index_select(json_t *index, const struct reg_platform *want, json_t **desc, sw_error **err);
 
 /* ---- authentication challenges -------------------------------------------- */
 

@@ -31,6 +31,7 @@
 #include "registry/errors.h"
 #include "registry/manifest.h"
 #include "registry/names.h"
+#include "registry/platform.h"
 
 #define IO_BUF_SIZE (64 * 1024)
 #define SMALL_JSON_MAX (8 * 1024 * 1024) /* index.json, manifest.json, configs */
@@ -159,25 +160,11 @@ int reg_command_parse(const char *arg, json_t **out, sw_error **err)
     return 0;
 }
 
-static const char *host_architecture(void)
+/* The host's architecture (registry/platform.c computes it). */
+static const char *host_architecture(struct reg_platform *host)
 {
-#if defined(__x86_64__)
-    return "amd64";
-#elif defined(__aarch64__)
-    return "arm64";
-#elif defined(__arm__)
-    return "arm";
-#elif defined(__i386__)
-    return "386";
-#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return "ppc64le";
-#elif defined(__s390x__)
-    return "s390x";
-#elif defined(__riscv) && __riscv_xlen == 64
-    return "riscv64";
-#else
-    return "unknown";
-#endif
+    reg_platform_host(host);
+    return host->architecture;
 }
 
 /* created: explicit, else SOURCE_DATE_EPOCH (reproducible builds), else now */
@@ -201,6 +188,7 @@ int reg_image_config_build(const struct reg_image_settings *settings, const char
 {
     static const struct reg_image_settings none = { .created = -1 };
     const struct reg_image_settings *s = settings ? settings : &none;
+    struct reg_platform host;
     char created[32];
     sw_format_rfc3339(creation_time(s->created), created);
     json_t *config = json_object(), *inner = json_object(), *ids = json_array();
@@ -232,7 +220,7 @@ int reg_image_config_build(const struct reg_image_settings *settings, const char
         failed |= json_object_set_new(config, "created", json_string(created)) ||
                   json_object_set_new(
                       config, "architecture",
-                      json_string(s->architecture ? s->architecture : host_architecture())) ||
+                      json_string(s->architecture ? s->architecture : host_architecture(&host))) ||
                   json_object_set_new(config, "os", json_string(s->os ? s->os : "linux")) ||
                   json_object_set(config, "config", inner) ||
                   json_object_set_new(config, "rootfs",
@@ -1776,30 +1764,27 @@ static int pick_platform_manifest(reg_store *store, const char *repo,
                                   const struct reg_manifest *index, struct reg_manifest *out,
                                   sw_error **err)
 {
-    json_t *doc = NULL, *child;
-    size_t i;
+    json_t *doc = NULL, *desc = NULL;
+    struct reg_platform host;
     int rc;
     if ((rc = parse_json(index->body, index->size, "index", &doc, err)) != 0)
         return rc;
-    rc = SW_ENOTFOUND;
-    json_array_foreach(json_object_get(doc, "manifests"), i, child) {
-        json_t *platform = json_object_get(child, "platform");
-        const char *os = json_string_value(json_object_get(platform, "os"));
-        const char *arch = json_string_value(json_object_get(platform, "architecture"));
-        const char *digest = json_string_value(json_object_get(child, "digest"));
-        if (os && arch && digest && strcmp(os, "linux") == 0 &&
-            strcmp(arch, host_architecture()) == 0) {
-            rc = reg_manifest_get(store, repo, digest, 1, out, err);
-            if (rc == 0 && reg_media_type_is_index(out->media_type)) {
-                reg_manifest_release(out);
-                rc = sw_error_set(err, SW_EUNSUPPORTED, "index %s: nested index", index->digest);
-            }
-            break;
-        }
+    reg_platform_host(&host);
+    if ((rc = reg_index_select(doc, &host, &desc, err)) != 0) {
+        sw_error_prefix(err, "index %s", index->digest);
+        goto cleanup;
     }
-    if (rc == SW_ENOTFOUND)
-        sw_error_set(err, SW_ENOTFOUND, "index %s has no linux/%s image", index->digest,
-                     host_architecture());
+    const char *digest = json_string_value(json_object_get(desc, "digest"));
+    if (digest == NULL) {
+        rc = sw_error_set(err, SW_EINVAL, "index %s: an entry without a digest", index->digest);
+        goto cleanup;
+    }
+    rc = reg_manifest_get(store, repo, digest, 1, out, err);
+    if (rc == 0 && reg_media_type_is_index(out->media_type)) {
+        reg_manifest_release(out);
+        rc = sw_error_set(err, SW_EUNSUPPORTED, "index %s: nested index", index->digest);
+    }
+cleanup:
     json_decref(doc);
     return rc;
 }

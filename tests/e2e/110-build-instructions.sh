@@ -202,6 +202,11 @@ printf 'FROM test/busybox:1\nADD --checksum=sha256:%064d http://127.0.0.1:%s/fil
 check_build_fails "ADD URL with a wrong --checksum fails at its line" 'Dockerfile:2: ADD.*checksum' "$ctx2" -t demo/badsum:1
 bt_export demo/badsum:1 && fail "a tag exists after the wrong checksum" || ok "no image tagged after the wrong checksum"
 
+# --- an exec-form argument with \u0000 is refused at load, with its line ---
+printf 'FROM test/busybox:1\nRUN echo fine\nCMD ["echo", "a\\u0000b"]\n' > "$ctx2/Dockerfile"
+check_build_fails "a JSON argument holding \\u0000 is refused at its line" \
+    'Dockerfile:3: CMD .*: an argument holds a NUL character' "$ctx2"
+
 # --- SHELL really changes the shell: -e makes 'false; echo' fail ----------
 printf 'FROM test/busybox:1\nRUN false; echo default-shell-continues\n' > "$ctx2/Dockerfile"
 if bt_build "$ctx2"; then check "without SHELL, 'false; echo' succeeds (sh -c)" grep -qx default-shell-continues "$BT_OUT"

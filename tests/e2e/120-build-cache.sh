@@ -187,4 +187,70 @@ check_eq "a gzip build of the same steps has gzip layers" \
     "$(bt_build "$ctx" -t demo/gz:1 > /dev/null; bt_manifest demo/gz:1 | jq -r '[.layers[].mediaType] | unique | join(",")')" \
     application/vnd.oci.image.layer.v1.tar+gzip
 
+# --- COPY --link: a new base re-uses the layer without re-running the step -----
+# The layer is made of the sources alone, onto an empty tree: changing the
+# base (FROM) leaves its cache key alone, so the rebuild takes it from the
+# cache (CACHED, the same layer digest) while a plain COPY runs again.
+bt_init
+bctx=$(sw_tmpdir)
+lctx=$(sw_tmpdir)
+mkdir -p "$lctx/app"
+echo linked-a > "$lctx/app/a.txt"
+echo linked-b > "$lctx/app/b.txt"
+printf 'FROM test/busybox:1\nRUN echo base-one > /base.txt && mkdir -p /srv && chmod 0700 /srv && ln -s /tmp /opt\n' > "$bctx/Dockerfile"
+bt_build "$bctx" -t demo/linkbase:1 || fail "link base v1: $(bt_tail 3)"
+cat > "$lctx/Dockerfile" <<'DF'
+FROM demo/linkbase:1
+WORKDIR /srv
+COPY --link --chown=1234:5678 app/ app/
+COPY --link app/a.txt /opt/single.txt
+COPY app/b.txt /plain.txt
+DF
+layer_list() { # DIGEST: "mode uid/gid path" of each entry of a layer of $BT_LAYOUT
+    local f=$BT_LAYOUT/blobs/sha256/${1#sha256:}
+    if [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' ')" = 28b52ffd ]; then zstd -dc < "$f"; else gzip -dc < "$f"; fi |
+        tar -tv --numeric-owner | awk '{print $1, $2, $NF}' | sort -k3
+}
+if bt_build "$lctx" -t demo/linked:1; then ok "a build with COPY --link succeeds"
+else fail "COPY --link build: $(bt_tail 4)"; fi
+check_eq "a cold build runs the --link steps" \
+    "$(bt_step_status 'COPY --link --chown'):$(bt_step_status 'COPY --link app/a.txt')" DONE:DONE
+bt_manifest demo/linked:1 > "$BT_WORK/linked1.json"
+link_layers1=$(jq -r '.layers[-3].digest, .layers[-2].digest' "$BT_WORK/linked1.json")
+bt_export demo/linked:1
+check_eq "the --link layer holds the sources and their directories only; the directory above the destination stays root's" \
+    "$(layer_list "$(sed -n 1p <<< "$link_layers1")")" \
+    "$(printf '%s\n' 'drwxr-xr-x 0/0 srv/' 'drwxr-xr-x 1234/5678 srv/app/' \
+        '-rw-r--r-- 1234/5678 srv/app/a.txt' '-rw-r--r-- 1234/5678 srv/app/b.txt')"
+bt_unpack demo/linked:1 "$BT_WORK/l1" || fail "unpack demo/linked:1: $(tail -2 "$BT_WORK/umoci.log")"
+check "WORKDIR applies to a relative --link destination" test -f "$BT_WORK/l1/rootfs/srv/app/a.txt"
+check "--link does not follow the base's symlink /opt: it becomes a directory" \
+    test -d "$BT_WORK/l1/rootfs/opt" -a ! -L "$BT_WORK/l1/rootfs/opt" -a -f "$BT_WORK/l1/rootfs/opt/single.txt"
+check "... and nothing was written through it" test ! -e "$BT_WORK/l1/rootfs/tmp/single.txt"
+
+printf 'FROM test/busybox:1\nRUN echo base-two > /base.txt && echo new > /base-new.txt\n' > "$bctx/Dockerfile"
+bt_build "$bctx" -t demo/linkbase:1 || fail "link base v2: $(bt_tail 3)"
+if bt_build "$lctx" -t demo/linked:2; then ok "the rebuild on the new base succeeds"
+else fail "rebuild on the new base: $(bt_tail 4)"; fi
+check_eq "after the base changed, both COPY --link steps are cache hits and the plain COPY runs again" \
+    "$(bt_step_status 'COPY --link --chown'):$(bt_step_status 'COPY --link app/a.txt'):$(bt_step_status 'COPY app/b.txt')" \
+    CACHED:CACHED:DONE
+bt_manifest demo/linked:2 > "$BT_WORK/linked2.json"
+check_eq "... and their layers have the same digests" \
+    "$(jq -r '.layers[-3].digest, .layers[-2].digest' "$BT_WORK/linked2.json")" "$link_layers1"
+check "the base layers did change" \
+    test "$(jq -r '.layers[1].digest' "$BT_WORK/linked1.json")" != "$(jq -r '.layers[1].digest' "$BT_WORK/linked2.json")"
+bt_unpack demo/linked:2 "$BT_WORK/l2" || fail "unpack demo/linked:2: $(tail -2 "$BT_WORK/umoci.log")"
+check_eq "the rebased image has the new base's files and the copied files" \
+    "$(cat "$BT_WORK/l2/rootfs/base.txt" "$BT_WORK/l2/rootfs/base-new.txt" "$BT_WORK/l2/rootfs/srv/app/a.txt" \
+        "$BT_WORK/l2/rootfs/srv/app/b.txt" "$BT_WORK/l2/rootfs/opt/single.txt" "$BT_WORK/l2/rootfs/plain.txt" 2>&1)" \
+    "$(printf '%s\n' base-two new linked-a linked-b linked-a linked-b)"
+echo linked-a2 > "$lctx/app/a.txt"
+bt_build "$lctx" -t demo/linked:3 || fail "rebuild with a changed source: $(bt_tail 3)"
+check_eq "a changed source re-runs the --link steps that copy it" \
+    "$(bt_step_status 'COPY --link --chown'):$(bt_step_status 'COPY --link app/a.txt')" DONE:DONE
+printf 'FROM test/busybox:1\nCOPY --link --chown=app a /b\n' > "$bctx/Dockerfile"
+check_build_fails "--link with --chown by name is refused at its line" \
+    'Dockerfile:2: COPY --link --chown=app a /b: --chown=app with --link: use numeric ids' "$bctx"
+
 sw_finish

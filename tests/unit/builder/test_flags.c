@@ -31,7 +31,9 @@ static void test_table(void)
     CHECK_INT_EQ(t, BLD_FLAG_STRING);
     CHECK_INT_EQ(bld_flag_lookup("add", "parents", &t, &impl), -1);
     CHECK_INT_EQ(impl, 1);
-    CHECK_INT_EQ(bld_flag_lookup("copy", "link", &t, &impl), -1);
+    CHECK_INT_EQ(bld_flag_lookup("copy", "link", &t, &impl), 0);
+    CHECK_INT_EQ(t, BLD_FLAG_BOOL);
+    CHECK_INT_EQ(bld_flag_lookup("run", "device", &t, &impl), -1);
     CHECK_INT_EQ(impl, 0);
     CHECK_INT_EQ(bld_flag_lookup("healthcheck", "start-interval", &t, &impl), 0);
     CHECK_INT_EQ(bld_flag_lookup("FROM", "platform", &t, &impl), 0);
@@ -61,13 +63,17 @@ static void test_errors(void)
     const char *unknown[] = { "--frm=build" };
     CHECK(check("copy", unknown, 1, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "Dockerfile:7: unknown flag: --frm") != NULL);
-    CHECK(strstr(msg, "COPY accepts: --from, --chown, --chmod, --parents, --exclude") != NULL);
+    CHECK(strstr(msg, "COPY accepts: --from, --chown, --chmod, --link, --parents, --exclude") !=
+          NULL);
     const char *none[] = { "--x" };
     CHECK(check("env", none, 1, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "ENV accepts no flags") != NULL);
-    const char *link[] = { "--link" };
-    CHECK_INT_EQ(check("copy", link, 1, msg, sizeof(msg)), SW_EUNSUPPORTED);
-    CHECK(strstr(msg, "Dockerfile:7: flag --link is not supported") != NULL);
+    const char *link[] = { "--link", "--link=false" };
+    CHECK_INT_EQ(check("copy", link, 1, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(check("add", link + 1, 1, msg, sizeof(msg)), 0);
+    const char *device[] = { "--device=/dev/fuse" };
+    CHECK_INT_EQ(check("run", device, 1, msg, sizeof(msg)), SW_EUNSUPPORTED);
+    CHECK(strstr(msg, "Dockerfile:7: flag --device is not supported") != NULL);
     const char *dup[] = { "--from=a", "--from=b" };
     CHECK(check("copy", dup, 2, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "duplicate flag specified: --from") != NULL);

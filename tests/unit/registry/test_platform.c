@@ -1,11 +1,12 @@
 /*
- * test_client_platform.c - platform parsing and selection from an index the
- * way containerd does it (registry/client.c: reg_platform_parse,
- * reg_index_select).
+ * test_platform.c - registry/platform.c: the host platform, parsing and
+ * normalising the way containerd does it, matching an image config, and
+ * selection from an index.
  */
 #include <jansson.h>
+#include <string.h>
 
-#include "registry/client.h"
+#include "registry/platform.h"
 #include "tests/unit/test.h"
 
 static void check_platform(const char *text, const char *expected)
@@ -35,6 +36,42 @@ static void test_parse_normalises(void)
     CHECK_INT_EQ(reg_platform_parse(NULL, &host, NULL), 0);
     CHECK_STR_EQ(host.os, "linux");
     CHECK(host.architecture[0] != '\0');
+
+    /* one host platform: the struct, the text and a parse of the text agree */
+    struct reg_platform again, reparsed;
+    char text[100];
+    reg_platform_host(&again);
+    reg_platform_format(&again, text);
+    CHECK_STR_EQ(text, reg_platform_host_text());
+    CHECK_INT_EQ(reg_platform_parse(reg_platform_host_text(), &reparsed, NULL), 0);
+    CHECK_INT_EQ(reg_platform_rank(&again, &reparsed), 0);
+    CHECK_INT_EQ(memcmp(&host, &again, sizeof(host)), 0);
+}
+
+static void test_of_json_and_rank(void)
+{
+    struct reg_platform want, have;
+    json_t *config =
+        json_pack("{s:s, s:s, s:s}", "os", "linux", "architecture", "aarch64", "variant", "v8");
+    CHECK_INT_EQ(reg_platform_of_json(config, &have), 0);
+    CHECK_STR_EQ(have.architecture, "arm64");
+    CHECK_STR_EQ(have.variant, "");
+    CHECK_INT_EQ(reg_platform_parse("linux/arm64/v8", &want, NULL), 0);
+    CHECK_INT_EQ(reg_platform_rank(&want, &have), 0);
+    json_decref(config);
+    config = json_pack("{s:s, s:s}", "os", "unknown", "architecture", "unknown");
+    CHECK_INT_EQ(reg_platform_of_json(config, &have), -1);
+    json_decref(config);
+    CHECK_INT_EQ(reg_platform_of_json(NULL, &have), -1);
+    /* arm v7 runs v6 (distance 1), not v8; amd64 runs only amd64 */
+    struct reg_platform v6, v8, amd64;
+    reg_platform_parse("linux/arm/v7", &want, NULL);
+    reg_platform_parse("linux/arm/v6", &v6, NULL);
+    reg_platform_parse("linux/arm/v8", &v8, NULL);
+    reg_platform_parse("linux/amd64", &amd64, NULL);
+    CHECK_INT_EQ(reg_platform_rank(&want, &v6), 1);
+    CHECK_INT_EQ(reg_platform_rank(&want, &v8), -1);
+    CHECK_INT_EQ(reg_platform_rank(&amd64, &want), -1);
 }
 
 static void test_parse_rejects(void)
@@ -129,6 +166,7 @@ int main(void)
 {
     RUN(test_parse_normalises);
     RUN(test_parse_rejects);
+    RUN(test_of_json_and_rank);
     RUN(test_select);
     RUN(test_select_malformed);
     return TEST_EXIT();

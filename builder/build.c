@@ -788,11 +788,16 @@ struct run_mounts {
     size_t n_locks;
     char **env; /* secret environment entries "NAME=value" */
     size_t n_env;
-    const char **opts; /* 5 option slots per mount (tmpfs) */
+    const char **opts;      /* 5 option slots per mount (tmpfs) */
+    bld_ssh_agent **agents; /* issue 13: RUN --mount=type=ssh */
+    size_t n_agents;
 };
 
 static void run_mounts_free(struct run_mounts *rm)
 {
+    for (size_t i = 0; i < rm->n_agents; i++) /* issue 13: ssh agents end with the step */
+        bld_ssh_agent_stop(rm->agents[i]);
+    free(rm->agents);
     for (size_t i = 0; i < rm->n; i++)
         bld_mount_free(&rm->m[i]);
     free(rm->m);
@@ -806,7 +811,7 @@ static void run_mounts_free(struct run_mounts *rm)
     }
     free(rm->tmp_dirs);
     for (size_t i = 0; i < rm->n_locks; i++)
-        close(rm->locks[i]);
+        bld_cache_mount_release(rm->locks[i]); /* issue 13: records the last use */
     free(rm->locks);
     for (size_t i = 0; i < rm->n_env; i++) {
         explicit_bzero(rm->env[i], strlen(rm->env[i]));
@@ -841,7 +846,9 @@ static int run_mounts_parse(struct build *b, const struct instr *in, const char 
     rm->locks = calloc(n, sizeof(int));
     rm->env = calloc(n + 1, sizeof(char *));
     rm->opts = calloc(5 * n, sizeof(char *));
-    if (!rm->m || !rm->sb || !rm->owned || !rm->tmp_dirs || !rm->locks || !rm->env || !rm->opts)
+    rm->agents = calloc(n, sizeof(*rm->agents));
+    if (!rm->m || !rm->sb || !rm->owned || !rm->tmp_dirs || !rm->locks || !rm->env || !rm->opts ||
+        !rm->agents)
         return sw_error_oom(err);
     for (size_t i = 0; i < in->n_flags; i++) {
         if (strcmp(in->flags[i].name, "mount") != 0)
@@ -853,10 +860,12 @@ static int run_mounts_parse(struct build *b, const struct instr *in, const char 
         }
         rm->n++;
         const struct bld_mount *m = &rm->m[rm->n - 1];
-        if (m->type == BLD_MOUNT_CACHE && m->from)
-            return instr_error(b, in, err, SW_EUNSUPPORTED,
-                               "--mount=%s: from= on a cache mount is not supported by Slipway",
-                               in->flags[i].value);
+        if (m->type == BLD_MOUNT_SSH && m->required && /* issue 13 */
+            bld_ssh_find(b->opts->ssh, b->opts->n_ssh, m->id) == NULL)
+            return instr_error(b, in, err, SW_ENOTFOUND,
+                               "ssh %s: not forwarded (slipway build --ssh %s=PATH_TO_KEY, or "
+                               "the repository's ssh_key in the service)",
+                               m->id, m->id);
         if (m->type == BLD_MOUNT_SECRET && m->required && find_secret(b, m->id) == NULL)
             return instr_error(b, in, err, SW_ENOTFOUND,
                                "secret %s: not provided (slipway build --secret id=%s,src=FILE, "
@@ -1041,6 +1050,38 @@ static int run_mounts_prepare(struct build *b, struct stage *st, const struct in
                 rm->locks[rm->n_locks++] = lock;
             if (tmp)
                 rm->tmp_dirs[rm->n_tmp++] = tmp;
+            if (rc == 0 && m->from) { /* issue 13: from= seeds an empty cache */
+                char *root = NULL, key[SW_DIGEST_MAX];
+                if ((rc = bind_root(b, st, in, m->from, &root, key, err)) == 0)
+                    rc = bld_cache_mount_seed(source, root, m->source,
+                                              (uid_t)((m->has_uid ? m->uid : 0) + uoff),
+                                              (gid_t)((m->has_gid ? m->gid : 0) + goff), err);
+                free(root);
+                if (rc != 0)
+                    sw_error_prefix(err, "%s:%d: %s: --mount from=%s", b->dockerfile, in->line,
+                                    in->original, m->from);
+            }
+            break;
+        }
+        case BLD_MOUNT_SSH: { /* issue 13: an agent socket (builder/ssh_agent.c) */
+            const struct bld_ssh_source *ssh = bld_ssh_find(b->opts->ssh, b->opts->n_ssh, m->id);
+            char *dir = NULL;
+            if (ssh == NULL)
+                continue; /* optional and not forwarded: no mount */
+            if ((rc = bld_scratch_dir(b->store, "ssh", &dir, err)) != 0)
+                break;
+            rm->tmp_dirs[rm->n_tmp++] = dir;
+            rc = bld_ssh_agent_start(ssh, m, dir, uoff, goff, &rm->agents[rm->n_agents], &source,
+                                     err);
+            char *kv = NULL;
+            if (rc == 0 && rm->n_agents++ == 0) {
+                if (asprintf(&kv, "SSH_AUTH_SOCK=%s", m->target) < 0)
+                    rc = sw_error_oom(err);
+                else
+                    rm->env[rm->n_env++] = kv;
+            }
+            if (rc != 0)
+                sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
             break;
         }
         case BLD_MOUNT_BIND:
@@ -2973,6 +3014,10 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     progress(&b, "Built %s in %.1fs (%d steps, %d cached)\n", result->digest, now_s() - started,
              b.step, b.cached_steps);
 cleanup:
+    bld_cache_mounts_gc(reg_store_data_dir(store), opts->cache_scope ? opts->cache_scope : "",
+                        opts->config ? opts->config->cache_mounts_max_size
+                                     : BLD_CACHE_MOUNTS_MAX_SIZE,
+                        0, NULL, NULL, NULL); /* issue 13: the bound, after each build */
     for (size_t i = 0; i < b.n_ro_mounts; i++) {
         char *root = sw_path_join(b.ro_mounts[i], "rootfs");
         if (root)

@@ -519,6 +519,8 @@ static int by_last_use(const void *a, const void *b)
     const struct bld_cache_mount_info *y = *(struct bld_cache_mount_info *const *)b;
     if (x->last_use != y->last_use)
         return x->last_use < y->last_use ? -1 : 1;
+    if (x->last_use_ns != y->last_use_ns)
+        return x->last_use_ns < y->last_use_ns ? -1 : 1;
     return strcmp(x->id ? x->id : "", y->id ? y->id : "");
 }
 
@@ -647,8 +649,10 @@ static int gc_scope(const char *scope_dir, int64_t max_size, int dry_run,
             goto cleanup;
         }
         struct stat st;
-        if (locks[n - 1] >= 0 && fstat(locks[n - 1], &st) == 0)
-            info->last_use = (int64_t)st.st_mtime;
+        if (locks[n - 1] >= 0 && fstat(locks[n - 1], &st) == 0) {
+            info->last_use = (int64_t)st.st_mtim.tv_sec;
+            info->last_use_ns = st.st_mtim.tv_nsec;
+        }
         if (locks[n - 1] < 0 || flock(locks[n - 1], LOCK_EX | LOCK_NB) != 0)
             info->in_use = 1;
         info->size = tree_size(data_fd);

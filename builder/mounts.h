@@ -92,6 +92,7 @@ struct bld_cache_mount_info {
     char *id;         /* the mount's id */
     int64_t size;     /* bytes of its files */
     int64_t last_use; /* seconds since the epoch */
+    long last_use_ns; /* and nanoseconds, for the order */
     int in_use;       /* a step holds it: never evicted */
     int evict;        /* chosen for eviction (and, after gc, removed) */
 };

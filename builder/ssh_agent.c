@@ -108,6 +108,8 @@ const struct bld_ssh_source *bld_ssh_find(const struct bld_ssh_source *sources, 
 struct bld_ssh_agent {
     pid_t agent_pid; /* the private ssh-agent, 0: a forwarded socket */
     char *upstream;  /* the real agent's socket */
+    char *sock_dir;  /* a short private directory for both sockets (sun_path
+                        holds 108 bytes; data directories can be deeper) */
     int listen_fd;
     int stop_r, stop_w;
     pthread_t thread;
@@ -287,11 +289,11 @@ static int start_private_agent(bld_ssh_agent *a, const struct bld_ssh_source *sr
     if (agent_bin == NULL || add_bin == NULL)
         return sw_error_set(err, SW_EUNSUPPORTED,
                             "RUN --mount=type=ssh needs ssh-agent and ssh-add (openssh-client)");
-    snprintf(agent_dir, sizeof(agent_dir), "%s/agent", dir);
+    snprintf(agent_dir, sizeof(agent_dir), "%s/agent", a->sock_dir);
     if (mkdir(agent_dir, 0700) != 0)
         return sw_error_sys(err, SW_EIO, errno, "creating %s", agent_dir);
     snprintf(sock, sizeof(sock), "%s/agent.sock", agent_dir);
-    snprintf(errfile, sizeof(errfile), "%s/ssh-add.err", agent_dir);
+    snprintf(errfile, sizeof(errfile), "%s/ssh-add.err", dir);
     snprintf(env_sock, sizeof(env_sock), "SSH_AUTH_SOCK=%s", sock);
     if ((a->upstream = strdup(sock)) == NULL)
         return sw_error_oom(err);
@@ -356,6 +358,11 @@ int bld_ssh_agent_start(const struct bld_ssh_source *src, const struct bld_mount
     if (a == NULL)
         return sw_error_oom(err);
     a->listen_fd = a->stop_r = a->stop_w = -1;
+    char tmpl[] = "/tmp/slipway-ssh-XXXXXX";
+    if (mkdtemp(tmpl) == NULL || (a->sock_dir = strdup(tmpl)) == NULL) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating a directory for the agent socket");
+        goto cleanup;
+    }
     struct stat st;
     if (src->n_paths == 1 && stat(src->paths[0], &st) == 0 && S_ISSOCK(st.st_mode)) {
         if ((a->upstream = strdup(src->paths[0])) == NULL) {
@@ -365,7 +372,7 @@ int bld_ssh_agent_start(const struct bld_ssh_source *src, const struct bld_mount
     } else if ((rc = start_private_agent(a, src, dir, err)) != 0) {
         goto cleanup;
     }
-    if (asprintf(&sock, "%s/agent.sock", dir) < 0) {
+    if (asprintf(&sock, "%s/step.sock", a->sock_dir) < 0) {
         sock = NULL;
         rc = sw_error_oom(err);
         goto cleanup;
@@ -431,6 +438,9 @@ void bld_ssh_agent_stop(bld_ssh_agent *a)
         while (waitpid(a->agent_pid, &status, 0) < 0 && errno == EINTR)
             ;
     }
+    if (a->sock_dir)
+        sw_rm_rf(a->sock_dir, NULL);
+    free(a->sock_dir);
     free(a->upstream);
     free(a);
 }

@@ -44,11 +44,13 @@ const struct bld_ssh_source *bld_ssh_find(const struct bld_ssh_source *sources, 
 
 typedef struct bld_ssh_agent bld_ssh_agent;
 
-/* Starts the agent for mount m (type=ssh) in dir, a fresh directory the
- * caller removes after bld_ssh_agent_stop. The step's socket is
- * dir/agent.sock, owned by m's uid:gid (default 0:0) plus the user
- * namespace offsets, with m's mode (default 0600); *socket_path receives
- * it (malloc'd). Errors name the key file, never its content. */
+/* Starts the agent for mount m (type=ssh); dir is a fresh scratch
+ * directory the caller removes after bld_ssh_agent_stop. The sockets live
+ * in a private /tmp/slipway-ssh-XXXXXX (0700; a socket path must fit in
+ * 108 bytes), removed by bld_ssh_agent_stop. The step's socket is owned by
+ * m's uid:gid (default 0:0) plus the user namespace offsets, with m's mode
+ * (default 0600); *socket_path receives it (malloc'd). Errors name the key
+ * file, never its content. */
 int bld_ssh_agent_start(const struct bld_ssh_source *src, const struct bld_mount *m,
                         const char *dir, uint32_t uid_offset, uint32_t gid_offset,
                         bld_ssh_agent **out, char **socket_path, sw_error **err);

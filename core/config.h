@@ -83,13 +83,14 @@ struct sw_config {
     char *compression; /* "gzip" | "zstd" */
     int64_t step_timeout_s;
     /* builder: what RUN steps and ADD <url> may reach (builder/egress.h) */
-    char **egress_deny;            /* builder.egress.deny: CIDRs; default RFC 1918,
-                                      100.64/10, fc00::/7; NULL-terminated */
-    char **egress_allow;           /* builder.egress.allow: CIDRs punching holes */
-    char **builder_allow;          /* builder.allow: "network.host", "security.insecure" */
-    int64_t add_max_size;          /* builder.add_max_size, default 2GiB */
-    int64_t cache_mounts_max_size; /* builder.cache_mounts.max_size per repository, 2GiB;
-                                      0: no bound */
+    char **egress_deny;   /* builder.egress.deny: CIDRs; default RFC 1918,
+                             100.64/10, fc00::/7; NULL-terminated */
+    char **egress_allow;  /* builder.egress.allow: CIDRs punching holes */
+    char **builder_allow; /* builder.allow: "network.host", "security.insecure" */
+    int64_t add_max_size; /* builder.add_max_size, default 2GiB */
+
+    /* builder.cache_mounts.max_size: per repository, default 2GiB; 0: no bound */
+    int64_t cache_mounts_max_size;
 
     /* builder.limits: per RUN container; 0 = unlimited */
     int64_t limit_memory; /* bytes, swap off; default 4GiB */

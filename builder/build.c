@@ -33,6 +33,7 @@
 #include "builder/flags.h"
 #include "builder/image.h"
 #include "builder/layers.h"
+#include "builder/addgit.h"
 #include "builder/mounts.h"
 #include "builder/overlay.h"
 #include "builder/sandbox.h"
@@ -1757,7 +1758,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             args[i] = name;
             a = name;
         }
-        if (is_url(a)) {
+        if (is_url(a) || (is_add && bld_addgit_is_git(a))) { /* issue 13: Git URLs */
             if (!is_add) {
                 rc = instr_error(b, in, err, SW_EINVAL, "source can't be a URL for COPY");
                 goto cleanup;
@@ -1814,7 +1815,20 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             goto cleanup;
         for (size_t i = 0; i < n_urls; i++) {
             char *name = NULL;
-            if ((rc = download_url(b, urls[i], url_dir, checksum, &name, err)) != 0) {
+            if (bld_addgit_is_git(urls[i])) { /* issue 13: ADD of a Git URL, keyed by commit */
+                char commit[41] = "";
+                if (asprintf(&name, BLD_ADDGIT_PREFIX "%zu", i) < 0)
+                    name = NULL;
+                rc = name ? bld_addgit_fetch(b->opts->config,
+                                             strcmp(configured_network(b), "host") == 0, urls[i],
+                                             bld_flag_true(flag_value(in, "keep-git-dir")), url_dir,
+                                             name, commit, err)
+                          : sw_error_oom(err);
+                sw_strbuf_printf(&key_text, "git=%s@%s\n", urls[i], commit);
+            } else {
+                rc = download_url(b, urls[i], url_dir, checksum, &name, err);
+            }
+            if (rc != 0) {
                 sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
                 goto cleanup;
             }
@@ -1829,9 +1843,11 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     sw_strbuf_printf(&key_text, "content=%s\n", content);
     if (url_dir) {
         const char *all[] = { "." };
-        struct bld_copy_spec url_spec = {
-            .src_root = url_dir, .sources = all, .n_sources = 1, .from_context = 1
-        };
+        struct bld_copy_spec url_spec = { .src_root = url_dir,
+                                          .sources = all,
+                                          .n_sources = 1,
+                                          .from_context = 1,
+                                          .excluded = bld_addgit_excluded }; /* issue 13 */
         char url_digest[SW_DIGEST_MAX];
         if ((rc = bld_copy_digest(&url_spec, url_digest, err)) != 0)
             goto cleanup;

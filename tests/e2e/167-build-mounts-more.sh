@@ -5,7 +5,10 @@
 # a layer, and the agent is gone after the step), cache mounts seeded with
 # from=, kept under builder.cache_mounts.max_size (the least recently used
 # cache id is evicted after a build and by `slipway gc`, which reports
-# it).
+# it), and ADD of a Git URL from a smart HTTP server on 127.0.0.1 (a ref, a
+# subdirectory, --keep-git-dir, commit-time mtimes, the commit as the cache
+# key, and the egress policy refusing the address unless
+# builder.egress.allow opens it).
 set -euo pipefail
 source "$(dirname "$0")/build-lib.sh"
 sw_time_limit 240
@@ -185,4 +188,107 @@ check "gc --dry-run reports the least recently used cache" grep -qE "id=second s
 check "gc evicts the least recently used cache and says so" grep -qE "^cache-mount \(no repository\) id=second size=716800 .* evicted$" "$work/gc3.out"
 check "gc keeps the newest one" grep -qE "id=first size=716800 .* kept$" "$work/gc3.out"
 check "gc prints a cache summary" grep -qE "^gc: evicted 1 of 3 cache mounts, 716800 bytes" "$work/gc3.out"
+
+# --- ADD of a Git URL ----------------------------------------------------------------------
+gitroot=$work/gitroot
+mkdir -p "$gitroot"
+git init -q --bare -b main "$gitroot/app.git"
+git init -q -b main "$work/appsrc"
+mkdir -p "$work/appsrc/sub"
+echo v1 > "$work/appsrc/version"
+echo in-sub > "$work/appsrc/sub/inner.txt"
+git -C "$work/appsrc" add -A
+GIT_COMMITTER_DATE='2001-02-03T04:05:06Z' GIT_AUTHOR_DATE='2001-02-03T04:05:06Z' \
+    git -C "$work/appsrc" -c user.name=t -c user.email=t@example.invalid commit -qm v1
+git -C "$work/appsrc" tag v1
+git -C "$work/appsrc" push -q "$gitroot/app.git" main v1
+git_port=$(sw_free_port)
+python3 - "$git_port" "$gitroot" > /dev/null 2>&1 << 'PY' &
+import http.server, os, subprocess, sys
+port, root = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def handle_any(self):
+        path, _, query = self.path.partition("?")
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        with open(root + "/requests.log", "a") as f:
+            f.write(self.command + " " + path + "\n")
+        env = dict(os.environ, GIT_PROJECT_ROOT=root, GIT_HTTP_EXPORT_ALL="1",
+                   PATH_INFO=path, QUERY_STRING=query, REQUEST_METHOD=self.command,
+                   CONTENT_TYPE=self.headers.get("Content-Type", ""), CONTENT_LENGTH=str(len(body)))
+        out = subprocess.run(["/usr/lib/git-core/git-http-backend"], input=body, env=env,
+                             capture_output=True).stdout
+        head, _, data = out.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode().split("\r\n"):
+            k, _, v = line.partition(": ")
+            if k.lower() == "status":
+                status = int(v.split()[0])
+            elif k:
+                headers.append((k, v))
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_POST = handle_any
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+SW_CLEANUP_CMDS+=("kill $!")
+sw_wait_http "http://127.0.0.1:$git_port/" 10 || fail "the git http server did not start"
+giturl="http://127.0.0.1:$git_port/app.git"
+
+default_cfg=$BT_CFG
+sed 's/cache_mounts: { max_size: 1MiB }/cache_mounts: { max_size: 1MiB }, egress: { allow: [127.0.0.1\/32] }/' \
+    "$default_cfg" > "$work/git.yaml"
+BT_CFG=$work/git.yaml
+ctx5=$(sw_tmpdir)
+cat > "$ctx5/Dockerfile" << DF
+FROM test/busybox:1
+ADD $giturl#v1:sub /subonly/
+ADD --keep-git-dir=true $giturl#v1 /kept/
+ADD $giturl /src/
+DF
+if bt_build "$ctx5" -t test/addgit:1; then
+    ok "ADD of Git URLs from 127.0.0.1 with builder.egress.allow: [127.0.0.1/32]"
+else
+    fail "the ADD git build failed: $(bt_tail 6)"
+fi
+root=$(sw_tmpdir)/g1
+bt_unpack test/addgit:1 "$root" > /dev/null
+g=$root/rootfs
+check_eq "the default branch is checked out" "$(cat "$g/src/version" 2> /dev/null)" "v1"
+check "without --keep-git-dir there is no .git" test ! -e "$g/src/.git"
+check_eq "#REF:SUBDIR takes only the subdirectory" "$(ls -A "$g/subonly" 2> /dev/null | tr '\n' ' ')" "inner.txt "
+check "--keep-git-dir keeps .git" test -d "$g/kept/.git"
+check_eq "the kept .git is a repository at the commit" \
+    "$(git -C "$g/kept" rev-parse HEAD 2> /dev/null)" "$(git -C "$work/appsrc" rev-parse v1)"
+check_eq "files get the commit's time as mtime" "$(stat -c %Y "$g/src/version")" \
+    "$(date -d 2001-02-03T04:05:06Z +%s)"
+# the cache key is the commit: the same commits are cached; a new commit on main is fetched
+bt_build "$ctx5" -t test/addgit:2 || fail "the second ADD git build failed: $(bt_tail 4)"
+check_eq "an unchanged repository: every ADD is cached" "$(bt_count CACHED)" "3"
+echo v2 > "$work/appsrc/version"
+git -C "$work/appsrc" -c user.name=t -c user.email=t@example.invalid commit -qam v2
+git -C "$work/appsrc" push -q "$gitroot/app.git" main
+bt_build "$ctx5" -t test/addgit:3 || fail "the third ADD git build failed: $(bt_tail 4)"
+check_eq "a new commit on the branch: that ADD runs again" "$(bt_step_status "$giturl /src/")" "DONE"
+check_eq "the tag's ADDs before it are still cached" "$(bt_count CACHED)" "2"
+root=$(sw_tmpdir)/g3
+bt_unpack test/addgit:3 "$root" > /dev/null
+check_eq "the new commit's files" "$(cat "$root/rootfs/src/version" 2> /dev/null)" "v2"
+printf 'FROM test/busybox:1\nADD %s#nosuch /x/\n' "$giturl" > "$ctx5/Dockerfile"
+check_build_fails "an unknown ref fails with its name" "Dockerfile:2: .*no branch or tag 'nosuch'" "$ctx5"
+printf 'FROM test/busybox:1\nADD git@127.0.0.1:app.git /x/\n' > "$ctx5/Dockerfile"
+check_build_fails "a git@ source is refused with a clear message" \
+    "Dockerfile:2: .*ssh:// and git:// is not supported" "$ctx5"
+# the default policy: 127.0.0.1 is refused before any connection is made
+BT_CFG=$default_cfg
+: > "$gitroot/requests.log"
+printf 'FROM test/busybox:1\nADD %s /src/\n' "$giturl" > "$ctx5/Dockerfile"
+check_build_fails "ADD of a Git URL on a refused address fails naming it" \
+    "Dockerfile:2: .*refused: 127\.0\.0\.1 is not reachable from builds \(builder\.egress\)" "$ctx5"
+check_eq "the refused server never got a request" "$(cat "$gitroot/requests.log")" ""
 sw_finish

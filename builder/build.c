@@ -873,7 +873,10 @@ static int run_mounts_parse(struct build *b, const struct instr *in, const char 
                                "or repos[].secrets in the service config)",
                                m->id, m->id);
     }
-    return 0;
+    int rc = bld_mounts_check(rm->m, rm->n, err); /* issue 13 */
+    if (rc != 0)
+        sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
+    return rc;
 }
 
 /* Where a bind mount's files come from: a stage, an image, or (from NULL)

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "builder/copy.h"
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/strbuf.h"
@@ -325,6 +324,20 @@ cleanup:
     return rc;
 }
 
+int bld_mounts_check(const struct bld_mount *m, size_t n, sw_error **err)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            if (m[i].type == BLD_MOUNT_CACHE && m[k].type == BLD_MOUNT_CACHE &&
+                strcmp(m[i].id, m[k].id) == 0 &&
+                (m[i].sharing == BLD_SHARING_LOCKED || m[k].sharing == BLD_SHARING_LOCKED))
+                return sw_error_set(err, SW_EINVAL,
+                                    "--mount: the cache id %s is mounted twice, once with "
+                                    "sharing=locked (the step would wait for itself)",
+                                    m[i].id);
+    return 0;
+}
+
 char *bld_mount_key(const struct bld_mount *m)
 {
     static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
@@ -464,42 +477,6 @@ void bld_cache_mount_release(int lock_fd)
         return;
     futimens(lock_fd, NULL);
     close(lock_fd);
-}
-
-/* 1 when dir has no entries (or cannot be read: then nothing is seeded). */
-static int dir_is_empty(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return 0;
-    struct dirent *e;
-    int empty = 1;
-    while (empty && (e = readdir(d)) != NULL)
-        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
-    closedir(d);
-    return empty;
-}
-
-int bld_cache_mount_seed(const char *dir, const char *src_root, const char *source, uid_t uid,
-                         gid_t gid, sw_error **err)
-{
-    if (!dir_is_empty(dir))
-        return 0;
-    while (source && *source == '/')
-        source++;
-    const char *srcs[] = { source && *source ? source : "." };
-    struct bld_copy_spec spec = { .src_root = src_root,
-                                  .sources = srcs,
-                                  .n_sources = 1,
-                                  .dest = "/",
-                                  .dest_root = dir,
-                                  .has_chown = 1,
-                                  .uid = uid,
-                                  .gid = gid };
-    int rc = bld_copy(&spec, err);
-    if (rc != 0)
-        sw_error_prefix(err, "seeding the cache from %s", srcs[0]);
-    return rc;
 }
 
 /* ---- cache mount bound and LRU eviction ---------------------------------- */

@@ -63,6 +63,11 @@ int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw
 
 void bld_mount_free(struct bld_mount *m);
 
+/* Checks the mounts of one RUN together: a cache id mounted with
+ * sharing=locked may not be mounted a second time in the same step (the
+ * step would wait for its own lock). */
+int bld_mounts_check(const struct bld_mount *m, size_t n, sw_error **err);
+
 /* The canonical text of a mount for the cache key (never a secret's value). */
 char *bld_mount_key(const struct bld_mount *m);
 

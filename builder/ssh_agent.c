@@ -165,7 +165,7 @@ static int pass(int from, int to)
 static void *proxy_loop(void *arg)
 {
     bld_ssh_agent *a = arg;
-    int client[MAX_CONNECTIONS], upstream[MAX_CONNECTIONS];
+    int client[MAX_CONNECTIONS] = { 0 }, upstream[MAX_CONNECTIONS] = { 0 };
     size_t n = 0;
     for (;;) {
         struct pollfd pfd[2 + 2 * MAX_CONNECTIONS];

@@ -150,15 +150,16 @@ int cmd_gc(int argc, char **argv)
         fprintf(stderr, "slipway gc: %s\n", sw_error_message(err));
         goto cleanup;
     }
+    /* the cache mounts first: the registry summary stays the last line */
+    if (report_cache_mounts(cfg, store, opts.dry_run, &err) != 0) {
+        fprintf(stderr, "slipway gc: cache mounts: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
     printf("%s %llu manifests and %llu blobs, %llu bytes%s\n",
            opts.dry_run ? "gc (dry run): would remove" : "gc: removed",
            (unsigned long long)result.manifests_deleted, (unsigned long long)result.blobs_deleted,
            (unsigned long long)result.bytes_freed,
            opts.delete_untagged ? "" : " (untagged manifests kept by policy)");
-    if (report_cache_mounts(cfg, store, opts.dry_run, &err) != 0) {
-        fprintf(stderr, "slipway gc: cache mounts: %s\n", sw_error_message(err));
-        goto cleanup;
-    }
     status = 0;
 cleanup:
     reg_store_close(store);

@@ -132,6 +132,23 @@ static void test_errors(void)
     CHECK(parse("type=bind,target=/x,ro=maybe", NULL, &m, msg, sizeof(msg)) != 0);
 }
 
+static void test_check_together(void)
+{
+    struct bld_mount m[3];
+    char msg[512];
+    sw_error *err = NULL;
+    CHECK_INT_EQ(parse("type=cache,target=/a,id=x", NULL, &m[0], msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(parse("type=cache,target=/b,id=x", NULL, &m[1], msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(parse("type=cache,target=/c,id=x,sharing=locked", NULL, &m[2], msg, sizeof(msg)),
+                 0);
+    CHECK_INT_EQ(bld_mounts_check(m, 2, &err), 0); /* shared twice: fine */
+    CHECK(bld_mounts_check(m, 3, &err) != 0);
+    CHECK(err && strstr(sw_error_message(err), "mounted twice") != NULL);
+    sw_error_clear(&err);
+    for (int i = 0; i < 3; i++)
+        bld_mount_free(&m[i]);
+}
+
 static void test_key(void)
 {
     struct bld_mount a, b;
@@ -394,6 +411,7 @@ int main(void)
     RUN(test_parse);
     RUN(test_errors);
     RUN(test_key);
+    RUN(test_check_together);
     RUN(test_cache_dirs);
     RUN(test_lru_plan);
     RUN(test_cache_gc);

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -106,7 +107,8 @@ const struct bld_ssh_source *bld_ssh_find(const struct bld_ssh_source *sources, 
 #define MAX_CONNECTIONS 16
 
 struct bld_ssh_agent {
-    pid_t agent_pid; /* the private ssh-agent, 0: a forwarded socket */
+    pid_t agent_pid; /* the keeper of the private ssh-agent, 0: a forwarded socket */
+    int lifeline;    /* closing it (or our death) ends the agent */
     char *upstream;  /* the real agent's socket */
     char *sock_dir;  /* a short private directory for both sockets (sun_path
                         holds 108 bytes; data directories can be deeper) */
@@ -232,7 +234,11 @@ static pid_t spawn(const char *const *argv, char *const *env, const char *err_pa
     }
     pid_t pid = fork();
     if (pid == 0) {
-        /* only async-signal-safe calls until exec */
+        /* only async-signal-safe calls until exec; the service blocks
+         * SIGTERM in its threads, and the mask would survive exec */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(null_fd, 0);
         dup2(null_fd, 1);
@@ -244,6 +250,65 @@ static pid_t spawn(const char *const *argv, char *const *env, const char *err_pa
     if (err_fd >= 0)
         close(err_fd);
     return pid;
+}
+
+/* Starts ssh-agent (argv) under a keeper process: the keeper waits on a
+ * pipe whose write end only we hold (returned in *lifeline), and when it
+ * reads EOF -- we closed it, or we died -- it ends the agent (SIGTERM,
+ * then SIGKILL) and exits. ssh-agent is set-group-id on Debian, which
+ * clears PR_SET_PDEATHSIG at exec, so this is how an agent never outlives
+ * the build that started it. The keeper is a fork without exec: it makes
+ * async-signal-safe calls only. */
+static pid_t spawn_kept(const char *const *argv, char *const *env, int *lifeline)
+{
+    int life[2];
+    if (pipe2(life, O_CLOEXEC) != 0)
+        return -1;
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) {
+        close(life[0]);
+        close(life[1]);
+        return -1;
+    }
+    pid_t keeper = fork();
+    if (keeper == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        dup2(life[0], 0);
+        dup2(null_fd, 1);
+        dup2(null_fd, 2);
+        syscall(SYS_close_range, 3U, ~0U, 0U); /* other builds' lifelines too */
+        pid_t agent = fork();
+        if (agent == 0) {
+            dup2(1, 0);
+            execve(argv[0], (char *const *)argv, env);
+            _exit(127);
+        }
+        if (agent < 0)
+            _exit(1);
+        char c;
+        while (read(0, &c, 1) != 0 && errno == EINTR)
+            ;
+        kill(agent, SIGTERM);
+        for (int i = 0; i < 200; i++) {
+            if (waitpid(agent, NULL, WNOHANG) == agent)
+                _exit(0);
+            struct timespec ts = { .tv_sec = 0, .tv_nsec = 10000000L };
+            nanosleep(&ts, NULL);
+        }
+        kill(agent, SIGKILL);
+        waitpid(agent, NULL, 0);
+        _exit(0);
+    }
+    close(life[0]);
+    close(null_fd);
+    if (keeper < 0) {
+        close(life[1]);
+        return -1;
+    }
+    *lifeline = life[1];
+    return keeper;
 }
 
 static const char *find_program(const char *name)
@@ -299,7 +364,7 @@ static int start_private_agent(bld_ssh_agent *a, const struct bld_ssh_source *sr
         return sw_error_oom(err);
     char *const agent_env[] = { "PATH=/usr/bin:/bin", NULL };
     const char *agent_argv[] = { agent_bin, "-D", "-a", sock, NULL };
-    a->agent_pid = spawn(agent_argv, agent_env, NULL);
+    a->agent_pid = spawn_kept(agent_argv, agent_env, &a->lifeline);
     if (a->agent_pid < 0) {
         a->agent_pid = 0;
         return sw_error_sys(err, SW_EIO, errno, "starting ssh-agent");
@@ -357,7 +422,7 @@ int bld_ssh_agent_start(const struct bld_ssh_source *src, const struct bld_mount
     *socket_path = NULL;
     if (a == NULL)
         return sw_error_oom(err);
-    a->listen_fd = a->stop_r = a->stop_w = -1;
+    a->listen_fd = a->stop_r = a->stop_w = a->lifeline = -1;
     char tmpl[] = "/tmp/slipway-ssh-XXXXXX";
     if (mkdtemp(tmpl) == NULL || (a->sock_dir = strdup(tmpl)) == NULL) {
         rc = sw_error_sys(err, SW_EIO, errno, "creating a directory for the agent socket");
@@ -432,8 +497,9 @@ void bld_ssh_agent_stop(bld_ssh_agent *a)
         close(a->stop_r);
     if (a->stop_w >= 0)
         close(a->stop_w);
+    if (a->lifeline >= 0)
+        close(a->lifeline); /* the keeper ends the agent, then itself */
     if (a->agent_pid > 0) {
-        kill(a->agent_pid, SIGTERM);
         int status;
         while (waitpid(a->agent_pid, &status, 0) < 0 && errno == EINTR)
             ;

@@ -17,19 +17,7 @@ bt_init 'builder: { network: none, step_timeout: 2m, cache_mounts: { max_size: 1
 work=$(sw_tmpdir)
 
 # --- a base image with ssh-add, ssh and git (the host's, with their libraries) ---
-tools=$work/tools
-sw_make_busybox_rootfs "$tools"
-mkdir -p "$tools/usr/bin" "$tools/usr/lib/git-core" "$tools/lib64" "$tools/home/app"
-chown 1000:1000 "$tools/home/app"
-for b in ssh-add ssh git; do
-    cp "/usr/bin/$b" "$tools/usr/bin/$b"
-    ldd "/usr/bin/$b" | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
-done | sort -u | while read -r lib; do
-    mkdir -p "$tools$(dirname "$lib")"
-    cp -L "$lib" "$tools$lib"
-done
-cp /usr/bin/git "$tools/usr/lib/git-core/git"
-tar -C "$tools" --numeric-owner -cf "$work/tools.tar" .
+sw_tools_tar "$work/tools.tar"
 "$SLIPWAY_BIN" import --config "$BT_CFG" "tar:$work/tools.tar" test/tools:1 > "$work/import.log" 2>&1 ||
     { cat "$work/import.log"; exit 1; }
 

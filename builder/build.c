@@ -429,6 +429,10 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
     bld_progress(&b, "Built %s in %.1fs (%d steps, %d cached)\n", result->digest,
                  bld_now_s() - started, b.step, b.cached_steps);
 cleanup:
+    bld_cache_mounts_gc(reg_store_data_dir(store), opts->cache_scope ? opts->cache_scope : "",
+                        opts->config ? opts->config->cache_mounts_max_size
+                                     : BLD_CACHE_MOUNTS_MAX_SIZE,
+                        0, NULL, NULL, NULL); /* the cache mounts' bound, after each build */
     for (size_t i = 0; i < b.n_ro_mounts; i++) {
         char *root = sw_path_join(b.ro_mounts[i], "rootfs");
         if (root)

@@ -21,6 +21,7 @@
 #include "core/compress.h"
 #include "core/config.h"
 #include "builder/sandbox.h"
+#include "builder/ssh_agent.h"
 #include "core/hash.h"
 #include "registry/store.h"
 
@@ -90,6 +91,11 @@ struct bld_build_options {
     /* RUN --mount=type=secret sources (borrowed) */
     const struct bld_secret *secrets;
     size_t n_secrets;
+    /* RUN --mount=type=ssh sources (borrowed). The caller decides who gets
+     * one: NULL forwards nothing (a build that must not use the
+     * repository's key, such as a fork's pull request). */
+    const struct bld_ssh_source *ssh;
+    size_t n_ssh;
 };
 
 struct bld_build_result {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "builder/addgit.h"
 #include "builder/copy.h"
 #include "builder/egress.h"
 #include "builder/flags.h"
@@ -431,7 +432,7 @@ static int copy_sources(struct build *b, struct stage *st, const struct instr *i
                 return sw_error_oom(err);
             a = name;
         }
-        if (is_url(a)) {
+        if (is_url(a) || (cs->is_add && bld_addgit_is_git(a))) {
             if (!cs->is_add)
                 return bld_instr_error(b, in, err, SW_EINVAL, "source can't be a URL for COPY");
             cs->urls[cs->n_urls++] = a;
@@ -474,8 +475,22 @@ static int copy_sources(struct build *b, struct stage *st, const struct instr *i
             return rc;
         const char *checksum = bld_flag_value(in, "checksum");
         for (size_t i = 0; i < cs->n_urls; i++) {
-            if ((rc = download_url(b, cs->urls[i], cs->url_dir, checksum, &cs->url_names[i],
-                                   err)) != 0) {
+            if (bld_addgit_is_git(cs->urls[i])) { /* ADD of a Git URL, keyed by its commit */
+                char commit[41] = "";
+                char *name = NULL;
+                if (asprintf(&name, BLD_ADDGIT_PREFIX "%zu", i) < 0)
+                    name = NULL;
+                cs->url_names[i] = name;
+                rc = name ? bld_addgit_fetch(
+                                b->opts->config, strcmp(bld_configured_network(b), "host") == 0,
+                                cs->urls[i], bld_flag_true(bld_flag_value(in, "keep-git-dir")),
+                                cs->url_dir, name, commit, err)
+                          : sw_error_oom(err);
+                sw_strbuf_printf(key_text, "git=%s@%s\n", cs->urls[i], commit);
+            } else {
+                rc = download_url(b, cs->urls[i], cs->url_dir, checksum, &cs->url_names[i], err);
+            }
+            if (rc != 0) {
                 sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
                 return rc;
             }
@@ -499,9 +514,11 @@ static int copy_cache_key(struct build *b, struct stage *st, const struct instr 
     sw_strbuf_printf(key_text, "content=%s\n", content);
     if (cs->url_dir) {
         const char *all[] = { "." };
-        struct bld_copy_spec url_spec = {
-            .src_root = cs->url_dir, .sources = all, .n_sources = 1, .from_context = 1
-        };
+        struct bld_copy_spec url_spec = { .src_root = cs->url_dir,
+                                          .sources = all,
+                                          .n_sources = 1,
+                                          .from_context = 1,
+                                          .excluded = bld_addgit_excluded };
         char url_digest[SW_DIGEST_MAX];
         if ((rc = bld_copy_digest(&url_spec, url_digest, err)) != 0)
             return rc;

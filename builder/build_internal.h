@@ -123,7 +123,9 @@ struct run_mounts {
     size_t n_locks;
     char **env; /* secret environment entries "NAME=value" */
     size_t n_env;
-    const char **opts; /* 5 option slots per mount (tmpfs) */
+    const char **opts;      /* 5 option slots per mount (tmpfs) */
+    bld_ssh_agent **agents; /* RUN --mount=type=ssh */
+    size_t n_agents;
 };
 
 /* ---- build.c: orchestration (the build, its stages, dispatch) */

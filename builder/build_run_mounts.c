@@ -23,6 +23,9 @@
 
 void bld_run_mounts_free(struct run_mounts *rm)
 {
+    for (size_t i = 0; i < rm->n_agents; i++) /* ssh agents end with the step */
+        bld_ssh_agent_stop(rm->agents[i]);
+    free(rm->agents);
     for (size_t i = 0; i < rm->n; i++)
         bld_mount_free(&rm->m[i]);
     free(rm->m);
@@ -36,7 +39,7 @@ void bld_run_mounts_free(struct run_mounts *rm)
     }
     free(rm->tmp_dirs);
     for (size_t i = 0; i < rm->n_locks; i++)
-        close(rm->locks[i]);
+        bld_cache_mount_release(rm->locks[i]); /* records the last use */
     free(rm->locks);
     for (size_t i = 0; i < rm->n_env; i++) {
         explicit_bzero(rm->env[i], strlen(rm->env[i]));
@@ -71,7 +74,9 @@ int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cw
     rm->locks = calloc(n, sizeof(int));
     rm->env = calloc(n + 1, sizeof(char *));
     rm->opts = calloc(5 * n, sizeof(char *));
-    if (!rm->m || !rm->sb || !rm->owned || !rm->tmp_dirs || !rm->locks || !rm->env || !rm->opts)
+    rm->agents = calloc(n, sizeof(*rm->agents));
+    if (!rm->m || !rm->sb || !rm->owned || !rm->tmp_dirs || !rm->locks || !rm->env || !rm->opts ||
+        !rm->agents)
         return sw_error_oom(err);
     for (size_t i = 0; i < in->n_flags; i++) {
         if (strcmp(in->flags[i].name, "mount") != 0)
@@ -83,10 +88,12 @@ int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cw
         }
         rm->n++;
         const struct bld_mount *m = &rm->m[rm->n - 1];
-        if (m->type == BLD_MOUNT_CACHE && m->from)
-            return bld_instr_error(b, in, err, SW_EUNSUPPORTED,
-                                   "--mount=%s: from= on a cache mount is not supported by Slipway",
-                                   in->flags[i].value);
+        if (m->type == BLD_MOUNT_SSH && m->required &&
+            bld_ssh_find(b->opts->ssh, b->opts->n_ssh, m->id) == NULL)
+            return bld_instr_error(b, in, err, SW_ENOTFOUND,
+                                   "ssh %s: not forwarded (slipway build --ssh %s=PATH_TO_KEY, or "
+                                   "the repository's ssh_key in the service)",
+                                   m->id, m->id);
         if (m->type == BLD_MOUNT_SECRET && m->required && find_secret(b, m->id) == NULL)
             return bld_instr_error(
                 b, in, err, SW_ENOTFOUND,
@@ -94,7 +101,10 @@ int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cw
                 "or repos[].secrets in the service config)",
                 m->id, m->id);
     }
-    return 0;
+    int rc = bld_mounts_check(rm->m, rm->n, err);
+    if (rc != 0)
+        sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
+    return rc;
 }
 
 /* Where a bind mount's files come from: a stage, an image, or (from NULL)
@@ -273,6 +283,38 @@ int bld_run_mounts_prepare(struct build *b, struct stage *st, const struct instr
                 rm->locks[rm->n_locks++] = lock;
             if (tmp)
                 rm->tmp_dirs[rm->n_tmp++] = tmp;
+            if (rc == 0 && m->from) { /* from= seeds an empty cache */
+                char *root = NULL, key[SW_DIGEST_MAX];
+                if ((rc = bind_root(b, st, in, m->from, &root, key, err)) == 0)
+                    rc = bld_cache_mount_seed(source, root, m->source,
+                                              (uid_t)((m->has_uid ? m->uid : 0) + uoff),
+                                              (gid_t)((m->has_gid ? m->gid : 0) + goff), err);
+                free(root);
+                if (rc != 0)
+                    sw_error_prefix(err, "%s:%d: %s: --mount from=%s", b->dockerfile, in->line,
+                                    in->original, m->from);
+            }
+            break;
+        }
+        case BLD_MOUNT_SSH: { /* an agent socket (builder/ssh_agent.c) */
+            const struct bld_ssh_source *ssh = bld_ssh_find(b->opts->ssh, b->opts->n_ssh, m->id);
+            char *dir = NULL;
+            if (ssh == NULL)
+                continue; /* optional and not forwarded: no mount */
+            if ((rc = bld_scratch_dir(b->store, "ssh", &dir, err)) != 0)
+                break;
+            rm->tmp_dirs[rm->n_tmp++] = dir;
+            rc = bld_ssh_agent_start(ssh, m, dir, uoff, goff, &rm->agents[rm->n_agents], &source,
+                                     err);
+            char *kv = NULL;
+            if (rc == 0 && rm->n_agents++ == 0) {
+                if (asprintf(&kv, "SSH_AUTH_SOCK=%s", m->target) < 0)
+                    rc = sw_error_oom(err);
+                else
+                    rm->env[rm->n_env++] = kv;
+            }
+            if (rc != 0)
+                sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
             break;
         }
         case BLD_MOUNT_BIND:

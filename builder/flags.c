@@ -33,7 +33,7 @@ static const struct flag_def table[] = {
     { "add", "chown", BLD_FLAG_STRING, 1 },
     { "add", "chmod", BLD_FLAG_STRING, 1 },
     { "add", "link", BLD_FLAG_BOOL, 1 },
-    { "add", "keep-git-dir", BLD_FLAG_BOOL, 0 },
+    { "add", "keep-git-dir", BLD_FLAG_BOOL, 1 },
     { "add", "checksum", BLD_FLAG_STRING, 1 },
     { "add", "exclude", BLD_FLAG_LIST, 1 },
     { "add", "unpack", BLD_FLAG_BOOL, 0 },

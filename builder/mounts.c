@@ -5,6 +5,7 @@
 #include "builder/mounts.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -181,16 +182,12 @@ int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw
         out->type = BLD_MOUNT_TMPFS;
     else if (strcmp(type, "secret") == 0)
         out->type = BLD_MOUNT_SECRET;
-    else if (strcmp(type, "ssh") == 0) {
-        rc = sw_error_set(err, SW_EUNSUPPORTED,
-                          "--mount=%.200s: type=ssh is not supported by Slipway (bind, cache, "
-                          "tmpfs and secret are)",
-                          text);
-        goto cleanup;
-    } else {
+    else if (strcmp(type, "ssh") == 0)
+        out->type = BLD_MOUNT_SSH;
+    else {
         rc = sw_error_set(err, SW_EINVAL,
                           "--mount=%.200s: unsupported mount type \"%s\" (bind, cache, tmpfs, "
-                          "secret)",
+                          "secret, ssh)",
                           text, type);
         goto cleanup;
     }
@@ -227,7 +224,8 @@ int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw
                    (t == BLD_MOUNT_BIND || t == BLD_MOUNT_CACHE)) {
             bad = parse_bool(v, &b) != 0;
             out->readonly = !b;
-        } else if (strcmp(f, "id") == 0 && (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET)) {
+        } else if (strcmp(f, "id") == 0 &&
+                   (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET || t == BLD_MOUNT_SSH)) {
             bad = v == NULL || *v == '\0';
             oom = !bad && set_str(&out->id, v) != 0;
         } else if (strcmp(f, "sharing") == 0 && t == BLD_MOUNT_CACHE) {
@@ -239,19 +237,22 @@ int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw
                 out->sharing = BLD_SHARING_LOCKED;
             else
                 bad = 1;
-        } else if (strcmp(f, "mode") == 0 && (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET)) {
+        } else if (strcmp(f, "mode") == 0 &&
+                   (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET || t == BLD_MOUNT_SSH)) {
             bad = parse_uint(v, 8, 07777, &num) != 0;
             out->mode = (mode_t)num;
             out->has_mode = 1;
-        } else if (strcmp(f, "uid") == 0 && (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET)) {
+        } else if (strcmp(f, "uid") == 0 &&
+                   (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET || t == BLD_MOUNT_SSH)) {
             bad = parse_uint(v, 10, 0x7fffffff, &num) != 0;
             out->uid = (uid_t)num;
             out->has_uid = 1;
-        } else if (strcmp(f, "gid") == 0 && (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET)) {
+        } else if (strcmp(f, "gid") == 0 &&
+                   (t == BLD_MOUNT_CACHE || t == BLD_MOUNT_SECRET || t == BLD_MOUNT_SSH)) {
             bad = parse_uint(v, 10, 0x7fffffff, &num) != 0;
             out->gid = (gid_t)num;
             out->has_gid = 1;
-        } else if (strcmp(f, "required") == 0 && t == BLD_MOUNT_SECRET) {
+        } else if (strcmp(f, "required") == 0 && (t == BLD_MOUNT_SECRET || t == BLD_MOUNT_SSH)) {
             bad = parse_bool(v, &out->required) != 0;
         } else if (strcmp(f, "env") == 0 && t == BLD_MOUNT_SECRET) {
             bad = v == NULL || *v == '\0' || strchr(v, '=') != NULL;
@@ -291,6 +292,13 @@ int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw
             sw_strbuf_printf(&def, "/run/secrets/%s", out->id);
             target = def.data;
         }
+    } else if (out->type == BLD_MOUNT_SSH) {
+        /* BuildKit's defaults: the "default" id, a fixed socket path */
+        if ((out->id == NULL && set_str(&out->id, "default") != 0) ||
+            (target == NULL && set_str(&target, "/run/buildkit/ssh_agent.0") != 0)) {
+            rc = sw_error_oom(err);
+            goto cleanup;
+        }
     } else if (target == NULL) {
         rc = sw_error_set(err, SW_EINVAL, "--mount=%.200s: target is required", text);
         goto cleanup;
@@ -316,9 +324,23 @@ cleanup:
     return rc;
 }
 
+int bld_mounts_check(const struct bld_mount *m, size_t n, sw_error **err)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            if (m[i].type == BLD_MOUNT_CACHE && m[k].type == BLD_MOUNT_CACHE &&
+                strcmp(m[i].id, m[k].id) == 0 &&
+                (m[i].sharing == BLD_SHARING_LOCKED || m[k].sharing == BLD_SHARING_LOCKED))
+                return sw_error_set(err, SW_EINVAL,
+                                    "--mount: the cache id %s is mounted twice, once with "
+                                    "sharing=locked (the step would wait for itself)",
+                                    m[i].id);
+    return 0;
+}
+
 char *bld_mount_key(const struct bld_mount *m)
 {
-    static const char *const types[] = { "bind", "cache", "tmpfs", "secret" };
+    static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
     static const char *const sharing[] = { "shared", "private", "locked" };
     sw_strbuf sb = SW_STRBUF_INIT;
     sw_strbuf_printf(&sb, "type=%s target=%s", types[m->type], m->target ? m->target : "");
@@ -351,6 +373,18 @@ static void hex_of(const char *text, char out[65])
     out[64] = '\0';
 }
 
+/* Writes dir/sub/name holding text once (the clear text of a hashed
+ * directory name, for gc's report). */
+static int write_name(const char *dir, const char *sub, const char *name, const char *text,
+                      sw_error **err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+    if (access(path, F_OK) == 0)
+        return 0;
+    return sw_write_file_atomic(path, text, strlen(text), 0600, err);
+}
+
 int bld_cache_mount_dir(const char *data_dir, const char *scope, const struct bld_mount *m,
                         uint32_t uid_offset, uint32_t gid_offset, char **dir_out, int *lock_fd,
                         char **tmp_dir, sw_error **err)
@@ -370,39 +404,44 @@ int bld_cache_mount_dir(const char *data_dir, const char *scope, const struct bl
         rc = sw_error_oom(err);
         goto cleanup;
     }
-    if ((rc = sw_mkdir_p(base.data, 0700, err)) != 0)
+    if ((rc = sw_mkdir_p(base.data, 0700, err)) != 0 ||
+        (rc = write_name(base.data, "..", "scope", scope ? scope : "", err)) != 0 ||
+        (rc = write_name(base.data, ".", "id", m->id ? m->id : "", err)) != 0)
         goto cleanup;
-    if (m->sharing != BLD_SHARING_SHARED) {
-        fd = open(lock.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            rc = sw_error_sys(err, SW_EIO, errno, "opening %s", lock.data);
-            goto cleanup;
-        }
-        int op = m->sharing == BLD_SHARING_LOCKED ? LOCK_EX : LOCK_EX | LOCK_NB;
-        while (flock(fd, op) != 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EWOULDBLOCK && m->sharing == BLD_SHARING_PRIVATE) {
-                /* in use: this step gets a fresh, empty directory of its own */
-                close(fd);
-                fd = -1;
-                unsigned char rnd[8];
-                char hex[17];
-                if ((rc = sw_random_bytes(rnd, sizeof(rnd), err)) != 0)
-                    goto cleanup;
-                sw_hex_encode(rnd, sizeof(rnd), hex);
-                sw_strbuf_free(&data);
-                sw_strbuf_printf(&data, "%s/private-%s", base.data, hex);
-                if (data.data == NULL || (*tmp_dir = strdup(data.data)) == NULL) {
-                    rc = sw_error_oom(err);
-                    goto cleanup;
-                }
-                break;
-            }
-            rc = sw_error_sys(err, SW_EIO, errno, "locking %s", lock.data);
-            goto cleanup;
-        }
+    /* every use holds the lock file, so that eviction skips caches in use */
+    fd = open(lock.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "opening %s", lock.data);
+        goto cleanup;
     }
+    int op = m->sharing == BLD_SHARING_SHARED   ? LOCK_SH
+             : m->sharing == BLD_SHARING_LOCKED ? LOCK_EX
+                                                : LOCK_EX | LOCK_NB;
+    while (flock(fd, op) != 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno == EWOULDBLOCK && m->sharing == BLD_SHARING_PRIVATE) {
+            /* in use: this step gets a fresh, empty directory of its own */
+            close(fd);
+            fd = -1;
+            unsigned char rnd[8];
+            char hex[17];
+            if ((rc = sw_random_bytes(rnd, sizeof(rnd), err)) != 0)
+                goto cleanup;
+            sw_hex_encode(rnd, sizeof(rnd), hex);
+            sw_strbuf_free(&data);
+            sw_strbuf_printf(&data, "%s/private-%s", base.data, hex);
+            if (data.data == NULL || (*tmp_dir = strdup(data.data)) == NULL) {
+                rc = sw_error_oom(err);
+                goto cleanup;
+            }
+            break;
+        }
+        rc = sw_error_sys(err, SW_EIO, errno, "locking %s", lock.data);
+        goto cleanup;
+    }
+    if (fd >= 0)
+        futimens(fd, NULL); /* in use now: the newest */
     if (mkdir(data.data, 0755) == 0) {
         mode_t mode = m->has_mode ? m->mode : 0755;
         uid_t uid = (uid_t)((m->has_uid ? m->uid : 0) + uid_offset);
@@ -429,6 +468,242 @@ cleanup:
     sw_strbuf_free(&base);
     sw_strbuf_free(&lock);
     sw_strbuf_free(&data);
+    return rc;
+}
+
+void bld_cache_mount_release(int lock_fd)
+{
+    if (lock_fd < 0)
+        return;
+    futimens(lock_fd, NULL);
+    close(lock_fd);
+}
+
+/* ---- cache mount bound and LRU eviction ---------------------------------- */
+
+void bld_cache_mount_infos_free(struct bld_cache_mount_info *caches, size_t n)
+{
+    for (size_t i = 0; caches && i < n; i++) {
+        free(caches[i].scope);
+        free(caches[i].id);
+    }
+    free(caches);
+}
+
+static int by_last_use(const void *a, const void *b)
+{
+    const struct bld_cache_mount_info *x = *(struct bld_cache_mount_info *const *)a;
+    const struct bld_cache_mount_info *y = *(struct bld_cache_mount_info *const *)b;
+    if (x->last_use != y->last_use)
+        return x->last_use < y->last_use ? -1 : 1;
+    if (x->last_use_ns != y->last_use_ns)
+        return x->last_use_ns < y->last_use_ns ? -1 : 1;
+    return strcmp(x->id ? x->id : "", y->id ? y->id : "");
+}
+
+size_t bld_cache_mounts_plan(struct bld_cache_mount_info *caches, size_t n, int64_t max_size)
+{
+    int64_t total = 0;
+    size_t marked = 0;
+    for (size_t i = 0; i < n; i++) {
+        caches[i].evict = 0;
+        total += caches[i].size;
+    }
+    if (max_size <= 0 || total <= max_size || n == 0)
+        return 0;
+    struct bld_cache_mount_info **order = calloc(n, sizeof(*order));
+    if (order == NULL)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        order[i] = &caches[i];
+    qsort(order, n, sizeof(*order), by_last_use);
+    for (size_t i = 0; i < n && total > max_size; i++) {
+        if (order[i]->in_use)
+            continue;
+        order[i]->evict = 1;
+        total -= order[i]->size;
+        marked++;
+    }
+    free(order);
+    return marked;
+}
+
+/* Bytes of the files under dir (no symlinks followed). */
+static int64_t tree_size(int dir_fd)
+{
+    DIR *d = fdopendir(dir_fd);
+    if (d == NULL) {
+        close(dir_fd);
+        return 0;
+    }
+    int64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                total += tree_size(sub);
+        } else {
+            total += st.st_size;
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+/* The text of dir/name (empty when missing). */
+static char *read_name(const char *dir, const char *name)
+{
+    char path[4096], *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (sw_read_file(path, 64 * 1024, &data, &len, NULL) != 0)
+        return strdup("");
+    return data;
+}
+
+static int is_hex_name(const char *name)
+{
+    return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
+
+/* One scope directory: lists its caches, holds the lock of each one no
+ * step uses (so none starts using it while gc decides), evicts, releases. */
+static int gc_scope(const char *scope_dir, int64_t max_size, int dry_run,
+                    struct bld_cache_mount_info **all, size_t *n_all, sw_error **err)
+{
+    DIR *d = opendir(scope_dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "opening %s", scope_dir);
+    char *scope = read_name(scope_dir, "scope");
+    struct bld_cache_mount_info *c = NULL;
+    int *locks = NULL;
+    char **dirs = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_hex_name(e->d_name))
+            continue;
+        char base[4096], data[4200], lock[4200];
+        snprintf(base, sizeof(base), "%s/%s", scope_dir, e->d_name);
+        snprintf(data, sizeof(data), "%s/data", base);
+        snprintf(lock, sizeof(lock), "%s/lock", base);
+        int data_fd = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (data_fd < 0)
+            continue; /* evicted before, or never used */
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            void *nc = realloc(c, ncap * sizeof(*c)), *nl = NULL, *nd = NULL;
+            if (nc)
+                c = nc;
+            if (nc && (nl = realloc(locks, ncap * sizeof(*locks))) != NULL)
+                locks = nl;
+            if (nl && (nd = realloc(dirs, ncap * sizeof(*dirs))) != NULL)
+                dirs = nd;
+            if (nd == NULL) {
+                close(data_fd);
+                rc = sw_error_oom(err);
+                goto cleanup;
+            }
+            cap = ncap;
+        }
+        struct bld_cache_mount_info *info = &c[n];
+        memset(info, 0, sizeof(*info));
+        locks[n] = open(lock, O_RDWR | O_CLOEXEC);
+        dirs[n] = strdup(base);
+        info->scope = strdup(scope ? scope : "");
+        info->id = read_name(base, "id");
+        n++;
+        if (dirs[n - 1] == NULL || info->scope == NULL || info->id == NULL) {
+            close(data_fd);
+            rc = sw_error_oom(err);
+            goto cleanup;
+        }
+        struct stat st;
+        if (locks[n - 1] >= 0 && fstat(locks[n - 1], &st) == 0) {
+            info->last_use = (int64_t)st.st_mtim.tv_sec;
+            info->last_use_ns = st.st_mtim.tv_nsec;
+        }
+        if (locks[n - 1] < 0 || flock(locks[n - 1], LOCK_EX | LOCK_NB) != 0)
+            info->in_use = 1;
+        info->size = tree_size(data_fd);
+    }
+    bld_cache_mounts_plan(c, n, max_size);
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i].evict || dry_run)
+            continue;
+        char data[4200];
+        snprintf(data, sizeof(data), "%s/data", dirs[i]);
+        if (sw_rm_rf(data, NULL) != 0)
+            c[i].evict = 0;
+    }
+cleanup:
+    closedir(d);
+    for (size_t i = 0; i < n; i++) {
+        if (locks[i] >= 0)
+            close(locks[i]); /* releases the held locks */
+        free(dirs[i]);
+    }
+    free(locks);
+    free(dirs);
+    free(scope);
+    if (rc == 0 && all != NULL && n > 0) {
+        struct bld_cache_mount_info *bigger = realloc(*all, (*n_all + n) * sizeof(*bigger));
+        if (bigger == NULL) {
+            rc = sw_error_oom(err);
+        } else {
+            memcpy(bigger + *n_all, c, n * sizeof(*c));
+            *all = bigger;
+            *n_all += n;
+            free(c);
+            c = NULL;
+            n = 0;
+        }
+    }
+    bld_cache_mount_infos_free(c, n);
+    return rc;
+}
+
+int bld_cache_mounts_gc(const char *data_dir, const char *scope, int64_t max_size, int dry_run,
+                        struct bld_cache_mount_info **out, size_t *n_out, sw_error **err)
+{
+    char root[4096];
+    int rc = 0;
+    if (out) {
+        *out = NULL;
+        *n_out = 0;
+    }
+    snprintf(root, sizeof(root), "%s/cache-mounts", data_dir);
+    if (scope != NULL) {
+        char scope_hex[65], dir[4200];
+        hex_of(scope, scope_hex);
+        snprintf(dir, sizeof(dir), "%s/%s", root, scope_hex);
+        rc = gc_scope(dir, max_size, dry_run, out, n_out, err);
+    } else {
+        DIR *d = opendir(root);
+        if (d == NULL)
+            return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "opening %s", root);
+        struct dirent *e;
+        while (rc == 0 && (e = readdir(d)) != NULL) {
+            if (!is_hex_name(e->d_name))
+                continue;
+            char dir[4200];
+            snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
+            rc = gc_scope(dir, max_size, dry_run, out, n_out, err);
+        }
+        closedir(d);
+    }
+    if (rc != 0 && out) {
+        bld_cache_mount_infos_free(*out, *n_out);
+        *out = NULL;
+        *n_out = 0;
+    }
     return rc;
 }
 

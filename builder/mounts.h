@@ -6,10 +6,20 @@
  *   --mount=type=bind,from=build,source=/out,target=/in[,rw]
  *   --mount=type=tmpfs,target=/tmp,size=64m
  *   --mount=type=secret,id=npmrc[,target=/run/secrets/npmrc|env=NPMRC]
+ *   --mount=type=ssh[,id=default,target=/run/buildkit/ssh_agent.0,required]
+ *   --mount=type=cache,target=/c,from=build,source=/seed
  *
  * The spec is a comma separated list of key=value (or bare "ro", "rw",
- * "readonly", "readwrite", "required"); type defaults to bind. Unknown keys,
- * bad values and types Slipway does not implement (ssh) are errors.
+ * "readonly", "readwrite", "required"); type defaults to bind. Unknown keys
+ * and bad values are errors.
+ *
+ * Cache mounts live in <data_dir>/cache-mounts/<sha256(scope)>/<sha256(id)>/
+ * (files "lock", "id" and the directory "data"; the scope directory has a
+ * file "scope"). A step holds the lock file with flock while it uses the
+ * cache (shared: LOCK_SH, locked and private: LOCK_EX); releasing it sets
+ * the lock file's mtime, the cache's last use. bld_cache_mounts_gc keeps
+ * each scope under a size bound by removing the least recently used caches
+ * nobody holds.
  */
 #ifndef BLD_MOUNTS_H
 #define BLD_MOUNTS_H
@@ -20,7 +30,13 @@
 
 #include "core/error.h"
 
-enum bld_mount_type { BLD_MOUNT_BIND, BLD_MOUNT_CACHE, BLD_MOUNT_TMPFS, BLD_MOUNT_SECRET };
+enum bld_mount_type {
+    BLD_MOUNT_BIND,
+    BLD_MOUNT_CACHE,
+    BLD_MOUNT_TMPFS,
+    BLD_MOUNT_SECRET,
+    BLD_MOUNT_SSH
+};
 enum bld_mount_sharing { BLD_SHARING_SHARED, BLD_SHARING_PRIVATE, BLD_SHARING_LOCKED };
 
 struct bld_mount {
@@ -28,7 +44,8 @@ struct bld_mount {
     char *target; /* absolute after bld_mount_parse with a cwd; NULL: secret env only */
     char *source; /* bind/cache: path in `from` (or the context); NULL: its root */
     char *from;   /* bind/cache: stage or image; NULL: the context (bind) */
-    char *id;     /* cache (default: target), secret (default: base name of target) */
+    char *id;     /* cache (default: target), secret (default: base name of target),
+                     ssh (default: "default") */
     char *env;    /* secret: also (or only) as this environment variable */
     int readonly; /* bind: default 1; cache: default 0 */
     enum bld_mount_sharing sharing;
@@ -36,7 +53,7 @@ struct bld_mount {
     mode_t mode;
     uid_t uid;
     gid_t gid;
-    int required;
+    int required; /* secret, ssh */
     int64_t size; /* tmpfs: bytes, 0: the default */
 };
 
@@ -45,6 +62,11 @@ struct bld_mount {
 int bld_mount_parse(const char *text, const char *cwd, struct bld_mount *out, sw_error **err);
 
 void bld_mount_free(struct bld_mount *m);
+
+/* Checks the mounts of one RUN together: a cache id mounted with
+ * sharing=locked may not be mounted a second time in the same step (the
+ * step would wait for its own lock). */
+int bld_mounts_check(const struct bld_mount *m, size_t n, sw_error **err);
 
 /* The canonical text of a mount for the cache key (never a secret's value). */
 char *bld_mount_key(const struct bld_mount *m);
@@ -58,6 +80,45 @@ char *bld_mount_key(const struct bld_mount *m);
 int bld_cache_mount_dir(const char *data_dir, const char *scope, const struct bld_mount *m,
                         uint32_t uid_offset, uint32_t gid_offset, char **dir_out, int *lock_fd,
                         char **tmp_dir, sw_error **err);
+
+/* Ends a step's use of a cache mount: records the last use (the lock
+ * file's mtime) and closes lock_fd (from bld_cache_mount_dir; -1: nothing). */
+void bld_cache_mount_release(int lock_fd);
+
+/* Fills an empty cache directory from src_root/source (a cache mount's
+ * from= and source=, as BuildKit seeds a new cache), owned by uid:gid (host
+ * ids). A cache that already holds files is left alone. */
+int bld_cache_mount_seed(const char *dir, const char *src_root, const char *source, uid_t uid,
+                         gid_t gid, sw_error **err);
+
+/* One cache mount directory, as bld_cache_mounts_gc sees it. */
+struct bld_cache_mount_info {
+    char *scope;      /* the build's cache scope ("team/app as anonymous"; "" shared) */
+    char *id;         /* the mount's id */
+    int64_t size;     /* bytes of its files */
+    int64_t last_use; /* seconds since the epoch */
+    long last_use_ns; /* and nanoseconds, for the order */
+    int in_use;       /* a step holds it: never evicted */
+    int evict;        /* chosen for eviction (and, after gc, removed) */
+};
+
+/* The LRU choice: marks .evict on the least recently used caches that are
+ * not in use until the total size of the others is at most max_size
+ * (0: no bound). Returns the number marked. */
+size_t bld_cache_mounts_plan(struct bld_cache_mount_info *caches, size_t n, int64_t max_size);
+
+/* Keeps the cache mounts of one scope (NULL: of every scope, each on its
+ * own) at most max_size bytes, evicting whole caches, least recently used
+ * first, never one a step holds. With dry_run nothing is removed. When
+ * out is given, every cache seen is returned (free with
+ * bld_cache_mount_infos_free). */
+int bld_cache_mounts_gc(const char *data_dir, const char *scope, int64_t max_size, int dry_run,
+                        struct bld_cache_mount_info **out, size_t *n_out, sw_error **err);
+
+void bld_cache_mount_infos_free(struct bld_cache_mount_info *caches, size_t n);
+
+/* The bound when the config sets none: 2GiB per scope. */
+#define BLD_CACHE_MOUNTS_MAX_SIZE (2LL << 30)
 
 /* Output masking: a pipe whose reader thread copies lines to out_fd with
  * every occurrence of the values replaced by "***". */

@@ -14,6 +14,7 @@
 #include "builder/mounts.h"
 #include "builder/layers.h"
 #include "builder/sandbox.h"
+#include "builder/ssh_agent.h"
 #include "cli/commands.h"
 #include "cli/store.h"
 #include "core/fs.h"
@@ -56,6 +57,11 @@ static void usage(FILE *out)
                  "  --secret id=ID,src=FILE | id=ID,env=NAME\n"
                  "                         a build secret for RUN --mount=type=secret,id=ID\n"
                  "                         (repeatable; never stored in the image or the log)\n"
+                 "  --ssh default|ID[=SOCKET|KEY[,KEY]]\n"
+                 "                         an SSH agent for RUN --mount=type=ssh,id=ID: the\n"
+                 "                         agent at SOCKET ($SSH_AUTH_SOCK when no path), or\n"
+                 "                         one holding the KEY files (repeatable; the step\n"
+                 "                         gets a socket, never a key file)\n"
                  "  --as USER              read images of the store as this registry user (or\n"
                  "                         anonymous) under registry.auth, as the build service\n"
                  "                         does with a repository's run_as (default: no check)\n");
@@ -77,6 +83,7 @@ int cmd_build(int argc, char **argv)
         OPT_DIGEST_FILE,
         OPT_AS,
         OPT_SECRET,
+        OPT_SSH,
         OPT_HELP
     };
     static const struct option long_opts[] = {
@@ -95,6 +102,7 @@ int cmd_build(int argc, char **argv)
         { "digest-file", required_argument, NULL, OPT_DIGEST_FILE },
         { "as", required_argument, NULL, OPT_AS },
         { "secret", required_argument, NULL, OPT_SECRET },
+        { "ssh", required_argument, NULL, OPT_SSH },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -105,6 +113,8 @@ int cmd_build(int argc, char **argv)
     const char **build_args = calloc((size_t)argc, sizeof(char *));
     struct bld_secret *secrets = calloc((size_t)argc, sizeof(*secrets));
     size_t n_secrets = 0;
+    struct bld_ssh_source *ssh = calloc((size_t)argc, sizeof(*ssh));
+    size_t n_ssh = 0;
     struct bld_build_options opts = { .progress_fd = STDOUT_FILENO, .source_date_epoch = -1 };
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
@@ -112,7 +122,7 @@ int cmd_build(int argc, char **argv)
     sw_error *err = NULL;
     int status = 1, c;
 
-    if (tags == NULL || build_args == NULL || secrets == NULL) {
+    if (tags == NULL || build_args == NULL || secrets == NULL || ssh == NULL) {
         fprintf(stderr, "slipway build: out of memory\n");
         goto cleanup;
     }
@@ -146,6 +156,15 @@ int cmd_build(int argc, char **argv)
             secrets[n_secrets++].value = value;
             break;
         }
+        case OPT_SSH:
+            if (bld_ssh_from_cli(optarg, &ssh[n_ssh], &err) != 0) {
+                fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
+                sw_error_clear(&err);
+                status = 2;
+                goto cleanup;
+            }
+            n_ssh++;
+            break;
         case OPT_TARGET:
             opts.target = optarg;
             break;
@@ -200,6 +219,8 @@ int cmd_build(int argc, char **argv)
     opts.build_args = build_args;
     opts.secrets = secrets;
     opts.n_secrets = n_secrets;
+    opts.ssh = ssh;
+    opts.n_ssh = n_ssh;
     if (!sw_path_exists(opts.context_dir)) {
         fprintf(stderr, "slipway build: context %s does not exist\n", opts.context_dir);
         goto cleanup;
@@ -291,5 +312,8 @@ cleanup:
         free((char *)secrets[i].value);
     }
     free(secrets);
+    for (size_t i = 0; ssh && i < n_ssh; i++)
+        bld_ssh_source_free(&ssh[i]);
+    free(ssh);
     return status;
 }

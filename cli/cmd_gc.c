@@ -7,7 +7,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
+#include "builder/mounts.h"
 #include "cli/commands.h"
 #include "cli/store.h"
 #include "core/config.h"
@@ -23,7 +25,10 @@ static void usage(FILE *out)
             "\n"
             "Removes blobs that no manifest references and, when the config says\n"
             "registry.gc.untagged_manifests: delete, manifests no tag keeps alive.\n"
-            "Prints one line per removed item, then a summary.\n"
+            "Prints one line per removed item, then a summary. Then keeps each\n"
+            "repository's RUN --mount=type=cache directories under\n"
+            "builder.cache_mounts.max_size, evicting the least recently used, and\n"
+            "lists them (repository, id, size, last use, in use or evicted).\n"
             "\n"
             "options:\n"
             "  --config FILE        the service config (its server.data_dir is the store)\n"
@@ -43,6 +48,43 @@ static void report_item(void *ctx, const char *kind, const char *repo, const cha
     else
         printf("%s %s %lld bytes\n", kind, digest, (long long)size);
     fflush(stdout);
+}
+
+/* Applies the cache mount bound and prints one line per cache:
+ *   cache-mount REPOSITORY id=ID size=BYTES last_use=TIME kept|in use|evicted */
+static int report_cache_mounts(const struct sw_config *cfg, reg_store *store, int dry_run,
+                               sw_error **err)
+{
+    struct bld_cache_mount_info *caches = NULL;
+    size_t n = 0;
+    int rc = bld_cache_mounts_gc(reg_store_data_dir(store), NULL, cfg->cache_mounts_max_size,
+                                 dry_run, &caches, &n, err);
+    if (rc != 0)
+        return rc;
+    int64_t freed = 0;
+    size_t evicted = 0;
+    for (size_t i = 0; i < n; i++) {
+        char when[32] = "-";
+        time_t t = (time_t)caches[i].last_use;
+        struct tm tm;
+        if (gmtime_r(&t, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("cache-mount %s id=%s size=%lld last_use=%s %s\n",
+               caches[i].scope[0] ? caches[i].scope : "(no repository)", caches[i].id,
+               (long long)caches[i].size, when,
+               caches[i].evict    ? (dry_run ? "would evict" : "evicted")
+               : caches[i].in_use ? "in use"
+                                  : "kept");
+        if (caches[i].evict) {
+            freed += caches[i].size;
+            evicted++;
+        }
+    }
+    printf("%s %zu of %zu cache mounts, %lld bytes (bound %lld bytes per repository)\n",
+           dry_run ? "gc (dry run): would evict" : "gc: evicted", evicted, n, (long long)freed,
+           (long long)cfg->cache_mounts_max_size);
+    bld_cache_mount_infos_free(caches, n);
+    return 0;
 }
 
 int cmd_gc(int argc, char **argv)
@@ -106,6 +148,11 @@ int cmd_gc(int argc, char **argv)
     opts.delete_untagged = cfg->gc_delete_untagged;
     if (reg_gc_run(store, &opts, report_item, NULL, &result, &err) != 0) {
         fprintf(stderr, "slipway gc: %s\n", sw_error_message(err));
+        goto cleanup;
+    }
+    /* the cache mounts first: the registry summary stays the last line */
+    if (report_cache_mounts(cfg, store, opts.dry_run, &err) != 0) {
+        fprintf(stderr, "slipway gc: cache mounts: %s\n", sw_error_message(err));
         goto cleanup;
     }
     printf("%s %llu manifests and %llu blobs, %llu bytes%s\n",

@@ -1012,11 +1012,30 @@ static int load_userns(struct sw_config *cfg, json_t *builder, sw_error **err)
     return rc;
 }
 
+/* builder.cache_mounts: {max_size: SIZE | unlimited} */
+static int load_cache_mounts(struct sw_config *cfg, json_t *builder, sw_error **err)
+{
+    static const char *const known[] = { "max_size", NULL };
+    json_t *c = NULL;
+    int rc;
+    if ((rc = get_section(cfg, builder, "cache_mounts", "builder.cache_mounts", &c, err)) != 0 ||
+        !c || (rc = check_keys(cfg, c, "builder.cache_mounts", known, err)) != 0)
+        return rc;
+    json_t *v = json_object_get(c, "max_size");
+    if (json_is_string(v) && strcmp(json_string_value(v), "unlimited") == 0) {
+        cfg->cache_mounts_max_size = 0;
+        return 0;
+    }
+    return get_size(cfg, c, "max_size", "builder.cache_mounts.max_size",
+                    &cfg->cache_mounts_max_size, err);
+}
+
 static int load_builder(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "runtime", "network", "compression",  "step_timeout",
-                                         "egress",  "allow",   "add_max_size", "limits",
-                                         "userns",  NULL };
+    static const char *const known[] = { "runtime",      "network", "compression",
+                                         "step_timeout", "egress",  "allow",
+                                         "add_max_size", "limits",  "userns",
+                                         "cache_mounts", NULL };
     json_t *b = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "builder", "builder", &b, err)) != 0 || !b)
@@ -1033,7 +1052,7 @@ static int load_builder(struct sw_config *cfg, sw_error **err)
         strcmp(cfg->network, "host") != 0)
         return sw_config_error(cfg, json_object_get(b, "network"), "builder.network", err,
                                "expected egress, none or host, got \"%s\"", cfg->network);
-    if ((rc = load_builder_egress(cfg, b, err)) != 0)
+    if ((rc = load_builder_egress(cfg, b, err)) != 0 || (rc = load_cache_mounts(cfg, b, err)) != 0)
         return rc;
     if (strcmp(cfg->compression, "gzip") != 0 && strcmp(cfg->compression, "zstd") != 0)
         return sw_config_error(cfg, json_object_get(b, "compression"), "builder.compression", err,
@@ -1079,6 +1098,7 @@ static int set_defaults(struct sw_config *cfg)
         if ((cfg->egress_deny[i] = strdup(deny[i])) == NULL)
             return -1;
     cfg->add_max_size = (int64_t)2 * 1024 * 1024 * 1024;
+    cfg->cache_mounts_max_size = 2LL << 30;
     cfg->compression = strdup("gzip");
     cfg->step_timeout_s = 30 * 60;
     cfg->limit_memory = 4LL << 30;

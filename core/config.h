@@ -89,6 +89,9 @@ struct sw_config {
     char **builder_allow; /* builder.allow: "network.host", "security.insecure" */
     int64_t add_max_size; /* builder.add_max_size, default 2GiB */
 
+    /* builder.cache_mounts.max_size: per repository, default 2GiB; 0: no bound */
+    int64_t cache_mounts_max_size;
+
     /* builder.limits: per RUN container; 0 = unlimited */
     int64_t limit_memory; /* bytes, swap off; default 4GiB */
     int64_t limit_pids;   /* default 4096 */

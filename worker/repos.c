@@ -773,11 +773,12 @@ static int get_build_secrets(const struct ctx *c, json_t *node, struct wrk_repo 
 
 static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo *r, sw_error **err)
 {
-    static const char *const known[] = { "name",        "git",      "token",        "ssh_key",
-                                         "known_hosts", "secret",   "status_token", "status_api",
-                                         "submodules",  "autotest", "notify",       "cache",
-                                         "rules",       "insecure", "run_as",       "timers",
-                                         "secrets",     NULL };
+    static const char *const known[] = {
+        "name",   "git",          "token",       "ssh_key",    "known_hosts",
+        "secret", "status_token", "status_api",  "submodules", "autotest",
+        "notify", "cache",        "rules",       "insecure",   "run_as",
+        "timers", "secrets",      "forward_ssh", NULL
+    };
     struct defaults d = { .cache = 1 };
     const char *s = NULL;
     char key[400];
@@ -853,8 +854,14 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     r->status_api = s ? strdup(s) : NULL;
     if ((rc = get_submodules(c, node, r, err)) != 0 ||
         (rc = get_bool(c, node, c->where, "insecure", &r->insecure, err)) != 0 ||
-        (rc = get_run_as(c, node, r, err)) != 0 || (rc = get_build_secrets(c, node, r, err)) != 0)
+        (rc = get_run_as(c, node, r, err)) != 0 || (rc = get_build_secrets(c, node, r, err)) != 0 ||
+        (rc = get_bool(c, node, c->where, "forward_ssh", &r->forward_ssh, err)) != 0)
         return rc;
+    if (r->forward_ssh && r->ssh_key == NULL) {
+        snprintf(key, sizeof(key), "%s.forward_ssh", c->where);
+        return key_error(c, json_object_get(node, "forward_ssh"), key, err,
+                         "needs ssh_key: the key the agent holds");
+    }
     if (strncmp(r->git, "http://", 7) == 0 && !r->insecure && (r->token || strchr(r->git + 7, '@')))
         sw_warn("%s: the credentials for %s are not sent over plain http:// (fetches will fail"
                 " if the server asks for them); set insecure: true to allow it",

@@ -17,6 +17,8 @@
  *       run_as: alice                        the identity builds read images with
  *                                            (an htpasswd user; default anonymous)
  *       secrets: {npmrc: file:/etc/npmrc}    build secrets (env:NAME | file:PATH)
+ *       forward_ssh: false                   RUN --mount=type=ssh gets an agent
+ *                                            holding ssh_key (id "default")
  *       autotest / notify / cache            defaults for the rules
  *       rules:
  *         - source_type: branch | tag
@@ -89,6 +91,7 @@ struct wrk_repo {
     char **secret_ids;
     char **secret_refs;
     size_t n_secrets;
+    int forward_ssh; /* forward_ssh: ssh_key as RUN --mount=type=ssh's agent */
 };
 
 struct wrk_repos {

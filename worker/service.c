@@ -652,6 +652,16 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         goto cleanup;
     bo.secrets = secrets;
     bo.n_secrets = r->n_secrets;
+    /* RUN --mount=type=ssh: the repository's deploy key, as an agent, only
+     * when the repository opts in (a key shared between repositories would
+     * otherwise reach another one's code). A build of a fork's pull request
+     * must never get it: leave bo.ssh NULL for those. */
+    const char *ssh_paths[] = { r->ssh_key };
+    struct bld_ssh_source ssh = { .id = "default", .paths = ssh_paths, .n_paths = 1 };
+    if (r->forward_ssh && r->ssh_key) {
+        bo.ssh = &ssh;
+        bo.n_ssh = 1;
+    }
     wrk_log_line(c->log_fd, "Building %s (rule %d: %s %s)", rule->dockerfile, rule->index + 1,
                  rule->source_type, rule->source);
     if ((rc = bld_build(store, &bo, &result, err)) != 0)

@@ -231,6 +231,24 @@ sw_busybox_tar() { # FILE
     tar -C "$root" --numeric-owner --owner=0 --group=0 -cf "$file" .
 }
 
+sw_tools_tar() { # FILE: the busybox rootfs plus the host's ssh-add, ssh and git (with their
+    # libraries), for steps that talk to an SSH agent or clone (RUN --mount=type=ssh)
+    local file=$1 root b lib
+    root=$(sw_tmpdir)
+    sw_make_busybox_rootfs "$root"
+    mkdir -p "$root/usr/bin" "$root/usr/lib/git-core" "$root/home/app"
+    chown 1000:1000 "$root/home/app"
+    for b in ssh-add ssh git; do
+        cp "/usr/bin/$b" "$root/usr/bin/$b"
+        ldd "/usr/bin/$b" | awk '/=>/ && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
+    done | sort -u | while read -r lib; do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done
+    cp /usr/bin/git "$root/usr/lib/git-core/git"
+    tar -C "$root" --numeric-owner -cf "$file" .
+}
+
 sw_import_busybox() { # CONFIG REPO:TAG [extra import args, e.g. --cmd JSON]
     local cfg=$1 ref=$2; shift 2
     [ -s "$SW_SCRATCH/busybox.tar" ] || sw_busybox_tar "$SW_SCRATCH/busybox.tar"

@@ -69,6 +69,38 @@ static void test_parse(void)
     CHECK_INT_EQ(parse("type=cache,target=/a/../b/./c", NULL, &m, msg, sizeof(msg)), 0);
     CHECK_STR_EQ(m.target, "/b/c");
     bld_mount_free(&m);
+    /* ssh: BuildKit's defaults */
+    CHECK_INT_EQ(parse("type=ssh", NULL, &m, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(m.type, BLD_MOUNT_SSH);
+    CHECK_STR_EQ(m.id, "default");
+    CHECK_STR_EQ(m.target, "/run/buildkit/ssh_agent.0");
+    CHECK_INT_EQ(m.required, 0);
+    CHECK_INT_EQ(m.has_mode, 0);
+    bld_mount_free(&m);
+    CHECK_INT_EQ(parse("type=ssh,id=gh,target=agent.sock,required,mode=0660,uid=1000,gid=1001",
+                       "/home/app", &m, msg, sizeof(msg)),
+                 0);
+    CHECK_STR_EQ(m.id, "gh");
+    CHECK_STR_EQ(m.target, "/home/app/agent.sock");
+    CHECK_INT_EQ(m.required, 1);
+    CHECK_INT_EQ((int)m.mode, 0660);
+    CHECK_INT_EQ((int)m.uid, 1000);
+    CHECK_INT_EQ((int)m.gid, 1001);
+    char *key = bld_mount_key(&m);
+    CHECK(key && strstr(key, "type=ssh") && strstr(key, "id=gh"));
+    free(key);
+    bld_mount_free(&m);
+    /* cache from= and source= */
+    CHECK_INT_EQ(
+        parse("type=cache,target=/c,from=build,source=/out/seed", NULL, &m, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(m.type, BLD_MOUNT_CACHE);
+    CHECK_STR_EQ(m.from, "build");
+    CHECK_STR_EQ(m.source, "/out/seed");
+    CHECK_STR_EQ(m.id, "/c");
+    key = bld_mount_key(&m);
+    CHECK(key && strstr(key, "from=build") && strstr(key, "source=/out/seed"));
+    free(key);
+    bld_mount_free(&m);
 }
 
 static void test_errors(void)
@@ -79,7 +111,13 @@ static void test_errors(void)
     CHECK(strstr(msg, "target is required") != NULL);
     CHECK(parse("type=nfs,target=/x", NULL, &m, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "unsupported mount type") != NULL);
-    CHECK_INT_EQ(parse("type=ssh", NULL, &m, msg, sizeof(msg)), SW_EUNSUPPORTED);
+    CHECK(parse("type=ssh,source=/x", NULL, &m, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "unexpected key 'source'") != NULL);
+    CHECK(parse("type=ssh,env=X", NULL, &m, msg, sizeof(msg)) != 0);
+    CHECK(parse("type=ssh,required=perhaps", NULL, &m, msg, sizeof(msg)) != 0);
+    CHECK(parse("type=ssh,mode=0900", NULL, &m, msg, sizeof(msg)) != 0);
+    CHECK(parse("type=ssh,id=", NULL, &m, msg, sizeof(msg)) != 0);
+    CHECK(parse("type=cache,target=/c,from=", NULL, &m, msg, sizeof(msg)) != 0);
     CHECK(parse("type=cache,target=/x,sharing=sometimes", NULL, &m, msg, sizeof(msg)) != 0);
     CHECK(strstr(msg, "invalid value for sharing") != NULL);
     CHECK(parse("type=tmpfs,target=/x,id=y", NULL, &m, msg, sizeof(msg)) != 0);
@@ -92,6 +130,23 @@ static void test_errors(void)
     CHECK(parse("type=secret", NULL, &m, msg, sizeof(msg)) != 0);
     CHECK(parse("type=secret,id=a,env=A=B", NULL, &m, msg, sizeof(msg)) != 0);
     CHECK(parse("type=bind,target=/x,ro=maybe", NULL, &m, msg, sizeof(msg)) != 0);
+}
+
+static void test_check_together(void)
+{
+    struct bld_mount m[3];
+    char msg[512];
+    sw_error *err = NULL;
+    CHECK_INT_EQ(parse("type=cache,target=/a,id=x", NULL, &m[0], msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(parse("type=cache,target=/b,id=x", NULL, &m[1], msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(parse("type=cache,target=/c,id=x,sharing=locked", NULL, &m[2], msg, sizeof(msg)),
+                 0);
+    CHECK_INT_EQ(bld_mounts_check(m, 2, &err), 0); /* shared twice: fine */
+    CHECK(bld_mounts_check(m, 3, &err) != 0);
+    CHECK(err && strstr(sw_error_message(err), "mounted twice") != NULL);
+    sw_error_clear(&err);
+    for (int i = 0; i < 3; i++)
+        bld_mount_free(&m[i]);
 }
 
 static void test_key(void)
@@ -215,12 +270,152 @@ static void test_masking(void)
     free(dir);
 }
 
+/* The LRU choice: oldest first, never one in use, until under the bound. */
+static void test_lru_plan(void)
+{
+    struct bld_cache_mount_info c[4] = {
+        { .id = "a", .size = 400, .last_use = 100 },
+        { .id = "b", .size = 300, .last_use = 50, .in_use = 1 },
+        { .id = "c", .size = 200, .last_use = 300 },
+        { .id = "d", .size = 100, .last_use = 200 },
+    };
+    /* 1000 bytes, bound 500: b (oldest) is in use, so a, then d go */
+    CHECK_INT_EQ((int)bld_cache_mounts_plan(c, 4, 500), 2);
+    CHECK(c[0].evict && !c[1].evict && !c[2].evict && c[3].evict);
+    /* under the bound: nothing */
+    CHECK_INT_EQ((int)bld_cache_mounts_plan(c, 4, 1000), 0);
+    CHECK(!c[0].evict && !c[3].evict);
+    /* no bound */
+    CHECK_INT_EQ((int)bld_cache_mounts_plan(c, 4, 0), 0);
+    /* everything in use: over the bound, but nothing can go */
+    for (int i = 0; i < 4; i++)
+        c[i].in_use = 1;
+    CHECK_INT_EQ((int)bld_cache_mounts_plan(c, 4, 10), 0);
+    /* equal times: by id, so the choice is stable */
+    struct bld_cache_mount_info t[2] = { { .id = "y", .size = 10, .last_use = 5 },
+                                         { .id = "x", .size = 10, .last_use = 5 } };
+    CHECK_INT_EQ((int)bld_cache_mounts_plan(t, 2, 15), 1);
+    CHECK(t[1].evict && !t[0].evict);
+}
+
+/* Eviction on disk: the older cache goes, a held one stays, gc reports. */
+static void test_cache_gc(void)
+{
+    char *data = scratch_dir("test_mounts_gc");
+    const char *ids[] = { "old", "new", "held" };
+    char *dirs[3] = { 0 };
+    int locks[3] = { -1, -1, -1 };
+    sw_error *err = NULL;
+    char msg[512];
+    for (int i = 0; i < 3; i++) {
+        struct bld_mount m;
+        char spec[64], *tmp = NULL;
+        snprintf(spec, sizeof(spec), "type=cache,target=/c,id=%s", ids[i]);
+        CHECK_INT_EQ(parse(spec, NULL, &m, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(bld_cache_mount_dir(data, "team/a as anonymous", &m, 0, 0, &dirs[i], &locks[i],
+                                         &tmp, &err),
+                     0);
+        CHECK(locks[i] >= 0); /* shared use holds the lock too */
+        char file[4096], buf[1000];
+        memset(buf, 'x', sizeof(buf));
+        snprintf(file, sizeof(file), "%s/f", dirs[i] ? dirs[i] : "/nonexistent");
+        CHECK_INT_EQ(sw_write_file_atomic(file, buf, sizeof(buf), 0644, NULL), 0);
+        bld_mount_free(&m);
+        free(tmp);
+    }
+    /* last uses: old at t=1000, new at t=2000; held is still in use */
+    for (int i = 0; i < 2; i++) {
+        struct timespec ts[2] = { { .tv_sec = 1000 * (i + 1) }, { .tv_sec = 1000 * (i + 1) } };
+        close(locks[i]);
+        char lock[4096];
+        snprintf(lock, sizeof(lock), "%s/../lock", dirs[i] ? dirs[i] : "/nonexistent");
+        CHECK_INT_EQ(utimensat(AT_FDCWD, lock, ts, 0), 0);
+    }
+    struct bld_cache_mount_info *c = NULL;
+    size_t n = 0;
+    /* 3000 bytes, bound 2500, dry run: reports, removes nothing */
+    CHECK_INT_EQ(bld_cache_mounts_gc(data, "team/a as anonymous", 2500, 1, &c, &n, &err), 0);
+    CHECK_INT_EQ((int)n, 3);
+    int evicted = 0;
+    for (size_t i = 0; i < n; i++) {
+        CHECK_STR_EQ(c[i].scope, "team/a as anonymous");
+        CHECK(c[i].size == 1000);
+        if (c[i].evict) {
+            CHECK_STR_EQ(c[i].id, "old");
+            evicted++;
+        }
+        if (strcmp(c[i].id, "held") == 0)
+            CHECK(c[i].in_use);
+    }
+    CHECK_INT_EQ(evicted, 1);
+    bld_cache_mount_infos_free(c, n);
+    CHECK(dirs[0] && access(dirs[0], F_OK) == 0);
+    /* bound 1500 across every scope: old and new go, held stays */
+    CHECK_INT_EQ(bld_cache_mounts_gc(data, NULL, 1500, 0, &c, &n, &err), 0);
+    CHECK_INT_EQ((int)n, 3);
+    bld_cache_mount_infos_free(c, n);
+    CHECK(dirs[0] && access(dirs[0], F_OK) != 0);
+    CHECK(dirs[1] && access(dirs[1], F_OK) != 0);
+    CHECK(dirs[2] && access(dirs[2], F_OK) == 0);
+    /* an evicted cache is not listed again; the held one is */
+    CHECK_INT_EQ(bld_cache_mounts_gc(data, NULL, 1500, 0, &c, &n, &err), 0);
+    CHECK_INT_EQ((int)n, 1);
+    bld_cache_mount_infos_free(c, n);
+    bld_cache_mount_release(locks[2]);
+    for (int i = 0; i < 3; i++)
+        free(dirs[i]);
+    sw_error_clear(&err);
+    sw_rm_rf(data, NULL);
+    free(data);
+}
+
+/* from=: an empty cache is seeded, one with files is left alone. */
+static void test_cache_seed(void)
+{
+    char *dir = scratch_dir("test_mounts_seed");
+    char src[4096], cache[4096], path[4200];
+    snprintf(src, sizeof(src), "%s/src", dir);
+    snprintf(cache, sizeof(cache), "%s/cache", dir);
+    CHECK_INT_EQ(sw_mkdir_p(src, 0755, NULL), 0);
+    CHECK_INT_EQ(sw_mkdir_p(cache, 0755, NULL), 0);
+    snprintf(path, sizeof(path), "%s/seed", src);
+    CHECK_INT_EQ(sw_mkdir_p(path, 0755, NULL), 0);
+    snprintf(path, sizeof(path), "%s/seed/a.txt", src);
+    CHECK_INT_EQ(sw_write_file_atomic(path, "one", 3, 0644, NULL), 0);
+    sw_error *err = NULL;
+    CHECK_INT_EQ(bld_cache_mount_seed(cache, src, "/seed", getuid(), getgid(), &err), 0);
+    snprintf(path, sizeof(path), "%s/a.txt", cache);
+    char *text = NULL;
+    CHECK_INT_EQ(sw_read_file(path, 64, &text, NULL, NULL), 0);
+    CHECK_STR_EQ(text, "one");
+    free(text);
+    snprintf(path, sizeof(path), "%s/seed/a.txt", src);
+    CHECK_INT_EQ(sw_write_file_atomic(path, "two", 3, 0644, NULL), 0);
+    CHECK_INT_EQ(bld_cache_mount_seed(cache, src, "/seed", getuid(), getgid(), &err), 0);
+    snprintf(path, sizeof(path), "%s/a.txt", cache);
+    CHECK_INT_EQ(sw_read_file(path, 64, &text, NULL, NULL), 0);
+    CHECK_STR_EQ(text, "one"); /* not empty: not seeded again */
+    free(text);
+    CHECK(bld_cache_mount_seed(dir, src, "/missing", 0, 0, &err) == 0); /* dir not empty */
+    char empty[4200];
+    snprintf(empty, sizeof(empty), "%s/empty", dir);
+    CHECK_INT_EQ(sw_mkdir_p(empty, 0755, NULL), 0);
+    CHECK(bld_cache_mount_seed(empty, src, "/missing", 0, 0, &err) != 0);
+    sw_error_clear(&err);
+    sw_rm_rf(dir, NULL);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_parse);
     RUN(test_errors);
     RUN(test_key);
+    RUN(test_check_together);
     RUN(test_cache_dirs);
+    RUN(test_lru_plan);
+    RUN(test_cache_gc);
+    RUN(test_cache_seed);
     RUN(test_secret_sources);
     RUN(test_masking);
     return TEST_EXIT();

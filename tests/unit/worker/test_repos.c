@@ -466,9 +466,40 @@ static void test_build_secrets(void)
                  (const char *[]){ "not a readable file", NULL });
 }
 
+/* repos[].forward_ssh: off by default, needs ssh_key. */
+static void test_forward_ssh(void)
+{
+    char *yaml = NULL;
+    if (asprintf(&yaml,
+                 REPO_HEAD "    ssh_key: %s/slipway.yaml\n    forward_ssh: true\n"
+                           "    rules:\n      - { source_type: branch, source: main }\n",
+                 dir) < 0)
+        abort();
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    CHECK_INT_EQ(load(yaml, &repos, msg, sizeof(msg)), 0);
+    if (repos && repos->n == 1)
+        CHECK_INT_EQ(repos->repos[0].forward_ssh, 1);
+    wrk_repos_free(repos);
+    free(yaml);
+    CHECK_INT_EQ(load(REPO_HEAD "    rules:\n      - { source_type: branch, source: main }\n",
+                      &repos, msg, sizeof(msg)),
+                 0);
+    if (repos && repos->n == 1)
+        CHECK_INT_EQ(repos->repos[0].forward_ssh, 0);
+    wrk_repos_free(repos);
+    expect_error(REPO_HEAD "    forward_ssh: true\n"
+                           "    rules:\n      - { source_type: branch, source: main }\n",
+                 (const char *[]){ "repos[demo/x].forward_ssh", "needs ssh_key", NULL });
+    expect_error(REPO_HEAD "    forward_ssh: maybe\n"
+                           "    rules:\n      - { source_type: branch, source: main }\n",
+                 (const char *[]){ "repos[demo/x].forward_ssh", NULL });
+}
+
 int main(void)
 {
     dir = scratch_dir("test_repos");
+    RUN(test_forward_ssh);
     RUN(test_load_full);
     RUN(test_no_repos);
     RUN(test_errors);

@@ -182,6 +182,10 @@ grep -q "fork pull requests are not built (forks: false)" <<< "$SVC_BODY" &&
     ok "the answer says why" || fail "answer: $SVC_BODY"
 same "and queued no run" "$(svc_runs_count)" "$before"
 
+"$SLIPWAY_BIN" runs --server "$SVC_BASE" --repo demo/app > "$work/runs.out" 2>&1
+grep -Eq "^$run7 .* PR #7 into main " "$work/runs.out" && ok "slipway runs shows PR #7 into main" ||
+    fail "runs: $(cat "$work/runs.out")"
+
 # --- a newer push supersedes ---------------------------------------------------------------
 deliver demo/quiet "$(pr_event synchronize 9 "$c9_old" acme/app)"
 run9=$(jq -r '.runs[0].id // empty' <<< "$SVC_BODY")

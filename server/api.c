@@ -302,6 +302,7 @@ static json_t *rule_json(const struct wrk_rule *rule)
     json_object_set_new(o, "autotest", autotest);
     json_object_set_new(o, "notify", json_integer((json_int_t)rule->n_notify));
     json_object_set_new(o, "cache", json_boolean(rule->cache));
+    json_object_set_new(o, "forks", json_boolean(rule->forks));
     return o;
 }
 

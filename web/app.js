@@ -580,7 +580,7 @@ async function pageRepo(name) {
     h('thead', {}, h('tr', {}, h('th', {}, 'Source'), h('th', {}, 'Dockerfile'),
       h('th', { class: 'hide-sm' }, 'Context'), h('th', {}, 'Tags'), h('th', { class: 'hide-sm' }, 'Extras'))),
     h('tbody', {}, repo.rules.map((r) => h('tr', {},
-      h('td', {}, r.source_type, ' ', h('code', {}, r.source)),
+      h('td', {}, r.source_type === 'pull_request' ? 'pull requests into ' : r.source_type + ' ', h('code', {}, r.source)),
       h('td', {}, h('code', {}, r.dockerfile)),
       h('td', { class: 'hide-sm' }, h('code', {}, r.context)),
       h('td', {}, r.semver ? h('span', { class: 'tag' }, 'semver') : null,
@@ -589,7 +589,8 @@ async function pageRepo(name) {
         Object.keys(r.build_args).length ? 'build args: ' + Object.keys(r.build_args).join(', ') : null,
         r.autotest ? 'autotest: ' + r.autotest.join(' ') : null,
         r.notify ? 'notifies ' + plural(r.notify, 'URL') : null,
-        r.cache ? null : 'no cache'].filter(Boolean).join(' · ') || '–'))))));
+        r.cache ? null : 'no cache',
+        r.source_type === 'pull_request' ? (r.forks ? 'forks too' : 'no forks') : null].filter(Boolean).join(' · ') || '–'))))));
 
   const history = h('section', { class: 'panel', 'data-section': 'history' });
   const chart = h('section', { class: 'panel' });

@@ -357,8 +357,13 @@ int cmd_runs(int argc, char **argv)
     json_t *run;
     json_array_foreach(runs, i, run) {
         char source[64], duration[16], age[32];
+        json_t *pr = json_object_get(run, "pull_request");
         if (strcmp(str(run, "source_type"), "commit") == 0)
             snprintf(source, sizeof(source), "commit %.7s", str(run, "source_ref"));
+        else if (json_is_integer(json_object_get(pr, "number")))
+            snprintf(source, sizeof(source), "PR #%lld into %s",
+                     (long long)json_integer_value(json_object_get(pr, "number")),
+                     str(run, "source_ref"));
         else
             snprintf(source, sizeof(source), "%s %s", str(run, "source_type"),
                      str(run, "source_ref"));

@@ -136,6 +136,12 @@ static json_t *run_json(const char *base_url, const struct wrk_run *run)
     json_object_set_new(o, "source_ref", json_string(run->source_ref));
     json_object_set_new(o, "commit", json_str_or_null(run->commit_sha));
     json_object_set_new(o, "tag_object", json_str_or_null(run->tag_object));
+    json_object_set_new(
+        o, "pull_request",
+        run->pr_number > 0 ? json_pack("{s:I, s:o, s:o, s:b}", "number", (json_int_t)run->pr_number,
+                                       "head_ref", json_str_or_null(run->pr_head_ref), "head_repo",
+                                       json_str_or_null(run->pr_head_repo), "fork", run->pr_fork)
+                           : json_null());
     json_object_set_new(o, "commit_message", json_str_or_null(run->commit_message));
     json_object_set_new(o, "pusher", json_str_or_null(run->pusher));
     json_object_set_new(o, "status", json_string(run->status));
@@ -296,6 +302,7 @@ static json_t *rule_json(const struct wrk_rule *rule)
     json_object_set_new(o, "autotest", autotest);
     json_object_set_new(o, "notify", json_integer((json_int_t)rule->n_notify));
     json_object_set_new(o, "cache", json_boolean(rule->cache));
+    json_object_set_new(o, "forks", json_boolean(rule->forks));
     return o;
 }
 
@@ -639,6 +646,11 @@ static void run_rerun_end(srv_request *req)
         .rule = run.rule,
         .pusher = srv_request_user(req),
         .full_name = run.full_name,
+        .pr_number = run.pr_number,
+        .pr_head_ref = run.pr_head_ref,
+        .pr_head_repo = run.pr_head_repo,
+        .pr_fork = run.pr_fork,
+        .pr_fetch_ref = run.pr_fetch_ref,
     };
     if (wrk_jobs_enqueue(db, &rr, run_id, &created, &err) != 0) {
         srv_api_sw_error(req, err);

@@ -68,23 +68,30 @@ static int hook_headers(srv_request *req)
 }
 
 /* Queues one run per rule of repo the push matches, adding them to runs;
- * *matched counts the rules that matched, *created the new runs. */
+ * *matched counts the rules that matched, *created the new runs,
+ * *forks_refused the pull_request rules that matched a fork's pull request
+ * but do not build forks. */
 static int queue_runs(srv_request *req, const struct wrk_repo *repo,
                       const struct wrk_hook_event *ev, json_t *runs, int *matched, int *created,
-                      sw_error **err)
+                      int *forks_refused, sw_error **err)
 {
     const struct wrk_repos *repos = req->srv->repos;
     struct wrk_match m[16];
     size_t n = wrk_repo_match(repo, ev->source_type, ev->ref, m, 16);
     sqlite3 *db = NULL;
     int rc = 0;
-    *matched += (int)n;
     if (n == 0)
         return 0;
     if ((rc = reg_store_db(srv_request_store(req), &db, err)) != 0)
         goto cleanup;
     for (size_t i = 0; i < n; i++) {
         char *delivery = NULL;
+        /* a fork's code runs only where the rule says so (docs/security.md) */
+        if (ev->kind == WRK_HOOK_PULL_REQUEST && ev->pr_fork && !m[i].rule->forks) {
+            (*forks_refused)++;
+            continue;
+        }
+        (*matched)++;
         if (ev->delivery_id &&
             asprintf(&delivery, "%s#%s#%d", ev->delivery_id, repo->name, m[i].rule->index) < 0) {
             rc = sw_error_oom(err);
@@ -103,6 +110,11 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
             .pusher = ev->pusher,
             .full_name = ev->full_name,
             .tag_object = ev->tag_object,
+            .pr_number = ev->pr_number,
+            .pr_head_ref = ev->pr_head_ref,
+            .pr_head_repo = ev->pr_head_repo,
+            .pr_fork = ev->pr_fork,
+            .pr_fetch_ref = ev->pr_fetch_ref,
         };
         char run_id[WRK_RUN_ID_MAX];
         int is_new = 0;
@@ -111,7 +123,11 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
         if (rc != 0)
             goto cleanup;
         *created += is_new;
-        if (is_new)
+        if (is_new && ev->kind == WRK_HOOK_PULL_REQUEST)
+            sw_info("run %s queued: pull request #%lld into %s of %s at %.7s%s (rule %d)", run_id,
+                    ev->pr_number, ev->ref, repo->name, ev->commit_sha ? ev->commit_sha : "",
+                    ev->pr_fork ? " from a fork" : "", rr.rule + 1);
+        else if (is_new)
             sw_info("run %s queued: %s %s of %s at %.7s (rule %d)", run_id, ev->source_type,
                     ev->ref, repo->name, ev->commit_sha ? ev->commit_sha : "", rr.rule + 1);
         json_array_append_new(runs, json_pack("{s:s, s:s, s:i, s:b}", "id", run_id, "repo",
@@ -129,14 +145,30 @@ static void queue_all(srv_request *req, const struct wrk_repo *const *accepted, 
 {
     json_t *runs = json_array();
     sw_error *err = NULL;
-    int matched = 0, created = 0;
+    int matched = 0, created = 0, forks_refused = 0;
     for (size_t i = 0; i < n; i++) {
-        if (queue_runs(req, accepted[i], ev, runs, &matched, &created, &err) != 0) {
+        if (queue_runs(req, accepted[i], ev, runs, &matched, &created, &forks_refused, &err) != 0) {
             json_decref(runs);
             srv_api_sw_error(req, err);
             sw_error_clear(&err);
             return;
         }
+    }
+    if (matched == 0 && forks_refused > 0) {
+        json_decref(runs);
+        hook_reply(req, 200, "ignored",
+                   "fork pull requests are not built (forks: false): pull request #%lld into %s "
+                   "comes from %s; set forks: true on the rule to build them",
+                   ev->pr_number, ev->ref, ev->pr_head_repo ? ev->pr_head_repo : "a deleted fork");
+        return;
+    }
+    if (matched == 0 && ev->kind == WRK_HOOK_PULL_REQUEST) {
+        json_decref(runs);
+        hook_reply(req, 200, "no_rule",
+                   "no pull_request rule of %s matches pull request #%lld into %s; nothing to "
+                   "build",
+                   accepted[0]->name, ev->pr_number, ev->ref);
+        return;
     }
     if (matched == 0) {
         json_decref(runs);
@@ -336,7 +368,8 @@ static void hook_end(srv_request *req)
      * may feed several image repositories); an event about no repository
      * (an organization's or App's ping) was accepted by the secret alone */
     size_t n_accepted = name ? 1 : match_urls(&ev, candidates, n_candidates);
-    if (n_accepted == 0 && ev.n_repo_urls == 0 && ev.kind != WRK_HOOK_PUSH) {
+    if (n_accepted == 0 && ev.n_repo_urls == 0 && ev.kind != WRK_HOOK_PUSH &&
+        ev.kind != WRK_HOOK_PULL_REQUEST) {
         if (ev.kind == WRK_HOOK_PING)
             hook_reply(req, 200, "ping",
                        "pong: the hook of %s is connected; pushes to the configured repositories "
@@ -393,6 +426,9 @@ static void hook_end(srv_request *req)
                        ev.skip_reason ? ev.skip_reason : "[skip ci]");
             break;
         }
+        queue_all(req, candidates, n_accepted, &ev);
+        break;
+    case WRK_HOOK_PULL_REQUEST:
         queue_all(req, candidates, n_accepted, &ev);
         break;
     }

@@ -116,6 +116,11 @@ function shortDigest(d) {
   return d ? d.replace(/^sha256:/, '').slice(0, 12) : '–';
 }
 
+// "PR #7 into main": a pull request run (its head names are someone's text: text nodes only)
+function prLabel(r) {
+  return ['PR #' + r.pull_request.number + ' into ', h('b', {}, r.source_ref)];
+}
+
 function firstLine(s) { return (s || '').split('\n')[0]; }
 
 /* ---- the API ------------------------------------------------------------ */
@@ -375,8 +380,8 @@ function runsTable(runs, opts) {
       h('td', { class: 'mono' }, link('/runs/' + r.id, r.id)),
       o.repo ? h('td', {}, link('/repos/' + r.repo, r.repo)) : null,
       h('td', { class: 'nowrap hide-sm' }, r.trigger === 'push' ? '' : r.trigger + ' · ',
-        r.source_type === 'commit' ? 'commit' : r.source_type + ' ',
-        r.source_type === 'commit' ? '' : h('b', {}, r.source_ref)),
+        r.pull_request ? prLabel(r) : [r.source_type === 'commit' ? 'commit' : r.source_type + ' ',
+          r.source_type === 'commit' ? '' : h('b', {}, r.source_ref)]),
       h('td', { class: 'msg', title: r.commit_message || '' },
         r.commit ? h('code', {}, r.commit.slice(0, 7)) : '–',
         h('span', { class: 'hide-sm' }, ' ', firstLine(r.commit_message))),
@@ -575,7 +580,7 @@ async function pageRepo(name) {
     h('thead', {}, h('tr', {}, h('th', {}, 'Source'), h('th', {}, 'Dockerfile'),
       h('th', { class: 'hide-sm' }, 'Context'), h('th', {}, 'Tags'), h('th', { class: 'hide-sm' }, 'Extras'))),
     h('tbody', {}, repo.rules.map((r) => h('tr', {},
-      h('td', {}, r.source_type, ' ', h('code', {}, r.source)),
+      h('td', {}, r.source_type === 'pull_request' ? 'pull requests into ' : r.source_type + ' ', h('code', {}, r.source)),
       h('td', {}, h('code', {}, r.dockerfile)),
       h('td', { class: 'hide-sm' }, h('code', {}, r.context)),
       h('td', {}, r.semver ? h('span', { class: 'tag' }, 'semver') : null,
@@ -584,7 +589,8 @@ async function pageRepo(name) {
         Object.keys(r.build_args).length ? 'build args: ' + Object.keys(r.build_args).join(', ') : null,
         r.autotest ? 'autotest: ' + r.autotest.join(' ') : null,
         r.notify ? 'notifies ' + plural(r.notify, 'URL') : null,
-        r.cache ? null : 'no cache'].filter(Boolean).join(' · ') || '–'))))));
+        r.cache ? null : 'no cache',
+        r.source_type === 'pull_request' ? (r.forks ? 'forks too' : 'no forks') : null].filter(Boolean).join(' · ') || '–'))))));
 
   const history = h('section', { class: 'panel', 'data-section': 'history' });
   const chart = h('section', { class: 'panel' });
@@ -764,7 +770,10 @@ async function pageRun(id) {
     head.replaceChildren(h('div', { class: 'grow' },
       h('div', { class: 'crumbs' }, link('/', 'Builds'), ' / ', link('/repos/' + r.repo, r.repo), ' / run'),
       h('h1', {}, 'Run ', h('span', { class: 'mono' }, r.id), ' ', badge(r.status)),
-      h('div', { class: 'muted' }, r.trigger + ' of ' + r.source_type + ' ', h('b', {}, r.source_ref),
+      h('div', { class: 'muted' }, r.trigger + ' of ',
+        r.pull_request ? [prLabel(r), ' from ', h('b', {}, (r.pull_request.head_repo || 'a deleted fork') +
+          ':' + (r.pull_request.head_ref || '?')), r.pull_request.fork ? ' (fork)' : '']
+          : [r.source_type + ' ', h('b', {}, r.source_ref)],
         r.commit ? [' at ', h('code', {}, r.commit.slice(0, 7)), ' ', firstLine(r.commit_message)] : '',
         r.pusher ? ' · by ' + r.pusher : '')), cancel || rebuild || '');
     facts.replaceChildren(h('h2', {}, 'Result'), h('dl', { class: 'facts' },

@@ -648,6 +648,35 @@ cleanup:
     return rc;
 }
 
+/* The commit a pull request's head ref points at in the mirror, which
+ * must be want (when given): the forge moves the ref on every push to the
+ * pull request, so another commit means a newer push. */
+static int resolve_pull(git_repository *repo, const char *ref, const char *want, char sha_out[41],
+                        sw_error **err)
+{
+    git_object *obj = NULL;
+    git_commit *commit = NULL;
+    int rc = 0;
+    if (git_revparse_single(&obj, repo, ref) != 0)
+        return sw_error_set(err, SW_ENOTFOUND,
+                            "%s does not exist in the repository (was the pull request closed?)",
+                            ref);
+    if (git_object_peel((git_object **)&commit, obj, GIT_OBJECT_COMMIT) != 0) {
+        rc = sw_error_set(err, SW_ENOTFOUND, "%s does not name a commit", ref);
+        goto cleanup;
+    }
+    git_oid_tostr(sha_out, 41, git_commit_id(commit));
+    if (want && *want && strncasecmp(sha_out, want, strlen(want)) != 0)
+        rc = sw_error_set(err, SW_ECONFLICT,
+                          "%s is now at %.12s, not at %.12s (the head commit the delivery named): "
+                          "a newer push to the pull request supersedes this run",
+                          ref, sha_out, want);
+cleanup:
+    git_commit_free(commit);
+    git_object_free(obj);
+    return rc;
+}
+
 /* The mirror's repository, created on first use. Fetches go through an
  * anonymous remote with explicit refspecs: nothing about the remote is kept
  * in the mirror's config (and libgit2 1.5 leaks a little on every config
@@ -664,12 +693,36 @@ static int open_mirror(const char *mirror, const char *url, git_repository **rep
     return 0;
 }
 
+int wrk_git_is_pull_ref(const char *ref)
+{
+    static const char *const prefixes[] = { "refs/pull/", "refs/merge-requests/", NULL };
+    for (size_t i = 0; ref && prefixes[i]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(ref, prefixes[i], n) != 0)
+            continue;
+        size_t digits = strspn(ref + n, "0123456789");
+        return digits >= 1 && digits <= 12 && ref[n] != '0' &&
+               strcmp(ref + n + digits, "/head") == 0;
+    }
+    return 0;
+}
+
+/* Fetches the branches and tags, or (pull_ref not NULL) only that pull
+ * request head ref, into the mirror under the same names. */
 static int do_fetch(git_repository *repo, git_remote *remote, const struct wrk_git_auth *auth,
-                    const char *url, const char *url_user, const char *url_password, sw_error **err)
+                    const char *url, const char *url_user, const char *url_password,
+                    const char *pull_ref, sw_error **err)
 {
     (void)repo;
+    char pull_spec[128];
     char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+    char *pull_specs[] = { pull_spec };
     git_strarray refspecs = { specs, 2 };
+    if (pull_ref) {
+        snprintf(pull_spec, sizeof(pull_spec), "+%s:%s", pull_ref, pull_ref);
+        refspecs.strings = pull_specs;
+        refspecs.count = 1;
+    }
     git_fetch_options opts;
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
     struct cred_state st = {
@@ -771,11 +824,15 @@ int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git
     git_remote *remote = NULL;
     char *clean_url = NULL, *url_user = NULL, *url_password = NULL;
     int rc = 0, lock;
+    int is_pull = source_type && strcmp(source_type, "pull_request") == 0;
+    if (is_pull && !wrk_git_is_pull_ref(ref))
+        return sw_error_set(err, SW_EINVAL, "\"%s\" is not a pull request's head ref", ref);
     pthread_once(&init_once, init_libgit2);
     if ((lock = lock_mirror(mirror, LOCK_EX, err)) < 0)
         return SW_EIO;
-    /* the commit is there already: nothing to fetch */
-    if (want_sha && git_repository_open_bare(&repo, mirror) == 0 &&
+    /* the commit is there already: nothing to fetch (a pull request's ref
+     * is always fetched: where it points now is the answer) */
+    if (!is_pull && want_sha && git_repository_open_bare(&repo, mirror) == 0 &&
         resolve(repo, source_type, ref, want_sha, sha_out, NULL) == 0)
         goto cleanup;
     git_repository_free(repo);
@@ -786,9 +843,13 @@ int wrk_git_fetch_here(const char *mirror, const char *url, const struct wrk_git
     }
     if ((rc = open_mirror(mirror, clean_url, &repo, &remote, err)) != 0)
         goto cleanup;
-    if ((rc = do_fetch(repo, remote, auth, clean_url, url_user, url_password, err)) != 0)
+    if ((rc = do_fetch(repo, remote, auth, clean_url, url_user, url_password, is_pull ? ref : NULL,
+                       err)) != 0)
         goto cleanup;
-    rc = resolve(repo, source_type, ref, want_sha, sha_out, err);
+    if (is_pull)
+        rc = resolve_pull(repo, ref, want_sha, sha_out, err);
+    else
+        rc = resolve(repo, source_type, ref, want_sha, sha_out, err);
 cleanup:
     git_remote_free(remote);
     git_repository_free(repo);
@@ -821,6 +882,8 @@ static int helper_status_for(int code)
         return 4;
     case SW_EINVAL:
         return 5;
+    case SW_ECONFLICT:
+        return 6;
     default:
         return 1;
     }
@@ -835,6 +898,8 @@ static int code_for_helper_status(int status)
         return SW_EPERM;
     case 5:
         return SW_EINVAL;
+    case 6:
+        return SW_ECONFLICT;
     default:
         return SW_EIO;
     }

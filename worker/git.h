@@ -59,12 +59,23 @@ void wrk_commit_info_release(struct wrk_commit_info *ci);
 /* <data_dir>/git/<16 hex of sha256(url)>.git, malloc'd. */
 int wrk_git_mirror_path(const char *data_dir, const char *url, char **out, sw_error **err);
 
+/* 1 when ref is the head ref a forge keeps in the base repository for a
+ * pull request: refs/pull/N/head (GitHub, Gitea) or
+ * refs/merge-requests/N/head (GitLab), N a decimal number; 0 otherwise. */
+int wrk_git_is_pull_ref(const char *ref);
+
 /* Makes the mirror hold what a run needs and resolves it to a commit:
  * want_sha (full or abbreviated) when given, else the branch ("branch"),
  * tag ("tag", annotated tags peeled) or commit ("commit") named by ref.
  * Fetches only when want_sha is not in the mirror yet (or when there is no
  * want_sha). SW_ENOTFOUND for an unknown ref or commit, SW_EPERM when the
- * remote refused the credentials. */
+ * remote refused the credentials.
+ *
+ * source_type "pull_request": ref is a pull request's head ref
+ * (wrk_git_is_pull_ref; SW_EINVAL otherwise), always fetched from url (the
+ * base repository) into the mirror under the same name, and sha_out is
+ * the commit it points at. SW_ECONFLICT when want_sha is given and the ref
+ * points at another commit (the pull request got a newer push). */
 int wrk_git_fetch(const char *mirror, const char *url, const struct wrk_git_auth *auth,
                   const char *source_type, const char *ref, const char *want_sha, char sha_out[41],
                   sw_error **err);

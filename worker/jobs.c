@@ -21,7 +21,8 @@
 #define RUN_COLUMNS                                                                                \
     "run_id, repo, trigger, source_type, source_ref, commit_sha, commit_message, status, "         \
     "attempts, cancel_requested, queued_at, started_at, finished_at, digest, tags, error, "        \
-    "rule, pusher, full_name, tag_object"
+    "rule, pusher, full_name, tag_object, pr_number, pr_head_ref, pr_head_repo, pr_fork, "         \
+    "pr_fetch_ref"
 
 static int64_t now(void)
 {
@@ -52,6 +53,11 @@ static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
     run->pusher = sw_db_column_dup(stmt, 17);
     run->full_name = sw_db_column_dup(stmt, 18);
     run->tag_object = sw_db_column_dup(stmt, 19);
+    run->pr_number = sqlite3_column_int64(stmt, 20);
+    run->pr_head_ref = sw_db_column_dup(stmt, 21);
+    run->pr_head_repo = sw_db_column_dup(stmt, 22);
+    run->pr_fork = sqlite3_column_int(stmt, 23);
+    run->pr_fetch_ref = sw_db_column_dup(stmt, 24);
 }
 
 void wrk_run_release(struct wrk_run *run)
@@ -71,6 +77,9 @@ void wrk_run_release(struct wrk_run *run)
     free(run->pusher);
     free(run->tag_object);
     free(run->full_name);
+    free(run->pr_head_ref);
+    free(run->pr_head_repo);
+    free(run->pr_fetch_ref);
     memset(run, 0, sizeof(*run));
 }
 
@@ -116,13 +125,32 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
         if (rc != 0)
             goto cleanup;
     }
+    /* and a newer push to the same pull request */
+    if (strcmp(req->source_type, "pull_request") == 0) {
+        if ((rc = sw_db_prepare(db,
+                                "UPDATE runs SET status = 'superseded', finished_at = ?"
+                                " WHERE status = 'queued' AND repo = ? AND"
+                                " source_type = 'pull_request' AND pr_number = ? AND rule = ?",
+                                &stmt, err)) != 0)
+            goto cleanup;
+        sqlite3_bind_int64(stmt, 1, now());
+        sqlite3_bind_text(stmt, 2, req->repo, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, req->pr_number);
+        sqlite3_bind_int(stmt, 4, req->rule);
+        rc = sw_db_step_done(db, stmt, "superseding queued runs", err);
+        stmt = NULL;
+        if (rc != 0)
+            goto cleanup;
+    }
 
     /* the run id comes from the row id, known only after the insert */
     if ((rc = sw_db_prepare(db,
                             "INSERT INTO runs (run_id, repo, trigger, source_type,"
                             " source_ref, commit_sha, commit_message, delivery_id, status,"
-                            " queued_at, rule, pusher, full_name, tag_object)"
-                            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                            " queued_at, rule, pusher, full_name, tag_object, pr_number,"
+                            " pr_head_ref, pr_head_repo, pr_fork, pr_fetch_ref)"
+                            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?,"
+                            " ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
     sqlite3_bind_text(stmt, 1, req->repo, -1, SQLITE_STATIC);
@@ -137,6 +165,14 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
     sqlite3_bind_text(stmt, 10, req->pusher, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 11, req->full_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 12, req->tag_object, -1, SQLITE_STATIC);
+    if (req->pr_number > 0)
+        sqlite3_bind_int64(stmt, 13, req->pr_number);
+    else
+        sqlite3_bind_null(stmt, 13);
+    sqlite3_bind_text(stmt, 14, req->pr_head_ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 15, req->pr_head_repo, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 16, req->pr_fork ? 1 : 0);
+    sqlite3_bind_text(stmt, 17, req->pr_fetch_ref, -1, SQLITE_STATIC);
     rc = sw_db_step_done(db, stmt, "queueing a run", err);
     stmt = NULL;
     if (rc != 0)

@@ -34,6 +34,13 @@ struct wrk_run_request {
     const char *pusher;         /* who pushed (webhook), or NULL */
     const char *full_name;      /* the forge's "owner/name", or NULL */
     const char *tag_object;     /* an annotated tag's object id, when known, or NULL */
+    /* source_type "pull_request" (source_ref is the target branch, commit_sha
+     * the head commit): */
+    long long pr_number;      /* the pull/merge request's number (GitLab: iid) */
+    const char *pr_head_ref;  /* its head branch, as the forge named it */
+    const char *pr_head_repo; /* the head repository's owner/name, or NULL */
+    int pr_fork;              /* the head repository is not the base one */
+    const char *pr_fetch_ref; /* refs/pull/N/head or refs/merge-requests/N/head */
 };
 
 struct wrk_run {
@@ -48,14 +55,18 @@ struct wrk_run {
     char *error;                                /* NULL unless failed */
     int rule;                                   /* index of the build rule */
     char *pusher, *full_name;                   /* from the webhook, or NULL */
-    char *tag_object; /* the annotated tag object pushed (commit_sha is its commit), or NULL */
+    char *tag_object;    /* the annotated tag object pushed (commit_sha is its commit), or NULL */
+    long long pr_number; /* source_type "pull_request": as in wrk_run_request */
+    char *pr_head_ref, *pr_head_repo, *pr_fetch_ref;
+    int pr_fork;
 };
 
 void wrk_run_release(struct wrk_run *run);
 
 /* Queues a run in one transaction (a delivery id seen before queues
  * nothing: *created = 0 and run_id gets the existing run's id). Queued
- * runs of the same repository, branch and rule become superseded. */
+ * runs of the same repository, branch and rule become superseded (of a
+ * pull request: of the same pull request and rule). */
 int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
                      int *created, sw_error **err);
 

@@ -409,7 +409,7 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
 {
     static const char *const known[] = { "source_type", "source", "dockerfile", "context",
                                          "build_args",  "tags",   "semver",     "autotest",
-                                         "notify",      "cache",  NULL };
+                                         "notify",      "cache",  "forks",      NULL };
     char prefix[400], key[440];
     const char *s = NULL;
     int rc, present;
@@ -426,11 +426,14 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
         return rc;
     snprintf(key, sizeof(key), "%s.source_type", prefix);
     if (s == NULL)
-        return key_error(c, node, key, err, "required (branch or tag)");
-    if (strcmp(s, "branch") != 0 && strcmp(s, "tag") != 0)
+        return key_error(c, node, key, err, "required (branch, tag or pull_request)");
+    if (strcmp(s, "branch") != 0 && strcmp(s, "tag") != 0 && strcmp(s, "pull_request") != 0)
         return sw_config_error(c->cfg, json_object_get(node, "source_type"), key, err,
-                               "expected branch or tag, got \"%s\"", s);
+                               "expected branch, tag or pull_request, got \"%s\"", s);
     r->source_type = strdup(s);
+    if (r->source_type == NULL)
+        return sw_error_oom(err);
+    int is_pull_request = strcmp(s, "pull_request") == 0;
 
     if ((rc = get_str(c, node, prefix, "source", &s, err)) != 0)
         return rc;
@@ -520,11 +523,17 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
             sw_error_clear(&e);
             return rc;
         }
+        if (!is_pull_request && strstr(r->tags[i], "{number}"))
+            return sw_config_error(c->cfg, json_object_get(node, "tags"), key, err,
+                                   "\"%s\": {number} is a pull request's number: it needs "
+                                   "source_type: pull_request",
+                                   r->tags[i]);
     }
     if (present && r->n_tags == 0 && !r->semver)
         return key_error(c, json_object_get(node, "tags"), key, err,
                          "an empty list tags nothing; leave the key out for {sourceref}");
-    if (!present && !r->semver) {
+    /* a pull request pushes nothing unless the rule says which tags */
+    if (!present && !r->semver && !is_pull_request) {
         r->tags = calloc(2, sizeof(char *));
         if (r->tags == NULL || (r->tags[0] = strdup("{sourceref}")) == NULL)
             return sw_error_oom(err);
@@ -534,6 +543,14 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
         snprintf(key, sizeof(key), "%s.semver", prefix);
         return key_error(c, json_object_get(node, "semver"), key, err,
                          "semver tags need source_type: tag");
+    }
+
+    if ((rc = get_bool(c, node, prefix, "forks", &r->forks, err)) != 0)
+        return rc;
+    if (!is_pull_request && json_object_get(node, "forks")) {
+        snprintf(key, sizeof(key), "%s.forks", prefix);
+        return key_error(c, json_object_get(node, "forks"), key, err,
+                         "forks is for source_type: pull_request");
     }
 
     if ((rc = get_autotest(c, node, prefix, &r->autotest, &present, err)) != 0)

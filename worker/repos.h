@@ -21,8 +21,10 @@
  *                                            holding ssh_key (id "default")
  *       autotest / notify / cache            defaults for the rules
  *       rules:
- *         - source_type: branch | tag
- *           source: main | /regex/           PCRE2, searched unanchored
+ *         - source_type: branch | tag | pull_request
+ *           source: main | /regex/           PCRE2, searched unanchored (pull_request:
+ *                                            the target branch)
+ *           forks: false                     pull_request: fork pull requests too
  *           dockerfile, context, build_args, tags, semver, autotest, notify, cache
  *       timers:                              worker/timers.h
  *         - schedule: "0 3 * * *"
@@ -67,6 +69,7 @@ struct wrk_rule {
     int *notify_format; /* enum wrk_notify_format of each URL */
     size_t n_notify;
     int cache;
+    int forks; /* pull_request rules: build pull requests from forks too */
 };
 
 struct wrk_repo {
@@ -128,7 +131,8 @@ struct wrk_match {
     int n_groups;
 };
 
-/* Matches a push of source_type ("branch" or "tag") ref against the
+/* Matches a push of source_type ("branch" or "tag") ref, or a pull request
+ * ("pull_request") into the target branch ref, against the
  * repository's rules in order; up to max matches (one per matching rule)
  * go to out. Returns how many. Release each with wrk_match_clear. */
 size_t wrk_repo_match(const struct wrk_repo *repo, const char *source_type, const char *ref,

@@ -213,6 +213,7 @@ struct run_ctx {
     int step_failed;               /* a step failed (and said so in the log) */
     char *src_dir;                 /* the checkout, stripped from messages */
     struct bld_output_cap log_cap; /* runs.max_log_size */
+    int superseded;                /* a pull request's head moved on: a newer run builds it */
 };
 
 /* Renews the lease every third of it; a cancel request or a lost lease
@@ -510,27 +511,54 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
                                  .known_hosts = r->known_hosts,
                                  .origin = r->git,
                                  .insecure = r->insecure };
+    /* a pull request's head comes from the base repository's ref for it,
+     * never from a URL in the payload; a fork's is someone else's code */
+    int is_pull = strcmp(c->run.source_type, "pull_request") == 0;
+    int is_fork = is_pull && c->run.pr_fork;
     char sha[41] = "";
     if ((rc = wrk_git_mirror_path(reg_store_data_dir(store), r->git, &mirror, err)) != 0)
         goto cleanup;
     source_url = url_without_userinfo(r->git);
-    wrk_log_line(c->log_fd, "Fetching %s %s from %s", c->run.source_type, c->run.source_ref,
-                 source_url ? source_url : "the repository");
+    if (is_pull)
+        wrk_log_line(c->log_fd, "Fetching pull request #%lld (%s) into %s from %s%s",
+                     c->run.pr_number, c->run.pr_fetch_ref ? c->run.pr_fetch_ref : "?",
+                     c->run.source_ref, source_url ? source_url : "the repository",
+                     is_fork ? "; it comes from a fork: no build secrets, no credentials for "
+                               "submodules, its own cache"
+                             : "");
+    else
+        wrk_log_line(c->log_fd, "Fetching %s %s from %s", c->run.source_type, c->run.source_ref,
+                     source_url ? source_url : "the repository");
     int64_t t0 = now_ms();
-    if ((rc = wrk_git_fetch(mirror, r->git, &auth, c->run.source_type, c->run.source_ref,
-                            c->run.commit_sha, sha, err)) != 0)
+    if (is_pull && (c->run.pr_fetch_ref == NULL || c->run.commit_sha == NULL)) {
+        rc = sw_error_set(err, SW_EINVAL, "pull request run %s has no head ref or commit",
+                          c->run.run_id);
         goto cleanup;
+    }
+    rc = wrk_git_fetch(mirror, r->git, &auth, c->run.source_type,
+                       is_pull ? c->run.pr_fetch_ref : c->run.source_ref, c->run.commit_sha, sha,
+                       err);
+    if (rc == SW_ECONFLICT && is_pull)
+        c->superseded = 1;
+    if (rc != 0)
+        goto cleanup;
+    /* submodules of a fork's commit get no credentials: its .gitmodules
+     * could name another private repository the token can read */
+    struct wrk_git_auth fork_auth = { .known_hosts = r->known_hosts,
+                                      .origin = r->git,
+                                      .insecure = r->insecure };
     if ((rc = bld_scratch_dir(store, "src-", &scratch, err)) != 0)
         goto cleanup;
     src = sw_path_join(scratch, "src");
     SW_CHECK_ALLOC(src, rc, err, cleanup);
     c->src_dir = src;
     if ((rc = wrk_git_checkout(mirror, r->git, sha, src, r->submodules, reg_store_data_dir(store),
-                               &auth, &info, err)) != 0)
+                               is_fork ? &fork_auth : &auth, &info, err)) != 0)
         goto cleanup;
     /* what was pushed was an annotated tag object when it is not (a prefix
      * of) the commit it resolved to: both ids go to the log */
-    if (c->run.commit_sha && strncmp(info.sha, c->run.commit_sha, strlen(c->run.commit_sha)) != 0) {
+    if (!is_pull && c->run.commit_sha &&
+        strncmp(info.sha, c->run.commit_sha, strlen(c->run.commit_sha)) != 0) {
         wrk_log_line(c->log_fd, "Tag object %.12s points at commit %.12s", c->run.commit_sha,
                      info.sha);
         if (c->run.tag_object == NULL) {
@@ -564,6 +592,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .commit = info.sha,
         .commit_time = info.time,
         .match = &match,
+        .pr_number = is_pull ? c->run.pr_number : 0,
     };
     if ((rc = wrk_tags_render(rule, &tctx, &tags, &n_tags, err)) != 0)
         goto cleanup;
@@ -587,7 +616,9 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     }
     host = registry_host(cfg);
     char *docker_repo = NULL, *image_name = NULL;
-    const char *first_tag = n_tags ? tags[0].name : "latest";
+    char pr_tag[32];
+    snprintf(pr_tag, sizeof(pr_tag), "pr-%lld", c->run.pr_number);
+    const char *first_tag = n_tags ? tags[0].name : is_pull ? pr_tag : "latest";
     if (asprintf(&docker_repo, "%s/%s", host, r->name) < 0)
         docker_repo = NULL;
     if (asprintf(&image_name, "%s/%s:%s", host, r->name, first_tag) < 0)
@@ -613,8 +644,8 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     char identity_of[300], cache_scope[600];
     snprintf(identity_of, sizeof(identity_of), "%srun_as of %s", r->run_as ? "" : "the default ",
              r->name);
-    snprintf(cache_scope, sizeof(cache_scope), "%s as %s", r->name,
-             r->run_as ? r->run_as : "anonymous");
+    snprintf(cache_scope, sizeof(cache_scope), "%s as %s%s", r->name,
+             r->run_as ? r->run_as : "anonymous", is_fork ? " (fork pull requests)" : "");
 
     char created[32];
     bld_format_time(info.time, created);
@@ -647,18 +678,19 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
         .cache_scope = cache_scope,
         .output_cap = &c->log_cap,
     };
-    /* the repository's build secrets, read now, wiped after the build */
-    if ((rc = load_build_secrets(r, &secrets, err)) != 0)
+    /* the repository's build secrets, read now, wiped after the build;
+     * never for a fork's pull request (its Dockerfile is someone else's) */
+    if (!is_fork && (rc = load_build_secrets(r, &secrets, err)) != 0)
         goto cleanup;
     bo.secrets = secrets;
-    bo.n_secrets = r->n_secrets;
+    bo.n_secrets = secrets ? r->n_secrets : 0;
     /* RUN --mount=type=ssh: the repository's deploy key, as an agent, only
      * when the repository opts in (a key shared between repositories would
      * otherwise reach another one's code). A build of a fork's pull request
-     * must never get it: leave bo.ssh NULL for those. */
+     * never gets it. */
     const char *ssh_paths[] = { r->ssh_key };
     struct bld_ssh_source ssh = { .id = "default", .paths = ssh_paths, .n_paths = 1 };
-    if (r->forward_ssh && r->ssh_key) {
+    if (r->forward_ssh && r->ssh_key && !is_fork) {
         bo.ssh = &ssh;
         bo.n_ssh = 1;
     }
@@ -704,7 +736,7 @@ cleanup:
     if (rc != 0 && err && *err)
         strip_dir((*err)->message, src);
     c->src_dir = NULL;
-    free_build_secrets(secrets, r->n_secrets);
+    free_build_secrets(secrets, secrets ? r->n_secrets : 0);
     bld_build_result_release(&result);
     json_decref(labels);
     wrk_tags_free(tags, n_tags);
@@ -787,6 +819,8 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
     const char *status = rc == 0 ? "succeeded" : "failed";
     if (rc != 0 && (w->cancel || sw_error_code(err) == SW_ECANCELED))
         status = "canceled";
+    else if (rc != 0 && c.superseded)
+        status = "superseded";
 
     if (c.lost) {
         wrk_log_line(c.log_fd,
@@ -813,7 +847,9 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
             format_tags(tags, list, sizeof(list));
             wrk_log_line(c.log_fd, "Tags: %s", list);
             wrk_log_line(c.log_fd, "Digest: %s", digest);
-            if (bases)
+            /* a pull request's bases are not the rule's: they would
+             * replace what its branch builds recorded */
+            if (bases && strcmp(c.run.source_type, "pull_request") != 0)
                 wrk_triggers_record(db, c.repo->name, c.rule->index, bases, c.run.run_id, NULL);
             if (strcmp(c.run.trigger, "base-image") != 0) {
                 int queued = 0, total = 0;
@@ -829,9 +865,14 @@ static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
                     wrk_service_wake(svc);
                 }
             }
-            post_status(&c, "success", "Image built and tagged");
-            notify(&c, digest, tags);
+            post_status(&c, "success",
+                        json_array_size(tags) ? "Image built and tagged" : "Image built");
+            if (json_array_size(tags) > 0) /* nothing was pushed: nothing to tell */
+                notify(&c, digest, tags);
             wrk_log_line(c.log_fd, "Run ID: %s was successful after %.0fs", c.run.run_id, secs);
+        } else if (strcmp(status, "superseded") == 0) {
+            wrk_log_line(c.log_fd, "%s", sw_error_message(err));
+            wrk_log_line(c.log_fd, "Run ID: %s was superseded after %.0fs", c.run.run_id, secs);
         } else if (strcmp(status, "canceled") == 0) {
             post_status(&c, "error", "Build canceled");
             wrk_log_line(c.log_fd, "Run ID: %s was canceled after %.0fs", c.run.run_id, secs);

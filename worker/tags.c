@@ -15,7 +15,7 @@
 
 /* Parses the placeholder starting after '{' at p: fills kind and arg;
  * returns a pointer after the '}' or NULL. Kinds: 's' sourceref, 'g'
- * group, 'r' run_id, 'c' commit, 'd' date. */
+ * group, 'r' run_id, 'c' commit, 'd' date, 'n' number. */
 static const char *placeholder(const char *p, char *kind, int *arg)
 {
     const char *end = strchr(p, '}');
@@ -42,6 +42,8 @@ static const char *placeholder(const char *p, char *kind, int *arg)
         *arg = (int)v;
     } else if (n == 4 && strncmp(p, "date", 4) == 0)
         *kind = 'd';
+    else if (n == 6 && strncmp(p, "number", 6) == 0)
+        *kind = 'n';
     else
         return NULL;
     return end + 1;
@@ -63,7 +65,7 @@ int wrk_tags_check_template(const char *tmpl, int max_group, sw_error **err)
             int len = (int)strcspn(p, "}");
             return sw_error_set(err, SW_EINVAL,
                                 "\"%s\": unknown placeholder %.*s}; use {sourceref}, {\\1}..{\\9},"
-                                " {run_id}, {commit}, {commit:N} or {date}",
+                                " {run_id}, {commit}, {commit:N}, {date} or {number}",
                                 tmpl, len, p);
         }
         if (kind == 'g' && arg > max_group)
@@ -130,6 +132,10 @@ static int render_one(const char *tmpl, const struct wrk_tag_context *ctx, char 
             sw_strbuf_puts(&sb, date);
             break;
         }
+        case 'n':
+            if (ctx->pr_number > 0)
+                sw_strbuf_printf(&sb, "%lld", ctx->pr_number);
+            break;
         }
         p = next;
     }

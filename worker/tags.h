@@ -8,7 +8,8 @@
  *   {run_id}         the run id, e.g. ca7
  *   {commit}         the 40-hex commit id; {commit:N} its first N (1..40)
  *   {date}           the commit's UTC date, YYYYMMDD
- * e.g. latest, "{sourceref}", "sha-{commit:7}", "v{\1}-beta".
+ *   {number}         a pull request's number (pull_request rules only)
+ * e.g. latest, "{sourceref}", "sha-{commit:7}", "v{\1}-beta", "pr-{number}".
  *
  * A rendered tag is made a valid OCI tag: characters outside
  * [A-Za-z0-9_.-] become '-' (feature/x -> feature-x), a leading '.' or '-'
@@ -34,6 +35,7 @@ struct wrk_tag_context {
     const char *commit;            /* 40 hex */
     int64_t commit_time;           /* for {date} */
     const struct wrk_match *match; /* the rule's match (captures); may be NULL */
+    long long pr_number;           /* for {number}; 0 when not a pull request */
 };
 
 struct wrk_tag {

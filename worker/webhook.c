@@ -4,7 +4,8 @@
  * What each forge sends is in its documentation: GitHub's "Webhook events
  * and payloads", GitLab's "Webhook events", Gitea's and Forgejo's webhook
  * pages. Every event is read (a deletion, a ping, a release is answered,
- * not refused), but only a push names something to build.
+ * not refused), but only a push or a pull/merge request names something to
+ * build.
  */
 #include "worker/webhook.h"
 
@@ -457,8 +458,6 @@ static const struct {
 } event_notes[] = {
     { "create", "the push of the same branch or tag builds it" },
     { "release", "the push of its tag builds it" },
-    { "pull_request", "pull requests are not built" },
-    { "Merge Request Hook", "merge requests are not built" },
     { NULL, NULL },
 };
 
@@ -471,9 +470,175 @@ static void ignored(enum wrk_forge forge, json_t *doc, struct wrk_hook_event *ev
             note = event_notes[i].note;
     ev->kind = WRK_HOOK_IGNORED;
     ev->reason =
-        printf_dup("%s event \"%s\"%s%s%s is not built (only pushes are)%s%s",
+        printf_dup("%s event \"%s\"%s%s%s is not built (only pushes and pull requests are)%s%s",
                    wrk_forge_title(forge), ev->event, action ? " (" : "", action ? action : "",
                    action ? ")" : "", note ? "; " : "", note ? note : "");
+}
+
+/* ---- pull and merge requests -------------------------------------------------- */
+
+#define PR_TEXT_MAX 255
+
+/* Text of whoever opened a pull request (a branch or repository name)
+ * made safe to log and show: control characters become '?', at most
+ * PR_TEXT_MAX bytes. NULL for NULL. */
+static char *untrusted_text(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    char *out = strndup(s, PR_TEXT_MAX);
+    for (char *p = out; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return out;
+}
+
+static int is_object_id(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return (n == 40 || n == 64) && strspn(s, "0123456789abcdef") == n;
+}
+
+/* A pull request's number from a JSON integer: 1 .. 2^40 (what a forge
+ * numbers; the value goes into a ref name). 0 when it is not one. */
+static long long pr_number_of(json_t *v)
+{
+    if (!json_is_integer(v))
+        return 0;
+    long long n = (long long)json_integer_value(v);
+    return n >= 1 && n <= (1LL << 40) ? n : 0;
+}
+
+/* A pull request event whose action builds nothing. */
+static void pr_ignored(enum wrk_forge forge, struct wrk_hook_event *ev, long long number,
+                       const char *action, const char *builds)
+{
+    char act[64];
+    snprintf(act, sizeof(act), "%s", action ? action : "(none)");
+    for (char *p = act; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    ev->kind = WRK_HOOK_IGNORED;
+    ev->reason = printf_dup("ignored: action %s of %s %s %s%lld builds nothing (%s do)", act,
+                            wrk_forge_title(forge),
+                            forge == WRK_FORGE_GITLAB ? "merge request" : "pull request",
+                            forge == WRK_FORGE_GITLAB ? "!" : "#", number, builds);
+}
+
+/* Fills the event of a pull request that builds; head_repo and the fork
+ * flag are the caller's. */
+static int pr_event(enum wrk_forge forge, struct wrk_hook_event *ev, long long number,
+                    const char *action, const char *target, const char *head_sha,
+                    const char *head_ref, const char *pusher, sw_error **err)
+{
+    if (number == 0)
+        return sw_error_set(err, SW_EINVAL, "the pull request event has no number");
+    if (!is_object_id(head_sha))
+        return sw_error_set(err, SW_EINVAL, "the pull request event has no head commit id");
+    if (target == NULL || *target == '\0')
+        return sw_error_set(err, SW_EINVAL, "the pull request event has no target branch");
+    for (const char *p = target; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sw_error_set(err, SW_EINVAL, "the target branch has a control character");
+    ev->kind = WRK_HOOK_PULL_REQUEST;
+    ev->pr_number = number;
+    ev->pr_action = untrusted_text(action);
+    ev->source_type = strdup("pull_request");
+    ev->ref = strdup(target);
+    ev->commit_sha = strdup(head_sha);
+    ev->pr_head_ref = untrusted_text(head_ref);
+    ev->pusher = untrusted_text(pusher);
+    ev->pr_fetch_ref = printf_dup(forge == WRK_FORGE_GITLAB ? "refs/merge-requests/%lld/head"
+                                                            : "refs/pull/%lld/head",
+                                  number);
+    if (ev->source_type == NULL || ev->ref == NULL || ev->commit_sha == NULL ||
+        ev->pr_fetch_ref == NULL)
+        return sw_error_oom(err);
+    return 0;
+}
+
+/* GitHub's pull_request (opened, synchronize, reopened build) and
+ * Gitea's (opened, synchronized, reopened). A fork is a head repository
+ * other than the base one: GitHub names both by full_name (a deleted
+ * fork's head.repo is null), Gitea by head.repo_id and base.repo_id. */
+static int parse_github_pull_request(enum wrk_forge forge, json_t *doc, struct wrk_hook_event *ev,
+                                     sw_error **err)
+{
+    static const char *const github_actions[] = { "opened", "synchronize", "reopened", NULL };
+    static const char *const gitea_actions[] = { "opened", "synchronized", "reopened", NULL };
+    const char *const *builds = forge == WRK_FORGE_GITHUB ? github_actions : gitea_actions;
+    const char *action = jstr(doc, "action");
+    json_t *pr = json_object_get(doc, "pull_request");
+    json_t *head = json_object_get(pr, "head"), *base = json_object_get(pr, "base");
+    long long number = pr_number_of(json_object_get(doc, "number"));
+    if (number == 0)
+        number = pr_number_of(json_object_get(pr, "number"));
+    int builds_it = 0;
+    for (size_t i = 0; action && builds[i]; i++)
+        builds_it |= strcmp(action, builds[i]) == 0;
+    if (!builds_it) {
+        pr_ignored(forge, ev, number, action,
+                   forge == WRK_FORGE_GITHUB ? "opened, synchronize and reopened"
+                                             : "opened, synchronized and reopened");
+        return 0;
+    }
+    json_t *head_repo = json_object_get(head, "repo");
+    int rc = pr_event(forge, ev, number, action, jstr(base, "ref"), jstr(head, "sha"),
+                      jstr(head, "ref"), jstr(json_object_get(doc, "sender"), "login"), err);
+    if (rc != 0)
+        return rc;
+    ev->pr_head_repo = untrusted_text(jstr(head_repo, "full_name"));
+    if (forge == WRK_FORGE_GITHUB) {
+        const char *base_name = jstr(json_object_get(base, "repo"), "full_name");
+        if (base_name == NULL)
+            base_name = ev->full_name;
+        const char *head_name = jstr(head_repo, "full_name");
+        ev->pr_fork = head_name == NULL || base_name == NULL || strcasecmp(head_name, base_name);
+    } else {
+        json_t *head_id = json_object_get(head, "repo_id"),
+               *base_id = json_object_get(base, "repo_id");
+        ev->pr_fork = !json_is_integer(head_id) || !json_is_integer(base_id) ||
+                      json_integer_value(head_id) != json_integer_value(base_id);
+    }
+    return 0;
+}
+
+/* GitLab's Merge Request Hook: open and reopen build, update only when it
+ * brought new commits (object_attributes.oldrev is there); a fork is a
+ * source project other than the target project. */
+static int parse_gitlab_merge_request(json_t *doc, struct wrk_hook_event *ev, sw_error **err)
+{
+    json_t *attrs = json_object_get(doc, "object_attributes");
+    const char *action = jstr(attrs, "action");
+    long long number = pr_number_of(json_object_get(attrs, "iid"));
+    const char *oldrev = jstr(attrs, "oldrev");
+    if (action && strcmp(action, "update") == 0 && (oldrev == NULL || *oldrev == '\0')) {
+        ev->kind = WRK_HOOK_IGNORED;
+        ev->reason = printf_dup("ignored: action update of GitLab merge request !%lld brought no "
+                                "new commits (no oldrev); nothing to build",
+                                number);
+        return 0;
+    }
+    if (action == NULL || (strcmp(action, "open") != 0 && strcmp(action, "reopen") != 0 &&
+                           strcmp(action, "update") != 0)) {
+        pr_ignored(WRK_FORGE_GITLAB, ev, number, action,
+                   "open, reopen and update with new commits");
+        return 0;
+    }
+    json_t *user = json_object_get(doc, "user");
+    const char *who = jstr(user, "username");
+    int rc = pr_event(WRK_FORGE_GITLAB, ev, number, action, jstr(attrs, "target_branch"),
+                      jstr(json_object_get(attrs, "last_commit"), "id"),
+                      jstr(attrs, "source_branch"), who ? who : jstr(user, "name"), err);
+    if (rc != 0)
+        return rc;
+    ev->pr_head_repo =
+        untrusted_text(jstr(json_object_get(attrs, "source"), "path_with_namespace"));
+    json_t *source_id = json_object_get(attrs, "source_project_id");
+    json_t *target_id = json_object_get(attrs, "target_project_id");
+    ev->pr_fork = !json_is_integer(source_id) || !json_is_integer(target_id) ||
+                  json_integer_value(source_id) != json_integer_value(target_id);
+    return 0;
 }
 
 /* The GitHub and Gitea events, by the event header. Gitea sends
@@ -488,6 +653,9 @@ static int parse_github_like(enum wrk_forge forge, json_t *doc, struct wrk_hook_
         parse_ping(doc, ev);
         return 0;
     }
+    if (strcmp(ev->event, "pull_request") == 0 ||
+        (forge == WRK_FORGE_GITEA && strcmp(ev->event, "pull_request_sync") == 0))
+        return parse_github_pull_request(forge, doc, ev, err);
     const char *ref_type = jstr(doc, "ref_type");
     const char *ref = jstr(doc, "ref");
     if (strcmp(ev->event, "delete") == 0 && ref && ref_type &&
@@ -507,6 +675,8 @@ static int parse_gitlab(json_t *doc, struct wrk_hook_event *ev, sw_error **err)
 {
     if (strcmp(ev->event, "Push Hook") == 0 || strcmp(ev->event, "Tag Push Hook") == 0)
         return parse_gitlab_push(doc, ev, err);
+    if (strcmp(ev->event, "Merge Request Hook") == 0)
+        return parse_gitlab_merge_request(doc, ev, err);
     if (strcmp(ev->event, "System Hook") == 0) {
         const char *what = jstr(doc, "event_name");
         if (what == NULL)
@@ -610,6 +780,10 @@ void wrk_hook_event_release(struct wrk_hook_event *ev)
     free(ev->full_name);
     free(ev->reason);
     free(ev->skip_reason);
+    free(ev->pr_action);
+    free(ev->pr_head_ref);
+    free(ev->pr_head_repo);
+    free(ev->pr_fetch_ref);
     for (size_t i = 0; i < ev->n_repo_urls; i++)
         free(ev->repo_urls[i]);
     free(ev->repo_urls);

@@ -57,10 +57,11 @@ int wrk_webhook_verify(enum wrk_forge forge, const char *secret, wrk_header_fn h
 const char *wrk_webhook_signature_help(enum wrk_forge forge);
 
 enum wrk_hook_kind {
-    WRK_HOOK_PUSH,    /* a branch or tag was pushed */
-    WRK_HOOK_PING,    /* a hook was set up (GitHub's ping: repository, organization, App) */
-    WRK_HOOK_DELETE,  /* a branch or tag was deleted */
-    WRK_HOOK_IGNORED, /* another event, or a push that names no commit */
+    WRK_HOOK_PUSH,         /* a branch or tag was pushed */
+    WRK_HOOK_PING,         /* a hook was set up (GitHub's ping: repository, organization, App) */
+    WRK_HOOK_DELETE,       /* a branch or tag was deleted */
+    WRK_HOOK_IGNORED,      /* another event, or a push that names no commit */
+    WRK_HOOK_PULL_REQUEST, /* a pull/merge request was opened or reopened, or got new commits */
 };
 
 struct wrk_hook_event {
@@ -82,11 +83,28 @@ struct wrk_hook_event {
     char *reason;         /* PING, DELETE, IGNORED: why nothing is built */
     int skip; /* [skip ci] / [skip build] in the message, GitLab's ci.skip push option */
     char *skip_reason;
+    /* PULL_REQUEST: source_type "pull_request", ref the target branch,
+     * commit_sha the head commit, pusher who sent the event. The head
+     * branch and repository are text of whoever opened the pull request:
+     * control characters are replaced with '?' and the length bounded. */
+    long long pr_number; /* GitHub/Gitea number, GitLab iid */
+    char *pr_action;     /* the forge's action: opened, synchronize, update ... */
+    char *pr_head_ref;   /* the head branch */
+    char *pr_head_repo;  /* the head repository's owner/name, or NULL (a deleted fork) */
+    int pr_fork;         /* the head repository is not the base repository */
+    char *pr_fetch_ref;  /* the base repository's ref of the head: refs/pull/N/head
+                            (GitHub, Gitea) or refs/merge-requests/N/head (GitLab) */
 };
 
 /* Reads a delivery's JSON (wrk_webhook_payload's, after
  * wrk_webhook_verify). SW_EINVAL for bad JSON (with what to change on the
- * forge) or a push without ref/after. Release with wrk_hook_event_release. */
+ * forge), a push without ref/after, or a pull request event that builds
+ * and lacks its number, head commit or target branch. Pull request events
+ * that build: GitHub pull_request opened|synchronize|reopened, GitLab
+ * Merge Request Hook open|reopen|update (update only with `oldrev`: new
+ * commits), Gitea pull_request (or pull_request_sync)
+ * opened|synchronized|reopened; other actions are IGNORED with the action
+ * in the reason. Release with wrk_hook_event_release. */
 int wrk_webhook_parse(enum wrk_forge forge, wrk_header_fn header, void *ctx, const char *json,
                       size_t len, struct wrk_hook_event *out, sw_error **err);
 void wrk_hook_event_release(struct wrk_hook_event *ev);

@@ -288,17 +288,28 @@ try {
     await shot(page, 'run-canceled', '1280x800');
     expected401 = null;
 
-    // sixty older runs (the test put them in the database): a page of 50,
-    // then the rest on request
+    // sixty older runs and a fork's pull request run (the test put them in
+    // the database): a page of 50, then the rest on request
     await page.goto(`${auth}/repos/${repo}`);
     const rows = page.locator('[data-section="history"] tbody tr');
     await rows.first().waitFor();
+    const prRow = page.locator('[data-section="history"] tr[data-run="ca1t"]');
+    check('a pull request run is listed as "PR #7 into main"',
+          (await prRow.textContent()).includes('PR #7 into main'), await prRow.textContent());
     check('the history shows the newest 50 runs', (await rows.count()) === 50, String(await rows.count()));
     await page.locator('[data-action="older"]').click();
     await page.locator('[data-section="history"] tr[data-run="ca1"]').waitFor();
-    check('"Older runs" brings the rest, with no run twice', (await rows.count()) === 61,
+    check('"Older runs" brings the rest, with no run twice', (await rows.count()) === 62,
           String(await rows.count()));
     check('and goes away when there are no more', (await page.locator('[data-action="older"]').count()) === 0);
+
+    await page.goto(`${auth}/runs/ca1t`);
+    await page.locator('h1 [data-status="succeeded"]').waitFor();
+    const what = await page.locator('.crumbs + h1 + .muted').textContent();
+    check('the run page says PR #7 into main from the fork\'s branch, as text',
+          what.includes('PR #7 into main from octo/web:<b>fix</b> (fork)'), what);
+    check('the head branch name made no element', (await page.locator('.crumbs + h1 + .muted b').count()) === 2,
+          String(await page.locator('.crumbs + h1 + .muted b').count()));
   }
 
   // --- no repositories: the dashboard says how to add one ----------------------------------

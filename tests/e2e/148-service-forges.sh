@@ -8,9 +8,10 @@
 # Part 1, a server without workers: per forge, branch pushes, annotated and
 # lightweight tags, branch and tag deletions, pings (repository,
 # organization, App), other events, form-encoded and JSON bodies,
-# case-different URLs, GitLab's ci.skip and checkout_sha null, wrong
-# secrets and malformed bodies; each asserts the HTTP status, the answer
-# and whether a run was queued at which commit.
+# case-different URLs, GitLab's ci.skip and checkout_sha null, pull and
+# merge requests (opened, new commits, other actions, forks without
+# forks: true), wrong secrets and malformed bodies; each asserts the HTTP
+# status, the answer and whether a run was queued at which commit.
 # Part 2, a server with workers and a real repository behind git daemon:
 # annotated tags pushed through each forge's payload build the commit the
 # tag points at, and skopeo sees the semver tags.
@@ -67,6 +68,40 @@ gl_push() {
                      git_ssh_url: "git@example.com:\($path).git"},
         commits: (if $checkout == null then [] else [{id: $checkout, message: "a change"}] end),
         total_commits_count: 1, push_options: $options}'
+}
+
+# gh_pr REPO_JSON ACTION NUMBER HEAD_SHA HEAD_FULL_NAME [HEAD_REPO_ID]: a GitHub
+# (or Gitea) pull_request event into main; HEAD_REPO_ID (Gitea's head.repo_id)
+# defaults to the base repository's id when the head repository is the base
+gh_pr() {
+    local repo=$1 action=$2 number=$3 sha=$4 head=$5 head_id=${6:-}
+    jq -nc --argjson repo "$repo" --argjson sender "$SENDER" --arg action "$action" \
+        --argjson number "$number" --arg sha "$sha" --arg head "$head" --arg head_id "$head_id" \
+        '($repo.id) as $base_id | {action: $action, number: $number,
+        pull_request: {id: 1000, number: $number, state: "open", title: "Fix the \u001b[31mbuild",
+            user: {login: "octo"},
+            head: {label: "octo:fix", ref: "fix", sha: $sha,
+                   repo_id: (if $head_id == "" then $base_id else ($head_id | tonumber) end),
+                   repo: {id: 9, full_name: $head}},
+            base: {label: "main", ref: "main", sha: "c0ffee0000000000000000000000000000000000",
+                   repo_id: $base_id, repo: $repo}},
+        repository: $repo, sender: $sender}'
+}
+
+# gl_mr ACTION IID LAST_COMMIT SOURCE_PROJECT_ID [OLDREV]: a GitLab Merge
+# Request Hook of project 15 (mike/diaspora) into main
+gl_mr() {
+    local action=$1 iid=$2 commit=$3 source=$4 oldrev=${5:-}
+    gl_push push refs/heads/main "$C1" "$C1" | jq -c --arg action "$action" --argjson iid "$iid" \
+        --arg commit "$commit" --argjson source "$source" --arg oldrev "$oldrev" '{
+        object_kind: "merge_request", event_type: "merge_request",
+        user: {id: 1, name: "Administrator", username: "root"}, project, repository,
+        object_attributes: ({id: 99, iid: $iid, action: $action, state: "opened",
+            title: "MS-Viewport", source_branch: "ms-viewport", target_branch: "main",
+            source_project_id: $source, target_project_id: 15,
+            source: {path_with_namespace: (if $source == 15 then "mike/diaspora" else "fork/diaspora" end)},
+            last_commit: {id: $commit, message: "fixed readme"}}
+            + (if $oldrev == "" then {} else {oldrev: $oldrev} end))}'
 }
 
 # --- delivering ----------------------------------------------------------------------
@@ -134,7 +169,8 @@ SVC_BASE=http://127.0.0.1:$port
 rules='
     rules:
       - { source_type: branch, source: main, tags: [latest] }
-      - { source_type: tag, source: "/^v[0-9]+/", semver: true }'
+      - { source_type: tag, source: "/^v[0-9]+/", semver: true }
+      - { source_type: pull_request, source: main }'
 cfg=$(sw_write_config "$work/a" "$port" "
 workers: 0
 repos:
@@ -188,10 +224,25 @@ expect "github: delete" 200 deleted - "branch feature was deleted"
 deliver github "$GH" release "$(jq -nc --argjson repo "$ghr" '{action: "published",
     release: {id: 1, tag_name: "v1.0.0", draft: false, prerelease: false}, repository: $repo}')"
 expect "github: release" 200 ignored - '"release" \(published\) is not built'
-deliver github "$GH" pull_request "$(jq -nc --argjson repo "$ghr" --arg c "$C2" '{action: "opened",
-    number: 2, pull_request: {number: 2, state: "open", head: {ref: "fix", sha: $c},
-    base: {ref: "main"}}, repository: $repo}')"
-expect "github: pull_request" 200 ignored - pull_request
+deliver github "$GH" pull_request "$(gh_pr "$ghr" opened 2 "$C2" Codertocat/Hello-World)"
+expect "github: pull request opened" 202 queued "$C2"
+pr_run=$(jq -r '.runs[0].id' <<< "$BODY")
+check "github: the run is PR #2 into main at its head" test \
+    "$(curl -s "$SVC_BASE/api/v1/runs/$pr_run" | jq -c '[.source_type, .source_ref, .pull_request]')" = \
+    '["pull_request","main",{"number":2,"head_ref":"fix","head_repo":"Codertocat/Hello-World","fork":false}]'
+deliver github "$GH" pull_request "$(gh_pr "$ghr" synchronize 2 "$C1" Codertocat/Hello-World)"
+expect "github: pull request synchronize (new commits)" 202 queued "$C1"
+check "github: the newer push supersedes the queued run of the pull request" \
+    test "$(svc_run_field "$pr_run" .status)" = superseded
+deliver github "$GH" pull_request "$(gh_pr "$ghr" reopened 2 "$C1" Codertocat/Hello-World)"
+expect "github: pull request reopened" 202 queued "$C1"
+deliver github "$GH" pull_request "$(gh_pr "$ghr" closed 2 "$C1" Codertocat/Hello-World)"
+expect "github: pull request closed" 200 ignored - "ignored: action closed"
+deliver github "$GH" pull_request "$(gh_pr "$ghr" edited 2 "$C1" Codertocat/Hello-World)"
+expect "github: pull request edited" 200 ignored - "ignored: action edited"
+deliver github "$GH" pull_request "$(gh_pr "$ghr" opened 3 "$C2" octo/Hello-World)"
+expect "github: a fork's pull request (forks: false)" 200 ignored - \
+    "fork pull requests are not built \(forks: false\)"
 deliver github "$GH" push "$(gh_push "$ghr" refs/heads/main "$C2")" form
 expect "github: form-encoded push (signature over the form body)" 202 queued "$C2"
 deliver github "$GH" ping "$(jq -nc --argjson repo "$ghr" '{zen: "x", hook_id: 1,
@@ -249,10 +300,24 @@ deliver gitlab "$GL" "Issue Hook" "$(gl_push push refs/heads/main "$C1" "$C1" | 
     event_type: "issue", user: {username: "root"}, project, repository,
     object_attributes: {id: 301, title: "New API", action: "open"}}')"
 expect "gitlab: issue hook" 200 ignored - '"Issue Hook" is not built'
-deliver gitlab "$GL" "Merge Request Hook" "$(gl_push push refs/heads/main "$C1" "$C1" | jq -c '{object_kind: "merge_request",
-    event_type: "merge_request", project, repository,
-    object_attributes: {iid: 1, action: "open", source_branch: "fix", target_branch: "main"}}')"
-expect "gitlab: merge request hook" 200 ignored - "merge requests are not built"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr open 4 "$C1" 15)"
+expect "gitlab: merge request open" 202 queued "$C1"
+check "gitlab: the run is MR !4 into main" test \
+    "$(svc_run_field "$(jq -r '.runs[0].id' <<< "$BODY")" '[.source_type, .pull_request.number, .pull_request.fork] | join(" ")')" = \
+    "pull_request 4 false"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr update 4 "$C2" 15 "$C1")"
+expect "gitlab: merge request update with new commits (oldrev)" 202 queued "$C2"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr update 4 "$C2" 15)"
+expect "gitlab: merge request update without new commits" 200 ignored - "no new commits"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr reopen 4 "$C2" 15)"
+expect "gitlab: merge request reopen" 202 queued "$C2"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr merge 4 "$C2" 15)"
+expect "gitlab: merge request merged" 200 ignored - "ignored: action merge"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr close 4 "$C2" 15)"
+expect "gitlab: merge request closed" 200 ignored - "ignored: action close"
+deliver gitlab "$GL" "Merge Request Hook" "$(gl_mr open 5 "$C1" 77)"
+expect "gitlab: a fork's merge request (forks: false)" 200 ignored - \
+    "fork pull requests are not built \(forks: false\)"
 deliver gitlab "$GL" "Note Hook" "$(gl_push push refs/heads/main "$C1" "$C1" | jq -c '{object_kind: "note", project, repository}')"
 expect "gitlab: note hook" 200 ignored -
 deliver gitlab "$GL" "System Hook" '{"event_name":"project_create","created_at":"2026-12-01T10:00:00Z","name":"StoreCloud","path":"storecloud","path_with_namespace":"jsmith/storecloud","project_id":74,"owner_name":"John Smith","project_visibility":"private"}'
@@ -284,8 +349,19 @@ deliver gitea "$GT" create "$(jq -nc --argjson repo "$gtr" '{ref: "v3.0.0", ref_
 expect "gitea: create" 200 ignored -
 deliver gitea "$GT" release "$(jq -nc --argjson repo "$gtr" '{action: "published", release: {tag_name: "v3.0.0"}, repository: $repo}')"
 expect "gitea: release" 200 ignored -
-deliver gitea "$GT" pull_request "$(jq -nc --argjson repo "$gtr" '{action: "opened", number: 1, pull_request: {id: 1}, repository: $repo}')"
-expect "gitea: pull_request" 200 ignored -
+deliver gitea "$GT" pull_request "$(gh_pr "$gtr" opened 1 "$C1" gitea/webhooks)"
+expect "gitea: pull request opened" 202 queued "$C1"
+deliver gitea "$GT" pull_request "$(gh_pr "$gtr" synchronized 1 "$C2" gitea/webhooks)"
+expect "gitea: pull request synchronized (new commits)" 202 queued "$C2"
+deliver gitea "$GT" pull_request_sync "$(gh_pr "$gtr" synchronized 1 "$C1" gitea/webhooks)"
+expect "gitea: pull_request_sync event" 202 queued "$C1"
+deliver gitea "$GT" pull_request "$(gh_pr "$gtr" reopened 1 "$C1" gitea/webhooks)"
+expect "gitea: pull request reopened" 202 queued "$C1"
+deliver gitea "$GT" pull_request "$(gh_pr "$gtr" closed 1 "$C1" gitea/webhooks)"
+expect "gitea: pull request closed" 200 ignored - "ignored: action closed"
+deliver gitea "$GT" pull_request "$(gh_pr "$gtr" opened 2 "$C2" someone/webhooks 4242)"
+expect "gitea: a fork's pull request (forks: false)" 200 ignored - \
+    "fork pull requests are not built \(forks: false\)"
 deliver gitea "$GT" push "$(gh_push "$gtr" refs/heads/main "$C2")" form
 expect "gitea: form-encoded push (Gitea signs the JSON)" 202 queued "$C2"
 deliver gitea "$GT" push "$(gh_push "$(gh_repo GITEA/WebHooks http://LocalHost:3000/Gitea/WebHooks.git)" refs/heads/main "$C1")"

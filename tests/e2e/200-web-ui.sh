@@ -84,6 +84,13 @@ for i in $(seq 60); do
     printf " VALUES (%d, 'ca%s', 'demo/web', 'push', 'branch', 'main', '%040d', 'old change %d',"  "$i" "$(b32 "$i")" "$i" "$i"
     printf " 'succeeded', 1, %d, %d, %d);\n" $((t0 + i * 60)) $((t0 + i * 60 + 2)) $((t0 + i * 60 + 9))
 done | sqlite3 "$auth_work/data/slipway.db"
+# and a fork's pull request run, whose head branch name is markup (shown as text)
+sqlite3 "$auth_work/data/slipway.db" "INSERT INTO runs (id, run_id, repo, trigger, source_type,
+    source_ref, commit_sha, commit_message, status, attempts, queued_at, started_at, finished_at,
+    pr_number, pr_head_ref, pr_head_repo, pr_fork, pr_fetch_ref) VALUES (61, 'ca1t', 'demo/web',
+    'push', 'pull_request', 'main', '$(printf '%040d' 61)', 'a fork''s change', 'succeeded', 1,
+    $((t0 + 3700)), $((t0 + 3702)), $((t0 + 3709)), 7, '<b>fix</b>', 'octo/web', 1,
+    'refs/pull/7/head')"
 sw_start_server "$auth_cfg"
 empty_work=$(sw_tmpdir)
 empty_port=$(sw_free_port)

@@ -13,8 +13,20 @@
 #include "worker/webhook.h"
 
 static const char *const events[] = {
-    "push",          "ping",        "create", "delete", "Push Hook",
-    "Tag Push Hook", "System Hook", "issues", "",       NULL,
+    "push",
+    "ping",
+    "create",
+    "delete",
+    "Push Hook",
+    "Tag Push Hook",
+    "System Hook",
+    "issues",
+    "",
+    NULL,
+    /* after NULL, so the seeds' indices above keep their meaning */
+    "pull_request",
+    "Merge Request Hook",
+    "pull_request_sync",
 };
 
 struct headers {

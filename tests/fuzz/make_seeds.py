@@ -148,6 +148,27 @@ def webhook_seeds():
                "pusher": {"login": "carol", "username": "carol"}}
     put("webhook", "gitea-push", b"\x02\x00" + b"ab" * 32 + b"\n" + json.dumps(gt_push).encode())
     put("webhook", "gitea-create", b"\x02\x02\n" + json.dumps({"ref": "v3", "ref_type": "tag", "sha": sha}).encode())
+    # pull and merge requests: 10 pull_request, 11 Merge Request Hook, 12 pull_request_sync
+    head = "c0ffee" + "0" * 33 + "7"
+    gh_pr = {"action": "synchronize", "number": 7,
+             "pull_request": {"number": 7, "title": "Fix \u001b[2J",
+                              "head": {"ref": "fix", "sha": head,
+                                       "repo": {"id": 9, "full_name": "octo/hello"}},
+                              "base": {"ref": "main", "sha": sha, "repo": repo_gh}},
+             "repository": repo_gh, "sender": {"login": "octo"}}
+    put("webhook", "github-pr", b"\x00\x0a\n" + json.dumps(gh_pr).encode())
+    gt_pr = dict(gh_pr, action="synchronized")
+    gt_pr["pull_request"] = dict(gh_pr["pull_request"],
+                                 head={"ref": "fix", "sha": head, "repo_id": 9},
+                                 base={"ref": "main", "sha": sha, "repo_id": 1})
+    put("webhook", "gitea-pr", b"\x02\x0c\n" + json.dumps(gt_pr).encode())
+    gl_mr = {"object_kind": "merge_request", "user": {"username": "bob"},
+             "project": gl_push["project"],
+             "object_attributes": {"iid": 12, "action": "update", "oldrev": sha,
+                                   "target_branch": "main", "source_branch": "feature",
+                                   "source_project_id": 5, "target_project_id": 1,
+                                   "last_commit": {"id": head}}}
+    put("webhook", "gitlab-mr", b"\x01\x0b\n" + json.dumps(gl_mr).encode())
     put("webhook", "not-object", b"\x00\x00\n[1,2,3]")
     put("webhook", "no-event", b"\x01\x09\n{}")
 

@@ -556,6 +556,86 @@ static void test_https_credentials(void)
     free(data);
 }
 
+/* A pull request's head: fetched only through the base repository's
+ * refs/pull/N/head (or GitLab's refs/merge-requests/N/head), and only
+ * when that ref still points at the commit the delivery named. */
+static void test_pull_request_ref(void)
+{
+    char *data = sw_path_join(root, "data-pr"), *mirror = NULL, *dest = NULL;
+    char url[1100], pr_sha[41], newer_sha[41], mr_sha[41], sha[41];
+    sw_error *err = NULL;
+    struct wrk_commit_info info = { 0 };
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/pull/7/head"), 1);
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/merge-requests/12/head"), 1);
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/pull/7/merge"), 0);
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/pull/07/head"), 0);
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/pull//head"), 0);
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/pull/7/head:refs/heads/main"), 0);
+    CHECK_INT_EQ(wrk_git_is_pull_ref("refs/heads/main"), 0);
+    CHECK_INT_EQ(wrk_git_is_pull_ref(NULL), 0);
+
+    /* the head commits are on no branch, as in a base repository whose
+     * pull requests come from forks */
+    CHECK_INT_EQ(
+        sh(NULL, 0,
+           "git init -q -b main prsrc && cd prsrc && echo base > hello.txt && "
+           "git add -A && git commit -qm base && git checkout -q -b fork && "
+           "echo pr > hello.txt && git commit -qam 'pr head' && "
+           "git update-ref refs/pull/7/head HEAD && echo mr > hello.txt && "
+           "git commit -qam 'mr head' && git update-ref refs/merge-requests/3/head HEAD && "
+           "git checkout -q main && git branch -q -D fork"),
+        0);
+    sh(pr_sha, sizeof(pr_sha), "git -C prsrc rev-parse refs/pull/7/head");
+    sh(mr_sha, sizeof(mr_sha), "git -C prsrc rev-parse refs/merge-requests/3/head");
+    snprintf(url, sizeof(url), "file://%s/prsrc", root);
+    CHECK_INT_EQ(wrk_git_mirror_path(data, url, &mirror, &err), 0);
+
+    CHECK_INT_EQ(
+        wrk_git_fetch(mirror, url, NULL, "pull_request", "refs/pull/7/head", pr_sha, sha, &err), 0);
+    CHECK_STR_EQ(sha, pr_sha);
+    dest = sw_path_join(root, "out-pr");
+    CHECK_INT_EQ(wrk_git_checkout(mirror, NULL, sha, dest, 0, data, NULL, &info, &err), 0);
+    char *hello = read_text(dest, "hello.txt");
+    CHECK_STR_EQ(hello, "pr\n");
+    free(hello);
+    CHECK_STR_EQ(info.summary, "pr head");
+    wrk_commit_info_release(&info);
+    CHECK_INT_EQ(wrk_git_fetch(mirror, url, NULL, "pull_request", "refs/merge-requests/3/head",
+                               mr_sha, sha, &err),
+                 0);
+    CHECK_STR_EQ(sha, mr_sha);
+
+    /* a newer push moved the ref: the older delivery's run is superseded */
+    CHECK_INT_EQ(sh(NULL, 0,
+                    "cd prsrc && git checkout -q refs/pull/7/head && echo newer > hello.txt && "
+                    "git commit -qam newer && git update-ref refs/pull/7/head HEAD && "
+                    "git checkout -q main"),
+                 0);
+    sh(newer_sha, sizeof(newer_sha), "git -C prsrc rev-parse refs/pull/7/head");
+    CHECK(strcmp(newer_sha, pr_sha) != 0);
+    CHECK_INT_EQ(
+        wrk_git_fetch(mirror, url, NULL, "pull_request", "refs/pull/7/head", pr_sha, sha, &err),
+        SW_ECONFLICT);
+    CHECK(strstr(sw_error_message(err), "a newer push to the pull request supersedes") != NULL);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(
+        wrk_git_fetch(mirror, url, NULL, "pull_request", "refs/pull/7/head", newer_sha, sha, &err),
+        0);
+    CHECK_STR_EQ(sha, newer_sha);
+    /* a closed pull request's ref is gone; anything else is no pull ref */
+    CHECK_INT_EQ(
+        wrk_git_fetch(mirror, url, NULL, "pull_request", "refs/pull/8/head", NULL, sha, &err),
+        SW_ENOTFOUND);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(
+        wrk_git_fetch(mirror, url, NULL, "pull_request", "refs/heads/main", NULL, sha, &err),
+        SW_EINVAL);
+    sw_error_clear(&err);
+    free(dest);
+    free(mirror);
+    free(data);
+}
+
 int main(void)
 {
     root = scratch_dir("test_git");
@@ -566,6 +646,7 @@ int main(void)
     RUN(test_same_origin);
     RUN(test_git_daemon);
     RUN(test_https_credentials);
+    RUN(test_pull_request_ref);
     sw_rm_rf(root, NULL);
     free(root);
     return TEST_EXIT();

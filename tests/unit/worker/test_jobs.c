@@ -389,6 +389,80 @@ static void test_prune_old_runs(void)
     sw_db_close(db);
 }
 
+/* Pull request runs (migration 0011): the PR columns round-trip, a newer
+ * push to the same pull request supersedes its queued run, not another
+ * pull request's or a branch's, and the CHECK still refuses other types. */
+static void pr(sqlite3 *db, long long number, const char *sha, const char *delivery,
+               char run_id[WRK_RUN_ID_MAX])
+{
+    struct wrk_run_request req = { .repo = "demo/pr",
+                                   .trigger = "push",
+                                   .source_type = "pull_request",
+                                   .source_ref = "main",
+                                   .commit_sha = sha,
+                                   .delivery_id = delivery,
+                                   .id_prefix = "ca",
+                                   .pr_number = number,
+                                   .pr_head_ref = "fix",
+                                   .pr_head_repo = "octo/app",
+                                   .pr_fork = 1,
+                                   .pr_fetch_ref = "refs/pull/7/head" };
+    int created = 0;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(wrk_jobs_enqueue(db, &req, run_id, &created, &err), 0);
+    CHECK_INT_EQ(created, 1);
+    sw_error_clear(&err);
+}
+
+static void test_pull_request_runs(void)
+{
+    sqlite3 *db = open_db();
+    char a[WRK_RUN_ID_MAX], b[WRK_RUN_ID_MAX], c[WRK_RUN_ID_MAX], br[WRK_RUN_ID_MAX];
+    int created = 0;
+    struct wrk_run run;
+    sw_error *err = NULL;
+    pr(db, 7, "1111111111111111111111111111111111111111", "pr-d1", a);
+    pr(db, 8, "2222222222222222222222222222222222222222", "pr-d2", b);
+    struct wrk_run_request push_main = { .repo = "demo/pr",
+                                         .trigger = "push",
+                                         .source_type = "branch",
+                                         .source_ref = "main",
+                                         .delivery_id = "pr-d3",
+                                         .id_prefix = "ca" };
+    CHECK_INT_EQ(wrk_jobs_enqueue(db, &push_main, br, &created, &err), 0);
+    pr(db, 7, "3333333333333333333333333333333333333333", "pr-d4", c); /* supersedes a only */
+    CHECK_INT_EQ(wrk_jobs_get(db, a, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "superseded");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_get(db, b, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "queued");
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_get(db, br, &run, &err), 0);
+    CHECK_STR_EQ(run.status, "queued");
+    CHECK(run.pr_number == 0);
+    CHECK(run.pr_fetch_ref == NULL);
+    CHECK_INT_EQ(run.pr_fork, 0);
+    wrk_run_release(&run);
+    CHECK_INT_EQ(wrk_jobs_get(db, c, &run, &err), 0);
+    CHECK_STR_EQ(run.source_type, "pull_request");
+    CHECK_STR_EQ(run.source_ref, "main");
+    CHECK_STR_EQ(run.commit_sha, "3333333333333333333333333333333333333333");
+    CHECK(run.pr_number == 7);
+    CHECK_STR_EQ(run.pr_head_ref, "fix");
+    CHECK_STR_EQ(run.pr_head_repo, "octo/app");
+    CHECK_INT_EQ(run.pr_fork, 1);
+    CHECK_STR_EQ(run.pr_fetch_ref, "refs/pull/7/head");
+    wrk_run_release(&run);
+    struct wrk_run_request bogus = { .repo = "demo/pr",
+                                     .trigger = "push",
+                                     .source_type = "merge_request",
+                                     .source_ref = "main",
+                                     .id_prefix = "ca" };
+    CHECK(wrk_jobs_enqueue(db, &bogus, br, &created, &err) != 0);
+    sw_error_clear(&err);
+    sw_db_close(db);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_jobs");
@@ -401,6 +475,7 @@ int main(void)
     RUN(test_concurrent_claims_are_exclusive);
     RUN(test_workers_presence);
     RUN(test_prune_old_runs);
+    RUN(test_pull_request_runs);
     sw_rm_rf(dir, NULL);
     free(db_path);
     free(dir);

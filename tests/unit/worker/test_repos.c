@@ -431,6 +431,75 @@ static void test_template_check(void)
     CHECK(wrk_tags_check_template("{run_id", 0, NULL) != 0);
     CHECK(wrk_tags_check_template("a}", 0, NULL) != 0);
     CHECK_INT_EQ(wrk_tags_check_template("{\\9}", 9, NULL), 0);
+    CHECK_INT_EQ(wrk_tags_check_template("pr-{number}", 0, NULL), 0);
+    CHECK(wrk_tags_check_template("pr-{numbers}", 0, NULL) != 0);
+}
+
+/* source_type: pull_request rules: the target branch, forks:, no tag
+ * unless the rule names some, {number}. */
+static void test_pull_request_rules(void)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[1024];
+    CHECK_INT_EQ(load(REPO_HEAD "    rules:\n"
+                                "      - { source_type: branch, source: main }\n"
+                                "      - { source_type: pull_request, source: main }\n"
+                                "      - { source_type: pull_request, source: \"/^release-/\","
+                                " forks: true, tags: [\"pr-{number}\"] }\n",
+                      &repos, msg, sizeof(msg)),
+                 0);
+    CHECK_STR_EQ(msg, "");
+    if (repos == NULL)
+        return;
+    const struct wrk_repo *r = wrk_repos_find(repos, "demo/x");
+    CHECK_STR_EQ(r->rules[1].source_type, "pull_request");
+    CHECK_INT_EQ(r->rules[1].n_tags, 0); /* pushes nothing by default */
+    CHECK_INT_EQ(r->rules[1].forks, 0);
+    CHECK_INT_EQ(r->rules[2].forks, 1);
+    CHECK_INT_EQ(r->rules[2].n_tags, 1);
+    struct wrk_match m[4];
+    /* a pull request into main matches the pull_request rule, not the branch one */
+    CHECK_INT_EQ(wrk_repo_match(r, "pull_request", "main", m, 4), 1);
+    CHECK_INT_EQ(m[0].rule->index, 1);
+    wrk_match_clear(&m[0]);
+    CHECK_INT_EQ(wrk_repo_match(r, "pull_request", "release-2", m, 4), 1);
+    CHECK_INT_EQ(m[0].rule->index, 2);
+    char out[256];
+    struct wrk_tag_context ctx = { .source_ref = "release-2",
+                                   .commit = "0123456789abcdef0123"
+                                             "456789abcdef01234567",
+                                   .match = &m[0],
+                                   .pr_number = 7 };
+    struct wrk_tag *tags = NULL;
+    size_t n = 0;
+    CHECK_INT_EQ(wrk_tags_render(&r->rules[2], &ctx, &tags, &n, NULL), 0);
+    snprintf(out, sizeof(out), "%s", n == 1 ? tags[0].name : "?");
+    CHECK_STR_EQ(out, "pr-7");
+    wrk_tags_free(tags, n);
+    wrk_match_clear(&m[0]);
+    CHECK_INT_EQ(wrk_tags_render(&r->rules[1], &ctx, &tags, &n, NULL), 0);
+    CHECK_INT_EQ(n, 0);
+    wrk_tags_free(tags, n);
+    wrk_repos_free(repos);
+
+    expect_error(REPO_HEAD
+                 "    rules:\n      - { source_type: branch, source: main, forks: true }\n",
+                 (const char *[]){ "rules[1].forks", "source_type: pull_request", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: pull_request, source: main,"
+                           " forks: yes please }\n",
+                 (const char *[]){ "rules[1].forks", "true or false", NULL });
+    expect_error(
+        REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                  " tags: [\"pr-{number}\"] }\n",
+        (const char *[]){ "rules[1].tags", "{number}", "source_type: pull_request", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: pull_request, source: main,"
+                           " semver: true }\n",
+                 (const char *[]){ "rules[1].semver", "source_type: tag", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: pull_request, source: main,"
+                           " tags: [] }\n",
+                 (const char *[]){ "rules[1].tags", "an empty list", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: merge_request, source: main }\n",
+                 (const char *[]){ "rules[1].source_type", "branch, tag or pull_request", NULL });
 }
 
 /* repos[].secrets: ID -> env:NAME | file:PATH, checked at load. */
@@ -510,6 +579,7 @@ int main(void)
     RUN(test_match);
     RUN(test_render);
     RUN(test_template_check);
+    RUN(test_pull_request_rules);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

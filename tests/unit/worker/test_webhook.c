@@ -286,6 +286,7 @@ static void test_gitlab(void)
     const char *mr_headers[] = { "X-Gitlab-Event", "Merge Request Hook", NULL };
     CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, mr_headers, "{}", &ev, msg, sizeof(msg)), 0);
     CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+    CHECK(strstr(ev.reason, "ignored: action (none)") != NULL);
     wrk_hook_event_release(&ev);
 }
 
@@ -458,18 +459,19 @@ static void test_github_other_events(void)
         "\"v1.0.0\",\"target_commitish\":\"main\",\"draft\":false}," GH_REPO "," GH_SENDER "}";
     CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, release, release_body, &ev, msg, sizeof(msg)), 0);
     CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
-    CHECK_STR_EQ(ev.reason, "GitHub event \"release\" (published) is not built (only pushes are); "
+    CHECK_STR_EQ(ev.reason, "GitHub event \"release\" (published) is not built (only pushes and "
+                            "pull requests are); "
                             "the push of its tag builds it");
     wrk_hook_event_release(&ev);
 
-    const char *pr[] = { "X-GitHub-Event", "pull_request", NULL };
-    const char *pr_body = "{\"action\":\"opened\",\"number\":2,\"pull_request\":{\"number\":2,"
-                          "\"state\":\"open\",\"head\":{\"ref\":\"fix\",\"sha\":\"" SHA_COMMIT
-                          "\"},\"base\":{\"ref\":\"main\"}}," GH_REPO "," GH_SENDER "}";
-    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, pr, pr_body, &ev, msg, sizeof(msg)), 0);
+    const char *issues[] = { "X-GitHub-Event", "issues", NULL };
+    const char *issues_body = "{\"action\":\"opened\",\"issue\":{\"number\":2,\"title\":"
+                              "\"Bug\"}," GH_REPO "," GH_SENDER "}";
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, issues, issues_body, &ev, msg, sizeof(msg)), 0);
     CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
     CHECK(ev.commit_sha == NULL);
-    CHECK(strstr(ev.reason, "pull_request") != NULL);
+    CHECK_STR_EQ(ev.reason, "GitHub event \"issues\" (opened) is not built (only pushes and pull "
+                            "requests are)");
     wrk_hook_event_release(&ev);
 }
 
@@ -624,7 +626,8 @@ static void test_gitlab_events(void)
     CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, issue, issue_body, &ev, msg, sizeof(msg)), 0);
     CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
     CHECK_INT_EQ(ev.is_instance_wide, 0);
-    CHECK_STR_EQ(ev.reason, "GitLab event \"Issue Hook\" is not built (only pushes are)");
+    CHECK_STR_EQ(ev.reason,
+                 "GitLab event \"Issue Hook\" is not built (only pushes and pull requests are)");
     CHECK_STR_EQ(ev.repo_urls[0], "http://example.com/mike/diaspora.git");
     wrk_hook_event_release(&ev);
 
@@ -689,7 +692,7 @@ static void test_gitea_events(void)
     CHECK_STR_EQ(ev.repo_urls[0], "http://localhost:3000/gitea/webhooks.git");
     wrk_hook_event_release(&ev);
 
-    static const char *const others[] = { "create", "release", "pull_request", "issues", NULL };
+    static const char *const others[] = { "create", "release", "fork", "issues", NULL };
     for (size_t i = 0; others[i]; i++) {
         const char *h[] = { "X-Forgejo-Event", others[i], NULL };
         const char *body =
@@ -698,6 +701,250 @@ static void test_gitea_events(void)
         CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
         CHECK(strncmp(ev.reason, "Gitea event", 11) == 0);
         wrk_hook_event_release(&ev);
+    }
+}
+
+/* ---- pull and merge requests -------------------------------------------------- */
+
+#define SHA_HEAD "c0ffee0000000000000000000000000000000007"
+
+/* GitHub's pull_request payload (the fields we read, after the docs'
+ * "pull_request" event): head repository HEAD_NAME, base Codertocat/Hello-World */
+static char *github_pr(const char *action, const char *head_name)
+{
+    char *s = NULL;
+    char head_repo[200];
+    if (head_name)
+        snprintf(head_repo, sizeof(head_repo), "{\"id\":7,\"full_name\":\"%s\"}", head_name);
+    else
+        snprintf(head_repo, sizeof(head_repo), "null");
+    if (asprintf(&s,
+                 "{\"action\":\"%s\",\"number\":7,\"pull_request\":{\"url\":\"https://api.github."
+                 "com/repos/Codertocat/Hello-World/pulls/7\",\"id\":1,\"number\":7,\"state\":"
+                 "\"open\",\"title\":\"Fix \\u001b[31mthe\\nbuild\",\"user\":{\"login\":\"octo\"},"
+                 "\"head\":{\"label\":\"octo:fix\",\"ref\":\"fix\\u0007x\",\"sha\":\"" SHA_HEAD
+                 "\","
+                 "\"repo\":%s},\"base\":{\"label\":\"Codertocat:main\",\"ref\":\"main\",\"sha\":"
+                 "\"" SHA_COMMIT "\",\"repo\":{\"id\":1296269,\"full_name\":\"Codertocat/"
+                 "Hello-World\"}}}," GH_REPO "," GH_SENDER "}",
+                 action, head_repo) < 0)
+        return NULL;
+    return s;
+}
+
+static void test_github_pull_request(void)
+{
+    struct wrk_hook_event ev;
+    char msg[256];
+    const char *h[] = { "X-GitHub-Event", "pull_request", "X-GitHub-Delivery", "d-7", NULL };
+    static const char *const builds[] = { "opened", "synchronize", "reopened", NULL };
+    for (size_t i = 0; builds[i]; i++) {
+        char *body = github_pr(builds[i], "Codertocat/Hello-World");
+        CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h, body, &ev, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(ev.kind, WRK_HOOK_PULL_REQUEST);
+        CHECK_STR_EQ(ev.source_type, "pull_request");
+        CHECK_STR_EQ(ev.ref, "main"); /* the target branch */
+        CHECK_STR_EQ(ev.commit_sha, SHA_HEAD);
+        CHECK(ev.pr_number == 7);
+        CHECK_STR_EQ(ev.pr_action, builds[i]);
+        CHECK_STR_EQ(ev.pr_fetch_ref, "refs/pull/7/head");
+        CHECK_STR_EQ(ev.pr_head_ref, "fix?x"); /* a control character is not passed on */
+        CHECK_STR_EQ(ev.pr_head_repo, "Codertocat/Hello-World");
+        CHECK_INT_EQ(ev.pr_fork, 0);
+        CHECK_STR_EQ(ev.pusher, "Codertocat");
+        CHECK_STR_EQ(ev.full_name, "Codertocat/Hello-World");
+        CHECK_STR_EQ(ev.repo_urls[0], "https://github.com/Codertocat/Hello-World.git");
+        CHECK(ev.commit_message == NULL); /* the title is not a commit message */
+        wrk_hook_event_release(&ev);
+        free(body);
+    }
+    /* a fork, in any case: owner/name compared case-insensitively */
+    char *body = github_pr("opened", "octo/Hello-World");
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h, body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.kind, WRK_HOOK_PULL_REQUEST);
+    CHECK_INT_EQ(ev.pr_fork, 1);
+    CHECK_STR_EQ(ev.pr_head_repo, "octo/Hello-World");
+    CHECK_STR_EQ(ev.pr_fetch_ref, "refs/pull/7/head"); /* the base repository's ref */
+    wrk_hook_event_release(&ev);
+    free(body);
+    body = github_pr("synchronize", "CODERTOCAT/hello-world");
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h, body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.pr_fork, 0);
+    wrk_hook_event_release(&ev);
+    free(body);
+    /* a deleted fork: head.repo is null */
+    body = github_pr("reopened", NULL);
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h, body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.pr_fork, 1);
+    CHECK(ev.pr_head_repo == NULL);
+    wrk_hook_event_release(&ev);
+    free(body);
+    /* other actions build nothing */
+    static const char *const others[] = { "closed", "edited", "labeled", "ready_for_review", NULL };
+    for (size_t i = 0; others[i]; i++) {
+        body = github_pr(others[i], "Codertocat/Hello-World");
+        CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h, body, &ev, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+        CHECK(ev.commit_sha == NULL);
+        char want[200];
+        snprintf(want, sizeof(want), "ignored: action %s of GitHub pull request #7 builds nothing",
+                 others[i]);
+        CHECK(strncmp(ev.reason, want, strlen(want)) == 0);
+        wrk_hook_event_release(&ev);
+        free(body);
+    }
+    /* an action that builds, without what it needs */
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h,
+                       "{\"action\":\"opened\",\"number\":7,\"pull_request\":{\"head\":{\"sha\":"
+                       "\"abc\"},\"base\":{\"ref\":\"main\"}}," GH_REPO "}",
+                       &ev, msg, sizeof(msg)),
+                 SW_EINVAL);
+    CHECK_STR_EQ(msg, "the pull request event has no head commit id");
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h,
+                       "{\"action\":\"opened\",\"number\":-1,\"pull_request\":{\"head\":{\"sha\":"
+                       "\"" SHA_HEAD "\"},\"base\":{\"ref\":\"main\"}}," GH_REPO "}",
+                       &ev, msg, sizeof(msg)),
+                 SW_EINVAL);
+    CHECK_STR_EQ(msg, "the pull request event has no number");
+    CHECK_INT_EQ(parse(WRK_FORGE_GITHUB, h,
+                       "{\"action\":\"opened\",\"number\":7,\"pull_request\":{\"head\":{\"sha\":"
+                       "\"" SHA_HEAD "\"},\"base\":{}}," GH_REPO "}",
+                       &ev, msg, sizeof(msg)),
+                 SW_EINVAL);
+    CHECK_STR_EQ(msg, "the pull request event has no target branch");
+}
+
+/* GitLab's Merge Request Hook (object_attributes after the docs' "Merge
+ * request events"); OLDREV NULL leaves the key out. */
+static char *gitlab_mr(const char *action, const char *oldrev, int source_project_id)
+{
+    char *s = NULL, old[80] = "";
+    if (oldrev)
+        snprintf(old, sizeof(old), "\"oldrev\":\"%s\",", oldrev);
+    if (asprintf(&s,
+                 "{\"object_kind\":\"merge_request\",\"event_type\":\"merge_request\","
+                 "\"user\":{\"id\":1,\"name\":\"Administrator\",\"username\":\"root\"},"
+                 "\"project\":{\"id\":1,\"path_with_namespace\":\"gitlabhq/gitlab-test\","
+                 "\"git_http_url\":\"http://example.com/gitlabhq/gitlab-test.git\"},"
+                 "\"object_attributes\":{\"id\":99,\"iid\":12,\"target_branch\":\"master\","
+                 "\"source_branch\":\"ms-viewport\",\"source_project_id\":%d,"
+                 "\"target_project_id\":1,\"title\":\"MS-Viewport\",\"state\":\"opened\","
+                 "%s\"source\":{\"path_with_namespace\":\"%s/gitlab-test\"},"
+                 "\"target\":{\"path_with_namespace\":\"gitlabhq/gitlab-test\"},"
+                 "\"last_commit\":{\"id\":\"" SHA_HEAD "\",\"message\":\"fixed readme\"},"
+                 "\"action\":\"%s\"}}",
+                 source_project_id, old, source_project_id == 1 ? "gitlabhq" : "awesome_space",
+                 action) < 0)
+        return NULL;
+    return s;
+}
+
+static void test_gitlab_merge_request(void)
+{
+    struct wrk_hook_event ev;
+    char msg[256];
+    const char *h[] = { "X-Gitlab-Event", "Merge Request Hook", NULL };
+    struct {
+        const char *action, *oldrev;
+        int source, kind, fork;
+    } cases[] = {
+        { "open", NULL, 1, WRK_HOOK_PULL_REQUEST, 0 },
+        { "reopen", NULL, 1, WRK_HOOK_PULL_REQUEST, 0 },
+        { "update", SHA_COMMIT, 1, WRK_HOOK_PULL_REQUEST, 0 },
+        { "open", NULL, 5, WRK_HOOK_PULL_REQUEST, 1 },
+        { "update", SHA_COMMIT, 5, WRK_HOOK_PULL_REQUEST, 1 },
+        { "update", NULL, 1, WRK_HOOK_IGNORED, 0 }, /* a title or label change */
+        { "close", NULL, 1, WRK_HOOK_IGNORED, 0 },
+        { "merge", NULL, 1, WRK_HOOK_IGNORED, 0 },
+        { "approved", NULL, 1, WRK_HOOK_IGNORED, 0 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *body = gitlab_mr(cases[i].action, cases[i].oldrev, cases[i].source);
+        CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, h, body, &ev, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(ev.kind, cases[i].kind);
+        if (cases[i].kind == WRK_HOOK_PULL_REQUEST) {
+            CHECK_STR_EQ(ev.source_type, "pull_request");
+            CHECK_STR_EQ(ev.ref, "master");
+            CHECK_STR_EQ(ev.commit_sha, SHA_HEAD);
+            CHECK(ev.pr_number == 12);
+            CHECK_STR_EQ(ev.pr_fetch_ref, "refs/merge-requests/12/head");
+            CHECK_STR_EQ(ev.pr_head_ref, "ms-viewport");
+            CHECK_STR_EQ(ev.pr_head_repo,
+                         cases[i].fork ? "awesome_space/gitlab-test" : "gitlabhq/gitlab-test");
+            CHECK_INT_EQ(ev.pr_fork, cases[i].fork);
+            CHECK_STR_EQ(ev.pusher, "root");
+            CHECK_STR_EQ(ev.full_name, "gitlabhq/gitlab-test");
+        } else {
+            CHECK(ev.commit_sha == NULL);
+            CHECK(strncmp(ev.reason, "ignored: action ", 16) == 0);
+            CHECK(strstr(ev.reason, cases[i].action) != NULL);
+            CHECK(strstr(ev.reason, "merge request !12") != NULL);
+        }
+        wrk_hook_event_release(&ev);
+        free(body);
+    }
+    char *body = gitlab_mr("update", NULL, 1);
+    CHECK_INT_EQ(parse(WRK_FORGE_GITLAB, h, body, &ev, msg, sizeof(msg)), 0);
+    CHECK(strstr(ev.reason, "no new commits (no oldrev)") != NULL);
+    wrk_hook_event_release(&ev);
+    free(body);
+}
+
+/* Gitea's pull_request: head.repo_id and base.repo_id tell a fork */
+static char *gitea_pr(const char *action, int head_repo_id)
+{
+    char *s = NULL;
+    if (asprintf(&s,
+                 "{\"action\":\"%s\",\"number\":3,\"pull_request\":{\"id\":30,\"number\":3,"
+                 "\"title\":\"t\",\"head\":{\"label\":\"feat\",\"ref\":\"feat\",\"sha\":"
+                 "\"" SHA_HEAD
+                 "\",\"repo_id\":%d,\"repo\":{\"id\":%d,\"full_name\":\"%s/webhooks\"}},"
+                 "\"base\":{\"label\":\"main\",\"ref\":\"main\",\"sha\":\"" SHA_COMMIT "\","
+                 "\"repo_id\":1,\"repo\":{\"id\":1,\"full_name\":\"gitea/webhooks\"}}},"
+                 "\"repository\":{\"id\":1,\"full_name\":\"gitea/webhooks\",\"clone_url\":"
+                 "\"http://localhost:3000/gitea/webhooks.git\"},\"sender\":{\"login\":\"gitea\"}}",
+                 action, head_repo_id, head_repo_id, head_repo_id == 1 ? "gitea" : "someone") < 0)
+        return NULL;
+    return s;
+}
+
+static void test_gitea_pull_request(void)
+{
+    struct wrk_hook_event ev;
+    char msg[256];
+    const char *h[] = { "X-Gitea-Event", "pull_request", NULL };
+    const char *sync[] = { "X-Gitea-Event", "pull_request_sync", NULL };
+    static const char *const builds[] = { "opened", "synchronized", "reopened", NULL };
+    for (size_t i = 0; builds[i]; i++) {
+        char *body = gitea_pr(builds[i], 1);
+        CHECK_INT_EQ(parse(WRK_FORGE_GITEA, i == 1 ? sync : h, body, &ev, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(ev.kind, WRK_HOOK_PULL_REQUEST);
+        CHECK_STR_EQ(ev.ref, "main");
+        CHECK_STR_EQ(ev.commit_sha, SHA_HEAD);
+        CHECK(ev.pr_number == 3);
+        CHECK_STR_EQ(ev.pr_fetch_ref, "refs/pull/3/head");
+        CHECK_STR_EQ(ev.pr_head_repo, "gitea/webhooks");
+        CHECK_INT_EQ(ev.pr_fork, 0);
+        CHECK_STR_EQ(ev.pusher, "gitea");
+        wrk_hook_event_release(&ev);
+        free(body);
+    }
+    char *body = gitea_pr("opened", 42);
+    CHECK_INT_EQ(parse(WRK_FORGE_GITEA, h, body, &ev, msg, sizeof(msg)), 0);
+    CHECK_INT_EQ(ev.pr_fork, 1);
+    CHECK_STR_EQ(ev.pr_head_repo, "someone/webhooks");
+    wrk_hook_event_release(&ev);
+    free(body);
+    /* GitHub's word for it is not Gitea's */
+    static const char *const others[] = { "closed", "edited", "synchronize", "label_updated",
+                                          NULL };
+    for (size_t i = 0; others[i]; i++) {
+        body = gitea_pr(others[i], 1);
+        CHECK_INT_EQ(parse(WRK_FORGE_GITEA, h, body, &ev, msg, sizeof(msg)), 0);
+        CHECK_INT_EQ(ev.kind, WRK_HOOK_IGNORED);
+        CHECK(strstr(ev.reason, "Gitea pull request #3 builds nothing") != NULL);
+        wrk_hook_event_release(&ev);
+        free(body);
     }
 }
 
@@ -732,5 +979,8 @@ int main(void)
     RUN(test_gitlab_events);
     RUN(test_gitea_events);
     RUN(test_bad_json_says_what_to_change);
+    RUN(test_github_pull_request);
+    RUN(test_gitlab_merge_request);
+    RUN(test_gitea_pull_request);
     return TEST_EXIT();
 }

@@ -65,7 +65,13 @@ struct wrk_rule {
     int *notify_format; /* enum wrk_notify_format of each URL */
     size_t n_notify;
     int cache;
+    /* platforms: normalised "os/arch[/variant]"; none (n_platforms 0):
+     * the worker's own. Two or more build one image index. */
+    char **platforms;
+    size_t n_platforms;
 };
+
+#define WRK_MAX_PLATFORMS 8
 
 struct wrk_repo {
     char *name;

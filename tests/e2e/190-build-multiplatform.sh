@@ -13,7 +13,12 @@
 #    --override-arch arm64 pulls the arm64 image, whose files say arm64 and
 #    aarch64; the log has each platform's section, the API each step's
 #    platform and each platform's image; the worker list says what it runs;
+#  - the web UI (tests/browser/multiplatform.mjs, when 200-web-ui installed
+#    playwright-core): the image page's platforms table, the run page's step
+#    platforms, the dashboard's worker list;
 #  - a rebuild of the same commit gives the same index digest;
+#  - a RUN failing on arm64 only fails the run with that error, stops the
+#    amd64 build at once and moves no tag;
 #  - a rule asking for linux/s390x (qemu-s390x not registered) fails naming
 #    the platform and what to install, and moves no tag.
 # Registering qemu-aarch64 (and mounting binfmt_misc) when it is not is
@@ -86,6 +91,15 @@ svc_git -C "$src" commit -qam "multi-platform Dockerfile"
 sha=$(svc_git -C "$src" rev-parse HEAD)
 svc_git -C "$src" checkout -qb s390
 sha_s390=$(svc_git -C "$src" rev-parse HEAD)
+# a RUN that fails on arm64 only, while amd64 is still sleeping
+svc_git -C "$src" checkout -qb armfail
+cat > "$src/Dockerfile.armfail" <<'EOF'
+FROM test/busybox:1
+RUN if [ "$(uname -m)" = aarch64 ]; then echo "arm64 breaks"; exit 4; fi; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do sleep 1; done
+EOF
+svc_git -C "$src" add -A
+svc_git -C "$src" commit -qm "fails on arm64"
+sha_armfail=$(svc_git -C "$src" rev-parse HEAD)
 
 port=$(sw_free_port)
 SVC_BASE=http://127.0.0.1:$port
@@ -102,6 +116,8 @@ repos:
           platforms: [linux/amd64, linux/aarch64] }
       - { source_type: branch, source: s390, tags: [latest, s390],
           platforms: [linux/amd64, linux/s390x] }
+      - { source_type: branch, source: armfail, dockerfile: Dockerfile.armfail,
+          tags: [latest, armfail], platforms: [linux/amd64, linux/arm64] }
 ")
 
 if SOURCE_DATE_EPOCH=1700000000 "$SLIPWAY_BIN" build --config "$cfg" \
@@ -183,6 +199,20 @@ check_eq "... and each platform's own image page data" \
     "$(curl -s "$SVC_BASE/api/v1/images/demo/multi/manifests/$arm_digest" | jq -r '.platform.architecture + " " + (.layers | length | tostring)')" \
     "arm64 3"
 
+# --- the web UI in Chromium (tests/browser/multiplatform.mjs) ------------------------------
+build_dir=$(cd "$SW_TMP_ROOT/.." && pwd)
+deps=$build_dir/browser-deps/1.61.1 # installed by 200-web-ui.sh, which ctest runs first
+if [ -x /usr/bin/chromium ] && command -v node > /dev/null && [ -f "$deps/node_modules/playwright-core/package.json" ]; then
+    ui_status=0
+    SLIPWAY_URL=$SVC_BASE PLAYWRIGHT=$deps/node_modules/playwright-core \
+        node "$SLIPWAY_SOURCE_DIR/tests/browser/multiplatform.mjs" > "$work/ui.out" 2>&1 || ui_status=$?
+    sed 's/^/# /' "$work/ui.out"
+    [ "$ui_status" = 0 ] && ok "the web UI shows the index, each platform's image and the workers' platforms" ||
+        fail "the browser checks (exit $ui_status)"
+else
+    echo "# skipped the browser part: no chromium, node or playwright-core (run 200-web-ui first)"
+fi
+
 # --- the same commit again: the same index --------------------------------------------------
 again=$("$SLIPWAY_BIN" rerun "$run1" --server "$SVC_BASE")
 status=$(svc_wait "$again")
@@ -199,6 +229,23 @@ error=$(svc_run_field "$run2" .error)
 check_eq "... naming the platform and what to install" "$error" \
     "linux/s390x: no binfmt_misc handler; install qemu-user-static and run update-binfmts --enable qemu-s390x"
 check_eq "... and pushes no tag" "$(svc_tag_digest demo/multi:s390)" ""
+check_eq "... latest stays on the index" "$(svc_tag_digest demo/multi:latest)" "$index1"
+
+# --- one platform fails: the run fails, the other stops, no tag moves ------------------------
+svc_hook "$hooks" refs/heads/armfail "$sha_armfail" delivery-3 s3cret "armfail" "file://$src"
+run3=$(jq -r '.runs[0].id' <<< "$SVC_BODY")
+check_eq "a run whose arm64 RUN fails fails (not canceled)" "$(svc_wait "$run3")" failed
+error=$(svc_run_field "$run3" .error)
+case $error in
+"linux/arm64: Dockerfile.armfail:2: RUN "*"exited with code 4") ok "... with the arm64 step's error, prefixed by the platform" ;;
+*) fail "armfail error: $error" ;;
+esac
+log=$(curl -s "$SVC_BASE/api/v1/runs/$run3/log" | tr -d '\036')
+grep -q '^\[linux/arm64\] arm64 breaks' <<< "$log" && grep -q '== linux/amd64: stopped' <<< "$log" &&
+    ok "... the amd64 build was stopped" || fail "armfail log: $(tail -12 <<< "$log")"
+secs=$(curl -s "$SVC_BASE/api/v1/runs/$run3" | jq '.duration_seconds // 0 | floor')
+[ "${secs:-99}" -lt 12 ] && ok "... at once, not after its 15 s step (${secs}s)" || fail "armfail took ${secs}s"
+check_eq "... and no tag moved" "$(svc_tag_digest demo/multi:armfail)" ""
 check_eq "... latest stays on the index" "$(svc_tag_digest demo/multi:latest)" "$index1"
 
 sw_stop_server

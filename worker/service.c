@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/parse.h"
 #include "core/strbuf.h"
+#include "registry/index.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "worker/forge.h"
@@ -33,7 +34,6 @@
 #include "worker/jobs.h"
 #include "worker/outbox.h"
 #include "worker/platforms.h"
-#include "registry/index.h"
 #include "worker/runlog.h"
 #include "worker/tags.h"
 #include "worker/timers.h"
@@ -530,6 +530,21 @@ struct prefixer {
     pthread_t thread;
 };
 
+/* Writes a piece of build output; the log is best effort (a full disk must
+ * not fail the build over its log), so errors are dropped. */
+static void output_write(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
 /* Copies lines from read_fd to out_fd with "[platform] " in front, each
  * line (or piece of at most 3 KiB of a longer one) in one write, below
  * PIPE_BUF, so lines of two platforms never mix. */
@@ -548,17 +563,14 @@ static void *prefixer_main(void *arg)
         for (ssize_t i = 0; i < n; i++) {
             line[used++] = chunk[i];
             if (chunk[i] == '\n' || used == sizeof(line)) {
-                if (write(p->out_fd, line, used) < 0) {
-                    /* the log is best effort: a full disk must not fail the build */
-                }
+                output_write(p->out_fd, line, used);
                 used = prefix;
             }
         }
     }
     if (used > prefix) {
         line[used++] = '\n';
-        if (write(p->out_fd, line, used) < 0) {
-        }
+        output_write(p->out_fd, line, used);
     }
     close(p->read_fd);
     return NULL;

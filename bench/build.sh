@@ -15,6 +15,13 @@
 #                        pullable at once — this row measures getting it into
 #                        a *second* registry); for buildah, `buildah push`.
 #
+#   emulated step        (a third table) the same CPU-bound RUN built for
+#                        linux/amd64 (native) and linux/arm64 (QEMU user
+#                        emulation through binfmt_misc): the slowdown of a
+#                        step that runs emulated in a multi-platform build;
+#                        needs qemu-aarch64 registered and Debian's arm64
+#                        busybox-static (scripts/install-deps.sh --test)
+#
 #   RUN-heavy build      (a second table) a cold build of 10 small RUN steps
 #                        with builder.network none, then egress: what a step's
 #                        own network (namespace, nftables filter, slirp4netns)
@@ -24,16 +31,17 @@
 # overlay storage driver (vfs if overlay does not work here; force one with
 # BUILDAH_DRIVER=vfs) and --isolation chroot (no OCI runtime nesting needed).
 #
-# usage: bench/build.sh [--network-only] [path/to/slipway]   (as root; about a
-#        minute; gives up after 5 minutes; --network-only: only the second
-#        table, no buildah needed)
+# usage: bench/build.sh [--network-only|--emulation-only] [path/to/slipway]
+#        (as root; about a minute; gives up after 5 minutes; --network-only /
+#        --emulation-only: only that table, no buildah needed)
 set -euo pipefail
 # the bound: the whole run under timeout(1); TERM ends it through the trap
 if [ -z "${BENCH_BUILD_BOUNDED:-}" ]; then
     BENCH_BUILD_BOUNDED=1 exec timeout -k 20 300 bash "$0" "$@"
 fi
-network_only=
+network_only= emulation_only=
 if [ "${1:-}" = --network-only ]; then network_only=1; shift; fi
+if [ "${1:-}" = --emulation-only ]; then network_only=1 emulation_only=1; shift; fi
 bin=$(realpath "${1:-${SLIPWAY_BIN:-build/cli/slipway}}")
 rounds=${ROUNDS:-3}
 [ -n "$network_only" ] || command -v buildah > /dev/null ||
@@ -112,6 +120,47 @@ network_figure() {
     echo "the user namespace costs $(python3 -c "print(f'{($mn - $mp) / 10 * 1000:.0f}')") ms per RUN step;" \
         "egress $(python3 -c "print(f'{($me - $mn) / 10 * 1000:.0f}')") ms more"
 }
+# --- emulated vs native: one CPU-bound RUN for linux/amd64 and linux/arm64 ---
+emulation_figure() {
+    local deb=${SLIPWAY_BUSYBOX_ARM64_DEB:-/opt/slipway-test/busybox-arm64.deb}
+    local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+    echo
+    if [ ! -f "$deb" ] || ! grep -qx enabled "$entry" 2> /dev/null || ! grep -q '^flags:.*F' "$entry"; then
+        echo "emulated step: skipped (needs $deb and qemu-aarch64 registered with F:" \
+            "scripts/install-deps.sh --test)"
+        return 0
+    fi
+    local ectx=$work/ctx-emu base=$work/ctx-emu-base arch round t
+    mkdir -p "$ectx" "$base/deb"
+    dpkg-deb -x "$deb" "$base/deb"
+    for arch in amd64 arm64; do
+        mkdir -p "$base/rootfs-$arch/bin" "$base/rootfs-$arch/tmp"
+        if [ "$arch" = amd64 ]; then cp /bin/busybox "$base/rootfs-$arch/bin/"; else cp "$base/deb/bin/busybox" "$base/rootfs-$arch/bin/"; fi
+        ln -s busybox "$base/rootfs-$arch/bin/sh"
+    done
+    printf 'FROM scratch\nARG TARGETARCH\nCOPY rootfs-${TARGETARCH}/ /\n' > "$base/Dockerfile"
+    "$bin" build --config "$seed" --platform linux/amd64,linux/arm64 -t bench/multibase:1 "$base" \
+        > "$work/emu.log" 2>&1 || { echo "bench/build.sh: the multi-platform base failed:" >&2; tail -5 "$work/emu.log" >&2; exit 1; }
+    printf 'FROM bench/multibase:1\nRUN i=0; while [ $i -lt 300000 ]; do i=$((i + 1)); done; echo $i\n' > "$ectx/Dockerfile"
+    local -a t_native=() t_emulated=()
+    for round in $(seq "$rounds"); do
+        for arch in amd64 arm64; do
+            t=$(now)
+            "$bin" build --config "$seed" --no-cache --network none --platform "linux/$arch" "$ectx" > "$work/emu.log" 2>&1 ||
+                { echo "bench/build.sh: the $arch build failed:" >&2; tail -5 "$work/emu.log" >&2; exit 1; }
+            if [ "$arch" = amd64 ]; then t_native+=("$(elapsed "$t" "$(now)")"); else t_emulated+=("$(elapsed "$t" "$(now)")"); fi
+        done
+    done
+    local mn me
+    mn=$(median "${t_native[@]}"); me=$(median "${t_emulated[@]}")
+    echo "emulated step: one RUN counting to 300,000 in busybox sh, --no-cache; median of $rounds rounds"
+    printf '%-34s %12s\n' "platform" "build (s)" "linux/amd64 (native)" "$mn" "linux/arm64 (qemu-aarch64)" "$me"
+    echo "the emulated build takes $(python3 -c "print(f'{$me / max($mn, 0.001):.1f}')")x the native one"
+}
+if [ -n "$emulation_only" ]; then
+    emulation_figure
+    exit 0
+fi
 if [ -n "$network_only" ]; then
     network_figure
     exit 0
@@ -224,3 +273,4 @@ row "one-file rebuild" sw_one bh_one
 row "push (to Distribution)" sw_push bh_push
 echo "(ratio = buildah time / slipway time; higher means slipway is faster)"
 network_figure
+emulation_figure

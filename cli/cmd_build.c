@@ -18,7 +18,11 @@
 #include "cli/commands.h"
 #include "cli/store.h"
 #include "core/fs.h"
+#include "core/strbuf.h"
+#include "registry/index.h"
+#include "registry/manifest.h"
 #include "registry/transfer.h"
+#include "worker/platforms.h"
 
 /* Set by SIGTERM/SIGINT: the build stops its running step (the container
  * is killed, mounts are undone) instead of dying with them in place. */
@@ -47,7 +51,9 @@ static void usage(FILE *out)
                  "  --no-cache             do not use the build cache\n"
                  "  --network MODE         egress, none or host: network for RUN steps\n"
                  "                         (default: config, else egress)\n"
-                 "  --platform OS/ARCH     the platform to build for (default: this machine's)\n"
+                 "  --platform OS/ARCH[,OS/ARCH...]\n"
+                 "                         the platform(s) to build for (default: this\n"
+                 "                         machine's); two or more give one image index\n"
                  "  --compression ALGO     gzip or zstd (default: config, else gzip)\n"
                  "  --timestamp EPOCH      fixed time for reproducible images\n"
                  "                         (default: $SOURCE_DATE_EPOCH when set)\n"
@@ -65,6 +71,123 @@ static void usage(FILE *out)
                  "  --as USER              read images of the store as this registry user (or\n"
                  "                         anonymous) under registry.auth, as the build service\n"
                  "                         does with a repository's run_as (default: no check)\n");
+}
+
+/* The repository of a -t value ("repo:tag" or "repo"), into out. */
+static void tag_repo(const char *tag, char *out, size_t size)
+{
+    const char *slash = strrchr(tag, '/');
+    const char *colon = strrchr(slash ? slash : tag, ':');
+    size_t n = colon ? (size_t)(colon - tag) : strlen(tag);
+    snprintf(out, size, "%.*s", (int)n, tag);
+}
+
+/* --platform A,B,...: builds each platform in turn, untagged, into one
+ * repository (that of the tags, which must all name it), then one image
+ * index of them, tagged with every -t. result->digest gets the index's. */
+static int build_multi(reg_store *store, struct bld_build_options *opts, const char *platforms,
+                       struct bld_build_result *result, sw_error **err)
+{
+    char *list = strdup(platforms);
+    char **names = NULL;
+    struct reg_index_entry *entries = NULL;
+    char(*digests)[SW_DIGEST_MAX] = NULL;
+    char **runnable = NULL;
+    char repo[256] = "";
+    size_t n = 0;
+    int rc = 0;
+    struct reg_manifest index = { 0 };
+    const char *const *tags = opts->tags;
+    size_t n_tags = opts->n_tags;
+
+    SW_CHECK_ALLOC(list, rc, err, cleanup);
+    names = calloc(strlen(platforms) + 1, sizeof(char *));
+    entries = calloc(strlen(platforms) + 1, sizeof(*entries));
+    digests = calloc(strlen(platforms) + 1, sizeof(*digests));
+    SW_CHECK_ALLOC(names, rc, err, cleanup);
+    SW_CHECK_ALLOC(entries, rc, err, cleanup);
+    SW_CHECK_ALLOC(digests, rc, err, cleanup);
+    wrk_platforms_runnable(NULL, &runnable, NULL);
+    char *save = NULL;
+    for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        char normal[100];
+        if ((rc = reg_platform_normalize(p, normal, err)) != 0)
+            goto cleanup;
+        names[n] = strdup(normal);
+        SW_CHECK_ALLOC(names[n], rc, err, cleanup);
+        n++;
+        sw_error *why = NULL;
+        if (runnable && wrk_platform_check(normal, runnable, &why) != 0)
+            fprintf(stderr, "slipway build: warning: RUN steps will fail: %s\n",
+                    sw_error_message(why));
+        sw_error_clear(&why);
+    }
+    if (n == 0) {
+        rc = sw_error_set(err, SW_EINVAL, "--platform %s names no platform", platforms);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n_tags; i++) {
+        char other[256];
+        tag_repo(tags[i], i == 0 ? repo : other, sizeof(repo));
+        if (i > 0 && strcmp(repo, other) != 0) {
+            rc = sw_error_set(err, SW_EINVAL,
+                              "a multi-platform build tags one repository: %s and %s differ", repo,
+                              other);
+            goto cleanup;
+        }
+    }
+    opts->tags = NULL;
+    opts->n_tags = 0;
+    opts->repo = repo[0] ? repo : NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct bld_build_result one = { 0 };
+        printf("== %s: building (platform %zu of %zu)\n", names[i], i + 1, n);
+        fflush(stdout);
+        opts->platform = names[i];
+        if ((rc = bld_build(store, opts, &one, err)) != 0) {
+            sw_error_prefix(err, "%s", names[i]);
+            goto cleanup;
+        }
+        snprintf(digests[i], SW_DIGEST_MAX, "%s", one.digest);
+        if (repo[0] == '\0')
+            snprintf(repo, sizeof(repo), "%s", one.repo);
+        opts->repo = repo;
+        if (i == 0) {
+            *result = one;
+        } else {
+            bld_build_result_release(&one);
+        }
+        printf("== %s: %s\n", names[i], digests[i]);
+        entries[i].platform = names[i];
+        entries[i].digest = digests[i];
+    }
+    if ((rc = reg_index_put(store, repo, entries, n, result->digest, err)) != 0 ||
+        (rc = reg_manifest_get(store, repo, result->digest, 1, &index, err)) != 0)
+        goto cleanup;
+    snprintf(result->repo, sizeof(result->repo), "%s", repo);
+    printf("Image index %s\n", result->digest);
+    for (size_t i = 0; i < n_tags; i++) {
+        const char *slash = strrchr(tags[i], '/');
+        const char *colon = strrchr(slash ? slash : tags[i], ':');
+        char digest[SW_DIGEST_MAX];
+        if ((rc = reg_manifest_put(store, repo, colon ? colon + 1 : "latest", REG_MT_OCI_INDEX,
+                                   index.body, index.size, digest, NULL, err)) != 0) {
+            sw_error_prefix(err, "tagging %s", tags[i]);
+            goto cleanup;
+        }
+    }
+cleanup:
+    opts->tags = tags;
+    opts->n_tags = n_tags;
+    reg_manifest_release(&index);
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+    free(entries);
+    free(digests);
+    sw_strv_free(runnable);
+    free(list);
+    return rc;
 }
 
 int cmd_build(int argc, char **argv)
@@ -273,7 +396,9 @@ int cmd_build(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     opts.cancel = &stop_signal;
-    if (bld_build(store, &opts, &result, &err) != 0) {
+    if ((opts.platform && strchr(opts.platform, ',')
+             ? build_multi(store, &opts, opts.platform, &result, &err)
+             : bld_build(store, &opts, &result, &err)) != 0) {
         fprintf(stderr, "slipway build: %s\n", sw_error_message(err));
         if (stop_signal)
             status = 128 + stop_signal; /* as if the signal had ended us */

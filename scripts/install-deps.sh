@@ -13,10 +13,15 @@ TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl cppcheck \
   docker-registry wrk sqlite3 procps psmisc python3 chromium \
   dropbear-bin openssh-client iproute2 e2fsprogs libclang-rt-14-dev"
 
+# QEMU user emulation for multi-platform builds (rules[].platforms):
+# RUN steps of foreign platforms run through binfmt_misc handlers with the
+# F flag, registered below.
+EMU_PKGS="qemu-user-static binfmt-support"
+
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in
-  --run) ;;
-  --test) want="$want $TEST_PKGS" ;;
+  --run) want="$want $EMU_PKGS" ;;
+  --test) want="$want $TEST_PKGS $EMU_PKGS" ;;
   "") ;;
   *) echo "usage: install-deps.sh [--run|--test]" >&2; exit 2 ;;
 esac
@@ -41,4 +46,42 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# Emulation: binfmt_misc mounted and the QEMU handlers enabled (Debian's
+# qemu-user-static registers them with the F flag, so the interpreter works
+# inside containers). Needs root; a worker reports what it can run at start.
+if [ "${1:-}" = "--run" ] || [ "${1:-}" = "--test" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+      mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || \
+        echo "slipway: cannot mount binfmt_misc: no emulated platforms" >&2
+    fi
+    for entry in qemu-aarch64 qemu-arm; do
+      if [ -e /proc/sys/fs/binfmt_misc/register ] && \
+         ! grep -qx enabled "/proc/sys/fs/binfmt_misc/$entry" 2>/dev/null; then
+        update-binfmts --enable "$entry" || echo "slipway: update-binfmts --enable $entry failed" >&2
+      fi
+    done
+  else
+    echo "slipway: not root: binfmt_misc handlers for emulated platforms not registered" >&2
+  fi
+fi
+
+# The multi-platform test (tests/e2e/190) needs Debian's arm64 busybox-static:
+# downloaded once, with a private package list (no dpkg --add-architecture).
+BUSYBOX_ARM64=/opt/slipway-test/busybox-arm64.deb
+if [ "${1:-}" = "--test" ] && [ ! -s "$BUSYBOX_ARM64" ]; then
+  lists=$(mktemp -d)
+  mkdir -p "$lists/partial" "$(dirname "$BUSYBOX_ARM64")"
+  apt_arm64="-o APT::Architecture=arm64 -o APT::Architectures=arm64 -o Dir::State::Lists=$lists"
+  # shellcheck disable=SC2086
+  if apt-get update -qq $apt_arm64 && \
+     (cd "$lists" && apt-get download -qq $apt_arm64 busybox-static:arm64); then
+    mv "$lists"/busybox-static_*_arm64.deb "$BUSYBOX_ARM64"
+    echo "slipway: downloaded busybox-static:arm64 to $BUSYBOX_ARM64"
+  else
+    echo "slipway: could not download busybox-static:arm64 (tests/e2e/190 will fail)" >&2
+  fi
+  rm -rf "$lists"
 fi

@@ -258,6 +258,11 @@ static void status_end(srv_request *req)
                   "queued", queued, "running", running, "workers", threads, "worker_processes",
                   processes, "registry", registry, "auth", req->srv->auth != NULL, "anonymous_pull",
                   reg_access_anonymous_reads(cfg), "repositories", n_repos);
+    /* each worker process and the platforms it can build (emulated ones
+     * through binfmt_misc included) */
+    json_t *worker_list = NULL;
+    if (wrk_workers_describe(srv_request_store(req), &worker_list, NULL) == 0)
+        json_object_set_new(doc, "worker_list", worker_list);
     respond_created(req, 200, doc);
 }
 
@@ -303,6 +308,10 @@ static json_t *rule_json(const struct wrk_rule *rule)
     json_object_set_new(o, "notify", json_integer((json_int_t)rule->n_notify));
     json_object_set_new(o, "cache", json_boolean(rule->cache));
     json_object_set_new(o, "forks", json_boolean(rule->forks));
+    json_t *platforms = json_array();
+    for (size_t i = 0; i < rule->n_platforms; i++)
+        json_array_append_new(platforms, json_string(rule->platforms[i]));
+    json_object_set_new(o, "platforms", platforms);
     return o;
 }
 
@@ -1116,10 +1125,29 @@ static void image_manifest_end(srv_request *req)
         json_t *entry;
         json_array_foreach(json_object_get(body, "manifests"), i, entry) {
             json_t *p = json_object_get(entry, "platform");
-            json_array_append_new(list, json_pack("{s:O, s:O, s:O}", "digest",
-                                                  json_object_get(entry, "digest"), "platform",
-                                                  p ? p : json_null(), "size",
-                                                  json_object_get(entry, "size")));
+            json_t *item =
+                json_pack("{s:O, s:O, s:O}", "digest", json_object_get(entry, "digest"), "platform",
+                          p ? p : json_null(), "size", json_object_get(entry, "size"));
+            /* each platform's image as the tags list shows one: its whole
+             * size (manifest, config, layers) and how many layers */
+            struct reg_manifest child = { 0 };
+            const char *child_digest = json_string_value(json_object_get(entry, "digest"));
+            if (item && child_digest &&
+                reg_manifest_get(store, name, child_digest, 1, &child, NULL) == 0) {
+                json_t *child_body = json_loadb(child.body, child.size, 0, NULL);
+                if (json_is_array(json_object_get(child_body, "layers"))) {
+                    json_object_set_new(
+                        item, "image_size",
+                        json_integer((json_int_t)image_size(child_body, child.size)));
+                    json_object_set_new(item, "layers",
+                                        json_integer((json_int_t)json_array_size(
+                                            json_object_get(child_body, "layers"))));
+                }
+                json_decref(child_body);
+                reg_manifest_release(&child);
+            }
+            if (item)
+                json_array_append_new(list, item);
         }
         json_object_set_new(doc, "manifests", list);
         json_object_set_new(doc, "size", json_integer((json_int_t)m.size));

@@ -466,6 +466,14 @@ async function pageDashboard() {
     h('div', { class: 'stat' }, h('b', { 'data-stat': 'workers' }, status.workers),
       h('span', { 'data-stat': 'worker-processes' }, workersLabel(status))),
     h('div', { class: 'stat' }, h('b', {}, repos.repos.length), h('span', {}, 'repositories')));
+  const workerList = (status.worker_list || []).length
+    ? h('div', { class: 'panel', 'data-workers': true }, h('h2', {}, 'Workers'),
+      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Worker'), h('th', { class: 'num' }, 'Threads'),
+        h('th', {}, 'Platforms'))),
+      h('tbody', {}, status.worker_list.map((w) => h('tr', { 'data-worker': w.name },
+        h('td', { class: 'mono' }, w.name), h('td', { class: 'num' }, String(w.threads)),
+        h('td', { 'data-worker-platforms': true }, (w.platforms || []).join(', ') || '–'))))))
+    : null;
   let reposNode;
   if (repos.repos.length === 0) {
     reposNode = h('div', { class: 'panel empty', 'data-empty': 'repos' },
@@ -491,7 +499,7 @@ async function pageDashboard() {
   }
   render('Builds', h('div', { 'data-page': 'dashboard' },
     h('div', { class: 'page-head' }, h('div', { class: 'grow' }, h('h1', {}, 'Builds'))),
-    stats, h('h2', {}, 'Repositories'), reposNode,
+    stats, workerList, h('h2', {}, 'Repositories'), reposNode,
     h('section', { class: 'panel' }, h('h2', {}, 'Recent runs'),
       runsTable(runs.runs, { repo: true, empty: 'No runs yet. Push to a configured repository.' }))));
   every(3000, async () => {
@@ -735,7 +743,8 @@ function stepsTable(steps) {
       class: s.status === 'failed' ? 'failed-step' : null, 'data-step': s.index,
       'data-step-status': s.status },
       h('td', { class: 'num' }, s.index + '/' + s.total),
-      h('td', { class: 'created-by' }, s.instruction, h('span', { class: 'muted' }, '  line ' + s.line)),
+      h('td', { class: 'created-by' }, s.platform ? h('span', { class: 'badge', 'data-step-platform': s.platform }, s.platform) : null,
+        s.platform ? ' ' : null, s.instruction, h('span', { class: 'muted' }, '  line ' + s.line)),
       h('td', { class: 'nowrap' }, s.cached ? h('span', { class: 'badge' }, 'cached') : badge(s.status),
         s.exit_code !== undefined && s.exit_code !== null ? ' exit ' + s.exit_code : ''),
       h('td', { class: 'num' }, s.status === 'running' ? '…' : fmtDuration(s.duration_seconds)))))));
@@ -945,8 +954,16 @@ async function pageImage(name, ref) {
         h('td', { class: 'hide-sm', style: 'width:22%' }, r.layer ? h('div', { class: 'bar', title: (r.layer.share * 100).toFixed(1) + '%' },
           h('span', { style: 'width:' + Math.max(0.5, r.layer.share * 100).toFixed(1) + '%' })) : null))))));
   } else {
-    layersNode = h('ul', {}, (img.manifests || []).map((m) => h('li', {},
-      link('/images/' + name + '@' + m.digest, m.platform ? m.platform.os + '/' + m.platform.architecture : m.digest))));
+    /* an index: one row per platform's image, with its size and layers */
+    const plat = (p) => p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : '–';
+    layersNode = h('div', { class: 'table-wrap' }, h('table', { 'data-platforms': true },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Platform'), h('th', {}, 'Image'),
+        h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'Layers'))),
+      h('tbody', {}, (img.manifests || []).map((m) => h('tr', { 'data-platform': plat(m.platform) },
+        h('td', {}, link('/images/' + name + '@' + m.digest, plat(m.platform))),
+        h('td', { class: 'mono' }, m.digest.slice(0, 19)),
+        h('td', { class: 'num' }, m.image_size !== undefined ? fmtSize(m.image_size) : '–'),
+        h('td', { class: 'num' }, m.layers !== undefined ? String(m.layers) : '–'))))));
   }
   const tag = ref.startsWith('sha256:') ? null : ref;
   render(name + ':' + ref, h('div', { 'data-page': 'image' },
@@ -956,7 +973,8 @@ async function pageImage(name, ref) {
       h('div', { class: 'muted mono' }, img.digest))),
     h('div', { class: 'grid' },
       h('section', { class: 'panel' }, h('h2', {}, 'Image'), h('dl', { class: 'facts' },
-        h('dt', {}, 'Platform'), h('dd', {}, platform),
+        h('dt', {}, 'Platform'), h('dd', {}, img.manifests
+          ? 'index of ' + plural(img.manifests.length, 'platform') : platform),
         h('dt', {}, 'Created'), h('dd', {}, timeEl(img.created)),
         h('dt', {}, 'Size'), h('dd', {}, fmtSize(img.size), img.layers ? ' in ' + plural(img.layers.length, 'layer') : ''),
         h('dt', {}, 'Built by'), h('dd', {}, img.run ? link('/runs/' + img.run, 'run ' + img.run)

@@ -552,7 +552,7 @@ int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **e
     sqlite3_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT idx, total, instruction, line, cached, status,"
-                           " started_ms, finished_ms, exit_code FROM run_steps"
+                           " started_ms, finished_ms, exit_code, platform FROM run_steps"
                            " WHERE run_id = ? ORDER BY idx",
                            &stmt, err);
     if (rc != 0)
@@ -575,6 +575,12 @@ int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **e
             json_object_set_new(s, "duration_seconds", json_null());
         if (sqlite3_column_type(stmt, 8) != SQLITE_NULL)
             json_object_set_new(s, "exit_code", json_integer(sqlite3_column_int(stmt, 8)));
+        /* a step of a multi-platform run: idx is 1000 * platform + index */
+        const char *platform = (const char *)sqlite3_column_text(stmt, 9);
+        if (platform) {
+            json_object_set_new(s, "index", json_integer(sqlite3_column_int(stmt, 0) % 1000));
+            json_object_set_new(s, "platform", json_string(platform));
+        }
         json_array_append_new(list, s);
     }
     if (step != SQLITE_DONE) {
@@ -731,5 +737,71 @@ int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw
     if (step != SQLITE_DONE)
         rc = sw_db_error(db, err, "counting workers");
     sqlite3_finalize(stmt);
+    return rc;
+}
+
+int wrk_jobs_step_platform(sqlite3 *db, const char *run_id, int index, const char *platform,
+                           sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE run_steps SET platform = ? WHERE run_id = ? AND idx = ?",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, platform, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 3, index);
+    return sw_db_step_done(db, stmt, "recording a step's platform", err);
+}
+
+int wrk_workers_set_platforms(sqlite3 *db, const char *name, const char *platforms, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "UPDATE workers SET platforms = ? WHERE name = ?", &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(stmt, 1, platforms, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    return sw_db_step_done(db, stmt, "recording a worker's platforms", err);
+}
+
+int wrk_workers_list(sqlite3 *db, int max_age, json_t **out, sw_error **err)
+{
+    sqlite3_stmt *stmt = NULL;
+    *out = NULL;
+    int rc = sw_db_prepare(db,
+                           "SELECT name, pid, threads, platforms FROM workers"
+                           " WHERE last_seen >= ? ORDER BY name",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, now() - max_age);
+    json_t *list = json_array();
+    int step;
+    while (list && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pid_t pid = (pid_t)sqlite3_column_int(stmt, 1);
+        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+            continue; /* as wrk_workers_count: gone is gone */
+        json_t *platforms = json_array();
+        const char *text = (const char *)sqlite3_column_text(stmt, 3);
+        while (platforms && text && *text) {
+            size_t n = strcspn(text, ",");
+            json_array_append_new(platforms, json_stringn(text, n));
+            text += n;
+            text += strspn(text, ", ");
+        }
+        json_array_append_new(list, json_pack("{s:s, s:i, s:o*}", "name",
+                                              (const char *)sqlite3_column_text(stmt, 0), "threads",
+                                              sqlite3_column_int(stmt, 2), "platforms", platforms));
+    }
+    if (list == NULL)
+        rc = sw_error_oom(err);
+    else if (step != SQLITE_DONE)
+        rc = sw_db_error(db, err, "listing workers");
+    sqlite3_finalize(stmt);
+    if (rc == 0)
+        *out = list;
+    else
+        json_decref(list);
     return rc;
 }

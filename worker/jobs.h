@@ -126,6 +126,10 @@ int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
 /* A step ended: succeeded or failed (exit_code < 0: none). */
 int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, int cached,
                       int64_t finished_ms, int exit_code, sw_error **err);
+/* Marks step index (1000 * platform position + step, see migration 0012)
+ * as built for platform, in a multi-platform run. */
+int wrk_jobs_step_platform(sqlite3 *db, const char *run_id, int index, const char *platform,
+                           sw_error **err);
 /* The steps of a run as a JSON array in the API's shape (docs/api.md). */
 int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err);
 
@@ -147,6 +151,10 @@ int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error *
 int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err);
 /* Worker processes and their threads seen within max_age seconds. */
 int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err);
+/* What a worker process can run ("linux/amd64, linux/arm64"). */
+int wrk_workers_set_platforms(sqlite3 *db, const char *name, const char *platforms, sw_error **err);
+/* The live worker processes as [{name, threads, platforms: [...]}]. */
+int wrk_workers_list(sqlite3 *db, int max_age, json_t **out, sw_error **err);
 
 /* Number of queued runs, and of running ones, of one repository (NULL: all). */
 int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw_error **err);

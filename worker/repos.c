@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "registry/index.h"
 #include "registry/names.h"
 #include "worker/git.h"
 #include "worker/tags.h"
@@ -327,6 +328,7 @@ static void rule_free(struct wrk_rule *r)
     sw_strv_free(r->autotest);
     free_strv(r->notify, r->n_notify);
     free(r->notify_format);
+    free_strv(r->platforms, r->n_platforms);
     memset(r, 0, sizeof(*r));
 }
 
@@ -404,12 +406,55 @@ static int *dup_formats(const int *formats, size_t n)
     return copy;
 }
 
+/* platforms: a list of os/arch[/variant] (a single string is a list of
+ * one), normalised (aarch64 -> linux/arm64, armhf -> linux/arm/v7 ...),
+ * each once; absent: none, the build is for the worker's own platform. */
+static int get_platforms(const struct ctx *c, json_t *node, const char *prefix, struct wrk_rule *r,
+                         sw_error **err)
+{
+    char key[440];
+    int present = 0;
+    int rc = get_list(c, node, prefix, "platforms", &r->platforms, &r->n_platforms, &present, err);
+    if (rc != 0)
+        return rc;
+    snprintf(key, sizeof(key), "%s.platforms", prefix);
+    json_t *v = json_object_get(node, "platforms");
+    if (present && r->n_platforms == 0)
+        return key_error(c, v, key, err,
+                         "an empty list builds nothing; leave the key out for"
+                         " the worker's own platform");
+    if (r->n_platforms > WRK_MAX_PLATFORMS)
+        return sw_config_error(c->cfg, v, key, err, "%zu platforms; at most %d are allowed",
+                               r->n_platforms, WRK_MAX_PLATFORMS);
+    for (size_t i = 0; i < r->n_platforms; i++) {
+        char normal[100];
+        sw_error *e = NULL;
+        if (r->platforms[i] == NULL)
+            return sw_error_oom(err);
+        if (reg_platform_normalize(r->platforms[i], normal, &e) != 0) {
+            rc = sw_config_error(c->cfg, v, key, err, "%s", sw_error_message(e));
+            sw_error_clear(&e);
+            return rc;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->platforms[j], normal) == 0)
+                return sw_config_error(c->cfg, v, key, err, "%s is listed twice", normal);
+        char *copy = strdup(normal);
+        if (copy == NULL)
+            return sw_error_oom(err);
+        free(r->platforms[i]);
+        r->platforms[i] = copy;
+    }
+    return 0;
+}
+
 static int load_rule(const struct ctx *c, json_t *node, int index, const struct defaults *d,
                      struct wrk_rule *r, sw_error **err)
 {
     static const char *const known[] = { "source_type", "source", "dockerfile", "context",
                                          "build_args",  "tags",   "semver",     "autotest",
-                                         "notify",      "cache",  "forks",      NULL };
+                                         "notify",      "cache",  "forks",      "platforms",
+                                         NULL };
     char prefix[400], key[440];
     const char *s = NULL;
     int rc, present;
@@ -572,7 +617,9 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
         if (strncmp(r->notify[i], "http://", 7) != 0 && strncmp(r->notify[i], "https://", 8) != 0)
             return sw_config_error(c->cfg, json_object_get(node, "notify"), key, err,
                                    "\"%s\": expected an http:// or https:// URL", r->notify[i]);
-    return get_bool(c, node, prefix, "cache", &r->cache, err);
+    if ((rc = get_bool(c, node, prefix, "cache", &r->cache, err)) != 0)
+        return rc;
+    return get_platforms(c, node, prefix, r, err);
 }
 
 /* ---- repositories -------------------------------------------------------- */

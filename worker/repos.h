@@ -70,7 +70,13 @@ struct wrk_rule {
     size_t n_notify;
     int cache;
     int forks; /* pull_request rules: build pull requests from forks too */
+    /* platforms: normalised "os/arch[/variant]"; none (n_platforms 0):
+     * the worker's own. Two or more build one image index. */
+    char **platforms;
+    size_t n_platforms;
 };
+
+#define WRK_MAX_PLATFORMS 8
 
 struct wrk_repo {
     char *name;

@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,12 +25,15 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parse.h"
+#include "core/strbuf.h"
+#include "registry/index.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "worker/forge.h"
 #include "worker/git.h"
 #include "worker/jobs.h"
 #include "worker/outbox.h"
+#include "worker/platforms.h"
 #include "worker/runlog.h"
 #include "worker/tags.h"
 #include "worker/timers.h"
@@ -71,6 +75,9 @@ struct wrk_service {
      * the service runs) */
     const struct wrk_repos *_Atomic repos;
     wrk_timers *timers; /* the timer scheduler (worker/timers.h), or NULL */
+    char **platforms;   /* what this process can run (worker/platforms.h) */
+    char platforms_text[512];
+    atomic_int busy; /* worker threads carrying out a run */
 };
 
 static void timers_queued(void *svc);
@@ -209,8 +216,8 @@ struct run_ctx {
     pthread_cond_t hb_cond;
     int hb_stop;
     pthread_t hb_thread;
-    int step_failed_exit;          /* the failing step's exit code, or -1 */
-    int step_failed;               /* a step failed (and said so in the log) */
+    atomic_int step_failed_exit;   /* the failing step's exit code, or -1 */
+    atomic_int step_failed;        /* a step failed (and said so in the log) */
     char *src_dir;                 /* the checkout, stripped from messages */
     struct bld_output_cap log_cap; /* runs.max_log_size */
     int superseded;                /* a pull request's head moved on: a newer run builds it */
@@ -263,15 +270,22 @@ static void strip_dir(char *msg, const char *dir)
         memmove(p, p + n + 1, strlen(p + n + 1) + 1);
 }
 
-static void on_step(void *arg, const struct bld_step_event *ev)
+/* A step event of the build of `platform` (NULL: a single-platform run),
+ * the position-th platform of the run (from 1): its log lines name the
+ * platform, its row in run_steps is 1000 * position + index. */
+static void record_step(struct run_ctx *c, const struct bld_step_event *ev, const char *platform,
+                        int position)
 {
-    struct run_ctx *c = arg;
     sqlite3 *db = NULL;
+    char who[120] = "";
+    if (platform)
+        snprintf(who, sizeof(who), "[%s] ", platform);
+    int idx = platform ? 1000 * position + ev->index : ev->index;
     int64_t t = now_ms();
     static __thread int64_t step_started;
     if (!ev->done) {
         step_started = t;
-        wrk_log_line(c->log_fd, "Step %d/%d : %s", ev->index, ev->total, ev->instruction);
+        wrk_log_line(c->log_fd, "%sStep %d/%d : %s", who, ev->index, ev->total, ev->instruction);
     } else if (ev->failed) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "%s", ev->error ? ev->error : "error");
@@ -283,21 +297,28 @@ static void on_step(void *arg, const struct bld_step_event *ev)
             exit_code = -1;
         c->step_failed_exit = (int)exit_code;
         c->step_failed = 1;
-        wrk_log_line(c->log_fd, "Step %d/%d failed: %s", ev->index, ev->total, msg);
+        wrk_log_line(c->log_fd, "%sStep %d/%d failed: %s", who, ev->index, ev->total, msg);
     } else if (ev->cached) {
-        wrk_log_line(c->log_fd, "Step %d/%d : using cache", ev->index, ev->total);
+        wrk_log_line(c->log_fd, "%sStep %d/%d : using cache", who, ev->index, ev->total);
     } else {
-        wrk_log_line(c->log_fd, "Step %d/%d done in %.1fs", ev->index, ev->total,
+        wrk_log_line(c->log_fd, "%sStep %d/%d done in %.1fs", who, ev->index, ev->total,
                      (double)(t - step_started) / 1000.0);
     }
     if (reg_store_db(c->svc->opts.store, &db, NULL) != 0)
         return;
-    if (!ev->done)
-        wrk_jobs_step_start(db, c->run.run_id, ev->index, ev->total, ev->instruction, ev->line, t,
-                            NULL);
-    else
-        wrk_jobs_step_end(db, c->run.run_id, ev->index, ev->failed, ev->cached, t,
+    if (!ev->done) {
+        wrk_jobs_step_start(db, c->run.run_id, idx, ev->total, ev->instruction, ev->line, t, NULL);
+        if (platform)
+            wrk_jobs_step_platform(db, c->run.run_id, idx, platform, NULL);
+    } else {
+        wrk_jobs_step_end(db, c->run.run_id, idx, ev->failed, ev->cached, t,
                           ev->failed ? c->step_failed_exit : -1, NULL);
+    }
+}
+
+static void on_step(void *arg, const struct bld_step_event *ev)
+{
+    record_step(arg, ev, NULL, 0);
 }
 
 /* Applies every tag of the run in one transaction. A tag marked immutable
@@ -477,6 +498,259 @@ static void free_build_secrets(struct bld_secret *s, size_t n)
             free((char *)s[i].value);
         }
     free(s);
+}
+
+/* ---- platforms ------------------------------------------------------------ */
+
+/* One platform of a multi-platform run: built on its own thread with the
+ * run's options and this platform; its container output goes through a
+ * pipe whose lines get the platform as a prefix before they reach the log
+ * (so the platforms' output, built at once, stays apart line by line). */
+struct platform_build {
+    struct run_ctx *c;
+    struct bld_build_options bo;
+    const char *platform;
+    int position; /* from 1 */
+    struct bld_build_result result;
+    sw_error *err;
+    int rc;
+    int64_t took_ms;
+};
+
+struct platform_set {
+    struct platform_build *builds;
+    size_t n;
+    atomic_size_t next; /* the next platform a thread takes */
+    atomic_int failed;  /* a platform failed: the others stop */
+};
+
+struct prefixer {
+    int read_fd;
+    int out_fd;
+    const char *platform;
+    pthread_t thread;
+};
+
+/* Writes a piece of build output; the log is best effort (a full disk must
+ * not fail the build over its log), so errors are dropped. */
+static void output_write(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Copies lines from read_fd to out_fd with "[platform] " in front, each
+ * line (or piece of at most 3 KiB of a longer one) in one write, below
+ * PIPE_BUF, so lines of two platforms never mix. */
+static void *prefixer_main(void *arg)
+{
+    struct prefixer *p = arg;
+    char line[3200], chunk[4096];
+    size_t prefix = (size_t)snprintf(line, sizeof(line), "[%s] ", p->platform);
+    size_t used = prefix;
+    for (;;) {
+        ssize_t n = read(p->read_fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            line[used++] = chunk[i];
+            if (chunk[i] == '\n' || used == sizeof(line)) {
+                output_write(p->out_fd, line, used);
+                used = prefix;
+            }
+        }
+    }
+    if (used > prefix) {
+        line[used++] = '\n';
+        output_write(p->out_fd, line, used);
+    }
+    close(p->read_fd);
+    return NULL;
+}
+
+static void on_platform_step(void *arg, const struct bld_step_event *ev)
+{
+    struct platform_build *pb = arg;
+    record_step(pb->c, ev, pb->platform, pb->position);
+}
+
+static void build_one_platform(struct platform_set *set, struct platform_build *pb)
+{
+    struct run_ctx *c = pb->c;
+    int fds[2] = { -1, -1 };
+    struct prefixer pre = { .read_fd = -1, .out_fd = c->output_fd, .platform = pb->platform };
+    int has_prefixer = 0;
+    int64_t t0 = now_ms();
+    wrk_log_line(c->log_fd, "== %s: building (platform %d of %zu)", pb->platform, pb->position,
+                 set->n);
+    if (c->output_fd >= 0 && pipe2(fds, O_CLOEXEC) == 0) {
+        pre.read_fd = fds[0];
+        has_prefixer = pthread_create(&pre.thread, NULL, prefixer_main, &pre) == 0;
+        if (!has_prefixer) {
+            close(fds[0]);
+            close(fds[1]);
+            fds[1] = -1;
+        }
+    }
+    pb->bo.platform = pb->platform;
+    pb->bo.progress_fd = has_prefixer ? fds[1] : c->output_fd;
+    pb->bo.on_step = on_platform_step;
+    pb->bo.step_ctx = pb;
+    if (atomic_load(&set->failed))
+        pb->rc = sw_error_set(&pb->err, SW_ECANCELED, "canceled: another platform failed");
+    else
+        pb->rc = bld_build(c->svc->opts.store, &pb->bo, &pb->result, &pb->err);
+    if (has_prefixer) {
+        close(fds[1]);
+        pthread_join(pre.thread, NULL);
+    }
+    pb->took_ms = now_ms() - t0;
+    if (pb->rc == 0) {
+        wrk_log_line(c->log_fd, "== %s: built %s in %.1fs", pb->platform, pb->result.digest,
+                     (double)pb->took_ms / 1000.0);
+    } else if (sw_error_code(pb->err) == SW_ECANCELED) {
+        wrk_log_line(c->log_fd, "== %s: stopped", pb->platform);
+    } else {
+        sw_error_prefix(&pb->err, "%s", pb->platform);
+        /* stop the other platforms: the run fails, nothing will be tagged */
+        if (!atomic_exchange(&set->failed, 1))
+            c->w->cancel = 1;
+        wrk_log_line(c->log_fd, "== %s: failed after %.1fs", pb->platform,
+                     (double)pb->took_ms / 1000.0);
+    }
+}
+
+static void *platform_thread_main(void *arg)
+{
+    struct platform_set *set = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&set->next, 1)) < set->n)
+        build_one_platform(set, &set->builds[i]);
+    return NULL;
+}
+
+/* Builds the rule's platforms and, for two or more, the image index that
+ * names them: digest gets the image's (one platform) or the index's digest
+ * and result the first platform's build result (its base images). Every
+ * platform must be one this worker runs (wrk_platform_check). Two or more
+ * are built at once, on as many threads as this process has worker threads
+ * free (this run's own included): a platform is a step of the run, not a
+ * run of its own, so it needs no queue, lease or second checkout. */
+static int build_platforms(struct run_ctx *c, const struct bld_build_options *bo,
+                           struct bld_build_result *result, char digest[SW_DIGEST_MAX],
+                           sw_error **err)
+{
+    const struct wrk_rule *rule = c->rule;
+    wrk_service *svc = c->svc;
+    size_t n = rule->n_platforms;
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if ((rc = wrk_platform_check(rule->platforms[i], svc->platforms, err)) != 0)
+            return rc;
+    if (n <= 1) {
+        struct bld_build_options one = *bo;
+        one.platform = n == 1 ? rule->platforms[0] : NULL;
+        if ((rc = bld_build(svc->opts.store, &one, result, err)) == 0)
+            snprintf(digest, SW_DIGEST_MAX, "%s", result->digest);
+        return rc;
+    }
+
+    struct platform_set set = { .n = n };
+    struct reg_index_entry *entries = calloc(n, sizeof(*entries));
+    pthread_t *threads = calloc(n, sizeof(*threads));
+    set.builds = calloc(n, sizeof(*set.builds));
+    size_t started = 0;
+    if (entries == NULL || threads == NULL || set.builds == NULL) {
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
+    atomic_init(&set.next, 0);
+    atomic_init(&set.failed, 0);
+    for (size_t i = 0; i < n; i++) {
+        set.builds[i].c = c;
+        set.builds[i].bo = *bo;
+        set.builds[i].platform = rule->platforms[i];
+        set.builds[i].position = (int)i + 1;
+    }
+    int free_slots = svc->n_workers - atomic_load(&svc->busy) + 1;
+    size_t parallel = free_slots < 1 ? 1 : (size_t)free_slots;
+    if (parallel > n)
+        parallel = n;
+    char list[512];
+    wrk_platforms_join(rule->platforms, list, sizeof(list));
+    wrk_log_line(c->log_fd, "Building %zu platforms (%s), %zu at a time", n, list, parallel);
+    for (size_t i = 0; i < parallel; i++) {
+        if (pthread_create(&threads[i], NULL, platform_thread_main, &set) != 0)
+            break;
+        started++;
+    }
+    if (started == 0) /* no thread to spare: this one builds them in turn */
+        platform_thread_main(&set);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+
+    /* the first real failure is the run's error; a cancel only when every
+     * platform stopped for one */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct platform_build *pb = &set.builds[i];
+        if (pb->rc != 0 && sw_error_code(pb->err) != SW_ECANCELED) {
+            rc = pb->rc;
+            *err = pb->err;
+            pb->err = NULL;
+        }
+    }
+    if (atomic_load(&set.failed))
+        c->w->cancel = 0; /* set by us to stop the others, not by a user */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct platform_build *pb = &set.builds[i];
+        if (pb->rc != 0) {
+            rc = pb->rc;
+            *err = pb->err;
+            pb->err = NULL;
+        }
+    }
+    if (rc != 0)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        entries[i].platform = set.builds[i].platform;
+        entries[i].digest = set.builds[i].result.digest;
+    }
+    if ((rc = reg_index_put(svc->opts.store, c->repo->name, entries, n, digest, err)) != 0)
+        goto cleanup;
+    wrk_log_line(c->log_fd, "Image index %s: %s", digest, list);
+    *result = set.builds[0].result;
+    memset(&set.builds[0].result, 0, sizeof(set.builds[0].result));
+cleanup:
+    for (size_t i = 0; set.builds && i < n; i++) {
+        bld_build_result_release(&set.builds[i].result);
+        sw_error_clear(&set.builds[i].err);
+    }
+    free(set.builds);
+    free(threads);
+    free(entries);
+    return rc;
+}
+
+/* 1 when the run's image has one for this worker's own platform (what
+ * autotest runs). */
+static int has_host_platform(const struct wrk_rule *rule, char *const *runnable)
+{
+    if (rule->n_platforms == 0)
+        return 1;
+    for (size_t i = 0; i < rule->n_platforms; i++)
+        if (runnable && runnable[0] && strcmp(rule->platforms[i], runnable[0]) == 0)
+            return 1;
+    return 0;
 }
 
 /* Fetch, check out, build, test and tag. On success fills digest and tags. */
@@ -696,11 +970,13 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     }
     wrk_log_line(c->log_fd, "Building %s (rule %d: %s %s)", rule->dockerfile, rule->index + 1,
                  rule->source_type, rule->source);
-    if ((rc = bld_build(store, &bo, &result, err)) != 0)
+    if ((rc = build_platforms(c, &bo, &result, digest, err)) != 0)
         goto cleanup;
-    snprintf(digest, SW_DIGEST_MAX, "%s", result.digest);
 
-    if (rule->autotest) {
+    if (rule->autotest && !has_host_platform(rule, svc->platforms)) {
+        wrk_log_line(c->log_fd, "Autotest skipped: the image has no %s image to run here",
+                     svc->platforms && svc->platforms[0] ? svc->platforms[0] : "native");
+    } else if (rule->autotest) {
         wrk_log_line(c->log_fd, "Autotest: %s", rule->autotest[0]);
         int status = -1;
         struct bld_run_options ro = {
@@ -937,7 +1213,9 @@ static void *worker_main(void *arg)
             rc = wrk_jobs_claim(db, w->owner, svc->limits.lease_s, svc->limits.max_attempts, &run,
                                 &err);
         if (rc == 0) {
+            atomic_fetch_add(&svc->busy, 1);
             process_run(w, db, &run);
+            atomic_fetch_sub(&svc->busy, 1);
             continue;
         }
         if (rc != SW_ENOTFOUND)
@@ -1000,7 +1278,8 @@ static void *presence_main(void *arg)
         sqlite3 *db = NULL;
         sw_error *e = NULL;
         if (reg_store_db(svc->opts.store, &db, &e) != 0 ||
-            wrk_workers_heartbeat(db, name, svc->n_workers, &e) != 0)
+            wrk_workers_heartbeat(db, name, svc->n_workers, &e) != 0 ||
+            wrk_workers_set_platforms(db, name, svc->platforms_text, &e) != 0)
             sw_warn("worker %s: %s", name, sw_error_message(e));
         sw_error_clear(&e);
         if (db && (int64_t)time(NULL) >= next_prune) {
@@ -1133,6 +1412,15 @@ int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error *
     return rc;
 }
 
+int wrk_workers_describe(reg_store *store, json_t **out, sw_error **err)
+{
+    sqlite3 *db = NULL;
+    int rc = reg_store_db(store, &db, err);
+    if (rc == 0)
+        rc = wrk_workers_list(db, 3 * PRESENCE_PERIOD_S, out, err);
+    return rc;
+}
+
 static void timers_queued(void *svc)
 {
     wrk_service_wake(svc);
@@ -1156,6 +1444,14 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
         wrk_git_use_helper(exe);
     }
     sweep_leftovers(opts->store, opts->config);
+    /* what RUN steps can run here: native, or emulated through binfmt_misc */
+    sw_error *platform_err = NULL;
+    if (wrk_platforms_runnable(NULL, &svc->platforms, &platform_err) != 0) {
+        sw_warn("finding the platforms this worker runs: %s", sw_error_message(platform_err));
+        sw_error_clear(&platform_err);
+    }
+    wrk_platforms_join(svc->platforms, svc->platforms_text, sizeof(svc->platforms_text));
+    sw_info("platforms this worker runs: %s", svc->platforms_text);
     pthread_mutex_init(&svc->lock, NULL);
     pthread_cond_init(&svc->wake, NULL);
     pthread_cond_init(&svc->outbox_cond, NULL);
@@ -1221,6 +1517,7 @@ void wrk_service_stop(wrk_service *svc)
     if (svc->has_courier)
         pthread_join(svc->courier, NULL);
     free(svc->workers);
+    sw_strv_free(svc->platforms);
     pthread_mutex_destroy(&svc->lock);
     pthread_cond_destroy(&svc->wake);
     pthread_cond_destroy(&svc->outbox_cond);

@@ -44,6 +44,10 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
 /* Worker processes alive on this data dir (serve's threads count as one
  * process) and their threads, from the workers table. */
 int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error **err);
+/* The worker processes alive, as [{name, threads, platforms: ["linux/amd64",
+ * ...]}] (the platforms each can run, worker/platforms.h). *out is owned by
+ * the caller. */
+int wrk_workers_describe(reg_store *store, json_t **out, sw_error **err);
 
 int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out, sw_error **err);
 

@@ -314,11 +314,12 @@ static void test_workers_presence(void)
     if (child == 0)
         _exit(0);
     waitpid(child, NULL, 0);
-    char sql[256];
+    char sql[512];
     snprintf(sql, sizeof(sql),
-             "INSERT INTO workers VALUES ('worker-dead', %d, 4, strftime('%%s','now'),"
-             " strftime('%%s','now'));"
-             "INSERT INTO workers VALUES ('worker-stale', %d, 5, 0, 0);",
+             "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
+             " VALUES ('worker-dead', %d, 4, strftime('%%s','now'), strftime('%%s','now'));"
+             "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
+             " VALUES ('worker-stale', %d, 5, 0, 0);",
              (int)child, (int)getppid());
     CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
@@ -332,6 +333,43 @@ static void test_workers_presence(void)
     CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
     CHECK_INT_EQ(processes, 0);
     CHECK_INT_EQ(threads, 0);
+    sw_error_clear(&err);
+    sw_db_close(db);
+}
+
+/* The worker list: each live process with the platforms it runs; steps of
+ * a multi-platform run keep their platform and their own index. */
+static void test_workers_platforms_and_steps(void)
+{
+    sqlite3 *db = open_db();
+    sw_error *err = NULL;
+    json_t *list = NULL;
+    CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-9", 2, &err), 0);
+    CHECK_INT_EQ(wrk_workers_set_platforms(db, "serve-9", "linux/amd64, linux/arm64", &err), 0);
+    CHECK_INT_EQ(wrk_workers_list(db, 15, &list, &err), 0);
+    CHECK_INT_EQ(json_array_size(list), 1);
+    json_t *w = json_array_get(list, 0);
+    CHECK_STR_EQ(json_string_value(json_object_get(w, "name")), "serve-9");
+    CHECK_INT_EQ(json_integer_value(json_object_get(w, "threads")), 2);
+    json_t *platforms = json_object_get(w, "platforms");
+    CHECK_INT_EQ(json_array_size(platforms), 2);
+    CHECK_STR_EQ(json_string_value(json_array_get(platforms, 1)), "linux/arm64");
+    json_decref(list);
+
+    json_t *steps = NULL;
+    CHECK_INT_EQ(wrk_jobs_step_start(db, "ca1", 1001, 2, "FROM busybox", 1, 10, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_platform(db, "ca1", 1001, "linux/amd64", &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_start(db, "ca1", 2001, 2, "FROM busybox", 1, 10, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_platform(db, "ca1", 2001, "linux/arm64", &err), 0);
+    CHECK_INT_EQ(wrk_jobs_step_end(db, "ca1", 2001, 1, 0, 20, 3, &err), 0);
+    CHECK_INT_EQ(wrk_jobs_steps(db, "ca1", &steps, &err), 0);
+    CHECK_INT_EQ(json_array_size(steps), 2);
+    json_t *arm = json_array_get(steps, 1);
+    CHECK_INT_EQ(json_integer_value(json_object_get(arm, "index")), 1);
+    CHECK_STR_EQ(json_string_value(json_object_get(arm, "platform")), "linux/arm64");
+    CHECK_STR_EQ(json_string_value(json_object_get(arm, "status")), "failed");
+    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(steps, 0), "status")), "running");
+    json_decref(steps);
     sw_error_clear(&err);
     sw_db_close(db);
 }
@@ -474,6 +512,7 @@ int main(void)
     RUN(test_cancel);
     RUN(test_concurrent_claims_are_exclusive);
     RUN(test_workers_presence);
+    RUN(test_workers_platforms_and_steps);
     RUN(test_prune_old_runs);
     RUN(test_pull_request_runs);
     sw_rm_rf(dir, NULL);

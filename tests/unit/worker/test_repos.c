@@ -226,6 +226,47 @@ static void test_errors(void)
     expect_error("runs: { leese: 10s }\n", (const char *[]){ "runs.leese", "unknown key", NULL });
 }
 
+/* rules[].platforms: normalised, each once, and errors naming the key. */
+static void test_platforms(void)
+{
+    struct wrk_repos *repos = NULL;
+    char msg[512];
+    CHECK_INT_EQ(load(REPO_HEAD
+                      "    rules:\n"
+                      "      - { source_type: branch, source: main,"
+                      " platforms: [linux/x86_64, linux/aarch64, linux/armhf] }\n"
+                      "      - { source_type: branch, source: one, platforms: linux/arm64 }\n"
+                      "      - { source_type: branch, source: host }\n",
+                      &repos, msg, sizeof(msg)),
+                 0);
+    CHECK_STR_EQ(msg, "");
+    if (repos) {
+        const struct wrk_rule *r = &repos->repos[0].rules[0];
+        CHECK_INT_EQ(r->n_platforms, 3);
+        if (r->n_platforms == 3) {
+            CHECK_STR_EQ(r->platforms[0], "linux/amd64");
+            CHECK_STR_EQ(r->platforms[1], "linux/arm64");
+            CHECK_STR_EQ(r->platforms[2], "linux/arm/v7");
+        }
+        CHECK_INT_EQ(repos->repos[0].rules[1].n_platforms, 1);
+        CHECK_INT_EQ(repos->repos[0].rules[2].n_platforms, 0);
+    }
+    wrk_repos_free(repos);
+    expect_error(
+        REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                  " platforms: [linux/amd64, linux/x86_64] }\n",
+        (const char *[]){ ":7", "rules[1].platforms", "linux/amd64 is listed twice", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " platforms: [arm64] }\n",
+                 (const char *[]){ "rules[1].platforms", "invalid platform 'arm64'", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " platforms: [] }\n",
+                 (const char *[]){ "rules[1].platforms", "empty list", NULL });
+    expect_error(REPO_HEAD "    rules:\n      - { source_type: branch, source: main,"
+                           " platforms: { linux: amd64 } }\n",
+                 (const char *[]){ "rules[1].platforms", "list of strings", NULL });
+}
+
 static void test_notify_formats(void)
 {
     struct wrk_repos *repos = NULL;
@@ -573,6 +614,7 @@ int main(void)
     RUN(test_no_repos);
     RUN(test_errors);
     RUN(test_notify_formats);
+    RUN(test_platforms);
     RUN(test_build_secrets);
     RUN(test_runs_keep);
     RUN(test_url_normalize);

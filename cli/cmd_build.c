@@ -20,6 +20,7 @@
 #include "core/fs.h"
 #include "core/strbuf.h"
 #include "registry/index.h"
+#include "registry/platform.h"
 #include "registry/manifest.h"
 #include "registry/transfer.h"
 #include "worker/platforms.h"
@@ -111,7 +112,7 @@ static int build_multi(reg_store *store, struct bld_build_options *opts, const c
     char *save = NULL;
     for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         char normal[100];
-        if ((rc = reg_platform_normalize(p, normal, err)) != 0)
+        if ((rc = reg_platform_normalize_text(p, normal, err)) != 0)
             goto cleanup;
         names[n] = strdup(normal);
         SW_CHECK_ALLOC(names[n], rc, err, cleanup);

@@ -11,18 +11,6 @@
 #include "registry/client.h"
 #include "registry/manifest.h"
 
-int reg_platform_normalize(const char *text, char out[100], sw_error **err)
-{
-    struct reg_platform p;
-    if (text && *text == '\0')
-        return sw_error_set(err, SW_EINVAL, "empty platform: expected os/arch[/variant]");
-    int rc = reg_platform_parse(text, &p, err);
-    if (rc != 0)
-        return rc;
-    reg_platform_format(&p, out);
-    return 0;
-}
-
 /* The "platform" object of an index descriptor. */
 static json_t *platform_object(const struct reg_platform *p)
 {

@@ -34,9 +34,4 @@ struct reg_index_entry {
 int reg_index_put(reg_store *store, const char *repo, const struct reg_index_entry *entries,
                   size_t n, char digest_out[SW_DIGEST_MAX], sw_error **err);
 
-/* The platform "os/arch[/variant]" normalised (x86_64 -> linux/amd64 form,
- * aarch64 -> arm64, armhf -> arm/v7 ...) into out; NULL gives the host's.
- * SW_EINVAL for text that is not a platform ("" included). */
-int reg_platform_normalize(const char *text, char out[100], sw_error **err);
-
 #endif

@@ -246,3 +246,15 @@ int reg_index_select(json_t *index, const struct reg_platform *want, json_t **de
     sw_strbuf_free(&offered);
     return SW_ENOTFOUND;
 }
+
+int reg_platform_normalize_text(const char *text, char out[100], sw_error **err)
+{
+    struct reg_platform p;
+    if (text && *text == '\0')
+        return sw_error_set(err, SW_EINVAL, "empty platform: expected os/arch[/variant]");
+    int rc = reg_platform_parse(text, &p, err);
+    if (rc != 0)
+        return rc;
+    reg_platform_format(&p, out);
+    return 0;
+}

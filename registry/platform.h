@@ -32,6 +32,10 @@ int reg_platform_parse(const char *text, struct reg_platform *out, sw_error **er
 /* "os/arch[/variant]" into out. */
 void reg_platform_format(const struct reg_platform *p, char out[100]);
 
+/* reg_platform_parse then reg_platform_format: the normalised text of a
+ * platform into out; NULL gives the host's, "" is SW_EINVAL. */
+int reg_platform_normalize_text(const char *text, char out[100], sw_error **err);
+
 /* containerd's Normalize, in place: one spelling per architecture and
  * variant, lower case. */
 void reg_platform_normalize(struct reg_platform *p);

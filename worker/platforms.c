@@ -12,6 +12,7 @@
 
 #include "core/strbuf.h"
 #include "registry/index.h"
+#include "registry/platform.h"
 
 #define BINFMT_DIR "/proc/sys/fs/binfmt_misc"
 
@@ -80,7 +81,7 @@ int wrk_platforms_runnable(const char *binfmt_dir, char ***out, sw_error **err)
     int rc = 0;
     *out = NULL;
     SW_CHECK_ALLOC(v, rc, err, cleanup);
-    if ((rc = reg_platform_normalize(NULL, host, err)) != 0)
+    if ((rc = reg_platform_normalize_text(NULL, host, err)) != 0)
         goto cleanup;
     v[n] = strdup(host);
     SW_CHECK_ALLOC(v[n], rc, err, cleanup);

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "registry/index.h"
+#include "registry/platform.h"
 #include "registry/names.h"
 #include "worker/git.h"
 #include "worker/tags.h"
@@ -431,7 +432,7 @@ static int get_platforms(const struct ctx *c, json_t *node, const char *prefix, 
         sw_error *e = NULL;
         if (r->platforms[i] == NULL)
             return sw_error_oom(err);
-        if (reg_platform_normalize(r->platforms[i], normal, &e) != 0) {
+        if (reg_platform_normalize_text(r->platforms[i], normal, &e) != 0) {
             rc = sw_config_error(c->cfg, v, key, err, "%s", sw_error_message(e));
             sw_error_clear(&e);
             return rc;

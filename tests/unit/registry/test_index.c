@@ -9,6 +9,7 @@
 
 #include "core/hash.h"
 #include "registry/blobstore.h"
+#include "registry/platform.h"
 #include "registry/index.h"
 #include "registry/manifest.h"
 #include "registry/store.h"
@@ -122,21 +123,21 @@ static void test_platform_normalize(void)
 {
     char out[100];
     sw_error *err = NULL;
-    CHECK_INT_EQ(reg_platform_normalize("linux/x86_64", out, NULL), 0);
+    CHECK_INT_EQ(reg_platform_normalize_text("linux/x86_64", out, NULL), 0);
     CHECK_STR_EQ(out, "linux/amd64");
-    CHECK_INT_EQ(reg_platform_normalize("linux/aarch64", out, NULL), 0);
+    CHECK_INT_EQ(reg_platform_normalize_text("linux/aarch64", out, NULL), 0);
     CHECK_STR_EQ(out, "linux/arm64");
-    CHECK_INT_EQ(reg_platform_normalize("linux/arm64/v8", out, NULL), 0);
+    CHECK_INT_EQ(reg_platform_normalize_text("linux/arm64/v8", out, NULL), 0);
     CHECK_STR_EQ(out, "linux/arm64");
-    CHECK_INT_EQ(reg_platform_normalize("linux/armhf", out, NULL), 0);
+    CHECK_INT_EQ(reg_platform_normalize_text("linux/armhf", out, NULL), 0);
     CHECK_STR_EQ(out, "linux/arm/v7");
-    CHECK_INT_EQ(reg_platform_normalize("linux/arm", out, NULL), 0);
+    CHECK_INT_EQ(reg_platform_normalize_text("linux/arm", out, NULL), 0);
     CHECK_STR_EQ(out, "linux/arm/v7");
-    CHECK_INT_EQ(reg_platform_normalize(NULL, out, NULL), 0);
+    CHECK_INT_EQ(reg_platform_normalize_text(NULL, out, NULL), 0);
     CHECK(strncmp(out, "linux/", 6) == 0);
-    CHECK_INT_EQ(reg_platform_normalize("", out, &err), SW_EINVAL);
+    CHECK_INT_EQ(reg_platform_normalize_text("", out, &err), SW_EINVAL);
     sw_error_clear(&err);
-    CHECK_INT_EQ(reg_platform_normalize("amd64", out, &err), SW_EINVAL);
+    CHECK_INT_EQ(reg_platform_normalize_text("amd64", out, &err), SW_EINVAL);
     CHECK(err && strstr(sw_error_message(err), "amd64"));
     sw_error_clear(&err);
 }

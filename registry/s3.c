@@ -475,6 +475,8 @@ struct s3_request {
     const char *content_type;
     reg_s3_sink_fn sink; /* 2xx body goes here when set, else to response */
     void *sink_ctx;
+    int64_t range_offset; /* for sink: the first byte asked for */
+    int64_t range_length; /* for sink: bytes asked for, -1: to the end */
 };
 
 struct s3_response {
@@ -483,10 +485,16 @@ struct s3_response {
     int64_t content_length;
     int64_t range_total; /* from Content-Range ".../total", -1 if none */
     char *etag;
+    int64_t range_start; /* from Content-Range "bytes START-..." */
     sw_error *sink_err;
     int sink_stopped;
     reg_s3_sink_fn sink;
     void *sink_ctx;
+    /* Some S3-compatible servers answer more than the range asked for
+       (s3rver sends a whole object for "bytes=0-0"; others ignore Range
+       and answer 200): the sink gets exactly the bytes asked for. */
+    int64_t want_offset, want_length, seen, delivered;
+    int is_complete; /* all wanted bytes delivered: stopping is success */
 };
 
 struct body_reader {
@@ -510,15 +518,32 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
     struct s3_response *resp = ctx;
     size_t n = size * nmemb;
-    long status = 0;
     if (resp->sink && resp->status >= 200 && resp->status < 300) {
-        if (resp->sink(data, n, resp->sink_ctx, &resp->sink_err) != 0) {
+        /* where this piece starts in the object */
+        int64_t base = (resp->status == 206 ? resp->range_start : 0) + resp->seen;
+        const char *p = data;
+        size_t len = n;
+        resp->seen += (int64_t)n;
+        if (base < resp->want_offset) {
+            int64_t skip = resp->want_offset - base;
+            if ((int64_t)len <= skip)
+                return n;
+            p += skip;
+            len -= (size_t)skip;
+        }
+        if (resp->want_length >= 0 && (int64_t)len > resp->want_length - resp->delivered)
+            len = (size_t)(resp->want_length - resp->delivered);
+        if (len > 0 && resp->sink(p, len, resp->sink_ctx, &resp->sink_err) != 0) {
             resp->sink_stopped = 1;
             return 0;
         }
+        resp->delivered += (int64_t)len;
+        if (resp->want_length >= 0 && resp->delivered >= resp->want_length) {
+            resp->is_complete = 1;
+            return len == n ? n : 0; /* the rest is not wanted */
+        }
         return n;
     }
-    (void)status;
     if (resp->body.len + n > S3_MAX_XML_BODY)
         return 0;
     sw_strbuf_append(&resp->body, data, n);
@@ -540,6 +565,7 @@ static size_t header_line(char *data, size_t size, size_t nmemb, void *ctx)
         const char *sp = strchr(line, ' ');
         resp->status = sp ? strtol(sp + 1, NULL, 10) : 0;
         resp->range_total = -1;
+        resp->range_start = 0;
         resp->content_length = -1;
         free(resp->etag);
         resp->etag = NULL;
@@ -562,6 +588,8 @@ static size_t header_line(char *data, size_t size, size_t nmemb, void *ctx)
             resp->content_length = v;
     } else if (strcasecmp(line, "Content-Range") == 0) {
         const char *slash = strrchr(value, '/');
+        if (strncmp(value, "bytes ", 6) == 0)
+            resp->range_start = strtoll(value + 6, NULL, 10);
         if (slash && slash[1] != '*') {
             char *end;
             long long v = strtoll(slash + 1, &end, 10);
@@ -607,7 +635,8 @@ static char *object_path(const reg_s3 *s3, const char *key)
     return path;
 }
 
-static int s3_do(reg_s3 *s3, const struct s3_request *req, struct s3_response *resp, sw_error **err)
+static int s3_do_once(reg_s3 *s3, const struct s3_request *req, struct s3_response *resp,
+                      sw_error **err)
 {
     char amz_date[17], payload_hash[SW_SHA256_HEX_LEN + 1];
     char *path = NULL, *query = NULL, *auth = NULL, *url = NULL;
@@ -622,6 +651,8 @@ static int s3_do(reg_s3 *s3, const struct s3_request *req, struct s3_response *r
     resp->content_length = -1;
     resp->sink = req->sink;
     resp->sink_ctx = req->sink_ctx;
+    resp->want_offset = req->range_offset;
+    resp->want_length = req->range_length;
 
     amz_date_now(0, amz_date);
     if (req->body_len)
@@ -722,7 +753,7 @@ static int s3_do(reg_s3 *s3, const struct s3_request *req, struct s3_response *r
         }
         goto cleanup;
     }
-    if (cc != CURLE_OK) {
+    if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && resp->is_complete)) {
         rc = sw_error_set(err, SW_EIO, "s3 %s %s/%s: %s", req->method, s3->bucket, what,
                           curl_easy_strerror(cc));
         goto cleanup;
@@ -762,6 +793,39 @@ static void response_free(struct s3_response *resp)
     resp->etag = NULL;
 }
 
+/* One request, retried (up to 4 attempts, 0.1/0.4/1.6 s apart) when the
+ * store answers 5xx (S3's InternalError and SlowDown say "try again", and
+ * concurrent writers of one key get them from some stores) and nothing
+ * was handed to a sink yet. Bodies are buffers, so a retry resends the
+ * same bytes under a fresh signature. */
+static int s3_do(reg_s3 *s3, const struct s3_request *req, struct s3_response *resp, sw_error **err)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        sw_error *attempt_err = NULL;
+        if (attempt > 0) {
+            response_free(resp);
+            long ns = 100000000L << (2 * (attempt - 1));
+            struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+            nanosleep(&ts, NULL);
+        }
+        rc = s3_do_once(s3, req, resp, &attempt_err);
+        int is_retryable = rc != 0 && resp->status >= 500 && resp->status <= 599 &&
+                           resp->delivered == 0 && !resp->sink_stopped;
+        if (!is_retryable || attempt == 3) {
+            if (attempt_err) {
+                if (err && *err == NULL)
+                    *err = attempt_err;
+                else
+                    sw_error_clear(&attempt_err);
+            }
+            break;
+        }
+        sw_error_clear(&attempt_err);
+    }
+    return rc;
+}
+
 int reg_s3_put(reg_s3 *s3, const char *key, const void *data, size_t len, sw_error **err)
 {
     struct s3_request req = { .method = "PUT", .key = key, .body = data, .body_len = len };
@@ -775,7 +839,12 @@ int reg_s3_get(reg_s3 *s3, const char *key, int64_t offset, int64_t length, reg_
                void *ctx, int64_t *object_size, sw_error **err)
 {
     char range[64];
-    struct s3_request req = { .method = "GET", .key = key, .sink = sink, .sink_ctx = ctx };
+    struct s3_request req = { .method = "GET",
+                              .key = key,
+                              .sink = sink,
+                              .sink_ctx = ctx,
+                              .range_offset = offset,
+                              .range_length = length };
     struct s3_response resp;
     if (offset < 0 || length < -1 || length == 0)
         return sw_error_set(err, SW_ERANGE, "s3 GET %s: invalid range %" PRId64 "+%" PRId64, key,

@@ -3,7 +3,9 @@
  * data dir, so an existing installation needs no migration.
  *
  *   blobs/<algo>/<2 hex>/<hex>   a blob, renamed into place once verified
- *   tmp/put-<random>             a put in progress (same filesystem)
+ *   tmp/blob-<random>            a put in progress (same filesystem),
+ *                                flocked as registry/store.c's recovery
+ *                                expects
  *   uploads/<uuid>               an upload session's bytes
  *   uploads/<uuid>.state         its state: offset and running hash state,
  *                                replaced atomically after every chunk
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,21 +256,45 @@ static int fs_writer_new(reg_backend *b, reg_backend_writer **out, sw_error **er
     struct fs_writer *w = calloc(1, sizeof(*w));
     int rc = 0;
     SW_CHECK_ALLOC(w, rc, err, fail);
-    if (asprintf(&w->tmp_path, "%s/put-XXXXXX", fs->tmp_dir) < 0) {
-        w->tmp_path = NULL;
-        rc = sw_error_oom(err);
-        goto fail;
-    }
-    w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
-    if (w->fd < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->tmp_path);
-        goto fail;
-    }
-    *out = &w->base;
-    return 0;
-fail:
-    if (w)
+    w->fd = -1;
+    /* tmp/blob-<random>, flocked for its whole life: the store's crash
+       recovery (registry/store.c) removes only unlocked ones. Recovery
+       may lock and unlink the file between our create and our flock: a
+       file with no links left is abandoned and another one made. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct stat st;
         free(w->tmp_path);
+        if (asprintf(&w->tmp_path, "%s/blob-XXXXXX", fs->tmp_dir) < 0) {
+            w->tmp_path = NULL;
+            rc = sw_error_oom(err);
+            goto fail;
+        }
+        w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+        if (w->fd < 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->tmp_path);
+            goto fail;
+        }
+        if (sw_flock(w->fd, LOCK_EX) != 0 || fstat(w->fd, &st) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "locking %s", w->tmp_path);
+            goto fail;
+        }
+        if (st.st_nlink > 0) {
+            *out = &w->base;
+            return 0;
+        }
+        close(w->fd);
+        w->fd = -1;
+    }
+    rc = sw_error_set(err, SW_EIO, "creating a temporary blob file in %s: removed under us",
+                      fs->tmp_dir);
+fail:
+    if (w) {
+        if (w->fd >= 0) {
+            close(w->fd);
+            unlink(w->tmp_path);
+        }
+        free(w->tmp_path);
+    }
     free(w);
     return rc;
 }
@@ -293,7 +320,7 @@ static int publish_file(struct fs_backend *fs, const char *from, const char *key
     dir = strdup(path);
     SW_CHECK_ALLOC(dir, rc, err, cleanup);
     *strrchr(dir, '/') = '\0';
-    if ((rc = sw_mkdir_p(dir, 0755, err)) != 0)
+    if ((rc = sw_mkdir_p(dir, 0700, err)) != 0)
         goto cleanup;
     if (rename(from, path) != 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "renaming %s to %s", from, path);
@@ -599,10 +626,10 @@ int reg_backend_fs_open(const struct reg_backend_config *cfg, reg_backend **out,
     }
     char *blobs = sw_path_join(cfg->root, "blobs");
     SW_CHECK_ALLOC(blobs, rc, err, fail);
-    rc = sw_mkdir_p(blobs, 0755, err);
+    rc = sw_mkdir_mode(blobs, 0700, err);
     free(blobs);
-    if (rc != 0 || (rc = sw_mkdir_p(fs->tmp_dir, 0700, err)) != 0 ||
-        (rc = sw_mkdir_p(fs->uploads_dir, 0700, err)) != 0)
+    if (rc != 0 || (rc = sw_mkdir_mode(fs->tmp_dir, 0700, err)) != 0 ||
+        (rc = sw_mkdir_mode(fs->uploads_dir, 0700, err)) != 0)
         goto fail;
     *out = &fs->base;
     return 0;

@@ -557,7 +557,7 @@ int reg_backend_upload_begin_chunk(reg_backend *b, const char *uuid, int64_t sta
                          uuid, start, offset);
         goto fail;
     }
-    if ((rc = b->ops->chunk_begin(b, uuid, driver_state, out, err)) != 0)
+    if ((rc = b->ops->chunk_begin(b, uuid, offset, driver_state, out, err)) != 0)
         goto fail;
     (*out)->b = b;
     (*out)->offset = offset;

@@ -404,8 +404,8 @@ static int fs_upload_state(reg_backend *b, const char *uuid, char **state, sw_er
     return rc;
 }
 
-static int fs_chunk_begin(reg_backend *b, const char *uuid, const char *driver_state,
-                          reg_backend_chunk **out, sw_error **err)
+static int fs_chunk_begin(reg_backend *b, const char *uuid, int64_t expected_offset,
+                          const char *driver_state, reg_backend_chunk **out, sw_error **err)
 {
     struct fs_backend *fs = fs_of(b);
     struct fs_chunk *c = calloc(1, sizeof(*c));
@@ -420,16 +420,32 @@ static int fs_chunk_begin(reg_backend *b, const char *uuid, const char *driver_s
     c->fd = -1;
     c->uuid = strdup(uuid);
     SW_CHECK_ALLOC(c->uuid, rc, err, fail);
-    /* the committed size is the state's offset; read it again here so the
-       cut below never goes past what a concurrent chunk committed */
+    c->fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (c->fd < 0) {
+        rc = errno == ENOENT
+                 ? sw_error_set(err, REG_E_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", uuid)
+                 : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+        goto fail;
+    }
+    /* one chunk at a time, across processes too; the lock goes with the fd */
+    if (sw_flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = sw_error_set(err, REG_E_RANGE_INVALID, "upload %s: another chunk is being written",
+                          uuid);
+        goto fail;
+    }
+    /* under the lock, the state is current: a chunk committed since
+       backend.c read it makes this one's start wrong */
     if ((rc = fs_upload_state(b, uuid, &state, err)) != 0 ||
         (rc = reg_backend_state_parse(state, &offset, &h, &ds, err)) != 0)
         goto fail;
-    c->fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (c->fd < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+    if (offset != expected_offset) {
+        rc = sw_error_set(err, REG_E_RANGE_INVALID,
+                          "upload %s: it has %" PRId64 " bytes now, not %" PRId64, uuid, offset,
+                          expected_offset);
         goto fail;
     }
+    /* bytes past the committed offset are from a chunk that never
+       finished (a crash): cut them off */
     if (ftruncate(c->fd, (off_t)offset) != 0 || lseek(c->fd, (off_t)offset, SEEK_SET) < 0) {
         rc = sw_error_sys(err, SW_EIO, errno, "positioning %s", path);
         goto fail;

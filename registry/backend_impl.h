@@ -30,8 +30,10 @@ struct reg_backend_ops {
     int (*upload_create)(reg_backend *b, const char *uuid, const char *state, sw_error **err);
     /* *state: malloc'd session state text */
     int (*upload_state)(reg_backend *b, const char *uuid, char **state, sw_error **err);
-    int (*chunk_begin)(reg_backend *b, const char *uuid, const char *state, reg_backend_chunk **out,
-                       sw_error **err);
+    /* offset: the session's size as backend.c read it; a driver that can
+       lock the session re-checks it under the lock */
+    int (*chunk_begin)(reg_backend *b, const char *uuid, int64_t offset, const char *state,
+                       reg_backend_chunk **out, sw_error **err);
     int (*chunk_write)(reg_backend_chunk *c, const void *data, size_t len, sw_error **err);
     int (*chunk_end)(reg_backend_chunk *c, sw_error **err);
     void (*chunk_free)(reg_backend_chunk *c); /* after end, or to abort */

@@ -247,7 +247,7 @@ static int s3_read(reg_backend_reader *base, void *buf, size_t cap, size_t *got,
         int64_t want = r->end - r->pos;
         if (want > S3_READ_WINDOW)
             want = S3_READ_WINDOW;
-        if (r->buf == NULL && (r->buf = malloc(S3_READ_WINDOW)) == NULL)
+        if (r->buf == NULL && (r->buf = malloc((size_t)want)) == NULL)
             return sw_error_oom(err);
         struct buf_sink sink = { r->buf, 0, (size_t)want };
         int rc = reg_s3_get(s->s3, r->key, r->pos, want, to_buffer, &sink, NULL, err);
@@ -508,13 +508,15 @@ static int get_tail(struct s3_backend *s, const char *uuid, int64_t tail_end, si
     return rc;
 }
 
-static int s3_chunk_begin(reg_backend *b, const char *uuid, const char *driver_state,
-                          reg_backend_chunk **out, sw_error **err)
+static int s3_chunk_begin(reg_backend *b, const char *uuid, int64_t offset,
+                          const char *driver_state, reg_backend_chunk **out, sw_error **err)
 {
     struct s3_backend *s = s3_of(b);
     struct s3_chunk *c = calloc(1, sizeof(*c));
     struct session ss;
     int rc;
+    (void)offset; /* S3 has no lock to re-check it under: the caller
+                     serialises a session's writers */
     if (c == NULL)
         return sw_error_oom(err);
     if ((rc = session_parse(driver_state, &ss, err)) != 0) {

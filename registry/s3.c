@@ -767,8 +767,10 @@ static int s3_do_once(reg_s3 *s3, const struct s3_request *req, struct s3_respon
         char *message = xml_next(&pos, end, "Message");
         rc = sw_error_set(err, status_code(resp->status, code), "s3 %s %s/%s: %ld %s%s%s",
                           req->method, s3->bucket, what, resp->status,
-                          code ? code : "(no error code)", message ? ": " : "",
-                          message ? message : "");
+                          code                               ? code
+                          : strcmp(req->method, "HEAD") == 0 ? "(a HEAD answer has no body)"
+                                                             : "(no error code)",
+                          message ? ": " : "", message ? message : "");
         free(code);
         free(message);
         goto cleanup;

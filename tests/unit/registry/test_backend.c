@@ -551,6 +551,32 @@ static void test_upload_small_chunks_and_sha512(void)
     reg_backend_close(b);
 }
 
+static void test_one_chunk_at_a_time(void)
+{
+    /* where the store can lock (filesystem), a second writer of a session
+       is refused while the first writes; on S3 the caller serialises */
+    if (is_s3)
+        return;
+    reg_backend *a = open_backend(), *b = open_backend();
+    const char *uuid = "locked-session-01";
+    reg_backend_chunk *first = NULL, *second = NULL;
+    int64_t offset = -1;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(reg_backend_upload_create(a, uuid, NULL), 0);
+    CHECK_INT_EQ(reg_backend_upload_begin_chunk(a, uuid, 0, &first, NULL), 0);
+    CHECK_INT_EQ(reg_backend_chunk_write(first, "abc", 3, NULL), 0);
+    CHECK_INT_EQ(reg_backend_upload_begin_chunk(b, uuid, 0, &second, &err), REG_E_RANGE_INVALID);
+    CHECK(strstr(sw_error_message(err), "another chunk") != NULL);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(reg_backend_chunk_end(first, &offset, NULL), 0);
+    CHECK_INT_EQ(offset, 3);
+    CHECK_INT_EQ(reg_backend_upload_begin_chunk(b, uuid, 3, &second, NULL), 0);
+    reg_backend_chunk_abort(second);
+    CHECK_INT_EQ(reg_backend_upload_cancel(b, uuid, NULL), 0);
+    reg_backend_close(a);
+    reg_backend_close(b);
+}
+
 static void test_upload_cancel_and_bad_ids(void)
 {
     reg_backend *b = open_backend();
@@ -706,6 +732,7 @@ int main(void)
     RUN(test_concurrent_puts_of_one_digest);
     RUN(test_upload_across_front_ends);
     RUN(test_upload_small_chunks_and_sha512);
+    RUN(test_one_chunk_at_a_time);
     RUN(test_upload_cancel_and_bad_ids);
     RUN(test_redirect);
     RUN(test_wrong_secret_refused);

@@ -760,11 +760,8 @@ static int s3_do_once(reg_s3 *s3, const struct s3_request *req, struct s3_respon
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
     if (resp->status < 200 || resp->status >= 300) {
-        const char *pos = resp->body.data ? resp->body.data : "";
-        const char *end = pos + resp->body.len;
-        char *code = xml_next(&pos, end, "Code");
-        pos = resp->body.data ? resp->body.data : "";
-        char *message = xml_next(&pos, end, "Message");
+        char *code = NULL, *message = NULL;
+        reg_s3_parse_error(resp->body.data ? resp->body.data : "", resp->body.len, &code, &message);
         rc = sw_error_set(err, status_code(resp->status, code), "s3 %s %s/%s: %ld %s%s%s",
                           req->method, s3->bucket, what, resp->status,
                           code                               ? code
@@ -930,6 +927,58 @@ static int64_t parse_iso8601(const char *s)
     return (int64_t)timegm(&tm);
 }
 
+int reg_s3_parse_list(const char *body, size_t len, reg_s3_list_fn fn, void *ctx, char **next_token,
+                      sw_error **err)
+{
+    const char *pos = body, *end = body + len, *c;
+    int rc = 0;
+    *next_token = NULL;
+    while (rc == 0 && (c = memmem(pos, (size_t)(end - pos), "<Contents>", 10)) != NULL) {
+        const char *c_end = memmem(c, (size_t)(end - c), "</Contents>", 11);
+        if (c_end == NULL)
+            break;
+        const char *p = c;
+        char *key = xml_next(&p, c_end, "Key");
+        p = c;
+        char *size = xml_next(&p, c_end, "Size");
+        p = c;
+        char *modified = xml_next(&p, c_end, "LastModified");
+        char *size_end = NULL;
+        long long n = size ? strtoll(size, &size_end, 10) : -1;
+        if (key && size && size_end != size && *size_end == '\0' && n >= 0)
+            rc = fn(key, n, parse_iso8601(modified), ctx, err);
+        else
+            rc = sw_error_set(err, SW_EIO, "s3 list: an entry without a key or a valid size");
+        free(key);
+        free(size);
+        free(modified);
+        pos = c_end + 11;
+    }
+    if (rc != 0)
+        return rc;
+    pos = body;
+    char *truncated = xml_next(&pos, end, "IsTruncated");
+    if (truncated && strcmp(truncated, "true") == 0) {
+        pos = body;
+        *next_token = xml_next(&pos, end, "NextContinuationToken");
+        if (*next_token == NULL || (*next_token)[0] == '\0') {
+            free(*next_token);
+            *next_token = NULL;
+            rc = sw_error_set(err, SW_EIO, "s3 list: truncated without a continuation token");
+        }
+    }
+    free(truncated);
+    return rc;
+}
+
+void reg_s3_parse_error(const char *body, size_t len, char **code, char **message)
+{
+    const char *pos = body;
+    *code = xml_next(&pos, body + len, "Code");
+    pos = body;
+    *message = xml_next(&pos, body + len, "Message");
+}
+
 int reg_s3_list(reg_s3 *s3, const char *prefix, reg_s3_list_fn fn, void *ctx, sw_error **err)
 {
     char *token = NULL;
@@ -937,46 +986,24 @@ int reg_s3_list(reg_s3 *s3, const char *prefix, reg_s3_list_fn fn, void *ctx, sw
     for (;;) {
         struct reg_s3_kv query[3] = { { "list-type", "2" }, { "prefix", prefix }, { NULL, NULL } };
         size_t n_query = 2;
+        char *next = NULL;
         if (token)
             query[n_query++] = (struct reg_s3_kv){ "continuation-token", token };
         struct s3_request req = {
             .method = "GET", .key = NULL, .query = query, .n_query = n_query
         };
         struct s3_response resp;
-        if ((rc = s3_do(s3, &req, &resp, err)) != 0) {
-            response_free(&resp);
-            break;
-        }
-        const char *pos = resp.body.data ? resp.body.data : "";
-        const char *end = pos + resp.body.len;
-        const char *c;
-        while (rc == 0 && (c = memmem(pos, (size_t)(end - pos), "<Contents>", 10)) != NULL) {
-            const char *c_end = memmem(c, (size_t)(end - c), "</Contents>", 11);
-            if (c_end == NULL)
-                break;
-            const char *p = c;
-            char *key = xml_next(&p, c_end, "Key");
-            p = c;
-            char *size = xml_next(&p, c_end, "Size");
-            p = c;
-            char *modified = xml_next(&p, c_end, "LastModified");
-            if (key && size)
-                rc = fn(key, strtoll(size, NULL, 10), parse_iso8601(modified), ctx, err);
-            free(key);
-            free(size);
-            free(modified);
-            pos = c_end + 11;
-        }
-        pos = resp.body.data ? resp.body.data : "";
-        char *truncated = xml_next(&pos, end, "IsTruncated");
-        pos = resp.body.data ? resp.body.data : "";
-        char *next = xml_next(&pos, end, "NextContinuationToken");
-        int more = truncated && strcmp(truncated, "true") == 0 && next && next[0];
-        free(truncated);
+        rc = s3_do(s3, &req, &resp, err);
+        if (rc == 0)
+            rc = reg_s3_parse_list(resp.body.data ? resp.body.data : "", resp.body.len, fn, ctx,
+                                   &next, err);
         response_free(&resp);
+        /* a server repeating its token would keep us here forever */
+        if (rc == 0 && next && token && strcmp(next, token) == 0)
+            rc = sw_error_set(err, SW_EIO, "s3 list %s: the same continuation token twice", prefix);
         free(token);
         token = next;
-        if (rc != 0 || !more)
+        if (rc != 0 || token == NULL)
             break;
     }
     free(token);

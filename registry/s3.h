@@ -113,6 +113,16 @@ int reg_s3_sign(const char *method, const char *canonical_uri, const struct reg_
                 const char *access_key, const char *secret_key, char **authorization,
                 sw_error **err);
 
+/* Parsers of S3's XML answers (public for tests/fuzz/fuzz_s3_xml.c).
+ * parse_list calls fn for every <Contents> of a ListObjectsV2 page (an
+ * entry without a key or a valid size is an SW_EIO error) and sets
+ * *next_token (malloc'd) when the page says it is truncated.
+ * parse_error gives the <Code> and <Message> of an error body, each
+ * malloc'd or NULL. Both read only [body, body + len). */
+int reg_s3_parse_list(const char *body, size_t len, reg_s3_list_fn fn, void *ctx, char **next_token,
+                      sw_error **err);
+void reg_s3_parse_error(const char *body, size_t len, char **code, char **message);
+
 /* RFC 3986 encoding of s into a malloc'd string: unreserved characters
  * (A-Z a-z 0-9 - . _ ~) stay, '/' stays when keep_slash, all else %XX. */
 char *reg_s3_uri_encode(const char *s, int keep_slash);

@@ -1062,15 +1062,71 @@ static int load_builder(struct sw_config *cfg, sw_error **err)
 
 static int load_storage(struct sw_config *cfg, sw_error **err)
 {
-    static const char *const known[] = { "reserve", NULL };
+    static const char *const known[] = { "reserve",    "driver",   "endpoint",   "region",
+                                         "bucket",     "prefix",   "access_key", "secret_key",
+                                         "path_style", "redirect", "part_size",  NULL };
     json_t *s = NULL;
+    char *access_spec = NULL, *secret_spec = NULL;
     int rc;
     if ((rc = get_section(cfg, cfg->root, "storage", "storage", &s, err)) != 0 || !s)
         return rc;
     if ((rc = check_keys(cfg, s, "storage", known, err)) ||
-        (rc = get_size(cfg, s, "reserve", "storage.reserve", &cfg->storage_reserve, err)))
-        return rc;
-    return 0;
+        (rc = get_size(cfg, s, "reserve", "storage.reserve", &cfg->storage_reserve, err)) ||
+        (rc = get_string(cfg, s, "driver", "storage.driver", &cfg->storage_driver, err)) ||
+        (rc = get_string(cfg, s, "endpoint", "storage.endpoint", &cfg->storage_endpoint, err)) ||
+        (rc = get_string(cfg, s, "region", "storage.region", &cfg->storage_region, err)) ||
+        (rc = get_string(cfg, s, "bucket", "storage.bucket", &cfg->storage_bucket, err)) ||
+        (rc = get_string(cfg, s, "prefix", "storage.prefix", &cfg->storage_prefix, err)) ||
+        (rc = get_string(cfg, s, "access_key", "storage.access_key", &access_spec, err)) ||
+        (rc = get_string(cfg, s, "secret_key", "storage.secret_key", &secret_spec, err)) ||
+        (rc =
+             get_bool(cfg, s, "path_style", "storage.path_style", &cfg->storage_path_style, err)) ||
+        (rc = get_bool(cfg, s, "redirect", "storage.redirect", &cfg->storage_redirect, err)) ||
+        (rc = get_size(cfg, s, "part_size", "storage.part_size", &cfg->storage_part_size, err)))
+        goto cleanup;
+    if (strcmp(cfg->storage_driver, "filesystem") != 0 && strcmp(cfg->storage_driver, "s3") != 0) {
+        rc = sw_config_error(cfg, json_object_get(s, "driver"), "storage.driver", err,
+                             "expected filesystem or s3, got \"%s\"", cfg->storage_driver);
+        goto cleanup;
+    }
+    if (cfg->storage_part_size != 0 && (cfg->storage_part_size < 5LL * 1024 * 1024 ||
+                                        cfg->storage_part_size > 5LL * 1024 * 1024 * 1024)) {
+        rc = sw_config_error(cfg, json_object_get(s, "part_size"), "storage.part_size", err,
+                             "expected 5MiB to 5GiB");
+        goto cleanup;
+    }
+    if (strcmp(cfg->storage_driver, "s3") == 0) {
+        static const char *const required[] = { "endpoint", "bucket", "access_key", "secret_key" };
+        for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+            if (json_object_get(s, required[i]) == NULL) {
+                rc = sw_config_error(cfg, s, "storage", err,
+                                     "driver s3 needs storage.%s (see docs/storage.md)",
+                                     required[i]);
+                goto cleanup;
+            }
+        }
+        const char *ep = cfg->storage_endpoint;
+        if (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0) {
+            rc = sw_config_error(cfg, json_object_get(s, "endpoint"), "storage.endpoint", err,
+                                 "expected http://host[:port] or https://host[:port], got \"%s\"",
+                                 ep);
+            goto cleanup;
+        }
+        /* the error names the key and the variable, never a value */
+        if ((rc = sw_config_secret(access_spec, &cfg->storage_access_key, err)) != 0 ||
+            (rc = sw_config_secret(secret_spec, &cfg->storage_secret_key, err)) != 0) {
+            sw_error_prefix(err, "%s: storage.%s", cfg->path,
+                            cfg->storage_access_key ? "secret_key" : "access_key");
+            goto cleanup;
+        }
+    }
+cleanup:
+    free(access_spec);
+    if (secret_spec) {
+        memset(secret_spec, 0, strlen(secret_spec));
+        free(secret_spec);
+    }
+    return rc;
 }
 
 static int set_defaults(struct sw_config *cfg)
@@ -1088,6 +1144,10 @@ static int set_defaults(struct sw_config *cfg)
     cfg->gc_delete_untagged = 0;
     cfg->max_page_size = 10000;
     cfg->storage_reserve = 256LL * 1024 * 1024;
+    cfg->storage_driver = strdup("filesystem");
+    cfg->storage_region = strdup("us-east-1");
+    cfg->storage_prefix = strdup("");
+    cfg->storage_path_style = 1;
     cfg->max_manifest_size = 4 * 1024 * 1024;
     cfg->runtime = strdup("runc");
     cfg->network = strdup("egress");
@@ -1111,7 +1171,7 @@ static int set_defaults(struct sw_config *cfg)
     cfg->userns_size = 65536;
     cfg->workers = 2;
     return (cfg->listen_host && cfg->data_dir && cfg->runtime && cfg->network && cfg->compression &&
-            cfg->egress_deny)
+            cfg->egress_deny && cfg->storage_driver && cfg->storage_region && cfg->storage_prefix)
                ? 0
                : -1;
 }
@@ -1237,6 +1297,16 @@ void sw_config_free(struct sw_config *cfg)
     sw_strv_free(cfg->egress_deny);
     sw_strv_free(cfg->egress_allow);
     sw_strv_free(cfg->builder_allow);
+    free(cfg->storage_driver);
+    free(cfg->storage_endpoint);
+    free(cfg->storage_region);
+    free(cfg->storage_bucket);
+    free(cfg->storage_prefix);
+    free(cfg->storage_access_key);
+    if (cfg->storage_secret_key) {
+        memset(cfg->storage_secret_key, 0, strlen(cfg->storage_secret_key));
+        free(cfg->storage_secret_key);
+    }
     json_decref(cfg->root);
     if (cfg->lines) {
         free(((struct line_map *)cfg->lines)->entries);

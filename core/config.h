@@ -107,6 +107,19 @@ struct sw_config {
     int64_t storage_reserve; /* storage.reserve: refuse blob writes below this
                                 much free space (bytes; default 256MiB) */
 
+    /* storage: the blob backend (registry/backend.h, docs/storage.md) */
+    char *storage_driver;      /* storage.driver: "filesystem" (default) or "s3" */
+    char *storage_endpoint;    /* storage.endpoint (s3): http(s)://host[:port] */
+    char *storage_region;      /* storage.region (s3), default us-east-1 */
+    char *storage_bucket;      /* storage.bucket (s3) */
+    char *storage_prefix;      /* storage.prefix (s3): key prefix, default "" */
+    char *storage_access_key;  /* storage.access_key (s3), resolved env:NAME */
+    char *storage_secret_key;  /* storage.secret_key (s3), resolved; never logged */
+    int storage_path_style;    /* storage.path_style (s3), default true */
+    int storage_redirect;      /* storage.redirect (s3): blob GETs answer 307 to a
+                                  presigned URL; default false */
+    int64_t storage_part_size; /* storage.part_size: multipart part size, 8MiB */
+
     json_t *root; /* the whole document, for sections others own */
     void *lines;  /* private: node -> source line */
 };

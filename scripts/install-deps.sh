@@ -85,3 +85,20 @@ if [ "${1:-}" = "--test" ] && [ ! -s "$BUSYBOX_ARM64" ]; then
   fi
   rm -rf "$lists"
 fi
+
+# The S3 test server (tests/lib/s3-server.js): s3rver for the S3 API behind
+# a front that verifies SigV4 with AWS's own signer. Pinned versions, into a
+# fixed directory the tests find (SLIPWAY_S3_SERVER_DIR overrides it).
+S3_SERVER_DIR=${SLIPWAY_S3_SERVER_DIR:-/opt/slipway-test/s3}
+S3_SERVER_PKGS="s3rver@3.7.1 @smithy/signature-v4@5.3.5"
+if [ "${1:-}" = "--test" ]; then
+  if ! [ -f "$S3_SERVER_DIR/node_modules/s3rver/package.json" ] ||
+     ! [ -f "$S3_SERVER_DIR/node_modules/@smithy/signature-v4/package.json" ]; then
+    echo "slipway: installing the S3 test server into $S3_SERVER_DIR"
+    mkdir -p "$S3_SERVER_DIR"
+    [ -f "$S3_SERVER_DIR/package.json" ] ||
+      echo '{"name":"slipway-test-s3","private":true}' > "$S3_SERVER_DIR/package.json"
+    # shellcheck disable=SC2086
+    (cd "$S3_SERVER_DIR" && npm install --no-audit --no-fund --save-exact --loglevel=error $S3_SERVER_PKGS)
+  fi
+fi

@@ -1,0 +1,656 @@
+/*
+ * backend_fs.c - the filesystem blob backend: today's layout under the
+ * data dir, so an existing installation needs no migration.
+ *
+ *   blobs/<algo>/<2 hex>/<hex>   a blob, renamed into place once verified
+ *   tmp/blob-<random>            a put in progress (same filesystem),
+ *                                flocked as registry/store.c's recovery
+ *                                expects
+ *   uploads/<uuid>               an upload session's bytes
+ *   uploads/<uuid>.state         its state: offset and running hash state,
+ *                                replaced atomically after every chunk
+ *
+ * The state file is the commit point of a chunk: bytes past its offset
+ * (a chunk that failed or a crash mid-chunk) are cut off when the next
+ * chunk begins. Everything that must survive a crash is fsynced before the
+ * rename or state write that makes it count.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fs.h"
+#include "registry/backend_impl.h"
+
+#define FS_IO_BUF (256 * 1024)
+
+struct fs_backend {
+    struct reg_backend base;
+    char *root;
+    char *tmp_dir;
+    char *uploads_dir;
+};
+
+struct fs_reader {
+    struct reg_backend_reader base;
+    int fd;
+    int64_t offset; /* where the range starts in the file */
+    int64_t pos;    /* next byte to read */
+    int64_t end;    /* one past the range */
+};
+
+struct fs_writer {
+    struct reg_backend_writer base;
+    int fd;
+    char *tmp_path;
+};
+
+struct fs_chunk {
+    struct reg_backend_chunk base;
+    int fd;
+    int64_t start; /* the session's size before this chunk */
+    char *uuid;
+};
+
+static struct fs_backend *fs_of(reg_backend *b)
+{
+    return (struct fs_backend *)b;
+}
+
+static char *path_of(const struct fs_backend *fs, const char *key)
+{
+    return sw_path_join(fs->root, key);
+}
+
+static char *upload_path(const struct fs_backend *fs, const char *uuid, const char *suffix)
+{
+    char *path = NULL;
+    if (asprintf(&path, "%s/%s%s", fs->uploads_dir, uuid, suffix) < 0)
+        return NULL;
+    return path;
+}
+
+static void fs_close(reg_backend *b)
+{
+    struct fs_backend *fs = fs_of(b);
+    free(fs->root);
+    free(fs->tmp_dir);
+    free(fs->uploads_dir);
+    free(fs);
+}
+
+static int fs_stat(reg_backend *b, const char *key, int64_t *size, sw_error **err)
+{
+    char *path = path_of(fs_of(b), key);
+    struct stat st;
+    int rc = 0;
+    if (path == NULL)
+        return sw_error_oom(err);
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not stored", key);
+        else
+            rc = sw_error_sys(err, SW_EIO, errno, "stat %s", path);
+    } else if (size) {
+        *size = (int64_t)st.st_size;
+    }
+    free(path);
+    return rc;
+}
+
+static int fs_remove(reg_backend *b, const char *key, sw_error **err)
+{
+    char *path = path_of(fs_of(b), key);
+    int rc = 0;
+    if (path == NULL)
+        return sw_error_oom(err);
+    if (unlink(path) != 0) {
+        if (errno == ENOENT)
+            rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not stored", key);
+        else
+            rc = sw_error_sys(err, SW_EIO, errno, "removing %s", path);
+    }
+    free(path);
+    return rc;
+}
+
+/* Lists one directory's entries into fn(name, ctx); missing = empty. */
+static int list_dir(const char *dir,
+                    int (*fn)(const char *dir, const char *name, void *ctx, sw_error **err),
+                    void *ctx, sw_error **err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int rc = 0;
+    if (d == NULL)
+        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "listing %s", dir);
+    while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        rc = fn(dir, e->d_name, ctx, err);
+    }
+    if (rc == 0 && errno != 0)
+        rc = sw_error_sys(err, SW_EIO, errno, "listing %s", dir);
+    closedir(d);
+    return rc;
+}
+
+struct walk_ctx {
+    reg_backend_walk_fn fn;
+    void *ctx;
+    const char *algo;
+};
+
+static int walk_blob(const char *dir, const char *name, void *ctx, sw_error **err)
+{
+    struct walk_ctx *w = ctx;
+    char key[512], digest[SW_DIGEST_MAX], path[1024];
+    struct stat st;
+    const char *shard = strrchr(dir, '/') + 1;
+    snprintf(key, sizeof(key), "blobs/%s/%s/%s", w->algo, shard, name);
+    if (reg_backend_key_digest(key, digest) != 0)
+        return 0; /* not a blob: a stray file is not ours to report */
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "stat %s", path);
+    return w->fn(digest, (int64_t)st.st_size, w->ctx, err);
+}
+
+static int walk_shard(const char *dir, const char *name, void *ctx, sw_error **err)
+{
+    char path[1024];
+    if (strlen(name) != 2)
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return list_dir(path, walk_blob, ctx, err);
+}
+
+static int fs_walk(reg_backend *b, reg_backend_walk_fn fn, void *ctx, sw_error **err)
+{
+    static const char *const algos[] = { "sha256", "sha512" };
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        struct walk_ctx w = { fn, ctx, algos[i] };
+        char *dir = NULL;
+        if (asprintf(&dir, "%s/blobs/%s", fs_of(b)->root, algos[i]) < 0)
+            return sw_error_oom(err);
+        rc = list_dir(dir, walk_shard, &w, err);
+        free(dir);
+    }
+    return rc;
+}
+
+static int fs_reader_open(reg_backend *b, const char *key, int64_t size, int64_t offset,
+                          int64_t length, reg_backend_reader **out, sw_error **err)
+{
+    char *path = path_of(fs_of(b), key);
+    struct fs_reader *r = NULL;
+    int rc = 0;
+    (void)size;
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
+    r = calloc(1, sizeof(*r));
+    SW_CHECK_ALLOC(r, rc, err, cleanup);
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        rc = errno == ENOENT ? sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not stored", key)
+                             : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+        free(r);
+        r = NULL;
+        goto cleanup;
+    }
+    r->offset = r->pos = offset;
+    r->end = offset + length;
+    *out = &r->base;
+cleanup:
+    free(path);
+    return rc;
+}
+
+static int fs_read(reg_backend_reader *base, void *buf, size_t cap, size_t *got, sw_error **err)
+{
+    struct fs_reader *r = (struct fs_reader *)base;
+    size_t want = cap;
+    *got = 0;
+    if ((int64_t)want > r->end - r->pos)
+        want = (size_t)(r->end - r->pos);
+    if (want == 0)
+        return 0;
+    ssize_t n;
+    do
+        n = pread(r->fd, buf, want, (off_t)r->pos);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return sw_error_sys(err, SW_EIO, errno, "reading a blob");
+    if (n == 0)
+        return sw_error_set(err, SW_EIO, "blob shrank while being read");
+    r->pos += n;
+    *got = (size_t)n;
+    return 0;
+}
+
+static int fs_reader_fd(reg_backend_reader *base, int *fd, int64_t *offset)
+{
+    struct fs_reader *r = (struct fs_reader *)base;
+    *fd = r->fd;
+    *offset = r->offset;
+    return 0;
+}
+
+static void fs_reader_close(reg_backend_reader *base)
+{
+    struct fs_reader *r = (struct fs_reader *)base;
+    close(r->fd);
+    free(r);
+}
+
+static int fs_writer_new(reg_backend *b, reg_backend_writer **out, sw_error **err)
+{
+    struct fs_backend *fs = fs_of(b);
+    struct fs_writer *w = calloc(1, sizeof(*w));
+    int rc = 0;
+    SW_CHECK_ALLOC(w, rc, err, fail);
+    w->fd = -1;
+    /* tmp/blob-<random>, flocked for its whole life: the store's crash
+       recovery (registry/store.c) removes only unlocked ones. Recovery
+       may lock and unlink the file between our create and our flock: a
+       file with no links left is abandoned and another one made. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct stat st;
+        free(w->tmp_path);
+        if (asprintf(&w->tmp_path, "%s/blob-XXXXXX", fs->tmp_dir) < 0) {
+            w->tmp_path = NULL;
+            rc = sw_error_oom(err);
+            goto fail;
+        }
+        w->fd = mkostemp(w->tmp_path, O_CLOEXEC);
+        if (w->fd < 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "creating %s", w->tmp_path);
+            goto fail;
+        }
+        if (sw_flock(w->fd, LOCK_EX) != 0 || fstat(w->fd, &st) != 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "locking %s", w->tmp_path);
+            goto fail;
+        }
+        if (st.st_nlink > 0) {
+            *out = &w->base;
+            return 0;
+        }
+        close(w->fd);
+        w->fd = -1;
+    }
+    rc = sw_error_set(err, SW_EIO, "creating a temporary blob file in %s: removed under us",
+                      fs->tmp_dir);
+fail:
+    if (w) {
+        if (w->fd >= 0) {
+            close(w->fd);
+            unlink(w->tmp_path);
+        }
+        free(w->tmp_path);
+    }
+    free(w);
+    return rc;
+}
+
+static int fs_writer_write(reg_backend_writer *base, const void *data, size_t len, sw_error **err)
+{
+    struct fs_writer *w = (struct fs_writer *)base;
+    int rc = sw_write_all(w->fd, data, len, err);
+    if (rc != 0)
+        sw_error_prefix(err, "writing %s", w->tmp_path);
+    return rc;
+}
+
+/* Renames a fully written, fsynced file into the blob's place. A blob of
+ * the same digest already there holds the same bytes: rename over it is
+ * harmless, and concurrent writers both succeed. */
+static int publish_file(struct fs_backend *fs, const char *from, const char *key, sw_error **err)
+{
+    char *path = path_of(fs, key);
+    char *dir = NULL;
+    int rc = 0;
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
+    dir = strdup(path);
+    SW_CHECK_ALLOC(dir, rc, err, cleanup);
+    *strrchr(dir, '/') = '\0';
+    if ((rc = sw_mkdir_p(dir, 0700, err)) != 0)
+        goto cleanup;
+    if (rename(from, path) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "renaming %s to %s", from, path);
+        goto cleanup;
+    }
+    rc = sw_fsync_dir(dir, err);
+cleanup:
+    free(path);
+    free(dir);
+    return rc;
+}
+
+static int fs_writer_publish(reg_backend_writer *base, const char *key, sw_error **err)
+{
+    struct fs_writer *w = (struct fs_writer *)base;
+    if (fsync(w->fd) != 0)
+        return sw_error_sys(err, SW_EIO, errno, "fsync %s", w->tmp_path);
+    int rc = publish_file(fs_of(w->base.b), w->tmp_path, key, err);
+    if (rc == 0) {
+        free(w->tmp_path);
+        w->tmp_path = NULL; /* nothing left to remove */
+    }
+    return rc;
+}
+
+static void fs_writer_free(reg_backend_writer *base)
+{
+    struct fs_writer *w = (struct fs_writer *)base;
+    close(w->fd);
+    if (w->tmp_path)
+        unlink(w->tmp_path);
+    free(w->tmp_path);
+    free(w);
+}
+
+/* ---- upload sessions ---- */
+
+static int write_state(struct fs_backend *fs, const char *uuid, const char *state, sw_error **err)
+{
+    char *path = upload_path(fs, uuid, ".state");
+    if (path == NULL)
+        return sw_error_oom(err);
+    int rc = sw_write_file_atomic(path, state, strlen(state), 0600, err);
+    free(path);
+    return rc;
+}
+
+static int fs_upload_create(reg_backend *b, const char *uuid, const char *state, sw_error **err)
+{
+    struct fs_backend *fs = fs_of(b);
+    char *path = upload_path(fs, uuid, "");
+    int rc = 0, fd = -1;
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = errno == EEXIST ? sw_error_set(err, SW_EEXIST, "upload %s exists already", uuid)
+                             : sw_error_sys(err, SW_EIO, errno, "creating %s", path);
+        goto cleanup;
+    }
+    if ((rc = write_state(fs, uuid, state, err)) != 0)
+        unlink(path);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+static int fs_upload_state(reg_backend *b, const char *uuid, char **state, sw_error **err)
+{
+    char *path = upload_path(fs_of(b), uuid, ".state");
+    size_t len;
+    int rc;
+    if (path == NULL)
+        return sw_error_oom(err);
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        rc = sw_error_set(err, REG_E_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", uuid);
+    else
+        rc = sw_read_file(path, 64 * 1024, state, &len, err);
+    free(path);
+    return rc;
+}
+
+static int fs_chunk_begin(reg_backend *b, const char *uuid, int64_t expected_offset,
+                          const char *driver_state, reg_backend_chunk **out, sw_error **err)
+{
+    struct fs_backend *fs = fs_of(b);
+    struct fs_chunk *c = calloc(1, sizeof(*c));
+    char *path = upload_path(fs, uuid, "");
+    int64_t offset = 0;
+    struct reg_hashstate *h = NULL;
+    char *state = NULL, *ds = NULL;
+    int rc = 0;
+    (void)driver_state;
+    SW_CHECK_ALLOC(c, rc, err, fail);
+    SW_CHECK_ALLOC(path, rc, err, fail);
+    c->fd = -1;
+    c->uuid = strdup(uuid);
+    SW_CHECK_ALLOC(c->uuid, rc, err, fail);
+    c->fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (c->fd < 0) {
+        rc = errno == ENOENT
+                 ? sw_error_set(err, REG_E_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", uuid)
+                 : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+        goto fail;
+    }
+    /* one chunk at a time, across processes too; the lock goes with the fd */
+    if (sw_flock(c->fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = sw_error_set(err, REG_E_RANGE_INVALID, "upload %s: another chunk is being written",
+                          uuid);
+        goto fail;
+    }
+    /* under the lock, the state is current: a chunk committed since
+       backend.c read it makes this one's start wrong */
+    if ((rc = fs_upload_state(b, uuid, &state, err)) != 0 ||
+        (rc = reg_backend_state_parse(state, &offset, &h, &ds, err)) != 0)
+        goto fail;
+    if (offset != expected_offset) {
+        rc = sw_error_set(err, REG_E_RANGE_INVALID,
+                          "upload %s: it has %" PRId64 " bytes now, not %" PRId64, uuid, offset,
+                          expected_offset);
+        goto fail;
+    }
+    /* bytes past the committed offset are from a chunk that never
+       finished (a crash): cut them off */
+    if (ftruncate(c->fd, (off_t)offset) != 0 || lseek(c->fd, (off_t)offset, SEEK_SET) < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "positioning %s", path);
+        goto fail;
+    }
+    c->start = offset;
+    *out = &c->base;
+    free(path);
+    free(state);
+    free(ds);
+    reg_hashstate_free(h);
+    return 0;
+fail:
+    if (c) {
+        if (c->fd >= 0)
+            close(c->fd);
+        free(c->uuid);
+    }
+    free(c);
+    free(path);
+    free(state);
+    free(ds);
+    reg_hashstate_free(h);
+    return rc;
+}
+
+static int fs_chunk_write(reg_backend_chunk *base, const void *data, size_t len, sw_error **err)
+{
+    struct fs_chunk *c = (struct fs_chunk *)base;
+    int rc = sw_write_all(c->fd, data, len, err);
+    if (rc != 0)
+        sw_error_prefix(err, "upload %s", c->uuid);
+    return rc;
+}
+
+static int fs_chunk_end(reg_backend_chunk *base, sw_error **err)
+{
+    struct fs_chunk *c = (struct fs_chunk *)base;
+    char *state = NULL;
+    int rc;
+    if (fdatasync(c->fd) != 0)
+        return sw_error_sys(err, SW_EIO, errno, "upload %s: fsync", c->uuid);
+    state = reg_backend_state_format(c->base.offset, c->base.hash, c->base.driver_state);
+    if (state == NULL)
+        return sw_error_oom(err);
+    rc = write_state(fs_of(c->base.b), c->uuid, state, err);
+    if (rc == 0)
+        c->start = c->base.offset; /* committed: free must not cut it */
+    free(state);
+    return rc;
+}
+
+static void fs_chunk_free(reg_backend_chunk *base)
+{
+    struct fs_chunk *c = (struct fs_chunk *)base;
+    /* an aborted chunk's bytes go; the state never counted them */
+    if (ftruncate(c->fd, (off_t)c->start) != 0) {
+        /* the next chunk cuts them off anyway */
+    }
+    close(c->fd);
+    free(c->uuid);
+    free(c);
+}
+
+static int fs_upload_cancel(reg_backend *b, const char *uuid, sw_error **err)
+{
+    struct fs_backend *fs = fs_of(b);
+    char *data = upload_path(fs, uuid, ""), *state = upload_path(fs, uuid, ".state");
+    int rc = 0;
+    SW_CHECK_ALLOC(data, rc, err, cleanup);
+    SW_CHECK_ALLOC(state, rc, err, cleanup);
+    if (unlink(state) != 0) {
+        rc = errno == ENOENT
+                 ? sw_error_set(err, REG_E_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", uuid)
+                 : sw_error_sys(err, SW_EIO, errno, "removing %s", state);
+        goto cleanup;
+    }
+    if (unlink(data) != 0 && errno != ENOENT)
+        rc = sw_error_sys(err, SW_EIO, errno, "removing %s", data);
+cleanup:
+    free(data);
+    free(state);
+    return rc;
+}
+
+static int fs_upload_publish(reg_backend *b, const char *uuid, const char *state,
+                             const char *rehash_digest, const char *key, sw_error **err)
+{
+    struct fs_backend *fs = fs_of(b);
+    char *data = upload_path(fs, uuid, ""), *state_path = upload_path(fs, uuid, ".state");
+    int64_t offset = 0;
+    struct reg_hashstate *h = NULL;
+    char *ds = NULL;
+    int rc = 0, fd = -1;
+    SW_CHECK_ALLOC(data, rc, err, cleanup);
+    SW_CHECK_ALLOC(state_path, rc, err, cleanup);
+    if ((rc = reg_backend_state_parse(state, &offset, &h, &ds, err)) != 0)
+        goto cleanup;
+    fd = open(data, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)offset) != 0 || fsync(fd) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "upload %s: preparing %s", uuid, data);
+        goto cleanup;
+    }
+    if (rehash_digest) {
+        char computed[SW_DIGEST_MAX];
+        if ((rc = sw_hash_file(data, SW_HASH_SHA512, computed, err)) != 0)
+            goto cleanup;
+        if (strcmp(computed, rehash_digest) != 0) {
+            rc = sw_error_set(err, REG_E_DIGEST_INVALID,
+                              "upload %s: content does not match digest %s", uuid, rehash_digest);
+            goto cleanup;
+        }
+    }
+    if ((rc = publish_file(fs, data, key, err)) != 0)
+        goto cleanup;
+    unlink(state_path);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(data);
+    free(state_path);
+    free(ds);
+    reg_hashstate_free(h);
+    return rc;
+}
+
+struct upload_walk_ctx {
+    reg_backend_upload_walk_fn fn;
+    void *ctx;
+};
+
+static int walk_upload(const char *dir, const char *name, void *ctx, sw_error **err)
+{
+    struct upload_walk_ctx *w = ctx;
+    size_t n = strlen(name);
+    char path[1024], uuid[128];
+    struct stat st;
+    if (n <= 6 || n - 6 >= sizeof(uuid) || strcmp(name + n - 6, ".state") != 0)
+        return 0;
+    memcpy(uuid, name, n - 6);
+    uuid[n - 6] = '\0';
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (stat(path, &st) != 0)
+        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "stat %s", path);
+    return w->fn(uuid, (int64_t)st.st_mtime, w->ctx, err);
+}
+
+static int fs_upload_walk(reg_backend *b, reg_backend_upload_walk_fn fn, void *ctx, sw_error **err)
+{
+    struct upload_walk_ctx w = { fn, ctx };
+    return list_dir(fs_of(b)->uploads_dir, walk_upload, &w, err);
+}
+
+static const struct reg_backend_ops fs_ops = {
+    .name = "filesystem",
+    .close = fs_close,
+    .stat = fs_stat,
+    .remove = fs_remove,
+    .walk = fs_walk,
+    .reader_open = fs_reader_open,
+    .read = fs_read,
+    .reader_fd = fs_reader_fd,
+    .reader_close = fs_reader_close,
+    .redirect_url = NULL,
+    .writer_new = fs_writer_new,
+    .writer_write = fs_writer_write,
+    .writer_publish = fs_writer_publish,
+    .writer_free = fs_writer_free,
+    .upload_create = fs_upload_create,
+    .upload_state = fs_upload_state,
+    .chunk_begin = fs_chunk_begin,
+    .chunk_write = fs_chunk_write,
+    .chunk_end = fs_chunk_end,
+    .chunk_free = fs_chunk_free,
+    .upload_publish = fs_upload_publish,
+    .upload_cancel = fs_upload_cancel,
+    .upload_walk = fs_upload_walk,
+};
+
+int reg_backend_fs_open(const struct reg_backend_config *cfg, reg_backend **out, sw_error **err)
+{
+    struct fs_backend *fs = NULL;
+    int rc = 0;
+    if (cfg->root == NULL || cfg->root[0] == '\0')
+        return sw_error_set(err, SW_EINVAL, "filesystem storage: no data directory");
+    fs = calloc(1, sizeof(*fs));
+    SW_CHECK_ALLOC(fs, rc, err, fail);
+    fs->base.ops = &fs_ops;
+    fs->root = strdup(cfg->root);
+    fs->tmp_dir = sw_path_join(cfg->root, "tmp");
+    fs->uploads_dir = sw_path_join(cfg->root, "uploads");
+    if (!fs->root || !fs->tmp_dir || !fs->uploads_dir) {
+        rc = sw_error_oom(err);
+        goto fail;
+    }
+    char *blobs = sw_path_join(cfg->root, "blobs");
+    SW_CHECK_ALLOC(blobs, rc, err, fail);
+    rc = sw_mkdir_mode(blobs, 0700, err);
+    free(blobs);
+    if (rc != 0 || (rc = sw_mkdir_mode(fs->tmp_dir, 0700, err)) != 0 ||
+        (rc = sw_mkdir_mode(fs->uploads_dir, 0700, err)) != 0)
+        goto fail;
+    *out = &fs->base;
+    return 0;
+fail:
+    if (fs)
+        fs_close(&fs->base);
+    return rc;
+}

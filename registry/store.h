@@ -26,10 +26,11 @@
 typedef struct reg_store reg_store;
 
 struct reg_options {
-    int delete_enabled;        /* blob/manifest DELETE allowed */
-    int64_t max_manifest_size; /* bytes; 0 = 4 MiB */
-    int64_t reserve_bytes;     /* refuse new blob bytes below this much
-                                  free space (storage.reserve); 0 = none */
+    int delete_enabled;         /* blob/manifest DELETE allowed */
+    int64_t max_manifest_size;  /* bytes; 0 = 4 MiB */
+    int64_t reserve_bytes;      /* refuse new blob bytes below this much
+                                   free space (storage.reserve); 0 = none */
+    const char *storage_driver; /* storage.driver; NULL = "filesystem" */
 };
 
 struct sw_config;

@@ -112,6 +112,14 @@ static void test_open_errors(void)
     CHECK(store == NULL);
     CHECK(err != NULL);
     sw_error_clear(&err);
+
+    /* a blob driver the registry does not store through yet: refused, not
+     * quietly replaced by the data dir */
+    struct reg_options s3 = { .storage_driver = "s3" };
+    CHECK_INT_EQ(reg_store_open(root, &s3, &store, &err), SW_EUNSUPPORTED);
+    CHECK(store == NULL);
+    CHECK(err != NULL && strstr(sw_error_message(err), "storage.driver: s3") != NULL);
+    sw_error_clear(&err);
     sw_rm_rf(root, NULL);
     free(root);
 }

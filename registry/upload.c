@@ -38,6 +38,7 @@
 #include "registry/blobstore.h"
 #include "registry/meta.h"
 #include "registry/names.h"
+#include "registry/sink.h"
 
 #define REHASH_BUFFER_SIZE (128 * 1024)
 
@@ -59,8 +60,9 @@ struct reg_upload_writer {
     struct upload_state *state;
     char *path;
     int fd;
-    sw_hash *hash; /* the state's hash plus this chunk */
-    int64_t base;  /* offset the chunk started at */
+    sw_hash *hash;  /* the state's hash plus this chunk */
+    reg_sink *sink; /* writes the chunk and updates hash */
+    int64_t base;   /* offset the chunk started at */
     int64_t written;
     int has_failed;
 };
@@ -297,8 +299,10 @@ static int session_open(reg_store *store, const char *uuid, const char *path,
     state = NULL;
     fd = -1;
 cleanup:
-    if (fd >= 0)
+    if (fd >= 0) {
+        (void)flock(fd, LOCK_UN); /* see writer_close */
         close(fd);
+    }
     if (state)
         state_release(store, state, 0);
     return rc;
@@ -371,14 +375,18 @@ int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid,
         goto cleanup;
     }
     w->base = size;
+    if ((rc = reg_sink_new(w->fd, size, w->hash, w->path, &w->sink, err)) != 0)
+        goto cleanup;
     *out = w;
     w = NULL;
 cleanup:
     if (w) {
+        if (w->fd >= 0) {
+            (void)flock(w->fd, LOCK_UN); /* see writer_close */
+            close(w->fd);
+        }
         if (w->state)
             state_release(store, w->state, 0);
-        if (w->fd >= 0)
-            close(w->fd);
         sw_hash_free(w->hash);
         free(w->path);
         free(w);
@@ -390,13 +398,12 @@ int reg_upload_write(reg_upload_writer *w, const void *data, size_t len, sw_erro
 {
     if (w->has_failed)
         return sw_error_set(err, SW_EIO, "upload %s: an earlier write failed", w->state->uuid);
-    int rc = sw_write_all(w->fd, data, len, err);
+    int rc = reg_sink_write(w->sink, data, len, err);
     if (rc != 0) {
         w->has_failed = 1;
         sw_error_prefix(err, "writing upload %s", w->state->uuid);
         return rc;
     }
-    sw_hash_update(w->hash, data, len);
     w->written += (int64_t)len;
     return 0;
 }
@@ -404,10 +411,16 @@ int reg_upload_write(reg_upload_writer *w, const void *data, size_t len, sw_erro
 /* Frees the writer; drops the chunk's bytes unless it was kept. */
 static void writer_close(reg_upload_writer *w, int keep_chunk)
 {
+    reg_sink_free(w->sink); /* stops its thread before the fd and hash go */
     if (!keep_chunk && ftruncate(w->fd, w->base) != 0)
         sw_warn("upload %s: cannot discard a failed chunk: %s", w->state->uuid, strerror(errno));
-    state_release(w->store, w->state, 0);
+    /* Unlock explicitly: close() drops the flock only when the last
+     * reference to the open file goes, and anything holding one for a
+     * moment (a process reading /proc/<pid>/fdinfo, a child between fork and
+     * exec) would make the client's next PATCH fail with 416. */
+    (void)flock(w->fd, LOCK_UN);
     close(w->fd);
+    state_release(w->store, w->state, 0);
     sw_hash_free(w->hash);
     free(w->path);
     free(w);
@@ -417,6 +430,11 @@ int reg_upload_end_write(reg_upload_writer *w, int64_t *new_offset, sw_error **e
 {
     sqlite3 *db = NULL;
     int rc = 0;
+    if (!w->has_failed && (rc = reg_sink_flush(w->sink, err)) != 0) {
+        sw_error_prefix(err, "upload %s", w->state->uuid);
+        writer_close(w, 0);
+        return rc;
+    }
     if (w->has_failed) {
         rc = sw_error_set(err, SW_EIO, "upload %s: the chunk was not stored", w->state->uuid);
         writer_close(w, 0);

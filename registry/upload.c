@@ -41,11 +41,16 @@
 #include "registry/sink.h"
 
 #define REHASH_BUFFER_SIZE (128 * 1024)
+/* A chunk refreshes the session's updated_at at most this often: GC drops
+ * sessions idle for hours, and a write transaction per PATCH (with its
+ * fsync) cost more than the chunk's bytes for small chunks. */
+#define TOUCH_INTERVAL 60
 
 struct upload_state {
     char uuid[REG_UUID_LEN + 1];
     sw_hash *hash; /* sha256 of the file's first `offset` bytes; NULL: unknown */
     int64_t offset;
+    int64_t touched_at; /* last updated_at written for the session's row */
     int is_busy;
     struct upload_state *next;
 };
@@ -450,9 +455,14 @@ int reg_upload_end_write(reg_upload_writer *w, int64_t *new_offset, sw_error **e
     /* updated_at only tells GC the session is alive; failing to record it
      * must not lose a stored chunk */
     sw_error *touch_err = NULL;
-    if (reg_store_db(w->store, &db, &touch_err) != 0 ||
-        reg_meta_upload_touch(db, w->state->uuid, reg_meta_now(), &touch_err) != 0)
-        sw_warn("upload %s: %s", w->state->uuid, sw_error_message(touch_err));
+    int64_t now = reg_meta_now();
+    if (now - w->state->touched_at >= TOUCH_INTERVAL) {
+        if (reg_store_db(w->store, &db, &touch_err) != 0 ||
+            reg_meta_upload_touch(db, w->state->uuid, now, &touch_err) != 0)
+            sw_warn("upload %s: %s", w->state->uuid, sw_error_message(touch_err));
+        else
+            w->state->touched_at = now;
+    }
     sw_error_clear(&touch_err);
     writer_close(w, 1);
     return 0;

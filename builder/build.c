@@ -40,6 +40,7 @@
 #include "core/cidr.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/profile.h"
 #include "core/strbuf.h"
 #include "registry/access.h"
 #include "registry/client.h"
@@ -1346,7 +1347,9 @@ static int do_run(struct build *b, struct stage *st, const struct instr *in, dou
         .n_extra_mounts = mounts.n_sb,
     };
     int exit_status = -1;
+    uint64_t profiled = sw_profile_start();
     rc = bld_sandbox_run(&spec, &exit_status, err);
+    sw_profile_stop(SW_PHASE_RUN, profiled);
     bld_masker_stop(masker);
     masker = NULL;
     free_dirs(dirs);
@@ -1783,8 +1786,10 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
 
     /* the cache key: the expanded instruction, flags, and source content */
     char content[SW_DIGEST_MAX] = "";
+    uint64_t profiled = sw_profile_start();
     if (n_local > 0 && (rc = bld_copy_digest(&spec, content, err)) != 0)
         goto cleanup;
+    sw_profile_stop(SW_PHASE_CONTEXT, profiled);
     sw_strbuf_printf(&key_text, "content=%s\n", content);
     if (url_dir) {
         const char *all[] = { "." };
@@ -1816,6 +1821,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
     if ((rc = step_area_open(b, st, 1, &area, err)) != 0)
         goto cleanup;
     spec.dest_root = area.rootfs;
+    profiled = sw_profile_start();
     if (n_local > 0 && (rc = bld_copy(&spec, err)) != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         goto cleanup;
@@ -1833,6 +1839,7 @@ static int do_copy(struct build *b, struct stage *st, const struct instr *in, do
             goto cleanup;
         }
     }
+    sw_profile_stop(SW_PHASE_COPY, profiled);
     bld_overlay_unmount(area.rootfs, NULL);
     area.mounted = 0;
     rc = commit_layer(b, st, &area, created_by.data, err);
@@ -2996,6 +3003,7 @@ cleanup:
     kv_free(&b.build_args);
     json_decref(b.base_images);
     free(dockerfile);
+    sw_profile_report(stderr, (uint64_t)((now_s() - started) * 1e9));
     return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "core/fs.h"
+#include "core/profile.h"
 
 #define SINK_BUFFER_SIZE (1024 * 1024)
 #define SINK_SLOTS 4
@@ -67,7 +68,9 @@ static void *hash_thread(void *arg)
         unsigned slot = s->tail;
         int64_t end = s->hashed_to + (int64_t)s->fill[slot];
         pthread_mutex_unlock(&s->lock);
+        uint64_t profiled = sw_profile_start();
         sw_hash_update(s->hash, s->buffers[slot], s->fill[slot]);
+        sw_profile_stop(SW_PHASE_BLOB_HASH, profiled);
         start_writeback(s, end);
         pthread_mutex_lock(&s->lock);
         s->hashed_to = end;
@@ -109,7 +112,9 @@ static int submit(reg_sink *s, sw_error **err)
     size_t n = s->fill[slot];
     if (n == 0)
         return 0;
+    uint64_t profiled = sw_profile_start();
     int rc = sw_write_all(s->fd, s->buffers[slot], n, err);
+    sw_profile_stop(SW_PHASE_BLOB_WRITE, profiled);
     if (rc != 0) {
         s->has_failed = 1;
         sw_error_prefix(err, "writing %s", s->path);
@@ -121,7 +126,9 @@ static int submit(reg_sink *s, sw_error **err)
         pthread_create(&s->thread, NULL, hash_thread, s) == 0)
         s->has_thread = 1;
     if (!s->has_thread) {
+        profiled = sw_profile_start();
         sw_hash_update(s->hash, s->buffers[slot], n);
+        sw_profile_stop(SW_PHASE_BLOB_HASH, profiled);
         s->fill[slot] = 0;
         return 0;
     }

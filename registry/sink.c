@@ -24,6 +24,37 @@
 #define SINK_BUFFER_SIZE (1024 * 1024)
 #define SINK_SLOTS 4
 #define SINK_WRITEBACK_STEP ((int64_t)8 * 1024 * 1024) /* start writeback every 8 MiB */
+#define POOL_MAX 8                                     /* idle buffers kept for the next sink */
+
+/* Buffers of finished sinks, reused: a chunked push makes a sink per PATCH,
+ * and fresh 1 MiB buffers each time cost page faults and zeroing of as
+ * many bytes as the chunk itself. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *pool[POOL_MAX];
+static int pool_count;
+
+static unsigned char *buffer_get(void)
+{
+    unsigned char *b = NULL;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count > 0)
+        b = pool[--pool_count];
+    pthread_mutex_unlock(&pool_lock);
+    return b ? b : malloc(SINK_BUFFER_SIZE);
+}
+
+static void buffer_put(unsigned char *b)
+{
+    if (b == NULL)
+        return;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count < POOL_MAX) {
+        pool[pool_count++] = b;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    free(b);
+}
 
 struct reg_sink {
     int fd;
@@ -86,8 +117,7 @@ int reg_sink_new(int fd, int64_t offset, sw_hash *hash, const char *path, reg_si
                  sw_error **err)
 {
     reg_sink *s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->path = strdup(path)) == NULL ||
-        (s->buffers[0] = malloc(SINK_BUFFER_SIZE)) == NULL) {
+    if (s == NULL || (s->path = strdup(path)) == NULL || (s->buffers[0] = buffer_get()) == NULL) {
         if (s)
             free(s->path);
         free(s);
@@ -133,7 +163,7 @@ static int submit(reg_sink *s, sw_error **err)
         return 0;
     }
     unsigned next = (slot + 1) % SINK_SLOTS;
-    if (s->buffers[next] == NULL && (s->buffers[next] = malloc(SINK_BUFFER_SIZE)) == NULL) {
+    if (s->buffers[next] == NULL && (s->buffers[next] = buffer_get()) == NULL) {
         /* no second buffer: hash this one here, once the thread is idle */
         pthread_mutex_lock(&s->lock);
         while (s->queued > 0)
@@ -206,7 +236,7 @@ void reg_sink_free(reg_sink *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->changed);
     for (int i = 0; i < SINK_SLOTS; i++)
-        free(s->buffers[i]);
+        buffer_put(s->buffers[i]);
     free(s->path);
     free(s);
 }

@@ -142,6 +142,7 @@ int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_
         if (st.st_nlink > 0) {
             if ((rc = reg_sink_new(w->fd, 0, w->hash, w->path, &w->sink, err)) != 0)
                 goto cleanup;
+            reg_sink_start_writeback(w->sink);
             break;
         }
         close(w->fd);

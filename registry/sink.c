@@ -75,12 +75,13 @@ struct reg_sink {
     int is_stopping;
     int64_t hashed_to; /* file offset the thread has hashed up to */
     /* the thread's own */
+    int has_writeback;
     int64_t writeback_from;
 };
 
 static void start_writeback(reg_sink *s, int64_t upto)
 {
-    if (upto - s->writeback_from < SINK_WRITEBACK_STEP)
+    if (!s->has_writeback || upto - s->writeback_from < SINK_WRITEBACK_STEP)
         return;
     (void)sync_file_range(s->fd, s->writeback_from, upto - s->writeback_from,
                           SYNC_FILE_RANGE_WRITE);
@@ -220,6 +221,11 @@ int reg_sink_flush(reg_sink *s, sw_error **err)
         pthread_mutex_unlock(&s->lock);
     }
     return 0;
+}
+
+void reg_sink_start_writeback(reg_sink *s)
+{
+    s->has_writeback = 1;
 }
 
 void reg_sink_free(reg_sink *s)

@@ -15,14 +15,21 @@
 #                        pullable at once — this row measures getting it into
 #                        a *second* registry); for buildah, `buildah push`.
 #
-#   emulated step        (a third table) the same CPU-bound RUN built for
+#   profile              one more one-file rebuild with SLIPWAY_PROFILE=1:
+#                        slipway's per-phase table (docs/builder.md)
+#   gzip vs zstd         (a second table) per --compression: a cold build,
+#                        the push to Distribution (skopeo copy), the pull
+#                        from it (skopeo copy to an OCI layout) and the
+#                        unpack a client does (umoci unpack); layer size
+#
+#   emulated step        (a fourth table) the same CPU-bound RUN built for
 #                        linux/amd64 (native) and linux/arm64 (QEMU user
 #                        emulation through binfmt_misc): the slowdown of a
 #                        step that runs emulated in a multi-platform build;
 #                        needs qemu-aarch64 registered and Debian's arm64
 #                        busybox-static (scripts/install-deps.sh --test)
 #
-#   RUN-heavy build      (a second table) a cold build of 10 small RUN steps
+#   RUN-heavy build      (a third table) a cold build of 10 small RUN steps
 #                        with builder.network none, then egress: what a step's
 #                        own network (namespace, nftables filter, slirp4netns)
 #                        costs
@@ -31,13 +38,17 @@
 # overlay storage driver (vfs if overlay does not work here; force one with
 # BUILDAH_DRIVER=vfs) and --isolation chroot (no OCI runtime nesting needed).
 #
+# The load average is printed before and after: compare ratios from one run,
+# and rerun when the load is high.
+#
 # usage: bench/build.sh [--network-only|--emulation-only] [path/to/slipway]
-#        (as root; about a minute; gives up after 5 minutes; --network-only /
-#        --emulation-only: only that table, no buildah needed)
+#        (as root; a few minutes; gives up after BENCH_TIMEOUT seconds,
+#        default 300; --network-only / --emulation-only: only that table, no
+#        buildah needed)
 set -euo pipefail
 # the bound: the whole run under timeout(1); TERM ends it through the trap
 if [ -z "${BENCH_BUILD_BOUNDED:-}" ]; then
-    BENCH_BUILD_BOUNDED=1 exec timeout -k 20 300 bash "$0" "$@"
+    BENCH_BUILD_BOUNDED=1 exec timeout -k 20 "${BENCH_TIMEOUT:-300}" bash "$0" "$@"
 fi
 network_only= emulation_only=
 if [ "${1:-}" = --network-only ]; then network_only=1; shift; fi
@@ -69,6 +80,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 now() { date +%s.%N; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the base image, offline, for both -------------------------------------
 mkdir -p "$work/rootfs/bin" "$work/rootfs/etc" "$work/rootfs/tmp"
@@ -257,7 +269,78 @@ YML
     kill "$reg_pid"; wait "$reg_pid" 2> /dev/null || true
 done
 
+# --- where slipway's one-file rebuild spends its time ------------------------
+echo "profiled in round $rounds" >> "$ctx/src/pkg9/file9.txt"
+SLIPWAY_PROFILE=1 "$bin" build --config "$cfg" -t bench/app:latest "$ctx" > "$work/profile.log" 2>&1 ||
+    { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile.log" >&2; exit 1; }
+
+# --- gzip vs zstd: build, push, pull, unpack ---------------------------------
+compression_figure() {
+    local algo c_port c_cfg dir reg_port reg_pid t size
+    declare -A cf
+    for algo in gzip zstd; do
+        for round in $(seq "$rounds"); do
+            dir=$work/c-$algo-$round
+            mkdir -p "$dir"
+            c_port=$(free_port)
+            printf 'server: { listen: "127.0.0.1:%s", data_dir: %s/data }\n' "$c_port" "$dir" > "$dir/slipway.yaml"
+            "$bin" import --config "$dir/slipway.yaml" "tar:$work/rootfs.tar" bench/busybox:1 > /dev/null
+            c_cfg=$dir/slipway.yaml
+            t=$(now)
+            "$bin" build --config "$c_cfg" --compression "$algo" -t bench/app:latest "$ctx" > "$dir/build.log" 2>&1 ||
+                { echo "bench/build.sh: the $algo build failed:" >&2; tail -5 "$dir/build.log" >&2; exit 1; }
+            cf[$algo,build]+=" $(elapsed "$t" "$(now)")"
+            "$bin" serve --config "$c_cfg" > "$dir/serve.log" 2>&1 & pids+=($!)
+            wait_v2 "$c_port"
+            reg_port=$(free_port)
+            printf 'version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: %s/reg } }\nhttp: { addr: 127.0.0.1:%s }\n' "$dir" "$reg_port" > "$dir/reg.yml"
+            /usr/bin/docker-registry serve "$dir/reg.yml" > /dev/null 2>&1 & reg_pid=$!; pids+=($reg_pid)
+            wait_v2 "$reg_port"
+            t=$(now)
+            skopeo copy -q --src-tls-verify=false --dest-tls-verify=false \
+                "docker://127.0.0.1:$c_port/bench/app:latest" "docker://127.0.0.1:$reg_port/c/app:latest"
+            cf[$algo,push]+=" $(elapsed "$t" "$(now)")"
+            t=$(now)
+            skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$reg_port/c/app:latest" "oci:$dir/oci:app"
+            cf[$algo,pull]+=" $(elapsed "$t" "$(now)")"
+            t=$(now)
+            # a client that cannot read the layers is a result, not an error
+            if umoci unpack --image "$dir/oci:app" "$dir/bundle" > "$dir/unpack.log" 2>&1; then
+                cf[$algo,unpack]+=" $(elapsed "$t" "$(now)")"
+            else
+                cf[$algo,unpack_error]=$(grep -o 'not correct mediatype[^"]*' "$dir/unpack.log" | head -1)
+                cf[$algo,unpack_error]=${cf[$algo,unpack_error]:-$(tail -1 "$dir/unpack.log")}
+            fi
+            size=$(du -sb "$dir/oci/blobs" | cut -f1)
+            cf[$algo,size]=$(python3 -c "print(f'{$size / 1048576:.1f}')")
+            kill "$reg_pid" 2> /dev/null; wait "$reg_pid" 2> /dev/null || true
+            rm -rf "$dir/bundle" "$dir/reg"
+        done
+    done
+    echo
+    echo "compression: the same project built cold with --compression gzip and zstd, pushed"
+    echo "to Distribution and pulled back with skopeo, unpacked with umoci; median of $rounds rounds"
+    printf '%-22s %10s %10s %10s\n' "step" "gzip (s)" "zstd (s)" "gzip/zstd"
+    local k g z
+    for k in build push pull unpack; do
+        # shellcheck disable=SC2086
+        g=$(median ${cf[gzip,$k]:-}); z=$(median ${cf[zstd,$k]:-})
+        if [ -n "$g" ] && [ -n "$z" ]; then
+            printf '%-22s %10s %10s %10s\n' "$k" "$g" "$z" "$(python3 -c "print(f'{$g / max($z, 0.001):.2f}x')")"
+        else
+            printf '%-22s %10s %10s %10s\n' "$k" "${g:-fails}" "${z:-fails}" -
+        fi
+    done
+    printf '%-22s %10s %10s\n' "image blobs (MiB)" "${cf[gzip,size]}" "${cf[zstd,size]}"
+    local a
+    for a in gzip zstd; do
+        [ -z "${cf[$a,unpack_error]:-}" ] || echo "umoci $(umoci --version | awk '{print $NF}') cannot unpack the $a image: ${cf[$a,unpack_error]}"
+    done
+    echo "(the RUN layer is 50 MiB from /dev/urandom: it does not compress; the 2,000 files do)"
+}
+
 echo "slipway build benchmark: 2,000 context files, a 50 MiB RUN; $(nproc) cores; median of $rounds rounds"
+echo "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) now"
 echo "slipway: $bin"
 echo "buildah: $("${bh[@]}" --version | cut -d' ' -f3), storage driver $driver, isolation chroot, --layers"
 printf '%-22s %12s %12s %10s\n' "step" "slipway (s)" "buildah (s)" "ratio"
@@ -272,5 +355,10 @@ row "no-change rebuild" sw_same bh_same
 row "one-file rebuild" sw_one bh_one
 row "push (to Distribution)" sw_push bh_push
 echo "(ratio = buildah time / slipway time; higher means slipway is faster)"
+echo
+echo "slipway one-file rebuild, SLIPWAY_PROFILE=1 (nested rows: busy time, threads overlap):"
+sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile.log"
+compression_figure
 network_figure
 emulation_figure
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -24,6 +24,7 @@
 
 #include "builder/overlay.h"
 #include "core/fs.h"
+#include "core/profile.h"
 #include "registry/names.h"
 #include "registry/platform.h"
 
@@ -456,6 +457,7 @@ cleanup:
     bld_kv_free(&b.build_args);
     json_decref(b.base_images);
     free(dockerfile);
+    sw_profile_report(stderr, (uint64_t)((bld_now_s() - started) * 1e9));
     return rc;
 }
 

@@ -25,6 +25,7 @@
 #include "builder/users.h"
 #include "core/cidr.h"
 #include "core/fs.h"
+#include "core/profile.h"
 
 /* ---- COPY and ADD ------------------------------------------------------- */
 
@@ -509,8 +510,10 @@ static int copy_cache_key(struct build *b, struct stage *st, const struct instr 
 {
     char content[SW_DIGEST_MAX] = "";
     int rc;
+    uint64_t profiled = sw_profile_start();
     if (cs->n_local > 0 && (rc = bld_copy_digest(&cs->spec, content, err)) != 0)
         return rc;
+    sw_profile_stop(SW_PHASE_CONTEXT, profiled);
     sw_strbuf_printf(key_text, "content=%s\n", content);
     if (cs->url_dir) {
         const char *all[] = { "." };
@@ -563,6 +566,7 @@ static int copy_apply(struct build *b, struct stage *st, const struct instr *in,
     if (rc != 0)
         goto cleanup;
     cs->spec.dest_root = cs->link ? area.upper : area.rootfs;
+    uint64_t profiled = sw_profile_start();
     if (cs->n_local > 0 && (rc = bld_copy(&cs->spec, err)) != 0) {
         sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
         goto cleanup;
@@ -580,6 +584,7 @@ static int copy_apply(struct build *b, struct stage *st, const struct instr *in,
             goto cleanup;
         }
     }
+    sw_profile_stop(SW_PHASE_COPY, profiled);
     if (area.mounted) {
         bld_overlay_unmount(area.rootfs, NULL);
         area.mounted = 0;

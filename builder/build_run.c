@@ -12,6 +12,7 @@
 
 #include "builder/egress.h"
 #include "core/fs.h"
+#include "core/profile.h"
 
 static int is_heredoc_token(const char *text, const struct heredoc *h)
 {
@@ -338,7 +339,9 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
         .n_extra_mounts = mounts.n_sb,
     };
     int exit_status = -1;
+    uint64_t profiled = sw_profile_start();
     rc = bld_sandbox_run(&spec, &exit_status, err);
+    sw_profile_stop(SW_PHASE_RUN, profiled);
     bld_masker_stop(masker);
     masker = NULL;
     bld_free_dirs(dirs);

@@ -18,6 +18,7 @@
 #include "builder/tarwriter.h"
 #include "builder/unpack.h"
 #include "core/fs.h"
+#include "core/profile.h"
 #include "registry/blobstore.h"
 
 static const char *digest_hex(const char *digest)
@@ -253,16 +254,22 @@ int bld_layer_commit_dir(reg_store *store, const char *dir, enum sw_compression 
     char *target = NULL;
     int rc;
 
+    uint64_t profiled = sw_profile_start(), phase;
     memset(out, 0, sizeof(*out));
     if ((rc = ensure_layers_root(store, err)) != 0 ||
         (rc = reg_blob_writer_new(store, &writer, err)) != 0 ||
         (rc = sw_compress_new(compression, 0, blob_sink, writer, &compressor, err)) != 0)
         goto cleanup;
+    sw_compress_skip_digest(compressor); /* the blob writer hashes them */
     struct bld_tar_options opts = { .clamp_mtime = clamp_mtime, .overlay_whiteouts = 1 };
+    phase = sw_profile_start();
     if ((rc = bld_tar_dir(dir, &opts, compressor_sink, compressor, err)) != 0 ||
         (rc = sw_compress_finish(compressor, &result, err)) != 0)
         goto cleanup;
-    rc = reg_blob_writer_commit(writer, NULL, result.digest, out->digest, err);
+    sw_profile_stop(SW_PHASE_TAR_FEED, phase);
+    phase = sw_profile_start();
+    rc = reg_blob_writer_commit(writer, NULL, NULL, out->digest, err);
+    sw_profile_stop(SW_PHASE_BLOB_COMMIT, phase);
     writer = NULL; /* freed by commit in every case */
     if (rc != 0)
         goto cleanup;
@@ -272,7 +279,10 @@ int bld_layer_commit_dir(reg_store *store, const char *dir, enum sw_compression 
              sw_compression_oci_media_type(compression));
     target = bld_layer_dir(store, out->diff_id);
     SW_CHECK_ALLOC(target, rc, err, cleanup);
+    phase = sw_profile_start();
     rc = install_dir(dir, target, err);
+    sw_profile_stop(SW_PHASE_INSTALL, phase);
+    sw_profile_stop(SW_PHASE_EXPORT, profiled);
 cleanup:
     if (rc != 0)
         sw_error_prefix(err, "making a layer of %s", dir);

@@ -35,6 +35,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/profile.h"
 #include "core/strbuf.h"
 
 static int sys_fsopen(const char *fs, unsigned flags)
@@ -440,10 +441,12 @@ int bld_overlay_mount(const char *const *lower_dirs, size_t n_lower, const char 
         if (!again_above)
             unique[n++] = lower_dirs[i];
     }
+    uint64_t profiled = sw_profile_start();
     if (mount_new_api(unique, n, upper_dir, work_dir, empty_dir, target) == 0)
         rc = 0;
     else
         rc = mount_classic(unique, n, upper_dir, work_dir, empty_dir, target, err);
+    sw_profile_stop(SW_PHASE_MOUNT, profiled);
     free(unique);
     return rc;
 }

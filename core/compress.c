@@ -25,6 +25,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "core/profile.h"
+
 #define PIPE_BUF_SIZE (64 * 1024)
 #define GZIP_DEFAULT_LEVEL 6
 #define ZSTD_DEFAULT_LEVEL 3
@@ -113,7 +115,11 @@ static int emit(sw_compressor *c, const void *buf, size_t len, sw_error **err)
 {
     if (len == 0)
         return 0;
-    sw_hash_update(c->compressed_hash, buf, len);
+    if (c->compressed_hash) {
+        uint64_t profiled = sw_profile_start();
+        sw_hash_update(c->compressed_hash, buf, len);
+        sw_profile_stop(SW_PHASE_BLOB_HASH, profiled);
+    }
     c->compressed_size += (int64_t)len;
     return c->sink(c->sink_ctx, buf, len, err);
 }
@@ -136,7 +142,9 @@ static int slot_compress(struct libdeflate_compressor *z, struct gz_slot *slot)
         slot->out = out;
         slot->out_cap = bound;
     }
+    uint64_t profiled = sw_profile_start();
     slot->out_len = libdeflate_gzip_compress(z, slot->in, slot->in_len, slot->out, slot->out_cap);
+    sw_profile_stop(SW_PHASE_COMPRESS, profiled);
     return slot->out_len == 0 ? -1 : 0;
 }
 
@@ -394,7 +402,9 @@ static int zstd_run(sw_compressor *c, const void *buf, size_t len, ZSTD_EndDirec
     size_t remaining;
     do {
         ZSTD_outBuffer out = { c->out, PIPE_BUF_SIZE, 0 };
+        uint64_t profiled = sw_profile_start();
         remaining = ZSTD_compressStream2(c->zstd, &out, &in, mode);
+        sw_profile_stop(SW_PHASE_COMPRESS, profiled);
         if (ZSTD_isError(remaining))
             return sw_error_set(err, SW_EIO, "zstd: %s", ZSTD_getErrorName(remaining));
         int rc = emit(c, c->out, out.pos, err);
@@ -408,7 +418,9 @@ int sw_compress_write(sw_compressor *c, const void *buf, size_t len, sw_error **
 {
     if (c->is_finished)
         return sw_error_set(err, SW_EINVAL, "compressor already finished");
+    uint64_t profiled = sw_profile_start();
     sw_hash_update(c->uncompressed_hash, buf, len);
+    sw_profile_stop(SW_PHASE_DIFF_ID, profiled);
     c->uncompressed_size += (int64_t)len;
     if (c->algo == SW_COMPRESSION_GZIP)
         return gzip_write(c, buf, len, err);
@@ -432,6 +444,12 @@ int sw_compress_write(sw_compressor *c, const void *buf, size_t len, sw_error **
     return 0;
 }
 
+void sw_compress_skip_digest(sw_compressor *c)
+{
+    sw_hash_free(c->compressed_hash);
+    c->compressed_hash = NULL;
+}
+
 int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result, sw_error **err)
 {
     int rc = 0;
@@ -446,7 +464,10 @@ int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result, sw_e
         return rc;
     memset(result, 0, sizeof(*result));
     sw_hash_digest(c->uncompressed_hash, result->diff_id);
-    sw_hash_digest(c->compressed_hash, result->digest);
+    if (c->compressed_hash)
+        sw_hash_digest(c->compressed_hash, result->digest);
+    else
+        result->digest[0] = '\0';
     result->uncompressed_size = c->uncompressed_size;
     result->compressed_size = c->compressed_size;
     return 0;

@@ -67,6 +67,11 @@ struct sw_compress_result {
     int64_t compressed_size;
 };
 
+/* The caller's sink hashes the compressed bytes itself (a blob writer
+ * does): the compressor leaves result->digest empty instead of hashing
+ * them a second time. Call before the first write. */
+void sw_compress_skip_digest(sw_compressor *c);
+
 /* Flushes the compressor's tail into the sink and fills *result. Does not
  * free the compressor (sw_compress_free does, in every case). */
 int sw_compress_finish(sw_compressor *c, struct sw_compress_result *result, sw_error **err);

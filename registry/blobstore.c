@@ -3,9 +3,10 @@
  * repositories.
  *
  * Writing a blob: bytes go to tmp/blob-<random> (O_EXCL, flocked so crash
- * recovery in another process leaves it alone) through a fixed buffer and
- * the running hash; nothing is ever read back. At commit the file is
- * fsynced and the digest compared, then, while holding SQLite's write lock
+ * recovery in another process leaves it alone) through a sink (sink.h:
+ * 1 MiB writes, sha256 on another thread, writeback started as the file
+ * grows); nothing is ever read back. At commit the file is
+ * fdatasynced and the digest compared, then, while holding SQLite's write lock
  * (BEGIN IMMEDIATE), renamed to blobs/<algo>/<2 hex>/<hex>, the directory
  * fsynced, and the rows written. Garbage collection removes blob files
  * under the same lock, so a commit and a removal of the same digest never
@@ -31,8 +32,8 @@
 #include "core/log.h"
 #include "registry/meta.h"
 #include "registry/names.h"
+#include "registry/sink.h"
 
-#define WRITER_BUFFER_SIZE (128 * 1024)
 /* A HEAD or GET refreshes a link's touched_at at most this often, so a busy
  * pull does not turn every request into a database write. */
 #define TOUCH_INTERVAL 60
@@ -43,9 +44,8 @@ struct reg_blob_writer {
     int fd;
     sw_hash *hash;
     enum sw_hash_algo algo;
-    int64_t size; /* bytes hashed, buffered or not */
-    unsigned char *buffer;
-    size_t buffered;
+    int64_t size;     /* bytes given to the writer */
+    reg_sink *sink;   /* NULL for an adopted file */
     int is_adopted;   /* an upload session's file: keep it unless published */
     int is_published; /* path no longer holds our file */
     int has_failed;   /* a write failed: the content is incomplete */
@@ -89,11 +89,6 @@ static int writer_alloc(reg_store *store, enum sw_hash_algo algo, reg_blob_write
     w->store = store;
     w->fd = -1;
     w->algo = algo;
-    w->buffer = malloc(WRITER_BUFFER_SIZE);
-    if (w->buffer == NULL) {
-        free(w);
-        return sw_error_set(err, SW_ENOMEM, "blob writer: out of memory");
-    }
     *out = w;
     return 0;
 }
@@ -144,8 +139,12 @@ int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_
             rc = sw_error_sys(err, SW_EIO, errno, "locking %s", w->path);
             goto cleanup;
         }
-        if (st.st_nlink > 0)
+        if (st.st_nlink > 0) {
+            if ((rc = reg_sink_new(w->fd, 0, w->hash, w->path, &w->sink, err)) != 0)
+                goto cleanup;
+            reg_sink_start_writeback(w->sink);
             break;
+        }
         close(w->fd);
         w->fd = -1;
         if (attempt >= 8) {
@@ -191,41 +190,18 @@ int reg_blob_writer_adopt(reg_store *store, const char *path, int fd, sw_hash *h
     return 0;
 }
 
-static int writer_flush(reg_blob_writer *w, sw_error **err)
-{
-    if (w->buffered == 0)
-        return 0;
-    int rc = sw_write_all(w->fd, w->buffer, w->buffered, err);
-    w->buffered = 0;
-    if (rc != 0) {
-        w->has_failed = 1;
-        sw_error_prefix(err, "writing %s", w->path);
-    }
-    return rc;
-}
-
 int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len, sw_error **err)
 {
     if (w->has_failed)
         return sw_error_set(err, SW_EIO, "writing %s: an earlier write failed", w->path);
-    sw_hash_update(w->hash, data, len);
-    w->size += (int64_t)len;
-    if (w->buffered + len > WRITER_BUFFER_SIZE) {
-        int rc = writer_flush(w, err);
-        if (rc != 0)
-            return rc;
-    }
-    if (len >= WRITER_BUFFER_SIZE) {
-        /* large chunks skip the copy */
-        int rc = sw_write_all(w->fd, data, len, err);
-        if (rc != 0) {
-            w->has_failed = 1;
-            sw_error_prefix(err, "writing %s", w->path);
-        }
+    if (w->sink == NULL)
+        return sw_error_set(err, SW_EINVAL, "writing %s: the file was adopted", w->path);
+    int rc = reg_sink_write(w->sink, data, len, err);
+    if (rc != 0) {
+        w->has_failed = 1;
         return rc;
     }
-    memcpy(w->buffer + w->buffered, data, len);
-    w->buffered += len;
+    w->size += (int64_t)len;
     return 0;
 }
 
@@ -236,6 +212,11 @@ int64_t reg_blob_writer_size(const reg_blob_writer *w)
 
 void reg_blob_writer_digest(const reg_blob_writer *w, char out[SW_DIGEST_MAX])
 {
+    /* The hash catches up with the bytes only once the sink is flushed;
+     * flushing changes no byte the caller can see, hence the const. */
+    reg_blob_writer *mutable = (reg_blob_writer *)w;
+    if (mutable->sink && !mutable->has_failed && reg_sink_flush(mutable->sink, NULL) != 0)
+        mutable->has_failed = 1;
     sw_hash_digest(w->hash, out);
 }
 
@@ -247,9 +228,12 @@ int reg_blob_writer_finish(reg_blob_writer *w, const char *expected, char digest
         return sw_error_set(err, REG_E_DIGEST_INVALID, "invalid digest '%s'", expected);
     if (w->has_failed)
         return sw_error_set(err, SW_EIO, "blob %s is incomplete: a write failed", w->path);
-    if ((rc = writer_flush(w, err)) != 0)
+    if (w->sink && (rc = reg_sink_flush(w->sink, err)) != 0) {
+        w->has_failed = 1;
         return rc;
-    if (fsync(w->fd) != 0)
+    }
+    /* data and size; the name becomes durable with the directory at publish */
+    if (fdatasync(w->fd) != 0)
         return sw_error_sys(err, SW_EIO, errno, "fsync of %s", w->path);
     if (expected && reg_digest_algo(expected) != w->algo) {
         /* The one place a blob is read back: the client named another
@@ -324,10 +308,14 @@ void reg_blob_writer_free(reg_blob_writer *w)
         return;
     if (w->path && !w->is_published && !w->is_adopted)
         unlink(w->path);
-    if (w->fd >= 0)
+    reg_sink_free(w->sink); /* before the hash its thread updates */
+    if (w->fd >= 0) {
+        /* close() drops the flock only with the last reference to the file;
+         * an upload session's next PATCH must not find it still held */
+        (void)flock(w->fd, LOCK_UN);
         close(w->fd);
+    }
     sw_hash_free(w->hash);
-    free(w->buffer);
     free(w->path);
     free(w);
 }

@@ -38,13 +38,19 @@
 #include "registry/blobstore.h"
 #include "registry/meta.h"
 #include "registry/names.h"
+#include "registry/sink.h"
 
 #define REHASH_BUFFER_SIZE (128 * 1024)
+/* A chunk refreshes the session's updated_at at most this often: GC drops
+ * sessions idle for hours, and a write transaction per PATCH (with its
+ * fsync) cost more than the chunk's bytes for small chunks. */
+#define TOUCH_INTERVAL 60
 
 struct upload_state {
     char uuid[REG_UUID_LEN + 1];
     sw_hash *hash; /* sha256 of the file's first `offset` bytes; NULL: unknown */
     int64_t offset;
+    int64_t touched_at; /* last updated_at written for the session's row */
     int is_busy;
     struct upload_state *next;
 };
@@ -59,8 +65,9 @@ struct reg_upload_writer {
     struct upload_state *state;
     char *path;
     int fd;
-    sw_hash *hash; /* the state's hash plus this chunk */
-    int64_t base;  /* offset the chunk started at */
+    sw_hash *hash;  /* the state's hash plus this chunk */
+    reg_sink *sink; /* writes the chunk and updates hash */
+    int64_t base;   /* offset the chunk started at */
     int64_t written;
     int has_failed;
 };
@@ -297,8 +304,10 @@ static int session_open(reg_store *store, const char *uuid, const char *path,
     state = NULL;
     fd = -1;
 cleanup:
-    if (fd >= 0)
+    if (fd >= 0) {
+        (void)flock(fd, LOCK_UN); /* see writer_close */
         close(fd);
+    }
     if (state)
         state_release(store, state, 0);
     return rc;
@@ -371,14 +380,18 @@ int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid,
         goto cleanup;
     }
     w->base = size;
+    if ((rc = reg_sink_new(w->fd, size, w->hash, w->path, &w->sink, err)) != 0)
+        goto cleanup;
     *out = w;
     w = NULL;
 cleanup:
     if (w) {
+        if (w->fd >= 0) {
+            (void)flock(w->fd, LOCK_UN); /* see writer_close */
+            close(w->fd);
+        }
         if (w->state)
             state_release(store, w->state, 0);
-        if (w->fd >= 0)
-            close(w->fd);
         sw_hash_free(w->hash);
         free(w->path);
         free(w);
@@ -390,13 +403,12 @@ int reg_upload_write(reg_upload_writer *w, const void *data, size_t len, sw_erro
 {
     if (w->has_failed)
         return sw_error_set(err, SW_EIO, "upload %s: an earlier write failed", w->state->uuid);
-    int rc = sw_write_all(w->fd, data, len, err);
+    int rc = reg_sink_write(w->sink, data, len, err);
     if (rc != 0) {
         w->has_failed = 1;
         sw_error_prefix(err, "writing upload %s", w->state->uuid);
         return rc;
     }
-    sw_hash_update(w->hash, data, len);
     w->written += (int64_t)len;
     return 0;
 }
@@ -404,10 +416,16 @@ int reg_upload_write(reg_upload_writer *w, const void *data, size_t len, sw_erro
 /* Frees the writer; drops the chunk's bytes unless it was kept. */
 static void writer_close(reg_upload_writer *w, int keep_chunk)
 {
+    reg_sink_free(w->sink); /* stops its thread before the fd and hash go */
     if (!keep_chunk && ftruncate(w->fd, w->base) != 0)
         sw_warn("upload %s: cannot discard a failed chunk: %s", w->state->uuid, strerror(errno));
-    state_release(w->store, w->state, 0);
+    /* Unlock explicitly: close() drops the flock only when the last
+     * reference to the open file goes, and anything holding one for a
+     * moment (a process reading /proc/<pid>/fdinfo, a child between fork and
+     * exec) would make the client's next PATCH fail with 416. */
+    (void)flock(w->fd, LOCK_UN);
     close(w->fd);
+    state_release(w->store, w->state, 0);
     sw_hash_free(w->hash);
     free(w->path);
     free(w);
@@ -417,6 +435,11 @@ int reg_upload_end_write(reg_upload_writer *w, int64_t *new_offset, sw_error **e
 {
     sqlite3 *db = NULL;
     int rc = 0;
+    if (!w->has_failed && (rc = reg_sink_flush(w->sink, err)) != 0) {
+        sw_error_prefix(err, "upload %s", w->state->uuid);
+        writer_close(w, 0);
+        return rc;
+    }
     if (w->has_failed) {
         rc = sw_error_set(err, SW_EIO, "upload %s: the chunk was not stored", w->state->uuid);
         writer_close(w, 0);
@@ -432,9 +455,14 @@ int reg_upload_end_write(reg_upload_writer *w, int64_t *new_offset, sw_error **e
     /* updated_at only tells GC the session is alive; failing to record it
      * must not lose a stored chunk */
     sw_error *touch_err = NULL;
-    if (reg_store_db(w->store, &db, &touch_err) != 0 ||
-        reg_meta_upload_touch(db, w->state->uuid, reg_meta_now(), &touch_err) != 0)
-        sw_warn("upload %s: %s", w->state->uuid, sw_error_message(touch_err));
+    int64_t now = reg_meta_now();
+    if (now - w->state->touched_at >= TOUCH_INTERVAL) {
+        if (reg_store_db(w->store, &db, &touch_err) != 0 ||
+            reg_meta_upload_touch(db, w->state->uuid, now, &touch_err) != 0)
+            sw_warn("upload %s: %s", w->state->uuid, sw_error_message(touch_err));
+        else
+            w->state->touched_at = now;
+    }
     sw_error_clear(&touch_err);
     writer_close(w, 1);
     return 0;

@@ -21,7 +21,13 @@ loc=$(curl -s -D - -o /dev/null -X POST "$r/crash/test/blobs/uploads/" | grep -i
 curl -s -o /dev/null -w '%{size_upload}' --limit-rate 20M -X PATCH -H 'Content-Type: application/octet-stream' \
     --data-binary @"$work/big" "$loc" > "$work/sent" &
 upload=$!
-sleep 2
+# kill once the server has written some of it (on a loaded machine curl may
+# take seconds to get going; the server writes in 1 MiB steps)
+uuid=${loc##*/}; uuid=${uuid%%\?*}
+for _ in $(seq 300); do
+    [ "$(stat -c %s "$data/uploads/$uuid" 2> /dev/null || echo 0)" -ge $((2 * 1024 * 1024)) ] && break
+    sleep 0.1
+done
 kill -9 "$SW_SERVER_PID"
 wait "$upload" 2> /dev/null || true
 wait "$SW_SERVER_PID" 2> /dev/null || true

@@ -3,10 +3,15 @@
  * them: offsets after each chunk, a chunk at the wrong offset refused
  * (416), a failed chunk leaving the session as it was, resume after the
  * process restarted, completion with right and wrong digests, cancel, and
- * one writer at a time.
+ * one writer at a time; large chunks and blobs going through the sink (its
+ * ring of buffers and hashing thread) byte for byte, and a session's lock
+ * released even while another process holds a reference to its file.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -224,6 +229,121 @@ static void test_empty_and_monolithic(void)
     free(dir);
 }
 
+/* Deterministic bytes that differ across buffer boundaries. */
+static unsigned char *pattern(size_t len)
+{
+    unsigned char *p = malloc(len);
+    CHECK(p != NULL);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
+/* Writes data[0, len) to an upload in pieces of odd sizes, ending the
+ * chunk at each offset in ends. */
+static void test_large_chunks(void)
+{
+    char *dir = scratch_dir("reg-upload-large");
+    reg_store *store = open_store(dir);
+    sw_error *err = NULL;
+    char uuid[REG_UUID_LEN + 1], digest[SW_DIGEST_MAX], got[SW_DIGEST_MAX];
+    size_t len = 9 * 1024 * 1024 + 12345; /* more than the ring (4 x 1 MiB) in one chunk */
+    size_t ends[] = { 100, 1024 * 1024, 7 * 1024 * 1024 + 1, len };
+    unsigned char *data = pattern(len);
+    sw_sha256_digest(data, len, digest);
+    int64_t offset = 0;
+    size_t at = 0;
+    CHECK_INT_EQ(reg_upload_start(store, "demo/app", uuid, &err), 0);
+    for (size_t c = 0; c < sizeof(ends) / sizeof(ends[0]); c++) {
+        reg_upload_writer *w = NULL;
+        CHECK_INT_EQ(reg_upload_begin_write(store, "demo/app", uuid, (int64_t)at, &w, &err), 0);
+        while (at < ends[c]) {
+            size_t n = 65536 + 17 * (at % 1000);
+            if (n > ends[c] - at)
+                n = ends[c] - at;
+            CHECK_INT_EQ(reg_upload_write(w, data + at, n, &err), 0);
+            at += n;
+        }
+        CHECK_INT_EQ(reg_upload_end_write(w, &offset, &err), 0);
+        CHECK_INT_EQ(offset, (int64_t)ends[c]);
+    }
+    CHECK_INT_EQ(reg_upload_complete(store, "demo/app", uuid, digest, &err), 0);
+    char *path = reg_blob_path(store, digest);
+    CHECK(sw_hash_file(path, SW_HASH_SHA256, got, &err) == 0 && strcmp(got, digest) == 0);
+    free(path);
+
+    /* the same through a blob writer (POST ?digest=), and a wrong digest
+     * refused after the hashing thread caught up */
+    for (int wrong = 0; wrong < 2; wrong++) {
+        reg_blob_writer *bw = NULL;
+        CHECK_INT_EQ(reg_blob_writer_new(store, &bw, &err), 0);
+        for (size_t i = 0; i < len;) {
+            size_t n = i % 3 == 0 ? 3 * 1024 * 1024 : 4096 + 7;
+            if (n > len - i)
+                n = len - i;
+            CHECK_INT_EQ(reg_blob_writer_write(bw, data + i, n, &err), 0);
+            i += n;
+        }
+        CHECK_INT_EQ(reg_blob_writer_size(bw), (int64_t)len);
+        char expected[SW_DIGEST_MAX];
+        snprintf(expected, sizeof(expected), "%s", digest);
+        if (wrong)
+            expected[10] = expected[10] == '0' ? '1' : '0';
+        CHECK_INT_EQ(reg_blob_writer_commit(bw, "demo/other", expected, got, &err),
+                     wrong ? REG_E_DIGEST_INVALID : 0);
+        sw_error_clear(&err);
+    }
+    int64_t size = 0;
+    CHECK_INT_EQ(reg_blob_stat(store, "demo/other", digest, &size, &err), 0);
+    CHECK_INT_EQ(size, (int64_t)len);
+    free(data);
+    reg_store_close(store);
+    free(dir);
+}
+
+/* A chunk ends while a child process still holds a reference to the
+ * session's open file (as between fork and exec, or a process reading
+ * /proc/<pid>/fdinfo): the next chunk must not find the lock held. */
+static void test_lock_released_while_file_referenced(void)
+{
+    char *dir = scratch_dir("reg-upload-lock");
+    reg_store *store = open_store(dir);
+    sw_error *err = NULL;
+    char uuid[REG_UUID_LEN + 1];
+    int64_t offset = 0;
+    int gate[2];
+    CHECK_INT_EQ(reg_upload_start(store, "demo/app", uuid, &err), 0);
+    reg_upload_writer *w = NULL;
+    CHECK_INT_EQ(reg_upload_begin_write(store, "demo/app", uuid, 0, &w, &err), 0);
+    CHECK_INT_EQ(reg_upload_write(w, "hello", 5, &err), 0);
+    CHECK_INT_EQ(pipe(gate), 0);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) { /* holds every inherited descriptor until the gate closes */
+        char c;
+        close(gate[1]);
+        while (read(gate[0], &c, 1) > 0) {
+        }
+        _exit(0);
+    }
+    close(gate[0]);
+    CHECK_INT_EQ(reg_upload_end_write(w, &offset, &err), 0);
+    CHECK_INT_EQ(patch(store, "demo/app", uuid, 5, " world", &offset, &err), 0);
+    if (err)
+        fprintf(stderr, "  %s\n", sw_error_message(err));
+    sw_error_clear(&err);
+    CHECK_INT_EQ(offset, 11);
+    close(gate[1]);
+    waitpid(child, NULL, 0);
+    reg_store_close(store);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_chunked_upload);
@@ -232,5 +352,7 @@ int main(void)
     RUN(test_abandoned_chunk_is_discarded);
     RUN(test_cancel_and_unknown);
     RUN(test_empty_and_monolithic);
+    RUN(test_large_chunks);
+    RUN(test_lock_released_while_file_referenced);
     return TEST_EXIT();
 }

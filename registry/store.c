@@ -39,7 +39,7 @@
 
 struct store_conn {
     reg_store *store;
-    sqlite3 *db;
+    sw_db *db;
     struct store_conn *next;
 };
 
@@ -79,7 +79,7 @@ static void conn_release(void *value)
     free(conn);
 }
 
-int reg_store_db(reg_store *store, sqlite3 **db, sw_error **err)
+int reg_store_db(reg_store *store, sw_db **db, sw_error **err)
 {
     struct store_conn *conn = pthread_getspecific(store->conn_key);
     if (conn) {
@@ -188,7 +188,7 @@ static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
 }
 
 /* Puts a trashed blob back if its row survived, else removes it. */
-static int recover_trash(reg_store *store, sqlite3 *db, const char *path, const char *name,
+static int recover_trash(reg_store *store, sw_db *db, const char *path, const char *name,
                          sw_error **err)
 {
     char digest[SW_DIGEST_MAX], target[SW_PATH_MAX];
@@ -217,7 +217,7 @@ static int recover_trash(reg_store *store, sqlite3 *db, const char *path, const 
     return 0;
 }
 
-static int recover_tmp(reg_store *store, sqlite3 *db, sw_error **err)
+static int recover_tmp(reg_store *store, sw_db *db, sw_error **err)
 {
     int rc = 0;
     DIR *dir = opendir(store->tmp_dir);
@@ -254,7 +254,7 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
                    sw_error **err)
 {
     int rc = 0;
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char *blobs_dir = NULL;
     reg_store *store = calloc(1, sizeof(*store));
     if (store == NULL)

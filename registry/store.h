@@ -17,7 +17,7 @@
 #ifndef REG_STORE_H
 #define REG_STORE_H
 
-#include <sqlite3.h>
+#include "core/db.h"
 #include <stdint.h>
 
 #include "core/error.h"
@@ -54,6 +54,6 @@ const struct reg_options *reg_store_options(const reg_store *store);
 
 /* The calling thread's database connection (opened on first use, closed
  * when the thread exits or the store closes). Borrowed. */
-int reg_store_db(reg_store *store, sqlite3 **db, sw_error **err);
+int reg_store_db(reg_store *store, sw_db **db, sw_error **err);
 
 #endif

@@ -12,7 +12,7 @@ static char *dir;
 static void test_fresh_database_is_migrated(void)
 {
     char *path = sw_path_join(dir, "fresh.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     int version = -1;
@@ -20,11 +20,11 @@ static void test_fresh_database_is_migrated(void)
     CHECK_INT_EQ(version, sw_db_latest_version());
     CHECK(version >= 1);
 
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     CHECK_INT_EQ(sw_db_prepare(db, "PRAGMA journal_mode", &stmt, &err), 0);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), "wal");
-    sqlite3_finalize(stmt);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    CHECK_STR_EQ((const char *)sw_stmt_column_text(stmt, 0), "wal");
+    sw_stmt_finalize(stmt);
 
     /* the registry tables exist */
     CHECK_INT_EQ(sw_db_exec(db, "SELECT COUNT(*) FROM repositories", &err), 0);
@@ -33,9 +33,9 @@ static void test_fresh_database_is_migrated(void)
     /* reopening applies nothing twice */
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     CHECK_INT_EQ(sw_db_prepare(db, "SELECT COUNT(*) FROM schema_version", &stmt, &err), 0);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    CHECK_INT_EQ(sqlite3_column_int(stmt, 0), sw_db_latest_version());
-    sqlite3_finalize(stmt);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    CHECK_INT_EQ(sw_stmt_column_int(stmt, 0), sw_db_latest_version());
+    sw_stmt_finalize(stmt);
     sw_db_close(db);
     free(path);
 }
@@ -43,7 +43,7 @@ static void test_fresh_database_is_migrated(void)
 static void test_newer_database_is_refused(void)
 {
     char *path = sw_path_join(dir, "newer.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     CHECK_INT_EQ(
@@ -63,7 +63,7 @@ static void test_newer_database_is_refused(void)
 static void test_transactions(void)
 {
     char *path = sw_path_join(dir, "tx.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     CHECK_INT_EQ(sw_db_exec(db, "CREATE TABLE t (x INTEGER)", &err), 0);
@@ -74,11 +74,11 @@ static void test_transactions(void)
     CHECK_INT_EQ(sw_db_begin(db, &err), 0);
     CHECK_INT_EQ(sw_db_exec(db, "INSERT INTO t VALUES (2)", &err), 0);
     CHECK_INT_EQ(sw_db_commit(db, &err), 0);
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     sw_db_prepare(db, "SELECT group_concat(x) FROM t", &stmt, &err);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), "2");
-    sqlite3_finalize(stmt);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    CHECK_STR_EQ((const char *)sw_stmt_column_text(stmt, 0), "2");
+    sw_stmt_finalize(stmt);
     CHECK(sw_db_exec(db, "INSERT INTO nosuch VALUES (1)", &err) == SW_EDB);
     CHECK(err && strstr(err->message, "nosuch") != NULL);
     sw_error_clear(&err);

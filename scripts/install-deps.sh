@@ -6,11 +6,11 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config clang clang-format \
   libgit2-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev \
   libsqlite3-dev libarchive-dev libyaml-dev libssl-dev zlib1g-dev \
-  libzstd-dev libpcre2-dev libcrypt-dev libdeflate-dev"
-RUN_PKGS="runc git ca-certificates busybox-static curl skopeo slirp4netns nftables"
+  libzstd-dev libpcre2-dev libcrypt-dev libdeflate-dev libpq-dev"
+RUN_PKGS="runc git ca-certificates busybox-static curl skopeo slirp4netns nftables libpq5"
 TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl cppcheck \
   docker-registry wrk sqlite3 procps psmisc python3 chromium \
-  dropbear-bin openssh-client iproute2 e2fsprogs libclang-rt-14-dev"
+  dropbear-bin openssh-client iproute2 e2fsprogs libclang-rt-14-dev postgresql"
 
 want="$BUILD_PKGS $RUN_PKGS"
 case "${1:-}" in

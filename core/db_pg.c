@@ -399,7 +399,7 @@ static int set_param(sw_stmt *sstmt, int idx, const void *data, size_t len, int 
     if (idx < 1 || idx > stmt->nparams)
         return SW_DB_RANGE;
     if (stmt->executed)
-        clear_result(stmt); /* SQLite refuses binding a running statement; be lenient */
+        return SW_DB_MISUSE; /* as SQLite: reset first */
     struct pg_param *p = &stmt->params[idx - 1];
     char *copy = NULL;
     if (data) {

@@ -97,11 +97,22 @@ static int lite_open(const char *path, int migrate, sw_db **out, sw_error **err)
         goto cleanup;
     }
     sqlite3_busy_handler(db->h, busy_wait, NULL);
-    if (sqlite3_exec(db->h,
-                     "PRAGMA journal_mode=WAL;"
-                     "PRAGMA synchronous=FULL;"
-                     "PRAGMA foreign_keys=ON;",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+    /* Switching a new database to WAL takes an exclusive lock without
+     * calling the busy handler: two processes opening a new database at
+     * once (two front ends starting) would see "database is locked". */
+    int tries = 0, pragma_rc;
+    while ((pragma_rc = sqlite3_exec(db->h, "PRAGMA journal_mode=WAL", NULL, NULL, &msg)) ==
+               SQLITE_BUSY &&
+           tries++ < 3000) {
+        sqlite3_free(msg);
+        msg = NULL;
+        struct timespec pause = { 0, 5 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    if (pragma_rc != SQLITE_OK || sqlite3_exec(db->h,
+                                               "PRAGMA synchronous=FULL;"
+                                               "PRAGMA foreign_keys=ON;",
+                                               NULL, NULL, &msg) != SQLITE_OK) {
         rc = sw_error_set(err, SW_EDB, "opening database %s: %s", path, msg ? msg : "error");
         goto cleanup;
     }

@@ -12,9 +12,11 @@
 
 #include <libpq-fe.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Advisory lock keys: every sw_db_begin transaction, and migrations. */
 #define PG_WRITE_LOCK_KEY "7165125290001"
@@ -26,6 +28,7 @@
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_TEXT 25
 #define OID_OID 26
 #define OID_FLOAT4 700
 #define OID_FLOAT8 701
@@ -52,6 +55,7 @@ struct pg_stmt {
     char *sql; /* with $N placeholders */
     int nparams;
     struct pg_param *params;
+    unsigned char *null_tested; /* per parameter: only in "? IS NULL" */
     PGresult *res;
     int executed;
     int row; /* current row, -1 before the first */
@@ -239,10 +243,31 @@ static int pg_in_transaction(sw_db *db)
     return st == PQTRANS_INTRANS || st == PQTRANS_INERROR;
 }
 
+/* Non-zero when s (not NUL-terminated, n bytes) starts, after blanks,
+ * with IS NULL or IS NOT NULL. */
+static int is_null_test(const char *s, size_t n)
+{
+    static const char *const forms[] = { "IS NULL", "IS NOT NULL" };
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t'))
+        i++;
+    for (size_t f = 0; f < 2; f++) {
+        size_t len = strlen(forms[f]);
+        if (n - i >= len && strncasecmp(s + i, forms[f], len) == 0 &&
+            (n - i == len || !(isalnum((unsigned char)s[i + len]) || s[i + len] == '_')))
+            return 1;
+    }
+    return 0;
+}
+
 /* SQLite's placeholders to PostgreSQL's: ?N -> $N, a bare ? -> one more
  * than the highest number so far (SQLite's rule). Quoted strings,
- * identifiers and comments are copied untouched. */
-static char *rewrite_placeholders(const char *sql, size_t len, int *nparams)
+ * identifiers and comments are copied untouched. used[n-1] gets bit 1 for
+ * a use of ?n in "? IS [NOT] NULL" and bit 2 for any other use: a
+ * parameter bound as text or NULL that is only tested for NULL gives the
+ * server nothing to infer its type from, so it is sent as text. */
+static char *rewrite_placeholders(const char *sql, size_t len, int *nparams,
+                                  unsigned char used[1000])
 {
     char *out = malloc(len * 4 + 1); /* "?" -> "$999" at most */
     size_t o = 0;
@@ -281,6 +306,7 @@ static char *rewrite_placeholders(const char *sql, size_t len, int *nparams)
             }
             if (n > highest)
                 highest = n;
+            used[n - 1] |= is_null_test(sql + i, len - i) ? 1 : 2;
             o += (size_t)sprintf(out + o, "$%d", n);
         } else {
             out[o++] = sql[i++];
@@ -296,23 +322,28 @@ static int pg_prepare(sw_db *sdb, const char *sql, int nbytes, sw_stmt **out, co
     struct pg_db *db = PDB(sdb);
     struct pg_stmt *stmt = NULL;
     size_t len = nbytes < 0 ? strlen(sql) : strnlen(sql, (size_t)nbytes);
+    unsigned char used[1000] = { 0 };
     *out = NULL;
     if (tail)
         *tail = sql + len;
     if ((stmt = calloc(1, sizeof *stmt)) == NULL ||
-        (stmt->sql = rewrite_placeholders(sql, len, &stmt->nparams)) == NULL) {
+        (stmt->sql = rewrite_placeholders(sql, len, &stmt->nparams, used)) == NULL) {
         set_error(db, SW_DB_ERROR, "preparing a statement: out of memory or a bad placeholder");
         if (stmt)
             free(stmt);
         return SW_DB_ERROR;
     }
     if (stmt->nparams > 0 &&
-        (stmt->params = calloc((size_t)stmt->nparams, sizeof *stmt->params)) == NULL) {
+        ((stmt->params = calloc((size_t)stmt->nparams, sizeof *stmt->params)) == NULL ||
+         (stmt->null_tested = calloc((size_t)stmt->nparams, 1)) == NULL)) {
+        free(stmt->params);
         free(stmt->sql);
         free(stmt);
         set_error(db, SW_DB_ERROR, "preparing a statement: out of memory");
         return SW_DB_ERROR;
     }
+    for (int i = 0; i < stmt->nparams; i++)
+        stmt->null_tested[i] = used[i] == 1;
     stmt->base.drv = &sw_db_pg_driver;
     stmt->base.db = sdb;
     stmt->row = -1;
@@ -462,6 +493,8 @@ static int pg_step(sw_stmt *sstmt)
             lengths[i] = stmt->params[i].length;
             formats[i] = stmt->params[i].format;
             types[i] = stmt->params[i].type;
+            if (types[i] == 0 && stmt->null_tested[i])
+                types[i] = OID_TEXT;
         }
         stmt->res = PQexecParams(db->c, stmt->sql, n, types, values, lengths, formats, 0);
         stmt->executed = 1;
@@ -500,6 +533,7 @@ static int pg_finalize(sw_stmt *sstmt)
     for (int i = 0; i < stmt->nparams; i++)
         free(stmt->params[i].value);
     free(stmt->params);
+    free(stmt->null_tested);
     free(stmt->sql);
     free(stmt);
     return SW_DB_OK;

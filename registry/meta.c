@@ -16,6 +16,7 @@
  */
 #include "registry/meta.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -573,7 +574,9 @@ static int names_page(sw_db *db, const char *sql, int64_t repo_id, const char *l
     if (repo_id > 0)
         sw_stmt_bind_int64(stmt, param++, repo_id);
     sw_stmt_bind_text(stmt, param++, last ? last : "", -1, SW_DB_STATIC);
-    sw_stmt_bind_int64(stmt, param, n < 0 ? -1 : (int64_t)n + 1);
+    /* no limit: the largest, as both engines accept (SQLite's -1 is an
+     * error on PostgreSQL, PostgreSQL's NULL one on SQLite) */
+    sw_stmt_bind_int64(stmt, param, n < 0 ? INT64_MAX : (int64_t)n + 1);
     while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         if (n >= 0 && list.count == (size_t)n) {
             *more = 1;
@@ -601,7 +604,6 @@ cleanup:
 int reg_meta_tags_page(sw_db *db, int64_t repo_id, const char *last, int n, char ***names,
                        size_t *count, int *more, sw_error **err)
 {
-    /* LIMIT -1 means no limit in SQLite; a PostgreSQL port binds NULL. */
     return names_page(db,
                       "SELECT name FROM tags WHERE repo_id = ? AND name > ?"
                       " ORDER BY name LIMIT ?",

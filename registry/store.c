@@ -127,6 +127,7 @@ void reg_options_from_config(const struct sw_config *cfg, struct reg_options *op
     opts->delete_enabled = cfg->delete_enabled;
     opts->max_manifest_size = cfg->max_manifest_size;
     opts->reserve_bytes = cfg->storage_reserve;
+    opts->database = cfg->database;
 }
 
 int reg_store_check_space(const reg_store *store, sw_error **err)
@@ -265,7 +266,8 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     if (store->opts.max_manifest_size <= 0)
         store->opts.max_manifest_size = DEFAULT_MAX_MANIFEST_SIZE;
     store->data_dir = strdup(data_dir);
-    store->db_path = sw_path_join(data_dir, "slipway.db");
+    store->db_path =
+        store->opts.database ? strdup(store->opts.database) : sw_path_join(data_dir, "slipway.db");
     store->tmp_dir = sw_path_join(data_dir, "tmp");
     store->uploads_dir = sw_path_join(data_dir, "uploads");
     blobs_dir = sw_path_join(data_dir, "blobs");

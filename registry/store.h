@@ -30,6 +30,9 @@ struct reg_options {
     int64_t max_manifest_size; /* bytes; 0 = 4 MiB */
     int64_t reserve_bytes;     /* refuse new blob bytes below this much
                                   free space (storage.reserve); 0 = none */
+    const char *database;      /* a postgres:// URL, or NULL: the SQLite
+                                  file <data_dir>/slipway.db (not copied:
+                                  must outlive the store) */
 };
 
 struct sw_config;

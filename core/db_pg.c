@@ -55,7 +55,7 @@ struct pg_stmt {
     char *sql; /* with $N placeholders */
     int nparams;
     struct pg_param *params;
-    unsigned char *null_tested; /* per parameter: only in "? IS NULL" */
+    unsigned char *null_tested; /* per parameter: in "? IS NULL", or unused */
     PGresult *res;
     int executed;
     int row; /* current row, -1 before the first */
@@ -263,9 +263,13 @@ static int is_null_test(const char *s, size_t n)
 /* SQLite's placeholders to PostgreSQL's: ?N -> $N, a bare ? -> one more
  * than the highest number so far (SQLite's rule). Quoted strings,
  * identifiers and comments are copied untouched. used[n-1] gets bit 1 for
- * a use of ?n in "? IS [NOT] NULL" and bit 2 for any other use: a
- * parameter bound as text or NULL that is only tested for NULL gives the
- * server nothing to infer its type from, so it is sent as text. */
+ * a use of ?n in "? IS [NOT] NULL" and bit 2 for any other use. A
+ * parameter bound as text or NULL (sent untyped, for the server to infer,
+ * as SQLite's affinity would convert) that is tested for NULL anywhere, or
+ * not used at all, fails with "could not determine data type": such a
+ * parameter is sent as text. So a parameter tested for NULL and compared
+ * with a number must be bound as a number (sw_stmt_bind_int64) or cast in
+ * the SQL: CAST(? AS BIGINT). */
 static char *rewrite_placeholders(const char *sql, size_t len, int *nparams,
                                   unsigned char used[1000])
 {
@@ -343,7 +347,7 @@ static int pg_prepare(sw_db *sdb, const char *sql, int nbytes, sw_stmt **out, co
         return SW_DB_ERROR;
     }
     for (int i = 0; i < stmt->nparams; i++)
-        stmt->null_tested[i] = used[i] == 1;
+        stmt->null_tested[i] = used[i] != 2; /* see rewrite_placeholders */
     stmt->base.drv = &sw_db_pg_driver;
     stmt->base.db = sdb;
     stmt->row = -1;

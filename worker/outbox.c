@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/hash.h"
 #include "worker/repos.h"
@@ -189,17 +190,14 @@ int wrk_outbox_giveback(sw_db *db, const struct wrk_delivery *d, const char *own
 
 int wrk_outbox_list(sw_db *db, const char *run_id, json_t **out, sw_error **err)
 {
-#define ISO(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(
-        db,
-        "SELECT kind, url, state, attempts, last_error, " ISO("created_at") ", " ISO(
-            "finished_at") ","
-                           " CASE WHEN state = 'pending' THEN " ISO(
-                               "next_at") " END"
-                                          " FROM deliveries WHERE run_id = ? ORDER BY id",
-        &stmt, err);
-#undef ISO
+    /* times as integers, formatted here: SQLite's strftime is not SQL
+     * that PostgreSQL knows */
+    int rc = sw_db_prepare(db,
+                           "SELECT kind, url, state, attempts, last_error, created_at,"
+                           " finished_at, CASE WHEN state = 'pending' THEN next_at END"
+                           " FROM deliveries WHERE run_id = ? ORDER BY id",
+                           &stmt, err);
     if (rc != 0)
         return rc;
     sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
@@ -216,6 +214,10 @@ int wrk_outbox_list(sw_db *db, const char *run_id, json_t **out, sw_error **err)
                                                 "next_try_at" };
         for (int i = 0; i < 4; i++) {
             const unsigned char *v = sw_stmt_column_text(stmt, 4 + i);
+            char when[SW_RFC3339_MAX];
+            if (i > 0 && v != NULL)
+                v = (const unsigned char *)sw_format_rfc3339(sw_stmt_column_int64(stmt, 4 + i),
+                                                             when);
             json_object_set_new(item, nullable[i], v ? json_string((const char *)v) : json_null());
         }
         json_array_append_new(list, item);

@@ -43,6 +43,8 @@ sw_pg_stop() {
         sw_pg_as_postgres "$SW_PG_BIN/pg_ctl" -D "$SW_PG_DIR/data" -m immediate -w stop \
             > /dev/null 2>&1 || true
     fi
+    # SW_PG_KEEP_LOG=FILE keeps the server's log (failed statements) there
+    if [ -n "${SW_PG_KEEP_LOG:-}" ]; then cat "$SW_PG_DIR/server.log" >> "$SW_PG_KEEP_LOG" || true; fi
     rm -rf "$SW_PG_DIR"
     SW_PG_DIR=
 }

@@ -191,6 +191,27 @@ static void test_placeholders(void)
     CHECK_INT_EQ(sw_stmt_bind_int64(stmt, 3, 1), SW_DB_OK);
     CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_DONE); /* ?3 = 1 matches nothing */
     sw_stmt_finalize(stmt);
+    /* parameters bound but not used, or only tested for NULL (the server
+     * has nothing to infer their type from) */
+    CHECK_INT_EQ(sw_db_prepare(db,
+                               "SELECT n FROM p WHERE (?2 IS NULL OR s = ?2)"
+                               " AND (?5 IS NOT NULL) ORDER BY k LIMIT ?4",
+                               &stmt, &err),
+                 0);
+    sw_stmt_bind_text(stmt, 1, "unused", -1, SW_DB_STATIC);
+    sw_stmt_bind_null(stmt, 2);
+    sw_stmt_bind_null(stmt, 3);
+    sw_stmt_bind_int64(stmt, 4, INT64_MAX); /* no limit, on both */
+    sw_stmt_bind_text(stmt, 5, "x", -1, SW_DB_STATIC);
+    int step = sw_stmt_step(stmt);
+    CHECK_INT_EQ(step, SW_DB_ROW);
+    if (step != SW_DB_ROW)
+        fprintf(stderr, "%s\n", sw_db_errmsg(db));
+    CHECK_INT_EQ(sw_stmt_column_int64(stmt, 0), 74);
+    sw_stmt_reset(stmt);
+    sw_stmt_bind_text(stmt, 2, "other", -1, SW_DB_STATIC);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_DONE);
+    sw_stmt_finalize(stmt);
     sw_db_close(db);
     free(where);
 }

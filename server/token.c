@@ -62,7 +62,7 @@ int srv_token_create(sw_db *db, const char *user, const char *name, const char *
     sw_hex_encode(raw, sizeof raw, secret_hex);
     sw_sha256_digest(secret_hex, strlen(secret_hex), hash);
     if ((rc = sw_db_prepare(db,
-                            "INSERT INTO tokens (user, name, secret_hash, scopes, created_at,"
+                            "INSERT INTO tokens (\"user\", name, secret_hash, scopes, created_at,"
                             " expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
@@ -108,10 +108,11 @@ int srv_token_list(sw_db *db, const char *user, json_t **out, sw_error **err)
     sw_stmt *stmt = NULL;
     int rc;
     *out = NULL;
-    if ((rc = sw_db_prepare(db,
-                            "SELECT id, user, name, scopes, created_at, expires_at, last_used_at"
-                            " FROM tokens WHERE ?1 IS NULL OR user = ?1 ORDER BY user, name",
-                            &stmt, err)) != 0)
+    if ((rc =
+             sw_db_prepare(db,
+                           "SELECT id, \"user\", name, scopes, created_at, expires_at, last_used_at"
+                           " FROM tokens WHERE ?1 IS NULL OR \"user\" = ?1 ORDER BY \"user\", name",
+                           &stmt, err)) != 0)
         return rc;
     if (user)
         sw_stmt_bind_text(stmt, 1, user, -1, SW_DB_STATIC);
@@ -147,7 +148,8 @@ int srv_token_revoke(sw_db *db, const char *user, const char *name, sw_error **e
 {
     sw_stmt *stmt = NULL;
     int rc;
-    if ((rc = sw_db_prepare(db, "DELETE FROM tokens WHERE user = ? AND name = ?", &stmt, err)) != 0)
+    if ((rc = sw_db_prepare(db, "DELETE FROM tokens WHERE \"user\" = ? AND name = ?", &stmt,
+                            err)) != 0)
         return rc;
     sw_stmt_bind_text(stmt, 1, user, -1, SW_DB_STATIC);
     sw_stmt_bind_text(stmt, 2, name, -1, SW_DB_STATIC);
@@ -189,7 +191,7 @@ int srv_token_verify(sw_db *db, const char *text, int64_t now, struct srv_token_
     }
     sw_sha256_digest(secret_hex, 2 * SECRET_BYTES, hash);
     if (sw_db_prepare(db,
-                      "SELECT user, name, scopes, created_at, expires_at, last_used_at,"
+                      "SELECT \"user\", name, scopes, created_at, expires_at, last_used_at,"
                       " secret_hash FROM tokens WHERE id = ?",
                       &stmt, NULL) != 0)
         return sw_error_set(err, SRV_E_UNAUTHORIZED, "access tokens cannot be checked now");

@@ -164,7 +164,12 @@ int wrk_jobs_claim(sw_db *db, const char *owner, int lease_s, int max_attempts, 
     sw_stmt *stmt = NULL;
     int rc;
     int64_t t = now();
-    if ((rc = sw_db_begin(db, err)) != 0)
+    /* On PostgreSQL workers claim side by side: the SELECT below locks the
+     * row it picks and skips rows other claimers hold (FOR UPDATE SKIP
+     * LOCKED), instead of every claim waiting for sw_db_begin's one
+     * writer lock. On SQLite both are BEGIN IMMEDIATE. */
+    int pg = sw_db_kind_of(db) == SW_DB_POSTGRES;
+    if ((rc = sw_db_begin_concurrent(db, err)) != 0)
         return rc;
 
     /* runs whose worker died too often: give up on them */
@@ -185,9 +190,13 @@ int wrk_jobs_claim(sw_db *db, const char *owner, int lease_s, int max_attempts, 
         goto cleanup;
 
     if ((rc = sw_db_prepare(db,
-                            "SELECT id FROM runs WHERE (status = 'queued' AND"
-                            " cancel_requested = 0) OR (status = 'running' AND"
-                            " lease_expires_at < ?) ORDER BY id LIMIT 1",
+                            pg ? "SELECT id FROM runs WHERE (status = 'queued' AND"
+                                 " cancel_requested = 0) OR (status = 'running' AND"
+                                 " lease_expires_at < ?) ORDER BY id LIMIT 1"
+                                 " FOR UPDATE SKIP LOCKED"
+                               : "SELECT id FROM runs WHERE (status = 'queued' AND"
+                                 " cancel_requested = 0) OR (status = 'running' AND"
+                                 " lease_expires_at < ?) ORDER BY id LIMIT 1",
                             &stmt, err)) != 0)
         goto cleanup;
     sw_stmt_bind_int64(stmt, 1, t);

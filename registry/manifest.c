@@ -561,3 +561,18 @@ int reg_referrers(reg_store *store, const char *repo, const char *digest, const 
         return sw_error_oom(err);
     return 0;
 }
+
+int reg_tag_lookup(sw_db *db, const char *repo, const char *tag, char digest[SW_DIGEST_MAX],
+                   sw_error **err)
+{
+    return reg_meta_tag_resolve(db, repo, tag, digest, err);
+}
+
+int reg_tag_point(sw_db *db, const char *repo, const char *tag, const char *digest, sw_error **err)
+{
+    int64_t repo_id = 0;
+    int rc = reg_meta_repo_ensure(db, repo, &repo_id, err);
+    if (rc != 0)
+        return rc;
+    return reg_meta_tag_set(db, repo_id, tag, digest, reg_meta_now(), err);
+}

@@ -18,8 +18,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "registry/blobstore.h"
 #include "registry/manifest.h"
-#include "registry/meta.h"
 #include "registry/names.h"
 #include "server/internal.h"
 #include "worker/jobs.h"
@@ -28,6 +28,7 @@
 #include "worker/runid.h"
 #include "worker/runlog.h"
 #include "worker/service.h"
+#include "worker/tagruns.h"
 
 #ifndef SLIPWAY_VERSION
 #define SLIPWAY_VERSION "0.1.0"
@@ -924,11 +925,12 @@ static json_t *load_config(reg_store *store, json_t *manifest)
 {
     const char *digest =
         json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-    char path[SW_PATH_MAX];
+    char *path = digest ? reg_blob_path(store, digest) : NULL; /* NULL: not a digest */
     char *text = NULL;
     size_t len = 0;
-    if (digest == NULL || reg_blob_path_buf(store, digest, path, sizeof(path), NULL) != 0 ||
-        sw_read_file(path, 8 << 20, &text, &len, NULL) != 0)
+    int rc = path ? sw_read_file(path, 8 << 20, &text, &len, NULL) : -1;
+    free(path);
+    if (rc != 0)
         return NULL;
     json_t *cfg = json_loadb(text, len, 0, NULL);
     free(text);
@@ -950,22 +952,7 @@ static int64_t image_size(json_t *manifest, size_t manifest_len)
 /* The run that pushed repo:tag (or made digest), or NULL. */
 static char *tag_run(sw_db *db, const char *repo, const char *tag, const char *digest)
 {
-    sw_stmt *stmt = NULL;
-    char *run = NULL;
-    const char *sql = tag ? "SELECT run_id FROM tag_runs WHERE repo = ? AND tag = ? AND digest = ?"
-                          : "SELECT run_id FROM tag_runs WHERE repo = ? AND digest = ?"
-                            " ORDER BY pushed_at DESC LIMIT 1";
-    if (sw_db_prepare_raw(db, sql, -1, &stmt, NULL) != SW_DB_OK)
-        return NULL;
-    int i = 1;
-    sw_stmt_bind_text(stmt, i++, repo, -1, SW_DB_STATIC);
-    if (tag)
-        sw_stmt_bind_text(stmt, i++, tag, -1, SW_DB_STATIC);
-    sw_stmt_bind_text(stmt, i, digest, -1, SW_DB_STATIC);
-    if (sw_stmt_step(stmt) == SW_DB_ROW)
-        run = strdup((const char *)sw_stmt_column_text(stmt, 0));
-    sw_stmt_finalize(stmt);
-    return run;
+    return wrk_tag_runs_find(db, repo, tag, digest);
 }
 
 static int parse_time(const char *s, int64_t *out)

@@ -24,13 +24,14 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/parse.h"
-#include "registry/meta.h"
+#include "registry/manifest.h"
 #include "registry/names.h"
 #include "worker/forge.h"
 #include "worker/git.h"
 #include "worker/jobs.h"
 #include "worker/outbox.h"
 #include "worker/runlog.h"
+#include "worker/tagruns.h"
 #include "worker/tags.h"
 #include "worker/timers.h"
 #include "worker/triggers.h"
@@ -305,17 +306,13 @@ static void on_step(void *arg, const struct bld_step_event *ev)
 static int apply_tags(sw_db *db, const char *repo, const char *digest, const struct wrk_tag *tags,
                       size_t n, const char *run_id, sw_error **err)
 {
-    sw_stmt *stmt = NULL;
-    int64_t repo_id = 0;
     int rc = sw_db_begin(db, err);
     if (rc != 0)
         return rc;
-    if ((rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
-        goto cleanup;
-    int64_t t = reg_meta_now();
+    int64_t t = (int64_t)time(NULL);
     for (size_t i = 0; i < n; i++) {
         char current[SW_DIGEST_MAX];
-        if (tags[i].immutable && reg_meta_tag_resolve(db, repo, tags[i].name, current, NULL) == 0 &&
+        if (tags[i].immutable && reg_tag_lookup(db, repo, tags[i].name, current, NULL) == 0 &&
             strcmp(current, digest) != 0) {
             rc = sw_error_set(err, SW_ECONFLICT,
                               "tag %s:%s already exists on %s; a release tag is never moved to"
@@ -323,28 +320,12 @@ static int apply_tags(sw_db *db, const char *repo, const char *digest, const str
                               repo, tags[i].name, current);
             goto cleanup;
         }
-        if ((rc = reg_meta_tag_set(db, repo_id, tags[i].name, digest, t, err)) != 0)
-            goto cleanup;
-        if ((rc = sw_db_prepare(db,
-                                "INSERT INTO tag_runs (repo, tag, digest, run_id, pushed_at)"
-                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE"
-                                " SET digest = excluded.digest, run_id = excluded.run_id,"
-                                " pushed_at = excluded.pushed_at",
-                                &stmt, err)) != 0)
-            goto cleanup;
-        sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
-        sw_stmt_bind_text(stmt, 2, tags[i].name, -1, SW_DB_STATIC);
-        sw_stmt_bind_text(stmt, 3, digest, -1, SW_DB_STATIC);
-        sw_stmt_bind_text(stmt, 4, run_id, -1, SW_DB_STATIC);
-        sw_stmt_bind_int64(stmt, 5, t);
-        rc = sw_db_step_done(db, stmt, "recording a tag", err);
-        stmt = NULL;
-        if (rc != 0)
+        if ((rc = reg_tag_point(db, repo, tags[i].name, digest, err)) != 0 ||
+            (rc = wrk_tag_runs_record(db, repo, tags[i].name, digest, run_id, t, err)) != 0)
             goto cleanup;
     }
     rc = sw_db_commit(db, err);
 cleanup:
-    sw_stmt_finalize(stmt);
     if (rc != 0)
         sw_db_rollback(db);
     return rc;

@@ -9,7 +9,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
-#include "registry/meta.h"
+#include "registry/manifest.h"
 #include "worker/jobs.h"
 
 /* Splits "repo:tag" (the tag after the last ':' that follows the last '/'). */
@@ -49,7 +49,7 @@ int wrk_triggers_record(sw_db *db, const char *repo, int rule, const json_t *bas
         char digest[SW_DIGEST_MAX];
         if (base == NULL || split_ref(base, &base_repo, &tag) != 0)
             continue;
-        int found = reg_meta_tag_resolve(db, base_repo, tag, digest, NULL) == 0;
+        int found = reg_tag_lookup(db, base_repo, tag, digest, NULL) == 0;
         free(base_repo);
         if (!found)
             continue;

@@ -15,8 +15,8 @@
 int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, int64_t *created_at,
                   sw_error **err)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
+    sw_db *db = NULL;
+    sw_stmt *stmt = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc != 0)
         return rc;
@@ -25,36 +25,36 @@ int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, int6
                             " WHERE cache_key = ?",
                             &stmt, err)) != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_DONE) {
+    sw_stmt_bind_text(stmt, 1, key, -1, SW_DB_STATIC);
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_DONE) {
         rc = SW_ENOTFOUND; /* a miss is not worth an error message */
         goto cleanup;
     }
-    if (step != SQLITE_ROW) {
+    if (step != SW_DB_ROW) {
         rc = sw_db_error(db, err, "reading the build cache");
         goto cleanup;
     }
     memset(out, 0, sizeof(*out));
-    snprintf(out->diff_id, sizeof(out->diff_id), "%s", sqlite3_column_text(stmt, 0));
-    snprintf(out->digest, sizeof(out->digest), "%s", sqlite3_column_text(stmt, 1));
-    out->size = sqlite3_column_int64(stmt, 2);
-    snprintf(out->media_type, sizeof(out->media_type), "%s", sqlite3_column_text(stmt, 3));
+    snprintf(out->diff_id, sizeof(out->diff_id), "%s", sw_stmt_column_text(stmt, 0));
+    snprintf(out->digest, sizeof(out->digest), "%s", sw_stmt_column_text(stmt, 1));
+    out->size = sw_stmt_column_int64(stmt, 2);
+    snprintf(out->media_type, sizeof(out->media_type), "%s", sw_stmt_column_text(stmt, 3));
     if (created_at)
-        *created_at = sqlite3_column_int64(stmt, 4);
+        *created_at = sw_stmt_column_int64(stmt, 4);
     char *blob = reg_blob_path(store, out->digest);
     if (blob == NULL || !sw_path_exists(blob))
         rc = SW_ENOTFOUND;
     free(blob);
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
 int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *layer, sw_error **err)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
+    sw_db *db = NULL;
+    sw_stmt *stmt = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc != 0)
         return rc;
@@ -68,15 +68,15 @@ int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *lay
                             &stmt, err)) != 0)
         return rc;
     int64_t now = (int64_t)time(NULL);
-    sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, layer->diff_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, layer->digest, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, layer->size);
-    sqlite3_bind_text(stmt, 5, layer->media_type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 6, now);
-    sqlite3_bind_int64(stmt, 7, now);
-    if (sqlite3_step(stmt) != SQLITE_DONE)
+    sw_stmt_bind_text(stmt, 1, key, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, layer->diff_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 3, layer->digest, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 4, layer->size);
+    sw_stmt_bind_text(stmt, 5, layer->media_type, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 6, now);
+    sw_stmt_bind_int64(stmt, 7, now);
+    if (sw_stmt_step(stmt) != SW_DB_DONE)
         rc = sw_db_error(db, err, "writing the build cache");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }

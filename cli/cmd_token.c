@@ -176,7 +176,7 @@ int cmd_token(int argc, char **argv)
                 config_path);
         goto cleanup;
     }
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     if (reg_store_db(store, &db, &err) != 0) {
         fprintf(stderr, "slipway token: %s\n", sw_error_message(err));
         goto cleanup;

@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "core/cidr.h"
+#include "core/db.h"
 #include "core/fs.h"
 #include "core/strbuf.h"
 
@@ -1216,10 +1217,37 @@ int sw_config_defaults(struct sw_config **out, sw_error **err)
     return 0;
 }
 
+/* database: postgres://user[:env:NAME]@host[:port]/dbname[?params]. The
+ * password, if any, only as env:NAME: a literal one would sit in a file
+ * that many may read, and in error messages. */
+static int load_database(struct sw_config *cfg, sw_error **err)
+{
+    int rc = get_string(cfg, cfg->root, "database", "database", &cfg->database, err);
+    if (rc != 0 || cfg->database == NULL)
+        return rc;
+    json_t *v = json_object_get(cfg->root, "database");
+    if (!sw_db_is_url(cfg->database))
+        return sw_config_error(cfg, v, "database", err,
+                               "expected a URL postgres://USER@HOST:PORT/DBNAME (leave it out for "
+                               "the SQLite file in server.data_dir)");
+    const char *rest = strstr(cfg->database, "://") + 3;
+    const char *at = strchr(rest, '@');
+    const char *slash = strchr(rest, '/');
+    if (at && (!slash || at < slash)) {
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        if (colon && strncmp(colon, ":env:", 5) != 0)
+            return sw_config_error(cfg, v, "database", err,
+                                   "a password in the URL must be env:NAME "
+                                   "(postgres://USER:env:NAME@HOST/DBNAME), not the password "
+                                   "itself");
+    }
+    return 0;
+}
+
 int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
 {
-    static const char *const known[] = { "server", "registry", "builder", "workers",
-                                         "repos",  "runs",     "storage", NULL };
+    static const char *const known[] = { "server", "registry", "builder",  "workers", "repos",
+                                         "runs",   "storage",  "database", NULL };
     char *text = NULL;
     size_t len = 0;
     int rc;
@@ -1243,7 +1271,7 @@ int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
         (rc = load_registry(cfg, err)) || (rc = load_builder(cfg, err)) ||
         (rc = load_storage(cfg, err)) ||
         (rc = get_int(cfg, cfg->root, "workers", "workers", 0, 64, &cfg->workers, err)) ||
-        (rc = finish(cfg, err)))
+        (rc = load_database(cfg, err)) || (rc = finish(cfg, err)))
         goto cleanup;
     *out = cfg;
     cfg = NULL;
@@ -1263,6 +1291,7 @@ void sw_config_free(struct sw_config *cfg)
     if (cfg == NULL)
         return;
     free(cfg->path);
+    free(cfg->database);
     free(cfg->listen_host);
     free(cfg->public_url);
     free(cfg->data_dir);

@@ -122,6 +122,10 @@ struct sw_config {
 
     json_t *root; /* the whole document, for sections others own */
     void *lines;  /* private: node -> source line */
+
+    /* database: a postgres:// URL (docs/config.md); NULL = the SQLite
+     * file slipway.db in data_dir */
+    char *database;
 };
 
 /* Loads and validates a config file. *out is owned by the caller (free with

@@ -1,14 +1,39 @@
 /*
- * db.h - the SQLite database: opening, pragmas, migrations, transactions.
+ * db.h - the database: one narrow connection interface over two drivers,
+ * SQLite (core/db_sqlite.c, the embedded default) and PostgreSQL through
+ * libpq (core/db_pg.c), plus the migrations runner.
  *
- * One connection per thread (SQLite connections must not be shared between
- * threads without a lock, and WAL lets readers run beside the one writer).
- * Every connection gets the same pragmas: WAL, foreign keys, a busy timeout
- * so concurrent writers wait rather than fail, synchronous=FULL.
+ * Where: sw_db_open takes a SQLite file path (the default: slipway.db in
+ * the data dir) or a URL postgres://user@host:port/dbname (a password, if
+ * any, comes from the config as env:NAME and is passed in the URL's
+ * password part or through PGPASSWORD; see docs/config.md "database").
  *
- * Migrations are the files migrations/NNNN_name.sql, embedded in the binary
- * and applied in order, each in its own transaction, recording the version
- * in schema_version. A database newer than the binary is refused.
+ * One connection per thread: neither driver's connection may be used by
+ * two threads at once.
+ *
+ * Statements are written once, in the SQL both engines accept (INSERT ...
+ * ON CONFLICT ... DO UPDATE/NOTHING, no strftime, no OR REPLACE, no rowid),
+ * with SQLite's placeholders ?N or ? (numbered as SQLite numbers them); the
+ * PostgreSQL driver rewrites them to $N. The calls below mirror SQLite's
+ * C API one for one (sw_stmt_step returns SW_DB_ROW / SW_DB_DONE, a
+ * constraint violation - UNIQUE, NOT NULL, CHECK, FOREIGN KEY - returns
+ * SW_DB_CONSTRAINT on both engines) so the callers read as before.
+ *
+ * Transactions: sw_db_begin takes the write lock now. On SQLite that is
+ * BEGIN IMMEDIATE; on PostgreSQL it is BEGIN plus a transaction-scoped
+ * advisory lock shared by every writer transaction, so code written for
+ * SQLite's one-writer model (read, decide, write) stays correct unchanged.
+ * Paths that were written for concurrency (the run queue claim, with
+ * FOR UPDATE SKIP LOCKED) use sw_db_begin_concurrent: a plain BEGIN on
+ * PostgreSQL (BEGIN IMMEDIATE on SQLite, which has one writer anyway).
+ *
+ * Migrations are migrations/NNNN_name.sql (SQLite) and, where the dialect
+ * differs, migrations/pg/NNNN_name.sql (PostgreSQL; when a pg file with the
+ * same name is missing, the common file is used for both). They are
+ * embedded in the binary, applied in order, each version recorded in
+ * schema_version, under the write lock (SQLite) or pg_advisory_lock
+ * (PostgreSQL), so two processes starting at once on an empty database are
+ * safe. A database newer than the binary is refused.
  *
  * SQL itself lives in the data-access modules of each folder (e.g.
  * registry/meta.c), always as prepared statements with bound parameters.
@@ -16,44 +41,116 @@
 #ifndef SW_DB_H
 #define SW_DB_H
 
-#include <sqlite3.h>
+#include <stdint.h>
 
 #include "core/error.h"
 
-/* Opens (creating if needed) the database at path, sets the pragmas and, if
- * migrate is non-zero, applies pending migrations. *out is owned by the
- * caller: close with sw_db_close. */
-int sw_db_open(const char *path, int migrate, sqlite3 **out, sw_error **err);
+typedef struct sw_db sw_db;
+typedef struct sw_stmt sw_stmt;
 
-void sw_db_close(sqlite3 *db);
+/* Result codes of the sqlite3-like calls (same values as SQLite's). */
+#define SW_DB_OK 0
+#define SW_DB_ERROR 1
+#define SW_DB_BUSY 5
+#define SW_DB_CONSTRAINT 19
+#define SW_DB_MISUSE 21
+#define SW_DB_RANGE 25
+#define SW_DB_ROW 100
+#define SW_DB_DONE 101
+
+/* Column types (SQLite's values). */
+#define SW_DB_INTEGER 1
+#define SW_DB_FLOAT 2
+#define SW_DB_TEXT 3
+#define SW_DB_BLOB 4
+#define SW_DB_NULL 5
+
+/* Bound text and blobs: STATIC keeps a pointer (valid until the statement
+ * is finalized or rebound), TRANSIENT copies. The PostgreSQL driver always
+ * copies. */
+typedef void (*sw_db_destructor)(void *);
+#define SW_DB_STATIC ((sw_db_destructor)0)
+#define SW_DB_TRANSIENT ((sw_db_destructor)-1)
+
+enum sw_db_kind { SW_DB_SQLITE = 1, SW_DB_POSTGRES = 2 };
+
+/* Opens (creating if needed, for SQLite) the database named by where: a
+ * file path or a postgres:// (postgresql://) URL, and, if migrate is
+ * non-zero, applies pending migrations. *out is owned by the caller: close
+ * with sw_db_close. */
+int sw_db_open(const char *where, int migrate, sw_db **out, sw_error **err);
+
+void sw_db_close(sw_db *db);
+
+/* Which engine db talks to. */
+enum sw_db_kind sw_db_kind_of(const sw_db *db);
+
+/* Non-zero when where names a PostgreSQL database (a postgres:// URL). */
+int sw_db_is_url(const char *where);
 
 /* Highest migration version embedded in this binary. */
 int sw_db_latest_version(void);
 
 /* The version recorded in the database (0 for a new one). */
-int sw_db_version(sqlite3 *db, int *version, sw_error **err);
+int sw_db_version(sw_db *db, int *version, sw_error **err);
 
-/* Runs SQL without results (BEGIN, COMMIT, DDL). */
-int sw_db_exec(sqlite3 *db, const char *sql, sw_error **err);
+/* Runs SQL without results (BEGIN, COMMIT, DDL; several statements
+ * separated by ';' are allowed). */
+int sw_db_exec(sw_db *db, const char *sql, sw_error **err);
 
-/* BEGIN IMMEDIATE: takes the write lock now, so the transaction cannot fail
- * later with SQLITE_BUSY on upgrade. Waits up to the busy timeout. */
-int sw_db_begin(sqlite3 *db, sw_error **err);
-int sw_db_commit(sqlite3 *db, sw_error **err);
+/* The write lock now (see the header comment). Waits, bounded. */
+int sw_db_begin(sw_db *db, sw_error **err);
+/* A transaction for code written for concurrent writers (row locks). */
+int sw_db_begin_concurrent(sw_db *db, sw_error **err);
+int sw_db_commit(sw_db *db, sw_error **err);
 /* Rolls back if a transaction is open; never fails. */
-void sw_db_rollback(sqlite3 *db);
+void sw_db_rollback(sw_db *db);
 
-/* Prepares a statement; on failure sets err with SQLite's message. */
-int sw_db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, sw_error **err);
+/* Prepares a statement; on failure sets err with the engine's message. */
+int sw_db_prepare(sw_db *db, const char *sql, sw_stmt **stmt, sw_error **err);
 
-/* Sets err from the connection's last error, with context; returns SW_EDB. */
-int sw_db_error(sqlite3 *db, sw_error **err, const char *context);
+/* Sets err from the connection's last error, with context; returns
+ * SW_ENOSPACE for a full disk, SW_EDB otherwise. */
+int sw_db_error(sw_db *db, sw_error **err, const char *context);
 
 /* Runs a statement that returns no rows to completion and finalizes it;
  * SW_EDB with context on failure. */
-int sw_db_step_done(sqlite3 *db, sqlite3_stmt *stmt, const char *context, sw_error **err);
+int sw_db_step_done(sw_db *db, sw_stmt *stmt, const char *context, sw_error **err);
 
 /* A copy of a text column (malloc'd), NULL when the column is NULL. */
-char *sw_db_column_dup(sqlite3_stmt *stmt, int col);
+char *sw_db_column_dup(sw_stmt *stmt, int col);
+
+/* The sqlite3-like calls (see the header comment). */
+int sw_db_prepare_raw(sw_db *db, const char *sql, int nbytes, sw_stmt **stmt, const char **tail);
+/* sqlite3_exec without the callback: callback must be NULL. On failure
+ * *errmsg (if errmsg is not NULL) is a message to free with sw_db_free. */
+int sw_db_exec_raw(sw_db *db, const char *sql, void *callback, void *arg, char **errmsg);
+void sw_db_free(void *p);
+const char *sw_db_errmsg(sw_db *db);
+/* SW_DB_CONSTRAINT, SW_DB_BUSY, SW_DB_ERROR or SW_DB_OK for the last call. */
+int sw_db_errcode(sw_db *db);
+/* Rows changed by the last INSERT, UPDATE or DELETE. */
+int sw_db_changes(sw_db *db);
+/* The id given to the row of the last INSERT into a table with an
+ * INTEGER PRIMARY KEY (SQLite) or a BIGSERIAL/identity key (PostgreSQL). */
+int64_t sw_db_last_insert_id(sw_db *db);
+
+int sw_stmt_bind_text(sw_stmt *stmt, int idx, const char *text, int nbytes, sw_db_destructor d);
+int sw_stmt_bind_blob(sw_stmt *stmt, int idx, const void *data, int nbytes, sw_db_destructor d);
+int sw_stmt_bind_int64(sw_stmt *stmt, int idx, int64_t value);
+int sw_stmt_bind_int(sw_stmt *stmt, int idx, int value);
+int sw_stmt_bind_double(sw_stmt *stmt, int idx, double value);
+int sw_stmt_bind_null(sw_stmt *stmt, int idx);
+int sw_stmt_step(sw_stmt *stmt);
+int sw_stmt_reset(sw_stmt *stmt);
+int sw_stmt_finalize(sw_stmt *stmt);
+int sw_stmt_column_count(sw_stmt *stmt);
+int sw_stmt_column_type(sw_stmt *stmt, int col);
+const unsigned char *sw_stmt_column_text(sw_stmt *stmt, int col);
+const void *sw_stmt_column_blob(sw_stmt *stmt, int col);
+int sw_stmt_column_bytes(sw_stmt *stmt, int col);
+int64_t sw_stmt_column_int64(sw_stmt *stmt, int col);
+int sw_stmt_column_int(sw_stmt *stmt, int col);
+double sw_stmt_column_double(sw_stmt *stmt, int col);
 
 #endif

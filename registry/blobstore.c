@@ -273,7 +273,7 @@ static int ensure_blob_dir(const char *blob_path, sw_error **err)
     return rc;
 }
 
-int reg_blob_writer_publish(reg_blob_writer *w, sqlite3 *db, int64_t repo_id, sw_error **err)
+int reg_blob_writer_publish(reg_blob_writer *w, sw_db *db, int64_t repo_id, sw_error **err)
 {
     char target[SW_PATH_MAX], dir[SW_PATH_MAX];
     int rc = reg_blob_path_buf(w->store, w->digest, target, sizeof(target), err);
@@ -328,7 +328,7 @@ void reg_blob_writer_abort(reg_blob_writer *w)
 int reg_blob_writer_commit(reg_blob_writer *w, const char *repo, const char *expected,
                            char digest_out[SW_DIGEST_MAX], sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     int rc, in_tx = 0;
     if (repo && !reg_name_valid_stored(repo)) {
@@ -388,7 +388,7 @@ static int check_repo_digest(const char *repo, const char *digest, sw_error **er
 static int linked_blob(reg_store *store, const char *repo, const char *digest, int *fd_out,
                        int64_t *size, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char path[SW_PATH_MAX];
     int64_t repo_id = 0, touched_at = 0, row_size = 0;
     int rc = check_repo_digest(repo, digest, err);
@@ -445,7 +445,7 @@ int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *f
 /* Links digest into repo inside one write transaction, provided the store
  * still has the blob (row and file): GC removes both under the same lock,
  * so a link made here never points at a blob being removed. */
-static int link_existing(reg_store *store, sqlite3 *db, const char *repo, const char *digest,
+static int link_existing(reg_store *store, sw_db *db, const char *repo, const char *digest,
                          sw_error **err)
 {
     char path[SW_PATH_MAX];
@@ -475,7 +475,7 @@ cleanup:
 int reg_blob_mount(reg_store *store, const char *repo, const char *from, const char *digest,
                    sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t from_id = 0, size = 0, touched_at = 0;
     int rc = check_repo_digest(repo, digest, err);
     if (rc != 0)
@@ -493,7 +493,7 @@ int reg_blob_mount(reg_store *store, const char *repo, const char *from, const c
 
 int reg_blob_link(reg_store *store, const char *repo, const char *digest, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int rc = check_repo_digest(repo, digest, err);
     if (rc != 0)
         return rc;
@@ -506,7 +506,7 @@ int reg_blob_link(reg_store *store, const char *repo, const char *digest, sw_err
 
 int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     int removed = 0;
     if (!reg_store_options(store)->delete_enabled)

@@ -88,7 +88,7 @@ struct blob_row {
 
 struct fsck_run {
     reg_store *store;
-    sqlite3 *db;
+    sw_db *db;
     const struct reg_fsck_options *opts;
     reg_fsck_report_fn report;
     void *report_ctx;

@@ -149,7 +149,7 @@ struct gc_blob {
 
 struct gc_run {
     reg_store *store;
-    sqlite3 *db;
+    sw_db *db;
     const struct reg_gc_options *opts;
     reg_gc_report_fn report;
     void *report_ctx;

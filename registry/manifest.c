@@ -272,7 +272,7 @@ int reg_manifest_validate(const void *body, size_t len, const char *content_type
 
 /* Every referenced blob linked to the repository, every child present.
  * Runs inside the PUT's transaction. */
-static int check_references(sqlite3 *db, int64_t repo_id, const char *repo,
+static int check_references(sw_db *db, int64_t repo_id, const char *repo,
                             const struct parsed_manifest *p, sw_error **err)
 {
     for (size_t i = 0; i < p->n_refs; i++) {
@@ -311,7 +311,7 @@ int reg_manifest_put(reg_store *store, const char *repo, const char *reference,
 {
     struct parsed_manifest p;
     reg_blob_writer *w = NULL;
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char digest[SW_DIGEST_MAX];
     int64_t repo_id = 0;
     int rc, in_tx = 0;
@@ -383,7 +383,7 @@ cleanup:
 int reg_manifest_get(reg_store *store, const char *repo, const char *reference, int want_body,
                      struct reg_manifest *out, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char digest[SW_DIGEST_MAX];
     int64_t size = 0;
     size_t body_len = 0;
@@ -428,7 +428,7 @@ void reg_manifest_release(struct reg_manifest *m)
 
 int reg_manifest_delete(reg_store *store, const char *repo, const char *reference, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     int removed = 0, rc;
     int is_digest = reg_reference_is_digest(reference);
@@ -467,7 +467,7 @@ int reg_manifest_delete(reg_store *store, const char *repo, const char *referenc
 int reg_tags_list(reg_store *store, const char *repo, const char *last, int n, char ***tags,
                   size_t *count, int *more, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     *tags = NULL;
     *count = 0;
@@ -485,7 +485,7 @@ int reg_tags_list(reg_store *store, const char *repo, const char *last, int n, c
 int reg_catalog_list(reg_store *store, const char *last, int n, char ***names, size_t *count,
                      int *more, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     *names = NULL;
     *count = 0;
     *more = 0;
@@ -526,7 +526,7 @@ static int add_referrer(void *ctx, const struct reg_meta_manifest_row *row)
 int reg_referrers(reg_store *store, const char *repo, const char *digest, const char *artifact_type,
                   json_t **index, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     json_t *manifests = NULL;
     *index = NULL;
@@ -560,4 +560,19 @@ int reg_referrers(reg_store *store, const char *repo, const char *digest, const 
     if (*index == NULL)
         return sw_error_oom(err);
     return 0;
+}
+
+int reg_tag_lookup(sw_db *db, const char *repo, const char *tag, char digest[SW_DIGEST_MAX],
+                   sw_error **err)
+{
+    return reg_meta_tag_resolve(db, repo, tag, digest, err);
+}
+
+int reg_tag_point(sw_db *db, const char *repo, const char *tag, const char *digest, sw_error **err)
+{
+    int64_t repo_id = 0;
+    int rc = reg_meta_repo_ensure(db, repo, &repo_id, err);
+    if (rc != 0)
+        return rc;
+    return reg_meta_tag_set(db, repo_id, tag, digest, reg_meta_now(), err);
 }

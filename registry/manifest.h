@@ -70,6 +70,18 @@ int reg_catalog_list(reg_store *store, const char *last, int n, char ***names, s
 
 void reg_string_list_free(char **list, size_t count);
 
+/* The tag calls of other modules' transactions (the worker tags a built
+ * image together with its own bookkeeping): they run on the store's
+ * connection db (reg_store_db) inside the caller's transaction, so nothing
+ * outside registry/ needs registry/meta.h or the registry's tables.
+ * reg_tag_lookup: the digest repo:tag points at (SW_DIGEST_MAX bytes);
+ * REG_E_MANIFEST_UNKNOWN when there is no such tag. reg_tag_point: points
+ * repo:tag (the repository is created if new) at the manifest digest,
+ * which must be stored in repo. */
+int reg_tag_lookup(sw_db *db, const char *repo, const char *tag, char digest[SW_DIGEST_MAX],
+                   sw_error **err);
+int reg_tag_point(sw_db *db, const char *repo, const char *tag, const char *digest, sw_error **err);
+
 /* Validates a manifest body exactly as reg_manifest_put does before storing
  * it (JSON, schemaVersion, media type against content_type, descriptors),
  * without a store: 0, or REG_E_MANIFEST_INVALID with a message. *n_refs

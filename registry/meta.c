@@ -16,6 +16,7 @@
  */
 #include "registry/meta.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,56 +31,55 @@ int64_t reg_meta_now(void)
 }
 
 /* Binds text, treating NULL as SQL NULL. */
-static void bind_text(sqlite3_stmt *stmt, int index, const char *text)
+static void bind_text(sw_stmt *stmt, int index, const char *text)
 {
     if (text)
-        sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, index, text, -1, SW_DB_STATIC);
     else
-        sqlite3_bind_null(stmt, index);
+        sw_stmt_bind_null(stmt, index);
 }
 
 /* Runs a statement that returns no rows; *changes (may be NULL) gets the
  * number of rows changed. Finalizes the statement. */
-static int exec_done(sqlite3 *db, sqlite3_stmt *stmt, int *changes, const char *what,
-                     sw_error **err)
+static int exec_done(sw_db *db, sw_stmt *stmt, int *changes, const char *what, sw_error **err)
 {
     int rc = 0;
-    if (sqlite3_step(stmt) != SQLITE_DONE)
+    if (sw_stmt_step(stmt) != SW_DB_DONE)
         rc = sw_db_error(db, err, what);
     else if (changes)
-        *changes = sqlite3_changes(db);
-    sqlite3_finalize(stmt);
+        *changes = sw_db_changes(db);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-static const char *column_text(sqlite3_stmt *stmt, int col)
+static const char *column_text(sw_stmt *stmt, int col)
 {
-    return (const char *)sqlite3_column_text(stmt, col);
+    return (const char *)sw_stmt_column_text(stmt, col);
 }
 
 /* ---- repositories ------------------------------------------------------ */
 
-int reg_meta_repo_find(sqlite3 *db, const char *name, int64_t *repo_id, sw_error **err)
+int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT id FROM repositories WHERE name = ?", &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, name);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
-        *repo_id = sqlite3_column_int64(stmt, 0);
-    else if (step == SQLITE_DONE)
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW)
+        *repo_id = sw_stmt_column_int64(stmt, 0);
+    else if (step == SW_DB_DONE)
         rc = sw_error_set(err, REG_E_NAME_UNKNOWN, "repository %s is not known", name);
     else
         rc = sw_db_error(db, err, "looking up repository");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_repo_ensure(sqlite3 *db, const char *name, int64_t *repo_id, sw_error **err)
+int reg_meta_repo_ensure(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO repositories (name, created_at) VALUES (?, ?)"
                            " ON CONFLICT (name) DO NOTHING",
@@ -87,33 +87,33 @@ int reg_meta_repo_ensure(sqlite3 *db, const char *name, int64_t *repo_id, sw_err
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, name);
-    sqlite3_bind_int64(stmt, 2, reg_meta_now());
+    sw_stmt_bind_int64(stmt, 2, reg_meta_now());
     if ((rc = exec_done(db, stmt, NULL, "creating repository", err)) != 0)
         return rc;
     return reg_meta_repo_find(db, name, repo_id, err);
 }
 
-int reg_meta_repo_each(sqlite3 *db, int (*fn)(void *ctx, int64_t repo_id, const char *name),
+int reg_meta_repo_each(sw_db *db, int (*fn)(void *ctx, int64_t repo_id, const char *name),
                        void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT id, name FROM repositories", &stmt, err), step;
     if (rc != 0)
         return rc;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-        if ((rc = fn(ctx, sqlite3_column_int64(stmt, 0), column_text(stmt, 1))) != 0)
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW)
+        if ((rc = fn(ctx, sw_stmt_column_int64(stmt, 0), column_text(stmt, 1))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing repositories");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
 /* ---- blobs and links --------------------------------------------------- */
 
-int reg_meta_blob_insert(sqlite3 *db, const char *digest, int64_t size, int64_t now, sw_error **err)
+int reg_meta_blob_insert(sw_db *db, const char *digest, int64_t size, int64_t now, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?)"
                            " ON CONFLICT (digest) DO NOTHING",
@@ -121,33 +121,32 @@ int reg_meta_blob_insert(sqlite3 *db, const char *digest, int64_t size, int64_t 
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, digest);
-    sqlite3_bind_int64(stmt, 2, size);
-    sqlite3_bind_int64(stmt, 3, now);
+    sw_stmt_bind_int64(stmt, 2, size);
+    sw_stmt_bind_int64(stmt, 3, now);
     return exec_done(db, stmt, NULL, "recording blob", err);
 }
 
-int reg_meta_blob_size(sqlite3 *db, const char *digest, int64_t *size, sw_error **err)
+int reg_meta_blob_size(sw_db *db, const char *digest, int64_t *size, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT size FROM blobs WHERE digest = ?", &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, digest);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
-        *size = sqlite3_column_int64(stmt, 0);
-    else if (step == SQLITE_DONE)
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW)
+        *size = sw_stmt_column_int64(stmt, 0);
+    else if (step == SW_DB_DONE)
         rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in the store", digest);
     else
         rc = sw_db_error(db, err, "looking up blob");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_blob_link(sqlite3 *db, int64_t repo_id, const char *digest, int64_t now,
-                       sw_error **err)
+int reg_meta_blob_link(sw_db *db, int64_t repo_id, const char *digest, int64_t now, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO repo_blobs (repo_id, digest, touched_at) VALUES (?, ?, ?)"
                            " ON CONFLICT (repo_id, digest) DO UPDATE"
@@ -155,16 +154,16 @@ int reg_meta_blob_link(sqlite3 *db, int64_t repo_id, const char *digest, int64_t
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, digest);
-    sqlite3_bind_int64(stmt, 3, now);
+    sw_stmt_bind_int64(stmt, 3, now);
     return exec_done(db, stmt, NULL, "linking blob", err);
 }
 
-int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest, int64_t *repo_id,
+int reg_meta_blob_linked(sw_db *db, const char *repo, const char *digest, int64_t *repo_id,
                          int64_t *size, int64_t *touched_at, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT r.id, b.size, rb.touched_at"
                            " FROM repositories r"
@@ -176,68 +175,67 @@ int reg_meta_blob_linked(sqlite3 *db, const char *repo, const char *digest, int6
         return rc;
     bind_text(stmt, 1, repo);
     bind_text(stmt, 2, digest);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW) {
-        *repo_id = sqlite3_column_int64(stmt, 0);
-        *size = sqlite3_column_int64(stmt, 1);
-        *touched_at = sqlite3_column_int64(stmt, 2);
-    } else if (step == SQLITE_DONE) {
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW) {
+        *repo_id = sw_stmt_column_int64(stmt, 0);
+        *size = sw_stmt_column_int64(stmt, 1);
+        *touched_at = sw_stmt_column_int64(stmt, 2);
+    } else if (step == SW_DB_DONE) {
         rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in repository %s", digest, repo);
     } else {
         rc = sw_db_error(db, err, "looking up blob link");
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_blob_is_linked(sqlite3 *db, int64_t repo_id, const char *digest, int *linked,
+int reg_meta_blob_is_linked(sw_db *db, int64_t repo_id, const char *digest, int *linked,
                             sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT 1 FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest"
                            " WHERE rb.repo_id = ? AND rb.digest = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, digest);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW || step == SQLITE_DONE)
-        *linked = step == SQLITE_ROW;
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW || step == SW_DB_DONE)
+        *linked = step == SW_DB_ROW;
     else
         rc = sw_db_error(db, err, "looking up blob link");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_blob_touch(sqlite3 *db, int64_t repo_id, const char *digest, int64_t now,
-                        sw_error **err)
+int reg_meta_blob_touch(sw_db *db, int64_t repo_id, const char *digest, int64_t now, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE repo_blobs SET touched_at = ?"
                            " WHERE repo_id = ? AND digest = ? AND touched_at < ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, now);
-    sqlite3_bind_int64(stmt, 2, repo_id);
+    sw_stmt_bind_int64(stmt, 1, now);
+    sw_stmt_bind_int64(stmt, 2, repo_id);
     bind_text(stmt, 3, digest);
-    sqlite3_bind_int64(stmt, 4, now);
+    sw_stmt_bind_int64(stmt, 4, now);
     return exec_done(db, stmt, NULL, "touching blob link", err);
 }
 
-int reg_meta_blob_unlink(sqlite3 *db, int64_t repo_id, const char *digest, int *removed,
+int reg_meta_blob_unlink(sw_db *db, int64_t repo_id, const char *digest, int *removed,
                          sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int changes = 0;
     int rc =
         sw_db_prepare(db, "DELETE FROM repo_blobs WHERE repo_id = ? AND digest = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, digest);
     rc = exec_done(db, stmt, &changes, "unlinking blob", err);
     *removed = changes > 0;
@@ -246,10 +244,10 @@ int reg_meta_blob_unlink(sqlite3 *db, int64_t repo_id, const char *digest, int *
 
 /* ---- upload sessions --------------------------------------------------- */
 
-int reg_meta_upload_insert(sqlite3 *db, const char *uuid, int64_t repo_id, int64_t now,
+int reg_meta_upload_insert(sw_db *db, const char *uuid, int64_t repo_id, int64_t now,
                            sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO uploads (uuid, repo_id, started_at, updated_at)"
                            " VALUES (?, ?, ?, ?)",
@@ -257,16 +255,16 @@ int reg_meta_upload_insert(sqlite3 *db, const char *uuid, int64_t repo_id, int64
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, uuid);
-    sqlite3_bind_int64(stmt, 2, repo_id);
-    sqlite3_bind_int64(stmt, 3, now);
-    sqlite3_bind_int64(stmt, 4, now);
+    sw_stmt_bind_int64(stmt, 2, repo_id);
+    sw_stmt_bind_int64(stmt, 3, now);
+    sw_stmt_bind_int64(stmt, 4, now);
     return exec_done(db, stmt, NULL, "recording upload session", err);
 }
 
-int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_t *repo_id,
+int reg_meta_upload_find(sw_db *db, const char *uuid, const char *repo, int64_t *repo_id,
                          sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT u.repo_id FROM uploads u"
                            " JOIN repositories r ON r.id = u.repo_id"
@@ -276,48 +274,48 @@ int reg_meta_upload_find(sqlite3 *db, const char *uuid, const char *repo, int64_
         return rc;
     bind_text(stmt, 1, uuid);
     bind_text(stmt, 2, repo);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
-        *repo_id = sqlite3_column_int64(stmt, 0);
-    else if (step == SQLITE_DONE)
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW)
+        *repo_id = sw_stmt_column_int64(stmt, 0);
+    else if (step == SW_DB_DONE)
         rc = sw_error_set(err, REG_E_BLOB_UPLOAD_UNKNOWN,
                           "upload %s is not in progress for repository %s", uuid, repo);
     else
         rc = sw_db_error(db, err, "looking up upload session");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_upload_touch(sqlite3 *db, const char *uuid, int64_t now, sw_error **err)
+int reg_meta_upload_touch(sw_db *db, const char *uuid, int64_t now, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "UPDATE uploads SET updated_at = ? WHERE uuid = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, now);
+    sw_stmt_bind_int64(stmt, 1, now);
     bind_text(stmt, 2, uuid);
     return exec_done(db, stmt, NULL, "updating upload session", err);
 }
 
-int reg_meta_upload_exists(sqlite3 *db, const char *uuid, int *exists, sw_error **err)
+int reg_meta_upload_exists(sw_db *db, const char *uuid, int *exists, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT 1 FROM uploads WHERE uuid = ?", &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, uuid);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW || step == SQLITE_DONE)
-        *exists = step == SQLITE_ROW;
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW || step == SW_DB_DONE)
+        *exists = step == SW_DB_ROW;
     else
         rc = sw_db_error(db, err, "looking up upload session");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_upload_delete(sqlite3 *db, const char *uuid, sw_error **err)
+int reg_meta_upload_delete(sw_db *db, const char *uuid, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "DELETE FROM uploads WHERE uuid = ?", &stmt, err);
     if (rc != 0)
         return rc;
@@ -356,42 +354,42 @@ static void text_list_free(struct text_list *list)
     memset(list, 0, sizeof(*list));
 }
 
-int reg_meta_upload_each_stale(sqlite3 *db, int64_t before, int (*fn)(void *ctx, const char *uuid),
+int reg_meta_upload_each_stale(sw_db *db, int64_t before, int (*fn)(void *ctx, const char *uuid),
                                void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     struct text_list uuids = { 0 };
     int rc = sw_db_prepare(db, "SELECT uuid FROM uploads WHERE updated_at <= ? ORDER BY uuid",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, before);
+    sw_stmt_bind_int64(stmt, 1, before);
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         if (text_list_add(&uuids, column_text(stmt, 0)) != 0) {
             rc = sw_error_set(err, SW_ENOMEM, "listing upload sessions: out of memory");
             goto cleanup;
         }
     }
-    if (step != SQLITE_DONE) {
+    if (step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "listing upload sessions");
         goto cleanup;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
     for (size_t i = 0; i < uuids.count && rc == 0; i++)
         rc = fn(ctx, uuids.items[i]);
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     text_list_free(&uuids);
     return rc;
 }
 
 /* ---- manifests, references, tags --------------------------------------- */
 
-int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *row, sw_error **err)
+int reg_meta_manifest_upsert(sw_db *db, const struct reg_meta_manifest_row *row, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO manifests (repo_id, digest, media_type, size,"
                            " artifact_type, subject, annotations, created_at)"
@@ -401,21 +399,21 @@ int reg_meta_manifest_upsert(sqlite3 *db, const struct reg_meta_manifest_row *ro
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, row->repo_id);
+    sw_stmt_bind_int64(stmt, 1, row->repo_id);
     bind_text(stmt, 2, row->digest);
     bind_text(stmt, 3, row->media_type);
-    sqlite3_bind_int64(stmt, 4, row->size);
+    sw_stmt_bind_int64(stmt, 4, row->size);
     bind_text(stmt, 5, row->artifact_type);
     bind_text(stmt, 6, row->subject);
     bind_text(stmt, 7, row->annotations);
-    sqlite3_bind_int64(stmt, 8, row->created_at);
+    sw_stmt_bind_int64(stmt, 8, row->created_at);
     return exec_done(db, stmt, NULL, "recording manifest", err);
 }
 
-int reg_meta_manifest_ref_insert(sqlite3 *db, int64_t repo_id, const char *manifest_digest,
+int reg_meta_manifest_ref_insert(sw_db *db, int64_t repo_id, const char *manifest_digest,
                                  const char *child_digest, const char *kind, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO manifest_refs (repo_id, manifest_digest, child_digest,"
                            " kind) VALUES (?, ?, ?, ?)"
@@ -423,36 +421,36 @@ int reg_meta_manifest_ref_insert(sqlite3 *db, int64_t repo_id, const char *manif
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, manifest_digest);
     bind_text(stmt, 3, child_digest);
     bind_text(stmt, 4, kind);
     return exec_done(db, stmt, NULL, "recording manifest reference", err);
 }
 
-int reg_meta_manifest_exists(sqlite3 *db, int64_t repo_id, const char *digest, int *exists,
+int reg_meta_manifest_exists(sw_db *db, int64_t repo_id, const char *digest, int *exists,
                              sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc =
         sw_db_prepare(db, "SELECT 1 FROM manifests WHERE repo_id = ? AND digest = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, digest);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW || step == SQLITE_DONE)
-        *exists = step == SQLITE_ROW;
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW || step == SW_DB_DONE)
+        *exists = step == SW_DB_ROW;
     else
         rc = sw_db_error(db, err, "looking up manifest");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest, char **media_type,
+int reg_meta_manifest_find(sw_db *db, const char *repo, const char *digest, char **media_type,
                            int64_t *size, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT m.media_type, m.size FROM manifests m"
                            " JOIN repositories r ON r.id = m.repo_id"
@@ -462,25 +460,25 @@ int reg_meta_manifest_find(sqlite3 *db, const char *repo, const char *digest, ch
         return rc;
     bind_text(stmt, 1, repo);
     bind_text(stmt, 2, digest);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW) {
-        *size = sqlite3_column_int64(stmt, 1);
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW) {
+        *size = sw_stmt_column_int64(stmt, 1);
         if ((*media_type = strdup(column_text(stmt, 0))) == NULL)
             rc = sw_error_oom(err);
-    } else if (step == SQLITE_DONE) {
+    } else if (step == SW_DB_DONE) {
         rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "manifest %s is not in repository %s",
                           digest, repo);
     } else {
         rc = sw_db_error(db, err, "looking up manifest");
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_tag_resolve(sqlite3 *db, const char *repo, const char *tag,
+int reg_meta_tag_resolve(sw_db *db, const char *repo, const char *tag,
                          char digest_out[SW_DIGEST_MAX], sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT t.digest FROM tags t"
                            " JOIN repositories r ON r.id = t.repo_id"
@@ -490,21 +488,21 @@ int reg_meta_tag_resolve(sqlite3 *db, const char *repo, const char *tag,
         return rc;
     bind_text(stmt, 1, repo);
     bind_text(stmt, 2, tag);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW)
         snprintf(digest_out, SW_DIGEST_MAX, "%s", column_text(stmt, 0));
-    else if (step == SQLITE_DONE)
+    else if (step == SW_DB_DONE)
         rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "tag %s is not in repository %s", tag, repo);
     else
         rc = sw_db_error(db, err, "looking up tag");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *digest, int64_t now,
+int reg_meta_tag_set(sw_db *db, int64_t repo_id, const char *tag, const char *digest, int64_t now,
                      sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc =
         sw_db_prepare(db,
                       "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)"
@@ -513,28 +511,28 @@ int reg_meta_tag_set(sqlite3 *db, int64_t repo_id, const char *tag, const char *
                       &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, tag);
     bind_text(stmt, 3, digest);
-    sqlite3_bind_int64(stmt, 4, now);
+    sw_stmt_bind_int64(stmt, 4, now);
     return exec_done(db, stmt, NULL, "setting tag", err);
 }
 
-int reg_meta_tag_delete(sqlite3 *db, int64_t repo_id, const char *tag, int *removed, sw_error **err)
+int reg_meta_tag_delete(sw_db *db, int64_t repo_id, const char *tag, int *removed, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int changes = 0;
     int rc = sw_db_prepare(db, "DELETE FROM tags WHERE repo_id = ? AND name = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, tag);
     rc = exec_done(db, stmt, &changes, "removing tag", err);
     *removed = changes > 0;
     return rc;
 }
 
-int reg_meta_manifest_delete(sqlite3 *db, int64_t repo_id, const char *digest, int *removed,
+int reg_meta_manifest_delete(sw_db *db, int64_t repo_id, const char *digest, int *removed,
                              sw_error **err)
 {
     /* Explicit deletes rather than relying on ON DELETE CASCADE, so the
@@ -546,10 +544,10 @@ int reg_meta_manifest_delete(sqlite3 *db, int64_t repo_id, const char *digest, i
     };
     int rc = 0, changes = 0;
     for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]) && rc == 0; i++) {
-        sqlite3_stmt *stmt = NULL;
+        sw_stmt *stmt = NULL;
         if ((rc = sw_db_prepare(db, statements[i], &stmt, err)) != 0)
             break;
-        sqlite3_bind_int64(stmt, 1, repo_id);
+        sw_stmt_bind_int64(stmt, 1, repo_id);
         bind_text(stmt, 2, digest);
         rc = exec_done(db, stmt, &changes, "removing manifest", err);
     }
@@ -560,10 +558,10 @@ int reg_meta_manifest_delete(sqlite3 *db, int64_t repo_id, const char *digest, i
 /* Shared by the tag list and the catalog: runs a query over `name` whose
  * parameters are (optional repo_id), last, limit, fetching one row more
  * than asked for to learn whether more follow. */
-static int names_page(sqlite3 *db, const char *sql, int64_t repo_id, const char *last, int n,
+static int names_page(sw_db *db, const char *sql, int64_t repo_id, const char *last, int n,
                       char ***names, size_t *count, int *more, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     struct text_list list = { 0 };
     int rc = 0, param = 1, step;
     *names = NULL;
@@ -574,10 +572,12 @@ static int names_page(sqlite3 *db, const char *sql, int64_t repo_id, const char 
     if ((rc = sw_db_prepare(db, sql, &stmt, err)) != 0)
         return rc;
     if (repo_id > 0)
-        sqlite3_bind_int64(stmt, param++, repo_id);
-    sqlite3_bind_text(stmt, param++, last ? last : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, param, n < 0 ? -1 : (int64_t)n + 1);
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+        sw_stmt_bind_int64(stmt, param++, repo_id);
+    sw_stmt_bind_text(stmt, param++, last ? last : "", -1, SW_DB_STATIC);
+    /* no limit: the largest, as both engines accept (SQLite's -1 is an
+     * error on PostgreSQL, PostgreSQL's NULL one on SQLite) */
+    sw_stmt_bind_int64(stmt, param, n < 0 ? INT64_MAX : (int64_t)n + 1);
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         if (n >= 0 && list.count == (size_t)n) {
             *more = 1;
             break;
@@ -587,7 +587,7 @@ static int names_page(sqlite3 *db, const char *sql, int64_t repo_id, const char 
             goto cleanup;
         }
     }
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    if (step != SW_DB_ROW && step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "listing names");
         goto cleanup;
     }
@@ -596,22 +596,21 @@ static int names_page(sqlite3 *db, const char *sql, int64_t repo_id, const char 
     list.items = NULL;
     list.count = 0;
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     text_list_free(&list);
     return rc;
 }
 
-int reg_meta_tags_page(sqlite3 *db, int64_t repo_id, const char *last, int n, char ***names,
+int reg_meta_tags_page(sw_db *db, int64_t repo_id, const char *last, int n, char ***names,
                        size_t *count, int *more, sw_error **err)
 {
-    /* LIMIT -1 means no limit in SQLite; a PostgreSQL port binds NULL. */
     return names_page(db,
                       "SELECT name FROM tags WHERE repo_id = ? AND name > ?"
                       " ORDER BY name LIMIT ?",
                       repo_id, last, n, names, count, more, err);
 }
 
-int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names, size_t *count,
+int reg_meta_catalog_page(sw_db *db, const char *last, int n, char ***names, size_t *count,
                           int *more, sw_error **err)
 {
     /* the remote-image cache (names.h: REG_REMOTE_PREFIX) is no repository
@@ -622,45 +621,45 @@ int reg_meta_catalog_page(sqlite3 *db, const char *last, int n, char ***names, s
                       0, last, n, names, count, more, err);
 }
 
-static void manifest_row_from(sqlite3_stmt *stmt, struct reg_meta_manifest_row *row)
+static void manifest_row_from(sw_stmt *stmt, struct reg_meta_manifest_row *row)
 {
-    row->repo_id = sqlite3_column_int64(stmt, 0);
+    row->repo_id = sw_stmt_column_int64(stmt, 0);
     row->digest = column_text(stmt, 1);
     row->media_type = column_text(stmt, 2);
-    row->size = sqlite3_column_int64(stmt, 3);
+    row->size = sw_stmt_column_int64(stmt, 3);
     row->artifact_type = column_text(stmt, 4);
     row->subject = column_text(stmt, 5);
     row->annotations = column_text(stmt, 6);
-    row->created_at = sqlite3_column_int64(stmt, 7);
+    row->created_at = sw_stmt_column_int64(stmt, 7);
 }
 
 #define MANIFEST_COLUMNS                                                                           \
     "repo_id, digest, media_type, size, artifact_type, subject, annotations, created_at"
 
 /* Steps a manifest query, calling fn per row; fn must not use db. */
-static int manifest_rows(sqlite3 *db, sqlite3_stmt *stmt,
+static int manifest_rows(sw_db *db, sw_stmt *stmt,
                          int (*fn)(void *ctx, const struct reg_meta_manifest_row *row), void *ctx,
                          sw_error **err)
 {
     int rc = 0, step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         struct reg_meta_manifest_row row;
         manifest_row_from(stmt, &row);
         if ((rc = fn(ctx, &row)) != 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing manifests");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_referrers_each(sqlite3 *db, int64_t repo_id, const char *subject,
+int reg_meta_referrers_each(sw_db *db, int64_t repo_id, const char *subject,
                             const char *artifact_type,
                             int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
                             void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT " MANIFEST_COLUMNS " FROM manifests"
                            " WHERE repo_id = ? AND subject = ?"
@@ -669,7 +668,7 @@ int reg_meta_referrers_each(sqlite3 *db, int64_t repo_id, const char *subject,
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, repo_id);
+    sw_stmt_bind_int64(stmt, 1, repo_id);
     bind_text(stmt, 2, subject);
     bind_text(stmt, 3, artifact_type);
     bind_text(stmt, 4, artifact_type);
@@ -678,11 +677,10 @@ int reg_meta_referrers_each(sqlite3 *db, int64_t repo_id, const char *subject,
 
 /* ---- garbage collection ------------------------------------------------ */
 
-int reg_meta_manifest_each(sqlite3 *db,
-                           int (*fn)(void *ctx, const struct reg_meta_manifest_row *row), void *ctx,
-                           sw_error **err)
+int reg_meta_manifest_each(sw_db *db, int (*fn)(void *ctx, const struct reg_meta_manifest_row *row),
+                           void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT " MANIFEST_COLUMNS " FROM manifests"
                            " ORDER BY repo_id, digest",
@@ -692,28 +690,28 @@ int reg_meta_manifest_each(sqlite3 *db,
     return manifest_rows(db, stmt, fn, ctx, err);
 }
 
-int reg_meta_tag_each(sqlite3 *db, int (*fn)(void *ctx, int64_t repo_id, const char *digest),
+int reg_meta_tag_each(sw_db *db, int (*fn)(void *ctx, int64_t repo_id, const char *digest),
                       void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT repo_id, digest FROM tags", &stmt, err), step;
     if (rc != 0)
         return rc;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-        if ((rc = fn(ctx, sqlite3_column_int64(stmt, 0), column_text(stmt, 1))) != 0)
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW)
+        if ((rc = fn(ctx, sw_stmt_column_int64(stmt, 0), column_text(stmt, 1))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing tags");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_ref_each(sqlite3 *db,
+int reg_meta_ref_each(sw_db *db,
                       int (*fn)(void *ctx, int64_t repo_id, const char *parent, const char *child,
                                 const char *kind),
                       void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT repo_id, manifest_digest, child_digest, kind"
                            " FROM manifest_refs",
@@ -721,58 +719,58 @@ int reg_meta_ref_each(sqlite3 *db,
         step;
     if (rc != 0)
         return rc;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-        if ((rc = fn(ctx, sqlite3_column_int64(stmt, 0), column_text(stmt, 1), column_text(stmt, 2),
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW)
+        if ((rc = fn(ctx, sw_stmt_column_int64(stmt, 0), column_text(stmt, 1), column_text(stmt, 2),
                      column_text(stmt, 3))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing manifest references");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_link_each(sqlite3 *db, int (*fn)(void *ctx, const char *digest, int64_t touched_at),
+int reg_meta_link_each(sw_db *db, int (*fn)(void *ctx, const char *digest, int64_t touched_at),
                        void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT digest, touched_at FROM repo_blobs", &stmt, err), step;
     if (rc != 0)
         return rc;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-        if ((rc = fn(ctx, column_text(stmt, 0), sqlite3_column_int64(stmt, 1))) != 0)
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW)
+        if ((rc = fn(ctx, column_text(stmt, 0), sw_stmt_column_int64(stmt, 1))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing blob links");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_blob_each(sqlite3 *db,
+int reg_meta_blob_each(sw_db *db,
                        int (*fn)(void *ctx, const char *digest, int64_t size, int64_t created_at),
                        void *ctx, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT digest, size, created_at FROM blobs ORDER BY digest", &stmt,
                            err),
         step;
     if (rc != 0)
         return rc;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
-        if ((rc = fn(ctx, column_text(stmt, 0), sqlite3_column_int64(stmt, 1),
-                     sqlite3_column_int64(stmt, 2))) != 0)
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW)
+        if ((rc = fn(ctx, column_text(stmt, 0), sw_stmt_column_int64(stmt, 1),
+                     sw_stmt_column_int64(stmt, 2))) != 0)
             break;
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing blobs");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
 /* Runs a one-row, one-integer query with text/int parameters given as a
  * pattern: 't' text, 'i' int64. */
-static int query_int(sqlite3 *db, const char *sql, const char *types, const void *const *args,
+static int query_int(sw_db *db, const char *sql, const char *types, const void *const *args,
                      int64_t *value, const char *what, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, sql, &stmt, err);
     if (rc != 0)
         return rc;
@@ -780,17 +778,17 @@ static int query_int(sqlite3 *db, const char *sql, const char *types, const void
         if (types[i] == 't')
             bind_text(stmt, i + 1, (const char *)args[i]);
         else
-            sqlite3_bind_int64(stmt, i + 1, *(const int64_t *)args[i]);
+            sw_stmt_bind_int64(stmt, i + 1, *(const int64_t *)args[i]);
     }
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        *value = sqlite3_column_int64(stmt, 0);
+    if (sw_stmt_step(stmt) == SW_DB_ROW)
+        *value = sw_stmt_column_int64(stmt, 0);
     else
         rc = sw_db_error(db, err, what);
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *digest, int64_t cutoff,
+int reg_meta_manifest_unreachable(sw_db *db, int64_t repo_id, const char *digest, int64_t cutoff,
                                   int *unreachable, sw_error **err)
 {
     /* Counts everything that keeps the manifest: the manifest pushed after
@@ -816,7 +814,7 @@ int reg_meta_manifest_unreachable(sqlite3 *db, int64_t repo_id, const char *dige
     return rc;
 }
 
-int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff, int *unreferenced,
+int reg_meta_blob_unreferenced(sw_db *db, const char *digest, int64_t cutoff, int *unreferenced,
                                sw_error **err)
 {
     const void *args[] = { digest, digest, digest, &cutoff, digest, &cutoff };
@@ -834,7 +832,7 @@ int reg_meta_blob_unreferenced(sqlite3 *db, const char *digest, int64_t cutoff, 
     return rc;
 }
 
-int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err)
+int reg_meta_blob_forget(sw_db *db, const char *digest, sw_error **err)
 {
     static const char *const statements[] = {
         "DELETE FROM repo_blobs WHERE digest = ?",
@@ -842,7 +840,7 @@ int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err)
     };
     int rc = 0;
     for (size_t i = 0; i < 2 && rc == 0; i++) {
-        sqlite3_stmt *stmt = NULL;
+        sw_stmt *stmt = NULL;
         if ((rc = sw_db_prepare(db, statements[i], &stmt, err)) != 0)
             break;
         bind_text(stmt, 1, digest);
@@ -851,20 +849,20 @@ int reg_meta_blob_forget(sqlite3 *db, const char *digest, sw_error **err)
     return rc;
 }
 
-int reg_meta_quick_check(sqlite3 *db, int (*fn)(void *ctx, const char *line), void *ctx,
+int reg_meta_quick_check(sw_db *db, int (*fn)(void *ctx, const char *line), void *ctx,
                          sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "PRAGMA quick_check", &stmt, err);
     if (rc != 0)
         return rc;
-    int step = SQLITE_DONE;
-    while (rc == 0 && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(stmt, 0);
+    int step = SW_DB_DONE;
+    while (rc == 0 && (step = sw_stmt_step(stmt)) == SW_DB_ROW) {
+        const char *line = (const char *)sw_stmt_column_text(stmt, 0);
         rc = fn(ctx, line ? line : "");
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "checking the database");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }

@@ -39,7 +39,7 @@
 
 struct store_conn {
     reg_store *store;
-    sqlite3 *db;
+    sw_db *db;
     struct store_conn *next;
 };
 
@@ -79,7 +79,7 @@ static void conn_release(void *value)
     free(conn);
 }
 
-int reg_store_db(reg_store *store, sqlite3 **db, sw_error **err)
+int reg_store_db(reg_store *store, sw_db **db, sw_error **err)
 {
     struct store_conn *conn = pthread_getspecific(store->conn_key);
     if (conn) {
@@ -128,6 +128,7 @@ void reg_options_from_config(const struct sw_config *cfg, struct reg_options *op
     opts->max_manifest_size = cfg->max_manifest_size;
     opts->reserve_bytes = cfg->storage_reserve;
     opts->storage_driver = cfg->storage_driver;
+    opts->database = cfg->database;
 }
 
 int reg_store_check_space(const reg_store *store, sw_error **err)
@@ -189,7 +190,7 @@ static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
 }
 
 /* Puts a trashed blob back if its row survived, else removes it. */
-static int recover_trash(reg_store *store, sqlite3 *db, const char *path, const char *name,
+static int recover_trash(reg_store *store, sw_db *db, const char *path, const char *name,
                          sw_error **err)
 {
     char digest[SW_DIGEST_MAX], target[SW_PATH_MAX];
@@ -218,7 +219,7 @@ static int recover_trash(reg_store *store, sqlite3 *db, const char *path, const 
     return 0;
 }
 
-static int recover_tmp(reg_store *store, sqlite3 *db, sw_error **err)
+static int recover_tmp(reg_store *store, sw_db *db, sw_error **err)
 {
     int rc = 0;
     DIR *dir = opendir(store->tmp_dir);
@@ -255,7 +256,7 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
                    sw_error **err)
 {
     int rc = 0;
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char *blobs_dir = NULL;
     /* The S3 driver (registry/backend_s3.c) passes its conformance suite,
      * but the registry, GC and builder do not go through the backend yet:
@@ -275,7 +276,8 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     if (store->opts.max_manifest_size <= 0)
         store->opts.max_manifest_size = DEFAULT_MAX_MANIFEST_SIZE;
     store->data_dir = strdup(data_dir);
-    store->db_path = sw_path_join(data_dir, "slipway.db");
+    store->db_path =
+        store->opts.database ? strdup(store->opts.database) : sw_path_join(data_dir, "slipway.db");
     store->tmp_dir = sw_path_join(data_dir, "tmp");
     store->uploads_dir = sw_path_join(data_dir, "uploads");
     blobs_dir = sw_path_join(data_dir, "blobs");

@@ -17,7 +17,7 @@
 #ifndef REG_STORE_H
 #define REG_STORE_H
 
-#include <sqlite3.h>
+#include "core/db.h"
 #include <stdint.h>
 
 #include "core/error.h"
@@ -31,6 +31,9 @@ struct reg_options {
     int64_t reserve_bytes;      /* refuse new blob bytes below this much
                                    free space (storage.reserve); 0 = none */
     const char *storage_driver; /* storage.driver; NULL = "filesystem" */
+    const char *database;       /* a postgres:// URL, or NULL: the SQLite
+                                   file <data_dir>/slipway.db (not copied:
+                                   must outlive the store) */
 };
 
 struct sw_config;
@@ -55,6 +58,6 @@ const struct reg_options *reg_store_options(const reg_store *store);
 
 /* The calling thread's database connection (opened on first use, closed
  * when the thread exits or the store closes). Borrowed. */
-int reg_store_db(reg_store *store, sqlite3 **db, sw_error **err);
+int reg_store_db(reg_store *store, sw_db **db, sw_error **err);
 
 #endif

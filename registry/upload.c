@@ -167,7 +167,7 @@ static char *upload_path(reg_store *store, const char *uuid)
 }
 
 /* Validates repo and uuid and finds the session row. */
-static int session_find(reg_store *store, const char *repo, const char *uuid, sqlite3 **db,
+static int session_find(reg_store *store, const char *repo, const char *uuid, sw_db **db,
                         int64_t *repo_id, sw_error **err)
 {
     if (!reg_name_valid(repo))
@@ -183,7 +183,7 @@ static int session_find(reg_store *store, const char *repo, const char *uuid, sq
 int reg_upload_start(reg_store *store, const char *repo, char uuid[REG_UUID_LEN + 1],
                      sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     unsigned char b[16];
     char *path = NULL;
     int64_t repo_id = 0;
@@ -316,7 +316,7 @@ cleanup:
 int reg_upload_offset(reg_store *store, const char *repo, const char *uuid, int64_t *offset,
                       sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     int rc = session_find(store, repo, uuid, &db, &repo_id, err);
     if (rc != 0)
@@ -351,7 +351,7 @@ int reg_upload_offset(reg_store *store, const char *repo, const char *uuid, int6
 int reg_upload_begin_write(reg_store *store, const char *repo, const char *uuid, int64_t start,
                            reg_upload_writer **out, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0, size = 0;
     reg_upload_writer *w = NULL;
     int rc = session_find(store, repo, uuid, &db, &repo_id, err);
@@ -433,7 +433,7 @@ static void writer_close(reg_upload_writer *w, int keep_chunk)
 
 int reg_upload_end_write(reg_upload_writer *w, int64_t *new_offset, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int rc = 0;
     if (!w->has_failed && (rc = reg_sink_flush(w->sink, err)) != 0) {
         sw_error_prefix(err, "upload %s", w->state->uuid);
@@ -477,7 +477,7 @@ void reg_upload_abort_write(reg_upload_writer *w)
 int reg_upload_complete(reg_store *store, const char *repo, const char *uuid, const char *digest,
                         sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0, size = 0;
     struct upload_state *state = NULL;
     reg_blob_writer *w = NULL;
@@ -533,7 +533,7 @@ cleanup:
 
 int reg_upload_cancel(reg_store *store, const char *repo, const char *uuid, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int64_t repo_id = 0;
     struct upload_state *state = NULL;
     int rc = session_find(store, repo, uuid, &db, &repo_id, err);

@@ -6,12 +6,12 @@ set -eu
 BUILD_PKGS="build-essential cmake pkg-config clang clang-format \
   libgit2-dev libcurl4-openssl-dev libjansson-dev libmicrohttpd-dev \
   libsqlite3-dev libarchive-dev libyaml-dev libssl-dev zlib1g-dev \
-  libzstd-dev libpcre2-dev libcrypt-dev libdeflate-dev"
+  libzstd-dev libpcre2-dev libcrypt-dev libdeflate-dev libpq-dev"
 RUN_PKGS="runc git ca-certificates busybox-static curl skopeo slirp4netns nftables \
-  openssh-client"
+  openssh-client libpq5"
 TEST_PKGS="curl jq skopeo umoci busybox-static apache2-utils openssl cppcheck \
   docker-registry wrk sqlite3 procps psmisc python3 chromium \
-  dropbear-bin openssh-client iproute2 e2fsprogs libclang-rt-14-dev"
+  dropbear-bin openssh-client iproute2 e2fsprogs libclang-rt-14-dev postgresql"
 
 # QEMU user emulation for multi-platform builds (rules[].platforms):
 # RUN steps of foreign platforms run through binfmt_misc handlers with the

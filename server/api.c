@@ -18,8 +18,8 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "registry/blobstore.h"
 #include "registry/manifest.h"
-#include "registry/meta.h"
 #include "registry/names.h"
 #include "server/internal.h"
 #include "worker/jobs.h"
@@ -28,6 +28,7 @@
 #include "worker/runid.h"
 #include "worker/runlog.h"
 #include "worker/service.h"
+#include "worker/tagruns.h"
 
 #ifndef SLIPWAY_VERSION
 #define SLIPWAY_VERSION "0.1.0"
@@ -88,9 +89,9 @@ static json_t *json_str_or_null(const char *s)
 }
 
 /* Reads a store connection, answering 500 when there is none. */
-static sqlite3 *api_db(srv_request *req)
+static sw_db *api_db(srv_request *req)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     if (reg_store_db(srv_request_store(req), &db, &err) != 0) {
         srv_api_sw_error(req, err);
@@ -107,7 +108,7 @@ static const char *public_url(const srv_request *req)
 }
 
 /* The run named by the request's :id; 0, or an error response set. */
-static int api_run(srv_request *req, sqlite3 *db, struct wrk_run *run)
+static int api_run(srv_request *req, sw_db *db, struct wrk_run *run)
 {
     sw_error *err = NULL;
     if (wrk_jobs_get(db, srv_request_param(req, "id"), run, &err) == 0) {
@@ -173,7 +174,7 @@ static json_t *run_json(const char *base_url, const struct wrk_run *run)
 }
 
 /* The run with its steps and deliveries, as in GET /api/v1/runs/ID. */
-static json_t *run_steps_json(const char *base_url, sqlite3 *db, const char *id, int *finished,
+static json_t *run_steps_json(const char *base_url, sw_db *db, const char *id, int *finished,
                               sw_error **err)
 {
     struct wrk_run run;
@@ -196,7 +197,7 @@ static json_t *run_steps_json(const char *base_url, sqlite3 *db, const char *id,
 }
 
 /* The run with its steps, or NULL with an error response set. */
-static json_t *run_full_json(srv_request *req, sqlite3 *db, const char *id, int *finished)
+static json_t *run_full_json(srv_request *req, sw_db *db, const char *id, int *finished)
 {
     sw_error *err = NULL;
     json_t *o = run_steps_json(public_url(req), db, id, finished, &err);
@@ -219,7 +220,7 @@ static void status_end(srv_request *req)
 {
     if (srv_api_authorize(req, 0, NULL) != 0)
         return;
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db == NULL)
         return;
     int queued = 0, running = 0, n_repos = 0;
@@ -315,7 +316,7 @@ static json_t *rule_json(const struct wrk_rule *rule)
     return o;
 }
 
-static json_t *repo_json(srv_request *req, sqlite3 *db, const struct wrk_repo *r)
+static json_t *repo_json(srv_request *req, sw_db *db, const struct wrk_repo *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(r->name));
@@ -358,7 +359,7 @@ static void repos_end(srv_request *req)
 {
     if (srv_api_authorize(req, 0, NULL) != 0)
         return;
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db == NULL)
         return;
     json_t *list = json_array();
@@ -381,7 +382,7 @@ static void repo_end(srv_request *req)
         srv_api_error(req, SW_ENOTFOUND, msg);
         return;
     }
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db)
         respond_created(req, 200, repo_json(req, db, r));
 }
@@ -392,7 +393,7 @@ static void runs_end(srv_request *req)
 {
     if (srv_api_authorize(req, 0, NULL) != 0)
         return;
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db == NULL)
         return;
     const char *limit_text = srv_request_query(req, "limit");
@@ -475,7 +476,7 @@ static void run_end(srv_request *req)
 {
     if (srv_api_authorize(req, 0, NULL) != 0)
         return;
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     struct wrk_run run;
     if (db == NULL || api_run(req, db, &run) != 0)
         return;
@@ -558,7 +559,7 @@ static void run_create_end(srv_request *req)
         srv_api_error(req, SW_EINVAL, msg);
         goto cleanup;
     }
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db == NULL)
         goto cleanup;
     struct wrk_run_request rr = {
@@ -593,7 +594,7 @@ cleanup:
 static void run_cancel_end(srv_request *req)
 {
     const char *id = srv_request_param(req, "id");
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     struct wrk_run run;
     sw_error *err = NULL;
     if (db == NULL || api_run(req, db, &run) != 0)
@@ -619,7 +620,7 @@ static void run_cancel_end(srv_request *req)
  * far; else the ref again). */
 static void run_rerun_end(srv_request *req)
 {
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     const struct wrk_repos *repos = req->srv->repos;
     struct wrk_run run;
     sw_error *err = NULL;
@@ -718,7 +719,7 @@ static int64_t mono_ms(void)
 /* Whether the run has ended, checked at most every 250 ms. */
 static int run_finished(struct log_stream *s, char **status_json)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     struct wrk_run run;
     if (reg_store_db(s->store, &db, NULL) != 0 || wrk_jobs_get(db, s->run_id, &run, NULL) != 0)
         return 1; /* gone: end the stream */
@@ -874,7 +875,7 @@ static void log_respond(srv_request *req, int sse)
     if (srv_api_authorize(req, 0, NULL) != 0)
         return;
     const char *id = srv_request_param(req, "id");
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     struct wrk_run run;
     if (db == NULL || api_run(req, db, &run) != 0)
         return;
@@ -945,11 +946,12 @@ static json_t *load_config(reg_store *store, json_t *manifest)
 {
     const char *digest =
         json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-    char path[SW_PATH_MAX];
+    char *path = digest ? reg_blob_path(store, digest) : NULL; /* NULL: not a digest */
     char *text = NULL;
     size_t len = 0;
-    if (digest == NULL || reg_blob_path_buf(store, digest, path, sizeof(path), NULL) != 0 ||
-        sw_read_file(path, 8 << 20, &text, &len, NULL) != 0)
+    int rc = path ? sw_read_file(path, 8 << 20, &text, &len, NULL) : -1;
+    free(path);
+    if (rc != 0)
         return NULL;
     json_t *cfg = json_loadb(text, len, 0, NULL);
     free(text);
@@ -969,24 +971,9 @@ static int64_t image_size(json_t *manifest, size_t manifest_len)
 }
 
 /* The run that pushed repo:tag (or made digest), or NULL. */
-static char *tag_run(sqlite3 *db, const char *repo, const char *tag, const char *digest)
+static char *tag_run(sw_db *db, const char *repo, const char *tag, const char *digest)
 {
-    sqlite3_stmt *stmt = NULL;
-    char *run = NULL;
-    const char *sql = tag ? "SELECT run_id FROM tag_runs WHERE repo = ? AND tag = ? AND digest = ?"
-                          : "SELECT run_id FROM tag_runs WHERE repo = ? AND digest = ?"
-                            " ORDER BY pushed_at DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
-        return NULL;
-    int i = 1;
-    sqlite3_bind_text(stmt, i++, repo, -1, SQLITE_STATIC);
-    if (tag)
-        sqlite3_bind_text(stmt, i++, tag, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, i, digest, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        run = strdup((const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
-    return run;
+    return wrk_tag_runs_find(db, repo, tag, digest);
 }
 
 static int parse_time(const char *s, int64_t *out)
@@ -1046,7 +1033,7 @@ static void image_tags_end(srv_request *req)
     if (!image_allowed(req, name))
         return;
     reg_store *store = srv_request_store(req);
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db == NULL)
         return;
     char **tags = NULL;
@@ -1099,7 +1086,7 @@ static void image_manifest_end(srv_request *req)
     if (!image_allowed(req, name))
         return;
     reg_store *store = srv_request_store(req);
-    sqlite3 *db = api_db(req);
+    sw_db *db = api_db(req);
     if (db == NULL)
         return;
     struct reg_manifest m = { 0 };

@@ -514,7 +514,7 @@ static int identify_access_token(srv_auth *auth, reg_store *store, const char *b
 {
     struct srv_token_info info = { 0 };
     struct reg_scopes parsed = { 0 };
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int rc;
 
     if (store == NULL || reg_store_db(store, &db, NULL) != 0)
@@ -556,7 +556,7 @@ static int identify_jwt(srv_auth *auth, reg_store *store, const char *text, char
     if ((rc = srv_jwt_verify(key, text, service, now, &claims, err)) != 0)
         goto cleanup;
     if (claims.access_token > 0) {
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         if (store == NULL || reg_store_db(store, &db, NULL) != 0 ||
             !srv_token_alive(db, claims.access_token, now)) {
             rc = sw_error_set(err, SRV_E_UNAUTHORIZED,

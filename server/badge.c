@@ -108,7 +108,7 @@ static void badge_end(srv_request *req)
         respond_badge(req, 404, BADGE_UNKNOWN);
         return;
     }
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     struct wrk_run *runs = NULL;
     size_t n = 0;

@@ -78,7 +78,7 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
     const struct wrk_repos *repos = req->srv->repos;
     struct wrk_match m[16];
     size_t n = wrk_repo_match(repo, ev->source_type, ev->ref, m, 16);
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int rc = 0;
     if (n == 0)
         return 0;

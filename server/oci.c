@@ -547,7 +547,7 @@ static void manifest_put_end(srv_request *req)
     srv_respond(req, 201, NULL, "", 0);
     /* a tag pushed with a new digest rebuilds the repositories built on it */
     const char *reference = srv_request_param(req, "reference");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int queued = 0;
     if (req->srv->repos && strncmp(reference, "sha256:", 7) != 0 &&
         reg_store_db(srv_request_store(req), &db, NULL) == 0 &&

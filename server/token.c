@@ -47,13 +47,13 @@ void srv_token_info_clear(struct srv_token_info *info)
     memset(info, 0, sizeof *info);
 }
 
-int srv_token_create(sqlite3 *db, const char *user, const char *name, const char *scopes,
+int srv_token_create(sw_db *db, const char *user, const char *name, const char *scopes,
                      int64_t expires_at, char **secret, sw_error **err)
 {
     unsigned char raw[SECRET_BYTES];
     char secret_hex[2 * SECRET_BYTES + 1];
     char hash[SW_DIGEST_MAX];
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc;
 
     *secret = NULL;
@@ -62,31 +62,31 @@ int srv_token_create(sqlite3 *db, const char *user, const char *name, const char
     sw_hex_encode(raw, sizeof raw, secret_hex);
     sw_sha256_digest(secret_hex, strlen(secret_hex), hash);
     if ((rc = sw_db_prepare(db,
-                            "INSERT INTO tokens (user, name, secret_hash, scopes, created_at,"
+                            "INSERT INTO tokens (\"user\", name, secret_hash, scopes, created_at,"
                             " expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, scopes, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
+    sw_stmt_bind_text(stmt, 1, user, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, name, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 3, hash, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 4, scopes, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 5, (int64_t)time(NULL));
     if (expires_at > 0)
-        sqlite3_bind_int64(stmt, 6, (sqlite3_int64)expires_at);
+        sw_stmt_bind_int64(stmt, 6, (int64_t)expires_at);
     else
-        sqlite3_bind_null(stmt, 6);
-    int step = sqlite3_step(stmt);
-    sqlite3_finalize(stmt);
+        sw_stmt_bind_null(stmt, 6);
+    int step = sw_stmt_step(stmt);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
-    if (step == SQLITE_CONSTRAINT) {
+    if (step == SW_DB_CONSTRAINT) {
         rc = sw_error_set(err, SW_EEXIST, "user %s already has a token called %s", user, name);
         goto cleanup;
     }
-    if (step != SQLITE_DONE) {
+    if (step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "creating a token");
         goto cleanup;
     }
-    int64_t id = (int64_t)sqlite3_last_insert_rowid(db);
+    int64_t id = (int64_t)sw_db_last_insert_id(db);
     if (asprintf(secret, SRV_TOKEN_PREFIX "%016" PRIx64 "%s", (uint64_t)id, secret_hex) < 0) {
         *secret = NULL;
         rc = sw_error_set(err, SW_ENOMEM, "token: out of memory");
@@ -103,57 +103,59 @@ static json_t *json_time_or_null(int64_t t)
     return t > 0 ? json_string(sw_format_rfc3339(t, buf)) : json_null();
 }
 
-int srv_token_list(sqlite3 *db, const char *user, json_t **out, sw_error **err)
+int srv_token_list(sw_db *db, const char *user, json_t **out, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc;
     *out = NULL;
-    if ((rc = sw_db_prepare(db,
-                            "SELECT id, user, name, scopes, created_at, expires_at, last_used_at"
-                            " FROM tokens WHERE ?1 IS NULL OR user = ?1 ORDER BY user, name",
-                            &stmt, err)) != 0)
+    if ((rc =
+             sw_db_prepare(db,
+                           "SELECT id, \"user\", name, scopes, created_at, expires_at, last_used_at"
+                           " FROM tokens WHERE ?1 IS NULL OR \"user\" = ?1 ORDER BY \"user\", name",
+                           &stmt, err)) != 0)
         return rc;
     if (user)
-        sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, 1, user, -1, SW_DB_STATIC);
     else
-        sqlite3_bind_null(stmt, 1);
+        sw_stmt_bind_null(stmt, 1);
     json_t *list = json_array();
     int64_t now = (int64_t)time(NULL);
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        int64_t expires = sqlite3_column_int64(stmt, 5);
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
+        int64_t expires = sw_stmt_column_int64(stmt, 5);
         json_array_append_new(list,
                               json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:b}", "id",
-                                        (json_int_t)sqlite3_column_int64(stmt, 0), "user",
-                                        (const char *)sqlite3_column_text(stmt, 1), "name",
-                                        (const char *)sqlite3_column_text(stmt, 2), "scopes",
-                                        (const char *)sqlite3_column_text(stmt, 3), "created_at",
-                                        json_time_or_null(sqlite3_column_int64(stmt, 4)),
+                                        (json_int_t)sw_stmt_column_int64(stmt, 0), "user",
+                                        (const char *)sw_stmt_column_text(stmt, 1), "name",
+                                        (const char *)sw_stmt_column_text(stmt, 2), "scopes",
+                                        (const char *)sw_stmt_column_text(stmt, 3), "created_at",
+                                        json_time_or_null(sw_stmt_column_int64(stmt, 4)),
                                         "expires_at", json_time_or_null(expires), "last_used_at",
-                                        json_time_or_null(sqlite3_column_int64(stmt, 6)), "expired",
+                                        json_time_or_null(sw_stmt_column_int64(stmt, 6)), "expired",
                                         expires > 0 && expires <= now));
     }
-    if (step != SQLITE_DONE) {
+    if (step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "listing tokens");
         json_decref(list);
     } else {
         *out = list;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int srv_token_revoke(sqlite3 *db, const char *user, const char *name, sw_error **err)
+int srv_token_revoke(sw_db *db, const char *user, const char *name, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc;
-    if ((rc = sw_db_prepare(db, "DELETE FROM tokens WHERE user = ? AND name = ?", &stmt, err)) != 0)
+    if ((rc = sw_db_prepare(db, "DELETE FROM tokens WHERE \"user\" = ? AND name = ?", &stmt,
+                            err)) != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, user, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, name, -1, SW_DB_STATIC);
     if ((rc = sw_db_step_done(db, stmt, "revoking a token", err)) != 0)
         return rc;
-    if (sqlite3_changes(db) == 0)
+    if (sw_db_changes(db) == 0)
         return sw_error_set(err, SW_ENOTFOUND, "user %s has no token called %s", user, name);
     return 0;
 }
@@ -167,10 +169,10 @@ static int hex_value(char c)
     return -1;
 }
 
-int srv_token_verify(sqlite3 *db, const char *text, int64_t now, struct srv_token_info *info,
+int srv_token_verify(sw_db *db, const char *text, int64_t now, struct srv_token_info *info,
                      sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = 0;
     char hash[SW_DIGEST_MAX];
 
@@ -189,16 +191,16 @@ int srv_token_verify(sqlite3 *db, const char *text, int64_t now, struct srv_toke
     }
     sw_sha256_digest(secret_hex, 2 * SECRET_BYTES, hash);
     if (sw_db_prepare(db,
-                      "SELECT user, name, scopes, created_at, expires_at, last_used_at,"
+                      "SELECT \"user\", name, scopes, created_at, expires_at, last_used_at,"
                       " secret_hash FROM tokens WHERE id = ?",
                       &stmt, NULL) != 0)
         return sw_error_set(err, SRV_E_UNAUTHORIZED, "access tokens cannot be checked now");
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-    int found = sqlite3_step(stmt) == SQLITE_ROW;
-    const char *stored = found ? (const char *)sqlite3_column_text(stmt, 6) : NULL;
+    sw_stmt_bind_int64(stmt, 1, (int64_t)id);
+    int found = sw_stmt_step(stmt) == SW_DB_ROW;
+    const char *stored = found ? (const char *)sw_stmt_column_text(stmt, 6) : NULL;
     /* the comparison takes the same time whatever the stored hash is */
     int matches = stored && sw_ct_equal(stored, strlen(stored), hash, strlen(hash));
-    int64_t expires = found ? sqlite3_column_int64(stmt, 4) : 0;
+    int64_t expires = found ? sw_stmt_column_int64(stmt, 4) : 0;
     if (!matches) {
         rc = sw_error_set(err, SRV_E_UNAUTHORIZED, "invalid access token");
         goto cleanup;
@@ -211,55 +213,55 @@ int srv_token_verify(sqlite3 *db, const char *text, int64_t now, struct srv_toke
     info->user = sw_db_column_dup(stmt, 0);
     info->name = sw_db_column_dup(stmt, 1);
     info->scopes = sw_db_column_dup(stmt, 2);
-    info->created_at = sqlite3_column_int64(stmt, 3);
+    info->created_at = sw_stmt_column_int64(stmt, 3);
     info->expires_at = expires;
-    info->last_used_at = sqlite3_column_int64(stmt, 5);
+    info->last_used_at = sw_stmt_column_int64(stmt, 5);
     if (info->user == NULL || info->name == NULL || info->scopes == NULL) {
         srv_token_info_clear(info);
         rc = sw_error_set(err, SW_ENOMEM, "token: out of memory");
         goto cleanup;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
     if (info->last_used_at + LAST_USED_GRANULARITY_S <= now &&
-        sqlite3_prepare_v2(db, "UPDATE tokens SET last_used_at = ? WHERE id = ?", -1, &stmt,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
-        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)id);
-        sqlite3_step(stmt); /* best effort: a busy database must not refuse the token */
+        sw_db_prepare_raw(db, "UPDATE tokens SET last_used_at = ? WHERE id = ?", -1, &stmt, NULL) ==
+            SW_DB_OK) {
+        sw_stmt_bind_int64(stmt, 1, (int64_t)now);
+        sw_stmt_bind_int64(stmt, 2, (int64_t)id);
+        sw_stmt_step(stmt); /* best effort: a busy database must not refuse the token */
     }
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int srv_token_alive(sqlite3 *db, int64_t id, int64_t now)
+int srv_token_alive(sw_db *db, int64_t id, int64_t now)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int alive = 0;
-    if (sqlite3_prepare_v2(db, "SELECT expires_at FROM tokens WHERE id = ?", -1, &stmt, NULL) !=
-        SQLITE_OK)
+    if (sw_db_prepare_raw(db, "SELECT expires_at FROM tokens WHERE id = ?", -1, &stmt, NULL) !=
+        SW_DB_OK)
         return 0;
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        int64_t expires = sqlite3_column_int64(stmt, 0);
+    sw_stmt_bind_int64(stmt, 1, (int64_t)id);
+    if (sw_stmt_step(stmt) == SW_DB_ROW) {
+        int64_t expires = sw_stmt_column_int64(stmt, 0);
         alive = expires <= 0 || expires > now;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return alive;
 }
 
-char *srv_token_scopes_of(sqlite3 *db, int64_t id)
+char *srv_token_scopes_of(sw_db *db, int64_t id)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     char *scopes = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT scopes FROM tokens WHERE id = ?", -1, &stmt, NULL) !=
-        SQLITE_OK)
+    if (sw_db_prepare_raw(db, "SELECT scopes FROM tokens WHERE id = ?", -1, &stmt, NULL) !=
+        SW_DB_OK)
         return NULL;
-    sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
+    sw_stmt_bind_int64(stmt, 1, (int64_t)id);
+    if (sw_stmt_step(stmt) == SW_DB_ROW)
         scopes = sw_db_column_dup(stmt, 0);
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return scopes;
 }
 
@@ -597,7 +599,7 @@ static int token_could_widen(srv_request *req, const char *repo, unsigned access
                        (int64_t)time(NULL), &claims, NULL) == 0) {
         unsigned allowed = reg_access_for(req->srv->cfg, claims.sub, repo);
         if (claims.access_token > 0) {
-            sqlite3 *db = NULL;
+            sw_db *db = NULL;
             char *text = reg_store_db(req->srv->store, &db, NULL) == 0
                              ? srv_token_scopes_of(db, claims.access_token)
                              : NULL;
@@ -754,7 +756,7 @@ static void issue_token(srv_request *req, const char *authorization, const char 
     int64_t ttl = srv->cfg->token_ttl_s > 0 ? srv->cfg->token_ttl_s : DEFAULT_TTL_S;
     claims.expires_at = now + ttl;
     if ((access_token = access_token_in(authorization)) != NULL) {
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         if (reg_store_db(srv->store, &db, &err) != 0 ||
             srv_token_verify(db, access_token, now, &info, &err) != 0) {
             srv_respond_sw_error(req, err);
@@ -930,7 +932,7 @@ static void tokens_list_end(srv_request *req)
         srv_api_error(req, SRV_E_UNAUTHORIZED, "log in to see your tokens");
         return;
     }
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     json_t *list = NULL;
     sw_error *err = NULL;
     if (reg_store_db(req->srv->store, &db, &err) != 0 ||

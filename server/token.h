@@ -18,7 +18,7 @@
 #define SRV_TOKEN_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "core/db.h"
 #include <stdint.h>
 
 #include "core/error.h"
@@ -41,27 +41,27 @@ struct srv_token_info {
 /* Creates a token for user named name (unique per user) with the scopes
  * text and expiry (0: never). *secret gets the token text to show once
  * (malloc'd; wipe and free it). SW_EEXIST when user has one of that name. */
-int srv_token_create(sqlite3 *db, const char *user, const char *name, const char *scopes,
+int srv_token_create(sw_db *db, const char *user, const char *name, const char *scopes,
                      int64_t expires_at, char **secret, sw_error **err);
 
 /* Tokens of user (NULL: all) as a JSON array of {id, user, name, scopes,
  * created_at, expires_at, last_used_at, expired}; never the secret. */
-int srv_token_list(sqlite3 *db, const char *user, json_t **out, sw_error **err);
+int srv_token_list(sw_db *db, const char *user, json_t **out, sw_error **err);
 
 /* Deletes user's token called name; SW_ENOTFOUND when there is none. */
-int srv_token_revoke(sqlite3 *db, const char *user, const char *name, sw_error **err);
+int srv_token_revoke(sw_db *db, const char *user, const char *name, sw_error **err);
 
 /* Checks a token's text: 0 with *info filled (free with
  * srv_token_info_clear) when it exists, its secret matches and it has not
  * expired at now; SRV_E_UNAUTHORIZED otherwise. */
-int srv_token_verify(sqlite3 *db, const char *text, int64_t now, struct srv_token_info *info,
+int srv_token_verify(sw_db *db, const char *text, int64_t now, struct srv_token_info *info,
                      sw_error **err);
 
 /* 1 when the token with row id still exists and has not expired. */
-int srv_token_alive(sqlite3 *db, int64_t id, int64_t now);
+int srv_token_alive(sw_db *db, int64_t id, int64_t now);
 
 /* The scopes text of the token with row id (malloc'd), NULL if none. */
-char *srv_token_scopes_of(sqlite3 *db, int64_t id);
+char *srv_token_scopes_of(sw_db *db, int64_t id);
 
 void srv_token_info_clear(struct srv_token_info *info);
 

@@ -29,10 +29,10 @@ static int64_t now(void)
     return (int64_t)time(NULL);
 }
 
-static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
+static void read_run(sw_stmt *stmt, struct wrk_run *run)
 {
     memset(run, 0, sizeof(*run));
-    snprintf(run->run_id, sizeof(run->run_id), "%s", sqlite3_column_text(stmt, 0));
+    snprintf(run->run_id, sizeof(run->run_id), "%s", sw_stmt_column_text(stmt, 0));
     run->repo = sw_db_column_dup(stmt, 1);
     run->trigger = sw_db_column_dup(stmt, 2);
     run->source_type = sw_db_column_dup(stmt, 3);
@@ -40,23 +40,23 @@ static void read_run(sqlite3_stmt *stmt, struct wrk_run *run)
     run->commit_sha = sw_db_column_dup(stmt, 5);
     run->commit_message = sw_db_column_dup(stmt, 6);
     run->status = sw_db_column_dup(stmt, 7);
-    run->attempts = sqlite3_column_int(stmt, 8);
-    run->cancel_requested = sqlite3_column_int(stmt, 9);
-    run->queued_at = sqlite3_column_int64(stmt, 10);
-    run->started_at = sqlite3_column_int64(stmt, 11);
-    run->finished_at = sqlite3_column_int64(stmt, 12);
+    run->attempts = sw_stmt_column_int(stmt, 8);
+    run->cancel_requested = sw_stmt_column_int(stmt, 9);
+    run->queued_at = sw_stmt_column_int64(stmt, 10);
+    run->started_at = sw_stmt_column_int64(stmt, 11);
+    run->finished_at = sw_stmt_column_int64(stmt, 12);
     run->digest = sw_db_column_dup(stmt, 13);
-    const unsigned char *tags = sqlite3_column_text(stmt, 14);
+    const unsigned char *tags = sw_stmt_column_text(stmt, 14);
     run->tags = tags ? json_loads((const char *)tags, 0, NULL) : NULL;
     run->error = sw_db_column_dup(stmt, 15);
-    run->rule = sqlite3_column_int(stmt, 16);
+    run->rule = sw_stmt_column_int(stmt, 16);
     run->pusher = sw_db_column_dup(stmt, 17);
     run->full_name = sw_db_column_dup(stmt, 18);
     run->tag_object = sw_db_column_dup(stmt, 19);
-    run->pr_number = sqlite3_column_int64(stmt, 20);
+    run->pr_number = sw_stmt_column_int64(stmt, 20);
     run->pr_head_ref = sw_db_column_dup(stmt, 21);
     run->pr_head_repo = sw_db_column_dup(stmt, 22);
-    run->pr_fork = sqlite3_column_int(stmt, 23);
+    run->pr_fork = sw_stmt_column_int(stmt, 23);
     run->pr_fetch_ref = sw_db_column_dup(stmt, 24);
 }
 
@@ -83,10 +83,10 @@ void wrk_run_release(struct wrk_run *run)
     memset(run, 0, sizeof(*run));
 }
 
-int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
+int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
                      int *created, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc;
     *created = 0;
     if ((rc = sw_db_begin(db, err)) != 0)
@@ -96,15 +96,15 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
         if ((rc = sw_db_prepare(db, "SELECT run_id FROM runs WHERE delivery_id = ?", &stmt, err)) !=
             0)
             goto cleanup;
-        sqlite3_bind_text(stmt, 1, req->delivery_id, -1, SQLITE_STATIC);
-        if (sqlite3_step(stmt) == SQLITE_ROW) {
-            snprintf(run_id, WRK_RUN_ID_MAX, "%s", sqlite3_column_text(stmt, 0));
-            sqlite3_finalize(stmt);
+        sw_stmt_bind_text(stmt, 1, req->delivery_id, -1, SW_DB_STATIC);
+        if (sw_stmt_step(stmt) == SW_DB_ROW) {
+            snprintf(run_id, WRK_RUN_ID_MAX, "%s", sw_stmt_column_text(stmt, 0));
+            sw_stmt_finalize(stmt);
             stmt = NULL;
             rc = sw_db_commit(db, err);
             goto cleanup;
         }
-        sqlite3_finalize(stmt);
+        sw_stmt_finalize(stmt);
         stmt = NULL;
     }
 
@@ -116,10 +116,10 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
                                 " source_type = 'branch' AND source_ref = ? AND rule = ?",
                                 &stmt, err)) != 0)
             goto cleanup;
-        sqlite3_bind_int64(stmt, 1, now());
-        sqlite3_bind_text(stmt, 2, req->repo, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, req->source_ref, -1, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 4, req->rule);
+        sw_stmt_bind_int64(stmt, 1, now());
+        sw_stmt_bind_text(stmt, 2, req->repo, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 3, req->source_ref, -1, SW_DB_STATIC);
+        sw_stmt_bind_int(stmt, 4, req->rule);
         rc = sw_db_step_done(db, stmt, "superseding queued runs", err);
         stmt = NULL;
         if (rc != 0)
@@ -133,10 +133,10 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
                                 " source_type = 'pull_request' AND pr_number = ? AND rule = ?",
                                 &stmt, err)) != 0)
             goto cleanup;
-        sqlite3_bind_int64(stmt, 1, now());
-        sqlite3_bind_text(stmt, 2, req->repo, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 3, req->pr_number);
-        sqlite3_bind_int(stmt, 4, req->rule);
+        sw_stmt_bind_int64(stmt, 1, now());
+        sw_stmt_bind_text(stmt, 2, req->repo, -1, SW_DB_STATIC);
+        sw_stmt_bind_int64(stmt, 3, req->pr_number);
+        sw_stmt_bind_int(stmt, 4, req->rule);
         rc = sw_db_step_done(db, stmt, "superseding queued runs", err);
         stmt = NULL;
         if (rc != 0)
@@ -153,54 +153,59 @@ int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id
                             " ?, ?)",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, req->repo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, req->trigger, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, req->source_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, req->source_ref, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 5, req->commit_sha, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 6, req->commit_message, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 7, req->delivery_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 8, now());
-    sqlite3_bind_int(stmt, 9, req->rule);
-    sqlite3_bind_text(stmt, 10, req->pusher, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 11, req->full_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 12, req->tag_object, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, req->repo, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, req->trigger, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 3, req->source_type, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 4, req->source_ref, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 5, req->commit_sha, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 6, req->commit_message, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 7, req->delivery_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 8, now());
+    sw_stmt_bind_int(stmt, 9, req->rule);
+    sw_stmt_bind_text(stmt, 10, req->pusher, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 11, req->full_name, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 12, req->tag_object, -1, SW_DB_STATIC);
     if (req->pr_number > 0)
-        sqlite3_bind_int64(stmt, 13, req->pr_number);
+        sw_stmt_bind_int64(stmt, 13, req->pr_number);
     else
-        sqlite3_bind_null(stmt, 13);
-    sqlite3_bind_text(stmt, 14, req->pr_head_ref, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 15, req->pr_head_repo, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 16, req->pr_fork ? 1 : 0);
-    sqlite3_bind_text(stmt, 17, req->pr_fetch_ref, -1, SQLITE_STATIC);
+        sw_stmt_bind_null(stmt, 13);
+    sw_stmt_bind_text(stmt, 14, req->pr_head_ref, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 15, req->pr_head_repo, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 16, req->pr_fork ? 1 : 0);
+    sw_stmt_bind_text(stmt, 17, req->pr_fetch_ref, -1, SW_DB_STATIC);
     rc = sw_db_step_done(db, stmt, "queueing a run", err);
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
-    int64_t id = sqlite3_last_insert_rowid(db);
+    int64_t id = sw_db_last_insert_id(db);
     wrk_run_id_format(req->id_prefix ? req->id_prefix : "ca", (uint64_t)id, run_id);
     if ((rc = sw_db_prepare(db, "UPDATE runs SET run_id = ? WHERE id = ?", &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, id);
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 2, id);
     rc = sw_db_step_done(db, stmt, "naming a run", err);
     stmt = NULL;
     if (rc == 0 && (rc = sw_db_commit(db, err)) == 0)
         *created = 1;
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0)
         sw_db_rollback(db);
     return rc;
 }
 
-int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts,
-                   struct wrk_run *out, sw_error **err)
+int wrk_jobs_claim(sw_db *db, const char *owner, int lease_s, int max_attempts, struct wrk_run *out,
+                   sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc;
     int64_t t = now();
-    if ((rc = sw_db_begin(db, err)) != 0)
+    /* On PostgreSQL workers claim side by side: the SELECT below locks the
+     * row it picks and skips rows other claimers hold (FOR UPDATE SKIP
+     * LOCKED), instead of every claim waiting for sw_db_begin's one
+     * writer lock. On SQLite both are BEGIN IMMEDIATE. */
+    int pg = sw_db_kind_of(db) == SW_DB_POSTGRES;
+    if ((rc = sw_db_begin_concurrent(db, err)) != 0)
         return rc;
 
     /* runs whose worker died too often: give up on them */
@@ -212,30 +217,34 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
                             " attempts >= ?",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_int64(stmt, 1, t);
-    sqlite3_bind_int64(stmt, 2, t);
-    sqlite3_bind_int(stmt, 3, max_attempts);
+    sw_stmt_bind_int64(stmt, 1, t);
+    sw_stmt_bind_int64(stmt, 2, t);
+    sw_stmt_bind_int(stmt, 3, max_attempts);
     rc = sw_db_step_done(db, stmt, "failing abandoned runs", err);
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
 
     if ((rc = sw_db_prepare(db,
-                            "SELECT id FROM runs WHERE (status = 'queued' AND"
-                            " cancel_requested = 0) OR (status = 'running' AND"
-                            " lease_expires_at < ?) ORDER BY id LIMIT 1",
+                            pg ? "SELECT id FROM runs WHERE (status = 'queued' AND"
+                                 " cancel_requested = 0) OR (status = 'running' AND"
+                                 " lease_expires_at < ?) ORDER BY id LIMIT 1"
+                                 " FOR UPDATE SKIP LOCKED"
+                               : "SELECT id FROM runs WHERE (status = 'queued' AND"
+                                 " cancel_requested = 0) OR (status = 'running' AND"
+                                 " lease_expires_at < ?) ORDER BY id LIMIT 1",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_int64(stmt, 1, t);
-    int step = sqlite3_step(stmt);
-    if (step != SQLITE_ROW) {
-        rc = step == SQLITE_DONE ? SW_ENOTFOUND : sw_db_error(db, err, "claiming a run");
+    sw_stmt_bind_int64(stmt, 1, t);
+    int step = sw_stmt_step(stmt);
+    if (step != SW_DB_ROW) {
+        rc = step == SW_DB_DONE ? SW_ENOTFOUND : sw_db_error(db, err, "claiming a run");
         if (rc == SW_ENOTFOUND)
             rc = sw_db_commit(db, err) == 0 ? SW_ENOTFOUND : SW_EDB;
         goto cleanup;
     }
-    int64_t id = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
+    int64_t id = sw_stmt_column_int64(stmt, 0);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
     if ((rc = sw_db_prepare(db,
                             "UPDATE runs SET status = 'running', lease_owner = ?,"
@@ -243,18 +252,18 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
                             " started_at = COALESCE(started_at, ?) WHERE id = ?",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, t + lease_s);
-    sqlite3_bind_int64(stmt, 3, t);
-    sqlite3_bind_int64(stmt, 4, id);
+    sw_stmt_bind_text(stmt, 1, owner, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 2, t + lease_s);
+    sw_stmt_bind_int64(stmt, 3, t);
+    sw_stmt_bind_int64(stmt, 4, id);
     rc = sw_db_step_done(db, stmt, "claiming a run", err);
     stmt = NULL;
     if (rc != 0)
         goto cleanup;
     if ((rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?", &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
+    sw_stmt_bind_int64(stmt, 1, id);
+    if (sw_stmt_step(stmt) != SW_DB_ROW) {
         rc = sw_db_error(db, err, "reading the claimed run");
         goto cleanup;
     }
@@ -263,16 +272,16 @@ int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts
     if (rc != 0)
         wrk_run_release(out);
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0)
         sw_db_rollback(db);
     return rc;
 }
 
-int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s, int *cancel,
+int wrk_jobs_renew(sw_db *db, const char *run_id, const char *owner, int lease_s, int *cancel,
                    sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE runs SET lease_expires_at = ? WHERE run_id = ? AND"
                            " lease_owner = ? AND status = 'running'"
@@ -280,26 +289,26 @@ int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, now() + lease_s);
-    sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, owner, -1, SQLITE_STATIC);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW) {
-        *cancel = sqlite3_column_int(stmt, 0);
-        step = sqlite3_step(stmt);
-    } else if (step == SQLITE_DONE) {
+    sw_stmt_bind_int64(stmt, 1, now() + lease_s);
+    sw_stmt_bind_text(stmt, 2, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 3, owner, -1, SW_DB_STATIC);
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW) {
+        *cancel = sw_stmt_column_int(stmt, 0);
+        step = sw_stmt_step(stmt);
+    } else if (step == SW_DB_DONE) {
         rc = sw_error_set(err, SW_ECONFLICT, "run %s is no longer held by %s", run_id, owner);
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "renewing a lease");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const char *status,
+int wrk_jobs_finish(sw_db *db, const char *run_id, const char *owner, const char *status,
                     const char *digest, json_t *tags, const char *error, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     char *tags_text = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE runs SET status = ?, finished_at = ?, digest = ?,"
@@ -310,38 +319,38 @@ int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const ch
         free(tags_text);
         return rc;
     }
-    sqlite3_bind_text(stmt, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, now());
-    sqlite3_bind_text(stmt, 3, digest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, tags_text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 5, error, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 6, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 7, owner, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) != SQLITE_DONE)
+    sw_stmt_bind_text(stmt, 1, status, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 2, now());
+    sw_stmt_bind_text(stmt, 3, digest, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 4, tags_text, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 5, error, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 6, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 7, owner, -1, SW_DB_STATIC);
+    if (sw_stmt_step(stmt) != SW_DB_DONE)
         rc = sw_db_error(db, err, "finishing a run");
-    else if (sqlite3_changes(db) == 0)
+    else if (sw_db_changes(db) == 0)
         rc = sw_error_set(err, SW_ECONFLICT, "run %s is no longer held by %s", run_id, owner);
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     free(tags_text);
     return rc;
 }
 
-int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err)
+int wrk_jobs_cancel(sw_db *db, const char *run_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_begin(db, err);
     if (rc != 0)
         return rc;
     if ((rc = sw_db_prepare(db, "SELECT status FROM runs WHERE run_id = ?", &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) != SQLITE_ROW) {
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
+    if (sw_stmt_step(stmt) != SW_DB_ROW) {
         rc = sw_error_set(err, SW_ENOTFOUND, "run %s does not exist", run_id);
         goto cleanup;
     }
     char status[16];
-    snprintf(status, sizeof(status), "%s", sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
+    snprintf(status, sizeof(status), "%s", sw_stmt_column_text(stmt, 0));
+    sw_stmt_finalize(stmt);
     stmt = NULL;
     const char *sql;
     if (strcmp(status, "queued") == 0)
@@ -355,44 +364,44 @@ int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err)
     if ((rc = sw_db_prepare(db, sql, &stmt, err)) != 0)
         goto cleanup;
     if (strcmp(status, "queued") == 0) {
-        sqlite3_bind_int64(stmt, 1, now());
-        sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
+        sw_stmt_bind_int64(stmt, 1, now());
+        sw_stmt_bind_text(stmt, 2, run_id, -1, SW_DB_STATIC);
     } else {
-        sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     }
     rc = sw_db_step_done(db, stmt, "canceling a run", err);
     stmt = NULL;
     if (rc == 0)
         rc = sw_db_commit(db, err);
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0)
         sw_db_rollback(db);
     return rc;
 }
 
-int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error **err)
+int wrk_jobs_get(sw_db *db, const char *run_id, struct wrk_run *out, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT " RUN_COLUMNS " FROM runs WHERE run_id = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_ROW)
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW)
         read_run(stmt, out);
-    else if (step == SQLITE_DONE)
+    else if (step == SW_DB_DONE)
         rc = sw_error_set(err, SW_ENOTFOUND, "run %s does not exist", run_id);
     else
         rc = sw_db_error(db, err, "reading a run");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t before, int limit,
+int wrk_jobs_list(sw_db *db, const char *repo, const char *status, int64_t before, int limit,
                   struct wrk_run **runs, size_t *n, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     struct wrk_run *list = NULL;
     size_t count = 0, cap = 0;
     /* only the filters asked for, so each query is planned on its index
@@ -409,14 +418,14 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
     if (rc != 0)
         return rc;
     if (repo)
-        sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
     if (status)
-        sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, 2, status, -1, SW_DB_STATIC);
     if (before > 0)
-        sqlite3_bind_int64(stmt, 3, before);
-    sqlite3_bind_int(stmt, 4, limit > 0 ? limit : 50);
+        sw_stmt_bind_int64(stmt, 3, before);
+    sw_stmt_bind_int(stmt, 4, limit > 0 ? limit : 50);
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         if (count == cap) {
             cap = cap ? cap * 2 : 16;
             struct wrk_run *bigger = realloc(list, cap * sizeof(*bigger));
@@ -428,9 +437,9 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
         }
         read_run(stmt, &list[count++]);
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing runs");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0) {
         for (size_t i = 0; i < count; i++)
             wrk_run_release(&list[i]);
@@ -442,9 +451,9 @@ int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t bef
     return 0;
 }
 
-int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw_error **err)
+int wrk_jobs_counts(sw_db *db, const char *repo, int *queued, int *running, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT COALESCE(SUM(status = 'queued'), 0),"
                            " COALESCE(SUM(status = 'running'), 0) FROM runs WHERE"
@@ -452,60 +461,60 @@ int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-        *queued = sqlite3_column_int(stmt, 0);
-        *running = sqlite3_column_int(stmt, 1);
+    sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
+    if (sw_stmt_step(stmt) == SW_DB_ROW) {
+        *queued = sw_stmt_column_int(stmt, 0);
+        *running = sw_stmt_column_int(stmt, 1);
     } else {
         rc = sw_db_error(db, err, "counting runs");
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const char *message,
+int wrk_jobs_set_commit(sw_db *db, const char *run_id, const char *sha, const char *message,
                         sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE runs SET commit_sha = ?, commit_message = ?"
                            " WHERE run_id = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, sha, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, message, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, run_id, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, sha, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, message, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 3, run_id, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "recording a run's commit", err);
 }
 
-int wrk_jobs_set_tag_object(sqlite3 *db, const char *run_id, const char *tag_object, sw_error **err)
+int wrk_jobs_set_tag_object(sw_db *db, const char *run_id, const char *tag_object, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "UPDATE runs SET tag_object = ? WHERE run_id = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, tag_object, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, tag_object, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, run_id, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "recording a run's tag object", err);
 }
 
 /* ---- steps ---------------------------------------------------------------- */
 
-int wrk_jobs_steps_clear(sqlite3 *db, const char *run_id, sw_error **err)
+int wrk_jobs_steps_clear(sw_db *db, const char *run_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "DELETE FROM run_steps WHERE run_id = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "clearing a run's steps", err);
 }
 
-int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
+int wrk_jobs_step_start(sw_db *db, const char *run_id, int index, int total,
                         const char *instruction, int line, int64_t started_ms, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO run_steps (run_id, idx, total, instruction, line,"
                            " status, started_ms) VALUES (?, ?, ?, ?, ?, 'running', ?)"
@@ -516,40 +525,40 @@ int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, index);
-    sqlite3_bind_int(stmt, 3, total);
-    sqlite3_bind_text(stmt, 4, instruction, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 5, line);
-    sqlite3_bind_int64(stmt, 6, started_ms);
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 2, index);
+    sw_stmt_bind_int(stmt, 3, total);
+    sw_stmt_bind_text(stmt, 4, instruction, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 5, line);
+    sw_stmt_bind_int64(stmt, 6, started_ms);
     return sw_db_step_done(db, stmt, "recording a step", err);
 }
 
-int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, int cached,
+int wrk_jobs_step_end(sw_db *db, const char *run_id, int index, int failed, int cached,
                       int64_t finished_ms, int exit_code, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE run_steps SET status = ?, cached = ?, finished_ms = ?,"
                            " exit_code = ? WHERE run_id = ? AND idx = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, failed ? "failed" : "succeeded", -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, cached);
-    sqlite3_bind_int64(stmt, 3, finished_ms);
+    sw_stmt_bind_text(stmt, 1, failed ? "failed" : "succeeded", -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 2, cached);
+    sw_stmt_bind_int64(stmt, 3, finished_ms);
     if (exit_code >= 0)
-        sqlite3_bind_int(stmt, 4, exit_code);
+        sw_stmt_bind_int(stmt, 4, exit_code);
     else
-        sqlite3_bind_null(stmt, 4);
-    sqlite3_bind_text(stmt, 5, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 6, index);
+        sw_stmt_bind_null(stmt, 4);
+    sw_stmt_bind_text(stmt, 5, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 6, index);
     return sw_db_step_done(db, stmt, "recording a step", err);
 }
 
-int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err)
+int wrk_jobs_steps(sw_db *db, const char *run_id, json_t **steps, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT idx, total, instruction, line, cached, status,"
                            " started_ms, finished_ms, exit_code, platform FROM run_steps"
@@ -557,45 +566,45 @@ int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **e
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     json_t *list = json_array();
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         json_t *s = json_pack("{s:i, s:i, s:s, s:i, s:b, s:s}", "index",
-                              sqlite3_column_int(stmt, 0), "total", sqlite3_column_int(stmt, 1),
-                              "instruction", (const char *)sqlite3_column_text(stmt, 2), "line",
-                              sqlite3_column_int(stmt, 3), "cached", sqlite3_column_int(stmt, 4),
-                              "status", (const char *)sqlite3_column_text(stmt, 5));
-        int64_t started = sqlite3_column_int64(stmt, 6);
-        if (sqlite3_column_type(stmt, 7) != SQLITE_NULL)
+                              sw_stmt_column_int(stmt, 0), "total", sw_stmt_column_int(stmt, 1),
+                              "instruction", (const char *)sw_stmt_column_text(stmt, 2), "line",
+                              sw_stmt_column_int(stmt, 3), "cached", sw_stmt_column_int(stmt, 4),
+                              "status", (const char *)sw_stmt_column_text(stmt, 5));
+        int64_t started = sw_stmt_column_int64(stmt, 6);
+        if (sw_stmt_column_type(stmt, 7) != SW_DB_NULL)
             json_object_set_new(
                 s, "duration_seconds",
-                json_real((double)(sqlite3_column_int64(stmt, 7) - started) / 1000.0));
+                json_real((double)(sw_stmt_column_int64(stmt, 7) - started) / 1000.0));
         else
             json_object_set_new(s, "duration_seconds", json_null());
-        if (sqlite3_column_type(stmt, 8) != SQLITE_NULL)
-            json_object_set_new(s, "exit_code", json_integer(sqlite3_column_int(stmt, 8)));
+        if (sw_stmt_column_type(stmt, 8) != SW_DB_NULL)
+            json_object_set_new(s, "exit_code", json_integer(sw_stmt_column_int(stmt, 8)));
         /* a step of a multi-platform run: idx is 1000 * platform + index */
-        const char *platform = (const char *)sqlite3_column_text(stmt, 9);
+        const char *platform = (const char *)sw_stmt_column_text(stmt, 9);
         if (platform) {
-            json_object_set_new(s, "index", json_integer(sqlite3_column_int(stmt, 0) % 1000));
+            json_object_set_new(s, "index", json_integer(sw_stmt_column_int(stmt, 0) % 1000));
             json_object_set_new(s, "platform", json_string(platform));
         }
         json_array_append_new(list, s);
     }
-    if (step != SQLITE_DONE) {
+    if (step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "reading a run's steps");
         json_decref(list);
     } else {
         *steps = list;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_error **err)
+int wrk_jobs_release(sw_db *db, const char *run_id, const char *owner, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE runs SET status = 'queued', lease_owner = NULL,"
                            " lease_expires_at = NULL, attempts = MAX(attempts - 1, 0)"
@@ -603,8 +612,8 @@ int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_erro
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, owner, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "releasing a run", err);
 }
 
@@ -616,9 +625,9 @@ int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_erro
     " AND id < (SELECT MAX(id) FROM runs)"                                                         \
     " AND run_id NOT IN (SELECT run_id FROM tag_runs)"
 
-int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error **err)
+int wrk_jobs_prune(sw_db *db, int64_t before, char ***ids, size_t *n, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     char **list = NULL;
     size_t count = 0, cap = 0;
     int rc = sw_db_begin(db, err);
@@ -628,9 +637,9 @@ int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error
         return rc;
     if ((rc = sw_db_prepare(db, PRUNABLE, &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_int64(stmt, 1, before);
+    sw_stmt_bind_int64(stmt, 1, before);
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         if (count == cap) {
             cap = cap ? cap * 2 : 64;
             char **grown = realloc(list, cap * sizeof(*list));
@@ -643,11 +652,11 @@ int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error
         }
         count++;
     }
-    if (step != SQLITE_DONE) {
+    if (step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "finding old runs");
         goto cleanup;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
     static const char *const deletes[] = {
         "DELETE FROM run_steps WHERE run_id IN (" PRUNABLE ")",
@@ -657,7 +666,7 @@ int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         if ((rc = sw_db_prepare(db, deletes[i], &stmt, err)) != 0)
             goto cleanup;
-        sqlite3_bind_int64(stmt, 1, before);
+        sw_stmt_bind_int64(stmt, 1, before);
         rc = sw_db_step_done(db, stmt, "deleting old runs", err);
         stmt = NULL;
         if (rc != 0)
@@ -665,7 +674,7 @@ int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error
     }
     rc = sw_db_commit(db, err);
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0) {
         sw_db_rollback(db);
         for (size_t i = 0; i < count; i++)
@@ -680,15 +689,15 @@ cleanup:
 
 /* ---- workers ---------------------------------------------------------------- */
 
-int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error **err)
+int wrk_workers_heartbeat(sw_db *db, const char *name, int threads, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     /* entries of processes that died without a word (SIGKILL, a crash) go
      * after a day, so the table does not grow with every one */
     int rc = sw_db_prepare(db, "DELETE FROM workers WHERE last_seen < ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, now() - 86400);
+    sw_stmt_bind_int64(stmt, 1, now() - 86400);
     if ((rc = sw_db_step_done(db, stmt, "forgetting dead workers", err)) != 0)
         return rc;
     rc = sw_db_prepare(db,
@@ -698,76 +707,76 @@ int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error *
                        &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, (int)getpid());
-    sqlite3_bind_int(stmt, 3, threads);
-    sqlite3_bind_int64(stmt, 4, now());
-    sqlite3_bind_int64(stmt, 5, now());
+    sw_stmt_bind_text(stmt, 1, name, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 2, (int)getpid());
+    sw_stmt_bind_int(stmt, 3, threads);
+    sw_stmt_bind_int64(stmt, 4, now());
+    sw_stmt_bind_int64(stmt, 5, now());
     return sw_db_step_done(db, stmt, "registering a worker", err);
 }
 
-int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err)
+int wrk_workers_gone(sw_db *db, const char *name, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "DELETE FROM workers WHERE name = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, name, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "unregistering a worker", err);
 }
 
-int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err)
+int wrk_workers_count(sw_db *db, int max_age, int *processes, int *threads, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT pid, threads FROM workers WHERE last_seen >= ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, now() - max_age);
+    sw_stmt_bind_int64(stmt, 1, now() - max_age);
     *processes = *threads = 0;
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
         /* the data dir is local (SQLite): a process that is gone is gone at
          * once, not only when its entry gets old */
-        pid_t pid = (pid_t)sqlite3_column_int(stmt, 0);
+        pid_t pid = (pid_t)sw_stmt_column_int(stmt, 0);
         if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
             continue;
         (*processes)++;
-        *threads += sqlite3_column_int(stmt, 1);
+        *threads += sw_stmt_column_int(stmt, 1);
     }
-    if (step != SQLITE_DONE)
+    if (step != SW_DB_DONE)
         rc = sw_db_error(db, err, "counting workers");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
-int wrk_jobs_step_platform(sqlite3 *db, const char *run_id, int index, const char *platform,
+int wrk_jobs_step_platform(sw_db *db, const char *run_id, int index, const char *platform,
                            sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "UPDATE run_steps SET platform = ? WHERE run_id = ? AND idx = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, platform, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, run_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 3, index);
+    sw_stmt_bind_text(stmt, 1, platform, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, run_id, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 3, index);
     return sw_db_step_done(db, stmt, "recording a step's platform", err);
 }
 
-int wrk_workers_set_platforms(sqlite3 *db, const char *name, const char *platforms, sw_error **err)
+int wrk_workers_set_platforms(sw_db *db, const char *name, const char *platforms, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "UPDATE workers SET platforms = ? WHERE name = ?", &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, platforms, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, platforms, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, name, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "recording a worker's platforms", err);
 }
 
-int wrk_workers_list(sqlite3 *db, int max_age, json_t **out, sw_error **err)
+int wrk_workers_list(sw_db *db, int max_age, json_t **out, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     *out = NULL;
     int rc = sw_db_prepare(db,
                            "SELECT name, pid, threads, platforms FROM workers"
@@ -775,15 +784,15 @@ int wrk_workers_list(sqlite3 *db, int max_age, json_t **out, sw_error **err)
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, now() - max_age);
+    sw_stmt_bind_int64(stmt, 1, now() - max_age);
     json_t *list = json_array();
     int step;
-    while (list && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        pid_t pid = (pid_t)sqlite3_column_int(stmt, 1);
+    while (list && (step = sw_stmt_step(stmt)) == SW_DB_ROW) {
+        pid_t pid = (pid_t)sw_stmt_column_int(stmt, 1);
         if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
             continue; /* as wrk_workers_count: gone is gone */
         json_t *platforms = json_array();
-        const char *text = (const char *)sqlite3_column_text(stmt, 3);
+        const char *text = (const char *)sw_stmt_column_text(stmt, 3);
         while (platforms && text && *text) {
             size_t n = strcspn(text, ",");
             json_array_append_new(platforms, json_stringn(text, n));
@@ -791,14 +800,14 @@ int wrk_workers_list(sqlite3 *db, int max_age, json_t **out, sw_error **err)
             text += strspn(text, ", ");
         }
         json_array_append_new(list, json_pack("{s:s, s:i, s:o*}", "name",
-                                              (const char *)sqlite3_column_text(stmt, 0), "threads",
-                                              sqlite3_column_int(stmt, 2), "platforms", platforms));
+                                              (const char *)sw_stmt_column_text(stmt, 0), "threads",
+                                              sw_stmt_column_int(stmt, 2), "platforms", platforms));
     }
     if (list == NULL)
         rc = sw_error_oom(err);
-    else if (step != SQLITE_DONE)
+    else if (step != SW_DB_DONE)
         rc = sw_db_error(db, err, "listing workers");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc == 0)
         *out = list;
     else

@@ -14,7 +14,7 @@
 #define WRK_JOBS_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "core/db.h"
 #include <stdint.h>
 
 #include "core/error.h"
@@ -67,71 +67,70 @@ void wrk_run_release(struct wrk_run *run);
  * nothing: *created = 0 and run_id gets the existing run's id). Queued
  * runs of the same repository, branch and rule become superseded (of a
  * pull request: of the same pull request and rule). */
-int wrk_jobs_enqueue(sqlite3 *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
+int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[WRK_RUN_ID_MAX],
                      int *created, sw_error **err);
 
 /* Claims the oldest claimable run for worker `owner` with a lease of
  * lease_s seconds: a queued one, or a running one whose lease expired.
  * SW_ENOTFOUND when there is none. Runs whose lease expired after
  * max_attempts attempts are failed on the way. */
-int wrk_jobs_claim(sqlite3 *db, const char *owner, int lease_s, int max_attempts,
-                   struct wrk_run *out, sw_error **err);
+int wrk_jobs_claim(sw_db *db, const char *owner, int lease_s, int max_attempts, struct wrk_run *out,
+                   sw_error **err);
 
 /* Extends the lease; *cancel is set when a cancel was requested.
  * SW_ECONFLICT when the lease is no longer ours (it expired and another
  * worker took the run): the caller must stop. */
-int wrk_jobs_renew(sqlite3 *db, const char *run_id, const char *owner, int lease_s, int *cancel,
+int wrk_jobs_renew(sw_db *db, const char *run_id, const char *owner, int lease_s, int *cancel,
                    sw_error **err);
 
 /* Records the end of a run we hold: status "succeeded", "failed" or
  * "canceled"; digest and tags (a JSON array) on success; error otherwise. */
-int wrk_jobs_finish(sqlite3 *db, const char *run_id, const char *owner, const char *status,
+int wrk_jobs_finish(sw_db *db, const char *run_id, const char *owner, const char *status,
                     const char *digest, json_t *tags, const char *error, sw_error **err);
 
 /* Gives a run we hold back to the queue (the worker is shutting down):
  * queued again, this attempt not counted. */
-int wrk_jobs_release(sqlite3 *db, const char *run_id, const char *owner, sw_error **err);
+int wrk_jobs_release(sw_db *db, const char *run_id, const char *owner, sw_error **err);
 
 /* Cancels a run: a queued one at once, a running one by request (its
  * worker stops the container). SW_ENOTFOUND for an unknown run;
  * SW_ECONFLICT when it has finished already. */
-int wrk_jobs_cancel(sqlite3 *db, const char *run_id, sw_error **err);
+int wrk_jobs_cancel(sw_db *db, const char *run_id, sw_error **err);
 
-int wrk_jobs_get(sqlite3 *db, const char *run_id, struct wrk_run *out, sw_error **err);
+int wrk_jobs_get(sw_db *db, const char *run_id, struct wrk_run *out, sw_error **err);
 
 /* Runs newest first, optionally of one repository and/or one status, and
  * only those older than the run whose counter is `before` (0: from the
  * newest), at most limit. *runs is an array of *n runs; free each with
  * wrk_run_release and the array with free. */
-int wrk_jobs_list(sqlite3 *db, const char *repo, const char *status, int64_t before, int limit,
+int wrk_jobs_list(sw_db *db, const char *repo, const char *status, int64_t before, int limit,
                   struct wrk_run **runs, size_t *n, sw_error **err);
 
 /* Records the commit a run builds once the worker has resolved it (a
  * manual run names only a branch). */
-int wrk_jobs_set_commit(sqlite3 *db, const char *run_id, const char *sha, const char *message,
+int wrk_jobs_set_commit(sw_db *db, const char *run_id, const char *sha, const char *message,
                         sw_error **err);
 
 /* Records the annotated tag object a run's push named (its commit is the
  * run's commit_sha). */
-int wrk_jobs_set_tag_object(sqlite3 *db, const char *run_id, const char *tag_object,
-                            sw_error **err);
+int wrk_jobs_set_tag_object(sw_db *db, const char *run_id, const char *tag_object, sw_error **err);
 
 /* ---- steps ---------------------------------------------------------------- */
 
 /* Forgets the steps of an earlier attempt of a run. */
-int wrk_jobs_steps_clear(sqlite3 *db, const char *run_id, sw_error **err);
+int wrk_jobs_steps_clear(sw_db *db, const char *run_id, sw_error **err);
 /* A step started (status running). */
-int wrk_jobs_step_start(sqlite3 *db, const char *run_id, int index, int total,
+int wrk_jobs_step_start(sw_db *db, const char *run_id, int index, int total,
                         const char *instruction, int line, int64_t started_ms, sw_error **err);
 /* A step ended: succeeded or failed (exit_code < 0: none). */
-int wrk_jobs_step_end(sqlite3 *db, const char *run_id, int index, int failed, int cached,
+int wrk_jobs_step_end(sw_db *db, const char *run_id, int index, int failed, int cached,
                       int64_t finished_ms, int exit_code, sw_error **err);
 /* Marks step index (1000 * platform position + step, see migration 0012)
  * as built for platform, in a multi-platform run. */
-int wrk_jobs_step_platform(sqlite3 *db, const char *run_id, int index, const char *platform,
+int wrk_jobs_step_platform(sw_db *db, const char *run_id, int index, const char *platform,
                            sw_error **err);
 /* The steps of a run as a JSON array in the API's shape (docs/api.md). */
-int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **err);
+int wrk_jobs_steps(sw_db *db, const char *run_id, json_t **steps, sw_error **err);
 
 /* ---- retention --------------------------------------------------------------- */
 
@@ -141,22 +140,22 @@ int wrk_jobs_steps(sqlite3 *db, const char *run_id, json_t **steps, sw_error **e
  * over) and runs that pushed a tag still recorded in tag_runs (the image
  * pages link to them). *ids gets the deleted run ids (malloc'd array of
  * malloc'd strings, *n of them) so their log files can go too. */
-int wrk_jobs_prune(sqlite3 *db, int64_t before, char ***ids, size_t *n, sw_error **err);
+int wrk_jobs_prune(sw_db *db, int64_t before, char ***ids, size_t *n, sw_error **err);
 
 /* ---- workers ---------------------------------------------------------------- */
 
 /* Registers (or refreshes) a worker process with its thread count. */
-int wrk_workers_heartbeat(sqlite3 *db, const char *name, int threads, sw_error **err);
+int wrk_workers_heartbeat(sw_db *db, const char *name, int threads, sw_error **err);
 /* Removes a worker process that stops. */
-int wrk_workers_gone(sqlite3 *db, const char *name, sw_error **err);
+int wrk_workers_gone(sw_db *db, const char *name, sw_error **err);
 /* Worker processes and their threads seen within max_age seconds. */
-int wrk_workers_count(sqlite3 *db, int max_age, int *processes, int *threads, sw_error **err);
+int wrk_workers_count(sw_db *db, int max_age, int *processes, int *threads, sw_error **err);
 /* What a worker process can run ("linux/amd64, linux/arm64"). */
-int wrk_workers_set_platforms(sqlite3 *db, const char *name, const char *platforms, sw_error **err);
+int wrk_workers_set_platforms(sw_db *db, const char *name, const char *platforms, sw_error **err);
 /* The live worker processes as [{name, threads, platforms: [...]}]. */
-int wrk_workers_list(sqlite3 *db, int max_age, json_t **out, sw_error **err);
+int wrk_workers_list(sw_db *db, int max_age, json_t **out, sw_error **err);
 
 /* Number of queued runs, and of running ones, of one repository (NULL: all). */
-int wrk_jobs_counts(sqlite3 *db, const char *repo, int *queued, int *running, sw_error **err);
+int wrk_jobs_counts(sw_db *db, const char *repo, int *queued, int *running, sw_error **err);
 
 #endif

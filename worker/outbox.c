@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/hash.h"
 #include "worker/repos.h"
@@ -31,36 +32,36 @@ void wrk_delivery_release(struct wrk_delivery *d)
     memset(d, 0, sizeof(*d));
 }
 
-int wrk_outbox_add(sqlite3 *db, const char *run_id, const char *repo, const char *kind,
+int wrk_outbox_add(sw_db *db, const char *run_id, const char *repo, const char *kind,
                    const char *url, const json_t *body, sw_error **err)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     if (text == NULL)
         return sw_error_oom(err);
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at,"
                            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            &stmt, err);
     if (rc == 0) {
         int64_t t = now();
-        sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, repo, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, url, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, text, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 6, t);
-        sqlite3_bind_int64(stmt, 7, t);
+        sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 2, repo, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 3, kind, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 4, url, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 5, text, -1, SW_DB_STATIC);
+        sw_stmt_bind_int64(stmt, 6, t);
+        sw_stmt_bind_int64(stmt, 7, t);
         rc = sw_db_step_done(db, stmt, "queueing a delivery", err);
     }
     free(text);
     return rc;
 }
 
-int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_delivery *out,
+int wrk_outbox_claim(sw_db *db, const char *owner, int lease_s, struct wrk_delivery *out,
                      sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int64_t t = now();
     int rc = sw_db_begin(db, err);
     if (rc != 0)
@@ -75,8 +76,8 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
                             " lease_expires_at < ?1 AND attempts >= ?2",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_int64(stmt, 1, t);
-    sqlite3_bind_int(stmt, 2, WRK_OUTBOX_MAX_ATTEMPTS);
+    sw_stmt_bind_int64(stmt, 1, t);
+    sw_stmt_bind_int(stmt, 2, WRK_OUTBOX_MAX_ATTEMPTS);
     rc = sw_db_step_done(db, stmt, "failing abandoned deliveries", err);
     stmt = NULL;
     if (rc != 0)
@@ -95,31 +96,31 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
                             " RETURNING id, run_id, repo, kind, url, body, attempts",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, t + lease_s);
-    sqlite3_bind_int64(stmt, 3, t);
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_DONE) {
+    sw_stmt_bind_text(stmt, 1, owner, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 2, t + lease_s);
+    sw_stmt_bind_int64(stmt, 3, t);
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_DONE) {
         rc = SW_ENOTFOUND;
-    } else if (step != SQLITE_ROW) {
+    } else if (step != SW_DB_ROW) {
         rc = sw_db_error(db, err, "claiming a delivery");
         goto cleanup;
     } else {
         memset(out, 0, sizeof(*out));
-        out->id = sqlite3_column_int64(stmt, 0);
+        out->id = sw_stmt_column_int64(stmt, 0);
         out->run_id = sw_db_column_dup(stmt, 1);
         out->repo = sw_db_column_dup(stmt, 2);
         out->kind = sw_db_column_dup(stmt, 3);
         out->url = sw_db_column_dup(stmt, 4);
         out->body = sw_db_column_dup(stmt, 5);
-        out->attempts = sqlite3_column_int(stmt, 6);
+        out->attempts = sw_stmt_column_int(stmt, 6);
         if (!out->run_id || !out->repo || !out->kind || !out->url || !out->body) {
             wrk_delivery_release(out);
             rc = sw_error_oom(err);
             goto cleanup;
         }
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
     int commit = sw_db_commit(db, err);
     if (commit != 0) {
@@ -128,13 +129,13 @@ int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_del
         rc = commit;
     }
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0 && rc != SW_ENOTFOUND)
         sw_db_rollback(db);
     return rc;
 }
 
-int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner, const char *error,
+int wrk_outbox_done(sw_db *db, const struct wrk_delivery *d, const char *owner, const char *error,
                     int retry, sw_error **err)
 {
     int64_t t = now();
@@ -150,7 +151,7 @@ int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner
             state = "failed";
         }
     }
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE deliveries SET state = ?, last_error = ?, next_at = ?,"
                            " finished_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END,"
@@ -159,23 +160,22 @@ int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, state, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, state, -1, SW_DB_STATIC);
     if (error)
-        sqlite3_bind_text(stmt, 2, error, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, 2, error, -1, SW_DB_STATIC);
     else
-        sqlite3_bind_null(stmt, 2);
-    sqlite3_bind_int64(stmt, 3, next_at);
-    sqlite3_bind_text(stmt, 4, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 5, t);
-    sqlite3_bind_int64(stmt, 6, d->id);
-    sqlite3_bind_text(stmt, 7, owner, -1, SQLITE_STATIC);
+        sw_stmt_bind_null(stmt, 2);
+    sw_stmt_bind_int64(stmt, 3, next_at);
+    sw_stmt_bind_text(stmt, 4, state, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 5, t);
+    sw_stmt_bind_int64(stmt, 6, d->id);
+    sw_stmt_bind_text(stmt, 7, owner, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "recording a delivery", err);
 }
 
-int wrk_outbox_giveback(sqlite3 *db, const struct wrk_delivery *d, const char *owner,
-                        sw_error **err)
+int wrk_outbox_giveback(sw_db *db, const struct wrk_delivery *d, const char *owner, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "UPDATE deliveries SET attempts = attempts - 1,"
                            " lease_owner = NULL, lease_expires_at = NULL"
@@ -183,51 +183,52 @@ int wrk_outbox_giveback(sqlite3 *db, const struct wrk_delivery *d, const char *o
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_int64(stmt, 1, d->id);
-    sqlite3_bind_text(stmt, 2, owner, -1, SQLITE_STATIC);
+    sw_stmt_bind_int64(stmt, 1, d->id);
+    sw_stmt_bind_text(stmt, 2, owner, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "giving a delivery back", err);
 }
 
-int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **err)
+int wrk_outbox_list(sw_db *db, const char *run_id, json_t **out, sw_error **err)
 {
-#define ISO(col) "strftime('%Y-%m-%dT%H:%M:%SZ', " col ", 'unixepoch')"
-    sqlite3_stmt *stmt = NULL;
-    int rc = sw_db_prepare(
-        db,
-        "SELECT kind, url, state, attempts, last_error, " ISO("created_at") ", " ISO(
-            "finished_at") ","
-                           " CASE WHEN state = 'pending' THEN " ISO(
-                               "next_at") " END"
-                                          " FROM deliveries WHERE run_id = ? ORDER BY id",
-        &stmt, err);
-#undef ISO
+    sw_stmt *stmt = NULL;
+    /* times as integers, formatted here: SQLite's strftime is not SQL
+     * that PostgreSQL knows */
+    int rc = sw_db_prepare(db,
+                           "SELECT kind, url, state, attempts, last_error, created_at,"
+                           " finished_at, CASE WHEN state = 'pending' THEN next_at END"
+                           " FROM deliveries WHERE run_id = ? ORDER BY id",
+                           &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, run_id, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     json_t *list = json_array();
     int step;
-    while ((step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        char *target = wrk_outbox_target((const char *)sqlite3_column_text(stmt, 1));
+    while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
+        char *target = wrk_outbox_target((const char *)sw_stmt_column_text(stmt, 1));
         json_t *item = json_object();
-        json_object_set_new(item, "kind", json_string((const char *)sqlite3_column_text(stmt, 0)));
+        json_object_set_new(item, "kind", json_string((const char *)sw_stmt_column_text(stmt, 0)));
         json_object_set_new(item, "target", target ? json_string(target) : json_null());
-        json_object_set_new(item, "state", json_string((const char *)sqlite3_column_text(stmt, 2)));
-        json_object_set_new(item, "attempts", json_integer(sqlite3_column_int(stmt, 3)));
+        json_object_set_new(item, "state", json_string((const char *)sw_stmt_column_text(stmt, 2)));
+        json_object_set_new(item, "attempts", json_integer(sw_stmt_column_int(stmt, 3)));
         static const char *const nullable[] = { "error", "queued_at", "finished_at",
                                                 "next_try_at" };
         for (int i = 0; i < 4; i++) {
-            const unsigned char *v = sqlite3_column_text(stmt, 4 + i);
+            const unsigned char *v = sw_stmt_column_text(stmt, 4 + i);
+            char when[SW_RFC3339_MAX];
+            if (i > 0 && v != NULL)
+                v = (const unsigned char *)sw_format_rfc3339(sw_stmt_column_int64(stmt, 4 + i),
+                                                             when);
             json_object_set_new(item, nullable[i], v ? json_string((const char *)v) : json_null());
         }
         json_array_append_new(list, item);
         free(target);
     }
-    if (step != SQLITE_DONE) {
+    if (step != SW_DB_DONE) {
         rc = sw_db_error(db, err, "listing a run's deliveries");
         json_decref(list);
         list = NULL;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     *out = list;
     return rc;
 }

@@ -14,7 +14,7 @@
 #define WRK_OUTBOX_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "core/db.h"
 #include <stdint.h>
 
 #include "core/error.h"
@@ -38,30 +38,29 @@ struct wrk_delivery {
 void wrk_delivery_release(struct wrk_delivery *d);
 
 /* Queues body (JSON) for url, due now. kind: "notify" or "status". */
-int wrk_outbox_add(sqlite3 *db, const char *run_id, const char *repo, const char *kind,
+int wrk_outbox_add(sw_db *db, const char *run_id, const char *repo, const char *kind,
                    const char *url, const json_t *body, sw_error **err);
 
 /* Claims the delivery due first for lease_s seconds and counts an attempt.
  * SW_ENOTFOUND when nothing is due. A delivery whose courier died with it
  * (lease expired) is due again, or failed when it had all its attempts. */
-int wrk_outbox_claim(sqlite3 *db, const char *owner, int lease_s, struct wrk_delivery *out,
+int wrk_outbox_claim(sw_db *db, const char *owner, int lease_s, struct wrk_delivery *out,
                      sw_error **err);
 
 /* Records how a claimed delivery went: error NULL means delivered; else it
  * is tried again after a backoff when retry is set and attempts remain,
  * and failed with error otherwise. */
-int wrk_outbox_done(sqlite3 *db, const struct wrk_delivery *d, const char *owner, const char *error,
+int wrk_outbox_done(sw_db *db, const struct wrk_delivery *d, const char *owner, const char *error,
                     int retry, sw_error **err);
 
 /* Gives a claimed delivery back, its attempt not counted (the courier is
  * stopping in the middle of it). */
-int wrk_outbox_giveback(sqlite3 *db, const struct wrk_delivery *d, const char *owner,
-                        sw_error **err);
+int wrk_outbox_giveback(sw_db *db, const struct wrk_delivery *d, const char *owner, sw_error **err);
 
 /* A run's deliveries as the API's JSON array (docs/api.md): kind, target
  * (the URL's origin only: a webhook URL's path is often its secret),
  * state, attempts, error and times. */
-int wrk_outbox_list(sqlite3 *db, const char *run_id, json_t **out, sw_error **err);
+int wrk_outbox_list(sw_db *db, const char *run_id, json_t **out, sw_error **err);
 
 /* "scheme://host[:port]" of url, plus "/…" when it has more; malloc'd.
  * Drops any user:password@. For logs and pages that anyone may read. */

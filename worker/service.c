@@ -27,7 +27,7 @@
 #include "core/parse.h"
 #include "core/strbuf.h"
 #include "registry/index.h"
-#include "registry/meta.h"
+#include "registry/manifest.h"
 #include "registry/names.h"
 #include "worker/forge.h"
 #include "worker/git.h"
@@ -35,6 +35,7 @@
 #include "worker/outbox.h"
 #include "worker/platforms.h"
 #include "worker/runlog.h"
+#include "worker/tagruns.h"
 #include "worker/tags.h"
 #include "worker/timers.h"
 #include "worker/triggers.h"
@@ -238,7 +239,7 @@ static void *heartbeat_main(void *arg)
         if (c->hb_stop)
             break;
         pthread_mutex_unlock(&c->hb_lock);
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         sw_error *e = NULL;
         int cancel = 0;
         int rc = reg_store_db(c->svc->opts.store, &db, &e);
@@ -276,7 +277,7 @@ static void strip_dir(char *msg, const char *dir)
 static void record_step(struct run_ctx *c, const struct bld_step_event *ev, const char *platform,
                         int position)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char who[120] = "";
     if (platform)
         snprintf(who, sizeof(who), "[%s] ", platform);
@@ -324,20 +325,16 @@ static void on_step(void *arg, const struct bld_step_event *ev)
 /* Applies every tag of the run in one transaction. A tag marked immutable
  * (a semver patch tag) that exists on another digest fails the whole set:
  * nothing moves. Records which run pushed each tag. */
-static int apply_tags(sqlite3 *db, const char *repo, const char *digest, const struct wrk_tag *tags,
+static int apply_tags(sw_db *db, const char *repo, const char *digest, const struct wrk_tag *tags,
                       size_t n, const char *run_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
-    int64_t repo_id = 0;
     int rc = sw_db_begin(db, err);
     if (rc != 0)
         return rc;
-    if ((rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
-        goto cleanup;
-    int64_t t = reg_meta_now();
+    int64_t t = (int64_t)time(NULL);
     for (size_t i = 0; i < n; i++) {
         char current[SW_DIGEST_MAX];
-        if (tags[i].immutable && reg_meta_tag_resolve(db, repo, tags[i].name, current, NULL) == 0 &&
+        if (tags[i].immutable && reg_tag_lookup(db, repo, tags[i].name, current, NULL) == 0 &&
             strcmp(current, digest) != 0) {
             rc = sw_error_set(err, SW_ECONFLICT,
                               "tag %s:%s already exists on %s; a release tag is never moved to"
@@ -345,28 +342,12 @@ static int apply_tags(sqlite3 *db, const char *repo, const char *digest, const s
                               repo, tags[i].name, current);
             goto cleanup;
         }
-        if ((rc = reg_meta_tag_set(db, repo_id, tags[i].name, digest, t, err)) != 0)
-            goto cleanup;
-        if ((rc = sw_db_prepare(db,
-                                "INSERT INTO tag_runs (repo, tag, digest, run_id, pushed_at)"
-                                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (repo, tag) DO UPDATE"
-                                " SET digest = excluded.digest, run_id = excluded.run_id,"
-                                " pushed_at = excluded.pushed_at",
-                                &stmt, err)) != 0)
-            goto cleanup;
-        sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, tags[i].name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, digest, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, run_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 5, t);
-        rc = sw_db_step_done(db, stmt, "recording a tag", err);
-        stmt = NULL;
-        if (rc != 0)
+        if ((rc = reg_tag_point(db, repo, tags[i].name, digest, err)) != 0 ||
+            (rc = wrk_tag_runs_record(db, repo, tags[i].name, digest, run_id, t, err)) != 0)
             goto cleanup;
     }
     rc = sw_db_commit(db, err);
 cleanup:
-    sqlite3_finalize(stmt);
     if (rc != 0)
         sw_db_rollback(db);
     return rc;
@@ -399,7 +380,7 @@ static void courier_kick(wrk_service *svc);
 static void queue_delivery(struct run_ctx *c, const char *kind, const char *url, const json_t *body,
                            const char *what)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *e = NULL;
     char *target = wrk_outbox_target(url);
     if (reg_store_db(c->svc->opts.store, &db, &e) != 0 ||
@@ -762,7 +743,7 @@ static int build_run(struct run_ctx *c, char digest[SW_DIGEST_MAX], json_t *tags
     reg_store *store = svc->opts.store;
     const struct wrk_repo *r = c->repo;
     const struct wrk_rule *rule = c->rule;
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char *mirror = NULL, *scratch = NULL, *src = NULL, *context = NULL, *dockerfile = NULL;
     char *host = NULL, *source_url = NULL;
     char **args = NULL;
@@ -1046,7 +1027,7 @@ static void format_tags(json_t *tags, char *out, size_t size)
     }
 }
 
-static void process_run(struct worker *w, sqlite3 *db, struct wrk_run *run)
+static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
 {
     wrk_service *svc = w->svc;
     struct run_ctx c = {
@@ -1205,7 +1186,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     wrk_service *svc = w->svc;
     while (!svc->stopping) {
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         sw_error *err = NULL;
         struct wrk_run run;
         int rc = reg_store_db(svc->opts.store, &db, &err);
@@ -1227,7 +1208,7 @@ static void *worker_main(void *arg)
 }
 
 /* Deletes runs older than runs.keep, and their logs. */
-static void prune_runs(wrk_service *svc, sqlite3 *db)
+static void prune_runs(wrk_service *svc, sw_db *db)
 {
     if (svc->limits.keep_s <= 0)
         return;
@@ -1275,7 +1256,7 @@ static void *presence_main(void *arg)
     pthread_mutex_lock(&svc->lock);
     while (!svc->stopping) {
         pthread_mutex_unlock(&svc->lock);
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         sw_error *e = NULL;
         if (reg_store_db(svc->opts.store, &db, &e) != 0 ||
             wrk_workers_heartbeat(db, name, svc->n_workers, &e) != 0 ||
@@ -1295,7 +1276,7 @@ static void *presence_main(void *arg)
             ;
     }
     pthread_mutex_unlock(&svc->lock);
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     if (reg_store_db(svc->opts.store, &db, NULL) == 0)
         wrk_workers_gone(db, name, NULL);
     return NULL;
@@ -1324,7 +1305,7 @@ static void courier_wait(wrk_service *svc)
 
 /* Sends one claimed delivery and records the outcome. A status token is
  * taken from the config now: the outbox never holds it. */
-static void deliver(wrk_service *svc, sqlite3 *db, const char *owner, const struct wrk_delivery *d)
+static void deliver(wrk_service *svc, sw_db *db, const char *owner, const struct wrk_delivery *d)
 {
     char *auth = NULL;
     char *target = wrk_outbox_target(d->url);
@@ -1384,7 +1365,7 @@ static void *courier_main(void *arg)
     char owner[96];
     snprintf(owner, sizeof(owner), "%s/courier", svc->name);
     while (!svc->stopping) {
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         sw_error *e = NULL;
         struct wrk_delivery d;
         int rc = reg_store_db(svc->opts.store, &db, &e);
@@ -1405,7 +1386,7 @@ static void *courier_main(void *arg)
 
 int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc == 0)
         rc = wrk_workers_count(db, 3 * PRESENCE_PERIOD_S, processes, threads, err);
@@ -1414,7 +1395,7 @@ int wrk_workers_alive(reg_store *store, int *processes, int *threads, sw_error *
 
 int wrk_workers_describe(reg_store *store, json_t **out, sw_error **err)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     int rc = reg_store_db(store, &db, err);
     if (rc == 0)
         rc = wrk_workers_list(db, 3 * PRESENCE_PERIOD_S, out, err);

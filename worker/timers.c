@@ -352,32 +352,32 @@ int wrk_timers_any(const struct wrk_repos *repos)
 }
 
 /* The timer's last slot (or first-seen time); *found 0 when it has none. */
-static int last_fire(sqlite3 *db, const char *repo, const char *key, int64_t *last, int *found,
+static int last_fire(sw_db *db, const char *repo, const char *key, int64_t *last, int *found,
                      sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "SELECT last_fire FROM timer_fires WHERE repo = ? AND timer = ?",
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(stmt);
-    *found = step == SQLITE_ROW;
+    sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, key, -1, SW_DB_STATIC);
+    int step = sw_stmt_step(stmt);
+    *found = step == SW_DB_ROW;
     if (*found)
-        *last = sqlite3_column_int64(stmt, 0);
-    else if (step != SQLITE_DONE)
+        *last = sw_stmt_column_int64(stmt, 0);
+    else if (step != SW_DB_DONE)
         rc = sw_db_error(db, err, "reading timer_fires");
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
 /* Records slot as the timer's last one (a first sighting when run_id is
  * NULL). Never moves it back: another process may have gone further. */
-static int record_fire(sqlite3 *db, const char *repo, const char *key, int64_t slot,
+static int record_fire(sw_db *db, const char *repo, const char *key, int64_t slot,
                        const char *run_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
                            "INSERT INTO timer_fires (repo, timer, last_fire, run_id)"
                            " VALUES (?, ?, ?, ?) ON CONFLICT (repo, timer) DO UPDATE SET"
@@ -386,14 +386,14 @@ static int record_fire(sqlite3 *db, const char *repo, const char *key, int64_t s
                            &stmt, err);
     if (rc != 0)
         return rc;
-    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 3, slot);
-    sqlite3_bind_text(stmt, 4, run_id, -1, SQLITE_STATIC);
+    sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, key, -1, SW_DB_STATIC);
+    sw_stmt_bind_int64(stmt, 3, slot);
+    sw_stmt_bind_text(stmt, 4, run_id, -1, SW_DB_STATIC);
     return sw_db_step_done(db, stmt, "recording a timer firing", err);
 }
 
-static int fire(sqlite3 *db, const struct wrk_repos *repos, const struct wrk_repo *repo,
+static int fire(sw_db *db, const struct wrk_repos *repos, const struct wrk_repo *repo,
                 const struct wrk_timer *timer, int64_t slot, int *queued, sw_error **err)
 {
     struct wrk_match m[MAX_RULES_PER_TIMER];
@@ -446,7 +446,7 @@ static int fire(sqlite3 *db, const struct wrk_repos *repos, const struct wrk_rep
     return rc;
 }
 
-int wrk_timers_tick(sqlite3 *db, const struct wrk_repos *repos, int64_t now, int *queued,
+int wrk_timers_tick(sw_db *db, const struct wrk_repos *repos, int64_t now, int *queued,
                     sw_error **err)
 {
     if (queued)
@@ -497,7 +497,7 @@ static void *timers_main(void *arg)
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
         pthread_mutex_unlock(&t->lock);
-        sqlite3 *db = NULL;
+        sw_db *db = NULL;
         sw_error *e = NULL;
         int queued = 0;
         if (reg_store_db(t->store, &db, &e) != 0 ||

@@ -28,7 +28,7 @@
 #ifndef WRK_TIMERS_H
 #define WRK_TIMERS_H
 
-#include <sqlite3.h>
+#include "core/db.h"
 #include <stdint.h>
 
 #include "core/error.h"
@@ -78,7 +78,7 @@ struct wrk_repos;
 /* One pass of the scheduler at time `now`: for every timer whose next slot
  * has come, queues one run per matching branch rule (trigger "timer").
  * *queued (may be NULL) gets the number of runs this call created. */
-int wrk_timers_tick(sqlite3 *db, const struct wrk_repos *repos, int64_t now, int *queued,
+int wrk_timers_tick(sw_db *db, const struct wrk_repos *repos, int64_t now, int *queued,
                     sw_error **err);
 
 /* 1 when any repository has a timer. */

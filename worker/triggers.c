@@ -9,7 +9,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
-#include "registry/meta.h"
+#include "registry/manifest.h"
 #include "worker/jobs.h"
 
 /* Splits "repo:tag" (the tag after the last ':' that follows the last '/'). */
@@ -24,18 +24,18 @@ static int split_ref(const char *ref, char **repo, const char **tag)
     return *repo ? 0 : -1;
 }
 
-int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *bases,
+int wrk_triggers_record(sw_db *db, const char *repo, int rule, const json_t *bases,
                         const char *run_id, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int rc = sw_db_begin(db, err);
     if (rc != 0)
         return rc;
     if ((rc = sw_db_prepare(db, "DELETE FROM run_bases WHERE repo = ? AND rule = ?", &stmt, err)) !=
         0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, rule);
+    sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 2, rule);
     rc = sw_db_step_done(db, stmt, "forgetting old base images", err);
     stmt = NULL;
     if (rc != 0)
@@ -49,7 +49,7 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
         char digest[SW_DIGEST_MAX];
         if (base == NULL || split_ref(base, &base_repo, &tag) != 0)
             continue;
-        int found = reg_meta_tag_resolve(db, base_repo, tag, digest, NULL) == 0;
+        int found = reg_tag_lookup(db, base_repo, tag, digest, NULL) == 0;
         free(base_repo);
         if (!found)
             continue;
@@ -60,11 +60,11 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
                                 " run_id = excluded.run_id",
                                 &stmt, err)) != 0)
             goto cleanup;
-        sqlite3_bind_text(stmt, 1, repo, -1, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 2, rule);
-        sqlite3_bind_text(stmt, 3, base, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 4, digest, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 5, run_id, -1, SQLITE_STATIC);
+        sw_stmt_bind_text(stmt, 1, repo, -1, SW_DB_STATIC);
+        sw_stmt_bind_int(stmt, 2, rule);
+        sw_stmt_bind_text(stmt, 3, base, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 4, digest, -1, SW_DB_STATIC);
+        sw_stmt_bind_text(stmt, 5, run_id, -1, SW_DB_STATIC);
         rc = sw_db_step_done(db, stmt, "recording base images", err);
         stmt = NULL;
         if (rc != 0)
@@ -72,7 +72,7 @@ int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *b
     }
     rc = sw_db_commit(db, err);
 cleanup:
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     if (rc != 0)
         sw_db_rollback(db);
     return rc;
@@ -85,30 +85,30 @@ struct dependent {
 
 /* The branch or tag to rebuild for a rule: its exact source, or for a
  * regex rule the ref its last successful run built. */
-static char *rebuild_ref(sqlite3 *db, const struct wrk_repo *repo, const struct wrk_rule *rule)
+static char *rebuild_ref(sw_db *db, const struct wrk_repo *repo, const struct wrk_rule *rule)
 {
     if (!rule->is_regex)
         return strdup(rule->source);
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     char *ref = NULL;
     if (sw_db_prepare(db,
                       "SELECT source_ref FROM runs WHERE repo = ? AND rule = ? AND"
                       " status = 'succeeded' AND source_type = ? ORDER BY id DESC LIMIT 1",
                       &stmt, NULL) != 0)
         return NULL;
-    sqlite3_bind_text(stmt, 1, repo->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 2, rule->index);
-    sqlite3_bind_text(stmt, 3, rule->source_type, -1, SQLITE_STATIC);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        ref = strdup((const char *)sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
+    sw_stmt_bind_text(stmt, 1, repo->name, -1, SW_DB_STATIC);
+    sw_stmt_bind_int(stmt, 2, rule->index);
+    sw_stmt_bind_text(stmt, 3, rule->source_type, -1, SW_DB_STATIC);
+    if (sw_stmt_step(stmt) == SW_DB_ROW)
+        ref = strdup((const char *)sw_stmt_column_text(stmt, 0));
+    sw_stmt_finalize(stmt);
     return ref;
 }
 
-int wrk_triggers_tag_pushed(sqlite3 *db, const struct wrk_repos *repos, const char *repo,
+int wrk_triggers_tag_pushed(sw_db *db, const struct wrk_repos *repos, const char *repo,
                             const char *tag, const char *digest, int *queued, sw_error **err)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     struct dependent *deps = NULL;
     size_t n = 0;
     char *base = NULL;
@@ -124,18 +124,18 @@ int wrk_triggers_tag_pushed(sqlite3 *db, const struct wrk_repos *repos, const ch
                             " digest != ?",
                             &stmt, err)) != 0)
         goto cleanup;
-    sqlite3_bind_text(stmt, 1, base, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, digest, -1, SQLITE_STATIC);
-    while (sqlite3_step(stmt) == SQLITE_ROW) {
+    sw_stmt_bind_text(stmt, 1, base, -1, SW_DB_STATIC);
+    sw_stmt_bind_text(stmt, 2, digest, -1, SW_DB_STATIC);
+    while (sw_stmt_step(stmt) == SW_DB_ROW) {
         struct dependent *bigger = realloc(deps, (n + 1) * sizeof(*deps));
         if (bigger == NULL)
             break;
         deps = bigger;
-        deps[n].repo = strdup((const char *)sqlite3_column_text(stmt, 0));
-        deps[n].rule = sqlite3_column_int(stmt, 1);
+        deps[n].repo = strdup((const char *)sw_stmt_column_text(stmt, 0));
+        deps[n].rule = sw_stmt_column_int(stmt, 1);
         n++;
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     stmt = NULL;
 
     for (size_t i = 0; i < n; i++) {

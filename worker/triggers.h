@@ -14,19 +14,19 @@
 #define WRK_TRIGGERS_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "core/db.h"
 
 #include "core/error.h"
 #include "worker/repos.h"
 
 /* Records the bases ("repo:tag", a JSON array) of repo's rule, with the
  * digests their tags have now, replacing what the rule had before. */
-int wrk_triggers_record(sqlite3 *db, const char *repo, int rule, const json_t *bases,
+int wrk_triggers_record(sw_db *db, const char *repo, int rule, const json_t *bases,
                         const char *run_id, sw_error **err);
 
 /* repo:tag now points at digest: queues the rebuilds it triggers; *queued
  * (may be NULL) gets how many runs were created. */
-int wrk_triggers_tag_pushed(sqlite3 *db, const struct wrk_repos *repos, const char *repo,
+int wrk_triggers_tag_pushed(sw_db *db, const struct wrk_repos *repos, const char *repo,
                             const char *tag, const char *digest, int *queued, sw_error **err);
 
 #endif

@@ -159,12 +159,18 @@ sw_free_port() {
 }
 
 sw_write_config() { # DIR PORT [EXTRA_YAML]
-    local dir=$1 port=$2 extra=${3:-}
+    local dir=$1 port=$2 extra=${3:-} database=
     mkdir -p "$dir/data"
+    # SLIPWAY_TEST_DATABASE=postgres: a database of its own in this
+    # script's PostgreSQL cluster (see the end of this file)
+    if [ -n "${SW_PG_URL:-}" ]; then
+        database="database: $(sw_pg_createdb "sw_$$_${RANDOM}_${RANDOM}")" || return 1
+    fi
     cat > "$dir/slipway.yaml" <<YAML
 server:
   listen: 127.0.0.1:$port
   data_dir: $dir/data
+$database
 $extra
 YAML
     echo "$dir/slipway.yaml"
@@ -271,3 +277,13 @@ expect_error_code() { # METHOD URL STATUS CODE [curl args]
     if [ "$got" = "$want" ] && [ "$body_code" = "$code" ]; then ok "$method $url -> $want $code"
     else fail "$method $url -> $got $body_code, expected $want $code"; fi
 }
+
+# SLIPWAY_TEST_DATABASE=postgres runs the script on PostgreSQL: a throwaway
+# cluster (tests/lib/pg.sh) for the whole script, stopped by sw_cleanup, and
+# a database per config written by sw_write_config.
+if [ "${SLIPWAY_TEST_DATABASE:-sqlite}" = postgres ]; then
+    # shellcheck source=../lib/pg.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/../lib/pg.sh"
+    sw_pg_start || exit 1
+    echo "# database: PostgreSQL ($SW_PG_URL)"
+fi

@@ -12,7 +12,7 @@ static char *dir;
 static void test_fresh_database_is_migrated(void)
 {
     char *path = sw_path_join(dir, "fresh.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     int version = -1;
@@ -20,29 +20,29 @@ static void test_fresh_database_is_migrated(void)
     CHECK_INT_EQ(version, sw_db_latest_version());
     CHECK(version >= 1);
 
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     CHECK_INT_EQ(sw_db_prepare(db, "PRAGMA journal_mode", &stmt, &err), 0);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), "wal");
-    sqlite3_finalize(stmt);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    CHECK_STR_EQ((const char *)sw_stmt_column_text(stmt, 0), "wal");
+    sw_stmt_finalize(stmt);
 
     /* the registry tables exist */
     CHECK_INT_EQ(sw_db_exec(db, "SELECT COUNT(*) FROM repositories", &err), 0);
     /* one row per migration (numbers may have gaps while branches land) */
     int applied = -1;
     CHECK_INT_EQ(sw_db_prepare(db, "SELECT COUNT(*) FROM schema_version", &stmt, &err), 0);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    applied = sqlite3_column_int(stmt, 0);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    applied = sw_stmt_column_int(stmt, 0);
     CHECK(applied >= 1 && applied <= sw_db_latest_version());
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     sw_db_close(db);
 
     /* reopening applies nothing twice */
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     CHECK_INT_EQ(sw_db_prepare(db, "SELECT COUNT(*) FROM schema_version", &stmt, &err), 0);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    CHECK_INT_EQ(sqlite3_column_int(stmt, 0), applied);
-    sqlite3_finalize(stmt);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    CHECK_INT_EQ(sw_stmt_column_int(stmt, 0), applied);
+    sw_stmt_finalize(stmt);
     sw_db_close(db);
     free(path);
 }
@@ -50,7 +50,7 @@ static void test_fresh_database_is_migrated(void)
 static void test_newer_database_is_refused(void)
 {
     char *path = sw_path_join(dir, "newer.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     CHECK_INT_EQ(
@@ -70,7 +70,7 @@ static void test_newer_database_is_refused(void)
 static void test_transactions(void)
 {
     char *path = sw_path_join(dir, "tx.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(sw_db_open(path, 1, &db, &err), 0);
     CHECK_INT_EQ(sw_db_exec(db, "CREATE TABLE t (x INTEGER)", &err), 0);
@@ -81,11 +81,11 @@ static void test_transactions(void)
     CHECK_INT_EQ(sw_db_begin(db, &err), 0);
     CHECK_INT_EQ(sw_db_exec(db, "INSERT INTO t VALUES (2)", &err), 0);
     CHECK_INT_EQ(sw_db_commit(db, &err), 0);
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     sw_db_prepare(db, "SELECT group_concat(x) FROM t", &stmt, &err);
-    CHECK_INT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), "2");
-    sqlite3_finalize(stmt);
+    CHECK_INT_EQ(sw_stmt_step(stmt), SW_DB_ROW);
+    CHECK_STR_EQ((const char *)sw_stmt_column_text(stmt, 0), "2");
+    sw_stmt_finalize(stmt);
     CHECK(sw_db_exec(db, "INSERT INTO nosuch VALUES (1)", &err) == SW_EDB);
     CHECK(err && strstr(err->message, "nosuch") != NULL);
     sw_error_clear(&err);

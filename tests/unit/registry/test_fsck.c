@@ -8,7 +8,7 @@
  * pointing at a manifest row that is gone is damage.
  */
 #include <fcntl.h>
-#include <sqlite3.h>
+#include "core/db.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,10 +87,10 @@ static int run_fsck(reg_store *store, int repair, struct findings *f, struct reg
 
 static void exec_sql(reg_store *store, const char *sql)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     char *msg = NULL;
-    if (reg_store_db(store, &db, &err) != 0 || sqlite3_exec(db, sql, NULL, NULL, &msg) != 0) {
+    if (reg_store_db(store, &db, &err) != 0 || sw_db_exec_raw(db, sql, NULL, NULL, &msg) != 0) {
         fprintf(stderr, "sql %s: %s\n", sql, msg ? msg : sw_error_message(err));
         abort();
     }

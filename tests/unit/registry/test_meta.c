@@ -14,7 +14,7 @@
 
 static char *dir;
 static reg_store *store;
-static sqlite3 *db;
+static sw_db *db;
 
 static void digest_of(const char *text, char out[SW_DIGEST_MAX])
 {

@@ -71,7 +71,7 @@ static void test_layout_and_defaults(void)
     CHECK_INT_EQ(reg_store_options(store)->max_manifest_size, 4 * 1024 * 1024);
     CHECK_INT_EQ(reg_store_options(store)->delete_enabled, 0);
 
-    sqlite3 *db = NULL, *again = NULL;
+    sw_db *db = NULL, *again = NULL;
     sw_error *err = NULL;
     CHECK_INT_EQ(reg_store_db(store, &db, &err), 0);
     CHECK(db != NULL);

@@ -21,7 +21,7 @@ static char *dir;
 static void test_access_tokens(void)
 {
     char *path = sw_path_join(dir, "tokens.db");
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     char *secret = NULL, *again = NULL;
     struct srv_token_info info;
     json_t *list = NULL;

@@ -16,9 +16,9 @@
 static char *dir;
 static char *db_path;
 
-static sqlite3 *open_db(void)
+static sw_db *open_db(void)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     if (sw_db_open(db_path, 1, &db, &err) != 0) {
         fprintf(stderr, "%s\n", sw_error_message(err));
@@ -27,7 +27,7 @@ static sqlite3 *open_db(void)
     return db;
 }
 
-static void push(sqlite3 *db, const char *branch, const char *delivery, char run_id[WRK_RUN_ID_MAX],
+static void push(sw_db *db, const char *branch, const char *delivery, char run_id[WRK_RUN_ID_MAX],
                  int *created)
 {
     struct wrk_run_request req = { .repo = "demo/app",
@@ -45,7 +45,7 @@ static void push(sqlite3 *db, const char *branch, const char *delivery, char run
 
 static void test_enqueue_dedup_and_supersede(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     char a[WRK_RUN_ID_MAX], b[WRK_RUN_ID_MAX], c[WRK_RUN_ID_MAX], d[WRK_RUN_ID_MAX];
     int created = 0;
     push(db, "main", "delivery-1", a, &created);
@@ -79,7 +79,7 @@ static void test_enqueue_dedup_and_supersede(void)
 
 static void test_claim_lease_finish(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     struct wrk_run run;
     sw_error *err = NULL;
     /* oldest first: ca2 (dev), then ca3 (main) */
@@ -110,7 +110,7 @@ static void test_claim_lease_finish(void)
 
 static void test_expired_lease_is_retried_then_failed(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     struct wrk_run run;
     sw_error *err = NULL;
     /* a lease of -1 s has expired at once: the worker "died" */
@@ -135,7 +135,7 @@ static void test_expired_lease_is_retried_then_failed(void)
 
 static void test_cancel(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     char id[WRK_RUN_ID_MAX], id2[WRK_RUN_ID_MAX];
     int created;
     sw_error *err = NULL;
@@ -173,7 +173,7 @@ static void test_cancel(void)
  * is queued again without counting the attempt. Steps are recorded. */
 static void test_rules_release_and_steps(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     sw_error *err = NULL;
     char r0[WRK_RUN_ID_MAX], r1[WRK_RUN_ID_MAX], r2[WRK_RUN_ID_MAX];
     int created = 0;
@@ -239,7 +239,7 @@ static void test_rules_release_and_steps(void)
 static void *claimer(void *arg)
 {
     int *claimed = arg;
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     char owner[16];
     snprintf(owner, sizeof(owner), "t%p", arg);
     for (;;) {
@@ -263,7 +263,7 @@ static void *claimer(void *arg)
 
 static void test_concurrent_claims_are_exclusive(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     char id[WRK_RUN_ID_MAX];
     int created;
     for (int i = 0; i < RUNS; i++) {
@@ -287,13 +287,13 @@ static void test_concurrent_claims_are_exclusive(void)
     CHECK_INT_EQ(doubles, 0);
 }
 
-static int count_rows(sqlite3 *db, const char *sql)
+static int count_rows(sw_db *db, const char *sql)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int n = -1;
-    if (sw_db_prepare(db, sql, &stmt, NULL) == 0 && sqlite3_step(stmt) == SQLITE_ROW)
-        n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
+    if (sw_db_prepare(db, sql, &stmt, NULL) == 0 && sw_stmt_step(stmt) == SW_DB_ROW)
+        n = sw_stmt_column_int(stmt, 0);
+    sw_stmt_finalize(stmt);
     return n;
 }
 
@@ -301,7 +301,7 @@ static int count_rows(sqlite3 *db, const char *sql)
  * entry whose process is gone, or that was not refreshed, does not. */
 static void test_workers_presence(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     sw_error *err = NULL;
     int processes = -1, threads = -1;
     CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-1", 2, &err), 0);
@@ -321,7 +321,7 @@ static void test_workers_presence(void)
              "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
              " VALUES ('worker-stale', %d, 5, 0, 0);",
              (int)child, (int)getppid());
-    CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sw_db_exec_raw(db, sql, NULL, NULL, NULL), SW_DB_OK);
     CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
     CHECK_INT_EQ(processes, 1);
     CHECK_INT_EQ(threads, 3);
@@ -341,7 +341,7 @@ static void test_workers_presence(void)
  * a multi-platform run keep their platform and their own index. */
 static void test_workers_platforms_and_steps(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     sw_error *err = NULL;
     json_t *list = NULL;
     CHECK_INT_EQ(wrk_workers_heartbeat(db, "serve-9", 2, &err), 0);
@@ -378,7 +378,7 @@ static void test_workers_platforms_and_steps(void)
  * newest run, runs still running or queued, and runs behind a tag stay. */
 static void test_prune_old_runs(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     sw_db_exec(db,
                "DELETE FROM runs; DELETE FROM run_steps; DELETE FROM tag_runs;"
                " DELETE FROM deliveries",
@@ -401,7 +401,7 @@ static void test_prune_old_runs(void)
              "INSERT INTO deliveries (run_id, repo, kind, url, body, next_at, created_at)"
              " VALUES ('%s', 'demo/app', 'notify', 'http://x/', '{}', 0, 0);",
              r[0], r[1], r[2], r[4], r[3], r[1], r[0], r[0]);
-    CHECK_INT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    CHECK_INT_EQ(sw_db_exec_raw(db, sql, NULL, NULL, NULL), SW_DB_OK);
 
     char **ids = NULL;
     size_t n = 0;
@@ -430,7 +430,7 @@ static void test_prune_old_runs(void)
 /* Pull request runs (migration 0011): the PR columns round-trip, a newer
  * push to the same pull request supersedes its queued run, not another
  * pull request's or a branch's, and the CHECK still refuses other types. */
-static void pr(sqlite3 *db, long long number, const char *sha, const char *delivery,
+static void pr(sw_db *db, long long number, const char *sha, const char *delivery,
                char run_id[WRK_RUN_ID_MAX])
 {
     struct wrk_run_request req = { .repo = "demo/pr",
@@ -454,7 +454,7 @@ static void pr(sqlite3 *db, long long number, const char *sha, const char *deliv
 
 static void test_pull_request_runs(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     char a[WRK_RUN_ID_MAX], b[WRK_RUN_ID_MAX], c[WRK_RUN_ID_MAX], br[WRK_RUN_ID_MAX];
     int created = 0;
     struct wrk_run run;

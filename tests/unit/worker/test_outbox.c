@@ -15,9 +15,9 @@
 static char *dir;
 static char *db_path;
 
-static sqlite3 *open_db(void)
+static sw_db *open_db(void)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     if (sw_db_open(db_path, 1, &db, &err) != 0) {
         fprintf(stderr, "%s\n", sw_error_message(err));
@@ -27,7 +27,7 @@ static sqlite3 *open_db(void)
     return db;
 }
 
-static void add(sqlite3 *db, const char *run, const char *kind, const char *url, const char *state)
+static void add(sw_db *db, const char *run, const char *kind, const char *url, const char *state)
 {
     sw_error *err = NULL;
     json_t *body = json_pack("{s:s}", "state", state);
@@ -37,7 +37,7 @@ static void add(sqlite3 *db, const char *run, const char *kind, const char *url,
 }
 
 /* Claims and returns the claimed delivery's body ("" when none was due). */
-static const char *claim(sqlite3 *db, const char *owner, struct wrk_delivery *d)
+static const char *claim(sw_db *db, const char *owner, struct wrk_delivery *d)
 {
     static char body[256];
     sw_error *err = NULL;
@@ -50,8 +50,7 @@ static const char *claim(sqlite3 *db, const char *owner, struct wrk_delivery *d)
     return body;
 }
 
-static void done(sqlite3 *db, struct wrk_delivery *d, const char *owner, const char *error,
-                 int retry)
+static void done(sw_db *db, struct wrk_delivery *d, const char *owner, const char *error, int retry)
 {
     sw_error *err = NULL;
     CHECK_INT_EQ(wrk_outbox_done(db, d, owner, error, retry, &err), 0);
@@ -59,24 +58,24 @@ static void done(sqlite3 *db, struct wrk_delivery *d, const char *owner, const c
     wrk_delivery_release(d);
 }
 
-static const char *state_of(sqlite3 *db, int64_t id)
+static const char *state_of(sw_db *db, int64_t id)
 {
     static char out[64];
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     out[0] = '\0';
     CHECK_INT_EQ(sw_db_prepare(db, "SELECT state || '/' || attempts FROM deliveries WHERE id = ?",
                                &stmt, NULL),
                  0);
-    sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_step(stmt) == SQLITE_ROW)
-        snprintf(out, sizeof(out), "%s", sqlite3_column_text(stmt, 0));
-    sqlite3_finalize(stmt);
+    sw_stmt_bind_int64(stmt, 1, id);
+    if (sw_stmt_step(stmt) == SW_DB_ROW)
+        snprintf(out, sizeof(out), "%s", sw_stmt_column_text(stmt, 0));
+    sw_stmt_finalize(stmt);
     return out;
 }
 
 static void test_order_per_run_and_url(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     struct wrk_delivery d, e;
     add(db, "ca1", "status", "https://api.example/s/1", "pending");
     add(db, "ca1", "status", "https://api.example/s/1", "success");
@@ -100,7 +99,7 @@ static void test_order_per_run_and_url(void)
 
 static void test_retry_backoff_and_giving_up(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     struct wrk_delivery d;
     add(db, "ca3", "notify", "http://hooks.example/down", "pushed");
     CHECK(claim(db, "c1", &d)[0] != '\0');
@@ -138,7 +137,7 @@ static void test_retry_backoff_and_giving_up(void)
 
 static void test_dead_courier(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     struct wrk_delivery d, late;
     add(db, "ca5", "notify", "http://hooks.example/slow", "pushed");
     CHECK(claim(db, "dead", &late)[0] != '\0');
@@ -167,7 +166,7 @@ static void test_dead_courier(void)
 
 static void test_list_shows_origins_only(void)
 {
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     struct wrk_delivery d;
     add(db, "ca7", "notify", "https://hooks.example.com/services/T0/B0/SECRET", "pushed");
     add(db, "ca7", "notify", "https://user:pa%40ss@ci.example:8443/hook?token=SECRET", "pushed");

@@ -429,9 +429,9 @@ static void test_config(void)
 static struct wrk_repos *sched_repos;
 static char *db_path;
 
-static sqlite3 *open_db(void)
+static sw_db *open_db(void)
 {
-    sqlite3 *db = NULL;
+    sw_db *db = NULL;
     sw_error *err = NULL;
     if (sw_db_open(db_path, 1, &db, &err) != 0) {
         fprintf(stderr, "%s\n", sw_error_message(err));
@@ -440,22 +440,21 @@ static sqlite3 *open_db(void)
     return db;
 }
 
-static int count_runs(sqlite3 *db, const char *where)
+static int count_runs(sw_db *db, const char *where)
 {
     char *sql = NULL;
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     int n = -1;
     if (asprintf(&sql, "SELECT COUNT(*) FROM runs WHERE %s", where) < 0)
         abort();
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
+    if (sw_db_prepare_raw(db, sql, -1, &stmt, NULL) == SW_DB_OK && sw_stmt_step(stmt) == SW_DB_ROW)
+        n = sw_stmt_column_int(stmt, 0);
+    sw_stmt_finalize(stmt);
     free(sql);
     return n;
 }
 
-static int tick(sqlite3 *db, int64_t now)
+static int tick(sw_db *db, int64_t now)
 {
     int queued = -1;
     sw_error *err = NULL;
@@ -477,7 +476,7 @@ static void test_tick(void)
                  0);
     if (sched_repos == NULL)
         return;
-    sqlite3 *a = open_db(), *b = open_db();
+    sw_db *a = open_db(), *b = open_db();
     int64_t t0 = at("2026-03-01 10:00") + 30;
     /* first sighting: nothing for the past */
     CHECK_INT_EQ(tick(a, t0), 0);
@@ -493,7 +492,7 @@ static void test_tick(void)
                  1);
     /* b is behind (it read timer_fires before a recorded the slot): the
      * delivery id still makes it queue nothing */
-    sqlite3_exec(b, "UPDATE timer_fires SET last_fire = last_fire - 60", NULL, NULL, NULL);
+    sw_db_exec_raw(b, "UPDATE timer_fires SET last_fire = last_fire - 60", NULL, NULL, NULL);
     CHECK_INT_EQ(tick(b, t0 + 33), 0);
     CHECK_INT_EQ(count_runs(a, "trigger = 'timer'"), 1);
     /* next minute: the new run supersedes the queued one */
@@ -507,27 +506,27 @@ static void test_tick(void)
     CHECK_INT_EQ(count_runs(a, "trigger = 'timer'"), 4);
     CHECK_INT_EQ(count_runs(a, "source_ref = 'rel-1'"), 1);
     CHECK_INT_EQ(tick(b, later + 5), 0);
-    sqlite3_stmt *stmt = NULL;
-    sqlite3_prepare_v2(a, "SELECT delivery_id FROM runs WHERE source_ref = 'rel-1'", -1, &stmt,
-                       NULL);
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
+    sw_stmt *stmt = NULL;
+    sw_db_prepare_raw(a, "SELECT delivery_id FROM runs WHERE source_ref = 'rel-1'", -1, &stmt,
+                      NULL);
+    if (sw_stmt_step(stmt) == SW_DB_ROW) {
         char expected[128];
         snprintf(expected, sizeof(expected), "timer:demo/app:0 3 * * *|rel-1|0@%lld#1",
                  (long long)at("2026-03-02 03:00"));
-        CHECK_STR_EQ((const char *)sqlite3_column_text(stmt, 0), expected);
+        CHECK_STR_EQ((const char *)sw_stmt_column_text(stmt, 0), expected);
     }
-    sqlite3_finalize(stmt);
+    sw_stmt_finalize(stmt);
     /* migration 0010 widened the CHECK in place and left a sound database */
-    sqlite3_stmt *check = NULL;
-    sqlite3_prepare_v2(a, "PRAGMA integrity_check", -1, &check, NULL);
-    if (sqlite3_step(check) == SQLITE_ROW)
-        CHECK_STR_EQ((const char *)sqlite3_column_text(check, 0), "ok");
-    sqlite3_finalize(check);
+    sw_stmt *check = NULL;
+    sw_db_prepare_raw(a, "PRAGMA integrity_check", -1, &check, NULL);
+    if (sw_stmt_step(check) == SW_DB_ROW)
+        CHECK_STR_EQ((const char *)sw_stmt_column_text(check, 0), "ok");
+    sw_stmt_finalize(check);
     /* the CHECK on trigger still refuses nonsense */
-    CHECK(sqlite3_exec(a,
-                       "INSERT INTO runs (run_id, repo, trigger, source_type, source_ref, status,"
-                       " queued_at) VALUES ('x', 'r', 'cron', 'branch', 'main', 'queued', 1)",
-                       NULL, NULL, NULL) == SQLITE_CONSTRAINT);
+    CHECK(sw_db_exec_raw(a,
+                         "INSERT INTO runs (run_id, repo, trigger, source_type, source_ref, status,"
+                         " queued_at) VALUES ('x', 'r', 'cron', 'branch', 'main', 'queued', 1)",
+                         NULL, NULL, NULL) == SW_DB_CONSTRAINT);
     sw_db_close(a);
     sw_db_close(b);
 }
@@ -542,7 +541,7 @@ struct racer {
 static void *race(void *arg)
 {
     struct racer *r = arg;
-    sqlite3 *db = open_db();
+    sw_db *db = open_db();
     for (int s = 0; s < 20 * 60; s += 7) {
         int q = tick(db, r->start + s);
         if (q > 0)
@@ -556,8 +555,8 @@ static void test_race(void)
 {
     if (sched_repos == NULL)
         return;
-    sqlite3 *db = open_db();
-    sqlite3_exec(db, "DELETE FROM runs; DELETE FROM timer_fires", NULL, NULL, NULL);
+    sw_db *db = open_db();
+    sw_db_exec_raw(db, "DELETE FROM runs; DELETE FROM timer_fires", NULL, NULL, NULL);
     int64_t start = at("2026-04-01 00:00") + 1;
     CHECK_INT_EQ(tick(db, start - 1), 0);
     struct racer r1 = { start, 0 }, r2 = { start, 0 };

@@ -21,7 +21,7 @@
 
 static char *dir;
 static reg_store *store;
-static sqlite3 *db;
+static sw_db *db;
 static struct wrk_repos *repos;
 
 static void tag_base(const char *repo, const char *tag, const char *content,
@@ -44,12 +44,11 @@ static void tag_base(const char *repo, const char *tag, const char *content,
 
 static long long count(const char *sql)
 {
-    sqlite3_stmt *stmt = NULL;
+    sw_stmt *stmt = NULL;
     long long n = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
-        sqlite3_step(stmt) == SQLITE_ROW)
-        n = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
+    if (sw_db_prepare_raw(db, sql, -1, &stmt, NULL) == SW_DB_OK && sw_stmt_step(stmt) == SW_DB_ROW)
+        n = sw_stmt_column_int64(stmt, 0);
+    sw_stmt_finalize(stmt);
     return n;
 }
 
@@ -160,15 +159,15 @@ static void test_regex_rule_uses_last_good_run(void)
     CHECK_INT_EQ(queued, 0);
 
     char *msg = NULL;
-    CHECK_INT_EQ(sqlite3_exec(db,
-                              "INSERT INTO runs (run_id, repo, trigger, source_type, source_ref,"
-                              " status, queued_at, rule) VALUES ('old1', 'demo/app', 'push',"
-                              " 'tag', 'v1.0', 'succeeded', 1, 1), ('old2', 'demo/app', 'push',"
-                              " 'tag', 'v1.1', 'succeeded', 2, 1), ('old3', 'demo/app', 'push',"
-                              " 'tag', 'v9.9', 'failed', 3, 1)",
-                              NULL, NULL, &msg),
-                 SQLITE_OK);
-    sqlite3_free(msg);
+    CHECK_INT_EQ(sw_db_exec_raw(db,
+                                "INSERT INTO runs (run_id, repo, trigger, source_type, source_ref,"
+                                " status, queued_at, rule) VALUES ('old1', 'demo/app', 'push',"
+                                " 'tag', 'v1.0', 'succeeded', 1, 1), ('old2', 'demo/app', 'push',"
+                                " 'tag', 'v1.1', 'succeeded', 2, 1), ('old3', 'demo/app', 'push',"
+                                " 'tag', 'v9.9', 'failed', 3, 1)",
+                                NULL, NULL, &msg),
+                 SW_DB_OK);
+    sw_db_free(msg);
     char d3[SW_DIGEST_MAX];
     sw_sha256_digest("lang 3.2", 8, d3);
     CHECK_INT_EQ(wrk_triggers_tag_pushed(db, repos, "base/lang", "3", d3, &queued, &err), 0);

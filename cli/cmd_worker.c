@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/reload.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -87,18 +88,11 @@ int cmd_worker(int argc, char **argv)
         fprintf(stderr, "slipway worker: %s\n", sw_error_message(err));
         goto cleanup;
     }
-    struct reg_options store_options;
-    reg_options_from_config(cfg, &store_options);
-    if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
+    if (cli_store_open_config(cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway worker: %s\n", sw_error_message(err));
         goto cleanup;
     }
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP); /* reload the config (cli/reload.h) */
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_signals(&signals);
 
     if (name == NULL) {
         snprintf(default_name, sizeof(default_name), "worker-%d", (int)getpid());

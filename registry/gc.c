@@ -638,14 +638,6 @@ static void gc_run_free(struct gc_run *run)
     strmap_free(&run->blob_rows);
 }
 
-/* Callbacks return SW_ENOMEM without setting err; name it here. */
-static int loaded(int rc, sw_error **err, const char *what)
-{
-    if (rc == SW_ENOMEM)
-        return sw_error_set(err, SW_ENOMEM, "gc: %s: out of memory", what);
-    return rc;
-}
-
 int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_report_fn report,
                void *ctx, struct reg_gc_result *result, sw_error **err)
 {
@@ -664,12 +656,16 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
         goto cleanup;
 
     /* manifests: mark from tags, sweep the rest in dependency order */
-    if ((rc = loaded(reg_meta_repo_each(run.db, load_repo, &run, err), err, "repositories")) ||
-        (rc = loaded(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "manifests")))
+    if ((rc = reg_meta_walked(reg_meta_repo_each(run.db, load_repo, &run, err), err, "gc",
+                              "repositories")) ||
+        (rc = reg_meta_walked(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "gc",
+                              "manifests")))
         goto cleanup;
     if (opts->delete_untagged) {
-        if ((rc = loaded(reg_meta_tag_each(run.db, mark_tagged, &run, err), err, "tags")) ||
-            (rc = loaded(reg_meta_ref_each(run.db, load_edge, &run, err), err, "references")))
+        if ((rc = reg_meta_walked(reg_meta_tag_each(run.db, mark_tagged, &run, err), err, "gc",
+                                  "tags")) ||
+            (rc = reg_meta_walked(reg_meta_ref_each(run.db, load_edge, &run, err), err, "gc",
+                                  "references")))
             goto cleanup;
         mark_manifests(&run);
         if ((rc = sweep_manifests(&run, err)) != 0)
@@ -681,13 +677,16 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
     for (size_t i = 0; i < run.n_manifests; i++) {
         if (!run.manifests[i].is_removed &&
             strmap_put(&run.referenced, run.manifests[i].digest, 0) != 0) {
-            rc = loaded(SW_ENOMEM, err, "manifests");
+            rc = sw_error_set(err, SW_ENOMEM, "gc: manifests: out of memory");
             goto cleanup;
         }
     }
-    if ((rc = loaded(reg_meta_ref_each(run.db, mark_ref_blob, &run, err), err, "references")) ||
-        (rc = loaded(reg_meta_link_each(run.db, mark_recent_link, &run, err), err, "links")) ||
-        (rc = loaded(reg_meta_blob_each(run.db, load_blob, &run, err), err, "blobs")))
+    if ((rc = reg_meta_walked(reg_meta_ref_each(run.db, mark_ref_blob, &run, err), err, "gc",
+                              "references")) ||
+        (rc = reg_meta_walked(reg_meta_link_each(run.db, mark_recent_link, &run, err), err, "gc",
+                              "links")) ||
+        (rc =
+             reg_meta_walked(reg_meta_blob_each(run.db, load_blob, &run, err), err, "gc", "blobs")))
         goto cleanup;
     if ((rc = sweep_blobs(&run, err)) != 0)
         goto cleanup;

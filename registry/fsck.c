@@ -24,6 +24,7 @@
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/strbuf.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "registry/upload.h"
@@ -73,9 +74,7 @@ static int strset_has(struct strset *s, const char *text)
 
 static void strset_free(struct strset *s)
 {
-    for (size_t i = 0; i < s->count; i++)
-        free(s->items[i]);
-    free(s->items);
+    sw_strv_free_n(s->items, s->count);
     memset(s, 0, sizeof(*s));
 }
 
@@ -474,9 +473,7 @@ cleanup:
     for (size_t i = 0; i < run.n_blobs; i++)
         free(run.blobs[i].digest);
     free(run.blobs);
-    for (int64_t i = 0; i <= run.max_repo_id; i++)
-        free(run.repo_names[i]);
-    free(run.repo_names);
+    sw_strv_free_n(run.repo_names, (size_t)(run.max_repo_id + 1));
     strset_free(&run.blob_set);
     strset_free(&run.manifest_set);
     strset_free(&run.uploads);

@@ -31,6 +31,7 @@
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "registry/upload.h"
@@ -620,9 +621,7 @@ static int sweep_upload_files(struct gc_run *run, sw_error **err)
 
 static void gc_run_free(struct gc_run *run)
 {
-    for (size_t i = 0; i < run->n_names; i++)
-        free(run->names[i]);
-    free(run->names);
+    sw_strv_free_n(run->names, run->n_names);
     strmap_free(&run->repo_names);
     for (size_t i = 0; i < run->n_manifests; i++) {
         free(run->manifests[i].digest);

@@ -4,7 +4,8 @@
  * tables, and a libcurl client that records status, headers and body.
  *
  * The config is YAML text appended to a server: section naming the data
- * dir and the listen address; repos: in it are loaded and connected as
+ * dir and the listen address (text starting with two spaces goes inside
+ * that section); repos: in it are loaded and connected as
  * `slipway serve` does, without worker threads (runs stay queued).
  */
 #ifndef SW_TEST_SERVER_FIXTURE_H

@@ -40,6 +40,8 @@ struct reply {
     size_t headers_len;
 };
 
+static void fixture_stop(struct fixture *f);
+
 /* Writes an htpasswd file of one user, made by the real tool
  * (`htpasswd -nbB`), as DIR/htpasswd; returns its malloc'd path. */
 __attribute__((unused)) static char *fixture_htpasswd(const char *dir, const char *user,
@@ -87,6 +89,8 @@ cleanup:
     sw_error_clear(&err);
     free(path);
     free(text);
+    if (rc != 0)
+        fixture_stop(f);
     return rc;
 }
 

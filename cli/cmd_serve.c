@@ -85,6 +85,19 @@ static int serve_option(void *ctx, int opt, const char *arg)
     return 0;
 }
 
+struct serve_parts {
+    srv_server *srv;
+    wrk_service *workers;
+};
+
+/* a reloaded config's repositories: to the server and its workers */
+static void apply_repos(void *ctx, const struct wrk_repos *fresh)
+{
+    struct serve_parts *p = ctx;
+    srv_set_repos(p->srv, fresh);
+    wrk_service_set_repos(p->workers, fresh);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -171,24 +184,9 @@ int cmd_serve(int argc, char **argv)
         sw_warn("server: %s (slipway reload will not find this server)", sw_error_message(err));
         sw_error_clear(&err);
     }
-    for (;;) {
-        if (sigwait(&signals, &signal_number) != 0)
-            continue;
-        if (signal_number != SIGHUP)
-            break;
-        const struct wrk_repos *fresh = NULL;
-        if (cli_reload_load(&generations, args.config_path, args.data_dir, &fresh, &err) != 0) {
-            sw_err("server: config reload refused, the running config stays: %s",
-                   sw_error_message(err));
-            sw_error_clear(&err);
-            continue;
-        }
-        srv_set_repos(srv, fresh);
-        wrk_service_set_repos(workers, fresh);
-        sw_info("server: config reloaded from %s: %zu repositor%s (only repos: is re-read; "
-                "other sections need a restart)",
-                args.config_path, fresh->n, fresh->n == 1 ? "y" : "ies");
-    }
+    struct serve_parts parts = { srv, workers };
+    signal_number = cli_serve_signals(&signals, &generations, args.config_path, args.data_dir,
+                                      "server", apply_repos, &parts);
     cli_pid_file_remove(cfg->data_dir);
     sw_info("server: %s received, shutting down", strsignal(signal_number));
     srv_stop(srv);

@@ -35,6 +35,12 @@ static void usage(FILE *out)
             "  -h, --help      this text\n");
 }
 
+/* a reloaded config's repositories: to the workers */
+static void apply_repos(void *ctx, const struct wrk_repos *fresh)
+{
+    wrk_service_set_repos(ctx, fresh);
+}
+
 int cmd_worker(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -111,22 +117,10 @@ int cmd_worker(int argc, char **argv)
     }
     sw_info("worker %s: building for %zu repositor%s from %s", name, repos->n,
             repos->n == 1 ? "y" : "ies", cfg->data_dir);
-    for (;;) {
-        if (sigwait(&signals, &signal_number) != 0)
-            continue;
-        if (signal_number != SIGHUP)
-            break;
-        const struct wrk_repos *fresh = NULL;
-        if (cli_reload_load(&generations, config_path, NULL, &fresh, &err) != 0) {
-            sw_err("worker %s: config reload refused, the running config stays: %s", name,
-                   sw_error_message(err));
-            sw_error_clear(&err);
-            continue;
-        }
-        wrk_service_set_repos(svc, fresh);
-        sw_info("worker %s: config reloaded: %zu repositor%s", name, fresh->n,
-                fresh->n == 1 ? "y" : "ies");
-    }
+    char who[128];
+    snprintf(who, sizeof(who), "worker %s", name);
+    signal_number =
+        cli_serve_signals(&signals, &generations, config_path, NULL, who, apply_repos, svc);
     sw_info("worker %s: %s received, stopping", name, strsignal(signal_number));
     status = 0;
 cleanup:

@@ -63,6 +63,31 @@ void cli_generations_free(struct cli_generations *g)
     memset(g, 0, sizeof(*g));
 }
 
+int cli_serve_signals(const sigset_t *signals, struct cli_generations *g, const char *config_path,
+                      const char *data_dir_override, const char *who,
+                      void (*apply)(void *ctx, const struct wrk_repos *fresh), void *ctx)
+{
+    int signal_number = 0;
+    sw_error *err = NULL;
+    for (;;) {
+        if (sigwait(signals, &signal_number) != 0)
+            continue;
+        if (signal_number != SIGHUP)
+            return signal_number;
+        const struct wrk_repos *fresh = NULL;
+        if (cli_reload_load(g, config_path, data_dir_override, &fresh, &err) != 0) {
+            sw_err("%s: config reload refused, the running config stays: %s", who,
+                   sw_error_message(err));
+            sw_error_clear(&err);
+            continue;
+        }
+        apply(ctx, fresh);
+        sw_info("%s: config reloaded from %s: %zu repositor%s (only repos: is re-read; "
+                "other sections need a restart)",
+                who, config_path, fresh->n, fresh->n == 1 ? "y" : "ies");
+    }
+}
+
 int cli_pid_file_write(const char *data_dir, sw_error **err)
 {
     char *path = sw_path_join(data_dir, PID_FILE);

@@ -578,11 +578,19 @@ static int drop_stale_upload(void *ctx, const char *uuid)
 
 /* Files under uploads/ with no session row: a crash between creating the
  * file and inserting its row (reg_upload_start), or a row removed by
- * hand. Left alone while younger than the grace period or locked by a
- * writer; reported as kind "upload". */
+ * hand. Left alone while locked by a writer, or younger than the grace
+ * period or UPLOAD_FILE_MIN_AGE_S, whichever is longer: a POST in flight
+ * has its file before its row (the insert may wait out a busy database),
+ * and even `--grace 0` must not take the file from under it. Reported as
+ * kind "upload". */
+#define UPLOAD_FILE_MIN_AGE_S 120
+
 static int sweep_upload_files(struct gc_run *run, sw_error **err)
 {
     const char *dir_path = reg_store_uploads_dir(run->store);
+    int64_t cutoff = reg_meta_now() - UPLOAD_FILE_MIN_AGE_S;
+    if (run->cutoff < cutoff)
+        cutoff = run->cutoff;
     int rc = 0;
     DIR *dir = opendir(dir_path);
     if (dir == NULL)
@@ -602,7 +610,7 @@ static int sweep_upload_files(struct gc_run *run, sw_error **err)
         }
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            (int64_t)st.st_mtime <= run->cutoff && sw_flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            (int64_t)st.st_mtime <= cutoff && sw_flock(fd, LOCK_EX | LOCK_NB) == 0) {
             /* the row may have been inserted since the first look */
             if ((rc = reg_meta_upload_exists(run->db, de->d_name, &exists, err)) == 0 && !exists) {
                 if (!run->opts->dry_run)

@@ -8,20 +8,17 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/fs.h"
+#include "core/spawn.h"
 #include "core/strbuf.h"
 
 struct cidr_list {
@@ -239,31 +236,6 @@ static char *find_program(const char *name)
     return found;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Waits up to timeout_s for pid; SIGKILLs it after that. */
-static void reap(pid_t pid, double timeout_s)
-{
-    double deadline = now_s() + timeout_s;
-    for (;;) {
-        pid_t r = waitpid(pid, NULL, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR))
-            return;
-        if (now_s() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return;
-        }
-        struct timespec pause = { 0, 5 * 1000 * 1000 };
-        nanosleep(&pause, NULL);
-    }
-}
-
 /* The tail of a log file in the scratch dir, for error messages. */
 static char *log_tail(const char *path)
 {
@@ -288,14 +260,12 @@ static char *log_tail(const char *path)
 static void holder_main(pid_t parent, int ctl_fd, int status_fd, const char *nft,
                         const char *rules_path, const char *log_path)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
+    sw_child_die_with_parent(parent);
     /* Keep only the two pipes (as 3 and 4): this process lives as long as
      * the step, and any other descriptor of the worker it held -- another
      * step's slirp4netns exit pipe -- would be kept open with it. */
-    int c = fcntl(ctl_fd, F_DUPFD, 10), s = fcntl(status_fd, F_DUPFD, 10);
-    if (c < 0 || s < 0 || dup2(c, 3) != 3 || dup2(s, 4) != 4 || close_range(5, ~0U, 0) != 0)
+    const int keep[] = { ctl_fd, status_fd };
+    if (sw_child_keep_fds(keep, 2) != 0)
         _exit(1);
     ctl_fd = 3;
     status_fd = 4;
@@ -315,18 +285,12 @@ static void holder_main(pid_t parent, int ctl_fd, int status_fd, const char *nft
     pid_t pid = fork();
     if (pid == 0) {
         int log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
-        }
+        sw_child_stdio(log, log);
         execl(nft, nft, "-f", rules_path, (char *)NULL);
         _exit(127);
     }
     int ws = 0;
-    if (pid < 0 || waitpid(pid, &ws, 0) != pid || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+    if (pid < 0 || sw_wait(pid, &ws) != 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
         status = 2;
     (void)!write(status_fd, &status, 1);
     if (status != 0)
@@ -372,39 +336,29 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
     }
     if ((rc = sw_write_file_atomic(rules_path, rules, strlen(rules), 0600, err)) != 0)
         goto cleanup;
-    if (pipe2(ctl, O_CLOEXEC) != 0 || pipe2(st, O_CLOEXEC) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "pipe");
-        goto cleanup;
-    }
-
     pid_t parent = getpid();
-    pid_t pid = fork();
+    int holder_pipes[2][2];
+    pid_t pid = sw_spawn_fork(holder_pipes, 2, err);
     if (pid < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "fork");
+        rc = SW_EIO;
         goto cleanup;
     }
+    memcpy(ctl, holder_pipes[0], sizeof(ctl));
+    memcpy(st, holder_pipes[1], sizeof(st));
     if (pid == 0) {
         close(ctl[1]);
         close(st[0]);
         holder_main(parent, ctl[0], st[1], nft, rules_path, nft_log);
     }
     net->holder = pid;
-    close(ctl[0]);
-    close(st[1]);
-    ctl[0] = st[1] = -1;
+    sw_close_fd(&ctl[0]);
+    sw_close_fd(&st[1]);
     net->holder_ctl = ctl[1];
     ctl[1] = -1;
     /* the filter loads in well under a second; a holder that says nothing
      * for 10 s is stuck (and is killed by bld_egress_net_stop) */
     unsigned char status = 9;
-    ssize_t n = -1;
-    struct pollfd sp = { .fd = st[0], .events = POLLIN };
-    int spr;
-    while ((spr = poll(&sp, 1, 10000)) < 0 && errno == EINTR)
-        ;
-    if (spr > 0)
-        while ((n = read(st[0], &status, 1)) < 0 && errno == EINTR)
-            ;
+    int n = sw_read_byte(st[0], 10000, &status);
     if (n != 1 || status != 0) {
         if (n == 1 && status == 1) {
             rc = sw_error_set(err, SW_EIO, "cannot make a network namespace for the step");
@@ -418,27 +372,17 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
     }
     snprintf(net->netns_path, sizeof(net->netns_path), "/proc/%d/ns/net", (int)net->holder);
 
-    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(quit, O_CLOEXEC) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "pipe");
+    int slirp_pipes[2][2];
+    if ((pid = sw_spawn_fork(slirp_pipes, 2, err)) < 0) {
+        rc = SW_EIO;
         goto cleanup;
     }
-    pid = fork();
-    if (pid < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "fork");
-        goto cleanup;
-    }
+    memcpy(ready, slirp_pipes[0], sizeof(ready));
+    memcpy(quit, slirp_pipes[1], sizeof(quit));
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
+        sw_child_die_with_parent(parent);
         int log = open(slirp_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
-        }
+        sw_child_stdio(log, log);
         /* --enable-sandbox unmounts what it does not need (/run among
          * them) in the mount namespace it makes; on a host with shared
          * mount propagation (systemd's default) those unmounts reach the
@@ -448,8 +392,8 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
             _exit(126);
         }
         /* these two are slirp4netns's, as 3 and 4; nothing else */
-        int r = fcntl(ready[1], F_DUPFD, 10), q = fcntl(quit[0], F_DUPFD, 10);
-        if (r < 0 || q < 0 || dup2(r, 3) != 3 || dup2(q, 4) != 4 || close_range(5, ~0U, 0) != 0)
+        const int keep[] = { ready[1], quit[0] };
+        if (sw_child_keep_fds(keep, 2) != 0)
             _exit(126);
         execl(slirp, slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
               "--enable-sandbox", "--enable-seccomp", "--netns-type=path", "--ready-fd=3",
@@ -458,19 +402,15 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
         _exit(127);
     }
     net->slirp = pid;
-    close(ready[1]);
-    close(quit[0]);
-    ready[1] = quit[0] = -1;
+    sw_close_fd(&ready[1]);
+    sw_close_fd(&quit[0]);
     net->slirp_exit = quit[1];
     quit[1] = -1;
 
     /* slirp4netns writes "1" to the ready fd once the tap is configured */
-    struct pollfd p = { .fd = ready[0], .events = POLLIN };
-    char c = 0;
-    int pr;
-    while ((pr = poll(&p, 1, 10000)) < 0 && errno == EINTR)
-        ;
-    if (pr <= 0 || read(ready[0], &c, 1) != 1) {
+    unsigned char c = 0;
+    int pr = sw_read_byte(ready[0], 10000, &c);
+    if (pr != 1) {
         char *tail = log_tail(slirp_log);
         rc = sw_error_set(err, SW_EIO, "slirp4netns did not start%s%s",
                           tail && *tail ? ": " : (pr == 0 ? " within 10s" : ""), tail ? tail : "");
@@ -481,10 +421,9 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
 cleanup:
     if (rc != 0)
         bld_egress_net_stop(net);
-    int fds[] = { ctl[0], ctl[1], st[0], st[1], ready[0], ready[1], quit[0], quit[1] };
+    int *fds[] = { &ctl[0], &ctl[1], &st[0], &st[1], &ready[0], &ready[1], &quit[0], &quit[1] };
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+        sw_close_fd(fds[i]);
     free(nft);
     free(slirp);
     free(rules);
@@ -498,12 +437,12 @@ void bld_egress_net_stop(struct bld_egress_net *net)
 {
     if (net->slirp > 0) {
         close(net->slirp_exit);
-        reap(net->slirp, 2.0);
+        sw_reap(net->slirp, 2.0);
         net->slirp = 0;
     }
     if (net->holder > 0) {
         close(net->holder_ctl);
-        reap(net->holder, 2.0);
+        sw_reap(net->holder, 2.0);
         net->holder = 0;
     }
     net->slirp_exit = net->holder_ctl = -1;

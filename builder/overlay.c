@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/profile.h"
+#include "core/spawn.h"
 #include "core/strbuf.h"
 
 static int sys_fsopen(const char *fs, unsigned flags)
@@ -131,13 +132,8 @@ static int userns_fd(uint32_t uid, uint32_t gid, uint32_t size, sw_error **err)
             return sw_error_sys(err, SW_EIO, errno, "dup");
         return fd;
     }
-    if (pipe2(ready, O_CLOEXEC) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "pipe");
-        goto cleanup;
-    }
-    pid = fork();
-    if (pid < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "fork");
+    if ((pid = sw_spawn_fork(&ready, 1, err)) < 0) {
+        rc = SW_EIO;
         goto cleanup;
     }
     if (pid == 0) {
@@ -149,8 +145,7 @@ static int userns_fd(uint32_t uid, uint32_t gid, uint32_t size, sw_error **err)
         for (;;)
             pause();
     }
-    close(ready[1]);
-    ready[1] = -1;
+    sw_close_fd(&ready[1]);
     char c = 0;
     if (read(ready[0], &c, 1) != 1 || c != 'y') {
         rc = sw_error_set(err, SW_EUNSUPPORTED, "cannot create a user namespace");
@@ -184,14 +179,11 @@ static int userns_fd(uint32_t uid, uint32_t gid, uint32_t size, sw_error **err)
         cached_size = size;
     }
 cleanup:
-    if (ready[0] >= 0)
-        close(ready[0]);
-    if (ready[1] >= 0)
-        close(ready[1]);
+    sw_close_fd(&ready[0]);
+    sw_close_fd(&ready[1]);
     if (pid > 0) {
         kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        sw_wait(pid, NULL);
     }
     pthread_mutex_unlock(&lock);
     if (rc != 0 && fd >= 0) {
@@ -337,25 +329,19 @@ int bld_overlay_mount_idmapped(const char *const *lower_dirs, size_t n_lower, co
         rc = ns;
         goto cleanup;
     }
-    if (pipe2(report, O_CLOEXEC) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "pipe");
-        goto cleanup;
-    }
-    pid_t pid = fork();
+    pid_t pid = sw_spawn_fork(&report, 1, err);
     if (pid < 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "fork");
+        rc = SW_EIO;
         goto cleanup;
     }
     if (pid == 0)
         idmap_child(unique, n, common, upper_dir + len + 1, work_dir + len + 1, target, ns, uid,
                     gid, report[1]);
-    close(report[1]);
-    report[1] = -1;
+    sw_close_fd(&report[1]);
     struct idmap_failure f;
     ssize_t got = read(report[0], &f, sizeof(f));
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    sw_wait(pid, &status);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         goto cleanup;
     if (got != (ssize_t)sizeof(f) || f.stage < 0 ||
@@ -372,12 +358,9 @@ int bld_overlay_mount_idmapped(const char *const *lower_dirs, size_t n_lower, co
                           ? " (this kernel cannot; Linux 6.13 or later, or builder.userns: false)"
                           : "");
 cleanup:
-    if (ns >= 0)
-        close(ns);
-    if (report[0] >= 0)
-        close(report[0]);
-    if (report[1] >= 0)
-        close(report[1]);
+    sw_close_fd(&ns);
+    sw_close_fd(&report[0]);
+    sw_close_fd(&report[1]);
     free(common);
     free(unique);
     return rc;

@@ -3,11 +3,11 @@
  * or directory (oci:, oci-archive:, docker-archive:), offline, safe to run
  * next to `slipway serve` on the same data dir (registry/transfer.h).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cli/store.h"
 #include "registry/transfer.h"
 
@@ -32,51 +32,33 @@ static void usage(FILE *out)
 int cmd_export(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_STORE_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *data_dir = NULL;
+    struct cli_store_args args;
     char *repo = NULL, *reference = NULL;
     reg_store *store = NULL;
     sw_error *err = NULL;
     struct reg_transfer_result result;
-    int status = 2, opt;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto cleanup;
-        default:
-            usage(stderr);
-            goto cleanup;
-        }
-    }
-    if (argc - optind != 2) {
-        fprintf(stderr, "slipway export: expected REPO[:TAG] and DEST\n\n");
-        usage(stderr);
-        goto cleanup;
-    }
-    if (cli_store_given("export", config_path, data_dir) != 0) {
-        usage(stderr);
-        goto cleanup;
-    }
+    const struct cli_command command = {
+        .name = "export",
+        .short_options = "h",
+        .options = options,
+        .usage = usage,
+        .min_operands = 2,
+        .max_operands = 2,
+        .operands = "REPO[:TAG] and DEST",
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
+        return status;
+    status = 2;
     if (reg_parse_image_ref(argv[optind], &repo, &reference, &err) != 0) {
         fprintf(stderr, "slipway export: %s\n", sw_error_message(err));
         goto cleanup;
     }
     status = 1;
-    if (cli_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
+    if (cli_open_store(args.config_path, args.data_dir, NULL, &store, &err) != 0 ||
         reg_export(store, repo, reference, argv[optind + 1], &result, &err) != 0) {
         fprintf(stderr, "slipway export: %s\n", sw_error_message(err));
         goto cleanup;

@@ -3,11 +3,11 @@
  * what was found; exits 1 when anything is damaged (after --repair: when
  * damage remains that the repair could not fix).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cli/store.h"
 #include "core/config.h"
 #include "registry/fsck.h"
@@ -38,55 +38,42 @@ static void report_finding(void *ctx, const char *kind, const char *message)
     fflush(stdout);
 }
 
+static int fsck_option(void *ctx, int opt, const char *arg)
+{
+    struct reg_fsck_options *opts = ctx;
+    (void)arg;
+    if (opt == 'r')
+        opts->repair = 1;
+    return 0;
+}
+
 int cmd_fsck(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
+        CLI_STORE_OPTIONS,
         { "repair", no_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *data_dir = NULL;
+    struct cli_store_args args;
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     sw_error *err = NULL;
     struct reg_fsck_options opts = { 0 };
     struct reg_fsck_result result = { 0 };
-    int status = 2, opt;
+    const struct cli_command command = {
+        .name = "fsck",
+        .short_options = "h",
+        .options = options,
+        .usage = usage,
+        .option = fsck_option,
+        .ctx = &opts,
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
+        return status;
 
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'r':
-            opts.repair = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto cleanup;
-        default:
-            usage(stderr);
-            goto cleanup;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "slipway fsck: unexpected argument '%s'\n\n", argv[optind]);
-        usage(stderr);
-        goto cleanup;
-    }
-    if (cli_store_given("fsck", config_path, data_dir) != 0) {
-        usage(stderr);
-        goto cleanup;
-    }
     status = 1;
-    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
+    if (cli_open_store(args.config_path, args.data_dir, &cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway fsck: %s\n", sw_error_message(err));
         goto cleanup;
     }

@@ -4,13 +4,13 @@
  * alive. Safe while the server runs (registry/gc.h); --dry-run reports
  * what would go without changing anything.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "builder/mounts.h"
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cli/store.h"
 #include "core/config.h"
 #include "registry/gc.h"
@@ -87,79 +87,72 @@ static int report_cache_mounts(const struct sw_config *cfg, reg_store *store, in
     return 0;
 }
 
+struct gc_args {
+    struct reg_gc_options opts;
+    const char *grace;
+};
+
+static int gc_option(void *ctx, int opt, const char *arg)
+{
+    struct gc_args *a = ctx;
+    if (opt == 'n')
+        a->opts.dry_run = 1;
+    else if (opt == 'g')
+        a->grace = arg;
+    return 0;
+}
+
 int cmd_gc(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' }, { "data-dir", required_argument, NULL, 'd' },
-        { "dry-run", no_argument, NULL, 'n' },      { "grace", required_argument, NULL, 'g' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+        CLI_STORE_OPTIONS,
+        { "dry-run", no_argument, NULL, 'n' },
+        { "grace", required_argument, NULL, 'g' },
+        { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *data_dir = NULL, *grace = DEFAULT_GRACE;
+    struct cli_store_args args;
+    struct gc_args a = { .grace = DEFAULT_GRACE };
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     sw_error *err = NULL;
-    struct reg_gc_options opts = { 0 };
     struct reg_gc_result result = { 0 };
-    int status = 2, opt;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "hn", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'n':
-            opts.dry_run = 1;
-            break;
-        case 'g':
-            grace = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto cleanup;
-        default:
-            usage(stderr);
-            goto cleanup;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "slipway gc: unexpected argument '%s'\n\n", argv[optind]);
-        usage(stderr);
-        goto cleanup;
-    }
-    if (cli_store_given("gc", config_path, data_dir) != 0) {
-        usage(stderr);
-        goto cleanup;
-    }
-    if ((opts.grace_seconds = sw_parse_duration(grace)) < 0) {
+    const struct cli_command command = {
+        .name = "gc",
+        .short_options = "hn",
+        .options = options,
+        .usage = usage,
+        .option = gc_option,
+        .ctx = &a,
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
+        return status;
+    status = 2;
+    if ((a.opts.grace_seconds = sw_parse_duration(a.grace)) < 0) {
         fprintf(stderr, "slipway gc: --grace '%s': expected a duration such as 0, 30s, 10m\n",
-                grace);
+                a.grace);
         goto cleanup;
     }
     status = 1;
-    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0) {
+    if (cli_open_store(args.config_path, args.data_dir, &cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway gc: %s\n", sw_error_message(err));
         goto cleanup;
     }
-    opts.delete_untagged = cfg->gc_delete_untagged;
-    if (reg_gc_run(store, &opts, report_item, NULL, &result, &err) != 0) {
+    a.opts.delete_untagged = cfg->gc_delete_untagged;
+    if (reg_gc_run(store, &a.opts, report_item, NULL, &result, &err) != 0) {
         fprintf(stderr, "slipway gc: %s\n", sw_error_message(err));
         goto cleanup;
     }
     /* the cache mounts first: the registry summary stays the last line */
-    if (report_cache_mounts(cfg, store, opts.dry_run, &err) != 0) {
+    if (report_cache_mounts(cfg, store, a.opts.dry_run, &err) != 0) {
         fprintf(stderr, "slipway gc: cache mounts: %s\n", sw_error_message(err));
         goto cleanup;
     }
     printf("%s %llu manifests and %llu blobs, %llu bytes%s\n",
-           opts.dry_run ? "gc (dry run): would remove" : "gc: removed",
+           a.opts.dry_run ? "gc (dry run): would remove" : "gc: removed",
            (unsigned long long)result.manifests_deleted, (unsigned long long)result.blobs_deleted,
            (unsigned long long)result.bytes_freed,
-           opts.delete_untagged ? "" : " (untagged manifests kept by policy)");
+           a.opts.delete_untagged ? "" : " (untagged manifests kept by policy)");
     status = 0;
 cleanup:
     reg_store_close(store);

@@ -3,12 +3,12 @@
  * file (tar:, oci:, oci-archive:, docker-archive:), offline, safe to run
  * next to `slipway serve` on the same data dir (registry/transfer.h).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cli/store.h"
 #include "core/config.h"
 #include "registry/names.h"
@@ -114,77 +114,62 @@ static int apply_change(struct import_args *a, const char *change)
     return -1;
 }
 
+static int import_option(void *ctx, int opt, const char *arg)
+{
+    struct import_args *a = ctx;
+    switch (opt) {
+    case 'C':
+        return set_command(&a->cmd, arg, "--cmd");
+    case 'E':
+        return set_command(&a->entrypoint, arg, "--entrypoint");
+    case 'e':
+        if (strchr(arg, '=') == NULL || arg[0] == '=') {
+            fprintf(stderr, "slipway import: --env '%s': expected KEY=VALUE\n", arg);
+            return -1;
+        }
+        return add_env(a, arg, 0);
+    case 'w':
+        a->workdir = arg;
+        return 0;
+    case 'x':
+        return apply_change(a, arg);
+    default:
+        return -1;
+    }
+}
+
 int cmd_import(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
+        CLI_STORE_OPTIONS,
         { "cmd", required_argument, NULL, 'C' },
         { "entrypoint", required_argument, NULL, 'E' },
         { "env", required_argument, NULL, 'e' },
         { "workdir", required_argument, NULL, 'w' },
         { "change", required_argument, NULL, 'x' },
-        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct import_args a = { 0 };
-    const char *config_path = NULL, *data_dir = NULL;
+    struct cli_store_args args;
     char *repo = NULL, *tag = NULL;
     reg_store *store = NULL;
     sw_error *err = NULL;
     struct reg_transfer_result result;
-    int status = 2, opt;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'C':
-            if (set_command(&a.cmd, optarg, "--cmd") != 0)
-                goto cleanup;
-            break;
-        case 'E':
-            if (set_command(&a.entrypoint, optarg, "--entrypoint") != 0)
-                goto cleanup;
-            break;
-        case 'e':
-            if (strchr(optarg, '=') == NULL || optarg[0] == '=') {
-                fprintf(stderr, "slipway import: --env '%s': expected KEY=VALUE\n", optarg);
-                goto cleanup;
-            }
-            if (add_env(&a, optarg, 0) != 0)
-                goto cleanup;
-            break;
-        case 'w':
-            a.workdir = optarg;
-            break;
-        case 'x':
-            if (apply_change(&a, optarg) != 0)
-                goto cleanup;
-            break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto cleanup;
-        default:
-            usage(stderr);
-            goto cleanup;
-        }
-    }
-    if (argc - optind != 2) {
-        fprintf(stderr, "slipway import: expected SOURCE and REPO[:TAG]\n\n");
-        usage(stderr);
+    const struct cli_command command = {
+        .name = "import",
+        .short_options = "h",
+        .options = options,
+        .usage = usage,
+        .option = import_option,
+        .ctx = &a,
+        .min_operands = 2,
+        .max_operands = 2,
+        .operands = "SOURCE and REPO[:TAG]",
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
         goto cleanup;
-    }
-    if (cli_store_given("import", config_path, data_dir) != 0) {
-        usage(stderr);
-        goto cleanup;
-    }
+    status = 2;
     if (reg_parse_image_ref(argv[optind + 1], &repo, &tag, &err) != 0) {
         fprintf(stderr, "slipway import: %s\n", sw_error_message(err));
         goto cleanup;
@@ -201,7 +186,7 @@ int cmd_import(int argc, char **argv)
         .workdir = a.workdir,
         .created = -1,
     };
-    if (cli_open_store(config_path, data_dir, NULL, &store, &err) != 0 ||
+    if (cli_open_store(args.config_path, args.data_dir, NULL, &store, &err) != 0 ||
         reg_import(store, argv[optind], repo, tag, &settings, &result, &err) != 0) {
         fprintf(stderr, "slipway import: %s\n", sw_error_message(err));
         goto cleanup;

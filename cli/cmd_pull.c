@@ -4,13 +4,13 @@
  * the builder uses for FROM. Mirrors come from the config file; insecure
  * hosts and credentials from the command line (see docs/pull.md).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cli/store.h"
 #include "core/config.h"
 #include "core/error.h"
@@ -87,97 +87,101 @@ static int read_password_stdin(char **out)
     return 0;
 }
 
+struct pull_args {
+    const char *platform, *creds, *username;
+    const char *insecure[MAX_INSECURE + 1];
+    int n_insecure, is_password_stdin, is_quiet;
+};
+
+static int pull_option(void *ctx, int opt, const char *arg)
+{
+    struct pull_args *a = ctx;
+    switch (opt) {
+    case 'p':
+        a->platform = arg;
+        return 0;
+    case 'C':
+        a->creds = arg;
+        return 0;
+    case 'u':
+        a->username = arg;
+        return 0;
+    case 'P':
+        a->is_password_stdin = 1;
+        return 0;
+    case 'q':
+        a->is_quiet = 1;
+        return 0;
+    case 'i':
+        if (a->n_insecure == MAX_INSECURE) {
+            fprintf(stderr, "slipway pull: at most %d --insecure hosts\n", MAX_INSECURE);
+            return -1;
+        }
+        a->insecure[a->n_insecure++] = arg;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 int cmd_pull(int argc, char **argv)
 {
     static const struct option long_options[] = {
-        { "config", required_argument, NULL, 'c' },   { "data-dir", required_argument, NULL, 'd' },
-        { "platform", required_argument, NULL, 'p' }, { "insecure", required_argument, NULL, 'i' },
-        { "creds", required_argument, NULL, 'C' },    { "username", required_argument, NULL, 'u' },
-        { "password-stdin", no_argument, NULL, 'P' }, { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 },
+        CLI_STORE_OPTIONS,
+        { "platform", required_argument, NULL, 'p' },
+        { "insecure", required_argument, NULL, 'i' },
+        { "creds", required_argument, NULL, 'C' },
+        { "username", required_argument, NULL, 'u' },
+        { "password-stdin", no_argument, NULL, 'P' },
+        { "quiet", no_argument, NULL, 'q' },
+        { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *data_dir = NULL, *platform = NULL, *creds = NULL,
-               *username = NULL;
-    const char *insecure[MAX_INSECURE + 1] = { NULL };
-    int n_insecure = 0, is_password_stdin = 0, is_quiet = 0, status = 1, opt;
+    struct pull_args a = { 0 };
+    struct cli_store_args args;
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     sw_error *err = NULL;
     char *user = NULL, *password = NULL, *local_repo = NULL, *local_ref = NULL;
     struct reg_ref ref = { 0 };
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "qh", long_options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'p':
-            platform = optarg;
-            break;
-        case 'C':
-            creds = optarg;
-            break;
-        case 'u':
-            username = optarg;
-            break;
-        case 'P':
-            is_password_stdin = 1;
-            break;
-        case 'q':
-            is_quiet = 1;
-            break;
-        case 'i':
-            if (n_insecure == MAX_INSECURE) {
-                fprintf(stderr, "slipway pull: at most %d --insecure hosts\n", MAX_INSECURE);
-                return 2;
-            }
-            insecure[n_insecure++] = optarg;
-            break;
-        case 'h':
-            print_usage(stdout);
-            return 0;
-        default:
-            print_usage(stderr);
-            return 2;
-        }
-    }
-    if (argc - optind < 1 || argc - optind > 2) {
-        print_usage(stderr);
-        return 2;
-    }
-    if ((creds && (username || is_password_stdin)) || (username && !is_password_stdin) ||
-        (is_password_stdin && !username)) {
+    const struct cli_command command = {
+        .name = "pull",
+        .short_options = "qh",
+        .options = long_options,
+        .usage = print_usage,
+        .option = pull_option,
+        .ctx = &a,
+        .min_operands = 1,
+        .max_operands = 2,
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
+        return status;
+    status = 1;
+    if ((a.creds && (a.username || a.is_password_stdin)) || (a.username && !a.is_password_stdin) ||
+        (a.is_password_stdin && !a.username)) {
         fprintf(stderr, "slipway pull: give either --creds USER:PASS or --username USER "
                         "--password-stdin\n");
-        return 2;
-    }
-    if (cli_store_given("pull", config_path, data_dir) != 0) {
-        print_usage(stderr);
         return 2;
     }
     const char *reference = argv[optind];
     const char *local = argc - optind == 2 ? argv[optind + 1] : NULL;
 
-    if (creds) {
-        const char *colon = strchr(creds, ':');
-        if (colon == NULL || colon == creds) {
+    if (a.creds) {
+        const char *colon = strchr(a.creds, ':');
+        if (colon == NULL || colon == a.creds) {
             fprintf(stderr, "slipway pull: --creds expects USER:PASSWORD\n");
             return 2;
         }
-        user = strndup(creds, (size_t)(colon - creds));
+        user = strndup(a.creds, (size_t)(colon - a.creds));
         password = strdup(colon + 1);
-    } else if (username) {
-        user = strdup(username);
+    } else if (a.username) {
+        user = strdup(a.username);
         if (read_password_stdin(&password) != 0) {
             fprintf(stderr, "slipway pull: no password on standard input\n");
             goto cleanup;
         }
     }
-    if ((creds || username) && (user == NULL || password == NULL)) {
+    if ((a.creds || a.username) && (user == NULL || password == NULL)) {
         fprintf(stderr, "slipway pull: out of memory\n");
         goto cleanup;
     }
@@ -198,26 +202,26 @@ int cmd_pull(int argc, char **argv)
         local_tag = local_ref;
     }
 
-    if (cli_open_store(config_path, data_dir, &cfg, &store, &err) != 0)
+    if (cli_open_store(args.config_path, args.data_dir, &cfg, &store, &err) != 0)
         goto fail;
 
     struct reg_credential credential = { ref.domain, user, password };
     struct reg_client_options options = {
-        .insecure_hosts = insecure,
+        .insecure_hosts = a.insecure,
         .credentials = user ? &credential : NULL,
         .n_credentials = user ? 1 : 0,
         .mirrors = cfg->mirrors,
         .n_mirrors = cfg->n_mirrors,
         .progress = print_progress,
-        .progress_ctx = &is_quiet,
+        .progress_ctx = &a.is_quiet,
     };
     struct reg_pull_result result;
     const char *store_repo = local_repo ? local_repo : ref.path;
-    if (reg_client_pull(store, &options, reference, platform, store_repo, local_tag, &result,
+    if (reg_client_pull(store, &options, reference, a.platform, store_repo, local_tag, &result,
                         &err) != 0)
         goto fail;
 
-    if (is_quiet) {
+    if (a.is_quiet) {
         printf("%s\n", result.manifest_digest);
     } else {
         char downloaded[32];

@@ -9,7 +9,6 @@
  * sigwait(): no async-signal-safety puzzles in handlers.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/opts.h"
 #include "cli/reload.h"
 #include "cli/store.h"
 #include "core/config.h"
@@ -77,16 +77,36 @@ static int parse_listen(const char *text, char **host, int *port)
     return 0;
 }
 
+static int serve_option(void *ctx, int opt, const char *arg)
+{
+    const char **listen = ctx;
+    if (opt == 'l')
+        *listen = arg;
+    return 0;
+}
+
+struct serve_parts {
+    srv_server *srv;
+    wrk_service *workers;
+};
+
+/* a reloaded config's repositories: to the server and its workers */
+static void apply_repos(void *ctx, const struct wrk_repos *fresh)
+{
+    struct serve_parts *p = ctx;
+    srv_set_repos(p->srv, fresh);
+    wrk_service_set_repos(p->workers, fresh);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
+        CLI_STORE_OPTIONS,
         { "listen", required_argument, NULL, 'l' },
-        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *data_dir = NULL, *listen = NULL;
+    const char *listen = NULL;
+    struct cli_store_args args;
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     srv_server *srv = NULL;
@@ -95,37 +115,21 @@ int cmd_serve(int argc, char **argv)
     struct cli_generations generations = { 0 };
     sw_error *err = NULL;
     sigset_t signals;
-    int status = 2, opt, signal_number = 0;
-
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'l':
-            listen = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto cleanup;
-        default:
-            usage(stderr);
-            goto cleanup;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "slipway serve: unexpected argument '%s'\n\n", argv[optind]);
-        usage(stderr);
-        goto cleanup;
-    }
+    int signal_number = 0;
+    const struct cli_command command = {
+        .name = "serve",
+        .short_options = "h",
+        .options = options,
+        .usage = usage,
+        .option = serve_option,
+        .ctx = &listen,
+        .store_optional = 1,
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
+        return status;
     status = 1;
-    if ((config_path ? sw_config_load(config_path, &cfg, &err) : sw_config_defaults(&cfg, &err)) !=
-        0) {
+    if (cli_load_config(args.config_path, args.data_dir, &cfg, &err) != 0) {
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;
     }
@@ -141,29 +145,13 @@ int cmd_serve(int argc, char **argv)
         cfg->listen_host = host;
         cfg->listen_port = port;
     }
-    if (data_dir && cli_set_data_dir(cfg, data_dir, &err) != 0) {
+
+    if (wrk_repos_load(cfg, &repos, &err) != 0 || cli_store_open_config(cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;
     }
 
-    if (wrk_repos_load(cfg, &repos, &err) != 0) {
-        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
-        goto cleanup;
-    }
-
-    struct reg_options store_options;
-    reg_options_from_config(cfg, &store_options);
-    if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
-        fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
-        goto cleanup;
-    }
-
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP); /* reload the config (cli/reload.h) */
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_signals(&signals);
 
     /* the workers first: once srv_start returns, requests are answered, and
      * a manual run or a delivery must find the build service wired */
@@ -196,24 +184,9 @@ int cmd_serve(int argc, char **argv)
         sw_warn("server: %s (slipway reload will not find this server)", sw_error_message(err));
         sw_error_clear(&err);
     }
-    for (;;) {
-        if (sigwait(&signals, &signal_number) != 0)
-            continue;
-        if (signal_number != SIGHUP)
-            break;
-        const struct wrk_repos *fresh = NULL;
-        if (cli_reload_load(&generations, config_path, data_dir, &fresh, &err) != 0) {
-            sw_err("server: config reload refused, the running config stays: %s",
-                   sw_error_message(err));
-            sw_error_clear(&err);
-            continue;
-        }
-        srv_set_repos(srv, fresh);
-        wrk_service_set_repos(workers, fresh);
-        sw_info("server: config reloaded from %s: %zu repositor%s (only repos: is re-read; "
-                "other sections need a restart)",
-                config_path, fresh->n, fresh->n == 1 ? "y" : "ies");
-    }
+    struct serve_parts parts = { srv, workers };
+    signal_number = cli_serve_signals(&signals, &generations, args.config_path, args.data_dir,
+                                      "server", apply_repos, &parts);
     cli_pid_file_remove(cfg->data_dir);
     sw_info("server: %s received, shutting down", strsignal(signal_number));
     srv_stop(srv);

@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/reload.h"
+#include "cli/store.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/parse.h"
@@ -32,6 +33,12 @@ static void usage(FILE *out)
             "  --threads N     worker threads (default: `workers:` of the config, at least 1)\n"
             "  --name NAME     the lease owner name shown in logs (default: worker-<pid>)\n"
             "  -h, --help      this text\n");
+}
+
+/* a reloaded config's repositories: to the workers */
+static void apply_repos(void *ctx, const struct wrk_repos *fresh)
+{
+    wrk_service_set_repos(ctx, fresh);
 }
 
 int cmd_worker(int argc, char **argv)
@@ -87,18 +94,11 @@ int cmd_worker(int argc, char **argv)
         fprintf(stderr, "slipway worker: %s\n", sw_error_message(err));
         goto cleanup;
     }
-    struct reg_options store_options;
-    reg_options_from_config(cfg, &store_options);
-    if (reg_store_open(cfg->data_dir, &store_options, &store, &err) != 0) {
+    if (cli_store_open_config(cfg, &store, &err) != 0) {
         fprintf(stderr, "slipway worker: %s\n", sw_error_message(err));
         goto cleanup;
     }
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGHUP); /* reload the config (cli/reload.h) */
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_block_signals(&signals);
 
     if (name == NULL) {
         snprintf(default_name, sizeof(default_name), "worker-%d", (int)getpid());
@@ -117,22 +117,10 @@ int cmd_worker(int argc, char **argv)
     }
     sw_info("worker %s: building for %zu repositor%s from %s", name, repos->n,
             repos->n == 1 ? "y" : "ies", cfg->data_dir);
-    for (;;) {
-        if (sigwait(&signals, &signal_number) != 0)
-            continue;
-        if (signal_number != SIGHUP)
-            break;
-        const struct wrk_repos *fresh = NULL;
-        if (cli_reload_load(&generations, config_path, NULL, &fresh, &err) != 0) {
-            sw_err("worker %s: config reload refused, the running config stays: %s", name,
-                   sw_error_message(err));
-            sw_error_clear(&err);
-            continue;
-        }
-        wrk_service_set_repos(svc, fresh);
-        sw_info("worker %s: config reloaded: %zu repositor%s", name, fresh->n,
-                fresh->n == 1 ? "y" : "ies");
-    }
+    char who[128];
+    snprintf(who, sizeof(who), "worker %s", name);
+    signal_number =
+        cli_serve_signals(&signals, &generations, config_path, NULL, who, apply_repos, svc);
     sw_info("worker %s: %s received, stopping", name, strsignal(signal_number));
     status = 0;
 cleanup:

@@ -5,13 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/opts.h"
 #include "cli/store.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -28,8 +28,7 @@ int cli_reload_load(struct cli_generations *g, const char *config_path,
     int rc;
     if (config_path == NULL)
         return sw_error_set(err, SW_EINVAL, "no config file to reload (started without --config)");
-    if ((rc = sw_config_load(config_path, &cfg, err)) != 0 ||
-        (data_dir_override && (rc = cli_set_data_dir(cfg, data_dir_override, err)) != 0) ||
+    if ((rc = cli_load_config(config_path, data_dir_override, &cfg, err)) != 0 ||
         (rc = wrk_repos_load(cfg, &repos, err)) != 0)
         goto fail;
     struct sw_config **configs = realloc(g->configs, (g->n + 1) * sizeof(*configs));
@@ -62,6 +61,31 @@ void cli_generations_free(struct cli_generations *g)
     free(g->repos);
     free(g->configs);
     memset(g, 0, sizeof(*g));
+}
+
+int cli_serve_signals(const sigset_t *signals, struct cli_generations *g, const char *config_path,
+                      const char *data_dir_override, const char *who,
+                      void (*apply)(void *ctx, const struct wrk_repos *fresh), void *ctx)
+{
+    int signal_number = 0;
+    sw_error *err = NULL;
+    for (;;) {
+        if (sigwait(signals, &signal_number) != 0)
+            continue;
+        if (signal_number != SIGHUP)
+            return signal_number;
+        const struct wrk_repos *fresh = NULL;
+        if (cli_reload_load(g, config_path, data_dir_override, &fresh, &err) != 0) {
+            sw_err("%s: config reload refused, the running config stays: %s", who,
+                   sw_error_message(err));
+            sw_error_clear(&err);
+            continue;
+        }
+        apply(ctx, fresh);
+        sw_info("%s: config reloaded from %s: %zu repositor%s (only repos: is re-read; "
+                "other sections need a restart)",
+                who, config_path, fresh->n, fresh->n == 1 ? "y" : "ies");
+    }
 }
 
 int cli_pid_file_write(const char *data_dir, sw_error **err)
@@ -122,47 +146,30 @@ static void reload_usage(FILE *out)
 int cmd_reload(int argc, char **argv)
 {
     static const struct option options[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "data-dir", required_argument, NULL, 'd' },
-        { "help", no_argument, NULL, 'h' },
+        CLI_STORE_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *data_dir = NULL;
+    struct cli_store_args args;
     struct sw_config *cfg = NULL;
     sw_error *err = NULL;
     char *path = NULL, *text = NULL;
-    int status = 2, opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'h':
-            reload_usage(stdout);
-            return 0;
-        default:
-            reload_usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc || cli_store_given("reload", config_path, data_dir) != 0) {
-        reload_usage(stderr);
-        return 2;
-    }
+    const struct cli_command command = {
+        .name = "reload",
+        .short_options = "h",
+        .options = options,
+        .usage = reload_usage,
+    };
+    int status = cli_parse(&command, argc, argv, &args);
+    if (status != CLI_GO)
+        return status;
     status = 1;
     /* the file is checked here too, so a typo is reported to whoever typed it */
-    if ((config_path ? sw_config_load(config_path, &cfg, &err) : sw_config_defaults(&cfg, &err)) !=
-            0 ||
-        (data_dir && cli_set_data_dir(cfg, data_dir, &err) != 0)) {
+    if (cli_load_config(args.config_path, args.data_dir, &cfg, &err) != 0) {
         fprintf(stderr, "slipway reload: %s\n", sw_error_message(err));
         goto cleanup;
     }
     struct wrk_repos *repos = NULL;
-    if (config_path && wrk_repos_load(cfg, &repos, &err) != 0) {
+    if (args.config_path && wrk_repos_load(cfg, &repos, &err) != 0) {
         fprintf(stderr, "slipway reload: %s (the server keeps its config)\n",
                 sw_error_message(err));
         goto cleanup;

@@ -17,6 +17,8 @@
 #ifndef SW_CLI_RELOAD_H
 #define SW_CLI_RELOAD_H
 
+#include <signal.h>
+
 #include "core/config.h"
 #include "core/error.h"
 #include "worker/repos.h"
@@ -35,6 +37,15 @@ int cli_reload_load(struct cli_generations *g, const char *config_path,
                     sw_error **err);
 
 void cli_generations_free(struct cli_generations *g);
+
+/* The main thread of serve and worker: waits for the signals of *signals
+ * (cli_block_signals); SIGHUP reloads config_path as a new generation and
+ * hands its repositories to apply(ctx, fresh), an invalid config is logged
+ * and the running one stays. Returns the signal that ends the wait
+ * (SIGTERM, SIGINT). who prefixes the log lines ("server", "worker w-1"). */
+int cli_serve_signals(const sigset_t *signals, struct cli_generations *g, const char *config_path,
+                      const char *data_dir_override, const char *who,
+                      void (*apply)(void *ctx, const struct wrk_repos *fresh), void *ctx);
 
 /* <data_dir>/serve.pid: written by `slipway serve`, read by `slipway reload`. */
 int cli_pid_file_write(const char *data_dir, sw_error **err);

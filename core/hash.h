@@ -3,7 +3,7 @@
  * constant-time comparison (OpenSSL EVP underneath).
  *
  * Blobs are hashed while they stream through (upload, layer writing), so the
- * streaming context is the primary interface; sw_sha256_hex() is a shortcut
+ * streaming context is the primary interface; sw_sha256_digest() is a shortcut
  * for small in-memory buffers such as manifests.
  */
 #ifndef SW_HASH_H

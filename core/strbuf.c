@@ -95,3 +95,12 @@ void sw_strv_free(char **v)
         free(*p);
     free(v);
 }
+
+void sw_strv_free_n(char **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}

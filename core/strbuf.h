@@ -36,4 +36,8 @@ void sw_strbuf_free(sw_strbuf *sb);
  * itself; accepts NULL. */
 void sw_strv_free(char **v);
 
+/* Frees the first n entries of a vector (NULL entries allowed: one that
+ * failed to be filled) and the vector itself; accepts NULL. */
+void sw_strv_free_n(char **v, size_t n);
+
 #endif

@@ -24,6 +24,7 @@
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "core/strbuf.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "registry/upload.h"
@@ -73,9 +74,7 @@ static int strset_has(struct strset *s, const char *text)
 
 static void strset_free(struct strset *s)
 {
-    for (size_t i = 0; i < s->count; i++)
-        free(s->items[i]);
-    free(s->items);
+    sw_strv_free_n(s->items, s->count);
     memset(s, 0, sizeof(*s));
 }
 
@@ -422,14 +421,6 @@ static int report_integrity(void *ctx, const char *line)
     return 0;
 }
 
-/* Callbacks return SW_ENOMEM without a message; name it. */
-static int loaded(int rc, sw_error **err, const char *what)
-{
-    if (rc == SW_ENOMEM)
-        return sw_error_set(err, SW_ENOMEM, "fsck: %s: out of memory", what);
-    return rc;
-}
-
 int reg_fsck_run(reg_store *store, const struct reg_fsck_options *opts, reg_fsck_report_fn report,
                  void *ctx, struct reg_fsck_result *result, sw_error **err)
 {
@@ -451,11 +442,14 @@ int reg_fsck_run(reg_store *store, const struct reg_fsck_options *opts, reg_fsck
         goto cleanup;
     if ((rc = reg_meta_quick_check(run.db, report_integrity, &run, err)) != 0)
         goto cleanup;
-    if ((rc = loaded(reg_meta_repo_each(run.db, load_repo, &run, err), err, "repositories")) ||
-        (rc = loaded(reg_meta_blob_each(run.db, load_blob, &run, err), err, "blobs")) ||
-        (rc = loaded(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "manifests")) ||
-        (rc = loaded(reg_meta_upload_each_stale(run.db, INT64_MAX, load_upload, &run, err), err,
-                     "uploads")))
+    if ((rc = reg_meta_walked(reg_meta_repo_each(run.db, load_repo, &run, err), err, "fsck",
+                              "repositories")) ||
+        (rc = reg_meta_walked(reg_meta_blob_each(run.db, load_blob, &run, err), err, "fsck",
+                              "blobs")) ||
+        (rc = reg_meta_walked(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "fsck",
+                              "manifests")) ||
+        (rc = reg_meta_walked(reg_meta_upload_each_stale(run.db, INT64_MAX, load_upload, &run, err),
+                              err, "fsck", "uploads")))
         goto cleanup;
     if ((rc = check_blobs(&run, err)) || (rc = check_blob_files(&run, "sha256", err)) ||
         (rc = check_blob_files(&run, "sha512", err)))
@@ -467,7 +461,8 @@ int reg_fsck_run(reg_store *store, const struct reg_fsck_options *opts, reg_fsck
         for (size_t i = 0; i < run.n_blobs; i++)
             free(run.blobs[i].digest);
         run.n_blobs = 0;
-        if ((rc = loaded(reg_meta_blob_each(run.db, load_blob, &run, err), err, "blobs")))
+        if ((rc = reg_meta_walked(reg_meta_blob_each(run.db, load_blob, &run, err), err, "fsck",
+                                  "blobs")))
             goto cleanup;
     }
     if ((rc = reg_meta_manifest_each(run.db, check_manifest, &run, err)) ||
@@ -478,9 +473,7 @@ cleanup:
     for (size_t i = 0; i < run.n_blobs; i++)
         free(run.blobs[i].digest);
     free(run.blobs);
-    for (int64_t i = 0; i <= run.max_repo_id; i++)
-        free(run.repo_names[i]);
-    free(run.repo_names);
+    sw_strv_free_n(run.repo_names, (size_t)(run.max_repo_id + 1));
     strset_free(&run.blob_set);
     strset_free(&run.manifest_set);
     strset_free(&run.uploads);

@@ -31,6 +31,7 @@
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "registry/meta.h"
 #include "registry/names.h"
 #include "registry/upload.h"
@@ -577,11 +578,19 @@ static int drop_stale_upload(void *ctx, const char *uuid)
 
 /* Files under uploads/ with no session row: a crash between creating the
  * file and inserting its row (reg_upload_start), or a row removed by
- * hand. Left alone while younger than the grace period or locked by a
- * writer; reported as kind "upload". */
+ * hand. Left alone while locked by a writer, or younger than the grace
+ * period or UPLOAD_FILE_MIN_AGE_S, whichever is longer: a POST in flight
+ * has its file before its row (the insert may wait out a busy database),
+ * and even `--grace 0` must not take the file from under it. Reported as
+ * kind "upload". */
+#define UPLOAD_FILE_MIN_AGE_S 120
+
 static int sweep_upload_files(struct gc_run *run, sw_error **err)
 {
     const char *dir_path = reg_store_uploads_dir(run->store);
+    int64_t cutoff = reg_meta_now() - UPLOAD_FILE_MIN_AGE_S;
+    if (run->cutoff < cutoff)
+        cutoff = run->cutoff;
     int rc = 0;
     DIR *dir = opendir(dir_path);
     if (dir == NULL)
@@ -601,7 +610,7 @@ static int sweep_upload_files(struct gc_run *run, sw_error **err)
         }
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            (int64_t)st.st_mtime <= run->cutoff && sw_flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            (int64_t)st.st_mtime <= cutoff && sw_flock(fd, LOCK_EX | LOCK_NB) == 0) {
             /* the row may have been inserted since the first look */
             if ((rc = reg_meta_upload_exists(run->db, de->d_name, &exists, err)) == 0 && !exists) {
                 if (!run->opts->dry_run)
@@ -620,9 +629,7 @@ static int sweep_upload_files(struct gc_run *run, sw_error **err)
 
 static void gc_run_free(struct gc_run *run)
 {
-    for (size_t i = 0; i < run->n_names; i++)
-        free(run->names[i]);
-    free(run->names);
+    sw_strv_free_n(run->names, run->n_names);
     strmap_free(&run->repo_names);
     for (size_t i = 0; i < run->n_manifests; i++) {
         free(run->manifests[i].digest);
@@ -636,14 +643,6 @@ static void gc_run_free(struct gc_run *run)
         free(run->blobs[i].digest);
     free(run->blobs);
     strmap_free(&run->blob_rows);
-}
-
-/* Callbacks return SW_ENOMEM without setting err; name it here. */
-static int loaded(int rc, sw_error **err, const char *what)
-{
-    if (rc == SW_ENOMEM)
-        return sw_error_set(err, SW_ENOMEM, "gc: %s: out of memory", what);
-    return rc;
 }
 
 int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_report_fn report,
@@ -664,12 +663,16 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
         goto cleanup;
 
     /* manifests: mark from tags, sweep the rest in dependency order */
-    if ((rc = loaded(reg_meta_repo_each(run.db, load_repo, &run, err), err, "repositories")) ||
-        (rc = loaded(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "manifests")))
+    if ((rc = reg_meta_walked(reg_meta_repo_each(run.db, load_repo, &run, err), err, "gc",
+                              "repositories")) ||
+        (rc = reg_meta_walked(reg_meta_manifest_each(run.db, load_manifest, &run, err), err, "gc",
+                              "manifests")))
         goto cleanup;
     if (opts->delete_untagged) {
-        if ((rc = loaded(reg_meta_tag_each(run.db, mark_tagged, &run, err), err, "tags")) ||
-            (rc = loaded(reg_meta_ref_each(run.db, load_edge, &run, err), err, "references")))
+        if ((rc = reg_meta_walked(reg_meta_tag_each(run.db, mark_tagged, &run, err), err, "gc",
+                                  "tags")) ||
+            (rc = reg_meta_walked(reg_meta_ref_each(run.db, load_edge, &run, err), err, "gc",
+                                  "references")))
             goto cleanup;
         mark_manifests(&run);
         if ((rc = sweep_manifests(&run, err)) != 0)
@@ -681,13 +684,16 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
     for (size_t i = 0; i < run.n_manifests; i++) {
         if (!run.manifests[i].is_removed &&
             strmap_put(&run.referenced, run.manifests[i].digest, 0) != 0) {
-            rc = loaded(SW_ENOMEM, err, "manifests");
+            rc = sw_error_set(err, SW_ENOMEM, "gc: manifests: out of memory");
             goto cleanup;
         }
     }
-    if ((rc = loaded(reg_meta_ref_each(run.db, mark_ref_blob, &run, err), err, "references")) ||
-        (rc = loaded(reg_meta_link_each(run.db, mark_recent_link, &run, err), err, "links")) ||
-        (rc = loaded(reg_meta_blob_each(run.db, load_blob, &run, err), err, "blobs")))
+    if ((rc = reg_meta_walked(reg_meta_ref_each(run.db, mark_ref_blob, &run, err), err, "gc",
+                              "references")) ||
+        (rc = reg_meta_walked(reg_meta_link_each(run.db, mark_recent_link, &run, err), err, "gc",
+                              "links")) ||
+        (rc =
+             reg_meta_walked(reg_meta_blob_each(run.db, load_blob, &run, err), err, "gc", "blobs")))
         goto cleanup;
     if ((rc = sweep_blobs(&run, err)) != 0)
         goto cleanup;

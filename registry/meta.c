@@ -765,6 +765,13 @@ int reg_meta_blob_each(sw_db *db,
     return rc;
 }
 
+int reg_meta_walked(int rc, sw_error **err, const char *who, const char *what)
+{
+    if (rc == SW_ENOMEM)
+        return sw_error_set(err, SW_ENOMEM, "%s: %s: out of memory", who, what);
+    return rc;
+}
+
 /* Runs a one-row, one-integer query with text/int parameters given as a
  * pattern: 't' text, 'i' int64. */
 static int query_int(sw_db *db, const char *sql, const char *types, const void *const *args,

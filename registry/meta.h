@@ -142,6 +142,10 @@ int reg_meta_link_each(sw_db *db, int (*fn)(void *ctx, const char *digest, int64
 int reg_meta_blob_each(sw_db *db,
                        int (*fn)(void *ctx, const char *digest, int64_t size, int64_t created_at),
                        void *ctx, sw_error **err);
+/* What a reg_meta_*_each walk returned, named: callbacks stop a walk with
+ * SW_ENOMEM without a message, which becomes "WHO: WHAT: out of memory"
+ * (e.g. "gc: tags: out of memory"); any other result passes through. */
+int reg_meta_walked(int rc, sw_error **err, const char *who, const char *what);
 /* Re-check, inside the sweep's write transaction, that nothing keeps the
  * manifest alive any more: no tag, no parent index, no subject present in
  * the repository, pushed at or before cutoff. */

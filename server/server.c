@@ -78,6 +78,13 @@ static void web_asset_end(srv_request *req)
     const char *name = srv_request_param(req, "asset");
     if (name == NULL)
         name = "index.html";
+    /* a GET under /v2/ that no registry route took (exact methods are
+     * matched before the registry's catch-all): a registry client gets the
+     * spec's JSON error, not the web UI */
+    if (strncmp(name, "v2/", 3) == 0) {
+        srv_respond_error(req, SRV_E_NOT_FOUND, "no such API endpoint");
+        return;
+    }
     for (size_t i = 0; srv_web_assets[i].name; i++) {
         if (strcmp(srv_web_assets[i].name, name) == 0) {
             web_page_headers(req);
@@ -88,7 +95,8 @@ static void web_asset_end(srv_request *req)
     }
     /* The web UI's pages (/repos/..., /runs/..., /images/...) are routes of
      * the single-page app: they get index.html, which reads the path. API
-     * and registry paths never reach here (their routes come first). */
+     * paths never reach here (their catch-all comes first); unknown
+     * registry paths are answered above. */
     /* any other path without a file extension gets the app too, with 404:
      * a person sees the UI's "not found" page, not a JSON error */
     const char *last = strrchr(name, '/');

@@ -33,6 +33,19 @@ static int stop_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_o
     return stop && *stop;
 }
 
+/* A CloudEvents 1.0 event in structured mode (a JSON object with
+ * "specversion") goes out as application/cloudevents+json, as the
+ * specification's HTTP binding asks; everything else as JSON. The outbox
+ * stores bodies only, so the type is read from the body. */
+static const char *content_type_of(const char *body)
+{
+    json_t *doc = json_loads(body, 0, NULL);
+    int event = json_is_string(json_object_get(doc, "specversion"));
+    json_decref(doc);
+    return event ? "Content-Type: application/cloudevents+json; charset=utf-8"
+                 : "Content-Type: application/json";
+}
+
 int wrk_forge_post(const char *url, const char *body, const char *auth, const atomic_int *stop,
                    long *status, sw_error **err)
 {
@@ -43,7 +56,7 @@ int wrk_forge_post(const char *url, const char *body, const char *auth, const at
     *status = 0;
     if (curl == NULL)
         return sw_error_oom(err);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, content_type_of(body));
     headers = curl_slist_append(headers, "Accept: application/vnd.github+json, application/json");
     if (auth && asprintf(&auth_header, "Authorization: %s", auth) >= 0)
         headers = curl_slist_append(headers, auth_header);

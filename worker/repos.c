@@ -24,15 +24,6 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void free_strv(char **v, size_t n)
-{
-    if (v == NULL)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static char **dup_argv(char *const *v)
 {
     size_t n = 0;
@@ -163,7 +154,7 @@ static int get_list(const struct ctx *c, json_t *obj, const char *prefix, const 
     json_t *item;
     json_array_foreach(v, i, item) {
         if (!json_is_string(item)) {
-            free_strv(*out, *n);
+            sw_strv_free_n(*out, *n);
             *out = NULL;
             *n = 0;
             return key_error(c, item, full, err, "expected a list of strings");
@@ -324,12 +315,12 @@ static void rule_free(struct wrk_rule *r)
     pcre2_code_free(r->re);
     free(r->dockerfile);
     free(r->context);
-    free_strv(r->build_args, r->n_build_args);
-    free_strv(r->tags, r->n_tags);
+    sw_strv_free_n(r->build_args, r->n_build_args);
+    sw_strv_free_n(r->tags, r->n_tags);
     sw_strv_free(r->autotest);
-    free_strv(r->notify, r->n_notify);
+    sw_strv_free_n(r->notify, r->n_notify);
     free(r->notify_format);
-    free_strv(r->platforms, r->n_platforms);
+    sw_strv_free_n(r->platforms, r->n_platforms);
     memset(r, 0, sizeof(*r));
 }
 
@@ -627,8 +618,8 @@ static int load_rule(const struct ctx *c, json_t *node, int index, const struct 
 
 static void repo_free(struct wrk_repo *r)
 {
-    free_strv(r->secret_ids, r->n_secrets);
-    free_strv(r->secret_refs, r->n_secrets);
+    sw_strv_free_n(r->secret_ids, r->n_secrets);
+    sw_strv_free_n(r->secret_refs, r->n_secrets);
     free(r->name);
     free(r->git);
     free(r->git_normalized);
@@ -957,7 +948,7 @@ static int load_repo(struct ctx *c, json_t *node, size_t index, struct wrk_repo 
     rc = load_timers(c, node, r, err);
 cleanup:
     sw_strv_free(d.autotest);
-    free_strv(d.notify, d.n_notify);
+    sw_strv_free_n(d.notify, d.n_notify);
     free(d.notify_format);
     return rc;
 }

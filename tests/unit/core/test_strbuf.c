@@ -80,6 +80,28 @@ static void test_failed_buffer(void)
     sw_strbuf_free(&sb);
 }
 
+/* both vector frees accept NULL; the counted one frees past a NULL entry
+ * (a strdup that failed midway); ASan/LSan in CI see a leak or a double free */
+static void test_strv_free(void)
+{
+    sw_strv_free(NULL);
+    sw_strv_free_n(NULL, 3);
+    char **v = calloc(4, sizeof(char *));
+    CHECK(v != NULL);
+    if (v == NULL)
+        return;
+    v[0] = strdup("a");
+    v[2] = strdup("c"); /* v[1] left NULL */
+    sw_strv_free_n(v, 3);
+    char **w = calloc(3, sizeof(char *));
+    CHECK(w != NULL);
+    if (w == NULL)
+        return;
+    w[0] = strdup("x");
+    w[1] = strdup("y");
+    sw_strv_free(w);
+}
+
 int main(void)
 {
     RUN(test_appends);
@@ -87,5 +109,6 @@ int main(void)
     RUN(test_binary);
     RUN(test_reset_and_detach);
     RUN(test_failed_buffer);
+    RUN(test_strv_free);
     return TEST_EXIT();
 }

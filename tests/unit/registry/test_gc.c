@@ -6,7 +6,9 @@
  * and the trash of an interrupted collection are dealt with.
  */
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -14,6 +16,7 @@
 #include "registry/blobstore.h"
 #include "registry/gc.h"
 #include "registry/manifest.h"
+#include "registry/meta.h"
 #include "registry/store.h"
 #include "tests/unit/core/scratch.h"
 #include "tests/unit/test.h"
@@ -304,11 +307,43 @@ static void test_orphans_and_trash_recovery(void)
     free(dir);
 }
 
+/* an upload file without its row: a crash between the two, or a POST
+ * that has made its file and not yet its row. Even --grace 0 leaves a
+ * young one alone; an old one goes. */
+static void test_upload_file_without_row(void)
+{
+    char *dir = scratch_dir("reg-gc-uploads");
+    reg_store *store = open_store(dir);
+    sw_error *err = NULL;
+    const char *uuid = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    char *path = sw_path_join(reg_store_uploads_dir(store), uuid);
+    CHECK(path != NULL);
+    if (path == NULL)
+        return;
+    CHECK_INT_EQ(sw_write_file_atomic(path, "partial", 7, 0600, &err), 0);
+    struct reg_gc_options opts = { .grace_seconds = 0 };
+    struct reg_gc_result result = { 0 };
+    CHECK_INT_EQ(reg_gc_run(store, &opts, NULL, NULL, &result, &err), 0);
+    CHECK(sw_path_exists(path));
+    /* three minutes old: left behind by a crash */
+    struct timespec old[2] = { { time(NULL) - 180, 0 }, { time(NULL) - 180, 0 } };
+    CHECK_INT_EQ(utimensat(AT_FDCWD, path, old, 0), 0);
+    struct report report = { "" };
+    CHECK_INT_EQ(reg_gc_run(store, &opts, collect, &report, &result, &err), 0);
+    CHECK(strstr(report.text, uuid) != NULL);
+    CHECK(!sw_path_exists(path));
+    sw_error_clear(&err);
+    free(path);
+    reg_store_close(store);
+    free(dir);
+}
+
 int main(void)
 {
     RUN(test_dry_run_then_real_run);
     RUN(test_grace_protects_recent_blobs);
     RUN(test_index_children_and_referrers);
     RUN(test_orphans_and_trash_recovery);
+    RUN(test_upload_file_without_row);
     return TEST_EXIT();
 }

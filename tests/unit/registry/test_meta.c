@@ -340,6 +340,21 @@ static void test_quick_check_and_trash_path(void)
     CHECK_INT_EQ(reg_store_trash_path(store, d, buf, 10), -1);
 }
 
+/* a walk stopped by a callback's SW_ENOMEM gets a message naming the walk;
+ * other results pass through untouched */
+static void test_walked(void)
+{
+    sw_error *err = NULL;
+    CHECK_INT_EQ(reg_meta_walked(0, &err, "gc", "tags"), 0);
+    CHECK(err == NULL);
+    CHECK_INT_EQ(reg_meta_walked(SW_EIO, &err, "gc", "tags"), SW_EIO);
+    CHECK(err == NULL);
+    CHECK_INT_EQ(reg_meta_walked(SW_ENOMEM, &err, "fsck", "blobs"), SW_ENOMEM);
+    CHECK_STR_EQ(sw_error_message(err), "fsck: blobs: out of memory");
+    CHECK_INT_EQ(sw_error_code(err), SW_ENOMEM);
+    sw_error_clear(&err);
+}
+
 int main(void)
 {
     sw_error *err = NULL;
@@ -354,6 +369,7 @@ int main(void)
     RUN(test_manifests_and_tags);
     RUN(test_paging);
     RUN(test_quick_check_and_trash_path);
+    RUN(test_walked);
     reg_store_close(store);
     sw_rm_rf(dir, NULL);
     free(dir);

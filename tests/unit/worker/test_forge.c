@@ -71,6 +71,15 @@ static void test_post(void)
     CHECK_INT_EQ(wrk_forge_post(url, "{}", NULL, NULL, &status, &err), 0);
     CHECK_STR_EQ(httpd_header(&server, "Authorization", buf, sizeof(buf)), "");
     free(url);
+
+    /* a CloudEvent (structured mode) goes out with its own media type */
+    url = url_of("/created");
+    CHECK_INT_EQ(
+        wrk_forge_post(url, "{\"specversion\":\"1.0\",\"type\":\"x\"}", NULL, NULL, &status, &err),
+        0);
+    CHECK_STR_EQ(httpd_header(&server, "Content-Type", buf, sizeof(buf)),
+                 "application/cloudevents+json; charset=utf-8");
+    free(url);
 }
 
 static void test_post_errors(void)

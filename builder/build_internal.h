@@ -198,7 +198,7 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
 /* ---- build_run_mounts.c: RUN --mount */
 
 void bld_run_mounts_free(struct run_mounts *rm);
-int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cwd,
+int bld_run_mounts_parse(struct build *b, struct stage *st, const struct instr *in, const char *cwd,
                          struct run_mounts *rm, sw_error **err);
 int bld_run_mounts_key(struct build *b, struct stage *st, const struct instr *in,
                        const struct run_mounts *rm, sw_strbuf *out, sw_error **err);

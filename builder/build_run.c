@@ -249,7 +249,7 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
      * another result */
     const char *image_cwd =
         json_string_value(json_object_get(bld_image_runconfig(&st->image), "WorkingDir"));
-    if ((rc = bld_run_mounts_parse(b, in, image_cwd, &mounts, err)) != 0 ||
+    if ((rc = bld_run_mounts_parse(b, st, in, image_cwd, &mounts, err)) != 0 ||
         (rc = bld_run_mounts_key(b, st, in, &mounts, &mount_key, err)) != 0)
         goto cleanup;
     if (mounts.n == 0) {

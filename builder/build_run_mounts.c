@@ -58,8 +58,10 @@ static const char *find_secret(const struct build *b, const char *id)
     return NULL;
 }
 
-/* Parses the --mount flags of a RUN (targets relative to cwd). */
-int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cwd,
+/* Parses the --mount flags of a RUN (targets relative to cwd), their
+ * values expanded with the stage's ARG and ENV first, as BuildKit does
+ * (`--mount=type=cache,target=$GOCACHE`, `id=${NPMRC_ID}`). */
+int bld_run_mounts_parse(struct build *b, struct stage *st, const struct instr *in, const char *cwd,
                          struct run_mounts *rm, sw_error **err)
 {
     size_t n = 0;
@@ -81,7 +83,15 @@ int bld_run_mounts_parse(struct build *b, const struct instr *in, const char *cw
     for (size_t i = 0; i < in->n_flags; i++) {
         if (strcmp(in->flags[i].name, "mount") != 0)
             continue;
-        int rc = bld_mount_parse(in->flags[i].value, cwd, &rm->m[rm->n], err);
+        struct kv_list vars = { 0 };
+        char *value = NULL;
+        int rc = bld_stage_vars(st, &vars) != 0
+                     ? sw_error_oom(err)
+                     : bld_expand_word(b, &vars, in->flags[i].value, &value, err);
+        bld_kv_free(&vars);
+        if (rc == 0)
+            rc = bld_mount_parse(value, cwd, &rm->m[rm->n], err);
+        free(value);
         if (rc != 0) {
             sw_error_prefix(err, "%s:%d: %s", b->dockerfile, in->line, in->original);
             return rc;

@@ -378,8 +378,10 @@ static void hex_of(const char *text, char out[65])
 static int write_name(const char *dir, const char *sub, const char *name, const char *text,
                       sw_error **err)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+    char path[SW_PATH_MAX];
+    int rc = sw_path_format(path, err, "%s/%s/%s", dir, sub, name);
+    if (rc != 0)
+        return rc;
     if (access(path, F_OK) == 0)
         return 0;
     return sw_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -559,10 +561,10 @@ static int64_t tree_size(int dir_fd)
 /* The text of dir/name (empty when missing). */
 static char *read_name(const char *dir, const char *name)
 {
-    char path[4096], *data = NULL;
+    char path[SW_PATH_MAX], *data = NULL;
     size_t len = 0;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (sw_read_file(path, 64 * 1024, &data, &len, NULL) != 0)
+    if (sw_path_format(path, NULL, "%s/%s", dir, name) != 0 ||
+        sw_read_file(path, 64 * 1024, &data, &len, NULL) != 0)
         return strdup("");
     return data;
 }
@@ -590,10 +592,11 @@ static int gc_scope(const char *scope_dir, int64_t max_size, int dry_run,
     while ((e = readdir(d)) != NULL) {
         if (!is_hex_name(e->d_name))
             continue;
-        char base[4096], data[4200], lock[4200];
-        snprintf(base, sizeof(base), "%s/%s", scope_dir, e->d_name);
-        snprintf(data, sizeof(data), "%s/data", base);
-        snprintf(lock, sizeof(lock), "%s/lock", base);
+        char base[SW_PATH_MAX], data[SW_PATH_MAX], lock[SW_PATH_MAX];
+        if ((rc = sw_path_format(base, err, "%s/%s", scope_dir, e->d_name)) != 0 ||
+            (rc = sw_path_format(data, err, "%s/data", base)) != 0 ||
+            (rc = sw_path_format(lock, err, "%s/lock", base)) != 0)
+            goto cleanup;
         int data_fd = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (data_fd < 0)
             continue; /* evicted before, or never used */
@@ -673,18 +676,19 @@ cleanup:
 int bld_cache_mounts_gc(const char *data_dir, const char *scope, int64_t max_size, int dry_run,
                         struct bld_cache_mount_info **out, size_t *n_out, sw_error **err)
 {
-    char root[4096];
+    char root[SW_PATH_MAX];
     int rc = 0;
     if (out) {
         *out = NULL;
         *n_out = 0;
     }
-    snprintf(root, sizeof(root), "%s/cache-mounts", data_dir);
+    if ((rc = sw_path_format(root, err, "%s/cache-mounts", data_dir)) != 0)
+        return rc;
     if (scope != NULL) {
-        char scope_hex[65], dir[4200];
+        char scope_hex[65], dir[SW_PATH_MAX];
         hex_of(scope, scope_hex);
-        snprintf(dir, sizeof(dir), "%s/%s", root, scope_hex);
-        rc = gc_scope(dir, max_size, dry_run, out, n_out, err);
+        if ((rc = sw_path_format(dir, err, "%s/%s", root, scope_hex)) == 0)
+            rc = gc_scope(dir, max_size, dry_run, out, n_out, err);
     } else {
         DIR *d = opendir(root);
         if (d == NULL)
@@ -693,9 +697,9 @@ int bld_cache_mounts_gc(const char *data_dir, const char *scope, int64_t max_siz
         while (rc == 0 && (e = readdir(d)) != NULL) {
             if (!is_hex_name(e->d_name))
                 continue;
-            char dir[4200];
-            snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name);
-            rc = gc_scope(dir, max_size, dry_run, out, n_out, err);
+            char dir[SW_PATH_MAX];
+            if ((rc = sw_path_format(dir, err, "%s/%s", root, e->d_name)) == 0)
+                rc = gc_scope(dir, max_size, dry_run, out, n_out, err);
         }
         closedir(d);
     }

@@ -85,10 +85,9 @@ int bld_ssh_from_cli(const char *spec, struct bld_ssh_source *out, sw_error **er
     for (size_t i = 0; i < out->n_paths; i++)
         if (access(out->paths[i], R_OK) != 0) {
             int e = errno;
-            char path[4096];
-            snprintf(path, sizeof(path), "%s", out->paths[i]);
+            int rc = sw_error_sys(err, SW_ENOTFOUND, e, "--ssh: %s", out->paths[i]);
             bld_ssh_source_free(out);
-            return sw_error_sys(err, SW_ENOTFOUND, e, "--ssh: %s", path);
+            return rc;
         }
     return 0;
 }
@@ -349,17 +348,19 @@ static int start_private_agent(bld_ssh_agent *a, const struct bld_ssh_source *sr
                                sw_error **err)
 {
     const char *agent_bin = find_program("ssh-agent"), *add_bin = find_program("ssh-add");
-    char agent_dir[4096], sock[4200], errfile[4200], env_sock[4300];
+    char agent_dir[SW_PATH_MAX], sock[SW_PATH_MAX], errfile[SW_PATH_MAX], env_sock[SW_PATH_MAX];
     int rc = 0;
     if (agent_bin == NULL || add_bin == NULL)
         return sw_error_set(err, SW_EUNSUPPORTED,
                             "RUN --mount=type=ssh needs ssh-agent and ssh-add (openssh-client)");
-    snprintf(agent_dir, sizeof(agent_dir), "%s/agent", a->sock_dir);
+    if ((rc = sw_path_format(agent_dir, err, "%s/agent", a->sock_dir)) != 0)
+        return rc;
     if (mkdir(agent_dir, 0700) != 0)
         return sw_error_sys(err, SW_EIO, errno, "creating %s", agent_dir);
-    snprintf(sock, sizeof(sock), "%s/agent.sock", agent_dir);
-    snprintf(errfile, sizeof(errfile), "%s/ssh-add.err", dir);
-    snprintf(env_sock, sizeof(env_sock), "SSH_AUTH_SOCK=%s", sock);
+    if ((rc = sw_path_format(sock, err, "%s/agent.sock", agent_dir)) != 0 ||
+        (rc = sw_path_format(errfile, err, "%s/ssh-add.err", dir)) != 0 ||
+        (rc = sw_path_format(env_sock, err, "SSH_AUTH_SOCK=%s", sock)) != 0)
+        return rc;
     if ((a->upstream = strdup(sock)) == NULL)
         return sw_error_oom(err);
     char *const agent_env[] = { "PATH=/usr/bin:/bin", NULL };

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,4 +259,15 @@ int sw_path_exists(const char *path)
 {
     struct stat st;
     return lstat(path, &st) == 0;
+}
+
+int sw_path_format(char out[SW_PATH_MAX], sw_error **err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, SW_PATH_MAX, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= SW_PATH_MAX)
+        return sw_error_set(err, SW_ETOOBIG, "path too long: %.64s...", out);
+    return 0;
 }

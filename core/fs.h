@@ -37,6 +37,11 @@ int sw_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
  * every snprintf into one is checked for truncation. */
 #define SW_PATH_MAX 4096
 
+/* snprintf into a path buffer of SW_PATH_MAX bytes: SW_ETOOBIG naming the
+ * start of the path when it does not fit, never a silently cut path. */
+int sw_path_format(char out[SW_PATH_MAX], sw_error **err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Runs `expr` (a system call returning -1 and errno on failure) into `rc`
  * again for as long as it fails with EINTR. */
 #define SW_EINTR_LOOP(rc, expr)                                                                    \

@@ -32,6 +32,9 @@ RUN --mount=type=bind,from=base,source=/data,target=/mnt cat /mnt/stage.txt > /f
 RUN --mount=type=bind,source=ctxdir,target=/ctx sh -c 'cat /ctx/a.txt > /fromctx; if touch /ctx/w 2>/dev/null; then echo rw; else echo ro; fi > /ctxw'
 RUN --mount=type=bind,source=ctxdir,target=/ctx2,rw sh -c 'echo x > /ctx2/new && echo written > /rw'
 RUN --mount=type=tmpfs,target=/scratchfs,size=1m sh -c 'echo t > /scratchfs/t && grep -c " /scratchfs tmpfs" /proc/mounts > /tmpfs'
+ARG VARFS=/varfs
+ENV VARSIZE=1m
+RUN --mount=type=tmpfs,target=${VARFS},size=$VARSIZE sh -c 'grep -c " /varfs tmpfs" /proc/mounts > /varmount'
 COPY --exclude=*.key ctxdir /app/
 COPY --parents ./p/./q/r.txt /par/
 DF
@@ -47,6 +50,7 @@ bt_unpack test/mounts:1 "$root" > /dev/null
 r=$root/rootfs
 check_eq "the cache mount is written" "$(tr -d ' ' < "$r/cachecount")" "1"
 check "the cache mount is not in the layer" test ! -e "$r/cache"
+check_eq "--mount values are expanded with ARG and ENV" "$(tr -d ' ' < "$r/varmount")" "1"
 check "a cache mount below an existing directory leaves no trace" test ! -e "$r/root/.cache"
 # no layer but the base's has a root/ entry: /root, copied up for the mount
 # point /root/.cache/go, is left out when the step did not change it

@@ -117,6 +117,24 @@ static void test_error_prefix_keeps_cause(void)
     sw_error_clear(&err);
 }
 
+static void test_path_format(void)
+{
+    char out[SW_PATH_MAX];
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_path_format(out, &err, "%s/%s", "/data", "cache"), 0);
+    CHECK_STR_EQ(out, "/data/cache");
+    char *longer = malloc(SW_PATH_MAX + 1);
+    memset(longer, 'a', SW_PATH_MAX);
+    longer[SW_PATH_MAX] = '\0';
+    CHECK_INT_EQ(sw_path_format(out, &err, "/x/%s", longer), SW_ETOOBIG);
+    CHECK(err && strstr(sw_error_message(err), "path too long") != NULL);
+    sw_error_clear(&err);
+    /* exactly SW_PATH_MAX - 1 characters still fit */
+    longer[SW_PATH_MAX - 1] = '\0';
+    CHECK_INT_EQ(sw_path_format(out, NULL, "%s", longer), 0);
+    free(longer);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_fs");
@@ -126,6 +144,7 @@ int main(void)
     RUN(test_path_join);
     RUN(test_strbuf);
     RUN(test_error_prefix_keeps_cause);
+    RUN(test_path_format);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

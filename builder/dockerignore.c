@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builder/shell_lex_internal.h" /* unicode.IsSpace, as strings.TrimSpace */
 #include "core/fs.h"
 
 /* bufio.Scanner's limit: Docker rejects longer lines, and so do we. */
@@ -113,36 +114,13 @@ static uint32_t decode_rune(const unsigned char *s, size_t len, size_t *width)
     return c;
 }
 
-/* unicode.IsSpace, which Go's strings.TrimSpace uses. */
-static int is_space_rune(uint32_t r)
-{
-    switch (r) {
-    case '\t':
-    case '\n':
-    case '\v':
-    case '\f':
-    case '\r':
-    case ' ':
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-        return 1;
-    default:
-        return r >= 0x2000 && r <= 0x200A;
-    }
-}
-
 /* strings.TrimSpace on s[*start, *end). */
 static void trim_space(const char *s, size_t *start, size_t *end)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t width;
-    while (*start < *end && is_space_rune(decode_rune(u + *start, *end - *start, &width)))
+    while (*start < *end &&
+           bld_shell_go_is_space((int32_t)decode_rune(u + *start, *end - *start, &width)))
         *start += width;
     while (*end > *start) {
         /* step back to the start of the last code point */
@@ -154,7 +132,7 @@ static void trim_space(const char *s, size_t *start, size_t *end)
             b = *end - 1;
             r = decode_rune(u + b, 1, &width);
         }
-        if (!is_space_rune(r))
+        if (!bld_shell_go_is_space((int32_t)r))
             break;
         *end = b;
     }

@@ -859,6 +859,21 @@ int reg_meta_blob_forget(sw_db *db, const char *digest, sw_error **err)
 int reg_meta_quick_check(sw_db *db, int (*fn)(void *ctx, const char *line), void *ctx,
                          sw_error **err)
 {
+    if (sw_db_kind_of(db) == SW_DB_POSTGRES) {
+        /* PostgreSQL has no quick_check a plain role may run (amcheck
+         * needs an extension and a superuser); check what Slipway owns:
+         * the schema is the one this binary was built for. */
+        int version = 0;
+        int rc = sw_db_version(db, &version, err);
+        if (rc != 0)
+            return rc;
+        if (version == sw_db_latest_version())
+            return fn(ctx, "ok");
+        char line[128];
+        snprintf(line, sizeof line, "schema version %d, this binary expects %d", version,
+                 sw_db_latest_version());
+        return fn(ctx, line);
+    }
     sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db, "PRAGMA quick_check", &stmt, err);
     if (rc != 0)

@@ -155,8 +155,10 @@ int reg_meta_manifest_unreachable(sw_db *db, int64_t repo_id, const char *digest
  * its body) and no link was touched, nor the blob created, after cutoff. */
 int reg_meta_blob_unreferenced(sw_db *db, const char *digest, int64_t cutoff, int *unreferenced,
                                sw_error **err);
-/* Runs PRAGMA quick_check, calling fn with each line it reports ("ok"
- * when the database is sound). */
+/* Runs PRAGMA quick_check (SQLite), calling fn with each line it reports
+ * ("ok" when the database is sound). On PostgreSQL, whose storage checks
+ * are the server's own, it checks that the schema version is this
+ * binary's and reports "ok" or the mismatch. */
 int reg_meta_quick_check(sw_db *db, int (*fn)(void *ctx, const char *line), void *ctx,
                          sw_error **err);
 /* Removes the blob's row and every link to it. */

@@ -312,16 +312,16 @@ else fail "ONBUILD child build: $(tail -3 "$work/build.log")"; fi
 # --- a failing RUN leaves nothing behind ----------------------------------
 ctx3=$(sw_tmpdir)
 printf 'FROM test/busybox:1\nRUN echo before\nRUN exit 3\n' > "$ctx3/Dockerfile"
-before=$(sqlite3 "$work/data/slipway.db" 'SELECT COUNT(*) FROM manifests')
+before=$(sw_sql "$cfg" 'SELECT COUNT(*) FROM manifests')
 set +e
 "$bin" build --config "$cfg" -t demo/fail:1 "$ctx3" > "$work/fail.log" 2> "$work/fail.err"; rc=$?
 set -e
 [[ $rc -eq 1 ]] && grep -q 'Dockerfile:3: RUN exit 3: exited with code 3' "$work/fail.err" \
     && ok "a failing RUN fails the build naming line, step and exit code" \
     || fail "failing RUN: rc=$rc $(cat "$work/fail.err")"
-after=$(sqlite3 "$work/data/slipway.db" 'SELECT COUNT(*) FROM manifests')
+after=$(sw_sql "$cfg" 'SELECT COUNT(*) FROM manifests')
 check "no manifest was stored by the failed build" test "$before" = "$after"
-check "no tag for the failed build" test "$(sqlite3 "$work/data/slipway.db" "SELECT COUNT(*) FROM tags WHERE name='1' AND repo_id IN (SELECT id FROM repositories WHERE name='demo/fail')")" = 0
+check "no tag for the failed build" test "$(sw_sql "$cfg" "SELECT COUNT(*) FROM tags WHERE name='1' AND repo_id IN (SELECT id FROM repositories WHERE name='demo/fail')")" = 0
 check "no step scratch left in tmp/" test -z "$(ls "$work/data/tmp" | grep '^step-' || true)"
 
 # --- multi-stage, --target, cache, reproducibility --------------------------

@@ -52,13 +52,14 @@ for r in bob/app alice/app pub/app; do sw_import_busybox "$cfg" "$r:1" > /dev/nu
 # one finished run per repository, with a log
 now=$(date +%s)
 i=0
-for r in bob/app alice/app pub/app; do
+runs_sql=$(for r in bob/app alice/app pub/app; do
     i=$((i + 1))
     printf "INSERT INTO runs (id, run_id, repo, trigger, source_type, source_ref, commit_sha,"
     printf " commit_message, status, attempts, queued_at, started_at, finished_at)"
     printf " VALUES (%d, 'ca%d', '%s', 'push', 'branch', 'main', '%040d', 'change of %s',"  "$i" "$i" "$r" "$i" "$r"
     printf " 'succeeded', 1, %d, %d, %d);\n" $((now - 60)) $((now - 58)) $((now - 50))
-done | sqlite3 "$work/data/slipway.db"
+done)
+sw_sql "$cfg" "$runs_sql"
 mkdir -p "$work/data/logs"
 echo "log line of bob/app" > "$work/data/logs/ca1.log"
 echo "log line of alice/app" > "$work/data/logs/ca2.log"

@@ -176,6 +176,20 @@ YAML
     echo "$dir/slipway.yaml"
 }
 
+sw_sql() { # CONFIG SQL: runs SQL on the config's database (SQLite file or
+    # the PostgreSQL database sw_write_config made), one row per line, "|"
+    # between columns, as the sqlite3 tool prints them
+    local cfg=$1 sql=$2 url data
+    url=$(sed -n 's/^database: *//p' "$cfg")
+    if [ -n "$url" ]; then
+        PGPASSWORD=$SLIPWAY_TEST_PGPASSWORD psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+            -p "$SW_PG_PORT" -U slipway -d "${url##*/}" -c "$sql"
+    else
+        data=$(sed -n 's/^  data_dir: *//p' "$cfg")
+        sqlite3 "$data/slipway.db" "$sql"
+    fi
+}
+
 sw_wait_http() { # URL [seconds] [curl args]
     local url=$1 limit=${2:-20}; shift 2 || true
     local i

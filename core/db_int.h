@@ -23,6 +23,12 @@ struct sw_db_driver {
     int (*migrate_lock)(sw_db *db, sw_error **err);
     void (*migrate_unlock)(sw_db *db);
     int (*table_exists)(sw_db *db, const char *table);
+    /* notifications (db.h): channel names are checked by db.c */
+    int (*listen)(sw_db *db, const char *channel, sw_error **err);
+    int (*notify)(sw_db *db, const char *channel, const char *payload, sw_error **err);
+    int (*wait_notify)(sw_db *db, int timeout_ms, char *channel, char *payload, sw_error **err);
+    /* after COMMIT (committed 1) or ROLLBACK (0) through db.c; may be NULL */
+    void (*tx_end)(sw_db *db, int committed);
 
     int (*bind_text)(sw_stmt *stmt, int idx, const char *text, int nbytes, sw_db_destructor d);
     int (*bind_blob)(sw_stmt *stmt, int idx, const void *data, int nbytes, sw_db_destructor d);

@@ -29,6 +29,7 @@
 #include "tests/unit/core/scratch.h"
 #include "tests/unit/test.h"
 #include "worker/jobs.h"
+#include "worker/logstore.h"
 
 static int on_pg;
 static char *dir;
@@ -634,6 +635,62 @@ static void test_reconnect(void)
     free(where);
 }
 
+/* Run logs in the database (worker/logstore.h, migration 0013): chunks at
+ * byte offsets, read back from any offset with any buffer size. */
+static void test_run_logs(void)
+{
+    char *where = fresh_database();
+    sw_db *db = open_db(where);
+    sw_error *err = NULL;
+    uint64_t end = 99, pos;
+    char buf[64];
+    CHECK_INT_EQ(wrk_logstore_enabled(db), on_pg);
+    CHECK_INT_EQ(wrk_logstore_end(db, "ca1", &end, &err), 0);
+    CHECK_INT_EQ((int)end, 0);
+    pos = 0;
+    CHECK_INT_EQ((int)wrk_logstore_read(db, "ca1", &pos, buf, sizeof buf, &err), 0);
+    /* bytes as they are: the mark, a NUL, UTF-8 */
+    static const char a[] = "\x1e# Run ID: ca1\n", b[] = "out\0put \xe2\x90\x9e\n", c[] = "end\n";
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", 0, a, sizeof a - 1, &err), 0);
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", sizeof a - 1, b, sizeof b - 1, &err), 0);
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", sizeof a - 1 + sizeof b - 1, c, sizeof c - 1, &err),
+                 0);
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca2", 0, "other\n", 6, &err), 0);
+    /* the same offset twice: a conflict, not a second copy */
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", 0, a, sizeof a - 1, &err), SW_ECONFLICT);
+    sw_error_clear(&err);
+    size_t total = sizeof a - 1 + sizeof b - 1 + sizeof c - 1;
+    char whole[64];
+    memcpy(whole, a, sizeof a - 1);
+    memcpy(whole + sizeof a - 1, b, sizeof b - 1);
+    memcpy(whole + sizeof a - 1 + sizeof b - 1, c, sizeof c - 1);
+    CHECK_INT_EQ(wrk_logstore_end(db, "ca1", &end, &err), 0);
+    CHECK_INT_EQ((int)end, (int)total);
+    /* every start offset, every buffer size: the same bytes */
+    int same = 1;
+    for (size_t from = 0; from <= total; from++) {
+        for (size_t size = 1; size <= 20; size += 3) {
+            char got[64];
+            size_t n = 0;
+            pos = from;
+            long r;
+            while ((r = wrk_logstore_read(db, "ca1", &pos, got + n, size, &err)) > 0)
+                n += (size_t)r;
+            if (r < 0 || pos != total || n != total - from || memcmp(got, whole + from, n) != 0)
+                same = 0;
+        }
+    }
+    CHECK(same);
+    CHECK_INT_EQ(wrk_logstore_delete(db, "ca1", &err), 0);
+    CHECK_INT_EQ(wrk_logstore_end(db, "ca1", &end, &err), 0);
+    CHECK_INT_EQ((int)end, 0);
+    pos = 0;
+    CHECK_INT_EQ((int)wrk_logstore_read(db, "ca2", &pos, buf, sizeof buf, &err), 6);
+    sw_error_clear(&err);
+    sw_db_close(db);
+    free(where);
+}
+
 static void test_bad_url(void)
 {
     sw_db *db = NULL;
@@ -669,6 +726,7 @@ int main(int argc, char **argv)
     RUN(test_migrations_twice);
     RUN(test_concurrent_migrations);
     RUN(test_notify);
+    RUN(test_run_logs);
     if (on_pg)
         RUN(test_reconnect);
     RUN(test_bad_url);

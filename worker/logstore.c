@@ -254,20 +254,23 @@ void wrk_log_ship_flush(wrk_log_ship *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-void wrk_log_ship_stop(wrk_log_ship *s)
+int wrk_log_ship_stop(wrk_log_ship *s)
 {
     if (s == NULL)
-        return;
+        return -1;
     pthread_mutex_lock(&s->lock);
     s->stop = 1;
     pthread_cond_signal(&s->kick);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
+    struct stat st;
+    int all = fstat(s->fd, &st) == 0 && s->file_pos == st.st_size;
     close(s->fd);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->kick);
     pthread_cond_destroy(&s->done);
     free(s);
+    return all ? 0 : -1;
 }
 
 /* ---- the watcher --------------------------------------------------------------- */

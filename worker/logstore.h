@@ -68,8 +68,9 @@ int wrk_log_ship_start(reg_store *store, const char *path, const char *run_id, w
  * database is down; the next tick tries again). */
 void wrk_log_ship_flush(wrk_log_ship *s);
 
-/* A last flush, then stops. NULL is fine. */
-void wrk_log_ship_stop(wrk_log_ship *s);
+/* A last flush, then stops: 0 when the database has all the file held,
+ * -1 when not (the database was down). NULL is fine (returns -1). */
+int wrk_log_ship_stop(wrk_log_ship *s);
 
 /* ---- the watcher (front ends) ---------------------------------------------- */
 

@@ -1183,7 +1183,14 @@ static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
     }
     if (c.log_fd >= 0) {
         wrk_log_output_stop(c.log_fd);
-        wrk_log_ship_stop(c.ship);
+        /* on PostgreSQL the database holds the log: the file was only its
+         * way there, and runs.keep, run by any process, could not find it */
+        if (c.ship && wrk_log_ship_stop(c.ship) == 0) {
+            char *path = wrk_log_path(reg_store_data_dir(svc->opts.store), c.run.run_id);
+            if (path && unlink(path) != 0 && errno != ENOENT)
+                sw_warn("removing %s: %s", path, strerror(errno));
+            free(path);
+        }
         close(c.log_fd);
     }
     pthread_mutex_destroy(&c.hb_lock);

@@ -4,9 +4,12 @@
 # `slipway worker` (C), each with its own data dir. A webhook sent to A is
 # built by C, woken through LISTEN/NOTIFY (not by a poll); B streams the
 # log live over SSE (curl -N) and `slipway logs --follow` through B prints
-# it; the image pulls through A and B with the same digest. Then the
-# PostgreSQL cluster restarts under the three running processes, and a
-# webhook sent to B afterwards still builds.
+# it; the image pulls through A and B with the same digest. A second worker
+# (D, a fourth data dir) joins; the one building the next run is killed
+# with SIGKILL and the other takes it over when the lease expires, its log
+# appended to the first attempt's. Then the PostgreSQL cluster restarts
+# under the running processes, and a webhook sent to B afterwards still
+# builds.
 #
 # Blobs: this branch has only the filesystem blob backend, so the three
 # data dirs share one blobs/ directory (a symlink). Nothing else is shared:
@@ -121,7 +124,7 @@ grep -q "data: tick 8" "$work/events.txt" && grep -q "was successful" "$work/eve
 curl -s "$A/api/v1/runs/$run/log" > "$work/log-a.txt"
 curl -s "$B/api/v1/runs/$run/log" > "$work/log-b.txt"
 check "GET log on A and on B give the same bytes" cmp -s "$work/log-a.txt" "$work/log-b.txt"
-check "and that is the worker's own log file" cmp -s "$work/log-a.txt" "$work/c/data/logs/$run.log"
+check "the worker keeps no copy once the database has it" test ! -e "$work/c/data/logs/$run.log"
 check "no log file on the front ends' data dirs" test ! -e "$work/a/data/logs/$run.log" -a ! -e "$work/b/data/logs/$run.log"
 out=$("$SLIPWAY_BIN" logs "$run" --follow --server "$B" 2>&1) && rc=0 || rc=$?
 check "slipway logs --follow through B exits 0" test "$rc" = 0
@@ -131,7 +134,57 @@ SVC_BASE=$A; digest_a=$(svc_tag_digest demo/app:latest)
 SVC_BASE=$B; digest_b=$(svc_tag_digest demo/app:latest)
 check "the image pulls through A and B with one digest" test -n "$digest_a" -a "$digest_a" = "$digest_b"
 
-# --- the database restarts under A, B and C ----------------------------------
+# --- a worker killed mid-build: the other one takes the run over ------------
+cfg_d=$(config d "$(sw_free_port)")
+ln -s "$work/a/data/blobs" "$work/d/data/blobs"
+"$SLIPWAY_BIN" worker --config "$cfg_d" --name wd > "$work/worker-d.log" 2>&1 &
+worker_d=$!
+SW_CLEANUP_CMDS+=("kill $worker_d 2> /dev/null || true")
+for _ in $(seq 100); do
+    [ "$(sw_sql "$cfg_a" "SELECT COUNT(*) FROM workers WHERE name = 'wd'")" = 1 ] && break
+    sleep 0.1
+done
+sleep 2
+third=$(svc_commit "$src" "third")
+svc_hook "$A/hooks/github/demo/app" refs/heads/main "$third" delivery-3
+run3=$(jq -r '.runs[0].id // empty' <<< "$SVC_BODY")
+for _ in $(seq 300); do
+    curl -s "$B/api/v1/runs/$run3/log" | grep -q "tick 2" && break
+    sleep 0.1
+done
+first_worker=$(curl -s "$B/api/v1/runs/$run3/log" | sed -n 's/.*attempt 1, worker \(w[cd]\)\/1.*/\1/p')
+case $first_worker in
+    wc) victim=$worker_pid; survivor=wd ;;
+    wd) victim=$worker_d; survivor=wc ;;
+    *) victim=; survivor= ;;
+esac
+check "run $run3 is building on one of the two workers ($first_worker)" test -n "$victim"
+kill -KILL "$victim" 2> /dev/null || true
+killed_at=$(date +%s)
+{ wait "$victim"; } 2> /dev/null || true
+taken=
+for _ in $(seq 400); do
+    if curl -s "$B/api/v1/runs/$run3/log" | grep -q "attempt 2, worker $survivor/1"; then
+        taken=$(($(date +%s) - killed_at))
+        break
+    fi
+    sleep 0.1
+done
+# the lease is 6 s; an idle worker's fallback poll is 30 s: it looked again
+# when the lease expired
+[ -n "$taken" ] && [ "$taken" -le 15 ] &&
+    ok "worker $survivor took the run over ${taken} s after the kill (lease 6 s)" ||
+    fail "worker $survivor did not take the run over in time (${taken:-never})"
+SVC_BASE=$B
+check "the run taken over succeeded" test "$(svc_wait "$run3")" = succeeded
+curl -s "$A/api/v1/runs/$run3/log" > "$work/log3.txt"
+awk '/attempt 1, worker/ { a = NR } /tick 1$/ && a && !t { t = NR } /attempt 2, worker/ { b = NR }
+     END { exit !(a && t && b && a < t && t < b) }' "$work/log3.txt" &&
+    ok "its log has attempt 1's output, then attempt 2 (from two machines, one log)" ||
+    fail "the log of $run3: $(cat "$work/log3.txt")"
+if [ "$first_worker" = wc ]; then worker_pid=$worker_d; fi
+
+# --- the database restarts under A, B and the remaining worker ---------------
 if sw_pg_as_postgres "$SW_PG_BIN/pg_ctl" -D "$SW_PG_DIR/data" -m fast -w restart \
     > "$work/pg-restart.log" 2>&1; then
     ok "the PostgreSQL cluster restarted"
@@ -148,16 +201,16 @@ check "B accepts a delivery after the restart" test "$SVC_STATUS" = 202
 run2=$(jq -r '.runs[0].id // .run_id // .id // empty' <<< "$SVC_BODY")
 SVC_BASE=$A
 status=$(svc_wait "$run2")
-check "the run queued after the restart succeeded on worker C" test "$status" = succeeded
+check "the run queued after the restart succeeded on the worker" test "$status" = succeeded
 queued_s=$(svc_run_field "$run2" .queue_seconds)
 awk -v q="$queued_s" 'BEGIN { exit !(q != "" && q != "null" && q < 5) }' &&
     ok "after the restart the worker is woken again ($queued_s s in the queue: LISTEN renewed)" ||
     fail "after the restart the run waited $queued_s s in the queue"
-curl -s "$A/api/v1/runs/$run2/log" | grep -q "worker wc/1" &&
+curl -s "$A/api/v1/runs/$run2/log" | grep -q "worker w[cd]/1" &&
     ok "A serves its log (from the database)" || fail "A has no log of $run2"
 kill -TERM "$worker_pid" 2> /dev/null || true
 wait "$worker_pid" 2> /dev/null || true
-if grep -E "AddressSanitizer|runtime error" "$work/worker-c.log" > /dev/null; then
-    fail "the worker's log has a sanitizer report"
+if grep -E "AddressSanitizer|runtime error" "$work"/worker-*.log > /dev/null; then
+    fail "a worker's log has a sanitizer report"
 fi
 sw_finish

@@ -59,9 +59,10 @@ struct worker {
 };
 
 #define PRESENCE_PERIOD_S 5
-#define PRUNE_PERIOD_S 3600  /* how often old runs are looked for */
-#define COURIER_LEASE_S 60   /* longer than a POST may take (10 s) */
-#define COURIER_POLL_MS 1000 /* deliveries of other processes, retries due */
+#define PRUNE_PERIOD_S 3600       /* how often old runs are looked for */
+#define COURIER_LEASE_S 60        /* longer than a POST may take (10 s) */
+#define COURIER_POLL_MS 1000      /* deliveries of other processes, retries due */
+#define COURIER_FALLBACK_MS 30000 /* PostgreSQL, listening: for a lost notification */
 
 struct wrk_service {
     struct wrk_service_options opts;
@@ -1259,7 +1260,8 @@ static void *worker_main(void *arg)
 }
 
 /* Hears runs queued by any process sharing the database (on SQLite: by
- * this process) and wakes the worker threads. Its own connection: a
+ * this process) and wakes the worker threads; likewise deliveries for the
+ * courier. Its own connection: a
  * connection is used by one thread at a time. */
 static void *listener_main(void *arg)
 {
@@ -1270,7 +1272,8 @@ static void *listener_main(void *arg)
         sw_error *e = NULL;
         char channel[SW_DB_CHANNEL_MAX];
         int rc = reg_store_db(svc->opts.store, &db, &e);
-        if (rc == 0 && !listened && (rc = sw_db_listen(db, WRK_RUNS_CHANNEL, &e)) == 0)
+        if (rc == 0 && !listened && (rc = sw_db_listen(db, WRK_RUNS_CHANNEL, &e)) == 0 &&
+            (rc = sw_db_listen(db, WRK_OUTBOX_CHANNEL, &e)) == 0)
             listened = 1; /* a reconnect listens again by itself (core/db.h) */
         if (rc == 0)
             rc = sw_db_wait_notify(db, LISTEN_TICK_MS, channel, NULL, &e);
@@ -1280,8 +1283,12 @@ static void *listener_main(void *arg)
                 sw_info("listening for queued runs again");
             warned = 0;
         }
-        if (rc > 0) {
+        if (rc > 0 && strcmp(channel, WRK_OUTBOX_CHANNEL) == 0) {
+            courier_kick(svc);
+        } else if (rc > 0) {
             wrk_service_wake(svc); /* also for channel "": some may be missed */
+            if (channel[0] == '\0')
+                courier_kick(svc);
         } else if (rc < 0) {
             /* the connection is down: poll meanwhile, wake once it is back
              * (the wait itself pauses as the reconnect backoff says) */
@@ -1389,11 +1396,27 @@ static void courier_kick(wrk_service *svc)
     pthread_mutex_unlock(&svc->lock);
 }
 
-static void courier_wait(wrk_service *svc)
+/* How long the courier may sleep with nothing due: until the next retry
+ * or lease end when the listener hears deliveries queued anywhere
+ * (PostgreSQL), else a poll as on SQLite. */
+static int courier_wait_ms(wrk_service *svc, sw_db *db)
+{
+    int64_t at = 0;
+    if (db == NULL || !atomic_load(&svc->listening) || wrk_outbox_next_due(db, &at, NULL) != 0)
+        return COURIER_POLL_MS;
+    if (at == 0)
+        return COURIER_FALLBACK_MS;
+    int64_t ms = (at - (int64_t)time(NULL) + 1) * 1000;
+    return ms < COURIER_POLL_MS       ? COURIER_POLL_MS
+           : ms > COURIER_FALLBACK_MS ? COURIER_FALLBACK_MS
+                                      : (int)ms;
+}
+
+static void courier_wait(wrk_service *svc, int wait_ms)
 {
     pthread_mutex_lock(&svc->lock);
     if (!svc->outbox_kicked && !svc->stopping) {
-        struct timespec deadline = deadline_in(COURIER_POLL_MS);
+        struct timespec deadline = deadline_in(wait_ms);
         pthread_cond_timedwait(&svc->outbox_cond, &svc->lock, &deadline);
     }
     svc->outbox_kicked = 0;
@@ -1472,7 +1495,7 @@ static void *courier_main(void *arg)
             if (rc != SW_ENOTFOUND)
                 sw_warn("%s: %s", owner, sw_error_message(e));
             sw_error_clear(&e);
-            courier_wait(svc);
+            courier_wait(svc, rc == SW_ENOTFOUND ? courier_wait_ms(svc, db) : COURIER_POLL_MS);
             continue;
         }
         deliver(svc, db, owner, &d);

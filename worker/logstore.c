@@ -67,16 +67,22 @@ long wrk_logstore_read(sw_db *db, const char *run_id, uint64_t *pos, char *buf, 
                        sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    /* the chunk holding *pos and the ones after it, through the key */
+    /* the chunks overlapping [*pos, *pos + max), through the key, each cut
+     * to its part in there: a reader asking for 32 KiB is sent 32 KiB, not
+     * whole chunks (substr of a blob counts bytes, from 1, on both) */
     int rc = sw_db_prepare(db,
-                           "SELECT pos, data FROM run_logs WHERE run_id = ?1 AND pos >="
+                           "SELECT pos, substr(data, CAST(o + 1 AS INTEGER),"
+                           " CAST(?2 + ?3 - pos - o AS INTEGER)) FROM"
+                           " (SELECT pos, data, CASE WHEN ?2 > pos THEN ?2 - pos ELSE 0 END AS o"
+                           " FROM run_logs WHERE run_id = ?1 AND pos >="
                            " COALESCE((SELECT MAX(pos) FROM run_logs WHERE run_id = ?1 AND"
-                           " pos <= ?2), 0) ORDER BY pos LIMIT 8",
+                           " pos <= ?2), 0) AND pos < ?2 + ?3) AS c ORDER BY pos LIMIT 64",
                            &stmt, err);
     if (rc != 0)
         return rc;
     sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     sw_stmt_bind_int64(stmt, 2, (int64_t)*pos);
+    sw_stmt_bind_int64(stmt, 3, (int64_t)max);
     size_t n = 0;
     uint64_t at = *pos;
     int step = SW_DB_DONE;
@@ -84,14 +90,16 @@ long wrk_logstore_read(sw_db *db, const char *run_id, uint64_t *pos, char *buf, 
         uint64_t start = (uint64_t)sw_stmt_column_int64(stmt, 0);
         const char *data = sw_stmt_column_blob(stmt, 1);
         size_t len = (size_t)sw_stmt_column_bytes(stmt, 1);
+        if (start < at) /* the first chunk, cut to begin at *pos */
+            start = at;
         if (start > at) {
             if (n > 0)
                 break;  /* a hole (a copy lost): return what is before it */
             at = start; /* skip it */
         }
-        if (start + len <= at)
-            continue;
-        size_t from = (size_t)(at - start), take = len - from;
+        if (len == 0 || data == NULL)
+            continue; /* a chunk that ends before *pos (a hole after it) */
+        size_t from = 0, take = len;
         if (take > max - n)
             take = max - n;
         memcpy(buf + n, data + from, take);

@@ -497,7 +497,15 @@ struct waiter {
     int got;
     char payload[SW_DB_PAYLOAD_MAX];
     int64_t waited_ms;
+    int64_t woken_us; /* CLOCK_MONOTONIC */
 };
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int64_t now_ms(void)
 {
@@ -512,6 +520,7 @@ static void *wait_main(void *arg)
     int64_t start = now_ms();
     char channel[SW_DB_CHANNEL_MAX];
     w->got = wait_for(w->db, 20000, channel, w->payload);
+    w->woken_us = now_us();
     w->waited_ms = now_ms() - start;
     return NULL;
 }
@@ -558,8 +567,10 @@ static void test_notify(void)
     pthread_create(&t, NULL, wait_main, &w);
     struct timespec pause = { 0, 200 * 1000 * 1000 };
     nanosleep(&pause, NULL);
+    int64_t sent_us = now_us();
     CHECK_INT_EQ(sw_db_notify(a, "sw_test", "wake up", &err), 0);
     pthread_join(t, NULL);
+    fprintf(stderr, "# notify to wake-up: %.2f ms\n", (double)(w.woken_us - sent_us) / 1000.0);
     CHECK_INT_EQ(w.got, 1);
     CHECK_STR_EQ(w.payload, "wake up");
     CHECK(w.waited_ms < 5000);

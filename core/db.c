@@ -123,7 +123,17 @@ static int check_channel(const char *channel, sw_error **err)
 int sw_db_listen(sw_db *db, const char *channel, sw_error **err)
 {
     int rc = check_channel(channel, err);
-    return rc ? rc : db->drv->listen(db, channel, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < db->n_channels; i++)
+        if (strcmp(db->channels[i], channel) == 0)
+            return 0;
+    void *grown = realloc(db->channels, (db->n_channels + 1) * sizeof *db->channels);
+    if (grown == NULL)
+        return sw_error_set(err, SW_ENOMEM, "database: out of memory");
+    db->channels = grown;
+    snprintf(db->channels[db->n_channels++], SW_DB_CHANNEL_MAX, "%s", channel);
+    return db->drv->listen(db, channel, err);
 }
 
 int sw_db_notify(sw_db *db, const char *channel, const char *payload, sw_error **err)
@@ -423,6 +433,8 @@ cleanup:
 
 void sw_db_close(sw_db *db)
 {
-    if (db)
+    if (db) {
+        free(db->channels);
         db->drv->close(db);
+    }
 }

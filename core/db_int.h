@@ -4,6 +4,8 @@
 #ifndef SW_DB_INT_H
 #define SW_DB_INT_H
 
+#include <stddef.h>
+
 #include "core/db.h"
 
 struct sw_db_driver {
@@ -50,6 +52,9 @@ struct sw_db_driver {
 /* Every connection and statement starts with its driver. */
 struct sw_db {
     const struct sw_db_driver *drv;
+    /* the channels listened on (sw_db_listen), for the drivers */
+    char (*channels)[SW_DB_CHANNEL_MAX];
+    size_t n_channels;
 };
 
 struct sw_stmt {

@@ -43,9 +43,7 @@ struct pg_db {
     int errcode; /* SW_DB_* of the last call */
     int disk_full;
     int changes;
-    int in_tx;                           /* a transaction was open when last seen */
-    char (*channels)[SW_DB_CHANNEL_MAX]; /* LISTENed on: again after a reconnect */
-    size_t n_channels;
+    int in_tx;           /* a transaction was open when last seen */
     int reconnected;     /* notifications may have been lost: tell the next wait */
     int64_t next_try_ms; /* reconnect: not before (monotonic) */
     int backoff_ms;      /* reconnect: the next pause */
@@ -138,9 +136,9 @@ static int setup_session(PGconn *c, char **msg)
 
 static int listen_all(struct pg_db *db)
 {
-    for (size_t i = 0; i < db->n_channels; i++) {
+    for (size_t i = 0; i < db->base.n_channels; i++) { /* again after a reconnect */
         char sql[SW_DB_CHANNEL_MAX + 16];
-        snprintf(sql, sizeof sql, "LISTEN %s", db->channels[i]); /* checked: [a-z0-9_] */
+        snprintf(sql, sizeof sql, "LISTEN %s", db->base.channels[i]); /* checked: [a-z0-9_] */
         PGresult *res = PQexec(db->c, sql);
         int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
         PQclear(res);
@@ -303,7 +301,6 @@ static void pg_close(sw_db *sdb)
     struct pg_db *db = PDB(sdb);
     PQfinish(db->c);
     free(db->errmsg);
-    free(db->channels);
     free(db);
 }
 
@@ -748,17 +745,9 @@ static double pg_column_double(sw_stmt *sstmt, int col)
 
 /* ---- notifications ----------------------------------------------------------- */
 
+/* db.c added the channel to the list already (a reconnect listens again) */
 static int pg_listen(sw_db *sdb, const char *channel, sw_error **err)
 {
-    struct pg_db *db = PDB(sdb);
-    for (size_t i = 0; i < db->n_channels; i++)
-        if (strcmp(db->channels[i], channel) == 0)
-            return 0;
-    void *grown = realloc(db->channels, (db->n_channels + 1) * sizeof *db->channels);
-    if (grown == NULL)
-        return sw_error_set(err, SW_ENOMEM, "database: out of memory");
-    db->channels = grown;
-    snprintf(db->channels[db->n_channels++], SW_DB_CHANNEL_MAX, "%s", channel);
     char sql[SW_DB_CHANNEL_MAX + 16];
     snprintf(sql, sizeof sql, "LISTEN %s", channel); /* checked by db.c: [a-z0-9_] */
     if (pg_exec(sdb, sql, NULL) != SW_DB_OK) {

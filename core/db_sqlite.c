@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/fs.h"
 
 struct lite_notice; /* the notification part, at the end of this file */
@@ -23,10 +24,8 @@ struct lite_notice; /* the notification part, at the end of this file */
 struct lite_db {
     struct sw_db base;
     sqlite3 *h;
-    /* notifications: channels listened on, the last board entry seen,
-     * and what this connection's open transaction sent */
-    char (*channels)[SW_DB_CHANNEL_MAX];
-    size_t n_channels;
+    /* notifications: the last board entry seen, and what this
+     * connection's open transaction sent (the channels are in base) */
     unsigned long long seen;
     struct lite_notice *pending;
     size_t n_pending;
@@ -144,7 +143,6 @@ static void lite_close(sw_db *db)
      * no-op) */
     sqlite3_exec(H(db), "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close(H(db));
-    free(((struct lite_db *)db)->channels);
     free(((struct lite_db *)db)->pending);
     free(db);
 }
@@ -339,23 +337,19 @@ static unsigned long long board_last; /* seq of the newest entry */
 
 static int lite_listening(struct lite_db *db, const char *channel)
 {
-    for (size_t i = 0; i < db->n_channels; i++)
-        if (strcmp(db->channels[i], channel) == 0)
+    for (size_t i = 0; i < db->base.n_channels; i++)
+        if (strcmp(db->base.channels[i], channel) == 0)
             return 1;
     return 0;
 }
 
+/* db.c added the channel to the list already */
 static int lite_listen(sw_db *sdb, const char *channel, sw_error **err)
 {
     struct lite_db *db = (struct lite_db *)sdb;
-    if (lite_listening(db, channel))
-        return 0;
-    void *grown = realloc(db->channels, (db->n_channels + 1) * sizeof *db->channels);
-    if (grown == NULL)
-        return sw_error_set(err, SW_ENOMEM, "database: out of memory");
-    db->channels = grown;
-    snprintf(db->channels[db->n_channels++], SW_DB_CHANNEL_MAX, "%s", channel);
-    if (db->n_channels == 1) { /* hears what is sent from now on */
+    (void)channel;
+    (void)err;
+    if (db->base.n_channels == 1) { /* hears what is sent from now on */
         pthread_mutex_lock(&board_lock);
         db->seen = board_last;
         pthread_mutex_unlock(&board_lock);
@@ -407,14 +401,7 @@ static int lite_wait_notify(sw_db *sdb, int timeout_ms, char *channel, char *pay
 {
     struct lite_db *db = (struct lite_db *)sdb;
     (void)err;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = sw_deadline_in(timeout_ms);
     int found = 0;
     pthread_mutex_lock(&board_lock);
     for (;;) {

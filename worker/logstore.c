@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #define SHIP_CHUNK (64 * 1024)
@@ -185,16 +186,6 @@ cleanup:
     sw_error_clear(&e);
 }
 
-static struct timespec deadline_in(int ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    t.tv_sec += ms / 1000 + t.tv_nsec / 1000000000L;
-    t.tv_nsec %= 1000000000L;
-    return t;
-}
-
 static void *ship_main(void *arg)
 {
     struct wrk_log_ship *s = arg;
@@ -210,7 +201,7 @@ static void *ship_main(void *arg)
         if (stopping)
             break;
         if (s->flush_asked == asked && !s->stop) {
-            struct timespec deadline = deadline_in(WRK_LOG_SHIP_MS);
+            struct timespec deadline = sw_deadline_in(WRK_LOG_SHIP_MS);
             pthread_cond_timedwait(&s->kick, &s->lock, &deadline);
         }
     }

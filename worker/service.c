@@ -21,6 +21,7 @@
 #include "builder/layers.h"
 #include "builder/run_image.h"
 #include "builder/sandbox.h"
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -136,17 +137,6 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* The CLOCK_REALTIME time ms milliseconds from now, for timed waits. */
-static struct timespec deadline_in(int ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    t.tv_sec += ms / 1000 + t.tv_nsec / 1000000000L;
-    t.tv_nsec %= 1000000000L;
-    return t;
-}
-
 static int64_t now_ms(void)
 {
     struct timeval tv;
@@ -247,7 +237,7 @@ static void *heartbeat_main(void *arg)
         period_ms = 1000; /* cancel requests are noticed within a second */
     pthread_mutex_lock(&c->hb_lock);
     while (!c->hb_stop) {
-        struct timespec deadline = deadline_in(period_ms);
+        struct timespec deadline = sw_deadline_in(period_ms);
         pthread_cond_timedwait(&c->hb_cond, &c->hb_lock, &deadline);
         if (c->hb_stop)
             break;
@@ -1225,7 +1215,7 @@ static void wait_for_work(wrk_service *svc, int wait_ms)
 {
     pthread_mutex_lock(&svc->lock);
     if (svc->wakeups == 0 && !svc->stopping) {
-        struct timespec deadline = deadline_in(wait_ms);
+        struct timespec deadline = sw_deadline_in(wait_ms);
         pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline);
     }
     if (svc->wakeups > 0)
@@ -1374,7 +1364,7 @@ static void *presence_main(void *arg)
         /* containers and scratch dirs of workers killed meanwhile */
         sweep_leftovers(svc->opts.store, svc->opts.config);
         pthread_mutex_lock(&svc->lock);
-        struct timespec deadline = deadline_in(PRESENCE_PERIOD_S * 1000);
+        struct timespec deadline = sw_deadline_in(PRESENCE_PERIOD_S * 1000);
         while (!svc->stopping &&
                pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline) != ETIMEDOUT)
             ;
@@ -1416,7 +1406,7 @@ static void courier_wait(wrk_service *svc, int wait_ms)
 {
     pthread_mutex_lock(&svc->lock);
     if (!svc->outbox_kicked && !svc->stopping) {
-        struct timespec deadline = deadline_in(wait_ms);
+        struct timespec deadline = sw_deadline_in(wait_ms);
         pthread_cond_timedwait(&svc->outbox_cond, &svc->lock, &deadline);
     }
     svc->outbox_kicked = 0;

@@ -79,11 +79,14 @@ worker_pid=$!
 SW_CLEANUP_CMDS+=("kill $worker_pid 2> /dev/null || true")
 # (GET /api/v1/status counts workers with SUM(boolean), which PostgreSQL
 # refuses: fixed on another branch; the table is read directly here)
-for _ in $(seq 100); do
-    [ "$(sw_sql "$cfg_a" "SELECT COUNT(*) FROM workers WHERE name = 'wc'")" = 1 ] && break
-    sleep 0.1
-done
-if [ "$(sw_sql "$cfg_a" "SELECT COUNT(*) FROM workers WHERE name = 'wc'")" = 1 ]; then
+registered() { # NAME: waits (10 s at most) for the worker's row
+    for _ in $(seq 100); do
+        [ "$(sw_sql "$cfg_a" "SELECT COUNT(*) FROM workers WHERE name = '$1'")" = 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if registered wc; then
     ok "worker C, on its own data dir, registered in the shared database"
 else
     fail "worker C did not register; its log: $(cat "$work/worker-c.log")"
@@ -140,10 +143,7 @@ ln -s "$work/a/data/blobs" "$work/d/data/blobs"
 "$SLIPWAY_BIN" worker --config "$cfg_d" --name wd > "$work/worker-d.log" 2>&1 &
 worker_d=$!
 SW_CLEANUP_CMDS+=("kill $worker_d 2> /dev/null || true")
-for _ in $(seq 100); do
-    [ "$(sw_sql "$cfg_a" "SELECT COUNT(*) FROM workers WHERE name = 'wd'")" = 1 ] && break
-    sleep 0.1
-done
+check "worker D registered" registered wd
 sleep 2
 third=$(svc_commit "$src" "third")
 svc_hook "$A/hooks/github/demo/app" refs/heads/main "$third" delivery-3

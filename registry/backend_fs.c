@@ -28,6 +28,7 @@
 
 #include "core/fs.h"
 #include "registry/backend_impl.h"
+#include "registry/sink.h"
 
 #define FS_IO_BUF (256 * 1024)
 
@@ -36,6 +37,7 @@ struct fs_backend {
     char *root;
     char *tmp_dir;
     char *uploads_dir;
+    char boot[48]; /* "boot=<this boot's id>", "" when the kernel has none */
 };
 
 struct fs_reader {
@@ -50,6 +52,9 @@ struct fs_writer {
     struct reg_backend_writer base;
     int fd;
     char *tmp_path;
+    reg_sink *sink; /* made at the first write, once base.hash is set */
+    int has_failed; /* a write failed: the content is incomplete */
+    int is_flushed; /* every byte written, hashed and fdatasynced */
 };
 
 struct fs_chunk {
@@ -57,6 +62,8 @@ struct fs_chunk {
     int fd;
     int64_t start; /* the session's size before this chunk */
     char *uuid;
+    reg_sink *sink; /* made at the first write, once base.hash is set */
+    int has_failed;
 };
 
 static struct fs_backend *fs_of(reg_backend *b)
@@ -160,7 +167,7 @@ static int walk_blob(const char *dir, const char *name, void *ctx, sw_error **er
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (stat(path, &st) != 0)
         return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "stat %s", path);
-    return w->fn(digest, (int64_t)st.st_size, w->ctx, err);
+    return w->fn(digest, (int64_t)st.st_size, (int64_t)st.st_mtime, w->ctx, err);
 }
 
 static int walk_shard(const char *dir, const char *name, void *ctx, sw_error **err)
@@ -299,13 +306,45 @@ fail:
     return rc;
 }
 
+/* Bytes go through a sink (registry/sink.h): 1 MiB writes, sha256 on a
+ * second thread, writeback started as the file grows, so the one
+ * fdatasync at flush finds little left. */
 static int fs_writer_write(reg_backend_writer *base, const void *data, size_t len, sw_error **err)
 {
     struct fs_writer *w = (struct fs_writer *)base;
-    int rc = sw_write_all(w->fd, data, len, err);
-    if (rc != 0)
-        sw_error_prefix(err, "writing %s", w->tmp_path);
+    int rc;
+    if (w->has_failed || w->is_flushed)
+        return sw_error_set(err, SW_EIO, "writing %s: %s", w->tmp_path,
+                            w->has_failed ? "an earlier write failed" : "already flushed");
+    if (w->sink == NULL) {
+        if ((rc = reg_sink_new(w->fd, 0, w->base.hash, w->tmp_path, &w->sink, err)) != 0)
+            return rc;
+        reg_sink_start_writeback(w->sink);
+    }
+    if ((rc = reg_sink_write(w->sink, data, len, err)) != 0)
+        w->has_failed = 1;
     return rc;
+}
+
+static int fs_writer_flush(reg_backend_writer *base, sw_error **err)
+{
+    struct fs_writer *w = (struct fs_writer *)base;
+    int rc = 0;
+    if (w->is_flushed)
+        return 0;
+    if (w->has_failed)
+        return sw_error_set(err, SW_EIO, "blob %s is incomplete: a write failed", w->tmp_path);
+    if (w->sink && (rc = reg_sink_flush(w->sink, err)) != 0) {
+        w->has_failed = 1;
+        return rc;
+    }
+    /* data and size; the name becomes durable with the directory at publish */
+    if (fdatasync(w->fd) != 0) {
+        w->has_failed = 1;
+        return sw_error_sys(err, SW_EIO, errno, "fsync of %s", w->tmp_path);
+    }
+    w->is_flushed = 1;
+    return 0;
 }
 
 /* Renames a fully written, fsynced file into the blob's place. A blob of
@@ -320,6 +359,13 @@ static int publish_file(struct fs_backend *fs, const char *from, const char *key
     dir = strdup(path);
     SW_CHECK_ALLOC(dir, rc, err, cleanup);
     *strrchr(dir, '/') = '\0';
+    struct stat have, ours;
+    if (stat(path, &have) == 0 && stat(from, &ours) == 0 && have.st_size == ours.st_size) {
+        /* the same digest and size are in place already (a re-push):
+         * content-addressed, so ours is dropped and nothing moves */
+        unlink(from);
+        goto cleanup;
+    }
     if ((rc = sw_mkdir_p(dir, 0700, err)) != 0)
         goto cleanup;
     if (rename(from, path) != 0) {
@@ -336,9 +382,10 @@ cleanup:
 static int fs_writer_publish(reg_backend_writer *base, const char *key, sw_error **err)
 {
     struct fs_writer *w = (struct fs_writer *)base;
-    if (fsync(w->fd) != 0)
-        return sw_error_sys(err, SW_EIO, errno, "fsync %s", w->tmp_path);
-    int rc = publish_file(fs_of(w->base.b), w->tmp_path, key, err);
+    int rc = fs_writer_flush(base, err); /* done already by the digest check */
+    if (rc != 0)
+        return rc;
+    rc = publish_file(fs_of(w->base.b), w->tmp_path, key, err);
     if (rc == 0) {
         free(w->tmp_path);
         w->tmp_path = NULL; /* nothing left to remove */
@@ -349,6 +396,9 @@ static int fs_writer_publish(reg_backend_writer *base, const char *key, sw_error
 static void fs_writer_free(reg_backend_writer *base)
 {
     struct fs_writer *w = (struct fs_writer *)base;
+    reg_sink_free(w->sink); /* stops its thread before the fd and hash go */
+    /* close() drops the flock only with the last reference to the file */
+    (void)flock(w->fd, LOCK_UN);
     close(w->fd);
     if (w->tmp_path)
         unlink(w->tmp_path);
@@ -358,13 +408,37 @@ static void fs_writer_free(reg_backend_writer *base)
 
 /* ---- upload sessions ---- */
 
-static int write_state(struct fs_backend *fs, const char *uuid, const char *state, sw_error **err)
+/* Replaces uploads/<uuid>.state: written (and synced when asked) under a
+ * temporary name, then renamed over the old one. The directory is not
+ * synced: a rename lost in a crash leaves an older state, whose offset the
+ * next chunk truncates the bytes back to (the client resends them). */
+static int write_state(struct fs_backend *fs, const char *uuid, const char *state, int sync,
+                       sw_error **err)
 {
-    char *path = upload_path(fs, uuid, ".state");
-    if (path == NULL)
-        return sw_error_oom(err);
-    int rc = sw_write_file_atomic(path, state, strlen(state), 0600, err);
+    char *path = upload_path(fs, uuid, ".state"), *tmp = upload_path(fs, uuid, ".state-new");
+    int rc = 0, fd = -1;
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
+    SW_CHECK_ALLOC(tmp, rc, err, cleanup);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", tmp);
+        goto cleanup;
+    }
+    if ((rc = sw_write_all(fd, state, strlen(state), err)) != 0)
+        goto cleanup;
+    if (sync && fdatasync(fd) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "fsync of %s", tmp);
+        goto cleanup;
+    }
+    if (rename(tmp, path) != 0)
+        rc = sw_error_sys(err, SW_EIO, errno, "renaming %s", tmp);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && tmp)
+        unlink(tmp);
     free(path);
+    free(tmp);
     return rc;
 }
 
@@ -380,7 +454,7 @@ static int fs_upload_create(reg_backend *b, const char *uuid, const char *state,
                              : sw_error_sys(err, SW_EIO, errno, "creating %s", path);
         goto cleanup;
     }
-    if ((rc = write_state(fs, uuid, state, err)) != 0)
+    if ((rc = write_state(fs, uuid, state, fs->boot[0] == '\0', err)) != 0)
         unlink(path);
 cleanup:
     if (fd >= 0)
@@ -389,9 +463,9 @@ cleanup:
     return rc;
 }
 
-static int fs_upload_state(reg_backend *b, const char *uuid, char **state, sw_error **err)
+static int read_state(struct fs_backend *fs, const char *uuid, char **state, sw_error **err)
 {
-    char *path = upload_path(fs_of(b), uuid, ".state");
+    char *path = upload_path(fs, uuid, ".state");
     size_t len;
     int rc;
     if (path == NULL)
@@ -402,6 +476,119 @@ static int fs_upload_state(reg_backend *b, const char *uuid, char **state, sw_er
         rc = sw_read_file(path, 64 * 1024, state, &len, err);
     free(path);
     return rc;
+}
+
+/* Chunks are not fsynced one by one (issue 14: a PATCH costs its bytes,
+ * not a journal commit); their state names the boot it was written in.
+ * Until the machine restarts the page cache holds what the state says, a
+ * killed process loses nothing. A state from another boot (or one a crash
+ * garbled) is not trusted: the bytes on disk are the truth, hashed once
+ * again, as before there were state files. 1: state must be rebuilt. */
+static int state_is_stale(const struct fs_backend *fs, const char *state)
+{
+    int64_t offset = 0;
+    struct reg_hashstate *h = NULL;
+    char *ds = NULL;
+    if (fs->boot[0] == '\0')
+        return 0; /* every chunk was fsynced (fs_chunk_end) */
+    if (reg_backend_state_parse(state, &offset, &h, &ds, NULL) != 0)
+        return 1;
+    int stale = offset > 0 && strstr(ds, fs->boot) == NULL;
+    reg_hashstate_free(h);
+    free(ds);
+    return stale;
+}
+
+/* Rebuilds a stale state from the session's bytes, holding its lock. */
+static int recover_state(struct fs_backend *fs, const char *uuid, char **state, sw_error **err)
+{
+    char *path = upload_path(fs, uuid, ""), *fresh = NULL, *buf = NULL;
+    struct reg_hashstate *h = NULL;
+    char *ds = NULL;
+    int64_t offset = -1, done = 0;
+    struct stat st;
+    int rc = 0, fd = -1;
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno == ENOENT
+                 ? sw_error_set(err, REG_E_BLOB_UPLOAD_UNKNOWN, "upload %s is not known", uuid)
+                 : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+        goto cleanup;
+    }
+    if (sw_flock(fd, LOCK_EX) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "locking %s", path);
+        goto cleanup;
+    }
+    /* another process may have rebuilt it while we waited */
+    if ((rc = read_state(fs, uuid, &fresh, err)) != 0)
+        goto cleanup;
+    if (!state_is_stale(fs, fresh))
+        goto done;
+    if (reg_backend_state_parse(fresh, &offset, &h, &ds, NULL) == 0)
+        reg_hashstate_free(h);
+    h = NULL;
+    free(fresh);
+    fresh = NULL;
+    if (fstat(fd, &st) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "stat %s", path);
+        goto cleanup;
+    }
+    if (offset < 0 || offset > (int64_t)st.st_size)
+        offset = (int64_t)st.st_size;
+    h = reg_hashstate_new();
+    buf = malloc(FS_IO_BUF);
+    if (h == NULL || buf == NULL) {
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
+    while (done < offset) {
+        size_t want = offset - done < FS_IO_BUF ? (size_t)(offset - done) : FS_IO_BUF;
+        ssize_t n = pread(fd, buf, want, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = sw_error_sys(err, SW_EIO, n < 0 ? errno : EIO, "reading %s", path);
+            goto cleanup;
+        }
+        reg_hashstate_update(h, buf, (size_t)n);
+        done += n;
+    }
+    if (ftruncate(fd, (off_t)offset) != 0 || fdatasync(fd) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "upload %s: recovering %s", uuid, path);
+        goto cleanup;
+    }
+    if ((fresh = reg_backend_state_format(offset, h, fs->boot)) == NULL) {
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
+    if ((rc = write_state(fs, uuid, fresh, 1, err)) != 0)
+        goto cleanup;
+done:
+    *state = fresh;
+    fresh = NULL;
+cleanup:
+    if (fd >= 0) {
+        (void)flock(fd, LOCK_UN);
+        close(fd);
+    }
+    reg_hashstate_free(h);
+    free(ds);
+    free(buf);
+    free(fresh);
+    free(path);
+    return rc;
+}
+
+static int fs_upload_state(reg_backend *b, const char *uuid, char **state, sw_error **err)
+{
+    struct fs_backend *fs = fs_of(b);
+    int rc = read_state(fs, uuid, state, err);
+    if (rc != 0 || !state_is_stale(fs, *state))
+        return rc;
+    free(*state);
+    *state = NULL;
+    return recover_state(fs, uuid, state, err);
 }
 
 static int fs_chunk_begin(reg_backend *b, const char *uuid, int64_t expected_offset,
@@ -435,8 +622,14 @@ static int fs_chunk_begin(reg_backend *b, const char *uuid, int64_t expected_off
     }
     /* under the lock, the state is current: a chunk committed since
        backend.c read it makes this one's start wrong */
-    if ((rc = fs_upload_state(b, uuid, &state, err)) != 0 ||
-        (rc = reg_backend_state_parse(state, &offset, &h, &ds, err)) != 0)
+    if ((rc = read_state(fs, uuid, &state, err)) != 0)
+        goto fail;
+    if (state_is_stale(fs, state)) { /* a restart since backend.c looked */
+        rc =
+            sw_error_set(err, REG_E_RANGE_INVALID, "upload %s: state changed, read it again", uuid);
+        goto fail;
+    }
+    if ((rc = reg_backend_state_parse(state, &offset, &h, &ds, err)) != 0)
         goto fail;
     if (offset != expected_offset) {
         rc = sw_error_set(err, REG_E_RANGE_INVALID,
@@ -459,8 +652,10 @@ static int fs_chunk_begin(reg_backend *b, const char *uuid, int64_t expected_off
     return 0;
 fail:
     if (c) {
-        if (c->fd >= 0)
+        if (c->fd >= 0) {
+            (void)flock(c->fd, LOCK_UN); /* see fs_chunk_free */
             close(c->fd);
+        }
         free(c->uuid);
     }
     free(c);
@@ -471,12 +666,26 @@ fail:
     return rc;
 }
 
+static void update_hashstate(void *hash, const void *data, size_t len)
+{
+    reg_hashstate_update(hash, data, len);
+}
+
+/* A chunk's bytes go through a sink as a whole blob's do: 1 MiB writes,
+ * hashed into the session's resumable state on a second thread. */
 static int fs_chunk_write(reg_backend_chunk *base, const void *data, size_t len, sw_error **err)
 {
     struct fs_chunk *c = (struct fs_chunk *)base;
-    int rc = sw_write_all(c->fd, data, len, err);
-    if (rc != 0)
+    int rc;
+    if (c->has_failed)
+        return sw_error_set(err, SW_EIO, "upload %s: an earlier write failed", c->uuid);
+    if (c->sink == NULL && (rc = reg_sink_new_fn(c->fd, c->start, update_hashstate, c->base.hash,
+                                                 c->uuid, &c->sink, err)) != 0)
+        return rc;
+    if ((rc = reg_sink_write(c->sink, data, len, err)) != 0) {
+        c->has_failed = 1;
         sw_error_prefix(err, "upload %s", c->uuid);
+    }
     return rc;
 }
 
@@ -485,12 +694,23 @@ static int fs_chunk_end(reg_backend_chunk *base, sw_error **err)
     struct fs_chunk *c = (struct fs_chunk *)base;
     char *state = NULL;
     int rc;
-    if (fdatasync(c->fd) != 0)
+    if (c->has_failed)
+        return sw_error_set(err, SW_EIO, "upload %s: the chunk was not stored", c->uuid);
+    if (c->sink && (rc = reg_sink_flush(c->sink, err)) != 0) {
+        c->has_failed = 1;
+        return rc;
+    }
+    struct fs_backend *fs = fs_of(c->base.b);
+    /* Within one boot the page cache holds the bytes the state names; the
+     * state says which boot, so after a restart it is rebuilt from the
+     * bytes on disk (state_is_stale). Without a boot id, every chunk is
+     * made durable before its state. */
+    if (fs->boot[0] == '\0' && fdatasync(c->fd) != 0)
         return sw_error_sys(err, SW_EIO, errno, "upload %s: fsync", c->uuid);
-    state = reg_backend_state_format(c->base.offset, c->base.hash, c->base.driver_state);
+    state = reg_backend_state_format(c->base.offset, c->base.hash, fs->boot);
     if (state == NULL)
         return sw_error_oom(err);
-    rc = write_state(fs_of(c->base.b), c->uuid, state, err);
+    rc = write_state(fs, c->uuid, state, fs->boot[0] == '\0', err);
     if (rc == 0)
         c->start = c->base.offset; /* committed: free must not cut it */
     free(state);
@@ -500,10 +720,16 @@ static int fs_chunk_end(reg_backend_chunk *base, sw_error **err)
 static void fs_chunk_free(reg_backend_chunk *base)
 {
     struct fs_chunk *c = (struct fs_chunk *)base;
+    reg_sink_free(c->sink); /* stops its thread before the fd and hash go */
     /* an aborted chunk's bytes go; the state never counted them */
     if (ftruncate(c->fd, (off_t)c->start) != 0) {
         /* the next chunk cuts them off anyway */
     }
+    /* Unlock explicitly: close() drops the flock only when the last
+     * reference to the open file goes, and anything holding one for a
+     * moment (a child between fork and exec, a reader of
+     * /proc/<pid>/fdinfo) would make the client's next PATCH fail with 416. */
+    (void)flock(c->fd, LOCK_UN);
     close(c->fd);
     free(c->uuid);
     free(c);
@@ -524,6 +750,10 @@ static int fs_upload_cancel(reg_backend *b, const char *uuid, sw_error **err)
     }
     if (unlink(data) != 0 && errno != ENOENT)
         rc = sw_error_sys(err, SW_EIO, errno, "removing %s", data);
+    char *leftover = upload_path(fs, uuid, ".state-new"); /* a crash mid-write_state */
+    if (leftover)
+        unlink(leftover);
+    free(leftover);
 cleanup:
     free(data);
     free(state);
@@ -598,6 +828,62 @@ static int fs_upload_walk(reg_backend *b, reg_backend_upload_walk_fn fn, void *c
     return list_dir(fs_of(b)->uploads_dir, walk_upload, &w, err);
 }
 
+/* ---- crash recovery at open ---- */
+
+/* "trash-<algo>-<hex>-<pid>" (what GC of earlier versions moved a blob
+ * to before its row went) -> "blobs/<algo>/<2>/<hex>"; NULL otherwise. */
+static char *trash_key(const char *name)
+{
+    char digest[SW_DIGEST_MAX];
+    const char *algo = name + strlen("trash-");
+    const char *dash = strchr(algo, '-');
+    const char *end = dash ? strchr(dash + 1, '-') : NULL;
+    if (end == NULL || snprintf(digest, sizeof(digest), "%.*s:%.*s", (int)(dash - algo), algo,
+                                (int)(end - dash - 1), dash + 1) >= (int)sizeof(digest))
+        return NULL;
+    return reg_backend_blob_key(digest);
+}
+
+/* tmp/ of a process that died: every writer keeps an exclusive flock on
+ * its temporary file while it lives, so one we can lock is a leftover.
+ * blob-* (a put that never finished) goes; trash-* is put back where it
+ * was unless the blob is there again (without a row it is an orphan GC
+ * removes, which is safer than losing a blob whose row survived). Other
+ * processes (a running server, the builder's scratch dirs) share tmp/,
+ * hence by lock and by name, never wholesale. */
+static int recover_entry(const char *dir, const char *name, void *ctx, sw_error **err)
+{
+    struct fs_backend *fs = ctx;
+    int is_temp = strncmp(name, "blob-", 5) == 0;
+    int is_trash = strncmp(name, "trash-", 6) == 0;
+    char *path = NULL, *key = NULL, *target = NULL;
+    (void)err;
+    if (!is_temp && !is_trash)
+        return 0;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return sw_error_oom(err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (is_trash && (key = trash_key(name)) != NULL && (target = path_of(fs, key)) != NULL &&
+            !sw_path_exists(target)) {
+            char *parent = strdup(target);
+            if (parent)
+                *strrchr(parent, '/') = '\0';
+            if (parent == NULL || sw_mkdir_p(parent, 0700, NULL) != 0 || rename(path, target) != 0)
+                unlink(path);
+            free(parent);
+        } else {
+            unlink(path);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(key);
+    free(target);
+    return 0;
+}
+
 static const struct reg_backend_ops fs_ops = {
     .name = "filesystem",
     .close = fs_close,
@@ -610,6 +896,8 @@ static const struct reg_backend_ops fs_ops = {
     .reader_close = fs_reader_close,
     .redirect_url = NULL,
     .writer_new = fs_writer_new,
+    .writer_hashes = 1,
+    .writer_flush = fs_writer_flush,
     .writer_write = fs_writer_write,
     .writer_publish = fs_writer_publish,
     .writer_free = fs_writer_free,
@@ -617,6 +905,7 @@ static const struct reg_backend_ops fs_ops = {
     .upload_state = fs_upload_state,
     .chunk_begin = fs_chunk_begin,
     .chunk_write = fs_chunk_write,
+    .chunk_hashes = 1,
     .chunk_end = fs_chunk_end,
     .chunk_free = fs_chunk_free,
     .upload_publish = fs_upload_publish,
@@ -647,6 +936,20 @@ int reg_backend_fs_open(const struct reg_backend_config *cfg, reg_backend **out,
     if (rc != 0 || (rc = sw_mkdir_mode(fs->tmp_dir, 0700, err)) != 0 ||
         (rc = sw_mkdir_mode(fs->uploads_dir, 0700, err)) != 0)
         goto fail;
+    {
+        char *id = NULL;
+        size_t len = 0;
+        if (sw_read_file("/proc/sys/kernel/random/boot_id", 64, &id, &len, NULL) == 0 &&
+            len >= 32) {
+            id[strcspn(id, "\n")] = '\0';
+            snprintf(fs->boot, sizeof(fs->boot), "boot=%s", id);
+        }
+        free(id);
+    }
+    if ((rc = list_dir(fs->tmp_dir, recover_entry, fs, err)) != 0) {
+        sw_error_prefix(err, "recovering %s", fs->tmp_dir);
+        goto fail;
+    }
     *out = &fs->base;
     return 0;
 fail:

@@ -44,6 +44,9 @@ struct sw_db_driver {
 /* Every connection and statement starts with its driver. */
 struct sw_db {
     const struct sw_db_driver *drv;
+    /* how long the last sw_db_begin waited and the last sw_db_commit
+     * took, in ns (sw_db_last_times) */
+    int64_t begin_ns, commit_ns;
 };
 
 struct sw_stmt {

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,9 +18,13 @@
 
 #include "core/fs.h"
 
+struct lite_shared;
+
 struct lite_db {
     struct sw_db base;
     sqlite3 *h;
+    struct lite_shared *shared; /* NULL: an in-memory database */
+    int holds_turn;             /* this connection has the writers' turn */
 };
 
 struct lite_stmt {
@@ -52,6 +57,217 @@ static int busy_wait(void *ctx, int count)
     struct timespec pause = { 0, count < DB_BUSY_FAST_TRIES ? 250 * 1000 : 2000 * 1000 };
     nanosleep(&pause, NULL);
     return 1;
+}
+
+/* ---- what the connections of one process to one database share ------------
+ *
+ * Writers' turns. BEGIN IMMEDIATE of two threads of this process does not
+ * go through SQLite's busy handler: sw_db_begin first waits for its turn in
+ * a first-come first-served queue, so threads take the write lock in the
+ * order they asked, each woken once, instead of polling and overtaking each
+ * other (a thread that kept losing used to wait 100s of ms behind later
+ * arrivals, and the pollers' wake-ups cost CPU that the lock holder needed).
+ * Only other processes are waited for through busy_wait. A turn is waited
+ * for at most DB_BUSY_LIMIT_MS, as the busy handler would (a thread
+ * nesting a second connection's transaction inside its own gets
+ * SQLITE_BUSY, as before, not a deadlock).
+ *
+ * Checkpoints. synchronous=NORMAL: a commit appends to the WAL with no
+ * fsync, so it survives the process being killed (kill -9, a crash): the
+ * bytes are in the kernel. The WAL is synced by checkpoints: a thread per
+ * process and database runs a PASSIVE checkpoint (which never blocks a
+ * writer) every DB_CHECKPOINT_MS, so an acknowledged write reaches the disk
+ * within about that time even through a power loss, and no request pays
+ * for a checkpoint: wal_autocheckpoint is raised to DB_AUTOCHECKPOINT_PAGES,
+ * a backstop for when a long reader holds the checkpointer back.
+ * docs/architecture.md ("Durability") says why this trade. */
+#define DB_CHECKPOINT_MS 1000
+#define DB_AUTOCHECKPOINT_PAGES 10000
+#define DB_STR_(x) #x
+#define DB_STR(x) DB_STR_(x)
+
+struct turn_waiter {
+    pthread_cond_t cond;
+    struct turn_waiter *next;
+};
+
+struct lite_shared {
+    struct lite_shared *next;
+    dev_t dev;
+    ino_t ino;
+    int refs;
+    char *path;
+    pthread_mutex_t lock;
+    /* writers' turns */
+    int turn_taken;
+    struct turn_waiter *head, *tail;
+    /* the checkpointer */
+    pthread_t checkpointer;
+    int has_checkpointer, stopping;
+    pthread_cond_t stop;
+};
+
+static pthread_mutex_t shared_list_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lite_shared *shared_list;
+
+/* Waits for this connection's turn to write; 0, or SQLITE_BUSY after
+ * DB_BUSY_LIMIT_MS. */
+static int turn_take(struct lite_db *db)
+{
+    struct lite_shared *sh = db->shared;
+    int rc = SQLITE_OK;
+    if (sh == NULL || db->holds_turn)
+        return SQLITE_OK;
+    pthread_mutex_lock(&sh->lock);
+    if (sh->turn_taken || sh->head) {
+        struct turn_waiter me = { .next = NULL };
+        struct timespec deadline;
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&me.cond, &attr);
+        pthread_condattr_destroy(&attr);
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += DB_BUSY_LIMIT_MS / 1000;
+        if (sh->tail)
+            sh->tail->next = &me;
+        else
+            sh->head = &me;
+        sh->tail = &me;
+        while (sh->turn_taken || sh->head != &me) {
+            if (pthread_cond_timedwait(&me.cond, &sh->lock, &deadline) == ETIMEDOUT &&
+                (sh->turn_taken || sh->head != &me)) {
+                rc = SQLITE_BUSY;
+                break;
+            }
+        }
+        /* off the queue, whether served or given up */
+        struct turn_waiter **p = &sh->head, *prev = NULL;
+        while (*p != &me)
+            prev = *p, p = &(*p)->next;
+        *p = me.next;
+        if (sh->tail == &me)
+            sh->tail = prev;
+        if (rc != SQLITE_OK && !sh->turn_taken && sh->head)
+            pthread_cond_signal(&sh->head->cond); /* it may be first now */
+        pthread_cond_destroy(&me.cond);
+    }
+    if (rc == SQLITE_OK) {
+        sh->turn_taken = 1;
+        db->holds_turn = 1;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    return rc;
+}
+
+/* Gives the turn to the next waiter once the transaction has ended. */
+static void turn_release_if_done(struct lite_db *db)
+{
+    struct lite_shared *sh = db->shared;
+    if (!db->holds_turn || !sqlite3_get_autocommit(db->h))
+        return;
+    pthread_mutex_lock(&sh->lock);
+    sh->turn_taken = 0;
+    db->holds_turn = 0;
+    if (sh->head)
+        pthread_cond_signal(&sh->head->cond);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct lite_shared *sh = arg;
+    sqlite3 *h = NULL;
+    if (sqlite3_open_v2(sh->path, &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sqlite3_close(h);
+        return NULL;
+    }
+    sqlite3_busy_handler(h, busy_wait, NULL);
+    pthread_mutex_lock(&sh->lock);
+    while (!sh->stopping) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_nsec += (DB_CHECKPOINT_MS % 1000) * 1000000L;
+        deadline.tv_sec += DB_CHECKPOINT_MS / 1000 + deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&sh->stop, &sh->lock, &deadline);
+        if (sh->stopping)
+            break;
+        pthread_mutex_unlock(&sh->lock);
+        int log_frames = 0, done_frames = 0;
+        sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &done_frames);
+        pthread_mutex_lock(&sh->lock);
+    }
+    pthread_mutex_unlock(&sh->lock);
+    sqlite3_close(h);
+    return NULL;
+}
+
+/* The shared state of the database file at path, counted; NULL for an
+ * in-memory database (or one that cannot be stat'ed). */
+static struct lite_shared *shared_get(const char *path)
+{
+    struct stat st;
+    struct lite_shared *sh;
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || stat(path, &st) != 0)
+        return NULL;
+    pthread_mutex_lock(&shared_list_lock);
+    for (sh = shared_list; sh; sh = sh->next)
+        if (sh->dev == st.st_dev && sh->ino == st.st_ino)
+            break;
+    if (sh == NULL && (sh = calloc(1, sizeof *sh)) != NULL) {
+        if ((sh->path = strdup(path)) == NULL) {
+            free(sh);
+            sh = NULL;
+        } else {
+            pthread_condattr_t attr;
+            sh->dev = st.st_dev;
+            sh->ino = st.st_ino;
+            pthread_mutex_init(&sh->lock, NULL);
+            pthread_condattr_init(&attr);
+            pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+            pthread_cond_init(&sh->stop, &attr);
+            pthread_condattr_destroy(&attr);
+            sh->has_checkpointer =
+                pthread_create(&sh->checkpointer, NULL, checkpointer_main, sh) == 0;
+            sh->next = shared_list;
+            shared_list = sh;
+        }
+    }
+    if (sh)
+        sh->refs++;
+    pthread_mutex_unlock(&shared_list_lock);
+    return sh;
+}
+
+static void shared_put(struct lite_shared *sh)
+{
+    if (sh == NULL)
+        return;
+    pthread_mutex_lock(&shared_list_lock);
+    if (--sh->refs > 0) {
+        pthread_mutex_unlock(&shared_list_lock);
+        return;
+    }
+    for (struct lite_shared **p = &shared_list; *p; p = &(*p)->next) {
+        if (*p == sh) {
+            *p = sh->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&shared_list_lock);
+    if (sh->has_checkpointer) {
+        pthread_mutex_lock(&sh->lock);
+        sh->stopping = 1;
+        pthread_cond_signal(&sh->stop);
+        pthread_mutex_unlock(&sh->lock);
+        pthread_join(sh->checkpointer, NULL);
+    }
+    pthread_cond_destroy(&sh->stop);
+    pthread_mutex_destroy(&sh->lock);
+    free(sh->path);
+    free(sh);
 }
 
 /* The database and its -wal and -shm files are 0600: they hold who built
@@ -110,18 +326,23 @@ static int lite_open(const char *path, int migrate, sw_db **out, sw_error **err)
         nanosleep(&pause, NULL);
     }
     if (pragma_rc != SQLITE_OK || sqlite3_exec(db->h,
-                                               "PRAGMA synchronous=FULL;"
+                                               "PRAGMA synchronous=NORMAL;"
                                                "PRAGMA foreign_keys=ON;",
                                                NULL, NULL, &msg) != SQLITE_OK) {
         rc = sw_error_set(err, SW_EDB, "opening database %s: %s", path, msg ? msg : "error");
         goto cleanup;
     }
+    db->shared = shared_get(path);
+    if (db->shared && db->shared->has_checkpointer)
+        sqlite3_exec(db->h, "PRAGMA wal_autocheckpoint=" DB_STR(DB_AUTOCHECKPOINT_PAGES), NULL,
+                     NULL, NULL);
     *out = &db->base;
     db = NULL;
 cleanup:
     sqlite3_free(msg);
     if (db) {
         sqlite3_close(db->h);
+        shared_put(db->shared);
         free(db);
     }
     return rc;
@@ -129,11 +350,20 @@ cleanup:
 
 static void lite_close(sw_db *db)
 {
+    struct lite_db *ldb = (struct lite_db *)db;
     /* SQLite's advice: let each connection refresh the planner's
      * statistics for what it queried before it goes (cheap, usually a
      * no-op) */
     sqlite3_exec(H(db), "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close(H(db));
+    if (ldb->holds_turn) { /* closed inside a transaction: rolled back */
+        pthread_mutex_lock(&ldb->shared->lock);
+        ldb->shared->turn_taken = 0;
+        if (ldb->shared->head)
+            pthread_cond_signal(&ldb->shared->head->cond);
+        pthread_mutex_unlock(&ldb->shared->lock);
+    }
+    shared_put(ldb->shared);
     free(db);
 }
 
@@ -141,6 +371,7 @@ static int lite_exec(sw_db *db, const char *sql, char **errmsg)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(H(db), sql, NULL, NULL, &msg);
+    turn_release_if_done((struct lite_db *)db); /* COMMIT, ROLLBACK */
     if (rc != SQLITE_OK && errmsg)
         *errmsg = strdup(msg ? msg : "error");
     sqlite3_free(msg);
@@ -150,11 +381,17 @@ static int lite_exec(sw_db *db, const char *sql, char **errmsg)
 static int lite_begin(sw_db *db, int concurrent)
 {
     (void)concurrent; /* one writer at a time on SQLite anyway */
-    return sqlite3_exec(H(db), "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = turn_take((struct lite_db *)db);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_exec(H(db), "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    turn_release_if_done((struct lite_db *)db); /* it failed */
+    return rc;
 }
 
 static int lite_in_transaction(sw_db *db)
 {
+    turn_release_if_done((struct lite_db *)db); /* SQLite rolled back by itself */
     return !sqlite3_get_autocommit(H(db));
 }
 
@@ -254,17 +491,22 @@ static int lite_bind_null(sw_stmt *stmt, int idx)
 
 static int lite_step(sw_stmt *stmt)
 {
-    return sqlite3_step(S(stmt)) & 0xff;
+    int rc = sqlite3_step(S(stmt)) & 0xff;
+    turn_release_if_done((struct lite_db *)stmt->db); /* a COMMIT prepared as a statement */
+    return rc;
 }
 
 static int lite_reset(sw_stmt *stmt)
 {
-    return sqlite3_reset(S(stmt));
+    int rc = sqlite3_reset(S(stmt));
+    turn_release_if_done((struct lite_db *)stmt->db);
+    return rc;
 }
 
 static int lite_finalize(sw_stmt *stmt)
 {
     int rc = sqlite3_finalize(S(stmt));
+    turn_release_if_done((struct lite_db *)stmt->db);
     free(stmt);
     return rc;
 }

@@ -23,8 +23,7 @@ struct lite_shared;
 struct lite_db {
     struct sw_db base;
     sqlite3 *h;
-    struct lite_shared *shared; /* NULL: an in-memory database */
-    int holds_turn;             /* this connection has the writers' turn */
+    struct lite_shared *shared; /* NULL: an in-memory database, or no stat() */
 };
 
 struct lite_stmt {
@@ -41,7 +40,12 @@ struct lite_stmt {
  * that just missed the lock sleeps through many release windows, and
  * short stalls pile up into convoys of 0.1-4 s. Transactions here are
  * short, so tries every 250 us for the first 100 ms, then every 2 ms,
- * up to DB_BUSY_LIMIT_MS in all, cost little and keep the tail flat. */
+ * up to DB_BUSY_LIMIT_MS in all, cost little and keep the tail flat.
+ * (A first-come first-served queue for the threads of one process, taken
+ * before BEGIN IMMEDIATE, was measured against this and made the tail
+ * worse on a loaded machine: each hand-over waits for the next thread to
+ * be scheduled, while a poller that is already running takes the lock at
+ * once. bench/README.md, "The webhook reply".) */
 #define DB_BUSY_LIMIT_MS 30000
 #define DB_BUSY_FAST_TRIES 400
 
@@ -59,20 +63,9 @@ static int busy_wait(void *ctx, int count)
     return 1;
 }
 
-/* ---- what the connections of one process to one database share ------------
+/* ---- the checkpointer: one thread per process and database file ------------
  *
- * Writers' turns. BEGIN IMMEDIATE of two threads of this process does not
- * go through SQLite's busy handler: sw_db_begin first waits for its turn in
- * a first-come first-served queue, so threads take the write lock in the
- * order they asked, each woken once, instead of polling and overtaking each
- * other (a thread that kept losing used to wait 100s of ms behind later
- * arrivals, and the pollers' wake-ups cost CPU that the lock holder needed).
- * Only other processes are waited for through busy_wait. A turn is waited
- * for at most DB_BUSY_LIMIT_MS, as the busy handler would (a thread
- * nesting a second connection's transaction inside its own gets
- * SQLITE_BUSY, as before, not a deadlock).
- *
- * Checkpoints. synchronous=NORMAL: a commit appends to the WAL with no
+ * synchronous=NORMAL: a commit appends to the WAL with no
  * fsync, so it survives the process being killed (kill -9, a crash): the
  * bytes are in the kernel. The WAL is synced by checkpoints: a thread per
  * process and database runs a PASSIVE checkpoint (which never blocks a
@@ -86,11 +79,6 @@ static int busy_wait(void *ctx, int count)
 #define DB_STR_(x) #x
 #define DB_STR(x) DB_STR_(x)
 
-struct turn_waiter {
-    pthread_cond_t cond;
-    struct turn_waiter *next;
-};
-
 struct lite_shared {
     struct lite_shared *next;
     dev_t dev;
@@ -98,10 +86,6 @@ struct lite_shared {
     int refs;
     char *path;
     pthread_mutex_t lock;
-    /* writers' turns */
-    int turn_taken;
-    struct turn_waiter *head, *tail;
-    /* the checkpointer */
     pthread_t checkpointer;
     int has_checkpointer, stopping;
     pthread_cond_t stop;
@@ -109,70 +93,6 @@ struct lite_shared {
 
 static pthread_mutex_t shared_list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lite_shared *shared_list;
-
-/* Waits for this connection's turn to write; 0, or SQLITE_BUSY after
- * DB_BUSY_LIMIT_MS. */
-static int turn_take(struct lite_db *db)
-{
-    struct lite_shared *sh = db->shared;
-    int rc = SQLITE_OK;
-    if (sh == NULL || db->holds_turn)
-        return SQLITE_OK;
-    pthread_mutex_lock(&sh->lock);
-    if (sh->turn_taken || sh->head) {
-        struct turn_waiter me = { .next = NULL };
-        struct timespec deadline;
-        pthread_condattr_t attr;
-        pthread_condattr_init(&attr);
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-        pthread_cond_init(&me.cond, &attr);
-        pthread_condattr_destroy(&attr);
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += DB_BUSY_LIMIT_MS / 1000;
-        if (sh->tail)
-            sh->tail->next = &me;
-        else
-            sh->head = &me;
-        sh->tail = &me;
-        while (sh->turn_taken || sh->head != &me) {
-            if (pthread_cond_timedwait(&me.cond, &sh->lock, &deadline) == ETIMEDOUT &&
-                (sh->turn_taken || sh->head != &me)) {
-                rc = SQLITE_BUSY;
-                break;
-            }
-        }
-        /* off the queue, whether served or given up */
-        struct turn_waiter **p = &sh->head, *prev = NULL;
-        while (*p != &me)
-            prev = *p, p = &(*p)->next;
-        *p = me.next;
-        if (sh->tail == &me)
-            sh->tail = prev;
-        if (rc != SQLITE_OK && !sh->turn_taken && sh->head)
-            pthread_cond_signal(&sh->head->cond); /* it may be first now */
-        pthread_cond_destroy(&me.cond);
-    }
-    if (rc == SQLITE_OK) {
-        sh->turn_taken = 1;
-        db->holds_turn = 1;
-    }
-    pthread_mutex_unlock(&sh->lock);
-    return rc;
-}
-
-/* Gives the turn to the next waiter once the transaction has ended. */
-static void turn_release_if_done(struct lite_db *db)
-{
-    struct lite_shared *sh = db->shared;
-    if (!db->holds_turn || !sqlite3_get_autocommit(db->h))
-        return;
-    pthread_mutex_lock(&sh->lock);
-    sh->turn_taken = 0;
-    db->holds_turn = 0;
-    if (sh->head)
-        pthread_cond_signal(&sh->head->cond);
-    pthread_mutex_unlock(&sh->lock);
-}
 
 static void *checkpointer_main(void *arg)
 {
@@ -350,20 +270,12 @@ cleanup:
 
 static void lite_close(sw_db *db)
 {
-    struct lite_db *ldb = (struct lite_db *)db;
     /* SQLite's advice: let each connection refresh the planner's
      * statistics for what it queried before it goes (cheap, usually a
      * no-op) */
     sqlite3_exec(H(db), "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close(H(db));
-    if (ldb->holds_turn) { /* closed inside a transaction: rolled back */
-        pthread_mutex_lock(&ldb->shared->lock);
-        ldb->shared->turn_taken = 0;
-        if (ldb->shared->head)
-            pthread_cond_signal(&ldb->shared->head->cond);
-        pthread_mutex_unlock(&ldb->shared->lock);
-    }
-    shared_put(ldb->shared);
+    shared_put(((struct lite_db *)db)->shared);
     free(db);
 }
 
@@ -371,7 +283,6 @@ static int lite_exec(sw_db *db, const char *sql, char **errmsg)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(H(db), sql, NULL, NULL, &msg);
-    turn_release_if_done((struct lite_db *)db); /* COMMIT, ROLLBACK */
     if (rc != SQLITE_OK && errmsg)
         *errmsg = strdup(msg ? msg : "error");
     sqlite3_free(msg);
@@ -381,17 +292,11 @@ static int lite_exec(sw_db *db, const char *sql, char **errmsg)
 static int lite_begin(sw_db *db, int concurrent)
 {
     (void)concurrent; /* one writer at a time on SQLite anyway */
-    int rc = turn_take((struct lite_db *)db);
-    if (rc != SQLITE_OK)
-        return rc;
-    rc = sqlite3_exec(H(db), "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    turn_release_if_done((struct lite_db *)db); /* it failed */
-    return rc;
+    return sqlite3_exec(H(db), "BEGIN IMMEDIATE", NULL, NULL, NULL);
 }
 
 static int lite_in_transaction(sw_db *db)
 {
-    turn_release_if_done((struct lite_db *)db); /* SQLite rolled back by itself */
     return !sqlite3_get_autocommit(H(db));
 }
 
@@ -491,22 +396,17 @@ static int lite_bind_null(sw_stmt *stmt, int idx)
 
 static int lite_step(sw_stmt *stmt)
 {
-    int rc = sqlite3_step(S(stmt)) & 0xff;
-    turn_release_if_done((struct lite_db *)stmt->db); /* a COMMIT prepared as a statement */
-    return rc;
+    return sqlite3_step(S(stmt)) & 0xff;
 }
 
 static int lite_reset(sw_stmt *stmt)
 {
-    int rc = sqlite3_reset(S(stmt));
-    turn_release_if_done((struct lite_db *)stmt->db);
-    return rc;
+    return sqlite3_reset(S(stmt));
 }
 
 static int lite_finalize(sw_stmt *stmt)
 {
     int rc = sqlite3_finalize(S(stmt));
-    turn_release_if_done((struct lite_db *)stmt->db);
     free(stmt);
     return rc;
 }

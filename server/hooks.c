@@ -61,13 +61,17 @@ static void trace_write(const struct hook_trace *t, const char *delivery_id)
     if (trace_file == NULL || t->queued == 0)
         return;
     int64_t end = mono_ns();
+    char id[128]; /* the header's text, one word: it cannot forge a line */
+    snprintf(id, sizeof(id), "%s", delivery_id && *delivery_id ? delivery_id : "-");
+    for (char *c = id; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            *c = '?';
 #define US(ns) ((long long)((ns) / 1000))
     pthread_mutex_lock(&trace_lock);
     /* id start | http-in verify parse match begin-wait statements commit respond | total */
-    fprintf(trace_file, "%s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld\n",
-            delivery_id ? delivery_id : "-", US(t->start), US(t->body - t->start),
-            US(t->verified - t->body), US(t->parsed - t->verified), US(t->match), US(t->begin),
-            US(t->enqueue - t->begin - t->commit), US(t->commit),
+    fprintf(trace_file, "%s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld\n", id, US(t->start),
+            US(t->body - t->start), US(t->verified - t->body), US(t->parsed - t->verified),
+            US(t->match), US(t->begin), US(t->enqueue - t->begin - t->commit), US(t->commit),
             US(end - t->parsed - t->match - t->enqueue), US(end - t->start));
     fflush(trace_file);
     pthread_mutex_unlock(&trace_lock);

@@ -6,7 +6,9 @@
 # there, queued, the database passes its integrity check, and a
 # redelivery of one of them creates nothing. Commits are not fsynced one by
 # one (docs/architecture.md, "Durability"): this is the guarantee that
-# remains, and the concurrent burst also exercises writers taking turns.
+# remains. The concurrent burst has threads wait for the write lock, and the
+# first server writes the per-delivery phase trace that bench/service.sh
+# reads (SLIPWAY_HOOK_TRACE).
 source "$(dirname "$0")/svc-lib.sh"
 sw_time_limit 120
 
@@ -25,7 +27,7 @@ repos:
     rules:
       - { source_type: branch, source: \"/^b[0-9]+\$/\", tags: [latest] }
 ")
-sw_start_server "$cfg" || exit 1
+SLIPWAY_HOOK_TRACE=$work/trace sw_start_server "$cfg" || exit 1
 
 # --- 40 deliveries at once, each to its own branch (none supersedes another) ---------------
 deliver() { # N
@@ -52,6 +54,8 @@ statuses=$(for f in "$work"/status-*; do cat "$f"; echo; done | sort | uniq -c |
 [ "$statuses" = "202x40 " ] && ok "all 40 deliveries were acknowledged 202" || fail "statuses: $statuses"
 acked=$(for i in $(seq 40); do jq -r '.runs[0].id // empty' "$work/reply-$i.json"; done | sort)
 check "each reply names its run" test "$(wc -w <<< "$acked")" = 40
+traced=$(awk 'NF == 11 && $1 ~ /^durable-[0-9]+$/ && $11 >= $9 {print $1}' "$work/trace" | sort -u | wc -l)
+check "the trace has one line of phases per delivery" test "$traced" = 40
 
 # --- after the kill ---------------------------------------------------------------------------
 sw_start_server "$cfg" || exit 1

@@ -75,26 +75,47 @@ int sw_db_exec(sw_db *db, const char *sql, sw_error **err)
     return 0;
 }
 
-int sw_db_begin(sw_db *db, sw_error **err)
+static int64_t mono_ns(void)
 {
-    if (db->drv->begin(db, 0) != SW_DB_OK)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int begin(sw_db *db, int concurrent, sw_error **err)
+{
+    int64_t t0 = mono_ns();
+    int rc = db->drv->begin(db, concurrent);
+    db->begin_ns = mono_ns() - t0;
+    if (rc != SW_DB_OK)
         return sw_db_error(db, err, "database: beginning a transaction");
     return 0;
+}
+
+int sw_db_begin(sw_db *db, sw_error **err)
+{
+    return begin(db, 0, err);
 }
 
 int sw_db_begin_concurrent(sw_db *db, sw_error **err)
 {
-    if (db->drv->begin(db, 1) != SW_DB_OK)
-        return sw_db_error(db, err, "database: beginning a transaction");
-    return 0;
+    return begin(db, 1, err);
 }
 
 int sw_db_commit(sw_db *db, sw_error **err)
 {
+    int64_t t0 = mono_ns();
     int rc = sw_db_exec(db, "COMMIT", err);
+    db->commit_ns = mono_ns() - t0;
     if (db->drv->tx_end)
         db->drv->tx_end(db, rc == 0);
     return rc;
+}
+
+void sw_db_last_times(const sw_db *db, int64_t *begin_ns, int64_t *commit_ns)
+{
+    *begin_ns = db->begin_ns;
+    *commit_ns = db->commit_ns;
 }
 
 void sw_db_rollback(sw_db *db)

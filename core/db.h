@@ -111,6 +111,9 @@ int sw_db_begin_concurrent(sw_db *db, sw_error **err);
 int sw_db_commit(sw_db *db, sw_error **err);
 /* Rolls back if a transaction is open; never fails. */
 void sw_db_rollback(sw_db *db);
+/* How long db's last sw_db_begin waited for the write lock and its last
+ * sw_db_commit took (with the sync), in ns: a request's phases. */
+void sw_db_last_times(const sw_db *db, int64_t *begin_ns, int64_t *commit_ns);
 
 /* Prepares a statement; on failure sets err with the engine's message. */
 int sw_db_prepare(sw_db *db, const char *sql, sw_stmt **stmt, sw_error **err);

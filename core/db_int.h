@@ -55,6 +55,9 @@ struct sw_db {
     /* the channels listened on (sw_db_listen), for the drivers */
     char (*channels)[SW_DB_CHANNEL_MAX];
     size_t n_channels;
+    /* how long the last sw_db_begin waited and the last sw_db_commit
+     * took, in ns (sw_db_last_times) */
+    int64_t begin_ns, commit_ns;
 };
 
 struct sw_stmt {

@@ -10,11 +10,14 @@
  * SQLite before the reply (202). Redeliveries (same delivery id) create
  * nothing. Forge-specific parsing lives in worker/webhook.c.
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/strbuf.h"
@@ -23,6 +26,57 @@
 #include "worker/repos.h"
 #include "worker/service.h"
 #include "worker/webhook.h"
+
+/* Where a delivery's time goes, for bench/service.sh: with
+ * SLIPWAY_HOOK_TRACE=<file> in the environment, one line per delivery
+ * that reached the queue ("<delivery id> <start> <phase> ..."; times from
+ * CLOCK_MONOTONIC in microseconds, the first absolute so a client on the
+ * same machine can line its own timestamps up). Off (the default), a
+ * delivery costs a few clock reads. */
+struct hook_trace {
+    int64_t start, body, verified, parsed, match, begin, enqueue, commit, queued;
+};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static FILE *trace_file;
+static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void trace_open(void)
+{
+    const char *path = getenv("SLIPWAY_HOOK_TRACE");
+    if (path && *path && (trace_file = fopen(path, "ae")) == NULL)
+        sw_warn("SLIPWAY_HOOK_TRACE: cannot open %s", path);
+}
+
+static void trace_write(const struct hook_trace *t, const char *delivery_id)
+{
+    pthread_once(&trace_once, trace_open);
+    if (trace_file == NULL || t->queued == 0)
+        return;
+    int64_t end = mono_ns();
+    char id[128]; /* the header's text, one word: it cannot forge a line */
+    snprintf(id, sizeof(id), "%s", delivery_id && *delivery_id ? delivery_id : "-");
+    for (char *c = id; *c; c++)
+        if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+            *c = '?';
+#define US(ns) ((long long)((ns) / 1000))
+    pthread_mutex_lock(&trace_lock);
+    /* id start | http-in verify parse match begin-wait statements commit respond | total */
+    fprintf(trace_file, "%s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld\n", id, US(t->start),
+            US(t->body - t->start), US(t->verified - t->body), US(t->parsed - t->verified),
+            US(t->match), US(t->begin), US(t->enqueue - t->begin - t->commit), US(t->commit),
+            US(end - t->parsed - t->match - t->enqueue), US(end - t->start));
+    fflush(trace_file);
+    pthread_mutex_unlock(&trace_lock);
+#undef US
+}
 
 static const char *header_of(void *ctx, const char *name)
 {
@@ -73,11 +127,13 @@ static int hook_headers(srv_request *req)
  * but do not build forks. */
 static int queue_runs(srv_request *req, const struct wrk_repo *repo,
                       const struct wrk_hook_event *ev, json_t *runs, int *matched, int *created,
-                      int *forks_refused, sw_error **err)
+                      int *forks_refused, struct hook_trace *trace, sw_error **err)
 {
     const struct wrk_repos *repos = req->srv->repos;
     struct wrk_match m[16];
+    int64_t t0 = mono_ns();
     size_t n = wrk_repo_match(repo, ev->source_type, ev->ref, m, 16);
+    trace->match += mono_ns() - t0;
     sw_db *db = NULL;
     int rc = 0;
     if (n == 0)
@@ -118,7 +174,13 @@ static int queue_runs(srv_request *req, const struct wrk_repo *repo,
         };
         char run_id[WRK_RUN_ID_MAX];
         int is_new = 0;
+        int64_t begin_ns = 0, commit_ns = 0;
+        t0 = mono_ns();
         rc = wrk_jobs_enqueue(db, &rr, run_id, &is_new, err);
+        trace->enqueue += mono_ns() - t0;
+        sw_db_last_times(db, &begin_ns, &commit_ns);
+        trace->begin += begin_ns;
+        trace->commit += commit_ns;
         free(delivery);
         if (rc != 0)
             goto cleanup;
@@ -141,13 +203,14 @@ cleanup:
 
 /* Queues the runs of every accepted repository; responds. */
 static void queue_all(srv_request *req, const struct wrk_repo *const *accepted, size_t n,
-                      const struct wrk_hook_event *ev)
+                      const struct wrk_hook_event *ev, struct hook_trace *trace)
 {
     json_t *runs = json_array();
     sw_error *err = NULL;
     int matched = 0, created = 0, forks_refused = 0;
     for (size_t i = 0; i < n; i++) {
-        if (queue_runs(req, accepted[i], ev, runs, &matched, &created, &forks_refused, &err) != 0) {
+        if (queue_runs(req, accepted[i], ev, runs, &matched, &created, &forks_refused, trace,
+                       &err) != 0) {
             json_decref(runs);
             srv_api_sw_error(req, err);
             sw_error_clear(&err);
@@ -177,6 +240,7 @@ static void queue_all(srv_request *req, const struct wrk_repo *const *accepted, 
         return;
     }
     json_t *doc;
+    trace->queued = 1;
     if (created > 0) {
         wrk_service_wake(req->srv->workers);
         doc = json_pack("{s:s, s:o}", "result", "queued", "runs", runs);
@@ -289,6 +353,9 @@ static void hook_end(srv_request *req)
     char *decoded = NULL;
     const char *json = NULL;
     size_t json_len = 0;
+    struct hook_trace trace = {
+        .start = (int64_t)req->started.tv_sec * 1000000000 + req->started.tv_nsec, .body = mono_ns()
+    };
 
     if (wrk_forge_from_name(provider, &forge) != 0) {
         snprintf(msg, sizeof(msg), "unknown provider '%s' (github, gitlab, gitea, forgejo)",
@@ -350,6 +417,7 @@ static void hook_end(srv_request *req)
     }
 
     /* 2. the payload */
+    trace.verified = mono_ns();
     if (body_err) {
         srv_api_error(req, SW_EINVAL, sw_error_message(body_err));
         goto cleanup;
@@ -358,6 +426,7 @@ static void hook_end(srv_request *req)
         srv_api_error(req, SW_EINVAL, sw_error_message(err));
         goto cleanup;
     }
+    trace.parsed = mono_ns();
     /* a GitLab system hook speaks for the whole instance: no repository
      * to match, and a 404 would make GitLab disable it */
     if (ev.is_instance_wide) {
@@ -426,12 +495,13 @@ static void hook_end(srv_request *req)
                        ev.skip_reason ? ev.skip_reason : "[skip ci]");
             break;
         }
-        queue_all(req, candidates, n_accepted, &ev);
+        queue_all(req, candidates, n_accepted, &ev, &trace);
         break;
     case WRK_HOOK_PULL_REQUEST:
-        queue_all(req, candidates, n_accepted, &ev);
+        queue_all(req, candidates, n_accepted, &ev, &trace);
         break;
     }
+    trace_write(&trace, ev.delivery_id);
 cleanup:
     wrk_hook_event_release(&ev);
     sw_error_clear(&err);

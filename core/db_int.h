@@ -41,14 +41,23 @@ struct sw_db_driver {
     double (*column_double)(sw_stmt *stmt, int col);
 };
 
+#define SW_DB_CACHED_MAX 32
+
 /* Every connection and statement starts with its driver. */
 struct sw_db {
     const struct sw_db_driver *drv;
+    /* sw_db_prepare_cached: statements kept for the connection's life */
+    struct {
+        const char *sql; /* the key: the address of a string literal */
+        sw_stmt *stmt;
+    } cached[SW_DB_CACHED_MAX];
+    int n_cached;
 };
 
 struct sw_stmt {
     const struct sw_db_driver *drv;
     sw_db *db;
+    int is_cached; /* owned by db->cached: sw_stmt_release resets it */
 };
 
 extern const struct sw_db_driver sw_db_sqlite_driver;

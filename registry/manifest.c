@@ -395,11 +395,8 @@ int reg_manifest_get(reg_store *store, const char *repo, const char *reference, 
         return rc;
     if ((rc = reg_store_db(store, &db, err)) != 0)
         return rc;
-    if (reg_reference_is_digest(reference))
-        snprintf(digest, sizeof(digest), "%s", reference);
-    else if ((rc = reg_meta_tag_resolve(db, repo, reference, digest, err)) != 0)
-        return rc;
-    if ((rc = reg_meta_manifest_find(db, repo, digest, &out->media_type, &size, err)) != 0)
+    if ((rc = reg_meta_manifest_resolve(db, repo, reference, reg_reference_is_digest(reference),
+                                        digest, &out->media_type, &size, err)) != 0)
         return rc;
     memcpy(out->digest, digest, SW_DIGEST_MAX);
     out->size = (size_t)size;

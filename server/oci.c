@@ -479,24 +479,58 @@ static int manifest_headers(srv_request *req)
     return 0;
 }
 
+/* The response for manifest m (digest, media type, body): built once per
+ * digest and type and kept in the server's cache; NULL when out of memory. */
+static srv_shared_response *manifest_response(srv_request *req, const struct reg_manifest *m,
+                                              const char *key)
+{
+    char etag[SW_DIGEST_MAX + 2];
+    snprintf(etag, sizeof etag, "\"%s\"", m->digest);
+    /* Distribution serves the stored manifest whatever the Accept list
+     * says for OCI and Docker v2 types; clients check Content-Type. */
+    const char *const headers[] = { "Docker-Content-Digest", m->digest, "ETag", etag, NULL };
+    srv_shared_response *r = srv_shared_response_new(200, m->media_type, m->body ? m->body : "",
+                                                     m->body ? m->size : 0, headers);
+    if (r)
+        srv_cache_put(req->srv->manifests, key, r);
+    return r;
+}
+
+/* Every GET asks the database what the reference names in this repository
+ * (a tag may have moved, in this process or another); only the bytes of a
+ * digest come from the cache. HEAD is answered the same way: MHD takes
+ * Content-Length from the response and sends no body. */
 static void manifest_get_end(srv_request *req)
 {
+    const char *name = srv_request_param(req, "name");
+    const char *reference = srv_request_param(req, "reference");
     struct reg_manifest m = { 0 };
     sw_error *err = NULL;
+    char key[SW_DIGEST_MAX + 256];
 
-    /* HEAD fetches the body too: MHD takes Content-Length from the
-     * response, and manifests are small. */
-    if (reg_manifest_get(srv_request_store(req), srv_request_param(req, "name"),
-                         srv_request_param(req, "reference"), 1, &m, &err) != 0) {
+    if (reg_manifest_get(srv_request_store(req), name, reference, 0, &m, &err) != 0) {
         respond_sw_error_and_clear(req, &err);
         return;
     }
-    /* Distribution serves the stored manifest whatever the Accept list
-     * says for OCI and Docker v2 types; clients check Content-Type. */
-    srv_header(req, "Docker-Content-Digest", "%s", m.digest);
-    srv_header(req, "ETag", "\"%s\"", m.digest);
-    srv_respond(req, 200, m.media_type, m.body ? m.body : "", m.body ? m.size : 0);
+    snprintf(key, sizeof key, "%s %s", m.digest, m.media_type);
+    srv_shared_response *r = srv_cache_get(req->srv->manifests, key);
+    if (r == NULL) {
+        /* the body, and again what the reference names, in case it moved */
+        reg_manifest_release(&m);
+        if (reg_manifest_get(srv_request_store(req), name, reference, 1, &m, &err) != 0) {
+            respond_sw_error_and_clear(req, &err);
+            return;
+        }
+        snprintf(key, sizeof key, "%s %s", m.digest, m.media_type);
+        r = manifest_response(req, &m, key);
+    }
     reg_manifest_release(&m);
+    if (r == NULL) {
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        return;
+    }
+    srv_respond_shared(req, r);
+    srv_shared_response_unref(r);
 }
 
 static int manifest_put_headers(srv_request *req)

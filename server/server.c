@@ -37,6 +37,9 @@
 #define RETRY_AFTER_S 5
 #define STOP_GRACE_S 30
 #define TLS_FILE_MAX (1024 * 1024)
+/* Manifest bytes kept in memory (cache.c); a manifest is a few KiB, an
+ * index of many platforms some tens. */
+#define MANIFEST_CACHE_BYTES (16 * 1024 * 1024)
 
 /* Generated from web/ by cmake/EmbedRun.cmake. */
 extern const struct {
@@ -554,6 +557,7 @@ static void free_server(srv_server *srv)
     srv_auth_free(srv->auth);
     srv_backoff_free(srv->backoff);
     srv_conns_stop(srv);
+    srv_cache_free(srv->manifests);
     pthread_rwlock_destroy(&srv->routes_lock);
     if (srv->tls_key) {
         memset(srv->tls_key, 0, strlen(srv->tls_key));
@@ -580,7 +584,8 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     srv->max_connections = cfg->max_connections;
     pthread_rwlock_init(&srv->routes_lock, NULL);
     srv->backoff = srv_backoff_new();
-    if (srv->backoff == NULL) {
+    srv->manifests = srv_cache_new(MANIFEST_CACHE_BYTES);
+    if (srv->backoff == NULL || srv->manifests == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "server: out of memory");
         goto cleanup;
     }

@@ -1,9 +1,11 @@
 /*
  * cache.c - responses built once and sent many times, and a small cache of
- * them by key: the manifest bytes of `GET /v2/<name>/manifests/<ref>`.
+ * them by key: the manifest bytes of `GET /v2/<name>/manifests/<ref>` and
+ * the answers to `HEAD /v2/<name>/blobs/<digest>`.
  *
  * Only content-addressed bytes go in: a manifest's body is named by its
- * digest, so an entry is never stale and needs no invalidation. What can
+ * digest, a blob's size too, so an entry is never stale and needs no
+ * invalidation. What can
  * change - which digest a tag names, whether a repository still holds a
  * manifest, who may read it - is asked of the database and of the auth
  * checks on every request, before the cache is consulted; so a tag moved
@@ -29,7 +31,7 @@ struct srv_shared_response {
     size_t len;
     /* the fallback when a request carries headers of its own */
     char *content_type;
-    void *data;
+    void *data; /* NULL: an answer to HEAD */
     struct srv_header_pair *headers;
     size_t n_headers;
 };
@@ -81,11 +83,14 @@ srv_shared_response *srv_shared_response_new(unsigned status, const char *conten
     while (headers && headers[2 * n])
         n++;
     s->content_type = strdup(content_type);
-    s->data = malloc(len ? len : 1);
     s->headers = calloc(n ? n : 1, sizeof *s->headers);
-    if (s->content_type == NULL || s->data == NULL || s->headers == NULL)
+    if (s->content_type == NULL || s->headers == NULL)
         goto fail;
-    memcpy(s->data, data, len);
+    if (data) {
+        if ((s->data = malloc(len ? len : 1)) == NULL)
+            goto fail;
+        memcpy(s->data, data, len);
+    }
     for (size_t i = 0; i < n; i++) {
         s->headers[i].name = strdup(headers[2 * i]);
         s->headers[i].value = strdup(headers[2 * i + 1]);
@@ -95,7 +100,8 @@ srv_shared_response *srv_shared_response_new(unsigned status, const char *conten
     }
     /* MHD's own copy: a connection may still be sending it after the
      * cache let go of s */
-    s->response = MHD_create_response_from_buffer(len, s->data, MHD_RESPMEM_MUST_COPY);
+    s->response = data ? MHD_create_response_from_buffer(len, s->data, MHD_RESPMEM_MUST_COPY)
+                       : srv_head_response_create(len);
     if (s->response == NULL)
         goto fail;
     /* the same headers, in the same order, as srv_respond + srv_request_queue */
@@ -127,7 +133,10 @@ void srv_respond_shared(srv_request *req, srv_shared_response *s)
         /* the request has headers of its own: an ordinary response */
         for (size_t i = 0; i < s->n_headers; i++)
             srv_header(req, s->headers[i].name, "%s", s->headers[i].value);
-        srv_respond(req, s->status, s->content_type, s->data, s->len);
+        if (s->data)
+            srv_respond(req, s->status, s->content_type, s->data, s->len);
+        else
+            srv_respond_head(req, s->status, s->content_type, s->len);
         return;
     }
     atomic_fetch_add(&s->refs, 1);
@@ -213,7 +222,8 @@ srv_shared_response *srv_cache_get(struct srv_cache *c, const char *key)
 void srv_cache_put(struct srv_cache *c, const char *key, srv_shared_response *s)
 {
     unsigned h = key_hash(key);
-    size_t cost = s->len + strlen(key) + sizeof(struct cache_entry) + 512; /* MHD's headers */
+    size_t body = s->data ? s->len : 0;
+    size_t cost = body + strlen(key) + sizeof(struct cache_entry) + 512; /* MHD's headers */
     struct cache_entry *e;
 
     if (cost > c->budget / 8)

@@ -188,6 +188,33 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
     set_response(req, status, response, content_type, length);
 }
 
+/* The body of a HEAD-only response: MHD sends the headers, with
+ * Content-Length from the response's size, and never reads a body for
+ * HEAD; were it asked, the connection would be closed. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+struct MHD_Response *srv_head_response_create(uint64_t size)
+{
+    return MHD_create_response_from_callback(size, 4096, no_body, NULL, NULL);
+}
+
+void srv_respond_head(srv_request *req, unsigned status, const char *content_type, uint64_t size)
+{
+    struct MHD_Response *response = srv_head_response_create(size);
+    if (response == NULL) {
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        return;
+    }
+    set_response(req, status, response, content_type, 0);
+}
+
 #define STREAM_NAP_MS 100
 
 struct stream {

@@ -75,9 +75,10 @@ struct srv_server {
     char *tls_cert; /* PEM text, alive as long as the daemon */
     char *tls_key;
 
-    struct srv_conns *conns;     /* connection table, limits, sweeper (conn.c) */
-    struct srv_cache *manifests; /* manifest responses by digest and type (cache.c) */
-    struct srv_backoff *backoff; /* failed logins per user and address (backoff.c) */
+    struct srv_conns *conns;      /* connection table, limits, sweeper (conn.c) */
+    struct srv_cache *manifests;  /* manifest responses by digest and type (cache.c) */
+    struct srv_cache *blob_heads; /* answers to blob HEADs by digest and size */
+    struct srv_backoff *backoff;  /* failed logins per user and address (backoff.c) */
 };
 
 /* ---- connections (server/conn.c) ---------------------------------------- */
@@ -128,13 +129,18 @@ void srv_backoff_failed(struct srv_backoff *b, const char *user, const char *add
 /* Forgets the failures of user after a good login (addr keeps its count). */
 void srv_backoff_succeeded(struct srv_backoff *b, const char *user, const char *addr);
 
+/* An answer to HEAD: headers only, with Content-Length: size. */
+void srv_respond_head(srv_request *req, unsigned status, const char *content_type, uint64_t size);
+struct MHD_Response *srv_head_response_create(uint64_t size);
+
 /* ---- responses sent many times (server/cache.c) --------------------------- */
 
 typedef struct srv_shared_response srv_shared_response;
 
 /* A response built once, with its content type and headers (pairs of
  * name, value, ended by NULL) and a copy of data; one reference, for the
- * caller. NULL when out of memory. */
+ * caller. data NULL: an answer to HEAD of len bytes (srv_respond_head).
+ * NULL when out of memory. */
 srv_shared_response *srv_shared_response_new(unsigned status, const char *content_type,
                                              const void *data, size_t len,
                                              const char *const *headers);

@@ -141,6 +141,39 @@ static void blob_get_end(srv_request *req)
     srv_respond_fd(req, 200, "application/octet-stream", fd, 0, (uint64_t)size);
 }
 
+/* HEAD of a blob: whether this repository holds it and its size, asked of
+ * the store every time; the answer for a digest and size is built once
+ * (server/cache.c). */
+static void blob_head_end(srv_request *req)
+{
+    const char *name = srv_request_param(req, "name");
+    const char *digest = srv_request_param(req, "digest");
+    sw_error *err = NULL;
+    int64_t size = 0;
+    char key[SW_DIGEST_MAX + 32], etag[SW_DIGEST_MAX + 2];
+
+    if (reg_blob_stat(srv_request_store(req), name, digest, &size, &err) != 0) {
+        respond_sw_error_and_clear(req, &err);
+        return;
+    }
+    snprintf(key, sizeof key, "%s %lld", digest, (long long)size);
+    srv_shared_response *r = srv_cache_get(req->srv->blob_heads, key);
+    if (r == NULL) {
+        snprintf(etag, sizeof etag, "\"%s\"", digest);
+        /* the headers of blob_get_end's answer */
+        const char *const headers[] = { "Docker-Content-Digest", digest,  "ETag", etag,
+                                        "Accept-Ranges",         "bytes", NULL };
+        r = srv_shared_response_new(200, "application/octet-stream", NULL, (size_t)size, headers);
+        if (r == NULL) {
+            srv_respond_error(req, SW_ENOMEM, "out of memory");
+            return;
+        }
+        srv_cache_put(req->srv->blob_heads, key, r);
+    }
+    srv_respond_shared(req, r);
+    srv_shared_response_unref(r);
+}
+
 static void blob_delete_end(srv_request *req)
 {
     const char *name = srv_request_param(req, "name");
@@ -814,6 +847,7 @@ const struct srv_route srv_oci_routes[] = {
       NULL },
 
     { "GET", "/v2/*name/blobs/:digest", REPO, check_params, NULL, blob_get_end, NULL },
+    { "HEAD", "/v2/*name/blobs/:digest", REPO, check_params, NULL, blob_head_end, NULL },
     { "DELETE", "/v2/*name/blobs/:digest", REPO, check_params, NULL, blob_delete_end, NULL },
 
     { "GET", "/v2/*name/manifests/:reference", REPO, manifest_headers, NULL, manifest_get_end,

@@ -40,6 +40,7 @@
 /* Manifest bytes kept in memory (cache.c); a manifest is a few KiB, an
  * index of many platforms some tens. */
 #define MANIFEST_CACHE_BYTES (16 * 1024 * 1024)
+#define BLOB_HEAD_CACHE_BYTES (4 * 1024 * 1024) /* some 4,000 blobs */
 
 /* Generated from web/ by cmake/EmbedRun.cmake. */
 extern const struct {
@@ -558,6 +559,7 @@ static void free_server(srv_server *srv)
     srv_backoff_free(srv->backoff);
     srv_conns_stop(srv);
     srv_cache_free(srv->manifests);
+    srv_cache_free(srv->blob_heads);
     pthread_rwlock_destroy(&srv->routes_lock);
     if (srv->tls_key) {
         memset(srv->tls_key, 0, strlen(srv->tls_key));
@@ -585,7 +587,8 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     pthread_rwlock_init(&srv->routes_lock, NULL);
     srv->backoff = srv_backoff_new();
     srv->manifests = srv_cache_new(MANIFEST_CACHE_BYTES);
-    if (srv->backoff == NULL || srv->manifests == NULL) {
+    srv->blob_heads = srv_cache_new(BLOB_HEAD_CACHE_BYTES);
+    if (srv->backoff == NULL || srv->manifests == NULL || srv->blob_heads == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "server: out of memory");
         goto cleanup;
     }

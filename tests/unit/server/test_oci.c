@@ -322,8 +322,24 @@ static void test_delete_enabled(void)
     }
     CHECK_INT_EQ(push_blob(&f, "demo/app", "bytes to delete", digest), 201);
     snprintf(path, sizeof(path), "/v2/demo/app/blobs/%s", digest);
+    /* the answer to HEAD is kept by digest; whether the repository still
+     * has the blob is asked every time */
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT_EQ(request(&f, "HEAD", path, NULL, NULL, 0, &r), 0);
+        CHECK_INT_EQ(r.status, 200);
+        reply_free(&r);
+    }
+    char other_path[512], other_digest[SW_DIGEST_MAX];
+    CHECK_INT_EQ(push_blob(&f, "demo/other", "another blob", other_digest), 201);
+    snprintf(other_path, sizeof(other_path), "/v2/demo/other/blobs/%s", digest);
+    CHECK_INT_EQ(request(&f, "HEAD", other_path, NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 404);
+    reply_free(&r);
     CHECK_INT_EQ(request(&f, "DELETE", path, NULL, NULL, 0, &r), 0);
     CHECK_INT_EQ(r.status, 202);
+    reply_free(&r);
+    CHECK_INT_EQ(request(&f, "HEAD", path, NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 404);
     reply_free(&r);
     CHECK_INT_EQ(request(&f, "GET", path, NULL, NULL, 0, &r), 0);
     CHECK_INT_EQ(r.status, 404);

@@ -457,18 +457,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (req->route && req->route->on_cleanup)
         req->route->on_cleanup(req);
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
-                   (now.tv_nsec - req->started.tv_nsec) / 1000000;
     /* sw_log escapes control characters: a path cannot start a new line.
-     * server.access_log: off, or errors (4xx/5xx and aborted requests) only */
+     * server.access_log: off, or errors (4xx/5xx and aborted requests)
+     * only; lines are written in batches (sw_log_batched) */
     int aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
     int mode = srv->cfg->access_log;
     if (mode == SW_ACCESS_LOG_ON ||
-        (mode == SW_ACCESS_LOG_ERRORS && (req->status >= 400 || aborted)))
-        sw_info("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path, req->status,
-                req->response_bytes, ms, req->user ? " user=" : "", req->user ? req->user : "",
-                aborted ? " (aborted)" : "");
+        (mode == SW_ACCESS_LOG_ERRORS && (req->status >= 400 || aborted))) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
+                       (now.tv_nsec - req->started.tv_nsec) / 1000000;
+        sw_log_batched("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path,
+                       req->status, req->response_bytes, ms, req->user ? " user=" : "",
+                       req->user ? req->user : "", aborted ? " (aborted)" : "");
+    }
     srv_request_free(req);
     atomic_fetch_sub(&srv->in_flight, 1);
 }
@@ -699,4 +701,5 @@ void srv_stop(srv_server *srv)
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
     free_server(srv);
+    sw_log_flush();
 }

@@ -479,6 +479,18 @@ int reg_tags_list(reg_store *store, const char *repo, const char *last, int n, c
     return reg_meta_tags_page(db, repo_id, last, n, tags, count, more, err);
 }
 
+int reg_tags_version(reg_store *store, const char *repo, int64_t *version, sw_error **err)
+{
+    sw_db *db = NULL;
+    *version = 0;
+    if (!reg_name_valid(repo))
+        return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
+    int rc = reg_store_db(store, &db, err);
+    if (rc != 0)
+        return rc;
+    return reg_meta_repo_tags_version(db, repo, version, err);
+}
+
 int reg_catalog_list(reg_store *store, const char *last, int n, char ***names, size_t *count,
                      int *more, sw_error **err)
 {

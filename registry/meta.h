@@ -31,6 +31,9 @@ int64_t reg_meta_now(void);
 
 /* REG_E_NAME_UNKNOWN when there is no such repository. */
 int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err);
+/* repositories.tags_version (migrations/0015): changes with the set of
+ * the repository's tag names. REG_E_NAME_UNKNOWN when absent. */
+int reg_meta_repo_tags_version(sw_db *db, const char *name, int64_t *version, sw_error **err);
 /* Finds or creates. */
 int reg_meta_repo_ensure(sw_db *db, const char *name, int64_t *repo_id, sw_error **err);
 /* Every repository as (id, name). */

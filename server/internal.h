@@ -78,6 +78,7 @@ struct srv_server {
     struct srv_conns *conns;      /* connection table, limits, sweeper (conn.c) */
     struct srv_cache *manifests;  /* manifest responses by digest and type (cache.c) */
     struct srv_cache *blob_heads; /* answers to blob HEADs by digest and size */
+    struct srv_cache *tag_lists;  /* tags/list pages by repository and tags_version */
     struct srv_backoff *backoff;  /* failed logins per user and address (backoff.c) */
 };
 

@@ -41,6 +41,7 @@
  * index of many platforms some tens. */
 #define MANIFEST_CACHE_BYTES (16 * 1024 * 1024)
 #define BLOB_HEAD_CACHE_BYTES (4 * 1024 * 1024) /* some 4,000 blobs */
+#define TAG_LIST_CACHE_BYTES (16 * 1024 * 1024) /* pages up to 2 MiB */
 
 /* Generated from web/ by cmake/EmbedRun.cmake. */
 extern const struct {
@@ -562,6 +563,7 @@ static void free_server(srv_server *srv)
     srv_conns_stop(srv);
     srv_cache_free(srv->manifests);
     srv_cache_free(srv->blob_heads);
+    srv_cache_free(srv->tag_lists);
     pthread_rwlock_destroy(&srv->routes_lock);
     if (srv->tls_key) {
         memset(srv->tls_key, 0, strlen(srv->tls_key));
@@ -590,7 +592,9 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     srv->backoff = srv_backoff_new();
     srv->manifests = srv_cache_new(MANIFEST_CACHE_BYTES);
     srv->blob_heads = srv_cache_new(BLOB_HEAD_CACHE_BYTES);
-    if (srv->backoff == NULL || srv->manifests == NULL || srv->blob_heads == NULL) {
+    srv->tag_lists = srv_cache_new(TAG_LIST_CACHE_BYTES);
+    if (srv->backoff == NULL || srv->manifests == NULL || srv->blob_heads == NULL ||
+        srv->tag_lists == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "server: out of memory");
         goto cleanup;
     }

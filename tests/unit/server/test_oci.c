@@ -374,7 +374,8 @@ static long get_manifest(const struct fixture *f, const char *reference, char **
 /* The manifest bytes are kept in memory by digest, but what a tag names
  * and what a repository holds is asked every time: a tag moved by another
  * front end (another connection to the database) and a deleted manifest
- * are seen on the next GET. */
+ * are seen on the next GET. tags/list pages are kept under a value the
+ * database changes with the tag names, also when a cascade removes one. */
 static void test_manifest_cache_never_stale(void)
 {
     struct fixture f;
@@ -416,12 +417,29 @@ static void test_manifest_cache_never_stale(void)
     CHECK_STR_EQ(body, second);
     free(body);
 
-    /* another front end moves the tag */
+    /* tags/list pages are kept too, under the repository's tags_version */
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list", NULL, NULL, 0, &r), 0);
+        CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"second\",\"t\"]}");
+        reply_free(&r);
+        CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list?n=1", NULL, NULL, 0, &r), 0);
+        CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"second\"]}");
+        char link[512];
+        CHECK(reply_header_value(&r, "Link", link, sizeof(link)));
+        CHECK_STR_EQ(link, "</v2/demo/app/tags/list?last=second&n=1>; rel=\"next\"");
+        reply_free(&r);
+    }
+
+    /* another front end moves the tag and adds one */
     if (asprintf(&db_path, "%s/data/slipway.db", f.dir) < 0)
         abort();
     CHECK_INT_EQ(sw_db_open(db_path, 0, &other, &err), 0);
     CHECK_INT_EQ(reg_tag_point(other, "demo/app", "t", second_digest, &err), 0);
+    CHECK_INT_EQ(reg_tag_point(other, "demo/app", "added", first_digest, &err), 0);
     sw_db_close(other);
+    CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list", NULL, NULL, 0, &r), 0);
+    CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"added\",\"second\",\"t\"]}");
+    reply_free(&r);
     CHECK_INT_EQ(get_manifest(&f, "t", &body), 200);
     CHECK_STR_EQ(body, second);
     free(body);
@@ -441,6 +459,12 @@ static void test_manifest_cache_never_stale(void)
     reply_free(&r);
     CHECK_INT_EQ(get_manifest(&f, first_digest, &body), 404);
     free(body);
+    CHECK_INT_EQ(get_manifest(&f, "added", &body), 404);
+    free(body);
+    /* its tag went with it (a cascade in the database) */
+    CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list", NULL, NULL, 0, &r), 0);
+    CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"second\",\"t\"]}");
+    reply_free(&r);
     /* the same bytes are not readable from a repository that lacks them */
     CHECK_INT_EQ(push_blob(&f, "demo/other", "something", layer_digest), 201);
     snprintf(path, sizeof(path), "/v2/demo/other/manifests/%s", second_digest);

@@ -140,19 +140,26 @@ static void batch_setup(void)
     atexit(sw_log_flush);
 }
 
-void sw_log_batched(const char *fmt, ...)
+/* The line of a message at level (format_line), or 0 when the level
+ * is below SLIPWAY_LOG's. */
+static size_t line_at(enum sw_log_level level, const char *fmt, va_list ap, char line[LOG_LINE_MAX])
 {
     pthread_once(&level_once, level_from_env);
-    if (SW_LOG_INFO < current_level)
-        return;
-    pthread_once(&batch_once, batch_setup);
+    if ((int)level < current_level)
+        return 0;
+    return format_line(level, fmt, ap, line);
+}
+
+void sw_log_batched(const char *fmt, ...)
+{
     char line[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = format_line(SW_LOG_INFO, fmt, ap, line);
+    size_t n = line_at(SW_LOG_INFO, fmt, ap, line);
     va_end(ap);
     if (n == 0)
         return;
+    pthread_once(&batch_once, batch_setup);
     pthread_mutex_lock(&batch_lock);
     if (batch_len + n > sizeof batch)
         flush_locked();
@@ -164,14 +171,10 @@ void sw_log_batched(const char *fmt, ...)
 
 void sw_log(enum sw_log_level level, const char *fmt, ...)
 {
-    pthread_once(&level_once, level_from_env);
-    if ((int)level < current_level)
-        return;
-
     char line[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = format_line(level, fmt, ap, line);
+    size_t n = line_at(level, fmt, ap, line);
     va_end(ap);
     if (n == 0)
         return;

@@ -61,16 +61,18 @@ static const char *column_text(sw_stmt *stmt, int col)
 
 /* ---- repositories ------------------------------------------------------ */
 
-int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
+/* One integer column of the repository called name (sql selects it by
+ * name); REG_E_NAME_UNKNOWN when there is none. */
+static int repo_value(sw_db *db, const char *sql, const char *name, int64_t *value, sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare_cached(db, "SELECT id FROM repositories WHERE name = ?", &stmt, err);
+    int rc = sw_db_prepare_cached(db, sql, &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, name);
     int step = sw_stmt_step(stmt);
     if (step == SW_DB_ROW)
-        *repo_id = sw_stmt_column_int64(stmt, 0);
+        *value = sw_stmt_column_int64(stmt, 0);
     else if (step == SW_DB_DONE)
         rc = sw_error_set(err, REG_E_NAME_UNKNOWN, "repository %s is not known", name);
     else
@@ -79,23 +81,15 @@ int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error *
     return rc;
 }
 
+int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
+{
+    return repo_value(db, "SELECT id FROM repositories WHERE name = ?", name, repo_id, err);
+}
+
 int reg_meta_repo_tags_version(sw_db *db, const char *name, int64_t *version, sw_error **err)
 {
-    sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare_cached(db, "SELECT tags_version FROM repositories WHERE name = ?", &stmt,
-                                  err);
-    if (rc != 0)
-        return rc;
-    bind_text(stmt, 1, name);
-    int step = sw_stmt_step(stmt);
-    if (step == SW_DB_ROW)
-        *version = sw_stmt_column_int64(stmt, 0);
-    else if (step == SW_DB_DONE)
-        rc = sw_error_set(err, REG_E_NAME_UNKNOWN, "repository %s is not known", name);
-    else
-        rc = sw_db_error(db, err, "looking up repository");
-    sw_stmt_release(stmt);
-    return rc;
+    return repo_value(db, "SELECT tags_version FROM repositories WHERE name = ?", name, version,
+                      err);
 }
 
 int reg_meta_repo_ensure(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)

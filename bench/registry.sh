@@ -29,7 +29,8 @@
 # missing and apt-get is available; without it the nginx column is "-".
 #
 # usage: bench/registry.sh [--only reads] [path/to/slipway]   (ROUNDS=3
-#        CHUNK_MIB=8 DURATION=5; about three minutes)
+#        CHUNK_MIB=8 DURATION=5 READ_ROUNDS=2: rounds of the wrk/ab figures;
+#        about three minutes)
 #   --only reads   only manifest GET, blob HEAD and tags/list (a 1 MiB blob,
 #                  no push or pull figures; about two minutes, most of it
 #                  pushing the 10,000 tags)
@@ -45,6 +46,7 @@ here=$(dirname "$(realpath "$0")")
 rounds=${ROUNDS:-3}
 chunk_mib=${CHUNK_MIB:-8}
 duration=${DURATION:-5}
+read_rounds=${READ_ROUNDS:-2}
 size_mb=256
 [ "$only" = reads ] && size_mb=1
 tags=10000
@@ -244,9 +246,9 @@ if [ "$only" != reads ]; then
     for i in $(seq 1 "$rounds"); do interleave3 pull_one "$i"; done
     collect pull
 fi
-for i in 1 2; do interleave3 manifest_get "$i"; done
+for i in $(seq 1 "$read_rounds"); do interleave3 manifest_get "$i"; done
 collect manifest
-for i in 1 2; do interleave3 blob_head "$i"; done
+for i in $(seq 1 "$read_rounds"); do interleave3 blob_head "$i"; done
 collect head
 
 # ---- tags/list of 10,000 tags (slipway; nginx serves the same JSON) ----
@@ -272,9 +274,9 @@ if [ "$has_nginx" = 1 ]; then
     tag_servers=(slipway nginx)
 fi
 declare -A tag_rps tag_mbs
-for i in 1 2; do # interleaved, the order alternating
+for i in $(seq 1 "$read_rounds"); do # interleaved, the order alternating
     order=("${tag_servers[@]}")
-    [ "$i" = 2 ] && [ ${#order[@]} = 2 ] && order=(nginx slipway)
+    [ $((i % 2)) = 0 ] && [ ${#order[@]} = 2 ] && order=(nginx slipway)
     for s in "${order[@]}"; do
         if [ "$s" = nginx ]; then url=http://127.0.0.1:$ng_port/v2/bench/app/tags/list; else url=$(base_of slipway)/tags/list; fi
         read -r r m <<< "$(wrk_run "$url" application/json)"
@@ -294,7 +296,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "registry benchmark: $(nproc) cores, load average $load_start at start, $load_end at end;"
 if [ "$only" = reads ]; then echo "  --only reads: a ${size_mb} MiB blob, no push or pull figures,"
 else echo "  ${size_mb} MiB blobs, $rounds interleaved rounds (median; min-max for pushes), chunks of $chunk_mib MiB,"; fi
-echo "  wrk/ab ${duration} s x 2 rounds at 32 connections; $(/usr/bin/docker-registry --version 2> /dev/null | awk '{print $2, $3}')$([ "$has_nginx" = 1 ] && echo ", $(nginx -v 2>&1 | sed 's/.*: //')")"
+echo "  wrk/ab ${duration} s x $read_rounds rounds at 32 connections; $(/usr/bin/docker-registry --version 2> /dev/null | awk '{print $2, $3}')$([ "$has_nginx" = 1 ] && echo ", $(nginx -v 2>&1 | sed 's/.*: //')")"
 printf '%-28s %14s %14s %9s %10s %9s\n' metric slipway distribution "vs dist" nginx "vs nginx"
 ratio() { # A B HIGHER_IS_BETTER
     [ -n "$1" ] && [ -n "$2" ] || { echo -; return; }

@@ -13,8 +13,9 @@
 #                           manifest bytes as a static file)
 #   blob HEAD req/s         ApacheBench (ab -i -k), 32 connections (wrk sends
 #                           HEAD but then waits for the body it announces)
-#   tags/list 10,000 tags   wrk, 32 connections: req/s and MB/s of a full
-#                           tags/list after 10,000 tags were pushed, against
+#   tags/list 10,000 tags   wrk, 32 connections, 2 interleaved rounds: req/s
+#                           and MB/s of a full tags/list after 10,000 tags
+#                           were pushed, against
 #                           nginx serving the same JSON bytes (the limit of
 #                           its size on this machine)
 #   peak RSS MiB            VmHWM of the server after the pushes
@@ -27,15 +28,27 @@
 # printing figures of error pages. nginx is installed (nginx-light) when
 # missing and apt-get is available; without it the nginx column is "-".
 #
-# usage: bench/registry.sh [path/to/slipway]   (ROUNDS=3 CHUNK_MIB=8 DURATION=5;
+# usage: bench/registry.sh [--only reads] [path/to/slipway]   (ROUNDS=3
+#        CHUNK_MIB=8 DURATION=5 READ_ROUNDS=2: rounds of the wrk/ab figures;
 #        about three minutes)
+#   --only reads   only manifest GET, blob HEAD and tags/list (a 1 MiB blob,
+#                  no push or pull figures; about two minutes, most of it
+#                  pushing the 10,000 tags)
 set -euo pipefail
+only=
+if [ "${1:-}" = --only ]; then
+    only=${2:-}
+    [ "$only" = reads ] || { echo "bench/registry.sh: --only takes: reads" >&2; exit 2; }
+    shift 2
+fi
 bin=$(realpath "${1:-${SLIPWAY_BIN:-build/cli/slipway}}")
 here=$(dirname "$(realpath "$0")")
 rounds=${ROUNDS:-3}
 chunk_mib=${CHUNK_MIB:-8}
 duration=${DURATION:-5}
+read_rounds=${READ_ROUNDS:-2}
 size_mb=256
+[ "$only" = reads ] && size_mb=1
 tags=10000
 for tool in curl wrk ab jq python3 /usr/bin/docker-registry; do
     command -v "$tool" > /dev/null || { echo "bench/registry.sh: needs $tool" >&2; exit 1; }
@@ -159,10 +172,18 @@ blob_head() {
 for s in "${servers[@]}"; do
     python3 "$here/push.py" "$(base_of "$s")" "$work/config" "$config_digest" > /dev/null || exit 1
 done
-for i in $(seq 1 "$rounds"); do interleave push_mono "$i"; done
-collect push spread
-for i in $(seq 1 "$rounds"); do interleave push_chunked "$i"; done
-collect chunked spread
+if [ "$only" = reads ]; then
+    # the manifest's layer only
+    for s in "${servers[@]}"; do
+        python3 "$here/push.py" "$(base_of "$s")" "$work/blob-m1" "${digest[m1]}" > /dev/null || exit 1
+        python3 "$here/push.py" "$(base_of "$s")" "$work/blob-c1" "${digest[c1]}" > /dev/null || exit 1
+    done
+else
+    for i in $(seq 1 "$rounds"); do interleave push_mono "$i"; done
+    collect push spread
+    for i in $(seq 1 "$rounds"); do interleave push_chunked "$i"; done
+    collect chunked spread
+fi
 for s in "${servers[@]}"; do result[$s,rss]=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/${pid[$s]}/status"); done
 for s in "${servers[@]}"; do
     # a push that is fast but wrong is no figure (checked outside the timing)
@@ -221,11 +242,13 @@ interleave3() { # FUNCTION ROUND
         samples[$s]="${samples[$s]:-} $v"
     done
 }
-for i in $(seq 1 "$rounds"); do interleave3 pull_one "$i"; done
-collect pull
-for i in 1 2; do interleave3 manifest_get "$i"; done
+if [ "$only" != reads ]; then
+    for i in $(seq 1 "$rounds"); do interleave3 pull_one "$i"; done
+    collect pull
+fi
+for i in $(seq 1 "$read_rounds"); do interleave3 manifest_get "$i"; done
 collect manifest
-for i in 1 2; do interleave3 blob_head "$i"; done
+for i in $(seq 1 "$read_rounds"); do interleave3 blob_head "$i"; done
 collect head
 
 # ---- tags/list of 10,000 tags (slipway; nginx serves the same JSON) ----
@@ -245,17 +268,35 @@ PY
 curl -sf "$(base_of slipway)/tags/list" > "$work/tags.json"
 [ "$(jq '.tags | length' "$work/tags.json")" -ge "$tags" ] || { echo "bench/registry.sh: tags/list is short" >&2; exit 1; }
 tags_bytes=$(stat -c %s "$work/tags.json")
-read -r result[slipway,tags] result[slipway,tags_mb] <<< "$(wrk_run "$(base_of slipway)/tags/list" application/json)"
+tag_servers=(slipway)
 if [ "$has_nginx" = 1 ]; then
     cp "$work/tags.json" "$work/www/v2/bench/app/tags/list"
-    read -r result[nginx,tags] result[nginx,tags_mb] <<< "$(wrk_run "http://127.0.0.1:$ng_port/v2/bench/app/tags/list" application/json)"
+    tag_servers=(slipway nginx)
 fi
+declare -A tag_rps tag_mbs
+for i in $(seq 1 "$read_rounds"); do # interleaved, the order alternating
+    order=("${tag_servers[@]}")
+    [ $((i % 2)) = 0 ] && [ ${#order[@]} = 2 ] && order=(nginx slipway)
+    for s in "${order[@]}"; do
+        if [ "$s" = nginx ]; then url=http://127.0.0.1:$ng_port/v2/bench/app/tags/list; else url=$(base_of slipway)/tags/list; fi
+        read -r r m <<< "$(wrk_run "$url" application/json)"
+        tag_rps[$s]="${tag_rps[$s]:-} $r"
+        tag_mbs[$s]="${tag_mbs[$s]:-} $m"
+    done
+done
+for s in "${tag_servers[@]}"; do
+    # shellcheck disable=SC2086
+    result[$s,tags]=$(median ${tag_rps[$s]})
+    # shellcheck disable=SC2086
+    result[$s,tags_mb]=$(median ${tag_mbs[$s]})
+done
 
 # ---- table ----
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "registry benchmark: $(nproc) cores, load average $load_start at start, $load_end at end;"
-echo "  ${size_mb} MiB blobs, $rounds interleaved rounds (median; min-max for pushes), chunks of $chunk_mib MiB,"
-echo "  wrk/ab ${duration} s x 2 rounds at 32 connections; $(/usr/bin/docker-registry --version 2> /dev/null | awk '{print $2, $3}')$([ "$has_nginx" = 1 ] && echo ", $(nginx -v 2>&1 | sed 's/.*: //')")"
+if [ "$only" = reads ]; then echo "  --only reads: a ${size_mb} MiB blob, no push or pull figures,"
+else echo "  ${size_mb} MiB blobs, $rounds interleaved rounds (median; min-max for pushes), chunks of $chunk_mib MiB,"; fi
+echo "  wrk/ab ${duration} s x $read_rounds rounds at 32 connections; $(/usr/bin/docker-registry --version 2> /dev/null | awk '{print $2, $3}')$([ "$has_nginx" = 1 ] && echo ", $(nginx -v 2>&1 | sed 's/.*: //')")"
 printf '%-28s %14s %14s %9s %10s %9s\n' metric slipway distribution "vs dist" nginx "vs nginx"
 ratio() { # A B HIGHER_IS_BETTER
     [ -n "$1" ] && [ -n "$2" ] || { echo -; return; }
@@ -266,9 +307,11 @@ row() { # LABEL KEY HIGHER_IS_BETTER
     local sa=${result[slipway,$2,spread]:-} sb=${result[distribution,$2,spread]:-}
     printf '%-28s %14s %14s %9s %10s %9s\n' "$1" "$a${sa:+ ($sa)}" "${b:--}${sb:+ ($sb)}" "$(ratio "$a" "$b" "$3")" "${n:--}" "$(ratio "$a" "$n" "$3")"
 }
-row "push monolithic MB/s" push 1
-row "push chunked MB/s" chunked 1
-row "pull MB/s" pull 1
+if [ "$only" != reads ]; then
+    row "push monolithic MB/s" push 1
+    row "push chunked MB/s" chunked 1
+    row "pull MB/s" pull 1
+fi
 row "manifest GET req/s" manifest 1
 row "blob HEAD req/s" head 1
 row "tags/list 10k tags req/s" tags 1

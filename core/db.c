@@ -193,6 +193,34 @@ int sw_db_prepare(sw_db *db, const char *sql, sw_stmt **stmt, sw_error **err)
     return 0;
 }
 
+int sw_db_prepare_cached(sw_db *db, const char *sql, sw_stmt **stmt, sw_error **err)
+{
+    for (int i = 0; i < db->n_cached; i++) {
+        if (db->cached[i].sql == sql) {
+            *stmt = db->cached[i].stmt;
+            return 0;
+        }
+    }
+    int rc = sw_db_prepare(db, sql, stmt, err);
+    if (rc == 0 && db->n_cached < SW_DB_CACHED_MAX) {
+        (*stmt)->is_cached = 1;
+        db->cached[db->n_cached].sql = sql;
+        db->cached[db->n_cached++].stmt = *stmt;
+    }
+    return rc;
+}
+
+void sw_stmt_release(sw_stmt *stmt)
+{
+    if (stmt == NULL)
+        return;
+    if (!stmt->is_cached) {
+        stmt->drv->finalize(stmt);
+        return;
+    }
+    stmt->drv->reset(stmt);
+}
+
 int sw_db_changes(sw_db *db)
 {
     return db->drv->changes(db);
@@ -249,6 +277,8 @@ int sw_stmt_reset(sw_stmt *stmt)
 
 int sw_stmt_finalize(sw_stmt *stmt)
 {
+    if (stmt && stmt->is_cached) /* the connection owns it */
+        return stmt->drv->reset(stmt);
     return stmt ? stmt->drv->finalize(stmt) : SW_DB_OK;
 }
 
@@ -454,8 +484,10 @@ cleanup:
 
 void sw_db_close(sw_db *db)
 {
-    if (db) {
-        free(db->channels);
-        db->drv->close(db);
-    }
+    if (db == NULL)
+        return;
+    for (int i = 0; i < db->n_cached; i++)
+        db->drv->finalize(db->cached[i].stmt);
+    free(db->channels);
+    db->drv->close(db);
 }

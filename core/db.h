@@ -118,6 +118,19 @@ void sw_db_last_times(const sw_db *db, int64_t *begin_ns, int64_t *commit_ns);
 /* Prepares a statement; on failure sets err with the engine's message. */
 int sw_db_prepare(sw_db *db, const char *sql, sw_stmt **stmt, sw_error **err);
 
+/* Like sw_db_prepare, but the statement is prepared once per connection
+ * and kept until it closes: for the statements of hot read paths (a
+ * manifest GET, a blob HEAD). sql is the key and must live as long as the
+ * program (a string literal). Give the statement back with
+ * sw_stmt_release, which resets it (ending its read transaction); one
+ * caller at a time per connection, so never across a call that may use
+ * the same statement. */
+int sw_db_prepare_cached(sw_db *db, const char *sql, sw_stmt **stmt, sw_error **err);
+
+/* Ends the use of a statement from either prepare: resets a cached one,
+ * finalizes any other. NULL is ignored. */
+void sw_stmt_release(sw_stmt *stmt);
+
 /* Sets err from the connection's last error, with context; returns
  * SW_ENOSPACE for a full disk, SW_EDB otherwise. */
 int sw_db_error(sw_db *db, sw_error **err, const char *context);

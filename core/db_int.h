@@ -49,6 +49,8 @@ struct sw_db_driver {
     double (*column_double)(sw_stmt *stmt, int col);
 };
 
+#define SW_DB_CACHED_MAX 32
+
 /* Every connection and statement starts with its driver. */
 struct sw_db {
     const struct sw_db_driver *drv;
@@ -58,11 +60,18 @@ struct sw_db {
     /* how long the last sw_db_begin waited and the last sw_db_commit
      * took, in ns (sw_db_last_times) */
     int64_t begin_ns, commit_ns;
+    /* sw_db_prepare_cached: statements kept for the connection's life */
+    struct {
+        const char *sql; /* the key: the address of a string literal */
+        sw_stmt *stmt;
+    } cached[SW_DB_CACHED_MAX];
+    int n_cached;
 };
 
 struct sw_stmt {
     const struct sw_db_driver *drv;
     sw_db *db;
+    int is_cached; /* owned by db->cached: sw_stmt_release resets it */
 };
 
 extern const struct sw_db_driver sw_db_sqlite_driver;

@@ -18,6 +18,14 @@ enum sw_log_level { SW_LOG_DEBUG = 0, SW_LOG_INFO, SW_LOG_WARN, SW_LOG_ERROR };
  * (debug|info|warn|error; default info) are dropped. */
 void sw_log(enum sw_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* An info line (the server's access log) kept in a 64 KiB buffer and
+ * written with others in one write(2): when the buffer is full, by
+ * sw_log_flush (the server calls it every 50 ms and when it stops), before
+ * any sw_log line (so lines stay in order) and at exit. A crash loses at
+ * most the last 50 ms of these lines. */
+void sw_log_batched(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sw_log_flush(void);
+
 /* Copies in[0..len) to out (NUL-terminated, at most out_size - 1 bytes,
  * cut at a character boundary of the escapes) with control characters and
  * DEL escaped as above; returns the bytes written. */

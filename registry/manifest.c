@@ -395,11 +395,8 @@ int reg_manifest_get(reg_store *store, const char *repo, const char *reference, 
         return rc;
     if ((rc = reg_store_db(store, &db, err)) != 0)
         return rc;
-    if (reg_reference_is_digest(reference))
-        snprintf(digest, sizeof(digest), "%s", reference);
-    else if ((rc = reg_meta_tag_resolve(db, repo, reference, digest, err)) != 0)
-        return rc;
-    if ((rc = reg_meta_manifest_find(db, repo, digest, &out->media_type, &size, err)) != 0)
+    if ((rc = reg_meta_manifest_resolve(db, repo, reference, reg_reference_is_digest(reference),
+                                        digest, &out->media_type, &size, err)) != 0)
         return rc;
     memcpy(out->digest, digest, SW_DIGEST_MAX);
     out->size = (size_t)size;
@@ -480,6 +477,18 @@ int reg_tags_list(reg_store *store, const char *repo, const char *last, int n, c
     if ((rc = reg_meta_repo_find(db, repo, &repo_id, err)) != 0)
         return rc;
     return reg_meta_tags_page(db, repo_id, last, n, tags, count, more, err);
+}
+
+int reg_tags_version(reg_store *store, const char *repo, int64_t *version, sw_error **err)
+{
+    sw_db *db = NULL;
+    *version = 0;
+    if (!reg_name_valid(repo))
+        return sw_error_set(err, REG_E_NAME_INVALID, "invalid repository name '%s'", repo);
+    int rc = reg_store_db(store, &db, err);
+    if (rc != 0)
+        return rc;
+    return reg_meta_repo_tags_version(db, repo, version, err);
 }
 
 int reg_catalog_list(reg_store *store, const char *last, int n, char ***names, size_t *count,

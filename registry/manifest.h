@@ -57,6 +57,12 @@ void reg_manifest_release(struct reg_manifest *m);
  * removes the tag only. REG_E_UNSUPPORTED when delete is disabled. */
 int reg_manifest_delete(reg_store *store, const char *repo, const char *reference, sw_error **err);
 
+/* A value that changes whenever the set of repo's tag names changes (in
+ * any process sharing the database; 0: no tag was ever added), for
+ * keeping answers to tags/list. REG_E_NAME_UNKNOWN for an unknown
+ * repository. */
+int reg_tags_version(reg_store *store, const char *repo, int64_t *version, sw_error **err);
+
 /* Tags of repo in lexical order, after `last` (NULL: from the start), at
  * most n (n < 0: all). *tags is a malloc'd array of malloc'd strings;
  * *more is set when further tags exist. REG_E_NAME_UNKNOWN for an unknown

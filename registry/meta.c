@@ -1,7 +1,9 @@
 /*
  * meta.c - the registry's data access: every SQL statement of registry/.
  *
- * Statements are prepared per call with bound parameters and written in
+ * Statements are prepared per call with bound parameters (those of the
+ * hot read paths - a manifest GET, a blob HEAD, a tags page - once per
+ * connection: sw_db_prepare_cached) and written in
  * SQL that SQLite and PostgreSQL both accept (INSERT ... ON CONFLICT,
  * explicit timestamps from the caller instead of SQLite date functions),
  * so another backend means another meta.c, not changes all over.
@@ -59,22 +61,35 @@ static const char *column_text(sw_stmt *stmt, int col)
 
 /* ---- repositories ------------------------------------------------------ */
 
-int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
+/* One integer column of the repository called name (sql selects it by
+ * name); REG_E_NAME_UNKNOWN when there is none. */
+static int repo_value(sw_db *db, const char *sql, const char *name, int64_t *value, sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT id FROM repositories WHERE name = ?", &stmt, err);
+    int rc = sw_db_prepare_cached(db, sql, &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, name);
     int step = sw_stmt_step(stmt);
     if (step == SW_DB_ROW)
-        *repo_id = sw_stmt_column_int64(stmt, 0);
+        *value = sw_stmt_column_int64(stmt, 0);
     else if (step == SW_DB_DONE)
         rc = sw_error_set(err, REG_E_NAME_UNKNOWN, "repository %s is not known", name);
     else
         rc = sw_db_error(db, err, "looking up repository");
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
     return rc;
+}
+
+int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
+{
+    return repo_value(db, "SELECT id FROM repositories WHERE name = ?", name, repo_id, err);
+}
+
+int reg_meta_repo_tags_version(sw_db *db, const char *name, int64_t *version, sw_error **err)
+{
+    return repo_value(db, "SELECT tags_version FROM repositories WHERE name = ?", name, version,
+                      err);
 }
 
 int reg_meta_repo_ensure(sw_db *db, const char *name, int64_t *repo_id, sw_error **err)
@@ -129,7 +144,7 @@ int reg_meta_blob_insert(sw_db *db, const char *digest, int64_t size, int64_t no
 int reg_meta_blob_size(sw_db *db, const char *digest, int64_t *size, sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT size FROM blobs WHERE digest = ?", &stmt, err);
+    int rc = sw_db_prepare_cached(db, "SELECT size FROM blobs WHERE digest = ?", &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, digest);
@@ -140,7 +155,7 @@ int reg_meta_blob_size(sw_db *db, const char *digest, int64_t *size, sw_error **
         rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in the store", digest);
     else
         rc = sw_db_error(db, err, "looking up blob");
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
     return rc;
 }
 
@@ -164,13 +179,13 @@ int reg_meta_blob_linked(sw_db *db, const char *repo, const char *digest, int64_
                          int64_t *size, int64_t *touched_at, sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db,
-                           "SELECT r.id, b.size, rb.touched_at"
-                           " FROM repositories r"
-                           " JOIN repo_blobs rb ON rb.repo_id = r.id"
-                           " JOIN blobs b ON b.digest = rb.digest"
-                           " WHERE r.name = ? AND rb.digest = ?",
-                           &stmt, err);
+    int rc = sw_db_prepare_cached(db,
+                                  "SELECT r.id, b.size, rb.touched_at"
+                                  " FROM repositories r"
+                                  " JOIN repo_blobs rb ON rb.repo_id = r.id"
+                                  " JOIN blobs b ON b.digest = rb.digest"
+                                  " WHERE r.name = ? AND rb.digest = ?",
+                                  &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, repo);
@@ -185,7 +200,7 @@ int reg_meta_blob_linked(sw_db *db, const char *repo, const char *digest, int64_
     } else {
         rc = sw_db_error(db, err, "looking up blob link");
     }
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
     return rc;
 }
 
@@ -193,10 +208,10 @@ int reg_meta_blob_is_linked(sw_db *db, int64_t repo_id, const char *digest, int 
                             sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db,
-                           "SELECT 1 FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest"
-                           " WHERE rb.repo_id = ? AND rb.digest = ?",
-                           &stmt, err);
+    int rc = sw_db_prepare_cached(db,
+                                  "SELECT 1 FROM repo_blobs rb JOIN blobs b ON b.digest = rb.digest"
+                                  " WHERE rb.repo_id = ? AND rb.digest = ?",
+                                  &stmt, err);
     if (rc != 0)
         return rc;
     sw_stmt_bind_int64(stmt, 1, repo_id);
@@ -206,7 +221,7 @@ int reg_meta_blob_is_linked(sw_db *db, int64_t repo_id, const char *digest, int 
         *linked = step == SW_DB_ROW;
     else
         rc = sw_db_error(db, err, "looking up blob link");
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
     return rc;
 }
 
@@ -451,11 +466,11 @@ int reg_meta_manifest_find(sw_db *db, const char *repo, const char *digest, char
                            int64_t *size, sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db,
-                           "SELECT m.media_type, m.size FROM manifests m"
-                           " JOIN repositories r ON r.id = m.repo_id"
-                           " WHERE r.name = ? AND m.digest = ?",
-                           &stmt, err);
+    int rc = sw_db_prepare_cached(db,
+                                  "SELECT m.media_type, m.size FROM manifests m"
+                                  " JOIN repositories r ON r.id = m.repo_id"
+                                  " WHERE r.name = ? AND m.digest = ?",
+                                  &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, repo);
@@ -471,7 +486,7 @@ int reg_meta_manifest_find(sw_db *db, const char *repo, const char *digest, char
     } else {
         rc = sw_db_error(db, err, "looking up manifest");
     }
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
     return rc;
 }
 
@@ -479,11 +494,11 @@ int reg_meta_tag_resolve(sw_db *db, const char *repo, const char *tag,
                          char digest_out[SW_DIGEST_MAX], sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db,
-                           "SELECT t.digest FROM tags t"
-                           " JOIN repositories r ON r.id = t.repo_id"
-                           " WHERE r.name = ? AND t.name = ?",
-                           &stmt, err);
+    int rc = sw_db_prepare_cached(db,
+                                  "SELECT t.digest FROM tags t"
+                                  " JOIN repositories r ON r.id = t.repo_id"
+                                  " WHERE r.name = ? AND t.name = ?",
+                                  &stmt, err);
     if (rc != 0)
         return rc;
     bind_text(stmt, 1, repo);
@@ -495,7 +510,41 @@ int reg_meta_tag_resolve(sw_db *db, const char *repo, const char *tag,
         rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "tag %s is not in repository %s", tag, repo);
     else
         rc = sw_db_error(db, err, "looking up tag");
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
+    return rc;
+}
+
+int reg_meta_manifest_resolve(sw_db *db, const char *repo, const char *reference, int is_digest,
+                              char digest_out[SW_DIGEST_MAX], char **media_type, int64_t *size,
+                              sw_error **err)
+{
+    static const char by_tag[] =
+        "SELECT m.digest, m.media_type, m.size FROM tags t"
+        " JOIN repositories r ON r.id = t.repo_id"
+        " JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest"
+        " WHERE r.name = ? AND t.name = ?";
+    static const char by_digest[] = "SELECT m.digest, m.media_type, m.size FROM manifests m"
+                                    " JOIN repositories r ON r.id = m.repo_id"
+                                    " WHERE r.name = ? AND m.digest = ?";
+    sw_stmt *stmt = NULL;
+    int rc = sw_db_prepare_cached(db, is_digest ? by_digest : by_tag, &stmt, err);
+    if (rc != 0)
+        return rc;
+    bind_text(stmt, 1, repo);
+    bind_text(stmt, 2, reference);
+    int step = sw_stmt_step(stmt);
+    if (step == SW_DB_ROW) {
+        snprintf(digest_out, SW_DIGEST_MAX, "%s", column_text(stmt, 0));
+        *size = sw_stmt_column_int64(stmt, 2);
+        if ((*media_type = strdup(column_text(stmt, 1))) == NULL)
+            rc = sw_error_oom(err);
+    } else if (step == SW_DB_DONE) {
+        rc = sw_error_set(err, REG_E_MANIFEST_UNKNOWN, "%s %s is not in repository %s",
+                          is_digest ? "manifest" : "tag", reference, repo);
+    } else {
+        rc = sw_db_error(db, err, "looking up manifest");
+    }
+    sw_stmt_release(stmt);
     return rc;
 }
 
@@ -569,7 +618,7 @@ static int names_page(sw_db *db, const char *sql, int64_t repo_id, const char *l
     *more = 0;
     if (n == 0)
         return 0; /* an empty page never says "more": a Link to n=0 would loop */
-    if ((rc = sw_db_prepare(db, sql, &stmt, err)) != 0)
+    if ((rc = sw_db_prepare_cached(db, sql, &stmt, err)) != 0)
         return rc;
     if (repo_id > 0)
         sw_stmt_bind_int64(stmt, param++, repo_id);
@@ -596,7 +645,7 @@ static int names_page(sw_db *db, const char *sql, int64_t repo_id, const char *l
     list.items = NULL;
     list.count = 0;
 cleanup:
-    sw_stmt_finalize(stmt);
+    sw_stmt_release(stmt);
     text_list_free(&list);
     return rc;
 }

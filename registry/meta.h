@@ -31,6 +31,9 @@ int64_t reg_meta_now(void);
 
 /* REG_E_NAME_UNKNOWN when there is no such repository. */
 int reg_meta_repo_find(sw_db *db, const char *name, int64_t *repo_id, sw_error **err);
+/* repositories.tags_version (migrations/0015): changes with the set of
+ * the repository's tag names. REG_E_NAME_UNKNOWN when absent. */
+int reg_meta_repo_tags_version(sw_db *db, const char *name, int64_t *version, sw_error **err);
 /* Finds or creates. */
 int reg_meta_repo_ensure(sw_db *db, const char *name, int64_t *repo_id, sw_error **err);
 /* Every repository as (id, name). */
@@ -101,6 +104,12 @@ int reg_meta_manifest_find(sw_db *db, const char *repo, const char *digest, char
  * REG_E_MANIFEST_UNKNOWN when no such tag. */
 int reg_meta_tag_resolve(sw_db *db, const char *repo, const char *tag,
                          char digest_out[SW_DIGEST_MAX], sw_error **err);
+/* What reference (a tag, or a digest when is_digest) names in repo, in one
+ * query: the manifest's digest (SW_DIGEST_MAX bytes), media type
+ * (malloc'd) and size. REG_E_MANIFEST_UNKNOWN when absent. */
+int reg_meta_manifest_resolve(sw_db *db, const char *repo, const char *reference, int is_digest,
+                              char digest_out[SW_DIGEST_MAX], char **media_type, int64_t *size,
+                              sw_error **err);
 int reg_meta_tag_set(sw_db *db, int64_t repo_id, const char *tag, const char *digest, int64_t now,
                      sw_error **err);
 int reg_meta_tag_delete(sw_db *db, int64_t repo_id, const char *tag, int *removed, sw_error **err);

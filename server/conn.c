@@ -23,6 +23,8 @@
  *  - wait in a stream: a streamed response with nothing to send suspends
  *    its connection and the sweeper resumes it shortly after, so a
  *    followed log holds no thread while it waits.
+ *
+ * The sweeper also writes out the access log's batch on every tick.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -52,11 +54,15 @@ struct ip_count {
     char addr[INET6_ADDRSTRLEN];
 };
 
+/* state and since_ms change on every request, on the connection's pool
+ * thread, without the table lock: since_ms is stored before state, and
+ * the sweeper reads state before since_ms, so a new state is never judged
+ * by an old time. */
 struct srv_conn {
     struct srv_conn *prev, *next;
     int fd;
-    enum conn_state state;
-    int64_t since_ms;
+    _Atomic(enum conn_state) state;
+    _Atomic int64_t since_ms;
     int is_over_ip_limit;
     int is_shut;
     struct ip_count *ip;
@@ -137,8 +143,8 @@ void srv_conn_opened(srv_server *srv, struct MHD_Connection *conn, void **socket
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->fd = info ? info->connect_fd : -1;
-    c->state = CONN_FRESH;
-    c->since_ms = srv_mono_ms();
+    atomic_init(&c->state, CONN_FRESH);
+    atomic_init(&c->since_ms, srv_mono_ms());
     srv_conn_client_addr(conn, addr);
 
     pthread_mutex_lock(&t->lock);
@@ -191,13 +197,12 @@ void srv_conn_closed(srv_server *srv, void **socket_context)
 
 static void set_state(srv_server *srv, struct MHD_Connection *conn, enum conn_state state)
 {
+    (void)srv;
     struct srv_conn *c = conn_of(conn);
     if (c == NULL)
         return;
-    pthread_mutex_lock(&srv->conns->lock);
-    c->state = state;
-    c->since_ms = srv_mono_ms();
-    pthread_mutex_unlock(&srv->conns->lock);
+    atomic_store(&c->since_ms, srv_mono_ms());
+    atomic_store(&c->state, state);
 }
 
 void srv_conn_request_line(srv_server *srv, struct MHD_Connection *conn)
@@ -284,7 +289,7 @@ static void sweep(struct srv_conns *t)
     pthread_mutex_lock(&t->lock);
     for (struct srv_conn *c = t->head; c; c = c->next) {
         int64_t limit;
-        switch (c->state) {
+        switch (atomic_load(&c->state)) {
         case CONN_FRESH:
         case CONN_HEADERS:
             limit = t->header_timeout_ms;
@@ -295,7 +300,7 @@ static void sweep(struct srv_conns *t)
         default:
             continue;
         }
-        if (!c->is_shut && c->fd >= 0 && now - c->since_ms > limit) {
+        if (!c->is_shut && c->fd >= 0 && now - atomic_load(&c->since_ms) > limit) {
             shutdown(c->fd, SHUT_RDWR);
             c->is_shut = 1;
             dropped++;
@@ -326,6 +331,7 @@ static void *sweeper_main(void *arg)
             break;
         pthread_mutex_unlock(&t->lock);
         wake_due(t, 0);
+        sw_log_flush(); /* the access log's batch is at most a tick late */
         if (srv_mono_ms() - last_sweep >= SWEEP_EVERY_MS) {
             sweep(t);
             last_sweep = srv_mono_ms();

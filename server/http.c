@@ -84,8 +84,7 @@ void srv_request_free(srv_request *req)
 {
     if (req == NULL)
         return;
-    if (req->response)
-        MHD_destroy_response(req->response);
+    srv_request_set_response(req, 0, NULL, NULL, 0);
     for (size_t i = 0; i < req->n_headers; i++) {
         free(req->headers[i].name);
         free(req->headers[i].value);
@@ -125,14 +124,23 @@ void srv_header(srv_request *req, const char *name, const char *fmt, ...)
     req->n_headers++;
 }
 
+void srv_request_set_response(srv_request *req, unsigned status, struct MHD_Response *response,
+                              srv_shared_response *shared, uint64_t bytes)
+{
+    if (req->shared)
+        srv_shared_response_unref(req->shared);
+    else if (req->response)
+        MHD_destroy_response(req->response);
+    req->response = response;
+    req->shared = shared;
+    req->status = status;
+    req->response_bytes = bytes;
+}
+
 static void set_response(srv_request *req, unsigned status, struct MHD_Response *response,
                          const char *content_type, uint64_t bytes)
 {
-    if (req->response)
-        MHD_destroy_response(req->response);
-    req->response = response;
-    req->status = status;
-    req->response_bytes = bytes;
+    srv_request_set_response(req, status, response, NULL, bytes);
     if (response && content_type) {
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
         /* build logs and blobs are other people's bytes: never let a browser
@@ -178,6 +186,33 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
         return;
     }
     set_response(req, status, response, content_type, length);
+}
+
+/* The body of a HEAD-only response: MHD sends the headers, with
+ * Content-Length from the response's size, and never reads a body for
+ * HEAD; were it asked, the connection would be closed. */
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+struct MHD_Response *srv_head_response_create(uint64_t size)
+{
+    return MHD_create_response_from_callback(size, 4096, no_body, NULL, NULL);
+}
+
+void srv_respond_head(srv_request *req, unsigned status, const char *content_type, uint64_t size)
+{
+    struct MHD_Response *response = srv_head_response_create(size);
+    if (response == NULL) {
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        return;
+    }
+    set_response(req, status, response, content_type, 0);
 }
 
 #define STREAM_NAP_MS 100
@@ -260,6 +295,8 @@ enum MHD_Result srv_request_queue(srv_request *req)
         if (req->response == NULL)
             return MHD_NO;
     }
+    if (req->shared) /* complete, and queued on other connections too */
+        return MHD_queue_response(req->conn, req->status, req->response);
     MHD_add_response_header(req->response, "Docker-Distribution-API-Version", "registry/2.0");
     for (size_t i = 0; i < req->n_headers; i++) {
         if (MHD_add_response_header(req->response, req->headers[i].name, req->headers[i].value) !=

@@ -44,6 +44,7 @@ struct srv_request {
     /* response */
     unsigned status;
     struct MHD_Response *response;
+    struct srv_shared_response *shared; /* response belongs to it (cache.c) */
     uint64_t response_bytes;
     struct srv_header_pair *headers;
     size_t n_headers;
@@ -74,8 +75,11 @@ struct srv_server {
     char *tls_cert; /* PEM text, alive as long as the daemon */
     char *tls_key;
 
-    struct srv_conns *conns;     /* connection table, limits, sweeper (conn.c) */
-    struct srv_backoff *backoff; /* failed logins per user and address (backoff.c) */
+    struct srv_conns *conns;      /* connection table, limits, sweeper (conn.c) */
+    struct srv_cache *manifests;  /* manifest responses by digest and type (cache.c) */
+    struct srv_cache *blob_heads; /* answers to blob HEADs by digest and size */
+    struct srv_cache *tag_lists;  /* tags/list pages by repository and tags_version */
+    struct srv_backoff *backoff;  /* failed logins per user and address (backoff.c) */
 };
 
 /* ---- connections (server/conn.c) ---------------------------------------- */
@@ -125,6 +129,40 @@ int srv_backoff_wait(struct srv_backoff *b, const char *user, const char *addr);
 void srv_backoff_failed(struct srv_backoff *b, const char *user, const char *addr);
 /* Forgets the failures of user after a good login (addr keeps its count). */
 void srv_backoff_succeeded(struct srv_backoff *b, const char *user, const char *addr);
+
+/* An answer to HEAD: headers only, with Content-Length: size. */
+void srv_respond_head(srv_request *req, unsigned status, const char *content_type, uint64_t size);
+struct MHD_Response *srv_head_response_create(uint64_t size);
+
+/* ---- responses sent many times (server/cache.c) --------------------------- */
+
+typedef struct srv_shared_response srv_shared_response;
+
+/* A response built once, with its content type and headers (pairs of
+ * name, value, ended by NULL) and a copy of data; one reference, for the
+ * caller. data NULL: an answer to HEAD of len bytes (srv_respond_head).
+ * NULL when out of memory. */
+srv_shared_response *srv_shared_response_new(unsigned status, const char *content_type,
+                                             const void *data, size_t len,
+                                             const char *const *headers);
+void srv_shared_response_unref(srv_shared_response *s);
+/* Answers req with s (taking a reference). Headers set on req before are
+ * kept: the response is then built for req alone. */
+void srv_respond_shared(srv_request *req, srv_shared_response *s);
+
+/* Shared responses by key, at most budget bytes, least recently used out
+ * first. Only for content that never changes under its key. */
+struct srv_cache *srv_cache_new(size_t budget);
+void srv_cache_free(struct srv_cache *c);
+/* The response under key with a reference for the caller, or NULL. */
+srv_shared_response *srv_cache_get(struct srv_cache *c, const char *key);
+/* Keeps s under key (taking a reference); too large ones are not kept. */
+void srv_cache_put(struct srv_cache *c, const char *key, srv_shared_response *s);
+
+/* Sets req's response: MHD's response, owned by shared when it is not
+ * NULL (a reference req gives back when it is freed). */
+void srv_request_set_response(srv_request *req, unsigned status, struct MHD_Response *response,
+                              srv_shared_response *shared, uint64_t bytes);
 
 /* Applies the collected headers and hands the response to MHD. */
 enum MHD_Result srv_request_queue(srv_request *req);

@@ -194,6 +194,39 @@ static void blob_get_end(srv_request *req)
                               blob_stream_read, reader, blob_stream_free);
 }
 
+/* HEAD of a blob: whether this repository holds it and its size, asked of
+ * the store every time; the answer for a digest and size is built once
+ * (server/cache.c). */
+static void blob_head_end(srv_request *req)
+{
+    const char *name = srv_request_param(req, "name");
+    const char *digest = srv_request_param(req, "digest");
+    sw_error *err = NULL;
+    int64_t size = 0;
+    char key[SW_DIGEST_MAX + 32], etag[SW_DIGEST_MAX + 2];
+
+    if (reg_blob_stat(srv_request_store(req), name, digest, &size, &err) != 0) {
+        respond_sw_error_and_clear(req, &err);
+        return;
+    }
+    snprintf(key, sizeof key, "%s %lld", digest, (long long)size);
+    srv_shared_response *r = srv_cache_get(req->srv->blob_heads, key);
+    if (r == NULL) {
+        snprintf(etag, sizeof etag, "\"%s\"", digest);
+        /* the headers of blob_get_end's answer */
+        const char *const headers[] = { "Docker-Content-Digest", digest,  "ETag", etag,
+                                        "Accept-Ranges",         "bytes", NULL };
+        r = srv_shared_response_new(200, "application/octet-stream", NULL, (size_t)size, headers);
+        if (r == NULL) {
+            srv_respond_error(req, SW_ENOMEM, "out of memory");
+            return;
+        }
+        srv_cache_put(req->srv->blob_heads, key, r);
+    }
+    srv_respond_shared(req, r);
+    srv_shared_response_unref(r);
+}
+
 static void blob_delete_end(srv_request *req)
 {
     const char *name = srv_request_param(req, "name");
@@ -532,24 +565,58 @@ static int manifest_headers(srv_request *req)
     return 0;
 }
 
+/* The response for manifest m (digest, media type, body): built once per
+ * digest and type and kept in the server's cache; NULL when out of memory. */
+static srv_shared_response *manifest_response(srv_request *req, const struct reg_manifest *m,
+                                              const char *key)
+{
+    char etag[SW_DIGEST_MAX + 2];
+    snprintf(etag, sizeof etag, "\"%s\"", m->digest);
+    /* Distribution serves the stored manifest whatever the Accept list
+     * says for OCI and Docker v2 types; clients check Content-Type. */
+    const char *const headers[] = { "Docker-Content-Digest", m->digest, "ETag", etag, NULL };
+    srv_shared_response *r = srv_shared_response_new(200, m->media_type, m->body ? m->body : "",
+                                                     m->body ? m->size : 0, headers);
+    if (r)
+        srv_cache_put(req->srv->manifests, key, r);
+    return r;
+}
+
+/* Every GET asks the database what the reference names in this repository
+ * (a tag may have moved, in this process or another); only the bytes of a
+ * digest come from the cache. HEAD is answered the same way: MHD takes
+ * Content-Length from the response and sends no body. */
 static void manifest_get_end(srv_request *req)
 {
+    const char *name = srv_request_param(req, "name");
+    const char *reference = srv_request_param(req, "reference");
     struct reg_manifest m = { 0 };
     sw_error *err = NULL;
+    char key[SW_DIGEST_MAX + 256];
 
-    /* HEAD fetches the body too: MHD takes Content-Length from the
-     * response, and manifests are small. */
-    if (reg_manifest_get(srv_request_store(req), srv_request_param(req, "name"),
-                         srv_request_param(req, "reference"), 1, &m, &err) != 0) {
+    if (reg_manifest_get(srv_request_store(req), name, reference, 0, &m, &err) != 0) {
         respond_sw_error_and_clear(req, &err);
         return;
     }
-    /* Distribution serves the stored manifest whatever the Accept list
-     * says for OCI and Docker v2 types; clients check Content-Type. */
-    srv_header(req, "Docker-Content-Digest", "%s", m.digest);
-    srv_header(req, "ETag", "\"%s\"", m.digest);
-    srv_respond(req, 200, m.media_type, m.body ? m.body : "", m.body ? m.size : 0);
+    snprintf(key, sizeof key, "%s %s", m.digest, m.media_type);
+    srv_shared_response *r = srv_cache_get(req->srv->manifests, key);
+    if (r == NULL) {
+        /* the body, and again what the reference names, in case it moved */
+        reg_manifest_release(&m);
+        if (reg_manifest_get(srv_request_store(req), name, reference, 1, &m, &err) != 0) {
+            respond_sw_error_and_clear(req, &err);
+            return;
+        }
+        snprintf(key, sizeof key, "%s %s", m.digest, m.media_type);
+        r = manifest_response(req, &m, key);
+    }
     reg_manifest_release(&m);
+    if (r == NULL) {
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+        return;
+    }
+    srv_respond_shared(req, r);
+    srv_shared_response_unref(r);
 }
 
 static int manifest_put_headers(srv_request *req)
@@ -687,69 +754,132 @@ static void append_json_string(sw_strbuf *sb, const char *s)
     sw_strbuf_putc(sb, '"');
 }
 
-/* Sends {"name": name (unless NULL), "<list_key>": [...]} with a Link to
- * the page after `next_after` when there is more. Written directly rather
- * than through jansson: a full tags/list of 10,000 tags was bound by making
- * and encoding 10,000 JSON strings. */
+/* A listing page: {"name": name (unless NULL), "<list_key>": [...]} in
+ * body and, when there is more, the Link to the page after `next_after`
+ * in link (malloc'd; NULL when none). Written directly rather than
+ * through jansson: a full tags/list of 10,000 tags was bound by making and
+ * encoding 10,000 JSON strings. 0, or SW_ENOMEM. */
+static int page_build(sw_strbuf *body, char **link, const char *link_path, const char *name,
+                      const char *list_key, char **items, size_t count, int more, int n,
+                      const char *next_after)
+{
+    *link = NULL;
+    sw_strbuf_putc(body, '{');
+    if (name) {
+        append_json_string(body, "name");
+        sw_strbuf_putc(body, ':');
+        append_json_string(body, name);
+        sw_strbuf_putc(body, ',');
+    }
+    append_json_string(body, list_key);
+    sw_strbuf_append(body, ":[", 2);
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0)
+            sw_strbuf_putc(body, ',');
+        append_json_string(body, items[i]);
+    }
+    sw_strbuf_append(body, "]}", 2);
+    if (body->failed)
+        return SW_ENOMEM;
+    if (more && next_after && n > 0) {
+        sw_strbuf text = SW_STRBUF_INIT;
+        sw_strbuf_printf(&text, "<%s?last=", link_path);
+        append_query_escaped(&text, next_after);
+        sw_strbuf_printf(&text, "&n=%d>; rel=\"next\"", n);
+        if (text.failed) {
+            sw_strbuf_free(&text);
+            return SW_ENOMEM;
+        }
+        *link = sw_strbuf_detach(&text);
+    }
+    return 0;
+}
+
+/* Sends a listing page (page_build). */
 static void respond_page(srv_request *req, const char *link_path, const char *name,
                          const char *list_key, char **items, size_t count, int more, int n,
                          const char *next_after)
 {
     sw_strbuf body = SW_STRBUF_INIT;
+    char *link = NULL;
 
-    sw_strbuf_putc(&body, '{');
-    if (name) {
-        append_json_string(&body, "name");
-        sw_strbuf_putc(&body, ':');
-        append_json_string(&body, name);
-        sw_strbuf_putc(&body, ',');
-    }
-    append_json_string(&body, list_key);
-    sw_strbuf_append(&body, ":[", 2);
-    for (size_t i = 0; i < count; i++) {
-        if (i > 0)
-            sw_strbuf_putc(&body, ',');
-        append_json_string(&body, items[i]);
-    }
-    sw_strbuf_append(&body, "]}", 2);
-    if (body.failed) {
+    if (page_build(&body, &link, link_path, name, list_key, items, count, more, n, next_after) !=
+        0) {
         sw_strbuf_free(&body);
         srv_respond_error(req, SW_ENOMEM, "out of memory");
         return;
     }
-    if (more && next_after && n > 0) {
-        sw_strbuf link = SW_STRBUF_INIT;
-        sw_strbuf_printf(&link, "<%s?last=", link_path);
-        append_query_escaped(&link, next_after);
-        sw_strbuf_printf(&link, "&n=%d>; rel=\"next\"", n);
-        if (!link.failed)
-            srv_header(req, "Link", "%s", link.data);
-        sw_strbuf_free(&link);
-    }
+    if (link)
+        srv_header(req, "Link", "%s", link);
     srv_respond(req, 200, "application/json", body.data, body.len);
     sw_strbuf_free(&body);
+    free(link);
 }
 
+/* The response for a page of name's tags, built from the store; NULL with
+ * the error answered. */
+static srv_shared_response *tags_page_response(srv_request *req, const char *name, const char *last,
+                                               int n)
+{
+    char **tags = NULL;
+    size_t count = 0;
+    int more = 0;
+    sw_error *err = NULL;
+    char link_path[REG_NAME_MAX + 32];
+    sw_strbuf body = SW_STRBUF_INIT;
+    char *link = NULL;
+    srv_shared_response *r = NULL;
+
+    if (reg_tags_list(srv_request_store(req), name, last, n, &tags, &count, &more, &err) != 0) {
+        respond_sw_error_and_clear(req, &err);
+        return NULL;
+    }
+    snprintf(link_path, sizeof link_path, "/v2/%s/tags/list", name);
+    if (page_build(&body, &link, link_path, name, "tags", tags, count, more, n,
+                   count ? tags[count - 1] : NULL) == 0) {
+        const char *const headers[] = { link ? "Link" : NULL, link, NULL };
+        r = srv_shared_response_new(200, "application/json", body.data, body.len, headers);
+    }
+    if (r == NULL)
+        srv_respond_error(req, SW_ENOMEM, "out of memory");
+    reg_string_list_free(tags, count);
+    sw_strbuf_free(&body);
+    free(link);
+    return r;
+}
+
+/* A page of tags is kept under the repository's tags_version, which every
+ * process changes with the set of tag names (migrations/0015): a tag
+ * pushed or deleted anywhere makes a new key at once. Moving a tag does
+ * not change the list. */
 static void tags_list_end(srv_request *req)
 {
     const char *name = valid_name(req);
     const char *last = NULL;
-    char **tags = NULL;
-    size_t count = 0;
-    int n = -1, more = 0;
+    int n = -1;
+    int64_t version = 0;
     sw_error *err = NULL;
-    char link_path[REG_NAME_MAX + 32];
+    char key[REG_NAME_MAX + 256];
 
     if (name == NULL || page_params(req, &n, &last) != 0)
         return;
-    if (reg_tags_list(srv_request_store(req), name, last, n, &tags, &count, &more, &err) != 0) {
+    if (reg_tags_version(srv_request_store(req), name, &version, &err) != 0) {
         respond_sw_error_and_clear(req, &err);
         return;
     }
-    snprintf(link_path, sizeof link_path, "/v2/%s/tags/list", name);
-    respond_page(req, link_path, name, "tags", tags, count, more, n,
-                 count ? tags[count - 1] : NULL);
-    reg_string_list_free(tags, count);
+    /* a `last` too long for the key is answered without the cache */
+    int key_len =
+        snprintf(key, sizeof key, "%s %lld %d %s", name, (long long)version, n, last ? last : "");
+    int is_cacheable = key_len > 0 && (size_t)key_len < sizeof key;
+    srv_shared_response *r = is_cacheable ? srv_cache_get(req->srv->tag_lists, key) : NULL;
+    if (r == NULL) {
+        if ((r = tags_page_response(req, name, last, n)) == NULL)
+            return;
+        if (is_cacheable)
+            srv_cache_put(req->srv->tag_lists, key, r);
+    }
+    srv_respond_shared(req, r);
+    srv_shared_response_unref(r);
 }
 
 static void catalog_end(srv_request *req)
@@ -833,6 +963,7 @@ const struct srv_route srv_oci_routes[] = {
       NULL },
 
     { "GET", "/v2/*name/blobs/:digest", REPO, check_params, NULL, blob_get_end, NULL },
+    { "HEAD", "/v2/*name/blobs/:digest", REPO, check_params, NULL, blob_head_end, NULL },
     { "DELETE", "/v2/*name/blobs/:digest", REPO, check_params, NULL, blob_delete_end, NULL },
 
     { "GET", "/v2/*name/manifests/:reference", REPO, manifest_headers, NULL, manifest_get_end,

@@ -37,6 +37,11 @@
 #define RETRY_AFTER_S 5
 #define STOP_GRACE_S 30
 #define TLS_FILE_MAX (1024 * 1024)
+/* Manifest bytes kept in memory (cache.c); a manifest is a few KiB, an
+ * index of many platforms some tens. */
+#define MANIFEST_CACHE_BYTES (16 * 1024 * 1024)
+#define BLOB_HEAD_CACHE_BYTES (4 * 1024 * 1024) /* some 4,000 blobs */
+#define TAG_LIST_CACHE_BYTES (16 * 1024 * 1024) /* pages up to 2 MiB */
 
 /* Generated from web/ by cmake/EmbedRun.cmake. */
 extern const struct {
@@ -453,18 +458,20 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (req->route && req->route->on_cleanup)
         req->route->on_cleanup(req);
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
-                   (now.tv_nsec - req->started.tv_nsec) / 1000000;
     /* sw_log escapes control characters: a path cannot start a new line.
-     * server.access_log: off, or errors (4xx/5xx and aborted requests) only */
+     * server.access_log: off, or errors (4xx/5xx and aborted requests)
+     * only; lines are written in batches (sw_log_batched) */
     int aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
     int mode = srv->cfg->access_log;
     if (mode == SW_ACCESS_LOG_ON ||
-        (mode == SW_ACCESS_LOG_ERRORS && (req->status >= 400 || aborted)))
-        sw_info("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path, req->status,
-                req->response_bytes, ms, req->user ? " user=" : "", req->user ? req->user : "",
-                aborted ? " (aborted)" : "");
+        (mode == SW_ACCESS_LOG_ERRORS && (req->status >= 400 || aborted))) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long ms = (long long)(now.tv_sec - req->started.tv_sec) * 1000 +
+                       (now.tv_nsec - req->started.tv_nsec) / 1000000;
+        sw_log_batched("http: %s %s %u %" PRIu64 " %lldms%s%s%s", req->method, req->path,
+                       req->status, req->response_bytes, ms, req->user ? " user=" : "",
+                       req->user ? req->user : "", aborted ? " (aborted)" : "");
+    }
     srv_request_free(req);
     atomic_fetch_sub(&srv->in_flight, 1);
 }
@@ -554,6 +561,9 @@ static void free_server(srv_server *srv)
     srv_auth_free(srv->auth);
     srv_backoff_free(srv->backoff);
     srv_conns_stop(srv);
+    srv_cache_free(srv->manifests);
+    srv_cache_free(srv->blob_heads);
+    srv_cache_free(srv->tag_lists);
     pthread_rwlock_destroy(&srv->routes_lock);
     if (srv->tls_key) {
         memset(srv->tls_key, 0, strlen(srv->tls_key));
@@ -580,7 +590,11 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
     srv->max_connections = cfg->max_connections;
     pthread_rwlock_init(&srv->routes_lock, NULL);
     srv->backoff = srv_backoff_new();
-    if (srv->backoff == NULL) {
+    srv->manifests = srv_cache_new(MANIFEST_CACHE_BYTES);
+    srv->blob_heads = srv_cache_new(BLOB_HEAD_CACHE_BYTES);
+    srv->tag_lists = srv_cache_new(TAG_LIST_CACHE_BYTES);
+    if (srv->backoff == NULL || srv->manifests == NULL || srv->blob_heads == NULL ||
+        srv->tag_lists == NULL) {
         rc = sw_error_set(err, SW_ENOMEM, "server: out of memory");
         goto cleanup;
     }
@@ -691,4 +705,5 @@ void srv_stop(srv_server *srv)
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
     free_server(srv);
+    sw_log_flush();
 }

@@ -8,7 +8,9 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "core/db.h"
 #include "core/hash.h"
+#include "registry/manifest.h"
 #include "tests/unit/server/fixture.h"
 #include "tests/unit/test.h"
 
@@ -320,8 +322,24 @@ static void test_delete_enabled(void)
     }
     CHECK_INT_EQ(push_blob(&f, "demo/app", "bytes to delete", digest), 201);
     snprintf(path, sizeof(path), "/v2/demo/app/blobs/%s", digest);
+    /* the answer to HEAD is kept by digest; whether the repository still
+     * has the blob is asked every time */
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT_EQ(request(&f, "HEAD", path, NULL, NULL, 0, &r), 0);
+        CHECK_INT_EQ(r.status, 200);
+        reply_free(&r);
+    }
+    char other_path[512], other_digest[SW_DIGEST_MAX];
+    CHECK_INT_EQ(push_blob(&f, "demo/other", "another blob", other_digest), 201);
+    snprintf(other_path, sizeof(other_path), "/v2/demo/other/blobs/%s", digest);
+    CHECK_INT_EQ(request(&f, "HEAD", other_path, NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 404);
+    reply_free(&r);
     CHECK_INT_EQ(request(&f, "DELETE", path, NULL, NULL, 0, &r), 0);
     CHECK_INT_EQ(r.status, 202);
+    reply_free(&r);
+    CHECK_INT_EQ(request(&f, "HEAD", path, NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 404);
     reply_free(&r);
     CHECK_INT_EQ(request(&f, "GET", path, NULL, NULL, 0, &r), 0);
     CHECK_INT_EQ(r.status, 404);
@@ -337,6 +355,129 @@ static void test_delete_enabled(void)
     fixture_stop(&f);
 }
 
+/* GET /v2/NAME/manifests/TAG {status, body} */
+static long get_manifest(const struct fixture *f, const char *reference, char **body)
+{
+    char path[512];
+    struct reply r;
+    snprintf(path, sizeof(path), "/v2/demo/app/manifests/%s", reference);
+    if (request(f, "GET", path, NULL, NULL, 0, &r) != 0) {
+        reply_free(&r);
+        return -1;
+    }
+    long status = r.status;
+    *body = strdup(r.body);
+    reply_free(&r);
+    return status;
+}
+
+/* The manifest bytes are kept in memory by digest, but what a tag names
+ * and what a repository holds is asked every time: a tag moved by another
+ * front end (another connection to the database) and a deleted manifest
+ * are seen on the next GET. tags/list pages are kept under a value the
+ * database changes with the tag names, also when a cascade removes one. */
+static void test_manifest_cache_never_stale(void)
+{
+    struct fixture f;
+    struct reply r;
+    char path[512], config_digest[SW_DIGEST_MAX], layer_digest[SW_DIGEST_MAX];
+    char first_digest[SW_DIGEST_MAX], second_digest[SW_DIGEST_MAX];
+    char *body = NULL, *db_path = NULL;
+    const char *manifest_type[] = { "Content-Type: application/vnd.oci.image.manifest.v1+json",
+                                    NULL };
+    sw_db *other = NULL;
+    sw_error *err = NULL;
+    if (fixture_start(&f, "test_oci", "registry:\n  delete: true\n") != 0) {
+        CHECK(0);
+        return;
+    }
+    const char *config = "{\"architecture\":\"amd64\",\"os\":\"linux\"}";
+    CHECK_INT_EQ(push_blob(&f, "demo/app", config, config_digest), 201);
+    CHECK_INT_EQ(push_blob(&f, "demo/app", "layer one", layer_digest), 201);
+    char *first = manifest_of(config_digest, strlen(config), layer_digest, 9);
+    CHECK_INT_EQ(push_blob(&f, "demo/app", "layer two", layer_digest), 201);
+    char *second = manifest_of(config_digest, strlen(config), layer_digest, 9);
+    digest_of(first, strlen(first), first_digest);
+    digest_of(second, strlen(second), second_digest);
+    CHECK_INT_EQ(request(&f, "PUT", "/v2/demo/app/manifests/second", manifest_type, second,
+                         strlen(second), &r),
+                 0);
+    CHECK_INT_EQ(r.status, 201);
+    reply_free(&r);
+    CHECK_INT_EQ(
+        request(&f, "PUT", "/v2/demo/app/manifests/t", manifest_type, first, strlen(first), &r), 0);
+    CHECK_INT_EQ(r.status, 201);
+    reply_free(&r);
+    for (int i = 0; i < 3; i++) { /* the first fills the cache */
+        CHECK_INT_EQ(get_manifest(&f, "t", &body), 200);
+        CHECK_STR_EQ(body, first);
+        free(body);
+    }
+    CHECK_INT_EQ(get_manifest(&f, "second", &body), 200);
+    CHECK_STR_EQ(body, second);
+    free(body);
+
+    /* tags/list pages are kept too, under the repository's tags_version */
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list", NULL, NULL, 0, &r), 0);
+        CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"second\",\"t\"]}");
+        reply_free(&r);
+        CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list?n=1", NULL, NULL, 0, &r), 0);
+        CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"second\"]}");
+        char link[512];
+        CHECK(reply_header_value(&r, "Link", link, sizeof(link)));
+        CHECK_STR_EQ(link, "</v2/demo/app/tags/list?last=second&n=1>; rel=\"next\"");
+        reply_free(&r);
+    }
+
+    /* another front end moves the tag and adds one */
+    if (asprintf(&db_path, "%s/data/slipway.db", f.dir) < 0)
+        abort();
+    CHECK_INT_EQ(sw_db_open(db_path, 0, &other, &err), 0);
+    CHECK_INT_EQ(reg_tag_point(other, "demo/app", "t", second_digest, &err), 0);
+    CHECK_INT_EQ(reg_tag_point(other, "demo/app", "added", first_digest, &err), 0);
+    sw_db_close(other);
+    CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list", NULL, NULL, 0, &r), 0);
+    CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"added\",\"second\",\"t\"]}");
+    reply_free(&r);
+    CHECK_INT_EQ(get_manifest(&f, "t", &body), 200);
+    CHECK_STR_EQ(body, second);
+    free(body);
+    CHECK_INT_EQ(request(&f, "HEAD", "/v2/demo/app/manifests/t", NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 200);
+    char value[512];
+    CHECK(reply_header_value(&r, "Docker-Content-Digest", value, sizeof(value)));
+    CHECK_STR_EQ(value, second_digest);
+    reply_free(&r);
+
+    /* a cached manifest deleted by digest is gone, by digest and by tag */
+    CHECK_INT_EQ(get_manifest(&f, first_digest, &body), 200);
+    free(body);
+    snprintf(path, sizeof(path), "/v2/demo/app/manifests/%s", first_digest);
+    CHECK_INT_EQ(request(&f, "DELETE", path, NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 202);
+    reply_free(&r);
+    CHECK_INT_EQ(get_manifest(&f, first_digest, &body), 404);
+    free(body);
+    CHECK_INT_EQ(get_manifest(&f, "added", &body), 404);
+    free(body);
+    /* its tag went with it (a cascade in the database) */
+    CHECK_INT_EQ(request(&f, "GET", "/v2/demo/app/tags/list", NULL, NULL, 0, &r), 0);
+    CHECK_STR_EQ(r.body, "{\"name\":\"demo/app\",\"tags\":[\"second\",\"t\"]}");
+    reply_free(&r);
+    /* the same bytes are not readable from a repository that lacks them */
+    CHECK_INT_EQ(push_blob(&f, "demo/other", "something", layer_digest), 201);
+    snprintf(path, sizeof(path), "/v2/demo/other/manifests/%s", second_digest);
+    CHECK_INT_EQ(request(&f, "GET", path, NULL, NULL, 0, &r), 0);
+    CHECK_INT_EQ(r.status, 404);
+    reply_free(&r);
+    sw_error_clear(&err);
+    free(db_path);
+    free(first);
+    free(second);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -344,6 +485,7 @@ int main(void)
     RUN(test_chunked_upload);
     RUN(test_manifests);
     RUN(test_delete_enabled);
+    RUN(test_manifest_cache_never_stale);
     curl_global_cleanup();
     return TEST_EXIT();
 }

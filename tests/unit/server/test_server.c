@@ -3,11 +3,16 @@
  * refusing a port in use and unreadable TLS files with a clear error, the
  * web UI's pages and their security headers, the 404s of unknown paths,
  * the JSON API's cross-site request forgery checks, srv_set_repos taking
- * effect for the next request, and srv_stop(NULL).
+ * effect for the next request, srv_stop(NULL), and the access log's
+ * modes (its lines are batched: written within a sweeper tick).
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "core/log.h"
 #include "tests/unit/server/fixture.h"
 #include "tests/unit/test.h"
 
@@ -179,6 +184,72 @@ static void test_set_repos(void)
     free(text);
 }
 
+static int file_has(const char *path, const char *text)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int found = sw_read_file(path, 1 << 20, &data, &len, NULL) == 0 && strstr(data, text);
+    free(data);
+    return found;
+}
+
+/* Waits up to 2 s for text to appear in the file at path; 1 when it did. */
+static int wait_for_text(const char *path, const char *text)
+{
+    for (int i = 0; i < 200; i++) {
+        if (file_has(path, text))
+            return 1;
+        nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+    }
+    return 0;
+}
+
+static void test_access_log(void)
+{
+    struct fixture f;
+    struct reply r;
+    if (fixture_start(&f, "test_server", "  access_log: errors\n") != 0) {
+        CHECK(0);
+        return;
+    }
+    char *log_path = sw_path_join(f.dir, "stderr.log");
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+
+    /* errors: a 404 is logged, a 200 is not */
+    CHECK_INT_EQ(request(&f, "GET", "/v2/", NULL, NULL, 0, &r), 0);
+    reply_free(&r);
+    CHECK_INT_EQ(request(&f, "GET", "/v2/a/b/manifests/nothing", NULL, NULL, 0, &r), 0);
+    reply_free(&r);
+    int has_404 = wait_for_text(log_path, "http: GET /v2/a/b/manifests/nothing 404 ");
+    int has_200 = file_has(log_path, "http: GET /v2/ 200");
+    /* on: every request */
+    f.cfg->access_log = SW_ACCESS_LOG_ON;
+    CHECK_INT_EQ(request(&f, "GET", "/v2/_catalog", NULL, NULL, 0, &r), 0);
+    reply_free(&r);
+    int has_catalog = wait_for_text(log_path, "info  http: GET /v2/_catalog 200 ");
+    /* off: none (the mode is read when a request ends: the last change) */
+    f.cfg->access_log = SW_ACCESS_LOG_OFF;
+    CHECK_INT_EQ(request(&f, "GET", "/v2/c/d/manifests/nothing", NULL, NULL, 0, &r), 0);
+    reply_free(&r);
+    nanosleep(&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+    sw_log_flush();
+    int has_off = file_has(log_path, "/v2/c/d/");
+
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    CHECK(has_404);
+    CHECK(!has_200);
+    CHECK(has_catalog);
+    CHECK(!has_off);
+    free(log_path);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -186,6 +257,7 @@ int main(void)
     RUN(test_web_pages);
     RUN(test_csrf);
     RUN(test_set_repos);
+    RUN(test_access_log);
     curl_global_cleanup();
     return TEST_EXIT();
 }

@@ -12,14 +12,18 @@
  *     skipping objects the target has already: a second run resumes;
  *  3. every blob row of the snapshot is checked to exist on the target;
  *  4. the rows are copied in one transaction (core/db_copy.h): either all
- *     of them land or none, and objects without rows are what GC removes.
+ *     of them land or none, and objects without rows are what GC removes;
+ *  5. run logs, which stay on a front end's disk for now, are copied to the
+ *     new config's data dir.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -476,6 +480,100 @@ static void table_progress(void *ctx, const char *table, int64_t done, int64_t t
     fprintf(stderr, "table %s: %lld/%lld rows\n", table, (long long)done, (long long)total);
 }
 
+/* ---- run logs ---- */
+
+/* Copies src to dst through a temporary file renamed into place. */
+static int copy_file(const char *src, const char *dst, char *buf, sw_error **err)
+{
+    char *tmp = NULL;
+    int in = -1, out = -1, rc = 0;
+    if (asprintf(&tmp, "%s.migrate-tmp", dst) < 0) {
+        tmp = NULL;
+        return sw_error_oom(err);
+    }
+    if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0 ||
+        (out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "copying %s", src);
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t got = read(in, buf, COPY_BUFFER);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = sw_error_sys(err, SW_EIO, errno, "reading %s", src);
+            goto cleanup;
+        }
+        if (got == 0)
+            break;
+        if ((rc = sw_write_all(out, buf, (size_t)got, err)) != 0)
+            goto cleanup;
+    }
+    if (fsync(out) != 0 || rename(tmp, dst) != 0)
+        rc = sw_error_sys(err, SW_EIO, errno, "writing %s", dst);
+cleanup:
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* Run logs (logs/<run>.log) still live on a front end's disk (issue 15):
+ * they go to the new config's data dir, so the runs copied keep theirs.
+ * A log already there with the same size is left alone. */
+static int copy_logs(const char *from_dir, const char *to_dir, size_t *copied, size_t *present,
+                     sw_error **err)
+{
+    char *from = sw_path_join(from_dir, "logs"), *to = sw_path_join(to_dir, "logs");
+    char *buf = malloc(COPY_BUFFER);
+    DIR *dir = NULL;
+    struct dirent *de;
+    int rc = 0;
+    if (from == NULL || to == NULL || buf == NULL) {
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
+    if ((dir = opendir(from)) == NULL) {
+        if (errno != ENOENT)
+            rc = sw_error_sys(err, SW_EIO, errno, "%s", from);
+        goto cleanup; /* no runs, no logs */
+    }
+    if ((rc = sw_mkdir_p(to, 0700, err)) != 0)
+        goto cleanup;
+    while ((de = readdir(dir)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (de->d_name[0] == '.' || len < 5 || strcmp(de->d_name + len - 4, ".log") != 0)
+            continue;
+        char src[SW_PATH_MAX], dst[SW_PATH_MAX];
+        struct stat s_st, d_st;
+        if ((rc = sw_path_format(src, err, "%s/%s", from, de->d_name)) != 0 ||
+            (rc = sw_path_format(dst, err, "%s/%s", to, de->d_name)) != 0)
+            goto cleanup;
+        if (lstat(src, &s_st) != 0 || !S_ISREG(s_st.st_mode))
+            continue;
+        if (stat(dst, &d_st) == 0 && d_st.st_size == s_st.st_size) {
+            (*present)++;
+            continue;
+        }
+        if ((rc = copy_file(src, dst, buf, err)) != 0)
+            goto cleanup;
+        (*copied)++;
+    }
+    if ((rc = sw_fsync_dir(to, err)) != 0)
+        goto cleanup;
+cleanup:
+    if (dir)
+        closedir(dir);
+    free(from);
+    free(to);
+    free(buf);
+    return rc;
+}
+
 static int same_dir(const char *a, const char *b)
 {
     char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
@@ -621,6 +719,13 @@ int cmd_migrate(int argc, char **argv)
     if (sw_db_copy(source, db, &copy_opts, &copied, &err) != 0)
         goto fail;
 
+    /* 5. run logs, to the new config's data dir */
+    size_t logs_copied = 0, logs_present = 0;
+    int logs_moved = target.cfg && !same_dir(target.cfg->data_dir, cfg->data_dir);
+    if (logs_moved &&
+        copy_logs(cfg->data_dir, target.cfg->data_dir, &logs_copied, &logs_present, &err) != 0)
+        goto fail;
+
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
     double seconds =
@@ -646,6 +751,12 @@ int cmd_migrate(int argc, char **argv)
                "%zu blob rows checked\n",
                totals.copied, mib(totals.bytes_copied), totals.present, totals.verified,
                rows_check.checked);
+    if (logs_moved)
+        printf("  run logs: %zu copied to %s/logs, %zu already there\n", logs_copied,
+               target.cfg->data_dir, logs_present);
+    else
+        printf("  run logs: left in %s/logs (give --to-config to move them to its data dir)\n",
+               cfg->data_dir);
     status = 0;
     goto cleanup;
 fail:

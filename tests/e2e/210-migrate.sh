@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# 210-migrate.sh - `slipway migrate`: an embedded installation like the
+# quickstart's (images imported and pushed with skopeo, a multi-arch index,
+# a build run with its log) is stopped and moved to a throwaway PostgreSQL
+# cluster (tests/lib/pg.sh) and the SigV4-checking S3 test server
+# (tests/lib/s3-server.js). Checked: refusals (a running server, literal
+# secrets, a target that holds data), every row counted on both sides,
+# every object re-read from S3 and its digest checked (--verify), the old
+# data dir byte for byte as it was, a second run that finds every blob
+# there, and the run log moved to the new data dir.
+source "$(dirname "$0")/svc-lib.sh"
+# shellcheck source=../lib/s3-lib.sh
+source "$(dirname "$0")/../lib/s3-lib.sh"
+# shellcheck source=../lib/pg.sh
+source "$(dirname "$0")/../lib/pg.sh"
+sw_time_limit 300
+
+work=$(sw_tmpdir)
+src=$work/src/hello
+svc_git_init "$src"
+commit=$(svc_git -C "$src" rev-parse HEAD)
+
+# --- the embedded installation ---------------------------------------------------
+port=$(sw_free_port)
+SVC_BASE=http://127.0.0.1:$port
+reg=127.0.0.1:$port
+mkdir -p "$work/old/data"
+old=$work/old/slipway.yaml
+cat > "$old" <<YAML
+server:
+  listen: 127.0.0.1:$port
+  data_dir: $work/old/data
+workers: 1
+repos:
+  - name: demo/hello
+    git: file://$src
+    secret: s3cret
+    rules:
+      - { source_type: branch, source: main, tags: [latest, "{run_id}"] }
+YAML
+sw_import_busybox "$old" test/busybox:1 > /dev/null
+sw_import_busybox "$old" library/busybox:latest --cmd '["sh"]' > /dev/null
+sw_start_server "$old"
+
+check "skopeo pushes an image (the quickstart's demo/busybox:1)" quiet sk copy \
+    --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$reg/library/busybox:latest" "docker://$reg/demo/busybox:1"
+
+# a multi-arch index: the busybox manifest and an arm64 twin (its config
+# says arm64), in an OCI layout, pushed with skopeo copy --all
+lay=$work/layout
+quiet sk copy --src-tls-verify=false "docker://$reg/library/busybox:latest" "oci:$lay:amd64"
+in_layout() { printf '%s/blobs/sha256/%s' "$lay" "${1#sha256:}"; }
+store() { # FILE: into the layout; prints "DIGEST SIZE"
+    local d
+    d=sha256:$(sha256sum "$1" | cut -d' ' -f1)
+    cp "$1" "$(in_layout "$d")"
+    echo "$d $(stat -c %s "$1")"
+}
+amd=$(jq -r '.manifests[0].digest' "$lay/index.json")
+amd_size=$(stat -c %s "$(in_layout "$amd")")
+jq -c '.architecture = "arm64"' "$(in_layout "$(jq -r .config.digest "$(in_layout "$amd")")")" \
+    > "$work/arm-config.json"
+read -r cfg_digest cfg_size < <(store "$work/arm-config.json")
+jq -c --arg d "$cfg_digest" --argjson s "$cfg_size" '.config.digest = $d | .config.size = $s' \
+    "$(in_layout "$amd")" > "$work/arm.json"
+read -r arm arm_size < <(store "$work/arm.json")
+jq -cn --arg a "$amd" --argjson asz "$amd_size" --arg b "$arm" --argjson bsz "$arm_size" '
+    {schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [
+      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz,
+       platform: {os: "linux", architecture: "amd64"}},
+      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $b, size: $bsz,
+       platform: {os: "linux", architecture: "arm64"}}]}' > "$work/index.json"
+read -r idx idx_size < <(store "$work/index.json")
+jq -cn --arg d "$idx" --argjson s "$idx_size" '{schemaVersion: 2, manifests: [
+    {mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+     annotations: {"org.opencontainers.image.ref.name": "multi"}}]}' > "$lay/index.json"
+check "skopeo copy --all pushes a multi-arch index" quiet sk copy --all \
+    --dest-tls-verify=false "oci:$lay:multi" "docker://$reg/demo/multi:1"
+
+# a build run, from a signed push, with its log
+svc_hook "$SVC_BASE/hooks/github/demo/hello" refs/heads/main "$commit" delivery-1 s3cret
+run=$(jq -r '.runs[0].id' <<< "$SVC_BODY")
+status=$(svc_wait "$run")
+[ "$status" = succeeded ] && ok "run $run built demo/hello" ||
+    fail "run $run: $status: $(svc_run_field "$run" .error)"
+curl -s "$SVC_BASE/api/v1/runs/$run/log" > "$work/run.log"
+check "the run has a log" grep -q 'COPY hello.txt' "$work/run.log"
+
+# every tag and the digest a client sees for it
+tags_seen() { # REGISTRY: "repo:tag digest" lines, sorted
+    local r=$1 repo tag
+    for repo in $(curl -s "http://$r/v2/_catalog" | jq -r '.repositories[]'); do
+        for tag in $(curl -s "http://$r/v2/$repo/tags/list" | jq -r '.tags[]'); do
+            echo "$repo:$tag $(sk inspect --raw --tls-verify=false "docker://$r/$repo:$tag" |
+                sha256sum | cut -d' ' -f1)"
+        done
+    done | sort
+}
+tags_seen "$reg" > "$work/tags-before"
+check "every tag was listed (5 repositories, 6 tags)" test "$(wc -l < "$work/tags-before")" -ge 6
+check "the index is among them" grep -q "^demo/multi:1 ${idx#sha256:}\$" "$work/tags-before"
+
+# --- refusals before anything is copied ------------------------------------------
+mkdir -p "$work/s3"
+sw_s3_start "$work/s3"
+SW_CLEANUP_CMDS+=("sw_s3_stop")
+sw_pg_start
+export MIGRATE_S3_ACCESS=$SW_S3_ACCESS_KEY MIGRATE_S3_SECRET=$SW_S3_SECRET_KEY
+new_port=$(sw_free_port)
+new=$work/new/slipway.yaml
+mkdir -p "$work/new"
+cat > "$new" <<YAML
+server:
+  listen: 127.0.0.1:$new_port
+  data_dir: $work/new/data
+workers: 1
+database: $SW_PG_URL
+storage:
+  driver: s3
+  endpoint: $SW_S3_ENDPOINT
+  region: $SW_S3_REGION
+  bucket: $SW_S3_BUCKET
+  prefix: moved
+  access_key: env:MIGRATE_S3_ACCESS
+  secret_key: env:MIGRATE_S3_SECRET
+repos:
+  - name: demo/hello
+    git: file://$src
+    secret: s3cret
+    rules:
+      - { source_type: branch, source: main, tags: [latest, "{run_id}"] }
+YAML
+refused "migrate refuses while slipway serve has the database open" \
+    "slipway serve.*open: stop it" "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new"
+sw_stop_server
+
+( cd "$work/old/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum ) > "$work/old-files"
+refused "a literal S3 secret on the command line is refused" "env:VAR, not the secret" \
+    "$SLIPWAY_BIN" migrate --config "$old" --to "$SW_PG_URL" --storage-to "s3://$SW_S3_BUCKET" \
+    --s3-endpoint "$SW_S3_ENDPOINT" --s3-access-key env:MIGRATE_S3_ACCESS \
+    --s3-secret-key "$SW_S3_SECRET_KEY"
+refused "a literal database password on the command line is refused" "password must be env:VAR" \
+    "$SLIPWAY_BIN" migrate --config "$old" --to "postgres://slipway:hunter2@127.0.0.1:1/x" \
+    --storage-to "s3://$SW_S3_BUCKET"
+MIGRATE_S3_SECRET=wrong-secret refused "a wrong S3 secret stops the copy before any row" \
+    "s3 (HEAD|PUT) .*: 403" "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new"
+check "... and leaves the target database without rows" \
+    test "$(sw_sql "$new" "SELECT COUNT(*) FROM tags")" = 0
+
+# --- the migration ------------------------------------------------------------------
+if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new" --verify \
+    > "$work/migrate.out" 2> "$work/migrate.err"; then
+    ok "slipway migrate --verify succeeds"
+else
+    fail "slipway migrate: $(cat "$work/migrate.err")"
+fi
+blobs_total=$(sqlite3 "$work/old/data/slipway.db" "SELECT COUNT(*) FROM blobs")
+check "the summary counts every blob copied and re-read" \
+    grep -q "blobs: $blobs_total copied (.*), 0 already there, $blobs_total verified" "$work/migrate.out"
+check "progress went to stderr, one line per blob" \
+    test "$(grep -c '^blob [0-9]*/[0-9]* sha256:.* copied' "$work/migrate.err")" = "$blobs_total"
+same=0
+for table in blobs repositories repo_blobs manifests manifest_refs tags runs run_steps tag_runs \
+    run_bases deliveries build_cache tokens timer_fires; do
+    a=$(sqlite3 "$work/old/data/slipway.db" "SELECT COUNT(*) FROM $table")
+    b=$(sw_sql "$new" "SELECT COUNT(*) FROM $table")
+    [ "$a" = "$b" ] && same=$((same + 1)) || echo "# $table: $a rows in SQLite, $b in PostgreSQL"
+done
+check "every table has as many rows in PostgreSQL as in SQLite" test "$same" = 14
+check "tags point at the same digests" test \
+    "$(sw_sql "$new" "SELECT r.name || ':' || t.name || ' ' || t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id ORDER BY 1")" = \
+    "$(sqlite3 "$work/old/data/slipway.db" "SELECT r.name || ':' || t.name || ' ' || t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id ORDER BY 1")"
+check "runs keep their ids and statuses" test \
+    "$(sw_sql "$new" "SELECT id, status FROM runs ORDER BY id")" = \
+    "$(sqlite3 "$work/old/data/slipway.db" "SELECT id, status FROM runs ORDER BY id")"
+max_run=$(sw_sql "$new" "SELECT MAX(id) FROM runs")
+check "the runs' id sequence continues after the largest id copied" \
+    test "$(sw_sql "$new" "SELECT nextval(pg_get_serial_sequence('runs', 'id'))")" -gt "$max_run"
+check "the run log was copied byte for byte" \
+    cmp "$work/old/data/logs/$(ls "$work/old/data/logs" | head -1)" \
+    "$work/new/data/logs/$(ls "$work/old/data/logs" | head -1)"
+check "the old data dir is byte for byte as it was" cmp -s "$work/old-files" \
+    <(cd "$work/old/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+
+# --- running it again ------------------------------------------------------------
+refused "a second migrate refuses a target that holds data" "already holds data" \
+    "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new"
+sw_sql "$new" "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public" > /dev/null
+if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new" > "$work/again.out" 2>&1; then
+    ok "into an emptied database it runs again"
+else
+    fail "second migrate: $(cat "$work/again.out")"
+fi
+check "... finding every blob there already" \
+    grep -q "blobs: 0 copied (0.0 MiB), $blobs_total already there" "$work/again.out"
+
+sw_finish

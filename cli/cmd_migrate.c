@@ -167,21 +167,6 @@ static int cli_secret(const char *option, const char *spec, char **out, sw_error
     return rc;
 }
 
-/* --to: a postgres:// URL whose password, if any, is env:VAR. */
-static int check_database_url(const char *url, sw_error **err)
-{
-    if (!sw_db_is_url(url))
-        return sw_error_set(err, SW_EINVAL, "--to: expected a postgres:// URL");
-    const char *auth = strstr(url, "://") + 3;
-    const char *at = strchr(auth, '@'), *slash = strchr(auth, '/');
-    const char *colon = strchr(auth, ':');
-    if (at && (!slash || at < slash) && colon && colon < at && strncmp(colon + 1, "env:", 4) != 0)
-        return sw_error_set(err, SW_EINVAL,
-                            "--to: the password must be env:VAR (postgres://user:env:VAR@host/db), "
-                            "not the password itself");
-    return 0;
-}
-
 static int target_resolve(const struct migrate_args *a, struct target *t, sw_error **err)
 {
     int rc;
@@ -193,8 +178,10 @@ static int target_resolve(const struct migrate_args *a, struct target *t, sw_err
         t->has_storage = 1;
     }
     if (a->to) {
-        if ((rc = check_database_url(a->to, err)) != 0)
+        if ((rc = sw_config_check_database_url(a->to, err)) != 0) {
+            sw_error_prefix(err, "--to");
             return rc;
+        }
         t->database = a->to;
     }
     if (a->storage_to) {

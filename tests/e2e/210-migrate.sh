@@ -140,7 +140,7 @@ refused "a literal S3 secret on the command line is refused" "env:VAR, not the s
     "$SLIPWAY_BIN" migrate --config "$old" --to "$SW_PG_URL" --storage-to "s3://$SW_S3_BUCKET" \
     --s3-endpoint "$SW_S3_ENDPOINT" --s3-access-key env:MIGRATE_S3_ACCESS \
     --s3-secret-key "$SW_S3_SECRET_KEY"
-refused "a literal database password on the command line is refused" "password must be env:VAR" \
+refused "a literal database password on the command line is refused" "password in the URL must be env:NAME" \
     "$SLIPWAY_BIN" migrate --config "$old" --to "postgres://slipway:hunter2@127.0.0.1:1/x" \
     --storage-to "s3://$SW_S3_BUCKET"
 MIGRATE_S3_SECRET=wrong-secret refused "a wrong S3 secret stops the copy before any row" \

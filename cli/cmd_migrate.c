@@ -321,6 +321,25 @@ static enum sw_hash_algo digest_algo(const char *digest)
     return strncmp(digest, "sha512:", 7) == 0 ? SW_HASH_SHA512 : SW_HASH_SHA256;
 }
 
+/* Reads a reader to its end, handing every piece to take. */
+typedef int (*take_fn)(void *ctx, const void *data, size_t len, sw_error **err);
+static int drain(reg_backend_reader *reader, char *buf, take_fn take, void *ctx, sw_error **err)
+{
+    for (;;) {
+        size_t got = 0;
+        int rc = reg_backend_read(reader, buf, COPY_BUFFER, &got, err);
+        if (rc != 0 || got == 0)
+            return rc;
+        if ((rc = take(ctx, buf, got, err)) != 0)
+            return rc;
+    }
+}
+
+static int take_write(void *ctx, const void *data, size_t len, sw_error **err)
+{
+    return reg_backend_writer_write(ctx, data, len, err);
+}
+
 /* Streams one blob from src to dst; the writer checks the digest. */
 static int copy_blob(reg_backend *src, reg_backend *dst, const struct blob *blob, char *buf,
                      sw_error **err)
@@ -329,17 +348,9 @@ static int copy_blob(reg_backend *src, reg_backend *dst, const struct blob *blob
     reg_backend_writer *writer = NULL;
     int rc;
     if ((rc = reg_backend_reader_open(src, blob->digest, 0, -1, &reader, NULL, err)) != 0 ||
-        (rc = reg_backend_writer_new(dst, digest_algo(blob->digest), &writer, err)) != 0)
+        (rc = reg_backend_writer_new(dst, digest_algo(blob->digest), &writer, err)) != 0 ||
+        (rc = drain(reader, buf, take_write, writer, err)) != 0)
         goto cleanup;
-    for (;;) {
-        size_t got = 0;
-        if ((rc = reg_backend_read(reader, buf, COPY_BUFFER, &got, err)) != 0)
-            goto cleanup;
-        if (got == 0)
-            break;
-        if ((rc = reg_backend_writer_write(writer, buf, got, err)) != 0)
-            goto cleanup;
-    }
     rc = reg_backend_writer_commit(writer, blob->digest, NULL, err);
     writer = NULL;
 cleanup:
@@ -350,35 +361,41 @@ cleanup:
     return rc;
 }
 
+struct hashed {
+    sw_hash *hash;
+    int64_t size;
+};
+
+static int take_hash(void *ctx, const void *data, size_t len, sw_error **err)
+{
+    struct hashed *h = ctx;
+    (void)err;
+    sw_hash_update(h->hash, data, len);
+    h->size += (int64_t)len;
+    return 0;
+}
+
 /* Re-reads a blob from the target and checks its size and digest. */
 static int verify_blob(reg_backend *dst, const struct blob *blob, char *buf, sw_error **err)
 {
     reg_backend_reader *reader = NULL;
-    sw_hash *hash = sw_hash_new(digest_algo(blob->digest));
-    int64_t size = 0, read_total = 0;
+    struct hashed h = { sw_hash_new(digest_algo(blob->digest)), 0 };
+    int64_t size = 0;
     char digest[SW_DIGEST_MAX];
     int rc;
-    if (hash == NULL)
+    if (h.hash == NULL)
         return sw_error_oom(err);
-    if ((rc = reg_backend_reader_open(dst, blob->digest, 0, -1, &reader, &size, err)) != 0)
+    if ((rc = reg_backend_reader_open(dst, blob->digest, 0, -1, &reader, &size, err)) != 0 ||
+        (rc = drain(reader, buf, take_hash, &h, err)) != 0)
         goto cleanup;
-    for (;;) {
-        size_t got = 0;
-        if ((rc = reg_backend_read(reader, buf, COPY_BUFFER, &got, err)) != 0)
-            goto cleanup;
-        if (got == 0)
-            break;
-        sw_hash_update(hash, buf, got);
-        read_total += (int64_t)got;
-    }
-    sw_hash_digest(hash, digest);
-    if (strcmp(digest, blob->digest) != 0 || read_total != blob->size || size != blob->size)
+    sw_hash_digest(h.hash, digest);
+    if (strcmp(digest, blob->digest) != 0 || h.size != blob->size || size != blob->size)
         rc = sw_error_set(err, REG_E_DIGEST_INVALID,
                           "%s on the target reads back as %s, %lld bytes (expected %lld)",
-                          blob->digest, digest, (long long)read_total, (long long)blob->size);
+                          blob->digest, digest, (long long)h.size, (long long)blob->size);
 cleanup:
     reg_backend_reader_close(reader);
-    sw_hash_free(hash);
+    sw_hash_free(h.hash);
     return rc;
 }
 

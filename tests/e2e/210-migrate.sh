@@ -20,16 +20,12 @@ src=$work/src/hello
 svc_git_init "$src"
 commit=$(svc_git -C "$src" rev-parse HEAD)
 
-# --- the embedded installation ---------------------------------------------------
-port=$(sw_free_port)
-SVC_BASE=http://127.0.0.1:$port
-reg=127.0.0.1:$port
-mkdir -p "$work/old/data"
-old=$work/old/slipway.yaml
-cat > "$old" <<YAML
+installation() { # NAME PORT [MORE_YAML]: writes $work/NAME/slipway.yaml, prints its path
+    mkdir -p "$work/$1"
+    cat > "$work/$1/slipway.yaml" <<YAML
 server:
-  listen: 127.0.0.1:$port
-  data_dir: $work/old/data
+  listen: 127.0.0.1:$2
+  data_dir: $work/$1/data
 workers: 1
 repos:
   - name: demo/hello
@@ -37,7 +33,16 @@ repos:
     secret: s3cret
     rules:
       - { source_type: branch, source: main, tags: [latest, "{run_id}"] }
+${3:-}
 YAML
+    echo "$work/$1/slipway.yaml"
+}
+
+# --- the embedded installation ---------------------------------------------------
+port=$(sw_free_port)
+SVC_BASE=http://127.0.0.1:$port
+reg=127.0.0.1:$port
+old=$(installation old "$port")
 sw_import_busybox "$old" test/busybox:1 > /dev/null
 sw_import_busybox "$old" library/busybox:latest --cmd '["sh"]' > /dev/null
 sw_start_server "$old"
@@ -108,14 +113,7 @@ SW_CLEANUP_CMDS+=("sw_s3_stop")
 sw_pg_start
 export MIGRATE_S3_ACCESS=$SW_S3_ACCESS_KEY MIGRATE_S3_SECRET=$SW_S3_SECRET_KEY
 new_port=$(sw_free_port)
-new=$work/new/slipway.yaml
-mkdir -p "$work/new"
-cat > "$new" <<YAML
-server:
-  listen: 127.0.0.1:$new_port
-  data_dir: $work/new/data
-workers: 1
-database: $SW_PG_URL
+new=$(installation new "$new_port" "database: $SW_PG_URL
 storage:
   driver: s3
   endpoint: $SW_S3_ENDPOINT
@@ -123,14 +121,7 @@ storage:
   bucket: $SW_S3_BUCKET
   prefix: moved
   access_key: env:MIGRATE_S3_ACCESS
-  secret_key: env:MIGRATE_S3_SECRET
-repos:
-  - name: demo/hello
-    git: file://$src
-    secret: s3cret
-    rules:
-      - { source_type: branch, source: main, tags: [latest, "{run_id}"] }
-YAML
+  secret_key: env:MIGRATE_S3_SECRET")
 refused "migrate refuses while slipway serve has the database open" \
     "slipway serve.*open: stop it" "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new"
 sw_stop_server
@@ -200,21 +191,7 @@ check "... finding every blob there already" \
 # the same rows are moved next to a filesystem backend in a new data dir,
 # through the same backend interface, and served from there)
 fs_port=$(sw_free_port)
-fs=$work/fs/slipway.yaml
-mkdir -p "$work/fs"
-cat > "$fs" <<YAML
-server:
-  listen: 127.0.0.1:$fs_port
-  data_dir: $work/fs/data
-workers: 1
-database: $(sw_pg_createdb moved_fs)
-repos:
-  - name: demo/hello
-    git: file://$src
-    secret: s3cret
-    rules:
-      - { source_type: branch, source: main, tags: [latest, "{run_id}"] }
-YAML
+fs=$(installation fs "$fs_port" "database: $(sw_pg_createdb moved_fs)")
 if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$fs" > "$work/fs.out" 2>&1; then
     ok "slipway migrate to PostgreSQL and a new data dir succeeds"
 else

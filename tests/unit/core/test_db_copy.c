@@ -241,34 +241,32 @@ static void expect_refused(const char *source, int code, const char *message)
     sw_db_close(target);
 }
 
-static void test_refuses_what_the_binary_does_not_know(void)
+/* A fresh source changed by sql is refused with code and message. */
+static void refused_after(const char *sql, int code, const char *message)
 {
     char *source = make_source(2);
-    alter_source(source, "CREATE TABLE extra (x INTEGER)");
-    expect_refused(source, SW_EUNSUPPORTED, "table \"extra\" this binary's schema does not know");
+    alter_source(source, sql);
+    expect_refused(source, code, message);
     free(source);
+}
 
-    source = make_source(2);
-    alter_source(source, "ALTER TABLE tags ADD COLUMN color TEXT");
-    expect_refused(source, SW_EUNSUPPORTED, "column \"color\"");
-    free(source);
-
-    source = make_source(2);
-    alter_source(source, "DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM "
-                         "schema_version)");
-    expect_refused(source, SW_EUNSUPPORTED, "schema version");
-    free(source);
+static void test_refuses_what_the_binary_does_not_know(void)
+{
+    refused_after("CREATE TABLE extra (x INTEGER)", SW_EUNSUPPORTED,
+                  "table \"extra\" this binary's schema does not know");
+    refused_after("ALTER TABLE tags ADD COLUMN color TEXT", SW_EUNSUPPORTED, "column \"color\"");
+    refused_after("DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM "
+                  "schema_version)",
+                  SW_EUNSUPPORTED, "schema version");
 }
 
 static void test_failure_mid_copy_leaves_the_target_empty(void)
 {
     /* a tag whose manifest is gone (SQLite did not enforce it): the
      * target's foreign key refuses it after the other tables went in */
-    char *source = make_source(150);
-    alter_source(source, "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (7, 'x', "
-                         "'sha256:missing', 1)");
-    expect_refused(source, SW_EDB, "copying tags");
-    free(source);
+    refused_after("INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (7, 'x', "
+                  "'sha256:missing', 1)",
+                  SW_EDB, "copying tags");
 }
 
 static void test_source_untouched(void)

@@ -124,6 +124,16 @@ storage:
   secret_key: env:MIGRATE_S3_SECRET")
 refused "migrate refuses while slipway serve has the database open" \
     "slipway serve.*open: stop it" "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new"
+forced=$(installation forced "$(sw_free_port)" "database: $(sw_pg_createdb forced)")
+if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$forced" --force \
+    > "$work/forced.out" 2> "$work/forced.err"; then
+    ok "--force copies a snapshot of the live store"
+else
+    fail "--force: $(cat "$work/forced.err")"
+fi
+check "... saying so" grep -q "slipway serve.*open; copying a snapshot (--force)" "$work/forced.err"
+check "... with every tag" test "$(sw_sql "$forced" "SELECT COUNT(*) FROM tags")" = \
+    "$(wc -l < "$work/tags-before")"
 sw_stop_server
 
 ( cd "$work/old/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum ) > "$work/old-files"

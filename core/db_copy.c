@@ -18,9 +18,9 @@
 
 #include "core/strbuf.h"
 
-/* Parameters per INSERT stay well under SQLite's 32766 and PostgreSQL's
- * 65535. */
-#define MAX_PARAMS 30000
+/* Parameters per INSERT: the PostgreSQL driver numbers at most 999 (as
+ * SQLite builds before 3.32 did). */
+#define MAX_PARAMS 999
 #define DEFAULT_BATCH 200
 
 struct sw_db_source {

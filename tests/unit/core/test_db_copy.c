@@ -64,6 +64,15 @@ static char *make_source(int n_blobs)
         sw_stmt_reset(stmt);
     }
     sw_stmt_finalize(stmt);
+    /* runs have about thirty columns: a batch of them is cut to what one
+     * statement may bind */
+    must(sw_db_exec(db,
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) "
+                    "INSERT INTO runs (id, run_id, repo, trigger, source_type, source_ref, status, "
+                    "queued_at, error) SELECT i, 'r' || i, 'demo/a', 'push', 'branch', 'main', "
+                    "'failed', i, 'line one' || char(10) || 'it''s two' FROM n",
+                    &err),
+         &err, "adding runs");
     sw_db_close(db);
     return path;
 }
@@ -157,7 +166,9 @@ static void test_copies_every_row(void)
     CHECK_INT_EQ(count(target, "SELECT COUNT(*) FROM uploads"), 0); /* skipped */
     /* 205 blobs in batches of 100: 100, 200, 205 */
     CHECK(progress_calls >= 3 + 3);
-    CHECK_INT_EQ(result.rows, 205 + 2 + 1 + 1);
+    CHECK_INT_EQ(result.rows, 205 + 2 + 1 + 1 + 60);
+    CHECK_INT_EQ(count(target, "SELECT COUNT(*) FROM runs WHERE error = 'line one\nit''s two'"),
+                 60);
     const struct sw_db_copy_table *blobs = result_table(&result, "blobs");
     CHECK(blobs && blobs->source_rows == 205 && blobs->target_rows == 205 && !blobs->skipped);
     const struct sw_db_copy_table *uploads = result_table(&result, "uploads");

@@ -578,6 +578,13 @@ cleanup:
     return rc;
 }
 
+static double elapsed_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
 static int same_dir(const char *a, const char *b)
 {
     char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
@@ -697,6 +704,8 @@ int cmd_migrate(int argc, char **argv)
         goto fail;
     int blobs_in_place = target.storage.driver == REG_BACKEND_FILESYSTEM &&
                          same_dir(target.storage.root, cfg->data_dir);
+    struct timespec phase;
+    clock_gettime(CLOCK_MONOTONIC, &phase);
     if (!blobs_in_place) {
         if (reg_backend_walk(src_blobs, collect_blob, &blobs, &err) != 0)
             goto fail;
@@ -705,6 +714,8 @@ int cmd_migrate(int argc, char **argv)
         if (copy_blobs(src_blobs, dst_blobs, &blobs, a.verify, &totals, &err) != 0)
             goto fail;
     }
+
+    double blob_seconds = elapsed_since(&phase);
 
     /* 3. every blob row has its object */
     rows_check.dst = dst_blobs;
@@ -720,8 +731,10 @@ int cmd_migrate(int argc, char **argv)
     }
 
     /* 4. rows */
+    clock_gettime(CLOCK_MONOTONIC, &phase);
     if (sw_db_copy(source, db, &copy_opts, &copied, &err) != 0)
         goto fail;
+    double row_seconds = elapsed_since(&phase);
 
     /* 5. run logs, to the new config's data dir */
     size_t logs_copied = 0, logs_present = 0;
@@ -730,13 +743,9 @@ int cmd_migrate(int argc, char **argv)
         copy_logs(cfg->data_dir, target.cfg->data_dir, &logs_copied, &logs_present, &err) != 0)
         goto fail;
 
-    struct timespec end;
-    clock_gettime(CLOCK_MONOTONIC, &end);
-    double seconds =
-        (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
     printf("migrated %s to %s and %s in %.1f s\n", cfg->data_dir,
            sw_db_kind_of(db) == SW_DB_POSTGRES ? "PostgreSQL" : "SQLite",
-           reg_backend_driver_name(dst_blobs), seconds);
+           reg_backend_driver_name(dst_blobs), elapsed_since(&start));
     for (size_t i = 0; i < copied.n; i++) {
         const struct sw_db_copy_table *t = &copied.tables[i];
         if (t->skipped)
@@ -746,15 +755,15 @@ int cmd_migrate(int argc, char **argv)
             printf("  table %-16s %8lld rows copied, %lld in the target\n", t->name,
                    (long long)t->source_rows, (long long)t->target_rows);
     }
-    printf("  %lld rows in all, %d sequences reset\n", (long long)copied.rows,
-           copied.sequences_reset);
+    printf("  %lld rows in all in %.1f s, %d sequences reset\n", (long long)copied.rows,
+           row_seconds, copied.sequences_reset);
     if (blobs_in_place)
         printf("  blobs: left in place (the target's storage is the same data dir)\n");
     else
-        printf("  blobs: %zu copied (%.1f MiB), %zu already there, %zu verified by re-reading; "
-               "%zu blob rows checked\n",
+        printf("  blobs: %zu copied (%.1f MiB), %zu already there, %zu verified by re-reading, "
+               "in %.1f s; %zu blob rows checked\n",
                totals.copied, mib(totals.bytes_copied), totals.present, totals.verified,
-               rows_check.checked);
+               blob_seconds, rows_check.checked);
     if (logs_moved)
         printf("  run logs: %zu copied to %s/logs, %zu already there\n", logs_copied,
                target.cfg->data_dir, logs_present);

@@ -298,9 +298,10 @@ struct blob_list {
     int64_t bytes;
 };
 
-static int collect_blob(const char *digest, int64_t size, void *ctx, sw_error **err)
+static int collect_blob(const char *digest, int64_t size, int64_t mtime, void *ctx, sw_error **err)
 {
     struct blob_list *list = ctx;
+    (void)mtime;
     if (list->n == list->cap) {
         size_t cap = list->cap ? list->cap * 2 : 256;
         struct blob *grown = realloc(list->v, cap * sizeof(*grown));

@@ -152,7 +152,7 @@ static void test_recovery_of_leftovers(void)
     char *dir = scratch_dir("reg-store-recover");
     reg_store *store = open_ok(dir, NULL);
     char tmp[2048];
-    snprintf(tmp, sizeof(tmp), "%s", reg_store_tmp_dir(store));
+    snprintf(tmp, sizeof(tmp), "%s/tmp", dir);
     char kept[SW_DIGEST_MAX];
     sw_error *err = NULL;
     CHECK_INT_EQ(reg_blob_put_buffer(store, "demo/app", "kept", 4, kept, &err), 0);

@@ -196,6 +196,35 @@ fi
 check "... finding every blob there already" \
     grep -q "blobs: 0 copied (0.0 MiB), $blobs_total already there" "$work/again.out"
 
+serve_moved() { # CONFIG PORT WHAT: serves a moved installation; every tag pulls as
+    # before, the moved run's log is served, and a new run builds
+    local cfg=$1 p=$2 what=$3 run2 st
+    sw_start_server "$cfg"
+    SVC_BASE=http://127.0.0.1:$p
+    tags_seen "127.0.0.1:$p" > "$work/tags-after"
+    check "$what: every tag pulls with the same manifest digest" \
+        diff "$work/tags-before" "$work/tags-after"
+    rm -rf "$work/pulled"
+    check "$what: skopeo copy --all pulls the index and both platforms" quiet sk copy --all \
+        --src-tls-verify=false "docker://127.0.0.1:$p/demo/multi:1" "oci:$work/pulled:multi"
+    check "$what: ... byte for byte" \
+        test "$(sk inspect --raw "oci:$work/pulled:multi" | sha256sum)" = \
+        "$(sha256sum < "$work/index.json")"
+    check "$what: the moved run's log is served as before" cmp -s "$work/run.log" \
+        <(curl -s "$SVC_BASE/api/v1/runs/$run/log")
+    svc_hook "$SVC_BASE/hooks/github/demo/hello" refs/heads/main "$commit" "delivery-$p" s3cret
+    run2=$(jq -r '.runs[0].id' <<< "$SVC_BODY")
+    if [ -n "$run2" ] && [ "$run2" != null ] && [ "$run2" != "$run" ]; then
+        ok "$what: a new run gets a new id ($run2) after the copied ones"
+    else
+        fail "$what: new run: $SVC_STATUS $SVC_BODY"
+    fi
+    st=$(svc_wait "$run2")
+    [ "$st" = succeeded ] && ok "$what: a new run builds" ||
+        fail "$what: run $run2: $st: $(svc_run_field "$run2" .error)"
+    sw_stop_server
+}
+
 # --- serving the moved rows: PostgreSQL and a new data dir ----------------------------
 # (the registry serves blobs from S3 once issue 15's wiring lands; until then
 # the same rows are moved next to a filesystem backend in a new data dir,
@@ -207,24 +236,6 @@ if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$fs" > "$work/fs.out" 2>&
 else
     fail "migrate to a new data dir: $(cat "$work/fs.out")"
 fi
-sw_start_server "$fs"
-SVC_BASE=http://127.0.0.1:$fs_port
-tags_seen "127.0.0.1:$fs_port" > "$work/tags-after"
-check "every tag pulls with the same manifest digest from the new server" \
-    diff "$work/tags-before" "$work/tags-after"
-check "skopeo copy --all pulls the index and both platforms" quiet sk copy --all \
-    --src-tls-verify=false "docker://127.0.0.1:$fs_port/demo/multi:1" "oci:$work/pulled:multi"
-check "... byte for byte" test "$(sk inspect --raw "oci:$work/pulled:multi" | sha256sum)" = \
-    "$(sha256sum < "$work/index.json")"
-check "the moved run's log is served as before" cmp -s "$work/run.log" \
-    <(curl -s "$SVC_BASE/api/v1/runs/$run/log")
-svc_hook "$SVC_BASE/hooks/github/demo/hello" refs/heads/main "$commit" delivery-2 s3cret
-run2=$(jq -r '.runs[0].id' <<< "$SVC_BODY")
-[ -n "$run2" ] && [ "$run2" != null ] && [ "$run2" != "$run" ] &&
-    ok "a new run gets a new id ($run2) after the copied ones" || fail "new run: $SVC_STATUS $SVC_BODY"
-status=$(svc_wait "$run2")
-[ "$status" = succeeded ] && ok "it builds on the moved installation" ||
-    fail "run $run2: $status: $(svc_run_field "$run2" .error)"
-sw_stop_server
+serve_moved "$fs" "$fs_port" "PostgreSQL and a new data dir"
 
 sw_finish

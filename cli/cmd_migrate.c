@@ -479,9 +479,14 @@ static int check_blob_row(const char *digest, void *ctx, sw_error **err)
     return 0;
 }
 
+/* A line per table when it is done, and one a second while a big one goes. */
 static void table_progress(void *ctx, const char *table, int64_t done, int64_t total)
 {
-    (void)ctx;
+    struct timespec *last = ctx, now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (done < total && now.tv_sec == last->tv_sec)
+        return;
+    *last = now;
     fprintf(stderr, "table %s: %lld/%lld rows\n", table, (long long)done, (long long)total);
 }
 
@@ -687,10 +692,12 @@ int cmd_migrate(int argc, char **argv)
     /* 1. the snapshot, and a target database that can take it: the schema
      * created through the migrations, this binary knowing every table, no
      * rows there yet (checked again inside the copy's transaction) */
+    struct timespec last_progress = { 0, 0 };
     struct sw_db_copy_options copy_opts = {
         .skip = skip,
         .batch_rows = (int)a.batch,
         .progress = table_progress,
+        .ctx = &last_progress,
     };
     if (sw_db_source_open(db_path, &source, &err) != 0 ||
         sw_db_open(target.database, 1, &db, &err) != 0 ||

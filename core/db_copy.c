@@ -665,6 +665,11 @@ int sw_db_copy(sw_db_source *src, sw_db *target, const struct sw_db_copy_options
     int rc, in_txn = 0;
     memset(result, 0, sizeof(*result));
 
+    /* the checks run inside the transaction, under the write lock: the
+     * target is still empty when the rows go in */
+    if ((rc = sw_db_begin(target, err)) != 0)
+        goto cleanup;
+    in_txn = 1;
     if ((rc = plan(src, target, opts, &tables, &n, &ordered, err)) != 0)
         goto cleanup;
     if ((result->tables = calloc(n ? n : 1, sizeof(*result->tables))) == NULL) {
@@ -673,9 +678,6 @@ int sw_db_copy(sw_db_source *src, sw_db *target, const struct sw_db_copy_options
     }
 
     int batch = opts->batch_rows > 0 ? opts->batch_rows : DEFAULT_BATCH;
-    if ((rc = sw_db_begin(target, err)) != 0)
-        goto cleanup;
-    in_txn = 1;
     for (size_t i = 0; i < n; i++) {
         struct table *t = ordered[i];
         struct sw_db_copy_table *out = &result->tables[result->n];

@@ -6,8 +6,11 @@
 # (tests/lib/s3-server.js). Checked: refusals (a running server, literal
 # secrets, a target that holds data), every row counted on both sides,
 # every object re-read from S3 and its digest checked (--verify), the old
-# data dir byte for byte as it was, a second run that finds every blob
-# there, and the run log moved to the new data dir.
+# data dir byte for byte as it was, a kill -9 mid-copy that leaves no rows
+# and a run after it that finds the blobs copied, --force on a live store,
+# the run log moved to the new data dir; then the store moved to
+# PostgreSQL and a new data dir is served: every tag pulls with the same
+# digest and a new run builds.
 source "$(dirname "$0")/svc-lib.sh"
 # shellcheck source=../lib/s3-lib.sh
 source "$(dirname "$0")/../lib/s3-lib.sh"
@@ -45,6 +48,14 @@ reg=127.0.0.1:$port
 old=$(installation old "$port")
 sw_import_busybox "$old" test/busybox:1 > /dev/null
 sw_import_busybox "$old" library/busybox:latest --cmd '["sh"]' > /dev/null
+# two images with 24 MiB of incompressible bytes, so that copying takes a
+# while (a kill lands mid-copy below)
+for n in 1 2; do
+    mkdir -p "$work/big$n"
+    head -c 25165824 /dev/urandom > "$work/big$n/data"
+    tar -C "$work/big$n" -cf "$work/big$n.tar" data
+    "$SLIPWAY_BIN" import --config "$old" "tar:$work/big$n.tar" "demo/big:$n" > /dev/null
+done
 sw_start_server "$old"
 
 check "skopeo pushes an image (the quickstart's demo/busybox:1)" quiet sk copy \
@@ -103,7 +114,7 @@ tags_seen() { # REGISTRY: "repo:tag digest" lines, sorted
     done | sort
 }
 tags_seen "$reg" > "$work/tags-before"
-check "every tag was listed (5 repositories, 6 tags)" test "$(wc -l < "$work/tags-before")" -ge 6
+check "every tag was listed (6 repositories, 8 tags)" test "$(wc -l < "$work/tags-before")" = 8
 check "the index is among them" grep -q "^demo/multi:1 ${idx#sha256:}\$" "$work/tags-before"
 
 # --- refusals before anything is copied ------------------------------------------
@@ -148,6 +159,30 @@ MIGRATE_S3_SECRET=wrong-secret refused "a wrong S3 secret stops the copy before 
     "s3 (HEAD|PUT) .*: 403" "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new"
 check "... and leaves the target database without rows" \
     test "$(sw_sql "$new" "SELECT COUNT(*) FROM tags")" = 0
+
+# --- a kill mid-copy --------------------------------------------------------------
+killed=$(installation killed "$(sw_free_port)" "database: $(sw_pg_createdb killed)
+storage:
+  driver: s3
+  endpoint: $SW_S3_ENDPOINT
+  bucket: $SW_S3_BUCKET
+  prefix: killed
+  access_key: env:MIGRATE_S3_ACCESS
+  secret_key: env:MIGRATE_S3_SECRET")
+"$SLIPWAY_BIN" migrate --config "$old" --to-config "$killed" > /dev/null 2> "$work/killed.err" &
+migrate_pid=$!
+for _ in $(seq 400); do grep -q '^blob 1/' "$work/killed.err" && break; sleep 0.05; done
+kill -KILL "$migrate_pid" 2> /dev/null || true
+wait "$migrate_pid" 2> /dev/null || true
+check "kill -9 after the first blob: the target database has no rows" \
+    test "$(sw_sql "$killed" "SELECT COUNT(*) FROM blobs")" = 0
+if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$killed" > "$work/resumed.out" 2>&1; then
+    ok "migrate runs again after the kill"
+else
+    fail "migrate after the kill: $(cat "$work/resumed.out")"
+fi
+check "... finding the blobs copied before it there" \
+    grep -qE "blobs: [0-9]+ copied .*, [1-9][0-9]* already there" "$work/resumed.out"
 
 # --- the migration ------------------------------------------------------------------
 if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$new" --verify \

@@ -214,8 +214,7 @@ max_run=$(sw_sql "$new" "SELECT MAX(id) FROM runs")
 check "the runs' id sequence continues after the largest id copied" \
     test "$(sw_sql "$new" "SELECT nextval(pg_get_serial_sequence('runs', 'id'))")" -gt "$max_run"
 check "the run log was copied byte for byte" \
-    cmp "$work/old/data/logs/$(ls "$work/old/data/logs" | head -1)" \
-    "$work/new/data/logs/$(ls "$work/old/data/logs" | head -1)"
+    cmp "$work/old/data/logs/$run.log" "$work/new/data/logs/$run.log"
 check "the old data dir is byte for byte as it was" cmp -s "$work/old-files" \
     <(cd "$work/old/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
 

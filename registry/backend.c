@@ -595,7 +595,8 @@ int reg_backend_chunk_write(reg_backend_chunk *c, const void *data, size_t len, 
 {
     int rc = c->b->ops->chunk_write(c, data, len, err);
     if (rc == 0) {
-        reg_hashstate_update(c->hash, data, len);
+        if (!c->b->ops->chunk_hashes)
+            reg_hashstate_update(c->hash, data, len);
         c->offset += (int64_t)len;
     }
     return rc;

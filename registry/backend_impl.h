@@ -40,6 +40,9 @@ struct reg_backend_ops {
     int (*chunk_begin)(reg_backend *b, const char *uuid, int64_t offset, const char *state,
                        reg_backend_chunk **out, sw_error **err);
     int (*chunk_write)(reg_backend_chunk *c, const void *data, size_t len, sw_error **err);
+    /* 1: chunk_write feeds c->hash itself (and chunk_end has it complete
+       before it saves the state); 0: backend.c hashes each write */
+    int chunk_hashes;
     int (*chunk_end)(reg_backend_chunk *c, sw_error **err);
     void (*chunk_free)(reg_backend_chunk *c); /* after end, or to abort */
     /* bytes verified or to be verified: digest NULL when the state's hash

@@ -138,7 +138,10 @@ void reg_options_from_config(const struct sw_config *cfg, struct reg_options *op
 int reg_store_check_space(const reg_store *store, sw_error **err)
 {
     struct statvfs vfs;
-    if (store->opts.reserve_bytes <= 0 || statvfs(store->data_dir, &vfs) != 0)
+    /* storage.reserve guards the local disk blobs are written to; an S3
+     * bucket has no such limit the store could read */
+    if (store->opts.reserve_bytes <= 0 || store->opts.backend.driver != REG_BACKEND_FILESYSTEM ||
+        statvfs(store->data_dir, &vfs) != 0)
         return 0;
     uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
     if (avail >= (uint64_t)store->opts.reserve_bytes)
@@ -160,15 +163,6 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
 {
     int rc = 0;
     sw_db *db = NULL;
-    /* The S3 driver (registry/backend_s3.c) passes its conformance suite,
-     * but the registry, GC and builder do not go through the backend yet:
-     * an s3 config must not quietly keep blobs on the local disk. */
-    if (opts && opts->storage_driver && strcmp(opts->storage_driver, "filesystem") != 0)
-        return sw_error_set(err, SW_EUNSUPPORTED,
-                            "storage.driver: %s: the registry does not store blobs through this "
-                            "driver yet (only \"filesystem\"); remove the key or set it to "
-                            "filesystem",
-                            opts->storage_driver);
     reg_store *store = calloc(1, sizeof(*store));
     if (store == NULL)
         return sw_error_set(err, SW_ENOMEM, "opening store %s: out of memory", data_dir);

@@ -8,9 +8,9 @@
 # every object re-read from S3 and its digest checked (--verify), the old
 # data dir byte for byte as it was, a kill -9 mid-copy that leaves no rows
 # and a run after it that finds the blobs copied, --force on a live store,
-# the run log moved to the new data dir; then the store moved to
-# PostgreSQL and a new data dir is served: every tag pulls with the same
-# digest and a new run builds.
+# the run log moved to the new data dir; then the moved installation is
+# served: every tag pulls with the same digest, the run's log is served and
+# a new run builds; once more for a move to PostgreSQL and a new data dir.
 source "$(dirname "$0")/svc-lib.sh"
 # shellcheck source=../lib/s3-lib.sh
 source "$(dirname "$0")/../lib/s3-lib.sh"
@@ -259,10 +259,12 @@ serve_moved() { # CONFIG PORT WHAT: serves a moved installation; every tag pulls
     sw_stop_server
 }
 
-# --- serving the moved rows: PostgreSQL and a new data dir ----------------------------
-# (the registry serves blobs from S3 once issue 15's wiring lands; until then
-# the same rows are moved next to a filesystem backend in a new data dir,
-# through the same backend interface, and served from there)
+# --- serving it: PostgreSQL and S3 -------------------------------------------------
+serve_moved "$new" "$new_port" "PostgreSQL and S3"
+check "... with no blob in its data dir: the bytes came from S3" \
+    test -z "$(find "$work/new/data" -path '*blobs*' -type f 2> /dev/null)"
+
+# --- and PostgreSQL with a new data dir (blobs through the filesystem driver) --------
 fs_port=$(sw_free_port)
 fs=$(installation fs "$fs_port" "database: $(sw_pg_createdb moved_fs)")
 if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$fs" > "$work/fs.out" 2>&1; then

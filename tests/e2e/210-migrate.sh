@@ -161,7 +161,8 @@ check "... and leaves the target database without rows" \
     test "$(sw_sql "$new" "SELECT COUNT(*) FROM tags")" = 0
 
 # --- a kill mid-copy --------------------------------------------------------------
-killed=$(installation killed "$(sw_free_port)" "database: $(sw_pg_createdb killed)
+killed_db=$(sw_pg_createdb killed)
+killed=$(installation killed "$(sw_free_port)" "database: $killed_db
 storage:
   driver: s3
   endpoint: $SW_S3_ENDPOINT
@@ -176,8 +177,12 @@ kill -KILL "$migrate_pid" 2> /dev/null || true
 wait "$migrate_pid" 2> /dev/null || true
 check "kill -9 after the first blob: the target database has no rows" \
     test "$(sw_sql "$killed" "SELECT COUNT(*) FROM blobs")" = 0
-if "$SLIPWAY_BIN" migrate --config "$old" --to-config "$killed" > "$work/resumed.out" 2>&1; then
-    ok "migrate runs again after the kill"
+# the same target named on the command line instead of by a config
+if "$SLIPWAY_BIN" migrate --config "$old" --to "$killed_db" --storage-to "s3://$SW_S3_BUCKET/killed" \
+    --s3-endpoint "$SW_S3_ENDPOINT" --s3-region "$SW_S3_REGION" \
+    --s3-access-key env:MIGRATE_S3_ACCESS --s3-secret-key env:MIGRATE_S3_SECRET \
+    > "$work/resumed.out" 2>&1; then
+    ok "migrate runs again after the kill (the target given by --to and --storage-to)"
 else
     fail "migrate after the kill: $(cat "$work/resumed.out")"
 fi

@@ -25,5 +25,6 @@ int cmd_cancel(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct command {
     { "pull", cmd_pull, "pull an image from a remote registry into the store" },
     { "gc", cmd_gc, "remove unreferenced blobs and untagged manifests" },
     { "fsck", cmd_fsck, "verify a store: re-hash blobs, check rows against files" },
+    { "migrate", cmd_migrate, "copy an embedded installation to PostgreSQL and S3" },
     { "dockerfile", cmd_dockerfile, "inspect Dockerfiles: dump, check, expand, words" },
     { "build", cmd_build, "build an image from a Dockerfile into the store" },
     { "worker", cmd_worker, "run build workers in their own process (same data dir)" },

@@ -1217,31 +1217,38 @@ int sw_config_defaults(struct sw_config **out, sw_error **err)
     return 0;
 }
 
-/* database: postgres://user[:env:NAME]@host[:port]/dbname[?params]. The
- * password, if any, only as env:NAME: a literal one would sit in a file
- * that many may read, and in error messages. */
-static int load_database(struct sw_config *cfg, sw_error **err)
+int sw_config_check_database_url(const char *url, sw_error **err)
 {
-    int rc = get_string(cfg, cfg->root, "database", "database", &cfg->database, err);
-    if (rc != 0 || cfg->database == NULL)
-        return rc;
-    json_t *v = json_object_get(cfg->root, "database");
-    if (!sw_db_is_url(cfg->database))
-        return sw_config_error(cfg, v, "database", err,
-                               "expected a URL postgres://USER@HOST:PORT/DBNAME (leave it out for "
-                               "the SQLite file in server.data_dir)");
-    const char *rest = strstr(cfg->database, "://") + 3;
+    if (!sw_db_is_url(url))
+        return sw_error_set(err, SW_EINVAL,
+                            "expected a URL postgres://USER@HOST:PORT/DBNAME (leave it out for "
+                            "the SQLite file in server.data_dir)");
+    const char *rest = strstr(url, "://") + 3;
     const char *at = strchr(rest, '@');
     const char *slash = strchr(rest, '/');
     if (at && (!slash || at < slash)) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
         if (colon && strncmp(colon, ":env:", 5) != 0)
-            return sw_config_error(cfg, v, "database", err,
-                                   "a password in the URL must be env:NAME "
-                                   "(postgres://USER:env:NAME@HOST/DBNAME), not the password "
-                                   "itself");
+            return sw_error_set(err, SW_EINVAL,
+                                "a password in the URL must be env:NAME "
+                                "(postgres://USER:env:NAME@HOST/DBNAME), not the password itself");
     }
     return 0;
+}
+
+/* database: postgres://user[:env:NAME]@host[:port]/dbname[?params]. */
+static int load_database(struct sw_config *cfg, sw_error **err)
+{
+    sw_error *url_err = NULL;
+    int rc = get_string(cfg, cfg->root, "database", "database", &cfg->database, err);
+    if (rc != 0 || cfg->database == NULL)
+        return rc;
+    if (sw_config_check_database_url(cfg->database, &url_err) != 0) {
+        rc = sw_config_error(cfg, json_object_get(cfg->root, "database"), "database", err, "%s",
+                             sw_error_message(url_err));
+        sw_error_clear(&url_err);
+    }
+    return rc;
 }
 
 int sw_config_load(const char *path, struct sw_config **out, sw_error **err)

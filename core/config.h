@@ -155,6 +155,11 @@ int64_t sw_parse_duration(const char *s);
 /* Parses "4MiB", "512KiB", "1GB", "100" (bytes); -1 on error. */
 int64_t sw_parse_size(const char *s);
 
+/* A database URL as `database:` accepts it: postgres://, and a password, if
+ * any, only as env:NAME (a literal one would sit in a file many may read,
+ * or on a command line). SW_EINVAL saying what is wrong. */
+int sw_config_check_database_url(const char *url, sw_error **err);
+
 /* Resolves a secret given as a literal or as "env:NAME". The result is
  * malloc'd; SW_ENOTFOUND when the variable is unset. Never log the value. */
 int sw_config_secret(const char *spec, char **out, sw_error **err);

@@ -12,7 +12,8 @@
 // expiry). Anything unsigned or mis-signed gets S3's 403 XML error.
 //
 // usage: node s3-server.js --port P --dir D --access-key A --secret-key S
-//        [--region R] [--bucket B]...   (prints "ready <port>" when up)
+//        [--region R] [--bucket B]... [--address A (127.0.0.1)]
+//        (prints "ready <port>" when up)
 'use strict';
 
 const crypto = require('crypto');
@@ -170,7 +171,7 @@ async function verifyQuery(ctx) {
 
 async function main() {
   const server = new S3rver({
-    address: '127.0.0.1',
+    address: args.address || '127.0.0.1',
     port: Number(args.port),
     directory: args.dir,
     silent: true,

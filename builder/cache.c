@@ -42,10 +42,9 @@ int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, int6
     snprintf(out->media_type, sizeof(out->media_type), "%s", sw_stmt_column_text(stmt, 3));
     if (created_at)
         *created_at = sw_stmt_column_int64(stmt, 4);
-    char *blob = reg_blob_path(store, out->digest);
-    if (blob == NULL || !sw_path_exists(blob))
+    /* the layer's bytes must still be there (GC may have taken them) */
+    if (reg_blob_exists(store, out->digest, NULL, NULL) != 0)
         rc = SW_ENOTFOUND;
-    free(blob);
 cleanup:
     sw_stmt_finalize(stmt);
     return rc;

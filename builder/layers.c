@@ -173,9 +173,10 @@ int bld_layer_unpacked(reg_store *store, const struct bld_layer *layer, char **d
                        sw_error **err)
 {
     char *dir = bld_layer_dir(store, layer->diff_id);
-    char *blob = NULL, *scratch = NULL;
+    char *scratch = NULL;
     struct hashing_source src = { 0 };
-    int fd = -1, rc = 0;
+    reg_backend_reader *blob = NULL;
+    int rc = 0;
 
     if (dir == NULL)
         return sw_error_oom(err);
@@ -186,15 +187,12 @@ int bld_layer_unpacked(reg_store *store, const struct bld_layer *layer, char **d
     if ((rc = ensure_layers_root(store, err)) != 0 ||
         (rc = bld_scratch_dir(store, "unpack", &scratch, err)) != 0)
         goto cleanup;
-    blob = reg_blob_path(store, layer->digest);
-    fd = blob ? open(blob, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0) {
-        rc = sw_error_sys(err, SW_ENOTFOUND, errno, "layer blob %s", layer->digest);
+    if ((rc = reg_blob_reader_open(store, NULL, layer->digest, 0, -1, &blob, NULL, err)) != 0)
         goto cleanup;
-    }
     src.hash = sw_hash_new(SW_HASH_SHA256);
     SW_CHECK_ALLOC(src.hash, rc, err, cleanup);
-    if ((rc = sw_decompress_open_fd(fd, layer->digest, &src.decompressor, err)) != 0 ||
+    if ((rc = sw_decompress_open_source(reg_blob_reader_source, blob, layer->digest,
+                                        &src.decompressor, err)) != 0 ||
         (rc = bld_unpack_source(hashing_read, &src, scratch, NULL, err)) != 0)
         goto cleanup;
     /* hash whatever follows the tar end marker too: the diff ID covers it */
@@ -228,9 +226,7 @@ cleanup:
         sw_error_prefix(err, "unpacking layer %s", layer->digest);
     sw_decompress_close(src.decompressor);
     sw_hash_free(src.hash);
-    if (fd >= 0)
-        close(fd);
-    free(blob);
+    reg_backend_reader_close(blob);
     free(dir);
     return rc;
 }

@@ -70,14 +70,6 @@ int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, siz
     return 0;
 }
 
-char *reg_blob_path(const reg_store *store, const char *digest)
-{
-    char buf[SW_PATH_MAX];
-    if (reg_blob_path_buf(store, digest, buf, sizeof(buf), NULL) != 0)
-        return NULL;
-    return strdup(buf);
-}
-
 /* ---- writer ------------------------------------------------------------ */
 
 static int writer_alloc(reg_store *store, enum sw_hash_algo algo, reg_blob_writer **out,
@@ -383,13 +375,13 @@ static int check_repo_digest(const char *repo, const char *digest, sw_error **er
     return 0;
 }
 
-/* Finds the link, opens the file (fd_out NULL: only checks it exists) and
- * refreshes touched_at when it is older than TOUCH_INTERVAL. */
-static int linked_blob(reg_store *store, const char *repo, const char *digest, int *fd_out,
+/* Finds the link and refreshes touched_at when it is older than
+ * TOUCH_INTERVAL. check_bytes: also asks the backend that the bytes are
+ * there (a reader opened afterwards finds out by itself). */
+static int linked_blob(reg_store *store, const char *repo, const char *digest, int check_bytes,
                        int64_t *size, sw_error **err)
 {
     sw_db *db = NULL;
-    char path[SW_PATH_MAX];
     int64_t repo_id = 0, touched_at = 0, row_size = 0;
     int rc = check_repo_digest(repo, digest, err);
     if (rc != 0)
@@ -398,26 +390,17 @@ static int linked_blob(reg_store *store, const char *repo, const char *digest, i
         return rc;
     if ((rc = reg_meta_blob_linked(db, repo, digest, &repo_id, &row_size, &touched_at, err)) != 0)
         return rc;
-    if ((rc = reg_blob_path_buf(store, digest, path, sizeof(path), err)) != 0)
-        return rc;
-    if (fd_out) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return sw_error_sys(err, errno == ENOENT ? REG_E_BLOB_UNKNOWN : SW_EIO, errno,
-                                "opening blob %s of %s", digest, repo);
-        struct stat st;
-        if (fstat(fd, &st) != 0) {
-            rc = sw_error_sys(err, SW_EIO, errno, "reading blob %s of %s", digest, repo);
-            close(fd);
-            return rc;
+    if (check_bytes &&
+        (rc = reg_backend_stat(reg_store_backend(store), digest, &row_size, err)) != 0) {
+        if (rc == REG_E_BLOB_UNKNOWN) {
+            sw_error_clear(err);
+            rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s of %s is missing from the store",
+                              digest, repo);
         }
-        row_size = st.st_size;
-        *fd_out = fd;
-    } else if (!sw_path_exists(path)) {
-        return sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s of %s is missing from the store",
-                            digest, repo);
+        return rc;
     }
-    *size = row_size;
+    if (size)
+        *size = row_size;
     int64_t now = reg_meta_now();
     if (touched_at < now - TOUCH_INTERVAL) {
         sw_error *touch_err = NULL;
@@ -433,13 +416,47 @@ static int linked_blob(reg_store *store, const char *repo, const char *digest, i
 int reg_blob_stat(reg_store *store, const char *repo, const char *digest, int64_t *size,
                   sw_error **err)
 {
-    return linked_blob(store, repo, digest, NULL, size, err);
+    return linked_blob(store, repo, digest, 1, size, err);
 }
 
-int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *fd, int64_t *size,
-                  sw_error **err)
+int reg_blob_reader_open(reg_store *store, const char *repo, const char *digest, int64_t offset,
+                         int64_t length, reg_backend_reader **out, int64_t *size, sw_error **err)
 {
-    return linked_blob(store, repo, digest, fd, size, err);
+    int rc;
+    *out = NULL;
+    if (repo && (rc = linked_blob(store, repo, digest, 0, NULL, err)) != 0)
+        return rc;
+    rc = reg_backend_reader_open(reg_store_backend(store), digest, offset, length, out, size, err);
+    if (rc != 0)
+        sw_error_prefix(err, "reading blob %s%s%s", digest, repo ? " of " : "", repo ? repo : "");
+    return rc;
+}
+
+int reg_blob_reader_source(void *reader, void *buf, size_t len, size_t *got, sw_error **err)
+{
+    return reg_backend_read(reader, buf, len, got, err);
+}
+
+int reg_blob_redirect_url(reg_store *store, const char *digest, int64_t ttl_s, char **url,
+                          sw_error **err)
+{
+    return reg_backend_redirect_url(reg_store_backend(store), digest, ttl_s, url, err);
+}
+
+int reg_blob_exists(reg_store *store, const char *digest, int64_t *size, sw_error **err)
+{
+    sw_db *db = NULL;
+    int64_t row_size = 0;
+    int rc = reg_store_db(store, &db, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = reg_meta_blob_size(db, digest, &row_size, err)) != 0)
+        return rc;
+    if ((rc = reg_backend_stat(reg_store_backend(store), digest, NULL, err)) != 0)
+        return rc;
+    if (size)
+        *size = row_size;
+    return 0;
 }
 
 /* Links digest into repo inside one write transaction, provided the store
@@ -448,17 +465,17 @@ int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *f
 static int link_existing(reg_store *store, sw_db *db, const char *repo, const char *digest,
                          sw_error **err)
 {
-    char path[SW_PATH_MAX];
     int64_t size = 0, repo_id = 0;
-    int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
+    int rc = sw_db_begin(db, err);
     if (rc != 0)
-        return rc;
-    if ((rc = sw_db_begin(db, err)) != 0)
         return rc;
     if ((rc = reg_meta_blob_size(db, digest, &size, err)) != 0)
         goto cleanup;
-    if (!sw_path_exists(path)) {
-        rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is missing from the store", digest);
+    if ((rc = reg_backend_stat(reg_store_backend(store), digest, NULL, err)) != 0) {
+        if (rc == REG_E_BLOB_UNKNOWN) {
+            sw_error_clear(err);
+            rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is missing from the store", digest);
+        }
         goto cleanup;
     }
     if ((rc = reg_meta_repo_ensure(db, repo, &repo_id, err)) != 0)
@@ -535,14 +552,5 @@ int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_e
 int reg_blob_read_all(reg_store *store, const char *digest, size_t max, char **out, size_t *len,
                       sw_error **err)
 {
-    char path[SW_PATH_MAX];
-    int rc = reg_blob_path_buf(store, digest, path, sizeof(path), err);
-    if (rc != 0)
-        return rc;
-    rc = sw_read_file(path, max, out, len, err);
-    if (rc == SW_ENOTFOUND) {
-        sw_error_clear(err);
-        rc = sw_error_set(err, REG_E_BLOB_UNKNOWN, "blob %s is not in the store", digest);
-    }
-    return rc;
+    return reg_backend_read_all(reg_store_backend(store), digest, max, out, len, err);
 }

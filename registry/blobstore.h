@@ -20,10 +20,30 @@
 int reg_blob_stat(reg_store *store, const char *repo, const char *digest, int64_t *size,
                   sw_error **err);
 
-/* Opens a linked blob for reading (for sendfile). *fd is owned by the
- * caller. REG_E_BLOB_UNKNOWN when not linked. */
-int reg_blob_open(reg_store *store, const char *repo, const char *digest, int *fd, int64_t *size,
-                  sw_error **err);
+/* Opens bytes [offset, offset + length) (length -1: to the end) of a
+ * blob for reading through the store's backend (backend.h: read it with
+ * reg_backend_read or, on the filesystem driver, reg_backend_reader_fd for
+ * sendfile; close with reg_backend_reader_close). repo NULL reads any blob
+ * the store has (the builder, export of a config); otherwise the blob must
+ * be linked to repo, and the link is marked as recently used.
+ * REG_E_BLOB_UNKNOWN when absent, REG_E_RANGE_INVALID for a range that
+ * does not fit. *size (may be NULL) gets the blob's size. */
+int reg_blob_reader_open(reg_store *store, const char *repo, const char *digest, int64_t offset,
+                         int64_t length, reg_backend_reader **out, int64_t *size, sw_error **err);
+
+/* reg_backend_read as a core/compress.h sw_source_fn (ctx: the reader). */
+int reg_blob_reader_source(void *reader, void *buf, size_t len, size_t *got, sw_error **err);
+
+/* A URL the client may fetch the blob from directly for ttl_s seconds
+ * (storage.redirect: true on S3: a presigned URL); SW_EUNSUPPORTED when
+ * the store serves blobs itself. *url is malloc'd. The caller has checked
+ * the link (reg_blob_stat). */
+int reg_blob_redirect_url(reg_store *store, const char *digest, int64_t ttl_s, char **url,
+                          sw_error **err);
+
+/* Whether the store has a blob (its row and its bytes), linked anywhere or
+ * not: 0, or REG_E_BLOB_UNKNOWN. *size (may be NULL) gets its size. */
+int reg_blob_exists(reg_store *store, const char *digest, int64_t *size, sw_error **err);
 
 /* Links a blob that `from` has into `repo` (cross-repository mount).
  * REG_E_BLOB_UNKNOWN when `from` does not have it; the caller then falls
@@ -38,10 +58,6 @@ int reg_blob_link(reg_store *store, const char *repo, const char *digest, sw_err
 /* Unlinks a blob from repo. REG_E_UNSUPPORTED when delete is disabled,
  * REG_E_BLOB_UNKNOWN when not linked. Bytes are removed later by GC. */
 int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_error **err);
-
-/* Path of a blob's bytes (whether or not it exists); malloc'd, NULL on
- * allocation failure or an invalid digest. */
-char *reg_blob_path(const reg_store *store, const char *digest);
 
 /* Streaming writer: bytes go to a temporary file under tmp/ and through
  * the hash; nothing is visible until commit. */

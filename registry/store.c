@@ -53,6 +53,7 @@ struct reg_store {
     pthread_mutex_t lock; /* guards conns */
     struct store_conn *conns;
     struct reg_upload_table *uploads;
+    reg_backend *backend;
 };
 
 #define DEFAULT_MAX_MANIFEST_SIZE (4 * 1024 * 1024)
@@ -121,6 +122,11 @@ const struct reg_options *reg_store_options(const reg_store *store)
     return &store->opts;
 }
 
+reg_backend *reg_store_backend(const reg_store *store)
+{
+    return store->backend;
+}
+
 void reg_options_from_config(const struct sw_config *cfg, struct reg_options *opts)
 {
     memset(opts, 0, sizeof(*opts));
@@ -129,6 +135,7 @@ void reg_options_from_config(const struct sw_config *cfg, struct reg_options *op
     opts->reserve_bytes = cfg->storage_reserve;
     opts->storage_driver = cfg->storage_driver;
     opts->database = cfg->database;
+    reg_backend_config_from(cfg, &opts->backend);
 }
 
 int reg_store_check_space(const reg_store *store, sw_error **err)
@@ -302,6 +309,15 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
         (rc = sw_mkdir_mode(store->uploads_dir, 0700, err)) != 0 ||
         (rc = sw_mkdir_mode(store->tmp_dir, 0700, err)) != 0)
         goto cleanup;
+    {
+        struct reg_backend_config bc = store->opts.backend;
+        if (bc.driver == REG_BACKEND_FILESYSTEM)
+            bc.root = store->data_dir;
+        if ((rc = reg_backend_open(&bc, &store->backend, err)) != 0)
+            goto cleanup;
+        memset(&store->opts.backend, 0, sizeof(store->opts.backend)); /* borrowed strings */
+        store->opts.backend.driver = bc.driver;
+    }
     if ((rc = sw_db_open(store->db_path, 1, &db, err)) != 0)
         goto cleanup;
     if ((rc = recover_tmp(store, db, err)) != 0) {
@@ -319,6 +335,7 @@ cleanup:
         if (have_lock)
             pthread_mutex_destroy(&store->lock);
         reg_upload_table_free(store->uploads);
+        reg_backend_close(store->backend);
         free(store->data_dir);
         free(store->db_path);
         free(store->tmp_dir);
@@ -348,6 +365,7 @@ void reg_store_close(reg_store *store)
     }
     pthread_mutex_destroy(&store->lock);
     reg_upload_table_free(store->uploads);
+    reg_backend_close(store->backend);
     free(store->data_dir);
     free(store->db_path);
     free(store->tmp_dir);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "registry/backend.h"
 #include "registry/errors.h"
 
 typedef struct reg_store reg_store;
@@ -31,9 +32,13 @@ struct reg_options {
     int64_t reserve_bytes;      /* refuse new blob bytes below this much
                                    free space (storage.reserve); 0 = none */
     const char *storage_driver; /* storage.driver; NULL = "filesystem" */
-    const char *database;       /* a postgres:// URL, or NULL: the SQLite
-                                   file <data_dir>/slipway.db (not copied:
-                                   must outlive the store) */
+    /* where blob bytes live (storage: in the config); zeroed: the
+       filesystem driver on data_dir. Its strings are borrowed for
+       reg_store_open only (the backend copies what it keeps). */
+    struct reg_backend_config backend;
+    const char *database; /* a postgres:// URL, or NULL: the SQLite
+                             file <data_dir>/slipway.db (not copied:
+                             must outlive the store) */
 };
 
 struct sw_config;
@@ -55,6 +60,10 @@ void reg_store_close(reg_store *store);
 
 const char *reg_store_data_dir(const reg_store *store);
 const struct reg_options *reg_store_options(const reg_store *store);
+
+/* The store's blob backend (registry/backend.h): where blob bytes live.
+ * Borrowed; shared by all threads. */
+reg_backend *reg_store_backend(const reg_store *store);
 
 /* The calling thread's database connection (opened on first use, closed
  * when the thread exits or the store closes). Borrowed. */

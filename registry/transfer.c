@@ -3,7 +3,7 @@
  * files (tar:, oci:, oci-archive:, docker-archive:; see transfer.h).
  *
  * Only the public registry API is used (blob writers, reg_manifest_put,
- * reg_blob_open ...), so the store's own multi-process locking keeps this
+ * reg_blob_reader_open ...), so the store's own multi-process locking keeps this
  * safe next to a running server. Every layer streams: for tar: and for the
  * uncompressed layers of a docker-archive, the bytes go through a tar
  * reader (to reject corrupt archives and hostile paths) and, in the same
@@ -1510,16 +1510,15 @@ static int archive_writer_close(const char *path, struct archive *ar, int fd, ch
 static int export_blob(reg_store *store, const char *repo, const char *digest,
                        struct layout_writer *lw, struct reg_transfer_result *result, sw_error **err)
 {
-    int fd = -1;
+    reg_backend_reader *r = NULL;
     int64_t size = 0;
     char *path = layout_blob_path(digest);
     int rc;
     if (path == NULL)
         return sw_error_oom(err);
-    if ((rc = reg_blob_open(store, repo, digest, &fd, &size, err)) == 0) {
-        struct fd_source fs = { fd, digest };
-        rc = writer_put(lw, path, size, fd_source_read, &fs, err);
-        close(fd);
+    if ((rc = reg_blob_reader_open(store, repo, digest, 0, -1, &r, &size, err)) == 0) {
+        rc = writer_put(lw, path, size, reg_blob_reader_source, r, err);
+        reg_backend_reader_close(r);
         result->blobs++;
         result->bytes += (uint64_t)size;
     }
@@ -1790,17 +1789,19 @@ cleanup:
 }
 
 /* Decompresses a layer once to learn its uncompressed size and diff ID. */
-static int measure_layer(int fd, const char *digest, int64_t *size, char diff_id[SW_DIGEST_MAX],
-                         char *buf, sw_error **err)
+static int measure_layer(reg_store *store, const char *repo, const char *digest, int64_t *size,
+                         char diff_id[SW_DIGEST_MAX], char *buf, sw_error **err)
 {
     sw_decompressor *dec = NULL;
+    reg_backend_reader *r = NULL;
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
     size_t got = 0;
     int rc;
     *size = 0;
     if (h == NULL)
         return sw_error_oom(err);
-    if ((rc = sw_decompress_open_fd(fd, digest, &dec, err)) == 0) {
+    if ((rc = reg_blob_reader_open(store, repo, digest, 0, -1, &r, NULL, err)) == 0 &&
+        (rc = sw_decompress_open_source(reg_blob_reader_source, r, digest, &dec, err)) == 0) {
         while ((rc = sw_decompress_read(dec, buf, IO_BUF_SIZE, &got, err)) == 0 && got > 0) {
             sw_hash_update(h, buf, got);
             *size += (int64_t)got;
@@ -1808,6 +1809,7 @@ static int measure_layer(int fd, const char *digest, int64_t *size, char diff_id
     }
     sw_hash_digest(h, diff_id);
     sw_decompress_close(dec);
+    reg_backend_reader_close(r);
     sw_hash_free(h);
     return rc;
 }
@@ -1824,7 +1826,8 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
     char *config_text = NULL, *list_text = NULL, *repos_text = NULL, *tmp = NULL;
     char *config_name = NULL, *layer_path = NULL;
     size_t config_len = 0;
-    int fd = -1, blob_fd = -1;
+    reg_backend_reader *blob = NULL;
+    int fd = -1;
     int rc;
     char last_id[SW_DIGEST_MAX] = "";
 
@@ -1858,12 +1861,11 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
     size_t i;
     json_array_foreach(layers, i, layer) {
         struct descriptor ld;
-        int64_t blob_size = 0, size = 0;
+        int64_t size = 0;
         char diff_id[SW_DIGEST_MAX];
         const char *want = json_string_value(json_array_get(diff_ids, i));
         if ((rc = descriptor_parse(layer, "manifest", &ld, err)) != 0 ||
-            (rc = reg_blob_open(store, repo, ld.digest, &blob_fd, &blob_size, err)) != 0 ||
-            (rc = measure_layer(blob_fd, ld.digest, &size, diff_id, lw.buf, err)) != 0)
+            (rc = measure_layer(store, repo, ld.digest, &size, diff_id, lw.buf, err)) != 0)
             goto cleanup;
         if (want == NULL || strcmp(want, diff_id) != 0) {
             rc = sw_error_set(err, REG_E_DIGEST_INVALID,
@@ -1882,22 +1884,20 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
         }
         if (!writer_seen(&lw, layer_path)) {
             sw_decompressor *dec = NULL;
-            if (lseek(blob_fd, 0, SEEK_SET) != 0) {
-                rc = sw_error_sys(err, SW_EIO, errno, "rewinding %s", ld.digest);
-                goto cleanup;
-            }
             if ((rc = writer_put_dir(&lw, hex, err)) != 0 ||
-                (rc = sw_decompress_open_fd(blob_fd, ld.digest, &dec, err)) != 0)
+                (rc = reg_blob_reader_open(store, repo, ld.digest, 0, -1, &blob, NULL, err)) != 0 ||
+                (rc = sw_decompress_open_source(reg_blob_reader_source, blob, ld.digest, &dec,
+                                                err)) != 0)
                 goto cleanup;
             rc = writer_put(&lw, layer_path, size, decompressor_source_read, dec, err);
             sw_decompress_close(dec);
+            reg_backend_reader_close(blob);
+            blob = NULL;
             if (rc != 0)
                 goto cleanup;
             result->blobs++;
             result->bytes += (uint64_t)size;
         }
-        close(blob_fd);
-        blob_fd = -1;
         json_array_append_new(layer_paths, json_string(layer_path));
         snprintf(last_id, sizeof(last_id), "%s", hex);
     }
@@ -1938,8 +1938,7 @@ static int export_docker_archive(reg_store *store, const char *repo, const struc
     snprintf(result->digest, sizeof(result->digest), "%s", image->digest);
     snprintf(result->media_type, sizeof(result->media_type), "%s", image->media_type);
 cleanup:
-    if (blob_fd >= 0)
-        close(blob_fd);
+    reg_backend_reader_close(blob);
     if (tmp) {
         int close_rc = archive_writer_close(file, lw.ar, fd, tmp, rc == 0, err);
         if (rc == 0)

@@ -946,12 +946,9 @@ static json_t *load_config(reg_store *store, json_t *manifest)
 {
     const char *digest =
         json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-    char *path = digest ? reg_blob_path(store, digest) : NULL; /* NULL: not a digest */
     char *text = NULL;
     size_t len = 0;
-    int rc = path ? sw_read_file(path, 8 << 20, &text, &len, NULL) : -1;
-    free(path);
-    if (rc != 0)
+    if (digest == NULL || reg_blob_read_all(store, digest, 8 << 20, &text, &len, NULL) != 0)
         return NULL;
     json_t *cfg = json_loadb(text, len, 0, NULL);
     free(text);

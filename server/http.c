@@ -221,6 +221,13 @@ static void stream_free(void *cls)
 void srv_respond_stream(srv_request *req, unsigned status, const char *content_type,
                         srv_stream_fn fn, void *ctx, void (*free_ctx)(void *))
 {
+    srv_respond_stream_length(req, status, content_type, UINT64_MAX, fn, ctx, free_ctx);
+}
+
+void srv_respond_stream_length(srv_request *req, unsigned status, const char *content_type,
+                               uint64_t length, srv_stream_fn fn, void *ctx,
+                               void (*free_ctx)(void *))
+{
     struct stream *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         if (free_ctx)
@@ -230,14 +237,15 @@ void srv_respond_stream(srv_request *req, unsigned status, const char *content_t
     }
     *s = (struct stream){ .srv = req->srv, .fn = fn, .ctx = ctx, .free_ctx = free_ctx };
     s->wait.conn = req->conn;
-    struct MHD_Response *response =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
+    struct MHD_Response *response = MHD_create_response_from_callback(
+        length == UINT64_MAX ? MHD_SIZE_UNKNOWN : length,
+        length == UINT64_MAX ? 16 * 1024 : 256 * 1024, stream_read, s, stream_free);
     if (response == NULL) {
         stream_free(s);
         srv_respond_error(req, SW_ENOMEM, "creating the stream response failed");
         return;
     }
-    set_response(req, status, response, content_type, 0);
+    set_response(req, status, response, content_type, length == UINT64_MAX ? 0 : length);
 }
 
 int srv_responded(const srv_request *req)

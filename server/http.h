@@ -137,6 +137,11 @@ void srv_respond_fd(srv_request *req, unsigned status, const char *content_type,
 typedef long (*srv_stream_fn)(void *ctx, uint64_t pos, char *buf, size_t max);
 void srv_respond_stream(srv_request *req, unsigned status, const char *content_type,
                         srv_stream_fn fn, void *ctx, void (*free_ctx)(void *));
+/* The same with a known length (sent as Content-Length, not chunked; a
+ * HEAD gets the headers only and fn is never called). */
+void srv_respond_stream_length(srv_request *req, unsigned status, const char *content_type,
+                               uint64_t length, srv_stream_fn fn, void *ctx,
+                               void (*free_ctx)(void *));
 
 /* 1 once a response has been set. */
 int srv_responded(const srv_request *req);

@@ -10,6 +10,7 @@
  * behind any host name or proxy.
  */
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,37 +109,89 @@ static void v2_not_found_end(srv_request *req)
 
 /* ---- blobs -------------------------------------------------------------- */
 
+/* A blob body through the backend's reader when it has no fd to sendfile
+ * (S3): the stream position is relative to the range's start. */
+static long blob_stream_read(void *ctx, uint64_t pos, char *buf, size_t max)
+{
+    size_t got = 0;
+    sw_error *err = NULL;
+    (void)pos;
+    if (ctx == NULL)
+        return -2;
+    if (reg_backend_read(ctx, buf, max, &got, &err) != 0) {
+        sw_err("blob GET: %s", sw_error_message(err));
+        sw_error_clear(&err);
+        return -2;
+    }
+    return got == 0 ? -1 : (long)got;
+}
+
+static void blob_stream_free(void *ctx)
+{
+    reg_backend_reader_close(ctx);
+}
+
 static void blob_get_end(srv_request *req)
 {
     const char *name = srv_request_param(req, "name");
     const char *digest = srv_request_param(req, "digest");
+    reg_store *store = srv_request_store(req);
+    reg_backend_reader *reader = NULL;
     sw_error *err = NULL;
-    int64_t size = 0, first = 0, last = 0;
+    int64_t size = 0, first = 0, last = 0, fd_offset = 0;
+    char *url = NULL;
     int fd = -1;
 
-    if (reg_blob_open(srv_request_store(req), name, digest, &fd, &size, &err) != 0) {
+    if (reg_blob_stat(store, name, digest, &size, &err) != 0) {
         respond_sw_error_and_clear(req, &err);
         return;
     }
     srv_header(req, "Docker-Content-Digest", "%s", digest);
+    if (!req->is_head && reg_blob_redirect_url(store, digest, 20 * 60, &url, &err) == 0) {
+        /* storage.redirect: the client fetches the bytes from the store */
+        srv_header(req, "Location", "%s", url);
+        free(url);
+        srv_respond(req, 307, NULL, "", 0);
+        return;
+    }
+    sw_error_clear(&err);
     srv_header(req, "ETag", "\"%s\"", digest);
     srv_header(req, "Accept-Ranges", "bytes");
     int range =
         req->is_head ? 1 : srv_parse_range(srv_request_header(req, "Range"), size, &first, &last);
     if (range < 0) {
-        close(fd);
         srv_header(req, "Content-Range", "bytes */%lld", (long long)size);
         srv_respond_error(req, SW_ERANGE, "requested range not satisfiable");
         return;
     }
-    if (range == 0) {
+    if (range != 0) {
+        first = 0;
+        last = size - 1;
+    }
+    if (req->is_head) {
+        /* the length only: no reader, fn is never called for a HEAD */
+        srv_respond_stream_length(req, 200, "application/octet-stream", (uint64_t)size,
+                                  blob_stream_read, NULL, NULL);
+        return;
+    }
+    if (reg_blob_reader_open(store, NULL, digest, first, size == 0 ? -1 : last - first + 1, &reader,
+                             NULL, &err) != 0) {
+        respond_sw_error_and_clear(req, &err);
+        return;
+    }
+    unsigned status = range == 0 ? 206 : 200;
+    if (range == 0)
         srv_header(req, "Content-Range", "bytes %lld-%lld/%lld", (long long)first, (long long)last,
                    (long long)size);
-        srv_respond_fd(req, 206, "application/octet-stream", fd, (uint64_t)first,
+    if (reg_backend_reader_fd(reader, &fd, &fd_offset) == 0 &&
+        (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+        reg_backend_reader_close(reader);
+        srv_respond_fd(req, status, "application/octet-stream", fd, (uint64_t)fd_offset,
                        (uint64_t)(last - first + 1));
         return;
     }
-    srv_respond_fd(req, 200, "application/octet-stream", fd, 0, (uint64_t)size);
+    srv_respond_stream_length(req, status, "application/octet-stream", (uint64_t)(last - first + 1),
+                              blob_stream_read, reader, blob_stream_free);
 }
 
 static void blob_delete_end(srv_request *req)

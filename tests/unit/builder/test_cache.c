@@ -12,6 +12,7 @@
 #include "registry/blobstore.h"
 #include "registry/store.h"
 #include "tests/unit/core/scratch.h"
+#include "tests/unit/blob_path.h"
 #include "tests/unit/test.h"
 
 static reg_store *open_store(const char *dir)
@@ -75,7 +76,7 @@ static void test_miss_hit_update(void)
     CHECK_STR_EQ(got.digest, b.digest);
 
     /* its blob gone from the store: a miss, so the step runs again */
-    char *path = reg_blob_path(store, b.digest);
+    char *path = test_blob_path(store, b.digest);
     CHECK(path != NULL && unlink(path) == 0);
     free(path);
     CHECK_INT_EQ(bld_cache_get(store, "step-key-1", &got, NULL, &err), SW_ENOTFOUND);

@@ -18,6 +18,7 @@
 #include "registry/names.h"
 #include "registry/store.h"
 #include "tests/unit/core/scratch.h"
+#include "tests/unit/blob_path.h"
 #include "tests/unit/test.h"
 
 static reg_store *open_store(const char *dir)
@@ -99,15 +100,31 @@ static void test_write_commit_read(void)
 
     CHECK_INT_EQ(reg_blob_stat(store, "demo/app", digest, &size, &err), 0);
     CHECK_INT_EQ(size, strlen(data));
-    int fd = -1;
-    CHECK_INT_EQ(reg_blob_open(store, "demo/app", digest, &fd, &size, &err), 0);
+    reg_backend_reader *r = NULL;
+    CHECK_INT_EQ(reg_blob_reader_open(store, "demo/app", digest, 0, -1, &r, &size, &err), 0);
     char buf[64] = { 0 };
-    CHECK_INT_EQ(read(fd, buf, sizeof(buf)), strlen(data));
+    size_t got = 0;
+    CHECK_INT_EQ(reg_backend_read(r, buf, sizeof(buf), &got, &err), 0);
+    CHECK_INT_EQ(got, strlen(data));
     CHECK_STR_EQ(buf, data);
-    close(fd);
+    reg_backend_reader_close(r);
+    /* a range, and one that does not fit */
+    CHECK_INT_EQ(reg_blob_reader_open(store, "demo/app", digest, 2, 3, &r, &size, &err), 0);
+    memset(buf, 0, sizeof(buf));
+    CHECK_INT_EQ(reg_backend_read(r, buf, sizeof(buf), &got, &err), 0);
+    CHECK_INT_EQ(got, 3);
+    CHECK(memcmp(buf, data + 2, 3) == 0);
+    reg_backend_reader_close(r);
+    CHECK_INT_EQ(reg_blob_reader_open(store, "demo/app", digest, 2, 1000, &r, &size, &err),
+                 REG_E_RANGE_INVALID);
+    sw_error_clear(&err);
+    /* not linked to another repository: not readable through it */
+    CHECK_INT_EQ(reg_blob_reader_open(store, "other/app", digest, 0, -1, &r, &size, &err),
+                 REG_E_BLOB_UNKNOWN);
+    sw_error_clear(&err);
 
     /* the file is where DESIGN.md says */
-    char *path = reg_blob_path(store, digest);
+    char *path = test_blob_path(store, digest);
     char want[4096];
     snprintf(want, sizeof(want), "%s/blobs/sha256/%.2s/%s", dir, digest + 7, digest + 7);
     struct stat blob_st;
@@ -163,7 +180,7 @@ static void test_digest_mismatch_leaves_nothing(void)
     sw_error_clear(&err);
     CHECK_INT_EQ(reg_blob_stat(store, "demo/app", real, &size, &err), REG_E_BLOB_UNKNOWN);
     sw_error_clear(&err);
-    char *p1 = reg_blob_path(store, real), *p2 = reg_blob_path(store, wrong);
+    char *p1 = test_blob_path(store, real), *p2 = test_blob_path(store, wrong);
     CHECK(!sw_path_exists(p1));
     CHECK(!sw_path_exists(p2));
     free(p1);
@@ -204,7 +221,7 @@ static void test_sha512_blob(void)
     int64_t size = 0;
     CHECK_INT_EQ(reg_blob_stat(store, "demo/app", expected, &size, &err), 0);
     CHECK_INT_EQ(size, 6);
-    char *path = reg_blob_path(store, expected);
+    char *path = test_blob_path(store, expected);
     CHECK(path && strstr(path, "/blobs/sha512/") != NULL && sw_path_exists(path));
     free(path);
     /* a sha256 writer asked for a sha512 digest re-hashes once */
@@ -239,7 +256,7 @@ static void test_large_blob_in_chunks(void)
     sw_hash_digest(h, expected);
     sw_hash_free(h);
     CHECK_INT_EQ(reg_blob_writer_commit(w, "demo/big", expected, digest, &err), 0);
-    char *path = reg_blob_path(store, digest);
+    char *path = test_blob_path(store, digest);
     char on_disk[SW_DIGEST_MAX];
     CHECK_INT_EQ(sw_hash_file(path, SW_HASH_SHA256, on_disk, &err), 0);
     CHECK_STR_EQ(on_disk, expected);
@@ -302,7 +319,7 @@ static void test_concurrent_commits_of_one_blob(void)
     CHECK_INT_EQ(reg_blob_stat(store, "a/one", expected, &size, &err), 0);
     CHECK_INT_EQ(size, sizeof(data));
     CHECK_INT_EQ(reg_blob_stat(store, "b/two", expected, &size, &err), 0);
-    char *path = reg_blob_path(store, expected), on_disk[SW_DIGEST_MAX];
+    char *path = test_blob_path(store, expected), on_disk[SW_DIGEST_MAX];
     CHECK_INT_EQ(sw_hash_file(path, SW_HASH_SHA256, on_disk, &err), 0);
     CHECK_STR_EQ(on_disk, expected);
     free(path);

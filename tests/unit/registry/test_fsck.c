@@ -21,6 +21,7 @@
 #include "registry/store.h"
 #include "registry/upload.h"
 #include "tests/unit/core/scratch.h"
+#include "tests/unit/blob_path.h"
 #include "tests/unit/test.h"
 
 struct findings {
@@ -135,20 +136,20 @@ static void test_damaged_blobs_and_repair(void)
     put_blob(store, "a blob that grows", longer);
 
     /* flip one byte, same size */
-    char *path = reg_blob_path(store, flipped);
+    char *path = test_blob_path(store, flipped);
     int fd = open(path, O_WRONLY);
     CHECK(fd >= 0 && pwrite(fd, "A", 1, 0) == 1);
     close(fd);
     free(path);
-    path = reg_blob_path(store, longer);
+    path = test_blob_path(store, longer);
     fd = open(path, O_WRONLY | O_APPEND);
     CHECK(fd >= 0 && write(fd, "!", 1) == 1);
     close(fd);
     free(path);
-    path = reg_blob_path(store, gone);
+    path = test_blob_path(store, gone);
     CHECK(unlink(path) == 0);
     free(path);
-    char *layer_path = reg_blob_path(store, layer);
+    char *layer_path = test_blob_path(store, layer);
     CHECK(unlink(layer_path) == 0); /* a blob the manifest needs */
 
     struct findings f;
@@ -165,7 +166,7 @@ static void test_damaged_blobs_and_repair(void)
     CHECK_INT_EQ(r.damage, 4);
     CHECK_INT_EQ(r.repaired, 0);
     /* nothing changed without --repair */
-    path = reg_blob_path(store, flipped);
+    path = test_blob_path(store, flipped);
     CHECK(sw_path_exists(path));
     free(path);
 
@@ -181,7 +182,7 @@ static void test_damaged_blobs_and_repair(void)
     snprintf(want, sizeof(want), "damage: manifest demo/app@%s: blob %s is missing (push it again)",
              m, layer);
     CHECK(strstr(f.text, want) != NULL);
-    path = reg_blob_path(store, flipped);
+    path = test_blob_path(store, flipped);
     CHECK(!sw_path_exists(path));
     free(path);
     char lost[4096];
@@ -213,7 +214,7 @@ static void test_stray_files_are_notices(void)
     sw_error *err = NULL;
     char orphan[SW_DIGEST_MAX];
     sw_sha256_digest("orphan", 6, orphan);
-    char *path = reg_blob_path(store, orphan);
+    char *path = test_blob_path(store, orphan);
     char parent[2048];
     snprintf(parent, sizeof(parent), "%s", path);
     *strrchr(parent, '/') = '\0';

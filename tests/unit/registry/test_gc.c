@@ -19,6 +19,7 @@
 #include "registry/meta.h"
 #include "registry/store.h"
 #include "tests/unit/core/scratch.h"
+#include "tests/unit/blob_path.h"
 #include "tests/unit/test.h"
 
 static reg_store *open_store(const char *dir)
@@ -106,7 +107,7 @@ static int has_manifest(reg_store *store, const char *repo, const char *ref)
 
 static int file_exists(reg_store *store, const char *digest)
 {
-    char *path = reg_blob_path(store, digest);
+    char *path = test_blob_path(store, digest);
     int exists = sw_path_exists(path);
     free(path);
     return exists;
@@ -268,7 +269,7 @@ static void test_orphans_and_trash_recovery(void)
     char orphan[SW_DIGEST_MAX], kept[SW_DIGEST_MAX], path[4096], trash[4096];
     /* a file renamed into place whose transaction never committed */
     sw_sha256_digest("orphan", 6, orphan);
-    char *orphan_path = reg_blob_path(store, orphan);
+    char *orphan_path = test_blob_path(store, orphan);
     snprintf(path, sizeof(path), "%s", orphan_path);
     *strrchr(path, '/') = '\0';
     CHECK_INT_EQ(sw_mkdir_p(path, 0755, &err), 0);
@@ -287,7 +288,7 @@ static void test_orphans_and_trash_recovery(void)
     /* a collection that crashed after moving a blob to the trash but
      * before COMMIT: the blob comes back at the next open */
     put_blob(store, "demo/app", "precious", kept);
-    char *kept_path = reg_blob_path(store, kept);
+    char *kept_path = test_blob_path(store, kept);
     snprintf(trash, sizeof(trash), "%s/tmp/trash-sha256-%s-999", dir, kept + 7);
     CHECK(rename(kept_path, trash) == 0);
     /* and one whose COMMIT went through: the trash is dropped */

@@ -20,6 +20,7 @@
 #include "registry/store.h"
 #include "registry/upload.h"
 #include "tests/unit/core/scratch.h"
+#include "tests/unit/blob_path.h"
 #include "tests/unit/test.h"
 
 static reg_store *open_store(const char *dir)
@@ -273,7 +274,7 @@ static void test_large_chunks(void)
         CHECK_INT_EQ(offset, (int64_t)ends[c]);
     }
     CHECK_INT_EQ(reg_upload_complete(store, "demo/app", uuid, digest, &err), 0);
-    char *path = reg_blob_path(store, digest);
+    char *path = test_blob_path(store, digest);
     CHECK(sw_hash_file(path, SW_HASH_SHA256, got, &err) == 0 && strcmp(got, digest) == 0);
     free(path);
 

@@ -131,14 +131,9 @@ static json_t *image_config(reg_store *store, const char *repo, const char *tag)
     manifest = json_loadb(m.body, m.size, 0, NULL);
     const char *digest =
         json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
-    int fd = -1;
-    int64_t size = 0;
-    if (digest && reg_blob_open(store, repo, digest, &fd, &size, NULL) == 0) {
-        text = calloc(1, (size_t)size + 1);
-        if (text && read(fd, text, (size_t)size) == (ssize_t)size)
-            config = json_loads(text, 0, NULL);
-        close(fd);
-    }
+    size_t len = 0;
+    if (digest && reg_blob_read_all(store, digest, 1 << 20, &text, &len, NULL) == 0)
+        config = json_loads(text, 0, NULL);
     free(text);
     json_decref(manifest);
     reg_manifest_release(&m);

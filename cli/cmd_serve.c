@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "registry/store.h"
 #include "server/server.h"
+#include "worker/logstore.h"
 #include "worker/repos.h"
 #include "worker/service.h"
 
@@ -170,6 +171,11 @@ int cmd_serve(int argc, char **argv)
             goto cleanup;
         }
     }
+    /* PostgreSQL: followed logs hear a worker anywhere append (logstore.h) */
+    if (wrk_log_watch_start(store, &err) != 0) {
+        sw_warn("server: %s (followed logs poll)", sw_error_message(err));
+        sw_error_clear(&err);
+    }
     if (srv_start(cfg, store, &srv, &err) != 0) {
         fprintf(stderr, "slipway serve: %s\n", sw_error_message(err));
         goto cleanup;
@@ -198,6 +204,7 @@ int cmd_serve(int argc, char **argv)
 cleanup:
     srv_stop(srv);
     wrk_service_stop(workers);
+    wrk_log_watch_stop();
     cli_generations_free(&generations);
     wrk_repos_free(repos);
     reg_store_close(store);

@@ -91,13 +91,73 @@ int sw_db_begin_concurrent(sw_db *db, sw_error **err)
 
 int sw_db_commit(sw_db *db, sw_error **err)
 {
-    return sw_db_exec(db, "COMMIT", err);
+    int rc = sw_db_exec(db, "COMMIT", err);
+    if (db->drv->tx_end)
+        db->drv->tx_end(db, rc == 0);
+    return rc;
 }
 
 void sw_db_rollback(sw_db *db)
 {
     if (db->drv->in_transaction(db))
         db->drv->exec(db, "ROLLBACK", NULL);
+    if (db->drv->tx_end)
+        db->drv->tx_end(db, 0);
+}
+
+/* Channel names: [a-z0-9_], not empty, shorter than SW_DB_CHANNEL_MAX (they
+ * are written into LISTEN statements as identifiers). */
+static int check_channel(const char *channel, sw_error **err)
+{
+    size_t n = channel ? strlen(channel) : 0;
+    if (n == 0 || n >= SW_DB_CHANNEL_MAX)
+        return sw_error_set(err, SW_EINVAL, "database: bad notification channel name");
+    for (size_t i = 0; i < n; i++) {
+        char c = channel[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return sw_error_set(err, SW_EINVAL, "database: bad notification channel name");
+    }
+    return 0;
+}
+
+int sw_db_listen(sw_db *db, const char *channel, sw_error **err)
+{
+    int rc = check_channel(channel, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < db->n_channels; i++)
+        if (strcmp(db->channels[i], channel) == 0)
+            return 0;
+    void *grown = realloc(db->channels, (db->n_channels + 1) * sizeof *db->channels);
+    if (grown == NULL)
+        return sw_error_set(err, SW_ENOMEM, "database: out of memory");
+    db->channels = grown;
+    snprintf(db->channels[db->n_channels++], SW_DB_CHANNEL_MAX, "%s", channel);
+    return db->drv->listen(db, channel, err);
+}
+
+int sw_db_notify(sw_db *db, const char *channel, const char *payload, sw_error **err)
+{
+    int rc = check_channel(channel, err);
+    if (rc)
+        return rc;
+    if (payload == NULL)
+        payload = "";
+    if (strlen(payload) >= SW_DB_PAYLOAD_MAX)
+        return sw_error_set(err, SW_EINVAL, "database: notification payload too long");
+    return db->drv->notify(db, channel, payload, err);
+}
+
+int sw_db_wait_notify(sw_db *db, int timeout_ms, char channel[SW_DB_CHANNEL_MAX],
+                      char payload[SW_DB_PAYLOAD_MAX], sw_error **err)
+{
+    char c[SW_DB_CHANNEL_MAX] = "", p[SW_DB_PAYLOAD_MAX] = "";
+    int rc = db->drv->wait_notify(db, timeout_ms < 0 ? 0 : timeout_ms, c, p, err);
+    if (channel)
+        memcpy(channel, c, sizeof c);
+    if (payload)
+        memcpy(payload, p, sizeof p);
+    return rc;
 }
 
 int sw_db_prepare_raw(sw_db *db, const char *sql, int nbytes, sw_stmt **stmt, const char **tail)
@@ -373,6 +433,8 @@ cleanup:
 
 void sw_db_close(sw_db *db)
 {
-    if (db)
+    if (db) {
+        free(db->channels);
         db->drv->close(db);
+    }
 }

@@ -11,6 +11,12 @@
  * One connection per thread: neither driver's connection may be used by
  * two threads at once.
  *
+ * A PostgreSQL connection that broke (server restart, failover, network)
+ * is re-opened on its next use outside a transaction, at most every
+ * 100 ms doubling to 5 s while it keeps failing; a statement in flight
+ * when it broke fails (SW_EDB), and so does every statement of a
+ * transaction that was open then, until the caller rolls back.
+ *
  * Statements are written once, in the SQL both engines accept (INSERT ...
  * ON CONFLICT ... DO UPDATE/NOTHING, no strftime, no OR REPLACE, no rowid),
  * with SQLite's placeholders ?N or ? (numbered as SQLite numbers them); the
@@ -134,6 +140,36 @@ int sw_db_changes(sw_db *db);
 /* The id given to the row of the last INSERT into a table with an
  * INTEGER PRIMARY KEY (SQLite) or a BIGSERIAL/identity key (PostgreSQL). */
 int64_t sw_db_last_insert_id(sw_db *db);
+
+/* ---- notifications ---------------------------------------------------------
+ *
+ * Wake-ups between connections: LISTEN/NOTIFY on PostgreSQL (every
+ * process sharing the database hears them), an in-process board on SQLite
+ * (only connections of the same process hear them; other processes on the
+ * same file rely on their fallback poll). A notification sent inside a
+ * transaction is delivered when it commits, and dropped if it rolls back,
+ * on both engines. Notifications may be lost (a reconnect, a listener that
+ * fell far behind): a waiter always has a fallback poll, and a wait that
+ * may have missed some returns 1 with an empty channel ("look again").
+ *
+ * Channel names are [a-z0-9_], at most SW_DB_CHANNEL_MAX - 1 bytes;
+ * payloads at most SW_DB_PAYLOAD_MAX - 1 bytes of text. */
+#define SW_DB_CHANNEL_MAX 64
+#define SW_DB_PAYLOAD_MAX 256
+
+/* From now on db hears notifications on channel (idempotent). */
+int sw_db_listen(sw_db *db, const char *channel, sw_error **err);
+
+/* Sends payload (may be NULL: "") to every listener of channel. */
+int sw_db_notify(sw_db *db, const char *channel, const char *payload, sw_error **err);
+
+/* Waits up to timeout_ms for a notification on a channel db listens on:
+ * 1 with channel and payload filled (channel "" when some may have been
+ * missed), 0 on timeout, a negative SW_E* code when the connection is
+ * down (the next call tries to re-open it, with backoff). channel and
+ * payload may be NULL. */
+int sw_db_wait_notify(sw_db *db, int timeout_ms, char channel[SW_DB_CHANNEL_MAX],
+                      char payload[SW_DB_PAYLOAD_MAX], sw_error **err);
 
 int sw_stmt_bind_text(sw_stmt *stmt, int idx, const char *text, int nbytes, sw_db_destructor d);
 int sw_stmt_bind_blob(sw_stmt *stmt, int idx, const void *data, int nbytes, sw_db_destructor d);

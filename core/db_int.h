@@ -4,6 +4,8 @@
 #ifndef SW_DB_INT_H
 #define SW_DB_INT_H
 
+#include <stddef.h>
+
 #include "core/db.h"
 
 struct sw_db_driver {
@@ -23,6 +25,12 @@ struct sw_db_driver {
     int (*migrate_lock)(sw_db *db, sw_error **err);
     void (*migrate_unlock)(sw_db *db);
     int (*table_exists)(sw_db *db, const char *table);
+    /* notifications (db.h): channel names are checked by db.c */
+    int (*listen)(sw_db *db, const char *channel, sw_error **err);
+    int (*notify)(sw_db *db, const char *channel, const char *payload, sw_error **err);
+    int (*wait_notify)(sw_db *db, int timeout_ms, char *channel, char *payload, sw_error **err);
+    /* after COMMIT (committed 1) or ROLLBACK (0) through db.c; may be NULL */
+    void (*tx_end)(sw_db *db, int committed);
 
     int (*bind_text)(sw_stmt *stmt, int idx, const char *text, int nbytes, sw_db_destructor d);
     int (*bind_blob)(sw_stmt *stmt, int idx, const void *data, int nbytes, sw_db_destructor d);
@@ -44,6 +52,9 @@ struct sw_db_driver {
 /* Every connection and statement starts with its driver. */
 struct sw_db {
     const struct sw_db_driver *drv;
+    /* the channels listened on (sw_db_listen), for the drivers */
+    char (*channels)[SW_DB_CHANNEL_MAX];
+    size_t n_channels;
 };
 
 struct sw_stmt {

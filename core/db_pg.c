@@ -13,6 +13,8 @@
 #include <libpq-fe.h>
 
 #include <ctype.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,10 @@ struct pg_db {
     int errcode; /* SW_DB_* of the last call */
     int disk_full;
     int changes;
+    int in_tx;           /* a transaction was open when last seen */
+    int reconnected;     /* notifications may have been lost: tell the next wait */
+    int64_t next_try_ms; /* reconnect: not before (monotonic) */
+    int backoff_ms;      /* reconnect: the next pause */
 };
 
 struct pg_param {
@@ -104,6 +110,98 @@ static void quiet_notices(void *arg, const char *message)
 {
     (void)arg;
     (void)message; /* "relation already exists, skipping" and the like */
+}
+
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS 5000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The session settings every connection gets (again after a reconnect). */
+static int setup_session(PGconn *c, char **msg)
+{
+    PQsetNoticeProcessor(c, quiet_notices, NULL);
+    PGresult *res = PQexec(c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok && msg)
+        *msg = strdup(PQresultErrorMessage(res));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+static int listen_all(struct pg_db *db)
+{
+    for (size_t i = 0; i < db->base.n_channels; i++) { /* again after a reconnect */
+        char sql[SW_DB_CHANNEL_MAX + 16];
+        snprintf(sql, sizeof sql, "LISTEN %s", db->base.channels[i]); /* checked: [a-z0-9_] */
+        PGresult *res = PQexec(db->c, sql);
+        int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+/* Before a statement: a connection that broke is re-opened, with backoff,
+ * unless a transaction was open on it (its statements fail until the
+ * caller rolls back). An idle connection whose server went away has its
+ * socket readable (the server's goodbye, or end of file): that is noticed
+ * here, before a statement is lost on it. 0 when the connection is up. */
+static int pg_ensure(struct pg_db *db)
+{
+    /* the goodbye message and the end of file may take two reads */
+    for (int i = 0; i < 4 && PQstatus(db->c) == CONNECTION_OK && !db->in_tx; i++) {
+        struct pollfd pfd = { .fd = PQsocket(db->c), .events = POLLIN };
+        if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0 || !PQconsumeInput(db->c))
+            break; /* nothing to read, or broken (status says which) */
+    }
+    if (PQstatus(db->c) == CONNECTION_OK)
+        return 0;
+    if (db->in_tx) {
+        set_error(db, SW_DB_ERROR,
+                  "the database connection was lost inside a transaction (roll back)");
+        return -1;
+    }
+    int64_t now = mono_ms();
+    if (now < db->next_try_ms) {
+        set_error(db, SW_DB_ERROR, "the database connection is down (reconnecting)");
+        return -1;
+    }
+    PQreset(db->c);
+    char *msg = NULL;
+    if (PQstatus(db->c) == CONNECTION_OK && setup_session(db->c, &msg) == 0 &&
+        listen_all(db) == 0) {
+        db->backoff_ms = 0;
+        db->next_try_ms = 0;
+        db->reconnected = 1;
+        return 0;
+    }
+    db->backoff_ms = db->backoff_ms == 0 ? RECONNECT_FIRST_MS : db->backoff_ms * 2;
+    if (db->backoff_ms > RECONNECT_MAX_MS)
+        db->backoff_ms = RECONNECT_MAX_MS;
+    db->next_try_ms = now + db->backoff_ms;
+    char text[512];
+    snprintf(text, sizeof text, "reconnecting to the database: %s",
+             msg ? msg : PQerrorMessage(db->c));
+    free(msg);
+    set_error(db, SW_DB_ERROR, text);
+    return -1;
+}
+
+/* After a statement: whether a transaction is open now (kept when the
+ * connection broke, so pg_ensure knows). */
+static void track_tx(struct pg_db *db)
+{
+    if (PQstatus(db->c) != CONNECTION_OK)
+        return;
+    PGTransactionStatusType st = PQtransactionStatus(db->c);
+    db->in_tx = st == PQTRANS_INTRANS || st == PQTRANS_INERROR;
 }
 
 /* A password given as env:NAME in the URL's user info
@@ -176,15 +274,13 @@ static int pg_open(const char *url, int migrate, sw_db **out, sw_error **err)
                           db->c ? PQerrorMessage(db->c) : "out of memory");
         goto cleanup;
     }
-    PQsetNoticeProcessor(db->c, quiet_notices, NULL);
-    PGresult *res = PQexec(db->c, "SET client_min_messages = warning; SET TIME ZONE 'UTC'");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = sw_error_set(err, SW_EDB, "setting up the PostgreSQL session: %s",
-                          PQresultErrorMessage(res));
-        PQclear(res);
+    char *msg = NULL;
+    if (setup_session(db->c, &msg) != 0) {
+        rc =
+            sw_error_set(err, SW_EDB, "setting up the PostgreSQL session: %s", msg ? msg : "error");
+        free(msg);
         goto cleanup;
     }
-    PQclear(res);
     *out = &db->base;
     db = NULL;
 cleanup:
@@ -211,6 +307,18 @@ static void pg_close(sw_db *sdb)
 static int pg_exec(sw_db *sdb, const char *sql, char **errmsg)
 {
     struct pg_db *db = PDB(sdb);
+    if (pg_ensure(db) != 0) {
+        /* a ROLLBACK on a lost connection: nothing is left to roll back */
+        if (db->in_tx && strcmp(sql, "ROLLBACK") == 0) {
+            db->in_tx = 0;
+            return SW_DB_OK;
+        }
+        if (db->in_tx && strcmp(sql, "COMMIT") == 0)
+            db->in_tx = 0; /* fails: the caller learns the transaction is gone */
+        if (errmsg)
+            *errmsg = strdup(db->errmsg ? db->errmsg : "error");
+        return db->errcode = SW_DB_ERROR;
+    }
     PGresult *res = PQexec(db->c, sql);
     ExecStatusType st = PQresultStatus(res);
     int rc = SW_DB_OK;
@@ -223,6 +331,7 @@ static int pg_exec(sw_db *sdb, const char *sql, char **errmsg)
         db->changes = atoi(PQcmdTuples(res));
     }
     PQclear(res);
+    track_tx(db);
     return rc;
 }
 
@@ -240,7 +349,7 @@ static int pg_begin(sw_db *db, int concurrent)
 static int pg_in_transaction(sw_db *db)
 {
     PGTransactionStatusType st = PQtransactionStatus(PDB(db)->c);
-    return st == PQTRANS_INTRANS || st == PQTRANS_INERROR;
+    return st == PQTRANS_INTRANS || st == PQTRANS_INERROR || PDB(db)->in_tx;
 }
 
 /* Non-zero when s (not NUL-terminated, n bytes) starts, after blanks,
@@ -405,6 +514,8 @@ static void pg_migrate_unlock(sw_db *db)
 static int pg_table_exists(sw_db *sdb, const char *table)
 {
     struct pg_db *db = PDB(sdb);
+    if (pg_ensure(db) != 0)
+        return 0;
     const char *values[] = { table };
     PGresult *res =
         PQexecParams(db->c, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, values, NULL, NULL, 0);
@@ -500,8 +611,11 @@ static int pg_step(sw_stmt *sstmt)
             if (types[i] == 0 && stmt->null_tested[i])
                 types[i] = OID_TEXT;
         }
+        if (pg_ensure(db) != 0)
+            return db->errcode;
         stmt->res = PQexecParams(db->c, stmt->sql, n, types, values, lengths, formats, 0);
         stmt->executed = 1;
+        track_tx(db);
         ExecStatusType st = PQresultStatus(stmt->res);
         if (st == PGRES_TUPLES_OK) {
             stmt->nrows = PQntuples(stmt->res);
@@ -629,6 +743,84 @@ static double pg_column_double(sw_stmt *sstmt, int col)
     return v ? strtod((const char *)v, NULL) : 0.0;
 }
 
+/* ---- notifications ----------------------------------------------------------- */
+
+/* db.c added the channel to the list already (a reconnect listens again) */
+static int pg_listen(sw_db *sdb, const char *channel, sw_error **err)
+{
+    char sql[SW_DB_CHANNEL_MAX + 16];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel); /* checked by db.c: [a-z0-9_] */
+    if (pg_exec(sdb, sql, NULL) != SW_DB_OK) {
+        /* kept in the list: the next reconnect listens again */
+        return sw_error_set(err, SW_EDB, "database: LISTEN %s: %s", channel, pg_errmsg(sdb));
+    }
+    return 0;
+}
+
+static int pg_notify(sw_db *sdb, const char *channel, const char *payload, sw_error **err)
+{
+    struct pg_db *db = PDB(sdb);
+    if (pg_ensure(db) != 0)
+        return sw_error_set(err, SW_EDB, "database: NOTIFY: %s", pg_errmsg(sdb));
+    const char *values[] = { channel, payload };
+    PGresult *res = PQexecParams(db->c, "SELECT pg_notify($1, $2)", 2, NULL, values, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        result_error(db, res);
+        rc = sw_error_set(err, SW_EDB, "database: NOTIFY: %s", pg_errmsg(sdb));
+    }
+    PQclear(res);
+    track_tx(db);
+    return rc;
+}
+
+/* One notification already received, if any. */
+static int take_notice(struct pg_db *db, char *channel, char *payload)
+{
+    PGnotify *n = PQnotifies(db->c);
+    if (n == NULL)
+        return 0;
+    snprintf(channel, SW_DB_CHANNEL_MAX, "%s", n->relname);
+    snprintf(payload, SW_DB_PAYLOAD_MAX, "%s", n->extra ? n->extra : "");
+    PQfreemem(n);
+    return 1;
+}
+
+static int pg_wait_notify(sw_db *sdb, int timeout_ms, char *channel, char *payload, sw_error **err)
+{
+    struct pg_db *db = PDB(sdb);
+    int64_t deadline = mono_ms() + timeout_ms;
+    if (pg_ensure(db) != 0) {
+        /* a caller that loops on this must not spin while the server is down */
+        int64_t wait = db->next_try_ms - mono_ms();
+        if (wait > timeout_ms)
+            wait = timeout_ms;
+        if (wait > 0)
+            nanosleep(&(struct timespec){ wait / 1000, (long)(wait % 1000) * 1000000L }, NULL);
+        return sw_error_set(err, SW_EDB, "database: waiting for notifications: %s", pg_errmsg(sdb));
+    }
+    if (db->reconnected) {
+        db->reconnected = 0;
+        return 1; /* channel "": some may have been missed meanwhile */
+    }
+    for (;;) {
+        if (take_notice(db, channel, payload))
+            return 1;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd pfd = { .fd = PQsocket(db->c), .events = POLLIN };
+        int ready = poll(&pfd, 1, (int)left);
+        if (ready < 0)
+            continue; /* EINTR */
+        if (ready > 0 && (!PQconsumeInput(db->c) || PQstatus(db->c) != CONNECTION_OK)) {
+            set_error(db, SW_DB_ERROR, PQerrorMessage(db->c));
+            return sw_error_set(err, SW_EDB, "database: waiting for notifications: %s",
+                                pg_errmsg(sdb));
+        }
+    }
+}
+
 const struct sw_db_driver sw_db_pg_driver = {
     .kind = SW_DB_POSTGRES,
     .open = pg_open,
@@ -645,6 +837,9 @@ const struct sw_db_driver sw_db_pg_driver = {
     .migrate_lock = pg_migrate_lock,
     .migrate_unlock = pg_migrate_unlock,
     .table_exists = pg_table_exists,
+    .listen = pg_listen,
+    .notify = pg_notify,
+    .wait_notify = pg_wait_notify,
     .bind_text = pg_bind_text,
     .bind_blob = pg_bind_blob,
     .bind_int64 = pg_bind_int64,

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,11 +16,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/fs.h"
+
+struct lite_notice; /* the notification part, at the end of this file */
 
 struct lite_db {
     struct sw_db base;
     sqlite3 *h;
+    /* notifications: the last board entry seen, and what this
+     * connection's open transaction sent (the channels are in base) */
+    unsigned long long seen;
+    struct lite_notice *pending;
+    size_t n_pending;
 };
 
 struct lite_stmt {
@@ -134,6 +143,7 @@ static void lite_close(sw_db *db)
      * no-op) */
     sqlite3_exec(H(db), "PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close(H(db));
+    free(((struct lite_db *)db)->pending);
     free(db);
 }
 
@@ -304,6 +314,118 @@ static double lite_column_double(sw_stmt *stmt, int col)
     return sqlite3_column_double(S(stmt), col);
 }
 
+/* ---- notifications -----------------------------------------------------------
+ *
+ * SQLite has no LISTEN/NOTIFY: a process-wide board, a ring of the last
+ * BOARD_SIZE notifications numbered from 1, stands in for it. Connections
+ * of this process hear each other; other processes on the same file do
+ * not (they poll). A connection that fell more than BOARD_SIZE behind is
+ * told it may have missed some (channel ""). */
+
+#define BOARD_SIZE 256
+
+struct lite_notice {
+    unsigned long long seq;
+    char channel[SW_DB_CHANNEL_MAX];
+    char payload[SW_DB_PAYLOAD_MAX];
+};
+
+static pthread_mutex_t board_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t board_cond = PTHREAD_COND_INITIALIZER;
+static struct lite_notice board[BOARD_SIZE];
+static unsigned long long board_last; /* seq of the newest entry */
+
+static int lite_listening(struct lite_db *db, const char *channel)
+{
+    for (size_t i = 0; i < db->base.n_channels; i++)
+        if (strcmp(db->base.channels[i], channel) == 0)
+            return 1;
+    return 0;
+}
+
+/* db.c added the channel to the list already */
+static int lite_listen(sw_db *sdb, const char *channel, sw_error **err)
+{
+    struct lite_db *db = (struct lite_db *)sdb;
+    (void)channel;
+    (void)err;
+    if (db->base.n_channels == 1) { /* hears what is sent from now on */
+        pthread_mutex_lock(&board_lock);
+        db->seen = board_last;
+        pthread_mutex_unlock(&board_lock);
+    }
+    return 0;
+}
+
+static void board_post(const struct lite_notice *notices, size_t n)
+{
+    pthread_mutex_lock(&board_lock);
+    for (size_t i = 0; i < n; i++) {
+        struct lite_notice *slot = &board[++board_last % BOARD_SIZE];
+        *slot = notices[i];
+        slot->seq = board_last;
+    }
+    pthread_cond_broadcast(&board_cond);
+    pthread_mutex_unlock(&board_lock);
+}
+
+static int lite_notify(sw_db *sdb, const char *channel, const char *payload, sw_error **err)
+{
+    struct lite_db *db = (struct lite_db *)sdb;
+    struct lite_notice n = { 0 };
+    snprintf(n.channel, sizeof n.channel, "%s", channel);
+    snprintf(n.payload, sizeof n.payload, "%s", payload);
+    if (sqlite3_get_autocommit(db->h)) {
+        board_post(&n, 1);
+        return 0;
+    }
+    /* inside a transaction: on commit (lite_tx_end) */
+    void *grown = realloc(db->pending, (db->n_pending + 1) * sizeof *db->pending);
+    if (grown == NULL)
+        return sw_error_set(err, SW_ENOMEM, "database: out of memory");
+    db->pending = grown;
+    db->pending[db->n_pending++] = n;
+    return 0;
+}
+
+static void lite_tx_end(sw_db *sdb, int committed)
+{
+    struct lite_db *db = (struct lite_db *)sdb;
+    if (committed && db->n_pending > 0)
+        board_post(db->pending, db->n_pending);
+    db->n_pending = 0;
+}
+
+static int lite_wait_notify(sw_db *sdb, int timeout_ms, char *channel, char *payload,
+                            sw_error **err)
+{
+    struct lite_db *db = (struct lite_db *)sdb;
+    (void)err;
+    struct timespec deadline = sw_deadline_in(timeout_ms);
+    int found = 0;
+    pthread_mutex_lock(&board_lock);
+    for (;;) {
+        if (board_last > db->seen + BOARD_SIZE) { /* fell behind: missed some */
+            db->seen = board_last;
+            found = 1;
+            break;
+        }
+        while (db->seen < board_last) {
+            const struct lite_notice *n = &board[++db->seen % BOARD_SIZE];
+            if (lite_listening(db, n->channel)) {
+                memcpy(channel, n->channel, SW_DB_CHANNEL_MAX);
+                memcpy(payload, n->payload, SW_DB_PAYLOAD_MAX);
+                found = 1;
+                break;
+            }
+        }
+        if (found || pthread_cond_timedwait(&board_cond, &board_lock, &deadline) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&board_lock);
+    return found;
+}
+
 const struct sw_db_driver sw_db_sqlite_driver = {
     .kind = SW_DB_SQLITE,
     .open = lite_open,
@@ -320,6 +442,10 @@ const struct sw_db_driver sw_db_sqlite_driver = {
     .migrate_lock = lite_migrate_lock,
     .migrate_unlock = lite_migrate_unlock,
     .table_exists = lite_table_exists,
+    .listen = lite_listen,
+    .notify = lite_notify,
+    .wait_notify = lite_wait_notify,
+    .tx_end = lite_tx_end,
     .bind_text = lite_bind_text,
     .bind_blob = lite_bind_blob,
     .bind_int64 = lite_bind_int64,

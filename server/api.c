@@ -26,6 +26,7 @@
 #include "worker/outbox.h"
 #include "worker/repos.h"
 #include "worker/runid.h"
+#include "worker/logstore.h"
 #include "worker/runlog.h"
 #include "worker/service.h"
 #include "worker/tagruns.h"
@@ -687,11 +688,16 @@ struct log_stream {
     char *path;
     int fd;
     int sse;
-    int finished;      /* the run has ended (seen once) */
-    int drained;       /* after the end, the file was read to its end */
-    int ended;         /* sse: "end" sent */
-    uint64_t file_pos; /* next byte of the log file to send */
-    sw_strbuf out;     /* sse: formatted, not yet sent */
+    int finished;          /* the run has ended (seen once) */
+    int drained;           /* after the end, the file was read to its end */
+    int ended;             /* sse: "end" sent */
+    uint64_t file_pos;     /* next byte of the log file to send */
+    int use_db;            /* PostgreSQL: the log is read from the database (logstore.h) */
+    int db_more;           /* the last read filled the buffer: read again at once */
+    uint64_t db_token;     /* wrk_log_watch_token at the last read */
+    uint64_t status_token; /* ... at the last status check */
+    int64_t db_read_ms;
+    sw_strbuf out; /* sse: formatted, not yet sent */
     size_t out_pos;
     char *last_status; /* sse: the last RUN JSON sent */
     int64_t last_keepalive;
@@ -743,6 +749,55 @@ static int open_log(struct log_stream *s)
     return s->fd;
 }
 
+/* How long a follower waits before looking again with no news: briefly
+ * when it cannot be told (SQLite; the PostgreSQL watcher down), long when
+ * the watcher hears every change (the wait is only for one lost). */
+static int64_t recheck_ms(void)
+{
+    return wrk_log_watch_active() ? 5000 : 250;
+}
+
+/* The log's next bytes at s->file_pos (advanced): from the local file, or
+ * from the database (PostgreSQL), read only when the watcher heard the run
+ * named since the last read, or after recheck_ms. > 0 bytes, 0 nothing
+ * now, < 0 an error. */
+static long log_pread(struct log_stream *s, char *buf, size_t max)
+{
+    if (!s->use_db) {
+        if (open_log(s) < 0)
+            return 0;
+        ssize_t n = pread(s->fd, buf, max, (off_t)s->file_pos);
+        if (n > 0)
+            s->file_pos += (uint64_t)n;
+        return n;
+    }
+    uint64_t token = wrk_log_watch_token(s->run_id);
+    int64_t now = mono_ms();
+    if (!s->db_more && token == s->db_token && now - s->db_read_ms < recheck_ms())
+        return 0;
+    s->db_token = token;
+    s->db_read_ms = now;
+    sw_db *db = NULL;
+    if (reg_store_db(s->store, &db, NULL) != 0)
+        return 0; /* the database is down: try again later */
+    long n = wrk_logstore_read(db, s->run_id, &s->file_pos, buf, max, NULL);
+    s->db_more = n > 0;
+    return n < 0 ? 0 : n;
+}
+
+/* Whether it is time to look at the run's status again. */
+static int status_due(struct log_stream *s, int64_t now)
+{
+    if (!s->use_db)
+        return now - s->last_check >= 250;
+    uint64_t token = wrk_log_watch_token(s->run_id);
+    if (token != s->status_token || now - s->last_check >= recheck_ms()) {
+        s->status_token = token;
+        return 1;
+    }
+    return 0;
+}
+
 /* ?follow=1: the log file's bytes, waiting for more until the run ends. */
 static long follow_read(void *arg, uint64_t pos, char *buf, size_t max)
 {
@@ -750,22 +805,22 @@ static long follow_read(void *arg, uint64_t pos, char *buf, size_t max)
     (void)pos;
     if (s->drained)
         return -1;
-    if (open_log(s) >= 0) {
-        ssize_t n = pread(s->fd, buf, max, (off_t)s->file_pos);
-        if (n > 0) {
-            s->file_pos += (uint64_t)n;
-            return n;
-        }
-        if (n < 0)
-            return -2;
-    }
-    if (s->finished) {
+    long n = log_pread(s, buf, max);
+    if (n > 0)
+        return n;
+    if (n < 0)
+        return -2;
+    if (s->finished && !s->db_more) {
         s->drained = 1; /* everything written before the end has been sent */
         return -1;
     }
-    if (run_finished(s, NULL)) {
-        s->finished = 1;
-        return 0;
+    int64_t now = mono_ms();
+    if (!s->finished && status_due(s, now)) {
+        s->last_check = now;
+        if (run_finished(s, NULL)) {
+            s->finished = 1;
+            s->db_more = s->use_db; /* one more read: what came before the end */
+        }
     }
     return 0; /* the server calls again in a moment */
 }
@@ -792,23 +847,29 @@ static void sse_log_event(struct log_stream *s, const char *text, size_t len)
 static int sse_produce(struct log_stream *s)
 {
     int64_t now = mono_ms();
-    if (open_log(s) >= 0) {
+    {
         char buf[32 * 1024];
-        ssize_t n = pread(s->fd, buf, sizeof(buf), (off_t)s->file_pos);
+        long n = log_pread(s, buf, sizeof(buf));
         if (n > 0) {
             /* whole lines only, unless the run is over */
-            ssize_t use = n;
+            long use = n;
             while (use > 0 && buf[use - 1] != '\n')
                 use--;
             if (use == 0 && (s->finished || (size_t)n == sizeof(buf)))
                 use = n;
+            /* the rest is read again next time (a chunk skipped over a
+             * hole, on the database, moved the start: keep its end) */
+            s->file_pos = s->file_pos - (uint64_t)(n - use);
+            if (use == 0 && s->use_db)
+                s->db_more = 0; /* wait for the line's end */
             if (use > 0) {
-                s->file_pos += (uint64_t)use;
                 sse_log_event(s, buf, (size_t)use);
                 return 1;
             }
         }
     }
+    if (s->finished && s->db_more)
+        return 0; /* more to read first */
     if (s->finished) {
         if (!s->ended) {
             char *status = NULL;
@@ -825,7 +886,7 @@ static int sse_produce(struct log_stream *s)
         }
         return -1;
     }
-    if (now - s->last_check >= 250) {
+    if (status_due(s, now)) {
         char *status = NULL;
         s->last_check = now;
         int done = run_finished(s, &status);
@@ -836,8 +897,10 @@ static int sse_produce(struct log_stream *s)
             status = NULL;
         }
         free(status);
-        if (done)
+        if (done) {
             s->finished = 1;
+            s->db_more = s->use_db; /* one more read: what came before the end */
+        }
         if (s->out.len > s->out_pos || done)
             return 1;
     }
@@ -888,7 +951,9 @@ static void log_respond(srv_request *req, int sse)
     }
     const char *follow = srv_request_query(req, "follow");
     int is_follow = follow && strcmp(follow, "0") != 0 && strcmp(follow, "false") != 0;
-    if (!sse && !is_follow) {
+    /* PostgreSQL: the log of a run built anywhere, from the database */
+    int use_db = wrk_logstore_enabled(db);
+    if (!sse && !is_follow && !use_db) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         free(path);
@@ -914,7 +979,9 @@ static void log_respond(srv_request *req, int sse)
     s->path = path;
     s->fd = -1;
     s->sse = sse;
-    s->finished = finished;
+    s->use_db = use_db;
+    s->db_more = use_db;                            /* read at once */
+    s->finished = finished || (!sse && !is_follow); /* whole log: no waiting */
     s->last_keepalive = mono_ms();
     s->out = (sw_strbuf)SW_STRBUF_INIT;
     srv_header(req, "Cache-Control", "no-cache");

@@ -185,6 +185,9 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
     sw_stmt_bind_int64(stmt, 2, id);
     rc = sw_db_step_done(db, stmt, "naming a run", err);
     stmt = NULL;
+    /* delivered at commit: idle workers in every process wake up */
+    if (rc == 0)
+        rc = sw_db_notify(db, WRK_RUNS_CHANNEL, run_id, err);
     if (rc == 0 && (rc = sw_db_commit(db, err)) == 0)
         *created = 1;
 cleanup:
@@ -614,7 +617,26 @@ int wrk_jobs_release(sw_db *db, const char *run_id, const char *owner, sw_error 
         return rc;
     sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     sw_stmt_bind_text(stmt, 2, owner, -1, SW_DB_STATIC);
-    return sw_db_step_done(db, stmt, "releasing a run", err);
+    if ((rc = sw_db_step_done(db, stmt, "releasing a run", err)) != 0)
+        return rc;
+    /* another worker (of another process, maybe) takes it now */
+    return sw_db_notify(db, WRK_RUNS_CHANNEL, run_id, err);
+}
+
+int wrk_jobs_next_expiry(sw_db *db, int64_t *at, sw_error **err)
+{
+    sw_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db, "SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    *at = 0;
+    if (sw_stmt_step(stmt) == SW_DB_ROW)
+        *at = sw_stmt_column_int64(stmt, 0);
+    else
+        rc = sw_db_error(db, err, "reading the next lease expiry");
+    sw_stmt_finalize(stmt);
+    return rc;
 }
 
 /* ---- retention --------------------------------------------------------------- */

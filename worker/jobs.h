@@ -63,6 +63,11 @@ struct wrk_run {
 
 void wrk_run_release(struct wrk_run *run);
 
+/* The notification channel (core/db.h) on which a run becoming claimable
+ * is announced: queued (wrk_jobs_enqueue), given back (wrk_jobs_release).
+ * The payload is the run id. Idle workers wait on it. */
+#define WRK_RUNS_CHANNEL "sw_runs"
+
 /* Queues a run in one transaction (a delivery id seen before queues
  * nothing: *created = 0 and run_id gets the existing run's id). Queued
  * runs of the same repository, branch and rule become superseded (of a
@@ -76,6 +81,11 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
  * max_attempts attempts are failed on the way. */
 int wrk_jobs_claim(sw_db *db, const char *owner, int lease_s, int max_attempts, struct wrk_run *out,
                    sw_error **err);
+
+/* When the first lease of a running run expires (seconds since the
+ * epoch; 0 when no run is running): an idle worker looks again then, since
+ * nothing announces an expiry. */
+int wrk_jobs_next_expiry(sw_db *db, int64_t *at, sw_error **err);
 
 /* Extends the lease; *cancel is set when a cancel was requested.
  * SW_ECONFLICT when the lease is no longer ours (it expired and another

@@ -55,6 +55,26 @@ int wrk_outbox_add(sw_db *db, const char *run_id, const char *repo, const char *
         rc = sw_db_step_done(db, stmt, "queueing a delivery", err);
     }
     free(text);
+    if (rc == 0)
+        sw_db_notify(db, WRK_OUTBOX_CHANNEL, run_id, NULL); /* the poll is the fallback */
+    return rc;
+}
+
+int wrk_outbox_next_due(sw_db *db, int64_t *at, sw_error **err)
+{
+    sw_stmt *stmt = NULL;
+    int rc = sw_db_prepare(db,
+                           "SELECT MIN(CASE WHEN lease_owner IS NULL THEN next_at"
+                           " ELSE lease_expires_at END) FROM deliveries WHERE state = 'pending'",
+                           &stmt, err);
+    if (rc != 0)
+        return rc;
+    *at = 0;
+    if (sw_stmt_step(stmt) == SW_DB_ROW)
+        *at = sw_stmt_column_int64(stmt, 0);
+    else
+        rc = sw_db_error(db, err, "reading when the next delivery is due");
+    sw_stmt_finalize(stmt);
     return rc;
 }
 
@@ -185,7 +205,10 @@ int wrk_outbox_giveback(sw_db *db, const struct wrk_delivery *d, const char *own
         return rc;
     sw_stmt_bind_int64(stmt, 1, d->id);
     sw_stmt_bind_text(stmt, 2, owner, -1, SW_DB_STATIC);
-    return sw_db_step_done(db, stmt, "giving a delivery back", err);
+    if ((rc = sw_db_step_done(db, stmt, "giving a delivery back", err)) != 0)
+        return rc;
+    /* the courier of another process sends it now */
+    return sw_db_notify(db, WRK_OUTBOX_CHANNEL, d->run_id, err);
 }
 
 int wrk_outbox_list(sw_db *db, const char *run_id, json_t **out, sw_error **err)

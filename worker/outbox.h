@@ -37,6 +37,16 @@ struct wrk_delivery {
 
 void wrk_delivery_release(struct wrk_delivery *d);
 
+/* The notification channel (core/db.h) on which a delivery due now is
+ * announced (queued, given back); payload: the run id. Couriers wait on it
+ * and on wrk_outbox_next_due. */
+#define WRK_OUTBOX_CHANNEL "sw_outbox"
+
+/* When the next pending delivery falls due (seconds since the epoch): its
+ * next_at, or for one being sent the end of its courier's lease; 0 when
+ * none is pending. */
+int wrk_outbox_next_due(sw_db *db, int64_t *at, sw_error **err);
+
 /* Queues body (JSON) for url, due now. kind: "notify" or "status". */
 int wrk_outbox_add(sw_db *db, const char *run_id, const char *repo, const char *kind,
                    const char *url, const json_t *body, sw_error **err);

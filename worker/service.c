@@ -21,6 +21,7 @@
 #include "builder/layers.h"
 #include "builder/run_image.h"
 #include "builder/sandbox.h"
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/fs.h"
 #include "core/log.h"
@@ -32,6 +33,7 @@
 #include "worker/forge.h"
 #include "worker/git.h"
 #include "worker/jobs.h"
+#include "worker/logstore.h"
 #include "worker/outbox.h"
 #include "worker/platforms.h"
 #include "worker/runlog.h"
@@ -40,7 +42,14 @@
 #include "worker/timers.h"
 #include "worker/triggers.h"
 
+/* An idle worker thread looks at the queue when woken (a run was queued or
+ * given back: WRK_RUNS_CHANNEL), when a lease expires, and otherwise every
+ * IDLE_POLL_MS (SQLite: other processes on the same file are not heard)
+ * or IDLE_FALLBACK_MS (PostgreSQL, while this process listens: only for a
+ * notification lost on the way). */
 #define IDLE_POLL_MS 1000
+#define IDLE_FALLBACK_MS 30000
+#define LISTEN_TICK_MS 1000 /* the listener notices a stop within this */
 
 struct worker {
     wrk_service *svc;
@@ -51,9 +60,10 @@ struct worker {
 };
 
 #define PRESENCE_PERIOD_S 5
-#define PRUNE_PERIOD_S 3600  /* how often old runs are looked for */
-#define COURIER_LEASE_S 60   /* longer than a POST may take (10 s) */
-#define COURIER_POLL_MS 1000 /* deliveries of other processes, retries due */
+#define PRUNE_PERIOD_S 3600       /* how often old runs are looked for */
+#define COURIER_LEASE_S 60        /* longer than a POST may take (10 s) */
+#define COURIER_POLL_MS 1000      /* deliveries of other processes, retries due */
+#define COURIER_FALLBACK_MS 30000 /* PostgreSQL, listening: for a lost notification */
 
 struct wrk_service {
     struct wrk_service_options opts;
@@ -62,6 +72,9 @@ struct wrk_service {
     int has_presence;
     pthread_t courier; /* delivers the outbox (worker/outbox.h) */
     int has_courier;
+    pthread_t listener; /* hears WRK_RUNS_CHANNEL, wakes the workers */
+    int has_listener;
+    atomic_int listening;       /* PostgreSQL, and the LISTEN is in force */
     pthread_cond_t outbox_cond; /* a run queued a delivery */
     int outbox_kicked;
     struct wrk_run_limits limits;
@@ -123,17 +136,6 @@ void wrk_run_limits_get(const struct sw_config *cfg, struct wrk_run_limits *out)
 }
 
 /* ---- helpers -------------------------------------------------------------- */
-
-/* The CLOCK_REALTIME time ms milliseconds from now, for timed waits. */
-static struct timespec deadline_in(int ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    t.tv_sec += ms / 1000 + t.tv_nsec / 1000000000L;
-    t.tv_nsec %= 1000000000L;
-    return t;
-}
 
 static int64_t now_ms(void)
 {
@@ -210,7 +212,8 @@ struct run_ctx {
     const struct wrk_repo *repo;
     const struct wrk_rule *rule;
     int log_fd;
-    int output_fd; /* build output into the log, escaped (runlog.h) */
+    int output_fd;      /* build output into the log, escaped (runlog.h) */
+    wrk_log_ship *ship; /* PostgreSQL: the log copied to the database (logstore.h) */
     int64_t started_ms;
     int lost; /* our lease went to another worker */
     pthread_mutex_t hb_lock;
@@ -234,7 +237,7 @@ static void *heartbeat_main(void *arg)
         period_ms = 1000; /* cancel requests are noticed within a second */
     pthread_mutex_lock(&c->hb_lock);
     while (!c->hb_stop) {
-        struct timespec deadline = deadline_in(period_ms);
+        struct timespec deadline = sw_deadline_in(period_ms);
         pthread_cond_timedwait(&c->hb_cond, &c->hb_lock, &deadline);
         if (c->hb_stop)
             break;
@@ -1049,6 +1052,17 @@ static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
         sw_warn("run %s: %s", c.run.run_id, sw_error_message(err));
         sw_error_clear(&err);
     }
+    if (c.log_fd >= 0 && wrk_logstore_enabled(db)) {
+        /* front ends on other machines stream the log from the database */
+        char *path = wrk_log_path(reg_store_data_dir(svc->opts.store), c.run.run_id);
+        if (path == NULL ||
+            wrk_log_ship_start(svc->opts.store, path, c.run.run_id, &c.ship, &err) != 0) {
+            sw_warn("run %s: the log stays on this machine: %s", c.run.run_id,
+                    err ? sw_error_message(err) : "out of memory");
+            sw_error_clear(&err);
+        }
+        free(path);
+    }
     wrk_jobs_steps_clear(db, c.run.run_id, NULL);
     wrk_log_line(c.log_fd, "Run ID: %s: %s of %s %s%s%s (attempt %d, worker %s)", c.run.run_id,
                  c.run.trigger, c.run.source_type, c.run.source_ref, c.run.commit_sha ? " at " : "",
@@ -1091,9 +1105,10 @@ static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
         if (cancel_req) {
             wrk_jobs_finish(db, c.run.run_id, w->owner, "canceled", NULL, NULL, "canceled", NULL);
         } else {
-            wrk_jobs_release(db, c.run.run_id, w->owner, NULL);
             wrk_log_line(c.log_fd, "Run ID: %s: worker stopping; the run goes back to the queue",
                          c.run.run_id);
+            wrk_log_ship_flush(c.ship); /* the next worker's part comes after it */
+            wrk_jobs_release(db, c.run.run_id, w->owner, NULL);
         }
     } else {
         /* everything the run writes comes before it is marked finished, so a
@@ -1139,12 +1154,14 @@ static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
             post_status(&c, "failure", "Build failed");
             wrk_log_line(c.log_fd, "Run ID: %s failed after %.0fs", c.run.run_id, secs);
         }
+        wrk_log_ship_flush(c.ship); /* the whole log is in the database first */
         if (wrk_jobs_finish(db, c.run.run_id, w->owner, status, rc == 0 ? digest : NULL,
                             rc == 0 ? tags : NULL, rc == 0 ? NULL : sw_error_message(err),
                             &ferr) != 0) {
             sw_warn("run %s: %s", c.run.run_id, sw_error_message(ferr));
             sw_error_clear(&ferr);
         }
+        wrk_logstore_announce(db, c.run.run_id); /* followers: the run ended */
         sw_info("run %s %s after %.1fs%s%s", c.run.run_id, status, secs, rc ? ": " : "",
                 rc ? sw_error_message(err) : "");
     }
@@ -1157,6 +1174,14 @@ static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
     }
     if (c.log_fd >= 0) {
         wrk_log_output_stop(c.log_fd);
+        /* on PostgreSQL the database holds the log: the file was only its
+         * way there, and runs.keep, run by any process, could not find it */
+        if (c.ship && wrk_log_ship_stop(c.ship) == 0) {
+            char *path = wrk_log_path(reg_store_data_dir(svc->opts.store), c.run.run_id);
+            if (path && unlink(path) != 0 && errno != ENOENT)
+                sw_warn("removing %s: %s", path, strerror(errno));
+            free(path);
+        }
         close(c.log_fd);
     }
     pthread_mutex_destroy(&c.hb_lock);
@@ -1169,11 +1194,28 @@ static void process_run(struct worker *w, sw_db *db, struct wrk_run *run)
 
 /* ---- the threads ---------------------------------------------------------- */
 
-static void wait_for_work(wrk_service *svc)
+/* How long an idle worker thread may sleep before it looks again. */
+static int idle_wait_ms(wrk_service *svc, sw_db *db)
+{
+    if (db == NULL || !atomic_load(&svc->listening))
+        return IDLE_POLL_MS;
+    int64_t at = 0;
+    int ms = IDLE_FALLBACK_MS;
+    if (wrk_jobs_next_expiry(db, &at, NULL) != 0)
+        return IDLE_POLL_MS;
+    if (at > 0) { /* a lease expiring is claimable then: nothing announces it */
+        int64_t until = (at - (int64_t)time(NULL) + 1) * 1000;
+        if (until < ms)
+            ms = until < IDLE_POLL_MS ? IDLE_POLL_MS : (int)until;
+    }
+    return ms;
+}
+
+static void wait_for_work(wrk_service *svc, int wait_ms)
 {
     pthread_mutex_lock(&svc->lock);
     if (svc->wakeups == 0 && !svc->stopping) {
-        struct timespec deadline = deadline_in(IDLE_POLL_MS);
+        struct timespec deadline = sw_deadline_in(wait_ms);
         pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline);
     }
     if (svc->wakeups > 0)
@@ -1202,7 +1244,55 @@ static void *worker_main(void *arg)
         if (rc != SW_ENOTFOUND)
             sw_warn("%s: claiming a run: %s", w->owner, sw_error_message(err));
         sw_error_clear(&err);
-        wait_for_work(svc);
+        wait_for_work(svc, rc == SW_ENOTFOUND ? idle_wait_ms(svc, db) : IDLE_POLL_MS);
+    }
+    return NULL;
+}
+
+/* Hears runs queued by any process sharing the database (on SQLite: by
+ * this process) and wakes the worker threads; likewise deliveries for the
+ * courier. Its own connection: a
+ * connection is used by one thread at a time. */
+static void *listener_main(void *arg)
+{
+    wrk_service *svc = arg;
+    int listened = 0, warned = 0;
+    while (!svc->stopping) {
+        sw_db *db = NULL;
+        sw_error *e = NULL;
+        char channel[SW_DB_CHANNEL_MAX];
+        int rc = reg_store_db(svc->opts.store, &db, &e);
+        if (rc == 0 && !listened && (rc = sw_db_listen(db, WRK_RUNS_CHANNEL, &e)) == 0 &&
+            (rc = sw_db_listen(db, WRK_OUTBOX_CHANNEL, &e)) == 0)
+            listened = 1; /* a reconnect listens again by itself (core/db.h) */
+        if (rc == 0)
+            rc = sw_db_wait_notify(db, LISTEN_TICK_MS, channel, NULL, &e);
+        if (rc >= 0) {
+            atomic_store(&svc->listening, sw_db_kind_of(db) == SW_DB_POSTGRES);
+            if (warned)
+                sw_info("listening for queued runs again");
+            warned = 0;
+        }
+        if (rc > 0 && strcmp(channel, WRK_OUTBOX_CHANNEL) == 0) {
+            courier_kick(svc);
+        } else if (rc > 0) {
+            wrk_service_wake(svc); /* also for channel "": some may be missed */
+            if (channel[0] == '\0')
+                courier_kick(svc);
+        } else if (rc < 0) {
+            /* the connection is down: poll meanwhile, wake once it is back
+             * (the wait itself pauses as the reconnect backoff says) */
+            atomic_store(&svc->listening, 0);
+            if (!warned)
+                sw_warn("listening for queued runs: %s (polling meanwhile)", sw_error_message(e));
+            warned = 1;
+            wrk_service_wake(svc);
+            if (db == NULL || !listened) {
+                struct timespec pause = { 1, 0 };
+                nanosleep(&pause, NULL);
+            }
+        }
+        sw_error_clear(&e);
     }
     return NULL;
 }
@@ -1224,6 +1314,10 @@ static void prune_runs(wrk_service *svc, sw_db *db)
         char *path = wrk_log_path(reg_store_data_dir(svc->opts.store), ids[i]);
         if (path && unlink(path) != 0 && errno != ENOENT)
             sw_warn("removing %s: %s", path, strerror(errno));
+        if (wrk_logstore_enabled(db) && wrk_logstore_delete(db, ids[i], &e) != 0) {
+            sw_warn("run %s: %s", ids[i], sw_error_message(e));
+            sw_error_clear(&e);
+        }
         free(path);
         free(ids[i]);
     }
@@ -1270,7 +1364,7 @@ static void *presence_main(void *arg)
         /* containers and scratch dirs of workers killed meanwhile */
         sweep_leftovers(svc->opts.store, svc->opts.config);
         pthread_mutex_lock(&svc->lock);
-        struct timespec deadline = deadline_in(PRESENCE_PERIOD_S * 1000);
+        struct timespec deadline = sw_deadline_in(PRESENCE_PERIOD_S * 1000);
         while (!svc->stopping &&
                pthread_cond_timedwait(&svc->wake, &svc->lock, &deadline) != ETIMEDOUT)
             ;
@@ -1292,11 +1386,27 @@ static void courier_kick(wrk_service *svc)
     pthread_mutex_unlock(&svc->lock);
 }
 
-static void courier_wait(wrk_service *svc)
+/* How long the courier may sleep with nothing due: until the next retry
+ * or lease end when the listener hears deliveries queued anywhere
+ * (PostgreSQL), else a poll as on SQLite. */
+static int courier_wait_ms(wrk_service *svc, sw_db *db)
+{
+    int64_t at = 0;
+    if (db == NULL || !atomic_load(&svc->listening) || wrk_outbox_next_due(db, &at, NULL) != 0)
+        return COURIER_POLL_MS;
+    if (at == 0)
+        return COURIER_FALLBACK_MS;
+    int64_t ms = (at - (int64_t)time(NULL) + 1) * 1000;
+    return ms < COURIER_POLL_MS       ? COURIER_POLL_MS
+           : ms > COURIER_FALLBACK_MS ? COURIER_FALLBACK_MS
+                                      : (int)ms;
+}
+
+static void courier_wait(wrk_service *svc, int wait_ms)
 {
     pthread_mutex_lock(&svc->lock);
     if (!svc->outbox_kicked && !svc->stopping) {
-        struct timespec deadline = deadline_in(COURIER_POLL_MS);
+        struct timespec deadline = sw_deadline_in(wait_ms);
         pthread_cond_timedwait(&svc->outbox_cond, &svc->lock, &deadline);
     }
     svc->outbox_kicked = 0;
@@ -1375,7 +1485,7 @@ static void *courier_main(void *arg)
             if (rc != SW_ENOTFOUND)
                 sw_warn("%s: %s", owner, sw_error_message(e));
             sw_error_clear(&e);
-            courier_wait(svc);
+            courier_wait(svc, rc == SW_ENOTFOUND ? courier_wait_ms(svc, db) : COURIER_POLL_MS);
             continue;
         }
         deliver(svc, db, owner, &d);
@@ -1454,6 +1564,7 @@ int wrk_service_start(const struct wrk_service_options *opts, wrk_service **out,
     }
     svc->has_presence = pthread_create(&svc->presence, NULL, presence_main, svc) == 0;
     svc->has_courier = pthread_create(&svc->courier, NULL, courier_main, svc) == 0;
+    svc->has_listener = pthread_create(&svc->listener, NULL, listener_main, svc) == 0;
     sw_error *timer_err = NULL;
     if (wrk_timers_start(opts->store, opts->repos, timers_queued, svc, &svc->timers, &timer_err))
         sw_warn("timers do not run in this process: %s", sw_error_message(timer_err));
@@ -1497,6 +1608,8 @@ void wrk_service_stop(wrk_service *svc)
         pthread_join(svc->presence, NULL);
     if (svc->has_courier)
         pthread_join(svc->courier, NULL);
+    if (svc->has_listener)
+        pthread_join(svc->listener, NULL);
     free(svc->workers);
     sw_strv_free(svc->platforms);
     pthread_mutex_destroy(&svc->lock);

@@ -8,13 +8,20 @@
  * violation distinguishable from other errors; a rolled-back transaction
  * leaves nothing; two connections claiming queued runs (worker/jobs.c)
  * get each exactly once; migrations applied twice are a no-op; two
- * processes migrating an empty database at once both succeed.
+ * processes migrating an empty database at once both succeed;
+ * notifications (sw_db_listen/notify/wait_notify) reach a listener on
+ * another connection, also one blocked in a wait on another thread, only
+ * on its channels, at commit and never after a rollback. On PostgreSQL: a
+ * connection whose server side went away (pg_terminate_backend, as in a
+ * server restart) is re-opened on its next use, a transaction it was in
+ * fails until rolled back, and a listener hears notifications again.
  *
  * In the worker folder because the claim test uses the real run queue.
  */
 #include <inttypes.h>
 #include <pthread.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/db.h"
@@ -22,6 +29,7 @@
 #include "tests/unit/core/scratch.h"
 #include "tests/unit/test.h"
 #include "worker/jobs.h"
+#include "worker/logstore.h"
 
 static int on_pg;
 static char *dir;
@@ -472,6 +480,228 @@ static void test_concurrent_migrations(void)
     }
 }
 
+/* One notification for db within timeout_ms: 1 (channel and payload
+ * copied), 0 on timeout. */
+static int wait_for(sw_db *db, int timeout_ms, char *channel, char *payload)
+{
+    sw_error *err = NULL;
+    int rc = sw_db_wait_notify(db, timeout_ms, channel, payload, &err);
+    if (rc < 0)
+        fprintf(stderr, "wait_notify: %s\n", sw_error_message(err));
+    sw_error_clear(&err);
+    return rc;
+}
+
+struct waiter {
+    sw_db *db;
+    int got;
+    char payload[SW_DB_PAYLOAD_MAX];
+    int64_t waited_ms;
+    int64_t woken_us; /* CLOCK_MONOTONIC */
+};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *wait_main(void *arg)
+{
+    struct waiter *w = arg;
+    int64_t start = now_ms();
+    char channel[SW_DB_CHANNEL_MAX];
+    w->got = wait_for(w->db, 20000, channel, w->payload);
+    w->woken_us = now_us();
+    w->waited_ms = now_ms() - start;
+    return NULL;
+}
+
+static void test_notify(void)
+{
+    char *where = fresh_database();
+    sw_db *a = open_db(where), *b = open_db(where);
+    char channel[SW_DB_CHANNEL_MAX], payload[SW_DB_PAYLOAD_MAX];
+    sw_error *err = NULL;
+
+    CHECK_INT_EQ(sw_db_listen(b, "Bad-Name", &err), SW_EINVAL);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(sw_db_notify(a, "sw_test; DROP TABLE runs", "x", &err), SW_EINVAL);
+    sw_error_clear(&err);
+    CHECK_INT_EQ(sw_db_listen(b, "sw_test", &err), 0);
+    CHECK_INT_EQ(sw_db_listen(b, "sw_test", &err), 0); /* twice: once */
+
+    CHECK_INT_EQ(sw_db_notify(a, "sw_test", "hello 'world'", &err), 0);
+    CHECK_INT_EQ(wait_for(b, 5000, channel, payload), 1);
+    CHECK_STR_EQ(channel, "sw_test");
+    CHECK_STR_EQ(payload, "hello 'world'");
+    CHECK_INT_EQ(wait_for(b, 100, channel, payload), 0); /* heard once */
+
+    /* another channel is not heard */
+    CHECK_INT_EQ(sw_db_notify(a, "sw_other", "x", &err), 0);
+    CHECK_INT_EQ(wait_for(b, 200, channel, payload), 0);
+
+    /* inside a transaction: at commit; after a rollback: never */
+    CHECK_INT_EQ(sw_db_begin(a, &err), 0);
+    CHECK_INT_EQ(sw_db_notify(a, "sw_test", "committed", &err), 0);
+    CHECK_INT_EQ(wait_for(b, 200, channel, payload), 0);
+    CHECK_INT_EQ(sw_db_commit(a, &err), 0);
+    CHECK_INT_EQ(wait_for(b, 5000, channel, payload), 1);
+    CHECK_STR_EQ(payload, "committed");
+    CHECK_INT_EQ(sw_db_begin(a, &err), 0);
+    CHECK_INT_EQ(sw_db_notify(a, "sw_test", "rolled back", &err), 0);
+    sw_db_rollback(a);
+    CHECK_INT_EQ(wait_for(b, 300, channel, payload), 0);
+
+    /* a listener blocked in a wait on another thread is woken at once */
+    struct waiter w = { .db = b };
+    pthread_t t;
+    pthread_create(&t, NULL, wait_main, &w);
+    struct timespec pause = { 0, 200 * 1000 * 1000 };
+    nanosleep(&pause, NULL);
+    int64_t sent_us = now_us();
+    CHECK_INT_EQ(sw_db_notify(a, "sw_test", "wake up", &err), 0);
+    pthread_join(t, NULL);
+    fprintf(stderr, "# notify to wake-up: %.2f ms\n", (double)(w.woken_us - sent_us) / 1000.0);
+    CHECK_INT_EQ(w.got, 1);
+    CHECK_STR_EQ(w.payload, "wake up");
+    CHECK(w.waited_ms < 5000);
+    /* a payload too long for PostgreSQL's limit here is refused */
+    char big[SW_DB_PAYLOAD_MAX + 1];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_INT_EQ(sw_db_notify(a, "sw_test", big, &err), SW_EINVAL);
+    sw_error_clear(&err);
+    sw_db_close(a);
+    sw_db_close(b);
+    free(where);
+}
+
+static int64_t backend_pid(sw_db *db)
+{
+    return count(db, "SELECT pg_backend_pid()");
+}
+
+/* As a server restart looks to one connection: its backend ends. */
+static void terminate(sw_db *admin, int64_t pid)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)", (long long)pid);
+    CHECK_INT_EQ(count(admin, sql), 1);
+    struct timespec pause = { 0, 200 * 1000 * 1000 }; /* the goodbye reaches the socket */
+    nanosleep(&pause, NULL);
+}
+
+static void test_reconnect(void)
+{
+    char *where = fresh_database();
+    sw_db *admin = open_db(where), *db = open_db(where), *b = open_db(where);
+    sw_error *err = NULL;
+    char channel[SW_DB_CHANNEL_MAX], payload[SW_DB_PAYLOAD_MAX];
+
+    /* an idle connection whose backend ended: the next statement works */
+    int64_t pid = backend_pid(db);
+    CHECK(pid > 0);
+    terminate(admin, pid);
+    CHECK_INT_EQ(count(db, "SELECT 41 + 1"), 42);
+    CHECK(backend_pid(db) != pid);
+
+    /* inside a transaction: the transaction fails until rolled back */
+    CHECK_INT_EQ(sw_db_begin(db, &err), 0);
+    CHECK_INT_EQ(sw_db_exec(db, "CREATE TABLE t_reconnect (x INTEGER)", &err), 0);
+    terminate(admin, backend_pid(db));
+    CHECK(sw_db_exec(db, "INSERT INTO t_reconnect VALUES (1)", &err) != 0);
+    sw_error_clear(&err);
+    CHECK(sw_db_exec(db, "INSERT INTO t_reconnect VALUES (2)", &err) != 0);
+    sw_error_clear(&err);
+    CHECK(sw_db_commit(db, &err) != 0);
+    sw_error_clear(&err);
+    sw_db_rollback(db);
+    CHECK_INT_EQ(count(db, "SELECT COUNT(*) FROM pg_tables WHERE tablename = 't_reconnect'"), 0);
+
+    /* a listener: told it may have missed some, then hears again */
+    CHECK_INT_EQ(sw_db_listen(b, "sw_test", &err), 0);
+    terminate(admin, backend_pid(b));
+    int rc = wait_for(b, 5000, channel, payload);
+    if (rc < 0) /* the break seen by the wait itself: the next one re-opens */
+        rc = wait_for(b, 5000, channel, payload);
+    CHECK_INT_EQ(rc, 1);
+    CHECK_STR_EQ(channel, "");
+    CHECK_INT_EQ(sw_db_notify(admin, "sw_test", "again", &err), 0);
+    CHECK_INT_EQ(wait_for(b, 5000, channel, payload), 1);
+    CHECK_STR_EQ(channel, "sw_test");
+    CHECK_STR_EQ(payload, "again");
+    sw_error_clear(&err);
+    sw_db_close(admin);
+    sw_db_close(db);
+    sw_db_close(b);
+    free(where);
+}
+
+/* Run logs in the database (worker/logstore.h, migration 0013): chunks at
+ * byte offsets, read back from any offset with any buffer size. */
+static void test_run_logs(void)
+{
+    char *where = fresh_database();
+    sw_db *db = open_db(where);
+    sw_error *err = NULL;
+    uint64_t end = 99, pos;
+    char buf[64];
+    CHECK_INT_EQ(wrk_logstore_enabled(db), on_pg);
+    CHECK_INT_EQ(wrk_logstore_end(db, "ca1", &end, &err), 0);
+    CHECK_INT_EQ((int)end, 0);
+    pos = 0;
+    CHECK_INT_EQ((int)wrk_logstore_read(db, "ca1", &pos, buf, sizeof buf, &err), 0);
+    /* bytes as they are: the mark, a NUL, UTF-8 */
+    static const char a[] = "\x1e# Run ID: ca1\n", b[] = "out\0put \xe2\x90\x9e\n", c[] = "end\n";
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", 0, a, sizeof a - 1, &err), 0);
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", sizeof a - 1, b, sizeof b - 1, &err), 0);
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", sizeof a - 1 + sizeof b - 1, c, sizeof c - 1, &err),
+                 0);
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca2", 0, "other\n", 6, &err), 0);
+    /* the same offset twice: a conflict, not a second copy */
+    CHECK_INT_EQ(wrk_logstore_append(db, "ca1", 0, a, sizeof a - 1, &err), SW_ECONFLICT);
+    sw_error_clear(&err);
+    size_t total = sizeof a - 1 + sizeof b - 1 + sizeof c - 1;
+    char whole[64];
+    memcpy(whole, a, sizeof a - 1);
+    memcpy(whole + sizeof a - 1, b, sizeof b - 1);
+    memcpy(whole + sizeof a - 1 + sizeof b - 1, c, sizeof c - 1);
+    CHECK_INT_EQ(wrk_logstore_end(db, "ca1", &end, &err), 0);
+    CHECK_INT_EQ((int)end, (int)total);
+    /* every start offset, every buffer size: the same bytes */
+    int same = 1;
+    for (size_t from = 0; from <= total; from++) {
+        for (size_t size = 1; size <= 20; size += 3) {
+            char got[64];
+            size_t n = 0;
+            pos = from;
+            long r;
+            while ((r = wrk_logstore_read(db, "ca1", &pos, got + n, size, &err)) > 0)
+                n += (size_t)r;
+            if (r < 0 || pos != total || n != total - from || memcmp(got, whole + from, n) != 0)
+                same = 0;
+        }
+    }
+    CHECK(same);
+    CHECK_INT_EQ(wrk_logstore_delete(db, "ca1", &err), 0);
+    CHECK_INT_EQ(wrk_logstore_end(db, "ca1", &end, &err), 0);
+    CHECK_INT_EQ((int)end, 0);
+    pos = 0;
+    CHECK_INT_EQ((int)wrk_logstore_read(db, "ca2", &pos, buf, sizeof buf, &err), 6);
+    sw_error_clear(&err);
+    sw_db_close(db);
+    free(where);
+}
+
 static void test_bad_url(void)
 {
     sw_db *db = NULL;
@@ -506,6 +736,10 @@ int main(int argc, char **argv)
     RUN(test_concurrent_claim);
     RUN(test_migrations_twice);
     RUN(test_concurrent_migrations);
+    RUN(test_notify);
+    RUN(test_run_logs);
+    if (on_pg)
+        RUN(test_reconnect);
     RUN(test_bad_url);
     sw_rm_rf(dir, NULL);
     free(dir);

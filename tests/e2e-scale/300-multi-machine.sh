@@ -24,10 +24,11 @@
 #     and chunk it acknowledged before are there through B, and the upload
 #     goes on through B from the offset B reports.
 #
-# What each part needs (issue 15): S3 as the blob store of every caller
-# (branch h-backend) for all of it; run logs in the database and NOTIFY
-# wake-ups (branch h-live) for the log streamed from B; a worker with its own
-# data dir (h-live) for the builds.
+# What each part needs (issue 15): run logs in the database, NOTIFY and
+# workers with data dirs of their own (branch h-live, merged); S3 as the blob
+# store of every caller, upload sessions included (branch h-backend): until
+# then the front ends refuse storage.driver: s3. With one shared blobs/
+# directory instead of S3, all but the upload checks pass (36 of 43).
 source "$(dirname "$0")/../e2e/svc-lib.sh"
 # shellcheck source=../lib/netns.sh
 source "$(dirname "$0")/../lib/netns.sh"

@@ -135,6 +135,9 @@ storage:
     rootdirectory: /distribution
     secure: false
     v4auth: true
+    # one CopyObject to move a finished upload into place: s3rver has no
+    # UploadPartCopy, which the driver uses above this size (32 MiB default)
+    multipartcopythresholdsize: 5368709120
   cache: { blobdescriptor: inmemory }
   redirect: { disable: true }
 http: { addr: 127.0.0.1:$d_port }

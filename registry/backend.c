@@ -426,9 +426,12 @@ int reg_backend_writer_new(reg_backend *b, enum sw_hash_algo algo, reg_backend_w
 
 int reg_backend_writer_write(reg_backend_writer *w, const void *data, size_t len, sw_error **err)
 {
+    if (w->is_verified)
+        return sw_error_set(err, SW_EINVAL, "blob writer: written after verify");
     int rc = w->b->ops->writer_write(w, data, len, err);
     if (rc == 0) {
-        sw_hash_update(w->hash, data, len);
+        if (!w->b->ops->writer_hashes)
+            sw_hash_update(w->hash, data, len);
         w->size += (int64_t)len;
     }
     return rc;
@@ -446,20 +449,38 @@ static void writer_free(reg_backend_writer *w)
     sw_hash_free(hash);
 }
 
+int reg_backend_writer_verify(reg_backend_writer *w, const char *expected,
+                              char digest_out[SW_DIGEST_MAX], sw_error **err)
+{
+    char digest[SW_DIGEST_MAX];
+    int rc;
+    if (w->is_verified) {
+        memcpy(digest, w->verified, SW_DIGEST_MAX);
+    } else {
+        if (w->b->ops->writer_flush && (rc = w->b->ops->writer_flush(w, err)) != 0)
+            return rc;
+        sw_hash_digest(w->hash, digest);
+    }
+    if (expected && (rc = check_digest(expected, err)) != 0)
+        return rc;
+    if (expected && strcmp(expected, digest) != 0)
+        return sw_error_set(err, REG_E_DIGEST_INVALID,
+                            "content does not match digest %s (it is %s)", expected, digest);
+    memcpy(w->verified, digest, SW_DIGEST_MAX);
+    w->is_verified = 1;
+    if (digest_out)
+        memcpy(digest_out, digest, SW_DIGEST_MAX);
+    return 0;
+}
+
 int reg_backend_writer_commit(reg_backend_writer *w, const char *expected,
                               char digest_out[SW_DIGEST_MAX], sw_error **err)
 {
     char digest[SW_DIGEST_MAX];
     char *key = NULL;
-    int rc = 0;
-    sw_hash_digest(w->hash, digest);
-    if (expected && (rc = check_digest(expected, err)) != 0)
+    int rc = reg_backend_writer_verify(w, expected, digest, err);
+    if (rc != 0)
         goto cleanup;
-    if (expected && strcmp(expected, digest) != 0) {
-        rc = sw_error_set(err, REG_E_DIGEST_INVALID, "content does not match digest %s (it is %s)",
-                          expected, digest);
-        goto cleanup;
-    }
     key = reg_backend_blob_key(digest);
     SW_CHECK_ALLOC(key, rc, err, cleanup);
     if ((rc = w->b->ops->writer_publish(w, key, err)) != 0)
@@ -574,7 +595,8 @@ int reg_backend_chunk_write(reg_backend_chunk *c, const void *data, size_t len, 
 {
     int rc = c->b->ops->chunk_write(c, data, len, err);
     if (rc == 0) {
-        reg_hashstate_update(c->hash, data, len);
+        if (!c->b->ops->chunk_hashes)
+            reg_hashstate_update(c->hash, data, len);
         c->offset += (int64_t)len;
     }
     return rc;

@@ -85,10 +85,12 @@ int reg_backend_stat(reg_backend *b, const char *digest, int64_t *size, sw_error
  * the database's say-so. */
 int reg_backend_delete(reg_backend *b, const char *digest, sw_error **err);
 
-/* Calls fn for every stored blob (order unspecified). A nonzero return
- * from fn stops the walk and is returned. Blobs being written are not
- * listed. */
-typedef int (*reg_backend_walk_fn)(const char *digest, int64_t size, void *ctx, sw_error **err);
+/* Calls fn for every stored blob (order unspecified) with its size and the
+ * time it was stored (epoch seconds; GC spares young objects). A nonzero
+ * return from fn stops the walk and is returned. Blobs being written are
+ * not listed. */
+typedef int (*reg_backend_walk_fn)(const char *digest, int64_t size, int64_t mtime, void *ctx,
+                                   sw_error **err);
 int reg_backend_walk(reg_backend *b, reg_backend_walk_fn fn, void *ctx, sw_error **err);
 
 /* A reader of bytes [offset, offset + length) of a blob (length -1: to the
@@ -124,6 +126,13 @@ int reg_backend_writer_new(reg_backend *b, enum sw_hash_algo algo, reg_backend_w
                            sw_error **err);
 int reg_backend_writer_write(reg_backend_writer *w, const void *data, size_t len, sw_error **err);
 int64_t reg_backend_writer_size(const reg_backend_writer *w);
+/* Flushes what is buffered and verifies expected (NULL: accept the
+ * computed digest) without making anything visible: the slow part of a
+ * commit, done before a caller's transaction. Mismatch:
+ * REG_E_DIGEST_INVALID, the writer stays (abort it). No write may follow;
+ * a commit afterwards only publishes. digest_out (may be NULL). */
+int reg_backend_writer_verify(reg_backend_writer *w, const char *expected,
+                              char digest_out[SW_DIGEST_MAX], sw_error **err);
 /* Verifies expected (NULL: accept the computed digest), makes the blob
  * visible (a blob already stored under that digest is kept as it is) and
  * frees the writer in every case. Mismatch: REG_E_DIGEST_INVALID and

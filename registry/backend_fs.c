@@ -28,6 +28,7 @@
 
 #include "core/fs.h"
 #include "registry/backend_impl.h"
+#include "registry/sink.h"
 
 #define FS_IO_BUF (256 * 1024)
 
@@ -50,6 +51,9 @@ struct fs_writer {
     struct reg_backend_writer base;
     int fd;
     char *tmp_path;
+    reg_sink *sink; /* made at the first write, once base.hash is set */
+    int has_failed; /* a write failed: the content is incomplete */
+    int is_flushed; /* every byte written, hashed and fdatasynced */
 };
 
 struct fs_chunk {
@@ -57,6 +61,8 @@ struct fs_chunk {
     int fd;
     int64_t start; /* the session's size before this chunk */
     char *uuid;
+    reg_sink *sink; /* made at the first write, once base.hash is set */
+    int has_failed;
 };
 
 static struct fs_backend *fs_of(reg_backend *b)
@@ -160,7 +166,7 @@ static int walk_blob(const char *dir, const char *name, void *ctx, sw_error **er
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (stat(path, &st) != 0)
         return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "stat %s", path);
-    return w->fn(digest, (int64_t)st.st_size, w->ctx, err);
+    return w->fn(digest, (int64_t)st.st_size, (int64_t)st.st_mtime, w->ctx, err);
 }
 
 static int walk_shard(const char *dir, const char *name, void *ctx, sw_error **err)
@@ -299,13 +305,45 @@ fail:
     return rc;
 }
 
+/* Bytes go through a sink (registry/sink.h): 1 MiB writes, sha256 on a
+ * second thread, writeback started as the file grows, so the one
+ * fdatasync at flush finds little left. */
 static int fs_writer_write(reg_backend_writer *base, const void *data, size_t len, sw_error **err)
 {
     struct fs_writer *w = (struct fs_writer *)base;
-    int rc = sw_write_all(w->fd, data, len, err);
-    if (rc != 0)
-        sw_error_prefix(err, "writing %s", w->tmp_path);
+    int rc;
+    if (w->has_failed || w->is_flushed)
+        return sw_error_set(err, SW_EIO, "writing %s: %s", w->tmp_path,
+                            w->has_failed ? "an earlier write failed" : "already flushed");
+    if (w->sink == NULL) {
+        if ((rc = reg_sink_new(w->fd, 0, w->base.hash, w->tmp_path, &w->sink, err)) != 0)
+            return rc;
+        reg_sink_start_writeback(w->sink);
+    }
+    if ((rc = reg_sink_write(w->sink, data, len, err)) != 0)
+        w->has_failed = 1;
     return rc;
+}
+
+static int fs_writer_flush(reg_backend_writer *base, sw_error **err)
+{
+    struct fs_writer *w = (struct fs_writer *)base;
+    int rc = 0;
+    if (w->is_flushed)
+        return 0;
+    if (w->has_failed)
+        return sw_error_set(err, SW_EIO, "blob %s is incomplete: a write failed", w->tmp_path);
+    if (w->sink && (rc = reg_sink_flush(w->sink, err)) != 0) {
+        w->has_failed = 1;
+        return rc;
+    }
+    /* data and size; the name becomes durable with the directory at publish */
+    if (fdatasync(w->fd) != 0) {
+        w->has_failed = 1;
+        return sw_error_sys(err, SW_EIO, errno, "fsync of %s", w->tmp_path);
+    }
+    w->is_flushed = 1;
+    return 0;
 }
 
 /* Renames a fully written, fsynced file into the blob's place. A blob of
@@ -336,9 +374,10 @@ cleanup:
 static int fs_writer_publish(reg_backend_writer *base, const char *key, sw_error **err)
 {
     struct fs_writer *w = (struct fs_writer *)base;
-    if (fsync(w->fd) != 0)
-        return sw_error_sys(err, SW_EIO, errno, "fsync %s", w->tmp_path);
-    int rc = publish_file(fs_of(w->base.b), w->tmp_path, key, err);
+    int rc = fs_writer_flush(base, err); /* done already by the digest check */
+    if (rc != 0)
+        return rc;
+    rc = publish_file(fs_of(w->base.b), w->tmp_path, key, err);
     if (rc == 0) {
         free(w->tmp_path);
         w->tmp_path = NULL; /* nothing left to remove */
@@ -349,6 +388,9 @@ static int fs_writer_publish(reg_backend_writer *base, const char *key, sw_error
 static void fs_writer_free(reg_backend_writer *base)
 {
     struct fs_writer *w = (struct fs_writer *)base;
+    reg_sink_free(w->sink); /* stops its thread before the fd and hash go */
+    /* close() drops the flock only with the last reference to the file */
+    (void)flock(w->fd, LOCK_UN);
     close(w->fd);
     if (w->tmp_path)
         unlink(w->tmp_path);
@@ -358,13 +400,38 @@ static void fs_writer_free(reg_backend_writer *base)
 
 /* ---- upload sessions ---- */
 
+/* Replaces uploads/<uuid>.state: written and synced under a temporary
+ * name, then renamed over the old one. The directory is not synced: a
+ * rename lost in a crash leaves the previous state, whose offset the next
+ * chunk truncates the bytes back to (the client resends them), so only
+ * the state's own bytes must be durable before the rename. Once per chunk,
+ * this saves a directory fsync on every PATCH. */
 static int write_state(struct fs_backend *fs, const char *uuid, const char *state, sw_error **err)
 {
-    char *path = upload_path(fs, uuid, ".state");
-    if (path == NULL)
-        return sw_error_oom(err);
-    int rc = sw_write_file_atomic(path, state, strlen(state), 0600, err);
+    char *path = upload_path(fs, uuid, ".state"), *tmp = upload_path(fs, uuid, ".state-new");
+    int rc = 0, fd = -1;
+    SW_CHECK_ALLOC(path, rc, err, cleanup);
+    SW_CHECK_ALLOC(tmp, rc, err, cleanup);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", tmp);
+        goto cleanup;
+    }
+    if ((rc = sw_write_all(fd, state, strlen(state), err)) != 0)
+        goto cleanup;
+    if (fdatasync(fd) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "fsync of %s", tmp);
+        goto cleanup;
+    }
+    if (rename(tmp, path) != 0)
+        rc = sw_error_sys(err, SW_EIO, errno, "renaming %s", tmp);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    if (rc != 0 && tmp)
+        unlink(tmp);
     free(path);
+    free(tmp);
     return rc;
 }
 
@@ -459,8 +526,10 @@ static int fs_chunk_begin(reg_backend *b, const char *uuid, int64_t expected_off
     return 0;
 fail:
     if (c) {
-        if (c->fd >= 0)
+        if (c->fd >= 0) {
+            (void)flock(c->fd, LOCK_UN); /* see fs_chunk_free */
             close(c->fd);
+        }
         free(c->uuid);
     }
     free(c);
@@ -471,12 +540,26 @@ fail:
     return rc;
 }
 
+static void update_hashstate(void *hash, const void *data, size_t len)
+{
+    reg_hashstate_update(hash, data, len);
+}
+
+/* A chunk's bytes go through a sink as a whole blob's do: 1 MiB writes,
+ * hashed into the session's resumable state on a second thread. */
 static int fs_chunk_write(reg_backend_chunk *base, const void *data, size_t len, sw_error **err)
 {
     struct fs_chunk *c = (struct fs_chunk *)base;
-    int rc = sw_write_all(c->fd, data, len, err);
-    if (rc != 0)
+    int rc;
+    if (c->has_failed)
+        return sw_error_set(err, SW_EIO, "upload %s: an earlier write failed", c->uuid);
+    if (c->sink == NULL && (rc = reg_sink_new_fn(c->fd, c->start, update_hashstate, c->base.hash,
+                                                 c->uuid, &c->sink, err)) != 0)
+        return rc;
+    if ((rc = reg_sink_write(c->sink, data, len, err)) != 0) {
+        c->has_failed = 1;
         sw_error_prefix(err, "upload %s", c->uuid);
+    }
     return rc;
 }
 
@@ -485,6 +568,14 @@ static int fs_chunk_end(reg_backend_chunk *base, sw_error **err)
     struct fs_chunk *c = (struct fs_chunk *)base;
     char *state = NULL;
     int rc;
+    if (c->has_failed)
+        return sw_error_set(err, SW_EIO, "upload %s: the chunk was not stored", c->uuid);
+    if (c->sink && (rc = reg_sink_flush(c->sink, err)) != 0) {
+        c->has_failed = 1;
+        return rc;
+    }
+    /* the state names these bytes and their hash: they must be on disk
+     * before it does */
     if (fdatasync(c->fd) != 0)
         return sw_error_sys(err, SW_EIO, errno, "upload %s: fsync", c->uuid);
     state = reg_backend_state_format(c->base.offset, c->base.hash, c->base.driver_state);
@@ -500,10 +591,16 @@ static int fs_chunk_end(reg_backend_chunk *base, sw_error **err)
 static void fs_chunk_free(reg_backend_chunk *base)
 {
     struct fs_chunk *c = (struct fs_chunk *)base;
+    reg_sink_free(c->sink); /* stops its thread before the fd and hash go */
     /* an aborted chunk's bytes go; the state never counted them */
     if (ftruncate(c->fd, (off_t)c->start) != 0) {
         /* the next chunk cuts them off anyway */
     }
+    /* Unlock explicitly: close() drops the flock only when the last
+     * reference to the open file goes, and anything holding one for a
+     * moment (a child between fork and exec, a reader of
+     * /proc/<pid>/fdinfo) would make the client's next PATCH fail with 416. */
+    (void)flock(c->fd, LOCK_UN);
     close(c->fd);
     free(c->uuid);
     free(c);
@@ -598,6 +695,62 @@ static int fs_upload_walk(reg_backend *b, reg_backend_upload_walk_fn fn, void *c
     return list_dir(fs_of(b)->uploads_dir, walk_upload, &w, err);
 }
 
+/* ---- crash recovery at open ---- */
+
+/* "trash-<algo>-<hex>-<pid>" (what GC of earlier versions moved a blob
+ * to before its row went) -> "blobs/<algo>/<2>/<hex>"; NULL otherwise. */
+static char *trash_key(const char *name)
+{
+    char digest[SW_DIGEST_MAX];
+    const char *algo = name + strlen("trash-");
+    const char *dash = strchr(algo, '-');
+    const char *end = dash ? strchr(dash + 1, '-') : NULL;
+    if (end == NULL || snprintf(digest, sizeof(digest), "%.*s:%.*s", (int)(dash - algo), algo,
+                                (int)(end - dash - 1), dash + 1) >= (int)sizeof(digest))
+        return NULL;
+    return reg_backend_blob_key(digest);
+}
+
+/* tmp/ of a process that died: every writer keeps an exclusive flock on
+ * its temporary file while it lives, so one we can lock is a leftover.
+ * blob-* (a put that never finished) goes; trash-* is put back where it
+ * was unless the blob is there again (without a row it is an orphan GC
+ * removes, which is safer than losing a blob whose row survived). Other
+ * processes (a running server, the builder's scratch dirs) share tmp/,
+ * hence by lock and by name, never wholesale. */
+static int recover_entry(const char *dir, const char *name, void *ctx, sw_error **err)
+{
+    struct fs_backend *fs = ctx;
+    int is_temp = strncmp(name, "blob-", 5) == 0;
+    int is_trash = strncmp(name, "trash-", 6) == 0;
+    char *path = NULL, *key = NULL, *target = NULL;
+    (void)err;
+    if (!is_temp && !is_trash)
+        return 0;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        return sw_error_oom(err);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (is_trash && (key = trash_key(name)) != NULL && (target = path_of(fs, key)) != NULL &&
+            !sw_path_exists(target)) {
+            char *parent = strdup(target);
+            if (parent)
+                *strrchr(parent, '/') = '\0';
+            if (parent == NULL || sw_mkdir_p(parent, 0700, NULL) != 0 || rename(path, target) != 0)
+                unlink(path);
+            free(parent);
+        } else {
+            unlink(path);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    free(key);
+    free(target);
+    return 0;
+}
+
 static const struct reg_backend_ops fs_ops = {
     .name = "filesystem",
     .close = fs_close,
@@ -610,6 +763,8 @@ static const struct reg_backend_ops fs_ops = {
     .reader_close = fs_reader_close,
     .redirect_url = NULL,
     .writer_new = fs_writer_new,
+    .writer_hashes = 1,
+    .writer_flush = fs_writer_flush,
     .writer_write = fs_writer_write,
     .writer_publish = fs_writer_publish,
     .writer_free = fs_writer_free,
@@ -617,6 +772,7 @@ static const struct reg_backend_ops fs_ops = {
     .upload_state = fs_upload_state,
     .chunk_begin = fs_chunk_begin,
     .chunk_write = fs_chunk_write,
+    .chunk_hashes = 1,
     .chunk_end = fs_chunk_end,
     .chunk_free = fs_chunk_free,
     .upload_publish = fs_upload_publish,
@@ -647,6 +803,10 @@ int reg_backend_fs_open(const struct reg_backend_config *cfg, reg_backend **out,
     if (rc != 0 || (rc = sw_mkdir_mode(fs->tmp_dir, 0700, err)) != 0 ||
         (rc = sw_mkdir_mode(fs->uploads_dir, 0700, err)) != 0)
         goto fail;
+    if ((rc = list_dir(fs->tmp_dir, recover_entry, fs, err)) != 0) {
+        sw_error_prefix(err, "recovering %s", fs->tmp_dir);
+        goto fail;
+    }
     *out = &fs->base;
     return 0;
 fail:

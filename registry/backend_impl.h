@@ -23,6 +23,11 @@ struct reg_backend_ops {
     void (*reader_close)(reg_backend_reader *r);
     int (*redirect_url)(reg_backend *b, const char *key, int64_t ttl_s, char **url, sw_error **err);
     int (*writer_new)(reg_backend *b, reg_backend_writer **out, sw_error **err);
+    /* 1: writer_write feeds w->hash itself (the filesystem driver hashes on
+       another thread); backend.c then calls writer_flush before it reads
+       the digest. 0: backend.c hashes each write on the caller's thread. */
+    int writer_hashes;
+    int (*writer_flush)(reg_backend_writer *w, sw_error **err); /* may be NULL */
     int (*writer_write)(reg_backend_writer *w, const void *data, size_t len, sw_error **err);
     /* digest verified by backend.c; key is its blob key */
     int (*writer_publish)(reg_backend_writer *w, const char *key, sw_error **err);
@@ -35,6 +40,9 @@ struct reg_backend_ops {
     int (*chunk_begin)(reg_backend *b, const char *uuid, int64_t offset, const char *state,
                        reg_backend_chunk **out, sw_error **err);
     int (*chunk_write)(reg_backend_chunk *c, const void *data, size_t len, sw_error **err);
+    /* 1: chunk_write feeds c->hash itself (and chunk_end has it complete
+       before it saves the state); 0: backend.c hashes each write */
+    int chunk_hashes;
     int (*chunk_end)(reg_backend_chunk *c, sw_error **err);
     void (*chunk_free)(reg_backend_chunk *c); /* after end, or to abort */
     /* bytes verified or to be verified: digest NULL when the state's hash
@@ -61,6 +69,8 @@ struct reg_backend_writer {
     reg_backend *b;
     sw_hash *hash;
     int64_t size;
+    int is_verified;              /* reg_backend_writer_verify succeeded */
+    char verified[SW_DIGEST_MAX]; /* its digest */
 };
 
 /* A session's state is a line of text the driver stores with the bytes:

@@ -185,10 +185,9 @@ static int walk_key(const char *key, int64_t size, int64_t mtime, void *ctx, sw_
 {
     struct walk_ctx *w = ctx;
     char digest[SW_DIGEST_MAX];
-    (void)mtime;
     if (reg_backend_key_digest(key + w->prefix_len, digest) != 0)
         return 0;
-    return w->fn(digest, size, w->ctx, err);
+    return w->fn(digest, size, mtime, w->ctx, err);
 }
 
 static int s3_walk(reg_backend *b, reg_backend_walk_fn fn, void *ctx, sw_error **err)

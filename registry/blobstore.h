@@ -59,20 +59,21 @@ int reg_blob_link(reg_store *store, const char *repo, const char *digest, sw_err
  * REG_E_BLOB_UNKNOWN when not linked. Bytes are removed later by GC. */
 int reg_blob_delete(reg_store *store, const char *repo, const char *digest, sw_error **err);
 
+/* Algorithm named by a valid digest (sha512:... or else sha256). */
+enum sw_hash_algo reg_digest_algo(const char *digest);
+
 /* Streaming writer: bytes go to a temporary file under tmp/ and through
  * the hash; nothing is visible until commit. */
 typedef struct reg_blob_writer reg_blob_writer;
 
 int reg_blob_writer_new(reg_store *store, reg_blob_writer **out, sw_error **err);
 /* Like reg_blob_writer_new, hashing with algo (for sha512 content; a
- * commit whose expected digest names another algorithm re-reads the file
- * once to hash it that way). */
+ * commit whose expected digest names another algorithm than the writer's
+ * fails with REG_E_DIGEST_INVALID: pick it with reg_digest_algo). */
 int reg_blob_writer_new_algo(reg_store *store, enum sw_hash_algo algo, reg_blob_writer **out,
                              sw_error **err);
 int reg_blob_writer_write(reg_blob_writer *w, const void *data, size_t len, sw_error **err);
 int64_t reg_blob_writer_size(const reg_blob_writer *w);
-/* Digest of what was written so far. */
-void reg_blob_writer_digest(const reg_blob_writer *w, char out[SW_DIGEST_MAX]);
 
 /* fsyncs, checks the digest against expected (NULL: accept the computed
  * one; mismatch: REG_E_DIGEST_INVALID), renames into place, records the

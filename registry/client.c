@@ -1174,7 +1174,7 @@ static int attempt_blob(struct pull_ctx *ctx, struct endpoint *ep, void *arg, in
     int rc;
     if (asprintf(&url, "%s/v2/%s/blobs/%s", ep->base_url, ctx->ref.path, b->digest) < 0)
         return sw_error_oom(err);
-    if ((rc = reg_blob_writer_new(ctx->store, &writer, err)) != 0)
+    if ((rc = reg_blob_writer_new_algo(ctx->store, reg_digest_algo(b->digest), &writer, err)) != 0)
         goto cleanup;
     resp.sink = writer;
     resp.sink_limit = b->size;

@@ -181,59 +181,76 @@ static int load_upload(void *ctx, const char *uuid)
 
 /* ---- blobs -------------------------------------------------------------------- */
 
-/* Hashes the file at path; *state is 0 ok, 1 missing, 2 wrong size, 3 wrong
- * digest (actual in got). */
-static int hash_blob(struct fsck_run *run, const char *path, const char *digest, int64_t size,
-                     int *state, char got[SW_DIGEST_MAX], int64_t *actual_size, sw_error **err)
+/* Reads a blob's object and hashes it: state 0 ok, 1 missing, 2 wrong
+ * size, 3 wrong digest (actual in got). */
+static int hash_blob(struct fsck_run *run, const char *digest, int64_t size, int *state,
+                     char got[SW_DIGEST_MAX], int64_t *actual_size, sw_error **err)
 {
-    struct stat st;
-    int rc = 0;
+    reg_backend_reader *r = NULL;
     sw_hash *hash = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    size_t n = 0;
+    int rc;
     *state = 0;
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            *state = 1;
-            return 0;
-        }
-        return sw_error_sys(err, SW_EIO, errno, "opening %s", path);
+    rc =
+        reg_backend_reader_open(reg_store_backend(run->store), digest, 0, -1, &r, actual_size, err);
+    if (rc == REG_E_BLOB_UNKNOWN) {
+        sw_error_clear(err);
+        *state = 1;
+        return 0;
     }
-    if (fstat(fd, &st) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "reading %s", path);
-        goto cleanup;
-    }
-    *actual_size = st.st_size;
+    if (rc != 0)
+        return rc;
     if ((hash = sw_hash_new(reg_digest_algo(digest))) == NULL) {
         rc = sw_error_oom(err);
         goto cleanup;
     }
-    for (;;) {
-        ssize_t n;
-        SW_EINTR_LOOP(n, read(fd, run->buffer, HASH_BUFFER_SIZE));
-        if (n < 0) {
-            rc = sw_error_sys(err, SW_EIO, errno, "reading %s", path);
-            goto cleanup;
-        }
-        if (n == 0)
-            break;
-        sw_hash_update(hash, run->buffer, (size_t)n);
+    while ((rc = reg_backend_read(r, run->buffer, HASH_BUFFER_SIZE, &n, err)) == 0 && n > 0) {
+        sw_hash_update(hash, run->buffer, n);
         run->result->bytes_checked += (uint64_t)n;
     }
+    if (rc != 0)
+        goto cleanup;
     sw_hash_digest(hash, got);
-    if (st.st_size != size)
+    if (*actual_size != size)
         *state = 2;
     else if (strcmp(got, digest) != 0)
         *state = 3;
 cleanup:
     sw_hash_free(hash);
-    close(fd);
+    reg_backend_reader_close(r);
     return rc;
 }
 
-/* Moves a damaged blob file aside and forgets its row (in one write
- * transaction, re-checking the file is still the damaged one). */
-static int repair_blob(struct fsck_run *run, const char *digest, const char *path, int missing,
-                       sw_error **err)
+/* Copies a damaged object to lost+found/<hex>-<time> on the local disk
+ * (whatever the backend), for a person to look at. */
+static int keep_aside(struct fsck_run *run, const char *digest, const char *aside, sw_error **err)
+{
+    reg_backend_reader *r = NULL;
+    size_t n = 0;
+    int rc = reg_backend_reader_open(reg_store_backend(run->store), digest, 0, -1, &r, NULL, err);
+    if (rc != 0)
+        return rc;
+    int fd = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "creating %s", aside);
+        goto cleanup;
+    }
+    while ((rc = reg_backend_read(r, run->buffer, HASH_BUFFER_SIZE, &n, err)) == 0 && n > 0)
+        if ((rc = sw_write_all(fd, run->buffer, n, err)) != 0)
+            break;
+    if (rc == 0 && fsync(fd) != 0)
+        rc = sw_error_sys(err, SW_EIO, errno, "fsync of %s", aside);
+    close(fd);
+    if (rc != 0)
+        unlink(aside);
+cleanup:
+    reg_backend_reader_close(r);
+    return rc;
+}
+
+/* Keeps a copy of a damaged object aside, then forgets its row and
+ * removes the object (one write transaction). */
+static int repair_blob(struct fsck_run *run, const char *digest, int missing, sw_error **err)
 {
     char *dir = sw_path_join(reg_store_data_dir(run->store), "lost+found");
     char *aside = NULL;
@@ -244,26 +261,25 @@ static int repair_blob(struct fsck_run *run, const char *digest, const char *pat
         rc = sw_error_oom(err);
         goto cleanup;
     }
-    if (!missing && (rc = sw_mkdir_p(dir, 0700, err)) != 0)
+    if (!missing &&
+        ((rc = sw_mkdir_p(dir, 0700, err)) != 0 || (rc = keep_aside(run, digest, aside, err)) != 0))
         goto cleanup;
     if ((rc = sw_db_begin(run->db, err)) != 0)
         goto cleanup;
-    if (!missing && rename(path, aside) != 0 && errno != ENOENT) {
-        rc = sw_error_sys(err, SW_EIO, errno, "moving %s to %s", path, aside);
-        sw_db_rollback(run->db);
-        goto cleanup;
-    }
     if ((rc = reg_meta_blob_forget(run->db, digest, err)) != 0 ||
+        (!missing && (rc = reg_backend_delete(reg_store_backend(run->store), digest, err)) != 0 &&
+         rc != REG_E_BLOB_UNKNOWN) ||
         (rc = sw_db_commit(run->db, err)) != 0) {
         sw_db_rollback(run->db);
-        if (!missing)
-            rename(aside, path);
         goto cleanup;
     }
+    sw_error_clear(err);
+    rc = 0;
     if (missing)
         finding(run, "repaired", "blob %s: row removed; the next push uploads it again", digest);
     else
-        finding(run, "repaired", "blob %s: damaged file moved to %s, row removed", digest, aside);
+        finding(run, "repaired", "blob %s: damaged object copied to %s and removed, row removed",
+                digest, aside);
 cleanup:
     free(dir);
     free(aside);
@@ -272,68 +288,39 @@ cleanup:
 
 static int check_blobs(struct fsck_run *run, sw_error **err)
 {
-    char path[SW_PATH_MAX], got[SW_DIGEST_MAX];
+    char got[SW_DIGEST_MAX];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < run->n_blobs; i++) {
         const struct blob_row *b = &run->blobs[i];
         int state = 0;
         int64_t actual = 0;
-        if (reg_blob_path_buf(run->store, b->digest, path, sizeof(path), NULL) != 0) {
+        if (!reg_digest_valid(b->digest)) {
             finding(run, "damage", "blob row %s: not a valid digest", b->digest);
             continue;
         }
-        if ((rc = hash_blob(run, path, b->digest, b->size, &state, got, &actual, err)) != 0)
+        if ((rc = hash_blob(run, b->digest, b->size, &state, got, &actual, err)) != 0)
             break;
         run->result->blobs_checked++;
         if (state == 1)
-            finding(run, "damage", "blob %s: file %s is missing", b->digest, path);
+            finding(run, "damage", "blob %s: its object is missing from the store", b->digest);
         else if (state == 2)
-            finding(run, "damage", "blob %s: file has %lld bytes, the database says %lld",
+            finding(run, "damage", "blob %s: object has %lld bytes, the database says %lld",
                     b->digest, (long long)actual, (long long)b->size);
         else if (state == 3)
             finding(run, "damage", "blob %s: content hashes to %s", b->digest, got);
         if (state != 0 && run->opts->repair)
-            rc = repair_blob(run, b->digest, path, state == 1, err);
+            rc = repair_blob(run, b->digest, state == 1, err);
     }
     return rc;
 }
 
-/* Files under blobs/<algo>/<xx>/ without a row. */
-static int check_blob_files(struct fsck_run *run, const char *algo, sw_error **err)
+/* Objects in the backend without a row. */
+static int check_object(const char *digest, int64_t size, int64_t mtime, void *ctx, sw_error **err)
 {
-    char dir_path[SW_PATH_MAX], sub_path[SW_PATH_MAX], digest[SW_DIGEST_MAX];
-    if (snprintf(dir_path, sizeof(dir_path), "%s/blobs/%s", reg_store_data_dir(run->store), algo) >=
-        (int)sizeof(dir_path))
-        return sw_error_set(err, SW_ETOOBIG, "data dir path too long");
-    DIR *top = opendir(dir_path);
-    if (top == NULL)
-        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
-    struct dirent *prefix;
-    while ((prefix = readdir(top)) != NULL) {
-        if (prefix->d_name[0] == '.')
-            continue;
-        if (strlen(prefix->d_name) != 2 || snprintf(sub_path, sizeof(sub_path), "%s/%s", dir_path,
-                                                    prefix->d_name) >= (int)sizeof(sub_path)) {
-            finding(run, "notice", "unexpected entry %s/%s", dir_path, prefix->d_name);
-            continue;
-        }
-        DIR *sub = opendir(sub_path);
-        if (sub == NULL)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(sub)) != NULL) {
-            if (de->d_name[0] == '.')
-                continue;
-            if (snprintf(digest, sizeof(digest), "%s:%s", algo, de->d_name) >=
-                    (int)sizeof(digest) ||
-                !reg_digest_valid(digest) || strncmp(de->d_name, prefix->d_name, 2) != 0)
-                finding(run, "notice", "unexpected file %s/%s", sub_path, de->d_name);
-            else if (!strset_has(&run->blob_set, digest))
-                finding(run, "notice", "blob file %s has no row (slipway gc removes it)", digest);
-        }
-        closedir(sub);
-    }
-    closedir(top);
+    struct fsck_run *run = ctx;
+    (void)size, (void)mtime, (void)err;
+    if (!strset_has(&run->blob_set, digest))
+        finding(run, "notice", "blob object %s has no row (slipway gc removes it)", digest);
     return 0;
 }
 
@@ -378,19 +365,35 @@ static int check_tag(void *ctx, int64_t repo_id, const char *digest)
 
 /* ---- uploads -------------------------------------------------------------------- */
 
+static int check_session(const char *uuid, int64_t updated_at, void *ctx, sw_error **err)
+{
+    struct fsck_run *run = ctx;
+    (void)updated_at, (void)err;
+    if (!strset_has(&run->uploads, uuid))
+        finding(run, "notice", "upload session %s has no row (slipway gc removes it)", uuid);
+    return 0;
+}
+
 static int check_uploads(struct fsck_run *run, sw_error **err)
 {
-    const char *dir_path = reg_store_uploads_dir(run->store);
+    reg_backend *backend = reg_store_backend(run->store);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < run->uploads.count; i++) {
         const char *uuid = run->uploads.items[i];
-        char *path = strchr(uuid, '/') ? NULL : sw_path_join(dir_path, uuid);
-        if (path && sw_path_exists(path)) {
-            free(path);
+        int64_t offset = 0;
+        sw_error *session_err = NULL;
+        rc = reg_backend_upload_offset(backend, uuid, &offset, &session_err);
+        if (rc == 0)
             continue;
+        if (rc != REG_E_BLOB_UPLOAD_UNKNOWN) {
+            rc =
+                sw_error_set(err, rc, "upload session %s: %s", uuid, sw_error_message(session_err));
+            sw_error_clear(&session_err);
+            break;
         }
-        free(path);
-        finding(run, "damage", "upload session %s has no file", uuid);
+        sw_error_clear(&session_err);
+        rc = 0;
+        finding(run, "damage", "upload session %s is missing from the store", uuid);
         if (run->opts->repair) {
             if ((rc = reg_meta_upload_delete(run->db, uuid, err)) == 0)
                 finding(run, "repaired", "upload session %s removed", uuid);
@@ -398,19 +401,7 @@ static int check_uploads(struct fsck_run *run, sw_error **err)
     }
     if (rc != 0)
         return rc;
-    DIR *dir = opendir(dir_path);
-    if (dir == NULL)
-        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
-    struct dirent *de;
-    while ((de = readdir(dir)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (!strset_has(&run->uploads, de->d_name))
-            finding(run, "notice", "upload file %s has no session (slipway gc removes it)",
-                    de->d_name);
-    }
-    closedir(dir);
-    return 0;
+    return reg_backend_upload_walk(backend, check_session, run, err);
 }
 
 static int report_integrity(void *ctx, const char *line)
@@ -451,8 +442,8 @@ int reg_fsck_run(reg_store *store, const struct reg_fsck_options *opts, reg_fsck
         (rc = reg_meta_walked(reg_meta_upload_each_stale(run.db, INT64_MAX, load_upload, &run, err),
                               err, "fsck", "uploads")))
         goto cleanup;
-    if ((rc = check_blobs(&run, err)) || (rc = check_blob_files(&run, "sha256", err)) ||
-        (rc = check_blob_files(&run, "sha512", err)))
+    if ((rc = check_blobs(&run, err)) ||
+        (rc = reg_backend_walk(reg_store_backend(store), check_object, &run, err)))
         goto cleanup;
     /* after a repair the row sets changed: references are checked against
      * what is in the database now */

@@ -8,9 +8,11 @@
  * step that could make it live again (tagging, an index listing it, a
  * manifest referencing a blob, an upload committing a blob, a mount) also
  * runs under that lock, so the re-check and the removal see a consistent
- * state. A blob file is moved to tmp/trash-* while the lock is held and
- * unlinked after COMMIT; recovery at store open restores or drops trash
- * left by a crash (store.c).
+ * state. A blob loses its row first, then (in a second transaction that
+ * re-checks the row is still absent) its object in the blob backend; a
+ * crash in between leaves an orphan object that the next run removes.
+ * Objects are found by walking the backend (filesystem or S3), so the
+ * same code collects both.
  *
  * A dry run performs the same mark and the same sweep order, only
  * simulating each removal, so it lists what a real run would remove (bar
@@ -404,95 +406,63 @@ static int load_blob(void *ctx, const char *digest, int64_t size, int64_t create
     return 0;
 }
 
-/* Moves a blob file to tmp/trash-<algo>-<hex>-<pid>, returning the open,
- * flocked trash fd (-1 and no error when the file is already gone). */
-static int trash_blob_file(struct gc_run *run, const char *digest, char *trash, size_t size,
-                           int *fd_out, sw_error **err)
+/* Removes the object of a blob that has no row, under the write lock:
+ * every writer publishes its object and inserts its row in one
+ * transaction, so a row still absent here means no commit wants these
+ * bytes. *removed is 0 when a row appeared meanwhile. */
+static int remove_object(struct gc_run *run, const char *digest, int *removed, sw_error **err)
 {
-    char path[SW_PATH_MAX];
-    int rc = reg_blob_path_buf(run->store, digest, path, sizeof(path), err);
-    *fd_out = -1;
+    int64_t size = 0;
+    int rc = sw_db_begin(run->db, err);
+    *removed = 0;
     if (rc != 0)
         return rc;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "opening %s", path);
-    /* held until the trash is unlinked: recovery elsewhere leaves it be */
-    if (sw_flock(fd, LOCK_EX) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "locking %s", path);
-        close(fd);
-        return rc;
+    rc = reg_meta_blob_size(run->db, digest, &size, err);
+    if (rc == 0) /* a commit recorded it since we looked */
+        goto cleanup;
+    if (rc != REG_E_BLOB_UNKNOWN)
+        goto cleanup;
+    sw_error_clear(err);
+    rc = reg_backend_delete(reg_store_backend(run->store), digest, err);
+    if (rc == REG_E_BLOB_UNKNOWN) { /* gone already */
+        sw_error_clear(err);
+        rc = 0;
     }
-    if (reg_store_trash_path(run->store, digest, trash, size) != 0) {
-        close(fd);
-        return sw_error_set(err, SW_EINVAL, "no trash name for %s", digest);
-    }
-    if (rename(path, trash) != 0) {
-        rc = sw_error_sys(err, SW_EIO, errno, "moving %s to %s", path, trash);
-        close(fd);
-        return rc;
-    }
-    *fd_out = fd;
-    return 0;
+    if (rc == 0 && (rc = sw_db_commit(run->db, err)) == 0)
+        *removed = 1;
+cleanup:
+    if (!*removed)
+        sw_db_rollback(run->db);
+    return rc;
 }
 
 /* Removes a blob whose row is in `has_row` state; for orphans (no row) the
- * re-check is that the row is still absent. */
+ * re-check is that the row is still absent. A blob with a row loses the
+ * row first (its own transaction, re-checking that nothing references
+ * it), then its object: a crash in between leaves an orphan object,
+ * which the next run removes, never a row without its object. */
 static int remove_blob(struct gc_run *run, const char *digest, int has_row, int *removed,
                        sw_error **err)
 {
-    char trash[SW_PATH_MAX], path[SW_PATH_MAX];
-    int keep = 0, fd = -1, rc;
-    int64_t size = 0;
+    int rc;
     *removed = 0;
     if (run->opts->dry_run) {
         *removed = 1;
         return 0;
     }
-    if ((rc = sw_db_begin(run->db, err)) != 0)
-        return rc;
     if (has_row) {
         int unreferenced = 0;
+        if ((rc = sw_db_begin(run->db, err)) != 0)
+            return rc;
         if ((rc = reg_meta_blob_unreferenced(run->db, digest, run->cutoff, &unreferenced, err)) !=
-            0)
-            goto cleanup;
-        keep = !unreferenced;
-    } else {
-        rc = reg_meta_blob_size(run->db, digest, &size, err);
-        if (rc == REG_E_BLOB_UNKNOWN) {
-            sw_error_clear(err);
-            rc = 0;
-        } else if (rc == 0) {
-            keep = 1; /* a commit recorded it since we looked */
-        } else {
-            goto cleanup;
+                0 ||
+            !unreferenced || (rc = reg_meta_blob_forget(run->db, digest, err)) != 0 ||
+            (rc = sw_db_commit(run->db, err)) != 0) {
+            sw_db_rollback(run->db);
+            return rc;
         }
     }
-    if (keep)
-        goto cleanup;
-    if ((rc = trash_blob_file(run, digest, trash, sizeof(trash), &fd, err)) != 0)
-        goto cleanup;
-    if (has_row && (rc = reg_meta_blob_forget(run->db, digest, err)) != 0)
-        goto cleanup;
-    rc = sw_db_commit(run->db, err);
-    if (rc == 0) {
-        *removed = 1;
-        if (fd >= 0)
-            unlink(trash);
-    }
-cleanup:
-    if (rc != 0) {
-        sw_db_rollback(run->db);
-        if (fd >= 0 && reg_blob_path_buf(run->store, digest, path, sizeof(path), NULL) == 0 &&
-            rename(trash, path) != 0)
-            sw_warn("gc: could not put %s back to %s: %s (store recovery will)", trash, path,
-                    strerror(errno));
-    } else if (!*removed) {
-        sw_db_rollback(run->db);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return remove_object(run, digest, removed, err);
 }
 
 static void report_blob(struct gc_run *run, const char *digest, int64_t size)
@@ -516,49 +486,18 @@ static int sweep_blobs(struct gc_run *run, sw_error **err)
     return 0;
 }
 
-/* Files under blobs/<algo>/<xx>/ with no row: a crash between rename and
- * COMMIT, or a PUT that failed its checks after the rename. */
-static int sweep_orphans(struct gc_run *run, const char *algo, sw_error **err)
+/* Objects with no row: a crash between publishing and COMMIT, a
+ * transaction rolled back after publishing, or a GC interrupted between
+ * forgetting a row and removing its object. Spared while younger than the
+ * grace period. */
+static int sweep_orphan(const char *digest, int64_t size, int64_t mtime, void *ctx, sw_error **err)
 {
-    char dir_path[SW_PATH_MAX], file_path[SW_PATH_MAX], digest[SW_DIGEST_MAX];
-    int rc = 0;
-    if (snprintf(dir_path, sizeof(dir_path), "%s/blobs/%s", reg_store_data_dir(run->store), algo) >=
-        (int)sizeof(dir_path))
-        return sw_error_set(err, SW_ETOOBIG, "data dir path too long");
-    DIR *top = opendir(dir_path);
-    if (top == NULL)
-        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
-    struct dirent *prefix;
-    while (rc == 0 && (prefix = readdir(top)) != NULL) {
-        if (strlen(prefix->d_name) != 2)
-            continue;
-        char sub_path[SW_PATH_MAX];
-        if (snprintf(sub_path, sizeof(sub_path), "%s/%s", dir_path, prefix->d_name) >=
-            (int)sizeof(sub_path))
-            continue;
-        DIR *sub = opendir(sub_path);
-        if (sub == NULL)
-            continue;
-        struct dirent *de;
-        while (rc == 0 && (de = readdir(sub)) != NULL) {
-            struct stat st;
-            if (snprintf(digest, sizeof(digest), "%s:%s", algo, de->d_name) >=
-                    (int)sizeof(digest) ||
-                !reg_digest_valid(digest) || strmap_get(&run->blob_rows, digest, NULL))
-                continue;
-            if (snprintf(file_path, sizeof(file_path), "%s/%s", sub_path, de->d_name) >=
-                (int)sizeof(file_path))
-                continue;
-            if (lstat(file_path, &st) != 0 || !S_ISREG(st.st_mode) ||
-                (int64_t)st.st_mtime > run->cutoff)
-                continue;
-            int removed = 0;
-            if ((rc = remove_blob(run, digest, 0, &removed, err)) == 0 && removed)
-                report_blob(run, digest, st.st_size);
-        }
-        closedir(sub);
-    }
-    closedir(top);
+    struct gc_run *run = ctx;
+    int removed = 0, rc;
+    if (strmap_get(&run->blob_rows, digest, NULL) || mtime > run->cutoff)
+        return 0;
+    if ((rc = remove_blob(run, digest, 0, &removed, err)) == 0 && removed)
+        report_blob(run, digest, size);
     return rc;
 }
 
@@ -566,65 +505,60 @@ static int drop_stale_upload(void *ctx, const char *uuid)
 {
     struct gc_run *run = ctx;
     sw_error *err = NULL;
-    char *path = sw_path_join(reg_store_uploads_dir(run->store), uuid);
     if (reg_meta_upload_delete(run->db, uuid, &err) != 0)
         sw_warn("gc: abandoned upload %s: %s", uuid, sw_error_message(err));
-    else if (path && strchr(uuid, '/') == NULL)
-        unlink(path);
+    else if (reg_backend_upload_cancel(reg_store_backend(run->store), uuid, &err) != 0 &&
+             sw_error_code(err) != REG_E_BLOB_UPLOAD_UNKNOWN)
+        sw_warn("gc: abandoned upload %s: %s", uuid, sw_error_message(err));
     sw_error_clear(&err);
-    free(path);
     return 0;
 }
 
-/* Files under uploads/ with no session row: a crash between creating the
- * file and inserting its row (reg_upload_start), or a row removed by
- * hand. Left alone while locked by a writer, or younger than the grace
- * period or UPLOAD_FILE_MIN_AGE_S, whichever is longer: a POST in flight
- * has its file before its row (the insert may wait out a busy database),
- * and even `--grace 0` must not take the file from under it. Reported as
- * kind "upload". */
+/* Backend sessions with no row: a crash between creating the session and
+ * inserting its row (reg_upload_start), or a row removed by hand. Left
+ * alone while younger than the grace period or UPLOAD_FILE_MIN_AGE_S,
+ * whichever is longer: a POST in flight has its session before its row
+ * (the insert may wait out a busy database), and even `--grace 0` must not
+ * take it from under it. Reported as kind "upload". */
 #define UPLOAD_FILE_MIN_AGE_S 120
+
+struct upload_sweep {
+    struct gc_run *run;
+    int64_t cutoff;
+};
+
+static int sweep_upload(const char *uuid, int64_t updated_at, void *ctx, sw_error **err)
+{
+    struct upload_sweep *u = ctx;
+    struct gc_run *run = u->run;
+    int exists = 1, rc;
+    int64_t offset = 0;
+    if (updated_at > u->cutoff)
+        return 0;
+    if ((rc = reg_meta_upload_exists(run->db, uuid, &exists, err)) != 0 || exists)
+        return rc;
+    if (reg_backend_upload_offset(reg_store_backend(run->store), uuid, &offset, NULL) != 0)
+        offset = 0;
+    if (!run->opts->dry_run) {
+        rc = reg_backend_upload_cancel(reg_store_backend(run->store), uuid, err);
+        if (rc == REG_E_BLOB_UPLOAD_UNKNOWN) {
+            sw_error_clear(err);
+            return 0;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (run->report)
+        run->report(run->report_ctx, "upload", NULL, uuid, offset);
+    return 0;
+}
 
 static int sweep_upload_files(struct gc_run *run, sw_error **err)
 {
-    const char *dir_path = reg_store_uploads_dir(run->store);
-    int64_t cutoff = reg_meta_now() - UPLOAD_FILE_MIN_AGE_S;
-    if (run->cutoff < cutoff)
-        cutoff = run->cutoff;
-    int rc = 0;
-    DIR *dir = opendir(dir_path);
-    if (dir == NULL)
-        return errno == ENOENT ? 0 : sw_error_sys(err, SW_EIO, errno, "reading %s", dir_path);
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dir)) != NULL) {
-        struct stat st;
-        int exists = 1;
-        if (strlen(de->d_name) != REG_UUID_LEN || strchr(de->d_name, '/') || de->d_name[0] == '.')
-            continue;
-        if ((rc = reg_meta_upload_exists(run->db, de->d_name, &exists, err)) != 0 || exists)
-            continue;
-        char *path = sw_path_join(dir_path, de->d_name);
-        if (path == NULL) {
-            rc = sw_error_oom(err);
-            break;
-        }
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            (int64_t)st.st_mtime <= cutoff && sw_flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            /* the row may have been inserted since the first look */
-            if ((rc = reg_meta_upload_exists(run->db, de->d_name, &exists, err)) == 0 && !exists) {
-                if (!run->opts->dry_run)
-                    unlink(path);
-                if (run->report)
-                    run->report(run->report_ctx, "upload", NULL, de->d_name, st.st_size);
-            }
-        }
-        if (fd >= 0)
-            close(fd);
-        free(path);
-    }
-    closedir(dir);
-    return rc;
+    struct upload_sweep u = { run, reg_meta_now() - UPLOAD_FILE_MIN_AGE_S };
+    if (run->cutoff < u.cutoff)
+        u.cutoff = run->cutoff;
+    return reg_backend_upload_walk(reg_store_backend(run->store), sweep_upload, &u, err);
 }
 
 static void gc_run_free(struct gc_run *run)
@@ -697,8 +631,7 @@ int reg_gc_run(reg_store *store, const struct reg_gc_options *opts, reg_gc_repor
         goto cleanup;
     if ((rc = sweep_blobs(&run, err)) != 0)
         goto cleanup;
-    if ((rc = sweep_orphans(&run, "sha256", err)) != 0 ||
-        (rc = sweep_orphans(&run, "sha512", err)) != 0)
+    if ((rc = reg_backend_walk(reg_store_backend(store), sweep_orphan, &run, err)) != 0)
         goto cleanup;
 
     if ((rc = sweep_upload_files(&run, err)) != 0)

@@ -166,15 +166,6 @@ int reg_meta_blob_forget(sw_db *db, const char *digest, sw_error **err);
 
 /* ---- store internals shared by registry files --------------------------- */
 
-/* The trash path GC moves a blob file to before its row goes:
- * tmp/trash-<algo>-<hex>-<pid>; recovery at open parses it back (store.c).
- * 0, or -1 when the digest has no algorithm or buf is too small. */
-int reg_store_trash_path(const reg_store *store, const char *digest, char *buf, size_t size);
-
-/* Directories of the store (borrowed). */
-const char *reg_store_tmp_dir(const reg_store *store);
-const char *reg_store_uploads_dir(const reg_store *store);
-
 /* The store's table of upload sessions' running hash state (upload.c). */
 struct reg_upload_table;
 struct reg_upload_table *reg_store_upload_table(reg_store *store);
@@ -186,28 +177,15 @@ void reg_upload_table_free(struct reg_upload_table *table);
  *
  *   finish   flush, fsync, digest, compare with expected (outside any
  *            transaction: it may be slow)
- *   publish  rename into place, fsync the directory, record the blob and
- *            link it (repo_id 0: no link); must run inside BEGIN IMMEDIATE
- *   free     drop the writer and any temporary file left
+ *   publish  make the backend's object visible (a rename on the
+ *            filesystem, the completed upload on S3), record the blob and
+ *            link it (repo_id 0: no link); must run inside a transaction
+ *   free     drop the writer and anything the backend stored for it
  *
  * reg_blob_writer_commit is finish + BEGIN + publish + COMMIT + free. */
 int reg_blob_writer_finish(reg_blob_writer *w, const char *expected, char digest_out[SW_DIGEST_MAX],
                            sw_error **err);
 int reg_blob_writer_publish(reg_blob_writer *w, sw_db *db, int64_t repo_id, sw_error **err);
 void reg_blob_writer_free(reg_blob_writer *w);
-
-/* A writer over an existing file (an upload session's bytes): fd and the
- * running hash (of the file's first `size` bytes) are taken over; the
- * file at path is left in place if the writer is freed without publishing. */
-int reg_blob_writer_adopt(reg_store *store, const char *path, int fd, sw_hash *hash,
-                          enum sw_hash_algo algo, int64_t size, reg_blob_writer **out,
-                          sw_error **err);
-
-/* Algorithm named by a valid digest. */
-enum sw_hash_algo reg_digest_algo(const char *digest);
-
-/* Blob path of a digest, in a caller buffer; 0 or REG_E_DIGEST_INVALID. */
-int reg_blob_path_buf(const reg_store *store, const char *digest, char *buf, size_t size,
-                      sw_error **err);
 
 #endif

@@ -59,7 +59,8 @@ static void buffer_put(unsigned char *b)
 struct reg_sink {
     int fd;
     char *path;
-    sw_hash *hash;
+    reg_sink_hash_fn update;
+    void *hash;
     unsigned char *buffers[SINK_SLOTS];
     size_t fill[SINK_SLOTS];
     unsigned head;   /* slot the caller fills */
@@ -101,7 +102,7 @@ static void *hash_thread(void *arg)
         int64_t end = s->hashed_to + (int64_t)s->fill[slot];
         pthread_mutex_unlock(&s->lock);
         uint64_t profiled = sw_profile_start();
-        sw_hash_update(s->hash, s->buffers[slot], s->fill[slot]);
+        s->update(s->hash, s->buffers[slot], s->fill[slot]);
         sw_profile_stop(SW_PHASE_BLOB_HASH, profiled);
         start_writeback(s, end);
         pthread_mutex_lock(&s->lock);
@@ -114,8 +115,19 @@ static void *hash_thread(void *arg)
     return NULL;
 }
 
+static void update_sw_hash(void *hash, const void *data, size_t len)
+{
+    sw_hash_update(hash, data, len);
+}
+
 int reg_sink_new(int fd, int64_t offset, sw_hash *hash, const char *path, reg_sink **out,
                  sw_error **err)
+{
+    return reg_sink_new_fn(fd, offset, update_sw_hash, hash, path, out, err);
+}
+
+int reg_sink_new_fn(int fd, int64_t offset, reg_sink_hash_fn update, void *hash, const char *path,
+                    reg_sink **out, sw_error **err)
 {
     reg_sink *s = calloc(1, sizeof(*s));
     if (s == NULL || (s->path = strdup(path)) == NULL || (s->buffers[0] = buffer_get()) == NULL) {
@@ -125,6 +137,7 @@ int reg_sink_new(int fd, int64_t offset, sw_hash *hash, const char *path, reg_si
         return sw_error_oom(err);
     }
     s->fd = fd;
+    s->update = update;
     s->hash = hash;
     s->written = offset;
     s->hashed_to = offset;
@@ -158,7 +171,7 @@ static int submit(reg_sink *s, sw_error **err)
         s->has_thread = 1;
     if (!s->has_thread) {
         profiled = sw_profile_start();
-        sw_hash_update(s->hash, s->buffers[slot], n);
+        s->update(s->hash, s->buffers[slot], n);
         sw_profile_stop(SW_PHASE_BLOB_HASH, profiled);
         s->fill[slot] = 0;
         return 0;
@@ -170,7 +183,7 @@ static int submit(reg_sink *s, sw_error **err)
         while (s->queued > 0)
             pthread_cond_wait(&s->changed, &s->lock);
         pthread_mutex_unlock(&s->lock);
-        sw_hash_update(s->hash, s->buffers[slot], n);
+        s->update(s->hash, s->buffers[slot], n);
         s->hashed_to += (int64_t)n;
         s->fill[slot] = 0;
         return 0;

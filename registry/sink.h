@@ -25,6 +25,11 @@ typedef struct reg_sink reg_sink;
  * updating hash; neither is owned. path names the file in errors. */
 int reg_sink_new(int fd, int64_t offset, sw_hash *hash, const char *path, reg_sink **out,
                  sw_error **err);
+/* The same with any hash: update(hash, data, len) runs on the hashing
+ * thread (an upload session's resumable SHA-256 state). */
+typedef void (*reg_sink_hash_fn)(void *hash, const void *data, size_t len);
+int reg_sink_new_fn(int fd, int64_t offset, reg_sink_hash_fn update, void *hash, const char *path,
+                    reg_sink **out, sw_error **err);
 /* Appends len bytes. After a failure every later call fails. */
 int reg_sink_write(reg_sink *s, const void *data, size_t len, sw_error **err);
 /* Writes what is buffered and waits for the hash: afterwards the file and

@@ -7,14 +7,12 @@
  * key; the store also keeps a list of them so reg_store_close can close
  * connections of threads that are still alive (a thread pool).
  *
- * Crash recovery: writers keep an exclusive flock on their temporary file
- * in tmp/ for as long as they live, and so does GC on a blob it moves to
- * the trash. A file we can lock is therefore a leftover of a dead process:
- * writer temporaries are removed, trash is put back when its blob row
- * still exists (the removal never committed) and removed otherwise. Other
- * processes (a running server, a worker) may share the data dir, which is
- * why recovery goes by lock and never wipes tmp/ wholesale (the builder
- * keeps its own scratch directories there too).
+ * Blob bytes and upload sessions live in the blob backend
+ * (registry/backend.h), opened here from the config: the filesystem
+ * driver keeps today's tree under the data dir and recovers its own
+ * leftovers at open; the S3 driver keeps them in a bucket. The data dir
+ * itself stays: the SQLite database, the builder's scratch (tmp/) and
+ * layer cache.
  */
 #include "registry/store.h"
 
@@ -47,7 +45,6 @@ struct reg_store {
     char *data_dir;
     char *db_path;
     char *tmp_dir;
-    char *uploads_dir;
     struct reg_options opts;
     pthread_key_t conn_key;
     pthread_mutex_t lock; /* guards conns */
@@ -141,7 +138,10 @@ void reg_options_from_config(const struct sw_config *cfg, struct reg_options *op
 int reg_store_check_space(const reg_store *store, sw_error **err)
 {
     struct statvfs vfs;
-    if (store->opts.reserve_bytes <= 0 || statvfs(store->data_dir, &vfs) != 0)
+    /* storage.reserve guards the local disk blobs are written to; an S3
+     * bucket has no such limit the store could read */
+    if (store->opts.reserve_bytes <= 0 || store->opts.backend.driver != REG_BACKEND_FILESYSTEM ||
+        statvfs(store->data_dir, &vfs) != 0)
         return 0;
     uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
     if (avail >= (uint64_t)store->opts.reserve_bytes)
@@ -153,110 +153,9 @@ int reg_store_check_space(const reg_store *store, sw_error **err)
                         (long long)store->opts.reserve_bytes);
 }
 
-const char *reg_store_tmp_dir(const reg_store *store)
-{
-    return store->tmp_dir;
-}
-
-const char *reg_store_uploads_dir(const reg_store *store)
-{
-    return store->uploads_dir;
-}
-
 struct reg_upload_table *reg_store_upload_table(reg_store *store)
 {
     return store->uploads;
-}
-
-int reg_store_trash_path(const reg_store *store, const char *digest, char *buf, size_t size)
-{
-    const char *colon = strchr(digest, ':');
-    if (colon == NULL)
-        return -1;
-    int n = snprintf(buf, size, "%s/trash-%.*s-%s-%ld", store->tmp_dir, (int)(colon - digest),
-                     digest, colon + 1, (long)getpid());
-    return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-/* "trash-<algo>-<hex>-<pid>" -> "<algo>:<hex>"; 0 if the name does not
- * parse into a valid digest (the inverse of reg_store_trash_path). */
-static int trash_name_digest(const char *name, char digest[SW_DIGEST_MAX])
-{
-    const char *algo = name + strlen("trash-");
-    const char *dash = strchr(algo, '-');
-    if (dash == NULL)
-        return 0;
-    const char *hex = dash + 1;
-    const char *end = strchr(hex, '-');
-    if (end == NULL)
-        return 0;
-    if (snprintf(digest, SW_DIGEST_MAX, "%.*s:%.*s", (int)(dash - algo), algo, (int)(end - hex),
-                 hex) >= SW_DIGEST_MAX)
-        return 0;
-    return reg_digest_valid(digest);
-}
-
-/* Puts a trashed blob back if its row survived, else removes it. */
-static int recover_trash(reg_store *store, sw_db *db, const char *path, const char *name,
-                         sw_error **err)
-{
-    char digest[SW_DIGEST_MAX], target[SW_PATH_MAX];
-    int64_t size = 0;
-    if (!trash_name_digest(name, digest)) {
-        unlink(path);
-        return 0;
-    }
-    int rc = reg_meta_blob_size(db, digest, &size, err);
-    if (rc == REG_E_BLOB_UNKNOWN) {
-        sw_error_clear(err);
-        unlink(path);
-        return 0;
-    }
-    if (rc != 0)
-        return rc;
-    if ((rc = reg_blob_path_buf(store, digest, target, sizeof(target), err)) != 0)
-        return rc;
-    if (sw_path_exists(target)) {
-        unlink(path);
-        return 0;
-    }
-    sw_warn("restoring blob %s from the trash of an interrupted garbage collection", digest);
-    if (rename(path, target) != 0)
-        return sw_error_sys(err, SW_EIO, errno, "restoring %s to %s", path, target);
-    return 0;
-}
-
-static int recover_tmp(reg_store *store, sw_db *db, sw_error **err)
-{
-    int rc = 0;
-    DIR *dir = opendir(store->tmp_dir);
-    if (dir == NULL)
-        return sw_error_sys(err, SW_EIO, errno, "reading %s", store->tmp_dir);
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dir)) != NULL) {
-        int is_temp = strncmp(de->d_name, "blob-", 5) == 0;
-        int is_trash = strncmp(de->d_name, "trash-", 6) == 0;
-        if (!is_temp && !is_trash)
-            continue;
-        char *path = sw_path_join(store->tmp_dir, de->d_name);
-        if (path == NULL) {
-            rc = sw_error_oom(err);
-            break;
-        }
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        /* Still locked: a live writer or collector in some process owns it. */
-        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            if (is_temp)
-                unlink(path);
-            else
-                rc = recover_trash(store, db, path, de->d_name, err);
-        }
-        if (fd >= 0)
-            close(fd);
-        free(path);
-    }
-    closedir(dir);
-    return rc;
 }
 
 int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_store **out,
@@ -264,16 +163,6 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
 {
     int rc = 0;
     sw_db *db = NULL;
-    char *blobs_dir = NULL;
-    /* The S3 driver (registry/backend_s3.c) passes its conformance suite,
-     * but the registry, GC and builder do not go through the backend yet:
-     * an s3 config must not quietly keep blobs on the local disk. */
-    if (opts && opts->storage_driver && strcmp(opts->storage_driver, "filesystem") != 0)
-        return sw_error_set(err, SW_EUNSUPPORTED,
-                            "storage.driver: %s: the registry does not store blobs through this "
-                            "driver yet (only \"filesystem\"); remove the key or set it to "
-                            "filesystem",
-                            opts->storage_driver);
     reg_store *store = calloc(1, sizeof(*store));
     if (store == NULL)
         return sw_error_set(err, SW_ENOMEM, "opening store %s: out of memory", data_dir);
@@ -286,11 +175,8 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     store->db_path =
         store->opts.database ? strdup(store->opts.database) : sw_path_join(data_dir, "slipway.db");
     store->tmp_dir = sw_path_join(data_dir, "tmp");
-    store->uploads_dir = sw_path_join(data_dir, "uploads");
-    blobs_dir = sw_path_join(data_dir, "blobs");
     store->uploads = reg_upload_table_new();
-    if (!store->data_dir || !store->db_path || !store->tmp_dir || !store->uploads_dir ||
-        !blobs_dir || !store->uploads) {
+    if (!store->data_dir || !store->db_path || !store->tmp_dir || !store->uploads) {
         rc = sw_error_set(err, SW_ENOMEM, "opening store %s: out of memory", data_dir);
         goto cleanup;
     }
@@ -305,8 +191,6 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
      * only the service's user may enter it (docs/storage.md, modes);
      * the modes are set explicitly, also on a data dir made before */
     if ((rc = sw_mkdir_mode(data_dir, 0700, err)) != 0 ||
-        (rc = sw_mkdir_mode(blobs_dir, 0700, err)) != 0 ||
-        (rc = sw_mkdir_mode(store->uploads_dir, 0700, err)) != 0 ||
         (rc = sw_mkdir_mode(store->tmp_dir, 0700, err)) != 0)
         goto cleanup;
     {
@@ -320,15 +204,10 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     }
     if ((rc = sw_db_open(store->db_path, 1, &db, err)) != 0)
         goto cleanup;
-    if ((rc = recover_tmp(store, db, err)) != 0) {
-        sw_error_prefix(err, "recovering %s", store->tmp_dir);
-        goto cleanup;
-    }
     *out = store;
     store = NULL;
 cleanup:
     sw_db_close(db);
-    free(blobs_dir);
     if (store) {
         if (have_key)
             pthread_key_delete(store->conn_key);
@@ -339,7 +218,6 @@ cleanup:
         free(store->data_dir);
         free(store->db_path);
         free(store->tmp_dir);
-        free(store->uploads_dir);
         free(store);
         sw_error_prefix(err, "opening store %s", data_dir);
     }
@@ -369,6 +247,5 @@ void reg_store_close(reg_store *store)
     free(store->data_dir);
     free(store->db_path);
     free(store->tmp_dir);
-    free(store->uploads_dir);
     free(store);
 }

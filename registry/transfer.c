@@ -472,7 +472,8 @@ static int store_blob(reg_store *store, const char *repo, const char *expected, 
     size_t got = 0;
     int rc;
     SW_CHECK_ALLOC(buf, rc, err, cleanup);
-    if ((rc = reg_blob_writer_new(store, &w, err)) != 0)
+    if ((rc = reg_blob_writer_new_algo(store, expected ? reg_digest_algo(expected) : SW_HASH_SHA256,
+                                       &w, err)) != 0)
         goto cleanup;
     while ((rc = source(ctx, buf, IO_BUF_SIZE, &got, err)) == 0 && got > 0) {
         if ((rc = reg_blob_writer_write(w, buf, got, err)) != 0)

@@ -74,6 +74,33 @@ code=$(req -X PUT -H 'Content-Type: application/octet-stream' -H "Content-Range:
 check "resuming from the reported offset, the last chunk with PUT -> 201" test "$code" = 201
 curl -s "$r/t/chunked/blobs/$d" -o "$work/got"
 check "the chunked blob reads back byte for byte" cmp -s "$work/got" "$work/blob"
+# --- one upload through two front ends, as a load balancer spreads it ---------
+# B shares A's store: the data dir when blobs or the database are local,
+# only the database and the bucket on PostgreSQL + S3
+port_b=$(sw_free_port)
+mkdir -p "$work/front-b/data"
+b_data=(-e "s|^  data_dir: .*|  data_dir: $work/front-b/data|")
+[ -n "${SW_PG_URL:-}" ] && [ -n "${SW_S3_ENDPOINT:-}" ] || b_data=()
+sed -e "s|listen: 127.0.0.1:$port|listen: 127.0.0.1:$port_b|" "${b_data[@]}" "$cfg" > "$work/front-b/slipway.yaml"
+sw_start_server "$work/front-b/slipway.yaml"
+rb=http://127.0.0.1:$port_b/v2
+path_of() { local u; u=$(hdr Location); u=${u#http://127.0.0.1:*/v2}; echo "${u#/v2}"; }
+head -c 30000 "$work/blob" > "$work/p1"; tail -c +30001 "$work/blob" > "$work/p23"
+head -c 30000 "$work/p23" > "$work/p2"
+tail -c +60001 "$work/blob" > "$work/p3"
+code=$(req -X POST "$r/t/balanced/blobs/uploads/"); up=$(path_of)
+check "two front ends: POST on A -> 202" test "$code" = 202 -a -n "$up"
+code=$(req -X PATCH -H 'Content-Type: application/octet-stream' -H 'Content-Range: 0-29999' --data-binary @"$work/p1" "$rb$up")
+check "... PATCH on B -> 202, Range 0-29999" test "$code:$(hdr Range)" = "202:0-29999"
+up=$(path_of)
+code=$(req -X PATCH -H 'Content-Type: application/octet-stream' -H 'Content-Range: 30000-59999' --data-binary @"$work/p2" "$r$up")
+check "... PATCH on A -> 202, Range 0-59999" test "$code:$(hdr Range)" = "202:0-59999"
+up=$(path_of)
+code=$(req -X PUT -H 'Content-Type: application/octet-stream' -H 'Content-Range: 60000-99999' --data-binary @"$work/p3" "$(with_digest "$rb$up" "$d")")
+check "... PUT on B -> 201" test "$code:$(hdr Docker-Content-Digest)" = "201:$d"
+check "... and the blob reads back byte for byte from A and from B" test \
+    "$(curl -s "$r/t/balanced/blobs/$d" | sha256sum | cut -d' ' -f1):$(curl -s "$rb/t/balanced/blobs/$d" | sha256sum | cut -d' ' -f1)" = "${d#sha256:}:${d#sha256:}"
+
 code=$(req -X POST "$r/t/cancel/blobs/uploads/"); loc=$(abs)
 code=$(req -X DELETE "$loc")
 check "DELETE of an upload -> 204" test "$code" = 204

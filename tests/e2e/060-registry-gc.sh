@@ -55,7 +55,7 @@ for i in 1 2 3; do grep -q "^blob ${orphans[$((i - 1))]} $((1000 * i)) bytes$" "
 check "... with each orphan's size in bytes" test "$sizes_ok" = 1
 check "... and a summary that counts them" grep -q " 1 manifests and $(wc -l <<< "$expected_blobs") blobs, " "$work/dry"
 still=1
-for d in $expected_blobs; do test -e "$data/blobs/sha256/${d:7:2}/${d#sha256:}" || still=0; done
+for d in $expected_blobs; do test -e "$(sw_blob_file "$cfg" "$d")" || still=0; done
 check "a dry run removes no blob file" test "$still" = 1
 check "... nor the untagged manifest (GET by digest -> 200)" test \
     "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' "$r/test/b/manifests/$b_digest")" = 200
@@ -64,13 +64,13 @@ check "... nor the untagged manifest (GET by digest -> 200)" test \
 real_blobs=$(awk '$1 == "blob" {print $2}' "$work/real" | sort -u)
 check "the real run removes the same blobs" test "$real_blobs" = "$expected_blobs"
 gone=0
-for d in $expected_blobs; do test -e "$data/blobs/sha256/${d:7:2}/${d#sha256:}" && gone=1; done
+for d in $expected_blobs; do test -e "$(sw_blob_file "$cfg" "$d")" && gone=1; done
 check "their files are gone from blobs/" test "$gone" = 0
 check "GET of a collected blob -> 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$r/test/a/blobs/${orphans[0]}")" = 404
 check "GET of the collected untagged manifest -> 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$r/test/b/manifests/$b_digest")" = 404
 kept=1
 for d in $(sk inspect --raw "oci:$work/a:1" | jq -r '.config.digest, .layers[].digest'); do
-    test -e "$data/blobs/sha256/${d:7:2}/${d#sha256:}" || kept=0
+    test -e "$(sw_blob_file "$cfg" "$d")" || kept=0
 done
 check "the tagged image's blobs are all still in blobs/" test "$kept" = 1
 check "the tagged image still pulls with skopeo" quiet sk copy --src-tls-verify=false "docker://127.0.0.1:$port/test/a:1" "oci:$work/pulled:1"

@@ -112,14 +112,18 @@ bt_build "$ctx" --output "docker-archive:$BT_WORK/out-docker.tar" > /dev/null ||
 check_eq "--output docker-archive: readable by skopeo, 4 layers" \
     "$(skopeo inspect "docker-archive:$BT_WORK/out-docker.tar" 2>&1 | jq '.Layers | length' 2>&1)" 4
 
-# -f picks another Dockerfile; --data-dir instead of --config
+# -f picks another Dockerfile; --data-dir instead of --config (the embedded
+# store by definition: with PostgreSQL or S3 configured, the store is the
+# config's, so -f is checked with --config there)
 mkdir -p "$ctx/docker"
 printf 'FROM test/busybox:1\nRUN echo other > /other.txt\n' > "$ctx/docker/Other.Dockerfile"
-if "$SLIPWAY_BIN" build --data-dir "$BT_DATA" -f "$ctx/docker/Other.Dockerfile" -t demo/other:1 "$ctx" \
+store_arg=(--data-dir "$BT_DATA"); store_name=--data-dir
+if [ -n "${SW_PG_URL:-}${SW_S3_ENDPOINT:-}" ]; then store_arg=(--config "$BT_CFG"); store_name=--config; fi
+if "$SLIPWAY_BIN" build "${store_arg[@]}" -f "$ctx/docker/Other.Dockerfile" -t demo/other:1 "$ctx" \
         > "$BT_WORK/other.log" 2>&1 && bt_unpack demo/other:1 "$BT_WORK/other"; then
-    check_eq "-f FILE and --data-dir: the other Dockerfile was built" "$(cat "$BT_WORK/other/rootfs/other.txt")" other
+    check_eq "-f FILE and $store_name: the other Dockerfile was built" "$(cat "$BT_WORK/other/rootfs/other.txt")" other
 else
-    fail "-f / --data-dir build: $(tail -3 "$BT_WORK/other.log" | tr '\n' '|')"
+    fail "-f / $store_name build: $(tail -3 "$BT_WORK/other.log" | tr '\n' '|')"
 fi
 
 # the built image is served by the registry: skopeo pulls it over HTTP

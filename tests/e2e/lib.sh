@@ -17,6 +17,7 @@
 #   sw_tmpdir           a new directory inside the scratch dir
 #   sw_free_port        a free TCP port on 127.0.0.1
 #   sw_write_config DIR PORT [EXTRA_YAML]  writes DIR/slipway.yaml, prints its path
+#   sw_blob_file CONFIG DIGEST       the file with a blob's bytes (data dir or S3 test server)
 #   sw_start_server CONFIG  starts `slipway serve`, waits for /v2/, sets SW_SERVER_PID
 #   sw_stop_server      SIGTERM, then SIGKILL after 10 s; the exit status in
 #                       SW_SERVER_STATUS (137 when it had to be killed)
@@ -159,21 +160,50 @@ sw_free_port() {
 }
 
 sw_write_config() { # DIR PORT [EXTRA_YAML]
-    local dir=$1 port=$2 extra=${3:-} database=
+    local dir=$1 port=$2 extra=${3:-} database= storage=
     mkdir -p "$dir/data"
     # SLIPWAY_TEST_DATABASE=postgres: a database of its own in this
     # script's PostgreSQL cluster (see the end of this file)
     if [ -n "${SW_PG_URL:-}" ]; then
         database="database: $(sw_pg_createdb "sw_$$_${RANDOM}_${RANDOM}")" || return 1
     fi
+    # SLIPWAY_TEST_STORAGE=s3: blobs in this script's S3 test server, under
+    # a prefix of their own (one store per config, as a bucket each would
+    # be); the keys come from the environment, as an operator's would
+    if [ -n "${SW_S3_ENDPOINT:-}" ]; then
+        storage="storage:
+  driver: s3
+  endpoint: $SW_S3_ENDPOINT
+  region: $SW_S3_REGION
+  bucket: $SW_S3_BUCKET
+  prefix: ${SW_S3_CONFIG_PREFIX:-sw-$$-${RANDOM}${RANDOM}}
+  access_key: env:SW_S3_ACCESS_KEY
+  secret_key: env:SW_S3_SECRET_KEY
+  path_style: true"
+    fi
     cat > "$dir/slipway.yaml" <<YAML
 server:
   listen: 127.0.0.1:$port
   data_dir: $dir/data
 $database
+$storage
 $extra
 YAML
     echo "$dir/slipway.yaml"
+}
+
+sw_blob_file() { # CONFIG DIGEST: the file holding a blob's bytes, whichever
+    # blob backend the config names (its data dir's blobs/, or the S3 test
+    # server's own file for the object); it need not exist
+    local cfg=$1 digest=$2 algo hex prefix
+    algo=${digest%%:*}; hex=${digest#*:}
+    if grep -q '^  driver: s3' "$cfg"; then
+        prefix=$(sed -n 's/^  prefix: //p' "$cfg")
+        printf '%s/s3/objects/%s/%s%sblobs/%s/%s/%s._S3rver_object' "$SW_SCRATCH" "$SW_S3_BUCKET" \
+            "$prefix" "${prefix:+/}" "$algo" "${hex:0:2}" "$hex"
+    else
+        printf '%s/blobs/%s/%s/%s' "$(sed -n 's/^  data_dir: //p' "$cfg")" "$algo" "${hex:0:2}" "$hex"
+    fi
 }
 
 sw_sql() { # CONFIG SQL: runs SQL on the config's database (SQLite file or
@@ -300,4 +330,18 @@ if [ "${SLIPWAY_TEST_DATABASE:-sqlite}" = postgres ]; then
     . "$(dirname "${BASH_SOURCE[0]}")/../lib/pg.sh"
     sw_pg_start || exit 1
     echo "# database: PostgreSQL ($SW_PG_URL)"
+fi
+
+# SLIPWAY_TEST_STORAGE=s3 stores blobs in S3: the SigV4-verifying test
+# server (tests/lib/s3-lib.sh) for the whole script, stopped by
+# sw_cleanup, and a key prefix per config written by sw_write_config
+# (SW_S3_CONFIG_PREFIX set: that prefix, for two front ends sharing one
+# store).
+if [ "${SLIPWAY_TEST_STORAGE:-filesystem}" = s3 ]; then
+    # shellcheck source=../lib/s3-lib.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/../lib/s3-lib.sh"
+    sw_s3_start "$SW_SCRATCH/s3" || exit 1
+    SW_CLEANUP_CMDS+=("sw_s3_stop")
+    export SW_S3_ACCESS_KEY SW_S3_SECRET_KEY
+    echo "# storage: S3 ($SW_S3_ENDPOINT, bucket $SW_S3_BUCKET)"
 fi

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/fs.h"
@@ -122,10 +123,12 @@ struct found {
     int64_t size;
 };
 
-static int count_digest(const char *digest, int64_t size, void *ctx, sw_error **err)
+static int count_digest(const char *digest, int64_t size, int64_t mtime, void *ctx, sw_error **err)
 {
     struct found *f = ctx;
     (void)err;
+    if (mtime < time(NULL) - 3600 || mtime > time(NULL) + 3600)
+        f->count += 1000; /* the time it was stored is now, give or take a clock skew */
     if (strcmp(digest, f->digest) == 0) {
         f->count++;
         f->size = size;

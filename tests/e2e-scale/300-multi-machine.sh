@@ -59,11 +59,7 @@ sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 work=$(sw_tmpdir)
 src=$work/forge/app
 svc_git_init "$src"
-cat > "$src/Dockerfile.slow" <<'EOF'
-FROM test/busybox:1
-COPY hello.txt /hello.txt
-RUN for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.5; done
-EOF
+svc_slow_dockerfile "$src"
 svc_git -C "$src" add -A
 svc_git -C "$src" commit -qm "a slow Dockerfile"
 svc_git -C "$src" branch slow

@@ -1,8 +1,10 @@
 /*
  * cmd_worker.c - `slipway worker`: build workers in a process of their own,
  * on the data dir of a `slipway serve` (same config), so build capacity
- * can grow apart from the front end. Runs until SIGTERM or SIGINT; the
- * runs in progress then go back to the queue for the next worker.
+ * can grow apart from the front end; with a PostgreSQL `database:`, also
+ * on another machine with a data dir of its own (docs/scale-out.md,
+ * "Remote workers"). Runs until SIGTERM or SIGINT; the runs in progress
+ * then go back to the queue for the next worker.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -26,7 +28,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: slipway worker --config FILE [--threads N] [--name NAME]\n"
             "\n"
-            "Runs build workers against the data dir and repositories of FILE.\n"
+            "Runs build workers against the data dir, database and repositories of FILE.\n"
+            "With a PostgreSQL `database:`, the data dir may be this machine's own: the\n"
+            "queue and the run logs go through the database.\n"
             "\n"
             "options:\n"
             "  --config FILE   the service config, as given to `slipway serve`\n"

@@ -785,11 +785,15 @@ static long log_pread(struct log_stream *s, char *buf, size_t max)
     return n < 0 ? 0 : n;
 }
 
-/* Whether it is time to look at the run's status again. */
+/* Whether it is time to look at the run's status again: every 250 ms on
+ * SQLite; on PostgreSQL when the run was named since (at most every
+ * 250 ms: a chatty build names it every batch), or after recheck_ms. */
 static int status_due(struct log_stream *s, int64_t now)
 {
+    if (now - s->last_check < 250)
+        return 0;
     if (!s->use_db)
-        return now - s->last_check >= 250;
+        return 1;
     uint64_t token = wrk_log_watch_token(s->run_id);
     if (token != s->status_token || now - s->last_check >= recheck_ms()) {
         s->status_token = token;
@@ -951,8 +955,15 @@ static void log_respond(srv_request *req, int sse)
     }
     const char *follow = srv_request_query(req, "follow");
     int is_follow = follow && strcmp(follow, "0") != 0 && strcmp(follow, "false") != 0;
-    /* PostgreSQL: the log of a run built anywhere, from the database */
+    /* PostgreSQL: the log of a run built anywhere, from the database;
+     * but a finished run's log that only this data dir has (written before
+     * the database held logs, or one the worker could not copy) from the
+     * file */
     int use_db = wrk_logstore_enabled(db);
+    uint64_t stored = 0;
+    if (use_db && finished && wrk_logstore_end(db, id, &stored, NULL) == 0 && stored == 0 &&
+        access(path, R_OK) == 0)
+        use_db = 0;
     if (!sse && !is_follow && !use_db) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;

@@ -301,7 +301,7 @@ static void *watch_main(void *arg)
     while (!atomic_load(&watch_stop)) {
         sw_db *db = NULL;
         sw_error *e = NULL;
-        char channel[SW_DB_CHANNEL_MAX], payload[SW_DB_PAYLOAD_MAX];
+        char channel[SW_DB_CHANNEL_MAX] = "", payload[SW_DB_PAYLOAD_MAX] = "";
         int rc = reg_store_db(watch_store, &db, &e);
         if (rc == 0 && !listened && (rc = sw_db_listen(db, WRK_LOGS_CHANNEL, &e)) == 0)
             listened = 1;

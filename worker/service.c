@@ -1260,7 +1260,7 @@ static void *listener_main(void *arg)
     while (!svc->stopping) {
         sw_db *db = NULL;
         sw_error *e = NULL;
-        char channel[SW_DB_CHANNEL_MAX];
+        char channel[SW_DB_CHANNEL_MAX] = "";
         int rc = reg_store_db(svc->opts.store, &db, &e);
         if (rc == 0 && !listened && (rc = sw_db_listen(db, WRK_RUNS_CHANNEL, &e)) == 0 &&
             (rc = sw_db_listen(db, WRK_OUTBOX_CHANNEL, &e)) == 0)

@@ -192,12 +192,10 @@ else
     fail "pg_ctl restart: $(cat "$work/pg-restart.log")"
 fi
 second=$(svc_commit "$src" "second")
-for _ in $(seq 20); do # the first statement may land on the new server before it accepts
-    svc_hook "$B/hooks/github/demo/app" refs/heads/main "$second" delivery-2
-    [ "$SVC_STATUS" = 202 ] && break
-    sleep 0.5
-done
-check "B accepts a delivery after the restart" test "$SVC_STATUS" = 202
+# B's connections all broke; each is re-opened on its next use, before a
+# statement is sent on it: the first delivery is accepted
+svc_hook "$B/hooks/github/demo/app" refs/heads/main "$second" delivery-2
+check "B accepts the first delivery after the restart" test "$SVC_STATUS" = 202
 run2=$(jq -r '.runs[0].id // .run_id // .id // empty' <<< "$SVC_BODY")
 SVC_BASE=$A
 status=$(svc_wait "$run2")

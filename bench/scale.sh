@@ -69,7 +69,14 @@ wait_http() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sl
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 now() { date +%s.%N; }
 ms() { python3 -c "print(round(($2 - $1) * 1000))"; }
-die() { echo "bench/scale.sh: $*" >&2; exit 1; }
+die() { # the servers' last errors with the message: the work dir goes on exit
+    echo "bench/scale.sh: $*" >&2
+    local f
+    for f in "$work/d.log" "$work/serve.log"; do
+        [ -s "$f" ] && { echo "--- $(basename "$f"):" >&2; tr -d '\000' < "$f" | grep -i error | tail -n 3 | cut -c1-600 >&2; }
+    done
+    exit 1
+}
 git_() { git -c user.name=Bench -c user.email=bench@localhost "$@"; }
 
 # ---- the source repository and the base image ----
@@ -155,7 +162,7 @@ interleave() { # FUNCTION ROUND
     local s v order=("${servers[@]}")
     [ $(($2 % 2)) = 0 ] && order=("${servers[1]}" "${servers[0]}")
     for s in "${order[@]}"; do
-        v=$("$1" "$s" "$2") && [ -n "$v" ] || die "$1 on $s failed"
+        v=$("$1" "$s" "$2") && [ -n "$v" ] || die "$1 on $s failed (round $2)"
         samples[$s]="${samples[$s]:-} $v"
     done
 }
@@ -190,7 +197,9 @@ pull_one() { # SERVER ROUND -> MB/s, the bytes checked
     python3 -c "print(f'{$size_mb / $t:.0f}')"
 }
 manifest_get() {
-    wrk -t2 -c32 -d"${duration}s" -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    # --timeout 10s: Distribution on the S3 test server answers in seconds
+    # under load; a slow answer is still a figure, an error is not
+    wrk -t2 -c32 -d"${duration}s" --timeout 10s -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
         "$(base_of "$1")/manifests/latest" > "$work/wrk.out"
     if grep -q 'Non-2xx\|Socket errors' "$work/wrk.out"; then cat "$work/wrk.out" >&2; die "$1: errors from wrk"; fi
     awk '/Requests\/sec/ {printf "%.0f", $2}' "$work/wrk.out"

@@ -1207,6 +1207,10 @@ static int idle_wait_ms(wrk_service *svc, sw_db *db)
         int64_t until = (at - (int64_t)time(NULL) + 1) * 1000;
         if (until < ms)
             ms = until < IDLE_POLL_MS ? IDLE_POLL_MS : (int)until;
+    } else if ((svc->limits.lease_s + 1) * 1000 < ms) {
+        /* none running, or one being claimed right now by a worker whose
+         * transaction we skipped: its lease ends within lease_s */
+        ms = (svc->limits.lease_s + 1) * 1000;
     }
     return ms;
 }

@@ -24,11 +24,9 @@
 #     and chunk it acknowledged before are there through B, and the upload
 #     goes on through B from the offset B reports.
 #
-# What each part needs (issue 15): run logs in the database, NOTIFY and
-# workers with data dirs of their own (branch h-live, merged); S3 as the blob
-# store of every caller, upload sessions included (branch h-backend): until
-# then the front ends refuse storage.driver: s3. With one shared blobs/
-# directory instead of S3, all but the upload checks pass (36 of 43).
+# It rests on run logs in the database, NOTIFY and workers with data dirs of
+# their own (branch h-live) and on S3 as the store of every blob access,
+# upload sessions included (branch h-backend). About a minute.
 source "$(dirname "$0")/../e2e/svc-lib.sh"
 # shellcheck source=../lib/netns.sh
 source "$(dirname "$0")/../lib/netns.sh"

@@ -458,8 +458,8 @@ int wrk_jobs_counts(sw_db *db, const char *repo, int *queued, int *running, sw_e
 {
     sw_stmt *stmt = NULL;
     int rc = sw_db_prepare(db,
-                           "SELECT COALESCE(SUM(status = 'queued'), 0),"
-                           " COALESCE(SUM(status = 'running'), 0) FROM runs WHERE"
+                           "SELECT COUNT(CASE WHEN status = 'queued' THEN 1 END),"
+                           " COUNT(CASE WHEN status = 'running' THEN 1 END) FROM runs WHERE"
                            " status IN ('queued', 'running') AND (?1 IS NULL OR repo = ?1)",
                            &stmt, err);
     if (rc != 0)

@@ -5,6 +5,8 @@
 #
 #   svc_git_init DIR            a repository on branch main with a Dockerfile
 #                               on test/busybox:1 and hello.txt; prints nothing
+#   svc_slow_dockerfile DIR     DIR/Dockerfile.slow: COPY hello.txt, then a
+#                               RUN printing "tick 1".."tick 8" every 0.5 s
 #   svc_commit DIR TEXT [MSG]   writes TEXT to hello.txt and commits; prints the sha
 #   svc_hook URL REF SHA DELIVERY [SECRET] [MSG] [CLONE_URL]
 #                               POSTs a signed GitHub push; sets SVC_STATUS and
@@ -47,6 +49,14 @@ EOF
     echo "first" > "$dir/hello.txt"
     svc_git -C "$dir" add -A
     svc_git -C "$dir" commit -qm "first commit"
+}
+
+svc_slow_dockerfile() { # DIR
+    cat > "$1/Dockerfile.slow" <<'EOF'
+FROM test/busybox:1
+COPY hello.txt /hello.txt
+RUN for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.5; done
+EOF
 }
 
 svc_commit() { # DIR TEXT [MSG]

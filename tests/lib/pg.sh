@@ -18,18 +18,27 @@
 #                       cluster is stopped and removed afterwards; exits
 #                       with CMD's status
 #
-# The cluster listens on 127.0.0.1 only and has no Unix socket.
+# The cluster listens on 127.0.0.1 only and has no Unix socket. Set before
+# sw_pg_start: SW_PG_HOST=ADDR listens on that address instead, and
+# SW_PG_NETNS=NAME runs the cluster and createdb in that network namespace
+# (tests/lib/netns.sh's hub), SW_PG_ALLOW=CIDR lets clients from there in.
 
 SW_PG_BIN=${SW_PG_BIN:-/usr/lib/postgresql/15/bin}
+SW_PG_HOST=${SW_PG_HOST:-127.0.0.1}
+SW_PG_NETNS=${SW_PG_NETNS:-}
 SW_PG_DIR=
 SW_PG_PORT=
 SW_PG_URL=
 
+sw_pg_in_netns() {
+    if [ -n "$SW_PG_NETNS" ]; then nsenter --net="/run/netns/$SW_PG_NETNS" "$@"; else "$@"; fi
+}
+
 sw_pg_as_postgres() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        sw_pg_in_netns runuser -u postgres -- "$@"
     else
-        "$@"
+        sw_pg_in_netns "$@"
     fi
 }
 
@@ -76,12 +85,15 @@ sw_pg_start() {
         cat "$SW_PG_DIR/initdb.log" >&2
         return 1
     fi
+    if [ -n "${SW_PG_ALLOW:-}" ]; then
+        echo "host all all $SW_PG_ALLOW scram-sha-256" >> "$SW_PG_DIR/data/pg_hba.conf"
+    fi
     local try
     for try in 1 2 3 4 5; do
         SW_PG_PORT=$(sw_pg_free_port)
         if sw_pg_as_postgres "$SW_PG_BIN/pg_ctl" -D "$SW_PG_DIR/data" -w -t 30 \
             -l "$SW_PG_DIR/server.log" \
-            -o "-c listen_addresses=127.0.0.1 -p $SW_PG_PORT -c unix_socket_directories= -c fsync=off -c max_connections=200" \
+            -o "-c listen_addresses=$SW_PG_HOST -p $SW_PG_PORT -c unix_socket_directories= -c fsync=off -c max_connections=200" \
             start > /dev/null 2>&1; then
             break
         fi
@@ -93,17 +105,17 @@ sw_pg_start() {
         return 1
     fi
     sw_pg_createdb slipway_test > /dev/null || return 1
-    SW_PG_URL="postgres://slipway:env:SLIPWAY_TEST_PGPASSWORD@127.0.0.1:$SW_PG_PORT/slipway_test"
+    SW_PG_URL="postgres://slipway:env:SLIPWAY_TEST_PGPASSWORD@$SW_PG_HOST:$SW_PG_PORT/slipway_test"
     export SW_PG_URL
 }
 
 sw_pg_createdb() { # NAME
-    PGPASSWORD=$SLIPWAY_TEST_PGPASSWORD "$SW_PG_BIN/createdb" -h 127.0.0.1 -p "$SW_PG_PORT" \
+    PGPASSWORD=$SLIPWAY_TEST_PGPASSWORD sw_pg_in_netns "$SW_PG_BIN/createdb" -h "$SW_PG_HOST" -p "$SW_PG_PORT" \
         -U slipway "$1" || {
         echo "pg.sh: createdb $1 failed" >&2
         return 1
     }
-    echo "postgres://slipway:env:SLIPWAY_TEST_PGPASSWORD@127.0.0.1:$SW_PG_PORT/$1"
+    echo "postgres://slipway:env:SLIPWAY_TEST_PGPASSWORD@$SW_PG_HOST:$SW_PG_PORT/$1"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

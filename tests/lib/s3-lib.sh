@@ -7,6 +7,10 @@
 #                     SW_S3_SECRET_KEY (fresh random keys every start)
 #   sw_s3_stop        stops it (SIGTERM, then SIGKILL) and waits for it
 #
+# Set before sw_s3_start: SW_S3_HOST=ADDR listens on that address instead of
+# 127.0.0.1, SW_S3_NETNS=NAME runs it in that network namespace
+# (tests/lib/netns.sh's hub).
+#
 # The server is installed by scripts/install-deps.sh --test into
 # /opt/slipway-test/s3 (SLIPWAY_S3_SERVER_DIR overrides). Missing is a
 # failure, never a skip: a test that cannot reach its S3 proves nothing.
@@ -14,6 +18,8 @@
 SW_S3_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SW_S3_SERVER_DIR=${SLIPWAY_S3_SERVER_DIR:-/opt/slipway-test/s3}
 SW_S3_PID=
+SW_S3_HOST=${SW_S3_HOST:-127.0.0.1}
+SW_S3_NETNS=${SW_S3_NETNS:-}
 
 # A free port, reserved the way tests/e2e/lib.sh's sw_free_port does (the
 # same directory), so parallel tests never share one.
@@ -45,14 +51,16 @@ sw_s3_start() { # DIR
     SW_S3_ACCESS_KEY=AKID$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
     SW_S3_SECRET_KEY=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
     log=$dir/s3-server.log
-    NODE_PATH=$SW_S3_SERVER_DIR/node_modules node "$SW_S3_LIB_DIR/s3-server.js" \
-        --port "$port" --dir "$dir/objects" --region "$SW_S3_REGION" \
+    local ns=()
+    [ -z "$SW_S3_NETNS" ] || ns=(nsenter --net="/run/netns/$SW_S3_NETNS")
+    NODE_PATH=$SW_S3_SERVER_DIR/node_modules "${ns[@]}" node "$SW_S3_LIB_DIR/s3-server.js" \
+        --address "$SW_S3_HOST" --port "$port" --dir "$dir/objects" --region "$SW_S3_REGION" \
         --access-key "$SW_S3_ACCESS_KEY" --secret-key "$SW_S3_SECRET_KEY" \
         --bucket "$SW_S3_BUCKET" > "$log" 2>&1 &
     SW_S3_PID=$!
     for _ in $(seq 200); do
         if grep -q '^ready ' "$log" 2> /dev/null; then
-            SW_S3_ENDPOINT=http://127.0.0.1:$port
+            SW_S3_ENDPOINT=http://$SW_S3_HOST:$port
             return 0
         fi
         kill -0 "$SW_S3_PID" 2> /dev/null || break

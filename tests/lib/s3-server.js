@@ -12,7 +12,8 @@
 // expiry). Anything unsigned or mis-signed gets S3's 403 XML error.
 //
 // usage: node s3-server.js --port P --dir D --access-key A --secret-key S
-//        [--region R] [--bucket B]...   (prints "ready <port>" when up)
+//        [--region R] [--bucket B]... [--address A (127.0.0.1)]
+//        (prints "ready <port>" when up)
 'use strict';
 
 const crypto = require('crypto');
@@ -168,9 +169,76 @@ async function verifyQuery(ctx) {
   return true;
 }
 
+// Three multipart calls s3rver 3.7 lacks, answered here from its own
+// filesystem store (<dir>/<bucket>/._S3rver_uploads/<id>/{key,N,N.md5}):
+// ListMultipartUploads (GET /bucket?uploads), ListParts (GET
+// /bucket/key?uploadId=) and AbortMultipartUpload (DELETE
+// /bucket/key?uploadId=). Distribution's s3 driver lists both to resume an
+// upload. Returns false when the request is none of them.
+const fs = require('fs');
+const path = require('path');
+const xmlEsc = s => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+function multipartExtra(ctx) {
+  const m = /^\/([^/?]+)(?:\/([^?]*))?$/.exec(ctx.path);
+  if (!m) return false;
+  const bucket = decodeURIComponent(m[1]);
+  const key = m[2] ? m[2].split('/').map(decodeURIComponent).join('/') : '';
+  const uploads = path.join(args.dir, bucket, '._S3rver_uploads');
+  const uploadDir = id => (/^[0-9a-f]+$/.test(id) ? path.join(uploads, id) : null);
+  const uploadKey = dir => {
+    try {
+      return fs.readFileSync(path.join(dir, 'key'), 'utf8');
+    } catch (e) {
+      return null;
+    }
+  };
+  ctx.type = 'application/xml';
+  if (ctx.method === 'GET' && !key && 'uploads' in ctx.query) {
+    const prefix = ctx.query.prefix || '';
+    let ids = [];
+    try {
+      ids = fs.readdirSync(uploads);
+    } catch (e) {}
+    const list = ids
+      .map(id => ({ id, key: uploadKey(path.join(uploads, id)) }))
+      .filter(u => u.key !== null && u.key.startsWith(prefix))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(u => {
+        const at = fs.statSync(path.join(uploads, u.id)).mtime.toISOString();
+        return `<Upload><Key>${xmlEsc(u.key)}</Key><UploadId>${u.id}</UploadId><Initiated>${at}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`;
+      });
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult><Bucket>${xmlEsc(bucket)}</Bucket><Prefix>${xmlEsc(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${list.join('')}</ListMultipartUploadsResult>`;
+    return true;
+  }
+  if (!key || !('uploadId' in ctx.query) || (ctx.method !== 'GET' && ctx.method !== 'DELETE')) return false;
+  const dir = uploadDir(ctx.query.uploadId);
+  if (!dir || uploadKey(dir) !== key) {
+    xmlError(ctx, 404, 'NoSuchUpload', 'The specified upload does not exist.');
+    return true;
+  }
+  if (ctx.method === 'DELETE') {
+    fs.rmSync(dir, { recursive: true, force: true });
+    ctx.status = 204;
+    ctx.body = null;
+    return true;
+  }
+  const parts = fs
+    .readdirSync(dir)
+    .filter(f => /^[0-9]+$/.test(f))
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map(n => {
+      const st = fs.statSync(path.join(dir, String(n)));
+      const md5 = fs.readFileSync(path.join(dir, `${n}.md5`), 'utf8').trim();
+      return `<Part><PartNumber>${n}</PartNumber><LastModified>${st.mtime.toISOString()}</LastModified><ETag>"${md5}"</ETag><Size>${st.size}</Size></Part>`;
+    });
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult><Bucket>${xmlEsc(bucket)}</Bucket><Key>${xmlEsc(key)}</Key><UploadId>${ctx.query.uploadId}</UploadId><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`;
+  return true;
+}
+
 async function main() {
   const server = new S3rver({
-    address: '127.0.0.1',
+    address: args.address || '127.0.0.1',
     port: Number(args.port),
     directory: args.dir,
     silent: true,
@@ -187,7 +255,7 @@ async function main() {
       // s3rver would check the signature again with its own (v2) code
       delete incoming.headers.authorization;
       for (const k of Object.keys(ctx.query)) if (k.startsWith('X-Amz-')) delete ctx.query[k];
-      await next();
+      if (!multipartExtra(ctx)) await next();
     }
   });
   const { port } = await server.run();

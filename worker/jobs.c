@@ -747,6 +747,15 @@ int wrk_workers_gone(sw_db *db, const char *name, sw_error **err)
     return sw_db_step_done(db, stmt, "unregistering a worker", err);
 }
 
+/* On SQLite every worker runs on this machine (the database is a local
+ * file): a process that is gone is gone at once, not only when its entry
+ * gets old. On PostgreSQL workers run on other machines, where a pid
+ * means nothing here: only last_seen counts. */
+static int worker_process_gone(sw_db *db, pid_t pid)
+{
+    return sw_db_kind_of(db) == SW_DB_SQLITE && pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 int wrk_workers_count(sw_db *db, int max_age, int *processes, int *threads, sw_error **err)
 {
     sw_stmt *stmt = NULL;
@@ -757,10 +766,7 @@ int wrk_workers_count(sw_db *db, int max_age, int *processes, int *threads, sw_e
     *processes = *threads = 0;
     int step;
     while ((step = sw_stmt_step(stmt)) == SW_DB_ROW) {
-        /* the data dir is local (SQLite): a process that is gone is gone at
-         * once, not only when its entry gets old */
-        pid_t pid = (pid_t)sw_stmt_column_int(stmt, 0);
-        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+        if (worker_process_gone(db, (pid_t)sw_stmt_column_int(stmt, 0)))
             continue;
         (*processes)++;
         *threads += sw_stmt_column_int(stmt, 1);
@@ -810,9 +816,8 @@ int wrk_workers_list(sw_db *db, int max_age, json_t **out, sw_error **err)
     json_t *list = json_array();
     int step;
     while (list && (step = sw_stmt_step(stmt)) == SW_DB_ROW) {
-        pid_t pid = (pid_t)sw_stmt_column_int(stmt, 1);
-        if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
-            continue; /* as wrk_workers_count: gone is gone */
+        if (worker_process_gone(db, (pid_t)sw_stmt_column_int(stmt, 1)))
+            continue;
         json_t *platforms = json_array();
         const char *text = (const char *)sw_stmt_column_text(stmt, 3);
         while (platforms && text && *text) {

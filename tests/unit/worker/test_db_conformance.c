@@ -719,6 +719,42 @@ static void test_bad_url(void)
     sw_error_clear(&err);
 }
 
+/* The worker list of GET /api/v1/status. A process that is gone from this
+ * machine is dropped at once on SQLite (every worker of a SQLite file runs
+ * here); on PostgreSQL a pid may belong to another machine, so a fresh
+ * entry counts whatever this machine's process table says. */
+static void test_workers_elsewhere(void)
+{
+    char *where = fresh_database();
+    sw_db *db = open_db(where);
+    sw_error *err = NULL;
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0); /* a pid nothing here runs under */
+    sw_stmt *stmt = NULL;
+    CHECK_INT_EQ(sw_db_prepare(db,
+                               "INSERT INTO workers (name, pid, threads, started_at, last_seen)"
+                               " VALUES ('worker-b', ?, 4, ?, ?)",
+                               &stmt, &err),
+                 0);
+    sw_stmt_bind_int(stmt, 1, (int)child);
+    sw_stmt_bind_int64(stmt, 2, (int64_t)time(NULL));
+    sw_stmt_bind_int64(stmt, 3, (int64_t)time(NULL));
+    CHECK_INT_EQ(sw_db_step_done(db, stmt, "adding a worker", &err), 0);
+    int processes = -1, threads = -1;
+    json_t *list = NULL;
+    CHECK_INT_EQ(wrk_workers_count(db, 15, &processes, &threads, &err), 0);
+    CHECK_INT_EQ(wrk_workers_list(db, 15, &list, &err), 0);
+    CHECK_INT_EQ(processes, on_pg ? 1 : 0);
+    CHECK_INT_EQ(threads, on_pg ? 4 : 0);
+    CHECK_INT_EQ((int)json_array_size(list), on_pg ? 1 : 0);
+    json_decref(list);
+    sw_error_clear(&err);
+    sw_db_close(db);
+    free(where);
+}
+
 int main(int argc, char **argv)
 {
     on_pg = argc > 1 && strcmp(argv[1], "postgres") == 0;
@@ -738,6 +774,7 @@ int main(int argc, char **argv)
     RUN(test_concurrent_migrations);
     RUN(test_notify);
     RUN(test_run_logs);
+    RUN(test_workers_elsewhere);
     if (on_pg)
         RUN(test_reconnect);
     RUN(test_bad_url);

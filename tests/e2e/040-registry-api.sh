@@ -101,6 +101,25 @@ check "... PUT on B -> 201" test "$code:$(hdr Docker-Content-Digest)" = "201:$d"
 check "... and the blob reads back byte for byte from A and from B" test \
     "$(curl -s "$r/t/balanced/blobs/$d" | sha256sum | cut -d' ' -f1):$(curl -s "$rb/t/balanced/blobs/$d" | sha256sum | cut -d' ' -f1)" = "${d#sha256:}:${d#sha256:}"
 
+# --- storage.redirect: pulls fetch the bytes from S3 directly -----------------
+if [ -n "${SW_S3_ENDPOINT:-}" ]; then
+    port_c=$(sw_free_port)
+    mkdir -p "$work/front-c/data"
+    c_data=(-e "s|^  data_dir: .*|  data_dir: $work/front-c/data|")
+    [ -n "${SW_PG_URL:-}" ] || c_data=() # SQLite: the database is in the data dir
+    sed -e "s|listen: 127.0.0.1:$port|listen: 127.0.0.1:$port_c|" "${c_data[@]}" \
+        -e "s|^  path_style: true|  path_style: true\n  redirect: true|" "$cfg" > "$work/front-c/slipway.yaml"
+    sw_start_server "$work/front-c/slipway.yaml"
+    code=$(req "http://127.0.0.1:$port_c/v2/t/balanced/blobs/$d")
+    check "storage.redirect: a blob GET -> 307 to the S3 endpoint" test \
+        "$code:$(hdr Location | cut -d/ -f1-3)" = "307:$SW_S3_ENDPOINT"
+    check "... whose presigned URL serves the blob's bytes" test \
+        "$(curl -s "$(hdr Location)" | sha256sum | cut -d' ' -f1)" = "${d#sha256:}"
+    code=$(req -I "http://127.0.0.1:$port_c/v2/t/balanced/blobs/$d")
+    check "... while HEAD answers itself (200 with the length)" test "$code:$(hdr Content-Length)" = "200:100000"
+    expect_error_code GET "http://127.0.0.1:$port_c/v2/t/other/blobs/$d" 404 BLOB_UNKNOWN
+fi
+
 code=$(req -X POST "$r/t/cancel/blobs/uploads/"); loc=$(abs)
 code=$(req -X DELETE "$loc")
 check "DELETE of an upload -> 204" test "$code" = 204

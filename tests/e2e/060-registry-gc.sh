@@ -119,5 +119,9 @@ check "with --grace 0s GC in a loop, the push completes ($attempts attempt(s), $
 check "... and no attempt failed other than with a blob-unknown error" test -z "$bad_failure"
 check "... and the image pulls byte for byte" quiet sk copy --src-tls-verify=false "docker://127.0.0.1:$port/test/big0:1" "oci:$work/big0-back:1"
 check "... (manifest)" test "$(sk inspect --raw "oci:$work/big0-back:1" | sha256sum)" = "$(sk inspect --raw "oci:$work/big:1" | sha256sum)"
+# after all that collecting beside pushes, every row has its object and
+# every object hashes to its digest (fsck reads them through the backend)
+"$bin" fsck --config "$cfg" > "$work/fsck" 2>&1 || true
+check "fsck after GC beside pushes finds no damage" grep -q ' 0 damaged' "$work/fsck"
 
 sw_finish

@@ -21,7 +21,7 @@
 #   bt_config REF             the image config blob, verbatim (skopeo --raw)
 #   bt_manifest REF           the image manifest, verbatim
 #   bt_runc BUNDLE [ARGS...]  runs ARGS (default: the image's own) with runc
-#   bt_manifest_count         rows in the manifests table of $BT_DATA
+#   bt_manifest_count         rows in the manifests table of $BT_CFG's database
 #   check_eq WHAT GOT WANT    ok/fail, printing got and expected on failure
 #   check_build_fails WHAT REGEX CTX [ARGS...]
 #                             the build exits 1 and stderr matches REGEX
@@ -167,8 +167,8 @@ bt_runc() { # BUNDLE [ARGS...]   (no ARGS: the image's ENTRYPOINT + CMD)
     runc delete -f "$id" > /dev/null 2>&1 || true
 }
 
-bt_manifest_count() {
-    sqlite3 "$BT_DATA/slipway.db" 'SELECT COUNT(*) FROM manifests'
+bt_manifest_count() { # (the config's database: SQLite or PostgreSQL)
+    sw_sql "$BT_CFG" 'SELECT COUNT(*) FROM manifests'
 }
 
 check_eq() { # WHAT GOT WANT

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 210-service-scale-out.sh - front ends and workers that share only a
+# 220-service-scale-out.sh - front ends and workers that share only a
 # PostgreSQL database and an S3 bucket (issue 15): two `slipway serve` (A
 # and B) and a `slipway worker` (C), each with its own data dir. A webhook sent to A is
 # built by C, woken through LISTEN/NOTIFY (not by a poll); B streams the

@@ -582,22 +582,29 @@ static int copy_cache_key(struct build *b, struct stage *st, const struct instr 
     return 0;
 }
 
-/* 0 when path opens as a directory below root without crossing a symlink
- * (resolved as in a chroot at root), else -1. */
-static int plain_dir_in(const char *root, const char *path)
+/* 0 when path opens below root, resolved as in a chroot at root (and,
+ * with RESOLVE_NO_SYMLINKS in resolve, as a directory without crossing a
+ * symlink); else the errno. */
+static int open_in_root(const char *root, const char *path, unsigned long long resolve)
 {
     int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS };
+    struct open_how how = { .flags = O_CLOEXEC |
+                                     ((resolve & RESOLVE_NO_SYMLINKS) ? O_RDONLY | O_DIRECTORY
+                                                                      : O_PATH | O_NOFOLLOW),
+                            .resolve = RESOLVE_IN_ROOT | resolve };
     int fd = rfd < 0 ? -1 : (int)syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+    int saved = errno;
     if (fd >= 0)
         close(fd);
     if (rfd >= 0)
         close(rfd);
-    return fd >= 0 ? 0 : -1;
+    return fd >= 0 ? 0 : saved;
 }
 
-/* A COPY into a destination directory that the stage's root filesystem
+/* 1 when the COPY goes straight into the upper directory, 0 when it goes
+ * through the overlay as usual, < 0 on an error.
+ *
+ * A COPY into a destination directory that the stage's root filesystem
  * does not have yet is written straight into the upper directory: the
  * destination is created through the overlay (which copies its parents
  * up and makes it opaque over a whiteout, as for any mkdir), so what the
@@ -605,29 +612,25 @@ static int plain_dir_in(const char *root, const char *path)
  * the overlay is unmounted and the files go to the upper directory as
  * plain files. That lets unchanged files be hard links to the previous
  * layer of the same COPY (spec.reuse_root): a one-file change in a
- * context of 2,000 files creates one file, not 2,000. Returns 1 when the
- * step goes that way, 0 when it copies through the overlay as usual. */
+ * context of 2,000 files creates one file, not 2,000. */
 static int copy_direct(struct build *b, struct copy_step *cs, struct step_area *area,
                        char **reuse_root, sw_error **err)
-{ /* 1: direct, 0: through the overlay, < 0: an error */
+{
     const char *dest = cs->dest;
     size_t len = strlen(dest);
     if (cs->link || cs->is_add || cs->n_urls > 0 || cs->n_local == 0 || cs->spec.parents ||
         !area->mounted || len < 2 || dest[0] != '/' || dest[len - 1] != '/')
         return 0;
-    char probe[SW_PATH_MAX];
-    if (sw_path_format(probe, NULL, "%s%s", area->rootfs, dest) != 0)
-        return 0;
-    struct stat st;
-    if (lstat(probe, &st) == 0 || errno != ENOENT)
-        return 0; /* there already (or a symlink on the way: resolve as usual) */
+    if (open_in_root(area->rootfs, dest, 0) != ENOENT)
+        return 0; /* there already */
     struct bld_copy_spec make = cs->spec;
     make.dest_root = area->rootfs;
     int rc = bld_copy_make_dest(&make, err);
     if (rc != 0)
         return rc;
     /* made where it was asked for, with no symlink on the way, in both views */
-    if (plain_dir_in(area->rootfs, dest) != 0 || plain_dir_in(area->upper, dest) != 0)
+    if (open_in_root(area->rootfs, dest, RESOLVE_NO_SYMLINKS) != 0 ||
+        open_in_root(area->upper, dest, RESOLVE_NO_SYMLINKS) != 0)
         return 0; /* the copy goes on through the overlay */
     bld_overlay_unmount(area->rootfs, NULL);
     area->mounted = 0;

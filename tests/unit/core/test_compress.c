@@ -146,27 +146,38 @@ static size_t inflate_members(const char *gz, size_t gz_len, unsigned char *out,
     return n;
 }
 
+/* The stream inflates member by member (want_members of them) back to
+ * the input, and compressing the input again gives the same bytes. */
+static void check_members_and_repeat(const unsigned char *in, size_t len, const char *out,
+                                     size_t out_len, const struct sw_compress_result *res,
+                                     int want_members)
+{
+    unsigned char *back = malloc(len + 16);
+    int members = 0;
+    CHECK_INT_EQ(inflate_members(out, out_len, back, len + 16, &members), len);
+    CHECK_INT_EQ(members, want_members);
+    CHECK(memcmp(back, in, len) == 0);
+    struct sw_compress_result res2;
+    size_t out2_len = 0;
+    char *out2 = compress_all(SW_COMPRESSION_GZIP, in, len, &res2, &out2_len);
+    CHECK_INT_EQ(out2_len, out_len);
+    CHECK(memcmp(out, out2, out_len) == 0);
+    CHECK_STR_EQ(res2.digest, res->digest);
+    free(out2);
+    free(back);
+}
+
 static void test_gzip_large_is_deterministic_members(void)
 {
     /* 5 MiB + 1 byte: five full 1 MiB members and a one-byte member,
      * compressed on threads, written in order */
-    size_t len = 5 * 1024 * 1024 + 1, out_len = 0, out2_len = 0;
+    size_t len = 5 * 1024 * 1024 + 1, out_len = 0;
     unsigned char *in = make_input(len);
-    struct sw_compress_result res, res2;
+    struct sw_compress_result res;
     char *out = compress_all(SW_COMPRESSION_GZIP, in, len, &res, &out_len);
     CHECK(out_len < len);
     check_digests(in, len, out, out_len, &res);
-    unsigned char *back = malloc(len + 16);
-    int members = 0;
-    CHECK_INT_EQ(inflate_members(out, out_len, back, len + 16, &members), len);
-    CHECK_INT_EQ(members, 6);
-    CHECK(memcmp(back, in, len) == 0);
-    char *out2 = compress_all(SW_COMPRESSION_GZIP, in, len, &res2, &out2_len);
-    CHECK_INT_EQ(out2_len, out_len);
-    CHECK(memcmp(out, out2, out_len) == 0);
-    CHECK_STR_EQ(res2.digest, res.digest);
-    free(out2);
-    free(back);
+    check_members_and_repeat(in, len, out, out_len, &res, 6);
     free(out);
     free(in);
 }
@@ -176,7 +187,7 @@ static void test_gzip_large_is_deterministic_members(void)
  * and the stream is the same on every run. */
 static void test_gzip_stores_incompressible_chunks(void)
 {
-    size_t mib = 1024 * 1024, len = 3 * mib + 100, out_len = 0, out2_len = 0;
+    size_t mib = 1024 * 1024, len = 3 * mib + 100, out_len = 0;
     unsigned char *in = malloc(len);
     uint32_t x = 987654321u;
     for (size_t i = 0; i < len; i++) {
@@ -188,23 +199,14 @@ static void test_gzip_stores_incompressible_chunks(void)
     /* chunk 0 starts as a tar member does: a header block, mostly zeros */
     memset(in, 0, 1024);
     memcpy(in, "data/noise.bin", 14);
-    struct sw_compress_result res, res2;
+    struct sw_compress_result res;
     char *out = compress_all(SW_COMPRESSION_GZIP, in, len, &res, &out_len);
     check_digests(in, len, out, out_len, &res);
     /* the noise costs its size plus stored-block headers, the text little */
     CHECK(out_len > 2 * mib && out_len < 2 * mib + mib / 64);
     /* member 1 (a header, then noise): its first block is a stored one */
     CHECK_INT_EQ((unsigned char)out[10] & 0x06, 0);
-    unsigned char *back = malloc(len + 16);
-    int members = 0;
-    CHECK_INT_EQ(inflate_members(out, out_len, back, len + 16, &members), len);
-    CHECK_INT_EQ(members, 4);
-    CHECK(memcmp(back, in, len) == 0);
-    char *out2 = compress_all(SW_COMPRESSION_GZIP, in, len, &res2, &out2_len);
-    CHECK_INT_EQ(out2_len, out_len);
-    CHECK(memcmp(out, out2, out_len) == 0);
-    free(out2);
-    free(back);
+    check_members_and_repeat(in, len, out, out_len, &res, 4);
     free(out);
     free(in);
 }

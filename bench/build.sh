@@ -34,6 +34,11 @@
 #                        own network (namespace, nftables filter, slirp4netns)
 #                        costs
 #
+# SLIPWAY_BASELINE=path/to/another/slipway adds that binary's cold,
+# no-change and one-file builds to the same rounds (its own store, the same
+# context, built right after slipway's each time): before/after figures of a
+# change from one run, in a third column.
+#
 # Each row is the median of ROUNDS rounds (default 3). buildah uses the
 # overlay storage driver (vfs if overlay does not work here; force one with
 # BUILDAH_DRIVER=vfs) and --isolation chroot (no OCI runtime nesting needed).
@@ -89,11 +94,11 @@ for a in sh ls cat echo dd mkdir rm; do ln -s busybox "$work/rootfs/bin/$a"; don
 chmod 755 "$work/rootfs"; chmod 1777 "$work/rootfs/tmp"
 tar -C "$work/rootfs" --numeric-owner -cf "$work/rootfs.tar" .
 port=$(free_port)
-sw_store() { # N: a fresh slipway store with only the base; prints its config
+sw_store() { # N [BINARY]: a fresh slipway store with only the base; prints its config
     local dir=$work/sw-$1
     mkdir -p "$dir"
     printf 'server: { listen: "127.0.0.1:%s", data_dir: %s/data }\n' "$port" "$dir" > "$dir/slipway.yaml"
-    "$bin" import --config "$dir/slipway.yaml" "tar:$work/rootfs.tar" bench/busybox:1 > /dev/null
+    "${2:-$bin}" import --config "$dir/slipway.yaml" "tar:$work/rootfs.tar" bench/busybox:1 > /dev/null
     echo "$dir/slipway.yaml"
 }
 seed=$(sw_store seed)
@@ -218,6 +223,8 @@ dockerfile bench/busybox:1 > "$ctx/Dockerfile"
 dockerfile localhost/bench/busybox:1 > "$ctx/Dockerfile.buildah"
 
 sw_build() { "$bin" build --config "$cfg" -t bench/app:latest "$ctx" > "$work/sw.log" 2>&1; }
+base_bin=${SLIPWAY_BASELINE:+$(realpath "$SLIPWAY_BASELINE")}
+base_build() { "$base_bin" build --config "$bcfg" -t bench/app:latest "$ctx" > "$work/sw.log" 2>&1; }
 bh_build() {
     "${bh[@]}" bud --layers --isolation chroot -f "$ctx/Dockerfile.buildah" -t bench-app "$ctx" > "$work/bh.log" 2>&1
 }
@@ -227,18 +234,22 @@ timed() { # VAR-ARRAY COMMAND...: appends the seconds COMMAND took
     "$@" || { echo "bench/build.sh: '$*' failed:" >&2; tail -5 "$work/sw.log" "$work/bh.log" >&2; exit 1; }
     into+=("$(elapsed "$t" "$(now)")")
 }
-sw_cold=() sw_same=() sw_one=() bh_cold=() bh_same=() bh_one=()
+sw_cold=() sw_same=() sw_one=() bh_cold=() bh_same=() bh_one=() base_cold=() base_same=() base_one=()
 for round in $(seq "$rounds"); do
     cfg=$(sw_store "$round")
+    [ -z "$base_bin" ] || bcfg=$(sw_store "base-$round" "$base_bin")
     bh_root "$round"
     timed sw_cold sw_build
+    [ -z "$base_bin" ] || timed base_cold base_build
     timed bh_cold bh_build
+    [ -z "$base_bin" ] || timed base_same base_build
     timed sw_same sw_build
     ! grep -q '^DONE' "$work/sw.log" ||
         echo "warning: slipway's no-change rebuild was not fully cached: $(grep '^Built' "$work/sw.log")" >&2
     timed bh_same bh_build
     echo "changed in round $round" >> "$ctx/src/pkg7/file$((7 + 40 * round)).txt"
     timed sw_one sw_build
+    [ -z "$base_bin" ] || timed base_one base_build
     timed bh_one bh_build
 done
 
@@ -343,18 +354,27 @@ echo "slipway build benchmark: 2,000 context files, a 50 MiB RUN; $(nproc) cores
 echo "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) now"
 echo "slipway: $bin"
 echo "buildah: $("${bh[@]}" --version | cut -d' ' -f3), storage driver $driver, isolation chroot, --layers"
-printf '%-22s %12s %12s %10s\n' "step" "slipway (s)" "buildah (s)" "ratio"
-row() { # LABEL SW-ARRAY BH-ARRAY
+[ -z "$base_bin" ] || echo "baseline: $base_bin"
+printf '%-22s %12s %12s %10s' "step" "slipway (s)" "buildah (s)" "ratio"
+[ -z "$base_bin" ] && echo || printf ' %12s %10s\n' "baseline (s)" "ratio"
+row() { # LABEL SW-ARRAY BH-ARRAY [BASELINE-ARRAY]
     local -n s=$2 b=$3
-    local ms mb
+    local ms mb mbase
     ms=$(median "${s[@]}"); mb=$(median "${b[@]}")
-    printf '%-22s %12s %12s %10s\n' "$1" "$ms" "$mb" "$(python3 -c "print(f'{$mb / max($ms, 0.001):.1f}x')")"
+    printf '%-22s %12s %12s %10s' "$1" "$ms" "$mb" "$(python3 -c "print(f'{$mb / max($ms, 0.001):.1f}x')")"
+    if [ -n "$base_bin" ] && [ -n "${4:-}" ]; then
+        local -n o=$4
+        mbase=$(median "${o[@]}")
+        printf ' %12s %10s\n' "$mbase" "$(python3 -c "print(f'{$mbase / max($ms, 0.001):.1f}x')")"
+    else
+        echo
+    fi
 }
-row "cold build" sw_cold bh_cold
-row "no-change rebuild" sw_same bh_same
-row "one-file rebuild" sw_one bh_one
+row "cold build" sw_cold bh_cold base_cold
+row "no-change rebuild" sw_same bh_same base_same
+row "one-file rebuild" sw_one bh_one base_one
 row "push (to Distribution)" sw_push bh_push
-echo "(ratio = buildah time / slipway time; higher means slipway is faster)"
+echo "(ratio = buildah or baseline time / slipway time; higher means slipway is faster)"
 echo
 echo "slipway one-file rebuild, SLIPWAY_PROFILE=1 (nested rows: busy time, threads overlap):"
 sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile.log"

@@ -354,7 +354,7 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
         rc = bld_instr_error(b, in, err, SW_EINVAL, "exited with code %d", exit_status);
         goto cleanup;
     }
-    bld_egress_net_stop(&net);
+    bld_egress_net_release(&net); /* reaped after the commit, in cleanup */
     rc = bld_commit_layer(b, st, &area, created_by.data, err);
 cleanup:
     bld_masker_stop(masker);

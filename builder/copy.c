@@ -409,6 +409,52 @@ static int copy_data(int in, int out, const char *name, sw_error **err)
     }
 }
 
+/* Files up to this size are compared byte for byte for reuse; larger ones
+ * are copied. */
+#define REUSE_MAX_SIZE (4 * 1024 * 1024)
+
+/* 1 when the two open files hold the same bytes (size already equal). */
+static int same_bytes(int a, int b, off_t size)
+{
+    char x[64 * 1024], y[64 * 1024];
+    for (off_t off = 0; off < size;) {
+        size_t want = size - off < (off_t)sizeof(x) ? (size_t)(size - off) : sizeof(x);
+        ssize_t n = pread(a, x, want, off), m = pread(b, y, want, off);
+        if (n <= 0 || n != m || memcmp(x, y, (size_t)n) != 0)
+            return 0;
+        off += n;
+    }
+    return 1;
+}
+
+/* Hard-links the previous layer's copy of dst_dir/name when it is the
+ * file the copy would make: the same size, mtime, mode, owner and bytes,
+ * and no extended attributes on either. 1 when linked, 0 otherwise (then
+ * the file is copied as usual). */
+static int reuse_file(struct copier *c, int src_fd, const struct stat *st, int dst_dir,
+                      const char *name)
+{
+    struct stat prev;
+    uid_t uid;
+    gid_t gid;
+    owner_for(c, st, &uid, &gid);
+    if (c->reuse_fd < 0 || st->st_size > REUSE_MAX_SIZE ||
+        fstatat(c->reuse_fd, name, &prev, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(prev.st_mode) ||
+        prev.st_size != st->st_size || prev.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+        prev.st_mtim.tv_nsec != st->st_mtim.tv_nsec || (prev.st_mode & 07777) != mode_for(c, st) ||
+        prev.st_uid != uid || prev.st_gid != gid)
+        return 0;
+    char list[8];
+    if (flistxattr(src_fd, list, sizeof(list)) != 0)
+        return 0;
+    int fd = openat(c->reuse_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int same =
+        fd >= 0 && flistxattr(fd, list, sizeof(list)) == 0 && same_bytes(src_fd, fd, st->st_size);
+    if (fd >= 0)
+        close(fd);
+    return same && linkat(c->reuse_fd, name, dst_dir, name, 0) == 0;
+}
+
 /* Copies the open source file to dst_dir/name. */
 static int copy_file(struct copier *c, int src_fd, const struct stat *st, int dst_dir,
                      const char *name, const char *label, sw_error **err)
@@ -416,6 +462,8 @@ static int copy_file(struct copier *c, int src_fd, const struct stat *st, int ds
     int rc = clear_dest(dst_dir, name, 0, err);
     if (rc != 0)
         return rc;
+    if (reuse_file(c, src_fd, st, dst_dir, name))
+        return 0;
     int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (out < 0)
         return sw_error_sys(err, SW_EIO, errno, "%s: creating %s", c->verb, label);
@@ -461,7 +509,14 @@ static int copy_entry(struct copier *c, int src_dir, int dst_dir, const char *na
             rc = sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c->verb, rel);
             goto cleanup;
         }
-        if ((rc = copy_tree(c, fd, sub, rel, err)) != 0)
+        int outer = c->reuse_fd;
+        c->reuse_fd =
+            outer >= 0 ? openat(outer, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+        rc = copy_tree(c, fd, sub, rel, err);
+        if (c->reuse_fd >= 0)
+            close(c->reuse_fd);
+        c->reuse_fd = outer;
+        if (rc != 0)
             goto cleanup;
         if (fchown(sub, uid, gid) != 0 || fchmod(sub, mode_for(c, &st)) != 0 ||
             futimens(sub, times) != 0)
@@ -573,6 +628,24 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
+/* The directory of spec->reuse_root at the destination path, reached
+ * without following any symlink, or -1. */
+static int open_reuse_dir(const struct copier *c, const char *dest)
+{
+    if (c->spec->reuse_root == NULL)
+        return -1;
+    char clean[SW_PATH_MAX];
+    clean_rel(dest, clean, sizeof(clean));
+    int root = open(c->spec->reuse_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -1;
+    struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+    int fd = clean[0] ? (int)syscall(SYS_openat2, root, clean, &how, sizeof(how)) : dup(root);
+    close(root);
+    return fd;
+}
+
 static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, sw_error **err)
 {
     const struct bld_copy_spec *spec = c->spec;
@@ -597,7 +670,11 @@ static int copy_one_source(struct copier *c, const char *src, int dest_is_dir, s
     if (S_ISDIR(st.st_mode)) {
         if ((rc = open_dest_dir(c, c->dest, 1, &dst, err)) != 0)
             goto cleanup;
+        c->reuse_fd = open_reuse_dir(c, c->dest);
         rc = copy_tree(c, fd, dst, src, err);
+        if (c->reuse_fd >= 0)
+            close(c->reuse_fd);
+        c->reuse_fd = -1;
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -736,7 +813,8 @@ int bld_copy(const struct bld_copy_spec *spec, sw_error **err)
                         .src_root_fd = -1,
                         .dest_root_fd = -1,
                         .verb = spec->is_add ? "ADD" : "COPY",
-                        .dest = spec->dest };
+                        .dest = spec->dest,
+                        .reuse_fd = -1 };
     struct path_list sources = { 0 };
     int rc = 0, any_wildcard = 0;
 
@@ -788,5 +866,23 @@ cleanup:
         close(c.src_root_fd);
     if (c.dest_root_fd >= 0)
         close(c.dest_root_fd);
+    return rc;
+}
+
+int bld_copy_make_dest(const struct bld_copy_spec *spec, sw_error **err)
+{
+    struct copier c = { .spec = spec,
+                        .src_root_fd = -1,
+                        .verb = spec->is_add ? "ADD" : "COPY",
+                        .dest = spec->dest,
+                        .reuse_fd = -1 };
+    int dst = -1;
+    c.dest_root_fd = open(spec->dest_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c.dest_root_fd < 0)
+        return sw_error_sys(err, SW_EIO, errno, "%s: opening %s", c.verb, spec->dest_root);
+    int rc = open_dest_dir(&c, spec->dest, 1, &dst, err);
+    if (dst >= 0)
+        close(dst);
+    close(c.dest_root_fd);
     return rc;
 }

@@ -59,12 +59,24 @@ struct bld_copy_spec {
      * mode 0755 (they stand for the base's, which the layer must not
      * re-own); only the destination directory takes --chown */
     int dest_parents_root;
+    /* A directory laid out as dest_root (a previous layer of the same
+     * COPY): a regular file found there at the same destination path with
+     * the same size, mtime, mode, owner, no xattrs and the same bytes is
+     * hard-linked into dest_root instead of created and copied. Only for a
+     * dest_root that is a plain directory (an overlay's upper directory),
+     * never a mounted overlay (links do not cross mounts). NULL: none. */
+    const char *reuse_root;
 };
 
 /* Performs the copy. Errors name the source or destination, e.g.
  * "COPY: no source files were specified" or
  * "COPY failed: file not found in build context: missing.txt". */
 int bld_copy(const struct bld_copy_spec *spec, sw_error **err);
+
+/* Creates the destination directory spec->dest in spec->dest_root, and the
+ * directories above it, as bld_copy would (0755, the --chown owner or
+ * root; symlinks resolved in the root). */
+int bld_copy_make_dest(const struct bld_copy_spec *spec, sw_error **err);
 
 /* A digest of everything bld_copy would read for spec: the matched paths,
  * their types, modes, contents and link targets (and owners when not from

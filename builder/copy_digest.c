@@ -102,7 +102,8 @@ int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], s
                         .src_root_fd = -1,
                         .dest_root_fd = -1,
                         .verb = spec->is_add ? "ADD" : "COPY",
-                        .dest = spec->dest };
+                        .dest = spec->dest,
+                        .reuse_fd = -1 };
     struct path_list sources = { 0 };
     sw_hash *h = sw_hash_new(SW_HASH_SHA256);
     int rc = 0;

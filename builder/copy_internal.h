@@ -23,6 +23,8 @@ struct copier {
     bld_ignore *exclude; /* --exclude patterns, or NULL */
     const char *cur_src; /* the source being copied (NULL: a wildcard match) */
     const char *dest;    /* spec->dest, or the --parents destination */
+    int reuse_fd;        /* spec->reuse_root's directory matching the
+                            destination directory being filled, or -1 */
 };
 
 struct path_list {

@@ -433,15 +433,23 @@ cleanup:
     return rc;
 }
 
+void bld_egress_net_release(struct bld_egress_net *net)
+{
+    if (net->slirp > 0 && net->slirp_exit >= 0)
+        sw_close_fd(&net->slirp_exit);
+    if (net->holder > 0 && net->holder_ctl >= 0)
+        sw_close_fd(&net->holder_ctl);
+}
+
 void bld_egress_net_stop(struct bld_egress_net *net)
 {
+    /* both told first: they exit side by side */
+    bld_egress_net_release(net);
     if (net->slirp > 0) {
-        close(net->slirp_exit);
         sw_reap(net->slirp, 2.0);
         net->slirp = 0;
     }
     if (net->holder > 0) {
-        close(net->holder_ctl);
         sw_reap(net->holder, 2.0);
         net->holder = 0;
     }

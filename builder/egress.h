@@ -62,4 +62,9 @@ int bld_egress_net_start(const bld_egress *e, const char *scratch_dir, struct bl
  * a zeroed, failed or already stopped net. */
 void bld_egress_net_stop(struct bld_egress_net *net);
 
+/* Tells slirp4netns and the holder to exit, without waiting for them:
+ * bld_egress_net_stop later only reaps them. Lets a step commit its layer
+ * while the network goes away. Safe where bld_egress_net_stop is. */
+void bld_egress_net_release(struct bld_egress_net *net);
+
 #endif

@@ -4,6 +4,7 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -418,6 +419,64 @@ static void test_parents_flag(void)
     free(r2);
 }
 
+static nlink_t links_of(const char *root, const char *rel)
+{
+    char *p = sw_path_join(root, rel);
+    struct stat st;
+    nlink_t n = lstat(p, &st) == 0 ? st.st_nlink : 0;
+    free(p);
+    return n;
+}
+
+/* reuse_root: a file the copy would make the same (bytes, size, mtime,
+ * mode, owner) is a hard link to the previous tree's; a file that differs
+ * in its bytes only, or in its mode, is copied. */
+static void test_reuse_links_identical_files(void)
+{
+    put(ctx, "ru/same.txt", "same\n", 0644);
+    put(ctx, "ru/sub/deep.txt", "deep\n", 0644);
+    put(ctx, "ru/bytes.txt", "aaaa\n", 0644);
+    put(ctx, "ru/mode.txt", "mode\n", 0644);
+    const char *src[] = { "ru" };
+    struct bld_copy_spec spec = {
+        .src_root = ctx, .sources = src, .n_sources = 1, .dest = "/app/", .from_context = 1
+    };
+    sw_error *err = NULL;
+    char *prev = fresh_root("reuse-prev");
+    spec.dest_root = prev;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    /* the same size and mtime, other bytes; another mode */
+    char *bytes = sw_path_join(ctx, "ru/bytes.txt");
+    struct stat st;
+    CHECK_INT_EQ(stat(bytes, &st), 0);
+    put(ctx, "ru/bytes.txt", "bbbb\n", 0644);
+    struct timespec times[2] = { st.st_atim, st.st_mtim };
+    CHECK_INT_EQ(utimensat(AT_FDCWD, bytes, times, 0), 0);
+    char *mode = sw_path_join(ctx, "ru/mode.txt");
+    chmod(mode, 0600);
+    char *next = fresh_root("reuse-next");
+    spec.dest_root = next;
+    spec.reuse_root = prev;
+    CHECK_INT_EQ(bld_copy(&spec, &err), 0);
+    if (err)
+        fprintf(stderr, "  %s\n", sw_error_message(err));
+    CHECK_INT_EQ(links_of(next, "app/same.txt"), 2);
+    CHECK_INT_EQ(links_of(next, "app/sub/deep.txt"), 2);
+    CHECK_INT_EQ(links_of(next, "app/bytes.txt"), 1);
+    CHECK_INT_EQ(links_of(next, "app/mode.txt"), 1);
+    char *b = get(next, "app/bytes.txt");
+    CHECK_STR_EQ(b ? b : "", "bbbb\n");
+    char *m = sw_path_join(next, "app/mode.txt");
+    CHECK(stat(m, &st) == 0 && (st.st_mode & 07777) == 0600);
+    sw_error_clear(&err);
+    free(b);
+    free(m);
+    free(mode);
+    free(bytes);
+    free(prev);
+    free(next);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_copy");
@@ -439,6 +498,7 @@ int main(void)
     RUN(test_digest_follows_content);
     RUN(test_exclude_flag);
     RUN(test_parents_flag);
+    RUN(test_reuse_links_identical_files);
     sw_rm_rf(dir, NULL);
     free(ctx);
     free(dir);

@@ -146,27 +146,67 @@ static size_t inflate_members(const char *gz, size_t gz_len, unsigned char *out,
     return n;
 }
 
+/* The stream inflates member by member (want_members of them) back to
+ * the input, and compressing the input again gives the same bytes. */
+static void check_members_and_repeat(const unsigned char *in, size_t len, const char *out,
+                                     size_t out_len, const struct sw_compress_result *res,
+                                     int want_members)
+{
+    unsigned char *back = malloc(len + 16);
+    int members = 0;
+    CHECK_INT_EQ(inflate_members(out, out_len, back, len + 16, &members), len);
+    CHECK_INT_EQ(members, want_members);
+    CHECK(memcmp(back, in, len) == 0);
+    struct sw_compress_result res2;
+    size_t out2_len = 0;
+    char *out2 = compress_all(SW_COMPRESSION_GZIP, in, len, &res2, &out2_len);
+    CHECK_INT_EQ(out2_len, out_len);
+    CHECK(memcmp(out, out2, out_len) == 0);
+    CHECK_STR_EQ(res2.digest, res->digest);
+    free(out2);
+    free(back);
+}
+
 static void test_gzip_large_is_deterministic_members(void)
 {
     /* 5 MiB + 1 byte: five full 1 MiB members and a one-byte member,
      * compressed on threads, written in order */
-    size_t len = 5 * 1024 * 1024 + 1, out_len = 0, out2_len = 0;
+    size_t len = 5 * 1024 * 1024 + 1, out_len = 0;
     unsigned char *in = make_input(len);
-    struct sw_compress_result res, res2;
+    struct sw_compress_result res;
     char *out = compress_all(SW_COMPRESSION_GZIP, in, len, &res, &out_len);
     CHECK(out_len < len);
     check_digests(in, len, out, out_len, &res);
-    unsigned char *back = malloc(len + 16);
-    int members = 0;
-    CHECK_INT_EQ(inflate_members(out, out_len, back, len + 16, &members), len);
-    CHECK_INT_EQ(members, 6);
-    CHECK(memcmp(back, in, len) == 0);
-    char *out2 = compress_all(SW_COMPRESSION_GZIP, in, len, &res2, &out2_len);
-    CHECK_INT_EQ(out2_len, out_len);
-    CHECK(memcmp(out, out2, out_len) == 0);
-    CHECK_STR_EQ(res2.digest, res.digest);
-    free(out2);
-    free(back);
+    check_members_and_repeat(in, len, out, out_len, &res, 6);
+    free(out);
+    free(in);
+}
+
+/* A chunk that does not compress is stored (deflate stored blocks, BTYPE
+ * 00) in its member; a compressible chunk next to it is still compressed,
+ * and the stream is the same on every run. */
+static void test_gzip_stores_incompressible_chunks(void)
+{
+    size_t mib = 1024 * 1024, len = 3 * mib + 100, out_len = 0;
+    unsigned char *in = malloc(len);
+    uint32_t x = 987654321u;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1664525u + 1013904223u;
+        /* chunks 0 and 2: noise; chunk 1 and the tail: text */
+        in[i] = (i / mib) % 2 == 0 && i < 3 * mib ? (unsigned char)(x >> 24)
+                                                  : (unsigned char)("layer text "[i % 11]);
+    }
+    /* chunk 0 starts as a tar member does: a header block, mostly zeros */
+    memset(in, 0, 1024);
+    memcpy(in, "data/noise.bin", 14);
+    struct sw_compress_result res;
+    char *out = compress_all(SW_COMPRESSION_GZIP, in, len, &res, &out_len);
+    check_digests(in, len, out, out_len, &res);
+    /* the noise costs its size plus stored-block headers, the text little */
+    CHECK(out_len > 2 * mib && out_len < 2 * mib + mib / 64);
+    /* member 1 (a header, then noise): its first block is a stored one */
+    CHECK_INT_EQ((unsigned char)out[10] & 0x06, 0);
+    check_members_and_repeat(in, len, out, out_len, &res, 4);
     free(out);
     free(in);
 }
@@ -425,6 +465,7 @@ int main(void)
     dir = scratch_dir("test_compress");
     RUN(test_gzip_round_trip);
     RUN(test_gzip_large_is_deterministic_members);
+    RUN(test_gzip_stores_incompressible_chunks);
     RUN(test_zstd_round_trip);
     RUN(test_none_and_empty);
     RUN(test_sink_error_stops_pipeline);

@@ -81,10 +81,8 @@ trap 'echo "bench/build.sh: over 5 minutes, giving up" >&2; exit 124' TERM INT
 export HOME=$work XDG_RUNTIME_DIR=$work
 mkdir -p "$HOME/.config/containers"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$HOME/.config/containers/policy.json"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
+. "$(dirname "$(realpath "$0")")/lib.sh"
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the base image, offline, for both -------------------------------------

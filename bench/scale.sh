@@ -64,10 +64,7 @@ sw_pg_start > /dev/null
 sw_s3_start "$work/s3" > /dev/null
 export BENCH_S3_ACCESS=$SW_S3_ACCESS_KEY BENCH_S3_SECRET=$SW_S3_SECRET_KEY
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; return 1; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-now() { date +%s.%N; }
+. "$here/lib.sh"
 ms() { python3 -c "print(round(($2 - $1) * 1000))"; }
 die() { # the servers' last errors with the message: the work dir goes on exit
     echo "bench/scale.sh: $*" >&2

@@ -48,10 +48,8 @@ trap cleanup EXIT
 export HOME=$work XDG_RUNTIME_DIR=$work
 mkdir -p "$HOME/.config/containers"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$HOME/.config/containers/policy.json"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
+. "$here/lib.sh"
 ms() { python3 -c "print(round(($2 - $1) * 1000))"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 git_() { git -c user.name=Bench -c user.email=bench@localhost "$@"; }
 
 # --- a source repository and a base image ----------------------------------------

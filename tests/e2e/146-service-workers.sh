@@ -11,11 +11,7 @@ sw_time_limit 240
 work=$(sw_tmpdir)
 src=$work/app
 svc_git_init "$src"
-cat > "$src/Dockerfile.slow" <<'EOF'
-FROM test/busybox:1
-COPY hello.txt /hello.txt
-RUN for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.5; done
-EOF
+svc_slow_dockerfile "$src"
 cat > "$src/Dockerfile.child" <<'EOF'
 FROM demo/base:latest
 RUN cat /hello.txt > /child.txt

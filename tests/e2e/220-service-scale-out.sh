@@ -37,11 +37,7 @@ s3_prefix=scaleout-$$
 work=$(sw_tmpdir)
 src=$work/src
 svc_git_init "$src"
-cat > "$src/Dockerfile.slow" <<'DOCKERFILE'
-FROM test/busybox:1
-COPY hello.txt /hello.txt
-RUN for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.5; done
-DOCKERFILE
+svc_slow_dockerfile "$src"
 svc_git -C "$src" add -A
 svc_git -C "$src" commit -qm "a slow Dockerfile"
 first=$(svc_git -C "$src" rev-parse HEAD)

@@ -180,10 +180,7 @@ for i in $(seq 1 "$rounds"); do
 done
 printf '{}' > "$work/config"
 config_digest=sha256:$(sha256sum "$work/config" | cut -d' ' -f1)
-jq -cn --arg c "$config_digest" --arg l "${digest[1]}" --argjson s $((size_mb * 1024 * 1024)) \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: 2},
-      layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l, size: $s}]}' > "$work/manifest.json"
+image_manifest "$config_digest" "${digest[1]}" $((size_mb * 1024 * 1024)) > "$work/manifest.json"
 push_one() { python3 "$here/push.py" "$(base_of "$1")" "$work/blob$2" "${digest[$2]}" || exit 1; }
 pull_one() { # SERVER ROUND -> MB/s, the bytes checked
     local t

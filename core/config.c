@@ -1065,7 +1065,8 @@ static int load_storage(struct sw_config *cfg, sw_error **err)
 {
     static const char *const known[] = { "reserve",    "driver",   "endpoint",   "region",
                                          "bucket",     "prefix",   "access_key", "secret_key",
-                                         "path_style", "redirect", "part_size",  NULL };
+                                         "path_style", "redirect", "part_size",  "direct_io",
+                                         NULL };
     json_t *s = NULL;
     char *access_spec = NULL, *secret_spec = NULL;
     int rc;
@@ -1083,7 +1084,8 @@ static int load_storage(struct sw_config *cfg, sw_error **err)
         (rc =
              get_bool(cfg, s, "path_style", "storage.path_style", &cfg->storage_path_style, err)) ||
         (rc = get_bool(cfg, s, "redirect", "storage.redirect", &cfg->storage_redirect, err)) ||
-        (rc = get_size(cfg, s, "part_size", "storage.part_size", &cfg->storage_part_size, err)))
+        (rc = get_size(cfg, s, "part_size", "storage.part_size", &cfg->storage_part_size, err)) ||
+        (rc = get_bool(cfg, s, "direct_io", "storage.direct_io", &cfg->storage_direct_io, err)))
         goto cleanup;
     if (strcmp(cfg->storage_driver, "filesystem") != 0 && strcmp(cfg->storage_driver, "s3") != 0) {
         rc = sw_config_error(cfg, json_object_get(s, "driver"), "storage.driver", err,
@@ -1149,6 +1151,7 @@ static int set_defaults(struct sw_config *cfg)
     cfg->storage_region = strdup("us-east-1");
     cfg->storage_prefix = strdup("");
     cfg->storage_path_style = 1;
+    cfg->storage_direct_io = 1;
     cfg->max_manifest_size = 4 * 1024 * 1024;
     cfg->runtime = strdup("runc");
     cfg->network = strdup("egress");

@@ -119,6 +119,8 @@ struct sw_config {
     int storage_redirect;      /* storage.redirect (s3): blob GETs answer 307 to a
                                   presigned URL; default false */
     int64_t storage_part_size; /* storage.part_size: multipart part size, 8MiB */
+    int storage_direct_io;     /* storage.direct_io (filesystem), default true: large
+                                  blob writes bypass the page cache (O_DIRECT) */
 
     json_t *root; /* the whole document, for sections others own */
     void *lines;  /* private: node -> source line */

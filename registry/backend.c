@@ -242,6 +242,7 @@ void reg_backend_config_from(const struct sw_config *cfg, struct reg_backend_con
     out->secret_key = cfg->storage_secret_key;
     out->path_style = cfg->storage_path_style;
     out->redirect = cfg->storage_redirect;
+    out->cached_writes = !cfg->storage_direct_io;
     out->part_size = cfg->storage_part_size;
 }
 

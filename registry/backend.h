@@ -55,6 +55,9 @@ struct reg_backend_config {
     const char *secret_key;
     int path_style; /* endpoint/bucket/key instead of bucket.endpoint/key */
     int redirect;   /* reg_backend_redirect_url gives presigned URLs */
+    /* filesystem */
+    int cached_writes; /* blob bytes through the page cache; 0: whole blocks
+                          of large blobs with O_DIRECT (storage.direct_io) */
     /* both */
     int64_t part_size; /* S3 multipart part size and the size above which a
                           put goes multipart; 0: 8 MiB; at least 5 MiB */

@@ -37,7 +37,8 @@ struct fs_backend {
     char *root;
     char *tmp_dir;
     char *uploads_dir;
-    char boot[48]; /* "boot=<this boot's id>", "" when the kernel has none */
+    char boot[48];     /* "boot=<this boot's id>", "" when the kernel has none */
+    int cached_writes; /* storage.direct_io: false */
 };
 
 struct fs_reader {
@@ -319,6 +320,8 @@ static int fs_writer_write(reg_backend_writer *base, const void *data, size_t le
     if (w->sink == NULL) {
         if ((rc = reg_sink_new(w->fd, 0, w->base.hash, w->tmp_path, &w->sink, err)) != 0)
             return rc;
+        if (!fs_of(w->base.b)->cached_writes)
+            reg_sink_open_direct(w->sink, w->tmp_path);
         reg_sink_start_writeback(w->sink);
     }
     if ((rc = reg_sink_write(w->sink, data, len, err)) != 0)
@@ -679,9 +682,16 @@ static int fs_chunk_write(reg_backend_chunk *base, const void *data, size_t len,
     int rc;
     if (c->has_failed)
         return sw_error_set(err, SW_EIO, "upload %s: an earlier write failed", c->uuid);
-    if (c->sink == NULL && (rc = reg_sink_new_fn(c->fd, c->start, update_hashstate, c->base.hash,
-                                                 c->uuid, &c->sink, err)) != 0)
-        return rc;
+    if (c->sink == NULL) {
+        if ((rc = reg_sink_new_fn(c->fd, c->start, update_hashstate, c->base.hash, c->uuid,
+                                  &c->sink, err)) != 0)
+            return rc;
+        struct fs_backend *fs = fs_of(c->base.b);
+        char *path = fs->cached_writes ? NULL : upload_path(fs, c->uuid, "");
+        if (path)
+            reg_sink_open_direct(c->sink, path);
+        free(path);
+    }
     if ((rc = reg_sink_write(c->sink, data, len, err)) != 0) {
         c->has_failed = 1;
         sw_error_prefix(err, "upload %s", c->uuid);
@@ -922,6 +932,7 @@ int reg_backend_fs_open(const struct reg_backend_config *cfg, reg_backend **out,
     fs = calloc(1, sizeof(*fs));
     SW_CHECK_ALLOC(fs, rc, err, fail);
     fs->base.ops = &fs_ops;
+    fs->cached_writes = cfg->cached_writes;
     fs->root = strdup(cfg->root);
     fs->tmp_dir = sw_path_join(cfg->root, "tmp");
     fs->uploads_dir = sw_path_join(cfg->root, "uploads");

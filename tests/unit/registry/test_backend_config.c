@@ -41,6 +41,14 @@ static void test_default_is_filesystem(void)
     CHECK_INT_EQ(bc.driver, REG_BACKEND_FILESYSTEM);
     CHECK_STR_EQ(bc.root, "/srv/sw");
     CHECK_STR_EQ(cfg->storage_driver, "filesystem");
+    CHECK_INT_EQ(bc.cached_writes, 0); /* direct_io: true by default */
+    sw_config_free(cfg);
+    cfg = load("storage: {direct_io: false}\n", msg);
+    CHECK_STR_EQ(msg, "");
+    if (cfg) {
+        reg_backend_config_from(cfg, &bc);
+        CHECK_INT_EQ(bc.cached_writes, 1);
+    }
     sw_config_free(cfg);
 }
 
@@ -122,6 +130,8 @@ static void test_incomplete_or_wrong_refused(void)
     CHECK(strstr(msg, "expected filesystem or s3") != NULL);
     CHECK(load("storage: {part_size: 1MiB}\n", msg) == NULL);
     CHECK(strstr(msg, "storage.part_size") != NULL);
+    CHECK(load("storage: {direct_io: sometimes}\n", msg) == NULL);
+    CHECK(strstr(msg, "storage.direct_io") != NULL);
     CHECK(load("storage: {bukket: b}\n", msg) == NULL);
     CHECK(strstr(msg, "bukket") != NULL);
 }

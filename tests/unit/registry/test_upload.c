@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,6 +308,87 @@ static void test_large_chunks(void)
     free(dir);
 }
 
+/* Pages of the file at path that are in the page cache. */
+static size_t resident_pages(const char *path, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    CHECK(map != MAP_FAILED);
+    long page = sysconf(_SC_PAGESIZE);
+    size_t pages = (len + (size_t)page - 1) / (size_t)page, resident = 0;
+    unsigned char *vec = malloc(pages);
+    CHECK(vec != NULL && mincore(map, len, vec) == 0);
+    for (size_t i = 0; i < pages; i++)
+        resident += vec[i] & 1;
+    free(vec);
+    munmap(map, len);
+    return resident;
+}
+
+/* A large blob, pushed whole or in chunks at odd offsets, is written past
+ * the page cache where the filesystem allows O_DIRECT: only the pieces
+ * that are not whole blocks (a chunk's first partial block, the tail) go
+ * through it. The bytes are checked by digest in test_large_chunks. */
+static void test_large_blob_bypasses_page_cache(void)
+{
+    char *dir = scratch_dir("reg-upload-direct");
+    char *probe = NULL;
+    CHECK(asprintf(&probe, "%s/probe", dir) > 0);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        printf("  (skipped: %s refuses O_DIRECT)\n", dir);
+        free(probe);
+        free(dir);
+        return;
+    }
+    close(fd);
+    unlink(probe);
+    free(probe);
+    reg_store *store = open_store(dir);
+    sw_error *err = NULL;
+    size_t len = 8 * 1024 * 1024 + 5000;
+    unsigned char *data = pattern(len);
+    for (int chunked = 0; chunked < 2; chunked++) {
+        char digest[SW_DIGEST_MAX], got[SW_DIGEST_MAX];
+        data[0] = (unsigned char)chunked; /* two different blobs */
+        sw_sha256_digest(data, len, digest);
+        if (chunked) {
+            char uuid[REG_UUID_LEN + 1];
+            size_t ends[] = { 3 * 1024 * 1024 + 77, len };
+            size_t at = 0;
+            int64_t offset = 0;
+            CHECK_INT_EQ(reg_upload_start(store, "demo/app", uuid, &err), 0);
+            for (size_t c = 0; c < 2; c++) {
+                reg_upload_writer *w = NULL;
+                CHECK_INT_EQ(reg_upload_begin_write(store, "demo/app", uuid, (int64_t)at, &w, &err),
+                             0);
+                CHECK_INT_EQ(reg_upload_write(w, data + at, ends[c] - at, &err), 0);
+                CHECK_INT_EQ(reg_upload_end_write(w, &offset, &err), 0);
+                at = ends[c];
+            }
+            CHECK_INT_EQ(reg_upload_complete(store, "demo/app", uuid, digest, &err), 0);
+        } else {
+            reg_blob_writer *bw = NULL;
+            CHECK_INT_EQ(reg_blob_writer_new(store, &bw, &err), 0);
+            CHECK_INT_EQ(reg_blob_writer_write(bw, data, len, &err), 0);
+            CHECK_INT_EQ(reg_blob_writer_commit(bw, "demo/app", digest, got, &err), 0);
+        }
+        char *path = test_blob_path(store, digest);
+        size_t resident = resident_pages(path, len);
+        /* at most the partial blocks: a few pages, not the 2,050 of the blob */
+        if (resident > 8)
+            fprintf(stderr, "  %s: %zu pages in the page cache\n", chunked ? "chunked" : "whole",
+                    resident);
+        CHECK(resident <= 8);
+        free(path);
+    }
+    free(data);
+    reg_store_close(store);
+    free(dir);
+}
+
 /* A chunk ends while a child process still holds a reference to the
  * session's open file (as between fork and exec, or a process reading
  * /proc/<pid>/fdinfo): the next chunk must not find the lock held. */
@@ -414,6 +496,7 @@ int main(void)
     RUN(test_cancel_and_unknown);
     RUN(test_empty_and_monolithic);
     RUN(test_large_chunks);
+    RUN(test_large_blob_bypasses_page_cache);
     RUN(test_lock_released_while_file_referenced);
     RUN(test_state_of_another_boot_is_rebuilt);
     return TEST_EXIT();

@@ -8,7 +8,14 @@
 #   push MB/s, monolithic   256 MiB: POST, then one PUT ?digest= with the body
 #   push MB/s, chunked      256 MiB: POST, PATCHes of $CHUNK_MIB MiB with
 #                           Content-Range on one connection, empty PUT
-#   pull MB/s               GET of those blobs with curl (nginx: the same file)
+#   pull MB/s, first        GET of those blobs with curl right after the
+#                           pushes (nginx: the same file, which was just
+#                           read to hash it). Slipway writes large blobs
+#                           past the page cache (storage.direct_io), so its
+#                           first pull reads the disk; Distribution wrote
+#                           through the cache and reads it from there
+#   pull MB/s, again        the same GETs once more: every server reads
+#                           from the page cache, the serving path alone
 #   manifest GET req/s      wrk, 2 threads, 32 connections (nginx: the same
 #                           manifest bytes as a static file)
 #   blob HEAD req/s         ApacheBench (ab -i -k), 32 connections (wrk sends
@@ -240,6 +247,8 @@ interleave3() { # FUNCTION ROUND
 if [ "$only" != reads ]; then
     for i in $(seq 1 "$rounds"); do interleave3 pull_one "$i"; done
     collect pull
+    for i in $(seq 1 "$rounds"); do interleave3 pull_one "$i"; done
+    collect pull_again
 fi
 for i in $(seq 1 "$read_rounds"); do interleave3 manifest_get "$i"; done
 collect manifest
@@ -305,7 +314,8 @@ row() { # LABEL KEY HIGHER_IS_BETTER
 if [ "$only" != reads ]; then
     row "push monolithic MB/s" push 1
     row "push chunked MB/s" chunked 1
-    row "pull MB/s" pull 1
+    row "pull MB/s, first" pull 1
+    row "pull MB/s, again" pull_again 1
 fi
 row "manifest GET req/s" manifest 1
 row "blob HEAD req/s" head 1

@@ -16,6 +16,10 @@
 #                           through the cache and reads it from there
 #   pull MB/s, again        the same GETs once more: every server reads
 #                           from the page cache, the serving path alone
+#   2 GiB push / pull MB/s  one $BIG_MB MiB blob (default 2048) pushed
+#                           monolithic to each server, the order
+#                           alternating, then pulled twice (first, again);
+#                           BIG_MB=0 leaves it out
 #   manifest GET req/s      wrk, 2 threads, 32 connections (nginx: the same
 #                           manifest bytes as a static file)
 #   blob HEAD req/s         ApacheBench (ab -i -k), 32 connections (wrk sends
@@ -55,7 +59,8 @@ chunk_mib=${CHUNK_MIB:-8}
 duration=${DURATION:-5}
 read_rounds=${READ_ROUNDS:-2}
 size_mb=256
-[ "$only" = reads ] && size_mb=1
+big_mb=${BIG_MB:-2048}
+[ "$only" = reads ] && size_mb=1 && big_mb=0
 tags=10000
 for tool in curl wrk ab jq python3 /usr/bin/docker-registry; do
     command -v "$tool" > /dev/null || { echo "bench/registry.sh: needs $tool" >&2; exit 1; }
@@ -140,12 +145,12 @@ base_of() { echo "http://127.0.0.1:${port[$1]}/v2/bench/app"; }
 
 push_mono() { python3 "$here/push.py" "$(base_of "$1")" "$work/blob-m$2" "${digest[m$2]}" || exit 1; }
 push_chunked() { python3 "$here/push.py" "$(base_of "$1")" "$work/blob-c$2" "${digest[c$2]}" "$chunk_mib" || exit 1; }
-pull_one() { # SERVER ROUND -> MB/s
-    local url t
-    if [ "$1" = nginx ]; then url=http://127.0.0.1:$ng_port/v2/bench/app/blobs/${digest[m$2]}
-    else url=$(base_of "$1")/blobs/${digest[m$2]}; fi
-    t=$(curl -sf --max-time 120 -o /dev/null -w '%{time_total}' "$url") || { echo "bench/registry.sh: $1 pull failed" >&2; exit 1; }
-    python3 -c "print(f'{$size_mb / $t:.0f}')"
+pull_one() { # SERVER ROUND [DIGEST MIB] -> MB/s
+    local url t d=${3:-${digest[m$2]}} mib=${4:-$size_mb}
+    if [ "$1" = nginx ]; then url=http://127.0.0.1:$ng_port/v2/bench/app/blobs/$d
+    else url=$(base_of "$1")/blobs/$d; fi
+    t=$(curl -sf --max-time 300 -o /dev/null -w '%{time_total}' "$url") || { echo "bench/registry.sh: $1 pull failed" >&2; exit 1; }
+    python3 -c "print(f'{$mib / $t:.0f}')"
 }
 wrk_run() { # URL ACCEPT -> "req/s MB/s"
     wrk -t2 -c32 -d"${duration}s" -H "Accept: $2" "$1" > "$work/wrk.out"
@@ -185,6 +190,21 @@ else
     collect push spread
     for i in $(seq 1 "$rounds"); do interleave push_chunked "$i"; done
     collect chunked spread
+fi
+# ---- one big blob: push, pull right after, pull again ----
+if [ "$big_mb" -gt 0 ]; then
+    for i in $(seq 1 $((big_mb / size_mb))); do cat "$work/blob-m1"; done > "$work/blob-big"
+    printf 'big %08d' "$big_mb" | dd of="$work/blob-big" conv=notrunc status=none
+    big_digest=sha256:$(sha256sum "$work/blob-big" | cut -d' ' -f1)
+    big_mib=$(($(stat -c %s "$work/blob-big") / 1048576))
+    push_big() { python3 "$here/push.py" "$(base_of "$1")" "$work/blob-big" "$big_digest" || exit 1; }
+    pull_big() { pull_one "$1" "$2" "$big_digest" "$big_mib"; }
+    interleave push_big 1
+    collect big_push
+    interleave pull_big 1
+    collect big_pull
+    interleave pull_big 2
+    collect big_pull_again
 fi
 for s in "${servers[@]}"; do result[$s,rss]=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/${pid[$s]}/status"); done
 for s in "${servers[@]}"; do
@@ -316,6 +336,11 @@ if [ "$only" != reads ]; then
     row "push chunked MB/s" chunked 1
     row "pull MB/s, first" pull 1
     row "pull MB/s, again" pull_again 1
+    if [ "$big_mb" -gt 0 ]; then
+        row "$big_mib MiB push MB/s" big_push 1
+        row "$big_mib MiB pull MB/s, first" big_pull 1
+        row "$big_mib MiB pull MB/s, again" big_pull_again 1
+    fi
 fi
 row "manifest GET req/s" manifest 1
 row "blob HEAD req/s" head 1

@@ -90,8 +90,8 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
     int rc;
     *created = 0;
     /* the statements are prepared once per connection (cached): preparing
-     * them was about half of the time this transaction holds the write
-     * lock, which every other delivery waits for */
+     * them was about a third of the time this transaction holds the write
+     * lock, which every other delivery waits for (bench/README.md) */
     if ((rc = sw_db_begin(db, err)) != 0)
         return rc;
 

@@ -210,8 +210,6 @@ static void test_concurrent_writers(void)
     free(path);
 }
 
-/* database_sync: full makes every connection opened afterwards sync each
- * commit; normal (the default) leaves that to the checkpointer */
 /* The checkpointer keeps the planner's statistics fresh while the process
  * runs: once the database has doubled, an ANALYZE writes sqlite_stat1
  * within a few idle seconds, with no connection closed. */
@@ -246,6 +244,8 @@ static void test_statistics_refreshed(void)
     free(path);
 }
 
+/* database_sync: full makes every connection opened afterwards sync each
+ * commit; normal (the default) leaves that to the checkpointer */
 static void test_sync_full(void)
 {
     char *path = sw_path_join(dir, "sync.db");

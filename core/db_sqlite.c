@@ -243,10 +243,14 @@ static void *checkpointer_main(void *arg)
         seen = commits;
         if (atomic_load(&sh->wal_frames) >= DB_CHECKPOINT_FRAMES ||
             (is_idle && commits != checkpointed)) {
-            checkpoint(sh, h); /* syncs the WAL first */
-            checkpointed = synced = commits;
+            checkpoint(sh, h);
+            checkpointed = commits;
             refresh_statistics(h, &analyzed_at, &analyzed_pages);
-        } else if (commits != synced) {
+        }
+        /* also after a checkpoint: it syncs the WAL only when it had
+         * frames to copy, which a reader may have held back (then this
+         * sync is nearly free: nothing else is dirty) */
+        if (commits != synced) {
             if (wal_fd < 0)
                 wal_fd = open(wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
             if (wal_fd >= 0 && fdatasync(wal_fd) == 0)

@@ -144,6 +144,7 @@ for round in $(seq "${WEBHOOK_ROUNDS:-3}"); do
             echo "webhook round $round, $stored runs, $label (load $load):" >&2
             read -r p50 p95 p99 max sp99 < <(hook rate 100 1000 "$work/trace") || true
             [ -n "$max" ] || { echo "bench/service.sh: the webhook round failed; the server's log:" >&2; tail -20 "$work/serve.log" >&2; exit 1; }
+            [ -z "${BENCH_TRACES:-}" ] || cp "$work/trace" "$BENCH_TRACES/$label-$stored-$round.trace"
             hook_rows+=("$(printf '%-22s %-5s %5s %8s %8s %8s %8s %10s %6s' "$label" "$stored" "$round" "$p50" "$p95" "$p99" "$max" "$sp99" "$load")")
             stop
         done

@@ -1239,11 +1239,20 @@ int sw_config_check_database_url(const char *url, sw_error **err)
     return 0;
 }
 
-/* database: postgres://user[:env:NAME]@host[:port]/dbname[?params]. */
+/* database: postgres://user[:env:NAME]@host[:port]/dbname[?params], and
+ * database_sync: normal | full. */
 static int load_database(struct sw_config *cfg, sw_error **err)
 {
     sw_error *url_err = NULL;
-    int rc = get_string(cfg, cfg->root, "database", "database", &cfg->database, err);
+    char *sync = NULL;
+    int rc = get_string(cfg, cfg->root, "database_sync", "database_sync", &sync, err);
+    if (rc == 0 && sync && strcmp(sync, "normal") != 0 && strcmp(sync, "full") != 0)
+        rc = sw_config_error(cfg, json_object_get(cfg->root, "database_sync"), "database_sync", err,
+                             "expected normal or full, got \"%s\"", sync);
+    cfg->database_sync_full = sync && strcmp(sync, "full") == 0;
+    free(sync);
+    if (rc == 0)
+        rc = get_string(cfg, cfg->root, "database", "database", &cfg->database, err);
     if (rc != 0 || cfg->database == NULL)
         return rc;
     if (sw_config_check_database_url(cfg->database, &url_err) != 0) {
@@ -1256,8 +1265,8 @@ static int load_database(struct sw_config *cfg, sw_error **err)
 
 int sw_config_load(const char *path, struct sw_config **out, sw_error **err)
 {
-    static const char *const known[] = { "server", "registry", "builder",  "workers", "repos",
-                                         "runs",   "storage",  "database", NULL };
+    static const char *const known[] = { "server", "registry", "builder",  "workers",       "repos",
+                                         "runs",   "storage",  "database", "database_sync", NULL };
     char *text = NULL;
     size_t len = 0;
     int rc;

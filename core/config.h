@@ -128,6 +128,9 @@ struct sw_config {
     /* database: a postgres:// URL (docs/config.md); NULL = the SQLite
      * file slipway.db in data_dir */
     char *database;
+    /* database_sync: full (1): SQLite syncs the WAL at every commit;
+     * normal (0, the default): within about a second (docs/config.md) */
+    int database_sync_full;
 };
 
 /* Loads and validates a config file. *out is owned by the caller (free with

@@ -88,6 +88,13 @@ int sw_db_open(const char *where, int migrate, sw_db **out, sw_error **err);
 
 void sw_db_close(sw_db *db);
 
+/* database_sync (docs/config.md): full non-zero makes every SQLite
+ * connection opened from now on sync the WAL at each commit
+ * (synchronous=FULL); 0, the default, leaves that to the checkpointer
+ * thread within about a second (synchronous=NORMAL). Process-wide; no
+ * effect on PostgreSQL, whose durability is the server's setting. */
+void sw_db_set_sync_full(int full);
+
 /* Which engine db talks to. */
 enum sw_db_kind sw_db_kind_of(const sw_db *db);
 

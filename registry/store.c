@@ -51,6 +51,10 @@ struct reg_store {
     struct store_conn *conns;
     struct reg_upload_table *uploads;
     reg_backend *backend;
+    /* the connection the store was opened (and migrated) with, kept until
+     * reg_store_close on SQLite: closing the last connection deletes the
+     * WAL, and the first request would make it again (core/db_sqlite.c) */
+    sw_db *kept_db;
 };
 
 #define DEFAULT_MAX_MANIFEST_SIZE (4 * 1024 * 1024)
@@ -132,6 +136,7 @@ void reg_options_from_config(const struct sw_config *cfg, struct reg_options *op
     opts->reserve_bytes = cfg->storage_reserve;
     opts->storage_driver = cfg->storage_driver;
     opts->database = cfg->database;
+    opts->database_sync_full = cfg->database_sync_full;
     reg_backend_config_from(cfg, &opts->backend);
 }
 
@@ -202,8 +207,13 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
         memset(&store->opts.backend, 0, sizeof(store->opts.backend)); /* borrowed strings */
         store->opts.backend.driver = bc.driver;
     }
+    sw_db_set_sync_full(store->opts.database_sync_full);
     if ((rc = sw_db_open(store->db_path, 1, &db, err)) != 0)
         goto cleanup;
+    if (sw_db_kind_of(db) == SW_DB_SQLITE) {
+        store->kept_db = db;
+        db = NULL;
+    }
     *out = store;
     store = NULL;
 cleanup:
@@ -241,6 +251,7 @@ void reg_store_close(reg_store *store)
         free(conn);
         conn = next;
     }
+    sw_db_close(store->kept_db);
     pthread_mutex_destroy(&store->lock);
     reg_upload_table_free(store->uploads);
     reg_backend_close(store->backend);

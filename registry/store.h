@@ -36,9 +36,10 @@ struct reg_options {
        filesystem driver on data_dir. Its strings are borrowed for
        reg_store_open only (the backend copies what it keeps). */
     struct reg_backend_config backend;
-    const char *database; /* a postgres:// URL, or NULL: the SQLite
-                             file <data_dir>/slipway.db (not copied:
-                             must outlive the store) */
+    const char *database;   /* a postgres:// URL, or NULL: the SQLite
+                               file <data_dir>/slipway.db (not copied:
+                               must outlive the store) */
+    int database_sync_full; /* database_sync: full (core/db.h, sw_db_set_sync_full) */
 };
 
 struct sw_config;

@@ -173,6 +173,8 @@ void srv_request_free(srv_request *req);
 extern const struct srv_route srv_oci_routes[];
 extern const struct srv_route srv_api_routes[];
 extern const struct srv_route srv_hook_routes[];
+/* Done once before the first delivery (hooks.c): what the first would pay. */
+void srv_hooks_warm(void);
 extern const struct srv_route srv_badge_routes[];
 extern const struct srv_route srv_token_routes[]; /* GET /token, /api/v1/tokens */
 

@@ -607,6 +607,7 @@ int srv_start(const struct sw_config *cfg, reg_store *store, srv_server **out, s
         (rc = srv_route_add(srv, web_routes, err)) != 0)
         goto cleanup;
 
+    srv_hooks_warm();
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;

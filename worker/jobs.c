@@ -89,12 +89,15 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
     sw_stmt *stmt = NULL;
     int rc;
     *created = 0;
+    /* the statements are prepared once per connection (cached): preparing
+     * them was about a third of the time this transaction holds the write
+     * lock, which every other delivery waits for (bench/README.md) */
     if ((rc = sw_db_begin(db, err)) != 0)
         return rc;
 
     if (req->delivery_id) {
-        if ((rc = sw_db_prepare(db, "SELECT run_id FROM runs WHERE delivery_id = ?", &stmt, err)) !=
-            0)
+        if ((rc = sw_db_prepare_cached(db, "SELECT run_id FROM runs WHERE delivery_id = ?", &stmt,
+                                       err)) != 0)
             goto cleanup;
         sw_stmt_bind_text(stmt, 1, req->delivery_id, -1, SW_DB_STATIC);
         if (sw_stmt_step(stmt) == SW_DB_ROW) {
@@ -110,11 +113,11 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
 
     /* a newer push to the same branch makes queued older ones pointless */
     if (strcmp(req->source_type, "branch") == 0) {
-        if ((rc = sw_db_prepare(db,
-                                "UPDATE runs SET status = 'superseded', finished_at = ?"
-                                " WHERE status = 'queued' AND repo = ? AND"
-                                " source_type = 'branch' AND source_ref = ? AND rule = ?",
-                                &stmt, err)) != 0)
+        if ((rc = sw_db_prepare_cached(db,
+                                       "UPDATE runs SET status = 'superseded', finished_at = ?"
+                                       " WHERE status = 'queued' AND repo = ? AND"
+                                       " source_type = 'branch' AND source_ref = ? AND rule = ?",
+                                       &stmt, err)) != 0)
             goto cleanup;
         sw_stmt_bind_int64(stmt, 1, now());
         sw_stmt_bind_text(stmt, 2, req->repo, -1, SW_DB_STATIC);
@@ -127,11 +130,12 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
     }
     /* and a newer push to the same pull request */
     if (strcmp(req->source_type, "pull_request") == 0) {
-        if ((rc = sw_db_prepare(db,
-                                "UPDATE runs SET status = 'superseded', finished_at = ?"
-                                " WHERE status = 'queued' AND repo = ? AND"
-                                " source_type = 'pull_request' AND pr_number = ? AND rule = ?",
-                                &stmt, err)) != 0)
+        if ((rc = sw_db_prepare_cached(
+                 db,
+                 "UPDATE runs SET status = 'superseded', finished_at = ?"
+                 " WHERE status = 'queued' AND repo = ? AND"
+                 " source_type = 'pull_request' AND pr_number = ? AND rule = ?",
+                 &stmt, err)) != 0)
             goto cleanup;
         sw_stmt_bind_int64(stmt, 1, now());
         sw_stmt_bind_text(stmt, 2, req->repo, -1, SW_DB_STATIC);
@@ -144,14 +148,15 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
     }
 
     /* the run id comes from the row id, known only after the insert */
-    if ((rc = sw_db_prepare(db,
-                            "INSERT INTO runs (run_id, repo, trigger, source_type,"
-                            " source_ref, commit_sha, commit_message, delivery_id, status,"
-                            " queued_at, rule, pusher, full_name, tag_object, pr_number,"
-                            " pr_head_ref, pr_head_repo, pr_fork, pr_fetch_ref)"
-                            " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?,"
-                            " ?, ?)",
-                            &stmt, err)) != 0)
+    if ((rc = sw_db_prepare_cached(
+             db,
+             "INSERT INTO runs (run_id, repo, trigger, source_type,"
+             " source_ref, commit_sha, commit_message, delivery_id, status,"
+             " queued_at, rule, pusher, full_name, tag_object, pr_number,"
+             " pr_head_ref, pr_head_repo, pr_fork, pr_fetch_ref)"
+             " VALUES ('', ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?,"
+             " ?, ?)",
+             &stmt, err)) != 0)
         goto cleanup;
     sw_stmt_bind_text(stmt, 1, req->repo, -1, SW_DB_STATIC);
     sw_stmt_bind_text(stmt, 2, req->trigger, -1, SW_DB_STATIC);
@@ -179,7 +184,7 @@ int wrk_jobs_enqueue(sw_db *db, const struct wrk_run_request *req, char run_id[W
         goto cleanup;
     int64_t id = sw_db_last_insert_id(db);
     wrk_run_id_format(req->id_prefix ? req->id_prefix : "ca", (uint64_t)id, run_id);
-    if ((rc = sw_db_prepare(db, "UPDATE runs SET run_id = ? WHERE id = ?", &stmt, err)) != 0)
+    if ((rc = sw_db_prepare_cached(db, "UPDATE runs SET run_id = ? WHERE id = ?", &stmt, err)) != 0)
         goto cleanup;
     sw_stmt_bind_text(stmt, 1, run_id, -1, SW_DB_STATIC);
     sw_stmt_bind_int64(stmt, 2, id);

@@ -54,7 +54,7 @@ statuses=$(for f in "$work"/status-*; do cat "$f"; echo; done | sort | uniq -c |
 [ "$statuses" = "202x40 " ] && ok "all 40 deliveries were acknowledged 202" || fail "statuses: $statuses"
 acked=$(for i in $(seq 40); do jq -r '.runs[0].id // empty' "$work/reply-$i.json"; done | sort)
 check "each reply names its run" test "$(wc -w <<< "$acked")" = 40
-traced=$(awk 'NF == 11 && $1 ~ /^durable-[0-9]+$/ && $11 >= $9 {print $1}' "$work/trace" | sort -u | wc -l)
+traced=$(awk 'NF == 13 && $1 ~ /^durable-[0-9]+$/ && $11 >= $9 {print $1}' "$work/trace" | sort -u | wc -l)
 check "the trace has one line of phases per delivery" test "$traced" = 40
 
 # --- after the kill ---------------------------------------------------------------------------

@@ -416,6 +416,26 @@ static void test_access_log(void)
     CHECK(strstr(msg, "server.access_log: expected on, off or errors") != NULL);
 }
 
+static void test_database_sync(void)
+{
+    struct sw_config *cfg = NULL;
+    CHECK_INT_EQ(sw_config_defaults(&cfg, NULL), 0);
+    CHECK_INT_EQ(cfg->database_sync_full, 0);
+    sw_config_free(cfg);
+    const char *docs[] = { "database_sync: normal\n", "database_sync: full\n" };
+    for (int i = 0; i < 2; i++) {
+        char *path = write_config("sync.yaml", docs[i]);
+        cfg = NULL;
+        CHECK_INT_EQ(sw_config_load(path, &cfg, NULL), 0);
+        if (cfg)
+            CHECK_INT_EQ(cfg->database_sync_full, i);
+        sw_config_free(cfg);
+        free(path);
+    }
+    const char *msg = load_error("database_sync: always\n");
+    CHECK(strstr(msg, "database_sync: expected normal or full, got \"always\"") != NULL);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_config");
@@ -431,6 +451,7 @@ int main(void)
     RUN(test_builder_egress_keys);
     RUN(test_builder_limits_and_userns);
     RUN(test_access_log);
+    RUN(test_database_sync);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();

@@ -204,6 +204,19 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     }
     if ((rc = sw_db_open(store->db_path, 1, &db, err)) != 0)
         goto cleanup;
+    /* the connection that ran the migrations serves this thread from now
+     * on: closing it and opening another costs a checkpoint, the WAL and
+     * shm files removed and made again (a short CLI command pays it) */
+    struct store_conn *conn = calloc(1, sizeof(*conn));
+    if (conn && pthread_setspecific(store->conn_key, conn) == 0) {
+        conn->store = store;
+        conn->db = db;
+        db = NULL;
+        conn->next = store->conns;
+        store->conns = conn;
+    } else {
+        free(conn);
+    }
     *out = store;
     store = NULL;
 cleanup:

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builder/copy.h"
 #include "builder/overlay.h"
 #include "core/fs.h"
 #include "core/profile.h"
@@ -453,6 +454,7 @@ cleanup:
         bld_free_instr(&b.instrs[i]);
     free(b.instrs);
     bld_free_ignore(&b);
+    bld_digest_memo_close(b.memo); /* what this build learnt, for the next */
     bld_kv_free(&b.meta_args);
     bld_kv_free(&b.build_args);
     json_decref(b.base_images);

@@ -97,7 +97,9 @@ struct build {
     char *ro_mounts[64]; /* read-only stage mounts to undo at the end */
     size_t n_ro_mounts;
     json_t *base_images;
-    void *ignore; /* the context's .dockerignore matcher */
+    void *ignore;                 /* the context's .dockerignore matcher */
+    struct bld_digest_memo *memo; /* opts->context_memo: opened at the first COPY */
+    int memo_tried;
 };
 
 /* A step's working area: <scratch>/upper (the new layer), work, empty and

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "builder/copy.h"
+#include "builder/egress.h"
 #include "builder/overlay.h"
 #include "core/fs.h"
 #include "core/profile.h"
@@ -295,6 +296,7 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
             b->opts->on_step(b->opts->step_ctx, &ev);
         double started = bld_now_s();
         int cached_before = b->cached_steps;
+        st->current = i;
         if (i == st->first)
             rc = bld_do_from(b, st, in, err);
         else
@@ -454,7 +456,12 @@ cleanup:
         bld_free_instr(&b.instrs[i]);
     free(b.instrs);
     bld_free_ignore(&b);
-    bld_digest_memo_close(b.memo); /* what this build learnt, for the next */
+    bld_digest_memo_close(b.memo);  /* what this build learnt, for the next */
+    bld_egress_spare_stop(b.spare); /* every step has stopped the network it took */
+    if (b.spare_dir) {
+        sw_rm_rf(b.spare_dir, NULL);
+        free(b.spare_dir);
+    }
     bld_kv_free(&b.meta_args);
     bld_kv_free(&b.build_args);
     json_decref(b.base_images);

@@ -297,9 +297,11 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
         double started = bld_now_s();
         int cached_before = b->cached_steps;
         st->current = i;
-        if (i == st->first)
+        if (i == st->first) {
+            uint64_t profiled = sw_profile_start();
             rc = bld_do_from(b, st, in, err);
-        else
+            sw_profile_stop(SW_PHASE_BASE, profiled);
+        } else
             rc = bld_run_instruction(b, st, in, err);
         if (rc == 0 && b->cached_steps == cached_before && b->opts->on_step == NULL &&
             (strcmp(in->keyword, "run") == 0 || strcmp(in->keyword, "copy") == 0 ||
@@ -422,7 +424,10 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
             rc = build_stage(&b, &b.stages[i], err);
     if (rc != 0)
         goto cleanup;
-    if ((rc = store_result(&b, &b.stages[target], result, err)) != 0)
+    uint64_t profiled = sw_profile_start();
+    rc = store_result(&b, &b.stages[target], result, err);
+    sw_profile_stop(SW_PHASE_IMAGE, profiled);
+    if (rc != 0)
         goto cleanup;
     if (b.stages[target].base_ref)
         json_array_append_new(b.base_images, json_string(b.stages[target].base_ref));

@@ -381,8 +381,10 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
             goto cleanup;
         }
     }
-    if ((rc = reg_manifest_put(store, repo, digest, REG_MT_OCI_MANIFEST, manifest_text, len,
-                               digest_out, NULL, err)) != 0)
+    /* storing it under a tag stores the manifest too: by digest only when
+     * there is no tag (one blob write and one transaction fewer) */
+    if (n_tags == 0 && (rc = reg_manifest_put(store, repo, digest, REG_MT_OCI_MANIFEST,
+                                              manifest_text, len, digest_out, NULL, err)) != 0)
         goto cleanup;
     for (size_t i = 0; i < n_tags; i++) {
         if ((rc = reg_manifest_put(store, repo, tags[i], REG_MT_OCI_MANIFEST, manifest_text, len,

@@ -15,9 +15,9 @@
 #                        pullable at once — this row measures getting it into
 #                        a *second* registry); for buildah, `buildah push`.
 #
-#   profile              one more one-file rebuild and one more no-change
-#                        rebuild with SLIPWAY_PROFILE=1: slipway's per-phase
-#                        tables (docs/builder.md), and the process start
+#   profile              one more one-file rebuild, no-change rebuild and
+#                        cold build with SLIPWAY_PROFILE=1: slipway's
+#                        per-phase tables (docs/builder.md), and the process start
 #                        (`slipway --version`), which no profile row shows
 #   load                 each row gives the lowest and highest 1-minute load
 #                        average seen right after its timed runs
@@ -291,6 +291,8 @@ SLIPWAY_PROFILE=1 "$bin" build --config "$cfg" -t bench/app:latest "$ctx" > "$wo
     { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile.log" >&2; exit 1; }
 SLIPWAY_PROFILE=1 "$bin" build --config "$cfg" -t bench/app:latest "$ctx" > "$work/profile-same.log" 2>&1 ||
     { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile-same.log" >&2; exit 1; }
+SLIPWAY_PROFILE=1 "$bin" build --config "$(sw_store profile)" -t bench/app:latest "$ctx" > "$work/profile-cold.log" 2>&1 ||
+    { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile-cold.log" >&2; exit 1; }
 # what no profile row shows: starting the process (loading its libraries)
 starts=()
 for _ in $(seq 10); do
@@ -397,6 +399,9 @@ sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile.log"
 echo
 echo "slipway no-change rebuild, SLIPWAY_PROFILE=1:"
 sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile-same.log"
+echo
+echo "slipway cold build (a fresh store), SLIPWAY_PROFILE=1:"
+sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile-cold.log"
 compression_figure
 network_figure
 emulation_figure

@@ -15,8 +15,12 @@
 #                        pullable at once — this row measures getting it into
 #                        a *second* registry); for buildah, `buildah push`.
 #
-#   profile              one more one-file rebuild with SLIPWAY_PROFILE=1:
-#                        slipway's per-phase table (docs/builder.md)
+#   profile              one more one-file rebuild, no-change rebuild and
+#                        cold build with SLIPWAY_PROFILE=1: slipway's
+#                        per-phase tables (docs/builder.md), and the process start
+#                        (`slipway --version`), which no profile row shows
+#   load                 each row gives the lowest and highest 1-minute load
+#                        average seen right after its timed runs
 #   gzip vs zstd         (a second table) per --compression: a cold build,
 #                        the push to Distribution (skopeo copy), the pull
 #                        from it (skopeo copy to an OCI layout) and the
@@ -82,7 +86,7 @@ export HOME=$work XDG_RUNTIME_DIR=$work
 mkdir -p "$HOME/.config/containers"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' > "$HOME/.config/containers/policy.json"
 . "$(dirname "$(realpath "$0")")/lib.sh"
-elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; } # ms: the no-change row is ~0.03 s
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the base image, offline, for both -------------------------------------
@@ -226,11 +230,14 @@ base_build() { "$base_bin" build --config "$bcfg" -t bench/app:latest "$ctx" > "
 bh_build() {
     "${bh[@]}" bud --layers --isolation chroot -f "$ctx/Dockerfile.buildah" -t bench-app "$ctx" > "$work/bh.log" 2>&1
 }
+declare -A loads # VAR-ARRAY -> the 1-minute load average after each of its runs
 timed() { # VAR-ARRAY COMMAND...: appends the seconds COMMAND took
-    local -n into=$1; shift
-    local t; t=$(now)
+    local -n into=$1
+    local t name=$1; shift
+    t=$(now)
     "$@" || { echo "bench/build.sh: '$*' failed:" >&2; tail -5 "$work/sw.log" "$work/bh.log" >&2; exit 1; }
     into+=("$(elapsed "$t" "$(now)")")
+    loads[$name]+=" $(cut -d' ' -f1 /proc/loadavg)"
 }
 sw_cold=() sw_same=() sw_one=() bh_cold=() bh_same=() bh_one=() base_cold=() base_same=() base_one=()
 for round in $(seq "$rounds"); do
@@ -278,10 +285,19 @@ YML
     kill "$reg_pid"; wait "$reg_pid" 2> /dev/null || true
 done
 
-# --- where slipway's one-file rebuild spends its time ------------------------
+# --- where slipway's one-file and no-change rebuilds spend their time --------
 echo "profiled in round $rounds" >> "$ctx/src/pkg9/file9.txt"
 SLIPWAY_PROFILE=1 "$bin" build --config "$cfg" -t bench/app:latest "$ctx" > "$work/profile.log" 2>&1 ||
     { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile.log" >&2; exit 1; }
+SLIPWAY_PROFILE=1 "$bin" build --config "$cfg" -t bench/app:latest "$ctx" > "$work/profile-same.log" 2>&1 ||
+    { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile-same.log" >&2; exit 1; }
+SLIPWAY_PROFILE=1 "$bin" build --config "$(sw_store profile)" -t bench/app:latest "$ctx" > "$work/profile-cold.log" 2>&1 ||
+    { echo "bench/build.sh: the profiled build failed:" >&2; tail -5 "$work/profile-cold.log" >&2; exit 1; }
+# what no profile row shows: starting the process (loading its libraries)
+starts=()
+for _ in $(seq 10); do
+    t=$(now); "$bin" --version > /dev/null; starts+=("$(elapsed "$t" "$(now)")")
+done
 
 # --- gzip vs zstd: build, push, pull, unpack ---------------------------------
 compression_figure() {
@@ -353,13 +369,16 @@ echo "load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) now"
 echo "slipway: $bin"
 echo "buildah: $("${bh[@]}" --version | cut -d' ' -f3), storage driver $driver, isolation chroot, --layers"
 [ -z "$base_bin" ] || echo "baseline: $base_bin"
-printf '%-22s %12s %12s %10s' "step" "slipway (s)" "buildah (s)" "ratio"
+printf '%-22s %12s %12s %10s %10s' "step" "slipway (s)" "buildah (s)" "ratio" "load"
 [ -z "$base_bin" ] && echo || printf ' %12s %10s\n' "baseline (s)" "ratio"
 row() { # LABEL SW-ARRAY BH-ARRAY [BASELINE-ARRAY]
     local -n s=$2 b=$3
-    local ms mb mbase
+    local ms mb mbase load
     ms=$(median "${s[@]}"); mb=$(median "${b[@]}")
-    printf '%-22s %12s %12s %10s' "$1" "$ms" "$mb" "$(python3 -c "print(f'{$mb / max($ms, 0.001):.1f}x')")"
+    # the 1-minute load average after each timed run of the row, lowest-highest
+    # shellcheck disable=SC2086
+    load=$(printf '%s\n' ${loads[$2]} ${loads[$3]} | sort -n | sed -n '1p;$p' | paste -sd-)
+    printf '%-22s %12s %12s %10s %10s' "$1" "$ms" "$mb" "$(python3 -c "print(f'{$mb / max($ms, 0.001):.1f}x')")" "$load"
     if [ -n "$base_bin" ] && [ -n "${4:-}" ]; then
         local -n o=$4
         mbase=$(median "${o[@]}")
@@ -373,9 +392,16 @@ row "no-change rebuild" sw_same bh_same base_same
 row "one-file rebuild" sw_one bh_one base_one
 row "push (to Distribution)" sw_push bh_push
 echo "(ratio = buildah or baseline time / slipway time; higher means slipway is faster)"
+echo "process start (slipway --version, median of 10): $(python3 -c "print(f'{$(median "${starts[@]}") * 1000:.1f}')") ms"
 echo
 echo "slipway one-file rebuild, SLIPWAY_PROFILE=1 (nested rows: busy time, threads overlap):"
 sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile.log"
+echo
+echo "slipway no-change rebuild, SLIPWAY_PROFILE=1:"
+sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile-same.log"
+echo
+echo "slipway cold build (a fresh store), SLIPWAY_PROFILE=1:"
+sed -n 's/^profile (SLIPWAY_PROFILE): //p' "$work/profile-cold.log"
 compression_figure
 network_figure
 emulation_figure

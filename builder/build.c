@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "builder/copy.h"
+#include "builder/egress.h"
 #include "builder/overlay.h"
 #include "core/fs.h"
 #include "core/profile.h"
@@ -294,9 +296,12 @@ static int build_stage(struct build *b, struct stage *st, sw_error **err)
             b->opts->on_step(b->opts->step_ctx, &ev);
         double started = bld_now_s();
         int cached_before = b->cached_steps;
-        if (i == st->first)
+        st->current = i;
+        if (i == st->first) {
+            uint64_t profiled = sw_profile_start();
             rc = bld_do_from(b, st, in, err);
-        else
+            sw_profile_stop(SW_PHASE_BASE, profiled);
+        } else
             rc = bld_run_instruction(b, st, in, err);
         if (rc == 0 && b->cached_steps == cached_before && b->opts->on_step == NULL &&
             (strcmp(in->keyword, "run") == 0 || strcmp(in->keyword, "copy") == 0 ||
@@ -419,7 +424,10 @@ int bld_build(reg_store *store, const struct bld_build_options *opts,
             rc = build_stage(&b, &b.stages[i], err);
     if (rc != 0)
         goto cleanup;
-    if ((rc = store_result(&b, &b.stages[target], result, err)) != 0)
+    uint64_t profiled = sw_profile_start();
+    rc = store_result(&b, &b.stages[target], result, err);
+    sw_profile_stop(SW_PHASE_IMAGE, profiled);
+    if (rc != 0)
         goto cleanup;
     if (b.stages[target].base_ref)
         json_array_append_new(b.base_images, json_string(b.stages[target].base_ref));
@@ -453,6 +461,12 @@ cleanup:
         bld_free_instr(&b.instrs[i]);
     free(b.instrs);
     bld_free_ignore(&b);
+    bld_digest_memo_close(b.memo);  /* what this build learnt, for the next */
+    bld_egress_spare_stop(b.spare); /* every step has stopped the network it took */
+    if (b.spare_dir) {
+        sw_rm_rf(b.spare_dir, NULL);
+        free(b.spare_dir);
+    }
     bld_kv_free(&b.meta_args);
     bld_kv_free(&b.build_args);
     json_decref(b.base_images);

@@ -96,6 +96,11 @@ struct bld_build_options {
      * repository's key, such as a fork's pull request). */
     const struct bld_ssh_source *ssh;
     size_t n_ssh;
+    /* Remember the content digests of unchanged context files between
+     * builds of the same context directory (builder/copy_memo.c), so a
+     * rebuild stats them instead of reading them: for a context that stays
+     * in place (`slipway build`); a fresh checkout per build gains nothing. */
+    int context_memo;
 };
 
 struct bld_build_result {

@@ -536,7 +536,14 @@ static int copy_cache_key(struct build *b, struct stage *st, const struct instr 
     char content[SW_DIGEST_MAX] = "";
     int rc;
     uint64_t profiled = sw_profile_start();
-    if (cs->n_local > 0 && (rc = bld_copy_digest(&cs->spec, content, err)) != 0)
+    if (b->opts->context_memo && !b->memo_tried && cs->spec.from_context && !cs->heredoc_dir) {
+        b->memo_tried = 1; /* without a memo, the build reads every file */
+        bld_digest_memo_open(reg_store_data_dir(b->store), b->opts->context_dir, &b->memo);
+    }
+    struct bld_copy_spec keyed = cs->spec;
+    if (cs->spec.from_context && !cs->heredoc_dir)
+        keyed.memo = b->memo;
+    if (cs->n_local > 0 && (rc = bld_copy_digest(&keyed, content, err)) != 0)
         return rc;
     sw_profile_stop(SW_PHASE_CONTEXT, profiled);
     sw_strbuf_printf(key_text, "content=%s\n", content);

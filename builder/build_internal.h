@@ -78,6 +78,7 @@ struct stage {
     int64_t last_time;       /* time of the stage's latest step: a cached step
                                 keeps its first time, so a rebuild from cache
                                 gives the same image */
+    size_t current;          /* the instruction being built */
 };
 
 struct build {
@@ -97,7 +98,13 @@ struct build {
     char *ro_mounts[64]; /* read-only stage mounts to undo at the end */
     size_t n_ro_mounts;
     json_t *base_images;
-    void *ignore; /* the context's .dockerignore matcher */
+    void *ignore;                 /* the context's .dockerignore matcher */
+    struct bld_digest_memo *memo; /* opts->context_memo: opened at the first COPY */
+    int memo_tried;
+    /* a RUN's egress network made ahead (bld_egress_prewarm) */
+    struct bld_egress_spare *spare;
+    char *spare_dir;
+    int spare_tried;
 };
 
 /* A step's working area: <scratch>/upper (the new layer), work, empty and
@@ -127,6 +134,11 @@ struct run_mounts {
     bld_ssh_agent **agents; /* RUN --mount=type=ssh */
     size_t n_agents;
 };
+
+/* ---- build_run.c: a step that misses the cache has every later step of
+ * its stage run: when one of them is a RUN on the egress network, its
+ * network starts now, on a helper thread (egress.h, bld_egress_spare). */
+void bld_egress_prewarm(struct build *b, struct stage *st);
 
 /* ---- build.c: orchestration (the build, its stages, dispatch) */
 

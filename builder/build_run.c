@@ -226,6 +226,29 @@ static int step_network(struct build *b, const struct instr *in, const char **mo
     return 0;
 }
 
+/* 1 when a RUN among the instructions [from, end) of st runs on the
+ * egress network. */
+static int stage_runs_egress(struct build *b, const struct stage *st, size_t from)
+{
+    for (size_t i = from; i < st->end; i++) {
+        const struct instr *in = &b->instrs[i];
+        const char *mode = NULL;
+        if (strcmp(in->keyword, "run") == 0 && step_network(b, in, &mode, NULL) == 0 &&
+            strcmp(mode, "egress") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void bld_egress_prewarm(struct build *b, struct stage *st)
+{
+    if (b->spare_tried || !stage_runs_egress(b, st, st->current))
+        return;
+    b->spare_tried = 1; /* once a build; a failure leaves each RUN to start its own */
+    if (bld_scratch_dir(b->store, "net", &b->spare_dir, NULL) == 0)
+        bld_egress_spare_start(b->opts->config, b->spare_dir, &b->spare);
+}
+
 int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double started,
                sw_error **err)
 {
@@ -282,7 +305,8 @@ int bld_do_run(struct build *b, struct stage *st, const struct instr *in, double
 
     if ((rc = bld_step_area_open(b, st, 0, &area, err)) != 0)
         goto cleanup;
-    if (strcmp(network, "egress") == 0) {
+    if (strcmp(network, "egress") == 0 &&
+        !bld_egress_spare_take(b->spare, stage_runs_egress(b, st, st->current + 1), &net)) {
         char *net_scratch = sw_path_join(area.scratch, "network");
         if (net_scratch == NULL)
             rc = sw_error_oom(err);

@@ -245,8 +245,10 @@ int bld_try_cache_at(struct build *b, struct stage *st, const char *key, const c
 {
     struct bld_layer layer;
     int64_t made = 0;
-    if (b->opts->no_cache || bld_cache_get(b->store, key, &layer, &made, NULL) != 0)
+    if (b->opts->no_cache || bld_cache_get(b->store, key, &layer, &made, NULL) != 0) {
+        bld_egress_prewarm(b, st);
         return 0;
+    }
     if (b->opts->source_date_epoch < 0 && made > 0)
         st->last_time = made;
     else

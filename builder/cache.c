@@ -10,10 +10,11 @@
 
 #include "core/db.h"
 #include "core/fs.h"
+#include "core/profile.h"
 #include "registry/blobstore.h"
 
-int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, int64_t *created_at,
-                  sw_error **err)
+static int cache_get(reg_store *store, const char *key, struct bld_layer *out, int64_t *created_at,
+                     sw_error **err)
 {
     sw_db *db = NULL;
     sw_stmt *stmt = NULL;
@@ -50,7 +51,8 @@ cleanup:
     return rc;
 }
 
-int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *layer, sw_error **err)
+static int cache_put(reg_store *store, const char *key, const struct bld_layer *layer,
+                     sw_error **err)
 {
     sw_db *db = NULL;
     sw_stmt *stmt = NULL;
@@ -77,5 +79,22 @@ int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *lay
     if (sw_stmt_step(stmt) != SW_DB_DONE)
         rc = sw_db_error(db, err, "writing the build cache");
     sw_stmt_finalize(stmt);
+    return rc;
+}
+
+int bld_cache_get(reg_store *store, const char *key, struct bld_layer *out, int64_t *created_at,
+                  sw_error **err)
+{
+    uint64_t profiled = sw_profile_start();
+    int rc = cache_get(store, key, out, created_at, err);
+    sw_profile_stop(SW_PHASE_CACHE, profiled);
+    return rc;
+}
+
+int bld_cache_put(reg_store *store, const char *key, const struct bld_layer *layer, sw_error **err)
+{
+    uint64_t profiled = sw_profile_start();
+    int rc = cache_put(store, key, layer, err);
+    sw_profile_stop(SW_PHASE_CACHE, profiled);
     return rc;
 }

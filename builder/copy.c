@@ -375,14 +375,22 @@ static void copy_xattrs(int src_fd, int dst_fd)
     }
 }
 
-static int copy_data(int in, int out, const char *name, sw_error **err)
+/* Copies in to out. size is what the source's stat said: once that much
+ * is copied the copy ends without a call to find the end (the bytes of a
+ * file still growing are those the stat and the cache key saw). */
+static int copy_data(int in, int out, off_t size, const char *name, sw_error **err)
 {
+    off_t copied = 0;
     for (;;) {
+        if (size > 0 && copied >= size)
+            return 0;
         ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
         if (n == 0)
             return 0;
-        if (n > 0)
+        if (n > 0) {
+            copied += n;
             continue;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
@@ -459,19 +467,26 @@ static int reuse_file(struct copier *c, int src_fd, const struct stat *st, int d
 static int copy_file(struct copier *c, int src_fd, const struct stat *st, int dst_dir,
                      const char *name, const char *label, sw_error **err)
 {
-    int rc = clear_dest(dst_dir, name, 0, err);
-    if (rc != 0)
-        return rc;
+    int rc;
     if (reuse_file(c, src_fd, st, dst_dir, name))
         return 0;
+    /* the destination is new in most copies: look for one in the way only
+     * when the create says so */
     int out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0 && errno == EEXIST) {
+        if ((rc = clear_dest(dst_dir, name, 0, err)) != 0)
+            return rc;
+        if (reuse_file(c, src_fd, st, dst_dir, name))
+            return 0;
+        out = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (out < 0)
         return sw_error_sys(err, SW_EIO, errno, "%s: creating %s", c->verb, label);
     uid_t uid;
     gid_t gid;
     owner_for(c, st, &uid, &gid);
     struct timespec times[2] = { st->st_atim, st->st_mtim };
-    if ((rc = copy_data(src_fd, out, label, err)) == 0) {
+    if ((rc = copy_data(src_fd, out, st->st_size, label, err)) == 0) {
         copy_xattrs(src_fd, out);
         if (fchown(out, uid, gid) != 0 || fchmod(out, mode_for(c, st)) != 0 ||
             futimens(out, times) != 0)

@@ -20,6 +20,7 @@
 #define BLD_COPY_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core/error.h"
@@ -66,6 +67,9 @@ struct bld_copy_spec {
      * dest_root that is a plain directory (an overlay's upper directory),
      * never a mounted overlay (links do not cross mounts). NULL: none. */
     const char *reuse_root;
+    /* Content digests of unchanged files from an earlier build
+     * (bld_digest_memo_open), for bld_copy_digest; NULL: read every file. */
+    struct bld_digest_memo *memo;
 };
 
 /* Performs the copy. Errors name the source or destination, e.g.
@@ -82,6 +86,23 @@ int bld_copy_make_dest(const struct bld_copy_spec *spec, sw_error **err);
  * their types, modes, contents and link targets (and owners when not from
  * the context). dest_root is not used. For the build cache. */
 int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], sw_error **err);
+
+/* A memo of the content digests of a context's files, kept between builds
+ * under <data_dir>/build-memo/ (copy_memo.c says when an entry is trusted).
+ * bld_digest_memo_open: -1 when it cannot be made (build without one); a
+ * missing or damaged memo file opens as an empty memo.
+ * bld_digest_memo_lookup: the "sha256:..." digest of the file st describes
+ * (owned by the memo), or NULL. bld_digest_memo_record: remembers a digest
+ * just computed for st, unless the file changed too recently to be sure.
+ * bld_digest_memo_close: writes what this build used back (best effort)
+ * and frees; bld_digest_memo_free frees without writing. Both accept NULL. */
+struct bld_digest_memo;
+int bld_digest_memo_open(const char *data_dir, const char *context_dir,
+                         struct bld_digest_memo **out);
+const char *bld_digest_memo_lookup(struct bld_digest_memo *m, const struct stat *st);
+void bld_digest_memo_record(struct bld_digest_memo *m, const struct stat *st, const char *digest);
+void bld_digest_memo_close(struct bld_digest_memo *m);
+void bld_digest_memo_free(struct bld_digest_memo *m);
 
 /* path.Match as Go implements it ('*', '?', '[...]', '\\' escapes; '*'
  * does not cross '/'). Returns 1 on a match, 0 on none, -1 for a bad

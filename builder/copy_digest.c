@@ -33,19 +33,60 @@ static void hash_meta(sw_hash *h, const char *rel, const struct stat *st, int wi
     sw_hash_update(h, line, (size_t)n + 1);
 }
 
-static int hash_file(sw_hash *h, int fd, const char *rel, sw_error **err)
+/* The sha256 of what fd holds, as "sha256:<hex>". */
+static int file_digest(int fd, const char *rel, char out[SW_DIGEST_MAX], sw_error **err)
 {
     char buf[64 * 1024];
+    sw_hash *h = sw_hash_new(SW_HASH_SHA256);
+    if (h == NULL)
+        return sw_error_oom(err);
     for (;;) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (n < 0) {
+            sw_hash_free(h);
             return sw_error_sys(err, SW_EIO, errno, "reading %s", rel);
+        }
         if (n == 0)
-            return 0;
+            break;
         sw_hash_update(h, buf, (size_t)n);
     }
+    sw_hash_digest(h, out);
+    sw_hash_free(h);
+    return 0;
+}
+
+/* A file's content, as its own digest, into h: from the memo when it
+ * knows the (regular) file st describes, else read from fd (or, when fd < 0, from
+ * name in dir_fd) and remembered. */
+static int hash_content(struct copier *c, sw_hash *h, int dir_fd, const char *name, int fd,
+                        const struct stat *st, const char *rel, sw_error **err)
+{
+    const char *known = bld_digest_memo_lookup(c->spec->memo, st);
+    char digest[SW_DIGEST_MAX];
+    struct stat opened;
+    int rc, own = -1;
+    if (known) {
+        sw_hash_update(h, known, strlen(known) + 1);
+        return 0;
+    }
+    if (fd < 0) {
+        own = fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return sw_error_sys(err, SW_EIO, errno, "opening %s", rel);
+    }
+    rc = file_digest(fd, rel, digest, err);
+    /* remembered only for the inode st describes (not one renamed over it
+     * between the stat and the open) */
+    if (rc == 0 && (own < 0 || (fstat(own, &opened) == 0 && opened.st_dev == st->st_dev &&
+                                opened.st_ino == st->st_ino)))
+        bld_digest_memo_record(c->spec->memo, st, digest);
+    if (own >= 0)
+        close(own);
+    if (rc == 0)
+        sw_hash_update(h, digest, strlen(digest) + 1);
+    return rc;
 }
 
 static int hash_tree(struct copier *c, sw_hash *h, int dir_fd, const char *rel, sw_error **err);
@@ -65,9 +106,7 @@ static int hash_entry(struct copier *c, sw_hash *h, int dir_fd, const char *name
         rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
                     : hash_tree(c, h, fd, rel, err);
     } else if (S_ISREG(st.st_mode)) {
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        rc = fd < 0 ? sw_error_sys(err, SW_EIO, errno, "opening %s", rel)
-                    : hash_file(h, fd, rel, err);
+        rc = hash_content(c, h, dir_fd, name, -1, &st, rel, err);
     } else if (S_ISLNK(st.st_mode)) {
         char target[SW_PATH_MAX];
         ssize_t n = readlinkat(dir_fd, name, target, sizeof(target));
@@ -141,7 +180,8 @@ int bld_copy_digest(const struct bld_copy_spec *spec, char out[SW_DIGEST_MAX], s
             continue;
         }
         hash_meta(h, src, &st, !spec->from_context);
-        rc = S_ISDIR(st.st_mode) ? hash_tree(&c, h, fd, src, err) : hash_file(h, fd, src, err);
+        rc = S_ISDIR(st.st_mode) ? hash_tree(&c, h, fd, src, err)
+                                 : hash_content(&c, h, -1, NULL, fd, &st, src, err);
         close(fd);
     }
     if (rc == 0)

@@ -67,4 +67,21 @@ void bld_egress_net_stop(struct bld_egress_net *net);
  * while the network goes away. Safe where bld_egress_net_stop is. */
 void bld_egress_net_release(struct bld_egress_net *net);
 
+/* A step network made ahead of time on a helper thread (egress_spare.c),
+ * from cfg's policy (borrowed; NULL: the defaults), in directories under
+ * scratch_dir (which the caller makes and removes).
+ * bld_egress_spare_start: starts the helper, which makes one network at
+ * once; -1 when the thread cannot start (steps then make their own).
+ * bld_egress_spare_take: waits for that network and moves it into *net
+ * (1), or 0 when there is none (it failed to start, or none was asked
+ * for): the caller then starts one itself, which reports the error. With
+ * want_another, the helper makes the next one right away. A network taken
+ * is the caller's to stop as any other (bld_egress_net_stop), before
+ * bld_egress_spare_stop, which stops one not taken and ends the helper. */
+struct bld_egress_spare;
+int bld_egress_spare_start(const struct sw_config *cfg, const char *scratch_dir,
+                           struct bld_egress_spare **out);
+int bld_egress_spare_take(struct bld_egress_spare *s, int want_another, struct bld_egress_net *net);
+void bld_egress_spare_stop(struct bld_egress_spare *s);
+
 #endif

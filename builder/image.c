@@ -306,6 +306,35 @@ int bld_image_env_set(struct bld_image *img, const char *name, const char *value
     return 0;
 }
 
+/* 1 when repo holds exactly this image already: every tag points at the
+ * manifest digest (with no tags: the manifest is stored), and its config
+ * and layers are linked and present. A rebuild that changed nothing then
+ * writes nothing: no blob, no row, no fsync. Any doubt (an error) is 0. */
+static int already_stored(reg_store *store, const struct bld_image *img, const char *repo,
+                          const char *const *tags, size_t n_tags, const char *config_digest,
+                          const char *digest)
+{
+    sw_db *db = NULL;
+    char at[SW_DIGEST_MAX];
+    if (reg_store_db(store, &db, NULL) != 0)
+        return 0;
+    for (size_t i = 0; i < n_tags; i++)
+        if (reg_tag_lookup(db, repo, tags[i], at, NULL) != 0 || strcmp(at, digest) != 0)
+            return 0;
+    if (n_tags == 0) {
+        struct reg_manifest m;
+        if (reg_manifest_get(store, repo, digest, 0, &m, NULL) != 0)
+            return 0;
+        reg_manifest_release(&m);
+    }
+    if (reg_blob_stat(store, repo, config_digest, NULL, NULL) != 0)
+        return 0;
+    for (size_t i = 0; i < img->n_layers; i++)
+        if (reg_blob_stat(store, repo, img->layers[i].digest, NULL, NULL) != 0)
+            return 0;
+    return 1;
+}
+
 int bld_image_write(reg_store *store, const struct bld_image *img, const char *repo,
                     const char *const *tags, size_t n_tags, json_t *annotations,
                     char digest_out[SW_DIGEST_MAX], sw_error **err)
@@ -313,27 +342,24 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
     char config_digest[SW_DIGEST_MAX];
     char *config_text = NULL, *manifest_text = NULL;
     json_t *manifest = NULL;
-    int rc;
+    int rc = 0;
 
     /* compact, key-sorted JSON: the same config gives the same digest */
     config_text = json_dumps(img->config, JSON_COMPACT | JSON_SORT_KEYS);
     SW_CHECK_ALLOC(config_text, rc, err, cleanup);
-    if ((rc = reg_blob_put_buffer(store, repo, config_text, strlen(config_text), config_digest,
-                                  err)) != 0)
-        goto cleanup;
+    size_t config_len = strlen(config_text);
+    sw_sha256_digest(config_text, config_len, config_digest);
     json_t *layers = json_array();
     manifest = json_pack("{s:i, s:s, s:{s:s, s:s, s:I}, s:o}", "schemaVersion", 2, "mediaType",
                          REG_MT_OCI_MANIFEST, "config", "mediaType", MT_OCI_CONFIG, "digest",
-                         config_digest, "size", (json_int_t)strlen(config_text), "layers", layers);
+                         config_digest, "size", (json_int_t)config_len, "layers", layers);
     SW_CHECK_ALLOC(manifest, rc, err, cleanup);
     for (size_t i = 0; i < img->n_layers; i++) {
         const struct bld_layer *l = &img->layers[i];
-        if ((rc = reg_blob_link(store, repo, l->digest, err)) != 0) {
-            sw_error_prefix(err, "layer %zu", i + 1);
-            goto cleanup;
-        }
-        json_array_append_new(layers, json_pack("{s:s, s:s, s:I}", "mediaType", l->media_type,
-                                                "digest", l->digest, "size", (json_int_t)l->size));
+        json_t *layer = json_pack("{s:s, s:s, s:I}", "mediaType", l->media_type, "digest",
+                                  l->digest, "size", (json_int_t)l->size);
+        SW_CHECK_ALLOC(layer, rc, err, cleanup);
+        json_array_append_new(layers, layer);
     }
     if (annotations && json_object_size(annotations) > 0)
         json_object_set(manifest, "annotations", annotations);
@@ -342,8 +368,23 @@ int bld_image_write(reg_store *store, const struct bld_image *img, const char *r
     size_t len = strlen(manifest_text);
     char digest[SW_DIGEST_MAX];
     sw_sha256_digest(manifest_text, len, digest);
-    if ((rc = reg_manifest_put(store, repo, digest, REG_MT_OCI_MANIFEST, manifest_text, len,
-                               digest_out, NULL, err)) != 0)
+    if (already_stored(store, img, repo, tags, n_tags, config_digest, digest)) {
+        memcpy(digest_out, digest, SW_DIGEST_MAX);
+        goto cleanup;
+    }
+
+    if ((rc = reg_blob_put_buffer(store, repo, config_text, config_len, config_digest, err)) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < img->n_layers; i++) {
+        if ((rc = reg_blob_link(store, repo, img->layers[i].digest, err)) != 0) {
+            sw_error_prefix(err, "layer %zu", i + 1);
+            goto cleanup;
+        }
+    }
+    /* storing it under a tag stores the manifest too: by digest only when
+     * there is no tag (one blob write and one transaction fewer) */
+    if (n_tags == 0 && (rc = reg_manifest_put(store, repo, digest, REG_MT_OCI_MANIFEST,
+                                              manifest_text, len, digest_out, NULL, err)) != 0)
         goto cleanup;
     for (size_t i = 0; i < n_tags; i++) {
         if ((rc = reg_manifest_put(store, repo, tags[i], REG_MT_OCI_MANIFEST, manifest_text, len,

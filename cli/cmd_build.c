@@ -239,7 +239,9 @@ int cmd_build(int argc, char **argv)
     size_t n_secrets = 0;
     struct bld_ssh_source *ssh = calloc((size_t)argc, sizeof(*ssh));
     size_t n_ssh = 0;
-    struct bld_build_options opts = { .progress_fd = STDOUT_FILENO, .source_date_epoch = -1 };
+    struct bld_build_options opts = { .progress_fd = STDOUT_FILENO,
+                                      .source_date_epoch = -1,
+                                      .context_memo = 1 };
     struct sw_config *cfg = NULL;
     reg_store *store = NULL;
     struct bld_build_result result = { 0 };

@@ -11,7 +11,10 @@
  * libarchive, pigz, containerd); the boundaries depend only on the input,
  * never on the number of threads, so the bytes are the same on every
  * machine with the same libdeflate. A stream of one chunk or less is
- * compressed inline, without threads.
+ * compressed inline, without threads. Past one chunk, the caller's thread
+ * only fills chunks: one emitter thread adds each chunk's input to the diff
+ * ID's sha256 and hands its output to the sink, in input order, so reading
+ * the tar, compressing, hashing and writing the blob overlap.
  *
  * A chunk that does not compress (random bytes, an archive or a binary
  * that is already compressed) is stored: deflate's stored blocks in the
@@ -65,6 +68,11 @@ struct gz_pool {
     pthread_cond_t cond;
     pthread_t threads[GZIP_MAX_THREADS];
     int n_threads;
+    pthread_t emitter; /* hashes and hands chunks to the sink, in order */
+    int has_emitter;
+    struct sw_compressor *owner;
+    int emit_rc; /* the sink's first failure; nothing is emitted after it */
+    sw_error *emit_err;
     int level;
     int stop;
     int failed; /* a worker could not allocate its compressor */
@@ -236,6 +244,44 @@ static void *gz_worker(void *arg)
     return NULL;
 }
 
+/* The emitter: takes compressed chunks in input order, adds their input to
+ * the diff ID's sha256 and hands their output to the sink, so that neither
+ * the hash nor the sink's copy and write(2) run on the thread that reads
+ * and feeds the tar. Stops at the sink's first failure (emit_rc). */
+static void *gz_emitter(void *arg)
+{
+    struct gz_pool *p = arg;
+    sw_compressor *c = p->owner;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        struct gz_slot *slot = &p->slots[p->next_emit % p->n_slots];
+        if (p->emit_rc == 0 && !p->failed && p->next_emit < p->next_fill &&
+            slot->state == SLOT_DONE) {
+            pthread_mutex_unlock(&p->lock);
+            sw_error *e = NULL;
+            uint64_t profiled = sw_profile_start();
+            sw_hash_update(c->uncompressed_hash, slot->in, slot->in_len);
+            sw_profile_stop(SW_PHASE_DIFF_ID, profiled);
+            int rc = emit(c, slot->out, slot->out_len, &e);
+            pthread_mutex_lock(&p->lock);
+            if (rc != 0) {
+                p->emit_rc = rc;
+                p->emit_err = e;
+            }
+            slot->state = SLOT_FREE;
+            slot->in_len = 0;
+            p->next_emit++;
+            pthread_cond_broadcast(&p->cond);
+            continue;
+        }
+        if (p->stop)
+            break;
+        pthread_cond_wait(&p->cond, &p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
 static void gz_pool_free(struct gz_pool *p)
 {
     if (p == NULL)
@@ -246,6 +292,9 @@ static void gz_pool_free(struct gz_pool *p)
     pthread_mutex_unlock(&p->lock);
     for (int i = 0; i < p->n_threads; i++)
         pthread_join(p->threads[i], NULL);
+    if (p->has_emitter)
+        pthread_join(p->emitter, NULL);
+    sw_error_clear(&p->emit_err);
     for (size_t i = 0; i < p->n_slots; i++) {
         free(p->slots[i].in);
         free(p->slots[i].out);
@@ -256,7 +305,7 @@ static void gz_pool_free(struct gz_pool *p)
     free(p);
 }
 
-static int gz_pool_new(int level, struct gz_pool **out)
+static int gz_pool_new(sw_compressor *owner, int level, struct gz_pool **out)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int n = cpus < 1 ? 1 : cpus > GZIP_MAX_THREADS ? GZIP_MAX_THREADS : (int)cpus;
@@ -266,6 +315,7 @@ static int gz_pool_new(int level, struct gz_pool **out)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->level = level;
+    p->owner = owner;
     /* two chunks per thread in flight keep every core busy while the
      * writer fills the next one and the sink takes the last */
     p->n_slots = (size_t)n * 2 + 1;
@@ -278,42 +328,35 @@ static int gz_pool_new(int level, struct gz_pool **out)
             break;
         p->n_threads++;
     }
-    if (p->n_threads == 0) {
+    if (p->n_threads == 0 || pthread_create(&p->emitter, NULL, gz_emitter, p) != 0) {
         gz_pool_free(p);
         return -1;
     }
+    p->has_emitter = 1;
     *out = p;
     return 0;
 }
 
-/* Hands finished chunks to the sink in order; with `wait`, until the chunk
- * `upto` (exclusive) is out. Called by the writer thread only. */
-static int gz_emit(sw_compressor *c, uint64_t upto, int wait, sw_error **err)
+/* Waits until the emitter has handed chunks [0, upto) to the sink; the
+ * sink's error, or a worker's, when there was one. Writer thread only. */
+static int gz_wait_emitted(sw_compressor *c, uint64_t upto, sw_error **err)
 {
     struct gz_pool *p = c->pool;
     int rc = 0;
     pthread_mutex_lock(&p->lock);
-    while (rc == 0 && p->next_emit < upto) {
-        struct gz_slot *slot = &p->slots[p->next_emit % p->n_slots];
-        if (slot->state != SLOT_DONE) {
-            if (p->failed) {
-                rc = sw_error_set(err, SW_ENOMEM, "gzip: compression failed");
-                break;
-            }
-            if (!wait)
-                break;
-            pthread_cond_wait(&p->cond, &p->lock);
-            continue;
+    while (p->next_emit < upto && p->emit_rc == 0 && !p->failed)
+        pthread_cond_wait(&p->cond, &p->lock);
+    if (p->emit_rc != 0) {
+        rc = p->emit_rc;
+        if (err && *err == NULL) {
+            *err = p->emit_err;
+            p->emit_err = NULL;
         }
-        pthread_mutex_unlock(&p->lock);
-        rc = emit(c, slot->out, slot->out_len, err);
-        pthread_mutex_lock(&p->lock);
-        slot->state = SLOT_FREE;
-        slot->in_len = 0;
-        p->next_emit++;
-    }
-    if (rc == 0 && p->failed)
+        if (err && *err == NULL)
+            rc = sw_error_set(err, rc, "compressed layer: the sink failed");
+    } else if (p->failed) {
         rc = sw_error_set(err, SW_ENOMEM, "gzip: compression failed");
+    }
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -325,8 +368,8 @@ static int gz_fill_slot(sw_compressor *c, struct gz_slot **out, sw_error **err)
     struct gz_slot *slot = &p->slots[p->next_fill % p->n_slots];
     if (slot->state != SLOT_FILLING) {
         /* the slot of chunk next_fill - n_slots must be out first */
-        int rc =
-            gz_emit(c, p->next_fill + 1 > p->n_slots ? p->next_fill + 1 - p->n_slots : 0, 1, err);
+        int rc = gz_wait_emitted(
+            c, p->next_fill + 1 > p->n_slots ? p->next_fill + 1 - p->n_slots : 0, err);
         if (rc != 0)
             return rc;
         if (slot_alloc(slot) != 0)
@@ -356,7 +399,7 @@ static int gzip_write(sw_compressor *c, const unsigned char *buf, size_t len, sw
             /* the first chunk: no threads until there is a second one */
             slot = &c->first;
             if (slot->in_len == GZIP_CHUNK_SIZE) {
-                if (gz_pool_new(c->level, &c->pool) != 0)
+                if (gz_pool_new(c, c->level, &c->pool) != 0)
                     return sw_error_set(err, SW_ENOMEM, "gzip: cannot start compression threads");
                 struct gz_slot *s0 = &c->pool->slots[0];
                 *s0 = c->first;
@@ -377,11 +420,8 @@ static int gzip_write(sw_compressor *c, const unsigned char *buf, size_t len, sw
         slot->in_len += n;
         buf += n;
         len -= n;
-        if (c->pool && slot->in_len == GZIP_CHUNK_SIZE) {
+        if (c->pool && slot->in_len == GZIP_CHUNK_SIZE)
             gz_submit(c->pool, slot);
-            if ((rc = gz_emit(c, c->pool->next_fill, 0, err)) != 0)
-                return rc;
-        }
     }
     return 0;
 }
@@ -397,12 +437,15 @@ static int gzip_finish(sw_compressor *c, sw_error **err)
         engines_free(&e);
         if (!ok)
             return sw_error_set(err, SW_ENOMEM, "gzip: compression failed");
+        uint64_t profiled = sw_profile_start();
+        sw_hash_update(c->uncompressed_hash, c->first.in, c->first.in_len);
+        sw_profile_stop(SW_PHASE_DIFF_ID, profiled);
         return emit(c, c->first.out, c->first.out_len, err);
     }
     struct gz_slot *slot = &c->pool->slots[c->pool->next_fill % c->pool->n_slots];
     if (slot->state == SLOT_FILLING && slot->in_len > 0)
         gz_submit(c->pool, slot);
-    return gz_emit(c, c->pool->next_fill, 1, err);
+    return gz_wait_emitted(c, c->pool->next_fill, err);
 }
 
 int sw_compress_new(enum sw_compression algo, int level, sw_compress_sink_fn sink, void *sink_ctx,
@@ -479,12 +522,13 @@ int sw_compress_write(sw_compressor *c, const void *buf, size_t len, sw_error **
 {
     if (c->is_finished)
         return sw_error_set(err, SW_EINVAL, "compressor already finished");
+    c->uncompressed_size += (int64_t)len;
+    /* gzip hashes each chunk's input as it is emitted (gz_emitter) */
+    if (c->algo == SW_COMPRESSION_GZIP)
+        return gzip_write(c, buf, len, err);
     uint64_t profiled = sw_profile_start();
     sw_hash_update(c->uncompressed_hash, buf, len);
     sw_profile_stop(SW_PHASE_DIFF_ID, profiled);
-    c->uncompressed_size += (int64_t)len;
-    if (c->algo == SW_COMPRESSION_GZIP)
-        return gzip_write(c, buf, len, err);
     /* feed huge buffers in slices */
     while (len > 0) {
         size_t slice = len > (1u << 30) ? (1u << 30) : len;

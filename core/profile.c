@@ -16,7 +16,7 @@ static atomic_uint_fast64_t phase_calls[SW_PHASE_COUNT];
 
 static const char *const phase_names[SW_PHASE_COUNT] = {
     [SW_PHASE_CONTEXT] = "context hashing",
-    [SW_PHASE_BASE] = "base image",
+    [SW_PHASE_BASE] = "FROM (base image)",
     [SW_PHASE_MOUNT] = "overlay mount",
     [SW_PHASE_RUN] = "RUN (runc)",
     [SW_PHASE_COPY] = "COPY/ADD",
@@ -29,8 +29,8 @@ static const char *const phase_names[SW_PHASE_COUNT] = {
     [SW_PHASE_BLOB_WRITE] = "  blob write",
     [SW_PHASE_BLOB_COMMIT] = "  fsync + commit",
     [SW_PHASE_INSTALL] = "  install layer dir",
-    [SW_PHASE_CACHE] = "cache",
-    [SW_PHASE_IMAGE] = "config/manifest/tag",
+    [SW_PHASE_CACHE] = "cache lookups + stores",
+    [SW_PHASE_IMAGE] = "config/manifest/tags",
 };
 
 int sw_profile_enabled(void)

@@ -51,9 +51,10 @@ struct reg_store {
     struct store_conn *conns;
     struct reg_upload_table *uploads;
     reg_backend *backend;
-    /* the connection the store was opened (and migrated) with, kept until
-     * reg_store_close on SQLite: closing the last connection deletes the
-     * WAL, and the first request would make it again (core/db_sqlite.c) */
+    /* the connection the store was opened (and migrated) with, when the
+     * opening thread could not take it as its own: kept until
+     * reg_store_close on SQLite, since closing the last connection deletes
+     * the WAL and the first request would make it again (core/db_sqlite.c) */
     sw_db *kept_db;
 };
 
@@ -210,7 +211,20 @@ int reg_store_open(const char *data_dir, const struct reg_options *opts, reg_sto
     sw_db_set_sync_full(store->opts.database_sync_full);
     if ((rc = sw_db_open(store->db_path, 1, &db, err)) != 0)
         goto cleanup;
-    if (sw_db_kind_of(db) == SW_DB_SQLITE) {
+    /* the connection that ran the migrations serves this thread from now
+     * on: closing it and opening another costs a checkpoint, the WAL and
+     * shm files removed and made again (a short CLI command pays it) */
+    struct store_conn *conn = calloc(1, sizeof(*conn));
+    if (conn && pthread_setspecific(store->conn_key, conn) == 0) {
+        conn->store = store;
+        conn->db = db;
+        db = NULL;
+        conn->next = store->conns;
+        store->conns = conn;
+    } else {
+        free(conn);
+    }
+    if (db && sw_db_kind_of(db) == SW_DB_SQLITE) {
         store->kept_db = db;
         db = NULL;
     }

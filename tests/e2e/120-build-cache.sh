@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The image builder: multi-stage builds, --target, the build cache (hits,
-# invalidation by a changed context file or build arg, --no-cache),
+# invalidation by a changed context file or build arg, --no-cache, the
+# memo of context file digests),
 # reproducible digests with --timestamp / SOURCE_DATE_EPOCH across two
 # separate stores, and zstd layers. The cache is judged by what the build
 # prints (CACHED / DONE per step) and by the digests and files that result.
@@ -244,6 +245,41 @@ check_eq "the image has the new bytes of both changed files" \
 fresh_store
 bt_build "$rctx" -t demo/reuse:2 --timestamp 1700000000 || fail "reuse build in a fresh store: $(bt_tail 3)"
 check_eq "the rebuild with reused files has the digest of a fresh store's build" "$(bt_built_digest)" "$reuse_digest"
+
+# --- the context digest memo: a changed file is always seen ----------------------
+# `slipway build` remembers the digest of each context file that is older
+# than 2 s, under its device, inode, size, mtime and ctime (data/build-memo/),
+# so a rebuild stats the files instead of reading them. A file rewritten
+# with the same size and mtime (a new ctime) and a file replaced by another
+# of the same size and mtime (a new inode) both change the COPY's key.
+mctx=$(sw_tmpdir)
+mkdir -p "$mctx/src"
+for i in $(seq 1 20); do echo "memo $i" > "$mctx/src/m$i.txt"; done
+printf 'FROM test/busybox:1\nCOPY src/ /src/\n' > "$mctx/Dockerfile"
+sleep 3 # the files are older than the memo's 2 s of settling
+bt_build "$mctx" -t demo/memo:1 || fail "memo build 1: $(bt_tail 3)"
+check "the build kept a memo of the context's file digests" \
+    bash -c "ls '$BT_DATA/build-memo/' | grep -Eq '^[0-9a-f]{64}\$'"
+bt_build "$mctx" -t demo/memo:1 || fail "memo build 2: $(bt_tail 3)"
+check_eq "an unchanged context: the COPY is a cache hit" "$(bt_step_status 'COPY src/')" CACHED
+stamp=$(stat -c %y "$mctx/src/m3.txt")
+echo "MEMO 3" > "$mctx/src/m3.txt" # the same size ...
+touch -d "$stamp" "$mctx/src/m3.txt" # ... and the same mtime
+sleep 3 # and old enough to be remembered: only its ctime tells
+bt_build "$mctx" -t demo/memo:2 || fail "memo build 3: $(bt_tail 3)"
+check_eq "a file rewritten with the same size and mtime: the COPY runs again" \
+    "$(bt_step_status 'COPY src/')" DONE
+bt_build "$mctx" -t demo/memo:2 || fail "memo build 4: $(bt_tail 3)"
+check_eq "... and the build after it is a cache hit" "$(bt_step_status 'COPY src/')" CACHED
+printf 'mEmO 7\n' > "$mctx/m7.new"
+touch -r "$mctx/src/m7.txt" "$mctx/m7.new"
+mv "$mctx/m7.new" "$mctx/src/m7.txt" # another file, same size and mtime
+bt_build "$mctx" -t demo/memo:3 || fail "memo build 5: $(bt_tail 3)"
+check_eq "a file replaced by another of the same size and mtime: the COPY runs again" \
+    "$(bt_step_status 'COPY src/')" DONE
+bt_unpack demo/memo:3 "$BT_WORK/memo3" || fail "unpack demo/memo:3: $(tail -2 "$BT_WORK/umoci.log")"
+check_eq "the image has the new bytes of both files" \
+    "$(cat "$BT_WORK/memo3/rootfs/src/m3.txt" "$BT_WORK/memo3/rootfs/src/m7.txt" 2>&1)" $'MEMO 3\nmEmO 7'
 
 # --- COPY --link: a new base re-uses the layer without re-running the step -----
 # The layer is made of the sources alone, onto an empty tree: changing the

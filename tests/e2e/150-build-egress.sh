@@ -196,6 +196,13 @@ printf 'FROM test/busybox:1\nRUN grep -q "^CapEff:[[:space:]]*00000000a80405fb$"
 check "egress: RUN has no CAP_NET_RAW (no packet socket past the filter)" nbuild "$cfg_default"
 printf 'FROM test/busybox:1\nRUN --network=none test "$(grep -c : /proc/net/dev)" -eq 1\n' > "$ctx/Dockerfile"
 check "RUN --network=none works under egress (only a loopback)" nbuild "$cfg_default"
+# networks made ahead (from the first step that misses the cache, and the
+# next one while a RUN runs): each RUN still has a namespace of its own,
+# with slirp4netns and the filter
+echo data > "$ctx/data.txt"
+printf 'FROM test/busybox:1\nCOPY data.txt /data.txt\nRUN busybox readlink /proc/self/ns/net > /n1 && grep -q tap0 /proc/net/dev\nRUN busybox readlink /proc/self/ns/net > /n2 && grep -q tap0 /proc/net/dev\nRUN busybox readlink /proc/self/ns/net > /n3 && if busybox timeout 5 wget -q -O /tmp/got http://127.0.0.1:%s/v2/; then exit 1; fi\nRUN test "$(cat /n1 /n2 /n3 | sort -u | wc -l)" -eq 3\n' \
+    "$sw_port" > "$ctx/Dockerfile"
+check "egress RUN steps after a COPY: a namespace each, with tap0 and the filter" nbuild "$cfg_default"
 reaches "builder.egress.allow: [10.99.0.0/16] opens the denied host" http://10.99.0.1/ secret-of-denied "$cfg_open"
 blocked "builder.egress.allow does not open the metadata host" http://169.254.169.254/ "$cfg_open"
 

@@ -477,6 +477,43 @@ static void test_reuse_links_identical_files(void)
     free(next);
 }
 
+/* A file copied where something already is: a file is replaced, a symlink
+ * is replaced (not followed), a directory is refused. */
+static void test_copy_over_existing(void)
+{
+    char *root = fresh_root("over");
+    char msg[512];
+    const char *one[] = { "hello.txt" };
+    put(root, "app/hello.txt", "old content, longer than the new\n", 0600);
+    CHECK_INT_EQ(copy(root, one, 1, "/app/", 0, msg, sizeof(msg)), 0);
+    char *t = get(root, "app/hello.txt");
+    CHECK_STR_EQ(t, "hello\n");
+    free(t);
+    struct stat st;
+    char *p = sw_path_join(root, "app/hello.txt");
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0644);
+    free(p);
+
+    char *outside = sw_path_join(dir, "over-target.txt");
+    put(dir, "over-target.txt", "untouched\n", 0644);
+    p = sw_path_join(root, "app/link.txt");
+    CHECK(symlink(outside, p) == 0);
+    CHECK_INT_EQ(copy(root, one, 1, "/app/link.txt", 0, msg, sizeof(msg)), 0);
+    CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode));
+    free(p);
+    t = get(dir, "over-target.txt");
+    CHECK_STR_EQ(t, "untouched\n");
+    free(t);
+    free(outside);
+
+    p = sw_path_join(root, "app2/hello.txt");
+    CHECK(sw_mkdir_p(p, 0755, NULL) == 0);
+    free(p);
+    CHECK(copy(root, one, 1, "/app2/", 0, msg, sizeof(msg)) != 0);
+    CHECK(strstr(msg, "cannot replace directory") != NULL);
+    free(root);
+}
+
 int main(void)
 {
     dir = scratch_dir("test_copy");
@@ -499,6 +536,7 @@ int main(void)
     RUN(test_exclude_flag);
     RUN(test_parents_flag);
     RUN(test_reuse_links_identical_files);
+    RUN(test_copy_over_existing);
     sw_rm_rf(dir, NULL);
     free(ctx);
     free(dir);

@@ -258,15 +258,19 @@ static void test_none_and_empty(void)
     free(out);
 }
 
-static void test_sink_error_stops_pipeline(void)
+/* A sink that fails: the error stops the pipeline (no call after the
+ * first) and reaches the caller with its message. The input goes in in
+ * pieces of `piece` bytes. */
+static void check_sink_error_stops(size_t len, size_t piece)
 {
     sw_error *err = NULL;
     sw_compressor *c = NULL;
     int calls = 0;
-    size_t len = 300000;
     unsigned char *in = make_input(len);
     CHECK_INT_EQ(sw_compress_new(SW_COMPRESSION_GZIP, 0, failing_sink, &calls, &c, &err), 0);
-    int rc = sw_compress_write(c, in, len, &err);
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < len; off += piece)
+        rc = sw_compress_write(c, in + off, len - off < piece ? len - off : piece, &err);
     struct sw_compress_result res;
     if (rc == 0)
         rc = sw_compress_finish(c, &res, &err);
@@ -276,6 +280,17 @@ static void test_sink_error_stops_pipeline(void)
     sw_error_clear(&err);
     sw_compress_free(c);
     free(in);
+}
+
+static void test_sink_error_stops_pipeline(void)
+{
+    check_sink_error_stops(300000, 300000); /* one chunk: compressed inline */
+}
+
+/* Past one chunk the sink runs on the emitter thread. */
+static void test_sink_error_stops_threaded_pipeline(void)
+{
+    check_sink_error_stops(6 * 1024 * 1024, 100000);
 }
 
 static void test_parse_and_media_types(void)
@@ -469,6 +484,7 @@ int main(void)
     RUN(test_zstd_round_trip);
     RUN(test_none_and_empty);
     RUN(test_sink_error_stops_pipeline);
+    RUN(test_sink_error_stops_threaded_pipeline);
     RUN(test_parse_and_media_types);
     RUN(test_decompress_detects_formats);
     RUN(test_decompress_corrupt_and_empty);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "builder/tarwriter.h"
 #include "builder/unpack.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/profile.h"
 #include "registry/blobstore.h"
 
@@ -70,8 +72,109 @@ static void unmount_below(const char *dir)
     free(points);
 }
 
+/* ---- layer directories made in an earlier boot ----
+ *
+ * Layer directories are written through the page cache and never synced
+ * (docs/builder.md): a power loss or a kernel crash can leave one short of
+ * its bytes, and later builds would stack it under their steps without
+ * noticing. They are only a cache of blobs, which are synced and verified,
+ * so once the machine has booted again the directories of the earlier
+ * boot are dropped, and each is unpacked again from its blob when a build
+ * next needs it. layers/.boot names the boot they were made in. */
+
+#define BOOT_FILE ".boot"
+
+/* "boot=<id>\n" of this boot into buf; 0 when the kernel has no boot id. */
+static int current_boot(char *buf, size_t cap)
+{
+    char *id = NULL;
+    size_t len = 0;
+    int ok = sw_read_file("/proc/sys/kernel/random/boot_id", 64, &id, &len, NULL) == 0 && len >= 32;
+    if (ok) {
+        id[strcspn(id, "\n")] = '\0';
+        ok = snprintf(buf, cap, "boot=%s\n", id) < (int)cap;
+    }
+    free(id);
+    return ok;
+}
+
+static int write_boot(const char *root, const char *boot, sw_error **err)
+{
+    char *path = sw_path_join(root, BOOT_FILE);
+    if (path == NULL)
+        return sw_error_oom(err);
+    int rc = sw_write_file_atomic(path, boot, strlen(boot), 0600, err);
+    free(path);
+    return rc;
+}
+
+/* Drops layers/ when layers/.boot names another boot; records this boot
+ * when the file is missing (a store from before the file: its directories
+ * are kept, as nothing says when they were made). Under a lock, so that
+ * of two processes starting together only one moves the directory. */
+static int drop_layers_of_other_boot(reg_store *store, sw_error **err)
+{
+    char boot[80];
+    if (!current_boot(boot, sizeof(boot)))
+        return 0; /* nothing to compare with */
+    char *root = data_path(store, "layers"), *tmp = data_path(store, "tmp");
+    char *lock_path = NULL, *boot_path = NULL, *recorded = NULL, *stale = NULL;
+    int rc = 0, lock_fd = -1;
+    SW_CHECK_ALLOC(root, rc, err, cleanup);
+    SW_CHECK_ALLOC(tmp, rc, err, cleanup);
+    if (!sw_path_exists(root))
+        goto cleanup; /* made with its .boot by ensure_layers_root */
+    if ((rc = sw_mkdir_p(tmp, 0700, err)) != 0)
+        goto cleanup;
+    lock_path = sw_path_join(tmp, "layers-boot.lock");
+    boot_path = sw_path_join(root, BOOT_FILE);
+    SW_CHECK_ALLOC(lock_path, rc, err, cleanup);
+    SW_CHECK_ALLOC(boot_path, rc, err, cleanup);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || sw_flock(lock_fd, LOCK_EX) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "locking %s", lock_path);
+        goto cleanup;
+    }
+    size_t len = 0;
+    if (sw_read_file(boot_path, 256, &recorded, &len, NULL) != 0) {
+        rc = write_boot(root, boot, err);
+        goto cleanup;
+    }
+    if (strcmp(recorded, boot) == 0)
+        goto cleanup;
+    if (asprintf(&stale, "%s/layers-of-another-boot.pid%d.XXXXXX", tmp, (int)getpid()) < 0) {
+        stale = NULL;
+        rc = sw_error_oom(err);
+        goto cleanup;
+    }
+    /* a fresh name (mkdtemp), replaced by the directory: rename onto an
+     * empty directory is allowed */
+    if (mkdtemp(stale) == NULL || rename(root, stale) != 0) {
+        rc = sw_error_sys(err, SW_EIO, errno, "moving %s aside", root);
+        goto cleanup;
+    }
+    if ((rc = sw_mkdir_p(root, 0700, err)) != 0 || (rc = write_boot(root, boot, err)) != 0)
+        goto cleanup;
+    sw_info("layer directories of an earlier boot dropped (unpacked again from their blobs "
+            "when used)");
+    (void)sw_rm_rf(stale, NULL); /* or the next scratch sweep: its name has our pid */
+cleanup:
+    if (lock_fd >= 0)
+        close(lock_fd);
+    free(root);
+    free(tmp);
+    free(lock_path);
+    free(boot_path);
+    free(recorded);
+    free(stale);
+    return rc;
+}
+
 int bld_scratch_sweep(reg_store *store, int *removed, sw_error **err)
 {
+    int boot_rc = drop_layers_of_other_boot(store, err);
+    if (boot_rc != 0)
+        return boot_rc;
     char *tmp = data_path(store, "tmp");
     if (removed)
         *removed = 0;
@@ -136,9 +239,13 @@ cleanup:
 static int ensure_layers_root(reg_store *store, sw_error **err)
 {
     char *root = data_path(store, "layers");
+    char boot[80];
     if (root == NULL)
         return sw_error_oom(err);
-    int rc = sw_mkdir_p(root, 0700, err);
+    int rc = 0;
+    if (!sw_path_exists(root) && (rc = sw_mkdir_p(root, 0700, err)) == 0 &&
+        current_boot(boot, sizeof(boot)))
+        rc = write_boot(root, boot, err);
     free(root);
     return rc;
 }

@@ -1,9 +1,11 @@
 /*
  * test_layers.c - builder/layers.c, builder/image.c and builder/cache.c
  * against a real store: a directory becomes a layer blob and a cached
- * layer directory; a layer is unpacked once with its diff ID verified; an
+ * layer directory; a layer is unpacked once with its diff ID verified;
+ * layer directories of an earlier boot are dropped and unpacked again; an
  * image is written, tagged and loaded back; the cache returns what was put.
  */
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +103,72 @@ static void test_unpack_verifies_diff_id(void)
     free(cached);
 }
 
+/* Entries of <dir>/tmp whose name starts with prefix. */
+static int tmp_entries(const char *prefix)
+{
+    char *tmp = sw_path_join(dir, "tmp");
+    DIR *d = opendir(tmp);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    if (d)
+        closedir(d);
+    free(tmp);
+    return n;
+}
+
+/* Layer directories are never synced, so a power loss could leave one
+ * torn: after a reboot (layers/.boot names another boot) they are dropped
+ * at the next sweep and unpacked again from their blobs. */
+static void test_layers_of_another_boot_dropped(void)
+{
+    char *root = sw_path_join(dir, "layers");
+    char *boot_path = sw_path_join(root, ".boot");
+    char *cached = bld_layer_dir(store, layer_a.diff_id);
+    char *conf = sw_path_join(cached, "etc/app.conf");
+    char *boot = NULL, *text = NULL, *out = NULL;
+    sw_error *err = NULL;
+    CHECK_INT_EQ(sw_read_file(boot_path, 256, &boot, NULL, NULL), 0);
+    CHECK(boot != NULL && strncmp(boot, "boot=", 5) == 0);
+
+    /* the same boot: kept */
+    CHECK_INT_EQ(bld_scratch_sweep(store, NULL, &err), 0);
+    CHECK(sw_path_exists(conf));
+
+    /* another boot: dropped, this boot recorded, nothing left in tmp/ */
+    const char *other = "boot=00000000-0000-0000-0000-000000000000\n";
+    CHECK_INT_EQ(sw_write_file_atomic(boot_path, other, strlen(other), 0600, NULL), 0);
+    CHECK_INT_EQ(bld_scratch_sweep(store, NULL, &err), 0);
+    CHECK(!sw_path_exists(cached));
+    CHECK(sw_path_exists(root));
+    free(text);
+    text = NULL;
+    CHECK_INT_EQ(sw_read_file(boot_path, 256, &text, NULL, NULL), 0);
+    CHECK_STR_EQ(text, boot);
+    CHECK_INT_EQ(tmp_entries("layers-of-another-boot"), 0);
+    /* and unpacked again from the blob when a build needs it */
+    CHECK_INT_EQ(bld_layer_unpacked(store, &layer_a, &out, &err), 0);
+    free(text);
+    text = NULL;
+    CHECK_INT_EQ(sw_read_file(conf, 100, &text, NULL, NULL), 0);
+    CHECK_STR_EQ(text, "key=value\n");
+
+    /* a store from before layers/.boot: its directories are kept */
+    CHECK(unlink(boot_path) == 0);
+    CHECK_INT_EQ(bld_scratch_sweep(store, NULL, &err), 0);
+    CHECK(sw_path_exists(conf));
+    CHECK(sw_path_exists(boot_path));
+    sw_error_clear(&err);
+    free(out);
+    free(text);
+    free(boot);
+    free(conf);
+    free(cached);
+    free(boot_path);
+    free(root);
+}
+
 static void test_image_write_and_load(void)
 {
     struct bld_image img;
@@ -188,6 +256,7 @@ int main(void)
     }
     RUN(test_commit_dir_makes_blob_and_cached_dir);
     RUN(test_unpack_verifies_diff_id);
+    RUN(test_layers_of_another_boot_dropped);
     RUN(test_image_write_and_load);
     RUN(test_platforms);
     RUN(test_cache);

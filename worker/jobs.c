@@ -628,17 +628,24 @@ int wrk_jobs_release(sw_db *db, const char *run_id, const char *owner, sw_error 
     return sw_db_notify(db, WRK_RUNS_CHANNEL, run_id, err);
 }
 
-int wrk_jobs_next_expiry(sw_db *db, int64_t *at, sw_error **err)
+int wrk_jobs_next_expiry(sw_db *db, int64_t *at, int *queued, sw_error **err)
 {
     sw_stmt *stmt = NULL;
-    int rc = sw_db_prepare(db, "SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'",
-                           &stmt, err);
+    int rc = sw_db_prepare(
+        db,
+        "SELECT (SELECT MIN(lease_expires_at) FROM runs WHERE status = 'running'),"
+        " EXISTS (SELECT 1 FROM runs WHERE status = 'queued' AND cancel_requested = 0)",
+        &stmt, err);
     if (rc != 0)
         return rc;
     *at = 0;
-    if (sw_stmt_step(stmt) == SW_DB_ROW)
+    if (queued)
+        *queued = 0;
+    if (sw_stmt_step(stmt) == SW_DB_ROW) {
         *at = sw_stmt_column_int64(stmt, 0);
-    else
+        if (queued)
+            *queued = sw_stmt_column_int64(stmt, 1) != 0;
+    } else
         rc = sw_db_error(db, err, "reading the next lease expiry");
     sw_stmt_finalize(stmt);
     return rc;

@@ -84,8 +84,10 @@ int wrk_jobs_claim(sw_db *db, const char *owner, int lease_s, int max_attempts, 
 
 /* When the first lease of a running run expires (seconds since the
  * epoch; 0 when no run is running): an idle worker looks again then, since
- * nothing announces an expiry. */
-int wrk_jobs_next_expiry(sw_db *db, int64_t *at, sw_error **err);
+ * nothing announces an expiry. *queued (may be NULL) is set when a run is
+ * queued: one another worker is claiming right now (its row locked, so
+ * this worker's claim skipped it, and its lease not visible yet). */
+int wrk_jobs_next_expiry(sw_db *db, int64_t *at, int *queued, sw_error **err);
 
 /* Extends the lease; *cancel is set when a cancel was requested.
  * SW_ECONFLICT when the lease is no longer ours (it expired and another

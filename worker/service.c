@@ -1200,16 +1200,22 @@ static int idle_wait_ms(wrk_service *svc, sw_db *db)
     if (db == NULL || !atomic_load(&svc->listening))
         return IDLE_POLL_MS;
     int64_t at = 0;
-    int ms = IDLE_FALLBACK_MS;
-    if (wrk_jobs_next_expiry(db, &at, NULL) != 0)
+    int ms = IDLE_FALLBACK_MS, queued = 0;
+    if (wrk_jobs_next_expiry(db, &at, &queued, NULL) != 0)
         return IDLE_POLL_MS;
     if (at > 0) { /* a lease expiring is claimable then: nothing announces it */
         int64_t until = (at - (int64_t)time(NULL) + 1) * 1000;
         if (until < ms)
             ms = until < IDLE_POLL_MS ? IDLE_POLL_MS : (int)until;
-    } else if ((svc->limits.lease_s + 1) * 1000 < ms) {
-        /* none running, or one being claimed right now by a worker whose
-         * transaction we skipped: its lease ends within lease_s */
+    }
+    if (queued) {
+        /* a claimable run this worker could not claim: another worker is
+         * claiming it (PostgreSQL's SKIP LOCKED skipped its row), and its
+         * lease, which may be shorter than ours (each machine has its own
+         * config), shows once that commits: look again in a moment rather
+         * than after our own lease */
+        ms = IDLE_POLL_MS;
+    } else if (at == 0 && (svc->limits.lease_s + 1) * 1000 < ms) {
         ms = (svc->limits.lease_s + 1) * 1000;
     }
     return ms;

@@ -5,6 +5,7 @@
  */
 #include <pthread.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/db.h"
@@ -82,12 +83,22 @@ static void test_claim_lease_finish(void)
     sw_db *db = open_db();
     struct wrk_run run;
     sw_error *err = NULL;
+    /* an idle worker sees claimable runs before anyone holds a lease */
+    int64_t at = -1;
+    int queued = -1;
+    CHECK_INT_EQ(wrk_jobs_next_expiry(db, &at, &queued, &err), 0);
+    CHECK_INT_EQ(at, 0);
+    CHECK_INT_EQ(queued, 1);
     /* oldest first: ca2 (dev), then ca3 (main) */
     CHECK_INT_EQ(wrk_jobs_claim(db, "w1", 60, 3, &run, &err), 0);
     CHECK_STR_EQ(run.run_id, "ca2");
     CHECK_STR_EQ(run.status, "running");
     CHECK_INT_EQ(run.attempts, 1);
     wrk_run_release(&run);
+    /* and, once claimed, when its lease ends */
+    CHECK_INT_EQ(wrk_jobs_next_expiry(db, &at, &queued, &err), 0);
+    CHECK(at >= (int64_t)time(NULL) + 50 && at <= (int64_t)time(NULL) + 61);
+    CHECK_INT_EQ(queued, 1); /* ca3 */
     int cancel = -1;
     CHECK_INT_EQ(wrk_jobs_renew(db, "ca2", "w1", 60, &cancel, &err), 0);
     CHECK_INT_EQ(cancel, 0);

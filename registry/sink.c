@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/profile.h"
@@ -260,8 +261,18 @@ int reg_sink_new_fn(int fd, int64_t offset, reg_sink_hash_fn update, void *hash,
 void reg_sink_open_direct(reg_sink *s, const char *file)
 {
     /* slot_capacity depends on it: only before the first byte */
-    if (s->dfd < 0 && s->next == s->at[0])
-        s->dfd = open(file, O_WRONLY | O_DIRECT | O_CLOEXEC);
+    if (s->dfd >= 0 || s->next != s->at[0])
+        return;
+    int dfd = open(file, O_WRONLY | O_DIRECT | O_CLOEXEC | O_NOFOLLOW);
+    struct stat ours, theirs;
+    /* the name must still lead to the file fd is open on (an upload
+     * cancelled meanwhile is gone; nothing else is written by name) */
+    if (dfd >= 0 && (fstat(s->fd, &ours) != 0 || fstat(dfd, &theirs) != 0 ||
+                     ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino)) {
+        close(dfd);
+        dfd = -1;
+    }
+    s->dfd = dfd;
 }
 
 static int failed_write(reg_sink *s, int e, sw_error **err)

@@ -37,9 +37,9 @@ int reg_sink_write(reg_sink *s, const void *data, size_t len, sw_error **err);
  * the hash hold every byte given to reg_sink_write. */
 int reg_sink_flush(reg_sink *s, sw_error **err);
 /* Writes whole blocks of the file opened again by name with O_DIRECT,
- * past the page cache, when the filesystem allows it (otherwise, or after
- * a direct write is refused, everything goes through fd). Call before the
- * first write. */
+ * past the page cache, when the filesystem allows it and the name still
+ * leads to fd's file (otherwise, or after a direct write is refused,
+ * everything goes through fd). Call before the first write. */
 void reg_sink_open_direct(reg_sink *s, const char *file);
 /* Starts writeback of the file every 8 MiB as it grows (sync_file_range),
  * so a final fsync has little left. Off by default: measured on one file

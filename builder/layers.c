@@ -87,15 +87,8 @@ static void unmount_below(const char *dir)
 /* "boot=<id>\n" of this boot into buf; 0 when the kernel has no boot id. */
 static int current_boot(char *buf, size_t cap)
 {
-    char *id = NULL;
-    size_t len = 0;
-    int ok = sw_read_file("/proc/sys/kernel/random/boot_id", 64, &id, &len, NULL) == 0 && len >= 32;
-    if (ok) {
-        id[strcspn(id, "\n")] = '\0';
-        ok = snprintf(buf, cap, "boot=%s\n", id) < (int)cap;
-    }
-    free(id);
-    return ok;
+    char id[40];
+    return sw_boot_id(id, sizeof(id)) && snprintf(buf, cap, "boot=%s\n", id) < (int)cap;
 }
 
 static int write_boot(const char *root, const char *boot, sw_error **err)

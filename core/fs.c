@@ -261,6 +261,21 @@ int sw_path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+int sw_boot_id(char *buf, size_t cap)
+{
+    char *id = NULL;
+    size_t len = 0;
+    int ok = sw_read_file("/proc/sys/kernel/random/boot_id", 64, &id, &len, NULL) == 0 && len >= 32;
+    if (ok) {
+        id[strcspn(id, "\n")] = '\0';
+        ok = snprintf(buf, cap, "%s", id) < (int)cap;
+    }
+    if (!ok && cap > 0)
+        buf[0] = '\0';
+    free(id);
+    return ok;
+}
+
 int sw_path_format(char out[SW_PATH_MAX], sw_error **err, const char *fmt, ...)
 {
     va_list ap;

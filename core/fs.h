@@ -69,4 +69,9 @@ char *sw_path_join(const char *a, const char *b);
 /* Returns 1 if path exists (lstat), 0 otherwise. */
 int sw_path_exists(const char *path);
 
+/* This boot's id (/proc/sys/kernel/random/boot_id, a UUID) into buf;
+ * returns 1, or 0 when the kernel has none (buf is then ""). What the page
+ * cache held is gone when it changed. */
+int sw_boot_id(char *buf, size_t cap);
+
 #endif

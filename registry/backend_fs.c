@@ -948,14 +948,9 @@ int reg_backend_fs_open(const struct reg_backend_config *cfg, reg_backend **out,
         (rc = sw_mkdir_mode(fs->uploads_dir, 0700, err)) != 0)
         goto fail;
     {
-        char *id = NULL;
-        size_t len = 0;
-        if (sw_read_file("/proc/sys/kernel/random/boot_id", 64, &id, &len, NULL) == 0 &&
-            len >= 32) {
-            id[strcspn(id, "\n")] = '\0';
+        char id[40];
+        if (sw_boot_id(id, sizeof(id)))
             snprintf(fs->boot, sizeof(fs->boot), "boot=%s", id);
-        }
-        free(id);
     }
     if ((rc = list_dir(fs->tmp_dir, recover_entry, fs, err)) != 0) {
         sw_error_prefix(err, "recovering %s", fs->tmp_dir);

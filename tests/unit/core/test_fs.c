@@ -117,6 +117,25 @@ static void test_error_prefix_keeps_cause(void)
     sw_error_clear(&err);
 }
 
+/* The boot id, as the kernel names it; a buffer too small gets "" */
+static void test_boot_id(void)
+{
+    char id[40], small[8];
+    char *want = NULL;
+    if (sw_read_file("/proc/sys/kernel/random/boot_id", 64, &want, NULL, NULL) != 0) {
+        CHECK_INT_EQ(sw_boot_id(id, sizeof(id)), 0);
+        CHECK_STR_EQ(id, "");
+        return;
+    }
+    want[strcspn(want, "\n")] = '\0';
+    CHECK_INT_EQ(sw_boot_id(id, sizeof(id)), 1);
+    CHECK_STR_EQ(id, want);
+    CHECK_INT_EQ((int)strlen(id), 36);
+    CHECK_INT_EQ(sw_boot_id(small, sizeof(small)), 0);
+    CHECK_STR_EQ(small, "");
+    free(want);
+}
+
 static void test_path_format(void)
 {
     char out[SW_PATH_MAX];
@@ -145,6 +164,7 @@ int main(void)
     RUN(test_strbuf);
     RUN(test_error_prefix_keeps_cause);
     RUN(test_path_format);
+    RUN(test_boot_id);
     sw_rm_rf(dir, NULL);
     free(dir);
     return TEST_EXIT();
